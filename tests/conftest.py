@@ -1,0 +1,43 @@
+"""Shared fixtures: repository paths, the two Docker engines, test-object cleanup."""
+
+import pathlib
+import shutil
+import tempfile
+
+import pytest
+
+from tests.support import engines
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def repo_root():
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def docker_engines():
+    """Both engines must answer; `scripts/bootstrap` starts them."""
+    missing = engines.require_engines()
+    if missing:
+        pytest.fail(f"Docker engine(s) not answering: {', '.join(missing)}; run scripts/bootstrap")
+    yield engines.ENGINES
+    for name in engines.ENGINES:
+        engines.cleanup(name)
+
+
+@pytest.fixture(scope="session")
+def salt_factories_config():
+    # A short root dir keeps unix socket paths below the AF_UNIX limit, and it is removed.
+    root = tempfile.mkdtemp(prefix="sc", dir="/tmp")
+    yield {"code_dir": str(REPO), "inject_sitecustomize": False, "start_timeout": 120, "root_dir": root}
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def registry_credentials():
+    password_file = REPO / ".state" / "registry" / "password"
+    if not password_file.exists():
+        pytest.fail("the registry password is missing; run scripts/bootstrap")
+    return {"username": "chain", "password": password_file.read_text().strip()}

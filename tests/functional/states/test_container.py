@@ -1,0 +1,140 @@
+"""container.running / stopped / absent against both real engines."""
+
+import pytest
+
+from tests.support import engines
+from tests.support.engines import BUSYBOX, TEST_LABEL, EventRecorder
+
+pytestmark = pytest.mark.docker
+
+
+def _spec(**extra):
+    spec = {
+        "image": BUSYBOX,
+        "command": ["sh", "-c", "echo hello; exec httpd -f -p 8080 -h /tmp"],
+        "environment": {"APP_ENV": "test", "EMPTY": ""},
+        "ports": ["127.0.0.1::8080"],
+        "labels": {TEST_LABEL: "1", "app": "web"},
+        "restart_policy": "unless-stopped",
+    }
+    spec.update(extra)
+    return spec
+
+
+def _names(n=1):
+    return [f"sc-web-{i}" for i in range(n)]
+
+
+def test_running_apply_then_idempotent_then_one_change(states, modules, engine):
+    (name,) = _names()
+    ret = states.container.running(name, profile=engine, **_spec())
+    assert ret.result is True, ret.comment
+    assert ret.changes["container"]["old"] is None
+    first = modules.container.inspect(name, profile=engine)
+    assert first["State"]["Running"]
+    assert first["HostConfig"]["PortBindings"]["8080/tcp"][0]["HostIp"] == "127.0.0.1"
+
+    with EventRecorder(engine) as rec:
+        again = states.container.running(name, profile=engine, **_spec())
+    assert again.result is True, again.comment
+    assert again.changes == {}
+    assert rec.mutations() == []
+
+    changed = states.container.running(name, profile=engine, **_spec(environment={"APP_ENV": "prod", "EMPTY": ""}))
+    assert changed.result is True, changed.comment
+    assert set(changed.changes) == {"environment", "container"}
+    assert changed.changes["environment"] == {"old": {"APP_ENV": "test"}, "new": {"APP_ENV": "prod"}}
+    after = modules.container.inspect(name, profile=engine)
+    assert after["Id"] != first["Id"]
+    assert "APP_ENV=prod" in after["Config"]["Env"]
+
+
+def test_in_place_update_keeps_the_container(states, modules, engine):
+    (name,) = _names()
+    assert states.container.running(name, profile=engine, **_spec()).result is True
+    before = modules.container.inspect(name, profile=engine)["Id"]
+    ret = states.container.running(name, profile=engine, **_spec(restart_policy="always", memory="64m"))
+    assert ret.result is True, ret.comment
+    assert set(ret.changes) == {"restart_policy", "memory"}
+    after = modules.container.inspect(name, profile=engine)
+    assert after["Id"] == before
+    assert after["HostConfig"]["RestartPolicy"]["Name"] == "always"
+    assert after["HostConfig"]["Memory"] == 64 * 1024 * 1024
+    assert states.container.running(name, profile=engine, **_spec(restart_policy="always", memory="64m")).changes == {}
+
+
+def test_test_mode_touches_nothing(states, modules, engine):
+    (name,) = _names()
+    with EventRecorder(engine) as rec:
+        ret = states.container.running(name, profile=engine, test=True, **_spec())
+    assert ret.result is None
+    assert ret.changes == {"container": {"old": None, "new": name}}
+    assert "would be created" in ret.comment
+    assert modules.container.inspect(name, profile=engine) is None
+    assert rec.mutations() == []
+
+    assert states.container.running(name, profile=engine, **_spec()).result is True
+    with EventRecorder(engine) as rec:
+        ret = states.container.running(name, profile=engine, test=True, **_spec(labels={TEST_LABEL: "1", "app": "api"}))
+        gone = states.container.absent(name, profile=engine, test=True)
+        stop = states.container.stopped(name, profile=engine, test=True)
+    assert ret.result is None and ret.changes["labels"] == {"old": {"app": "web"}, "new": {"app": "api"}}
+    assert gone.result is None and stop.result is None
+    assert rec.mutations() == []
+    assert modules.container.inspect(name, profile=engine)["Config"]["Labels"]["app"] == "web"
+
+
+def test_daemon_filled_fields_never_recreate(states, modules, engine):
+    """No hostname, MAC, env PATH from the image etc. declared: nothing of those is compared."""
+    (name,) = _names()
+    spec = {"image": BUSYBOX, "command": "sleep 600", "labels": {TEST_LABEL: "1"}}
+    assert states.container.running(name, profile=engine, **spec).result is True
+    ret = states.container.running(name, profile=engine, **spec)
+    assert ret.changes == {}, ret.changes
+
+
+@pytest.mark.parametrize(
+    "bad, fragment",
+    [
+        ({"no_such_option": 1}, "unknown container argument(s): no_such_option"),
+        ({"ports": ["8080-80"]}, "ports: invalid port '8080-80'"),
+        ({"ports": ["127.0.0.1:99999:80"]}, "invalid host port"),
+        ({"restart_policy": "sometimes"}, "restart_policy"),
+        ({"image": "127.0.0.1:5000/saltext-chain/does-not-exist:1"}, "could not be pulled"),
+        ({"image": BUSYBOX, "pull": "never", "memory": "lots"}, "memory"),
+        ({"profile": "nope"}, "unknown container profile 'nope'"),
+    ],
+)
+def test_bad_input_fails_clearly_and_creates_nothing(states, modules, bad, fragment, docker_engines):
+    engine = bad.pop("profile", "engine1")
+    (name,) = _names()
+    spec = _spec(**bad)
+    with EventRecorder("engine1") as rec:
+        ret = states.container.running(name, profile=engine, **spec)
+    assert ret.result is False
+    assert fragment in ret.comment
+    assert ret.changes == {}
+    assert [m for m in rec.mutations() if m[0] == "container"] == []
+    assert modules.container.inspect(name, profile="engine1") is None
+
+
+def test_stopped_and_absent(states, modules, engine):
+    (name,) = _names()
+    assert states.container.running(name, profile=engine, **_spec()).result is True
+    ret = states.container.stopped(name, profile=engine, stop_timeout=1)
+    assert ret.result is True and ret.changes["state"]["new"] == "exited"
+    assert states.container.stopped(name, profile=engine).changes == {}
+    again = states.container.running(name, profile=engine, **_spec())
+    assert again.changes == {"state": {"old": "exited", "new": "running"}}
+    ret = states.container.absent(name, profile=engine, stop_timeout=1)
+    assert ret.result is True and ret.changes["container"]["new"] is None
+    assert modules.container.inspect(name, profile=engine) is None
+    assert states.container.absent(name, profile=engine).changes == {}
+
+
+def test_each_engine_is_its_own_host(states, modules, docker_engines):
+    (name,) = _names()
+    assert states.container.running(name, profile="engine2", **_spec()).result is True
+    assert modules.container.inspect(name, profile="engine2") is not None
+    assert modules.container.inspect(name, profile="engine1") is None
+    engines.cleanup("engine2")
