@@ -1,0 +1,1 @@
+"""A Jenkins controller emulator that answers the REST API as real Jenkins does."""

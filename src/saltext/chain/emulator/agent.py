@@ -1,0 +1,388 @@
+#!/usr/bin/env python3
+"""Emulated Jenkins inbound agent (stand-alone: Python 3.11 + aiohttp >= 3.8, nothing else).
+
+It honours the ``jenkins/inbound-agent`` contract (``jenkins-agent`` entrypoint of
+jenkinsci/docker-agents): ``JENKINS_URL``, ``JENKINS_SECRET``, ``JENKINS_AGENT_NAME`` (or
+``JENKINS_NAME``), ``JENKINS_AGENT_WORKDIR``, ``JENKINS_WEB_SOCKET`` and the positional
+``<secret> <agent name>`` form (plus agent.jar-style ``-url -secret -name -workDir -webSocket``).
+
+It connects where agent.jar connects in WebSocket mode — ``GET $JENKINS_URL/wsagents/`` with the
+``Node-Name``, ``Secret-Key`` and ``X-Remoting-Capability`` headers
+(``jenkins/agents/WebSocketAgents.java``) — but the protocol after the upgrade is the emulator's own
+JSON messages, not Jenkins remoting.  It runs freestyle ``hudson.tasks.Shell`` steps with
+``/bin/sh -xe`` in ``WORKDIR/workspace/JOB`` and archives artifacts back to the controller.
+
+Run it as ``python3 agent.py`` or ``jenkins-emulator agent``.
+"""
+
+import argparse
+import asyncio
+import base64
+import os
+import re
+import shlex
+import signal
+import sys
+import tempfile
+
+import aiohttp
+
+CAPABILITY = "<===[JENKINS REMOTING CAPACITY]===>rO0ABXNyABpodWRzb24ucmVtb3RpbmcuQ2FwYWJpbGl0eQAAAAAAAAABAgABSgAEbWFza3hwAAAAAAAAAf4="
+CHUNK = 512 * 1024
+DEFAULT_EXCLUDES = ["**/*~", "**/#*#", "**/.#*", "**/%*%", "**/._*", "**/CVS", "**/CVS/**",
+                    "**/.cvsignore", "**/.svn", "**/.svn/**", "**/.git", "**/.git/**",
+                    "**/.gitignore", "**/.gitmodules", "**/.hg", "**/.hg/**", "**/.DS_Store"]
+
+
+def log(msg):
+    print(f"INFO: {msg}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------ Ant-style patterns
+
+
+def _segment(seg):
+    out = []
+    for ch in seg:
+        if ch == "*":
+            out.append("[^/]*")
+        elif ch == "?":
+            out.append("[^/]")
+        else:
+            out.append(re.escape(ch))
+    return "".join(out)
+
+
+def ant_regex(pattern):
+    pattern = pattern.strip().replace("\\", "/")
+    while pattern.startswith("./"):
+        pattern = pattern[2:]
+    if pattern.endswith("/"):
+        pattern += "**"
+    segments = [s for s in pattern.split("/") if s != ""]
+    out = ""
+    for i, seg in enumerate(segments):
+        last = i == len(segments) - 1
+        if seg == "**":
+            out += ".*" if last else "(?:.*/)?"
+        else:
+            out += _segment(seg) + ("" if last else "/")
+    return re.compile("^" + out + "$")
+
+
+def split_patterns(text):
+    return [p.strip() for p in re.split(r"[,\s]+", text or "") if p.strip()]
+
+
+def find_files(base, includes, excludes, default_excludes=True):
+    inc = [ant_regex(p) for p in split_patterns(includes)]
+    exc = [ant_regex(p) for p in split_patterns(excludes)]
+    if default_excludes:
+        exc += [ant_regex(p) for p in DEFAULT_EXCLUDES]
+    found = []
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames.sort()
+        for name in sorted(filenames):
+            full = os.path.join(dirpath, name)
+            rel = os.path.relpath(full, base).replace(os.sep, "/")
+            if any(r.match(rel) for r in inc) and not any(r.match(rel) for r in exc):
+                if os.path.isfile(full):
+                    found.append(rel)
+    return found
+
+
+# ------------------------------------------------------------------ build execution
+
+
+class BuildRun:
+    """Runs one build spec; ``emit`` is an async callable receiving JSON-able messages."""
+
+    def __init__(self, spec, workdir, emit, base_env=None):
+        self.spec = spec
+        self.workdir = workdir
+        self.emit = emit
+        self.base_env = dict(os.environ if base_env is None else base_env)
+        self.proc = None
+        self.aborted = False
+
+    async def log(self, text):
+        await self.emit({"type": "log", "build": self.spec["id"], "text": text})
+
+    def abort(self):
+        self.aborted = True
+        if self.proc is not None and self.proc.returncode is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    async def run(self):
+        spec = self.spec
+        workspace = os.path.join(self.workdir, "workspace", *spec["job"].split("/"))
+        os.makedirs(workspace, exist_ok=True)
+        await self.log(f"{spec.get('header', 'Building')} in workspace {workspace}\n")
+        env = {k: v for k, v in self.base_env.items() if k != "JENKINS_SECRET"}
+        env.update(spec.get("env") or {})
+        env["WORKSPACE"] = workspace
+        env["WORKSPACE_TMP"] = workspace + "@tmp"
+        result = "SUCCESS"
+        for step in spec.get("steps") or []:
+            if self.aborted:
+                break
+            if step["type"] == "shell":
+                code = await self.shell(step["command"], workspace, env)
+                if self.aborted:
+                    break
+                if code != 0:
+                    unstable = step.get("unstableReturn")
+                    if unstable is not None and unstable == code:
+                        await self.log("Build step 'Execute shell' marked build as unstable\n")
+                        result = "UNSTABLE"
+                        continue
+                    await self.log("Build step 'Execute shell' marked build as failure\n")
+                    result = "FAILURE"
+                    break
+            else:
+                await self.log(f"WARNING: build step {step.get('class')} is not supported by the Jenkins emulator; skipped\n")
+        if self.aborted:
+            return "ABORTED"
+        for archiver in spec.get("archivers") or []:
+            if archiver.get("onlyIfSuccessful") and result not in ("SUCCESS", "UNSTABLE"):
+                await self.log("Skipped archiving because build is not successful\n")
+                continue
+            await self.log("Archiving artifacts\n")
+            files = find_files(workspace, archiver.get("artifacts"), archiver.get("excludes"),
+                               archiver.get("defaultExcludes", True))
+            if not files:
+                message = f'No artifacts found that match the file pattern "{archiver.get("artifacts")}". Configuration error?'
+                if archiver.get("allowEmptyArchive"):
+                    await self.log(message + "\n")
+                    continue
+                await self.log(f"ERROR: Step ‘Archive the artifacts’ failed: {message}\n")
+                result = "FAILURE"
+                continue
+            for rel in files:
+                await self.upload(workspace, rel)
+        return result
+
+    async def upload(self, workspace, rel):
+        path = os.path.join(workspace, rel)
+        offset = 0
+        with open(path, "rb") as handle:
+            while True:
+                data = handle.read(CHUNK)
+                last = len(data) < CHUNK
+                await self.emit(
+                    {
+                        "type": "artifact",
+                        "build": self.spec["id"],
+                        "path": rel,
+                        "offset": offset,
+                        "data": base64.b64encode(data).decode("ascii"),
+                        "last": last,
+                    }
+                )
+                offset += len(data)
+                if last:
+                    break
+
+    async def shell(self, command, workspace, env):
+        command = command.replace("\r\n", "\n")
+        fd, script = tempfile.mkstemp(prefix="jenkins", suffix=".sh")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(command)
+        os.chmod(script, 0o700)
+        if command.startswith("#!"):
+            first = command.splitlines()[0][2:].strip()
+            args = shlex.split(first) + [script]
+        else:
+            args = ["/bin/sh", "-xe", script]
+        await self.log(f"[{os.path.basename(workspace)}] $ {' '.join(args)}\n")
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                *args, cwd=workspace, env=env, stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+            )
+        except OSError as exc:
+            await self.log(f"java.io.IOException: Cannot run program \"{args[0]}\": {exc}\n")
+            os.unlink(script)
+            return 1
+        pending = b""
+        while True:
+            chunk = await self.proc.stdout.read(65536)
+            if not chunk:
+                break
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                await self.log(line.decode("utf-8", "replace") + "\n")
+        if pending:
+            await self.log(pending.decode("utf-8", "replace") + "\n")
+        code = await self.proc.wait()
+        try:
+            os.unlink(script)
+        except OSError:
+            pass
+        return code
+
+
+# ------------------------------------------------------------------ connection
+
+
+class Agent:
+    def __init__(self, url, secret, name, workdir=None, websocket=True):
+        self.url = url if url.endswith("/") else url + "/"
+        self.secret = secret
+        self.name = name
+        self.workdir = workdir
+        self.websocket = websocket
+        self.runs = {}
+        self.send_lock = asyncio.Lock()
+        self.ws = None
+
+    def headers(self):
+        return {"Node-Name": self.name, "Secret-Key": self.secret, "X-Remoting-Capability": CAPABILITY}
+
+    async def run_forever(self):
+        backoff = 0.5
+        ws_url = self.url + "wsagents/"
+        async with aiohttp.ClientSession() as session:
+            while True:
+                try:
+                    log(f"Connecting to {ws_url} as {self.name}")
+                    async with session.ws_connect(ws_url, headers=self.headers(), heartbeat=10,
+                                                  max_msg_size=64 * 1024 * 1024) as ws:
+                        backoff = 0.5
+                        await self.serve(ws)
+                    log("Connection closed; reconnecting")
+                except aiohttp.WSServerHandshakeError as exc:
+                    if 400 <= exc.status < 500:
+                        detail = await self.refusal_detail(session, ws_url)
+                        log(f"SEVERE: The server rejected the connection: HTTP {exc.status} {detail}")
+                        return 1
+                    log(f"Handshake failed: HTTP {exc.status}; retrying")
+                except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                    log(f"Failed to connect to {self.url}: {exc!r}; retrying in {backoff:.1f}s")
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def refusal_detail(self, session, url):
+        try:
+            async with session.get(url, headers=self.headers()) as resp:
+                text = (await resp.text()).strip()
+                return text[:300] or resp.reason or ""
+        except (aiohttp.ClientError, OSError):
+            return ""
+
+    async def send(self, msg):
+        async with self.send_lock:
+            if self.ws is not None and not self.ws.closed:
+                await self.ws.send_json(msg)
+
+    async def serve(self, ws):
+        self.ws = ws
+        log("Connected")
+        workdir = self.workdir
+        executors = asyncio.Semaphore(1)
+        tasks = set()
+        try:
+            async for msg in ws:
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    continue
+                data = msg.json()
+                kind = data.get("type")
+                if kind == "hello":
+                    workdir = self.workdir or data.get("remoteFS") or os.getcwd()
+                    os.makedirs(workdir, exist_ok=True)
+                    executors = asyncio.Semaphore(max(1, int(data.get("numExecutors", 1))))
+                    await self.send({"type": "hello", "workdir": os.path.abspath(workdir)})
+                elif kind == "build":
+                    task = asyncio.ensure_future(self.run_build(data, workdir, executors))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                elif kind == "abort":
+                    run = self.runs.get(data.get("build"))
+                    if run is not None:
+                        run.abort()
+        finally:
+            for run in list(self.runs.values()):
+                run.abort()
+            for task in list(tasks):
+                task.cancel()
+            self.ws = None
+
+    async def run_build(self, spec, workdir, executors):
+        async with executors:
+            run = BuildRun(spec, workdir, self.send)
+            self.runs[spec["id"]] = run
+            try:
+                result = await run.run()
+            except Exception as exc:  # report, never kill the connection
+                await run.log(f"FATAL: {exc!r}\n")
+                result = "FAILURE"
+            finally:
+                self.runs.pop(spec["id"], None)
+            await self.send({"type": "result", "build": spec["id"], "result": result})
+
+
+def _truthy(value):
+    return str(value or "").strip().lower() in ("true", "1", "yes", "on")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="agent.py", description="Emulated Jenkins inbound agent")
+    parser.add_argument("-url", "--url", dest="url")
+    parser.add_argument("-secret", "--secret", dest="secret")
+    parser.add_argument("-name", "--name", dest="name")
+    parser.add_argument("-workDir", "--workdir", dest="workdir")
+    parser.add_argument("-webSocket", "--websocket", dest="websocket", action="store_true")
+    parser.add_argument("positional", nargs="*", help="<secret> <agent name>")
+    return parser
+
+
+def resolve_settings(argv=None, environ=None):
+    env = os.environ if environ is None else environ
+    args = build_parser().parse_args(argv)
+    secret, name = args.secret, args.name
+    if args.positional:
+        if len(args.positional) != 2:
+            raise SystemExit("usage: agent.py [options] <secret> <agent name>")
+        if secret or env.get("JENKINS_SECRET"):
+            log("WARNING: secret is defined twice, in the command line and in the environment")
+        secret, name = args.positional
+    url = args.url or env.get("JENKINS_URL")
+    secret = secret or env.get("JENKINS_SECRET")
+    name = name or env.get("JENKINS_AGENT_NAME") or env.get("JENKINS_NAME")
+    workdir = args.workdir or env.get("JENKINS_AGENT_WORKDIR")
+    websocket = args.websocket or _truthy(env.get("JENKINS_WEB_SOCKET"))
+    missing = [k for k, v in (("JENKINS_URL", url), ("JENKINS_SECRET", secret), ("JENKINS_AGENT_NAME", name)) if not v]
+    if missing:
+        raise SystemExit("missing " + ", ".join(missing))
+    if not websocket:
+        log("WARNING: the emulated agent only connects over WebSocket (as with JENKINS_WEB_SOCKET=true)")
+    for unsupported in ("JENKINS_TUNNEL", "JENKINS_DIRECT_CONNECTION", "JENKINS_INSTANCE_IDENTITY", "JENKINS_PROTOCOLS"):
+        if env.get(unsupported):
+            log(f"WARNING: {unsupported} is ignored by the emulated agent")
+    return url, secret, name, workdir, websocket
+
+
+def main(argv=None):
+    url, secret, name, workdir, websocket = resolve_settings(argv)
+    agent = Agent(url, secret, name, workdir, websocket)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, loop.stop)
+        except (NotImplementedError, RuntimeError):
+            pass
+    task = loop.create_task(agent.run_forever())
+    try:
+        loop.run_until_complete(task)
+    except RuntimeError:
+        return 0  # stopped by a signal
+    return task.result() or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""``jenkins-emulator`` console script.
+
+    jenkins-emulator serve --port PORT --home DIR --admin-user USER --admin-token TOKEN
+                           [--host 127.0.0.1] [--root-url URL] [--admin-password PW]
+                           [--plugin NAME:VERSION ...] [--plugins-file plugins.txt]
+                           [--builtin-executors 0] [--builtin-labels ""] [--quiet-period 0]
+    jenkins-emulator agent [agent.py options]  # the emulated inbound agent
+
+Settings may also come from the environment (``JENKINS_EMULATOR_ADMIN_TOKEN``,
+``JENKINS_EMULATOR_ADMIN_PASSWORD``) so that a container does not need them on its command line.
+"""
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+
+from . import plugins as plugin_mod
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="jenkins-emulator", description="Jenkins controller emulator")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the emulated controller")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--home", required=True, help="state directory (like JENKINS_HOME)")
+    serve.add_argument("--admin-user", default=os.environ.get("JENKINS_EMULATOR_ADMIN_USER", "admin"))
+    serve.add_argument("--admin-token", default=os.environ.get("JENKINS_EMULATOR_ADMIN_TOKEN"),
+                       help="API token of the admin user (crumb-exempt Basic auth)")
+    serve.add_argument("--admin-password", default=os.environ.get("JENKINS_EMULATOR_ADMIN_PASSWORD"),
+                       help="optional password of the admin user (Basic auth that needs crumbs)")
+    serve.add_argument("--root-url", help="URL Jenkins advertises (default: from the request Host)")
+    serve.add_argument("--plugin", action="append", default=[], metavar="NAME:VERSION")
+    serve.add_argument("--plugins-file", action="append", default=[], metavar="PATH")
+    serve.add_argument("--builtin-executors", type=int, default=0)
+    serve.add_argument("--builtin-labels", default="")
+    serve.add_argument("--quiet-period", type=float, default=0.0,
+                       help="default quiet period in seconds (Jenkins: 5; default 0 for speed)")
+    serve.add_argument("--jenkins-version", default=None)
+    sub.add_parser("agent", help="run the emulated inbound agent", add_help=False)
+    return parser
+
+
+def serve(args):
+    from aiohttp import web
+
+    from .app import JENKINS_VERSION, Controller, create_app
+
+    if not args.admin_token and not args.admin_password:
+        raise SystemExit("jenkins-emulator: --admin-token (or --admin-password) is required")
+    specs = []
+    try:
+        for path in args.plugins_file:
+            specs += plugin_mod.read_plugins_file(path)
+        for spec in args.plugin:
+            parsed = plugin_mod.parse_spec(spec)
+            if parsed:
+                specs.append(parsed)
+    except (OSError, plugin_mod.PluginSpecError) as exc:
+        raise SystemExit(f"jenkins-emulator: {exc}") from exc
+    ctl = Controller(
+        args.home, host=args.host, port=args.port, root_url=args.root_url,
+        admin_user=args.admin_user, admin_token=args.admin_token, admin_password=args.admin_password,
+        plugin_specs=specs, builtin_executors=args.builtin_executors,
+        builtin_labels=args.builtin_labels, quiet_period=args.quiet_period,
+        version=args.jenkins_version or JENKINS_VERSION,
+    )
+    app = create_app(ctl)
+
+    async def run():
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, args.host, args.port, shutdown_timeout=1.0)
+        await site.start()
+        print(f"Jenkins emulator {ctl.version} is fully up and running on http://{args.host}:{args.port}/ (home {ctl.home})", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.add_signal_handler(sig, stop.set)
+            except (NotImplementedError, RuntimeError):
+                pass
+        await stop.wait()
+        await runner.cleanup()
+
+    asyncio.run(run())
+    return 0
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "agent":
+        from . import agent
+
+        return agent.main(argv[1:])
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Authentication, sessions and CSRF crumbs, as Jenkins' default security setup answers.
+
+* Basic auth with the user's API token (``jenkins/security/BasicHeaderApiTokenAuthenticator.java``)
+  is **crumb-exempt** (``jenkins/security/ApiCrumbExclusion.java``).
+* Basic auth with the user's password (``BasicHeaderRealPasswordAuthenticator``) and session cookies
+  are not: a POST needs the crumb (``hudson/security/csrf/CrumbFilter.java``: 403 "No valid crumb was
+  included in the request"; header or form field ``Jenkins-Crumb``).
+* A wrong token/password -> 401 + ``WWW-Authenticate: Basic realm="Jenkins"``
+  (``jenkins/security/BasicHeaderProcessor.java`` -> Spring ``BasicAuthenticationEntryPoint``).
+* Anonymous -> 403 with the ``X-Jenkins`` headers and a login redirect page
+  (``hudson/security/HudsonAuthenticationEntryPoint.java``).
+* The crumb is a digest of ``user;sessionId`` salted with an instance secret
+  (``hudson/security/csrf/DefaultCrumbIssuer.java``), so it is bound to the session cookie.
+"""
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+CRUMB_FIELD = "Jenkins-Crumb"
+
+
+class Security:
+    def __init__(self, admin_user, admin_token, admin_password, salt, cookie_name):
+        self.admin_user = admin_user
+        self.admin_token = admin_token
+        self.admin_password = admin_password
+        self.salt = salt
+        self.cookie_name = cookie_name
+        self.sessions = {}  # session id -> user id
+
+    # -------------------------------------------------------------- authentication
+    def check_basic(self, header):
+        """Return ``(user, via)`` for a Basic header, ``(None, 'bad')`` when it is wrong."""
+        try:
+            decoded = base64.b64decode(header[6:].strip()).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return None, "bad"
+        if ":" not in decoded:
+            return None, "bad"
+        user, password = decoded.split(":", 1)
+        if user == self.admin_user:
+            if self.admin_token and hmac.compare_digest(password, self.admin_token):
+                return user, "token"
+            if self.admin_password and hmac.compare_digest(password, self.admin_password):
+                return user, "password"
+        return None, "bad"
+
+    def session_user(self, session_id):
+        return self.sessions.get(session_id) if session_id else None
+
+    def new_session(self, user):
+        sid = "node0" + secrets.token_hex(12)
+        self.sessions[sid] = user
+        return sid
+
+    # -------------------------------------------------------------- crumbs
+    def crumb(self, user, session_id):
+        digest = hashlib.sha256()
+        digest.update(f"{user};{session_id}".encode())
+        digest.update(self.salt)
+        return digest.hexdigest()
+
+    def valid_crumb(self, user, session_id, value):
+        if not value or not session_id:
+            return False
+        return hmac.compare_digest(self.crumb(user, session_id), value)
