@@ -1,0 +1,5 @@
+base:
+  'build1':
+    - build1
+  'web1':
+    - web1
