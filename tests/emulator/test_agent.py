@@ -1,0 +1,252 @@
+"""The emulated inbound agent against the emulator: connection rules, builds, artifacts, labels."""
+
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from saltext.chain.emulator import testing
+
+from .helpers import (
+    create_inbound_node,
+    freestyle,
+    node_secret,
+    run_to_completion,
+    wait_for,
+    wait_online,
+)
+
+pytestmark = pytest.mark.emulator_only
+
+CAPABILITY = "<===[JENKINS REMOTING CAPACITY]===>AAAA"
+
+
+def test_wsagents_handshake_rules(target, server, name, cleanup):
+    cleanup[1].append(name)
+    create_inbound_node(server, name)
+    url = target.url + "wsagents/"
+    # WebSocketAgents is an UnprotectedRootAction: no user auth needed, the secret is the auth
+    resp = requests.get(url, timeout=10)
+    assert resp.status_code == 400
+    assert "only for use from agent.jar in WebSocket mode" in resp.text
+    headers = {"Node-Name": "no-such-node", "Secret-Key": "x", "X-Remoting-Capability": CAPABILITY}
+    resp = requests.get(url, headers=headers, timeout=10)
+    assert resp.status_code == 400 and "no such agent" in resp.text
+    headers["Node-Name"] = name
+    assert requests.get(url, headers=headers, timeout=10).status_code == 403
+
+
+def test_agent_online_offline_and_build(target, server, name, cleanup, agent_factory, tmp_path):
+    cleanup[0].append(name)
+    cleanup[1].append(name)
+    create_inbound_node(server, name, labels="linux", executors=1)
+    workdir = tmp_path / "wd"
+    proc = agent_factory(name, workdir=workdir)
+    wait_online(server, name)
+    info = server.get_node_info(name)
+    assert info["offline"] is False and info["temporarilyOffline"] is False
+    server.create_job(name, freestyle(
+        'echo "hello from $NODE_NAME build $BUILD_NUMBER of $JOB_NAME in $WORKSPACE"\n'
+        'echo "tag=$BUILD_TAG url=$BUILD_URL exec=$EXECUTOR_NUMBER jenkins=$JENKINS_URL id=$BUILD_ID"\n'
+        "mkdir -p out/sub && echo payload > out/sub/result.txt && echo other > out/b.log",
+        label="linux", artifacts="out/**/*.txt, out/*.log"))
+    build = run_to_completion(server, name)
+    assert build["result"] == "SUCCESS"
+    assert build["builtOn"] == name
+    assert build["number"] == 1
+    assert build["url"] == f"{target.url}job/{name}/1/"
+    console = server.get_build_console_output(name, 1)
+    workspace = str(workdir / "workspace" / name)
+    assert f"hello from {name} build 1 of {name} in {workspace}" in console
+    assert f"tag=jenkins-{name}-1 url={target.url}job/{name}/1/ exec=0 jenkins={target.url} id=1" in console
+    assert f"Building remotely on {name} (linux) in workspace {workspace}" in console
+    assert "+ echo" in console  # sh -x trace
+    assert console.rstrip().endswith("Finished: SUCCESS")
+    assert sorted(a["relativePath"] for a in build["artifacts"]) == ["out/b.log", "out/sub/result.txt"]
+    resp = target.session().get(f"{target.url}job/{name}/1/artifact/out/sub/result.txt", timeout=10)
+    assert resp.status_code == 200 and resp.text == "payload\n"
+    resp = target.session().get(f"{target.url}job/{name}/lastSuccessfulBuild/api/json", timeout=10)
+    assert resp.json()["number"] == 1
+    job = server.get_job_info(name)
+    assert job["color"] == "blue" and job["nextBuildNumber"] == 2
+    assert job["lastBuild"]["number"] == 1 and job["lastSuccessfulBuild"]["number"] == 1
+    # the agent goes away: the node goes offline
+    proc.terminate()
+    proc.wait(timeout=10)
+    wait_online(server, name, online=False)
+    info = server.get_node_info(name)
+    assert info["temporarilyOffline"] is False
+    assert info["offlineCause"] is not None
+
+
+def test_failing_step_and_empty_archive(target, server, name, cleanup, agent_factory):
+    cleanup[0].append(name)
+    cleanup[1].append(name)
+    create_inbound_node(server, name, labels="fail-" + name)
+    agent_factory(name)
+    wait_online(server, name)
+    server.create_job(name, freestyle("echo before\nfalse\necho never", label="fail-" + name))
+    build = run_to_completion(server, name)
+    assert build["result"] == "FAILURE"
+    console = server.get_build_console_output(name, build["number"])
+    assert "before" in console and "echo never" not in console
+    assert "Build step 'Execute shell' marked build as failure" in console
+    assert console.rstrip().endswith("Finished: FAILURE")
+    info = server.get_job_info(name)
+    assert info["color"] == "red" and info["lastFailedBuild"]["number"] == build["number"]
+    server.reconfig_job(name, freestyle("true", label="fail-" + name, artifacts="nothing/*.bin"))
+    build = run_to_completion(server, name)
+    assert build["result"] == "FAILURE"
+    assert 'No artifacts found that match the file pattern "nothing/*.bin"' in server.get_build_console_output(name, build["number"])
+    server.reconfig_job(name, freestyle("true", label="fail-" + name, artifacts="nothing/*.bin", allow_empty=True))
+    assert run_to_completion(server, name)["result"] == "SUCCESS"
+
+
+def test_parameters_reach_the_shell(server, name, cleanup, agent_factory):
+    cleanup[0].append(name)
+    cleanup[1].append(name)
+    create_inbound_node(server, name, labels="param-" + name)
+    agent_factory(name)
+    wait_online(server, name)
+    server.create_job(name, freestyle('echo "greeting=$GREETING target=$TARGET"', label="param-" + name,
+                                      params=[("GREETING", "hello"), ("TARGET", "prod")]))
+    build = run_to_completion(server, name, {"GREETING": "salut"})
+    assert "greeting=salut target=prod" in server.get_build_console_output(name, build["number"])
+
+
+def test_label_expressions_route_builds(server, name, cleanup, agent_factory):
+    a, b = name + "-a", name + "-b"
+    cleanup[1].extend([a, b])
+    tag = name[-6:]
+    create_inbound_node(server, a, labels=f"linux-{tag} docker-{tag}")
+    create_inbound_node(server, b, labels=f"linux-{tag}")
+    agent_factory(a)
+    agent_factory(b)
+    wait_online(server, a)
+    wait_online(server, b)
+    cases = {
+        f"docker-{tag}": a,
+        f"linux-{tag} && !docker-{tag}": b,
+        f"(linux-{tag} || nothing) && docker-{tag}": a,
+        b: b,
+    }
+    for i, (expr, expected) in enumerate(cases.items()):
+        job = f"{name}-{i}"
+        cleanup[0].append(job)
+        server.create_job(job, freestyle('echo "on $NODE_NAME"', label=expr))
+        build = run_to_completion(server, job)
+        assert build["builtOn"] == expected, expr
+
+
+def test_executors_bound_concurrency(target, server, name, cleanup, agent_factory, tmp_path):
+    cleanup[1].append(name)
+    create_inbound_node(server, name, labels="conc-" + name, executors=1)
+    agent_factory(name)
+    wait_online(server, name)
+    jobs = [f"{name}-{i}" for i in range(2)]
+    marker = tmp_path / "running"
+    for job in jobs:
+        cleanup[0].append(job)
+        server.create_job(job, freestyle(
+            f'if [ -e {marker} ]; then echo OVERLAP; fi; touch {marker}; sleep 0.4; rm -f {marker}',
+            label="conc-" + name))
+    qids = [server.build_job(job) for job in jobs]
+    time.sleep(0.2)
+    waiting = [server.get_queue_item(q) for q in qids]
+    assert any(w.get("why") == f"Waiting for next available executor on ‘{name}’" for w in waiting)
+    for job, q in zip(jobs, qids, strict=True):
+        number = wait_for(lambda q=q: server.get_queue_item(q).get("executable"), what="start")["number"]
+        wait_for(lambda job=job, n=number: not server.get_build_info(job, n)["building"], what="finish")
+        assert "OVERLAP" not in server.get_build_console_output(job, number)
+
+
+def test_progressive_log_while_building(target, server, name, cleanup, agent_factory):
+    cleanup[0].append(name)
+    cleanup[1].append(name)
+    create_inbound_node(server, name, labels="prog-" + name)
+    agent_factory(name)
+    wait_online(server, name)
+    server.create_job(name, freestyle("echo first; sleep 1; echo second", label="prog-" + name))
+    qid = server.build_job(name)
+    number = wait_for(lambda: server.get_queue_item(qid).get("executable"), what="start")["number"]
+    http = target.session()
+    url = f"{target.url}job/{name}/{number}/logText/progressiveText"
+    resp = wait_for(lambda: (lambda r: r if "first" in r.text else None)(http.get(url + "?start=0", timeout=10)),
+                    what="first line")
+    assert resp.headers["X-More-Data"] == "true"
+    info = server.get_build_info(name, number)
+    assert info["building"] is True and info["result"] is None and info["inProgress"] is True
+    assert server.get_job_info(name)["color"].endswith("_anime")
+    size = int(resp.headers["X-Text-Size"])
+    final = wait_for(lambda: (lambda r: r if "X-More-Data" not in r.headers else None)(http.get(f"{url}?start={size}", timeout=10)),
+                     what="end of log")
+    assert "second" in final.text and "first" not in final.text
+
+
+def test_wrong_secret_is_refused(target, server, name, cleanup, tmp_path):
+    cleanup[1].append(name)
+    create_inbound_node(server, name)
+    with testing.running_agent(target.url, "0" * 64, name, tmp_path / "wd",
+                               log_path=str(tmp_path / "bad.log")) as proc:
+        assert proc.wait(timeout=10) == 1
+    log = (tmp_path / "bad.log").read_text()
+    assert "HTTP 403" in log
+    assert server.get_node_info(name)["offline"] is True
+
+
+def test_second_connection_for_same_node_is_refused(target, server, name, cleanup, agent_factory, tmp_path):
+    cleanup[1].append(name)
+    create_inbound_node(server, name)
+    agent_factory(name)
+    wait_online(server, name)
+    with testing.running_agent(target.url, node_secret(target, name), name, tmp_path / "wd2",
+                               log_path=str(tmp_path / "dup.log")) as proc:
+        assert proc.wait(timeout=10) == 1
+    assert "is already connected to this controller" in (tmp_path / "dup.log").read_text()
+
+
+def test_positional_arguments_like_the_official_entrypoint(target, server, name, cleanup, tmp_path):
+    cleanup[1].append(name)
+    create_inbound_node(server, name)
+    env = dict(testing._env(), JENKINS_URL=target.url, JENKINS_WEB_SOCKET="true",
+               JENKINS_AGENT_WORKDIR=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, testing.AGENT_SCRIPT, node_secret(target, name), name], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_online(server, name)
+    finally:
+        testing.stop_process(proc)
+
+
+def test_agent_reconnects_after_controller_restart(tmp_path):
+    import jenkins
+
+    home = tmp_path / "home"
+    port = testing.free_port()
+    with testing.running_emulator(home, port=port) as (url, user, token):
+        server = jenkins.Jenkins(url, user, token, timeout=10)
+        create_inbound_node(server, "rc")
+        secret = node_secret(type("T", (), {"url": url, "session": lambda self: _sess(user, token)})(), "rc")
+        agent_ctx = testing.running_agent(url, secret, "rc", tmp_path / "wd", log_path=str(tmp_path / "rc.log"))
+        agent_ctx.__enter__()
+        try:
+            wait_online(server, "rc")
+        except Exception:
+            agent_ctx.__exit__(None, None, None)
+            raise
+    try:
+        with testing.running_emulator(home, port=port, token=token) as (url, user, token):
+            server = jenkins.Jenkins(url, user, token, timeout=10)
+            wait_online(server, "rc", timeout=15)
+            server.create_job("after", freestyle("echo reconnected", label="rc"))
+            assert run_to_completion(server, "after")["result"] == "SUCCESS"
+    finally:
+        agent_ctx.__exit__(None, None, None)
+
+
+def _sess(user, token):
+    sess = requests.Session()
+    sess.auth = (user, token)
+    return sess
