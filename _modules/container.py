@@ -38,6 +38,7 @@ This module succeeds Salt's removed ``docker`` module. Every function takes an o
     Without any configuration the engine from ``DOCKER_HOST`` or the local socket is used.
 """
 
+import base64
 import hashlib
 import io
 import json
@@ -1307,7 +1308,7 @@ def _registry_of(image):
 def _auth_for(image):
     """Credentials for the image's registry only (never every configured registry)."""
     registry = _registry_of(image)
-    creds = __salt__["config.get"](f"container:registries:{registry}", None)
+    creds = (__salt__["config.get"]("container:registries", {}) or {}).get(registry)
     if not creds:
         return None
     return {"username": creds.get("username"), "password": creds.get("password")}
@@ -1530,10 +1531,63 @@ def image_build(
     return {"id": built["Id"], "digest": digest, "log": "\n".join(ln for ln in lines if ln)[-4000:]}
 
 
-def login(registry, username=None, password=None, profile=None):
+def _docker_config_path(config_path=None):
+    return config_path or os.path.join(os.path.expanduser("~"), ".docker", "config.json")
+
+
+def _read_docker_config(path):
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as err:
+        raise CommandExecutionError(f"cannot read {path}: {err}") from err
+
+
+def _registry_credentials(registry, username=None, password=None):
+    creds = (__salt__["config.get"]("container:registries", {}) or {}).get(registry) or {}
+    username = username or creds.get("username")
+    password = password or creds.get("password")
+    if not username or not password:
+        raise SaltInvocationError(
+            f"registry {registry}: no credentials (pass username/password or set "
+            f"container:registries:{registry} in pillar)"
+        )
+    return username, password
+
+
+def login_status(registry, username=None, password=None, config_path=None):
     """
-    Log the engine's client in to a registry; credentials default to
-    ``container:registries:<registry>`` from pillar/config. The password is never returned.
+    Report whether the Docker client config holds the given (or pillar) credentials for a
+    registry, without changing anything. Returns ``{"logged_in", "username", "matches"}``;
+    secrets are never returned.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' container.login_status 127.0.0.1:5000
+    """
+    path = _docker_config_path(config_path)
+    entry = (_read_docker_config(path).get("auths") or {}).get(registry) or {}
+    stored_user, stored_pw = None, None
+    if entry.get("auth"):
+        stored_user, _, stored_pw = base64.b64decode(entry["auth"]).decode("utf-8", "replace").partition(":")
+    matches = None
+    if username or password or (__salt__["config.get"]("container:registries", {}) or {}).get(registry):
+        want_user, want_pw = _registry_credentials(registry, username, password)
+        matches = stored_user == want_user and stored_pw == want_pw
+    return {"logged_in": bool(stored_user), "username": stored_user, "matches": matches, "config_path": path}
+
+
+def login(registry, username=None, password=None, config_path=None, profile=None):
+    """
+    Log in to a registry: the engine verifies the credentials, then they are stored in the
+    Docker client config (``~/.docker/config.json`` unless ``config_path``), as ``docker login``
+    does. Credentials default to ``container:registries:<registry>`` from pillar/config. Pulls
+    and pushes by this module use a registry's credentials for that registry alone.
+    The password is never returned or logged.
 
     CLI Example:
 
@@ -1541,25 +1595,30 @@ def login(registry, username=None, password=None, profile=None):
 
         salt '*' container.login 127.0.0.1:5000
     """
-    creds = __salt__["config.get"](f"container:registries:{registry}", None) or {}
-    username = username or creds.get("username")
-    password = password or creds.get("password")
-    if not username or not password:
-        raise SaltInvocationError(
-            f"login {registry}: no credentials (pass username/password or set container:registries:{registry})"
-        )
+    username, password = _registry_credentials(registry, username, password)
     try:
         result = _client(profile).login(
-            username=username, password=password, registry=registry, reauth=True, dockercfg_path="/nonexistent"
+            username=username, password=password, registry=registry, reauth=True,
+            dockercfg_path="/nonexistent",
         )
     except docker.errors.APIError as err:
         raise _api_error(err, f"login to {registry} as {username}") from err
+    path = _docker_config_path(config_path)
+    conf = _read_docker_config(path)
+    conf.setdefault("auths", {})[registry] = {
+        "auth": base64.b64encode(f"{username}:{password}".encode()).decode()
+    }
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    tmp = f"{path}.tmp"
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as fh:
+        json.dump(conf, fh, indent=2)
+    os.replace(tmp, path)
     return {"registry": registry, "username": username, "status": result.get("Status", "Login Succeeded")}
 
 
-def logout(registry, profile=None):
+def logout(registry, config_path=None):
     """
-    Forget the credentials the client holds for a registry.
+    Remove a registry's credentials from the Docker client config; False when there were none.
 
     CLI Example:
 
@@ -1567,9 +1626,29 @@ def logout(registry, profile=None):
 
         salt '*' container.logout 127.0.0.1:5000
     """
-    client = _client(profile)
-    auths = client._auth_configs.get("auths", {})  # pylint: disable=protected-access
-    return auths.pop(registry, None) is not None
+    path = _docker_config_path(config_path)
+    conf = _read_docker_config(path)
+    if registry not in (conf.get("auths") or {}):
+        return False
+    del conf["auths"][registry]
+    tmp = f"{path}.tmp"
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as fh:
+        json.dump(conf, fh, indent=2)
+    os.replace(tmp, path)
+    return True
+
+
+def _registry_request(registry, path, username=None, password=None, method="GET", timeout=10, headers=None):
+    import requests  # pylint: disable=import-outside-toplevel
+
+    scheme = "http" if registry.split(":")[0] in ("127.0.0.1", "localhost", "[::1]") else "https"
+    auth = (username, password) if username and password else None
+    try:
+        return requests.request(
+            method, f"{scheme}://{registry}{path}", auth=auth, timeout=float(timeout), headers=headers or {}
+        )
+    except requests.RequestException as err:
+        raise CommandExecutionError(f"registry {registry} did not answer: {type(err).__name__}") from err
 
 
 def registry_check(registry, username=None, password=None, timeout=10):
@@ -1584,18 +1663,38 @@ def registry_check(registry, username=None, password=None, timeout=10):
 
         salt '*' container.registry_check 127.0.0.1:5000
     """
-    import requests  # pylint: disable=import-outside-toplevel
-
-    creds = __salt__["config.get"](f"container:registries:{registry}", None) or {}
+    creds = (__salt__["config.get"]("container:registries", {}) or {}).get(registry) or {}
     username = username or creds.get("username")
     password = password or creds.get("password")
-    scheme = "http" if registry.split(":")[0] in ("127.0.0.1", "localhost", "[::1]") else "https"
-    auth = (username, password) if username and password else None
-    try:
-        resp = requests.get(f"{scheme}://{registry}/v2/", auth=auth, timeout=float(timeout))
-    except requests.RequestException as err:
-        raise CommandExecutionError(f"registry {registry} did not answer: {type(err).__name__}") from err
+    resp = _registry_request(registry, "/v2/", username, password, timeout=timeout)
     return {"authenticated": resp.status_code == 200, "status": resp.status_code}
+
+
+def registry_digest(name, timeout=10):
+    """
+    Return the manifest digest a registry serves for ``registry/repo:tag``, or ``None``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' container.registry_digest 127.0.0.1:5000/app/web:1.2
+    """
+    registry = _registry_of(name)
+    repo, tag = _split_repo_tag(name)
+    repo = repo[len(registry) + 1:] if repo.startswith(registry + "/") else repo
+    creds = _auth_for(name) or {}
+    resp = _registry_request(
+        registry, f"/v2/{repo}/manifests/{tag}", creds.get("username"), creds.get("password"),
+        method="HEAD", timeout=timeout,
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json, "
+                           "application/vnd.oci.image.manifest.v1+json"},
+    )
+    if resp.status_code == 404:
+        return None
+    if resp.status_code >= 400:
+        raise CommandExecutionError(f"registry {registry}: HTTP {resp.status_code} for {repo}:{tag}")
+    return resp.headers.get("Docker-Content-Digest")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from tests.support import engines
 
 
 @pytest.fixture(scope="package")
-def minion_opts(salt_factories, docker_engines):
+def minion_opts(salt_factories, docker_engines, registry_credentials):
     factory = salt_factories.salt_minion_daemon(
         "func-minion",
         overrides={
@@ -18,6 +18,7 @@ def minion_opts(salt_factories, docker_engines):
             "container": {
                 "default_profile": "engine1",
                 "profiles": {name: {"base_url": url, "timeout": 60} for name, url in engines.ENGINES.items()},
+                "registries": {engines.REGISTRY: registry_credentials},
             },
         },
     )

@@ -1,0 +1,204 @@
+"""
+Images as Salt states: build (content-addressed), pull, tag, push, remove.
+
+.. versionadded:: 0.1.0
+
+A build records the digest of its inputs (Dockerfile, context files honouring
+``.dockerignore``, build args, target) in the ``org.saltext-chain.inputs`` label and runs again
+only when that digest changes. ``changes`` carry the old and new image ids, and containers
+declared with ``container.running`` on that image are recreated by their own state because
+their image id no longer matches.
+
+.. code-block:: yaml
+
+    app-image:
+      container_image.present:
+        - name: 127.0.0.1:5000/app/web:1.2
+        - build: salt://app/image
+        - buildargs:
+            VERSION: "1.2"
+        - base_image: saltext-chain/debian:bookworm
+        - push: true
+"""
+
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+__virtualname__ = "container_image"
+
+PULL_POLICIES = ("missing", "always", "never")
+
+
+def __virtual__():
+    if "container.image_inspect" not in __salt__:
+        return (False, "the container execution module did not load")
+    return __virtualname__
+
+
+def _short(image_id):
+    return image_id.split(":")[-1][:12] if image_id else image_id
+
+
+def present(
+    name,
+    build=None,
+    dockerfile="Dockerfile",
+    buildargs=None,
+    target=None,
+    labels=None,
+    base_image=None,
+    source=None,
+    pull="missing",
+    push=False,
+    saltenv=None,
+    profile=None,
+):
+    """
+    Ensure an image exists under ``name`` — built, tagged from ``source``, or pulled.
+
+    build
+        Build context: a ``salt://`` directory or a local path. Rebuilt only when the digest
+        of its inputs changes.
+    dockerfile, buildargs, target, labels
+        Build options. ``base_image`` sets the ``BASE_IMAGE`` build arg.
+    source
+        Another local image to tag as ``name`` (e.g. promote a build to a registry name).
+    pull
+        Without ``build``/``source``: ``missing`` (default) pulls when absent, ``always``
+        pulls every run and reports a change when the id moved, ``never`` only checks.
+    push
+        Push ``name`` to its registry unless the registry already serves the local image.
+
+    .. code-block:: yaml
+
+        base:
+          container_image.present:
+            - name: 127.0.0.1:5000/base/python:3.11
+            - pull: always
+
+        release:
+          container_image.present:
+            - name: 127.0.0.1:5000/app/web:1.2
+            - source: app/web:build
+            - push: true
+    """
+    ret = {"name": name, "result": True, "comment": "", "changes": {}}
+    test = __opts__["test"]
+    comments = []
+    try:
+        if pull not in PULL_POLICIES:
+            raise SaltInvocationError(f"pull must be one of {', '.join(PULL_POLICIES)}")
+        if build and source:
+            raise SaltInvocationError("build and source are mutually exclusive")
+        saltenv = saltenv or globals().get("__env__") or "base"
+        current = __salt__["container.image_inspect"](name, profile=profile)
+        old_id = current["Id"] if current else None
+
+        if build:
+            args = dict(buildargs or {})
+            if base_image:
+                args["BASE_IMAGE"] = base_image
+            digest = __salt__["container.build_inputs_digest"](
+                build, dockerfile=dockerfile, buildargs=args, target=target, saltenv=saltenv
+            )
+            have = ((current or {}).get("Config") or {}).get("Labels") or {}
+            if have.get("org.saltext-chain.inputs") == digest:
+                comments.append(f"Image {name} is up to date (inputs {digest[:12]})")
+            elif test:
+                ret["changes"]["image_id"] = {"old": _short(old_id), "new": "(to be built)"}
+                ret["changes"]["inputs"] = {"old": have.get("org.saltext-chain.inputs", None), "new": digest}
+                comments.append(f"Image {name} would be built ({'inputs changed' if current else 'absent'})")
+            else:
+                built = __salt__["container.image_build"](
+                    name, build, dockerfile=dockerfile, buildargs=buildargs, target=target,
+                    labels=labels, base_image=base_image, saltenv=saltenv, profile=profile,
+                )
+                ret["changes"]["image_id"] = {"old": _short(old_id), "new": _short(built["id"])}
+                ret["changes"]["inputs"] = {"old": have.get("org.saltext-chain.inputs", None), "new": digest}
+                comments.append(f"Image {name} built ({_short(built['id'])})")
+        elif source:
+            src = __salt__["container.image_inspect"](source, profile=profile)
+            if src is None:
+                raise CommandExecutionError(f"source image {source} is not present on the engine")
+            if old_id == src["Id"]:
+                comments.append(f"Image {name} already is {source}")
+            else:
+                ret["changes"]["image_id"] = {"old": _short(old_id), "new": _short(src["Id"])}
+                if test:
+                    comments.append(f"Image {source} would be tagged {name}")
+                else:
+                    __salt__["container.image_tag"](source, name, profile=profile)
+                    comments.append(f"Image {source} tagged {name}")
+        elif current is not None and pull != "always":
+            comments.append(f"Image {name} is present")
+        elif pull == "never":
+            raise CommandExecutionError(f"image {name} is not present on the engine (pull=never)")
+        elif test:
+            if current is None:
+                ret["changes"]["image_id"] = {"old": None, "new": "(to be pulled)"}
+                comments.append(f"Image {name} would be pulled")
+            else:
+                comments.append(f"Image {name} would be pulled to check for a newer one")
+                ret["result"] = None
+        else:
+            pulled = __salt__["container.image_pull"](name, profile=profile)
+            if pulled["changed"]:
+                ret["changes"]["image_id"] = {"old": _short(old_id), "new": _short(pulled["id"])}
+                comments.append(f"Image {name} pulled ({_short(pulled['id'])})")
+            else:
+                comments.append(f"Image {name} is the newest the registry has")
+
+        if push:
+            comments.append(_push(name, ret, test, profile))
+        if test and ret["changes"]:
+            ret["result"] = None
+    except (CommandExecutionError, SaltInvocationError) as err:
+        ret.update(result=False, changes={} if test else ret["changes"])
+        comments.append(str(err))
+    ret["comment"] = "; ".join(c for c in comments if c)
+    return ret
+
+
+def _push(name, ret, test, profile):
+    local = __salt__["container.image_inspect"](name, profile=profile)
+    if local is None:
+        if test and ret["changes"]:
+            ret["changes"]["pushed"] = {"old": None, "new": name}
+            return f"{name} would be pushed"
+        raise CommandExecutionError(f"cannot push {name}: the engine has no such image")
+    remote = __salt__["container.registry_digest"](name)
+    repo = name.rsplit(":", 1)[0] if ":" in name.rsplit("/", 1)[-1] else name
+    if remote and f"{repo}@{remote}" in (local.get("RepoDigests") or []) and not ret["changes"]:
+        return f"{name} is in the registry ({remote[:19]})"
+    ret["changes"]["pushed"] = {"old": remote, "new": name}
+    if test:
+        return f"{name} would be pushed"
+    pushed = __salt__["container.image_push"](name, profile=profile)
+    ret["changes"]["pushed"]["new"] = pushed.get("digest") or name
+    return f"{name} pushed"
+
+
+def absent(name, force=False, profile=None):
+    """
+    Ensure an image (tag) is not on the engine.
+
+    .. code-block:: yaml
+
+        old-release:
+          container_image.absent:
+            - name: app/web:1.0
+    """
+    ret = {"name": name, "result": True, "comment": "", "changes": {}}
+    try:
+        current = __salt__["container.image_inspect"](name, profile=profile)
+        if current is None:
+            ret["comment"] = f"Image {name} is absent"
+            return ret
+        ret["changes"] = {"image_id": {"old": _short(current["Id"]), "new": None}}
+        if __opts__["test"]:
+            ret.update(result=None, comment=f"Image {name} would be removed")
+            return ret
+        __salt__["container.image_remove"](name, force=force, profile=profile)
+        ret["comment"] = f"Image {name} removed"
+    except (CommandExecutionError, SaltInvocationError) as err:
+        ret.update(result=False, comment=str(err), changes={})
+    return ret

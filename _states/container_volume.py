@@ -1,0 +1,114 @@
+"""
+Docker volumes as Salt states.
+
+.. versionadded:: 0.1.0
+
+Volumes cannot change in place. A declared difference (driver, driver options, labels) is
+reported and fails the state unless ``recreate: options-changed`` allows replacing the volume,
+which loses its data; options the driver adds on its own are never compared.
+
+.. code-block:: yaml
+
+    jenkins-home:
+      container_volume.present:
+        - name: jenkins_home
+        - labels:
+            app: jenkins
+"""
+
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+__virtualname__ = "container_volume"
+
+RECREATE = ("never", "options-changed")
+
+
+def __virtual__():
+    if "container.volume_inspect" not in __salt__:
+        return (False, "the container execution module did not load")
+    return __virtualname__
+
+
+def present(name, driver=None, driver_opts=None, labels=None, recreate="never", profile=None):
+    """
+    Ensure a volume exists with the declared driver, options and labels.
+
+    recreate
+        ``never`` (default): a difference fails the state and nothing is touched;
+        ``options-changed``: remove and recreate the volume (its data is lost).
+
+    .. code-block:: yaml
+
+        cache:
+          container_volume.present:
+            - driver_opts:
+                type: tmpfs
+                device: tmpfs
+            - recreate: options-changed
+    """
+    ret = {"name": name, "result": True, "comment": "", "changes": {}}
+    try:
+        if recreate not in RECREATE:
+            raise SaltInvocationError(f"recreate must be one of {', '.join(RECREATE)}")
+        current = __salt__["container.volume_inspect"](name, profile=profile)
+        create = {"driver": driver or "local", "driver_opts": driver_opts, "labels": labels}
+        if current is None:
+            ret["changes"] = {"volume": {"old": None, "new": name}}
+            if __opts__["test"]:
+                ret.update(result=None, comment=f"Volume {name} would be created")
+                return ret
+            __salt__["container.volume_create"](name, profile=profile, **create)
+            ret["comment"] = f"Volume {name} created"
+            return ret
+        diff = {}
+        if driver is not None and current.get("Driver") != driver:
+            diff["driver"] = {"old": current.get("Driver"), "new": driver}
+        for field, declared, have in (("driver_opts", driver_opts, current.get("Options")),
+                                      ("labels", labels, current.get("Labels"))):
+            have = have or {}
+            wrong = {k: str(v) for k, v in (declared or {}).items() if have.get(k) != str(v)}
+            if wrong:
+                diff[field] = {"old": {k: have.get(k) for k in wrong}, "new": wrong}
+        if not diff:
+            ret["comment"] = f"Volume {name} is as declared"
+            return ret
+        if recreate == "never":
+            ret.update(result=False, comment=(
+                f"Volume {name} differs ({', '.join(diff)}) and volumes cannot change in place; "
+                "set recreate: options-changed to replace it (its data is lost)"))
+            return ret
+        ret["changes"] = diff
+        if __opts__["test"]:
+            ret.update(result=None, comment=f"Volume {name} would be recreated ({', '.join(diff)} differ)")
+            return ret
+        __salt__["container.volume_remove"](name, profile=profile)
+        __salt__["container.volume_create"](name, profile=profile, **create)
+        ret["comment"] = f"Volume {name} recreated ({', '.join(diff)} differed)"
+    except (CommandExecutionError, SaltInvocationError) as err:
+        ret.update(result=False, comment=str(err), changes={})
+    return ret
+
+
+def absent(name, force=False, profile=None):
+    """
+    Ensure a volume does not exist.
+
+    .. code-block:: yaml
+
+        old-cache:
+          container_volume.absent
+    """
+    ret = {"name": name, "result": True, "comment": "", "changes": {}}
+    try:
+        if __salt__["container.volume_inspect"](name, profile=profile) is None:
+            ret["comment"] = f"Volume {name} is absent"
+            return ret
+        ret["changes"] = {"volume": {"old": name, "new": None}}
+        if __opts__["test"]:
+            ret.update(result=None, comment=f"Volume {name} would be removed")
+            return ret
+        __salt__["container.volume_remove"](name, force=force, profile=profile)
+        ret["comment"] = f"Volume {name} removed"
+    except (CommandExecutionError, SaltInvocationError) as err:
+        ret.update(result=False, comment=str(err), changes={})
+    return ret

@@ -1,0 +1,111 @@
+"""container_image.present/absent: content-addressed builds, tag, push to the local registry."""
+
+import pytest
+
+from tests.support.engines import BUSYBOX, REGISTRY, TEST_LABEL, EventRecorder
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture
+def context(tmp_path):
+    (tmp_path / "Dockerfile").write_text(
+        "ARG BASE_IMAGE=saltext-chain/busybox:latest\nFROM ${BASE_IMAGE}\nARG VERSION=0\n"
+        "COPY app.txt /app.txt\nRUN echo \"version $VERSION\" > /version\nCMD [\"sleep\", \"3600\"]\n"
+    )
+    (tmp_path / "app.txt").write_text("one\n")
+    (tmp_path / "ignored.log").write_text("noise\n")
+    (tmp_path / ".dockerignore").write_text("*.log\n")
+    return tmp_path
+
+
+@pytest.fixture
+def image_name(engine, modules):
+    name = f"saltext-chain/test-app-{engine}:1"
+    yield name
+    modules.container.remove("sc-app", force=True, profile=engine)
+    modules.container.image_remove(name, force=True, profile=engine)
+
+
+def test_build_is_content_addressed_and_dependents_follow(states, modules, engine, context, image_name):
+    build = dict(name=image_name, build=str(context), buildargs={"VERSION": "1"}, base_image=BUSYBOX,
+                 labels={TEST_LABEL: "1"}, profile=engine)
+    with EventRecorder(engine) as rec:
+        dry = states.container_image.present(test=True, **build)
+    assert dry.result is None and "would be built" in dry.comment
+    assert modules.container.image_inspect(image_name, profile=engine) is None
+    assert rec.mutations() == []
+
+    first = states.container_image.present(**build)
+    assert first.result is True, first.comment
+    first_id = modules.container.image_inspect(image_name, profile=engine)["Id"]
+    assert first.changes["image_id"]["new"] == first_id.split(":")[1][:12]
+    run = dict(image=image_name, labels={TEST_LABEL: "1"}, profile=engine)
+    assert states.container.running("sc-app", **run).result is True
+
+    # Same inputs: no build. An ignored file changing is not an input.
+    (context / "ignored.log").write_text("more noise\n")
+    with EventRecorder(engine) as rec:
+        again = states.container_image.present(**build)
+    assert again.result is True and again.changes == {}, again.comment
+    assert rec.mutations() == []
+    assert states.container.running("sc-app", **run).changes == {}
+
+    # A context file changes: rebuilt, and the container follows the new image id by itself.
+    (context / "app.txt").write_text("two\n")
+    rebuilt = states.container_image.present(**build)
+    assert rebuilt.result is True and rebuilt.changes["image_id"]["old"] == first_id.split(":")[1][:12]
+    follow = states.container.running("sc-app", **run)
+    assert follow.result is True and "image_id" in follow.changes, follow.changes
+    assert modules.container.exec("sc-app", "cat /app.txt", profile=engine)["stdout"] == "two\n"
+
+    # A build arg is an input too.
+    bumped = states.container_image.present(**{**build, "buildargs": {"VERSION": "2"}})
+    assert "image_id" in bumped.changes
+    assert states.container_image.present(**{**build, "buildargs": {"VERSION": "2"}}).changes == {}
+
+
+def test_failed_build_reports_the_builder_output(states, engine, context, image_name):
+    (context / "Dockerfile").write_text("FROM saltext-chain/busybox:latest\nRUN echo building && exit 7\n")
+    ret = states.container_image.present(name=image_name, build=str(context), profile=engine)
+    assert ret.result is False
+    assert "building" in ret.comment and "failed" in ret.comment
+
+
+def test_tag_push_and_absent(states, modules, engine, docker_engines, registry_credentials):
+    target = f"{REGISTRY}/saltext-chain/test-push-{engine}:1"
+    try:
+        login = states.container_registry.logged_in(REGISTRY, config_path="/tmp/sc-docker-config.json", profile=engine)
+        assert login.result is True, login.comment
+        assert registry_credentials["password"] not in str(login.raw)
+
+        ret = states.container_image.present(name=target, source=BUSYBOX, push=True, profile=engine)
+        assert ret.result is True, ret.comment
+        assert set(ret.changes) == {"image_id", "pushed"}
+        assert modules.container.registry_digest(target) is not None
+        with EventRecorder(engine) as rec:
+            again = states.container_image.present(name=target, source=BUSYBOX, push=True, profile=engine)
+        assert again.result is True and again.changes == {}, again.comment
+        assert rec.mutations() == []
+
+        # Pull policy `always` against the registry: same id, no change.
+        pulled = states.container_image.present(name=target, pull="always", profile=engine)
+        assert pulled.result is True and pulled.changes == {}, pulled.comment
+
+        gone = states.container_image.absent(name=target, profile=engine)
+        assert gone.result is True and gone.changes["image_id"]["new"] is None
+        assert states.container_image.absent(name=target, profile=engine).changes == {}
+        # Back from the registry with pull: missing.
+        back = states.container_image.present(name=target, profile=engine)
+        assert back.result is True and back.changes["image_id"]["old"] is None
+    finally:
+        modules.container.image_remove(target, force=True, profile=engine)
+
+
+def test_bad_image_input(states, engine, context):
+    ret = states.container_image.present(name="x/y:1", build=str(context), source=BUSYBOX, profile=engine)
+    assert ret.result is False and "mutually exclusive" in ret.comment
+    ret = states.container_image.present(name="x/y:1", build=str(context / "nope"), profile=engine)
+    assert ret.result is False and "not a directory" in ret.comment
+    ret = states.container_image.present(name="x/y:1", pull="sometimes", profile=engine)
+    assert ret.result is False and "pull must be one of" in ret.comment

@@ -1,0 +1,93 @@
+"""container_network, container_volume and container_registry states on the real engines."""
+
+import json
+
+import pytest
+
+from tests.support.engines import BUSYBOX, REGISTRY, TEST_LABEL, EventRecorder
+
+pytestmark = pytest.mark.docker
+LABELS = {TEST_LABEL: "1"}
+
+
+def test_network_declared_only_then_recreate_reconnects(states, modules, engine):
+    net = "sc-net"
+    ret = states.container_network.present(net, labels=LABELS, profile=engine)
+    assert ret.result is True and ret.changes == {"network": {"old": None, "new": net}}
+    # Daemon-chosen IPAM pool, driver options, etc. are not declared: no change.
+    with EventRecorder(engine) as rec:
+        assert states.container_network.present(net, labels=LABELS, profile=engine).changes == {}
+    assert rec.mutations() == []
+
+    ctr = states.container.running(
+        "sc-netuser", image=BUSYBOX, command="sleep 600", labels=LABELS,
+        networks={net: {"aliases": ["api", "web"]}}, profile=engine,
+    )
+    assert ctr.result is True, ctr.comment
+    assert states.container.running(
+        "sc-netuser", image=BUSYBOX, command="sleep 600", labels=LABELS,
+        networks={net: {"aliases": ["api", "web"]}}, profile=engine,
+    ).changes == {}
+
+    with EventRecorder(engine) as rec:
+        dry = states.container_network.present(net, labels={**LABELS, "tier": "back"}, internal=True, profile=engine, test=True)
+    assert dry.result is None and set(dry.changes) == {"labels", "internal"}
+    assert rec.mutations() == []
+
+    ret = states.container_network.present(net, labels={**LABELS, "tier": "back"}, internal=True, profile=engine)
+    assert ret.result is True, ret.comment
+    assert ret.changes["reconnected"]["new"] == ["sc-netuser"]
+    info = modules.container.inspect("sc-netuser", profile=engine)
+    assert {"api", "web"} <= set(info["NetworkSettings"]["Networks"][net]["Aliases"])
+    assert modules.container.network_inspect(net, profile=engine)["Internal"] is True
+
+    refused = states.container_network.absent(net, profile=engine)
+    assert refused.result is False and "sc-netuser" in refused.comment
+    gone = states.container_network.absent(net, force=True, profile=engine)
+    assert gone.result is True and modules.container.network_inspect(net, profile=engine) is None
+
+
+def test_network_in_place_connect(states, modules, engine):
+    for net in ("sc-a", "sc-b"):
+        assert states.container_network.present(net, labels=LABELS, profile=engine).result is True
+    spec = dict(image=BUSYBOX, command="sleep 600", labels=LABELS, profile=engine)
+    assert states.container.running("sc-multi", networks=["sc-a"], **spec).result is True
+    cid = modules.container.inspect("sc-multi", profile=engine)["Id"]
+    ret = states.container.running("sc-multi", networks={"sc-a": {}, "sc-b": {"aliases": ["b"]}}, **spec)
+    assert ret.result is True and list(ret.changes) == ["networks"], ret.changes
+    info = modules.container.inspect("sc-multi", profile=engine)
+    assert info["Id"] == cid and set(info["NetworkSettings"]["Networks"]) == {"sc-a", "sc-b"}
+    assert states.container.running("sc-multi", networks={"sc-a": {}, "sc-b": {"aliases": ["b"]}}, **spec).changes == {}
+
+
+def test_volume(states, modules, engine):
+    ret = states.container_volume.present("sc-vol", labels=LABELS, profile=engine)
+    assert ret.result is True and ret.changes == {"volume": {"old": None, "new": "sc-vol"}}
+    assert states.container_volume.present("sc-vol", labels=LABELS, profile=engine).changes == {}
+    differs = states.container_volume.present("sc-vol", labels={**LABELS, "x": "1"}, profile=engine)
+    assert differs.result is False and "cannot change in place" in differs.comment
+    replaced = states.container_volume.present("sc-vol", labels={**LABELS, "x": "1"}, recreate="options-changed", profile=engine)
+    assert replaced.result is True and replaced.changes["labels"]["new"] == {"x": "1"}
+    assert modules.container.volume_inspect("sc-vol", profile=engine)["Labels"]["x"] == "1"
+    assert states.container_volume.absent("sc-vol", profile=engine, test=True).result is None
+    assert states.container_volume.absent("sc-vol", profile=engine).changes["volume"]["new"] is None
+    assert modules.container.volume_inspect("sc-vol", profile=engine) is None
+
+
+def test_registry_login_logout_keeps_secrets_out(states, tmp_path, registry_credentials, docker_engines):
+    cfg = str(tmp_path / "config.json")
+    secret = registry_credentials["password"]
+    dry = states.container_registry.logged_in(REGISTRY, config_path=cfg, test=True)
+    assert dry.result is None and not (tmp_path / "config.json").exists()
+    ret = states.container_registry.logged_in(REGISTRY, config_path=cfg)
+    assert ret.result is True and ret.changes["username"]["new"] == "chain"
+    assert secret not in json.dumps(ret.raw)
+    assert (tmp_path / "config.json").stat().st_mode & 0o077 == 0
+    assert states.container_registry.logged_in(REGISTRY, config_path=cfg).changes == {}
+
+    wrong = states.container_registry.logged_in(REGISTRY, username="chain", password="wrong-" + secret[:4], config_path=cfg)
+    assert wrong.result is False and "wrong-" not in json.dumps(wrong.raw) and secret not in json.dumps(wrong.raw)
+
+    out = states.container_registry.logged_out(REGISTRY, config_path=cfg)
+    assert out.result is True and out.changes == {"username": {"old": "chain", "new": None}}
+    assert states.container_registry.logged_out(REGISTRY, config_path=cfg).changes == {}
