@@ -1,0 +1,113 @@
+"""
+Jenkins builds as a state: ``succeeded``.
+
+.. versionadded:: 0.1.0
+
+The build goes through the queue (the queue id Jenkins answers, never a guessed build
+number), then is waited for within ``timeout``. On failure or timeout the state fails with the
+build's console tail. A build of the job whose parameters include the declared ones that
+already succeeded counts as done, so a second apply triggers nothing; set ``force: true`` (or
+use the state under ``onchanges``) to build every time.
+
+.. code-block:: yaml
+
+    app-build:
+      jenkins_build.succeeded:
+        - parameters:
+            REVISION: {{ pillar['revision'] }}
+        - timeout: 900
+        - accept_unstable: true
+        - require:
+          - jenkins_job: app-build
+"""
+
+import logging
+
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "jenkins_build"
+
+
+def __virtual__():
+    if "jenkins.build" not in __salt__:
+        return (False, "the jenkins execution module did not load")
+    return __virtualname__
+
+
+def succeeded(name, parameters=None, timeout=600, accept_unstable=False, force=False, poll_interval=1,
+              tail_lines=30, profile=None):
+    """
+    Ensure a build of job ``name`` with ``parameters`` succeeded: trigger it and wait.
+
+    name
+        Job name.
+    parameters
+        Build parameters (mapping). Only their names appear in comments.
+    timeout
+        Seconds to wait for the build to leave the queue and finish.
+    accept_unstable
+        Count ``UNSTABLE`` as success.
+    force
+        Build even when a build with these parameters already succeeded.
+    tail_lines
+        Console lines shown when the build fails.
+    profile
+        Jenkins connection profile (name or dict), see the ``jenkins`` execution module.
+
+    .. code-block:: yaml
+
+        deploy-build:
+          jenkins_build.succeeded:
+            - name: app-build
+            - parameters:
+                REVISION: abc123
+            - timeout: 300
+    """
+    ret = {"name": name, "result": True, "comment": "", "changes": {}}
+    ok = ("SUCCESS", "UNSTABLE") if accept_unstable else ("SUCCESS",)
+    names = ", ".join(sorted(parameters)) if isinstance(parameters, dict) and parameters else "none"
+    try:
+        if parameters is not None and not isinstance(parameters, dict):
+            raise SaltInvocationError("parameters must be a mapping of name: value")
+        exists = __salt__["jenkins.job_exists"](name, profile=profile)
+        if exists and not force:
+            last = __salt__["jenkins.last_build_with"](name, parameters=parameters, profile=profile)
+            if last and last["result"] in ok:
+                ret["comment"] = f"Build #{last['number']} of {name} with these parameters already {last['result']}"
+                return ret
+        if __opts__["test"]:
+            ret["result"] = None
+            ret["changes"] = {"build": {"old": None, "new": f"{name} (to be triggered)"}}
+            ret["comment"] = f"A build of {name} would be triggered (parameters: {names})"
+            if not exists:
+                ret["comment"] += "; the job does not exist yet"
+            return ret
+        if not exists:
+            raise CommandExecutionError(f"Job {name} does not exist")
+        res = __salt__["jenkins.build"](
+            name, parameters=parameters, wait=True, timeout=timeout, poll_interval=poll_interval,
+            tail=tail_lines, profile=profile,
+        )
+        ret["changes"] = {"build": {"old": None, "new": {
+            "number": res["number"], "queue_id": res["queue_id"], "result": res["result"], "url": res["url"]}}}
+        if res["number"] is None:
+            ret["result"] = False
+            ret["comment"] = (f"Build of {name} did not leave the queue within {timeout}s "
+                              f"(queue item {res['queue_id']}: {res.get('why') or 'no reason given'})")
+        elif res["result"] is None:
+            ret["result"] = False
+            ret["comment"] = (f"Build #{res['number']} of {name} did not finish within {timeout}s; "
+                              f"console tail:\n{res['console_tail']}")
+        elif res["result"] not in ok:
+            ret["result"] = False
+            ret["comment"] = f"Build #{res['number']} of {name} finished {res['result']}; console tail:\n{res['console_tail']}"
+        else:
+            ret["comment"] = f"Build #{res['number']} of {name} finished {res['result']}"
+    except (CommandExecutionError, SaltInvocationError) as err:
+        ret["result"] = False
+        ret["comment"] = str(err)
+        if __opts__["test"]:
+            ret["changes"] = {}
+    return ret

@@ -1,0 +1,160 @@
+"""
+Jenkins jobs as code: ``present`` (from config.xml or Jenkins Job Builder YAML) and ``absent``.
+
+.. versionadded:: 0.1.0
+
+The desired XML is compared with the job's config.xml canonically — XML declaration,
+whitespace-only text and ``plugin="name@version"`` attributes are ignored, encrypted secrets
+(``{AQAAAB...}``) are never compared — and declared-only: the desired document must be
+*contained* in Jenkins' copy (every declared element, attribute and text present with the
+same value). The fields Jenkins fills in when it re-serialises a job therefore never cause a
+change on the next run, while a removed build step or parameter (a list entry) does. Changes
+carry ``{"config": {"diff": <unified diff of pretty-printed canonical XML>}}``. After a write
+the config is read back; when Jenkins did not keep something that was declared, the comment
+says so (the next run would report it again).
+
+.. code-block:: yaml
+
+    app-build:
+      jenkins_job.present:
+        - jjb: salt://jobs/app.yaml
+        - enabled: true
+        - profile: ci
+
+    legacy-job:
+      jenkins_job.present:
+        - config: salt://jobs/legacy.xml
+"""
+
+import logging
+
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "jenkins_job"
+
+
+def __virtual__():
+    if "jenkins.job_compare" not in __salt__:
+        return (False, "the jenkins execution module did not load")
+    return __virtualname__
+
+
+def _ret(name):
+    return {"name": name, "result": True, "comment": "", "changes": {}}
+
+
+def present(name, config=None, jjb=None, enabled=None, saltenv=None, profile=None):
+    """
+    Ensure a job exists with the declared configuration (and, optionally, enabled state).
+
+    name
+        Job name (``folder/job`` for a job in a folder).
+    config
+        The job's config.xml: XML text or a ``salt://`` path.
+    jjb
+        Jenkins Job Builder YAML (text or ``salt://`` path) that renders a job called ``name``;
+        rendered in-process with jenkins-job-builder.
+    enabled
+        ``true``/``false`` to enable/disable the job; unset leaves it as it is. With neither
+        ``config`` nor ``jjb``, only this is managed (the job must exist).
+    saltenv
+        Fileserver environment for ``salt://`` paths (default: the state run's).
+    profile
+        Jenkins connection profile (name or dict), see the ``jenkins`` execution module.
+
+    .. code-block:: yaml
+
+        hello:
+          jenkins_job.present:
+            - jjb: |
+                - job:
+                    name: hello
+                    builders:
+                      - shell: echo hello
+            - enabled: true
+    """
+    ret = _ret(name)
+    saltenv = saltenv or __env__ or "base"
+    test = __opts__["test"]
+    try:
+        if enabled is not None and not isinstance(enabled, bool):
+            raise SaltInvocationError("enabled must be true or false")
+        if config is None and jjb is None and enabled is None:
+            raise SaltInvocationError("declare config (XML), jjb (YAML) or enabled")
+        notes = []
+        existed = True
+        if config is not None or jjb is not None:
+            cmp = __salt__["jenkins.job_compare"](name, config=config, jjb=jjb, saltenv=saltenv, profile=profile)
+            existed = cmp["exists"]
+            if not cmp["exists"]:
+                ret["changes"]["job"] = {"old": None, "new": name}
+                ret["changes"]["config"] = {"diff": cmp["diff"]}
+                if not test:
+                    __salt__["jenkins.job_create"](name, config_xml=cmp["xml"], profile=profile)
+                    notes.append("created")
+            elif cmp["changed"]:
+                ret["changes"]["config"] = {"diff": cmp["diff"]}
+                if not test:
+                    __salt__["jenkins.job_update"](name, config_xml=cmp["xml"], profile=profile)
+                    notes.append("config updated")
+            if ret["changes"] and not test:
+                after = __salt__["jenkins.job_compare"](name, config=cmp["xml"], profile=profile)
+                if after["changed"]:
+                    notes.append(
+                        "warning: Jenkins did not keep part of the declared config, "
+                        "the next run will report it again:\n" + after["diff"]
+                    )
+        if enabled is not None:
+            current = None if (test and not existed) else __salt__["jenkins.job_enabled"](name, profile=profile)
+            if current is None and not (test and not existed):
+                raise CommandExecutionError(f"Job {name} does not exist")
+            if current is not enabled:
+                ret["changes"]["enabled"] = {"old": current, "new": enabled}
+                if not test:
+                    __salt__["jenkins.job_enable" if enabled else "jenkins.job_disable"](name, profile=profile)
+                    notes.append("enabled" if enabled else "disabled")
+        if not ret["changes"]:
+            ret["comment"] = f"Job {name} is as declared"
+            return ret
+        if test:
+            ret["result"] = None
+            what = "created" if "job" in ret["changes"] else ", ".join(
+                {"config": "updated", "enabled": "enabled" if enabled else "disabled"}[k] for k in ret["changes"])
+            ret["comment"] = f"Job {name} would be {what}"
+            return ret
+        ret["comment"] = f"Job {name} " + "; ".join(notes)
+    except (CommandExecutionError, SaltInvocationError) as err:
+        ret["result"] = False
+        ret["comment"] = str(err)
+        if test or not ret["changes"]:
+            ret["changes"] = {}
+    return ret
+
+
+def absent(name, profile=None):
+    """
+    Ensure a job does not exist.
+
+    .. code-block:: yaml
+
+        old-job:
+          jenkins_job.absent:
+            - profile: ci
+    """
+    ret = _ret(name)
+    try:
+        if not __salt__["jenkins.job_exists"](name, profile=profile):
+            ret["comment"] = f"Job {name} is absent"
+            return ret
+        ret["changes"] = {"job": {"old": name, "new": None}}
+        if __opts__["test"]:
+            ret["result"] = None
+            ret["comment"] = f"Job {name} would be deleted"
+            return ret
+        __salt__["jenkins.job_delete"](name, profile=profile)
+        ret["comment"] = f"Job {name} deleted"
+    except (CommandExecutionError, SaltInvocationError) as err:
+        ret.update(result=False, comment=str(err), changes={})
+    return ret

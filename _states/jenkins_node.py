@@ -1,0 +1,198 @@
+"""
+Jenkins nodes (permanent inbound agents) as Salt states: ``present``, ``absent``, ``enabled``,
+``disabled``.
+
+.. versionadded:: 0.1.0
+
+``present`` compares only what the state declares (labels as a set, executors, mode, remote
+FS, description, inbound launcher ``web_socket``/``work_dir``) with the node's config.xml, and
+reconfigures by editing that config.xml, so everything else — a temporary-offline mark
+included — is kept. ``enabled``/``disabled`` act on the administrative mark
+(``temporarilyOffline``), not on whether an agent is connected.
+
+.. code-block:: yaml
+
+    agent1:
+      jenkins_node.present:
+        - num_executors: 2
+        - labels: [docker, linux]
+        - remote_fs: /home/jenkins/agent
+        - web_socket: true
+        - profile: ci
+"""
+
+import logging
+
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "jenkins_node"
+
+FIELDS = ("num_executors", "remote_fs", "labels", "mode", "description", "web_socket", "work_dir")
+
+
+def __virtual__():
+    if "jenkins.node_compare" not in __salt__:
+        return (False, "the jenkins execution module did not load")
+    return __virtualname__
+
+
+def _ret(name):
+    return {"name": name, "result": True, "comment": "", "changes": {}}
+
+
+def present(name, num_executors=None, remote_fs=None, labels=None, mode=None, description=None,
+            web_socket=None, work_dir=None, profile=None):
+    """
+    Ensure a permanent inbound agent node exists with the declared settings.
+
+    name
+        Node name.
+    num_executors, remote_fs, labels, mode, description
+        Declared settings; undeclared ones are left as they are (on creation: 1 executor,
+        ``/home/jenkins/agent``, no labels, NORMAL).
+    web_socket, work_dir
+        Inbound launcher options (WebSocket transport, remoting work directory).
+    profile
+        Jenkins connection profile (name or dict), see the ``jenkins`` execution module.
+
+    .. code-block:: yaml
+
+        build-agent-1:
+          jenkins_node.present:
+            - num_executors: 4
+            - labels:
+              - docker
+              - linux
+            - mode: EXCLUSIVE
+            - web_socket: true
+    """
+    ret = _ret(name)
+    declared = {k: v for k, v in {
+        "num_executors": num_executors, "remote_fs": remote_fs, "labels": labels, "mode": mode,
+        "description": description, "web_socket": web_socket, "work_dir": work_dir}.items() if v is not None}
+    try:
+        diff = __salt__["jenkins.node_compare"](name, profile=profile, **declared)
+        if diff is None:
+            ret["changes"] = {"node": {"old": None, "new": name}}
+            if __opts__["test"]:
+                ret["result"] = None
+                ret["comment"] = f"Node {name} would be created"
+                return ret
+            __salt__["jenkins.node_create"](name, profile=profile, **declared)
+            ret["comment"] = f"Node {name} created"
+            return ret
+        if not diff:
+            ret["comment"] = f"Node {name} is as declared"
+            return ret
+        ret["changes"] = diff
+        if __opts__["test"]:
+            ret["result"] = None
+            ret["comment"] = f"Node {name} would be reconfigured ({', '.join(sorted(diff))})"
+            return ret
+        __salt__["jenkins.node_reconfigure"](name, profile=profile, **declared)
+        ret["comment"] = f"Node {name} reconfigured ({', '.join(sorted(diff))})"
+    except (CommandExecutionError, SaltInvocationError) as err:
+        ret.update(result=False, comment=str(err), changes={})
+    return ret
+
+
+def absent(name, profile=None):
+    """
+    Ensure a node does not exist.
+
+    .. code-block:: yaml
+
+        old-agent:
+          jenkins_node.absent:
+            - profile: ci
+    """
+    ret = _ret(name)
+    try:
+        if not __salt__["jenkins.node_exists"](name, profile=profile):
+            ret["comment"] = f"Node {name} is absent"
+            return ret
+        ret["changes"] = {"node": {"old": name, "new": None}}
+        if __opts__["test"]:
+            ret["result"] = None
+            ret["comment"] = f"Node {name} would be deleted"
+            return ret
+        __salt__["jenkins.node_delete"](name, profile=profile)
+        ret["comment"] = f"Node {name} deleted"
+    except (CommandExecutionError, SaltInvocationError) as err:
+        ret.update(result=False, comment=str(err), changes={})
+    return ret
+
+
+def _offline(name, profile):
+    data = __salt__["jenkins.node_info"](name, profile=profile)
+    if data is None:
+        raise CommandExecutionError(f"Node {name} does not exist")
+    return bool(data.get("temporarilyOffline")), data.get("offlineCauseReason") or ""
+
+
+def enabled(name, profile=None):
+    """
+    Ensure a node is not marked temporarily offline (a disconnected agent stays as it is).
+
+    .. code-block:: yaml
+
+        agent1:
+          jenkins_node.enabled:
+            - require:
+              - jenkins_node: agent1
+    """
+    ret = _ret(name)
+    try:
+        temp, reason = _offline(name, profile)
+        if not temp:
+            ret["comment"] = f"Node {name} is enabled"
+            return ret
+        ret["changes"] = {"temporarily_offline": {"old": True, "new": False}}
+        if __opts__["test"]:
+            ret["result"] = None
+            ret["comment"] = f"Node {name} would be brought back online (offline: {reason or 'no message'})"
+            return ret
+        __salt__["jenkins.node_enable"](name, profile=profile)
+        ret["comment"] = f"Node {name} enabled"
+    except (CommandExecutionError, SaltInvocationError) as err:
+        ret.update(result=False, comment=str(err), changes={})
+    return ret
+
+
+def disabled(name, message=None, profile=None):
+    """
+    Ensure a node is marked temporarily offline; with ``message``, with that offline message
+    (an already-disabled node's message is re-worded when it differs).
+
+    .. code-block:: yaml
+
+        agent1:
+          jenkins_node.disabled:
+            - message: disk replacement, back on Monday
+    """
+    ret = _ret(name)
+    try:
+        temp, reason = _offline(name, profile)
+        msg = None if message is None else str(message)
+        if temp and (msg is None or msg.strip() == reason.strip() or not msg.strip()):
+            ret["comment"] = f"Node {name} is disabled"
+            return ret
+        if not temp:
+            ret["changes"] = {"temporarily_offline": {"old": False, "new": True}}
+            if msg:
+                ret["changes"]["message"] = {"old": reason or None, "new": msg}
+            verb = "disabled"
+        else:
+            ret["changes"] = {"message": {"old": reason or None, "new": msg}}
+            verb = "given a new offline message"
+        if __opts__["test"]:
+            ret["result"] = None
+            ret["comment"] = f"Node {name} would be {verb}"
+            return ret
+        __salt__["jenkins.node_disable"](name, message=msg or "", profile=profile)
+        ret["comment"] = f"Node {name} {verb}"
+    except (CommandExecutionError, SaltInvocationError) as err:
+        ret.update(result=False, comment=str(err), changes={})
+    return ret

@@ -1,0 +1,110 @@
+"""
+Jenkins plugins as a verification state: ``installed``.
+
+.. versionadded:: 0.1.0
+
+Plugins belong in the controller image (``jenkins-plugin-cli`` at build time), so this state
+never installs anything: it checks that each plugin is installed, at least at the given
+version (compared the way Jenkins orders versions: ``2.10`` > ``2.9``, ``1.2.3-beta`` <
+``1.2.3``) and active, and fails listing what is missing.
+
+.. code-block:: yaml
+
+    jenkins-plugins:
+      jenkins_plugin.installed:
+        - plugins:
+          - git: "5.2.0"
+          - workflow-aggregator
+          - configuration-as-code: "1775.v810dc950b_514"
+        - profile: ci
+"""
+
+import logging
+
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "jenkins_plugin"
+
+
+def __virtual__():
+    if "jenkins.plugins" not in __salt__:
+        return (False, "the jenkins execution module did not load")
+    return __virtualname__
+
+
+def _wanted(name, version, plugins):
+    if plugins is None:
+        return [(name, version)]
+    if not isinstance(plugins, list):
+        raise SaltInvocationError("plugins must be a list of names or {name: minimum_version}")
+    out = []
+    for entry in plugins:
+        if isinstance(entry, str):
+            out.append((entry, None))
+        elif isinstance(entry, dict) and len(entry) == 1:
+            out.extend(entry.items())
+        else:
+            raise SaltInvocationError(f"plugins: invalid entry {entry!r}")
+    return out
+
+
+def installed(name, version=None, active=True, plugins=None, profile=None):
+    """
+    Verify that plugins are installed, recent enough and active. Never installs.
+
+    name
+        Plugin short name (ignored when ``plugins`` is given).
+    version
+        Minimum version; quote it in YAML (``"2.10"``, not ``2.10``, which YAML reads as 2.1).
+    active
+        Also require the plugin to be active (default true).
+    plugins
+        A list of names or ``{name: minimum_version}`` to check in one state.
+    profile
+        Jenkins connection profile (name or dict), see the ``jenkins`` execution module.
+
+    .. code-block:: yaml
+
+        git:
+          jenkins_plugin.installed:
+            - version: "5.2.0"
+    """
+    ret = {"name": name, "result": True, "comment": "", "changes": {}}
+    try:
+        wanted = _wanted(name, version, plugins)
+        for plugin, minimum in wanted:
+            if not isinstance(plugin, str) or not plugin:
+                raise SaltInvocationError(f"invalid plugin name {plugin!r}")
+            if minimum is not None and not isinstance(minimum, str):
+                if isinstance(minimum, float):
+                    raise SaltInvocationError(
+                        f"{plugin}: quote the version ({minimum!r} is a YAML float: '2.10' would read as 2.1)")
+                minimum = str(minimum)
+            if minimum is not None:
+                __salt__["jenkins.version_compare"](minimum, minimum)  # validates before any request
+        have = __salt__["jenkins.plugins"](profile=profile)
+        problems, good = [], []
+        for plugin, minimum in wanted:
+            data = have.get(plugin)
+            if data is None:
+                problems.append(f"{plugin} is not installed")
+                continue
+            if minimum is not None and __salt__["jenkins.version_compare"](str(data["version"]), str(minimum)) < 0:
+                problems.append(f"{plugin} is {data['version']}, older than {minimum}")
+                continue
+            if active and not data.get("active"):
+                problems.append(f"{plugin} {data['version']} is installed but not active"
+                                + ("" if data.get("enabled") else " (disabled)"))
+                continue
+            good.append(f"{plugin} {data['version']}")
+        if problems:
+            ret["result"] = False
+            ret["comment"] = ("Plugins missing or not usable (they are baked into the controller image; "
+                              "this state never installs): " + "; ".join(problems))
+        else:
+            ret["comment"] = "Plugins installed: " + ", ".join(good)
+    except (CommandExecutionError, SaltInvocationError) as err:
+        ret.update(result=False, comment=str(err))
+    return ret

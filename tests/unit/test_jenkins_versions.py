@@ -1,0 +1,37 @@
+"""Version ordering used by jenkins_plugin.installed."""
+
+import pytest
+from salt.exceptions import SaltInvocationError
+
+from _modules import jenkins as jm
+
+
+@pytest.mark.parametrize(
+    "older,newer",
+    [
+        ("2.9", "2.10"),
+        ("1.2.3-beta", "1.2.3"),
+        ("1.2.3-alpha", "1.2.3-beta"),
+        ("1.2.3-beta-1", "1.2.3-beta-2"),
+        ("1.2.3-rc1", "1.2.3"),
+        ("1.0-SNAPSHOT", "1.0"),
+        ("1.2", "1.2.1"),
+        ("1.2-beta", "1.2.1"),
+        ("4.13.3-1.0", "4.13.3-1.1"),
+        ("1198.v387c99c6a_13c", "1199.v1"),
+        ("5.2.0", "5.10.0"),
+    ],
+)
+def test_ordering(older, newer):
+    assert jm.version_compare(older, newer) == -1
+    assert jm.version_compare(newer, older) == 1
+
+
+@pytest.mark.parametrize("a,b", [("1.2", "1.2.0"), ("1.0", "1"), ("2.10", "2.10"), ("1.0-final", "1.0")])
+def test_equal(a, b):
+    assert jm.version_compare(a, b) == 0
+
+
+def test_empty_version_is_rejected():
+    with pytest.raises(SaltInvocationError):
+        jm.version_compare("", "1.0")
