@@ -5,9 +5,11 @@
                            [--plugin NAME:VERSION ...] [--plugins-file plugins.txt]
                            [--builtin-executors 0] [--builtin-labels ""] [--quiet-period 0]
     jenkins-emulator agent [agent.py options]  # the emulated inbound agent
+    jenkins-emulator healthcheck [--host H] [--port P]
 
-Settings may also come from the environment (``JENKINS_EMULATOR_ADMIN_TOKEN``,
-``JENKINS_EMULATOR_ADMIN_PASSWORD``) so that a container does not need them on its command line.
+Settings may also come from the environment: ``JENKINS_EMULATOR_ADMIN_USER``,
+``JENKINS_EMULATOR_ADMIN_TOKEN``, ``JENKINS_EMULATOR_ADMIN_PASSWORD``, ``JENKINS_EMULATOR_ROOT_URL``,
+``JENKINS_EMULATOR_BUILTIN_EXECUTORS`` (so that a container does not need secrets on its command line).
 """
 
 import argparse
@@ -31,15 +33,20 @@ def build_parser():
                        help="API token of the admin user (crumb-exempt Basic auth)")
     serve.add_argument("--admin-password", default=os.environ.get("JENKINS_EMULATOR_ADMIN_PASSWORD"),
                        help="optional password of the admin user (Basic auth that needs crumbs)")
-    serve.add_argument("--root-url", help="URL Jenkins advertises (default: from the request Host)")
+    serve.add_argument("--root-url", default=os.environ.get("JENKINS_EMULATOR_ROOT_URL"),
+                       help="URL Jenkins advertises (default: from the request Host)")
     serve.add_argument("--plugin", action="append", default=[], metavar="NAME:VERSION")
     serve.add_argument("--plugins-file", action="append", default=[], metavar="PATH")
-    serve.add_argument("--builtin-executors", type=int, default=0)
+    serve.add_argument("--builtin-executors", type=int,
+                       default=int(os.environ.get("JENKINS_EMULATOR_BUILTIN_EXECUTORS", "0")))
     serve.add_argument("--builtin-labels", default="")
     serve.add_argument("--quiet-period", type=float, default=0.0,
                        help="default quiet period in seconds (Jenkins: 5; default 0 for speed)")
     serve.add_argument("--jenkins-version", default=None)
     sub.add_parser("agent", help="run the emulated inbound agent", add_help=False)
+    health = sub.add_parser("healthcheck", help="exit 0 when a controller answers with X-Jenkins")
+    health.add_argument("--host", default="127.0.0.1")
+    health.add_argument("--port", type=int, default=8080)
     return parser
 
 
@@ -89,6 +96,19 @@ def serve(args):
     return 0
 
 
+def healthcheck(host, port):
+    import urllib.error
+    import urllib.request
+
+    try:
+        resp = urllib.request.urlopen(f"http://{host}:{port}/", timeout=3)
+    except urllib.error.HTTPError as exc:
+        resp = exc
+    except OSError:
+        return 1
+    return 0 if resp.headers.get("X-Jenkins") else 1
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "agent":
@@ -98,6 +118,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "healthcheck":
+        return healthcheck(args.host, args.port)
     return 2
 
 
