@@ -639,8 +639,42 @@ def _xml_source(config, saltenv="base", what="config"):
 # ---------------------------------------------------------------------------------------------
 
 
+def _import_jjb():
+    """Import jenkins-job-builder with PyYAML's pure-Python ``Loader``.
+
+    Salt (``salt.utils.yamlloader_old``) rebinds ``yaml.Loader`` to ``yaml.CLoader``; JJB's
+    ``LocLoader`` subclasses ``yaml.Loader`` at import time and needs the pure-Python composer
+    (anchors, node positions). Import it with the real class in place, and re-import it when an
+    earlier import got the C loader.
+    """
+    import sys  # pylint: disable=import-outside-toplevel
+
+    import yaml  # pylint: disable=import-outside-toplevel
+    import yaml.composer  # pylint: disable=import-outside-toplevel
+    import yaml.loader  # pylint: disable=import-outside-toplevel
+
+    loc = sys.modules.get("jenkins_jobs.loc_loader")
+    if loc is not None and not issubclass(loc.LocLoader, yaml.composer.Composer):
+        for mod in [m for m in sys.modules if m == "jenkins_jobs" or m.startswith("jenkins_jobs.")]:
+            del sys.modules[mod]
+    saved = yaml.Loader
+    yaml.Loader = yaml.loader.Loader
+    try:
+        import jenkins_jobs.config  # pylint: disable=import-outside-toplevel
+        import jenkins_jobs.errors  # pylint: disable=import-outside-toplevel
+        import jenkins_jobs.loader  # pylint: disable=import-outside-toplevel
+        import jenkins_jobs.registry  # pylint: disable=import-outside-toplevel
+        import jenkins_jobs.roots  # pylint: disable=import-outside-toplevel
+        import jenkins_jobs.xml_config  # pylint: disable=import-outside-toplevel
+    except ImportError as err:
+        raise CommandExecutionError(f"jenkins-job-builder is not installed: {err}") from err
+    finally:
+        yaml.Loader = saved
+    return jenkins_jobs
+
+
 def _jjb_config():
-    from jenkins_jobs.config import JJBConfig  # pylint: disable=import-outside-toplevel
+    JJBConfig = _import_jjb().config.JJBConfig  # pylint: disable=invalid-name
 
     with tempfile.NamedTemporaryFile("w", suffix=".ini", delete=False) as fh:
         fh.write("[job_builder]\nignore_cache=True\n[jenkins]\nquery_plugins_info=False\n")
@@ -656,14 +690,12 @@ def _jjb_config():
 
 def _jjb_render_text(text, source_path=None):
     """Render JJB YAML to ``{job_name: config_xml}``; SaltInvocationError on any YAML/JJB error."""
-    try:
-        from jenkins_jobs.errors import JenkinsJobsException  # pylint: disable=import-outside-toplevel
-        from jenkins_jobs.loader import load_files  # pylint: disable=import-outside-toplevel
-        from jenkins_jobs.registry import ModuleRegistry  # pylint: disable=import-outside-toplevel
-        from jenkins_jobs.roots import Roots  # pylint: disable=import-outside-toplevel
-        from jenkins_jobs.xml_config import XmlJobGenerator  # pylint: disable=import-outside-toplevel
-    except ImportError as err:
-        raise CommandExecutionError(f"jenkins-job-builder is not installed: {err}") from err
+    jjb = _import_jjb()
+    JenkinsJobsException = jjb.errors.JenkinsJobsException  # pylint: disable=invalid-name
+    load_files = jjb.loader.load_files
+    ModuleRegistry = jjb.registry.ModuleRegistry  # pylint: disable=invalid-name
+    Roots = jjb.roots.Roots  # pylint: disable=invalid-name
+    XmlJobGenerator = jjb.xml_config.XmlJobGenerator  # pylint: disable=invalid-name
     import pathlib  # pylint: disable=import-outside-toplevel
 
     import yaml  # pylint: disable=import-outside-toplevel

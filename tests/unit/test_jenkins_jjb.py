@@ -59,3 +59,18 @@ def test_desired_job_xml_picks_the_named_job():
         jm._desired_job_xml("hello", config="<project/>", jjb=YAML)
     with pytest.raises(SaltInvocationError, match="not well-formed"):
         jm._desired_job_xml("hello", config="<project>")
+
+
+def test_render_survives_salt_rebinding_yaml_loader(monkeypatch):
+    """Salt rebinds yaml.Loader to CLoader; JJB imported under it used to fail ('anchors')."""
+    import sys
+
+    import yaml
+
+    for mod in [m for m in sys.modules if m == "jenkins_jobs" or m.startswith("jenkins_jobs.")]:
+        monkeypatch.delitem(sys.modules, mod)
+    monkeypatch.setattr(yaml, "Loader", yaml.CLoader)
+    import jenkins_jobs.loader  # noqa: F401  (imported under the C loader, as inside Salt)
+
+    assert sorted(jm._jjb_render_text(YAML)) == ["app-build", "hello"]
+    assert yaml.Loader is yaml.CLoader
