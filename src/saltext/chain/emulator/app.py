@@ -4,7 +4,7 @@ Every response carries ``X-Jenkins``, ``X-Hudson`` and ``X-Jenkins-Session`` (``
 ``advertiseHeaders``, ``hudson/model/Api.java``).  Error conventions: ``hudson.model.Failure`` ->
 400 + ``X-Error`` (``hudson/model/Failure.java``, ``AbstractModelObject/error.jelly``);
 ``HttpResponses.errorWithoutStack`` -> plain status + message.  Header values are sent the way Jetty
-writes them: characters outside ISO-8859-1 (such as Jenkins' ‘ ’ quotes) become ``?``
+writes them: characters outside ISO-8859-1 (such as Jenkins' ‘ ’ quotes) become a space
 (Jetty ``HttpGenerator.putSanitisedValue``); the HTML body keeps the exact text.
 """
 
@@ -28,7 +28,8 @@ _root_url = contextvars.ContextVar("root_url", default=None)
 
 
 def sanitize_header(value):
-    return "".join(c if 0x20 <= ord(c) <= 0xFF else "?" for c in value)
+    """Jetty ``HttpGenerator.putSanitisedValue``: CR, LF and chars above 0xFF are sent as a space."""
+    return "".join(" " if (ord(c) > 0xFF or c in "\r\n") else c for c in value)
 
 
 class Controller:
