@@ -250,3 +250,28 @@ def _sess(user, token):
     sess = requests.Session()
     sess.auth = (user, token)
     return sess
+
+
+def test_running_builds_and_quiet_down(target, server, name, cleanup, agent_factory):
+    cleanup[0].append(name)
+    cleanup[1].append(name)
+    create_inbound_node(server, name, labels="run-" + name)
+    agent_factory(name)
+    wait_online(server, name)
+    server.create_job(name, freestyle("sleep 0.6", label="run-" + name))
+    qid = server.build_job(name)
+    number = wait_for(lambda: server.get_queue_item(qid).get("executable"), what="start")["number"]
+    running = server.get_running_builds()
+    assert {"name": name, "number": number, "node": name} == {k: v for k, v in next(
+        r for r in running if r["name"] == name).items() if k in ("name", "number", "node")}
+    wait_for(lambda: not server.get_build_info(name, number)["building"], what="finish")
+    server.quiet_down()
+    try:
+        assert server.get_info()["quietingDown"] is True
+        qid = server.build_job(name)
+        item = wait_for(lambda: (lambda i: i if i.get("why") == "Jenkins is about to shut down" else None)(server.get_queue_item(qid)),
+                        what="quiet-down why")
+        assert item["_class"] == "hudson.model.Queue$BuildableItem"
+    finally:
+        target.session().post(target.url + "cancelQuietDown", timeout=10)
+    wait_for(lambda: server.get_queue_item(qid).get("executable"), what="start after cancelQuietDown")

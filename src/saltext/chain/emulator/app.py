@@ -46,6 +46,7 @@ class Controller:
         self.builtin_executors = builtin_executors
         self.builtin_labels = builtin_labels
         self.builtin_offline = None
+        self.quieting_down = False
         self.quiet_period = quiet_period
         instance_key = store.secret_key(self.home, "emulator.key")
         cookie = "JSESSIONID." + instance_key.hex()[:8]
@@ -276,6 +277,12 @@ class Controller:
             return await self.script_text(request)
         if head == "createItem":
             return await jobs.create_item(self, request, None)
+        if head in ("quietDown", "cancelQuietDown"):
+            if request.method != "POST":
+                return web.Response(status=405, text="This URL requires POST")
+            self.quieting_down = head == "quietDown"
+            self.wake()
+            return self.redirect(request, "", status=302)
         if head == "view" and len(rest) >= 2 and rest[0].lower() == "all":
             return await self.route(request, rest[1:] or [""])
         if head == "job":
@@ -313,7 +320,7 @@ class Controller:
             "overallLoad": {},
             "primaryView": {"_class": "hudson.model.AllView", "name": "all", "url": root},
             "quietDownReason": None,
-            "quietingDown": False,
+            "quietingDown": self.quieting_down,
             "slaveAgentPort": -1,
             "unlabeledLoad": {"_class": "jenkins.model.UnlabeledLoadStatistics"},
             "url": root,

@@ -296,7 +296,6 @@ async def create_item(ctl, request, parent):
         if source is None:
             return ctl.failure(request, f"No such job: {request.query.get('from')}")
         root = configxml.parse(configxml.serialize(source.root))
-        configxml.set_flag(root, "disabled", True) if root.tag == "project" else None
     elif "xml" in (request.content_type or ""):
         try:
             root = configxml.parse(await request.read())

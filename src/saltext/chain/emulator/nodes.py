@@ -135,6 +135,32 @@ def temporary_cause_json(cause):
     }
 
 
+def executors_json(ctl, name, total, depth):
+    """``Computer.getExecutors``: details (``currentExecutable`` …) only from depth 1, as Stapler shows them."""
+    if depth < 1:
+        return [{"_class": "hudson.model.Executor"} for _ in range(total)]
+    running = {b.executor: b for b in ctl.builds.running.values() if b.built_on == name}
+    result = []
+    for i in range(total):
+        build = running.get(i)
+        current = None
+        if build is not None:
+            current = {"_class": "hudson.model.FreeStyleBuild", "number": build.number, "url": build.url()}
+            if depth > 1:
+                current = build.json(depth - 2)
+        result.append(
+            {
+                "_class": "hudson.model.Executor",
+                "currentExecutable": current,
+                "idle": build is None,
+                "likelyStuck": False,
+                "number": i,
+                "progress": -1,
+            }
+        )
+    return result
+
+
 def computer_json(ctl, name, depth=0):
     nodes = ctl.nodes
     connected = nodes.is_connected(name)
@@ -152,7 +178,7 @@ def computer_json(ctl, name, depth=0):
             "assignedLabels": [{"name": n} for n in label_names],
             "description": BUILTIN_DESCRIPTION,
             "displayName": BUILTIN_DISPLAY,
-            "executors": [{"_class": "hudson.model.Executor"} for _ in range(executors)],
+            "executors": executors_json(ctl, name, executors, depth),
             "icon": "symbol-computer",
             "iconClassName": "symbol-computer",
             "idle": busy == 0,
@@ -188,7 +214,7 @@ def computer_json(ctl, name, depth=0):
         "assignedLabels": [{"name": n} for n in label_names],
         "description": node.get("description") or "",
         "displayName": name,
-        "executors": [{"_class": "hudson.model.Executor"} for _ in range(executors)],
+        "executors": executors_json(ctl, name, executors, depth),
         "icon": icon,
         "iconClassName": icon,
         "idle": busy == 0,

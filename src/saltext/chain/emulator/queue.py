@@ -180,6 +180,11 @@ class Queue:
                 item.state = "buildable"
                 item.buildable_start = now
                 changed = True
+            if self.ctl.quieting_down:
+                if item.why != "Jenkins is about to shut down":
+                    item.why, item.stuck = "Jenkins is about to shut down", False
+                    changed = True
+                continue
             node, executor = self.find_executor(job)
             if node is not None:
                 build = self.ctl.builds.start(job, item, node, executor)
