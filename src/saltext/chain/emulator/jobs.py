@@ -392,7 +392,7 @@ def _cause(request):
 
 
 async def do_build(ctl, request, job):
-    if job.kind != "freestyle":
+    if job.is_folder:
         return ctl.not_found(request)
     if not job.buildable:
         return ctl.error_text(request, 409, f"{job.full_name} is not buildable")
@@ -431,7 +431,7 @@ async def do_build(ctl, request, job):
 
 
 async def do_build_with_parameters(ctl, request, job):
-    if job.kind != "freestyle":
+    if job.is_folder:
         return ctl.not_found(request)
     if request.method != "POST":
         return web.Response(status=405, text="This URL requires POST")
