@@ -282,7 +282,9 @@ if HAS_LIBS:
                 return header
             text = resp.text or ""
             if "html" in (resp.headers.get("Content-Type") or "").lower() or text.lstrip().startswith("<"):
-                text = _strip_html(text)
+                # Jetty's error page: <h2>HTTP ERROR 409 X is not buildable</h2>
+                jetty = re.search(r"HTTP ERROR \d+\s*([^<]+)<", text)
+                text = jetty.group(1) if jetty else _strip_html(text)
             text = text.strip()
             return (text[:300] + "...") if len(text) > 300 else (text or resp.reason or "")
 
