@@ -275,3 +275,18 @@ def test_running_builds_and_quiet_down(target, server, name, cleanup, agent_fact
     finally:
         target.session().post(target.url + "cancelQuietDown", timeout=10)
     wait_for(lambda: server.get_queue_item(qid).get("executable"), what="start after cancelQuietDown")
+
+
+def test_fetch_all_builds(server, name, cleanup, agent_factory):
+    cleanup[0].append(name)
+    cleanup[1].append(name)
+    create_inbound_node(server, name, labels="all-" + name, executors=2)
+    agent_factory(name)
+    wait_online(server, name)
+    server.create_job(name, freestyle("true", label="all-" + name))
+    for _ in range(2):
+        run_to_completion(server, name)
+    info = server.get_job_info(name, fetch_all_builds=True)
+    assert [b["number"] for b in info["builds"]] == [2, 1]
+    assert info["lastCompletedBuild"]["number"] == 2
+    assert server.get_build_info(name, 2)["estimatedDuration"] >= 0

@@ -201,6 +201,14 @@ def test_why_names_the_offline_agent(server, name, cleanup):
     server.cancel_queue(qid)
 
 
+def test_build_needs_post(server, target, http, name, cleanup):
+    cleanup[0].append(name)
+    server.create_job(name, freestyle("true"))
+    resp = http.get(target.url + f"job/{name}/build", allow_redirects=False, timeout=10)
+    assert resp.status_code == 405
+    assert resp.headers["Allow"] == "POST"
+
+
 def test_cancel_unknown_queue_item_is_404(http, target):
     resp = http.post(target.url + "queue/cancelItem?id=999999", timeout=10)
     assert resp.status_code == 404

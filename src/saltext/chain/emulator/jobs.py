@@ -71,7 +71,7 @@ class Job:
         store.atomic_write(os.path.join(self.dir, "nextBuildNumber"), f"{self.next_build_number}\n")
 
     def color(self):
-        if self.kind != "freestyle":
+        if self.is_folder:
             return None
         if self.disabled:
             return "disabled"
@@ -169,7 +169,7 @@ def _build_ref(build):
     return {"_class": "hudson.model.FreeStyleBuild", "number": build.number, "url": build.url()}
 
 
-def job_json(ctl, job, depth=0):
+def job_json(ctl, job, depth=0, all_builds=False):
     desc = job.root.findtext("description")
     display = job.root.findtext("displayName")
     base = {
@@ -246,6 +246,9 @@ def job_json(ctl, job, depth=0):
             "upstreamProjects": [],
         }
     )
+    if all_builds:
+        # Job.getAllBuilds is @Exported(visibility=-2): only present when tree= names it
+        base["allBuilds"] = [ref(b) for b in by_desc]
     return base
 
 
@@ -317,7 +320,8 @@ async def handle(ctl, request, job, rest):
     if action == "":
         return ctl.html_page(request, job.full_name)
     if action == "api" and len(rest) >= 2 and rest[1] == "json":
-        return json_response(request, lambda depth: job_json(ctl, job, depth))
+        wants_all = "allBuilds" in request.query.get("tree", "")
+        return json_response(request, lambda depth: job_json(ctl, job, depth, all_builds=wants_all))
     if action == "config.xml":
         return await config_xml(ctl, request, job)
     if action in ("doDelete", "delete") and request.method == "POST":
@@ -424,7 +428,8 @@ async def do_build(ctl, request, job):
         item, created = ctl.queue.schedule(job, _delay(request, job), values, _cause(request))
         return ctl.redirect(request, item.url_path(), status=201)
     if request.method != "POST":
-        return web.Response(status=405, text="This URL requires POST")
+        # BuildAuthorizationToken.checkPermission
+        return web.Response(status=405, text="This URL requires POST", headers={"Allow": "POST"})
     item, created = ctl.queue.schedule(job, _delay(request, job), None, _cause(request))
     # ParameterizedJobMixIn.doBuild answers 201 even when the item was merged (JENKINS-66105)
     return ctl.redirect(request, item.url_path(), status=201)
@@ -434,7 +439,7 @@ async def do_build_with_parameters(ctl, request, job):
     if job.is_folder:
         return ctl.not_found(request)
     if request.method != "POST":
-        return web.Response(status=405, text="This URL requires POST")
+        return web.Response(status=405, text="This URL requires POST", headers={"Allow": "POST"})
     if not job.buildable:
         return ctl.error_text(request, 409, f"{job.full_name} is not buildable")
     params = job.parameters()
