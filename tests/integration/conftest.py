@@ -9,6 +9,7 @@ import os
 import pathlib
 
 import pytest
+import yaml
 
 from tests.conftest import REPO
 from tests.support import engines
@@ -26,13 +27,24 @@ def ext_tree(tmp_path_factory):
 
 
 @pytest.fixture(scope="package")
-def master(salt_factories, ext_tree, docker_engines):
+def secret_pillar(tmp_path_factory, registry_credentials):
+    """Pillar that holds secrets is written at run time, never committed."""
+    root = tmp_path_factory.mktemp("pillar")
+    (root / "registry.sls").write_text(yaml.safe_dump({
+        "container": {"registries": {engines.REGISTRY: registry_credentials}},
+        "stack": {"registry": engines.REGISTRY, "version": "1"},
+    }))
+    return root
+
+
+@pytest.fixture(scope="package")
+def master(salt_factories, ext_tree, docker_engines, secret_pillar):
     here = pathlib.Path(__file__).parent
     factory = salt_factories.salt_master_daemon(
         "master-chain",
         overrides={
             "file_roots": {"base": [str(ext_tree), str(REPO / "formulas"), str(here / "files")]},
-            "pillar_roots": {"base": [str(here / "pillar")]},
+            "pillar_roots": {"base": [str(here / "pillar"), str(secret_pillar)]},
             "interface": "127.0.0.1",
             "open_mode": False,
         },

@@ -21,7 +21,7 @@ REGISTRY = "127.0.0.1:5000"
 # Engine actions that change something. None may happen during a test=True run.
 MUTATING_ACTIONS = {
     "container": {"create", "start", "stop", "kill", "die", "destroy", "rename", "update", "restart",
-                  "pause", "unpause", "exec_create", "exec_start"},
+                  "pause", "unpause"},  # exec_* come from health checks too
     "image": {"pull", "push", "tag", "untag", "delete", "import", "load", "build"},
     "network": {"create", "connect", "disconnect", "destroy", "remove"},
     "volume": {"create", "mount", "unmount", "destroy"},

@@ -1,4 +1,6 @@
 base:
+  '*':
+    - registry
   'build1':
     - build1
   'web1':

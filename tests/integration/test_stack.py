@@ -1,0 +1,68 @@
+"""Issue 3 through the real master: build1 builds and pushes, web1 pulls and runs it healthy."""
+
+import contextlib
+
+import pytest
+
+from tests.support import engines
+from tests.support.engines import EventRecorder
+
+pytestmark = [pytest.mark.integration, pytest.mark.docker]
+
+
+def _states(ret, minion):
+    # A single-minion target comes back unwrapped from salt-factories.
+    data = ret.data.get(minion, ret.data) if isinstance(ret.data, dict) else ret.data
+    assert isinstance(data, dict), data
+    return {s["__id__"]: s for s in data.values()}
+
+
+@pytest.fixture
+def clean_stack():
+    yield
+    for engine in ("engine1", "engine2"):
+        c = engines.client(engine)
+        with contextlib.suppress(Exception):
+            c.containers.get("stack-app").remove(force=True)
+        with contextlib.suppress(Exception):
+            c.networks.get("stack").remove()
+        with contextlib.suppress(Exception):
+            c.volumes.get("stack-data").remove(force=True)
+        for tag in ("1", "2"):
+            with contextlib.suppress(Exception):
+                c.images.remove(f"{engines.REGISTRY}/stack/app:{tag}", force=True)
+        c.close()
+
+
+def test_build_push_then_deploy_on_the_other_host(salt_cli, synced, clean_stack):
+    ret = salt_cli.run("state.apply", "stack.build", "pillar={'stack': {'version': '1'}}", minion_tgt="build1")
+    assert ret.returncode == 0, ret
+    built = _states(ret, "build1")
+    assert built["app-image"]["changes"]["pushed"], built
+    assert "password" not in str(ret.data).lower() or "password in" in str(ret.data)
+
+    ret = salt_cli.run("state.apply", "stack.deploy", "pillar={'stack': {'version': '1'}}", minion_tgt="web1")
+    assert ret.returncode == 0, ret
+    deployed = _states(ret, "web1")
+    assert "healthy" in deployed["stack-app"]["comment"]
+    app = engines.client("engine2").containers.get("stack-app")
+    assert app.attrs["NetworkSettings"]["Networks"]["stack"]["Aliases"][0] in ("app", app.id[:12])
+    assert app.exec_run("cat /www/version").output == b"1\n"
+
+    with EventRecorder("engine1") as rec1, EventRecorder("engine2") as rec2:
+        again_build = salt_cli.run("state.apply", "stack.build", "pillar={'stack': {'version': '1'}}", minion_tgt="build1")
+        again_deploy = salt_cli.run("state.apply", "stack.deploy", "pillar={'stack': {'version': '1'}}", minion_tgt="web1")
+    assert all(not s["changes"] for s in _states(again_build, "build1").values())
+    assert all(not s["changes"] for s in _states(again_deploy, "web1").values())
+    assert rec1.mutations() == [] and rec2.mutations() == []
+
+    # A new version: rebuilt and pushed on build1; web1's container follows the new image by itself.
+    salt_cli.run("state.apply", "stack.build", "pillar={'stack': {'version': '2'}}", minion_tgt="build1")
+    with EventRecorder("engine2") as rec2:
+        dry = salt_cli.run("state.apply", "stack.deploy", "pillar={'stack': {'version': '2'}}", "test=True", minion_tgt="web1")
+    assert _states(dry, "web1")["stack-app"]["result"] is None
+    assert rec2.mutations() == []
+    ret = salt_cli.run("state.apply", "stack.deploy", "pillar={'stack': {'version': '2'}}", minion_tgt="web1")
+    assert ret.returncode == 0, ret
+    app = engines.client("engine2").containers.get("stack-app")
+    assert app.exec_run("cat /www/version").output == b"2\n"
