@@ -461,15 +461,38 @@ def _xml_pretty(elem):
     return ET.tostring(tree, encoding="unicode") + "\n"
 
 
-def _significant_extra(tag, desired_tags):
+# Children of these elements belong to Jenkins and its plugins (e.g. Declarative Pipeline adds
+# DeclarativeJobAction entries to a job's <actions> after a build): never a difference.
+JENKINS_OWNED = {"actions"}
+
+
+def _significant_extra(tag, desired_tags, parent_tag=None):
     """Does an element present only in Jenkins' copy matter?
 
     Jenkins re-serialises with every field of the Java object filled in (``<configuredLocalRules/>``,
     ``<disabled>false</disabled>`` ...): a *field* the desired XML does not declare is a default and
     is ignored. Entries of lists are different: their tag repeats a declared sibling's, or is a
-    class name (``hudson.tasks.Shell``); an extra one is a real difference (a removed step).
+    class name (``hudson.tasks.Shell``); an extra one is a real difference (a removed step) —
+    except under ``<actions>``, which Jenkins and plugins fill in on their own.
     """
+    if parent_tag in JENKINS_OWNED:
+        return False
     return tag in desired_tags or "." in tag
+
+
+def _xml_drop(root, paths):
+    """Remove the elements at slash-separated ``paths`` (relative to the root) from a tree."""
+    for path in paths or ():
+        parts = [p for p in str(path).strip("/").split("/") if p]
+        if parts and parts[0] == root.tag:
+            parts = parts[1:]
+        if not parts:
+            continue
+        parent_path = "/".join(parts[:-1]) or "."
+        for parent in root.findall(parent_path):
+            for child in parent.findall(parts[-1]):
+                parent.remove(child)
+    return root
 
 
 def _xml_align(desired, current):
@@ -504,25 +527,27 @@ def _xml_align(desired, current):
             d_new.append(copy.deepcopy(dchild))
     desired_tags = set(seen)
     for idx, cchild in enumerate(current):
-        if idx not in used and _significant_extra(cchild.tag, desired_tags):
+        if idx not in used and _significant_extra(cchild.tag, desired_tags, current.tag):
             c_new.append(copy.deepcopy(cchild))
     return d_new, c_new
 
 
-def _xml_compare(desired, current):
+def _xml_compare(desired, current, ignore=None):
     """Compare desired XML with Jenkins' copy.
 
     Returns ``{"contained": bool, "diff": str}``: ``contained`` is True when every declared
     element, attribute and text is present in ``current`` with the same value (what Jenkins adds
     on its own is ignored); ``diff`` is a unified diff of the pretty-printed canonical XML,
     Jenkins' side projected onto what is declared. ``current`` may be None (absent).
+    ``ignore`` lists element paths (``properties/some.Property``) left out on both sides.
     """
-    d = _xml_canonical(desired if not isinstance(desired, (str, bytes)) else _xml_parse(desired))
+    d = _xml_drop(_xml_canonical(desired if not isinstance(desired, (str, bytes)) else _xml_parse(desired)), ignore)
     if current is None:
         after = _xml_pretty(d).splitlines()
         diff = "\n".join(difflib.unified_diff([], after, "current", "desired", lineterm=""))
         return {"contained": False, "diff": diff}
-    c = _xml_canonical(current if not isinstance(current, (str, bytes)) else _xml_parse(current, "Jenkins' config.xml"))
+    c = _xml_drop(_xml_canonical(
+        current if not isinstance(current, (str, bytes)) else _xml_parse(current, "Jenkins' config.xml")), ignore)
     if d.tag != c.tag:
         d_al, c_al = d, c
     else:
@@ -1452,13 +1477,25 @@ def jobs(profile=None):
     return _walk_jobs(_client(profile).get_json("api/json", params={"tree": tree}).get("jobs"))
 
 
-def job_compare(name, config=None, jjb=None, saltenv="base", profile=None):
+def _ignore_list(ignore):
+    if ignore is None:
+        return None
+    if isinstance(ignore, str):
+        ignore = [ignore]
+    if not isinstance(ignore, (list, tuple)) or not all(isinstance(p, str) and p.strip("/") for p in ignore):
+        raise SaltInvocationError("ignore must be a list of element paths such as 'properties/x.y.Property'")
+    return list(ignore)
+
+
+def job_compare(name, config=None, jjb=None, saltenv="base", ignore=None, profile=None):
     """
     Compare a desired job config (XML or JJB YAML) with the job's config.xml.
 
     The comparison is canonical (declaration, whitespace, ``plugin="x@v"`` ignored, encrypted
     secrets never compared) and declared-only: what Jenkins fills in on its own never counts.
-    Returns ``{"exists", "changed", "diff", "xml"}`` (``xml`` is the desired document).
+    ``ignore`` lists element paths left out of the comparison on both sides (e.g. job properties
+    a Jenkinsfile's ``properties`` step owns). Returns ``{"exists", "changed", "diff", "xml"}``
+    (``xml`` is the desired document).
 
     CLI Example:
 
@@ -1466,10 +1503,11 @@ def job_compare(name, config=None, jjb=None, saltenv="base", profile=None):
 
         salt '*' jenkins.job_compare app-build config=salt://jobs/app-build.xml
     """
+    ignore = _ignore_list(ignore)
     desired = _desired_job_xml(name, config, jjb, saltenv)
     _xml_parse(desired, "config")
     current = job_config(name, profile=profile)
-    cmp = _xml_compare(desired, current)
+    cmp = _xml_compare(desired, current, ignore=ignore)
     return {"exists": current is not None, "changed": not cmp["contained"], "diff": cmp["diff"], "xml": desired}
 
 

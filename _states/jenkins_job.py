@@ -45,7 +45,7 @@ def _ret(name):
     return {"name": name, "result": True, "comment": "", "changes": {}}
 
 
-def present(name, config=None, jjb=None, enabled=None, saltenv=None, profile=None):
+def present(name, config=None, jjb=None, enabled=None, ignore=None, saltenv=None, profile=None):
     """
     Ensure a job exists with the declared configuration (and, optionally, enabled state).
 
@@ -59,6 +59,10 @@ def present(name, config=None, jjb=None, enabled=None, saltenv=None, profile=Non
     enabled
         ``true``/``false`` to enable/disable the job; unset leaves it as it is. With neither
         ``config`` nor ``jjb``, only this is managed (the job must exist).
+    ignore
+        Element paths left out of the comparison, on both sides (for parts another owner
+        manages, e.g. ``properties/org.jenkinsci.plugins.workflow.job.properties.PipelineTriggersJobProperty``
+        set by a Jenkinsfile). Children of ``<actions>`` are always left to Jenkins.
     saltenv
         Fileserver environment for ``salt://`` paths (default: the state run's).
     profile
@@ -86,7 +90,8 @@ def present(name, config=None, jjb=None, enabled=None, saltenv=None, profile=Non
         notes = []
         existed = True
         if config is not None or jjb is not None:
-            cmp = __salt__["jenkins.job_compare"](name, config=config, jjb=jjb, saltenv=saltenv, profile=profile)
+            cmp = __salt__["jenkins.job_compare"](
+                name, config=config, jjb=jjb, saltenv=saltenv, ignore=ignore, profile=profile)
             existed = cmp["exists"]
             if not cmp["exists"]:
                 ret["changes"]["job"] = {"old": None, "new": name}
@@ -100,7 +105,7 @@ def present(name, config=None, jjb=None, enabled=None, saltenv=None, profile=Non
                     __salt__["jenkins.job_update"](name, config_xml=cmp["xml"], profile=profile)
                     notes.append("config updated")
             if ret["changes"] and not test:
-                after = __salt__["jenkins.job_compare"](name, config=cmp["xml"], profile=profile)
+                after = __salt__["jenkins.job_compare"](name, config=cmp["xml"], ignore=ignore, profile=profile)
                 if after["changed"]:
                     notes.append(
                         "warning: Jenkins did not keep part of the declared config, "

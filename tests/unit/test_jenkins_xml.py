@@ -132,3 +132,20 @@ def test_xml_diff_of_two_documents():
     diff = jm._xml_diff("<a><b>1</b></a>", "<a><b>2</b></a>")
     assert "-  <b>1</b>" in diff and "+  <b>2</b>" in diff
     assert jm._xml_diff("<a/>", '<a plugin="z@1"/>') == ""
+
+
+def test_jenkins_owned_actions_never_count():
+    current = JENKINS.replace(
+        "<actions/>",
+        '<actions><org.jenkinsci.plugins.pipeline.modeldefinition.actions.DeclarativeJobAction plugin="p@1"/>'
+        "</actions>",
+    )
+    assert jm._xml_compare(DESIRED.replace("<project>", "<project><actions/>"), current)["contained"]
+
+
+def test_ignored_paths_are_left_out_on_both_sides():
+    current = JENKINS.replace("<properties/>", "<properties><x.y.TriggersProperty/></properties>")
+    desired = DESIRED.replace("<publishers/>", "<properties/><publishers/>")
+    assert not jm._xml_compare(desired, current)["contained"]
+    assert jm._xml_compare(desired, current, ignore=["properties/x.y.TriggersProperty"])["contained"]
+    assert jm._xml_compare(desired, current, ignore=["project/properties/x.y.TriggersProperty"])["contained"]

@@ -270,3 +270,24 @@ def test_plugin_installed(states, unchanged_home):
         assert test_mode.result is True and test_mode.changes == {}
         bad = states.jenkins_plugin.installed("git", version=2.1)
         assert bad.result is False and "quote the version" in bad.comment
+
+
+def test_job_present_jjb_from_salt_path_and_ignore(states, modules, uid, file_root):
+    project = f"fs{uid}"
+    name = f"{project}-build"
+    with open(os.path.join(file_root, f"{project}.yaml"), "w", encoding="utf-8") as fh:
+        fh.write(JJB.format(label="nowhere", project=project))
+    ret = states.jenkins_job.present(name, jjb=f"salt://{project}.yaml")
+    assert ret.result is True, ret.comment
+    assert states.jenkins_job.present(name, jjb=f"salt://{project}.yaml").changes == {}
+    # another owner (say a Jenkinsfile's properties step) adds a job property
+    xml = modules.jenkins.job_config(name).replace(
+        "<properties>", "<properties><org.example.TriggersProperty><spec>H * * * *</spec></org.example.TriggersProperty>", 1)
+    modules.jenkins.job_update(name, config_xml=xml)
+    assert "TriggersProperty" in modules.jenkins.job_config(name)
+    flagged = states.jenkins_job.present(name, jjb=f"salt://{project}.yaml", test=True)
+    assert flagged.result is None and "-    <org.example.TriggersProperty>" in flagged.changes["config"]["diff"]
+    ignored = states.jenkins_job.present(name, jjb=f"salt://{project}.yaml",
+                                         ignore=["properties/org.example.TriggersProperty"])
+    assert ignored.result is True and ignored.changes == {}, ignored.comment
+    modules.jenkins.job_delete(name)
