@@ -666,7 +666,22 @@ def _differs(kind, mode, expected, actual):
     return expected != actual
 
 
-def _change(kind, expected, actual):
+_SECRET_KEY = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|PRIVATE|CREDENTIAL", re.IGNORECASE)
+
+
+def _mask_secrets(mapping):
+    """Secret-named variables show that they changed, never their values (not even hashed)."""
+    return {k: ("<hidden>" if _SECRET_KEY.search(k) else v) for k, v in mapping.items()}
+
+
+def _change(kind, expected, actual, field=None):
+    change = _raw_change(kind, expected, actual)
+    if field == "environment":
+        change = {side: _mask_secrets(values) for side, values in change.items()}
+    return change
+
+
+def _raw_change(kind, expected, actual):
     if kind == "set":
         exp, act = set(expected), set(actual or [])
         return {"added": sorted(exp - act), "removed": sorted(act - exp)}
@@ -724,7 +739,7 @@ def compare(name, spec, comparisons=None, profile=None):
         expected = _expected(field, spec, image_config)
         actual = _actual(field, inspected)
         if _differs(kind, mode, expected, actual):
-            changes[field] = _change(kind, expected, actual)
+            changes[field] = _change(kind, expected, actual, field)
             (updatable if field in UPDATABLE else recreate).append(field)
     state = inspected.get("State") or {}
     return {

@@ -229,8 +229,9 @@ def running(
                     ret["changes"]["watch"] = {"old": None, "new": watch_action}
 
         if wait_healthy or probe_url:
-            if not ret["changes"] and cmp and cmp.get("health") == "healthy" and not probe_url:
-                return ret
+            settled = cmp and cmp["running"] and cmp.get("health") in ("healthy", None)
+            if not ret["changes"] and settled and not probe_url:
+                return ret  # a running container without a health check, or a healthy one
             health = __salt__["container.wait_healthy"](
                 name, timeout=health_timeout, probe_url=probe_url, profile=profile
             )

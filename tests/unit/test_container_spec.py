@@ -119,3 +119,14 @@ def test_build_inputs_digest_honours_dockerignore(tmp_path):
     assert container.build_inputs_digest(str(tmp_path), target="prod") != second
     (tmp_path / "app.py").chmod(0o755)
     assert container.build_inputs_digest(str(tmp_path)) != second
+
+
+def test_secret_environment_values_are_masked_in_changes():
+    change = container._change("dict", {"JENKINS_SECRET": "s3cr3t-new", "DB_PASSWORD": "pw-new", "MODE": "x"},
+                               {"JENKINS_SECRET": "s3cr3t-old", "MODE": "y"}, "environment")
+    flat = str(change)
+    assert "s3cr3t" not in flat and "pw-new" not in flat
+    assert change == {"old": {"JENKINS_SECRET": "<hidden>", "MODE": "y"},
+                      "new": {"JENKINS_SECRET": "<hidden>", "DB_PASSWORD": "<hidden>", "MODE": "x"}}
+    # Labels are not secret-bearing by convention and stay readable.
+    assert container._change("dict", {"TOKEN": "1"}, {}, "labels") == {"old": {}, "new": {"TOKEN": "1"}}

@@ -138,3 +138,14 @@ def test_each_engine_is_its_own_host(states, modules, docker_engines):
     assert modules.container.inspect(name, profile="engine2") is not None
     assert modules.container.inspect(name, profile="engine1") is None
     engines.cleanup("engine2")
+
+
+def test_secret_environment_never_in_output(states, engine):
+    (name,) = _names()
+    spec = _spec(environment={"JENKINS_SECRET": "f00dfeed" * 8, "APP_ENV": "test"})
+    first = states.container.running(name, profile=engine, **spec)
+    assert first.result is True
+    rotated = states.container.running(name, profile=engine, **_spec(environment={"JENKINS_SECRET": "beefcafe" * 8, "APP_ENV": "test"}))
+    assert rotated.result is True
+    assert rotated.changes["environment"] == {"old": {"JENKINS_SECRET": "<hidden>"}, "new": {"JENKINS_SECRET": "<hidden>"}}
+    assert "f00dfeed" not in str(rotated.raw) and "beefcafe" not in str(rotated.raw)
