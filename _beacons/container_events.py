@@ -246,6 +246,7 @@ class _Watcher:
         self.last_error = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        self._queue_lock = threading.Lock()
         self._stream = None
         self._client = None
         # Replay from here on (re)connect; dedupe what the replay repeats.
@@ -277,12 +278,15 @@ class _Watcher:
                 pass
 
     def drain(self):
-        events = []
-        while True:
-            try:
-                events.append(self.queue.popleft())
-            except IndexError:
-                return events
+        with self._queue_lock:
+            events = list(self.queue)
+            self.queue.clear()
+        return events
+
+    def resize(self, queue_size):
+        with self._queue_lock:
+            if self.queue.maxlen != queue_size:
+                self.queue = collections.deque(self.queue, maxlen=queue_size)
 
     # -- thread side ---------------------------------------------------------------------------
 
@@ -378,12 +382,14 @@ class _Watcher:
         item = _beacon_event(event, self.conf["name"])
         if item is None:
             return
-        if len(self.queue) == self.queue.maxlen:
+        with self._queue_lock:
+            full = len(self.queue) == self.queue.maxlen
+            self.queue.append(item)
+        if full:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 100 == 0:
-                log.warning("container_events: queue of profile '%s' full, dropped %d event(s)",
-                            self.conf["name"], self.dropped)
-        self.queue.append(item)
+                log.warning("container_events: queue of profile '%s' full, dropped the oldest "
+                            "event (%d so far)", self.conf["name"], self.dropped)
 
 
 def _beacon_event(event, engine):
@@ -431,14 +437,16 @@ def _watcher(beacon_name, conf, queue_size):
     with _WATCHERS_LOCK:
         watcher = _WATCHERS.get(key)
         if watcher is not None and watcher.alive():
-            if watcher.queue.maxlen != queue_size:
-                resized = collections.deque(watcher.queue, maxlen=queue_size)
-                watcher.queue = resized
+            watcher.resize(queue_size)
             return watcher
+        # This beacon's profile changed (beacons.modify): stop following the old engine.
+        stale = [_WATCHERS.pop(k) for k in list(_WATCHERS) if k[0] == beacon_name]
         watcher = _Watcher(key, conf, queue_size)
         _WATCHERS[key] = watcher
         watcher.start()
-        return watcher
+    for old in stale:
+        old.stop()
+    return watcher
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 
+import docker.errors
 import pytest
 import salt.loader
 
@@ -53,15 +54,29 @@ def beacons(loaders, docker_engines):
     yield Beacon
     for config in opened:
         loader["container_events.close"](config)
-    for name in engines.ENGINES:
-        engines.cleanup(name)
+    _remove_created()
+
+
+_CREATED = []
 
 
 def _run(engine, name, command, labels=None, **kwargs):
     with contextlib.closing(engines.client(engine)) as client:
-        return client.containers.run(
+        ctr = client.containers.run(
             BUSYBOX, command, name=name, detach=True, labels={TEST_LABEL: "1", **(labels or {})}, **kwargs
-        ).id
+        )
+    _CREATED.append((engine, ctr.id))
+    return ctr.id
+
+
+def _remove_created():
+    """Remove this test's containers (by id: other sessions may share the engines and label)."""
+    while _CREATED:
+        engine, ctr_id = _CREATED.pop()
+        with contextlib.closing(engines.client(engine)) as client:
+            # Gone already, or being removed by someone else's label cleanup: fine either way.
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                client.api.remove_container(ctr_id, force=True, v=True)
 
 
 def _of(events, action, name):
@@ -240,6 +255,35 @@ def test_close_stops_the_thread_and_the_next_run_restarts_it(beacons):
     _run("engine2", "sc-ev-after-close", ["sh", "-c", "exit 6"])
     events = beacon.until(lambda ev: _of(ev, "die", "sc-ev-after-close"))
     assert _of(events, "die", "sc-ev-after-close")[0]["exit_code"] == 6
+
+
+def test_queue_is_bounded_and_keeps_the_newest(beacons):
+    beacon = beacons("ce-bounded", profile="engine2", queue_size=2, actions=["die"])
+    assert beacon() == []
+    with contextlib.closing(engines.client("engine2")) as client:
+        for code in (1, 2, 3):
+            _run("engine2", f"sc-ev-q{code}", ["sh", "-c", f"exit {code}"])
+            assert client.api.wait(f"sc-ev-q{code}", timeout=10)["StatusCode"] == code
+    time.sleep(1.5)  # let the stream deliver the last one
+    events = beacon()
+    assert len(events) <= 2, events
+    assert not _of(events, "die", "sc-ev-q1")  # the oldest went first
+    assert beacon() == []
+
+
+def test_changing_the_profile_switches_engines(beacons):
+    first = beacons("ce-switch", profile="engine1")
+    assert first() == []
+    assert "container_events[engine1]" in [t.name for t in _watcher_threads()]
+    second = beacons("ce-switch", profile="engine2")  # same beacon, as after beacons.modify
+    assert second() == []
+    end = time.monotonic() + 5
+    while "container_events[engine1]" in [t.name for t in _watcher_threads()] and time.monotonic() < end:
+        time.sleep(0.1)
+    assert "container_events[engine1]" not in [t.name for t in _watcher_threads()]
+    _run("engine2", "sc-ev-switched", ["sh", "-c", "exit 7"])
+    events = second.until(lambda ev: _of(ev, "die", "sc-ev-switched"))
+    assert _of(events, "die", "sc-ev-switched")[0]["engine"] == "engine2"
 
 
 @pytest.mark.parametrize(
