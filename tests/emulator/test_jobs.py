@@ -37,7 +37,8 @@ def test_freestyle_config_is_reserialised_with_defaults(server, name, cleanup):
     server.create_job(name, "<project><builders><hudson.tasks.Shell><command>echo 'a' \"b\"</command></hudson.tasks.Shell></builders></project>")
     xml = server.get_job_config(name)
     assert xml.startswith('<?xml version="1.1" encoding="UTF-8"?>\n<project>')
-    tags = re.findall(r"^  <([A-Za-z]+)", xml, re.M)
+    # real Jenkins may also write <actions/> first once something touched the job's actions
+    tags = [t for t in re.findall(r"^  <([A-Za-z]+)", xml, re.M) if t != "actions"]
     assert tags == ["keepDependencies", "properties", "scm", "canRoam", "disabled",
                     "blockBuildWhenDownstreamBuilding", "blockBuildWhenUpstreamBuilding", "triggers",
                     "concurrentBuild", "builders", "publishers", "buildWrappers"]

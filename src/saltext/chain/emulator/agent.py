@@ -371,17 +371,19 @@ def main(argv=None):
     agent = Agent(url, secret, name, workdir, websocket)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    task = loop.create_task(agent.run_forever())
     for sig in (signal.SIGTERM, signal.SIGINT):
         try:
-            loop.add_signal_handler(sig, loop.stop)
+            loop.add_signal_handler(sig, task.cancel)
         except (NotImplementedError, RuntimeError):
             pass
-    task = loop.create_task(agent.run_forever())
     try:
-        loop.run_until_complete(task)
-    except RuntimeError:
-        return 0  # stopped by a signal
-    return task.result() or 0
+        return loop.run_until_complete(task) or 0
+    except asyncio.CancelledError:
+        log("Stopped")
+        return 0
+    finally:
+        loop.close()
 
 
 if __name__ == "__main__":
