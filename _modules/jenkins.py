@@ -2041,6 +2041,7 @@ def create_job(name=None, config_xml=None, saltenv="base", profile=None):
 def update_job(name=None, config_xml=None, saltenv="base", profile=None):
     """
     Replace a job's config (old ``jenkins.update_job``); no fallback to an empty config.
+    Returns the XML posted, as the old module did.
 
     CLI Example:
 
@@ -2052,7 +2053,8 @@ def update_job(name=None, config_xml=None, saltenv="base", profile=None):
     if not config_xml:
         raise SaltInvocationError("config_xml is required (a salt:// path or XML text)")
     text, _ = _xml_source(config_xml, saltenv, "config_xml")
-    return job_update(name, config_xml=text, profile=profile)
+    job_update(name, config_xml=text, profile=profile)
+    return text
 
 
 def delete_job(name=None, profile=None):
