@@ -1,0 +1,80 @@
+"""State logic with the execution module mocked: paths the emulator cannot reach."""
+
+from unittest.mock import MagicMock
+
+import pytest
+
+from _states import jenkins_build, jenkins_job, jenkins_plugin
+
+
+@pytest.fixture
+def configure_loader_modules():
+    return {
+        jenkins_job: {"__salt__": {}, "__opts__": {"test": False}, "__env__": "base"},
+        jenkins_build: {"__salt__": {}, "__opts__": {"test": False}},
+        jenkins_plugin: {"__salt__": {}, "__opts__": {"test": False}},
+    }
+
+
+def test_job_present_warns_when_jenkins_drops_declared_parts(monkeypatch):
+    compare = MagicMock(side_effect=[
+        {"exists": True, "changed": True, "diff": "-a\n+b", "xml": "<project/>"},
+        {"exists": True, "changed": True, "diff": "-  <bogus>1</bogus>", "xml": "<project/>"},
+    ])
+    update = MagicMock(return_value=True)
+    monkeypatch.setitem(jenkins_job.__salt__, "jenkins.job_compare", compare)
+    monkeypatch.setitem(jenkins_job.__salt__, "jenkins.job_update", update)
+    ret = jenkins_job.present("j", config="<project><bogus>1</bogus></project>")
+    assert ret["result"] is True
+    assert ret["changes"] == {"config": {"diff": "-a\n+b"}}
+    assert "did not keep part of the declared config" in ret["comment"] and "<bogus>" in ret["comment"]
+    update.assert_called_once()
+
+
+def test_job_present_test_mode_never_writes(monkeypatch):
+    monkeypatch.setitem(jenkins_job.__opts__, "test", True)
+    monkeypatch.setitem(jenkins_job.__salt__, "jenkins.job_compare", MagicMock(
+        return_value={"exists": False, "changed": True, "diff": "+x", "xml": "<project/>"}))
+    for write in ("jenkins.job_create", "jenkins.job_update", "jenkins.job_enable", "jenkins.job_disable"):
+        monkeypatch.setitem(jenkins_job.__salt__, write, MagicMock(side_effect=AssertionError(write)))
+    ret = jenkins_job.present("j", config="<project/>", enabled=False)
+    assert ret["result"] is None
+    assert ret["changes"] == {"job": {"old": None, "new": "j"}, "config": {"diff": "+x"},
+                              "enabled": {"old": None, "new": False}}
+
+
+def test_build_test_mode_reports_the_trigger_without_parameter_values(monkeypatch):
+    monkeypatch.setitem(jenkins_build.__opts__, "test", True)
+    monkeypatch.setitem(jenkins_build.__salt__, "jenkins.job_exists", MagicMock(return_value=True))
+    monkeypatch.setitem(jenkins_build.__salt__, "jenkins.last_build_with", MagicMock(return_value=None))
+    monkeypatch.setitem(jenkins_build.__salt__, "jenkins.build", MagicMock(side_effect=AssertionError("build")))
+    ret = jenkins_build.succeeded("app", parameters={"PASSWORD": "hunter2"})
+    assert ret["result"] is None and "would be triggered" in ret["comment"]
+    assert "hunter2" not in str(ret)
+
+
+def test_build_unstable_is_accepted_only_when_asked(monkeypatch):
+    monkeypatch.setitem(jenkins_build.__salt__, "jenkins.job_exists", MagicMock(return_value=True))
+    monkeypatch.setitem(jenkins_build.__salt__, "jenkins.last_build_with", MagicMock(return_value=None))
+    res = {"number": 4, "queue_id": 9, "result": "UNSTABLE", "url": "u", "console_tail": "tests failed"}
+    monkeypatch.setitem(jenkins_build.__salt__, "jenkins.build", MagicMock(return_value=res))
+    ret = jenkins_build.succeeded("app")
+    assert ret["result"] is False and "UNSTABLE" in ret["comment"] and "tests failed" in ret["comment"]
+    assert jenkins_build.succeeded("app", accept_unstable=True)["result"] is True
+
+
+def test_plugin_versions_and_inactive(monkeypatch):
+    have = {"git": {"version": "2.10", "active": True, "enabled": True},
+            "old": {"version": "1.2.3-beta", "active": True, "enabled": True},
+            "off": {"version": "1.0", "active": False, "enabled": False}}
+    from _modules import jenkins as jm
+
+    monkeypatch.setitem(jenkins_plugin.__salt__, "jenkins.plugins", MagicMock(return_value=have))
+    monkeypatch.setitem(jenkins_plugin.__salt__, "jenkins.version_compare", jm._version_cmp)
+    assert jenkins_plugin.installed("git", version="2.9")["result"] is True
+    ret = jenkins_plugin.installed("x", plugins=[{"old": "1.2.3"}, "off", "gone"])
+    assert ret["result"] is False
+    assert "old is 1.2.3-beta, older than 1.2.3" in ret["comment"]
+    assert "off 1.0 is installed but not active (disabled)" in ret["comment"]
+    assert "gone is not installed" in ret["comment"]
+    assert jenkins_plugin.installed("off", active=False)["result"] is True
