@@ -290,3 +290,45 @@ def test_fetch_all_builds(server, name, cleanup, agent_factory):
     assert [b["number"] for b in info["builds"]] == [2, 1]
     assert info["lastCompletedBuild"]["number"] == 2
     assert server.get_build_info(name, 2)["estimatedDuration"] >= 0
+
+
+def test_blocked_while_building_and_concurrent_builds(server, name, cleanup, agent_factory):
+    cleanup[0].append(name)
+    cleanup[1].append(name)
+    create_inbound_node(server, name, labels="blk-" + name, executors=2)
+    agent_factory(name)
+    wait_online(server, name)
+    server.create_job(name, freestyle("sleep 0.5", label="blk-" + name))
+    first = server.build_job(name)
+    number = wait_for(lambda: server.get_queue_item(first).get("executable"), what="start")["number"]
+    second = server.build_job(name)
+    item = wait_for(lambda: (lambda i: i if i["_class"].endswith("BlockedItem") else None)(server.get_queue_item(second)),
+                    what="blocked")
+    assert item["why"].startswith(f"Build #{number} is already in progress")
+    assert item["blocked"] is True
+    wait_for(lambda: server.get_queue_item(second).get("executable"), what="second start")
+    # concurrentBuild lets both executors work at once
+    server.reconfig_job(name, freestyle("sleep 1", label="blk-" + name, concurrent=True))
+    wait_for(lambda: not server.get_running_builds(), what="idle")
+    numbers = []
+    for _ in range(2):
+        qid = server.build_job(name)
+        numbers.append(wait_for(lambda q=qid: server.get_queue_item(q).get("executable"), what="start")["number"])
+    assert all(server.get_build_info(name, n)["building"] for n in numbers)
+    executors = {server.get_build_info(name, n)["builtOn"] for n in numbers}
+    assert executors == {name}
+
+
+def test_cli_agent_subcommand(target, server, name, cleanup, tmp_path):
+    cleanup[1].append(name)
+    create_inbound_node(server, name)
+    env = dict(testing._env(), JENKINS_URL=target.url, JENKINS_SECRET=node_secret(target, name),
+               JENKINS_AGENT_NAME=name, JENKINS_AGENT_WORKDIR=str(tmp_path), JENKINS_WEB_SOCKET="true")
+    proc = subprocess.Popen([sys.executable, "-m", "saltext.chain.emulator", "agent"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_online(server, name)
+    finally:
+        testing.stop_process(proc)
+    assert proc.returncode == 0
+    wait_online(server, name, online=False)

@@ -461,15 +461,17 @@ def run_script(ctl, script):
 
 @web.middleware
 async def advertise(request, handler):
+    ctl = request.app["ctl"]
     try:
         response = await handler(request)
     except web.HTTPException as exc:
-        response = exc
-    ctl = request.app["ctl"]
-    if isinstance(response, web.StreamResponse) and not response.prepared and not response.get("no_advertise"):
         for key, value in ctl.headers().items():
-            response.headers.setdefault(key, value)
+            exc.headers.setdefault(key, value)
+        raise
     if isinstance(response, web.StreamResponse) and not response.prepared:
+        if not response.get("no_advertise"):
+            for key, value in ctl.headers().items():
+                response.headers.setdefault(key, value)
         response.headers["Server"] = "Jetty(12.0.16)"
     return response
 
