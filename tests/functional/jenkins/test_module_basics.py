@@ -80,3 +80,25 @@ def test_plugins(modules):
     assert plugins["git"]["active"] is True
     assert modules.jenkins.plugin_installed("git") is True
     assert modules.jenkins.plugin_installed("no-such-plugin") is False
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda m, p: m.jenkins.job_create("j", config_xml="<project><description></project>", profile=p),
+        lambda m, p: m.jenkins.job_update("j", config_xml="<project", profile=p),
+        lambda m, p: m.jenkins.job_create("j", jjb="- job:\n    name: [broken\n", profile=p),
+        lambda m, p: m.jenkins.job_compare("j", jjb="- job: {name: x\n", profile=p),
+        lambda m, p: m.jenkins.create_job("j", config_xml="<project>", profile=p),
+        lambda m, p: m.jenkins.node_create("n", config_xml="<slave><name>x</slave>", profile=p),
+        lambda m, p: m.jenkins.node_create("n", num_executors=-1, profile=p),
+        lambda m, p: m.jenkins.node_reconfigure("n", labels=["two words"], profile=p),
+        lambda m, p: m.jenkins.node_create("bad/name", profile=p),
+        lambda m, p: m.jenkins.build("j", parameters=["nope"], profile=p),
+    ],
+)
+def test_bad_input_fails_before_any_request(modules, call):
+    """The profile points at a closed port: an attempted request would be 'cannot reach'."""
+    dead = {"url": f"http://127.0.0.1:{testing.free_port()}/", "user": "a", "token": "b", "timeout": 2}
+    with pytest.raises(SaltInvocationError):
+        call(modules, dead)
