@@ -22,6 +22,9 @@ REAL_USER = os.environ.get("JENKINS_USER")
 REAL_TOKEN = os.environ.get("JENKINS_TOKEN")
 USE_REAL = bool(REAL_URL and REAL_USER and REAL_TOKEN)
 
+# run the emulator and the agents with another interpreter (e.g. a venv with aiohttp 3.8)
+EMULATOR_PYTHON = os.environ.get("EMULATOR_PYTHON") or None
+
 PLUGINS = ("git:5.7.0", "workflow-job:1505.vea_4b_20a_4a_495", "cloudbees-folder:6.999.v42253c105443")
 ADMIN_PASSWORD = "s3cret-password"
 
@@ -64,7 +67,7 @@ def target(tmp_path_factory):
         return
     home = tmp_path_factory.mktemp("jenkins-home")
     extra = ["--admin-password", ADMIN_PASSWORD]
-    with testing.running_emulator(home, plugins=PLUGINS, extra_args=extra) as (url, user, token):
+    with testing.running_emulator(home, plugins=PLUGINS, extra_args=extra, python=EMULATOR_PYTHON) as (url, user, token):
         yield Target(url, user, token, emulated=True, home=str(home), password=ADMIN_PASSWORD)
 
 
@@ -108,7 +111,7 @@ def agent_factory(target, tmp_path):
         workdir = workdir or tmp_path / f"agent-{node}"
         workdir.mkdir(parents=True, exist_ok=True)
         ctx = testing.running_agent(url or target.url, secret or node_secret(target, node), node, workdir,
-                                    log_path=str(tmp_path / f"{node}-{len(started)}.log"))
+                                    log_path=str(tmp_path / f"{node}-{len(started)}.log"), python=EMULATOR_PYTHON)
         proc = ctx.__enter__()
         started.append(ctx)
         return proc
