@@ -17,6 +17,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import time
 
 CRUMB_FIELD = "Jenkins-Crumb"
 
@@ -28,7 +29,8 @@ class Security:
         self.admin_password = admin_password
         self.salt = salt
         self.cookie_name = cookie_name
-        self.sessions = {}  # session id -> user id
+        self.sessions = {}  # session id -> [user id, last use (monotonic)]
+        self.session_timeout = 1800.0  # Jetty's default HTTP session timeout: 30 minutes
 
     # -------------------------------------------------------------- authentication
     def check_basic(self, header):
@@ -48,11 +50,22 @@ class Security:
         return None, "bad"
 
     def session_user(self, session_id):
-        return self.sessions.get(session_id) if session_id else None
+        entry = self.sessions.get(session_id) if session_id else None
+        if entry is None:
+            return None
+        now = time.monotonic()
+        if now - entry[1] > self.session_timeout:
+            del self.sessions[session_id]
+            return None
+        entry[1] = now
+        return entry[0]
 
     def new_session(self, user):
+        now = time.monotonic()
+        for sid in [k for k, v in self.sessions.items() if now - v[1] > self.session_timeout]:
+            del self.sessions[sid]
         sid = "node0" + secrets.token_hex(12)
-        self.sessions[sid] = user
+        self.sessions[sid] = [user, now]
         return sid
 
     # -------------------------------------------------------------- crumbs
