@@ -291,3 +291,16 @@ def test_job_present_jjb_from_salt_path_and_ignore(states, modules, uid, file_ro
                                          ignore=["properties/org.example.TriggersProperty"])
     assert ignored.result is True and ignored.changes == {}, ignored.comment
     modules.jenkins.job_delete(name)
+
+
+def test_job_in_a_folder(states, modules, uid):
+    folder = f"team{uid}"
+    modules.jenkins.job_create(folder, config_xml='<com.cloudbees.hudson.plugins.folder.Folder plugin="cloudbees-folder"/>')
+    name = f"{folder}/app"
+    ret = states.jenkins_job.present(name, config=job_xml(desc="in folder"))
+    assert ret.result is True, ret.comment
+    assert modules.jenkins.job_info(name)["fullName"] == name
+    assert any(j["fullname"] == name for j in modules.jenkins.jobs())
+    assert states.jenkins_job.present(name, config=job_xml(desc="in folder")).changes == {}
+    assert states.jenkins_job.absent(name).changes == {"job": {"old": name, "new": None}}
+    modules.jenkins.job_delete(folder)
