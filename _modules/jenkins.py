@@ -1494,8 +1494,8 @@ def job_compare(name, config=None, jjb=None, saltenv="base", ignore=None, profil
     The comparison is canonical (declaration, whitespace, ``plugin="x@v"`` ignored, encrypted
     secrets never compared) and declared-only: what Jenkins fills in on its own never counts.
     ``ignore`` lists element paths left out of the comparison on both sides (e.g. job properties
-    a Jenkinsfile's ``properties`` step owns). Returns ``{"exists", "changed", "diff", "xml"}``
-    (``xml`` is the desired document).
+    a Jenkinsfile's ``properties`` step owns). Returns ``{"exists", "changed", "diff", "xml",
+    "disabled"}`` (``xml`` is the desired document, ``disabled`` its ``<disabled>`` value or None).
 
     CLI Example:
 
@@ -1505,10 +1505,11 @@ def job_compare(name, config=None, jjb=None, saltenv="base", ignore=None, profil
     """
     ignore = _ignore_list(ignore)
     desired = _desired_job_xml(name, config, jjb, saltenv)
-    _xml_parse(desired, "config")
+    flag = (_xml_parse(desired, "config").findtext("disabled") or "").strip().lower()
     current = job_config(name, profile=profile)
     cmp = _xml_compare(desired, current, ignore=ignore)
-    return {"exists": current is not None, "changed": not cmp["contained"], "diff": cmp["diff"], "xml": desired}
+    return {"exists": current is not None, "changed": not cmp["contained"], "diff": cmp["diff"], "xml": desired,
+            "disabled": {"true": True, "false": False}.get(flag)}
 
 
 def _post_job_xml(client, path, text):

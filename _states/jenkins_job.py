@@ -93,6 +93,11 @@ def present(name, config=None, jjb=None, enabled=None, ignore=None, saltenv=None
             cmp = __salt__["jenkins.job_compare"](
                 name, config=config, jjb=jjb, saltenv=saltenv, ignore=ignore, profile=profile)
             existed = cmp["exists"]
+            if enabled is not None and cmp.get("disabled") is enabled:
+                raise SaltInvocationError(
+                    f"enabled: {str(enabled).lower()} contradicts <disabled>{str(enabled).lower()}</disabled> "
+                    "in the job's config; declare one of them"
+                )
             if not cmp["exists"]:
                 ret["changes"]["job"] = {"old": None, "new": name}
                 ret["changes"]["config"] = {"diff": cmp["diff"]}

@@ -304,3 +304,10 @@ def test_job_in_a_folder(states, modules, uid):
     assert states.jenkins_job.present(name, config=job_xml(desc="in folder")).changes == {}
     assert states.jenkins_job.absent(name).changes == {"job": {"old": name, "new": None}}
     modules.jenkins.job_delete(folder)
+
+
+def test_job_enabled_contradicting_the_xml_is_refused(states, uid, unchanged_home):
+    xml = job_xml().replace("<canRoam>", "<disabled>true</disabled><canRoam>")
+    with unchanged_home():
+        ret = states.jenkins_job.present(f"c-{uid}", config=xml, enabled=True)
+    assert ret.result is False and "contradicts" in ret.comment
