@@ -59,7 +59,8 @@ try:
     import jenkins as pyjenkins
     import requests
 
-    HAS_LIBS = True
+    # the unrelated PyPI package "jenkins" has no Jenkins class
+    HAS_LIBS = hasattr(pyjenkins, "Jenkins") and hasattr(pyjenkins, "NotFoundException")
 except ImportError:  # pragma: no cover - exercised only without python-jenkins
     HAS_LIBS = False
 
@@ -80,7 +81,7 @@ _BAD_NAME_CHARS = set("?*/\\%!@#$^&|<>[]:;")
 
 def __virtual__():
     if not HAS_LIBS:
-        return (False, "python-jenkins (and requests) is not installed")
+        return (False, "python-jenkins (and requests) is not installed (not the unrelated 'jenkins' package)")
     return __virtualname__
 
 
