@@ -695,7 +695,7 @@ def _raw_change(kind, expected, actual):
     return {"old": actual, "new": expected}
 
 
-def compare(name, spec, comparisons=None, profile=None):
+def compare(name, spec, comparisons=None, profile=None, image_data=None):
     """
     Compare a container with a normalised spec (see :py:func:`normalize`), field by field.
 
@@ -706,6 +706,8 @@ def compare(name, spec, comparisons=None, profile=None):
     comparisons
         Per-field override: ``strict``, ``ignore`` or ``allow_more_present``; ``"*"`` sets the
         default for every field. E.g. ``{"labels": "strict", "environment": "ignore"}``.
+    image_data
+        The image's inspect data when the caller already has it (saves one API read).
 
     CLI Example:
 
@@ -718,7 +720,7 @@ def compare(name, spec, comparisons=None, profile=None):
     if inspected is None:
         return None
     image_name = spec["image"]
-    wanted_image = image_inspect(image_name, profile=profile)
+    wanted_image = image_data or image_inspect(image_name, profile=profile)
     changes, updatable, recreate = {}, [], []
     if wanted_image is None:
         raise CommandExecutionError(f"image {image_name} is not present on the engine")

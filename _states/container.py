@@ -176,12 +176,15 @@ def running(
             raise SaltInvocationError("pull must be 'missing' or 'never'")
         spec = __salt__["container.normalize"](image=image, **spec_args)
         test = __opts__["test"]
-        if __salt__["container.image_inspect"](image, profile=profile) is None:
+        image_data = __salt__["container.image_inspect"](image, profile=profile)
+        if image_data is None:
             cmp = _image_missing(name, image, pull, profile)
             if cmp is None and not test:
                 cmp = __salt__["container.compare"](name, spec, comparisons=comparisons, profile=profile)
         else:
-            cmp = __salt__["container.compare"](name, spec, comparisons=comparisons, profile=profile)
+            cmp = __salt__["container.compare"](
+                name, spec, comparisons=comparisons, profile=profile, image_data=image_data
+            )
 
         if cmp is None:  # no such container
             ret["changes"] = {"container": {"old": None, "new": name}}
