@@ -46,3 +46,11 @@ def test_home_guard_detects_a_write(modules, uid, unchanged_home):
         with unchanged_home():
             modules.jenkins.job_create(f"guard-{uid}", config_xml="<project/>")
     modules.jenkins.job_delete(f"guard-{uid}")
+
+
+def test_home_guard_detects_a_queued_build(modules, uid, unchanged_home):
+    name = f"guardq-{uid}"
+    modules.jenkins.job_create(name, config_xml=f"<project><assignedNode>none-{uid}</assignedNode></project>")
+    with pytest.raises(AssertionError, match="queue.json"):
+        with unchanged_home():
+            modules.jenkins.build_job(name)
