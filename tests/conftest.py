@@ -1,5 +1,6 @@
 """Shared fixtures: repository paths, the two Docker engines, test-object cleanup."""
 
+import logging
 import pathlib
 import shutil
 import tempfile
@@ -9,6 +10,10 @@ import pytest
 from tests.support import engines
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
+
+# Salt's log handlers flush into pytest's already-closed capture streams at interpreter exit;
+# that prints "--- Logging error ---" tracebacks which are noise, not failures.
+logging.raiseExceptions = False
 
 
 @pytest.fixture(scope="session")
