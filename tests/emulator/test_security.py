@@ -116,3 +116,20 @@ def test_python_jenkins_with_password_uses_crumbs(target, name, cleanup):
     cleanup[0].append(name)
     server.disable_job(name)
     assert server.get_job_info(name)["color"] == "disabled"
+
+
+@pytest.mark.emulator_only
+def test_request_log_records_every_request_without_secrets(target):
+    from saltext.chain.emulator.testing import request_log
+
+    before = len(request_log(target.home))
+    requests.get(target.url + "api/json", auth=(target.user, target.token), timeout=10)
+    requests.post(target.url + "job/nope/build?token=s3cr3t-build-token", auth=(target.user, target.token),
+                  timeout=10, allow_redirects=False)
+    requests.get(target.url + "api/json", timeout=10)
+    entries = request_log(target.home)[before:]
+    assert [(e["method"], e["path"], e["status"]) for e in entries] == [
+        ("GET", "/api/json", 200), ("POST", "/job/nope/build", 404), ("GET", "/api/json", 403)]
+    assert entries[0]["user"] == target.user and entries[2]["user"] is None
+    assert entries[1]["query"] == {"token": "***"}
+    assert "s3cr3t" not in open(f"{target.home}/logs/requests.log").read()

@@ -110,12 +110,17 @@ def unchanged_home(emulator):
     class _Guard:
         def __enter__(self):
             self.before = home_snapshot(emulator["home"])
+            self.seen = len(testing.request_log(emulator["home"]))
             return self
 
         def __exit__(self, *exc):
             after = home_snapshot(emulator["home"])
+            requests = testing.request_log(emulator["home"])[self.seen:]
+            self.requests = requests
             if exc[0] is None:
                 changed = sorted(k for k in set(self.before) | set(after) if self.before.get(k) != after.get(k))
                 assert not changed, f"the controller's state changed: {changed}"
+                posts = [f"{r['method']} {r['path']}" for r in requests if r["method"] != "GET"]
+                assert not posts, f"requests that write reached the controller: {posts}"
 
     return _Guard

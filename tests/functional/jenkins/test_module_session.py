@@ -54,3 +54,14 @@ def test_home_guard_detects_a_queued_build(modules, uid, unchanged_home):
     with pytest.raises(AssertionError, match="queue.json"):
         with unchanged_home():
             modules.jenkins.build_job(name)
+
+
+def test_request_log_guard_sees_a_post_that_changes_nothing(emulator, unchanged_home):
+    """A POST that leaves no trace on disk (cancelQuietDown while not quieting down) is still caught."""
+    import requests
+
+    with pytest.raises(AssertionError, match="requests that write reached the controller"):
+        with unchanged_home():
+            resp = requests.post(emulator["url"] + "cancelQuietDown", auth=(emulator["user"], emulator["token"]),
+                                 timeout=10, allow_redirects=False)
+            assert resp.status_code < 400

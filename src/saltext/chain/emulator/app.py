@@ -11,9 +11,11 @@ writes them: characters outside ISO-8859-1 (such as Jenkins' ‘ ’ quotes) bec
 import asyncio
 import contextvars
 import html
+import json
 import os
 import re
 import secrets
+import time
 from urllib.parse import quote, unquote
 
 from aiohttp import web
@@ -59,6 +61,8 @@ class Controller:
         self.queue = queue.Queue(self)
         self._event = None
         self._task = None
+        os.makedirs(os.path.join(self.home, "logs"), exist_ok=True)
+        self.request_log_path = os.path.join(self.home, "logs", "requests.log")
 
     # ------------------------------------------------------------ URLs
     @property
@@ -99,6 +103,10 @@ class Controller:
                 self.queue.maintain()
             except Exception as exc:  # keep scheduling whatever happens
                 print(f"scheduler error: {exc!r}", flush=True)
+
+    def log_request(self, entry):
+        with open(self.request_log_path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry) + "\n")
 
     async def on_startup(self, app):
         self._event = asyncio.Event()
@@ -476,8 +484,36 @@ async def advertise(request, handler):
     return response
 
 
+_SECRET_PARAM = re.compile(r"token|secret|password", re.IGNORECASE)
+
+
+def _loggable_query(query):
+    return {k: ("***" if _SECRET_PARAM.search(k) else v) for k, v in query.items()}
+
+
+@web.middleware
+async def request_log(request, handler):
+    """One JSON line per request in HOME/logs/requests.log: method, path, query (secret
+    parameters masked), status and user, never bodies or credentials. Tests read it to prove
+    that a test-mode run sent no POST."""
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        ctl = request.app["ctl"]
+        entry = {"t": round(time.time(), 3), "method": request.method, "path": request.path,
+                 "query": _loggable_query(request.query), "status": status,
+                 "user": request.get("user")}
+        ctl.log_request(entry)
+
+
 def create_app(ctl):
-    app = web.Application(middlewares=[advertise], client_max_size=256 * 1024 * 1024)
+    app = web.Application(middlewares=[request_log, advertise], client_max_size=256 * 1024 * 1024)
     app["ctl"] = ctl
     app.on_startup.append(ctl.on_startup)
     app.on_shutdown.append(ctl.on_shutdown)

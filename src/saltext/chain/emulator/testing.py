@@ -11,6 +11,7 @@ Only loopback addresses are used.  Stdlib only.
 
 import base64
 import contextlib
+import json
 import os
 import secrets
 import socket
@@ -109,3 +110,13 @@ def stop_process(proc, timeout=5.0):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def request_log(home):
+    """The emulator's request log (``HOME/logs/requests.log``) as a list of dicts."""
+    path = os.path.join(os.fspath(home), "logs", "requests.log")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return [json.loads(line) for line in fh if line.strip()]
+    except FileNotFoundError:
+        return []
