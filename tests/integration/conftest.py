@@ -11,6 +11,7 @@ import pathlib
 import pytest
 import yaml
 
+from saltext.chain.emulator import testing
 from tests.conftest import REPO
 from tests.support import engines
 
@@ -27,12 +28,24 @@ def ext_tree(tmp_path_factory):
 
 
 @pytest.fixture(scope="package")
-def secret_pillar(tmp_path_factory, registry_credentials):
+def jenkins_emulator(tmp_path_factory):
+    """The Jenkins emulator as the controller: real HTTP on 127.0.0.1, one built-in executor."""
+    home = tmp_path_factory.mktemp("jenkins-home")
+    with testing.running_emulator(home, plugins=("git:5.7.0",), extra_args=["--builtin-executors", "1"]) as (
+        url, user, token
+    ):
+        yield {"url": url, "user": user, "token": token, "home": str(home)}
+
+
+@pytest.fixture(scope="package")
+def secret_pillar(tmp_path_factory, registry_credentials, jenkins_emulator):
     """Pillar that holds secrets is written at run time, never committed."""
     root = tmp_path_factory.mktemp("pillar")
     (root / "registry.sls").write_text(yaml.safe_dump({
         "container": {"registries": {engines.REGISTRY: registry_credentials}},
         "stack": {"registry": engines.REGISTRY, "version": "1"},
+        "jenkins": {"profiles": {"default": {k: jenkins_emulator[k] for k in ("url", "user", "token")}}},
+        "ci": {"node": "agent-int", "job": "salt-built"},
     }))
     return root
 

@@ -10,6 +10,12 @@ from tests.support.engines import EventRecorder
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
 
+def _comments(ret):
+    data = ret.data if isinstance(ret.data, dict) else {}
+    return {s.get("__id__"): s.get("comment") for states in ([data] if "__id__" in str(list(data.values())[:1]) else data.values())
+            if isinstance(states, dict) for s in states.values() if isinstance(s, dict)}
+
+
 def _states(ret, minion):
     # A single-minion target comes back unwrapped from salt-factories.
     data = ret.data.get(minion, ret.data) if isinstance(ret.data, dict) else ret.data
@@ -36,13 +42,13 @@ def clean_stack():
 
 def test_build_push_then_deploy_on_the_other_host(salt_cli, synced, clean_stack):
     ret = salt_cli.run("state.apply", "stack.build", "pillar={'stack': {'version': '1'}}", minion_tgt="build1")
-    assert ret.returncode == 0, ret
+    assert ret.returncode == 0, _comments(ret)
     built = _states(ret, "build1")
     assert built["app-image"]["changes"]["pushed"], built
     assert "password" not in str(ret.data).lower() or "password in" in str(ret.data)
 
     ret = salt_cli.run("state.apply", "stack.deploy", "pillar={'stack': {'version': '1'}}", minion_tgt="web1")
-    assert ret.returncode == 0, ret
+    assert ret.returncode == 0, _comments(ret)
     deployed = _states(ret, "web1")
     assert "healthy" in deployed["stack-app"]["comment"]
     app = engines.client("engine2").containers.get("stack-app")
@@ -63,6 +69,6 @@ def test_build_push_then_deploy_on_the_other_host(salt_cli, synced, clean_stack)
     assert _states(dry, "web1")["stack-app"]["result"] is None
     assert rec2.mutations() == []
     ret = salt_cli.run("state.apply", "stack.deploy", "pillar={'stack': {'version': '2'}}", minion_tgt="web1")
-    assert ret.returncode == 0, ret
+    assert ret.returncode == 0, _comments(ret)
     app = engines.client("engine2").containers.get("stack-app")
     assert app.exec_run("cat /www/version").output == b"2\n"
