@@ -168,9 +168,22 @@ def _api_error(err, what):
     return CommandExecutionError(f"{what}: {explanation}")
 
 
-def _call(what, func, *args, **kwargs):
+_RAISE = object()
+
+
+def _call(what, func, *args, not_found=_RAISE, **kwargs):
+    """Call the SDK; engine errors become ``CommandExecutionError`` with the engine's message.
+
+    not_found
+        What to return instead of raising when the engine answers 404 (typed not-found:
+        ``inspect`` returns ``None``, ``remove`` returns ``False``).
+    """
     try:
         return func(*args, **kwargs)
+    except docker.errors.NotFound as err:
+        if not_found is _RAISE:
+            raise _api_error(err, what) from err
+        return not_found
     except docker.errors.APIError as err:
         raise _api_error(err, what) from err
     except docker.errors.DockerException as err:
@@ -786,17 +799,7 @@ def inspect(name, profile=None):
 
         salt '*' container.inspect web
     """
-    client = _client(profile)
-    try:
-        return client.inspect_container(name)
-    except docker.errors.NotFound:
-        return None
-    except docker.errors.APIError as err:
-        raise _api_error(err, f"inspect container {name}") from err
-    except Exception as err:
-        if type(err).__module__.startswith(("requests", "urllib3")):
-            raise CommandExecutionError(f"inspect container {name}: the Docker engine did not answer: {err}") from err
-        raise
+    return _call(f"inspect container {name}", _client(profile).inspect_container, name, not_found=None)
 
 
 def ps(all=False, labels=None, filters=None, profile=None):  # pylint: disable=redefined-builtin
@@ -1030,15 +1033,11 @@ def remove(name, force=False, volumes=False, stop_timeout=None, profile=None):
         salt '*' container.remove web force=True
     """
     client = _client(profile)
-    try:
-        if force and stop_timeout is not None:
-            client.stop(name, timeout=int(stop_timeout))
-        client.remove_container(name, v=bool(volumes), force=bool(force))
-    except docker.errors.NotFound:
-        return False
-    except docker.errors.APIError as err:
-        raise _api_error(err, f"remove container {name}") from err
-    return True
+    if force and stop_timeout is not None:
+        if _call(f"stop container {name}", client.stop, name, timeout=int(stop_timeout), not_found=False) is False:
+            return False
+    return _call(f"remove container {name}", client.remove_container, name, v=bool(volumes),
+                 force=bool(force), not_found=False) is not False
 
 
 def run(image, name, profile=None, pull="missing", **kwargs):
@@ -1274,12 +1273,7 @@ def image_inspect(name, profile=None):
 
         salt '*' container.image_inspect saltext-chain/busybox:latest
     """
-    try:
-        return _client(profile).inspect_image(name)
-    except docker.errors.NotFound:
-        return None
-    except docker.errors.APIError as err:
-        raise _api_error(err, f"inspect image {name}") from err
+    return _call(f"inspect image {name}", _client(profile).inspect_image, name, not_found=None)
 
 
 def images(all=False, labels=None, profile=None):  # pylint: disable=redefined-builtin
@@ -1413,13 +1407,7 @@ def image_remove(name, force=False, profile=None):
 
         salt '*' container.image_remove app/web:old force=True
     """
-    try:
-        _client(profile).remove_image(name, force=bool(force))
-    except docker.errors.NotFound:
-        return False
-    except docker.errors.APIError as err:
-        raise _api_error(err, f"remove image {name}") from err
-    return True
+    return _call(f"remove image {name}", _client(profile).remove_image, name, force=bool(force), not_found=False) is not False
 
 
 def _resolve_context(path, saltenv="base"):
@@ -1729,12 +1717,7 @@ def network_inspect(name, profile=None):
 
         salt '*' container.network_inspect chain
     """
-    try:
-        return _client(profile).inspect_network(name)
-    except docker.errors.NotFound:
-        return None
-    except docker.errors.APIError as err:
-        raise _api_error(err, f"inspect network {name}") from err
+    return _call(f"inspect network {name}", _client(profile).inspect_network, name, not_found=None)
 
 
 def networks(names=None, profile=None):
@@ -1784,13 +1767,7 @@ def network_remove(name, profile=None):
 
         salt '*' container.network_remove chain
     """
-    try:
-        _client(profile).remove_network(name)
-    except docker.errors.NotFound:
-        return False
-    except docker.errors.APIError as err:
-        raise _api_error(err, f"remove network {name}") from err
-    return True
+    return _call(f"remove network {name}", _client(profile).remove_network, name, not_found=False) is not False
 
 
 def network_connect(network, container, aliases=None, ipv4_address=None, ipv6_address=None, profile=None):
@@ -1837,12 +1814,7 @@ def volume_inspect(name, profile=None):
 
         salt '*' container.volume_inspect jenkins_home
     """
-    try:
-        return _client(profile).inspect_volume(name)
-    except docker.errors.NotFound:
-        return None
-    except docker.errors.APIError as err:
-        raise _api_error(err, f"inspect volume {name}") from err
+    return _call(f"inspect volume {name}", _client(profile).inspect_volume, name, not_found=None)
 
 
 def volumes(profile=None):
@@ -1888,13 +1860,7 @@ def volume_remove(name, force=False, profile=None):
 
         salt '*' container.volume_remove jenkins_home
     """
-    try:
-        _client(profile).remove_volume(name, force=bool(force))
-    except docker.errors.NotFound:
-        return False
-    except docker.errors.APIError as err:
-        raise _api_error(err, f"remove volume {name}") from err
-    return True
+    return _call(f"remove volume {name}", _client(profile).remove_volume, name, force=bool(force), not_found=False) is not False
 
 
 def prune(containers=False, images=False, networks=False, volumes=False, build=False,  # pylint: disable=redefined-outer-name
