@@ -54,9 +54,10 @@ import collections
 import copy
 import json
 import logging
-import os
 import threading
 import time
+
+from salt.exceptions import SaltInvocationError
 
 try:
     import docker
@@ -78,7 +79,6 @@ CONFIG_KEYS = {"profile", "actions", "labels", "queue_size"}
 SALT_KEYS = {"interval", "enabled", "run_once", "disable_during_state_run", "beacon_module",
              "_beacon_name"}
 DEFAULT_QUEUE_SIZE = 1000
-DEFAULT_TIMEOUT = 60
 BACKOFF_INITIAL = 0.5
 BACKOFF_MAX = 30.0
 # A connection that lived this long was healthy: the next failure starts the back-off afresh.
@@ -171,44 +171,13 @@ def validate(config):
     return True, "Valid beacon configuration"
 
 
-def _config_get(key, default=None):
-    salt = globals().get("__salt__") or {}
-    if "config.get" in salt:
-        return salt["config.get"](key, default)
-    for source in (globals().get("__opts__") or {}, globals().get("__pillar__") or {}):
-        node = source
-        for part in key.split(":"):
-            try:
-                node = node[part]
-            except (KeyError, TypeError, IndexError):
-                break
-        else:
-            return node
-    return default
-
-
 def _resolve_profile(profile):
-    """The effective profile dict, as the ``container`` execution module resolves it."""
-    if isinstance(profile, dict):
-        inline = dict(profile)
-        name = inline.pop("name", None)
-    else:
-        inline, name = {}, profile
-    if name is None:
-        name = _config_get("container:default_profile", "default") or "default"
-    base = _config_get(f"container:profiles:{name}", None)
-    if base is None:
-        if profile is not None and name != "default":
-            raise ValueError(f"unknown container profile '{name}'")
-        base = {}
-    if not isinstance(base, dict):
-        raise ValueError(f"container:profiles:{name} must be a mapping")
-    merged = {**base, **inline}
-    unknown = set(merged) - PROFILE_KEYS
-    if unknown:
-        raise ValueError(f"container:profiles:{name}: unknown key(s): {', '.join(sorted(unknown))}")
-    merged["name"] = name
-    return merged
+    """The effective connection settings, resolved by the ``container`` execution module itself
+    (named profile, inline overrides, default profile, ``DOCKER_HOST``)."""
+    try:
+        return __salt__["container.connection"](profile)
+    except SaltInvocationError as err:
+        raise ValueError(str(err)) from err
 
 
 # ---------------------------------------------------------------------------------------------
@@ -292,13 +261,9 @@ class _Watcher:
 
     def _connect(self):
         conf = self.conf
-        kwargs = {
-            "version": str(conf.get("version") or "auto"),
-            "timeout": int(conf.get("timeout") or DEFAULT_TIMEOUT),
-        }
-        base_url = conf.get("base_url") or os.environ.get("DOCKER_HOST")
-        if base_url:
-            kwargs["base_url"] = base_url
+        kwargs = {"version": conf["version"], "timeout": conf["timeout"]}
+        if conf.get("base_url"):
+            kwargs["base_url"] = conf["base_url"]
         tls = _tls_config(conf.get("tls"))
         if tls is not None:
             kwargs["tls"] = tls

@@ -131,31 +131,56 @@ def _tls_config(tls):
     )
 
 
+def connection(profile=None):
+    """
+    Return the resolved connection settings of a profile (named, inline or default), as
+    every function of this module uses them: ``{name, base_url, version, timeout, tls,
+    max_pool_size, user_agent}``. Beacons and other long-lived clients build theirs from it.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' container.connection
+        salt '*' container.connection profile=build-host
+    """
+    conf = _resolve_profile(profile)
+    return {
+        "name": conf["name"],
+        "base_url": conf.get("base_url") or os.environ.get("DOCKER_HOST") or None,
+        "version": str(conf.get("version") or "auto"),
+        "timeout": int(conf.get("timeout") or DEFAULT_TIMEOUT),
+        "tls": conf.get("tls") or None,
+        "max_pool_size": int(conf["max_pool_size"]) if conf.get("max_pool_size") else None,
+        "user_agent": conf.get("user_agent") or None,
+    }
+
+
+def _client_kwargs(conn):
+    """``docker.APIClient`` keyword arguments from :py:func:`connection` settings (pure)."""
+    kwargs = {"version": conn["version"], "timeout": conn["timeout"]}
+    for key in ("base_url", "max_pool_size", "user_agent"):
+        if conn.get(key):
+            kwargs[key] = conn[key]
+    tls = _tls_config(conn.get("tls"))
+    if tls is not None:
+        kwargs["tls"] = tls
+    return kwargs
+
+
 def _client(profile=None):
     """The low-level ``docker.APIClient`` for a profile, cached in ``__context__``."""
-    conf = _resolve_profile(profile)
-    key = "container.client:" + json.dumps(conf, sort_keys=True, default=str)
+    conn = connection(profile)
+    key = "container.client:" + json.dumps(conn, sort_keys=True, default=str)
     client = __context__.get(key)
     if client is not None:
         return client
-    kwargs = {
-        "version": str(conf.get("version") or "auto"),
-        "timeout": int(conf.get("timeout") or DEFAULT_TIMEOUT),
-    }
-    if conf.get("max_pool_size"):
-        kwargs["max_pool_size"] = int(conf["max_pool_size"])
-    base_url = conf.get("base_url") or os.environ.get("DOCKER_HOST")
-    if base_url:
-        kwargs["base_url"] = base_url
-    tls = _tls_config(conf.get("tls"))
-    if tls is not None:
-        kwargs["tls"] = tls
     try:
-        client = docker.APIClient(**kwargs)
+        client = docker.APIClient(**_client_kwargs(conn))
     except docker.errors.DockerException as err:
         raise CommandExecutionError(
-            f"cannot reach the Docker engine of profile '{conf['name']}' "
-            f"({base_url or 'local socket'}): {err}"
+            f"cannot reach the Docker engine of profile '{conn['name']}' "
+            f"({conn['base_url'] or 'local socket'}): {err}"
         ) from err
     __context__[key] = client
     return client
