@@ -159,8 +159,16 @@ def _resolve_profile(profile):
             f"no Jenkins URL for profile '{name}': set jenkins:profiles:{name}:url "
             "(or pass profile={'url': ...})"
         )
-    if not re.match(r"^https?://[^/]+", url):
-        raise SaltInvocationError(f"jenkins profile '{name}': url must be http(s)://..., got {url!r}")
+    netloc = urllib.parse.urlsplit(url).netloc if "://" in url else url.split("/", 1)[0]
+    if "@" in netloc:
+        # never echo the url: it carries a credential
+        raise SaltInvocationError(
+            f"jenkins profile '{name}': the url must not contain a user or token "
+            f"(user:token@host); put user/token in the profile keys (jenkins:profiles:{name}:user/token)"
+        )
+    if not re.match(r"^https?://[^/?#]+", url):
+        shown = url.split("?", 1)[0].split("#", 1)[0]
+        raise SaltInvocationError(f"jenkins profile '{name}': url must be http(s)://..., got {shown!r}")
     try:
         timeout = float(DEFAULT_TIMEOUT if merged.get("timeout") is None else merged["timeout"])
     except (TypeError, ValueError) as err:

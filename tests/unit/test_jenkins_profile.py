@@ -80,3 +80,20 @@ def test_no_url_at_all(monkeypatch):
     monkeypatch.setattr(jm, "__salt__", {"config.get": lambda key, default=None: default}, raising=False)
     with pytest.raises(SaltInvocationError, match="no Jenkins URL"):
         jm._resolve_profile(None)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://salt:TOKEN42@jenkins.example.com/", "http://salt@127.0.0.1:1/", "ftp://salt:TOKEN42@x/",
+     "https://:TOKEN42@jenkins.example.com"],
+)
+def test_userinfo_in_url_is_refused_without_echoing_it(url):
+    with pytest.raises(SaltInvocationError, match="put user/token in the profile keys") as err:
+        jm._resolve_profile({"name": "ci", "url": url})
+    assert "TOKEN42" not in str(err.value)
+
+
+def test_url_errors_never_echo_credentials():
+    with pytest.raises(SaltInvocationError) as err:
+        jm._resolve_profile({"name": "ci", "url": "jenkins.example.com/?token=TOKEN42"})
+    assert "TOKEN42" not in str(err.value)
