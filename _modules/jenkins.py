@@ -215,6 +215,11 @@ def _strip_html(text):
     return text
 
 
+def _scrub(err):
+    """An exception's text without query strings (requests/urllib3 quote the URL they failed on)."""
+    return re.sub(r"(url: [^\s?]*)\?\S*", r"\1?...", str(err))
+
+
 if HAS_LIBS:
 
     class _Client(pyjenkins.Jenkins):
@@ -270,16 +275,16 @@ if HAS_LIBS:
             except requests.exceptions.Timeout as err:
                 raise JenkinsError(
                     f"Jenkins at {self.server} did not answer within {self.timeout:g}s "
-                    f"({req.method} {self._rel(prepared.url)})"
+                    f"({req.method} {self._rel(prepared.url).split('?', 1)[0]})"
                 ) from err
             except requests.exceptions.SSLError as err:
-                raise JenkinsError(f"TLS error talking to Jenkins at {self.server}: {err}") from err
+                raise JenkinsError(f"TLS error talking to Jenkins at {self.server}: {_scrub(err)}") from err
             except requests.exceptions.ConnectionError as err:
                 reason = err.args[0] if err.args else err
                 reason = getattr(reason, "reason", reason)
-                raise JenkinsError(f"cannot reach Jenkins at {self.server}: {reason}") from err
+                raise JenkinsError(f"cannot reach Jenkins at {self.server}: {_scrub(reason)}") from err
             except requests.exceptions.RequestException as err:
-                raise JenkinsError(f"request to Jenkins at {self.server} failed: {err}") from err
+                raise JenkinsError(f"request to Jenkins at {self.server} failed: {_scrub(err)}") from err
 
         def _rel(self, url):
             return url[len(self.server):] if url.startswith(self.server) else url
@@ -318,6 +323,46 @@ if HAS_LIBS:
                 raise JenkinsNotFound(f"{method} {path}: not found (404)", status=code)
             raise JenkinsError(f"Jenkins answered {code} to {method} {path}: {msg}", status=code)
 
+        def _check_write_redirect(self, resp, method, path):
+            """A redirect answering a write means it was not applied, unless it is Jenkins' own.
+
+            Jenkins answers many POSTs with a 302 to a page of its own (``computer/``, the job)
+            and an identical queued build with a 303 to the queue item; a 301/307/308 (http ->
+            https, moved controller) or a 302/303 to another host or to a login page (a proxy or
+            SSO in front of the controller) means the write never reached Jenkins.
+            """
+            code = resp.status_code
+            if code not in (301, 302, 303, 307, 308):
+                return
+            location = resp.headers.get("Location") or ""
+            target = urllib.parse.urlsplit(urllib.parse.urljoin(resp.url or self.server, location))
+            base = urllib.parse.urlsplit(self.server)
+
+            def origin(parts):
+                default = {"http": 80, "https": 443}.get(parts.scheme)
+                try:
+                    port = parts.port or default
+                except ValueError:
+                    port = None
+                return parts.scheme, (parts.hostname or "").lower(), port
+
+            login = re.search(r"(^|/)(login|securityRealm)(/|$)", target.path)
+            if code in (302, 303) and origin(target) == origin(base) and not login:
+                return
+            shown = urllib.parse.urlunsplit((target.scheme, target.hostname or "", target.path, "", ""))
+            if target.port:
+                shown = urllib.parse.urlunsplit(
+                    (target.scheme, f"{target.hostname}:{target.port}", target.path, "", ""))
+            why = ("a login page (a proxy or single sign-on in front of Jenkins?)" if login
+                   else "a permanent redirect" if code in (301, 308)
+                   else "another address" if origin(target) != origin(base) else "a redirect")
+            raise JenkinsError(
+                f"{method} {path} was redirected ({code}) to {shown}, {why}: the request was not applied; "
+                f"fix the url of jenkins profile '{self.profile_name}' (currently {self.server}) to the "
+                "controller's own address, with its scheme (https://) and path prefix",
+                status=code,
+            )
+
         @staticmethod
         def _is_crumb_error(resp):
             if resp.status_code != 403:
@@ -328,7 +373,7 @@ if HAS_LIBS:
             method = req.method.upper()
             if allow_redirects is None:
                 allow_redirects = method in ("GET", "HEAD")
-            path = self._rel(req.url)
+            path = self._rel(req.url).split("?", 1)[0]
             for attempt in (1, 2):
                 if add_crumb and method not in ("GET", "HEAD"):
                     req.headers.update(self._crumb_header())
@@ -340,6 +385,8 @@ if HAS_LIBS:
                     self.crumb = None
                     continue
                 break
+            if not allow_redirects and method not in ("GET", "HEAD"):
+                self._check_write_redirect(resp, method, path)
             return self._check(resp, method, path)
 
         def request(self, method, path, params=None, data=None, headers=None, allow_redirects=None, stream=False):
