@@ -87,7 +87,7 @@ def _create_start(name, spec_args, profile, pull):
     return cid
 
 
-def _apply_in_place(name, fields, spec, cmp, profile):
+def _apply_in_place(name, fields, spec, cmp, profile, strict=False):
     if {"restart_policy", "memory", "cpus"} & set(fields):
         __salt__["container.update"](
             name,
@@ -97,16 +97,26 @@ def _apply_in_place(name, fields, spec, cmp, profile):
             profile=profile,
         )
     if "networks" in fields:
-        change = cmp["changes"]["networks"]
-        current = change["old"] or {}
-        for net, want in spec["networks"].items():
-            have = current.get(net)
-            if have is not None:
-                __salt__["container.network_disconnect"](net, name, force=True, profile=profile)
-            __salt__["container.network_connect"](
-                net, name, aliases=want["aliases"] or None, ipv4_address=want["ipv4_address"],
-                ipv6_address=want["ipv6_address"], profile=profile,
-            )
+        _converge_networks(name, spec["networks"], cmp["changes"]["networks"]["old"] or {}, strict, profile)
+
+
+def _converge_networks(name, wanted, current, strict, profile):
+    """Connect what is missing, reconnect only what differs, disconnect extras when strict."""
+    for net, want in wanted.items():
+        have = current.get(net)
+        if have is not None:
+            same = set(want["aliases"]) <= set(have["aliases"]) and all(
+                not want[k] or want[k] == have[k] for k in ("ipv4_address", "ipv6_address"))
+            if same:
+                continue
+            __salt__["container.network_disconnect"](net, name, force=True, profile=profile)
+        __salt__["container.network_connect"](
+            net, name, aliases=want["aliases"] or None, ipv4_address=want["ipv4_address"],
+            ipv6_address=want["ipv6_address"], profile=profile,
+        )
+    if strict:
+        for net in sorted(set(current) - set(wanted) - {"bridge"}):
+            __salt__["container.network_disconnect"](net, name, force=True, profile=profile)
 
 
 def running(
@@ -221,7 +231,9 @@ def running(
                 return ret
             else:
                 if cmp["updatable"]:
-                    _apply_in_place(name, cmp["updatable"], spec, cmp, profile)
+                    modes = comparisons or {}
+                    strict = (modes.get("networks") or modes.get("*")) == "strict"
+                    _apply_in_place(name, cmp["updatable"], spec, cmp, profile, strict)
                 if not cmp["running"]:
                     __salt__["container.start"](name, profile=profile)
                 ret["comment"] = f"Container {name} " + " and ".join(done)

@@ -29,38 +29,10 @@ def __virtual__():
     return __virtualname__
 
 
-def _declared_diff(current, driver, labels, options, subnet, gateway, internal, enable_ipv6):
-    diff = {}
-    if driver is not None and current.get("Driver") != driver:
-        diff["driver"] = {"old": current.get("Driver"), "new": driver}
-    have_labels = current.get("Labels") or {}
-    for key, value in (labels or {}).items():
-        if have_labels.get(key) != str(value):
-            diff.setdefault("labels", {"old": {}, "new": {}})
-            diff["labels"]["old"][key] = have_labels.get(key)
-            diff["labels"]["new"][key] = str(value)
-    have_opts = current.get("Options") or {}
-    for key, value in (options or {}).items():
-        if have_opts.get(key) != str(value):
-            diff.setdefault("options", {"old": {}, "new": {}})
-            diff["options"]["old"][key] = have_opts.get(key)
-            diff["options"]["new"][key] = str(value)
-    pools = ((current.get("IPAM") or {}).get("Config")) or []
-    if subnet is not None and subnet not in [p.get("Subnet") for p in pools]:
-        diff["subnet"] = {"old": [p.get("Subnet") for p in pools], "new": subnet}
-    if gateway is not None and gateway not in [p.get("Gateway") for p in pools]:
-        diff["gateway"] = {"old": [p.get("Gateway") for p in pools], "new": gateway}
-    if internal is not None and bool(current.get("Internal")) != bool(internal):
-        diff["internal"] = {"old": bool(current.get("Internal")), "new": bool(internal)}
-    if enable_ipv6 is not None and bool(current.get("EnableIPv6")) != bool(enable_ipv6):
-        diff["enable_ipv6"] = {"old": bool(current.get("EnableIPv6")), "new": bool(enable_ipv6)}
-    return diff
-
-
-def _attached(name, current, profile):
+def _attached(name, container_ids, profile):
     """Containers on the network with what they need to be reconnected as they were."""
     out = []
-    for cid in (current.get("Containers") or {}):
+    for cid in container_ids:
         data = __salt__["container.inspect"](cid, profile=profile)
         if data is None:
             continue
@@ -75,6 +47,20 @@ def _attached(name, current, profile):
             "ipv6_address": ipam.get("IPv6Address") or None,
         })
     return out
+
+
+def _reattach_old(name, attached, profile):
+    """After a failed recreate: reconnect to the network if it still exists; return the names
+    of containers that remain disconnected."""
+    if __salt__["container.network_inspect"](name, profile=profile) is None:
+        return sorted(c["name"] for c in attached)
+    stranded = []
+    for ctr in attached:
+        try:
+            __salt__["container.network_connect"](name, ctr["id"], aliases=ctr["aliases"], profile=profile)
+        except CommandExecutionError:
+            stranded.append(ctr["name"])
+    return sorted(stranded)
 
 
 def present(name, driver=None, labels=None, options=None, subnet=None, gateway=None,
@@ -95,10 +81,13 @@ def present(name, driver=None, labels=None, options=None, subnet=None, gateway=N
     try:
         if subnet is None and gateway is not None:
             raise SaltInvocationError("gateway needs a subnet")
-        current = __salt__["container.network_inspect"](name, profile=profile)
+        cmp = __salt__["container.network_compare"](
+            name, driver=driver, labels=labels, options=options, subnet=subnet, gateway=gateway,
+            internal=internal, enable_ipv6=enable_ipv6, profile=profile,
+        )
         create = dict(driver=driver or "bridge", labels=labels, options=options, subnet=subnet,
                       gateway=gateway, internal=bool(internal), enable_ipv6=bool(enable_ipv6))
-        if current is None:
+        if cmp is None:
             ret["changes"] = {"network": {"old": None, "new": name}}
             if __opts__["test"]:
                 ret.update(result=None, comment=f"Network {name} would be created")
@@ -106,20 +95,29 @@ def present(name, driver=None, labels=None, options=None, subnet=None, gateway=N
             __salt__["container.network_create"](name, profile=profile, **create)
             ret["comment"] = f"Network {name} created"
             return ret
-        diff = _declared_diff(current, driver, labels, options, subnet, gateway, internal, enable_ipv6)
+        diff = cmp["changes"]
         if not diff:
             ret["comment"] = f"Network {name} is as declared"
             return ret
         ret["changes"] = diff
-        attached = _attached(name, current, profile)
+        attached = _attached(name, cmp["containers"], profile)
         if __opts__["test"]:
             ret.update(result=None, comment=f"Network {name} would be recreated ({', '.join(diff)} differ)"
                        + (f" and {len(attached)} container(s) reconnected" if attached else ""))
             return ret
         for ctr in attached:
             __salt__["container.network_disconnect"](name, ctr["id"], force=True, profile=profile)
-        __salt__["container.network_remove"](name, profile=profile)
-        __salt__["container.network_create"](name, profile=profile, **create)
+        try:
+            __salt__["container.network_remove"](name, profile=profile)
+            __salt__["container.network_create"](name, profile=profile, **create)
+        except CommandExecutionError as err:
+            # Put the containers back where possible; say which ones could not be.
+            stranded = _reattach_old(name, attached, profile)
+            ret.update(result=False, changes={"disconnected": {"old": sorted(c["name"] for c in attached),
+                                                               "new": stranded}} if stranded else {})
+            ret["comment"] = f"Network {name} could not be recreated: {err}" + (
+                f"; containers left disconnected: {', '.join(stranded)}" if stranded else "")
+            return ret
         for ctr in attached:
             __salt__["container.network_connect"](
                 name, ctr["id"], aliases=ctr["aliases"], ipv4_address=ctr["ipv4_address"],

@@ -50,9 +50,11 @@ def present(name, driver=None, driver_opts=None, labels=None, recreate="never", 
     try:
         if recreate not in RECREATE:
             raise SaltInvocationError(f"recreate must be one of {', '.join(RECREATE)}")
-        current = __salt__["container.volume_inspect"](name, profile=profile)
+        cmp = __salt__["container.volume_compare"](
+            name, driver=driver, driver_opts=driver_opts, labels=labels, profile=profile
+        )
         create = {"driver": driver or "local", "driver_opts": driver_opts, "labels": labels}
-        if current is None:
+        if cmp is None:
             ret["changes"] = {"volume": {"old": None, "new": name}}
             if __opts__["test"]:
                 ret.update(result=None, comment=f"Volume {name} would be created")
@@ -60,15 +62,7 @@ def present(name, driver=None, driver_opts=None, labels=None, recreate="never", 
             __salt__["container.volume_create"](name, profile=profile, **create)
             ret["comment"] = f"Volume {name} created"
             return ret
-        diff = {}
-        if driver is not None and current.get("Driver") != driver:
-            diff["driver"] = {"old": current.get("Driver"), "new": driver}
-        for field, declared, have in (("driver_opts", driver_opts, current.get("Options")),
-                                      ("labels", labels, current.get("Labels"))):
-            have = have or {}
-            wrong = {k: str(v) for k, v in (declared or {}).items() if have.get(k) != str(v)}
-            if wrong:
-                diff[field] = {"old": {k: have.get(k) for k in wrong}, "new": wrong}
+        diff = cmp["changes"]
         if not diff:
             ret["comment"] = f"Volume {name} is as declared"
             return ret

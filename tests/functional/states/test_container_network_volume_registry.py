@@ -91,3 +91,46 @@ def test_registry_login_logout_keeps_secrets_out(states, tmp_path, registry_cred
     out = states.container_registry.logged_out(REGISTRY, config_path=cfg)
     assert out.result is True and out.changes == {"username": {"old": "chain", "new": None}}
     assert states.container_registry.logged_out(REGISTRY, config_path=cfg).changes == {}
+
+
+def test_strict_networks_disconnect_extras_and_keep_the_rest(states, modules, engine):
+    for net in ("sc-s1", "sc-s2"):
+        assert states.container_network.present(net, labels=LABELS, profile=engine).result is True
+    spec = dict(image=BUSYBOX, command="sleep 600", labels=LABELS, profile=engine)
+    assert states.container.running("sc-strict", networks={"sc-s1": {"aliases": ["one"]}, "sc-s2": {}}, **spec).result is True
+    before = modules.container.inspect("sc-strict", profile=engine)["NetworkSettings"]["Networks"]["sc-s1"]["EndpointID"]
+    ret = states.container.running("sc-strict", networks={"sc-s1": {"aliases": ["one"]}},
+                                   comparisons={"networks": "strict"}, **spec)
+    assert ret.result is True and list(ret.changes) == ["networks"], ret.changes
+    nets = modules.container.inspect("sc-strict", profile=engine)["NetworkSettings"]["Networks"]
+    assert set(nets) == {"sc-s1"}
+    assert nets["sc-s1"]["EndpointID"] == before  # the unchanged network was not cycled
+    again = states.container.running("sc-strict", networks={"sc-s1": {"aliases": ["one"]}},
+                                     comparisons={"networks": "strict"}, **spec)
+    assert again.changes == {}, again.changes
+
+
+def test_bool_and_number_labels_and_options_converge(states, modules, engine):
+    labels = {**LABELS, "backup": True, "tier": 2}
+    opts = {"com.docker.network.bridge.enable_icc": True}
+    assert states.container_network.present("sc-typed", labels=labels, options=opts, profile=engine).result is True
+    with EventRecorder(engine) as rec:
+        again = states.container_network.present("sc-typed", labels=labels, options=opts, profile=engine)
+    assert again.result is True and again.changes == {}, again.changes
+    assert rec.mutations() == []
+    assert states.container_volume.present("sc-typed-vol", labels=labels, profile=engine).result is True
+    vol = states.container_volume.present("sc-typed-vol", labels=labels, profile=engine)
+    assert vol.result is True and vol.changes == {}, vol.comment
+    assert modules.container.volume_inspect("sc-typed-vol", profile=engine)["Labels"]["backup"] == "true"
+
+
+def test_failed_network_recreate_reports_and_reconnects(states, modules, engine):
+    net = "sc-fail"
+    assert states.container_network.present(net, labels=LABELS, profile=engine).result is True
+    assert states.container.running("sc-failuser", image=BUSYBOX, command="sleep 600", labels=LABELS,
+                                    networks={net: {"aliases": ["keep"]}}, profile=engine).result is True
+    # A gateway outside the subnet: the engine refuses the new network.
+    ret = states.container_network.present(net, labels=LABELS, subnet="172.29.77.0/24", gateway="10.9.9.1", profile=engine)
+    assert ret.result is False and "could not be recreated" in ret.comment
+    assert ret.changes["disconnected"]["new"] == ["sc-failuser"]
+    assert "containers left disconnected: sc-failuser" in ret.comment
