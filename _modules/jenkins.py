@@ -471,6 +471,32 @@ def _computer_path(name):
 # ---------------------------------------------------------------------------------------------
 
 
+# XML 1.1 (what Jenkins writes) allows character references to C0 controls, e.g. ``&#27;`` for
+# the ESC of an ANSI colour code in a shell step; expat only knows XML 1.0 and refuses them. They
+# are parsed as private-use placeholders (plane 16) and turned back into references on output.
+_CTRL_BASE = 0x10FF00
+_CTRL_REF_RE = re.compile(r"(<!\[CDATA\[.*?\]\]>|<!--.*?-->)|&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));", re.S)
+_CTRL_CHARS = frozenset(range(1, 32)) - {9, 10, 13}
+_CTRL_PLACEHOLDER_RE = re.compile(f"[{chr(_CTRL_BASE + 1)}-{chr(_CTRL_BASE + 31)}]")
+
+
+def _xml_hide_controls(text):
+    """Replace references to C0 controls (not tab/LF/CR) by placeholders; CDATA/comments untouched."""
+
+    def repl(match):
+        if match.group(1) is not None:
+            return match.group(1)
+        code = int(match.group(2), 16) if match.group(2) is not None else int(match.group(3))
+        return chr(_CTRL_BASE + code) if code in _CTRL_CHARS else match.group(0)
+
+    return _CTRL_REF_RE.sub(repl, text) if "&#" in text else text
+
+
+def _xml_unhide_controls(text):
+    """Serialised XML with the placeholders back as character references (``&#x1b;``)."""
+    return _CTRL_PLACEHOLDER_RE.sub(lambda m: f"&#x{ord(m.group(0)) - _CTRL_BASE:x};", text)
+
+
 def _xml_parse(text, what="XML"):
     """Parse XML text (declaration allowed, any version); SaltInvocationError when malformed."""
     if isinstance(text, bytes):
@@ -478,6 +504,7 @@ def _xml_parse(text, what="XML"):
     if not isinstance(text, str) or not text.strip():
         raise SaltInvocationError(f"{what} is empty")
     stripped = re.sub(r"^\s*<\?xml[^>]*\?>", "", text.lstrip("\ufeff"), count=1)
+    stripped = _xml_hide_controls(stripped)
     try:
         return ET.fromstring(stripped)
     except ET.ParseError as err:
@@ -514,7 +541,7 @@ def _xml_pretty(elem):
         elem = _xml_parse(elem)
     tree = copy.deepcopy(_xml_canonical(elem))
     ET.indent(tree, space="  ")
-    return ET.tostring(tree, encoding="unicode") + "\n"
+    return _xml_unhide_controls(ET.tostring(tree, encoding="unicode")) + "\n"
 
 
 # Children of these elements belong to Jenkins and its plugins (e.g. Declarative Pipeline adds
@@ -1098,7 +1125,8 @@ def _node_xml(name, spec):
 
 
 def _xml_bytes(root):
-    return b"<?xml version='1.1' encoding='UTF-8'?>\n" + ET.tostring(root, encoding="utf-8")
+    body = _xml_unhide_controls(ET.tostring(root, encoding="unicode"))
+    return b"<?xml version='1.1' encoding='UTF-8'?>\n" + body.encode("utf-8")
 
 
 def node_info(name, profile=None):

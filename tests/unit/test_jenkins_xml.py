@@ -149,3 +149,33 @@ def test_ignored_paths_are_left_out_on_both_sides():
     assert not jm._xml_compare(desired, current)["contained"]
     assert jm._xml_compare(desired, current, ignore=["properties/x.y.TriggersProperty"])["contained"]
     assert jm._xml_compare(desired, current, ignore=["project/properties/x.y.TriggersProperty"])["contained"]
+
+
+# XML 1.1 allows character references to C0 controls (an ANSI colour code in a shell step);
+# expat (XML 1.0) refuses them.
+ANSI_DESIRED = ('<project><builders><hudson.tasks.Shell><command>printf "&#27;[32mok&#27;[0m"</command>'
+                '</hudson.tasks.Shell></builders></project>')
+ANSI_JENKINS = ('<?xml version="1.1" encoding="UTF-8"?>\n<project><keepDependencies>false</keepDependencies>'
+                '<builders><hudson.tasks.Shell plugin="shell@1.0"><command>printf "&#x1b;[32mok&#x1b;[0m"'
+                '</command></hudson.tasks.Shell></builders></project>')
+
+
+def test_xml_1_1_control_character_references_parse_and_compare():
+    root = jm._xml_parse(ANSI_JENKINS)
+    assert root.find(".//command") is not None
+    assert jm._xml_compare(ANSI_DESIRED, ANSI_JENKINS) == {"contained": True, "diff": ""}
+    cmp = jm._xml_compare(ANSI_DESIRED.replace("[32m", "[31m"), ANSI_JENKINS)
+    assert not cmp["contained"]
+    # the diff shows the references, not the private placeholder
+    assert "&#x1b;[31mok" in cmp["diff"] and "&#x1b;[32mok" in cmp["diff"]
+    assert not any(0x10FF00 <= ord(ch) <= 0x10FF1F for ch in cmp["diff"])
+
+
+def test_xml_1_1_references_round_trip_when_reserialised():
+    root = jm._xml_parse('<slave><description>a&#27;b&#x7;</description><name>n</name></slave>')
+    out = jm._xml_bytes(root).decode("utf-8")
+    assert "<description>a&#x1b;b&#x7;</description>" in out
+    # tab, LF, CR and ordinary references are XML 1.0 already: untouched
+    assert jm._xml_parse("<a>x&#9;y&#10;&#65;</a>").text == "x\ty\nA"
+    # inside CDATA and comments a reference is literal text
+    assert jm._xml_parse("<a><![CDATA[&#27;]]><!-- &#27; --></a>").text == "&#27;"
