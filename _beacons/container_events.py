@@ -73,7 +73,7 @@ log = logging.getLogger(__name__)
 __virtualname__ = "container_events"
 
 ACTIONS = ("die", "oom", "health_status")
-PROFILE_KEYS = {"name", "base_url", "version", "timeout", "tls", "user_agent", "max_pool_size"}
+PROFILE_KEYS = {"name", "base_url", "version", "timeout", "build_timeout", "tls", "user_agent", "max_pool_size"}
 CONFIG_KEYS = {"profile", "actions", "labels", "queue_size"}
 # Keys Salt's beacon machinery itself reads from a beacon's configuration.
 SALT_KEYS = {"interval", "enabled", "run_once", "disable_during_state_run", "beacon_module",

@@ -69,7 +69,8 @@ __func_alias__ = {"exec_": "exec", "list_": "list"}
 
 DEFAULT_TIMEOUT = 60
 INPUTS_LABEL = "org.saltext-chain.inputs"
-PROFILE_KEYS = {"name", "base_url", "version", "timeout", "tls", "user_agent", "max_pool_size"}
+PROFILE_KEYS = {"name", "base_url", "version", "timeout", "build_timeout", "tls", "user_agent", "max_pool_size"}
+DEFAULT_BUILD_TIMEOUT = 3600
 
 
 def __virtual__():
@@ -153,6 +154,7 @@ def connection(profile=None):
         "tls": conf.get("tls") or None,
         "max_pool_size": int(conf["max_pool_size"]) if conf.get("max_pool_size") else None,
         "user_agent": conf.get("user_agent") or None,
+        "build_timeout": int(conf.get("build_timeout") or DEFAULT_BUILD_TIMEOUT),
     }
 
 
@@ -1446,16 +1448,57 @@ def _resolve_context(path, saltenv="base"):
         local = os.path.join(__opts__["cachedir"], "files", saltenv, prefix)
         if not os.path.isdir(local):
             raise SaltInvocationError(f"image build: {path} did not cache as a directory")
+        _prune_cached_context(local, prefix, saltenv)
         return local
     if not os.path.isdir(path):
         raise SaltInvocationError(f"image build: context {path} is not a directory")
     return path
 
 
-def build_inputs_digest(path, dockerfile="Dockerfile", buildargs=None, target=None, saltenv="base"):
+def _prune_cached_context(local, prefix, saltenv):
+    """``cp.cache_dir`` never deletes what left the fileserver; a build context must."""
+    served = {
+        os.path.relpath(f, prefix)
+        for f in __salt__["cp.list_master"](saltenv=saltenv, prefix=prefix + "/")
+    }
+    for root, dirs, files in os.walk(local, topdown=False):
+        for fname in files:
+            full = os.path.join(root, fname)
+            if os.path.relpath(full, local) not in served:
+                os.remove(full)
+        for dname in dirs:
+            full = os.path.join(root, dname)
+            if not os.listdir(full):
+                os.rmdir(full)
+
+
+_FROM = re.compile(r"^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?", re.IGNORECASE | re.MULTILINE)
+_ARG = re.compile(r"^\s*ARG\s+([A-Za-z_][A-Za-z0-9_]*)(?:=(\S*))?", re.IGNORECASE | re.MULTILINE)
+
+
+def _base_images(dockerfile_text, buildargs):
+    """The images a Dockerfile's FROM lines name, with ARG defaults and build args applied."""
+    head = dockerfile_text.split("\n")
+    first_from = next((i for i, line in enumerate(head) if _FROM.match(line)), len(head))
+    defaults = {m.group(1): (m.group(2) or "").strip("\"'") for m in _ARG.finditer("\n".join(head[:first_from]))}
+    values = {**defaults, **buildargs}
+    stages, images = set(), []
+    for match in _FROM.finditer(dockerfile_text):
+        ref = re.sub(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", lambda m: values.get(m.group(1), ""), match.group(1))
+        if ref.lower() != "scratch" and ref not in stages:
+            images.append(ref)
+        if match.group(2):
+            stages.add(match.group(2))
+    return images
+
+
+def build_inputs_digest(path, dockerfile="Dockerfile", buildargs=None, target=None, saltenv="base",
+                        labels=None, base_image=None, profile=None):
     """
     Digest of everything an image build reads: the Dockerfile, the context files (honouring
-    ``.dockerignore``, names, modes and contents), the build args and the target.
+    ``.dockerignore``, names, modes and contents), the build args (``base_image`` is the
+    ``BASE_IMAGE`` arg), the target, the labels, and the ids of the base images its ``FROM``
+    lines name as the engine has them now — a rebuilt base image rebuilds what stands on it.
 
     CLI Example:
 
@@ -1490,8 +1533,17 @@ def build_inputs_digest(path, dockerfile="Dockerfile", buildargs=None, target=No
                     digest.update(block)
         digest.update(b"\0")
     with open(dockerfile_path, "rb") as fh:
-        digest.update(b"dockerfile\0" + fh.read())
-    digest.update(json.dumps({"buildargs": _str_map(buildargs, "buildargs") or {}, "target": target}, sort_keys=True).encode())
+        dockerfile_bytes = fh.read()
+    digest.update(b"dockerfile\0" + dockerfile_bytes)
+    args = dict(_str_map(buildargs, "buildargs") or {})
+    if base_image:
+        args["BASE_IMAGE"] = base_image
+    bases = {}
+    for ref in _base_images(dockerfile_bytes.decode("utf-8", "replace"), args):
+        found = image_inspect(ref, profile=profile)
+        bases[ref] = found["Id"] if found else None
+    digest.update(json.dumps({"buildargs": args, "target": target, "labels": _str_map(labels, "labels") or {},
+                              "bases": bases}, sort_keys=True).encode())
     return digest.hexdigest()
 
 
@@ -1521,11 +1573,12 @@ def image_build(
 
         salt '*' container.image_build app/web:1.2 salt://app/image buildargs='{"VERSION": "1.2"}'
     """
+    context = _resolve_context(path, saltenv)
+    digest = build_inputs_digest(context, dockerfile, buildargs, target, labels=labels,
+                                 base_image=base_image, profile=profile)
     buildargs = dict(_str_map(buildargs, "buildargs") or {})
     if base_image:
         buildargs["BASE_IMAGE"] = base_image
-    context = _resolve_context(path, saltenv)
-    digest = build_inputs_digest(context, dockerfile, buildargs, target)
     all_labels = {**(_str_map(labels, "labels") or {}), INPUTS_LABEL: digest}
     client = _client(profile)
     lines, errors = [], []
@@ -1542,6 +1595,7 @@ def image_build(
         forcerm=True,
         nocache=bool(nocache),
         decode=True,
+        timeout=connection(profile)["build_timeout"],
     )
     image_id = None
     for chunk in stream:

@@ -94,11 +94,9 @@ def present(
         old_id = current["Id"] if current else None
 
         if build:
-            args = dict(buildargs or {})
-            if base_image:
-                args["BASE_IMAGE"] = base_image
             digest = __salt__["container.build_inputs_digest"](
-                build, dockerfile=dockerfile, buildargs=args, target=target, saltenv=saltenv
+                build, dockerfile=dockerfile, buildargs=buildargs, target=target, saltenv=saltenv,
+                labels=labels, base_image=base_image, profile=profile,
             )
             have = ((current or {}).get("Config") or {}).get("Labels") or {}
             if have.get("org.saltext-chain.inputs") == digest:
@@ -137,8 +135,8 @@ def present(
                 ret["changes"]["image_id"] = {"old": None, "new": "(to be pulled)"}
                 comments.append(f"Image {name} would be pulled")
             else:
+                ret["changes"]["image_id"] = {"old": _short(old_id), "new": "(newest in the registry)"}
                 comments.append(f"Image {name} would be pulled to check for a newer one")
-                ret["result"] = None
         else:
             pulled = __salt__["container.image_pull"](name, profile=profile)
             if pulled["changed"]:

@@ -15,6 +15,8 @@ def minion_opts(salt_factories, docker_engines, registry_credentials):
             "file_client": "local",
             "file_roots": {"base": [str(REPO / "tests" / "functional" / "files"), str(REPO / "formulas")]},
             "module_dirs": [str(REPO)],
+            # Salt caches fileserver listings for 20 s by default; tests change files faster.
+            "fileserver_list_cache_time": 0,
             "container": {
                 "default_profile": "engine1",
                 "profiles": {name: {"base_url": url, "timeout": 60} for name, url in engines.ENGINES.items()},

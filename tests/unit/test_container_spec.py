@@ -130,3 +130,25 @@ def test_secret_environment_values_are_masked_in_changes():
                       "new": {"JENKINS_SECRET": "<hidden>", "DB_PASSWORD": "<hidden>", "MODE": "x"}}
     # Labels are not secret-bearing by convention and stay readable.
     assert container._change("dict", {"TOKEN": "1"}, {}, "labels") == {"old": {}, "new": {"TOKEN": "1"}}
+
+
+@pytest.mark.parametrize(
+    "text, args, expected",
+    [
+        ("FROM debian:12\n", {}, ["debian:12"]),
+        ("ARG BASE_IMAGE=busybox:1\nFROM ${BASE_IMAGE}\n", {}, ["busybox:1"]),
+        ("ARG BASE_IMAGE=busybox:1\nFROM $BASE_IMAGE AS build\nFROM scratch\nCOPY --from=build / /\n",
+         {"BASE_IMAGE": "alpine:3"}, ["alpine:3"]),
+        ("FROM --platform=linux/amd64 app:1 AS a\nFROM a\nFROM other:2\n", {}, ["app:1", "other:2"]),
+    ],
+)
+def test_base_images_of_a_dockerfile(text, args, expected):
+    assert container._base_images(text, args) == expected
+
+
+def test_digest_takes_labels_and_list_buildargs(tmp_path):
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    plain = container.build_inputs_digest(str(tmp_path))
+    assert container.build_inputs_digest(str(tmp_path), labels={"a": "1"}) != plain
+    assert container.build_inputs_digest(str(tmp_path), buildargs=["V=1"]) == \
+        container.build_inputs_digest(str(tmp_path), buildargs={"V": "1"})

@@ -109,3 +109,60 @@ def test_bad_image_input(states, engine, context):
     assert ret.result is False and "not a directory" in ret.comment
     ret = states.container_image.present(name="x/y:1", pull="sometimes", profile=engine)
     assert ret.result is False and "pull must be one of" in ret.comment
+
+
+def test_rebuilt_base_image_rebuilds_what_stands_on_it(states, modules, engine, tmp_path):
+    base, app = f"saltext-chain/test-base-{engine}:1", f"saltext-chain/test-onbase-{engine}:1"
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "Dockerfile").write_text("FROM saltext-chain/busybox:latest\nRUN echo one > /base\n")
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "Dockerfile").write_text("ARG BASE_IMAGE=none\nFROM ${BASE_IMAGE}\nRUN cat /base\n")
+    try:
+        assert states.container_image.present(name=base, build=str(tmp_path / "base"), profile=engine).result is True
+        first = states.container_image.present(name=app, build=str(tmp_path / "app"), base_image=base, profile=engine)
+        assert first.result is True and "image_id" in first.changes
+        same = states.container_image.present(name=app, build=str(tmp_path / "app"), base_image=base, profile=engine)
+        assert same.changes == {}
+        (tmp_path / "base" / "Dockerfile").write_text("FROM saltext-chain/busybox:latest\nRUN echo two > /base\n")
+        assert "image_id" in states.container_image.present(name=base, build=str(tmp_path / "base"), profile=engine).changes
+        follow = states.container_image.present(name=app, build=str(tmp_path / "app"), base_image=base, profile=engine)
+        assert follow.result is True and "image_id" in follow.changes, follow.comment
+    finally:
+        for ref in (app, base):
+            modules.container.image_remove(ref, force=True, profile=engine)
+
+
+def test_file_removed_from_a_salt_context_is_an_input_change(states, modules, engine, repo_root):
+    import shutil
+    import uuid
+
+    rel = f"_tmp-ctx-{uuid.uuid4().hex[:8]}"
+    ctx = repo_root / "tests" / "functional" / "files" / rel
+    ctx.mkdir()
+    name = f"saltext-chain/test-saltctx-{engine}:1"
+    try:
+        (ctx / "Dockerfile").write_text("FROM saltext-chain/busybox:latest\nCOPY . /ctx/\n")
+        (ctx / "keep.txt").write_text("keep\n")
+        (ctx / "drop.txt").write_text("drop\n")
+        first = states.container_image.present(name=name, build=f"salt://{rel}", profile=engine)
+        assert first.result is True, first.comment
+        assert states.container_image.present(name=name, build=f"salt://{rel}", profile=engine).changes == {}
+        (ctx / "drop.txt").unlink()
+        again = states.container_image.present(name=name, build=f"salt://{rel}", profile=engine)
+        assert again.result is True and "image_id" in again.changes, again.comment
+        assert states.container.running("sc-ctx", image=name, command="sleep 60", labels={TEST_LABEL: "1"},
+                                        profile=engine).result is True
+        listing = modules.container.exec("sc-ctx", "ls /ctx", profile=engine)["stdout"].split()
+        assert "drop.txt" not in listing and "keep.txt" in listing
+    finally:
+        shutil.rmtree(ctx, ignore_errors=True)
+        modules.container.remove("sc-ctx", force=True, profile=engine)
+        modules.container.image_remove(name, force=True, profile=engine)
+
+
+def test_list_buildargs_and_pull_always_test_mode(states, engine, context, image_name):
+    ret = states.container_image.present(name=image_name, build=str(context), buildargs=["VERSION=3"],
+                                         profile=engine)
+    assert ret.result is True, ret.comment
+    dry = states.container_image.present(name=BUSYBOX, pull="always", profile=engine, test=True)
+    assert dry.result is None and dry.changes["image_id"]["new"] == "(newest in the registry)"
