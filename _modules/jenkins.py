@@ -578,18 +578,53 @@ def _xml_drop(root, paths):
     return root
 
 
-def _xml_align(desired, current):
+# Elements whose text is a secret in plaintext (Jenkins encrypts most of them when it saves, but
+# the declared side, or a plugin that does not, has them in clear): masked in diffs only.
+DIFF_MASK = "****"
+_SECRET_TAG_RE = re.compile(r"password|passwd|secret|token|apikey", re.I)
+
+
+def _is_secret_tag(tag, parent_tag=None):
+    local = tag.rsplit(".", 1)[-1] if isinstance(tag, str) else ""
+    if parent_tag and local == "defaultValue" and str(parent_tag).endswith("PasswordParameterDefinition"):
+        return True
+    if local.endswith(("Id", "ID", "Ids")):  # credentialsId, tokenCredentialId: references, not secrets
+        return False
+    return bool(_SECRET_TAG_RE.search(local))
+
+
+def _mask_text(text):
+    return text if text is None or text == SECRET_MASK else DIFF_MASK
+
+
+def _xml_mask(elem, parent_tag=None):
+    """Mask the plaintext secrets of a (copied) tree in place; returns it."""
+    if _is_secret_tag(elem.tag, parent_tag):
+        elem.text = _mask_text(elem.text)
+    for child in elem:
+        _xml_mask(child, elem.tag)
+    return elem
+
+
+def _xml_align(desired, current, mask=False, parent_tag=None):
     """Project ``current`` onto ``desired`` (both canonical, same tag).
 
     Returns ``(desired', current')``: current' keeps, in desired's order, the elements matched
     to declared ones (same tag, k-th occurrence), the declared attributes only, and the
     significant extras; secrets are masked on both sides where either side is encrypted.
+    With ``mask`` (for diffs, never for the comparison) plaintext secrets are ``****`` on both
+    sides, and ``**** (changed)`` on the desired side when the two values differ.
     """
     d_new = ET.Element(desired.tag, dict(desired.attrib))
     c_new = ET.Element(current.tag, {k: current.attrib[k] for k in desired.attrib if k in current.attrib})
     d_text, c_text = desired.text, current.text
     if SECRET_MASK in (d_text, c_text):
         d_text = c_text = SECRET_MASK
+    if mask and _is_secret_tag(desired.tag, parent_tag):
+        changed = d_text != c_text
+        d_text, c_text = _mask_text(d_text), _mask_text(c_text)
+        if changed and d_text == c_text:
+            d_text += " (changed)"
     d_new.text, c_new.text = d_text, c_text
     by_tag = {}
     for idx, child in enumerate(current):
@@ -603,15 +638,17 @@ def _xml_align(desired, current):
         if k < len(candidates):
             cidx = candidates[k]
             used.add(cidx)
-            dn, cn = _xml_align(dchild, current[cidx])
+            dn, cn = _xml_align(dchild, current[cidx], mask, desired.tag)
             d_new.append(dn)
             c_new.append(cn)
         else:
-            d_new.append(copy.deepcopy(dchild))
+            extra = copy.deepcopy(dchild)
+            d_new.append(_xml_mask(extra, desired.tag) if mask else extra)
     desired_tags = set(seen)
     for idx, cchild in enumerate(current):
         if idx not in used and _significant_extra(cchild.tag, desired_tags, current.tag):
-            c_new.append(copy.deepcopy(cchild))
+            extra = copy.deepcopy(cchild)
+            c_new.append(_xml_mask(extra, current.tag) if mask else extra)
     return d_new, c_new
 
 
@@ -626,7 +663,7 @@ def _xml_compare(desired, current, ignore=None):
     """
     d = _xml_drop(_xml_canonical(desired if not isinstance(desired, (str, bytes)) else _xml_parse(desired)), ignore)
     if current is None:
-        after = _xml_pretty(d).splitlines()
+        after = _xml_pretty(_xml_mask(copy.deepcopy(d))).splitlines()
         diff = "\n".join(difflib.unified_diff([], after, "current", "desired", lineterm=""))
         return {"contained": False, "diff": diff}
     c = _xml_drop(_xml_canonical(
@@ -638,18 +675,27 @@ def _xml_compare(desired, current, ignore=None):
     contained = d.tag == c.tag and _xml_string(d_al) == _xml_string(c_al)
     diff = ""
     if not contained:
+        # the diff is made from a masked projection: plaintext secrets never reach `changes`
+        if d.tag != c.tag:
+            d_m, c_m = _xml_mask(copy.deepcopy(d)), _xml_mask(copy.deepcopy(c))
+        else:
+            d_m, c_m = _xml_align(d, c, mask=True)
         diff = "\n".join(
             difflib.unified_diff(
-                _xml_pretty(c_al).splitlines(), _xml_pretty(d_al).splitlines(), "current", "desired", lineterm=""
+                _xml_pretty(c_m).splitlines(), _xml_pretty(d_m).splitlines(), "current", "desired", lineterm=""
             )
         )
     return {"contained": contained, "diff": diff}
 
 
 def _xml_diff(old, new):
-    """Unified diff of the pretty-printed canonical forms of two XML documents."""
-    before = _xml_pretty(old).splitlines() if old is not None else []
-    after = _xml_pretty(new).splitlines() if new is not None else []
+    """Unified diff of the pretty-printed canonical forms of two XML documents (secrets masked)."""
+
+    def masked(doc):
+        return _xml_mask(copy.deepcopy(_xml_canonical(doc)))
+
+    before = _xml_pretty(masked(old)).splitlines() if old is not None else []
+    after = _xml_pretty(masked(new)).splitlines() if new is not None else []
     return "\n".join(difflib.unified_diff(before, after, "old", "new", lineterm=""))
 
 

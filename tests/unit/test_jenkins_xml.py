@@ -179,3 +179,46 @@ def test_xml_1_1_references_round_trip_when_reserialised():
     assert jm._xml_parse("<a>x&#9;y&#10;&#65;</a>").text == "x\ty\nA"
     # inside CDATA and comments a reference is literal text
     assert jm._xml_parse("<a><![CDATA[&#27;]]><!-- &#27; --></a>").text == "&#27;"
+
+
+SECRETS = """<project>
+  <properties><hudson.model.ParametersDefinitionProperty><parameterDefinitions>
+    <hudson.model.PasswordParameterDefinition>
+      <name>DEPLOY_PW</name><defaultValue>{pw}</defaultValue>
+    </hudson.model.PasswordParameterDefinition>
+    <hudson.model.StringParameterDefinition>
+      <name>REVISION</name><defaultValue>main</defaultValue>
+    </hudson.model.StringParameterDefinition>
+  </parameterDefinitions></hudson.model.ParametersDefinitionProperty></properties>
+  <scm class="hudson.plugins.git.GitSCM"><userRemoteConfigs><hudson.plugins.git.UserRemoteConfig>
+    <credentialsId>git-creds</credentialsId>
+  </hudson.plugins.git.UserRemoteConfig></userRemoteConfigs></scm>
+  <publishers><x.Notifier><apiKey>{key}</apiKey><authToken>{key}</authToken><PASSWD>{key}</PASSWD>
+    <webhookSecret>{key}</webhookSecret><room>{room}</room></x.Notifier></publishers>
+</project>"""
+
+
+def test_plaintext_secrets_never_appear_in_diffs():
+    desired = SECRETS.format(pw="hunter2", key="k3y-new", room="ops")
+    current = SECRETS.format(pw="hunter2", key="k3y-old", room="dev")
+    cmp = jm._xml_compare(desired, current)
+    assert not cmp["contained"]
+    for secret in ("hunter2", "k3y-new", "k3y-old"):
+        assert secret not in cmp["diff"]
+    assert "+      <room>ops</room>" in cmp["diff"]
+    assert "<credentialsId>git-creds</credentialsId>" in jm._xml_compare(desired, None)["diff"]
+    assert "<name>REVISION</name>" in jm._xml_compare(desired, None)["diff"]
+    created = jm._xml_compare(desired, None)["diff"]
+    assert "hunter2" not in created and "k3y-new" not in created and "<apiKey>****</apiKey>" in created
+    assert "<defaultValue>main</defaultValue>" in created
+
+
+def test_a_changed_secret_is_still_a_change_and_the_diff_says_so():
+    desired = SECRETS.format(pw="hunter3", key="k", room="r")
+    cmp = jm._xml_compare(desired, SECRETS.format(pw="hunter2", key="k", room="r"))
+    assert not cmp["contained"]
+    assert "hunter2" not in cmp["diff"] and "hunter3" not in cmp["diff"]
+    assert "-          <defaultValue>****</defaultValue>" in cmp["diff"]
+    assert "+          <defaultValue>**** (changed)</defaultValue>" in cmp["diff"]
+    same = jm._xml_compare(desired, SECRETS.format(pw="hunter3", key="k", room="r"))
+    assert same == {"contained": True, "diff": ""}

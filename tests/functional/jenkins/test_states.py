@@ -311,3 +311,30 @@ def test_job_enabled_contradicting_the_xml_is_refused(states, uid, unchanged_hom
     with unchanged_home():
         ret = states.jenkins_job.present(f"c-{uid}", config=xml, enabled=True)
     assert ret.result is False and "contradicts" in ret.comment
+
+
+SECRET_JOB = """<project>
+  <properties><hudson.model.ParametersDefinitionProperty><parameterDefinitions>
+    <hudson.model.PasswordParameterDefinition><name>DEPLOY_PW</name><defaultValue>{pw}</defaultValue>
+    </hudson.model.PasswordParameterDefinition>
+  </parameterDefinitions></hudson.model.ParametersDefinitionProperty></properties>
+  <assignedNode>nowhere</assignedNode>
+  <builders><hudson.tasks.Shell><command>true</command></hudson.tasks.Shell></builders>
+</project>"""
+
+
+def test_job_secrets_stay_out_of_changes(states, uid, unchanged_home):
+    name = f"sec-{uid}"
+    with unchanged_home():
+        ret = states.jenkins_job.present(name, config=SECRET_JOB.format(pw="hunter2"), test=True)
+    assert ret.result is None and "hunter2" not in str(ret.changes) and "<defaultValue>****" in str(ret.changes)
+    ret = states.jenkins_job.present(name, config=SECRET_JOB.format(pw="hunter2"))
+    assert ret.result is True and "hunter2" not in str(ret.changes) + ret.comment, ret.comment
+    assert states.jenkins_job.present(name, config=SECRET_JOB.format(pw="hunter2")).changes == {}
+    # a changed secret is still a change; neither value is shown
+    ret = states.jenkins_job.present(name, config=SECRET_JOB.format(pw="s3cond"))
+    assert ret.result is True and "config" in ret.changes, ret.comment
+    shown = str(ret.changes) + ret.comment
+    assert "hunter2" not in shown and "s3cond" not in shown and "**** (changed)" in shown
+    assert states.jenkins_job.present(name, config=SECRET_JOB.format(pw="s3cond")).changes == {}
+    states.jenkins_job.absent(name)
