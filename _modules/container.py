@@ -1629,6 +1629,21 @@ def _read_docker_config(path):
         raise CommandExecutionError(f"cannot read {path}: {err}") from err
 
 
+def _write_docker_config(path, conf):
+    """Atomically, mode 0600 (it holds credentials), like ``docker login``."""
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    tmp = f"{path}.tmp"
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as fh:
+        json.dump(conf, fh, indent=2)
+    os.replace(tmp, path)
+
+
+def _forget_clients():
+    """Cached clients keep the credentials of a login; drop them when credentials change."""
+    for key in [k for k in __context__ if str(k).startswith("container.client:")]:
+        __context__.pop(key).close()
+
+
 def _registry_credentials(registry, username=None, password=None):
     creds = (__salt__["config.get"]("container:registries", {}) or {}).get(registry) or {}
     username = username or creds.get("username")
@@ -1692,11 +1707,8 @@ def login(registry, username=None, password=None, config_path=None, profile=None
     conf.setdefault("auths", {})[registry] = {
         "auth": base64.b64encode(f"{username}:{password}".encode()).decode()
     }
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    tmp = f"{path}.tmp"
-    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as fh:
-        json.dump(conf, fh, indent=2)
-    os.replace(tmp, path)
+    _write_docker_config(path, conf)
+    _forget_clients()
     return {"registry": registry, "username": username, "status": result.get("Status", "Login Succeeded")}
 
 
@@ -1715,22 +1727,65 @@ def logout(registry, config_path=None):
     if registry not in (conf.get("auths") or {}):
         return False
     del conf["auths"][registry]
-    tmp = f"{path}.tmp"
-    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as fh:
-        json.dump(conf, fh, indent=2)
-    os.replace(tmp, path)
+    _write_docker_config(path, conf)
+    _forget_clients()
     return True
 
 
-def _registry_request(registry, path, username=None, password=None, method="GET", timeout=10, headers=None):
+_LOOPBACK = ("127.", "localhost", "[::1]", "::1")
+_DOCKER_HUB = ("docker.io", "index.docker.io", "registry-1.docker.io")
+
+
+def _registry_base(registry):
+    """Base URL of a registry's HTTP API from a name as users write it (host[:port],
+    [v6]:port, or a URL). Loopback registries are plain HTTP, as the engine treats them."""
+    text = str(registry).strip().rstrip("/")
+    scheme = None
+    if "://" in text:
+        scheme, _, text = text.partition("://")
+    host = text.split("/", 1)[0]
+    if host in _DOCKER_HUB:
+        return "https://registry-1.docker.io"
+    if scheme is None:
+        scheme = "http" if host.startswith(_LOOPBACK) else "https"
+    return f"{scheme}://{host}"
+
+
+def _bearer_token(challenge, username, password, timeout):
+    """Token auth (Docker Hub, GHCR, GitLab, Harbor): ask the realm for a token."""
     import requests  # pylint: disable=import-outside-toplevel
 
-    scheme = "http" if registry.split(":")[0] in ("127.0.0.1", "localhost", "[::1]") else "https"
+    params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
+    realm = params.pop("realm", None)
+    if not realm:
+        return None
     auth = (username, password) if username and password else None
     try:
-        return requests.request(
-            method, f"{scheme}://{registry}{path}", auth=auth, timeout=float(timeout), headers=headers or {}
-        )
+        resp = requests.get(realm, params=params, auth=auth, timeout=float(timeout))
+    except requests.RequestException:
+        return None
+    if resp.status_code != 200:
+        return None
+    body = resp.json() if resp.content else {}
+    return body.get("token") or body.get("access_token")
+
+
+def _registry_request(registry, path, username=None, password=None, method="GET", timeout=10, headers=None):
+    """One registry API request with Basic auth, following a Bearer challenge once."""
+    import requests  # pylint: disable=import-outside-toplevel
+
+    url = _registry_base(registry) + path
+    headers = dict(headers or {})
+    auth = (username, password) if username and password else None
+    try:
+        resp = requests.request(method, url, auth=auth, timeout=float(timeout), headers=headers)
+        challenge = resp.headers.get("WWW-Authenticate", "")
+        if resp.status_code == 401 and challenge.lower().startswith("bearer"):
+            token = _bearer_token(challenge[len("bearer"):].strip(), username, password, timeout)
+            if token:
+                headers["Authorization"] = f"Bearer {token}"
+                resp = requests.request(method, url, timeout=float(timeout), headers=headers)
+        return resp
     except requests.RequestException as err:
         raise CommandExecutionError(f"registry {registry} did not answer: {type(err).__name__}") from err
 

@@ -46,6 +46,10 @@ def logged_in(name, username=None, password=None, config_path=None, profile=None
                 ret["comment"] = f"Logged in to {name} as {status['username']}"
                 return ret
         user = username or ((__salt__["config.get"]("container:registries", {}) or {}).get(name) or {}).get("username")
+        if not user or not (password or ((__salt__["config.get"]("container:registries", {}) or {}).get(name) or {}).get("password")):
+            raise SaltInvocationError(
+                f"registry {name}: no credentials (pass username/password or set container:registries:{name} in pillar)"
+            )
         ret["changes"] = {"username": {"old": status["username"], "new": user}}
         if status["username"] == user:
             ret["changes"] = {"credentials": {"old": "stored", "new": "renewed"}}

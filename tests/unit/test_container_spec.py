@@ -152,3 +152,19 @@ def test_digest_takes_labels_and_list_buildargs(tmp_path):
     assert container.build_inputs_digest(str(tmp_path), labels={"a": "1"}) != plain
     assert container.build_inputs_digest(str(tmp_path), buildargs=["V=1"]) == \
         container.build_inputs_digest(str(tmp_path), buildargs={"V": "1"})
+
+
+@pytest.mark.parametrize(
+    "name, base",
+    [
+        ("127.0.0.1:5000", "http://127.0.0.1:5000"),
+        ("localhost:5000", "http://localhost:5000"),
+        ("[::1]:5000", "http://[::1]:5000"),
+        ("registry.example:5000", "https://registry.example:5000"),
+        ("https://index.docker.io/v1/", "https://registry-1.docker.io"),
+        ("docker.io", "https://registry-1.docker.io"),
+        ("http://ci.internal:5000/", "http://ci.internal:5000"),
+    ],
+)
+def test_registry_base_url(name, base):
+    assert container._registry_base(name) == base

@@ -134,3 +134,11 @@ def test_failed_network_recreate_reports_and_reconnects(states, modules, engine)
     assert ret.result is False and "could not be recreated" in ret.comment
     assert ret.changes["disconnected"]["new"] == ["sc-failuser"]
     assert "containers left disconnected: sc-failuser" in ret.comment
+
+
+def test_registry_without_credentials_fails_in_test_mode_too(states, tmp_path, docker_engines):
+    cfg = str(tmp_path / "config.json")
+    for test in (True, False):
+        ret = states.container_registry.logged_in("registry.invalid:5000", config_path=cfg, test=test)
+        assert ret.result is False and "no credentials" in ret.comment
+    assert not (tmp_path / "config.json").exists()
