@@ -1799,12 +1799,41 @@ def _is_parameterized(data):
     return False
 
 
+_PARAM_DEFS_TREE = "property[parameterDefinitions[name,type]]"
+
+
+def _param_defs(data):
+    """``{name: type}`` of a job's parameter definitions (``type`` as Jenkins exports it)."""
+    defs = {}
+    for prop in (data or {}).get("property") or []:
+        for pdef in (prop or {}).get("parameterDefinitions") or []:
+            if pdef and pdef.get("name"):
+                defs[pdef["name"]] = str(pdef.get("type") or pdef.get("_class") or "").rsplit(".", 1)[-1]
+    return defs
+
+
+def _check_param_names(name, params, defs):
+    """Refuse parameters the job does not define: Jenkins drops them silently (SECURITY-170)."""
+    unknown = sorted({key for key, _ in params or ()} - set(defs))
+    if not unknown:
+        return
+    if defs:
+        raise SaltInvocationError(
+            f"job {name} does not define parameter(s) {', '.join(unknown)} (it defines: {', '.join(sorted(defs))}); "
+            "Jenkins would silently drop them"
+        )
+    raise SaltInvocationError(
+        f"job {name} has no parameters, so Jenkins would silently drop {', '.join(unknown)}"
+    )
+
+
 def _trigger(client, name, params):
     """Queue a build; return the queue id (following Jenkins' 303 to an identical queued item)."""
     path = _job_path(name)
-    data = client.get_json_or_none(path + "api/json", params={"tree": "buildable,property[parameterDefinitions[name]]"})
+    data = client.get_json_or_none(path + "api/json", params={"tree": f"buildable,{_PARAM_DEFS_TREE}"})
     if data is None:
         raise CommandExecutionError(f"job {name} does not exist")
+    _check_param_names(name, params, _param_defs(data))
     if params or _is_parameterized(data):
         resp = client.request("POST", path + "buildWithParameters", data=params or {}, allow_redirects=False)
     else:
@@ -1975,6 +2004,11 @@ def build(name, parameters=None, wait=True, timeout=600, poll_interval=1, tail=5
     if not wait:
         out["building"] = True
         return out
+    return _wait_build(client, name, out, deadline, pause, tail)
+
+
+def _wait_build(client, name, out, deadline, pause, tail):
+    """Poll build ``out["number"]`` until it has a result or ``deadline``; fill in ``out``."""
     path = f"{_job_path(name)}{out['number']}/"
     while True:
         data = client.get_json_or_none(path + "api/json", params={"tree": "number,url,result,building,duration"})
@@ -1995,10 +2029,48 @@ def build(name, parameters=None, wait=True, timeout=600, poll_interval=1, tail=5
     return out
 
 
+def build_wait(name, number, timeout=600, poll_interval=1, tail=50, profile=None):
+    """
+    Wait for an already started build (e.g. one an earlier run left running) to finish.
+
+    Returns the same mapping as ``jenkins.build`` (``queue_id`` None); ``result`` is None when
+    the build did not finish within ``timeout`` seconds.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jenkins.build_wait app-build 12 timeout=300
+    """
+    ref = _build_ref(number)
+    if not ref.isdigit():
+        raise SaltInvocationError("build_wait needs a build number")
+    try:
+        timeout, poll_interval = float(timeout), float(poll_interval)
+    except (TypeError, ValueError) as err:
+        raise SaltInvocationError("timeout and poll_interval must be numbers") from err
+    client = _client(profile)
+    deadline = time.monotonic() + timeout
+
+    def pause():
+        time.sleep(max(0.05, min(poll_interval, deadline - time.monotonic())))
+
+    if client.get_json_or_none(f"{_job_path(name)}{ref}/api/json", params={"tree": "number"}) is None:
+        raise CommandExecutionError(f"job {name} has no build {ref}")
+    out = {"name": name, "queue_id": None, "number": int(ref), "url": None, "result": None,
+           "duration": None, "building": None, "console_tail": ""}
+    return _wait_build(client, name, out, deadline, pause, tail)
+
+
 def last_build_with(name, parameters=None, limit=50, profile=None):
     """
-    Return the newest completed build whose parameters include ``parameters`` (all builds when
-    None), as ``{number, result, url}``, or None.
+    Return the newest build (finished or still running) whose parameters include
+    ``parameters`` (all builds when None), as ``{number, result, url, building}``, or None.
+    ``result`` is None while the build runs.
+
+    Parameters the job does not define are refused (``SaltInvocationError``): Jenkins drops
+    them silently, so no build would ever match. Password parameters are left out of the
+    match: Jenkins does not export their values.
 
     CLI Example:
 
@@ -2006,13 +2078,17 @@ def last_build_with(name, parameters=None, limit=50, profile=None):
 
         salt '*' jenkins.last_build_with app-build parameters='{REVISION: abc123}'
     """
-    params = dict(_build_params(parameters) or [])
-    tree = f"builds[number,url,result,building,actions[parameters[name,value]]]{{0,{int(limit)}}}"
+    params = _build_params(parameters) or []
+    tree = (f"{_PARAM_DEFS_TREE},"
+            f"builds[number,url,result,building,actions[parameters[name,value]]]{{0,{int(limit)}}}")
     data = _client(profile).get_json_or_none(_job_path(name) + "api/json", params={"tree": tree})
     if data is None:
         return None
+    defs = _param_defs(data)
+    _check_param_names(name, params, defs)
+    params = {k: v for k, v in params if defs.get(k) != "PasswordParameterDefinition"}
     for bld in data.get("builds") or []:
-        if bld.get("building") or not bld.get("result"):
+        if not bld.get("building") and not bld.get("result"):
             continue
         have = {}
         for action in bld.get("actions") or []:
@@ -2021,7 +2097,8 @@ def last_build_with(name, parameters=None, limit=50, profile=None):
                 have[param.get("name")] = ("true" if value else "false") if isinstance(value, bool) else (
                     "" if value is None else str(value))
         if all(have.get(k) == v for k, v in params.items()):
-            return {"number": bld.get("number"), "result": bld.get("result"), "url": bld.get("url")}
+            return {"number": bld.get("number"), "result": None if bld.get("building") else bld.get("result"),
+                    "url": bld.get("url"), "building": bool(bld.get("building"))}
     return None
 
 

@@ -6,8 +6,13 @@ Jenkins builds as a state: ``succeeded``.
 The build goes through the queue (the queue id Jenkins answers, never a guessed build
 number), then is waited for within ``timeout``. On failure or timeout the state fails with the
 build's console tail. A build of the job whose parameters include the declared ones that
-already succeeded counts as done, so a second apply triggers nothing; set ``force: true`` (or
-use the state under ``onchanges``) to build every time.
+already succeeded counts as done, so a second apply triggers nothing; one that is still running
+(an earlier apply timed out) is waited for, within ``timeout``, instead of starting a duplicate.
+Set ``force: true`` (or use the state under ``onchanges``) to build every time.
+
+Parameters the job does not define are refused before anything is triggered (Jenkins would
+drop them silently and no build would ever match). Password parameters are not compared:
+Jenkins does not export their values, so a build with other values for them still matches.
 
 .. code-block:: yaml
 
@@ -74,6 +79,27 @@ def succeeded(name, parameters=None, timeout=600, accept_unstable=False, force=F
         exists = __salt__["jenkins.job_exists"](name, profile=profile)
         if exists and not force:
             last = __salt__["jenkins.last_build_with"](name, parameters=parameters, profile=profile)
+            if last and last.get("building"):
+                # an earlier run (timed out?) left it running: wait for it rather than start a duplicate
+                if __opts__["test"]:
+                    ret["result"] = None
+                    ret["comment"] = (f"Build #{last['number']} of {name} with these parameters is running; "
+                                      f"it would be waited for (up to {timeout}s), nothing triggered")
+                    return ret
+                res = __salt__["jenkins.build_wait"](
+                    name, last["number"], timeout=timeout, poll_interval=poll_interval, tail=tail_lines,
+                    profile=profile,
+                )
+                what = f"Build #{last['number']} of {name} (already running, waited for)"
+                if res["result"] is None:
+                    ret["result"] = False
+                    ret["comment"] = f"{what} did not finish within {timeout}s; console tail:\n{res['console_tail']}"
+                elif res["result"] not in ok:
+                    ret["result"] = False
+                    ret["comment"] = f"{what} finished {res['result']}; console tail:\n{res['console_tail']}"
+                else:
+                    ret["comment"] = f"{what} finished {res['result']}"
+                return ret
             if last and last["result"] in ok:
                 ret["comment"] = f"Build #{last['number']} of {name} with these parameters already {last['result']}"
                 return ret

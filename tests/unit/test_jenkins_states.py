@@ -78,3 +78,19 @@ def test_plugin_versions_and_inactive(monkeypatch):
     assert "off 1.0 is installed but not active (disabled)" in ret["comment"]
     assert "gone is not installed" in ret["comment"]
     assert jenkins_plugin.installed("off", active=False)["result"] is True
+
+
+def test_build_running_from_an_earlier_apply_is_waited_for_never_duplicated(monkeypatch):
+    monkeypatch.setitem(jenkins_build.__salt__, "jenkins.job_exists", MagicMock(return_value=True))
+    monkeypatch.setitem(jenkins_build.__salt__, "jenkins.last_build_with", MagicMock(
+        return_value={"number": 7, "result": None, "url": "u/7/", "building": True}))
+    monkeypatch.setitem(jenkins_build.__salt__, "jenkins.build", MagicMock(side_effect=AssertionError("build")))
+    wait = MagicMock(return_value={"number": 7, "queue_id": None, "result": "FAILURE", "url": "u/7/",
+                                   "console_tail": "step broke"})
+    monkeypatch.setitem(jenkins_build.__salt__, "jenkins.build_wait", wait)
+    ret = jenkins_build.succeeded("app", timeout=42)
+    assert ret["result"] is False and "#7" in ret["comment"] and "step broke" in ret["comment"]
+    assert ret["changes"] == {}
+    assert wait.call_args.args == ("app", 7) and wait.call_args.kwargs["timeout"] == 42
+    wait.return_value = {**wait.return_value, "result": None}
+    assert "did not finish within 42s" in jenkins_build.succeeded("app", timeout=42)["comment"]

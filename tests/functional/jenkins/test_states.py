@@ -2,8 +2,10 @@
 apply, idempotent second apply, honest test mode (the controller's persisted state unchanged)."""
 
 import os
+import time
 
 import pytest
+from salt.exceptions import SaltInvocationError
 
 from saltext.chain.emulator import testing
 
@@ -338,3 +340,45 @@ def test_job_secrets_stay_out_of_changes(states, uid, unchanged_home):
     assert "hunter2" not in shown and "s3cond" not in shown and "**** (changed)" in shown
     assert states.jenkins_job.present(name, config=SECRET_JOB.format(pw="s3cond")).changes == {}
     states.jenkins_job.absent(name)
+
+
+def test_build_second_apply_waits_for_the_running_build(states, modules, agent, uid):
+    name = f"sw-{uid}"
+    modules.jenkins.job_create(name, config_xml=job_xml(label="stateemu", command="sleep 4; echo slow done"))
+    for _ in range(100):  # an earlier test's slow build may still hold the agent's executor
+        if modules.jenkins.node_info(agent).get("idle"):
+            break
+        time.sleep(0.1)
+    first = states.jenkins_build.succeeded(name, timeout=1.5, poll_interval=0.1)
+    assert first.result is False and "did not finish" in first.comment
+    running = modules.jenkins.last_build_with(name)
+    assert running["number"] == 1 and running["building"] is True and running["result"] is None
+    with_test = states.jenkins_build.succeeded(name, test=True)
+    assert with_test.result is None and with_test.changes == {} and "#1" in with_test.comment
+    second = states.jenkins_build.succeeded(name, timeout=60, poll_interval=0.2)
+    assert second.result is True, second.comment
+    assert second.changes == {} and "#1" in second.comment and "SUCCESS" in second.comment
+    assert modules.jenkins.job_info(name)["nextBuildNumber"] == 2  # no duplicate build
+    assert states.jenkins_build.succeeded(name).changes == {}
+
+
+def test_build_parameters_the_job_does_not_define_are_refused(states, modules, uid, unchanged_home):
+    name = f"sp-{uid}"
+    modules.jenkins.job_create(name, config_xml=JOB_XML.format(desc="d", label="nowhere", command="true").replace(
+        "<canRoam>", "<properties><hudson.model.ParametersDefinitionProperty><parameterDefinitions>"
+        "<hudson.model.StringParameterDefinition><name>REVISION</name><defaultValue>x</defaultValue>"
+        "</hudson.model.StringParameterDefinition></parameterDefinitions>"
+        "</hudson.model.ParametersDefinitionProperty></properties><canRoam>"))
+    plain = f"spp-{uid}"
+    modules.jenkins.job_create(plain, config_xml=job_xml())
+    with unchanged_home():
+        ret = states.jenkins_build.succeeded(name, parameters={"REVISON": "abc", "REVISION": "abc"}, test=True)
+        assert ret.result is False and "REVISON" in ret.comment and ret.changes == {}
+        ret = states.jenkins_build.succeeded(name, parameters={"REVISON": "abc"}, timeout=5)
+        assert ret.result is False and "REVISON" in ret.comment and ret.changes == {}
+        ret = states.jenkins_build.succeeded(name, parameters={"REVISON": "abc"}, force=True, timeout=5)
+        assert ret.result is False and "REVISON" in ret.comment and ret.changes == {}
+        with pytest.raises(SaltInvocationError, match="REVISON"):
+            modules.jenkins.build(name, parameters={"REVISON": "abc"}, timeout=5)
+        with pytest.raises(SaltInvocationError, match="EXTRA"):
+            modules.jenkins.build(plain, parameters={"EXTRA": "1"}, timeout=5)
