@@ -166,6 +166,11 @@ def _resolve_profile(profile):
             f"jenkins profile '{name}': the url must not contain a user or token "
             f"(user:token@host); put user/token in the profile keys (jenkins:profiles:{name}:user/token)"
         )
+    if "?" in url or "#" in url:
+        raise SaltInvocationError(
+            f"jenkins profile '{name}': the url must be the controller's base url, without a query string "
+            "or fragment (credentials go in the user/token keys)"
+        )
     if not re.match(r"^https?://[^/?#]+", url):
         shown = url.split("?", 1)[0].split("#", 1)[0]
         raise SaltInvocationError(f"jenkins profile '{name}': url must be http(s)://..., got {shown!r}")
@@ -1772,7 +1777,12 @@ def _build_params(parameters):
             elif isinstance(entry, (list, tuple)) and len(entry) == 2:
                 items.append(tuple(entry))
             else:
-                raise SaltInvocationError(f"parameters: invalid entry {entry!r}")
+                # never echo the entry: it may hold a secret value
+                raise SaltInvocationError(
+                    "parameters: each list entry must be a one-key mapping or a (name, value) pair, "
+                    f"got a {type(entry).__name__}"
+                    + (f" of {len(entry)} items" if isinstance(entry, (dict, list, tuple)) else "")
+                )
     else:
         raise SaltInvocationError("parameters must be a mapping of name: value")
     out = []

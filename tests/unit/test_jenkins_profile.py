@@ -97,3 +97,17 @@ def test_url_errors_never_echo_credentials():
     with pytest.raises(SaltInvocationError) as err:
         jm._resolve_profile({"name": "ci", "url": "jenkins.example.com/?token=TOKEN42"})
     assert "TOKEN42" not in str(err.value)
+
+
+def test_query_or_fragment_in_url_is_refused_without_echoing_it():
+    for url in ("https://jenkins.example.com/?token=TOKEN42", "https://jenkins.example.com/#TOKEN42"):
+        with pytest.raises(SaltInvocationError, match="query string") as err:
+            jm._resolve_profile({"name": "ci", "url": url})
+        assert "TOKEN42" not in str(err.value)
+
+
+def test_bad_build_parameters_never_echo_values():
+    for bad in ([["PASSWORD", "hunter2", "extra"]], [{"PASSWORD": "hunter2", "B": "x"}], {"PASSWORD": ["hunter2"]}):
+        with pytest.raises(SaltInvocationError) as err:
+            jm._build_params(bad)
+        assert "hunter2" not in str(err.value)
