@@ -1089,6 +1089,20 @@ def run(image, name, profile=None, pull="missing", **kwargs):
     return inspect(cid, profile=profile)
 
 
+def rename(name, new_name, profile=None):
+    """
+    Rename a container.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' container.rename web web-old
+    """
+    _call(f"rename container {name} to {new_name}", _client(profile).rename, name, new_name)
+    return True
+
+
 def update(name, restart_policy=None, memory=None, cpus=None, profile=None):
     """
     Change a live container's restart policy and resources without recreating it.

@@ -81,6 +81,19 @@ def _stop_remove(name, stop_timeout, profile):
     __salt__["container.remove"](name, force=True, stop_timeout=stop_timeout, profile=profile)
 
 
+def _replace(name, spec_args, profile, pull, stop_timeout):
+    """Recreate: the replacement is created first under a temporary name, so a bad spec or a
+    failed pull leaves the old container serving; only then the old one goes and the new one
+    takes its name and starts."""
+    staging = f"{name}.saltext-next"
+    __salt__["container.remove"](staging, force=True, profile=profile)  # a failed earlier run
+    cid = __salt__["container.create"](profile=profile, pull=pull, name=staging, **spec_args)
+    _stop_remove(name, stop_timeout, profile)
+    __salt__["container.rename"](cid, name, profile=profile)
+    __salt__["container.start"](cid, profile=profile)
+    return cid
+
+
 def _create_start(name, spec_args, profile, pull):
     cid = __salt__["container.create"](profile=profile, pull=pull, name=name, **spec_args)
     __salt__["container.start"](cid, profile=profile)
@@ -211,8 +224,7 @@ def running(
                 ret["result"] = None
                 ret["comment"] = f"Container {name} would be recreated ({', '.join(cmp['recreate'])} differ)"
                 return ret
-            _stop_remove(name, stop_timeout, profile)
-            cid = _create_start(name, spec_args | {"image": image}, profile, pull)
+            cid = _replace(name, spec_args | {"image": image}, profile, pull, stop_timeout)
             ret["changes"]["container"] = {"old": _short(cmp["id"]), "new": _short(cid)}
             ret["comment"] = f"Container {name} recreated ({', '.join(cmp['recreate'])} differed)"
         else:
@@ -286,8 +298,7 @@ def _watch(name, image, action, stop_timeout, profile, pull, spec_args):
     if action == "restart":
         __salt__["container.restart"](name, timeout=stop_timeout, profile=profile)
         return "restarted because a watched state changed"
-    _stop_remove(name, stop_timeout, profile)
-    cid = _create_start(name, spec_args | {"image": image}, profile, pull)
+    cid = _replace(name, spec_args | {"image": image}, profile, pull, stop_timeout)
     return f"recreated ({_short(cid)}) because a watched state changed"
 
 

@@ -13,7 +13,9 @@ from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
 
-EXPECTED_STATES = {"container", "container_image", "container_network", "container_volume", "container_registry"}
+EXPECTED_STATES = {"container", "container_image", "container_network", "container_volume", "container_registry",
+                   "jenkins_node", "jenkins_job", "jenkins_build", "jenkins_plugin"}
+EXPECTED_MODULES = {"container", "jenkins"}
 
 
 def _local_config(tmp_path):
@@ -41,8 +43,13 @@ def _check(bindir, conf):
     assert EXPECTED_STATES <= states, sorted(states)
     spec = _salt_call(bindir, conf, "container.normalize", "image=app/web:1", 'ports=["127.0.0.1:8080:80"]')
     assert spec == {"image": "app/web:1", "ports": {"80/tcp": [["127.0.0.1", "8080"]]}}
-    grains = _salt_call(bindir, conf, "sys.list_modules")
-    assert "container" in grains
+    modules = set(_salt_call(bindir, conf, "sys.list_modules"))
+    assert EXPECTED_MODULES <= modules, sorted(modules)
+    (conf.parent / "empty" / "pkg.yaml").write_text("- job:\n    name: pkg\n    builders:\n      - shell: 'true'\n")
+    xml = _salt_call(bindir, conf, "jenkins.job_render", "salt://pkg.yaml")
+    assert "<hudson.tasks.Shell>" in xml["pkg"]
+    grains = _salt_call(bindir, conf, "grains.item", "container_engine")
+    assert "container_engine" in grains
 
 
 def test_editable_install_needs_no_sync(tmp_path):

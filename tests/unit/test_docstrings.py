@@ -21,6 +21,8 @@ def _public_functions(kind):
 
 @pytest.mark.parametrize("kind", ["_modules", "_runners"])
 def test_cli_examples(kind):
+    if not list(_public_functions(kind)):
+        pytest.skip(f"{kind} has no modules yet")
     missing = [f"{p.name}:{f.name}" for p, _, funcs in _public_functions(kind) for f in funcs
                if "CLI Example" not in (ast.get_docstring(f) or "")]
     assert missing == []
@@ -34,4 +36,6 @@ def test_state_yaml_examples():
 
 @pytest.mark.parametrize("kind", ["_modules", "_states", "_runners", "_grains", "_beacons"])
 def test_module_docstrings(kind):
+    if not list(_public_functions(kind)):
+        pytest.skip(f"{kind} has no modules yet")
     assert [p.name for p, doc, _ in _public_functions(kind) if not doc] == []

@@ -149,3 +149,19 @@ def test_secret_environment_never_in_output(states, engine):
     assert rotated.result is True
     assert rotated.changes["environment"] == {"old": {"JENKINS_SECRET": "<hidden>"}, "new": {"JENKINS_SECRET": "<hidden>"}}
     assert "f00dfeed" not in str(rotated.raw) and "beefcafe" not in str(rotated.raw)
+
+
+def test_failed_recreate_leaves_the_old_container_serving(states, modules, engine):
+    (name,) = _names()
+    assert states.container.running(name, profile=engine, **_spec()).result is True
+    before = modules.container.inspect(name, profile=engine)["Id"]
+    # A bind whose source is relative is refused by the engine at create time.
+    bad = states.container.running(name, profile=engine, **_spec(binds=["relative/path:/data"]))
+    assert bad.result is False
+    still = modules.container.inspect(name, profile=engine)
+    assert still["Id"] == before and still["State"]["Running"]
+    assert modules.container.inspect(f"{name}.saltext-next", profile=engine) is None
+    # A good change afterwards converges, and the staging name never lingers.
+    good = states.container.running(name, profile=engine, **_spec(labels={TEST_LABEL: "1", "app": "v2"}))
+    assert good.result is True and good.changes["container"]["old"] == before[:12]
+    assert modules.container.inspect(name, profile=engine)["Config"]["Labels"]["app"] == "v2"
