@@ -220,6 +220,11 @@ def _strip_html(text):
     return text
 
 
+# First path segments (under the controller's url) of a login page: Jenkins' own, and those of
+# common authenticating proxies (oauth2-proxy, SSO/SAML gateways).
+_LOGIN_PATHS = {"login", "loginError", "securityRealm", "oauth2", "sso", "saml"}
+
+
 def _scrub(err):
     """An exception's text without query strings (requests/urllib3 quote the URL they failed on)."""
     return re.sub(r"(url: [^\s?]*)\?\S*", r"\1?...", str(err))
@@ -351,8 +356,11 @@ if HAS_LIBS:
                     port = None
                 return parts.scheme, (parts.hostname or "").lower(), port
 
-            login = re.search(r"(^|/)(login|securityRealm)(/|$)", target.path)
-            if code in (302, 303) and origin(target) == origin(base) and not login:
+            same = origin(target) == origin(base)
+            inside = target.path.startswith(base.path or "/")
+            rel = target.path[len(base.path or "/"):] if inside else ""
+            login = inside and rel.split("/", 1)[0] in _LOGIN_PATHS
+            if code in (302, 303) and same and inside and not login:
                 return
             shown = urllib.parse.urlunsplit((target.scheme, target.hostname or "", target.path, "", ""))
             if target.port:
@@ -360,7 +368,8 @@ if HAS_LIBS:
                     (target.scheme, f"{target.hostname}:{target.port}", target.path, "", ""))
             why = ("a login page (a proxy or single sign-on in front of Jenkins?)" if login
                    else "a permanent redirect" if code in (301, 308)
-                   else "another address" if origin(target) != origin(base) else "a redirect")
+                   else "another address" if not same
+                   else "a page outside the controller's path" if not inside else "a redirect")
             raise JenkinsError(
                 f"{method} {path} was redirected ({code}) to {shown}, {why}: the request was not applied; "
                 f"fix the url of jenkins profile '{self.profile_name}' (currently {self.server}) to the "

@@ -67,14 +67,22 @@ REFUSED = {
     "/other-port": (302, "http://127.0.0.1:1/computer/"),
     "/login-page": (302, "/login?from=%2Fjob%2Fx%2Fenable"),
     "/realm": (303, "http://HOST/securityRealm/commenceLogin?from=" + TOKEN),
+    "/proxy": (302, "/oauth2/start?rd=%2Fjob%2Fx%2Fenable"),
 }
 ACCEPTED = {
     "/computer/doCreateItem": (302, "http://HOST/computer/"),
     "/job/x/enable": (302, "/job/x/"),
     "/job/x/buildWithParameters": (303, "http://HOST/queue/item/7/"),
+    "/job/login/enable": (302, "/job/login/"),  # a job called "login" is not the login page
+}
+PREFIXED = {
+    "/jenkins/job/x/enable": (302, "/jenkins/job/x/"),
+    "/jenkins/job/x/disable": (302, "/other-app/"),
+    "/jenkins/job/x/doDelete": (302, "/jenkins/login?from=%2Fjenkins%2F"),
 }
 _Handler.routes.update(REFUSED)
 _Handler.routes.update(ACCEPTED)
+_Handler.routes.update(PREFIXED)
 
 
 @pytest.mark.parametrize("path", sorted(REFUSED))
@@ -103,3 +111,14 @@ def test_transport_errors_drop_query_strings():
     text = ("HTTPSConnectionPool(host='j', port=443): Max retries exceeded with url: "
             f"/computer/a/toggleOffline?offlineMessage={TOKEN} (Caused by SSLError('bad'))")
     assert TOKEN not in jm._scrub(text) and "/computer/a/toggleOffline?..." in jm._scrub(text)
+
+
+def test_a_controller_under_a_path_prefix(stub):
+    conf = jm._resolve_profile({"url": f"http://127.0.0.1:{stub.server_port}/jenkins/", "user": "salt",
+                                "token": TOKEN, "timeout": 5})
+    client = jm._Client(conf)
+    assert client.request("POST", "job/x/enable").status_code == 302
+    with pytest.raises(CommandExecutionError, match="outside the controller's path"):
+        client.request("POST", "job/x/disable")
+    with pytest.raises(CommandExecutionError, match="login page"):
+        client.request("POST", "job/x/doDelete")
