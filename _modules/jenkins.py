@@ -1716,6 +1716,15 @@ def job_delete(name, profile=None):
     return True
 
 
+def _job_action(name, action, profile):
+    """POST a job action (enable, disable); a missing job is an error, not a silent no-op."""
+    try:
+        _client(profile).request("POST", _job_path(name) + action)
+    except JenkinsNotFound as err:
+        raise CommandExecutionError(f"job {name} does not exist") from err
+    return True
+
+
 def job_enable(name, profile=None):
     """
     Enable a job.
@@ -1726,11 +1735,7 @@ def job_enable(name, profile=None):
 
         salt '*' jenkins.job_enable app-build
     """
-    try:
-        _client(profile).request("POST", _job_path(name) + "enable")
-    except JenkinsNotFound as err:
-        raise CommandExecutionError(f"job {name} does not exist") from err
-    return True
+    return _job_action(name, "enable", profile)
 
 
 def job_disable(name, profile=None):
@@ -1743,11 +1748,7 @@ def job_disable(name, profile=None):
 
         salt '*' jenkins.job_disable app-build
     """
-    try:
-        _client(profile).request("POST", _job_path(name) + "disable")
-    except JenkinsNotFound as err:
-        raise CommandExecutionError(f"job {name} does not exist") from err
-    return True
+    return _job_action(name, "disable", profile)
 
 
 def job_enabled(name, profile=None):

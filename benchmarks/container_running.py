@@ -79,7 +79,9 @@ def specs(side, count):
     return out
 
 
-def ours_sls(side_specs):
+def _sls(side_specs, state, ports_arg):
+    """The same 20 containers as an sls for one side; only the state name and the ports
+    argument differ between ours and dockermod's."""
     doc = {}
     for s in side_specs:
         args = [
@@ -90,25 +92,17 @@ def ours_sls(side_specs):
             {"restart_policy": s["restart_policy"]},
         ]
         if s["port"]:
-            args.append({"ports": [f"127.0.0.1:{s['port']}:80"]})
-        doc[s["name"]] = {"container.running": args}
+            args.append({ports_arg: [f"127.0.0.1:{s['port']}:80"]})
+        doc[s["name"]] = {state: args}
     return yaml.safe_dump(doc, sort_keys=False)
+
+
+def ours_sls(side_specs):
+    return _sls(side_specs, "container.running", "ports")
 
 
 def dockermod_sls(side_specs):
-    doc = {}
-    for s in side_specs:
-        args = [
-            {"image": IMAGE},
-            {"command": s["command"]},
-            {"labels": s["labels"]},
-            {"environment": s["environment"]},
-            {"restart_policy": s["restart_policy"]},
-        ]
-        if s["port"]:
-            args.append({"port_bindings": [f"127.0.0.1:{s['port']}:80"]})
-        doc[s["name"]] = {"docker_container.running": args}
-    return yaml.safe_dump(doc, sort_keys=False)
+    return _sls(side_specs, "docker_container.running", "port_bindings")
 
 
 # ---------------------------------------------------------------------------------------------
