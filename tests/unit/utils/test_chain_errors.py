@@ -2,7 +2,6 @@
 
 import pytest
 from salt.exceptions import CommandExecutionError, SaltInvocationError
-
 from saltext.chain.utils import chain_errors as ce
 
 

@@ -1,7 +1,6 @@
 """chain_profiles: one resolver for every caller (modules, grain, beacon), pure."""
 
 import pytest
-
 from saltext.chain.utils import chain_errors, chain_profiles
 
 CONFIG = {
