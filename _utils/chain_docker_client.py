@@ -1,0 +1,139 @@
+"""
+The one Docker adapter: client settings, TLS, and the SDK call wrapper with typed errors.
+
+Used by the ``container`` execution module, the ``container_engine`` grain and the
+``container_events`` beacon. Connection settings come from
+:func:`chain_profiles.docker_connection` (``{name, base_url, version, timeout, tls,
+max_pool_size, user_agent, build_timeout}``); every client gets a timeout.
+
+Engine errors become :mod:`chain_errors` types, so callers never match message text:
+
+* 404 -> :class:`~chain_errors.NotFound` (``inspect`` turns it into ``None``, ``remove`` into
+  ``False``: see :func:`get_or_none` and :func:`removed`);
+* 409 -> :class:`~chain_errors.Conflict`;
+* no answer (connection refused, timeout, TLS failure) -> :class:`~chain_errors.Unreachable`;
+* any other engine error -> :class:`~chain_errors.BackendError` carrying the engine's message
+  and HTTP status.
+
+Nothing here touches Salt's dunders.
+"""
+
+try:
+    import docker
+    import docker.errors
+    import docker.tls
+
+    HAS_DOCKER = True
+except ImportError:  # pragma: no cover - exercised only without the SDK
+    HAS_DOCKER = False
+
+try:
+    from saltext.chain.utils import chain_errors
+except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
+    import chain_errors
+
+
+def tls_config(tls):
+    """A ``docker.tls.TLSConfig`` from a profile's ``tls`` value (``None``/``True``/mapping)."""
+    if not tls:
+        return None
+    if tls is True:
+        return docker.tls.TLSConfig(verify=True)
+    client_cert = None
+    if tls.get("client_cert") and tls.get("client_key"):
+        client_cert = (tls["client_cert"], tls["client_key"])
+    return docker.tls.TLSConfig(
+        client_cert=client_cert, ca_cert=tls.get("ca_cert"), verify=tls.get("verify", True)
+    )
+
+
+def client_kwargs(conn, timeout=None):
+    """``docker.APIClient`` keyword arguments from connection settings (``timeout`` overrides
+    the profile's, e.g. a grain's short one). The timeout is always set."""
+    kwargs = {"version": conn.get("version") or "auto",
+              "timeout": timeout or conn.get("timeout") or 60}
+    for key in ("base_url", "max_pool_size", "user_agent"):
+        if conn.get(key):
+            kwargs[key] = conn[key]
+    tls = tls_config(conn.get("tls"))
+    if tls is not None:
+        kwargs["tls"] = tls
+    return kwargs
+
+
+def where(conn):
+    """``profile 'NAME' (URL)`` for error messages."""
+    return f"profile '{conn.get('name')}' ({conn.get('base_url') or 'local socket'})"
+
+
+def make_client(conn, timeout=None):
+    """A new ``docker.APIClient`` for connection settings; :class:`~chain_errors.Unreachable`
+    when the engine does not answer the API version negotiation."""
+    try:
+        return docker.APIClient(**client_kwargs(conn, timeout))
+    except docker.errors.DockerException as err:
+        raise chain_errors.Unreachable(
+            f"cannot reach the Docker engine of {where(conn)}: {error_text(err)}"
+        ) from err
+    except Exception as err:  # requests/urllib3 errors raised while negotiating
+        if _is_transport(err):
+            raise chain_errors.Unreachable(
+                f"cannot reach the Docker engine of {where(conn)}: {error_text(err)}"
+            ) from err
+        raise
+
+
+def error_text(err):
+    """The engine's own message of an SDK error (``explanation``), as text."""
+    text = getattr(err, "explanation", None) or str(err) or type(err).__name__
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return str(text)
+
+
+def translate(err, what):
+    """The :mod:`chain_errors` exception for an SDK or transport error during ``what``."""
+    if isinstance(err, docker.errors.APIError):
+        status = err.status_code
+        kind = {404: chain_errors.NotFound, 409: chain_errors.Conflict}.get(
+            status, chain_errors.BackendError
+        )
+        return kind(f"{what}: {error_text(err)}", status=status)
+    if _is_transport(err):
+        return chain_errors.Unreachable(f"{what}: the Docker engine did not answer: {err}")
+    return chain_errors.BackendError(f"{what}: {error_text(err)}")
+
+
+def call(what, func, *args, **kwargs):
+    """Call the SDK; engine errors raise typed :mod:`chain_errors` exceptions naming ``what``."""
+    try:
+        return func(*args, **kwargs)
+    except docker.errors.DockerException as err:
+        raise translate(err, what) from err
+    except Exception as err:  # requests' connection errors and timeouts
+        if _is_transport(err):
+            raise translate(err, what) from err
+        raise
+
+
+def get_or_none(what, func, *args, **kwargs):
+    """:func:`call` for a read: ``None`` when the object does not exist."""
+    try:
+        return call(what, func, *args, **kwargs)
+    except chain_errors.NotFound:
+        return None
+
+
+def removed(what, func, *args, **kwargs):
+    """:func:`call` for a removal: ``True`` when removed, ``False`` when there was nothing."""
+    try:
+        call(what, func, *args, **kwargs)
+    except chain_errors.NotFound:
+        return False
+    return True
+
+
+def _is_transport(err):
+    return type(err).__module__.startswith(("requests", "urllib3")) or isinstance(
+        err, (ConnectionError, TimeoutError)
+    )

@@ -1,0 +1,86 @@
+"""chain_docker_client: client settings, TLS, and engine errors as typed chain_errors."""
+
+import docker.errors
+import docker.tls
+import pytest
+import requests
+
+from saltext.chain.utils import chain_docker_client as dc
+from saltext.chain.utils import chain_errors, chain_profiles
+
+
+def _conn(**conf):
+    return chain_profiles.docker_connection({"name": "p", **conf}, {})
+
+
+def test_client_kwargs_always_carry_a_timeout():
+    assert dc.client_kwargs(_conn()) == {"version": "auto", "timeout": 60}
+    kwargs = dc.client_kwargs(_conn(base_url="tcp://127.0.0.1:2376", timeout=5, version="1.41",
+                                    max_pool_size=3, user_agent="ua"))
+    assert kwargs == {"version": "1.41", "timeout": 5, "base_url": "tcp://127.0.0.1:2376",
+                      "max_pool_size": 3, "user_agent": "ua"}
+    assert dc.client_kwargs(_conn(timeout=60), timeout=2)["timeout"] == 2
+
+
+def test_tls_config(tmp_path):
+    assert dc.tls_config(None) is None
+    assert dc.tls_config(True).verify is True
+    cert, key, ca = (tmp_path / n for n in ("cert.pem", "key.pem", "ca.pem"))
+    for f in (cert, key, ca):
+        f.write_text("x")
+    tls = dc.tls_config({"client_cert": str(cert), "client_key": str(key), "ca_cert": str(ca)})
+    assert isinstance(tls, docker.tls.TLSConfig)
+    assert tls.cert == (str(cert), str(key)) and tls.ca_cert == str(ca) and tls.verify is True
+    assert isinstance(dc.client_kwargs(_conn(tls=True))["tls"], docker.tls.TLSConfig)
+
+
+def _api_error(status, explanation="engine says no"):
+    response = requests.Response()
+    response.status_code = status
+    return docker.errors.APIError("x", response=response, explanation=explanation)
+
+
+@pytest.mark.parametrize(
+    "status, kind",
+    [(404, chain_errors.NotFound), (409, chain_errors.Conflict), (500, chain_errors.BackendError)],
+)
+def test_engine_errors_are_typed_and_keep_the_engines_message(status, kind):
+    def fail():
+        raise _api_error(status)
+
+    with pytest.raises(kind, match="inspect thing: engine says no") as err:
+        dc.call("inspect thing", fail)
+    assert type(err.value) is kind and err.value.status == status
+
+
+def test_transport_errors_are_unreachable():
+    def refused():
+        raise requests.exceptions.ConnectionError("refused")
+
+    def slow():
+        raise requests.exceptions.ReadTimeout("read timed out")
+
+    for func in (refused, slow):
+        with pytest.raises(chain_errors.Unreachable, match="did not answer"):
+            dc.call("ping", func)
+
+
+def test_not_found_as_none_or_false_and_other_errors_raise():
+    def missing():
+        raise _api_error(404)
+
+    assert dc.get_or_none("inspect", missing) is None
+    assert dc.removed("remove", missing) is False
+    assert dc.removed("remove", lambda: None) is True
+    with pytest.raises(chain_errors.BackendError):
+        dc.get_or_none("inspect", lambda: (_ for _ in ()).throw(_api_error(500)))
+
+
+def test_programming_errors_are_not_swallowed():
+    with pytest.raises(KeyError):
+        dc.call("x", lambda: {}["k"])
+
+
+def test_make_client_on_a_missing_socket_is_unreachable():
+    with pytest.raises(chain_errors.Unreachable, match="profile 'p' \\(unix:///nonexistent.sock\\)"):
+        dc.make_client(_conn(base_url="unix:///nonexistent.sock"))
