@@ -6,7 +6,7 @@ import time
 import pytest
 
 from tests.support import engines
-from tests.support.engines import BUSYBOX, TEST_LABEL
+from tests.support.engines import BUSYBOX, RUN, TEST_LABEL
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
@@ -15,7 +15,7 @@ def test_container_death_reaches_the_master_as_a_beacon_event(master, salt_cli, 
     ret = salt_cli.run(
         "beacons.add",
         "container_events",
-        f"[{{'actions': ['die']}}, {{'labels': ['{TEST_LABEL}=1', 'app=sc-beacon']}}]",
+        f"[{{'actions': ['die']}}, {{'labels': ['{TEST_LABEL}={RUN}', 'app=sc-beacon']}}]",
         minion_tgt="build1",
     )
     assert ret.returncode == 0, ret
@@ -27,7 +27,7 @@ def test_container_death_reaches_the_master_as_a_beacon_event(master, salt_cli, 
         with contextlib.closing(engines.client("engine1")) as client:
             client.containers.run(
                 BUSYBOX, ["sh", "-c", "exit 3"], name="sc-beacon-int", detach=True,
-                labels={TEST_LABEL: "1", "app": "sc-beacon"},
+                labels={TEST_LABEL: RUN, "app": "sc-beacon"},
             )
         matched = master.event_listener.wait_for_events(
             [(master.id, "salt/beacon/build1/container_events/die/sc-beacon-int")],
@@ -39,7 +39,7 @@ def test_container_death_reaches_the_master_as_a_beacon_event(master, salt_cli, 
         assert event.data["exit_code"] == 3
         assert event.data["id"] == "build1"
         assert event.data["engine"] == "default"
-        assert event.data["labels"] == {TEST_LABEL: "1", "app": "sc-beacon"}
+        assert event.data["labels"] == {TEST_LABEL: RUN, "app": "sc-beacon"}
     finally:
         salt_cli.run("beacons.delete", "container_events", minion_tgt="build1")
         engines.cleanup("engine1")

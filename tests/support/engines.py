@@ -5,6 +5,9 @@ on its own socket, data root and bridge.
 """
 
 import contextlib
+import os
+import re
+import secrets
 import time
 
 import docker
@@ -14,6 +17,14 @@ ENGINES = {
     "engine2": "unix:///run/saltext-chain/docker2.sock",
 }
 TEST_LABEL = "saltext-chain.test"
+# This test session's id: every object a test creates carries ``TEST_LABEL=RUN`` and a name from
+# ``name()``, and cleanup removes only objects with this run's label. Two sessions (or a running
+# ``make chain``) on the same engines never see or remove each other's objects.
+# Export CHAIN_TEST_RUN to pin it (e.g. to clean up after a crashed run).
+RUN = os.environ.get("CHAIN_TEST_RUN") or secrets.token_hex(3)
+if not re.fullmatch(r"[a-z0-9]{1,12}", RUN):
+    raise ValueError(f"CHAIN_TEST_RUN must be 1-12 lowercase letters/digits, not {RUN!r}")
+LABELS = {TEST_LABEL: RUN}
 BUSYBOX = "saltext-chain/busybox:latest"
 DEBIAN = "saltext-chain/debian:bookworm"
 REGISTRY = "127.0.0.1:5000"
@@ -26,6 +37,16 @@ MUTATING_ACTIONS = {
     "network": {"create", "connect", "disconnect", "destroy", "remove"},
     "volume": {"create", "mount", "unmount", "destroy"},
 }
+
+
+def name(base=""):
+    """A name unique to this run: ``name("web")`` -> ``sc-<RUN>-web``."""
+    return f"sc-{RUN}-{base}" if base else f"sc-{RUN}"
+
+
+def owned(labels=None):
+    """``labels`` plus this run's ownership label (for containers, networks, volumes)."""
+    return {**(labels or {}), **LABELS}
 
 
 def client(engine):
@@ -66,8 +87,9 @@ class EventRecorder:
         return [e.get("Action", "").split(":")[0] for e in self.events if e.get("Type") == type_]
 
 
-def cleanup(engine, label=TEST_LABEL):
-    """Remove every container, network and volume that carries the test label."""
+def cleanup(engine, label=None):
+    """Remove every container, network and volume that carries this run's label."""
+    label = label or f"{TEST_LABEL}={RUN}"
     with contextlib.closing(client(engine)) as c:
         for ctr in c.containers.list(all=True, filters={"label": label}):
             ctr.remove(force=True, v=True)

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.support import engines
-from tests.support.engines import BUSYBOX, TEST_LABEL, EventRecorder
+from tests.support.engines import BUSYBOX, RUN, TEST_LABEL, EventRecorder
 
 pytestmark = pytest.mark.docker
 
@@ -14,7 +14,7 @@ def _spec(**extra):
         "command": ["sh", "-c", "echo hello; exec httpd -f -p 8080 -h /tmp"],
         "environment": {"APP_ENV": "test", "EMPTY": ""},
         "ports": ["127.0.0.1::8080"],
-        "labels": {TEST_LABEL: "1", "app": "web"},
+        "labels": {TEST_LABEL: RUN, "app": "web"},
         "restart_policy": "unless-stopped",
     }
     spec.update(extra)
@@ -75,7 +75,7 @@ def test_test_mode_touches_nothing(states, modules, engine):
 
     assert states.container.running(name, profile=engine, **_spec()).result is True
     with EventRecorder(engine) as rec:
-        ret = states.container.running(name, profile=engine, test=True, **_spec(labels={TEST_LABEL: "1", "app": "api"}))
+        ret = states.container.running(name, profile=engine, test=True, **_spec(labels={TEST_LABEL: RUN, "app": "api"}))
         gone = states.container.absent(name, profile=engine, test=True)
         stop = states.container.stopped(name, profile=engine, test=True)
     assert ret.result is None and ret.changes["labels"] == {"old": {"app": "web"}, "new": {"app": "api"}}
@@ -87,7 +87,7 @@ def test_test_mode_touches_nothing(states, modules, engine):
 def test_daemon_filled_fields_never_recreate(states, modules, engine):
     """No hostname, MAC, env PATH from the image etc. declared: nothing of those is compared."""
     (name,) = _names()
-    spec = {"image": BUSYBOX, "command": "sleep 600", "labels": {TEST_LABEL: "1"}}
+    spec = {"image": BUSYBOX, "command": "sleep 600", "labels": {TEST_LABEL: RUN}}
     assert states.container.running(name, profile=engine, **spec).result is True
     ret = states.container.running(name, profile=engine, **spec)
     assert ret.changes == {}, ret.changes
@@ -162,6 +162,6 @@ def test_failed_recreate_leaves_the_old_container_serving(states, modules, engin
     assert still["Id"] == before and still["State"]["Running"]
     assert modules.container.inspect(f"{name}.saltext-next", profile=engine) is None
     # A good change afterwards converges, and the staging name never lingers.
-    good = states.container.running(name, profile=engine, **_spec(labels={TEST_LABEL: "1", "app": "v2"}))
+    good = states.container.running(name, profile=engine, **_spec(labels={TEST_LABEL: RUN, "app": "v2"}))
     assert good.result is True and good.changes["container"]["old"] == before[:12]
     assert modules.container.inspect(name, profile=engine)["Config"]["Labels"]["app"] == "v2"

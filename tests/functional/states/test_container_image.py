@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.support.engines import BUSYBOX, REGISTRY, TEST_LABEL, EventRecorder
+from tests.support.engines import BUSYBOX, REGISTRY, RUN, TEST_LABEL, EventRecorder
 
 pytestmark = pytest.mark.docker
 
@@ -29,7 +29,7 @@ def image_name(engine, modules):
 
 def test_build_is_content_addressed_and_dependents_follow(states, modules, engine, context, image_name):
     build = dict(name=image_name, build=str(context), buildargs={"VERSION": "1"}, base_image=BUSYBOX,
-                 labels={TEST_LABEL: "1"}, profile=engine)
+                 labels={TEST_LABEL: RUN}, profile=engine)
     with EventRecorder(engine) as rec:
         dry = states.container_image.present(test=True, **build)
     assert dry.result is None and "would be built" in dry.comment
@@ -40,7 +40,7 @@ def test_build_is_content_addressed_and_dependents_follow(states, modules, engin
     assert first.result is True, first.comment
     first_id = modules.container.image_inspect(image_name, profile=engine)["Id"]
     assert first.changes["image_id"]["new"] == first_id.split(":")[1][:12]
-    run = dict(image=image_name, labels={TEST_LABEL: "1"}, profile=engine)
+    run = dict(image=image_name, labels={TEST_LABEL: RUN}, profile=engine)
     assert states.container.running("sc-app", **run).result is True
 
     # Same inputs: no build. An ignored file changing is not an input.
@@ -150,7 +150,7 @@ def test_file_removed_from_a_salt_context_is_an_input_change(states, modules, en
         (ctx / "drop.txt").unlink()
         again = states.container_image.present(name=name, build=f"salt://{rel}", profile=engine)
         assert again.result is True and "image_id" in again.changes, again.comment
-        assert states.container.running("sc-ctx", image=name, command="sleep 60", labels={TEST_LABEL: "1"},
+        assert states.container.running("sc-ctx", image=name, command="sleep 60", labels={TEST_LABEL: RUN},
                                         profile=engine).result is True
         listing = modules.container.exec("sc-ctx", "ls /ctx", profile=engine)["stdout"].split()
         assert "drop.txt" not in listing and "keep.txt" in listing

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from tests.support.engines import BUSYBOX, REGISTRY, TEST_LABEL, EventRecorder
+from tests.support.engines import BUSYBOX, REGISTRY, RUN, TEST_LABEL, EventRecorder
 
 pytestmark = pytest.mark.docker
-LABELS = {TEST_LABEL: "1"}
+LABELS = {TEST_LABEL: RUN}
 
 
 def test_network_declared_only_then_recreate_reconnects(states, modules, engine):

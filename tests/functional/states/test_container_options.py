@@ -6,7 +6,7 @@ fields or a different spelling of the same value must never cause a recreate.
 
 import pytest
 
-from tests.support.engines import BUSYBOX, TEST_LABEL, EventRecorder
+from tests.support.engines import BUSYBOX, RUN, TEST_LABEL, EventRecorder
 
 pytestmark = pytest.mark.docker
 
@@ -18,7 +18,7 @@ def full_spec(tmp_path):
         "entrypoint": ["/bin/busybox"],
         "environment": {"A": "1", "B": "two words"},
         "ports": ["127.0.0.1::8080", "[::1]::8080", "127.0.0.1::9090/udp"],
-        "labels": {TEST_LABEL: "1", "app": "full"},
+        "labels": {TEST_LABEL: RUN, "app": "full"},
         "restart_policy": "on-failure:2",
         "binds": [f"{tmp_path}:/data:ro"],
         "tmpfs": {"/run/app": "size=1m"},
@@ -87,10 +87,10 @@ def test_one_declared_change_is_exactly_that_change(states, modules, engine, tmp
 
 
 def test_comparisons_override(states, engine):
-    base = {"image": BUSYBOX, "command": "sleep 600", "labels": {TEST_LABEL: "1", "a": "1"}}
+    base = {"image": BUSYBOX, "command": "sleep 600", "labels": {TEST_LABEL: RUN, "a": "1"}}
     assert states.container.running("sc-cmp", profile=engine, **base).result is True
     # Dropping a label: allowed to remain by default (labels compare allow_more_present)...
-    fewer = dict(base, labels={TEST_LABEL: "1"})
+    fewer = dict(base, labels={TEST_LABEL: RUN})
     assert states.container.running("sc-cmp", profile=engine, **fewer).changes == {}
     # ...but strict when asked.
     strict = states.container.running("sc-cmp", profile=engine, comparisons={"labels": "strict"}, test=True, **fewer)
@@ -104,14 +104,14 @@ def test_comparisons_override(states, engine):
 
 def test_wait_healthy_fails_with_the_last_log_lines(states, modules, engine):
     spec = {"image": BUSYBOX, "command": ["sh", "-c", "echo booting; echo fatal: no config >&2; sleep 600"],
-            "labels": {TEST_LABEL: "1"}, "healthcheck": {"test": "exit 1", "interval": "500ms", "retries": 1}}
+            "labels": {TEST_LABEL: RUN}, "healthcheck": {"test": "exit 1", "interval": "500ms", "retries": 1}}
     ret = states.container.running("sc-sick", profile=engine, wait_healthy=True, health_timeout=20, **spec)
     assert ret.result is False
     assert "not healthy (unhealthy)" in ret.comment and "fatal: no config" in ret.comment
 
 
 def test_probe_url_readiness(states, modules, engine):
-    spec = {"image": BUSYBOX, "labels": {TEST_LABEL: "1"}, "ports": ["127.0.0.1:18081:8080"],
+    spec = {"image": BUSYBOX, "labels": {TEST_LABEL: RUN}, "ports": ["127.0.0.1:18081:8080"],
             "command": ["sh", "-c", "sleep 1; echo ok > /tmp/ready; exec httpd -f -p 8080 -h /tmp"]}
     port = 18081 if engine == "engine1" else 18082
     spec["ports"] = [f"127.0.0.1:{port}:8080"]
@@ -121,7 +121,7 @@ def test_probe_url_readiness(states, modules, engine):
 
 
 def test_exec_logs_copy(modules, states, engine, tmp_path):
-    assert states.container.running("sc-tools", profile=engine, image=BUSYBOX, labels={TEST_LABEL: "1"},
+    assert states.container.running("sc-tools", profile=engine, image=BUSYBOX, labels={TEST_LABEL: RUN},
                                     command=["sh", "-c", "echo line1; echo line2 >&2; sleep 600"]).result is True
     out = modules.container.exec("sc-tools", ["sh", "-c", "echo $X; echo err >&2; exit 3"],
                                  environment={"X": "from-env"}, workdir="/tmp", profile=engine)

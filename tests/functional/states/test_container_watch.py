@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.support.engines import BUSYBOX, TEST_LABEL
+from tests.support.engines import BUSYBOX, RUN, TEST_LABEL
 
 pytestmark = pytest.mark.docker
 
@@ -16,7 +16,7 @@ sc-watched:
   container.running:
     - image: {image}
     - command: sleep 600
-    - labels: {{{label}: "1"}}
+    - labels: {{{label}: "{run}"}}
     - memory: {memory}
     - watch_action: {action}
     - profile: {engine}
@@ -26,7 +26,7 @@ sc-watched:
 
 
 def _apply(modules, **kw):
-    ret = modules.state.template_str(SLS.format(image=BUSYBOX, label=TEST_LABEL, **kw))
+    ret = modules.state.template_str(SLS.format(image=BUSYBOX, label=TEST_LABEL, run=RUN, **kw))
     by_id = {v["__id__"]: v for v in ret.raw.values()}
     assert all(v["result"] is True for v in by_id.values()), by_id
     return by_id

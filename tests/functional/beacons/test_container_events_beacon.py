@@ -12,7 +12,7 @@ import pytest
 import salt.loader
 
 from tests.support import engines
-from tests.support.engines import BUSYBOX, TEST_LABEL
+from tests.support.engines import BUSYBOX, RUN, TEST_LABEL
 
 pytestmark = pytest.mark.docker
 
@@ -63,7 +63,7 @@ _CREATED = []
 def _run(engine, name, command, labels=None, **kwargs):
     with contextlib.closing(engines.client(engine)) as client:
         ctr = client.containers.run(
-            BUSYBOX, command, name=name, detach=True, labels={TEST_LABEL: "1", **(labels or {})}, **kwargs
+            BUSYBOX, command, name=name, detach=True, labels={TEST_LABEL: RUN, **(labels or {})}, **kwargs
         )
     _CREATED.append((engine, ctr.id))
     return ctr.id
@@ -110,7 +110,7 @@ def test_die_and_healthy_events(beacons, engine):
     assert die["container_id"] == die_id
     assert die["image"] == BUSYBOX
     # The container's labels (its image's included), without the engine's other attributes.
-    assert {TEST_LABEL: "1", "app": "sc-ev"}.items() <= die["labels"].items()
+    assert {TEST_LABEL: RUN, "app": "sc-ev"}.items() <= die["labels"].items()
     assert not {"name", "image", "exitCode", "execDuration"} & set(die["labels"])
     assert die["engine"] == engine
     assert abs(die["time"] - time.time()) < DEADLINE + 5
@@ -144,7 +144,7 @@ def test_label_and_action_filters(beacons, docker_engines):
         and _of(ev, "health_status", "sc-ev-app-health")
     )
     assert _of(seen, "die", "sc-ev-other")[0]["exit_code"] == 2
-    assert {TEST_LABEL: "1", "app": "sc-ev", "tier": "web"}.items() <= _of(seen, "die", "sc-ev-app")[0]["labels"].items()
+    assert {TEST_LABEL: RUN, "app": "sc-ev", "tier": "web"}.items() <= _of(seen, "die", "sc-ev-app")[0]["labels"].items()
 
     # Everything the unfiltered beacon saw has happened, so the filtered one has it queued too.
     got = filtered()

@@ -10,7 +10,7 @@ import pytest
 import salt.loader
 
 from tests.support import engines
-from tests.support.engines import BUSYBOX, TEST_LABEL
+from tests.support.engines import BUSYBOX, RUN, TEST_LABEL
 
 pytestmark = pytest.mark.docker
 
@@ -57,7 +57,7 @@ def _assert_matches_engine(compute, engine):
 def marker_container(engine):
     """A created (never started) container, so each engine's totals are distinct and known."""
     with contextlib.closing(engines.client(engine)) as client:
-        ctr = client.containers.create(BUSYBOX, ["true"], name=f"sc-grain-{engine}", labels={TEST_LABEL: "1"})
+        ctr = client.containers.create(BUSYBOX, ["true"], name=f"sc-grain-{engine}", labels={TEST_LABEL: RUN})
         yield ctr.id
     engines.cleanup(engine)
 
