@@ -15,7 +15,7 @@ def test_container_death_reaches_the_master_as_a_beacon_event(master, salt_cli, 
     ret = salt_cli.run(
         "beacons.add",
         "container_events",
-        f"[{{'actions': ['die']}}, {{'labels': ['{TEST_LABEL}={RUN}', 'app=sc-beacon']}}]",
+        f"[{{'actions': ['die']}}, {{'labels': ['{TEST_LABEL}={RUN}', 'app=sc-{RUN}-beacon']}}]",
         minion_tgt="build1",
     )
     assert ret.returncode == 0, ret
@@ -26,11 +26,11 @@ def test_container_death_reaches_the_master_as_a_beacon_event(master, salt_cli, 
         start = time.time()
         with contextlib.closing(engines.client("engine1")) as client:
             client.containers.run(
-                BUSYBOX, ["sh", "-c", "exit 3"], name="sc-beacon-int", detach=True,
-                labels={TEST_LABEL: RUN, "app": "sc-beacon"},
+                BUSYBOX, ["sh", "-c", "exit 3"], name=f"sc-{RUN}-beacon-int", detach=True,
+                labels={TEST_LABEL: RUN, "app": f"sc-{RUN}-beacon"},
             )
         matched = master.event_listener.wait_for_events(
-            [(master.id, "salt/beacon/build1/container_events/die/sc-beacon-int")],
+            [(master.id, f"salt/beacon/build1/container_events/die/sc-{RUN}-beacon-int")],
             after_time=start,
             timeout=30,
         )
@@ -39,7 +39,7 @@ def test_container_death_reaches_the_master_as_a_beacon_event(master, salt_cli, 
         assert event.data["exit_code"] == 3
         assert event.data["id"] == "build1"
         assert event.data["engine"] == "default"
-        assert event.data["labels"] == {TEST_LABEL: RUN, "app": "sc-beacon"}
+        assert event.data["labels"] == {TEST_LABEL: RUN, "app": f"sc-{RUN}-beacon"}
     finally:
         salt_cli.run("beacons.delete", "container_events", minion_tgt="build1")
         engines.cleanup("engine1")

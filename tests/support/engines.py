@@ -32,11 +32,15 @@ REGISTRY = "127.0.0.1:5000"
 # Engine actions that change something. None may happen during a test=True run.
 MUTATING_ACTIONS = {
     "container": {"create", "start", "stop", "kill", "die", "destroy", "rename", "update", "restart",
-                  "pause", "unpause"},  # exec_* come from health checks too
+                  "pause", "unpause", "exec_create"},  # exec_create: unless it is a health check
     "image": {"pull", "push", "tag", "untag", "delete", "import", "load", "build"},
     "network": {"create", "connect", "disconnect", "destroy", "remove"},
     "volume": {"create", "mount", "unmount", "destroy"},
 }
+# Names another test run owns: sc-<other run>-..., also inside image references (repo/sc-x-...).
+_RUN_NAME = re.compile(r"(?:^|/)sc-([a-z0-9]+)[-/:]")
+# The label `make chain`'s demo formula puts on what it creates.
+CHAIN_LABEL = "org.saltext-chain.formula"
 
 
 def name(base=""):
@@ -54,7 +58,16 @@ def client(engine):
 
 
 class EventRecorder:
-    """Records the engine's event stream between `start()` and `stop()`."""
+    """Records the engine's event stream inside a ``with`` block.
+
+    ``mutations()`` lists the events that change something, leaving out:
+    - objects another owner made: another test run (label ``TEST_LABEL`` with another value, or a
+      ``sc-<other run>-`` name) or ``make chain`` (its formula label without this run's label),
+      including network connects/volume mounts of such containers: two test sessions, or a test
+      session beside a running ``make chain``, share the engines;
+    - health-check execs (``exec_create`` whose command is the container's HEALTHCHECK): the
+      engine's own. Any other exec counts.
+    """
 
     def __init__(self, engine):
         self.engine = engine
@@ -73,18 +86,89 @@ class EventRecorder:
             e for e in self._client.api.events(since=int(self._since), until=until, decode=True)
             if e.get("timeNano", 0) / 1e9 >= self._since
         ]
+        # What mutations() needs from the engine is read now, while the window's objects exist.
+        self._inspected = {}
+        for e in self.events:
+            if e.get("Type") == "container" and _action(e) == "exec_create":
+                self._inspect(e["Actor"]["ID"])
+            for key in ("container",):
+                cid = _attrs(e).get(key)
+                if cid and e.get("Type") in ("network", "volume"):
+                    self._inspect(cid)
         self._client.close()
         return False
 
-    def mutations(self):
-        return [
-            (e.get("Type"), e.get("Action", "").split(":")[0], (e.get("Actor") or {}).get("Attributes", {}).get("name"))
-            for e in self.events
-            if e.get("Action", "").split(":")[0] in MUTATING_ACTIONS.get(e.get("Type"), ())
-        ]
+    def _inspect(self, cid):
+        if cid not in self._inspected:
+            try:
+                self._inspected[cid] = self._client.api.inspect_container(cid)
+            except docker.errors.APIError:
+                self._inspected[cid] = None
+        return self._inspected[cid]
+
+    def _foreign_container(self, cid):
+        for e in self.events:
+            if e.get("Type") == "container" and (e.get("Actor") or {}).get("ID") == cid:
+                return foreign_labels(_attrs(e))
+        data = self._inspected.get(cid)
+        if data:
+            return foreign_labels({**((data.get("Config") or {}).get("Labels") or {}), "name": data.get("Name", "").lstrip("/")})
+        return False
+
+    def _is_health_check(self, e):
+        data = self._inspected.get(e["Actor"]["ID"])
+        test = (((data or {}).get("Config") or {}).get("Healthcheck") or {}).get("Test") or []
+        if not test:
+            # The container is gone: a health check is what emitted health_status for it.
+            return data is None and any(
+                _action(x) == "health_status" and x["Actor"]["ID"] == e["Actor"]["ID"] for x in self.events
+            )
+        command = e.get("Action", "").split(":", 1)[1].strip() if ":" in e.get("Action", "") else ""
+        wanted = {"/bin/sh -c " + " ".join(test[1:]), " ".join(test[1:])} if test[0] == "CMD-SHELL" else {" ".join(test[1:])}
+        return command in wanted
+
+    def foreign(self, e):
+        attrs = _attrs(e)
+        if e.get("Type") in ("network", "volume") and attrs.get("container"):
+            if self._foreign_container(attrs["container"]):
+                return True
+        return foreign_labels({**attrs, "name": attrs.get("name") or (e.get("Actor") or {}).get("ID", "")})
+
+    def mutations(self, everything=False):
+        """(type, action, name) of each mutating event (``everything``: other owners' too)."""
+        out = []
+        for e in self.events:
+            action = _action(e)
+            if action not in MUTATING_ACTIONS.get(e.get("Type"), ()):
+                continue
+            if not everything and self.foreign(e):
+                continue
+            if action == "exec_create" and self._is_health_check(e):
+                continue
+            out.append((e.get("Type"), action, _attrs(e).get("name")))
+        return out
 
     def actions(self, type_="container"):
-        return [e.get("Action", "").split(":")[0] for e in self.events if e.get("Type") == type_]
+        return [_action(e) for e in self.events if e.get("Type") == type_]
+
+
+def _action(event):
+    return event.get("Action", "").split(":")[0]
+
+
+def _attrs(event):
+    return (event.get("Actor") or {}).get("Attributes") or {}
+
+
+def foreign_labels(attrs):
+    """True when labels/name (event attributes or inspect labels + name) show another owner."""
+    run = attrs.get(TEST_LABEL)
+    if run is not None:
+        return run != RUN
+    match = _RUN_NAME.search(attrs.get("name") or "")
+    if match:
+        return match.group(1) != RUN
+    return CHAIN_LABEL in attrs
 
 
 def cleanup(engine, label=None):

@@ -91,66 +91,66 @@ def test_die_and_healthy_events(beacons, engine):
     beacon = beacons(f"ce-{engine}", profile=engine)
     assert beacon() == []  # starts following the engine
     threads = len(_watcher_threads())
-    die_id = _run(engine, "sc-ev-die", ["sh", "-c", "exit 3"], labels={"app": "sc-ev"})
+    die_id = _run(engine, f"sc-{RUN}-ev-die", ["sh", "-c", "exit 3"], labels={"app": f"sc-{RUN}-ev"})
     _run(
         engine,
-        "sc-ev-health",
+        f"sc-{RUN}-ev-health",
         ["sleep", "60"],
         healthcheck={"test": ["CMD", "true"], "interval": 300_000_000, "retries": 1},
     )
     events = beacon.until(
-        lambda ev: _of(ev, "die", "sc-ev-die")
-        and any(e["status"] == "healthy" for e in _of(ev, "health_status", "sc-ev-health"))
+        lambda ev: _of(ev, "die", f"sc-{RUN}-ev-die")
+        and any(e["status"] == "healthy" for e in _of(ev, "health_status", f"sc-{RUN}-ev-health"))
     )
 
-    (die,) = _of(events, "die", "sc-ev-die")
-    assert die["tag"] == "die/sc-ev-die"
+    (die,) = _of(events, "die", f"sc-{RUN}-ev-die")
+    assert die["tag"] == f"die/sc-{RUN}-ev-die"
     assert die["exit_code"] == 3
     assert die["status"] is None
     assert die["container_id"] == die_id
     assert die["image"] == BUSYBOX
     # The container's labels (its image's included), without the engine's other attributes.
-    assert {TEST_LABEL: RUN, "app": "sc-ev"}.items() <= die["labels"].items()
+    assert {TEST_LABEL: RUN, "app": f"sc-{RUN}-ev"}.items() <= die["labels"].items()
     assert not {"name", "image", "exitCode", "execDuration"} & set(die["labels"])
     assert die["engine"] == engine
     assert abs(die["time"] - time.time()) < DEADLINE + 5
 
-    healthy = [e for e in _of(events, "health_status", "sc-ev-health") if e["status"] == "healthy"]
-    assert healthy[0]["tag"] == "health_status/sc-ev-health"
+    healthy = [e for e in _of(events, "health_status", f"sc-{RUN}-ev-health") if e["status"] == "healthy"]
+    assert healthy[0]["tag"] == f"health_status/sc-{RUN}-ev-health"
     assert healthy[0]["exit_code"] is None
     assert healthy[0]["engine"] == engine
     # Each engine event is delivered once, even though the beacon ran many times.
-    assert len(_of(events, "die", "sc-ev-die")) == 1
+    assert len(_of(events, "die", f"sc-{RUN}-ev-die")) == 1
     # Every run reused the one thread the first run started.
     assert len(_watcher_threads()) == threads
 
 
 def test_label_and_action_filters(beacons, docker_engines):
-    filtered = beacons("ce-filtered", actions=["die"], labels=["app=sc-ev"])
+    filtered = beacons("ce-filtered", actions=["die"], labels=[f"app=sc-{RUN}-ev"])
     everything = beacons("ce-all")  # the minion's default profile: engine1
     assert filtered() == [] and everything() == []
-    _run("engine1", "sc-ev-app", ["sh", "-c", "exit 1"], labels={"app": "sc-ev", "tier": "web"})
-    _run("engine1", "sc-ev-other", ["sh", "-c", "exit 2"], labels={"app": "other"})
+    _run("engine1", f"sc-{RUN}-ev-app", ["sh", "-c", "exit 1"], labels={"app": f"sc-{RUN}-ev", "tier": "web"})
+    _run("engine1", f"sc-{RUN}-ev-other", ["sh", "-c", "exit 2"], labels={"app": "other"})
     _run(
         "engine1",
-        "sc-ev-app-health",
+        f"sc-{RUN}-ev-app-health",
         ["sleep", "60"],
-        labels={"app": "sc-ev"},
+        labels={"app": f"sc-{RUN}-ev"},
         healthcheck={"test": ["CMD", "true"], "interval": 300_000_000, "retries": 1},
     )
 
     seen = everything.until(
-        lambda ev: _of(ev, "die", "sc-ev-app") and _of(ev, "die", "sc-ev-other")
-        and _of(ev, "health_status", "sc-ev-app-health")
+        lambda ev: _of(ev, "die", f"sc-{RUN}-ev-app") and _of(ev, "die", f"sc-{RUN}-ev-other")
+        and _of(ev, "health_status", f"sc-{RUN}-ev-app-health")
     )
-    assert _of(seen, "die", "sc-ev-other")[0]["exit_code"] == 2
-    assert {TEST_LABEL: RUN, "app": "sc-ev", "tier": "web"}.items() <= _of(seen, "die", "sc-ev-app")[0]["labels"].items()
+    assert _of(seen, "die", f"sc-{RUN}-ev-other")[0]["exit_code"] == 2
+    assert {TEST_LABEL: RUN, "app": f"sc-{RUN}-ev", "tier": "web"}.items() <= _of(seen, "die", f"sc-{RUN}-ev-app")[0]["labels"].items()
 
     # Everything the unfiltered beacon saw has happened, so the filtered one has it queued too.
     got = filtered()
-    assert [(e["action"], e["name"]) for e in got] == [("die", "sc-ev-app")]
+    assert [(e["action"], e["name"]) for e in got] == [("die", f"sc-{RUN}-ev-app")]
     assert got[0]["exit_code"] == 1
-    assert got[0]["labels"] == {"app": "sc-ev"}  # only the labels the config names
+    assert got[0]["labels"] == {"app": f"sc-{RUN}-ev"}  # only the labels the config names
     assert filtered() == []
 
 
@@ -221,23 +221,23 @@ def test_engine_not_up_yet_then_up_then_gone_and_back(beacons):
 
         # The engine comes up: the thread connects by itself and events flow.
         engine.start()
-        _run("engine1", "sc-ev-first", ["sh", "-c", "exit 4"])
-        (first,) = _of(beacon.until(lambda ev: _of(ev, "die", "sc-ev-first")), "die", "sc-ev-first")
+        _run("engine1", f"sc-{RUN}-ev-first", ["sh", "-c", "exit 4"])
+        (first,) = _of(beacon.until(lambda ev: _of(ev, "die", f"sc-{RUN}-ev-first")), "die", f"sc-{RUN}-ev-first")
         assert first["exit_code"] == 4 and first["engine"] == "flaky"
 
         # The engine goes away; a container dies meanwhile; the engine comes back.
         engine.stop()
         assert beacon() == []
-        _run("engine1", "sc-ev-missed", ["sh", "-c", "exit 5"])
+        _run("engine1", f"sc-{RUN}-ev-missed", ["sh", "-c", "exit 5"])
         with contextlib.closing(engines.client("engine1")) as client:
-            client.api.wait("sc-ev-missed", timeout=10)
+            client.api.wait(f"sc-{RUN}-ev-missed", timeout=10)
         time.sleep(1)
         assert beacon() == []
         engine.start()
         # Replayed from the engine's own buffer on reconnect: not lost, and delivered once.
-        events = beacon.until(lambda ev: _of(ev, "die", "sc-ev-missed"))
-        assert [e["exit_code"] for e in _of(events, "die", "sc-ev-missed")] == [5]
-        assert not _of(events, "die", "sc-ev-first")
+        events = beacon.until(lambda ev: _of(ev, "die", f"sc-{RUN}-ev-missed"))
+        assert [e["exit_code"] for e in _of(events, "die", f"sc-{RUN}-ev-missed")] == [5]
+        assert not _of(events, "die", f"sc-{RUN}-ev-first")
     finally:
         engine.stop()
 
@@ -252,9 +252,9 @@ def test_close_stops_the_thread_and_the_next_run_restarts_it(beacons):
         time.sleep(0.1)
     assert "container_events[engine2]" not in [t.name for t in _watcher_threads()]
     assert beacon() == []
-    _run("engine2", "sc-ev-after-close", ["sh", "-c", "exit 6"])
-    events = beacon.until(lambda ev: _of(ev, "die", "sc-ev-after-close"))
-    assert _of(events, "die", "sc-ev-after-close")[0]["exit_code"] == 6
+    _run("engine2", f"sc-{RUN}-ev-after-close", ["sh", "-c", "exit 6"])
+    events = beacon.until(lambda ev: _of(ev, "die", f"sc-{RUN}-ev-after-close"))
+    assert _of(events, "die", f"sc-{RUN}-ev-after-close")[0]["exit_code"] == 6
 
 
 def test_queue_is_bounded_and_keeps_the_newest(beacons):
@@ -262,12 +262,12 @@ def test_queue_is_bounded_and_keeps_the_newest(beacons):
     assert beacon() == []
     with contextlib.closing(engines.client("engine2")) as client:
         for code in (1, 2, 3):
-            _run("engine2", f"sc-ev-q{code}", ["sh", "-c", f"exit {code}"])
-            assert client.api.wait(f"sc-ev-q{code}", timeout=10)["StatusCode"] == code
+            _run("engine2", f"sc-{RUN}-ev-q{code}", ["sh", "-c", f"exit {code}"])
+            assert client.api.wait(f"sc-{RUN}-ev-q{code}", timeout=10)["StatusCode"] == code
     time.sleep(1.5)  # let the stream deliver the last one
     events = beacon()
     assert len(events) <= 2, events
-    assert not _of(events, "die", "sc-ev-q1")  # the oldest went first
+    assert not _of(events, "die", f"sc-{RUN}-ev-q1")  # the oldest went first
     assert beacon() == []
 
 
@@ -281,9 +281,9 @@ def test_changing_the_profile_switches_engines(beacons):
     while "container_events[engine1]" in [t.name for t in _watcher_threads()] and time.monotonic() < end:
         time.sleep(0.1)
     assert "container_events[engine1]" not in [t.name for t in _watcher_threads()]
-    _run("engine2", "sc-ev-switched", ["sh", "-c", "exit 7"])
-    events = second.until(lambda ev: _of(ev, "die", "sc-ev-switched"))
-    assert _of(events, "die", "sc-ev-switched")[0]["engine"] == "engine2"
+    _run("engine2", f"sc-{RUN}-ev-switched", ["sh", "-c", "exit 7"])
+    events = second.until(lambda ev: _of(ev, "die", f"sc-{RUN}-ev-switched"))
+    assert _of(events, "die", f"sc-{RUN}-ev-switched")[0]["engine"] == "engine2"
 
 
 @pytest.mark.parametrize(

@@ -57,7 +57,7 @@ def _assert_matches_engine(compute, engine):
 def marker_container(engine):
     """A created (never started) container, so each engine's totals are distinct and known."""
     with contextlib.closing(engines.client(engine)) as client:
-        ctr = client.containers.create(BUSYBOX, ["true"], name=f"sc-grain-{engine}", labels={TEST_LABEL: RUN})
+        ctr = client.containers.create(BUSYBOX, ["true"], name=f"sc-{RUN}-grain-{engine}", labels={TEST_LABEL: RUN})
         yield ctr.id
     engines.cleanup(engine)
 

@@ -22,7 +22,7 @@ def _spec(**extra):
 
 
 def _names(n=1):
-    return [f"sc-web-{i}" for i in range(n)]
+    return [f"sc-{RUN}-web-{i}" for i in range(n)]
 
 
 def test_running_apply_then_idempotent_then_one_change(states, modules, engine):

@@ -21,9 +21,9 @@ def context(tmp_path):
 
 @pytest.fixture
 def image_name(engine, modules):
-    name = f"saltext-chain/test-app-{engine}:1"
+    name = f"saltext-chain/sc-{RUN}-app-{engine}:1"
     yield name
-    modules.container.remove("sc-app", force=True, profile=engine)
+    modules.container.remove(f"sc-{RUN}-app", force=True, profile=engine)
     modules.container.image_remove(name, force=True, profile=engine)
 
 
@@ -41,7 +41,7 @@ def test_build_is_content_addressed_and_dependents_follow(states, modules, engin
     first_id = modules.container.image_inspect(image_name, profile=engine)["Id"]
     assert first.changes["image_id"]["new"] == first_id.split(":")[1][:12]
     run = dict(image=image_name, labels={TEST_LABEL: RUN}, profile=engine)
-    assert states.container.running("sc-app", **run).result is True
+    assert states.container.running(f"sc-{RUN}-app", **run).result is True
 
     # Same inputs: no build. An ignored file changing is not an input.
     (context / "ignored.log").write_text("more noise\n")
@@ -49,15 +49,15 @@ def test_build_is_content_addressed_and_dependents_follow(states, modules, engin
         again = states.container_image.present(**build)
     assert again.result is True and again.changes == {}, again.comment
     assert rec.mutations() == []
-    assert states.container.running("sc-app", **run).changes == {}
+    assert states.container.running(f"sc-{RUN}-app", **run).changes == {}
 
     # A context file changes: rebuilt, and the container follows the new image id by itself.
     (context / "app.txt").write_text("two\n")
     rebuilt = states.container_image.present(**build)
     assert rebuilt.result is True and rebuilt.changes["image_id"]["old"] == first_id.split(":")[1][:12]
-    follow = states.container.running("sc-app", **run)
+    follow = states.container.running(f"sc-{RUN}-app", **run)
     assert follow.result is True and "image_id" in follow.changes, follow.changes
-    assert modules.container.exec("sc-app", "cat /app.txt", profile=engine)["stdout"] == "two\n"
+    assert modules.container.exec(f"sc-{RUN}-app", "cat /app.txt", profile=engine)["stdout"] == "two\n"
 
     # A build arg is an input too.
     bumped = states.container_image.present(**{**build, "buildargs": {"VERSION": "2"}})
@@ -73,9 +73,9 @@ def test_failed_build_reports_the_builder_output(states, engine, context, image_
 
 
 def test_tag_push_and_absent(states, modules, engine, docker_engines, registry_credentials):
-    target = f"{REGISTRY}/saltext-chain/test-push-{engine}:1"
+    target = f"{REGISTRY}/saltext-chain/sc-{RUN}-push-{engine}:1"
     try:
-        login = states.container_registry.logged_in(REGISTRY, config_path="/tmp/sc-docker-config.json", profile=engine)
+        login = states.container_registry.logged_in(REGISTRY, config_path=f"/tmp/sc-{RUN}-docker-config.json", profile=engine)
         assert login.result is True, login.comment
         assert registry_credentials["password"] not in str(login.raw)
 
@@ -112,7 +112,7 @@ def test_bad_image_input(states, engine, context):
 
 
 def test_rebuilt_base_image_rebuilds_what_stands_on_it(states, modules, engine, tmp_path):
-    base, app = f"saltext-chain/test-base-{engine}:1", f"saltext-chain/test-onbase-{engine}:1"
+    base, app = f"saltext-chain/sc-{RUN}-base-{engine}:1", f"saltext-chain/sc-{RUN}-onbase-{engine}:1"
     (tmp_path / "base").mkdir()
     (tmp_path / "base" / "Dockerfile").write_text("FROM saltext-chain/busybox:latest\nRUN echo one > /base\n")
     (tmp_path / "app").mkdir()
@@ -139,7 +139,7 @@ def test_file_removed_from_a_salt_context_is_an_input_change(states, modules, en
     rel = f"_tmp-ctx-{uuid.uuid4().hex[:8]}"
     ctx = repo_root / "tests" / "functional" / "files" / rel
     ctx.mkdir()
-    name = f"saltext-chain/test-saltctx-{engine}:1"
+    name = f"saltext-chain/sc-{RUN}-saltctx-{engine}:1"
     try:
         (ctx / "Dockerfile").write_text("FROM saltext-chain/busybox:latest\nCOPY . /ctx/\n")
         (ctx / "keep.txt").write_text("keep\n")
@@ -150,13 +150,13 @@ def test_file_removed_from_a_salt_context_is_an_input_change(states, modules, en
         (ctx / "drop.txt").unlink()
         again = states.container_image.present(name=name, build=f"salt://{rel}", profile=engine)
         assert again.result is True and "image_id" in again.changes, again.comment
-        assert states.container.running("sc-ctx", image=name, command="sleep 60", labels={TEST_LABEL: RUN},
+        assert states.container.running(f"sc-{RUN}-ctx", image=name, command="sleep 60", labels={TEST_LABEL: RUN},
                                         profile=engine).result is True
-        listing = modules.container.exec("sc-ctx", "ls /ctx", profile=engine)["stdout"].split()
+        listing = modules.container.exec(f"sc-{RUN}-ctx", "ls /ctx", profile=engine)["stdout"].split()
         assert "drop.txt" not in listing and "keep.txt" in listing
     finally:
         shutil.rmtree(ctx, ignore_errors=True)
-        modules.container.remove("sc-ctx", force=True, profile=engine)
+        modules.container.remove(f"sc-{RUN}-ctx", force=True, profile=engine)
         modules.container.image_remove(name, force=True, profile=engine)
 
 

@@ -11,7 +11,7 @@ LABELS = {TEST_LABEL: RUN}
 
 
 def test_network_declared_only_then_recreate_reconnects(states, modules, engine):
-    net = "sc-net"
+    net = f"sc-{RUN}-net"
     ret = states.container_network.present(net, labels=LABELS, profile=engine)
     assert ret.result is True and ret.changes == {"network": {"old": None, "new": net}}
     # Daemon-chosen IPAM pool, driver options, etc. are not declared: no change.
@@ -20,12 +20,12 @@ def test_network_declared_only_then_recreate_reconnects(states, modules, engine)
     assert rec.mutations() == []
 
     ctr = states.container.running(
-        "sc-netuser", image=BUSYBOX, command="sleep 600", labels=LABELS,
+        f"sc-{RUN}-netuser", image=BUSYBOX, command="sleep 600", labels=LABELS,
         networks={net: {"aliases": ["api", "web"]}}, profile=engine,
     )
     assert ctr.result is True, ctr.comment
     assert states.container.running(
-        "sc-netuser", image=BUSYBOX, command="sleep 600", labels=LABELS,
+        f"sc-{RUN}-netuser", image=BUSYBOX, command="sleep 600", labels=LABELS,
         networks={net: {"aliases": ["api", "web"]}}, profile=engine,
     ).changes == {}
 
@@ -36,42 +36,42 @@ def test_network_declared_only_then_recreate_reconnects(states, modules, engine)
 
     ret = states.container_network.present(net, labels={**LABELS, "tier": "back"}, internal=True, profile=engine)
     assert ret.result is True, ret.comment
-    assert ret.changes["reconnected"]["new"] == ["sc-netuser"]
-    info = modules.container.inspect("sc-netuser", profile=engine)
+    assert ret.changes["reconnected"]["new"] == [f"sc-{RUN}-netuser"]
+    info = modules.container.inspect(f"sc-{RUN}-netuser", profile=engine)
     assert {"api", "web"} <= set(info["NetworkSettings"]["Networks"][net]["Aliases"])
     assert modules.container.network_inspect(net, profile=engine)["Internal"] is True
 
     refused = states.container_network.absent(net, profile=engine)
-    assert refused.result is False and "sc-netuser" in refused.comment
+    assert refused.result is False and f"sc-{RUN}-netuser" in refused.comment
     gone = states.container_network.absent(net, force=True, profile=engine)
     assert gone.result is True and modules.container.network_inspect(net, profile=engine) is None
 
 
 def test_network_in_place_connect(states, modules, engine):
-    for net in ("sc-a", "sc-b"):
+    for net in (f"sc-{RUN}-a", f"sc-{RUN}-b"):
         assert states.container_network.present(net, labels=LABELS, profile=engine).result is True
     spec = dict(image=BUSYBOX, command="sleep 600", labels=LABELS, profile=engine)
-    assert states.container.running("sc-multi", networks=["sc-a"], **spec).result is True
-    cid = modules.container.inspect("sc-multi", profile=engine)["Id"]
-    ret = states.container.running("sc-multi", networks={"sc-a": {}, "sc-b": {"aliases": ["b"]}}, **spec)
+    assert states.container.running(f"sc-{RUN}-multi", networks=[f"sc-{RUN}-a"], **spec).result is True
+    cid = modules.container.inspect(f"sc-{RUN}-multi", profile=engine)["Id"]
+    ret = states.container.running(f"sc-{RUN}-multi", networks={f"sc-{RUN}-a": {}, f"sc-{RUN}-b": {"aliases": ["b"]}}, **spec)
     assert ret.result is True and list(ret.changes) == ["networks"], ret.changes
-    info = modules.container.inspect("sc-multi", profile=engine)
-    assert info["Id"] == cid and set(info["NetworkSettings"]["Networks"]) == {"sc-a", "sc-b"}
-    assert states.container.running("sc-multi", networks={"sc-a": {}, "sc-b": {"aliases": ["b"]}}, **spec).changes == {}
+    info = modules.container.inspect(f"sc-{RUN}-multi", profile=engine)
+    assert info["Id"] == cid and set(info["NetworkSettings"]["Networks"]) == {f"sc-{RUN}-a", f"sc-{RUN}-b"}
+    assert states.container.running(f"sc-{RUN}-multi", networks={f"sc-{RUN}-a": {}, f"sc-{RUN}-b": {"aliases": ["b"]}}, **spec).changes == {}
 
 
 def test_volume(states, modules, engine):
-    ret = states.container_volume.present("sc-vol", labels=LABELS, profile=engine)
-    assert ret.result is True and ret.changes == {"volume": {"old": None, "new": "sc-vol"}}
-    assert states.container_volume.present("sc-vol", labels=LABELS, profile=engine).changes == {}
-    differs = states.container_volume.present("sc-vol", labels={**LABELS, "x": "1"}, profile=engine)
+    ret = states.container_volume.present(f"sc-{RUN}-vol", labels=LABELS, profile=engine)
+    assert ret.result is True and ret.changes == {"volume": {"old": None, "new": f"sc-{RUN}-vol"}}
+    assert states.container_volume.present(f"sc-{RUN}-vol", labels=LABELS, profile=engine).changes == {}
+    differs = states.container_volume.present(f"sc-{RUN}-vol", labels={**LABELS, "x": "1"}, profile=engine)
     assert differs.result is False and "cannot change in place" in differs.comment
-    replaced = states.container_volume.present("sc-vol", labels={**LABELS, "x": "1"}, recreate="options-changed", profile=engine)
+    replaced = states.container_volume.present(f"sc-{RUN}-vol", labels={**LABELS, "x": "1"}, recreate="options-changed", profile=engine)
     assert replaced.result is True and replaced.changes["labels"]["new"] == {"x": "1"}
-    assert modules.container.volume_inspect("sc-vol", profile=engine)["Labels"]["x"] == "1"
-    assert states.container_volume.absent("sc-vol", profile=engine, test=True).result is None
-    assert states.container_volume.absent("sc-vol", profile=engine).changes["volume"]["new"] is None
-    assert modules.container.volume_inspect("sc-vol", profile=engine) is None
+    assert modules.container.volume_inspect(f"sc-{RUN}-vol", profile=engine)["Labels"]["x"] == "1"
+    assert states.container_volume.absent(f"sc-{RUN}-vol", profile=engine, test=True).result is None
+    assert states.container_volume.absent(f"sc-{RUN}-vol", profile=engine).changes["volume"]["new"] is None
+    assert modules.container.volume_inspect(f"sc-{RUN}-vol", profile=engine) is None
 
 
 def test_registry_login_logout_keeps_secrets_out(states, tmp_path, registry_credentials, docker_engines):
@@ -94,18 +94,18 @@ def test_registry_login_logout_keeps_secrets_out(states, tmp_path, registry_cred
 
 
 def test_strict_networks_disconnect_extras_and_keep_the_rest(states, modules, engine):
-    for net in ("sc-s1", "sc-s2"):
+    for net in (f"sc-{RUN}-s1", f"sc-{RUN}-s2"):
         assert states.container_network.present(net, labels=LABELS, profile=engine).result is True
     spec = dict(image=BUSYBOX, command="sleep 600", labels=LABELS, profile=engine)
-    assert states.container.running("sc-strict", networks={"sc-s1": {"aliases": ["one"]}, "sc-s2": {}}, **spec).result is True
-    before = modules.container.inspect("sc-strict", profile=engine)["NetworkSettings"]["Networks"]["sc-s1"]["EndpointID"]
-    ret = states.container.running("sc-strict", networks={"sc-s1": {"aliases": ["one"]}},
+    assert states.container.running(f"sc-{RUN}-strict", networks={f"sc-{RUN}-s1": {"aliases": ["one"]}, f"sc-{RUN}-s2": {}}, **spec).result is True
+    before = modules.container.inspect(f"sc-{RUN}-strict", profile=engine)["NetworkSettings"]["Networks"][f"sc-{RUN}-s1"]["EndpointID"]
+    ret = states.container.running(f"sc-{RUN}-strict", networks={f"sc-{RUN}-s1": {"aliases": ["one"]}},
                                    comparisons={"networks": "strict"}, **spec)
     assert ret.result is True and list(ret.changes) == ["networks"], ret.changes
-    nets = modules.container.inspect("sc-strict", profile=engine)["NetworkSettings"]["Networks"]
-    assert set(nets) == {"sc-s1"}
-    assert nets["sc-s1"]["EndpointID"] == before  # the unchanged network was not cycled
-    again = states.container.running("sc-strict", networks={"sc-s1": {"aliases": ["one"]}},
+    nets = modules.container.inspect(f"sc-{RUN}-strict", profile=engine)["NetworkSettings"]["Networks"]
+    assert set(nets) == {f"sc-{RUN}-s1"}
+    assert nets[f"sc-{RUN}-s1"]["EndpointID"] == before  # the unchanged network was not cycled
+    again = states.container.running(f"sc-{RUN}-strict", networks={f"sc-{RUN}-s1": {"aliases": ["one"]}},
                                      comparisons={"networks": "strict"}, **spec)
     assert again.changes == {}, again.changes
 
@@ -113,27 +113,27 @@ def test_strict_networks_disconnect_extras_and_keep_the_rest(states, modules, en
 def test_bool_and_number_labels_and_options_converge(states, modules, engine):
     labels = {**LABELS, "backup": True, "tier": 2}
     opts = {"com.docker.network.bridge.enable_icc": True}
-    assert states.container_network.present("sc-typed", labels=labels, options=opts, profile=engine).result is True
+    assert states.container_network.present(f"sc-{RUN}-typed", labels=labels, options=opts, profile=engine).result is True
     with EventRecorder(engine) as rec:
-        again = states.container_network.present("sc-typed", labels=labels, options=opts, profile=engine)
+        again = states.container_network.present(f"sc-{RUN}-typed", labels=labels, options=opts, profile=engine)
     assert again.result is True and again.changes == {}, again.changes
     assert rec.mutations() == []
-    assert states.container_volume.present("sc-typed-vol", labels=labels, profile=engine).result is True
-    vol = states.container_volume.present("sc-typed-vol", labels=labels, profile=engine)
+    assert states.container_volume.present(f"sc-{RUN}-typed-vol", labels=labels, profile=engine).result is True
+    vol = states.container_volume.present(f"sc-{RUN}-typed-vol", labels=labels, profile=engine)
     assert vol.result is True and vol.changes == {}, vol.comment
-    assert modules.container.volume_inspect("sc-typed-vol", profile=engine)["Labels"]["backup"] == "true"
+    assert modules.container.volume_inspect(f"sc-{RUN}-typed-vol", profile=engine)["Labels"]["backup"] == "true"
 
 
 def test_failed_network_recreate_reports_and_reconnects(states, modules, engine):
-    net = "sc-fail"
+    net = f"sc-{RUN}-fail"
     assert states.container_network.present(net, labels=LABELS, profile=engine).result is True
-    assert states.container.running("sc-failuser", image=BUSYBOX, command="sleep 600", labels=LABELS,
+    assert states.container.running(f"sc-{RUN}-failuser", image=BUSYBOX, command="sleep 600", labels=LABELS,
                                     networks={net: {"aliases": ["keep"]}}, profile=engine).result is True
     # A gateway outside the subnet: the engine refuses the new network.
     ret = states.container_network.present(net, labels=LABELS, subnet="172.29.77.0/24", gateway="10.9.9.1", profile=engine)
     assert ret.result is False and "could not be recreated" in ret.comment
-    assert ret.changes["disconnected"]["new"] == ["sc-failuser"]
-    assert "containers left disconnected: sc-failuser" in ret.comment
+    assert ret.changes["disconnected"]["new"] == [f"sc-{RUN}-failuser"]
+    assert f"containers left disconnected: sc-{RUN}-failuser" in ret.comment
 
 
 def test_registry_without_credentials_fails_in_test_mode_too(states, tmp_path, docker_engines):

@@ -12,7 +12,7 @@ config:
     - name: {path}
     - contents: {contents}
 
-sc-watched:
+sc-{run}-watched:
   container.running:
     - image: {image}
     - command: sleep 600
@@ -33,7 +33,7 @@ def _apply(modules, **kw):
 
 
 def _started(modules, engine):
-    data = modules.container.inspect("sc-watched", profile=engine)
+    data = modules.container.inspect(f"sc-{RUN}-watched", profile=engine)
     return data["Id"], data["State"]["StartedAt"]
 
 
@@ -42,11 +42,11 @@ def test_watch_restart_when_only_the_watched_file_changed(modules, engine, tmp_p
     _apply(modules, path=path, contents="a", memory="32m", action="restart", engine=engine)
     cid, started = _started(modules, engine)
     ret = _apply(modules, path=path, contents="b", memory="32m", action="restart", engine=engine)
-    assert ret["sc-watched"]["changes"] == {"watch": {"old": None, "new": "restart"}}
+    assert ret[f"sc-{RUN}-watched"]["changes"] == {"watch": {"old": None, "new": "restart"}}
     new_cid, new_started = _started(modules, engine)
     assert new_cid == cid and new_started != started
     quiet = _apply(modules, path=path, contents="b", memory="32m", action="restart", engine=engine)
-    assert quiet["sc-watched"]["changes"] == {}
+    assert quiet[f"sc-{RUN}-watched"]["changes"] == {}
 
 
 def test_watch_still_acts_when_the_run_changed_something_else(modules, engine, tmp_path):
@@ -55,11 +55,11 @@ def test_watch_still_acts_when_the_run_changed_something_else(modules, engine, t
     _apply(modules, path=path, contents="a", memory="32m", action="recreate", engine=engine)
     cid, _ = _started(modules, engine)
     ret = _apply(modules, path=path, contents="b", memory="48m", action="recreate", engine=engine)
-    changes = ret["sc-watched"]["changes"]
+    changes = ret[f"sc-{RUN}-watched"]["changes"]
     assert "memory" in changes and changes["watch"] == {"old": None, "new": "recreate"}, changes
     new_cid, _ = _started(modules, engine)
     assert new_cid != cid
-    assert modules.container.inspect("sc-watched", profile=engine)["HostConfig"]["Memory"] == 48 * 1024 * 1024
+    assert modules.container.inspect(f"sc-{RUN}-watched", profile=engine)["HostConfig"]["Memory"] == 48 * 1024 * 1024
 
 
 def test_in_place_change_without_watched_change_keeps_the_container(modules, engine, tmp_path):
@@ -67,5 +67,5 @@ def test_in_place_change_without_watched_change_keeps_the_container(modules, eng
     _apply(modules, path=path, contents="a", memory="32m", action="recreate", engine=engine)
     cid, started = _started(modules, engine)
     ret = _apply(modules, path=path, contents="a", memory="40m", action="recreate", engine=engine)
-    assert set(ret["sc-watched"]["changes"]) == {"memory"}
+    assert set(ret[f"sc-{RUN}-watched"]["changes"]) == {"memory"}
     assert _started(modules, engine) == (cid, started)
