@@ -29,17 +29,58 @@ PLUGINS = ("git:5.7.0", "workflow-job:1505.vea_4b_20a_4a_495", "cloudbees-folder
 ADMIN_PASSWORD = "s3cret-password"
 
 
+# The release the emulator reproduces (it announces it in X-Jenkins); every check of this suite
+# was read from the source of this tag of jenkinsci/jenkins.
+RELEASE = "2.568.2"
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "emulator_only: needs the emulator itself (skipped against a real Jenkins)")
+    config.addinivalue_line(
+        "markers",
+        "jenkins(release, source, since=None): the Jenkins release whose source the check was read "
+        "from (file + method); since= the first LTS with that behaviour: against an older real "
+        "controller the test is skipped",
+    )
 
 
 def pytest_collection_modifyitems(config, items):
+    unsourced = [
+        item.nodeid for item in items
+        if item.get_closest_marker("jenkins") is None and item.get_closest_marker("emulator_only") is None
+    ]
+    if unsourced:
+        raise pytest.UsageError(
+            "conformance tests must name the Jenkins release and source they check "
+            "(@pytest.mark.jenkins(...)) or be emulator_only: " + ", ".join(unsourced)
+        )
     if not USE_REAL:
         return
     skip = pytest.mark.skip(reason="needs the Jenkins emulator (JENKINS_URL points to a real Jenkins)")
     for item in items:
         if "emulator_only" in item.keywords:
             item.add_marker(skip)
+
+
+def _version(text):
+    return tuple(int(part) for part in text.split(".") if part.isdigit())
+
+
+@pytest.fixture(scope="session")
+def target_version(target):
+    """The release the target announces in X-Jenkins."""
+    resp = requests.get(target.url + "api/json", auth=(target.user, target.token), timeout=10)
+    return resp.headers.get("X-Jenkins", "")
+
+
+@pytest.fixture(autouse=True)
+def _release_gate(request):
+    marker = request.node.get_closest_marker("jenkins")
+    since = marker.kwargs.get("since") if marker else None
+    if since:
+        version = request.getfixturevalue("target_version")
+        if version and _version(version) < _version(since):
+            pytest.skip(f"behaviour of Jenkins {since} and later; the target runs {version}")
 
 
 class Target:

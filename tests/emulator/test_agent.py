@@ -23,6 +23,7 @@ pytestmark = pytest.mark.emulator_only
 CAPABILITY = "<===[JENKINS REMOTING CAPACITY]===>AAAA"
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/jenkins/agents/WebSocketAgents.java doIndex")
 def test_wsagents_handshake_rules(target, server, name, cleanup):
     cleanup[1].append(name)
     create_inbound_node(server, name)
@@ -38,6 +39,7 @@ def test_wsagents_handshake_rules(target, server, name, cleanup):
     assert requests.get(url, headers=headers, timeout=10).status_code == 403
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/slaves/SlaveComputer.java; hudson/model/AbstractBuild.java")
 def test_agent_online_offline_and_build(target, server, name, cleanup, agent_factory, tmp_path):
     cleanup[0].append(name)
     cleanup[1].append(name)
@@ -81,6 +83,7 @@ def test_agent_online_offline_and_build(target, server, name, cleanup, agent_fac
     assert info["offlineCause"] is not None
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/tasks/ArtifactArchiver.java perform")
 def test_failing_step_and_empty_archive(target, server, name, cleanup, agent_factory):
     cleanup[0].append(name)
     cleanup[1].append(name)
@@ -104,6 +107,7 @@ def test_failing_step_and_empty_archive(target, server, name, cleanup, agent_fac
     assert run_to_completion(server, name)["result"] == "SUCCESS"
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/ParametersAction.java buildEnvironment")
 def test_parameters_reach_the_shell(server, name, cleanup, agent_factory):
     cleanup[0].append(name)
     cleanup[1].append(name)
@@ -116,6 +120,7 @@ def test_parameters_reach_the_shell(server, name, cleanup, agent_factory):
     assert "greeting=salut target=prod" in server.get_build_console_output(name, build["number"])
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/labels/LabelExpression.java")
 def test_label_expressions_route_builds(server, name, cleanup, agent_factory):
     a, b = name + "-a", name + "-b"
     cleanup[1].extend([a, b])
@@ -140,6 +145,7 @@ def test_label_expressions_route_builds(server, name, cleanup, agent_factory):
         assert build["builtOn"] == expected, expr
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/Queue.java maintain")
 def test_executors_bound_concurrency(target, server, name, cleanup, agent_factory, tmp_path):
     cleanup[1].append(name)
     create_inbound_node(server, name, labels="conc-" + name, executors=1)
@@ -162,6 +168,7 @@ def test_executors_bound_concurrency(target, server, name, cleanup, agent_factor
         assert "OVERLAP" not in server.get_build_console_output(job, number)
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/console/AnnotatedLargeText.java doProgressiveText (Stapler LargeText.doProgressText)")
 def test_progressive_log_while_building(target, server, name, cleanup, agent_factory):
     cleanup[0].append(name)
     cleanup[1].append(name)
@@ -185,6 +192,7 @@ def test_progressive_log_while_building(target, server, name, cleanup, agent_fac
     assert "second" in final.text and "first" not in final.text
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/jenkins/agents/WebSocketAgents.java doIndex")
 def test_wrong_secret_is_refused(target, server, name, cleanup, tmp_path):
     cleanup[1].append(name)
     create_inbound_node(server, name)
@@ -196,6 +204,7 @@ def test_wrong_secret_is_refused(target, server, name, cleanup, tmp_path):
     assert server.get_node_info(name)["offline"] is True
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/jenkins/slaves/DefaultJnlpSlaveReceiver.java afterProperties")
 def test_second_connection_for_same_node_is_refused(target, server, name, cleanup, agent_factory, tmp_path):
     cleanup[1].append(name)
     create_inbound_node(server, name)
@@ -252,6 +261,7 @@ def _sess(user, token):
     return sess
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/jenkins/model/Jenkins.java doQuietDown")
 def test_running_builds_and_quiet_down(target, server, name, cleanup, agent_factory):
     cleanup[0].append(name)
     cleanup[1].append(name)
@@ -277,6 +287,7 @@ def test_running_builds_and_quiet_down(target, server, name, cleanup, agent_fact
     wait_for(lambda: server.get_queue_item(qid).get("executable"), what="start after cancelQuietDown")
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/Job.java getEstimatedDuration")
 def test_fetch_all_builds(server, name, cleanup, agent_factory):
     cleanup[0].append(name)
     cleanup[1].append(name)
@@ -292,6 +303,7 @@ def test_fetch_all_builds(server, name, cleanup, agent_factory):
     assert server.get_build_info(name, 2)["estimatedDuration"] >= 0
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/Queue.java; jenkins/model/Messages.properties BlockedBecauseOfBuildInProgress")
 def test_blocked_while_building_and_concurrent_builds(server, name, cleanup, agent_factory):
     cleanup[0].append(name)
     cleanup[1].append(name)

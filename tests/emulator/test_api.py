@@ -5,6 +5,7 @@ import pytest
 from .helpers import freestyle
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/jenkins/model/Jenkins.java @Exported getters")
 def test_root_json(server, target):
     info = server.get_info()
     assert info["_class"] == "hudson.model.Hudson"
@@ -15,6 +16,7 @@ def test_root_json(server, target):
         assert key in info
 
 
+@pytest.mark.jenkins("2.568.2", "Stapler TreePruner (Api.doJson); core/src/main/java/jenkins/model/Jenkins.java getItems")
 def test_tree_filter_on_jobs(server, name, cleanup):
     server.create_job(name, freestyle("true"))
     cleanup[0].append(name)
@@ -28,6 +30,7 @@ def test_tree_filter_on_jobs(server, name, cleanup):
     assert server.job_exists(name) is True
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/Api.java doJson (Stapler TreePruner)")
 def test_tree_nested_object_without_subtree_has_only_class(server, name, cleanup, http, target):
     server.create_job(name, freestyle("true"))
     cleanup[0].append(name)
@@ -35,6 +38,7 @@ def test_tree_nested_object_without_subtree_has_only_class(server, name, cleanup
     assert data == {"_class": "hudson.model.FreeStyleProject", "name": name, "scm": {"_class": "hudson.scm.NullSCM"}}
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/jenkins/model/Jenkins.java items (CASE_INSENSITIVE_ORDER) + Stapler ranges")
 @pytest.mark.emulator_only
 def test_tree_range(http, target, server):
     names = [f"range-{i}" for i in range(3)]
@@ -50,6 +54,7 @@ def test_tree_range(http, target, server):
             server.delete_job(job)
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/Api.java doJson (depth)")
 def test_depth(server, name, cleanup):
     server.create_job(name, freestyle("true"))
     cleanup[0].append(name)
@@ -59,12 +64,14 @@ def test_depth(server, name, cleanup):
     assert deep["buildable"] is True
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/Api.java doJson (tree)")
 def test_get_all_jobs_uses_nested_tree(server, name, cleanup):
     server.create_job(name, freestyle("true"))
     cleanup[0].append(name)
     assert any(j["fullname"] == name for j in server.get_all_jobs())
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/PluginWrapper.java @Exported getters")
 @pytest.mark.emulator_only
 def test_plugins(server):
     plugins = server.get_plugins()
@@ -78,6 +85,7 @@ def test_plugins(server):
     assert info["shortName"] == "workflow-job"
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/PluginManager.java getPlugins")
 @pytest.mark.emulator_only
 def test_plugin_manager_depth0_hides_details(http, target):
     data = http.get(target.url + "pluginManager/api/json?depth=0", timeout=10).json()
@@ -85,10 +93,12 @@ def test_plugin_manager_depth0_hides_details(http, target):
     assert all("shortName" not in p for p in data["plugins"])
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/util/RemotingDiagnostics.java executeGroovy")
 def test_run_script_print(server):
     assert server.run_script('println "hello"').strip() == "hello"
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/util/RemotingDiagnostics.java executeGroovy")
 @pytest.mark.emulator_only
 def test_run_script_unsupported_is_groovy_error(server):
     import jenkins
@@ -97,5 +107,6 @@ def test_run_script_unsupported_is_groovy_error(server):
         server.run_script("def x = Jenkins.instance.items.collect { it.name }")
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/jenkins/model/Jenkins.java doScriptText (@RequirePOST)")
 def test_script_text_requires_post(http, target):
     assert http.get(target.url + "scriptText", timeout=10).status_code == 405

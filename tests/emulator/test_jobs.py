@@ -9,6 +9,7 @@ import requests
 from .helpers import create_inbound_node, freestyle, wait_for
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/ItemGroupMixIn.java createTopLevelItem")
 def test_create_job_and_duplicate(server, target, http, name, cleanup):
     cleanup[0].append(name)
     server.create_job(name, freestyle("echo hi"))
@@ -23,6 +24,7 @@ def test_create_job_and_duplicate(server, target, http, name, cleanup):
     assert f"A job already exists with the name ‘{name}’" in resp.text
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/ItemGroupMixIn.java createTopLevelItem")
 def test_create_job_without_content_type_is_400(target, name):
     req = requests.Request("POST", target.url + f"createItem?name={name}", data=b"<project/>",
                            auth=(target.user, target.token)).prepare()
@@ -32,6 +34,7 @@ def test_create_job_without_content_type_is_400(target, name):
     assert resp.headers["X-Error"] == "No Content-Type header set"
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/AbstractItem.java writeConfigDotXml (Items.XSTREAM2.toXMLUTF8)")
 def test_freestyle_config_is_reserialised_with_defaults(server, name, cleanup):
     cleanup[0].append(name)
     server.create_job(name, "<project><builders><hudson.tasks.Shell><command>echo 'a' \"b\"</command></hudson.tasks.Shell></builders></project>")
@@ -49,6 +52,7 @@ def test_freestyle_config_is_reserialised_with_defaults(server, name, cleanup):
     assert "<canRoam>false</canRoam>" in xml
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/util/XStream2.java PluginClassOwnership")
 @pytest.mark.emulator_only
 def test_plugin_attributes(server, name, cleanup):
     cleanup[0].append(name)
@@ -67,6 +71,7 @@ def test_plugin_attributes(server, name, cleanup):
     assert server.get_job_config(name) == xml
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/AbstractItem.java updateByXml")
 def test_reconfig_job(server, name, cleanup):
     cleanup[0].append(name)
     server.create_job(name, freestyle("echo one"))
@@ -74,6 +79,7 @@ def test_reconfig_job(server, name, cleanup):
     assert "echo two" in server.get_job_config(name)
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/jenkins/model/ParameterizedJobMixIn.java doDisable/doEnable/doBuild; core/src/main/java/hudson/model/AbstractItem.java doDoDelete")
 def test_enable_disable_delete_redirect(server, target, http, name):
     server.create_job(name, freestyle("true"))
     job = target.url + f"job/{name}/"
@@ -92,6 +98,7 @@ def test_enable_disable_delete_redirect(server, target, http, name):
     assert not server.job_exists(name)
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/Job.java, AbstractProject.java @Exported getters")
 def test_job_info_fields(server, name, cleanup):
     cleanup[0].append(name)
     server.create_job(name, freestyle("true", params=[("GREETING", "hello")]))
@@ -110,6 +117,7 @@ def test_job_info_fields(server, name, cleanup):
     assert pdef["type"] == "StringParameterDefinition"
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/jenkins/model/ParameterizedJobMixIn.java doBuildWithParameters")
 def test_build_with_parameters_on_plain_job_is_400(server, target, http, name, cleanup):
     cleanup[0].append(name)
     server.create_job(name, freestyle("true", label="nowhere-label"))
@@ -118,6 +126,7 @@ def test_build_with_parameters_on_plain_job_is_400(server, target, http, name, c
     assert f"{name} is not parameterized" in resp.text
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/jenkins/model/ParameterizedJobMixIn.java doBuild")
 def test_build_returns_201_with_absolute_queue_location(server, target, http, name, cleanup):
     cleanup[0].append(name)
     # with no agent at all Jenkins does not talk about labels; give it one agent
@@ -144,6 +153,7 @@ def test_build_returns_201_with_absolute_queue_location(server, target, http, na
     assert left["cancelled"] is True and left["executable"] is None
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/ParametersDefinitionProperty.java _doBuild/buildWithParameters")
 def test_parameterised_build_rules(server, target, http, name, cleanup):
     cleanup[0].append(name)
     server.create_job(name, freestyle("true", label="no-such-label-y", params=[("A", "1"), ("B", "2")]))
@@ -174,6 +184,7 @@ def test_parameterised_build_rules(server, target, http, name, cleanup):
             server.cancel_queue(i["id"])
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/Queue.java WaitingItem#getCauseOfBlockage")
 def test_queue_item_waits_in_quiet_period(server, target, http, name, cleanup):
     cleanup[0].append(name)
     server.create_job(name, freestyle("true", label="no-such-label-z"))
@@ -189,6 +200,7 @@ def test_queue_item_waits_in_quiet_period(server, target, http, name, cleanup):
     server.cancel_queue(qid)
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/Queue.java BuildableItem#getCauseOfBlockage")
 def test_why_names_the_offline_agent(server, name, cleanup):
     node = name + "-agent"
     cleanup[0].append(name)
@@ -202,6 +214,7 @@ def test_why_names_the_offline_agent(server, name, cleanup):
     server.cancel_queue(qid)
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/BuildAuthorizationToken.java checkPermission")
 def test_build_needs_post(server, target, http, name, cleanup):
     cleanup[0].append(name)
     server.create_job(name, freestyle("true"))
@@ -210,11 +223,13 @@ def test_build_needs_post(server, target, http, name, cleanup):
     assert resp.headers["Allow"] == "POST"
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/Queue.java doCancelItem")
 def test_cancel_unknown_queue_item_is_404(http, target):
     resp = http.post(target.url + "queue/cancelItem?id=999999", timeout=10)
     assert resp.status_code == 404
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/AbstractProject.java getAssignedLabel")
 @pytest.mark.emulator_only
 def test_job_without_canroam_waits_for_builtin(server, name, cleanup):
     cleanup[0].append(name)
@@ -227,6 +242,7 @@ def test_job_without_canroam_waits_for_builtin(server, name, cleanup):
     server.cancel_queue(qid)
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/ItemGroupMixIn.java createTopLevelItem (folder from cloudbees-folder)")
 @pytest.mark.emulator_only
 def test_folders(server, target, http, name, cleanup):
     folder = name + "-f"

@@ -25,6 +25,7 @@ SLAVE_XML = """<?xml version='1.1' encoding='UTF-8'?>
 </slave>"""
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/ComputerSet.java doDoCreateItem")
 def test_create_inbound_node(server, name, cleanup):
     cleanup[1].append(name)
     create_inbound_node(server, name, labels="linux docker", executors=2)
@@ -44,6 +45,7 @@ def test_create_inbound_node(server, name, cleanup):
     assert any(n["name"] == name for n in server.get_nodes())
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/ComputerSet.java doDoCreateItem/checkName")
 def test_do_create_item_redirects_and_duplicate_is_400(target, http, name, cleanup):
     cleanup[1].append(name)
     form = {
@@ -63,6 +65,7 @@ def test_do_create_item_redirects_and_duplicate_is_400(target, http, name, clean
     assert f"Agent called ‘{name}’ already exists" in resp.text
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/ComputerSet.java checkName")
 def test_python_jenkins_duplicate_node(server, name, cleanup):
     cleanup[1].append(name)
     create_inbound_node(server, name)
@@ -70,6 +73,7 @@ def test_python_jenkins_duplicate_node(server, name, cleanup):
         create_inbound_node(server, name)
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/jenkins/model/Jenkins.java checkGoodName")
 @pytest.mark.parametrize("bad", ["a/b", "x?y", "bad:name"])
 def test_bad_node_name_is_400(target, http, bad):
     form = {"name": bad, "type": "hudson.slaves.DumbSlave$DescriptorImpl", "json": "{}"}
@@ -78,6 +82,7 @@ def test_bad_node_name_is_400(target, http, bad):
     assert "unsafe character" in resp.headers["X-Error"]
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/Computer.java doConfigDotXml (Jenkins.XSTREAM2.toXMLUTF8)")
 def test_node_config_xml_order_and_declaration(server, name, cleanup):
     cleanup[1].append(name)
     create_inbound_node(server, name, labels="linux", executors=2, remote_fs="/srv/agent")
@@ -91,6 +96,7 @@ def test_node_config_xml_order_and_declaration(server, name, cleanup):
     assert "<internalDir>remoting</internalDir>" in xml
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/ComputerSet.java doCreateItem (XML branch)", since="2.541")
 def test_create_node_from_xml_and_reconfig(target, http, server, name, cleanup):
     cleanup[1].append(name)
     resp = http.post(target.url + f"computer/createItem?name={name}", data=SLAVE_XML.format(name=name),
@@ -107,6 +113,7 @@ def test_create_node_from_xml_and_reconfig(target, http, server, name, cleanup):
     assert server.get_node_info(name)["numExecutors"] == 1
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/Computer.java doToggleOffline/doChangeOfflineCause")
 def test_toggle_offline_on_temporarily_offline(server, target, http, name, cleanup):
     cleanup[1].append(name)
     create_inbound_node(server, name)
@@ -133,6 +140,7 @@ def test_toggle_offline_on_temporarily_offline(server, target, http, name, clean
     assert "<temporaryOfflineCause" not in server.get_node_config(name)
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/Computer.java doDoDelete")
 def test_delete_node_redirects(server, target, http, name):
     create_inbound_node(server, name)
     resp = http.post(target.url + f"computer/{name}/doDelete", allow_redirects=False, timeout=10)
@@ -141,6 +149,7 @@ def test_delete_node_redirects(server, target, http, name):
     assert http.get(target.url + f"computer/{name}/api/json", timeout=10).status_code == 404
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/slaves/SlaveComputer.java getJnlpMac")
 def test_agent_secret_is_stable_hmac(server, target, name, cleanup):
     cleanup[1].append(name)
     create_inbound_node(server, name)
@@ -160,12 +169,14 @@ def test_agent_secret_is_stable_hmac(server, target, name, cleanup):
     assert node_secret(target, name) == secret
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/security/HudsonAuthenticationEntryPoint.java commence")
 def test_anonymous_cannot_read_secret(target, server, name, cleanup):
     cleanup[1].append(name)
     create_inbound_node(server, name)
     assert requests.get(target.url + f"computer/{name}/jenkins-agent.jnlp", timeout=10).status_code == 403
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/jenkins/model/Jenkins.java MasterComputer")
 @pytest.mark.parametrize("alias", ["(built-in)", "(master)"])
 def test_builtin_node(server, target, http, alias):
     data = http.get(target.url + f"computer/{alias}/api/json", timeout=10).json()
@@ -177,6 +188,7 @@ def test_builtin_node(server, target, http, alias):
     assert info["displayName"] == "Built-In Node"
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/ComputerSet.java @Exported getters")
 def test_computer_set(http, target):
     data = http.get(target.url + "computer/api/json", timeout=10).json()
     assert data["_class"] == "hudson.model.ComputerSet"

@@ -7,6 +7,7 @@ import requests
 CRUMB_ERROR = "No valid crumb was included in the request"
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/security/HudsonAuthenticationEntryPoint.java commence")
 def test_root_advertises_version_even_to_anonymous(target):
     resp = requests.get(target.url, timeout=10)
     # HudsonAuthenticationEntryPoint: 403 (not 401) + Functions.advertiseHeaders
@@ -17,6 +18,7 @@ def test_root_advertises_version_even_to_anonymous(target):
     assert "Authentication required" in resp.text
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/security/AccessDeniedException3.java reportAsHeaders")
 def test_anonymous_api_is_forbidden(target):
     resp = requests.get(target.url + "api/json", timeout=10)
     assert resp.status_code == 403
@@ -24,6 +26,7 @@ def test_anonymous_api_is_forbidden(target):
     assert resp.headers.get("X-You-Are-Authenticated-As") == "anonymous"
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/security/HudsonAuthenticationEntryPoint.java commence")
 def test_get_version_as_first_call_fails_on_secured_controller(target):
     # python-jenkins' get_version bypasses auth resolution when it is the first call
     server = target.client()
@@ -31,11 +34,13 @@ def test_get_version_as_first_call_fails_on_secured_controller(target):
         server.get_version()
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/Functions.java advertiseHeaders")
 def test_version_after_auth(server):
     assert server.get_whoami()["id"]
     assert server.get_version()
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/jenkins/model/Jenkins.java getMe; core/src/main/java/hudson/model/User.java")
 def test_whoami(server, target):
     me = server.get_whoami()
     assert me["_class"] == "hudson.model.User"
@@ -43,6 +48,7 @@ def test_whoami(server, target):
     assert me["absoluteUrl"].endswith(f"/user/{target.user}")
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/jenkins/security/BasicHeaderProcessor.java doFilter/fail")
 def test_wrong_token_is_401(target):
     resp = requests.get(target.url + "api/json", auth=(target.user, "not-the-token"), timeout=10)
     assert resp.status_code == 401
@@ -52,6 +58,7 @@ def test_wrong_token_is_401(target):
         server.get_whoami()
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/security/csrf/DefaultCrumbIssuer.java")
 def test_crumb_issuer(http, target):
     resp = http.get(target.url + "crumbIssuer/api/json", timeout=10)
     assert resp.status_code == 200
@@ -62,6 +69,7 @@ def test_crumb_issuer(http, target):
     assert any(c.name.startswith("JSESSIONID") for c in http.cookies)
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/jenkins/security/ApiCrumbExclusion.java process")
 def test_api_token_post_is_crumb_exempt(http, target, name, cleanup):
     cleanup[0].append(name)
     resp = http.post(
@@ -73,6 +81,7 @@ def test_api_token_post_is_crumb_exempt(http, target, name, cleanup):
     assert resp.status_code == 200
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/security/csrf/CrumbFilter.java doFilter")
 @pytest.mark.emulator_only
 def test_password_auth_needs_crumb_bound_to_session(target, name, cleanup):
     cleanup[0].append(name)
@@ -95,6 +104,7 @@ def test_password_auth_needs_crumb_bound_to_session(target, name, cleanup):
     assert resp.status_code == 200
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/security/csrf/CrumbFilter.java extractCrumbFromRequest")
 @pytest.mark.emulator_only
 def test_crumb_as_form_field(target, name, cleanup):
     server = target.client()
@@ -109,6 +119,7 @@ def test_crumb_as_form_field(target, name, cleanup):
     assert server.get_job_info(name)["disabled"] is True
 
 
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/security/csrf/CrumbFilter.java doFilter")
 @pytest.mark.emulator_only
 def test_python_jenkins_with_password_uses_crumbs(target, name, cleanup):
     server = jenkins.Jenkins(target.url, target.user, target.password, timeout=10)

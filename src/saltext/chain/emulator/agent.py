@@ -239,9 +239,16 @@ class Agent:
         self.runs = {}
         self.send_lock = asyncio.Lock()
         self.ws = None
+        self.cookie = None
 
     def headers(self):
-        return {"Node-Name": self.name, "Secret-Key": self.secret, "X-Remoting-Capability": CAPABILITY}
+        headers = {"Node-Name": self.name, "Secret-Key": self.secret, "X-Remoting-Capability": CAPABILITY}
+        if self.cookie:
+            # like remoting's Engine in WebSocket mode: present the Connection-Cookie of the last
+            # handshake, so that the controller replaces a channel it still believes alive
+            # (DefaultJnlpSlaveReceiver.afterProperties) instead of refusing the reconnect
+            headers["Connection-Cookie"] = self.cookie
+        return headers
 
     async def run_forever(self):
         backoff = 0.5
@@ -253,6 +260,9 @@ class Agent:
                     async with session.ws_connect(ws_url, headers=self.headers(), heartbeat=10,
                                                   max_msg_size=64 * 1024 * 1024) as ws:
                         backoff = 0.5
+                        handshake = getattr(ws, "_response", None)  # aiohttp 3.8 .. 3.12
+                        if handshake is not None and handshake.headers.get("Connection-Cookie"):
+                            self.cookie = handshake.headers["Connection-Cookie"]
                         await self.serve(ws)
                     log("Connection closed; reconnecting")
                 except aiohttp.WSServerHandshakeError as exc:

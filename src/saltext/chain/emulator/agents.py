@@ -26,9 +26,10 @@ MINIMUM_REMOTING = "3107.v665000b_51092"
 
 
 class Connection:
-    def __init__(self, name, ws):
+    def __init__(self, name, ws, cookie=None):
         self.name = name
         self.ws = ws
+        self.cookie = cookie
         self.workdir = None
         self.lock = asyncio.Lock()
 
@@ -108,6 +109,7 @@ class Agents:
         if conn is None:
             self.ctl.builds.finish(build, "FAILURE")
             return
+        build.channel = conn  # the build dies with this channel, not with a later one
         asyncio.ensure_future(conn.send(spec))
 
     async def _run_local(self, build, spec):
@@ -170,17 +172,37 @@ class Agents:
             return ctl.error_text(request, 400, "no such agent")
         if not hmac.compare_digest(secret.encode("ascii", "replace"), ctl.nodes.secret(name).encode("ascii")):
             return ctl.error_text(request, 403, "Forbidden")
+        unsafe_cookie = request.headers.get("Connection-Cookie")
+        if unsafe_cookie is not None:
+            # cookie = Util.toHexString(Util.fromHexString(unsafeCookie)): malformed -> exception
+            try:
+                cookie = bytes.fromhex(unsafe_cookie).hex()
+            except ValueError:
+                return ctl.error_text(request, 500, "java.lang.NumberFormatException: bad Connection-Cookie")
+        else:
+            cookie = secrets.token_hex(32)  # JnlpAgentReceiver.generateCookie
+        # DefaultJnlpSlaveReceiver.afterProperties; a ConnectionRefusalException becomes
+        # HttpResponses.errorWithoutStack(400, message) in WebSocketAgents.doIndex
         if configxml.launcher_info(node)[0] != configxml.JNLP_LAUNCHER:
-            return ctl.error_text(request, 400, f"{name} is not a JNLP agent")
-        if name in self.connections:
-            return ctl.error_text(request, 400, f"{name} is already connected to this controller. Rejecting this connection.")
-        cookie = request.headers.get("Connection-Cookie") or secrets.token_hex(32)
+            return ctl.error_text(request, 400, f"{name} is not an inbound agent")
+        current = self.connections.get(name)
+        if current is not None:
+            if current.cookie is not None and hmac.compare_digest(current.cookie, cookie):
+                # "we think we are currently connected, but this request proves that it's from
+                # the party we are supposed to be communicating to": the old channel is
+                # disconnected (ConnectionFromCurrentPeer) and this connection accepted
+                self.connections.pop(name, None)
+                await current.ws.close()
+            else:
+                return ctl.error_text(
+                    request, 400, f"{name} is already connected to this controller. Rejecting this connection."
+                )
         ws = web.WebSocketResponse(heartbeat=10, max_msg_size=64 * 1024 * 1024)
         ws.headers["X-Remoting-Capability"] = CAPABILITY
         ws.headers["X-Remoting-Minimum-Version"] = MINIMUM_REMOTING
         ws.headers["Connection-Cookie"] = cookie
         await ws.prepare(request)
-        conn = Connection(name, ws)
+        conn = Connection(name, ws, cookie)
         self.connections[name] = conn
         ctl.nodes.offline_causes.pop(name, None)
         try:
@@ -202,12 +224,13 @@ class Agents:
         finally:
             if self.connections.get(name) is conn:
                 del self.connections[name]
-            ctl.nodes.offline_causes[name] = {
-                "json": {"_class": "hudson.slaves.OfflineCause$ChannelTermination", "timestamp": int(time.time() * 1000)},
-                "reason": "Connection was broken: java.nio.channels.ClosedChannelException",
-            }
+            if name not in self.connections:  # not replaced by a reconnect from the same peer
+                ctl.nodes.offline_causes[name] = {
+                    "json": {"_class": "hudson.slaves.OfflineCause$ChannelTermination", "timestamp": int(time.time() * 1000)},
+                    "reason": "Connection was broken: java.nio.channels.ClosedChannelException",
+                }
             for build in list(ctl.builds.running.values()):
-                if build.built_on == name:
+                if build.built_on == name and getattr(build, "channel", None) is conn:
                     build.append_log("Agent went offline during the build\nERROR: Connection was broken\n")
                     ctl.builds.finish(build, "FAILURE")
             ctl.wake()

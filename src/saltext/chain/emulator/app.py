@@ -16,14 +16,15 @@ import os
 import re
 import secrets
 import time
-from urllib.parse import quote, unquote
+from urllib.parse import quote, quote_plus, unquote
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 from . import agents, builds, jobs, nodes, plugins, queue, security, store
 from .api import json_response
 
-JENKINS_VERSION = "2.479.3"
+JENKINS_VERSION = "2.568.2"
 HUDSON_VERSION = "1.395"
 
 _root_url = contextvars.ContextVar("root_url", default=None)
@@ -173,33 +174,46 @@ class Controller:
 
     # ------------------------------------------------------------ security filter
     def anonymous_denied(self, request):
+        """``hudson/security/HudsonAuthenticationEntryPoint.java`` ``commence`` (2.568.2): a bare
+        403 for ``X-Requested-With: XMLHttpRequest``; else 403, the advertised headers, the
+        ``AccessDeniedException3.reportAsHeaders`` headers (one ``X-Permission-Implied-By`` per
+        link of ``Hudson.Read`` -> ``GenericRead`` -> ``Administer``) and a body written by
+        ``Util.printRedirect`` + ``AccessDeniedException3.report``."""
         if request.headers.get("X-Requested-With") == "XMLHttpRequest":
             return web.Response(status=403)
-        target = quote(request.path_qs, safe="")
-        login = f"/login?from={target}"
+        uri_from = request.raw_path.split("?", 1)[0]
+        if request.query_string:
+            uri_from += "?" + request.query_string
+        login = html.escape("/login?from=" + quote_plus(uri_from, safe="*"), quote=True)
         body = (
             f"<html><head><meta http-equiv='refresh' content='1;url={login}'/>"
-            f"<script id='redirect' data-redirect-url='{login}'></script></head>"
-            "<body style='background-color:white; color:white;'>\n\nAuthentication required\n"
-            "<!--\nYou are authenticated as: anonymous\nGroups that you are in:\n  \n"
+            f"<script id='redirect' data-redirect-url='{login}' "
+            f"src='/static/{self.session_id}/scripts/redirect.js'></script></head>"
+            "<body style='background-color:white; color:white;'>\n"
+            "Authentication required\n<!--\n"
+            "You are authenticated as: anonymous\nGroups that you are in:\n  anonymous\n"
             "Permission you need to have (but didn't): hudson.model.Hudson.Read\n"
             " ... which is implied by: hudson.security.Permission.GenericRead\n"
-            " ... which is implied by: hudson.model.Hudson.Administer\n-->\n\n</body></html>"
+            " ... which is implied by: hudson.model.Hudson.Administer\n"
+            "-->\n\n</body></html>" + " " * 300
         )
-        return web.Response(
-            status=403, text=body, content_type="text/html", charset="utf-8",
-            headers={
-                "X-You-Are-Authenticated-As": "anonymous",
-                "X-You-Are-In-Group-Disabled": "JENKINS-39402: use -Dhudson.security.AccessDeniedException2.REPORT_GROUP_HEADERS=true or use /whoAmI to diagnose",
-                "X-Required-Permission": "hudson.model.Hudson.Read",
-                "X-Permission-Implied-By": "hudson.security.Permission.GenericRead",
-            },
+        headers = CIMultiDict(
+            [
+                ("X-You-Are-Authenticated-As", "anonymous"),
+                ("X-You-Are-In-Group-Disabled", "JENKINS-39402: use -Dhudson.security.AccessDeniedException2.REPORT_GROUP_HEADERS=true or use /whoAmI to diagnose"),
+                ("X-Required-Permission", "hudson.model.Hudson.Read"),
+                ("X-Permission-Implied-By", "hudson.security.Permission.GenericRead"),
+                ("X-Permission-Implied-By", "hudson.model.Hudson.Administer"),
+            ]
         )
+        return web.Response(status=403, text=body, content_type="text/html", charset="utf-8", headers=headers)
 
-    def unauthorized(self, request, user):
+    def unauthorized(self, request, message):
+        """``jenkins/security/BasicHeaderProcessor.java`` ``fail`` -> Spring's
+        ``BasicAuthenticationEntryPoint``: 401, ``WWW-Authenticate``, the exception message."""
         body = (
             "<html><head><title>Error 401 Unauthorized</title></head><body><h2>HTTP ERROR 401 "
-            f"Invalid password/token for user: {html.escape(user)}</h2></body></html>"
+            f"{html.escape(message)}</h2></body></html>"
         )
         resp = web.Response(status=401, text=body, content_type="text/html", charset="iso-8859-1",
                             headers={"WWW-Authenticate": 'Basic realm="Jenkins"'})
@@ -215,10 +229,14 @@ class Controller:
                 import base64
 
                 try:
-                    name = base64.b64decode(header[6:].strip()).decode("utf-8", "replace").split(":", 1)[0]
+                    decoded = base64.b64decode(header[6:].strip()).decode("utf-8", "replace")
                 except ValueError:
-                    name = ""
-                return None, "bad", self.unauthorized(request, name)
+                    decoded = ""
+                if ":" in decoded:
+                    message = "Invalid password/token for user: " + decoded.split(":", 1)[0]
+                else:
+                    message = "Malformed HTTP basic Authorization header"
+                return None, "bad", self.unauthorized(request, message)
             return user, via, None
         sid = request.cookies.get(self.security.cookie_name)
         user = self.security.session_user(sid)
@@ -227,11 +245,16 @@ class Controller:
         return None, None, None
 
     async def check_crumb(self, request, user):
+        """``CrumbFilter.doFilter``/``extractCrumbFromRequest`` (2.568.2): the ``Jenkins-Crumb``
+        header, else a request parameter of that name (query string or form).  The ``.crumb``
+        fallback's result is discarded there, so ``.crumb`` never validates a request."""
         sid = request.cookies.get(self.security.cookie_name)
-        value = request.headers.get(security.CRUMB_FIELD) or request.headers.get(".crumb")
-        if not value:
+        value = request.headers.get(security.CRUMB_FIELD)
+        if value is None:
+            value = request.query.get(security.CRUMB_FIELD)
+        if value is None:
             form = await self.form(request)
-            value = form.get(security.CRUMB_FIELD) or form.get(".crumb")
+            value = form.get(security.CRUMB_FIELD)
         return self.security.valid_crumb(user, sid, value)
 
     # ------------------------------------------------------------ dispatch
@@ -242,6 +265,14 @@ class Controller:
         head = segments[0] if segments else ""
         if head == "wsagents":
             return await self.agents.handle(request)
+        if head == "whoAmI":
+            # hudson/security/WhoAmI.java implements UnprotectedRootAction: anonymous may read it
+            user, via, response = await self.authenticate(request)
+            if response is not None:
+                return response
+            if segments[1:3] == ["api", "json"]:
+                return json_response(request, lambda depth: self.whoami_json(user))
+            return self.html_page(request, "Who Am I")
         if head in ("login", "jnlpJars", "static", "adjuncts", "favicon.ico", "robots.txt"):
             if head == "jnlpJars":
                 return self.not_found(request)
@@ -271,8 +302,6 @@ class Controller:
             return json_response(request, lambda depth: self.user_json(request["user"]))
         if head == "user" and len(rest) >= 3 and rest[0] == request["user"] and rest[1:3] == ["api", "json"]:
             return json_response(request, lambda depth: self.user_json(request["user"]))
-        if head == "whoAmI" and rest[:2] == ["api", "json"]:
-            return json_response(request, lambda depth: self.whoami_json(request["user"]))
         if head == "crumbIssuer":
             return self.crumb_issuer(request, rest)
         if head == "computer":
@@ -352,14 +381,24 @@ class Controller:
         }
 
     def whoami_json(self, user):
+        """``hudson/security/WhoAmI.java``: ``name``, ``authenticated``, ``anonymous``,
+        ``authorities`` are exported; ``details``/``toString`` are not (their ``@Exported`` was
+        removed).  Anonymous is Spring's ``AnonymousAuthenticationToken``: authenticated, with
+        the authority ``anonymous``."""
+        if user is None:
+            return {
+                "_class": "hudson.security.WhoAmI",
+                "anonymous": True,
+                "authenticated": True,
+                "authorities": ["anonymous"],
+                "name": "anonymous",
+            }
         return {
             "_class": "hudson.security.WhoAmI",
             "anonymous": False,
             "authenticated": True,
             "authorities": ["authenticated"],
-            "details": None,
             "name": user,
-            "toString": f"UsernamePasswordAuthenticationToken [Principal={user}, Credentials=[PROTECTED], Authenticated=true, Granted Authorities=[authenticated]]",
         }
 
     def crumb_issuer(self, request, rest):

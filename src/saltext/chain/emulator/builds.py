@@ -103,7 +103,7 @@ class Build:
             "description": None,
             "displayName": f"#{self.number}",
             "duration": duration,
-            "estimatedDuration": self.estimated,
+            "estimatedDuration": self.mgr.estimated_duration(self.job),  # Run.getEstimatedDuration
             "executor": {"_class": "hudson.model.Executor"} if self.building else None,
             "fullDisplayName": " » ".join(self.job.split("/")) + f" #{self.number}",
             "id": str(self.number),
@@ -178,10 +178,31 @@ class Builds:
         return [b for b in self.running.values() if b.job == full_name]
 
     def estimated_duration(self, full_name):
-        candidates = [b for b in reversed(self.for_job(full_name)) if not b.building and b.result in ("SUCCESS", "UNSTABLE")][:3]
+        """``Job.getEstimatedDuration``/``getEstimatedDurationCandidates`` (2.568.2), computed on
+        every read: the last successful (or unstable) build, then completed builds among the
+        last 6 (SUCCESS/UNSTABLE first, FAILURE as the fallback; ABORTED/NOT_BUILT are not
+        ``isCompleteBuild``), at most 3; the mean duration, -1 when none or all last 0 ms."""
+        builds = self.for_job(full_name)
+        last_ok = next((b for b in reversed(builds) if not b.building and b.result in ("SUCCESS", "UNSTABLE")), None)
+        candidates = [last_ok] if last_ok is not None else []
+        fallback = []
+        for i, build in enumerate(reversed(builds)):
+            if len(candidates) >= 3 or i >= 6:
+                break
+            if build.building or build.result is None or build is last_ok:
+                continue
+            if build.result in ("SUCCESS", "UNSTABLE"):
+                candidates.append(build)
+            elif build.result == "FAILURE":
+                fallback.append(build)
+        while len(candidates) < 3 and fallback:
+            candidates.append(fallback.pop(0))
         if not candidates:
             return -1
-        return int(sum(b.duration for b in candidates) / len(candidates))
+        total = sum(b.duration for b in candidates)
+        if total == 0:
+            return -1
+        return int(total / len(candidates) + 0.5)  # Math.round
 
     # -------------------------------------------------------------- lifecycle
     def start(self, job, item, node, executor):
@@ -279,9 +300,14 @@ class Builds:
                 pass
             return web.Response(body=data, content_type="text/plain", charset="utf-8")
         if action == "logText" and len(sub) >= 2 and sub[1] in ("progressiveText", "progressiveHtml"):
+            # Stapler LargeText.doProgressText: start past the end of the log -> 0 ("text rolled
+            # over"); while the build runs only whole lines are sent (writeLogTo stops after the
+            # last newline); X-Text-Size is the raw byte offset to ask for next.
             try:
                 start = max(0, int(request.query.get("start", "0") or 0))
             except ValueError:
+                start = 0
+            if start > build.log_size():
                 start = 0
             data = b""
             try:
@@ -290,6 +316,9 @@ class Builds:
                     data = handle.read()
             except OSError:
                 pass
+            if build.building:
+                cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
+                data = data[: cut + 1] if cut >= 0 else b""
             size = start + len(data)
             headers = {"X-Text-Size": str(size)}
             if build.building:

@@ -260,7 +260,69 @@ def normalize_project(root):
     for child in root:
         if child.tag not in known:
             new.append(child)
+    publishers = new.find("publishers")
+    if publishers is not None:
+        for step in publishers:
+            if step.tag == "hudson.tasks.ArtifactArchiver":
+                normalize_archiver(step)
+    builders = new.find("builders")
+    if builders is not None:
+        for step in builders:
+            if step.tag in ("hudson.tasks.Shell", "hudson.tasks.BatchFile"):
+                normalize_command_interpreter(step)
     return new
+
+
+ARCHIVER_FIELDS = [  # hudson/tasks/ArtifactArchiver.java (2.568.2), declaration order
+    ("artifacts", None), ("excludes", None), ("latestOnly", None),
+    ("allowEmptyArchive", "false"), ("onlyIfSuccessful", "false"), ("fingerprint", "false"),
+    ("defaultExcludes", "true"), ("caseSensitive", "true"), ("followSymlinks", "true"),
+]
+
+
+def normalize_archiver(step):
+    """``ArtifactArchiver``: XStream writes its fields in declaration order, nulls left out;
+    ``readResolve`` fills ``allowEmptyArchive`` (false unless the ``warnOnEmpty`` property),
+    ``defaultExcludes``, ``caseSensitive``, ``followSymlinks`` (true) when absent; primitive
+    ``onlyIfSuccessful``/``fingerprint`` are always written."""
+    by_tag = {child.tag: child for child in step}
+    known = {tag for tag, _ in ARCHIVER_FIELDS}
+    rest = [child for child in step if child.tag not in known]
+    for child in list(step):
+        step.remove(child)
+    for tag, default in ARCHIVER_FIELDS:
+        child = by_tag.get(tag)
+        if child is None:
+            if default is None:
+                continue
+            child = ET.Element(tag)
+            child.text = default
+        elif default is not None:
+            child.text = "true" if _bool(child.text) else "false"
+        step.append(child)
+    for child in rest:
+        step.append(child)
+
+
+def normalize_command_interpreter(step):
+    """``hudson/tasks/Shell.java``/``BatchFile.java`` ``readResolve`` (2.568.2) rebuilds the step
+    with ``configuredLocalRules`` set to an empty list when absent, so XStream writes the fields
+    of ``CommandInterpreter`` (``command``, ``configuredLocalRules``) then the step's own
+    (``unstableReturn``, omitted while null)."""
+    by_tag = {child.tag: child for child in step}
+    order = ["command", "configuredLocalRules", "unstableReturn"]
+    if "configuredLocalRules" not in by_tag:
+        by_tag["configuredLocalRules"] = ET.Element("configuredLocalRules")
+    if "command" not in by_tag:
+        by_tag["command"] = ET.Element("command")
+    rest = [child for child in step if child.tag not in order]
+    for child in list(step):
+        step.remove(child)
+    for tag in order:
+        if tag in by_tag:
+            step.append(by_tag[tag])
+    for child in rest:
+        step.append(child)
 
 
 def normalize_job(root, plugins):
@@ -299,6 +361,40 @@ JOB_CLASSES = {
     "matrix-project": "hudson.matrix.MatrixProject",
     "maven2-moduleset": "hudson.maven.MavenModuleSet",
 }
+
+
+# XStream aliases/classes of items and the plugin that must be installed for XStream to know them
+ITEM_ROOTS = {
+    "project": None,
+    "hudson.model.FreeStyleProject": None,
+    FOLDER_CLASS: "cloudbees-folder",
+    "flow-definition": "workflow-job",
+    "org.jenkinsci.plugins.workflow.job.WorkflowJob": "workflow-job",
+    "matrix-project": "matrix-project",
+    "hudson.matrix.MatrixProject": "matrix-project",
+    "maven2-moduleset": "maven-plugin",
+    "hudson.maven.MavenModuleSet": "maven-plugin",
+}
+CANONICAL_ROOT = {
+    "hudson.model.FreeStyleProject": "project",
+    "org.jenkinsci.plugins.workflow.job.WorkflowJob": "flow-definition",
+    "hudson.matrix.MatrixProject": "matrix-project",
+    "hudson.maven.MavenModuleSet": "maven2-moduleset",
+}
+
+
+def unknown_item_class(root, plugins):
+    """What ``Items.load``/``Items.XSTREAM2`` would throw for this root element, or None.
+
+    XStream resolves the root element to a class (an alias such as ``project`` or a class name);
+    a class that no installed plugin provides is a ``CannotResolveClassException``."""
+    if root.tag in ITEM_ROOTS:
+        plugin = ITEM_ROOTS[root.tag]
+        if plugin is None or plugin in plugins:
+            if root.tag in CANONICAL_ROOT:
+                root.tag = CANONICAL_ROOT[root.tag]
+            return None
+    return f"com.thoughtworks.xstream.mapper.CannotResolveClassException: {root.tag}"
 
 
 def job_class(root):

@@ -9,6 +9,7 @@ ParametersDefinitionProperty.java`` (``_doBuild`` needs the ``json`` form, ``bui
 ``hudson/model/{AbstractItem,Job,AbstractProject}.java``.
 """
 
+import json
 import os
 import shutil
 
@@ -27,7 +28,7 @@ class Job:
         self.name = full_name.rsplit("/", 1)[-1]
         self.parent = parent
         self.root = root
-        self.children = {}
+        self.children = ItemMap()
         self.dir = store.job_dir(ctl.home, full_name)
         self.next_build_number = int((store.read_text(os.path.join(self.dir, "nextBuildNumber"), "1") or "1").strip() or 1)
 
@@ -84,6 +85,44 @@ class Job:
         return base
 
 
+def _ci_key(name):
+    """``String.CASE_INSENSITIVE_ORDER`` compares ``toLowerCase(toUpperCase(c))`` char by char."""
+    return "".join(c.upper().lower() for c in name)
+
+
+class ItemMap:
+    """``Jenkins.items``: a ``CopyOnWriteMap.Tree`` ordered by ``String.CASE_INSENSITIVE_ORDER``
+    (``jenkins/model/Jenkins.java``): lookups and the duplicate check ignore case, iteration is
+    sorted case-insensitively (so ``jobs`` and ``tree=jobs[…]{M,N}`` page through that order)."""
+
+    def __init__(self):
+        self._items = {}
+
+    def get(self, name, default=None):
+        if name is None:
+            return default
+        entry = self._items.get(_ci_key(name))
+        return entry if entry is not None else default
+
+    def __contains__(self, name):
+        return _ci_key(name) in self._items
+
+    def __setitem__(self, name, job):
+        self._items[_ci_key(name)] = job
+
+    def pop(self, name, default=None):
+        return self._items.pop(_ci_key(name), default)
+
+    def values(self):
+        return [self._items[k] for k in sorted(self._items)]
+
+    def __iter__(self):
+        return iter([job.name for job in self.values()])
+
+    def __len__(self):
+        return len(self._items)
+
+
 def store_quote(name):
     from urllib.parse import quote
 
@@ -93,7 +132,7 @@ def store_quote(name):
 class Jobs:
     def __init__(self, ctl):
         self.ctl = ctl
-        self.top = {}
+        self.top = ItemMap()
         self._load(ctl.home, "", None, self.top)
 
     def _load(self, base, prefix, parent, into):
@@ -274,41 +313,94 @@ def parameter_definition_json(p):
 # ---------------------------------------------------------------- handlers
 
 
+def is_xml_submission(request):
+    """``requestContentType.startsWith("application/xml") || … startsWith("text/xml")``."""
+    ctype = request.headers.get("Content-Type")
+    return ctype is not None and (ctype.startswith("application/xml") or ctype.startswith("text/xml"))
+
+
+async def request_parameter(ctl, request, name):
+    """``req.getParameter(name)``: the query string first, then a urlencoded/multipart form."""
+    if name in request.query:
+        return request.query.get(name)
+    form = await ctl.form(request)
+    return form.get(name)
+
+
+def _resolve_from(ctl, parent, path):
+    """``Jenkins.getItem(pathName, context)``: relative to the folder, else a full name."""
+    if not path:
+        return None
+    if not path.startswith("/") and parent is not None:
+        found = ctl.jobs.get(parent.full_name + "/" + path)
+        if found is not None:
+            return found
+    return ctl.jobs.get(path.lstrip("/"))
+
+
+def new_item_root(ctl, mode):
+    """The empty item ``createProject(descriptor, …)`` makes for a known ``mode`` (the
+    descriptor id, ``Items.all().findByName``); None for an unknown one."""
+    if mode == "hudson.model.FreeStyleProject":
+        return configxml.ET.Element("project")
+    if mode == configxml.FOLDER_CLASS and "cloudbees-folder" in ctl.plugins.versions():
+        return configxml.ET.Element(configxml.FOLDER_CLASS)
+    return None
+
+
 async def create_item(ctl, request, parent):
-    """``POST [job/F/]createItem?name=X`` with an XML body."""
+    """``POST [job/F/]createItem``: ``hudson/model/ItemGroupMixIn.java`` ``createTopLevelItem``
+    and ``createProjectFromXML`` (Jenkins 2.568.2)."""
     if request.method != "POST":
         return web.Response(status=405, text="This URL requires POST")
     if parent is not None and not parent.is_folder:
         return ctl.not_found(request)
-    name = (request.query.get("name") or "").strip()
-    mode = request.query.get("mode")
-    if "Content-Type" not in request.headers and not mode:
+    mode = await request_parameter(ctl, request, "mode")
+    if request.headers.get("Content-Type") is None and mode != "copy":
         return ctl.failure(request, "No Content-Type header set")
-    if not name:
+    xml = is_xml_submission(request)
+    name = request.query.get("name") if xml else await request_parameter(ctl, request, "name")
+    if name is None:
         return ctl.failure(request, "Query parameter 'name' is required")
     from .nodes import check_good_name
 
-    error = check_good_name(name)
+    error = check_good_name(name)  # Jenkins.checkGoodName(name) runs before the trim
     if error:
         return ctl.failure(request, error)
+    name = name.strip()
     items = parent.children if parent else ctl.jobs.top
-    if name in items:
+    if name in items:  # parent.getItem(name): case-insensitive
         return ctl.failure(request, f"A job already exists with the name ‘{name}’")
     if mode == "copy":
-        source = ctl.jobs.get(request.query.get("from") or "")
+        source_name = await request_parameter(ctl, request, "from")
+        source = _resolve_from(ctl, parent, source_name)
         if source is None:
-            return ctl.failure(request, f"No such job: {request.query.get('from')}")
+            if not source_name:
+                return ctl.failure(request, "Specify which job to copy")
+            return ctl.failure(request, f"No such job: {source_name}")
         root = configxml.parse(configxml.serialize(source.root))
-    elif "xml" in (request.content_type or ""):
+        job = ctl.jobs.create(parent, name, root)
+        return ctl.redirect(request, job.url_path() + "configure", status=302)
+    if xml:
+        # createProjectFromXML: identity transform (malformed XML -> IOException "Failed to
+        # persist config.xml"), then Items.load through XStream (unknown class -> exception);
+        # either way a 500 and the new directory is deleted, nothing stays behind.
         try:
             root = configxml.parse(await request.read())
         except configxml.ConfigError as exc:
-            return ctl.failure(request, str(exc), status=500)
-    else:
-        return ctl.failure(request, "No such job type is supported by the emulator")
+            return ctl.error_text(request, 500, f"java.io.IOException: Failed to persist config.xml: {exc}")
+        problem = configxml.unknown_item_class(root, ctl.plugins.versions())
+        if problem:
+            return ctl.error_text(request, 500, problem)
+        ctl.jobs.create(parent, name, root)
+        return web.Response(status=200)
+    if mode is None:
+        return ctl.failure(request, "No mode given")
+    root = new_item_root(ctl, mode)
+    if root is None:
+        return ctl.failure(request, f"No item type ‘{mode}’ is known")
     job = ctl.jobs.create(parent, name, root)
-    del job
-    return web.Response(status=200)
+    return ctl.redirect(request, job.url_path() + "configure", status=302)
 
 
 async def handle(ctl, request, job, rest):
@@ -317,17 +409,27 @@ async def handle(ctl, request, job, rest):
     while rest and rest[-1] == "":
         rest.pop()
     action = rest[0] if rest else ""
-    if action == "":
+    if action == "" and request.method != "DELETE":
         return ctl.html_page(request, job.full_name)
     if action == "api" and len(rest) >= 2 and rest[1] == "json":
         wants_all = "allBuilds" in request.query.get("tree", "")
         return json_response(request, lambda depth: job_json(ctl, job, depth, all_builds=wants_all))
     if action == "config.xml":
         return await config_xml(ctl, request, job)
-    if action in ("doDelete", "delete") and request.method == "POST":
+    if action == "" and request.method == "DELETE":
+        # AbstractItem implements HttpDeletable: DELETE job/J/ -> delete(req, rsp) -> 204
+        ctl.jobs.delete(job)
+        return web.Response(status=204)
+    if action == "doDelete":
+        # AbstractItem.doDoDelete is @RequirePOST; it redirects to the parent (view/folder)
+        if request.method != "POST":
+            return web.Response(status=405, text="This URL requires POST")
         parent_path = job.parent.url_path() if job.parent else ""
         ctl.jobs.delete(job)
         return ctl.redirect(request, parent_path, status=302)
+    if action == "delete":
+        # AbstractItem/delete.jelly: a confirmation page; it deletes nothing
+        return ctl.html_page(request, f"Delete {job.full_name}")
     if action == "createItem" and job.is_folder:
         return await create_item(ctl, request, job)
     if action in ("enable", "disable"):
@@ -352,12 +454,22 @@ async def config_xml(ctl, request, job):
         return web.Response(text=configxml.serialize(root), content_type="application/xml", charset="utf-8")
     if request.method != "POST":
         return web.Response(status=405)
+    # AbstractItem.updateByXml: identity transform ("Failed to process config.xml"), then
+    # XStream unmarshals into the job; another class is "Expecting class X but got class Y
+    # instead", an unknown one a CannotResolveClassException: all 500s, nothing changes.
     try:
         root = configxml.parse(await request.read())
     except configxml.ConfigError as exc:
-        return ctl.failure(request, str(exc), status=500)
+        return ctl.error_text(request, 500, f"java.io.IOException: Failed to process config.xml: {exc}")
+    problem = configxml.unknown_item_class(root, ctl.plugins.versions())
+    if problem:
+        return ctl.error_text(request, 500, problem)
     if root.tag != job.root.tag:
-        return ctl.error_text(request, 500, f"Expecting {job.job_class} but got {configxml.job_class(root)} instead")
+        return ctl.error_text(
+            request, 500,
+            f"java.io.IOException: Expecting class {job.job_class} but got class "
+            f"{configxml.job_class(root)} instead",
+        )
     job.root = configxml.normalize_job(root, ctl.plugins.versions())
     job.save_config()
     ctl.wake()
@@ -410,8 +522,6 @@ async def do_build(ctl, request, job):
             if form or request.query:
                 return ctl.error_text(request, 400, "This page expects a form submission")
             return ctl.error_text(request, 400, "Nothing is submitted")
-        import json
-
         try:
             submitted = json.loads(raw).get("parameter") or []
         except (ValueError, AttributeError):
@@ -426,7 +536,16 @@ async def do_build(ctl, request, job):
                 return ctl.error_text(request, 500, f"No such parameter definition: {pname}")
             values.append((pname, str(entry.get("value", names[pname]["default"]))))
         item, created = ctl.queue.schedule(job, _delay(request, job), values, _cause(request))
-        return ctl.redirect(request, item.url_path(), status=201)
+        if not created:
+            # ParametersDefinitionProperty._doBuild uses Queue.schedule, which answers null when
+            # the request was merged into an equal queued item -> rsp.sendRedirect(".")
+            return ctl.redirect(request, job.url_path(), status=302)
+        status = 201
+        try:
+            status = int(json.loads(raw).get("statusCode", 201))
+        except (TypeError, ValueError, AttributeError):
+            status = 201
+        return ctl.redirect(request, item.url_path(), status=status)
     if request.method != "POST":
         # BuildAuthorizationToken.checkPermission
         return web.Response(status=405, text="This URL requires POST", headers={"Allow": "POST"})

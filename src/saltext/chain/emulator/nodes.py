@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import time
+from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 from aiohttp import web
@@ -25,16 +26,25 @@ BUILTIN_DESCRIPTION = "the Jenkins controller's built-in node"
 UNSAFE_NAME_CHARS = "?*/\\%!@#$^&|<>[]:;"
 
 
+def _iso_control(ch):
+    """``Character.isISOControl``: U+0000-U+001F and U+007F-U+009F."""
+    return ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F
+
+
 def check_good_name(name):
-    """``Jenkins.checkGoodName``: returns an error message or None."""
-    if name is None or not name.strip():
+    """``Jenkins.checkGoodName`` (``jenkins/model/Jenkins.java``, 2.568.2): an error message or
+    None.  The name is checked as given (not trimmed) except for ``.``/``..``/trailing dot."""
+    if name is None or name == "":
         return "No name is specified"
+    if name.strip() in (".", ".."):
+        return f"“{name.strip()}” is not an allowed name"
     for ch in name:
-        if ch in UNSAFE_NAME_CHARS or ord(ch) < 0x20:
+        if _iso_control(ch):
+            printable = "".join(f"\\u{ord(c)};" if _iso_control(c) else c for c in name)
+            return f"No control code is allowed: {printable}"
+        if ch in UNSAFE_NAME_CHARS:
             return f"‘{ch}’ is an unsafe character"
-    if name in (".", ".."):
-        return f"“{name}” is not an allowed name"
-    if name.endswith("."):
+    if name.strip().endswith("."):
         return "A name cannot end with ‘.’"
     return None
 
@@ -273,7 +283,10 @@ async def handle(ctl, request, rest):
         return json_response(request, lambda depth: computer_json(ctl, name, depth))
     if action == "config.xml":
         return await config_xml(ctl, request, name)
-    if action in ("doDelete", "delete") and request.method == "POST":
+    if action == "doDelete":
+        # Computer.doDoDelete is @RequirePOST (there is no delete.jelly for computers)
+        if request.method != "POST":
+            return web.Response(status=405, text="This URL requires POST")
         return do_delete(ctl, request, name)
     if action == "toggleOffline":
         return await toggle_offline(ctl, request, name)
@@ -290,7 +303,11 @@ async def do_create_item_form(ctl, request):
     if request.method != "POST":
         return web.Response(status=405, text="This URL requires POST")
     form = await ctl.form(request)
-    name = (form.get("name") or "").strip()
+    # doDoCreateItem: checkName(Util.fixEmptyAndTrim(name))
+    raw_name = request.query.get("name") if "name" in request.query else form.get("name")
+    name = (raw_name or "").strip()
+    if not name:
+        return ctl.failure(request, "Query parameter 'name' is required")
     error = check_good_name(name)
     if error:
         return ctl.failure(request, error)
@@ -334,53 +351,139 @@ async def do_create_item_form(ctl, request):
     return ctl.redirect(request, "computer/", status=302)
 
 
+def _node_class_problem(root):
+    """What ``Jenkins.XSTREAM2.fromXML`` + the ``(Node)`` cast would make of a posted root:
+    None for a ``DumbSlave``; ``"type"`` for another known ``Node`` class; else the exception."""
+    if root.tag in ("slave", "hudson.slaves.DumbSlave"):
+        return None
+    if root.tag in KNOWN_OTHER_NODE_CLASSES:
+        return "type"
+    return f"com.thoughtworks.xstream.mapper.CannotResolveClassException: {root.tag}"
+
+
+# Node classes of core that XStream knows besides DumbSlave (``hudson`` is the alias of
+# ``hudson.model.Hudson``, the built-in node's Node)
+KNOWN_OTHER_NODE_CLASSES = ("hudson", "hudson.model.Hudson", "jenkins.model.Jenkins")
+
+
 async def create_item_xml(ctl, request):
+    """``POST computer/createItem``: ``hudson/model/ComputerSet.java`` ``doCreateItem``
+    (Jenkins 2.568.2; the XML branch exists from 2.541, 2.479.3 answers 400 "No mode given")."""
     if request.method != "POST":
         return web.Response(status=405, text="This URL requires POST")
-    name = (request.query.get("name") or "").strip()
-    ctype = request.content_type or ""
-    if "xml" not in ctype:
+    name = request.query.get("name")
+    mode = request.query.get("mode")
+    frm = request.query.get("from")
+    if name is None or mode is None or frm is None:
         form = await ctl.form(request)
-        if not form.get("mode"):
-            return ctl.failure(request, "No mode given")
-        return ctl.failure(request, "Copying agents is not supported by the emulator")
-    error = check_good_name(name)
+        name = name if name is not None else form.get("name")
+        mode = mode if mode is not None else form.get("mode")
+        frm = frm if frm is not None else form.get("from")
+    if mode == "copy":
+        # checkName, then XStream round trip of the source, then redirect to NAME/configure
+        if name is None:
+            return ctl.failure(request, "Query parameter 'name' is required")
+        name = name.strip()
+        error = check_good_name(name)
+        if error:
+            return ctl.failure(request, error)
+        if name in ctl.nodes.nodes:
+            return ctl.failure(request, f"Agent called ‘{name}’ already exists")
+        source = ctl.nodes.get(frm) if frm else None
+        if source is None:
+            if not (frm or "").strip():
+                return ctl.failure(request, "Specify which agent to copy")
+            return ctl.failure(request, f"No such agent: {frm}")
+        node = dict(source, name=name)
+        ctl.nodes.save(node)
+        ctl.wake()
+        return ctl.redirect(request, f"computer/{quote(name, safe='')}/configure", status=302)
+    ctype = request.headers.get("Content-Type")
+    if ctype is not None and (ctype.startswith("application/xml") or ctype.startswith("text/xml")):
+        body = await request.read()
+        try:
+            root = configxml.parse(body)
+        except configxml.ConfigError as exc:
+            return ctl.error_text(request, 500, f"com.thoughtworks.xstream.io.StreamException: {exc}")
+        problem = _node_class_problem(root)
+        if problem == "type":
+            return ctl.error_text(request, 500, f"java.lang.ClassCastException: {root.tag} is not a Node")
+        if problem:
+            return ctl.error_text(request, 500, problem)
+        try:
+            node = configxml.node_from_xml(root)
+        except configxml.ConfigError as exc:
+            return ctl.error_text(request, 500, f"com.thoughtworks.xstream.converters.ConversionException: {exc}")
+        fixed = (name or "").strip()
+        if fixed:
+            node["name"] = fixed
+        if ctl.nodes.get(node["name"]) is not None:
+            return ctl.failure(request, f"Node '{node['name']}' already exists")
+        # Jenkins.addNode -> Nodes.addNode: checkGoodName (enforceNameRestrictions, default true)
+        error = check_good_name(node["name"])
+        if error:
+            return ctl.failure(request, error)
+        ctl.nodes.save(node)
+        ctl.wake()
+        return web.Response(status=200)
+    if mode is None:
+        return ctl.failure(request, "No mode given")
+    if mode not in ("hudson.slaves.DumbSlave", "hudson.slaves.DumbSlave$DescriptorImpl"):
+        return ctl.failure(request, f"No node type ‘{mode}’ is known")
+    # NodeDescriptor.handleNewNodePage: checkName, then the configure form of a new agent
+    if name is None:
+        return ctl.failure(request, "Query parameter 'name' is required")
+    error = check_good_name(name.strip())
     if error:
         return ctl.failure(request, error)
-    if name in ctl.nodes.nodes:
-        return ctl.failure(request, f"Node '{name}' already exists")
-    body = await request.read()
-    try:
-        node = configxml.node_from_xml(configxml.parse(body))
-    except configxml.ConfigError as exc:
-        return ctl.failure(request, str(exc))
-    node["name"] = name
-    ctl.nodes.save(node)
-    ctl.wake()
-    return web.Response(status=200)
+    if name.strip() in ctl.nodes.nodes:
+        return ctl.failure(request, f"Agent called ‘{name.strip()}’ already exists")
+    return ctl.html_page(request, "New node")
 
 
 async def config_xml(ctl, request, name):
+    """``Computer.doConfigDotXml``/``updateByXml`` (Jenkins 2.568.2).
+
+    POST: ``Jenkins.XSTREAM2.fromXML`` (malformed XML or an unknown class -> 500), a known Node
+    class other than the current one -> 400 "Node types do not match", then
+    ``Nodes.replaceNode(previous, result)``.  Since 2.482 the temporary offline cause is a field
+    of the Node and ``replaceNode`` does not carry it over, so a posted XML without
+    ``<temporaryOfflineCause>`` brings the node back online (2.479.3 kept it: the cause lived on
+    the Computer, re-applied by ``Computer.setNode``)."""
     if name == "":
-        return ctl.failure(request, "Cannot read the configuration of the built-in node", status=400)
+        # Jenkins.MasterComputer.doConfigDotXml: HttpResponses.status(SC_BAD_REQUEST)
+        return web.Response(status=400)
     if request.method == "GET":
         text = configxml.node_to_xml(ctl.nodes.get(name), ctl.plugins.versions())
         return web.Response(text=text, content_type="application/xml", charset="utf-8")
     if request.method != "POST":
-        return web.Response(status=405)
+        return web.Response(status=400)
     body = await request.read()
     try:
-        node = configxml.node_from_xml(configxml.parse(body))
+        root = configxml.parse(body)
     except configxml.ConfigError as exc:
-        return ctl.failure(request, str(exc))
-    old = ctl.nodes.get(name)
-    old_launcher = configxml.launcher_info(old)[0]
-    if node["name"] and node["name"] != name:
-        if node["name"] in ctl.nodes.nodes:
-            return ctl.failure(request, f"Agent called ‘{node['name']}’ already exists")
+        return ctl.error_text(request, 500, f"com.thoughtworks.xstream.io.StreamException: {exc}")
+    problem = _node_class_problem(root)
+    if problem == "type":
+        return ctl.error_text(request, 400, "Node types do not match")
+    if problem:
+        return ctl.error_text(request, 500, problem)
+    try:
+        node = configxml.node_from_xml(root)
+    except configxml.ConfigError as exc:
+        return ctl.error_text(request, 500, f"com.thoughtworks.xstream.converters.ConversionException: {exc}")
+    node["name"] = node["name"] or name
+    error = check_good_name(node["name"])  # Nodes.replaceNode: checkGoodName
+    if error:
+        return ctl.failure(request, error)
+    old_launcher = configxml.launcher_info(ctl.nodes.get(name))[0]
+    if node["name"] != name:
+        # replaceNode puts the new name (replacing a node of that name, if any) and deletes the
+        # old node's directory
         ctl.agents.disconnect(name)
         ctl.nodes.delete(name)
-    node["name"] = node["name"] or name
+        if node["name"] in ctl.nodes.nodes:
+            ctl.agents.disconnect(node["name"])
     ctl.nodes.save(node)
     if configxml.launcher_info(node)[0] != old_launcher:
         ctl.agents.disconnect(node["name"])
@@ -390,7 +493,8 @@ async def config_xml(ctl, request, name):
 
 def do_delete(ctl, request, name):
     if name == "":
-        return ctl.failure(request, "Cannot delete the built-in node", status=400)
+        # Jenkins.MasterComputer.doDoDelete: HttpResponses.status(SC_BAD_REQUEST)
+        return web.Response(status=400)
     ctl.agents.disconnect(name)
     ctl.nodes.delete(name)
     ctl.wake()

@@ -88,9 +88,10 @@ class Plugins:
             "enabled": True,
             "hasUpdate": False,
             "longName": LONG_NAMES.get(name, name),
-            "minimumJavaVersion": "17",
             "pinned": False,
-            "requiredCoreVersion": self.core_version,
+            # PluginWrapper.getRequiredCoreVersion: the plugin manifest's Jenkins-Version, which a
+            # declaration NAME:VERSION does not carry -> null (listed under known differences)
+            "requiredCoreVersion": None,
             "shortName": name,
             "supportsDynamicLoad": "MAYBE",
             "url": f"https://plugins.jenkins.io/{name}",

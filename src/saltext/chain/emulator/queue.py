@@ -168,8 +168,9 @@ class Queue:
                     if running:
                         build = running[0]
                         eta = ""
-                        if build.estimated > 0:
-                            remaining = build.estimated - (time.monotonic() - build.started) * 1000
+                        estimated = self.ctl.builds.estimated_duration(build.job)  # live, like Job
+                        if estimated > 0:
+                            remaining = estimated - (time.monotonic() - build.started) * 1000
                             if remaining > 0:
                                 eta = f" (ETA: {time_span(remaining)})"
                         item.why = f"Build #{build.number} is already in progress{eta}"
