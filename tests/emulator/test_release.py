@@ -348,3 +348,48 @@ def test_estimated_duration_live_and_progressive_restart(target, server, name, c
     assert log.status_code == 200
     assert log.text.startswith("Started by user")  # start past the end restarts from 0
     assert int(log.headers["X-Text-Size"]) == len(log.content)
+
+
+@pytest.mark.emulator_only
+@pytest.mark.jenkins(RELEASE, "core/src/main/java/jenkins/slaves/DefaultJnlpSlaveReceiver.java afterProperties "
+                     "(ConnectionFromCurrentPeer); core/src/main/java/jenkins/agents/WebSocketAgents.java doIndex")
+def test_wsagents_reconnect_with_current_cookie_replaces_channel(target, server, name, cleanup):
+    """Emulator only: speaks the handshake without remoting (a real controller would then wait
+    for the remoting protocol)."""
+    import asyncio
+
+    import aiohttp
+
+    from saltext.chain.emulator.agents import CAPABILITY
+
+    from .helpers import node_secret, wait_online
+
+    cleanup[1].append(name)
+    create_inbound_node(server, name)
+    secret = node_secret(target, name)
+    url = target.url + "wsagents/"
+
+    async def scenario():
+        headers = {"Node-Name": name, "Secret-Key": secret, "X-Remoting-Capability": CAPABILITY}
+        async with aiohttp.ClientSession() as session:
+            first = await session.ws_connect(url, headers=headers)
+            cookie = first._response.headers["Connection-Cookie"]
+            assert len(cookie) == 64 and int(cookie, 16) >= 0
+            # another peer (no cookie, or another cookie) is refused while the channel lives
+            async with session.get(url, headers=headers) as resp:
+                assert resp.status == 400
+            async with session.get(url, headers=dict(headers, **{"Connection-Cookie": "ab" * 32})) as resp:
+                assert resp.status == 400
+                assert "already connected" in await resp.text()
+            # the current peer presenting its cookie replaces the channel
+            second = await session.ws_connect(url, headers=dict(headers, **{"Connection-Cookie": cookie}))
+            assert second._response.headers["Connection-Cookie"] == cookie
+            msg = await first.receive(timeout=5)
+            while msg.type == aiohttp.WSMsgType.TEXT:  # the emulator's own "hello" first
+                msg = await first.receive(timeout=5)
+            assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED)
+            await asyncio.to_thread(wait_online, server, name)
+            await second.close()
+            await first.close()
+
+    asyncio.run(scenario())
