@@ -30,6 +30,12 @@ import logging
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
+try:
+    from saltext.chain.utils import chain_errors, chain_jenkins_builds
+except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
+    import chain_errors
+    import chain_jenkins_builds
+
 log = logging.getLogger(__name__)
 
 __virtualname__ = "jenkins_build"
@@ -41,8 +47,35 @@ def __virtual__():
     return __virtualname__
 
 
-def succeeded(name, parameters=None, timeout=600, accept_unstable=False, force=False, poll_interval=1,
-              tail_lines=30, profile=None):
+def _check(name, parameters, timeout, poll_interval, tail_lines, accept_unstable, force):
+    """Every argument, before any request (SaltInvocationError naming it)."""
+    if not isinstance(name, str) or not name.strip():
+        raise SaltInvocationError("name: expected a job name")
+    if parameters is not None and not isinstance(parameters, dict):
+        raise SaltInvocationError("parameters must be a mapping of name: value")
+    chain_jenkins_builds.build_params(parameters)
+    chain_jenkins_builds.timing(timeout, poll_interval)
+    chain_jenkins_builds.tail_lines(tail_lines)
+    return (chain_errors.as_bool(accept_unstable, "accept_unstable"),
+            chain_errors.as_bool(force, "force"))
+
+
+def _finished(ret, what, res, ok, timeout):
+    """Fill ``ret`` from a build result: success, failure or timeout with the console tail."""
+    if res["result"] is None:
+        ret["result"] = False
+        ret["comment"] = (f"{what} did not finish within {timeout}s; console tail:\n"
+                          f"{res['console_tail']}")
+    elif res["result"] not in ok:
+        ret["result"] = False
+        ret["comment"] = f"{what} finished {res['result']}; console tail:\n{res['console_tail']}"
+    else:
+        ret["comment"] = f"{what} finished {res['result']}"
+    return ret
+
+
+def succeeded(name, parameters=None, timeout=600, accept_unstable=False, force=False,
+              poll_interval=1, tail_lines=30, profile=None):
     """
     Ensure a build of job ``name`` with ``parameters`` succeeded: trigger it and wait.
 
@@ -71,39 +104,34 @@ def succeeded(name, parameters=None, timeout=600, accept_unstable=False, force=F
             - timeout: 300
     """
     ret = {"name": name, "result": True, "comment": "", "changes": {}}
-    ok = ("SUCCESS", "UNSTABLE") if accept_unstable else ("SUCCESS",)
-    names = ", ".join(sorted(parameters)) if isinstance(parameters, dict) and parameters else "none"
+    test = __opts__["test"]
     try:
-        if parameters is not None and not isinstance(parameters, dict):
-            raise SaltInvocationError("parameters must be a mapping of name: value")
+        accept_unstable, force = _check(name, parameters, timeout, poll_interval, tail_lines,
+                                        accept_unstable, force)
+        ok = ("SUCCESS", "UNSTABLE") if accept_unstable else ("SUCCESS",)
+        names = ", ".join(sorted(parameters)) if parameters else "none"
+        wait = {"timeout": timeout, "poll_interval": poll_interval, "tail": tail_lines,
+                "profile": profile}
         exists = __salt__["jenkins.job_exists"](name, profile=profile)
+        last = None
         if exists and not force:
-            last = __salt__["jenkins.last_build_with"](name, parameters=parameters, profile=profile)
-            if last and last.get("building"):
-                # an earlier run (timed out?) left it running: wait for it rather than start a duplicate
-                if __opts__["test"]:
-                    ret["result"] = None
-                    ret["comment"] = (f"Build #{last['number']} of {name} with these parameters is running; "
-                                      f"it would be waited for (up to {timeout}s), nothing triggered")
-                    return ret
-                res = __salt__["jenkins.build_wait"](
-                    name, last["number"], timeout=timeout, poll_interval=poll_interval, tail=tail_lines,
-                    profile=profile,
-                )
-                what = f"Build #{last['number']} of {name} (already running, waited for)"
-                if res["result"] is None:
-                    ret["result"] = False
-                    ret["comment"] = f"{what} did not finish within {timeout}s; console tail:\n{res['console_tail']}"
-                elif res["result"] not in ok:
-                    ret["result"] = False
-                    ret["comment"] = f"{what} finished {res['result']}; console tail:\n{res['console_tail']}"
-                else:
-                    ret["comment"] = f"{what} finished {res['result']}"
+            last = __salt__["jenkins.last_build_with"](name, parameters=parameters,
+                                                       profile=profile)
+        if last and last.get("building"):
+            # an earlier run (timed out?) left it running: wait for it, never start a duplicate
+            what = f"Build #{last['number']} of {name}"
+            if test:
+                ret["result"] = None
+                ret["comment"] = (f"{what} with these parameters is running; it would be waited "
+                                  f"for (up to {timeout}s), nothing triggered")
                 return ret
-            if last and last["result"] in ok:
-                ret["comment"] = f"Build #{last['number']} of {name} with these parameters already {last['result']}"
-                return ret
-        if __opts__["test"]:
+            res = __salt__["jenkins.build_wait"](name, last["number"], **wait)
+            return _finished(ret, f"{what} (already running, waited for)", res, ok, timeout)
+        if last and last["result"] in ok:
+            ret["comment"] = (f"Build #{last['number']} of {name} with these parameters already "
+                              f"{last['result']}")
+            return ret
+        if test:
             ret["result"] = None
             ret["changes"] = {"build": {"old": None, "new": f"{name} (to be triggered)"}}
             ret["comment"] = f"A build of {name} would be triggered (parameters: {names})"
@@ -112,28 +140,18 @@ def succeeded(name, parameters=None, timeout=600, accept_unstable=False, force=F
             return ret
         if not exists:
             raise CommandExecutionError(f"Job {name} does not exist")
-        res = __salt__["jenkins.build"](
-            name, parameters=parameters, wait=True, timeout=timeout, poll_interval=poll_interval,
-            tail=tail_lines, profile=profile,
-        )
+        res = __salt__["jenkins.build"](name, parameters=parameters, wait=True, **wait)
         ret["changes"] = {"build": {"old": None, "new": {
-            "number": res["number"], "queue_id": res["queue_id"], "result": res["result"], "url": res["url"]}}}
+            k: res[k] for k in ("number", "queue_id", "result", "url")}}}
         if res["number"] is None:
             ret["result"] = False
             ret["comment"] = (f"Build of {name} did not leave the queue within {timeout}s "
-                              f"(queue item {res['queue_id']}: {res.get('why') or 'no reason given'})")
-        elif res["result"] is None:
-            ret["result"] = False
-            ret["comment"] = (f"Build #{res['number']} of {name} did not finish within {timeout}s; "
-                              f"console tail:\n{res['console_tail']}")
-        elif res["result"] not in ok:
-            ret["result"] = False
-            ret["comment"] = f"Build #{res['number']} of {name} finished {res['result']}; console tail:\n{res['console_tail']}"
-        else:
-            ret["comment"] = f"Build #{res['number']} of {name} finished {res['result']}"
+                              f"(queue item {res['queue_id']}: {res.get('why') or 'no reason'})")
+            return ret
+        return _finished(ret, f"Build #{res['number']} of {name}", res, ok, timeout)
     except (CommandExecutionError, SaltInvocationError) as err:
         ret["result"] = False
         ret["comment"] = str(err)
-        if __opts__["test"]:
+        if test:
             ret["changes"] = {}
     return ret

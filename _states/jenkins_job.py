@@ -30,6 +30,12 @@ import logging
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
+try:
+    from saltext.chain.utils import chain_jenkins_client, chain_jenkins_jobs
+except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
+    import chain_jenkins_client
+    import chain_jenkins_jobs
+
 log = logging.getLogger(__name__)
 
 __virtualname__ = "jenkins_job"
@@ -61,8 +67,9 @@ def present(name, config=None, jjb=None, enabled=None, ignore=None, saltenv=None
         ``config`` nor ``jjb``, only this is managed (the job must exist).
     ignore
         Element paths left out of the comparison, on both sides (for parts another owner
-        manages, e.g. ``properties/org.jenkinsci.plugins.workflow.job.properties.PipelineTriggersJobProperty``
-        set by a Jenkinsfile). Children of ``<actions>`` are always left to Jenkins.
+        manages, e.g. ``properties/<class of the PipelineTriggersJobProperty>`` that a
+        Jenkinsfile's ``properties`` step sets). Children of ``<actions>`` are always left to
+        Jenkins.
     saltenv
         Fileserver environment for ``salt://`` paths (default: the state run's).
     profile
@@ -83,10 +90,14 @@ def present(name, config=None, jjb=None, enabled=None, ignore=None, saltenv=None
     saltenv = saltenv or __env__ or "base"
     test = __opts__["test"]
     try:
+        chain_jenkins_client.job_path(name)
         if enabled is not None and not isinstance(enabled, bool):
             raise SaltInvocationError("enabled must be true or false")
         if config is None and jjb is None and enabled is None:
             raise SaltInvocationError("declare config (XML), jjb (YAML) or enabled")
+        if not isinstance(saltenv, str):
+            raise SaltInvocationError("saltenv must be a fileserver environment name")
+        chain_jenkins_jobs.ignore_paths(ignore)
         notes = []
         existed = True
         if config is not None or jjb is not None:
@@ -94,44 +105,51 @@ def present(name, config=None, jjb=None, enabled=None, ignore=None, saltenv=None
                 name, config=config, jjb=jjb, saltenv=saltenv, ignore=ignore, profile=profile)
             existed = cmp["exists"]
             if enabled is not None and cmp.get("disabled") is enabled:
+                flag = str(enabled).lower()
                 raise SaltInvocationError(
-                    f"enabled: {str(enabled).lower()} contradicts <disabled>{str(enabled).lower()}</disabled> "
-                    "in the job's config; declare one of them"
+                    f"enabled: {flag} contradicts <disabled>{flag}</disabled> in the job's "
+                    "config; declare one of them"
                 )
             if not cmp["exists"]:
                 ret["changes"]["job"] = {"old": None, "new": name}
                 ret["changes"]["config"] = {"diff": cmp["diff"]}
                 if not test:
-                    __salt__["jenkins.job_create"](name, config_xml=cmp["xml"], profile=profile)
+                    __salt__["jenkins.job_create"](name, config_xml=cmp["xml"],
+                                                   profile=profile)
                     notes.append("created")
             elif cmp["changed"]:
                 ret["changes"]["config"] = {"diff": cmp["diff"]}
                 if not test:
-                    __salt__["jenkins.job_update"](name, config_xml=cmp["xml"], profile=profile)
+                    __salt__["jenkins.job_update"](name, config_xml=cmp["xml"],
+                                                   profile=profile)
                     notes.append("config updated")
             if ret["changes"] and not test:
-                after = __salt__["jenkins.job_compare"](name, config=cmp["xml"], ignore=ignore, profile=profile)
+                after = __salt__["jenkins.job_compare"](name, config=cmp["xml"], ignore=ignore,
+                                                        profile=profile)
                 if after["changed"]:
                     notes.append(
                         "warning: Jenkins did not keep part of the declared config, "
                         "the next run will report it again:\n" + after["diff"]
                     )
         if enabled is not None:
-            current = None if (test and not existed) else __salt__["jenkins.job_enabled"](name, profile=profile)
-            if current is None and not (test and not existed):
+            pending = test and not existed
+            current = None if pending else __salt__["jenkins.job_enabled"](name, profile=profile)
+            if current is None and not pending:
                 raise CommandExecutionError(f"Job {name} does not exist")
             if current is not enabled:
                 ret["changes"]["enabled"] = {"old": current, "new": enabled}
                 if not test:
-                    __salt__["jenkins.job_enable" if enabled else "jenkins.job_disable"](name, profile=profile)
+                    func = "jenkins.job_enable" if enabled else "jenkins.job_disable"
+                    __salt__[func](name, profile=profile)
                     notes.append("enabled" if enabled else "disabled")
         if not ret["changes"]:
             ret["comment"] = f"Job {name} is as declared"
             return ret
         if test:
             ret["result"] = None
-            what = "created" if "job" in ret["changes"] else ", ".join(
-                {"config": "updated", "enabled": "enabled" if enabled else "disabled"}[k] for k in ret["changes"])
+            verbs = {"config": "updated", "enabled": "enabled" if enabled else "disabled"}
+            what = ("created" if "job" in ret["changes"]
+                    else ", ".join(verbs[k] for k in ret["changes"]))
             ret["comment"] = f"Job {name} would be {what}"
             return ret
         ret["comment"] = f"Job {name} " + "; ".join(notes)
@@ -155,6 +173,7 @@ def absent(name, profile=None):
     """
     ret = _ret(name)
     try:
+        chain_jenkins_client.job_path(name)
         if not __salt__["jenkins.job_exists"](name, profile=profile):
             ret["comment"] = f"Job {name} is absent"
             return ret

@@ -71,7 +71,8 @@ def present(name, num_executors=None, remote_fs=None, labels=None, mode=None, de
     ret = _ret(name)
     declared = {k: v for k, v in {
         "num_executors": num_executors, "remote_fs": remote_fs, "labels": labels, "mode": mode,
-        "description": description, "web_socket": web_socket, "work_dir": work_dir}.items() if v is not None}
+        "description": description, "web_socket": web_socket, "work_dir": work_dir,
+    }.items() if v is not None}
     try:
         diff = __salt__["jenkins.node_compare"](name, profile=profile, **declared)
         if diff is None:
@@ -152,7 +153,8 @@ def enabled(name, profile=None):
         ret["changes"] = {"temporarily_offline": {"old": True, "new": False}}
         if __opts__["test"]:
             ret["result"] = None
-            ret["comment"] = f"Node {name} would be brought back online (offline: {reason or 'no message'})"
+            ret["comment"] = (f"Node {name} would be brought back online "
+                              f"(offline: {reason or 'no message'})")
             return ret
         __salt__["jenkins.node_enable"](name, profile=profile)
         ret["comment"] = f"Node {name} enabled"
@@ -174,6 +176,9 @@ def disabled(name, message=None, profile=None):
     """
     ret = _ret(name)
     try:
+        if message is not None and (not isinstance(message, (str, int, float))
+                                    or isinstance(message, bool)):
+            raise SaltInvocationError("message: expected text")
         temp, reason = _offline(name, profile)
         msg = None if message is None else str(message)
         if temp and (msg is None or msg.strip() == reason.strip() or not msg.strip()):

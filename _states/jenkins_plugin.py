@@ -23,6 +23,12 @@ import logging
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
+try:
+    from saltext.chain.utils import chain_errors, chain_jenkins_version
+except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
+    import chain_errors
+    import chain_jenkins_version
+
 log = logging.getLogger(__name__)
 
 __virtualname__ = "jenkins_plugin"
@@ -35,8 +41,9 @@ def __virtual__():
 
 
 def _wanted(name, version, plugins):
+    """``[(plugin, minimum version or None)]``, every entry checked before any request."""
     if plugins is None:
-        return [(name, version)]
+        return _checked([(name, version)])
     if not isinstance(plugins, list):
         raise SaltInvocationError("plugins must be a list of names or {name: minimum_version}")
     out = []
@@ -47,6 +54,22 @@ def _wanted(name, version, plugins):
             out.extend(entry.items())
         else:
             raise SaltInvocationError(f"plugins: invalid entry {entry!r}")
+    return _checked(out)
+
+
+def _checked(wanted):
+    out = []
+    for plugin, minimum in wanted:
+        if not isinstance(plugin, str) or not plugin:
+            raise SaltInvocationError(f"invalid plugin name {plugin!r}")
+        if isinstance(minimum, float):
+            raise SaltInvocationError(
+                f"{plugin}: quote the version ({minimum!r} is a YAML float: "
+                "'2.10' would read as 2.1)")
+        if minimum is not None:
+            minimum = str(minimum)
+            chain_jenkins_version.items(minimum)
+        out.append((plugin, minimum))
     return out
 
 
@@ -74,16 +97,7 @@ def installed(name, version=None, active=True, plugins=None, profile=None):
     ret = {"name": name, "result": True, "comment": "", "changes": {}}
     try:
         wanted = _wanted(name, version, plugins)
-        for plugin, minimum in wanted:
-            if not isinstance(plugin, str) or not plugin:
-                raise SaltInvocationError(f"invalid plugin name {plugin!r}")
-            if minimum is not None and not isinstance(minimum, str):
-                if isinstance(minimum, float):
-                    raise SaltInvocationError(
-                        f"{plugin}: quote the version ({minimum!r} is a YAML float: '2.10' would read as 2.1)")
-                minimum = str(minimum)
-            if minimum is not None:
-                __salt__["jenkins.version_compare"](minimum, minimum)  # validates before any request
+        active = chain_errors.as_bool(active, "active")
         have = __salt__["jenkins.plugins"](profile=profile)
         problems, good = [], []
         for plugin, minimum in wanted:
@@ -91,18 +105,19 @@ def installed(name, version=None, active=True, plugins=None, profile=None):
             if data is None:
                 problems.append(f"{plugin} is not installed")
                 continue
-            if minimum is not None and __salt__["jenkins.version_compare"](str(data["version"]), str(minimum)) < 0:
+            if (minimum is not None
+                    and chain_jenkins_version.compare(str(data["version"]), minimum) < 0):
                 problems.append(f"{plugin} is {data['version']}, older than {minimum}")
                 continue
             if active and not data.get("active"):
-                problems.append(f"{plugin} {data['version']} is installed but not active"
-                                + ("" if data.get("enabled") else " (disabled)"))
+                off = "" if data.get("enabled") else " (disabled)"
+                problems.append(f"{plugin} {data['version']} is installed but not active{off}")
                 continue
             good.append(f"{plugin} {data['version']}")
         if problems:
             ret["result"] = False
-            ret["comment"] = ("Plugins missing or not usable (they are baked into the controller image; "
-                              "this state never installs): " + "; ".join(problems))
+            ret["comment"] = ("Plugins missing or not usable (they are baked into the controller "
+                              "image; this state never installs): " + "; ".join(problems))
         else:
             ret["comment"] = "Plugins installed: " + ", ".join(good)
     except (CommandExecutionError, SaltInvocationError) as err:

@@ -8,6 +8,7 @@ import pytest
 from salt.exceptions import SaltInvocationError
 
 from saltext.chain.emulator import testing
+from saltext.chain.utils.chain_errors import MASK
 
 JOB_XML = """<?xml version='1.0' encoding='UTF-8'?>
 <project>
@@ -329,7 +330,8 @@ def test_job_secrets_stay_out_of_changes(states, uid, unchanged_home):
     name = f"sec-{uid}"
     with unchanged_home():
         ret = states.jenkins_job.present(name, config=SECRET_JOB.format(pw="hunter2"), test=True)
-    assert ret.result is None and "hunter2" not in str(ret.changes) and "<defaultValue>****" in str(ret.changes)
+    assert ret.result is None and "hunter2" not in str(ret.changes)
+    assert f"<defaultValue>{MASK}" in str(ret.changes)
     ret = states.jenkins_job.present(name, config=SECRET_JOB.format(pw="hunter2"))
     assert ret.result is True and "hunter2" not in str(ret.changes) + ret.comment, ret.comment
     assert states.jenkins_job.present(name, config=SECRET_JOB.format(pw="hunter2")).changes == {}
@@ -337,7 +339,7 @@ def test_job_secrets_stay_out_of_changes(states, uid, unchanged_home):
     ret = states.jenkins_job.present(name, config=SECRET_JOB.format(pw="s3cond"))
     assert ret.result is True and "config" in ret.changes, ret.comment
     shown = str(ret.changes) + ret.comment
-    assert "hunter2" not in shown and "s3cond" not in shown and "**** (changed)" in shown
+    assert "hunter2" not in shown and "s3cond" not in shown and f"{MASK} (changed)" in shown
     assert states.jenkins_job.present(name, config=SECRET_JOB.format(pw="s3cond")).changes == {}
     states.jenkins_job.absent(name)
 

@@ -67,10 +67,10 @@ def test_plugin_versions_and_inactive(monkeypatch):
     have = {"git": {"version": "2.10", "active": True, "enabled": True},
             "old": {"version": "1.2.3-beta", "active": True, "enabled": True},
             "off": {"version": "1.0", "active": False, "enabled": False}}
-    from _modules import jenkins as jm
+    from saltext.chain.utils import chain_jenkins_version
 
     monkeypatch.setitem(jenkins_plugin.__salt__, "jenkins.plugins", MagicMock(return_value=have))
-    monkeypatch.setitem(jenkins_plugin.__salt__, "jenkins.version_compare", jm._version_cmp)
+    monkeypatch.setitem(jenkins_plugin.__salt__, "jenkins.version_compare", chain_jenkins_version.compare)
     assert jenkins_plugin.installed("git", version="2.9")["result"] is True
     ret = jenkins_plugin.installed("x", plugins=[{"old": "1.2.3"}, "off", "gone"])
     assert ret["result"] is False
@@ -94,3 +94,53 @@ def test_build_running_from_an_earlier_apply_is_waited_for_never_duplicated(monk
     assert wait.call_args.args == ("app", 7) and wait.call_args.kwargs["timeout"] == 42
     wait.return_value = {**wait.return_value, "result": None}
     assert "did not finish within 42s" in jenkins_build.succeeded("app", timeout=42)["comment"]
+
+
+@pytest.mark.parametrize("kwargs,arg", [
+    ({"timeout": "x"}, "timeout"), ({"poll_interval": "soon"}, "poll_interval"),
+    ({"tail_lines": "many"}, "tail"), ({"accept_unstable": "maybe"}, "accept_unstable"),
+    ({"force": 2}, "force"), ({"parameters": ["A=1"]}, "parameters"),
+    ({"parameters": {"A": [1]}}, "parameters"),
+])
+def test_build_bad_input_is_one_line_and_touches_nothing(monkeypatch, kwargs, arg):
+    for key in ("jenkins.job_exists", "jenkins.last_build_with", "jenkins.build"):
+        monkeypatch.setitem(jenkins_build.__salt__, key, MagicMock(side_effect=AssertionError))
+    ret = jenkins_build.succeeded("app", **kwargs)
+    assert ret["result"] is False and ret["changes"] == {}
+    assert arg in ret["comment"] and "\n" not in ret["comment"]
+
+
+@pytest.mark.parametrize("kwargs,arg", [
+    ({"enabled": "yes"}, "enabled"), ({"config": "<project/>", "ignore": 5}, "ignore"),
+    ({"enabled": True, "saltenv": 3}, "saltenv"), ({}, "declare config"),
+])
+def test_job_bad_input_is_one_line_and_touches_nothing(monkeypatch, kwargs, arg):
+    for key in ("jenkins.job_compare", "jenkins.job_enabled", "jenkins.job_exists"):
+        monkeypatch.setitem(jenkins_job.__salt__, key, MagicMock(side_effect=AssertionError))
+    ret = jenkins_job.present("app", **kwargs)
+    assert ret["result"] is False and ret["changes"] == {}
+    assert arg in ret["comment"] and "\n" not in ret["comment"]
+    bad_name = jenkins_job.absent("a?b")
+    assert bad_name["result"] is False and "unsafe" in bad_name["comment"]
+
+
+@pytest.mark.parametrize("kwargs,arg", [
+    ({"active": "maybe"}, "active"), ({"version": 2.1}, "quote the version"),
+    ({"plugins": [5]}, "invalid entry"), ({"plugins": "git"}, "plugins must be a list"),
+    ({"version": ""}, "empty version"),
+])
+def test_plugin_bad_input_is_one_line_and_touches_nothing(monkeypatch, kwargs, arg):
+    monkeypatch.setitem(jenkins_plugin.__salt__, "jenkins.plugins",
+                        MagicMock(side_effect=AssertionError))
+    ret = jenkins_plugin.installed("git", **kwargs)
+    assert ret["result"] is False and arg in ret["comment"] and "\n" not in ret["comment"]
+
+
+def test_node_disabled_message_must_be_text(monkeypatch):
+    from _states import jenkins_node
+
+    monkeypatch.setattr(jenkins_node, "__salt__", {"jenkins.node_info": MagicMock(
+        side_effect=AssertionError)}, raising=False)
+    monkeypatch.setattr(jenkins_node, "__opts__", {"test": False}, raising=False)
+    ret = jenkins_node.disabled("agent1", message=["x"])
+    assert ret["result"] is False and ret["comment"] == "message: expected text"

@@ -4,7 +4,6 @@ import docker.errors
 import docker.tls
 import pytest
 import requests
-
 from saltext.chain.utils import chain_docker_client as dc
 from saltext.chain.utils import chain_errors, chain_profiles
 

@@ -9,7 +9,6 @@ import threading
 
 import pytest
 from salt.exceptions import CommandExecutionError, SaltInvocationError
-
 from saltext.chain.utils import chain_errors, chain_registry
 
 

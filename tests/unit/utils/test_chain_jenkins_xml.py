@@ -1,9 +1,10 @@
-"""Pure XML logic of the jenkins module: canonical form, containment, diff."""
+"""chain_jenkins_xml: canonical form, containment, diff, masks, XML 1.1 control characters."""
 
 import pytest
 from salt.exceptions import SaltInvocationError
 
-from _modules import jenkins as jm
+from saltext.chain.utils import chain_jenkins_xml as X
+from saltext.chain.utils.chain_errors import MASK
 
 DESIRED = """<?xml version='1.0' encoding='UTF-8'?>
 <project>
@@ -49,30 +50,30 @@ JENKINS = """<?xml version="1.1" encoding="UTF-8"?>
 
 
 def test_parse_accepts_xml_1_1_and_rejects_malformed():
-    assert jm._xml_parse(JENKINS).tag == "project"
+    assert X.parse(JENKINS).tag == "project"
     with pytest.raises(SaltInvocationError, match="not well-formed"):
-        jm._xml_parse("<project><description></project>")
+        X.parse("<project><description></project>")
     with pytest.raises(SaltInvocationError, match="empty"):
-        jm._xml_parse("   ")
+        X.parse("   ")
 
 
 def test_canonical_drops_declaration_whitespace_and_plugin_attributes():
-    one = jm._xml_canonical('<a plugin="x@1"><b>  </b>\n  <c k="v">t</c></a>')
-    two = jm._xml_canonical('<?xml version="1.1"?>\n<a plugin="x@2"><b/><c k="v">t</c></a>')
-    assert jm._xml_string(one) == jm._xml_string(two) == '<a><b /><c k="v">t</c></a>'
+    one = X.canonical('<a plugin="x@1"><b>  </b>\n  <c k="v">t</c></a>')
+    two = X.canonical('<?xml version="1.1"?>\n<a plugin="x@2"><b/><c k="v">t</c></a>')
+    assert X.to_string(one) == X.to_string(two) == '<a><b /><c k="v">t</c></a>'
 
 
 def test_canonical_keeps_text_and_order():
-    assert jm._xml_string(jm._xml_canonical("<a><y>1</y><x> 2 </x></a>")) == "<a><y>1</y><x> 2 </x></a>"
+    assert X.to_string(X.canonical("<a><y>1</y><x> 2 </x></a>")) == "<a><y>1</y><x> 2 </x></a>"
 
 
 def test_jenkins_defaults_do_not_count():
-    cmp = jm._xml_compare(DESIRED, JENKINS)
+    cmp = X.compare(DESIRED, JENKINS)
     assert cmp == {"contained": True, "diff": ""}
 
 
 def test_changed_text_is_a_difference_with_a_diff():
-    cmp = jm._xml_compare(DESIRED.replace("echo two", "echo three"), JENKINS)
+    cmp = X.compare(DESIRED.replace("echo two", "echo three"), JENKINS)
     assert not cmp["contained"]
     assert "-      <command>echo two</command>" in cmp["diff"]
     assert "+      <command>echo three</command>" in cmp["diff"]
@@ -82,56 +83,57 @@ def test_changed_text_is_a_difference_with_a_diff():
 
 def test_removed_list_entry_is_a_difference():
     desired = DESIRED.replace("<hudson.tasks.Shell>\n      <command>echo two</command>\n    </hudson.tasks.Shell>", "")
-    cmp = jm._xml_compare(desired, JENKINS)
+    cmp = X.compare(desired, JENKINS)
     assert not cmp["contained"]
     assert "-      <command>echo two</command>" in cmp["diff"]
 
 
 def test_removed_class_named_entry_is_a_difference():
     current = JENKINS.replace("<publishers/>", "<publishers><hudson.tasks.Mailer/></publishers>")
-    assert not jm._xml_compare(DESIRED, current)["contained"]
+    assert not X.compare(DESIRED, current)["contained"]
 
 
 def test_list_order_matters_field_order_does_not():
     swapped = DESIRED.replace("echo one", "TMP").replace("echo two", "echo one").replace("TMP", "echo two")
-    assert not jm._xml_compare(swapped, JENKINS)["contained"]
+    assert not X.compare(swapped, JENKINS)["contained"]
     fields = "<project><publishers/><description>hello</description></project>"
-    assert jm._xml_compare(fields, JENKINS)["contained"]
+    assert X.compare(fields, JENKINS)["contained"]
 
 
 def test_declared_attribute_must_match_extra_ones_are_ignored():
-    assert not jm._xml_compare('<project><scm class="hudson.plugins.git.GitSCM"/></project>', JENKINS)["contained"]
-    assert jm._xml_compare("<project><scm/></project>", JENKINS)["contained"]
+    assert not X.compare('<project><scm class="hudson.plugins.git.GitSCM"/></project>', JENKINS)["contained"]
+    assert X.compare("<project><scm/></project>", JENKINS)["contained"]
 
 
 def test_encrypted_secrets_are_never_compared_nor_shown():
     desired = "<cfg><password>hunter2</password><user>bob</user></cfg>"
     current = "<cfg><password>{AQAAABAAAAAQ1234abcd+/=}</password><user>bob</user></cfg>"
-    assert jm._xml_compare(desired, current)["contained"]
-    diff = jm._xml_compare(desired.replace("bob", "eve"), current)["diff"]
+    assert X.compare(desired, current)["contained"]
+    diff = X.compare(desired.replace("bob", "eve"), current)["diff"]
     assert "hunter2" not in diff and "AQAAAB" not in diff
-    assert jm.SECRET_MASK in diff
+    # the one output mask, not the comparison token
+    assert f"<password>{MASK}</password>" in diff and X.ENCRYPTED not in diff
 
 
 def test_absent_current_diff_adds_everything():
-    cmp = jm._xml_compare(DESIRED, None)
+    cmp = X.compare(DESIRED, None)
     assert not cmp["contained"]
     assert "+  <description>hello</description>" in cmp["diff"]
 
 
 def test_root_tag_mismatch():
-    assert not jm._xml_compare("<flow-definition/>", JENKINS)["contained"]
+    assert not X.compare("<flow-definition/>", JENKINS)["contained"]
 
 
 def test_pretty_print_is_canonical_and_indented():
-    out = jm._xml_pretty('<?xml version="1.0"?><a plugin="p@1"><b>x</b><c/></a>')
+    out = X.pretty('<?xml version="1.0"?><a plugin="p@1"><b>x</b><c/></a>')
     assert out == "<a>\n  <b>x</b>\n  <c />\n</a>\n"
 
 
 def test_xml_diff_of_two_documents():
-    diff = jm._xml_diff("<a><b>1</b></a>", "<a><b>2</b></a>")
+    diff = X.diff("<a><b>1</b></a>", "<a><b>2</b></a>")
     assert "-  <b>1</b>" in diff and "+  <b>2</b>" in diff
-    assert jm._xml_diff("<a/>", '<a plugin="z@1"/>') == ""
+    assert X.diff("<a/>", '<a plugin="z@1"/>') == ""
 
 
 def test_jenkins_owned_actions_never_count():
@@ -140,15 +142,15 @@ def test_jenkins_owned_actions_never_count():
         '<actions><org.jenkinsci.plugins.pipeline.modeldefinition.actions.DeclarativeJobAction plugin="p@1"/>'
         "</actions>",
     )
-    assert jm._xml_compare(DESIRED.replace("<project>", "<project><actions/>"), current)["contained"]
+    assert X.compare(DESIRED.replace("<project>", "<project><actions/>"), current)["contained"]
 
 
 def test_ignored_paths_are_left_out_on_both_sides():
     current = JENKINS.replace("<properties/>", "<properties><x.y.TriggersProperty/></properties>")
     desired = DESIRED.replace("<publishers/>", "<properties/><publishers/>")
-    assert not jm._xml_compare(desired, current)["contained"]
-    assert jm._xml_compare(desired, current, ignore=["properties/x.y.TriggersProperty"])["contained"]
-    assert jm._xml_compare(desired, current, ignore=["project/properties/x.y.TriggersProperty"])["contained"]
+    assert not X.compare(desired, current)["contained"]
+    assert X.compare(desired, current, ignore=["properties/x.y.TriggersProperty"])["contained"]
+    assert X.compare(desired, current, ignore=["project/properties/x.y.TriggersProperty"])["contained"]
 
 
 # XML 1.1 allows character references to C0 controls (an ANSI colour code in a shell step);
@@ -161,10 +163,10 @@ ANSI_JENKINS = ('<?xml version="1.1" encoding="UTF-8"?>\n<project><keepDependenc
 
 
 def test_xml_1_1_control_character_references_parse_and_compare():
-    root = jm._xml_parse(ANSI_JENKINS)
+    root = X.parse(ANSI_JENKINS)
     assert root.find(".//command") is not None
-    assert jm._xml_compare(ANSI_DESIRED, ANSI_JENKINS) == {"contained": True, "diff": ""}
-    cmp = jm._xml_compare(ANSI_DESIRED.replace("[32m", "[31m"), ANSI_JENKINS)
+    assert X.compare(ANSI_DESIRED, ANSI_JENKINS) == {"contained": True, "diff": ""}
+    cmp = X.compare(ANSI_DESIRED.replace("[32m", "[31m"), ANSI_JENKINS)
     assert not cmp["contained"]
     # the diff shows the references, not the private placeholder
     assert "&#x1b;[31mok" in cmp["diff"] and "&#x1b;[32mok" in cmp["diff"]
@@ -172,13 +174,13 @@ def test_xml_1_1_control_character_references_parse_and_compare():
 
 
 def test_xml_1_1_references_round_trip_when_reserialised():
-    root = jm._xml_parse('<slave><description>a&#27;b&#x7;</description><name>n</name></slave>')
-    out = jm._xml_bytes(root).decode("utf-8")
+    root = X.parse('<slave><description>a&#27;b&#x7;</description><name>n</name></slave>')
+    out = X.to_bytes(root).decode("utf-8")
     assert "<description>a&#x1b;b&#x7;</description>" in out
     # tab, LF, CR and ordinary references are XML 1.0 already: untouched
-    assert jm._xml_parse("<a>x&#9;y&#10;&#65;</a>").text == "x\ty\nA"
+    assert X.parse("<a>x&#9;y&#10;&#65;</a>").text == "x\ty\nA"
     # inside CDATA and comments a reference is literal text
-    assert jm._xml_parse("<a><![CDATA[&#27;]]><!-- &#27; --></a>").text == "&#27;"
+    assert X.parse("<a><![CDATA[&#27;]]><!-- &#27; --></a>").text == "&#27;"
 
 
 SECRETS = """<project>
@@ -201,24 +203,24 @@ SECRETS = """<project>
 def test_plaintext_secrets_never_appear_in_diffs():
     desired = SECRETS.format(pw="hunter2", key="k3y-new", room="ops")
     current = SECRETS.format(pw="hunter2", key="k3y-old", room="dev")
-    cmp = jm._xml_compare(desired, current)
+    cmp = X.compare(desired, current)
     assert not cmp["contained"]
     for secret in ("hunter2", "k3y-new", "k3y-old"):
         assert secret not in cmp["diff"]
     assert "+      <room>ops</room>" in cmp["diff"]
-    assert "<credentialsId>git-creds</credentialsId>" in jm._xml_compare(desired, None)["diff"]
-    assert "<name>REVISION</name>" in jm._xml_compare(desired, None)["diff"]
-    created = jm._xml_compare(desired, None)["diff"]
-    assert "hunter2" not in created and "k3y-new" not in created and "<apiKey>****</apiKey>" in created
+    assert "<credentialsId>git-creds</credentialsId>" in X.compare(desired, None)["diff"]
+    assert "<name>REVISION</name>" in X.compare(desired, None)["diff"]
+    created = X.compare(desired, None)["diff"]
+    assert "hunter2" not in created and "k3y-new" not in created and f"<apiKey>{MASK}</apiKey>" in created
     assert "<defaultValue>main</defaultValue>" in created
 
 
 def test_a_changed_secret_is_still_a_change_and_the_diff_says_so():
     desired = SECRETS.format(pw="hunter3", key="k", room="r")
-    cmp = jm._xml_compare(desired, SECRETS.format(pw="hunter2", key="k", room="r"))
+    cmp = X.compare(desired, SECRETS.format(pw="hunter2", key="k", room="r"))
     assert not cmp["contained"]
     assert "hunter2" not in cmp["diff"] and "hunter3" not in cmp["diff"]
-    assert "-          <defaultValue>****</defaultValue>" in cmp["diff"]
-    assert "+          <defaultValue>**** (changed)</defaultValue>" in cmp["diff"]
-    same = jm._xml_compare(desired, SECRETS.format(pw="hunter3", key="k", room="r"))
+    assert f"-          <defaultValue>{MASK}</defaultValue>" in cmp["diff"]
+    assert f"+          <defaultValue>{MASK} (changed)</defaultValue>" in cmp["diff"]
+    same = X.compare(desired, SECRETS.format(pw="hunter3", key="k", room="r"))
     assert same == {"contained": True, "diff": ""}

@@ -10,7 +10,7 @@ import threading
 import pytest
 from salt.exceptions import CommandExecutionError
 
-from _modules import jenkins as jm
+from saltext.chain.utils import chain_jenkins_client as C
 
 TOKEN = "TOKEN42secret"
 
@@ -41,6 +41,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     do_GET = do_POST = _answer
 
 
+def _conf(profile):
+    return C.connection(profile, lambda key, default=None: default)
+
+
 @pytest.fixture(scope="module")
 def stub():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
@@ -54,9 +58,9 @@ def stub():
 
 @pytest.fixture
 def client(stub):
-    conf = jm._resolve_profile({"url": f"http://127.0.0.1:{stub.server_port}", "user": "salt", "token": TOKEN,
+    conf = _conf({"url": f"http://127.0.0.1:{stub.server_port}", "user": "salt", "token": TOKEN,
                                 "timeout": 5})
-    return jm._Client(conf)
+    return C.Client(conf)
 
 
 REFUSED = {
@@ -110,13 +114,13 @@ def test_reads_follow_redirects(client, stub):
 def test_transport_errors_drop_query_strings():
     text = ("HTTPSConnectionPool(host='j', port=443): Max retries exceeded with url: "
             f"/computer/a/toggleOffline?offlineMessage={TOKEN} (Caused by SSLError('bad'))")
-    assert TOKEN not in jm._scrub(text) and "/computer/a/toggleOffline?..." in jm._scrub(text)
+    assert TOKEN not in C.scrub(text) and "/computer/a/toggleOffline?..." in C.scrub(text)
 
 
 def test_a_controller_under_a_path_prefix(stub):
-    conf = jm._resolve_profile({"url": f"http://127.0.0.1:{stub.server_port}/jenkins/", "user": "salt",
+    conf = _conf({"url": f"http://127.0.0.1:{stub.server_port}/jenkins/", "user": "salt",
                                 "token": TOKEN, "timeout": 5})
-    client = jm._Client(conf)
+    client = C.Client(conf)
     assert client.request("POST", "job/x/enable").status_code == 302
     with pytest.raises(CommandExecutionError, match="outside the controller's path"):
         client.request("POST", "job/x/disable")

@@ -3,7 +3,8 @@
 import pytest
 from salt.exceptions import SaltInvocationError
 
-from _modules import jenkins as jm
+from saltext.chain.utils import chain_jenkins_jjb as J
+from saltext.chain.utils import chain_jenkins_xml as X
 
 YAML = """
 - job:
@@ -24,16 +25,16 @@ YAML = """
 
 
 def test_render_expands_templates():
-    out = jm._jjb_render_text(YAML)
+    out = J.render(YAML)
     assert sorted(out) == ["app-build", "hello"]
-    root = jm._xml_parse(out["app-build"])
+    root = X.parse(out["app-build"])
     assert root.tag == "project"
     assert root.findtext("builders/hudson.tasks.Shell/command") == "make all"
 
 
 def test_rendered_xml_is_contained_in_itself():
-    xml = jm._jjb_render_text(YAML)["hello"]
-    assert jm._xml_compare(xml, xml)["contained"]
+    xml = J.render(YAML)["hello"]
+    assert X.compare(xml, xml)["contained"]
 
 
 @pytest.mark.parametrize(
@@ -48,17 +49,17 @@ def test_rendered_xml_is_contained_in_itself():
 )
 def test_malformed_yaml_is_an_invocation_error(bad):
     with pytest.raises(SaltInvocationError):
-        jm._jjb_render_text(bad)
+        J.render(bad)
 
 
 def test_desired_job_xml_picks_the_named_job():
-    assert jm._xml_parse(jm._desired_job_xml("hello", jjb=YAML)).findtext("description").startswith("say hello")
+    assert X.parse(J.desired_job_xml("hello", None, YAML, "base", None)).findtext("description").startswith("say hello")
     with pytest.raises(SaltInvocationError, match="not job 'other'"):
-        jm._desired_job_xml("other", jjb=YAML)
+        J.desired_job_xml("other", None, YAML, "base", None)
     with pytest.raises(SaltInvocationError, match="exactly one"):
-        jm._desired_job_xml("hello", config="<project/>", jjb=YAML)
+        J.desired_job_xml("hello", "<project/>", YAML, "base", None)
     with pytest.raises(SaltInvocationError, match="not well-formed"):
-        jm._desired_job_xml("hello", config="<project>")
+        J.desired_job_xml("hello", "<project>", None, "base", None)
 
 
 def test_render_survives_salt_rebinding_yaml_loader(monkeypatch):
@@ -72,5 +73,5 @@ def test_render_survives_salt_rebinding_yaml_loader(monkeypatch):
     monkeypatch.setattr(yaml, "Loader", yaml.CLoader)
     import jenkins_jobs.loader  # noqa: F401  (imported under the C loader, as inside Salt)
 
-    assert sorted(jm._jjb_render_text(YAML)) == ["app-build", "hello"]
+    assert sorted(J.render(YAML)) == ["app-build", "hello"]
     assert yaml.Loader is yaml.CLoader

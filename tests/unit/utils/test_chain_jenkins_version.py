@@ -1,9 +1,9 @@
-"""Version ordering used by jenkins_plugin.installed."""
+"""chain_jenkins_version: the ordering jenkins_plugin.installed uses."""
 
 import pytest
 from salt.exceptions import SaltInvocationError
 
-from _modules import jenkins as jm
+from saltext.chain.utils import chain_jenkins_version as V
 
 
 @pytest.mark.parametrize(
@@ -23,15 +23,15 @@ from _modules import jenkins as jm
     ],
 )
 def test_ordering(older, newer):
-    assert jm.version_compare(older, newer) == -1
-    assert jm.version_compare(newer, older) == 1
+    assert V.compare(older, newer) == -1
+    assert V.compare(newer, older) == 1
 
 
 @pytest.mark.parametrize("a,b", [("1.2", "1.2.0"), ("1.0", "1"), ("2.10", "2.10"), ("1.0-final", "1.0")])
 def test_equal(a, b):
-    assert jm.version_compare(a, b) == 0
+    assert V.compare(a, b) == 0
 
 
 def test_empty_version_is_rejected():
     with pytest.raises(SaltInvocationError):
-        jm.version_compare("", "1.0")
+        V.compare("", "1.0")
