@@ -29,9 +29,16 @@ image converges its containers without ``watch`` and ``force``.
         - health_timeout: 60
 """
 
+import inspect
 import logging
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+try:
+    from saltext.chain.utils import chain_docker_spec, chain_errors
+except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
+    import chain_docker_spec
+    import chain_errors
 
 log = logging.getLogger(__name__)
 
@@ -77,43 +84,49 @@ def _watched_changed():
     return False
 
 
-def _stop_remove(name, stop_timeout, profile):
-    __salt__["container.remove"](name, force=True, stop_timeout=stop_timeout, profile=profile)
-
-
-def _replace(name, spec_args, profile, pull, stop_timeout):
+def _replace(name, spec_args, profile, pull, stop_timeout, steps):
     """Recreate: the replacement is created first under a temporary name, so a bad spec or a
     failed pull leaves the old container serving; only then the old one goes and the new one
-    takes its name and starts."""
+    takes its name and starts. Each step done is appended to ``steps``."""
     staging = f"{name}.saltext-next"
-    __salt__["container.remove"](staging, force=True, profile=profile)  # a failed earlier run
+    if __salt__["container.remove"](staging, force=True, profile=profile):  # a failed earlier run
+        steps.append(f"removed {staging} left by an earlier run")
     cid = __salt__["container.create"](profile=profile, pull=pull, name=staging, **spec_args)
-    _stop_remove(name, stop_timeout, profile)
+    steps.append(f"created {staging} ({_short(cid)})")
+    __salt__["container.remove"](name, force=True, stop_timeout=stop_timeout, profile=profile)
+    steps.append(f"removed the old {name}")
     __salt__["container.rename"](cid, name, profile=profile)
+    steps.append(f"renamed {staging} to {name}")
     __salt__["container.start"](cid, profile=profile)
+    steps.append(f"started {name}")
     return cid
 
 
-def _create_start(name, spec_args, profile, pull):
+def _create_start(name, spec_args, profile, pull, steps):
     cid = __salt__["container.create"](profile=profile, pull=pull, name=name, **spec_args)
+    steps.append(f"created {name} ({_short(cid)})")
     __salt__["container.start"](cid, profile=profile)
+    steps.append(f"started {name}")
     return cid
 
 
-def _apply_in_place(name, fields, spec, cmp, profile, strict=False):
-    if {"restart_policy", "memory", "cpus"} & set(fields):
-        __salt__["container.update"](
-            name,
-            restart_policy=spec.get("restart_policy") if "restart_policy" in fields else None,
-            memory=spec.get("memory") if "memory" in fields else None,
-            cpus=spec["cpus"] / 10**9 if "cpus" in fields else None,
-            profile=profile,
-        )
+def _apply_in_place(name, fields, spec_args, cmp, profile, strict, steps):
+    """``docker update`` the declared values of the differing in-place fields (the table says
+    which), then converge networks by connect/disconnect."""
+    declared = chain_docker_spec.resolve_names(spec_args)
+    values = {f: declared[f] for f in fields if f != "networks"}
+    if "memory" in values and "memswap_limit" in declared:
+        values["memswap_limit"] = declared["memswap_limit"]  # swap stays as declared
+    if values:
+        __salt__["container.update"](name, profile=profile, **values)
+        steps.append(f"updated {', '.join(sorted(values))}")
     if "networks" in fields:
-        _converge_networks(name, spec["networks"], cmp["changes"]["networks"]["old"] or {}, strict, profile)
+        wanted = chain_docker_spec.BY_NAME["networks"].norm(declared["networks"], "networks")
+        _converge_networks(name, wanted, cmp["changes"]["networks"]["old"] or {}, strict, profile,
+                           steps)
 
 
-def _converge_networks(name, wanted, current, strict, profile):
+def _converge_networks(name, wanted, current, strict, profile, steps):
     """Connect what is missing, reconnect only what differs, disconnect extras when strict."""
     for net, want in wanted.items():
         have = current.get(net)
@@ -123,13 +136,29 @@ def _converge_networks(name, wanted, current, strict, profile):
             if same:
                 continue
             __salt__["container.network_disconnect"](net, name, force=True, profile=profile)
+            steps.append(f"disconnected from {net}")
         __salt__["container.network_connect"](
             net, name, aliases=want["aliases"] or None, ipv4_address=want["ipv4_address"],
             ipv6_address=want["ipv6_address"], profile=profile,
         )
+        steps.append(f"connected to {net}")
     if strict:
         for net in sorted(set(current) - set(wanted) - {"bridge"}):
             __salt__["container.network_disconnect"](net, name, force=True, profile=profile)
+            steps.append(f"disconnected from {net}")
+
+
+def _check_state_args(watch_action, pull, wait_healthy, health_timeout, probe_url, stop_timeout):
+    """The state's own arguments, validated before anything is read from the engine."""
+    if watch_action not in WATCH_ACTIONS:
+        raise SaltInvocationError(f"watch_action must be one of {', '.join(WATCH_ACTIONS)}")
+    if pull not in ("missing", "never"):
+        raise SaltInvocationError("pull must be 'missing' or 'never'")
+    chain_errors.as_bool(wait_healthy, "wait_healthy")
+    chain_errors.as_number(health_timeout, "health_timeout", minimum=0)
+    chain_errors.as_int(stop_timeout, "stop_timeout", minimum=0)
+    if probe_url is not None and not (isinstance(probe_url, str) and probe_url.startswith("http")):
+        raise SaltInvocationError(f"probe_url: expected an http(s) URL, got {probe_url!r}")
 
 
 def running(
@@ -171,11 +200,10 @@ def running(
         What a change in a ``watch``ed state does: ``recreate`` (default), ``restart`` or
         ``none``. It happens even when this state made other changes in the same run.
 
-    Every other argument is a container option of ``container.create``: ``command``,
-    ``entrypoint``, ``environment``, ``ports``, ``labels``, ``restart_policy``, ``binds``,
-    ``tmpfs``, ``networks``, ``network_mode``, ``memory``, ``cpus``, ``user``, ``workdir``,
-    ``hostname``, ``cap_add``, ``cap_drop``, ``log_config``, ``healthcheck``, ``privileged``,
-    ``init``, ``shm_size``.
+    Every other argument is a container option of the option table in ``docs/container.md``
+    (the docker SDK's and Salt's old ``docker_container.running`` names are accepted as
+    aliases): {options}. ``stop_timeout`` here is the grace above, not the container's own
+    ``StopTimeout`` (which ``container.create`` sets).
 
     .. code-block:: yaml
 
@@ -192,12 +220,11 @@ def running(
     """
     ret = _ret(name)
     spec_args = {k: v for k, v in kwargs.items() if not k.startswith("__")}
+    steps = []
     try:
-        if watch_action not in WATCH_ACTIONS:
-            raise SaltInvocationError(f"watch_action must be one of {', '.join(WATCH_ACTIONS)}")
-        if pull not in ("missing", "never"):
-            raise SaltInvocationError("pull must be 'missing' or 'never'")
+        _check_state_args(watch_action, pull, wait_healthy, health_timeout, probe_url, stop_timeout)
         spec = __salt__["container.normalize"](image=image, **spec_args)
+        chain_docker_spec.comparisons(comparisons)
         test = __opts__["test"]
         image_data = __salt__["container.image_inspect"](image, profile=profile)
         if image_data is None:
@@ -215,7 +242,7 @@ def running(
                 ret["result"] = None
                 ret["comment"] = f"Container {name} would be created from {image} and started"
                 return ret
-            cid = _create_start(name, spec_args | {"image": image}, profile, pull)
+            cid = _create_start(name, spec_args | {"image": image}, profile, pull, steps)
             ret["changes"]["container"]["new"] = f"{name} ({_short(cid)})"
             ret["comment"] = f"Container {name} created and started"
         elif cmp["recreate"]:
@@ -224,7 +251,7 @@ def running(
                 ret["result"] = None
                 ret["comment"] = f"Container {name} would be recreated ({', '.join(cmp['recreate'])} differ)"
                 return ret
-            cid = _replace(name, spec_args | {"image": image}, profile, pull, stop_timeout)
+            cid = _replace(name, spec_args | {"image": image}, profile, pull, stop_timeout, steps)
             ret["changes"]["container"] = {"old": _short(cmp["id"]), "new": _short(cid)}
             ret["comment"] = f"Container {name} recreated ({', '.join(cmp['recreate'])} differed)"
         else:
@@ -243,16 +270,18 @@ def running(
                 return ret
             else:
                 if cmp["updatable"]:
-                    modes = comparisons or {}
-                    strict = (modes.get("networks") or modes.get("*")) == "strict"
-                    _apply_in_place(name, cmp["updatable"], spec, cmp, profile, strict)
+                    modes = chain_docker_spec.comparisons(comparisons)
+                    strict = chain_docker_spec.mode_of("networks", modes) == "strict"
+                    _apply_in_place(name, cmp["updatable"], spec_args, cmp, profile, strict, steps)
                 if not cmp["running"]:
                     __salt__["container.start"](name, profile=profile)
+                    steps.append(f"started {name}")
                 ret["comment"] = f"Container {name} " + " and ".join(done)
                 # Salt skips mod_watch when this run already reported changes
                 # (saltstack/salt#68958): honour the watch here instead.
                 if ret["changes"] and watch_action != "none" and _watched_changed():
-                    ret["comment"] += "; " + _watch(name, image, watch_action, stop_timeout, profile, pull, spec_args)
+                    ret["comment"] += "; " + _watch(name, image, watch_action, stop_timeout, profile,
+                                                    pull, spec_args, steps)
                     ret["changes"]["watch"] = {"old": None, "new": watch_action}
 
         if wait_healthy or probe_url:
@@ -264,11 +293,25 @@ def running(
             )
             ret["comment"] += f"; healthy ({health['status']}) after {health['waited']}s"
     except (CommandExecutionError, SaltInvocationError) as err:
-        ret["result"] = False
-        ret["comment"] = str(err)
-        if not ret["changes"] or __opts__["test"]:
-            ret["changes"] = {}
+        _failed(ret, err, steps)
     return ret
+
+
+def _failed(ret, err, steps):
+    """A failure: the comment names it; ``changes`` shows every step already done (none: {})."""
+    ret["result"] = False
+    ret["comment"] = str(err)
+    if steps:
+        ret["changes"]["steps"] = {"old": None, "new": list(steps)}
+        ret["comment"] += f" (after: {'; '.join(steps)})"
+    else:
+        ret["changes"] = {}
+
+
+running.__doc__ = running.__doc__.replace("{options}", chain_docker_spec.option_names())
+#: running's own parameters; every other argument is a container option (the table).
+_RUNNING_PARAMS = inspect.signature(running).parameters
+_RUNNING_PARAMS = {k: p for k, p in _RUNNING_PARAMS.items() if p.kind is not p.VAR_KEYWORD}
 
 
 def _image_missing(name, image, pull, profile):
@@ -294,18 +337,25 @@ def _image_missing(name, image, pull, profile):
     }
 
 
-def _watch(name, image, action, stop_timeout, profile, pull, spec_args):
+def _watch(name, image, action, stop_timeout, profile, pull, spec_args, steps):
     if action == "restart":
         __salt__["container.restart"](name, timeout=stop_timeout, profile=profile)
+        steps.append(f"restarted {name}")
         return "restarted because a watched state changed"
-    cid = _replace(name, spec_args | {"image": image}, profile, pull, stop_timeout)
+    cid = _replace(name, spec_args | {"image": image}, profile, pull, stop_timeout, steps)
     return f"recreated ({_short(cid)}) because a watched state changed"
+
+
+_WATCH_VERB = {"recreate": "recreated", "restart": "restarted"}
 
 
 def mod_watch(name, sfun=None, **kwargs):
     """
     React to a change in a ``watch``ed state: ``running`` recreates (or restarts, per
     ``watch_action``) the container; ``stopped`` and ``absent`` do nothing more.
+
+    The state's arguments are ``running``'s: its own parameters, and the container options of
+    the option table.
 
     .. code-block:: yaml
 
@@ -317,35 +367,38 @@ def mod_watch(name, sfun=None, **kwargs):
               - file: /srv/web/config.yml
     """
     if sfun != "running":
-        return {"name": name, "result": True, "comment": f"watch has no effect on container.{sfun}", "changes": {}}
+        return {"name": name, "result": True, "comment": f"watch has no effect on container.{sfun}",
+                "changes": {}}
     ret = _ret(name)
-    action = kwargs.get("watch_action", "recreate")
-    profile = kwargs.get("profile")
-    if action == "none":
-        ret["comment"] = "watch_action is none"
-        return ret
-    if __opts__["test"]:
-        ret["result"] = None
-        ret["comment"] = f"Container {name} would be {action}ed because a watched state changed"
-        ret["changes"] = {"watch": {"old": None, "new": action}}
-        return ret
+    kwargs = {k: v for k, v in kwargs.items() if not k.startswith("__")}
+    own = {k: kwargs.get(k, p.default) for k, p in _RUNNING_PARAMS.items() if k not in ("name", "image")}
+    spec_args = {k: v for k, v in kwargs.items() if k not in _RUNNING_PARAMS}
+    action, profile = own["watch_action"], own["profile"]
+    steps = []
     try:
+        _check_state_args(own["watch_action"], own["pull"], own["wait_healthy"], own["health_timeout"],
+                          own["probe_url"], own["stop_timeout"])
+        __salt__["container.normalize"](image=kwargs.get("image"), **spec_args)
+        chain_docker_spec.comparisons(own["comparisons"])
+        if action == "none":
+            ret["comment"] = "watch_action is none"
+            return ret
+        if __opts__["test"]:
+            ret["result"] = None
+            ret["comment"] = f"Container {name} would be {_WATCH_VERB[action]} because a watched state changed"
+            ret["changes"] = {"watch": {"old": None, "new": action}}
+            return ret
         if __salt__["container.inspect"](name, profile=profile) is None:
             return running(name, **kwargs)
-        spec_args = {k: v for k, v in kwargs.items() if k not in (
-            "image", "profile", "pull", "comparisons", "wait_healthy", "health_timeout",
-            "probe_url", "stop_timeout", "watch_action") and not k.startswith("__")}
-        __salt__["container.normalize"](image=kwargs["image"], **spec_args)
-        ret["comment"] = _watch(name, kwargs["image"], action, kwargs.get("stop_timeout", 10), profile,
-                                kwargs.get("pull", "missing"), spec_args)
+        ret["comment"] = _watch(name, kwargs["image"], action, own["stop_timeout"], profile, own["pull"],
+                                spec_args, steps)
         ret["changes"] = {"watch": {"old": None, "new": action}}
-        if kwargs.get("wait_healthy") or kwargs.get("probe_url"):
+        if own["wait_healthy"] or own["probe_url"]:
             __salt__["container.wait_healthy"](
-                name, timeout=kwargs.get("health_timeout", 60), probe_url=kwargs.get("probe_url"), profile=profile
+                name, timeout=own["health_timeout"], probe_url=own["probe_url"], profile=profile
             )
     except (CommandExecutionError, SaltInvocationError) as err:
-        ret["result"] = False
-        ret["comment"] = str(err)
+        _failed(ret, err, steps)
     return ret
 
 
@@ -361,6 +414,7 @@ def stopped(name, stop_timeout=10, profile=None):
     """
     ret = _ret(name)
     try:
+        chain_errors.as_int(stop_timeout, "stop_timeout", minimum=0)
         current = __salt__["container.inspect"](name, profile=profile)
         if current is None:
             ret["result"] = False
@@ -394,6 +448,9 @@ def absent(name, force=True, stop_timeout=10, volumes=False, profile=None):
     """
     ret = _ret(name)
     try:
+        force = chain_errors.as_bool(force, "force")
+        volumes = chain_errors.as_bool(volumes, "volumes")
+        chain_errors.as_int(stop_timeout, "stop_timeout", minimum=0)
         current = __salt__["container.inspect"](name, profile=profile)
         if current is None:
             ret["comment"] = f"Container {name} is absent"

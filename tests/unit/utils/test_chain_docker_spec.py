@@ -6,10 +6,10 @@ import sys
 
 import pytest
 from salt.exceptions import SaltInvocationError
-
 from saltext.chain.utils import chain_docker_spec as spec
 from saltext.chain.utils import chain_docker_types as types
 from saltext.chain.utils.chain_errors import BadInput
+
 from tests.conftest import REPO
 
 # One valid declared value per option, its canonical form, and what `docker inspect` reports
