@@ -1,4 +1,7 @@
-"""Pure logic of the container module: normalisation, typed comparison, build input digests."""
+"""Pure logic of the container module: normalisation, build input digests.
+
+The option table itself (normalisers, comparison) is tested in tests/unit/utils/test_chain_docker_spec.py.
+"""
 
 import pytest
 from salt.exceptions import SaltInvocationError
@@ -9,38 +12,6 @@ from _modules import container
 @pytest.fixture
 def configure_loader_modules():
     return {container: {"__salt__": {}, "__opts__": {}, "__context__": {}}}
-
-
-@pytest.mark.parametrize(
-    "ports, expected",
-    [
-        (["127.0.0.1:8080:80"], {"80/tcp": [("127.0.0.1", "8080")]}),
-        (["[::1]:8443:443/tcp", "127.0.0.1:8443:443"], {"443/tcp": [("127.0.0.1", "8443"), ("::1", "8443")]}),
-        (["127.0.0.1::53/udp"], {"53/udp": [("127.0.0.1", "")]}),
-        (["8080:80"], {"80/tcp": [("", "8080")]}),
-        ({"80": "127.0.0.1:8080"}, {"80/tcp": [("127.0.0.1", "8080")]}),
-        ({"80/tcp": [{"host_ip": "::1", "host_port": 81}]}, {"80/tcp": [("::1", "81")]}),
-    ],
-)
-def test_ports(ports, expected):
-    assert container._ports(ports) == expected
-
-
-@pytest.mark.parametrize("bad", [["80"], ["a:b:c:d"], ["127.0.0.1:70000:80"], ["127.0.0.1:80:http"], "80:80"])
-def test_bad_ports(bad):
-    with pytest.raises(SaltInvocationError):
-        container._ports(bad)
-
-
-@pytest.mark.parametrize("value, ns", [("1m30s", 90 * 10**9), ("500ms", 5 * 10**8), (2, 2 * 10**9), ("1h", 3600 * 10**9)])
-def test_durations(value, ns):
-    assert container._duration_ns(value, "x") == ns
-
-
-@pytest.mark.parametrize("bad", ["", "10 s", "s", "10x", True])
-def test_bad_durations(bad):
-    with pytest.raises(SaltInvocationError):
-        container._duration_ns(bad, "x")
 
 
 def test_normalize_shapes_and_rejects_unknown():
@@ -65,45 +36,6 @@ def test_normalize_shapes_and_rejects_unknown():
         container.normalize(image="a", networks=["n"], network_mode="host")
 
 
-@pytest.mark.parametrize(
-    "kind, mode, expected, actual, differs",
-    [
-        ("set", "strict", ["A"], ["A", "B"], True),
-        ("set", "allow_more_present", ["A"], ["A", "B"], False),
-        ("dict", "strict", {"a": "1"}, {"a": "1", "b": "2"}, True),
-        ("dict", "allow_more_present", {"a": "1"}, {"a": "1", "b": "2"}, False),
-        ("dict", "allow_more_present", {"a": "1"}, {"a": "2"}, True),
-        ("value", "ignore", 1, 2, False),
-        ("value", "strict", ["a", "b"], ["b", "a"], True),
-    ],
-)
-def test_typed_comparison(kind, mode, expected, actual, differs):
-    assert container._differs(kind, mode, expected, actual) is differs
-
-
-def test_networks_comparison_ignores_daemon_aliases():
-    want = {"app": {"aliases": ["web"], "ipv4_address": None, "ipv6_address": None}}
-    have = {"app": {"aliases": ["0123456789ab", "web"], "ipv4_address": None, "ipv6_address": None},
-            "bridge": {"aliases": [], "ipv4_address": None, "ipv6_address": None}}
-    assert container._differs("networks", "allow_more_present", want, have) is False
-    assert container._differs("networks", "strict", want, have) is False  # default bridge tolerated
-    have["other"] = have["bridge"]
-    assert container._differs("networks", "strict", want, have) is True
-
-
-def test_expected_merges_image_defaults():
-    image_config = {"Env": ["PATH=/bin", "A=0"], "Labels": {"maintainer": "x"}}
-    spec = {"environment": {"A": "1"}, "labels": {"app": "web"}}
-    assert container._expected("environment", spec, image_config) == {"PATH": "/bin", "A": "1"}
-    assert container._expected("labels", spec, image_config) == {"maintainer": "x", "app": "web"}
-
-
-def test_change_shapes():
-    assert container._change("set", ["A", "C"], ["A", "B"]) == {"added": ["C"], "removed": ["B"]}
-    assert container._change("dict", {"a": "1", "b": "2"}, {"a": "1", "b": "3", "c": "4"}) == {
-        "old": {"b": "3", "c": "4"}, "new": {"b": "2"}}
-
-
 def test_build_inputs_digest_honours_dockerignore(tmp_path):
     (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY . /\n")
     (tmp_path / "app.py").write_text("print(1)\n")
@@ -119,17 +51,6 @@ def test_build_inputs_digest_honours_dockerignore(tmp_path):
     assert container.build_inputs_digest(str(tmp_path), target="prod") != second
     (tmp_path / "app.py").chmod(0o755)
     assert container.build_inputs_digest(str(tmp_path)) != second
-
-
-def test_secret_environment_values_are_masked_in_changes():
-    change = container._change("dict", {"JENKINS_SECRET": "s3cr3t-new", "DB_PASSWORD": "pw-new", "MODE": "x"},
-                               {"JENKINS_SECRET": "s3cr3t-old", "MODE": "y"}, "environment")
-    flat = str(change)
-    assert "s3cr3t" not in flat and "pw-new" not in flat
-    assert change == {"old": {"JENKINS_SECRET": "<hidden>", "MODE": "y"},
-                      "new": {"JENKINS_SECRET": "<hidden>", "DB_PASSWORD": "<hidden>", "MODE": "x"}}
-    # Labels are not secret-bearing by convention and stay readable.
-    assert container._change("dict", {"TOKEN": "1"}, {}, "labels") == {"old": {}, "new": {"TOKEN": "1"}}
 
 
 @pytest.mark.parametrize(
