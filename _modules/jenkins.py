@@ -402,7 +402,7 @@ def job_compare(name, config=None, jjb=None, saltenv="base", ignore=None, profil
     """Compare a desired job config (XML or JJB YAML) with the job's config.xml, canonically
     and declared-only (``ignore``: paths left out on both sides), so the stored file (2.479)
     and XStream's rewrite (2.568) both converge. Returns ``{exists, changed, diff, xml,
-    disabled}``.
+    disabled, name}`` (``name``: as Jenkins stores it; item names are case-insensitive).
 
     CLI Example:
 
@@ -412,7 +412,7 @@ def job_compare(name, config=None, jjb=None, saltenv="base", ignore=None, profil
     """
     ignore = _jobs.ignore_paths(ignore)
     desired = _desired_job_xml(_job(name), config, jjb, saltenv)
-    return _jobs.compare(_client(profile), name, desired, ignore)
+    return _jobs.compare(_client(profile), name, desired, ignore, __opts__.get("cachedir"))
 
 
 def job_create(name, config_xml=None, jjb=None, saltenv="base", profile=None):
@@ -425,7 +425,7 @@ def job_create(name, config_xml=None, jjb=None, saltenv="base", profile=None):
         salt '*' jenkins.job_create app-build jjb=salt://jobs/app.yaml
     """
     text = _desired_job_xml(_job(name), config_xml, jjb, saltenv)
-    return _jobs.create(_client(profile), name, text)
+    return _jobs.create(_client(profile), name, text, __opts__.get("cachedir"))
 
 
 def job_update(name, config_xml=None, jjb=None, saltenv="base", profile=None):
@@ -438,7 +438,7 @@ def job_update(name, config_xml=None, jjb=None, saltenv="base", profile=None):
         salt '*' jenkins.job_update app-build config_xml=salt://jobs/app-build.xml
     """
     text = _desired_job_xml(_job(name), config_xml, jjb, saltenv)
-    return _jobs.update(_client(profile), name, text)
+    return _jobs.update(_client(profile), name, text, __opts__.get("cachedir"))
 
 
 def job_delete(name, profile=None):

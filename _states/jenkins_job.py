@@ -51,6 +51,16 @@ def _ret(name):
     return {"name": name, "result": True, "comment": "", "changes": {}}
 
 
+def _same_spelling(name, stored):
+    """Jenkins' item names are case-insensitive (``Jenkins.items``): ``job/App`` reads job
+    ``app``. Managing it under another spelling would edit (or delete) that job silently."""
+    if stored and stored != name:
+        raise SaltInvocationError(
+            f"Jenkins has this job as '{stored}' (job names are case-insensitive): declare it "
+            f"as '{stored}', or rename the job in Jenkins first"
+        )
+
+
 def present(name, config=None, jjb=None, enabled=None, ignore=None, saltenv=None, profile=None):
     """
     Ensure a job exists with the declared configuration (and, optionally, enabled state).
@@ -104,6 +114,7 @@ def present(name, config=None, jjb=None, enabled=None, ignore=None, saltenv=None
             cmp = __salt__["jenkins.job_compare"](
                 name, config=config, jjb=jjb, saltenv=saltenv, ignore=ignore, profile=profile)
             existed = cmp["exists"]
+            _same_spelling(name, cmp.get("name"))
             if enabled is not None and cmp.get("disabled") is enabled:
                 flag = str(enabled).lower()
                 raise SaltInvocationError(
@@ -174,9 +185,11 @@ def absent(name, profile=None):
     ret = _ret(name)
     try:
         chain_jenkins_client.job_path(name)
-        if not __salt__["jenkins.job_exists"](name, profile=profile):
+        data = __salt__["jenkins.job_info"](name, profile=profile)
+        if data is None:
             ret["comment"] = f"Job {name} is absent"
             return ret
+        _same_spelling(name, data.get("fullName"))
         ret["changes"] = {"job": {"old": name, "new": None}}
         if __opts__["test"]:
             ret["result"] = None

@@ -5,7 +5,7 @@ its parameters, console tails.
 
 Jenkins drops parameters a job does not define (SECURITY-170) and answers
 ``buildWithParameters`` on an unparameterised job with an error (a 500
-``IllegalStateException`` in 2.479.x, a 400 "X is not parameterized" from 2.568.x): both are
+``IllegalStateException`` up to 2.516.x, a 400 "X is not parameterized" from 2.528.1): both are
 refused here before any request, so the module behaves the same on every release.
 
 Nothing here uses Salt's dunders (shared code, ``saltext.chain.utils``).
@@ -132,7 +132,7 @@ def trigger(client, name, params):
     """Queue a build; return the queue id (following Jenkins' 303 to an identical queued item).
 
     ``build`` for a job without parameters, ``buildWithParameters`` otherwise (never on an
-    unparameterised job: 2.479.x answers it with a 500, 2.568.x with a 400).
+    unparameterised job: a 500 up to 2.516.x, a 400 from 2.528.1).
     """
     path = chain_jenkins_client.job_path(name)
     data = client.get_json_or_none(path + "api/json",

@@ -2,9 +2,9 @@
 Jobs, the request sequences run on a client the caller passes: list, read, compare, create,
 update, delete, enable/disable, status.
 
-Release differences the comparison absorbs (Jenkins source, ``AbstractItem``): up to 2.479.x
+Release differences the comparison absorbs (Jenkins source, ``AbstractItem``): up to 2.555.x
 ``writeConfigDotXml`` copies the stored file (what was posted, after ``updateByXml``'s identity
-transform), from 2.568.x it re-serialises with ``Items.XSTREAM2.toXMLUTF8`` (defaults filled
+transform), from 2.568.1 it re-serialises with ``Items.XSTREAM2.toXMLUTF8`` (defaults filled
 in, ``plugin=`` attributes, plaintext secrets encrypted). Both are compared declared-only
 (``chain_jenkins_xml.compare``), so a job converges after one write on either. Item names are
 case-insensitive (``Jenkins.items`` is a ``CopyOnWriteMap.Tree`` on
@@ -14,6 +14,13 @@ beside ``r1`` is refused; everything here addresses a job by the name it is give
 Nothing here uses Salt's dunders (shared code, ``saltext.chain.utils``).
 """
 
+import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+import tempfile
 import urllib.parse
 
 try:
@@ -23,8 +30,68 @@ except ImportError:  # synced into the minion's extmods/utils (file_roots deploy
     import chain_jenkins_client
     import chain_jenkins_xml
 
+log = logging.getLogger(__name__)
 job_path = chain_jenkins_client.job_path
 JenkinsNotFound = chain_jenkins_client.JenkinsNotFound
+JenkinsError = chain_jenkins_client.JenkinsError
+
+
+class Ledger:
+    """Keyed digests (HMAC-SHA256, key beside them, file 0600) of the values last posted to a
+    job from this minion, per element path.
+
+    Jenkins keeps ``Secret`` fields encrypted (``{AQAAAB...}``): from 2.568.1 ``updateByXml``
+    re-saves the posted job at once (before, the posted text stays until Jenkins next saves it),
+    so after one write a changed password cannot be told from the stored one by reading
+    config.xml. The ledger tells it: a declared value whose digest differs from the last posted
+    one is a change. Without a record (a job written elsewhere, a wiped cache) an encrypted
+    value counts as unchanged, as before. ``cachedir`` None: no ledger.
+    """
+
+    def __init__(self, cachedir, server, name):
+        digest = hashlib.sha256(f"{server}\0{name.lower()}".encode()).hexdigest()
+        self.path = os.path.join(cachedir, "jenkins", "posted", digest + ".json") if cachedir \
+            else None
+        self._data = None
+
+    def _load(self):
+        if self._data is None:
+            self._data = {}
+            if self.path and os.path.exists(self.path):
+                try:
+                    with open(self.path, encoding="utf-8") as fh:
+                        self._data = json.load(fh)
+                except (OSError, ValueError) as err:
+                    log.warning("ignoring unreadable %s: %s", self.path, err)
+        return self._data
+
+    def _digest(self, key, text):
+        return hmac.new(bytes.fromhex(key), text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def known(self, path, text):
+        """True/False as ``text`` is/is not what was last posted at ``path``; None: no record."""
+        data = self._load()
+        recorded = data.get("values", {}).get(path)
+        if recorded is None:
+            return None
+        return hmac.compare_digest(recorded, self._digest(data["key"], text))
+
+    def record(self, text):
+        """Remember the leaf values of the document just posted (never raises)."""
+        if not self.path:
+            return
+        key = self._load().get("key") or secrets.token_hex(32)
+        leaves = chain_jenkins_xml.leaf_texts(chain_jenkins_xml.canonical(text))
+        data = {"key": key, "values": {p: self._digest(key, t) for p, t in leaves.items()}}
+        try:
+            os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(self.path), prefix=".tmp-")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh)
+            os.replace(tmp, self.path)
+            self._data = data
+        except OSError as err:
+            log.warning("cannot record the posted job in %s: %s", self.path, err)
 
 
 def _walk(items, prefix=""):
@@ -68,29 +135,53 @@ def ignore_paths(ignore):
     return list(ignore)
 
 
-def compare(client, name, desired, ignore=None):
-    """``{exists, changed, diff, xml, disabled}`` of desired XML text against the job."""
+def compare(client, name, desired, ignore=None, cachedir=None):
+    """``{exists, changed, diff, xml, disabled, name}`` of desired XML text against the job
+    (``name``: its full name as Jenkins stores it, which may differ in case)."""
     flag = (chain_jenkins_xml.parse(desired, "config").findtext("disabled") or "")
     current = config(client, name)
-    cmp = chain_jenkins_xml.compare(desired, current, ignore=ignore)
+    known = Ledger(cachedir, client.server, name).known
+    cmp = chain_jenkins_xml.compare(desired, current, ignore=ignore, known=known)
     return {"exists": current is not None, "changed": not cmp["contained"], "diff": cmp["diff"],
-            "xml": desired, "disabled": {"true": True, "false": False}.get(flag.strip().lower())}
+            "xml": desired, "disabled": {"true": True, "false": False}.get(flag.strip().lower()),
+            "name": stored_name(client, name) if current is not None else None}
 
 
-def create(client, name, text):
+def stored_name(client, name):
+    """The job's full name as Jenkins stores it (``r1`` when asked for ``R1``), or None."""
+    data = info(client, name, "fullName")
+    return None if data is None else data.get("fullName") or name
+
+
+def _unloadable(err, text):
+    """A 500 to a job XML: Jenkins could not load it (XStream), and stored nothing."""
+    root = chain_jenkins_xml.parse(text, "config").tag
+    return JenkinsError(
+        f"{err}; Jenkins could not load the job XML (an unknown element or class: is the plugin "
+        f"that provides <{root}> installed?)", status=err.status)
+
+
+def create(client, name, text, cachedir=None):
     """``createItem`` in the job's folder; Jenkins refuses a name in use (any case)."""
     parent, short = chain_jenkins_client.job_parent_and_short(name)
     query = urllib.parse.quote(short, safe="")
-    client.post_xml(f"{parent}createItem?name={query}", text)
+    try:
+        client.post_xml(f"{parent}createItem?name={query}", text)
+    except JenkinsError as err:
+        raise (_unloadable(err, text) if err.status == 500 else err) from err
+    Ledger(cachedir, client.server, name).record(text)
     return True
 
 
-def update(client, name, text):
+def update(client, name, text, cachedir=None):
     """POST the job's config.xml; a missing job is an error."""
     try:
         client.post_xml(job_path(name) + "config.xml", text)
     except JenkinsNotFound as err:
         raise JenkinsNotFound(f"job {name} does not exist", status=404) from err
+    except JenkinsError as err:
+        raise (_unloadable(err, text) if err.status == 500 else err) from err
+    Ledger(cachedir, client.server, name).record(text)
     return True
 
 

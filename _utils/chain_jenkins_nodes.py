@@ -7,12 +7,12 @@ Checked against the Jenkins source of both LTS lines the module supports:
 * create is two steps in every release: the form of ``ComputerSet.doDoCreateItem``
   (``name``, ``type`` = the ``NodeDescriptor``, ``json``), then the complete config.xml posted to
   ``computer/NAME/config.xml`` (``Computer.updateByXml``). ``computer/createItem`` with an XML
-  body exists only from 2.541 (2.479.3 answers 400 "No mode given").
+  body exists only from 2.541.1 (2.479.3 answers 400 "No mode given").
 * ``Computer.updateByXml`` loads the XML with ``Jenkins.XSTREAM2`` (malformed XML or an unknown
   class is a 500; only another known Node class is the 400 "Node types do not match") and
   ``Nodes.replaceNode`` swaps the node in. The temporary-offline mark is carried over by
   ``Computer.setNode`` in 2.479.3, but lives on the node (``Node.temporaryOfflineCause``) from
-  2.568: a reconfigure here always posts the current mark, so it never changes it.
+  2.492.1: a reconfigure here always posts the current mark, so it never changes it.
 * ``GET computer/NAME/config.xml`` is the node re-serialised by XStream in both.
 
 Nothing here uses Salt's dunders (shared code, ``saltext.chain.utils``).

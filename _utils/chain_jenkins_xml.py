@@ -3,9 +3,9 @@ Jenkins XML, pure: parse (XML 1.1 control-character references included), canoni
 pretty print, declared-only comparison, diffs with secrets masked, and the node
 (``<slave>``) config.xml helpers.
 
-What a controller answers to ``GET config.xml`` differs between releases: up to 2.479.x a job's
+What a controller answers to ``GET config.xml`` differs between releases: up to 2.555.x a job's
 is the stored file byte for byte (``AbstractItem.writeConfigDotXml`` copies it), so right after
-a create/update it is exactly what was posted; from 2.568.x it is re-serialised by XStream
+a create/update it is exactly what was posted; from 2.568.1 it is re-serialised by XStream
 (defaults filled in, ``plugin=`` attributes, secrets encrypted). Node config.xml is
 re-serialised in both. The comparison here is declared-only, so both answers converge.
 
@@ -29,6 +29,9 @@ BadInput = chain_errors.BadInput
 #: ``jenkins.security.ExtendedReadSecretRedaction``): such a value cannot be compared, so it
 #: equals anything. It is not an output mask: diffs show :data:`chain_errors.MASK` instead.
 ENCRYPTED = "{encrypted secret}"
+#: Comparison token for a declared plaintext that differs from what was last posted where Jenkins
+#: now shows only the encrypted value (see ``compare``'s ``known``).
+CHANGED_SECRET = "{changed secret}"
 _ENCRYPTED_RE = re.compile(r"^(\{AQAAAB[A-Za-z0-9+/=]*\}|\*{8})$")
 
 JNLP_LAUNCHER = "hudson.slaves.JNLPLauncher"
@@ -197,7 +200,7 @@ def _significant_extra(tag, desired_tags, parent_tag=None):
     return tag in desired_tags or "." in tag
 
 
-def _align(desired, current, masked=False, parent_tag=None):
+def _align(desired, current, masked=False, parent_tag=None, known=None, path=None):
     """Project ``current`` onto ``desired`` (both canonical, same tag).
 
     Returns ``(desired', current')``: current' keeps, in desired's order, the elements matched
@@ -211,9 +214,13 @@ def _align(desired, current, masked=False, parent_tag=None):
         current.tag, {k: current.attrib[k] for k in desired.attrib if k in current.attrib}
     )
     d_text, c_text = desired.text, current.text
+    path = path or desired.tag
     if ENCRYPTED in (d_text, c_text):
-        d_text = c_text = ENCRYPTED
-    if masked and (is_secret_tag(desired.tag, parent_tag) or d_text == ENCRYPTED):
+        stale = (c_text == ENCRYPTED and d_text not in (None, ENCRYPTED) and known is not None
+                 and known(path, d_text) is False)
+        d_text, c_text = (CHANGED_SECRET if stale else ENCRYPTED), ENCRYPTED
+    if masked and (is_secret_tag(desired.tag, parent_tag)
+                   or d_text in (ENCRYPTED, CHANGED_SECRET)):
         changed = d_text != c_text
         d_text, c_text = _masked(d_text), _masked(c_text)
         if changed and d_text == c_text:
@@ -229,7 +236,8 @@ def _align(desired, current, masked=False, parent_tag=None):
         candidates = by_tag.get(dchild.tag, [])
         if k < len(candidates):
             used.add(candidates[k])
-            dn, cn = _align(dchild, current[candidates[k]], masked, desired.tag)
+            dn, cn = _align(dchild, current[candidates[k]], masked, desired.tag, known,
+                            f"{path}/{dchild.tag}[{k}]")
             d_new.append(dn)
             c_new.append(cn)
         else:
@@ -246,7 +254,25 @@ def _unified(before, after, old, new):
     return "\n".join(difflib.unified_diff(before, after, old, new, lineterm=""))
 
 
-def compare(desired, current, ignore=None):
+def leaf_texts(root):
+    """``{path: text}`` of the leaf elements of a canonical tree, with the paths ``compare``
+    gives ``known`` (``project/properties[0]/x.y.Secret[0]``)."""
+    out = {}
+
+    def walk(elem, path):
+        if len(elem) == 0 and elem.text not in (None, ENCRYPTED):
+            out[path] = elem.text
+        seen = {}
+        for child in elem:
+            k = seen.get(child.tag, 0)
+            seen[child.tag] = k + 1
+            walk(child, f"{path}/{child.tag}[{k}]")
+
+    walk(root, root.tag)
+    return out
+
+
+def compare(desired, current, ignore=None, known=None):
     """Compare desired XML with Jenkins' copy (``current`` may be None: absent).
 
     Returns ``{"contained": bool, "diff": str}``: ``contained`` is True when every declared
@@ -254,6 +280,9 @@ def compare(desired, current, ignore=None):
     on its own is ignored); ``diff`` is a unified diff of the pretty-printed canonical XML,
     Jenkins' side projected onto what is declared, secrets masked. ``ignore`` lists element
     paths (``properties/some.Property``) left out on both sides.
+
+    An encrypted value in ``current`` equals any declared one, unless ``known(path, plaintext)``
+    (what was last posted there, see ``leaf_texts``) answers False: then the secret changed.
     """
     d = drop(canonical(_root(desired)), ignore)
     if current is None:
@@ -262,12 +291,12 @@ def compare(desired, current, ignore=None):
                                  "current", "desired")}
     c = drop(canonical(_root(current, "Jenkins' config.xml")), ignore)
     same_root = d.tag == c.tag
-    d_al, c_al = _align(d, c) if same_root else (d, c)
+    d_al, c_al = _align(d, c, known=known) if same_root else (d, c)
     contained = same_root and to_string(d_al) == to_string(c_al)
     diff = ""
     if not contained:
         if same_root:
-            d_m, c_m = _align(d, c, masked=True)
+            d_m, c_m = _align(d, c, masked=True, known=known)
         else:
             d_m, c_m = mask(copy.deepcopy(d)), mask(copy.deepcopy(c))
         diff = _unified(pretty(c_m).splitlines(), pretty(d_m).splitlines(), "current", "desired")
@@ -500,7 +529,7 @@ def keep_node_state(new_root, current_root):
 
     A reconfigure never changes whether a node is marked temporarily offline (that is
     ``toggleOffline``'s job): in 2.479.x ``Computer.setNode`` pushes the computer's offline
-    cause onto the new node whatever the XML says, while from 2.568.x the mark lives on the
+    cause onto the new node whatever the XML says, while from 2.492.1 the mark lives on the
     node (``Node.temporaryOfflineCause``) and ``Nodes.replaceNode`` takes the posted XML's.
     Posting the current mark converges on both.
     """

@@ -144,3 +144,18 @@ def test_node_disabled_message_must_be_text(monkeypatch):
     monkeypatch.setattr(jenkins_node, "__opts__", {"test": False}, raising=False)
     ret = jenkins_node.disabled("agent1", message=["x"])
     assert ret["result"] is False and ret["comment"] == "message: expected text"
+
+
+def test_a_job_jenkins_stores_under_another_case_is_not_managed_silently(monkeypatch):
+    """Jenkins.items is case-insensitive: job/App is job app (both 2.479.3 and 2.568.2)."""
+    monkeypatch.setitem(jenkins_job.__salt__, "jenkins.job_compare", MagicMock(return_value={
+        "exists": True, "changed": True, "diff": "-a\n+b", "xml": "<project/>", "name": "app"}))
+    for write in ("jenkins.job_update", "jenkins.job_create", "jenkins.job_delete"):
+        monkeypatch.setitem(jenkins_job.__salt__, write, MagicMock(side_effect=AssertionError))
+    ret = jenkins_job.present("App", config="<project/>")
+    assert ret["result"] is False and ret["changes"] == {}
+    assert "Jenkins has this job as 'app'" in ret["comment"]
+    monkeypatch.setitem(jenkins_job.__salt__, "jenkins.job_info", MagicMock(
+        return_value={"_class": "hudson.model.FreeStyleProject", "fullName": "app"}))
+    ret = jenkins_job.absent("App")
+    assert ret["result"] is False and "'app'" in ret["comment"]

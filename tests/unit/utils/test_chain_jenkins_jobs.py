@@ -79,18 +79,23 @@ def _controller(rewrite):
             # AbstractModelObject/error.jelly: 400 with X-Error
             return T.answer(400, "<html>Error</html>", {
                 "X-Error": f"A job already exists with the name \u2018{name}\u2019"})
-        store[name.lower()] = rewrite(req.body)
+        store[name.lower()] = (name, rewrite(req.body))
         return T.answer(200)
 
     def get(name):
         def read(req):
-            text = store.get(name.lower())
-            return T.answer(404) if text is None else T.answer(200, text, {"Content-Type": XML})
+            if name.lower() not in store:
+                return T.answer(404)
+            stored, text = store[name.lower()]
+            if req.url.split("?")[0].endswith("api/json"):
+                return T.answer(json={"_class": "hudson.model.FreeStyleProject", "fullName": stored})
+            return T.answer(200, text, {"Content-Type": XML})
         return read
 
     routes = {("POST", "createItem"): create}
     for name in ("app", "r1"):
         routes[("GET", f"job/{name}/config.xml")] = get(name)
+        routes[("GET", f"job/{name}/api/json")] = get(name)
     return T.Transport(routes), store
 
 
@@ -106,16 +111,16 @@ def test_a_created_job_compares_as_declared_on_both_releases(release, rewrite):
     JOBS.create(client, "app", desired)
     after = JOBS.compare(client, "app", desired)
     assert after == {"exists": True, "changed": False, "diff": "", "xml": desired,
-                     "disabled": None}
+                     "disabled": None, "name": "app"}
 
 
 def test_job_names_are_case_insensitive_like_jenkins_items():
     transport, store = _controller(_stored_2_479)
     client = T.client(transport)
     JOBS.create(client, "r1", "<project><description>x</description></project>")
-    # job/R1/config.xml is job r1 (Jenkins.items: CASE_INSENSITIVE_ORDER)
-    assert JOBS.compare(client, "R1", "<project><description>x</description></project>")[
-        "changed"] is False
+    # job/R1/config.xml is job r1 (Jenkins.items: CASE_INSENSITIVE_ORDER); compare says so
+    cmp = JOBS.compare(client, "R1", "<project><description>x</description></project>")
+    assert cmp["changed"] is False and cmp["name"] == "r1"
     with pytest.raises(CommandExecutionError, match="A job already exists with the name .R1."):
         JOBS.create(client, "R1", "<project/>")
     assert list(store) == ["r1"]
@@ -152,3 +157,35 @@ def test_folders_are_walked():
         {"name": "a", "url": "u/f/a", "color": "blue"}]}, {"name": "b", "color": "red"}]}
     transport = T.Transport({("GET", "api/json"): T.answer(json=data)})
     assert [j["fullname"] for j in JOBS.list_all(T.client(transport))] == ["f", "f/a", "b"]
+
+
+def test_a_changed_secret_is_a_change_even_when_jenkins_shows_it_encrypted(tmp_path):
+    """2.568.1+ re-saves a posted job at once (AbstractItem.updateByXml: configXmlFile.write):
+    a password default comes back as {AQAAAB...}. The ledger of what was posted tells a
+    changed secret from the stored one."""
+    transport, _ = _controller(_xstream_2_568)
+    client = T.client(transport)
+    desired = J.render(YAML)["app"]
+    JOBS.create(client, "app", desired, cachedir=str(tmp_path))
+    assert JOBS.compare(client, "app", desired, cachedir=str(tmp_path))["changed"] is False
+    new = desired.replace("hunter2", "s3cond")
+    cmp = JOBS.compare(client, "app", new, cachedir=str(tmp_path))
+    assert cmp["changed"] is True
+    assert "hunter2" not in cmp["diff"] and "s3cond" not in cmp["diff"]
+    assert "<defaultValue><hidden> (changed)</defaultValue>" in cmp["diff"]
+    # no record (another minion, a wiped cache): an encrypted value counts as unchanged
+    assert JOBS.compare(client, "app", new)["changed"] is False
+    ledger = next((tmp_path / "jenkins" / "posted").iterdir())
+    assert oct(ledger.stat().st_mode & 0o777) == "0o600" and "hunter2" not in ledger.read_text()
+
+
+def test_a_job_jenkins_cannot_load_names_the_plugin_it_needs():
+    body = ("<html><body><h2>HTTP ERROR 500 com.thoughtworks.xstream.mapper."
+            "CannotResolveClassException: flow-definition</h2></body></html>")
+    transport = T.Transport({("POST", "createItem"): T.answer(
+        500, body, {"Content-Type": "text/html;charset=iso-8859-1"})})
+    with pytest.raises(CommandExecutionError) as err:
+        JOBS.create(T.client(transport), "pipe", "<flow-definition/>")
+    text = str(err.value)
+    assert "CannotResolveClassException: flow-definition" in text
+    assert "is the plugin that provides <flow-definition> installed?" in text
