@@ -4,14 +4,16 @@ Jenkins jobs as code: ``present`` (from config.xml or Jenkins Job Builder YAML) 
 .. versionadded:: 0.1.0
 
 The desired XML is compared with the job's config.xml canonically — XML declaration,
-whitespace-only text and ``plugin="name@version"`` attributes are ignored, encrypted secrets
-(``{AQAAAB...}``) are never compared — and declared-only: the desired document must be
+whitespace-only text and ``plugin="name@version"`` attributes are ignored; a secret Jenkins
+shows encrypted (``{AQAAAB...}``) counts as changed only when it differs from what this minion
+last posted; secrets show as ``<hidden>`` in diffs — and declared-only: the document must be
 *contained* in Jenkins' copy (every declared element, attribute and text present with the
 same value). The fields Jenkins fills in when it re-serialises a job therefore never cause a
 change on the next run, while a removed build step or parameter (a list entry) does. Changes
 carry ``{"config": {"diff": <unified diff of pretty-printed canonical XML>}}``. After a write
 the config is read back; when Jenkins did not keep something that was declared, the comment
-says so (the next run would report it again).
+says so (the next run would report it again). Job names are case-insensitive in Jenkins: a job
+it stores as ``app`` is not managed under the name ``App`` (the state fails, nothing is written).
 
 .. code-block:: yaml
 

@@ -6,9 +6,9 @@ import time
 
 import pytest
 from salt.exceptions import SaltInvocationError
+from saltext.chain.utils.chain_errors import MASK
 
 from saltext.chain.emulator import testing
-from saltext.chain.utils.chain_errors import MASK
 
 JOB_XML = """<?xml version='1.0' encoding='UTF-8'?>
 <project>

@@ -9,7 +9,12 @@ from _modules import jenkins as jm
 
 CONFIG = {
     "jenkins:default_profile": "ci",
-    "jenkins:profiles:ci": {"url": "http://127.0.0.1:1/", "user": "salt", "token": "t0ps3cret", "timeout": 5},
+    "jenkins:profiles:ci": {
+        "url": "http://127.0.0.1:1/",
+        "user": "salt",
+        "token": "t0ps3cret",
+        "timeout": 5,
+    },
     "jenkins:profiles:other": {"url": "http://127.0.0.1:2", "user": "bob", "token": "x"},
 }
 
@@ -20,15 +25,22 @@ def _config_get(key, default=None):
 
 @pytest.fixture
 def configure_loader_modules():
-    return {jm: {"__salt__": {"config.get": _config_get, "cp.cache_file": lambda *a: None},
-                "__context__": {}, "__opts__": {}}}
+    return {
+        jm: {
+            "__salt__": {"config.get": _config_get, "cp.cache_file": lambda *a: None},
+            "__context__": {},
+            "__opts__": {},
+        }
+    }
 
 
 def test_default_and_named_profiles():
     conf = jm._conf(None)
     assert conf["name"] == "ci" and conf["url"] == "http://127.0.0.1:1/" and conf["timeout"] == 5
     other = jm._conf("other")
-    assert other["url"] == "http://127.0.0.1:2/" and other["timeout"] == chain_profiles.JENKINS_TIMEOUT
+    assert (
+        other["url"] == "http://127.0.0.1:2/" and other["timeout"] == chain_profiles.JENKINS_TIMEOUT
+    )
     assert other["verify"] is True
 
 
@@ -73,22 +85,38 @@ def test_client_always_has_a_timeout_and_resolved_auth():
 
 
 def test_legacy_flat_keys(monkeypatch):
-    monkeypatch.setattr(jm, "__salt__", {"config.get": {"jenkins.url": "http://127.0.0.1:9", "jenkins.user": "a",
-                                                         "jenkins.password": "b"}.get}, raising=False)
+    monkeypatch.setattr(
+        jm,
+        "__salt__",
+        {
+            "config.get": {
+                "jenkins.url": "http://127.0.0.1:9",
+                "jenkins.user": "a",
+                "jenkins.password": "b",
+            }.get
+        },
+        raising=False,
+    )
     conf = jm._conf(None)
     assert conf["url"] == "http://127.0.0.1:9/" and conf["user"] == "a" and conf["token"] == "b"
 
 
 def test_no_url_at_all(monkeypatch):
-    monkeypatch.setattr(jm, "__salt__", {"config.get": lambda key, default=None: default}, raising=False)
+    monkeypatch.setattr(
+        jm, "__salt__", {"config.get": lambda key, default=None: default}, raising=False
+    )
     with pytest.raises(SaltInvocationError, match="no Jenkins URL"):
         jm._conf(None)
 
 
 @pytest.mark.parametrize(
     "url",
-    ["https://salt:TOKEN42@jenkins.example.com/", "http://salt@127.0.0.1:1/", "ftp://salt:TOKEN42@x/",
-     "https://:TOKEN42@jenkins.example.com"],
+    [
+        "https://salt:TOKEN42@jenkins.example.com/",
+        "http://salt@127.0.0.1:1/",
+        "ftp://salt:TOKEN42@x/",
+        "https://:TOKEN42@jenkins.example.com",
+    ],
 )
 def test_userinfo_in_url_is_refused_without_echoing_it(url):
     with pytest.raises(SaltInvocationError, match="in the profile keys") as err:
@@ -103,7 +131,10 @@ def test_url_errors_never_echo_credentials():
 
 
 def test_query_or_fragment_in_url_is_refused_without_echoing_it():
-    for url in ("https://jenkins.example.com/?token=TOKEN42", "https://jenkins.example.com/#TOKEN42"):
+    for url in (
+        "https://jenkins.example.com/?token=TOKEN42",
+        "https://jenkins.example.com/#TOKEN42",
+    ):
         with pytest.raises(SaltInvocationError, match="query string") as err:
             jm._conf({"name": "ci", "url": url})
         assert "TOKEN42" not in str(err.value)
@@ -170,8 +201,9 @@ def transport(monkeypatch):
     return fake
 
 
-@pytest.mark.parametrize("func,args,kwargs,arg", BAD_INPUT,
-                         ids=[f"{f}-{a}" for f, _, _, a in BAD_INPUT])
+@pytest.mark.parametrize(
+    "func,args,kwargs,arg", BAD_INPUT, ids=[f"{f}-{a}" for f, _, _, a in BAD_INPUT]
+)
 def test_bad_input_names_the_argument_and_sends_nothing(transport, func, args, kwargs, arg):
     with pytest.raises(SaltInvocationError, match=arg) as err:
         getattr(jm, func)(*args, **kwargs)
@@ -185,21 +217,42 @@ def test_whoami_is_me_with_credentials_and_who_am_i_when_anonymous(monkeypatch):
     from tests.unit.utils import jenkins_transport as T
 
     me = {"_class": "hudson.model.User", "id": "salt", "fullName": "salt"}
-    anon = {"_class": "hudson.security.WhoAmI", "anonymous": True, "authenticated": True,
-            "authorities": ["anonymous"], "name": "anonymous"}
-    fake = T.Transport({("GET", "me/api/json"): T.answer(json=me),
-                        ("GET", "whoAmI/api/json"): T.answer(json=anon)})
+    anon = {
+        "_class": "hudson.security.WhoAmI",
+        "anonymous": True,
+        "authenticated": True,
+        "authorities": ["anonymous"],
+        "name": "anonymous",
+    }
+    fake = T.Transport(
+        {("GET", "me/api/json"): T.answer(json=me), ("GET", "whoAmI/api/json"): T.answer(json=anon)}
+    )
     monkeypatch.setattr(jm, "_client", lambda profile=None: T.client(fake))
     assert jm.whoami()["id"] == "salt"
     monkeypatch.setattr(jm, "_client", lambda profile=None: T.client(fake, user=None))
     assert jm.whoami()["anonymous"] is True
     assert [p for _m, p, _q, _b in fake.seen if "crumb" not in p] == [
-        "me/api/json", "whoAmI/api/json"]
+        "me/api/json",
+        "whoAmI/api/json",
+    ]
 
 
-OLD_NAMES = ("get_version", "get_jobs", "job_exists", "get_job_info", "build_job", "create_job",
-             "update_job", "delete_job", "enable_job", "disable_job", "job_status",
-             "get_job_config", "plugin_installed", "run")
+OLD_NAMES = (
+    "get_version",
+    "get_jobs",
+    "job_exists",
+    "get_job_info",
+    "build_job",
+    "create_job",
+    "update_job",
+    "delete_job",
+    "enable_job",
+    "disable_job",
+    "job_status",
+    "get_job_config",
+    "plugin_installed",
+    "run",
+)
 
 
 def test_the_old_core_module_names_are_kept():

@@ -28,31 +28,37 @@ def answer(status=200, body=b"", headers=None, json=None):
 
 def stack_trace(exception, text, where="jenkins.model.ParameterizedJobMixIn.doBuild"):
     """``HttpResponses.error(code, throwable)``: the throwable printed as text/plain."""
-    body = (f"{exception}: {text}\n\tat {where}(ParameterizedJobMixIn.java:265)\n"
-            "\tat java.base/jdk.internal.reflect.DirectMethodHandleAccessor.invoke(Unknown "
-            "Source)\n")
+    body = (
+        f"{exception}: {text}\n\tat {where}(ParameterizedJobMixIn.java:265)\n"
+        "\tat java.base/jdk.internal.reflect.DirectMethodHandleAccessor.invoke(Unknown "
+        "Source)\n"
+    )
     return {"Content-Type": "text/plain;charset=UTF-8"}, body
 
 
 def jetty_error(code, text):
     """``HttpResponses.errorWithoutStack(code, message)`` -> ``rsp.sendError``: Jetty's page."""
-    body = (f"<html>\n<head>\n<meta http-equiv=\"Content-Type\" content=\"text/html;"
-            f"charset=ISO-8859-1\"/>\n<title>Error {code} {text}</title>\n</head>\n<body>"
-            f"<h2>HTTP ERROR {code} {text}</h2>\n<table>\n<tr><th>URI:</th><td>/x</td></tr>\n"
-            f"<tr><th>STATUS:</th><td>{code}</td></tr>\n</table>\n</body>\n</html>\n")
+    body = (
+        f'<html>\n<head>\n<meta http-equiv="Content-Type" content="text/html;'
+        f'charset=ISO-8859-1"/>\n<title>Error {code} {text}</title>\n</head>\n<body>'
+        f"<h2>HTTP ERROR {code} {text}</h2>\n<table>\n<tr><th>URI:</th><td>/x</td></tr>\n"
+        f"<tr><th>STATUS:</th><td>{code}</td></tr>\n</table>\n</body>\n</html>\n"
+    )
     return {"Content-Type": "text/html;charset=iso-8859-1"}, body
 
 
 def oops(logging_id="5a1c4f3e-0d7e-4f4c-9d53-3a7c1c2f9e01"):
     """An uncaught exception: ``jenkins/model/Jenkins/oops.jelly`` (500, stack trace hidden
     unless ``Jenkins.shouldShowStackTrace``)."""
-    body = ("<!DOCTYPE html><html><head><title>Jenkins</title></head><body>"
-            "<div id=\"page-header\">Jenkins</div><div id=\"main-panel\">"
-            "<h1 style=\"text-align: center\"><img src=\"/images/rage.svg\"/>"
-            "<span style=\"font-size:50px\">&nbsp;Oops!</span></h1>"
-            "<div id=\"error-description\"><h2 style=\"text-align: center\">A problem occurred "
-            "while processing the request</h2><p style=\"text-align: center\">"
-            f"Logging ID={logging_id}</p></div></div></body></html>")
+    body = (
+        "<!DOCTYPE html><html><head><title>Jenkins</title></head><body>"
+        '<div id="page-header">Jenkins</div><div id="main-panel">'
+        '<h1 style="text-align: center"><img src="/images/rage.svg"/>'
+        '<span style="font-size:50px">&nbsp;Oops!</span></h1>'
+        '<div id="error-description"><h2 style="text-align: center">A problem occurred '
+        'while processing the request</h2><p style="text-align: center">'
+        f"Logging ID={logging_id}</p></div></div></body></html>"
+    )
     return {"Content-Type": "text/html;charset=utf-8"}, body
 
 
@@ -85,7 +91,7 @@ class Transport(requests.adapters.BaseAdapter):
 
     def send(self, request, **kwargs):
         parts = urllib.parse.urlsplit(request.url)
-        path = urllib.parse.unquote(parts.path[len(urllib.parse.urlsplit(URL).path):])
+        path = urllib.parse.unquote(parts.path[len(urllib.parse.urlsplit(URL).path) :])
         body = request.body
         if isinstance(body, str):
             body = body.encode()
@@ -98,9 +104,15 @@ class Transport(requests.adapters.BaseAdapter):
         resp.raw = io.BytesIO(spec["body"])
         resp.url = request.url
         resp.request = request
-        resp.reason = {200: "OK", 201: "Created", 302: "Found", 400: "Bad Request",
-                       404: "Not Found", 409: "Conflict", 500: "Server Error"}.get(
-                           spec["status"], "")
+        resp.reason = {
+            200: "OK",
+            201: "Created",
+            302: "Found",
+            400: "Bad Request",
+            404: "Not Found",
+            409: "Conflict",
+            500: "Server Error",
+        }.get(spec["status"], "")
         return resp
 
     def close(self):
@@ -111,7 +123,8 @@ def client(transport, user="salt", token="t0k"):
     """A real ``chain_jenkins_client.Client`` whose HTTP goes to ``transport``."""
     conf = chain_jenkins_client.connection(
         {"url": URL, "user": user, "token": token} if user else {"url": URL},
-        lambda key, default=None: default)
+        lambda key, default=None: default,
+    )
     cli = chain_jenkins_client.Client(conf)
     cli._session.mount("http://", transport)
     transport.routes.setdefault(("GET", "crumbIssuer/api/json"), answer(404, "Not Found"))

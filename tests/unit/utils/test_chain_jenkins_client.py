@@ -9,7 +9,6 @@ import threading
 
 import pytest
 from salt.exceptions import CommandExecutionError
-
 from saltext.chain.utils import chain_jenkins_client as C
 
 TOKEN = "TOKEN42secret"
@@ -34,7 +33,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         code, location = self.routes.get(path, (200, None))
         self.send_response(code)
         if location:
-            self.send_header("Location", location.replace("HOST", f"127.0.0.1:{self.server.server_port}"))
+            self.send_header(
+                "Location", location.replace("HOST", f"127.0.0.1:{self.server.server_port}")
+            )
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -58,8 +59,14 @@ def stub():
 
 @pytest.fixture
 def client(stub):
-    conf = _conf({"url": f"http://127.0.0.1:{stub.server_port}", "user": "salt", "token": TOKEN,
-                                "timeout": 5})
+    conf = _conf(
+        {
+            "url": f"http://127.0.0.1:{stub.server_port}",
+            "user": "salt",
+            "token": TOKEN,
+            "timeout": 5,
+        }
+    )
     return C.Client(conf)
 
 
@@ -112,14 +119,22 @@ def test_reads_follow_redirects(client, stub):
 
 
 def test_transport_errors_drop_query_strings():
-    text = ("HTTPSConnectionPool(host='j', port=443): Max retries exceeded with url: "
-            f"/computer/a/toggleOffline?offlineMessage={TOKEN} (Caused by SSLError('bad'))")
+    text = (
+        "HTTPSConnectionPool(host='j', port=443): Max retries exceeded with url: "
+        f"/computer/a/toggleOffline?offlineMessage={TOKEN} (Caused by SSLError('bad'))"
+    )
     assert TOKEN not in C.scrub(text) and "/computer/a/toggleOffline?..." in C.scrub(text)
 
 
 def test_a_controller_under_a_path_prefix(stub):
-    conf = _conf({"url": f"http://127.0.0.1:{stub.server_port}/jenkins/", "user": "salt",
-                                "token": TOKEN, "timeout": 5})
+    conf = _conf(
+        {
+            "url": f"http://127.0.0.1:{stub.server_port}/jenkins/",
+            "user": "salt",
+            "token": TOKEN,
+            "timeout": 5,
+        }
+    )
     client = C.Client(conf)
     assert client.request("POST", "job/x/enable").status_code == 302
     with pytest.raises(CommandExecutionError, match="outside the controller's path"):

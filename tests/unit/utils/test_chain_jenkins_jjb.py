@@ -2,7 +2,6 @@
 
 import pytest
 from salt.exceptions import SaltInvocationError
-
 from saltext.chain.utils import chain_jenkins_jjb as J
 from saltext.chain.utils import chain_jenkins_xml as X
 
@@ -53,7 +52,11 @@ def test_malformed_yaml_is_an_invocation_error(bad):
 
 
 def test_desired_job_xml_picks_the_named_job():
-    assert X.parse(J.desired_job_xml("hello", None, YAML, "base", None)).findtext("description").startswith("say hello")
+    assert (
+        X.parse(J.desired_job_xml("hello", None, YAML, "base", None))
+        .findtext("description")
+        .startswith("say hello")
+    )
     with pytest.raises(SaltInvocationError, match="not job 'other'"):
         J.desired_job_xml("other", None, YAML, "base", None)
     with pytest.raises(SaltInvocationError, match="exactly one"):

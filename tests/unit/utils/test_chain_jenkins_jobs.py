@@ -77,8 +77,11 @@ def _controller(rewrite):
         if name.lower() in store:
             # ItemGroupMixIn.createTopLevelItem: Failure(Messages.Hudson_JobAlreadyExists) ->
             # AbstractModelObject/error.jelly: 400 with X-Error
-            return T.answer(400, "<html>Error</html>", {
-                "X-Error": f"A job already exists with the name \u2018{name}\u2019"})
+            return T.answer(
+                400,
+                "<html>Error</html>",
+                {"X-Error": f"A job already exists with the name \u2018{name}\u2019"},
+            )
         store[name.lower()] = (name, rewrite(req.body))
         return T.answer(200)
 
@@ -88,8 +91,11 @@ def _controller(rewrite):
                 return T.answer(404)
             stored, text = store[name.lower()]
             if req.url.split("?")[0].endswith("api/json"):
-                return T.answer(json={"_class": "hudson.model.FreeStyleProject", "fullName": stored})
+                return T.answer(
+                    json={"_class": "hudson.model.FreeStyleProject", "fullName": stored}
+                )
             return T.answer(200, text, {"Content-Type": XML})
+
         return read
 
     routes = {("POST", "createItem"): create}
@@ -99,8 +105,9 @@ def _controller(rewrite):
     return T.Transport(routes), store
 
 
-@pytest.mark.parametrize("release,rewrite", [("2.479.3", _stored_2_479),
-                                             ("2.568.2", _xstream_2_568)])
+@pytest.mark.parametrize(
+    "release,rewrite", [("2.479.3", _stored_2_479), ("2.568.2", _xstream_2_568)]
+)
 def test_a_created_job_compares_as_declared_on_both_releases(release, rewrite):
     transport, _ = _controller(rewrite)
     client = T.client(transport)
@@ -110,8 +117,14 @@ def test_a_created_job_compares_as_declared_on_both_releases(release, rewrite):
     assert "hunter2" not in before["diff"]
     JOBS.create(client, "app", desired)
     after = JOBS.compare(client, "app", desired)
-    assert after == {"exists": True, "changed": False, "diff": "", "xml": desired,
-                     "disabled": None, "name": "app"}
+    assert after == {
+        "exists": True,
+        "changed": False,
+        "diff": "",
+        "xml": desired,
+        "disabled": None,
+        "name": "app",
+    }
 
 
 def test_job_names_are_case_insensitive_like_jenkins_items():
@@ -153,8 +166,17 @@ def test_ignore_paths():
 
 
 def test_folders_are_walked():
-    data = {"jobs": [{"name": "f", "url": "u/f", "_class": "Folder", "jobs": [
-        {"name": "a", "url": "u/f/a", "color": "blue"}]}, {"name": "b", "color": "red"}]}
+    data = {
+        "jobs": [
+            {
+                "name": "f",
+                "url": "u/f",
+                "_class": "Folder",
+                "jobs": [{"name": "a", "url": "u/f/a", "color": "blue"}],
+            },
+            {"name": "b", "color": "red"},
+        ]
+    }
     transport = T.Transport({("GET", "api/json"): T.answer(json=data)})
     assert [j["fullname"] for j in JOBS.list_all(T.client(transport))] == ["f", "f/a", "b"]
 
@@ -180,10 +202,17 @@ def test_a_changed_secret_is_a_change_even_when_jenkins_shows_it_encrypted(tmp_p
 
 
 def test_a_job_jenkins_cannot_load_names_the_plugin_it_needs():
-    body = ("<html><body><h2>HTTP ERROR 500 com.thoughtworks.xstream.mapper."
-            "CannotResolveClassException: flow-definition</h2></body></html>")
-    transport = T.Transport({("POST", "createItem"): T.answer(
-        500, body, {"Content-Type": "text/html;charset=iso-8859-1"})})
+    body = (
+        "<html><body><h2>HTTP ERROR 500 com.thoughtworks.xstream.mapper."
+        "CannotResolveClassException: flow-definition</h2></body></html>"
+    )
+    transport = T.Transport(
+        {
+            ("POST", "createItem"): T.answer(
+                500, body, {"Content-Type": "text/html;charset=iso-8859-1"}
+            )
+        }
+    )
     with pytest.raises(CommandExecutionError) as err:
         JOBS.create(T.client(transport), "pipe", "<flow-definition/>")
     text = str(err.value)

@@ -40,8 +40,14 @@ NODE = """<?xml version="1.1" encoding="UTF-8"?>
 def test_fields():
     fields = X.node_fields(X.parse(NODE))
     assert fields == {
-        "num_executors": 1, "remote_fs": "/home/jenkins/agent", "labels": ["docker", "linux"], "mode": "NORMAL",
-        "description": "old", "web_socket": False, "work_dir": None, "launcher": X.JNLP_LAUNCHER,
+        "num_executors": 1,
+        "remote_fs": "/home/jenkins/agent",
+        "labels": ["docker", "linux"],
+        "mode": "NORMAL",
+        "description": "old",
+        "web_socket": False,
+        "work_dir": None,
+        "launcher": X.JNLP_LAUNCHER,
     }
 
 
@@ -50,15 +56,26 @@ def test_changes_are_declared_only_and_labels_are_a_set():
     assert X.node_changes(current, X.node_spec(labels=["linux", "docker"])) == {}
     assert X.node_changes(current, X.node_spec(labels="docker  linux")) == {}
     changes = X.node_changes(current, X.node_spec(labels=["docker", "arm"], num_executors=2))
-    assert changes == {"labels": {"added": ["arm"], "removed": ["linux"]}, "num_executors": {"old": 1, "new": 2}}
+    assert changes == {
+        "labels": {"added": ["arm"], "removed": ["linux"]},
+        "num_executors": {"old": 1, "new": 2},
+    }
 
 
 def test_apply_keeps_the_offline_cause_and_other_fields():
     root = X.parse(NODE)
-    new = X.apply_node_spec(copy.deepcopy(root), X.node_spec(
-        num_executors=3, labels={"arm"}, web_socket=True, work_dir="/w", description="new"))
+    new = X.apply_node_spec(
+        copy.deepcopy(root),
+        X.node_spec(
+            num_executors=3, labels={"arm"}, web_socket=True, work_dir="/w", description="new"
+        ),
+    )
     fields = X.node_fields(new)
-    assert fields["num_executors"] == 3 and fields["labels"] == ["arm"] and fields["web_socket"] is True
+    assert (
+        fields["num_executors"] == 3
+        and fields["labels"] == ["arm"]
+        and fields["web_socket"] is True
+    )
     assert fields["work_dir"] == "/w" and fields["description"] == "new"
     assert new.find("temporaryOfflineCause/userId").text == "admin"
     assert [c.tag for c in new][:5] == ["name", "description", "remoteFS", "numExecutors", "mode"]
@@ -67,7 +84,9 @@ def test_apply_keeps_the_offline_cause_and_other_fields():
 
 
 def test_generated_node_xml_roundtrips():
-    spec = X.node_spec(num_executors=2, labels=["b", "a"], mode="exclusive", web_socket=True, work_dir="/x")
+    spec = X.node_spec(
+        num_executors=2, labels=["b", "a"], mode="exclusive", web_socket=True, work_dir="/x"
+    )
     fields = X.node_fields(X.node_xml("n1", spec))
     assert X.node_changes(fields, spec) == {}
     assert fields["mode"] == "EXCLUSIVE"
@@ -76,8 +95,14 @@ def test_generated_node_xml_roundtrips():
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"num_executors": 0}, {"num_executors": "two"}, {"num_executors": True}, {"mode": "FAST"},
-        {"labels": ["two words"]}, {"labels": 3}, {"web_socket": "yes"}, {"remote_fs": ""},
+        {"num_executors": 0},
+        {"num_executors": "two"},
+        {"num_executors": True},
+        {"mode": "FAST"},
+        {"labels": ["two words"]},
+        {"labels": 3},
+        {"web_socket": "yes"},
+        {"remote_fs": ""},
     ],
 )
 def test_bad_fields(kwargs):
@@ -104,10 +129,14 @@ def test_generated_node_xml_is_posted_with_control_references_and_its_name():
     assert X.node_root("n2", {}, given).findtext("name") == "n2"
 
 
-@pytest.mark.parametrize("fields,config_xml,match", [
-    ({"colour": 1}, None, "unknown field"), ({"num_executors": 2}, "<slave/>", "not both"),
-    ({"num_executors": "x"}, None, "num_executors"),
-])
+@pytest.mark.parametrize(
+    "fields,config_xml,match",
+    [
+        ({"colour": 1}, None, "unknown field"),
+        ({"num_executors": 2}, "<slave/>", "not both"),
+        ({"num_executors": "x"}, None, "num_executors"),
+    ],
+)
 def test_reconfigure_spec_refuses_bad_input(fields, config_xml, match):
     with pytest.raises(SaltInvocationError, match=match):
         X.reconfigure_spec(fields, config_xml)
@@ -117,13 +146,14 @@ def test_reconfigure_spec_refuses_bad_input(fields, config_xml, match):
 
 # Computer.doConfigDotXml GET (both tags): the node re-serialised by Jenkins.XSTREAM2.toXMLUTF8.
 DISABLED = NODE  # carries <temporaryOfflineCause> (a node disabled with toggleOffline)
-ONLINE = NODE.replace(NODE[NODE.index("  <temporaryOfflineCause"):NODE.index("</slave>")], "")
+ONLINE = NODE.replace(NODE[NODE.index("  <temporaryOfflineCause") : NODE.index("</slave>")], "")
 
 
 def _node_routes(current):
     return {
         ("GET", "computer/agent1/config.xml"): T.answer(
-            200, current, {"Content-Type": "application/xml;charset=utf-8"}),
+            200, current, {"Content-Type": "application/xml;charset=utf-8"}
+        ),
         # Computer.updateByXml: 200 with no body
         ("POST", "computer/agent1/config.xml"): T.answer(200),
         # ComputerSet.doDoCreateItem: rsp.sendRedirect2(".") -> 302 to computer/
@@ -138,25 +168,31 @@ def test_create_is_the_form_then_config_xml_never_create_item():
     transport = T.Transport(_node_routes(ONLINE))
     root = X.node_root("agent1", X.node_spec(num_executors=2, labels="b a", web_socket=True))
     assert N.create(T.client(transport), "agent1", root) is True
-    assert transport.writes() == [("POST", "computer/doCreateItem"),
-                                  ("POST", "computer/agent1/config.xml")]
+    assert transport.writes() == [
+        ("POST", "computer/doCreateItem"),
+        ("POST", "computer/agent1/config.xml"),
+    ]
     form = transport.seen[-2][3].decode()
     assert "type=hudson.slaves.DumbSlave%24DescriptorImpl" in form and "name=agent1" in form
     posted = X.parse(transport.seen[-1][3])
     assert X.node_fields(posted)["labels"] == ["a", "b"]
 
 
-@pytest.mark.parametrize("release,status,reply,words", [
-    # malformed XML or an unknown class: XStream's exception, uncaught -> oops page (500)
-    ("both", 500, T.oops(), "A problem occurred"),
-    # a known Node class of another type: errorWithoutStack(SC_BAD_REQUEST, ...)
-    ("both", 400, T.jetty_error(400, "Node types do not match"), "Node types do not match"),
-])
+@pytest.mark.parametrize(
+    "release,status,reply,words",
+    [
+        # malformed XML or an unknown class: XStream's exception, uncaught -> oops page (500)
+        ("both", 500, T.oops(), "A problem occurred"),
+        # a known Node class of another type: errorWithoutStack(SC_BAD_REQUEST, ...)
+        ("both", 400, T.jetty_error(400, "Node types do not match"), "Node types do not match"),
+    ],
+)
 def test_a_refused_config_xml_removes_the_half_created_node(release, status, reply, words):
     routes = _node_routes(ONLINE)
     routes[("POST", "computer/agent1/config.xml")] = T.answer(status, reply[1], reply[0])
     routes[("POST", "computer/agent1/doDelete")] = T.answer(
-        302, headers={"Location": T.URL + "computer/"})
+        302, headers={"Location": T.URL + "computer/"}
+    )
     transport = T.Transport(routes)
     with pytest.raises(CommandExecutionError, match="rejected its config.xml") as err:
         N.create(T.client(transport), "agent1", X.node_root("agent1", {}))
@@ -194,11 +230,15 @@ def test_offline_marks_use_toggle_and_change_cause():
     """Computer.doToggleOffline / doChangeOfflineCause (both tags), keyed on
     temporarilyOffline (an agent that is merely disconnected is not disabled)."""
     info = {"offline": True, "temporarilyOffline": False, "offlineCauseReason": ""}
-    transport = T.Transport({
-        ("GET", "computer/agent1/api/json"): lambda req: T.answer(json=info),
-        ("POST", "computer/agent1/toggleOffline"): T.answer(302, headers={"Location": "."}),
-        ("POST", "computer/agent1/changeOfflineCause"): T.answer(302, headers={"Location": "."}),
-    })
+    transport = T.Transport(
+        {
+            ("GET", "computer/agent1/api/json"): lambda req: T.answer(json=info),
+            ("POST", "computer/agent1/toggleOffline"): T.answer(302, headers={"Location": "."}),
+            ("POST", "computer/agent1/changeOfflineCause"): T.answer(
+                302, headers={"Location": "."}
+            ),
+        }
+    )
     client = T.client(transport)
     assert N.set_offline(client, "agent1", False) is False
     assert N.set_offline(client, "agent1", True, "disk") is True
@@ -207,14 +247,18 @@ def test_offline_marks_use_toggle_and_change_cause():
     assert N.set_offline(client, "agent1", True, "new disk") is True
     assert N.set_offline(client, "agent1", False) is True
     assert [p for _m, p in transport.writes()] == [
-        "computer/agent1/toggleOffline", "computer/agent1/changeOfflineCause",
-        "computer/agent1/toggleOffline"]
+        "computer/agent1/toggleOffline",
+        "computer/agent1/changeOfflineCause",
+        "computer/agent1/toggleOffline",
+    ]
 
 
 def test_agent_secret_from_the_jnlp_file():
-    jnlp = ('<?xml version="1.0" encoding="UTF-8"?><jnlp codebase="http://j/computer/agent1/">'
-            "<application-desc><argument>s3cr3t</argument><argument>agent1</argument>"
-            "</application-desc></jnlp>")
+    jnlp = (
+        '<?xml version="1.0" encoding="UTF-8"?><jnlp codebase="http://j/computer/agent1/">'
+        "<application-desc><argument>s3cr3t</argument><argument>agent1</argument>"
+        "</application-desc></jnlp>"
+    )
     transport = T.Transport({("GET", "computer/agent1/jenkins-agent.jnlp"): T.answer(200, jnlp)})
     assert N.agent_secret(T.client(transport), "agent1") == "s3cr3t"
     with pytest.raises(CommandExecutionError, match="not an inbound agent"):

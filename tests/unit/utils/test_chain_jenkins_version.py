@@ -2,7 +2,6 @@
 
 import pytest
 from salt.exceptions import SaltInvocationError
-
 from saltext.chain.utils import chain_jenkins_version as V
 
 
@@ -27,7 +26,9 @@ def test_ordering(older, newer):
     assert V.compare(newer, older) == 1
 
 
-@pytest.mark.parametrize("a,b", [("1.2", "1.2.0"), ("1.0", "1"), ("2.10", "2.10"), ("1.0-final", "1.0")])
+@pytest.mark.parametrize(
+    "a,b", [("1.2", "1.2.0"), ("1.0", "1"), ("2.10", "2.10"), ("1.0-final", "1.0")]
+)
 def test_equal(a, b):
     assert V.compare(a, b) == 0
 

@@ -2,7 +2,6 @@
 
 import pytest
 from salt.exceptions import SaltInvocationError
-
 from saltext.chain.utils import chain_jenkins_xml as X
 from saltext.chain.utils.chain_errors import MASK
 
@@ -82,7 +81,9 @@ def test_changed_text_is_a_difference_with_a_diff():
 
 
 def test_removed_list_entry_is_a_difference():
-    desired = DESIRED.replace("<hudson.tasks.Shell>\n      <command>echo two</command>\n    </hudson.tasks.Shell>", "")
+    desired = DESIRED.replace(
+        "<hudson.tasks.Shell>\n      <command>echo two</command>\n    </hudson.tasks.Shell>", ""
+    )
     cmp = X.compare(desired, JENKINS)
     assert not cmp["contained"]
     assert "-      <command>echo two</command>" in cmp["diff"]
@@ -94,14 +95,20 @@ def test_removed_class_named_entry_is_a_difference():
 
 
 def test_list_order_matters_field_order_does_not():
-    swapped = DESIRED.replace("echo one", "TMP").replace("echo two", "echo one").replace("TMP", "echo two")
+    swapped = (
+        DESIRED.replace("echo one", "TMP")
+        .replace("echo two", "echo one")
+        .replace("TMP", "echo two")
+    )
     assert not X.compare(swapped, JENKINS)["contained"]
     fields = "<project><publishers/><description>hello</description></project>"
     assert X.compare(fields, JENKINS)["contained"]
 
 
 def test_declared_attribute_must_match_extra_ones_are_ignored():
-    assert not X.compare('<project><scm class="hudson.plugins.git.GitSCM"/></project>', JENKINS)["contained"]
+    assert not X.compare('<project><scm class="hudson.plugins.git.GitSCM"/></project>', JENKINS)[
+        "contained"
+    ]
     assert X.compare("<project><scm/></project>", JENKINS)["contained"]
 
 
@@ -139,8 +146,8 @@ def test_xml_diff_of_two_documents():
 def test_jenkins_owned_actions_never_count():
     current = JENKINS.replace(
         "<actions/>",
-        '<actions><org.jenkinsci.plugins.pipeline.modeldefinition.actions.DeclarativeJobAction plugin="p@1"/>'
-        "</actions>",
+        "<actions><org.jenkinsci.plugins.pipeline.modeldefinition.actions."
+        'DeclarativeJobAction plugin="p@1"/></actions>',
     )
     assert X.compare(DESIRED.replace("<project>", "<project><actions/>"), current)["contained"]
 
@@ -150,16 +157,22 @@ def test_ignored_paths_are_left_out_on_both_sides():
     desired = DESIRED.replace("<publishers/>", "<properties/><publishers/>")
     assert not X.compare(desired, current)["contained"]
     assert X.compare(desired, current, ignore=["properties/x.y.TriggersProperty"])["contained"]
-    assert X.compare(desired, current, ignore=["project/properties/x.y.TriggersProperty"])["contained"]
+    assert X.compare(desired, current, ignore=["project/properties/x.y.TriggersProperty"])[
+        "contained"
+    ]
 
 
 # XML 1.1 allows character references to C0 controls (an ANSI colour code in a shell step);
 # expat (XML 1.0) refuses them.
-ANSI_DESIRED = ('<project><builders><hudson.tasks.Shell><command>printf "&#27;[32mok&#27;[0m"</command>'
-                '</hudson.tasks.Shell></builders></project>')
-ANSI_JENKINS = ('<?xml version="1.1" encoding="UTF-8"?>\n<project><keepDependencies>false</keepDependencies>'
-                '<builders><hudson.tasks.Shell plugin="shell@1.0"><command>printf "&#x1b;[32mok&#x1b;[0m"'
-                '</command></hudson.tasks.Shell></builders></project>')
+ANSI_DESIRED = (
+    '<project><builders><hudson.tasks.Shell><command>printf "&#27;[32mok&#27;[0m"</command>'
+    "</hudson.tasks.Shell></builders></project>"
+)
+ANSI_JENKINS = (
+    '<?xml version="1.1" encoding="UTF-8"?>\n<project><keepDependencies>false</keepDependencies>'
+    '<builders><hudson.tasks.Shell plugin="shell@1.0"><command>printf "&#x1b;[32mok&#x1b;[0m"'
+    "</command></hudson.tasks.Shell></builders></project>"
+)
 
 
 def test_xml_1_1_control_character_references_parse_and_compare():
@@ -174,7 +187,7 @@ def test_xml_1_1_control_character_references_parse_and_compare():
 
 
 def test_xml_1_1_references_round_trip_when_reserialised():
-    root = X.parse('<slave><description>a&#27;b&#x7;</description><name>n</name></slave>')
+    root = X.parse("<slave><description>a&#27;b&#x7;</description><name>n</name></slave>")
     out = X.to_bytes(root).decode("utf-8")
     assert "<description>a&#x1b;b&#x7;</description>" in out
     # tab, LF, CR and ordinary references are XML 1.0 already: untouched
@@ -211,7 +224,11 @@ def test_plaintext_secrets_never_appear_in_diffs():
     assert "<credentialsId>git-creds</credentialsId>" in X.compare(desired, None)["diff"]
     assert "<name>REVISION</name>" in X.compare(desired, None)["diff"]
     created = X.compare(desired, None)["diff"]
-    assert "hunter2" not in created and "k3y-new" not in created and f"<apiKey>{MASK}</apiKey>" in created
+    assert (
+        "hunter2" not in created
+        and "k3y-new" not in created
+        and f"<apiKey>{MASK}</apiKey>" in created
+    )
     assert "<defaultValue>main</defaultValue>" in created
 
 
