@@ -1,0 +1,206 @@
+"""container_service.running against a real engine and a real HAProxy frontend (images/haproxy),
+with the sample app (examples/app): first deploy, idempotence, a good rolling update and a bad
+one rolled back, each under a steady load loop through the frontend that must see zero failed
+requests; honest test mode; bad input refused before any I/O."""
+
+import contextlib
+import http.client
+import json
+import shutil
+import socket
+import threading
+import time
+
+import pytest
+
+from tests.conftest import REPO
+from tests.support import engines
+from tests.support.engines import DEBIAN, EventRecorder
+
+ENGINE = "engine1"
+HEALTH = {"test": "python3 -c \"import urllib.request as u; "
+                  "u.urlopen('http://127.0.0.1:8000/health', timeout=1)\"",
+          "interval": "1s", "timeout": "1s", "retries": 2}
+UPDATE = {"parallelism": 1, "monitor": 4, "failure_action": "rollback", "order": "start-first",
+          "progress_deadline": 60}
+
+
+def _free_port():
+    with contextlib.closing(socket.socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def images(loaders, docker_engines, tmp_path_factory):
+    """The frontend image, two good app versions and a bad one (its /health answers 503)."""
+    mod = loaders.modules.container
+    tag = engines.name("svc")
+    out = {"haproxy": f"saltext-chain/{tag}-haproxy:1"}
+    mod.image_build(out["haproxy"], str(REPO / "images" / "haproxy"), base_image=DEBIAN,
+                    profile=ENGINE)
+    for version in ("1", "2"):
+        out[f"v{version}"] = f"saltext-chain/{tag}-app:{version}"
+        mod.image_build(out[f"v{version}"], str(REPO / "examples" / "app"), base_image=DEBIAN,
+                        buildargs={"APP_VERSION": version}, profile=ENGINE)
+    bad = tmp_path_factory.mktemp("bad-app")
+    shutil.copytree(REPO / "examples" / "app", bad, dirs_exist_ok=True)
+    app = bad / "app.py"
+    app.write_text(app.read_text().replace('    """True when the service can serve requests."""\n'
+                                           "    return True",
+                                           "    return False"))
+    assert "return False" in app.read_text()
+    out["bad"] = f"saltext-chain/{tag}-app:bad"
+    mod.image_build(out["bad"], str(bad), base_image=DEBIAN, buildargs={"APP_VERSION": "bad"},
+                    profile=ENGINE)
+    yield out
+    for ref in out.values():
+        with contextlib.suppress(Exception):
+            mod.image_remove(ref, force=True, profile=ENGINE)
+
+
+@pytest.fixture
+def frontend(loaders, states, images):
+    """A network and an HAProxy frontend published on a free loopback port."""
+    net, name, port = engines.name("svc-net"), engines.name("svc-fe"), _free_port()
+    loaders.modules.container.network_create(net, labels=dict(engines.LABELS), profile=ENGINE)
+    ret = states.container.running(
+        name, image=images["haproxy"], networks=[net], ports=[f"127.0.0.1:{port}:8080"],
+        labels=dict(engines.LABELS), environment={"CHAIN_BACKEND": "app", "CHAIN_SLOTS": "8"},
+        wait_healthy=True, health_timeout=30, profile=ENGINE)
+    assert ret.result is True, ret.comment
+    yield {"name": name, "network": net, "port": port}
+    engines.cleanup(ENGINE)
+
+
+def _service(images, fe, version, **extra):
+    return {"image": images[version], "replicas": 2, "frontend": fe["name"], "backend": "app",
+            "network": fe["network"], "port": 8000, "healthcheck": HEALTH, "update": UPDATE,
+            "labels": dict(engines.LABELS), "stop_timeout": 5, "profile": ENGINE, **extra}
+
+
+def _get(port, path="/version"):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+class Load:
+    """A steady, bounded request loop through the frontend (one request every 20 ms)."""
+
+    def __init__(self, port, limit=5000):
+        self.port, self.limit = port, limit
+        self.ok, self.failed, self.versions = 0, [], set()
+        self._stop = threading.Event()
+
+    def _loop(self):
+        while not self._stop.is_set() and self.ok + len(self.failed) < self.limit:
+            try:
+                status, body = _get(self.port)
+                if status == 200:
+                    self.ok += 1
+                    self.versions.add(json.loads(body)["version"])
+                else:
+                    self.failed.append(f"HTTP {status}")
+            except (OSError, http.client.HTTPException) as err:
+                self.failed.append(repr(err))
+            time.sleep(0.02)
+
+    def __enter__(self):
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+        time.sleep(0.5)
+        return self
+
+    def __exit__(self, *exc):
+        time.sleep(0.5)
+        self._stop.set()
+        self._thread.join(10)
+        return False
+
+
+def _mutations(rec):
+    """The recorder's mutations, without anonymous volume events (another session's container
+    creating one: such an event carries neither a name nor an owner label; this service
+    declares no volume)."""
+    return [m for m in rec.mutations() if not (m[0] == "volume" and m[2] is None)]
+
+
+def _serving_versions(port, n=20):
+    return {json.loads(_get(port)[1])["version"] for _ in range(n)}
+
+
+def test_rollout_and_rollback_under_load_lose_no_request(states, modules, frontend, images):
+    name, port = engines.name("svc"), frontend["port"]
+    first = states.container_service.running(name, **_service(images, frontend, "v1"))
+    assert first.result is True, first.comment
+    assert first.changes["replicas"] == {"old": 0, "new": 2}
+    assert _serving_versions(port) == {"1"}
+
+    with EventRecorder(ENGINE) as rec:
+        again = states.container_service.running(name, **_service(images, frontend, "v1"))
+    assert again.result is True and again.changes == {}, (again.comment, again.changes)
+    assert _mutations(rec) == []
+
+    with EventRecorder(ENGINE) as rec:
+        dry = states.container_service.running(name, test=True,
+                                               **_service(images, frontend, "v2"))
+    assert dry.result is None and set(dry.changes) >= {"generation", "image"}, dry.changes
+    assert _mutations(rec) == []
+
+    with Load(port) as good:
+        ret = states.container_service.running(name, **_service(images, frontend, "v2"))
+    assert ret.result is True, ret.comment
+    assert good.failed == [] and good.ok > 50, (good.failed[:5], good.ok)
+    assert good.versions == {"1", "2"}
+    assert _serving_versions(port) == {"2"}
+    status = modules.container_service.status(name, frontend=frontend["name"], backend="app",
+                                              network=frontend["network"], profile=ENGINE)
+    assert len(status["serving"]) == 2 and len(status["replicas"]) == 2, status
+    v2_ref = status["current"]
+    assert status["history"][0] == v2_ref and len(status["history"]) == 2
+
+    with Load(port) as bad:
+        ret = states.container_service.running(name, **_service(images, frontend, "bad"))
+    assert ret.result is False, ret.comment
+    assert "rolled back" in ret.comment and "unhealthy" in ret.comment, ret.comment
+    assert ret.changes["rollback"]["new"] == v2_ref
+    assert bad.failed == [] and bad.ok > 50, (bad.failed[:5], bad.ok)
+    assert bad.versions == {"2"}
+    status = modules.container_service.status(name, frontend=frontend["name"], backend="app",
+                                              network=frontend["network"], profile=ENGINE)
+    assert status["current"] == v2_ref and len(status["serving"]) == 2, status
+
+
+def test_stop_first_rollback_restarts_the_previous_containers(states, modules, frontend, images):
+    """stop-first: the old replica is stopped (kept) before the new one starts; when the new
+    one fails, that very container (same id, same image id) serves again."""
+    name, port = engines.name("svc-sf"), frontend["port"]
+    upd = dict(UPDATE, order="stop-first")
+    assert states.container_service.running(
+        name, **_service(images, frontend, "v1", update=upd)).result is True
+    before = modules.container_service.replicas(name, profile=ENGINE)
+    with Load(port) as load:
+        ret = states.container_service.running(name, **_service(images, frontend, "bad",
+                                                                 update=upd))
+    assert ret.result is False and "rolled back" in ret.comment, ret.comment
+    assert load.failed == [], load.failed[:5]
+    after = modules.container_service.replicas(name, profile=ENGINE)
+    assert {r["id"]: r["image_id"] for r in after.values()} == {
+        r["id"]: r["image_id"] for r in before.values()}
+    assert all(r["running"] for r in after.values())
+
+
+def test_monitor_shorter_than_the_health_window_is_refused(states, docker_engines):
+    with EventRecorder(ENGINE) as rec:
+        ret = states.container_service.running(
+            engines.name("svc-x"), image="saltext-chain/nothing:1", healthcheck=HEALTH,
+            update={"monitor": 1}, profile=ENGINE)
+    assert ret.result is False and "update.monitor" in ret.comment and "window" in ret.comment
+    assert "\n" not in ret.comment and ret.changes == {}
+    assert rec.mutations(everything=True) == [] or all(
+        engines.foreign_labels({"name": m[2] or ""}) for m in rec.mutations())
