@@ -322,7 +322,8 @@ async def do_create_item_form(ctl, request):
         return ctl.failure(request, "Failed to parse form data. Please report this problem as a bug")
     node_type = form.get("type") or data.get("type") or ""
     if node_type not in ("hudson.slaves.DumbSlave$DescriptorImpl", "hudson.slaves.DumbSlave"):
-        return ctl.failure(request, f"No such node type: {node_type}")
+        # NodeDescriptor.all().find(type) is null -> NullPointerException in doDoCreateItem
+        return ctl.error_text(request, 500, f"java.lang.NullPointerException: no node type {node_type}")
     try:
         executors = int(data.get("numExecutors", 1))
     except (TypeError, ValueError):
