@@ -45,24 +45,34 @@ Configuration (minion config or pillar, or ``salt <minion> beacons.add``):
             - tier=web                 #   carry these labels.
         - interval: 5                  # Salt's own option: run every 5 s (default: each loop)
 
-The profile is resolved like the ``container`` execution module's (``config.get`` on
-``container:profiles:NAME``; a dict may name a base profile in ``name`` and override its keys).
-Without one, ``container:default_profile``, then ``DOCKER_HOST`` or the local socket is used.
+The profile is resolved by the ``container`` execution module itself
+(``__salt__["container.connection"]``: ``config.get`` on ``container:profiles:NAME``; a dict may
+name a base profile in ``name`` and override its keys). Without one,
+``container:default_profile``, then ``DOCKER_HOST`` or the local socket is used.
+
+Shared code: the client and its TLS settings come from ``chain_docker_client`` and the profile
+keys from ``chain_profiles`` (``_utils/``). Salt puts no utils directory on ``sys.path`` for
+beacons, so :func:`_shared` imports them as ``saltext.chain.utils.*`` (pip install) and
+otherwise (``file_roots`` + ``saltutil.sync_all``) takes the flat modules the ``container``
+execution module imported when it loaded: looking up ``__salt__["container.connection"]``
+loads that module, with the synced utils directory on ``sys.path``, which puts
+``chain_docker_client`` and ``chain_profiles`` in ``sys.modules``. The beacon needs the
+execution module anyway (it resolves the profile), so this adds no dependency.
 """
 
 import collections
 import copy
+import importlib
 import json
 import logging
+import sys
 import threading
 import time
 
 from salt.exceptions import SaltInvocationError
 
 try:
-    import docker
-    import docker.errors
-    import docker.tls
+    import docker  # noqa: F401 - the SDK is what the beacon needs to load
 
     HAS_DOCKER = True
 except ImportError:  # pragma: no cover - exercised only without the SDK
@@ -73,7 +83,6 @@ log = logging.getLogger(__name__)
 __virtualname__ = "container_events"
 
 ACTIONS = ("die", "oom", "health_status")
-PROFILE_KEYS = {"name", "base_url", "version", "timeout", "build_timeout", "tls", "user_agent", "max_pool_size"}
 CONFIG_KEYS = {"profile", "actions", "labels", "queue_size"}
 # Keys Salt's beacon machinery itself reads from a beacon's configuration.
 SALT_KEYS = {"interval", "enabled", "run_once", "disable_during_state_run", "beacon_module",
@@ -95,6 +104,18 @@ def __virtual__():
     if not HAS_DOCKER:
         return (False, "the docker Python SDK (docker>=7.1) is not installed")
     return __virtualname__
+
+
+def _shared(name):
+    """A ``_utils/chain_*`` module: the package import, else the flat module the ``container``
+    execution module imported when it loaded (see the module docstring)."""
+    try:
+        return importlib.import_module(f"saltext.chain.utils.{name}")
+    except ImportError:
+        pass
+    if name not in sys.modules:
+        __salt__["container.connection"]  # pylint: disable=pointless-statement
+    return sys.modules[name]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,7 +163,7 @@ def validate(config):
     profile = conf.get("profile")
     if profile is not None:
         if isinstance(profile, dict):
-            bad = set(profile) - PROFILE_KEYS
+            bad = set(profile) - _shared("chain_profiles").KEYS["container"]
             if bad:
                 return False, (
                     f"container_events beacon: unknown profile key(s): {', '.join(sorted(bad))}"
@@ -185,19 +206,6 @@ def _resolve_profile(profile):
 # ---------------------------------------------------------------------------------------------
 
 
-def _tls_config(tls):
-    if not tls:
-        return None
-    if tls is True:
-        return docker.tls.TLSConfig(verify=True)
-    client_cert = None
-    if tls.get("client_cert") and tls.get("client_key"):
-        client_cert = (tls["client_cert"], tls["client_key"])
-    return docker.tls.TLSConfig(
-        client_cert=client_cert, ca_cert=tls.get("ca_cert"), verify=tls.get("verify", True)
-    )
-
-
 def _since(time_nano):
     """The engine's ``since`` parameter for a nanosecond timestamp, without float rounding."""
     return f"{time_nano // 10**9}.{time_nano % 10**9:09d}"
@@ -206,9 +214,10 @@ def _since(time_nano):
 class _Watcher:
     """Follows one engine's container events in a daemon thread, into a bounded queue."""
 
-    def __init__(self, key, conf, queue_size):
+    def __init__(self, key, conf, queue_size, client_module):
         self.key = key
         self.conf = conf
+        self.client_module = client_module  # chain_docker_client
         self.queue = collections.deque(maxlen=queue_size)
         self.dropped = 0
         self.connected = False
@@ -260,16 +269,7 @@ class _Watcher:
     # -- thread side ---------------------------------------------------------------------------
 
     def _connect(self):
-        conf = self.conf
-        kwargs = {"version": conf["version"], "timeout": conf["timeout"]}
-        if conf.get("base_url"):
-            kwargs["base_url"] = conf["base_url"]
-        tls = _tls_config(conf.get("tls"))
-        if tls is not None:
-            kwargs["tls"] = tls
-        if conf.get("user_agent"):
-            kwargs["user_agent"] = conf["user_agent"]
-        client = docker.APIClient(**kwargs)
+        client = self.client_module.make_client(self.conf)
         stream = client.events(
             decode=True,
             since=_since(self._last_nano),
@@ -406,7 +406,7 @@ def _watcher(beacon_name, conf, queue_size):
             return watcher
         # This beacon's profile changed (beacons.modify): stop following the old engine.
         stale = [_WATCHERS.pop(k) for k in list(_WATCHERS) if k[0] == beacon_name]
-        watcher = _Watcher(key, conf, queue_size)
+        watcher = _Watcher(key, conf, queue_size, _shared("chain_docker_client"))
         _WATCHERS[key] = watcher
         watcher.start()
     for old in stale:

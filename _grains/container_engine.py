@@ -7,10 +7,12 @@ Grain ``container_engine``: what the minion's Docker engine is and how busy it i
     grain still exists and says so (``available: false`` plus ``error``); it never raises and
     never delays the minion's grain refresh by more than a couple of seconds.
 
-The engine is the one of the minion's default container profile, the same configuration the
-``container`` execution module uses. Grains are computed before ``__salt__`` exists, so the
-profile is read directly from the minion config and, when it is already compiled, from pillar
-(minion config first, then pillar, as ``config.get`` does):
+The engine is the one of the minion's default container profile, resolved by the same code
+and rules as the ``container`` execution module (``chain_profiles.resolve``). Grains are
+computed before ``__salt__`` exists, so the profile is read directly from the minion config
+and, when it is already compiled, from pillar (minion config first, then pillar, as
+``config.get`` does). A profile that is malformed (e.g. not a mapping, an unknown key) gives
+``available: false`` with the error, like any other failure:
 
 .. code-block:: yaml
 
@@ -47,13 +49,10 @@ import logging
 import os
 
 try:
-    import docker
-    import docker.errors
-    import docker.tls
-
-    HAS_DOCKER = True
-except ImportError:  # pragma: no cover - exercised only without the SDK
-    HAS_DOCKER = False
+    from saltext.chain.utils import chain_docker_client, chain_profiles
+except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
+    import chain_docker_client
+    import chain_profiles
 
 log = logging.getLogger(__name__)
 
@@ -68,81 +67,38 @@ def __virtual__():
     return __virtualname__
 
 
-def _lookup(source, key):
-    """Traverse ``a:b:c`` in a (possibly loader-wrapped) mapping; ``None`` when absent."""
-    node = source
-    for part in key.split(":"):
-        try:
-            node = node[part]
-        except (KeyError, TypeError, IndexError):
-            return None
-    return node
+def _pillar():
+    try:
+        return globals().get("__pillar__") or {}
+    except Exception:  # noqa: BLE001 - an unset loader context raises on access
+        return {}
 
 
-def _config(key):
-    """The minion config's value for ``key``, else the pillar's (pillar may be absent)."""
-    value = _lookup(globals().get("__opts__") or {}, key)
-    if value is None:
-        try:
-            pillar = globals().get("__pillar__") or {}
-        except Exception:  # noqa: BLE001 - an unset loader context raises on access
-            pillar = {}
-        value = _lookup(pillar, key)
-    return value
+def _connection():
+    """The default profile's connection settings, resolved as the execution module does."""
+    config_get = chain_profiles.config_getter(globals().get("__opts__") or {}, _pillar())
+    conf = chain_profiles.resolve("container", None, config_get)
+    return chain_profiles.docker_connection(conf, os.environ)
 
 
-def _profile():
-    name = _config("container:default_profile") or "default"
-    conf = _config(f"container:profiles:{name}")
-    conf = dict(conf) if isinstance(conf, dict) else {}
-    conf["name"] = name
-    return conf
-
-
-def _tls_config(tls):
-    if not tls:
-        return None
-    if tls is True:
-        return docker.tls.TLSConfig(verify=True)
-    client_cert = None
-    if tls.get("client_cert") and tls.get("client_key"):
-        client_cert = (tls["client_cert"], tls["client_key"])
-    return docker.tls.TLSConfig(
-        client_cert=client_cert, ca_cert=tls.get("ca_cert"), verify=tls.get("verify", True)
-    )
-
-
-def _error_text(err):
-    text = getattr(err, "explanation", None) or str(err) or type(err).__name__
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    return text
-
-
-def _probe(conf):
-    base_url = conf.get("base_url") or os.environ.get("DOCKER_HOST")
-    facts = {"available": False, "profile": conf["name"], "base_url": base_url or None}
-    if not HAS_DOCKER:
+def _probe(conn):
+    facts = {"available": False, "profile": conn["name"], "base_url": conn["base_url"]}
+    if not chain_docker_client.HAS_DOCKER:
         facts["error"] = "the docker Python SDK (docker>=7.1) is not installed"
         return facts
     client = None
     try:
-        kwargs = {"version": str(conf.get("version") or "auto"), "timeout": GRAIN_TIMEOUT}
-        if base_url:
-            kwargs["base_url"] = base_url
-        tls = _tls_config(conf.get("tls"))
-        if tls is not None:
-            kwargs["tls"] = tls
-        client = docker.APIClient(**kwargs)
-        if kwargs["version"] == "auto":
+        client = chain_docker_client.make_client(conn, timeout=GRAIN_TIMEOUT)
+        if conn["version"] == "auto":
             # Negotiation already asked the engine for its API version.
             api_version = client.api_version
         else:
             api_version = client.version(api_version=False).get("ApiVersion")
         info = client.info()
     except Exception as err:  # noqa: BLE001 - a grain reports, it never raises
-        facts["error"] = _error_text(err)
-        log.debug("container_engine grain: engine of profile '%s' unavailable: %s", conf["name"], err)
+        facts["error"] = chain_docker_client.error_text(err)
+        log.debug("container_engine grain: engine of profile '%s' unavailable: %s",
+                  conn["name"], err)
         return facts
     finally:
         if client is not None:
@@ -181,12 +137,12 @@ def container_engine():
             - docker_host
     """
     try:
-        conf = _profile()
+        conn = _connection()
     except Exception as err:  # noqa: BLE001 - a malformed config must not break grains
         return {"container_engine": {"available": False, "error": f"bad container profile: {err}"}}
     try:
-        return {"container_engine": _probe(conf)}
+        return {"container_engine": _probe(conn)}
     except Exception as err:  # noqa: BLE001 - belt and braces
         return {
-            "container_engine": {"available": False, "profile": conf.get("name"), "error": str(err)}
+            "container_engine": {"available": False, "profile": conn.get("name"), "error": str(err)}
         }

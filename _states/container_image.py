@@ -23,9 +23,17 @@ their image id no longer matches.
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
+try:
+    from saltext.chain.utils import chain_docker_build, chain_errors, chain_registry
+except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
+    import chain_docker_build
+    import chain_errors
+    import chain_registry
+
 __virtualname__ = "container_image"
 
 PULL_POLICIES = ("missing", "always", "never")
+INPUTS = chain_docker_build.INPUTS_LABEL
 
 
 def __virtual__():
@@ -36,6 +44,24 @@ def __virtual__():
 
 def _short(image_id):
     return image_id.split(":")[-1][:12] if image_id else image_id
+
+
+def _check(name, build, dockerfile, buildargs, target, labels, base_image, source, pull, push,
+           saltenv):
+    """Every argument checked before the engine is asked anything."""
+    chain_registry.check_image_name(name)
+    if pull not in PULL_POLICIES:
+        raise SaltInvocationError(f"pull must be one of {', '.join(PULL_POLICIES)}")
+    if build and source:
+        raise SaltInvocationError("build and source are mutually exclusive")
+    if source is not None:
+        chain_registry.check_image_name(source, "source")
+    # Build options are checked even when unused (without build they are ignored, as ever).
+    chain_docker_build.check_inputs("." if build is None else build, dockerfile, buildargs,
+                                    target, labels, base_image)
+    if saltenv is not None and (not isinstance(saltenv, str) or not saltenv):
+        raise SaltInvocationError(f"saltenv: expected an environment name, got {saltenv!r}")
+    return chain_errors.as_bool(push, "push")
 
 
 def present(
@@ -85,10 +111,8 @@ def present(
     test = __opts__["test"]
     comments = []
     try:
-        if pull not in PULL_POLICIES:
-            raise SaltInvocationError(f"pull must be one of {', '.join(PULL_POLICIES)}")
-        if build and source:
-            raise SaltInvocationError("build and source are mutually exclusive")
+        push = _check(name, build, dockerfile, buildargs, target, labels, base_image, source,
+                      pull, push, saltenv)
         saltenv = saltenv or globals().get("__env__") or "base"
         current = __salt__["container.image_inspect"](name, profile=profile)
         old_id = current["Id"] if current else None
@@ -99,19 +123,20 @@ def present(
                 labels=labels, base_image=base_image, profile=profile,
             )
             have = ((current or {}).get("Config") or {}).get("Labels") or {}
-            if have.get("org.saltext-chain.inputs") == digest:
+            if have.get(INPUTS) == digest:
                 comments.append(f"Image {name} is up to date (inputs {digest[:12]})")
             elif test:
                 ret["changes"]["image_id"] = {"old": _short(old_id), "new": "(to be built)"}
-                ret["changes"]["inputs"] = {"old": have.get("org.saltext-chain.inputs", None), "new": digest}
-                comments.append(f"Image {name} would be built ({'inputs changed' if current else 'absent'})")
+                ret["changes"]["inputs"] = {"old": have.get(INPUTS), "new": digest}
+                why = "inputs changed" if current else "absent"
+                comments.append(f"Image {name} would be built ({why})")
             else:
                 built = __salt__["container.image_build"](
                     name, build, dockerfile=dockerfile, buildargs=buildargs, target=target,
                     labels=labels, base_image=base_image, saltenv=saltenv, profile=profile,
                 )
                 ret["changes"]["image_id"] = {"old": _short(old_id), "new": _short(built["id"])}
-                ret["changes"]["inputs"] = {"old": have.get("org.saltext-chain.inputs", None), "new": digest}
+                ret["changes"]["inputs"] = {"old": have.get(INPUTS), "new": digest}
                 comments.append(f"Image {name} built ({_short(built['id'])})")
         elif source:
             src = __salt__["container.image_inspect"](source, profile=profile)
@@ -135,7 +160,8 @@ def present(
                 ret["changes"]["image_id"] = {"old": None, "new": "(to be pulled)"}
                 comments.append(f"Image {name} would be pulled")
             else:
-                ret["changes"]["image_id"] = {"old": _short(old_id), "new": "(newest in the registry)"}
+                ret["changes"]["image_id"] = {"old": _short(old_id),
+                                              "new": "(newest in the registry)"}
                 comments.append(f"Image {name} would be pulled to check for a newer one")
         else:
             pulled = __salt__["container.image_pull"](name, profile=profile)
@@ -164,7 +190,7 @@ def _push(name, ret, test, profile):
             return f"{name} would be pushed"
         raise CommandExecutionError(f"cannot push {name}: the engine has no such image")
     remote = __salt__["container.registry_digest"](name)
-    repo = name.rsplit(":", 1)[0] if ":" in name.rsplit("/", 1)[-1] else name
+    repo = chain_registry.split_repo_tag(name)[0]
     if remote and f"{repo}@{remote}" in (local.get("RepoDigests") or []) and not ret["changes"]:
         return f"{name} is in the registry ({remote[:19]})"
     ret["changes"]["pushed"] = {"old": remote, "new": name}
@@ -187,6 +213,8 @@ def absent(name, force=False, profile=None):
     """
     ret = {"name": name, "result": True, "comment": "", "changes": {}}
     try:
+        chain_registry.check_image_name(name)
+        force = chain_errors.as_bool(force, "force")
         current = __salt__["container.image_inspect"](name, profile=profile)
         if current is None:
             ret["comment"] = f"Image {name} is absent"

@@ -20,6 +20,12 @@ reconnected with its aliases and static addresses.
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
+try:
+    from saltext.chain.utils import chain_docker_objects, chain_errors
+except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
+    import chain_docker_objects
+    import chain_errors
+
 __virtualname__ = "container_network"
 
 
@@ -49,18 +55,61 @@ def _attached(name, container_ids, profile):
     return out
 
 
-def _reattach_old(name, attached, profile):
-    """After a failed recreate: reconnect to the network if it still exists; return the names
-    of containers that remain disconnected."""
-    if __salt__["container.network_inspect"](name, profile=profile) is None:
-        return sorted(c["name"] for c in attached)
-    stranded = []
-    for ctr in attached:
+def _connect(name, containers, profile, addresses=True):
+    """Connect each container; return the names of those that could not be."""
+    failed = []
+    for ctr in containers:
+        extra = {"ipv4_address": ctr["ipv4_address"], "ipv6_address": ctr["ipv6_address"]}
         try:
-            __salt__["container.network_connect"](name, ctr["id"], aliases=ctr["aliases"], profile=profile)
+            __salt__["container.network_connect"](
+                name, ctr["id"], aliases=ctr["aliases"], profile=profile,
+                **(extra if addresses else {}),
+            )
         except CommandExecutionError:
-            stranded.append(ctr["name"])
-    return sorted(stranded)
+            failed.append(ctr["name"])
+    return sorted(failed)
+
+
+def _recreate(name, create, attached, profile, ret):
+    """Disconnect, remove, create, reconnect. Every step that happened is recorded in
+    ``ret["changes"]``; a failure says what was done and what is left."""
+    steps = {"disconnected": [], "removed": False, "created": False}
+    try:
+        for ctr in attached:
+            __salt__["container.network_disconnect"](name, ctr["id"], force=True, profile=profile)
+            steps["disconnected"].append(ctr)
+        steps["removed"] = __salt__["container.network_remove"](name, profile=profile)
+        __salt__["container.network_create"](name, profile=profile, **create)
+        steps["created"] = True
+    except CommandExecutionError as err:
+        # Put the containers back where possible (on the old network when it still exists).
+        done = steps["disconnected"]
+        exists = __salt__["container.network_inspect"](name, profile=profile) is not None
+        stranded = _connect(name, done, profile, addresses=False) if exists else sorted(
+            c["name"] for c in done)
+        changes = {}
+        if steps["removed"] and not exists:
+            changes["network"] = {"old": name, "new": None}
+        if done:
+            changes["disconnected"] = {"old": sorted(c["name"] for c in done), "new": stranded}
+        ret.update(result=False, changes=changes)
+        ret["comment"] = f"Network {name} could not be recreated: {err}"
+        if steps["removed"] and not exists:
+            ret["comment"] += "; the old network was removed"
+        if stranded:
+            ret["comment"] += f"; containers left disconnected: {', '.join(stranded)}"
+        return False
+    failed = _connect(name, attached, profile)
+    reconnected = sorted(c["name"] for c in attached if c["name"] not in failed)
+    if reconnected:
+        ret["changes"]["reconnected"] = {"old": None, "new": reconnected}
+    if failed:
+        ret["changes"]["disconnected"] = {"old": sorted(c["name"] for c in attached),
+                                          "new": failed}
+        ret.update(result=False, comment=f"Network {name} recreated, but containers could not "
+                                         f"be reconnected: {', '.join(failed)}")
+        return False
+    return True
 
 
 def present(name, driver=None, labels=None, options=None, subnet=None, gateway=None,
@@ -79,14 +128,13 @@ def present(name, driver=None, labels=None, options=None, subnet=None, gateway=N
     """
     ret = {"name": name, "result": True, "comment": "", "changes": {}}
     try:
-        if subnet is None and gateway is not None:
-            raise SaltInvocationError("gateway needs a subnet")
-        cmp = __salt__["container.network_compare"](
-            name, driver=driver, labels=labels, options=options, subnet=subnet, gateway=gateway,
-            internal=internal, enable_ipv6=enable_ipv6, profile=profile,
-        )
-        create = dict(driver=driver or "bridge", labels=labels, options=options, subnet=subnet,
-                      gateway=gateway, internal=bool(internal), enable_ipv6=bool(enable_ipv6))
+        # All input checked before the engine is asked anything.
+        spec = chain_docker_objects.network_spec(driver, labels, options, subnet, gateway,
+                                                 internal, enable_ipv6)
+        chain_docker_objects.name(name)
+        cmp = __salt__["container.network_compare"](name, profile=profile, **spec)
+        create = dict(spec, driver=driver or "bridge", internal=bool(spec["internal"]),
+                      enable_ipv6=bool(spec["enable_ipv6"]))
         if cmp is None:
             ret["changes"] = {"network": {"old": None, "new": name}}
             if __opts__["test"]:
@@ -99,33 +147,15 @@ def present(name, driver=None, labels=None, options=None, subnet=None, gateway=N
         if not diff:
             ret["comment"] = f"Network {name} is as declared"
             return ret
-        ret["changes"] = diff
         attached = _attached(name, cmp["containers"], profile)
         if __opts__["test"]:
-            ret.update(result=None, comment=f"Network {name} would be recreated ({', '.join(diff)} differ)"
+            ret.update(changes=diff, result=None,
+                       comment=f"Network {name} would be recreated ({', '.join(diff)} differ)"
                        + (f" and {len(attached)} container(s) reconnected" if attached else ""))
             return ret
-        for ctr in attached:
-            __salt__["container.network_disconnect"](name, ctr["id"], force=True, profile=profile)
-        try:
-            __salt__["container.network_remove"](name, profile=profile)
-            __salt__["container.network_create"](name, profile=profile, **create)
-        except CommandExecutionError as err:
-            # Put the containers back where possible; say which ones could not be.
-            stranded = _reattach_old(name, attached, profile)
-            ret.update(result=False, changes={"disconnected": {"old": sorted(c["name"] for c in attached),
-                                                               "new": stranded}} if stranded else {})
-            ret["comment"] = f"Network {name} could not be recreated: {err}" + (
-                f"; containers left disconnected: {', '.join(stranded)}" if stranded else "")
-            return ret
-        for ctr in attached:
-            __salt__["container.network_connect"](
-                name, ctr["id"], aliases=ctr["aliases"], ipv4_address=ctr["ipv4_address"],
-                ipv6_address=ctr["ipv6_address"], profile=profile,
-            )
-        if attached:
-            ret["changes"]["reconnected"] = {"old": None, "new": sorted(c["name"] for c in attached)}
-        ret["comment"] = f"Network {name} recreated ({', '.join(diff)} differed)"
+        ret["changes"] = dict(diff)
+        if _recreate(name, create, attached, profile, ret):
+            ret["comment"] = f"Network {name} recreated ({', '.join(diff)} differed)"
     except (CommandExecutionError, SaltInvocationError) as err:
         ret.update(result=False, comment=str(err), changes={})
     return ret
@@ -143,14 +173,18 @@ def absent(name, force=False, profile=None):
             - force: true
     """
     ret = {"name": name, "result": True, "comment": "", "changes": {}}
+    done = []
     try:
+        force = chain_errors.as_bool(force, "force")
         current = __salt__["container.network_inspect"](name, profile=profile)
         if current is None:
             ret["comment"] = f"Network {name} is absent"
             return ret
-        attached = sorted((c.get("Name") or cid) for cid, c in (current.get("Containers") or {}).items())
+        members = current.get("Containers") or {}
+        attached = sorted((c.get("Name") or cid) for cid, c in members.items())
         if attached and not force:
-            ret.update(result=False, comment=f"Network {name} has containers attached ({', '.join(attached)}); set force: true")
+            ret.update(result=False, comment=f"Network {name} has containers attached "
+                                             f"({', '.join(attached)}); set force: true")
             return ret
         ret["changes"] = {"network": {"old": name, "new": None}}
         if attached:
@@ -158,10 +192,13 @@ def absent(name, force=False, profile=None):
         if __opts__["test"]:
             ret.update(result=None, comment=f"Network {name} would be removed")
             return ret
-        for cid in current.get("Containers") or {}:
+        for cid, member in members.items():
             __salt__["container.network_disconnect"](name, cid, force=True, profile=profile)
+            done.append(member.get("Name") or cid)
         __salt__["container.network_remove"](name, profile=profile)
         ret["comment"] = f"Network {name} removed"
     except (CommandExecutionError, SaltInvocationError) as err:
-        ret.update(result=False, comment=str(err), changes={})
+        # What was disconnected before the failure stays reported.
+        changes = {"disconnected": {"old": sorted(done), "new": None}} if done else {}
+        ret.update(result=False, comment=str(err), changes=changes)
     return ret

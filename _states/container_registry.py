@@ -16,6 +16,11 @@ Passwords never appear in ``comment`` or ``changes``.
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
+try:
+    from saltext.chain.utils import chain_registry
+except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
+    import chain_registry
+
 __virtualname__ = "container_registry"
 
 
@@ -23,6 +28,13 @@ def __virtual__():
     if "container.login" not in __salt__:
         return (False, "the container execution module did not load")
     return __virtualname__
+
+
+def _check(name, config_path):
+    if not isinstance(name, str) or not name.strip():
+        raise SaltInvocationError(f"name: expected a registry like host:port, got {name!r}")
+    if config_path is not None and (not isinstance(config_path, str) or not config_path):
+        raise SaltInvocationError(f"config_path: expected a file path, got {config_path!r}")
 
 
 def logged_in(name, username=None, password=None, config_path=None, profile=None):
@@ -38,21 +50,22 @@ def logged_in(name, username=None, password=None, config_path=None, profile=None
     """
     ret = {"name": name, "result": True, "comment": "", "changes": {}}
     try:
+        _check(name, config_path)
+        user, _ = chain_registry.credentials(name, __salt__["config.get"], username, password,
+                                             required=True)
         status = __salt__["container.login_status"](name, username=username, password=password,
                                                      config_path=config_path)
         if status["matches"]:
-            check = __salt__["container.registry_check"](name, username=username, password=password)
+            check = __salt__["container.registry_check"](name, username=username,
+                                                         password=password)
             if check["authenticated"]:
                 ret["comment"] = f"Logged in to {name} as {status['username']}"
                 return ret
-        user = username or ((__salt__["config.get"]("container:registries", {}) or {}).get(name) or {}).get("username")
-        if not user or not (password or ((__salt__["config.get"]("container:registries", {}) or {}).get(name) or {}).get("password")):
-            raise SaltInvocationError(
-                f"registry {name}: no credentials (pass username/password or set container:registries:{name} in pillar)"
-            )
         ret["changes"] = {"username": {"old": status["username"], "new": user}}
         if status["username"] == user:
             ret["changes"] = {"credentials": {"old": "stored", "new": "renewed"}}
+        elif status.get("malformed"):
+            ret["changes"] = {"credentials": {"old": "malformed", "new": "renewed"}}
         if __opts__["test"]:
             ret.update(result=None, comment=f"Would log in to {name} as {user}")
             return ret
@@ -75,6 +88,7 @@ def logged_out(name, config_path=None):
     """
     ret = {"name": name, "result": True, "comment": "", "changes": {}}
     try:
+        _check(name, config_path)
         status = __salt__["container.login_status"](name, config_path=config_path)
         if not status["logged_in"]:
             ret["comment"] = f"Not logged in to {name}"

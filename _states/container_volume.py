@@ -18,6 +18,12 @@ which loses its data; options the driver adds on its own are never compared.
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
+try:
+    from saltext.chain.utils import chain_docker_objects, chain_errors
+except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
+    import chain_docker_objects
+    import chain_errors
+
 __virtualname__ = "container_volume"
 
 RECREATE = ("never", "options-changed")
@@ -47,13 +53,15 @@ def present(name, driver=None, driver_opts=None, labels=None, recreate="never", 
             - recreate: options-changed
     """
     ret = {"name": name, "result": True, "comment": "", "changes": {}}
+    removed = False
     try:
+        # All input checked before the engine is asked anything.
         if recreate not in RECREATE:
             raise SaltInvocationError(f"recreate must be one of {', '.join(RECREATE)}")
-        cmp = __salt__["container.volume_compare"](
-            name, driver=driver, driver_opts=driver_opts, labels=labels, profile=profile
-        )
-        create = {"driver": driver or "local", "driver_opts": driver_opts, "labels": labels}
+        spec = chain_docker_objects.volume_spec(driver, driver_opts, labels)
+        chain_docker_objects.name(name)
+        cmp = __salt__["container.volume_compare"](name, profile=profile, **spec)
+        create = dict(spec, driver=driver or "local")
         if cmp is None:
             ret["changes"] = {"volume": {"old": None, "new": name}}
             if __opts__["test"]:
@@ -73,13 +81,19 @@ def present(name, driver=None, driver_opts=None, labels=None, recreate="never", 
             return ret
         ret["changes"] = diff
         if __opts__["test"]:
-            ret.update(result=None, comment=f"Volume {name} would be recreated ({', '.join(diff)} differ)")
+            ret.update(result=None,
+                       comment=f"Volume {name} would be recreated ({', '.join(diff)} differ)")
             return ret
-        __salt__["container.volume_remove"](name, profile=profile)
+        removed = __salt__["container.volume_remove"](name, profile=profile)
         __salt__["container.volume_create"](name, profile=profile, **create)
         ret["comment"] = f"Volume {name} recreated ({', '.join(diff)} differed)"
     except (CommandExecutionError, SaltInvocationError) as err:
-        ret.update(result=False, comment=str(err), changes={})
+        # A removal that happened stays reported: the volume and its data are gone.
+        changes = {"volume": {"old": name, "new": None}} if removed else {}
+        comment = str(err)
+        if removed:
+            comment = f"Volume {name} was removed but could not be created again: {err}"
+        ret.update(result=False, comment=comment, changes=changes)
     return ret
 
 
@@ -94,6 +108,7 @@ def absent(name, force=False, profile=None):
     """
     ret = {"name": name, "result": True, "comment": "", "changes": {}}
     try:
+        force = chain_errors.as_bool(force, "force")
         if __salt__["container.volume_inspect"](name, profile=profile) is None:
             ret["comment"] = f"Volume {name} is absent"
             return ret

@@ -133,6 +133,19 @@ def removed(what, func, *args, **kwargs):
     return True
 
 
+def follow(what, stream):
+    """Read a pull/push progress stream to its end; the engine's last error line raises
+    :class:`~chain_errors.BackendError`. Returns the last ``aux`` payload (a push's digest)."""
+    errors, aux = [], {}
+    for chunk in stream:
+        if "error" in chunk:
+            errors.append(str(chunk["error"]).strip())
+        aux = chunk.get("aux") or aux
+    if errors:
+        raise chain_errors.BackendError(f"{what}: {errors[-1]}")
+    return aux
+
+
 def _is_transport(err):
     return type(err).__module__.startswith(("requests", "urllib3")) or isinstance(
         err, (ConnectionError, TimeoutError)

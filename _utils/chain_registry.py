@@ -175,6 +175,50 @@ def stored_login(conf, registry, path="config.json"):
     return username, password
 
 
+def login_status(path, registry, want_user=None, want_pw=None):
+    """What the client config at ``path`` holds for ``registry``: ``{logged_in, username,
+    matches, config_path, malformed}``. ``matches`` compares with the wanted credentials
+    (``None`` when none are wanted). A malformed ``auth`` entry counts as logged in with
+    credentials that do not match (``malformed`` holds the error), so a login replaces it and
+    a logout removes it. Secrets are never returned."""
+    try:
+        stored_user, stored_pw = stored_login(read_config(path), registry, path)
+        malformed = None
+    except chain_errors.BackendError as err:
+        if "malformed" not in str(err):
+            raise
+        stored_user, stored_pw, malformed = None, None, str(err)
+    matches = None
+    if want_user or want_pw:
+        matches = not malformed and stored_user == want_user and stored_pw == want_pw
+    return {"logged_in": bool(stored_user) or bool(malformed), "username": stored_user,
+            "matches": matches, "config_path": path, "malformed": malformed}
+
+
+def store_login(path, registry, username, password):
+    """Record a verified login in the client config, as ``docker login`` does."""
+    conf = read_config(path)
+    conf.setdefault("auths", {})[registry] = {"auth": encode_auth(username, password)}
+    write_config(path, conf)
+
+
+def forget_login(path, registry):
+    """Remove a registry's entry from the client config; ``False`` when there was none."""
+    conf = read_config(path)
+    if registry not in (conf.get("auths") or {}):
+        return False
+    del conf["auths"][registry]
+    write_config(path, conf)
+    return True
+
+
+def check_registry(registry, field="registry"):
+    """A registry name as users write it (``host[:port]``, ``[v6]:port``, a URL)."""
+    if not isinstance(registry, str) or not registry.strip() or re.search(r"\s", registry):
+        raise BadInput(f"{field}: expected host[:port], got {registry!r}")
+    return registry
+
+
 # ---------------------------------------------------------------------------------------------
 # The /v2 HTTP API
 # ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Pure logic of the container module: normalisation, build input digests.
 
-The option table itself (normalisers, comparison) is tested in tests/unit/utils/test_chain_docker_spec.py.
+The option table itself (normalisers, comparison) is tested in tests/unit/utils/test_chain_docker_spec.py;
+FROM/ARG parsing in test_chain_docker_build.py and registry URLs in test_chain_registry.py.
 """
 
 import pytest
@@ -53,39 +54,9 @@ def test_build_inputs_digest_honours_dockerignore(tmp_path):
     assert container.build_inputs_digest(str(tmp_path)) != second
 
 
-@pytest.mark.parametrize(
-    "text, args, expected",
-    [
-        ("FROM debian:12\n", {}, ["debian:12"]),
-        ("ARG BASE_IMAGE=busybox:1\nFROM ${BASE_IMAGE}\n", {}, ["busybox:1"]),
-        ("ARG BASE_IMAGE=busybox:1\nFROM $BASE_IMAGE AS build\nFROM scratch\nCOPY --from=build / /\n",
-         {"BASE_IMAGE": "alpine:3"}, ["alpine:3"]),
-        ("FROM --platform=linux/amd64 app:1 AS a\nFROM a\nFROM other:2\n", {}, ["app:1", "other:2"]),
-    ],
-)
-def test_base_images_of_a_dockerfile(text, args, expected):
-    assert container._base_images(text, args) == expected
-
-
 def test_digest_takes_labels_and_list_buildargs(tmp_path):
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
     plain = container.build_inputs_digest(str(tmp_path))
     assert container.build_inputs_digest(str(tmp_path), labels={"a": "1"}) != plain
     assert container.build_inputs_digest(str(tmp_path), buildargs=["V=1"]) == \
         container.build_inputs_digest(str(tmp_path), buildargs={"V": "1"})
-
-
-@pytest.mark.parametrize(
-    "name, base",
-    [
-        ("127.0.0.1:5000", "http://127.0.0.1:5000"),
-        ("localhost:5000", "http://localhost:5000"),
-        ("[::1]:5000", "http://[::1]:5000"),
-        ("registry.example:5000", "https://registry.example:5000"),
-        ("https://index.docker.io/v1/", "https://registry-1.docker.io"),
-        ("docker.io", "https://registry-1.docker.io"),
-        ("http://ci.internal:5000/", "http://ci.internal:5000"),
-    ],
-)
-def test_registry_base_url(name, base):
-    assert container._registry_base(name) == base

@@ -83,3 +83,10 @@ def test_programming_errors_are_not_swallowed():
 def test_make_client_on_a_missing_socket_is_unreachable():
     with pytest.raises(chain_errors.Unreachable, match="profile 'p' \\(unix:///nonexistent.sock\\)"):
         dc.make_client(_conn(base_url="unix:///nonexistent.sock"))
+
+
+def test_follow_a_progress_stream():
+    assert dc.follow("push", [{"status": "x"}, {"aux": {"Digest": "sha256:1"}}]) == {
+        "Digest": "sha256:1"}
+    with pytest.raises(chain_errors.BackendError, match="pull a: denied"):
+        dc.follow("pull a", [{"error": "first"}, {"error": "denied\n"}])

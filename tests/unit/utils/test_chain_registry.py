@@ -189,3 +189,31 @@ def test_registry_that_does_not_answer_is_unreachable(tmp_path):
         port = sock.getsockname()[1]
     with pytest.raises(chain_errors.Unreachable, match="did not answer"):
         chain_registry.check(f"127.0.0.1:{port}", timeout=2)
+
+
+def test_login_status_store_and_forget(tmp_path):
+    path = str(tmp_path / "config.json")
+    assert chain_registry.login_status(path, "r:5000") == {
+        "logged_in": False, "username": None, "matches": None, "config_path": path,
+        "malformed": None}
+    chain_registry.store_login(path, "r:5000", "u", "p")
+    assert chain_registry.login_status(path, "r:5000", "u", "p")["matches"] is True
+    assert chain_registry.login_status(path, "r:5000", "u", "other")["matches"] is False
+    assert chain_registry.forget_login(path, "r:5000") is True
+    assert chain_registry.forget_login(path, "r:5000") is False
+
+
+def test_malformed_entry_reported_so_login_replaces_it(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"auths": {"r:5000": {"auth": "%%%"}}}))
+    status = chain_registry.login_status(str(path), "r:5000", "u", "p")
+    assert status["logged_in"] is True and status["matches"] is False
+    assert "malformed" in status["malformed"]
+    chain_registry.store_login(str(path), "r:5000", "u", "p")
+    assert chain_registry.login_status(str(path), "r:5000", "u", "p")["matches"] is True
+
+
+@pytest.mark.parametrize("bad", [None, "", "a b", 5])
+def test_bad_registry_names(bad):
+    with pytest.raises(SaltInvocationError, match="registry"):
+        chain_registry.check_registry(bad)

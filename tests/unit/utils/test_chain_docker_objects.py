@@ -1,0 +1,84 @@
+"""chain_docker_objects: declared network/volume properties checked and compared, list rows."""
+
+import pytest
+from salt.exceptions import SaltInvocationError
+from saltext.chain.utils import chain_docker_objects as objects
+
+NETWORK = {
+    "Driver": "bridge",
+    "Labels": {"app": "chain", "backup": "true"},
+    "Options": {"com.docker.network.bridge.enable_icc": "true", "daemon.own": "x"},
+    "IPAM": {"Config": [{"Subnet": "172.28.5.0/24", "Gateway": "172.28.5.1"}]},
+    "Internal": False,
+    "EnableIPv6": False,
+}
+
+
+def test_only_declared_network_properties_are_compared():
+    assert objects.network_diff(objects.network_spec(), NETWORK) == {}
+    same = objects.network_spec("bridge", {"backup": True}, None, "172.28.5.0/24",
+                                "172.28.5.1", False, "no")
+    assert objects.network_diff(same, NETWORK) == {}
+    diff = objects.network_diff(objects.network_spec(labels={"app": "x"}, internal=True,
+                                                     subnet="10.0.0.0/24"), NETWORK)
+    assert diff == {"labels": {"old": {"app": "chain"}, "new": {"app": "x"}},
+                    "internal": {"old": False, "new": True},
+                    "subnet": {"old": ["172.28.5.0/24"], "new": "10.0.0.0/24"}}
+
+
+def test_only_declared_volume_properties_are_compared():
+    volume = {"Driver": "local", "Options": {"type": "tmpfs", "device": "tmpfs"}, "Labels": None}
+    assert objects.volume_diff(objects.volume_spec(driver_opts={"type": "tmpfs"}), volume) == {}
+    assert objects.volume_diff(objects.volume_spec(labels=["a=1"]), volume) == {
+        "labels": {"old": {"a": None}, "new": {"a": "1"}}}
+    assert objects.volume_diff(objects.volume_spec(driver="nfs"), volume) == {
+        "driver": {"old": "local", "new": "nfs"}}
+
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"labels": 5}, "labels"),
+        ({"options": ["novalue"]}, "options"),
+        ({"subnet": "not-a-subnet"}, "subnet"),
+        ({"gateway": "10.0.0.1"}, "gateway needs a subnet"),
+        ({"internal": "maybe"}, "internal"),
+        ({"enable_ipv6": 2}, "enable_ipv6"),
+        ({"driver": ""}, "driver"),
+    ],
+)
+def test_bad_network_input_names_the_argument(kwargs, field):
+    with pytest.raises(SaltInvocationError, match=field):
+        objects.network_spec(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [({"driver_opts": "type=tmpfs"}, "driver_opts"), ({"labels": {"a": [1]}}, "labels"),
+     ({"driver": 5}, "driver")],
+)
+def test_bad_volume_input_names_the_argument(kwargs, field):
+    with pytest.raises(SaltInvocationError, match=field):
+        objects.volume_spec(**kwargs)
+
+
+def test_label_filters_and_names():
+    assert objects.label_filters(None) is None and objects.label_filters([]) is None
+    assert objects.label_filters("a=1") == ["a=1"]
+    for bad in (5, [1], [""]):
+        with pytest.raises(SaltInvocationError, match="labels"):
+            objects.label_filters(bad)
+    with pytest.raises(SaltInvocationError, match="container"):
+        objects.name("", "container")
+
+
+def test_list_rows():
+    rows = [{"Id": "abc" * 22, "Names": ["/web"], "Image": "i", "ImageID": "sha", "State": "running",
+             "Status": "Up", "Labels": None,
+             "Ports": [{"IP": "127.0.0.1", "PublicPort": 8080, "PrivatePort": 80, "Type": "tcp"}]}]
+    assert objects.container_rows(rows)["web"]["ports"] == ["127.0.0.1:8080->80/tcp"]
+    assert objects.container_rows([{"Id": "0123456789abcdef"}])["0123456789ab"]["labels"] == {}
+    assert objects.volume_rows(None) == {}
+    assert objects.network_rows([{"Name": "n", "Id": "1"}]) == {
+        "n": {"id": "1", "driver": None, "labels": {}}}
+    assert objects.image_rows([{"Id": "x", "RepoTags": None}])["x"]["tags"] == []
