@@ -163,7 +163,10 @@ class Controller:
         return self.html_page(request, "Not Found", status=404)
 
     def redirect(self, request, path, status=302):
-        location = self.root_url_for(request) + path.lstrip("/")
+        """Stapler ``ResponseImpl.sendRedirect(int, url)`` makes a path absolute from the request
+        (``req.getScheme()://req.getServerName():port`` + the context path), and Jetty does the
+        same for 302s: the ``Location`` is **not** the configured root URL."""
+        location = f"{request.scheme}://{request.host}/" + path.lstrip("/")
         return web.Response(status=status, headers={"Location": location})
 
     async def form(self, request):
