@@ -430,7 +430,8 @@ def restart(name, timeout=10, profile=None):
     return True
 
 
-def remove(name, force=False, volumes=False, stop_timeout=None, profile=None):  # pylint: disable=redefined-outer-name
+def remove(name, force=False, volumes=False,  # pylint: disable=redefined-outer-name
+           stop_timeout=None, profile=None):
     """
     Remove a container; returns False when there was none. ``force`` removes it even when
     running (``stop_timeout`` seconds of grace first, when given).
@@ -537,20 +538,9 @@ def exec_(name, cmd, environment=None, user=None, workdir=None, profile=None):
         salt '*' container.exec web 'cat /etc/hostname'
         salt '*' container.exec web '["ls", "-l", "/"]' user=nobody workdir=/tmp
     """
-    _name(name)
-    if isinstance(cmd, str) and cmd.strip():
-        argv = ["/bin/sh", "-c", cmd]
-    elif isinstance(cmd, (list, tuple)) and cmd:
-        argv = chain_docker_types.argv(cmd, "cmd")
-    else:
-        raise SaltInvocationError(f"cmd: expected a command string or argv list, got {cmd!r}")
-    env = chain_docker_build.key_values(environment, "environment")
-    for value, field in ((user, "user"), (workdir, "workdir")):
-        if value is not None and not isinstance(value, (str, int)):
-            raise SaltInvocationError(f"{field}: expected a string, got {value!r}")
+    args = _objects.exec_args(_name(name), cmd, environment, user, workdir)
     client, what = _client(profile), f"exec in {name}"
-    created = _call(what, client.exec_create, name, argv, environment=env, user=str(user or ""),
-                    workdir=None if workdir is None else str(workdir), stdout=True, stderr=True)
+    created = _call(what, client.exec_create, stdout=True, stderr=True, **args)
     out, err = _call(what, client.exec_start, created["Id"], demux=True)
     return {
         "retcode": _call(what, client.exec_inspect, created["Id"]).get("ExitCode"),
@@ -583,25 +573,6 @@ def logs(name, tail=100, since=None, timestamps=False, profile=None):
     return data.decode("utf-8", "replace")
 
 
-def _health(data, probe_url, timeout):
-    """``(healthy, finished, status)`` of one look at a container."""
-    state = data.get("State") or {}
-    health = (state.get("Health") or {}).get("Status")
-    if not state.get("Running"):
-        return False, state.get("Status") in ("exited", "dead"), state.get("Status", "not running")
-    if probe_url:
-        import requests  # pylint: disable=import-outside-toplevel
-
-        try:
-            code = requests.get(probe_url, timeout=min(5.0, timeout)).status_code
-        except requests.RequestException as err:
-            return False, False, f"probe failed: {type(err).__name__}"
-        return code < 400, False, f"HTTP {code}"
-    if health:
-        return health == "healthy", health == "unhealthy", health
-    return True, False, "running"
-
-
 def wait_healthy(name, timeout=60, probe_url=None, interval=0.5, profile=None):
     """Wait until a container is healthy; returns ``{healthy, status, waited}``.
 
@@ -627,7 +598,7 @@ def wait_healthy(name, timeout=60, probe_url=None, interval=0.5, profile=None):
         data = inspect(name, profile=profile)
         if data is None:
             raise CommandExecutionError(f"container {name} does not exist")
-        healthy, finished, status = _health(data, probe_url, timeout)
+        healthy, finished, status = _objects.health(data, probe_url, timeout)
         if healthy:
             return {"healthy": True, "status": status,
                     "waited": round(time.monotonic() - started, 3)}
@@ -1162,8 +1133,8 @@ def volume_remove(name, force=False, profile=None):
     return _removed(f"remove volume {name}", _client(profile).remove_volume, name, force=force)
 
 
-def prune(containers=False, images=False, networks=False, volumes=False, build=False,  # pylint: disable=redefined-outer-name
-          labels=None, profile=None):
+def prune(containers=False, images=False,  # pylint: disable=redefined-outer-name
+          networks=False, volumes=False, build=False, labels=None, profile=None):
     """Remove unused objects of the kinds asked for; returns what each prune reclaimed.
     ``labels`` limits it to objects carrying them (``["key=value"]``).
 

@@ -24,9 +24,15 @@ their image id no longer matches.
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
-    from saltext.chain.utils import chain_docker_build, chain_errors, chain_registry
+    from saltext.chain.utils import (
+        chain_docker_build,
+        chain_docker_states,
+        chain_errors,
+        chain_registry,
+    )
 except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
     import chain_docker_build
+    import chain_docker_states
     import chain_errors
     import chain_registry
 
@@ -107,7 +113,7 @@ def present(
             - source: app/web:build
             - push: true
     """
-    ret = {"name": name, "result": True, "comment": "", "changes": {}}
+    ret = chain_docker_states.new_ret(name)
     test = __opts__["test"]
     comments = []
     try:
@@ -211,20 +217,15 @@ def absent(name, force=False, profile=None):
           container_image.absent:
             - name: app/web:1.0
     """
-    ret = {"name": name, "result": True, "comment": "", "changes": {}}
+    ret = chain_docker_states.new_ret(name)
     try:
         chain_registry.check_image_name(name)
         force = chain_errors.as_bool(force, "force")
         current = __salt__["container.image_inspect"](name, profile=profile)
-        if current is None:
-            ret["comment"] = f"Image {name} is absent"
-            return ret
-        ret["changes"] = {"image_id": {"old": _short(current["Id"]), "new": None}}
-        if __opts__["test"]:
-            ret.update(result=None, comment=f"Image {name} would be removed")
-            return ret
-        __salt__["container.image_remove"](name, force=force, profile=profile)
-        ret["comment"] = f"Image {name} removed"
+        chain_docker_states.remove_present(
+            ret, "Image", name, __opts__["test"], current,
+            lambda: __salt__["container.image_remove"](name, force=force, profile=profile),
+            {"image_id": {"old": _short((current or {}).get("Id")), "new": None}})
     except (CommandExecutionError, SaltInvocationError) as err:
         ret.update(result=False, comment=str(err), changes={})
     return ret

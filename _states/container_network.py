@@ -21,9 +21,10 @@ reconnected with its aliases and static addresses.
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
-    from saltext.chain.utils import chain_docker_objects, chain_errors
+    from saltext.chain.utils import chain_docker_objects, chain_docker_states, chain_errors
 except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
     import chain_docker_objects
+    import chain_docker_states
     import chain_errors
 
 __virtualname__ = "container_network"
@@ -126,7 +127,7 @@ def present(name, driver=None, labels=None, options=None, subnet=None, gateway=N
             - options:
                 com.docker.network.bridge.enable_icc: "true"
     """
-    ret = {"name": name, "result": True, "comment": "", "changes": {}}
+    ret = chain_docker_states.new_ret(name)
     try:
         # All input checked before the engine is asked anything.
         spec = chain_docker_objects.network_spec(driver, labels, options, subnet, gateway,
@@ -135,18 +136,11 @@ def present(name, driver=None, labels=None, options=None, subnet=None, gateway=N
         cmp = __salt__["container.network_compare"](name, profile=profile, **spec)
         create = dict(spec, driver=driver or "bridge", internal=bool(spec["internal"]),
                       enable_ipv6=bool(spec["enable_ipv6"]))
-        if cmp is None:
-            ret["changes"] = {"network": {"old": None, "new": name}}
-            if __opts__["test"]:
-                ret.update(result=None, comment=f"Network {name} would be created")
-                return ret
-            __salt__["container.network_create"](name, profile=profile, **create)
-            ret["comment"] = f"Network {name} created"
+        if chain_docker_states.settled(
+                ret, "Network", name, __opts__["test"], cmp,
+                lambda: __salt__["container.network_create"](name, profile=profile, **create)):
             return ret
         diff = cmp["changes"]
-        if not diff:
-            ret["comment"] = f"Network {name} is as declared"
-            return ret
         attached = _attached(name, cmp["containers"], profile)
         if __opts__["test"]:
             ret.update(changes=diff, result=None,
@@ -172,7 +166,7 @@ def absent(name, force=False, profile=None):
           container_network.absent:
             - force: true
     """
-    ret = {"name": name, "result": True, "comment": "", "changes": {}}
+    ret = chain_docker_states.new_ret(name)
     done = []
     try:
         force = chain_errors.as_bool(force, "force")

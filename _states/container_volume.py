@@ -19,9 +19,10 @@ which loses its data; options the driver adds on its own are never compared.
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
-    from saltext.chain.utils import chain_docker_objects, chain_errors
+    from saltext.chain.utils import chain_docker_objects, chain_docker_states, chain_errors
 except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
     import chain_docker_objects
+    import chain_docker_states
     import chain_errors
 
 __virtualname__ = "container_volume"
@@ -52,7 +53,7 @@ def present(name, driver=None, driver_opts=None, labels=None, recreate="never", 
                 device: tmpfs
             - recreate: options-changed
     """
-    ret = {"name": name, "result": True, "comment": "", "changes": {}}
+    ret = chain_docker_states.new_ret(name)
     removed = False
     try:
         # All input checked before the engine is asked anything.
@@ -62,18 +63,11 @@ def present(name, driver=None, driver_opts=None, labels=None, recreate="never", 
         chain_docker_objects.name(name)
         cmp = __salt__["container.volume_compare"](name, profile=profile, **spec)
         create = dict(spec, driver=driver or "local")
-        if cmp is None:
-            ret["changes"] = {"volume": {"old": None, "new": name}}
-            if __opts__["test"]:
-                ret.update(result=None, comment=f"Volume {name} would be created")
-                return ret
-            __salt__["container.volume_create"](name, profile=profile, **create)
-            ret["comment"] = f"Volume {name} created"
+        if chain_docker_states.settled(
+                ret, "Volume", name, __opts__["test"], cmp,
+                lambda: __salt__["container.volume_create"](name, profile=profile, **create)):
             return ret
         diff = cmp["changes"]
-        if not diff:
-            ret["comment"] = f"Volume {name} is as declared"
-            return ret
         if recreate == "never":
             ret.update(result=False, comment=(
                 f"Volume {name} differs ({', '.join(diff)}) and volumes cannot change in place; "
@@ -106,18 +100,14 @@ def absent(name, force=False, profile=None):
         old-cache:
           container_volume.absent
     """
-    ret = {"name": name, "result": True, "comment": "", "changes": {}}
+    ret = chain_docker_states.new_ret(name)
     try:
         force = chain_errors.as_bool(force, "force")
-        if __salt__["container.volume_inspect"](name, profile=profile) is None:
-            ret["comment"] = f"Volume {name} is absent"
-            return ret
-        ret["changes"] = {"volume": {"old": name, "new": None}}
-        if __opts__["test"]:
-            ret.update(result=None, comment=f"Volume {name} would be removed")
-            return ret
-        __salt__["container.volume_remove"](name, force=force, profile=profile)
-        ret["comment"] = f"Volume {name} removed"
+        chain_docker_states.remove_present(
+            ret, "Volume", name, __opts__["test"],
+            __salt__["container.volume_inspect"](name, profile=profile),
+            lambda: __salt__["container.volume_remove"](name, force=force, profile=profile),
+            {"volume": {"old": name, "new": None}})
     except (CommandExecutionError, SaltInvocationError) as err:
         ret.update(result=False, comment=str(err), changes={})
     return ret

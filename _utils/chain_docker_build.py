@@ -21,13 +21,6 @@ import os
 import re
 
 try:
-    from docker.utils.build import exclude_paths
-
-    HAS_DOCKER = True
-except ImportError:  # pragma: no cover - exercised only without the SDK
-    HAS_DOCKER = False
-
-try:
     from saltext.chain.utils import chain_docker_types, chain_errors
 except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
     import chain_docker_types
@@ -66,7 +59,8 @@ def check_inputs(path, dockerfile="Dockerfile", buildargs=None, target=None, lab
     if not path or not isinstance(path, str):
         raise BadInput("path: a build context directory (salt:// or local) is required")
     dockerfile = dockerfile or "Dockerfile"
-    if not isinstance(dockerfile, str) or os.path.isabs(dockerfile) or ".." in dockerfile.split("/"):
+    if (not isinstance(dockerfile, str) or os.path.isabs(dockerfile)
+            or ".." in dockerfile.split("/")):
         raise BadInput(f"dockerfile: expected a path inside the context, got {dockerfile!r}")
     args = dict(key_values(buildargs, "buildargs") or {})
     if base_image is not None:
@@ -170,6 +164,8 @@ def ignore_patterns(context):
 def context_files(context, dockerfile="Dockerfile", served=None):
     """The sorted relative paths a build sends, after ``.dockerignore``; with ``served`` only
     those the fileserver serves."""
+    from docker.utils.build import exclude_paths  # pylint: disable=import-outside-toplevel
+
     patterns = ignore_patterns(context) if served is None or ".dockerignore" in served else []
     files = exclude_paths(context, patterns, dockerfile=dockerfile)
     if served is not None:

@@ -1,6 +1,6 @@
 """
 Networks and volumes as declared in a state or a call: checked (no I/O), compared with what
-the engine reports, and the engine's list answers summarised.
+the engine reports; the engine's list answers summarised; exec arguments and container health.
 
 Only declared properties are compared: IPAM pools the daemon chose, its own driver options and
 ``Status`` never differ. Maps (labels, options, driver options) are normalised as creation
@@ -164,3 +164,38 @@ def volume_rows(data):
                     "mountpoint": v.get("Mountpoint")}
         for v in (data or {}).get("Volumes") or []
     }
+
+
+def exec_args(container, cmd, environment=None, user=None, workdir=None):
+    """``exec_create`` arguments: ``cmd`` an argv list, or a string run by ``/bin/sh -c``."""
+    if isinstance(cmd, str) and cmd.strip():
+        argv = ["/bin/sh", "-c", cmd]
+    elif isinstance(cmd, (list, tuple)) and cmd:
+        argv = chain_docker_types.argv(cmd, "cmd")
+    else:
+        raise BadInput(f"cmd: expected a command string or argv list, got {cmd!r}")
+    for value, field in ((user, "user"), (workdir, "workdir")):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int))):
+            raise BadInput(f"{field}: expected a string, got {value!r}")
+    return {"container": container, "cmd": argv, "environment": _map(environment, "environment"),
+            "user": str(user or ""), "workdir": None if workdir is None else str(workdir)}
+
+
+def health(data, probe_url=None, timeout=5.0):
+    """``(healthy, finished, status)`` of one look at a container's inspect data: its Docker
+    health check, else an HTTP probe of ``probe_url`` (below 400 is healthy), else running."""
+    state = data.get("State") or {}
+    status = (state.get("Health") or {}).get("Status")
+    if not state.get("Running"):
+        return False, state.get("Status") in ("exited", "dead"), state.get("Status", "not running")
+    if probe_url:
+        import requests  # pylint: disable=import-outside-toplevel
+
+        try:
+            code = requests.get(probe_url, timeout=min(5.0, timeout)).status_code
+        except requests.RequestException as err:
+            return False, False, f"probe failed: {type(err).__name__}"
+        return code < 400, False, f"HTTP {code}"
+    if status:
+        return status == "healthy", status == "unhealthy", status
+    return True, False, "running"

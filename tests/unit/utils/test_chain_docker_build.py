@@ -12,9 +12,11 @@ from saltext.chain.utils import chain_docker_build as build
     [
         ("FROM debian:12\n", {}, ["debian:12"]),
         ("ARG BASE_IMAGE=busybox:1\nFROM ${BASE_IMAGE}\n", {}, ["busybox:1"]),
-        ("ARG BASE_IMAGE=busybox:1\nFROM $BASE_IMAGE AS build\nFROM scratch\nCOPY --from=build / /\n",
+        ("ARG BASE_IMAGE=busybox:1\nFROM $BASE_IMAGE AS build\nFROM scratch\n"
+         "COPY --from=build / /\n",
          {"BASE_IMAGE": "alpine:3"}, ["alpine:3"]),
-        ("FROM --platform=linux/amd64 app:1 AS a\nFROM a\nFROM other:2\n", {}, ["app:1", "other:2"]),
+        ("FROM --platform=linux/amd64 app:1 AS a\nFROM a\nFROM other:2\n", {},
+         ["app:1", "other:2"]),
         ('ARG B="quoted:1"\nfrom ${B}\n', {}, ["quoted:1"]),
     ],
 )
@@ -118,7 +120,8 @@ def test_missing_dockerfile_is_bad_input(tmp_path):
 def test_salt_context_paths():
     assert build.salt_prefix("salt://app/image/") == "app/image"
     assert build.salt_prefix("/srv/app") is None
-    assert build.cached_context("/var/cache/salt", "base", "app") == "/var/cache/salt/files/base/app"
+    cached = build.cached_context("/var/cache/salt", "base", "app")
+    assert cached == "/var/cache/salt/files/base/app"
 
 
 def test_follow_build_reads_the_id_and_fails_with_the_builders_last_lines():

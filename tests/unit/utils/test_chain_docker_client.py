@@ -81,7 +81,8 @@ def test_programming_errors_are_not_swallowed():
 
 
 def test_make_client_on_a_missing_socket_is_unreachable():
-    with pytest.raises(chain_errors.Unreachable, match="profile 'p' \\(unix:///nonexistent.sock\\)"):
+    where = "profile 'p' \\(unix:///nonexistent.sock\\)"
+    with pytest.raises(chain_errors.Unreachable, match=where):
         dc.make_client(_conn(base_url="unix:///nonexistent.sock"))
 
 

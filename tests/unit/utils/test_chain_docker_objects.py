@@ -73,7 +73,8 @@ def test_label_filters_and_names():
 
 
 def test_list_rows():
-    rows = [{"Id": "abc" * 22, "Names": ["/web"], "Image": "i", "ImageID": "sha", "State": "running",
+    rows = [{"Id": "abc" * 22, "Names": ["/web"], "Image": "i", "ImageID": "sha",
+             "State": "running",
              "Status": "Up", "Labels": None,
              "Ports": [{"IP": "127.0.0.1", "PublicPort": 8080, "PrivatePort": 80, "Type": "tcp"}]}]
     assert objects.container_rows(rows)["web"]["ports"] == ["127.0.0.1:8080->80/tcp"]
@@ -82,3 +83,29 @@ def test_list_rows():
     assert objects.network_rows([{"Name": "n", "Id": "1"}]) == {
         "n": {"id": "1", "driver": None, "labels": {}}}
     assert objects.image_rows([{"Id": "x", "RepoTags": None}])["x"]["tags"] == []
+
+
+def test_exec_args():
+    assert objects.exec_args("web", "echo hi")["cmd"] == ["/bin/sh", "-c", "echo hi"]
+    args = objects.exec_args("web", ["ls", 1], ["A=1"], "nobody", "/tmp")
+    assert args == {"container": "web", "cmd": ["ls", "1"], "environment": {"A": "1"},
+                    "user": "nobody", "workdir": "/tmp"}
+    for bad, field in (((5,), "cmd"), (("",), "cmd"), (("x", None, True), "user"),
+                       (("x", None, None, ["/"]), "workdir")):
+        with pytest.raises(SaltInvocationError, match=field):
+            objects.exec_args("web", *bad)
+
+
+@pytest.mark.parametrize(
+    "state, expected",
+    [
+        ({"Running": True, "Health": {"Status": "healthy"}}, (True, False, "healthy")),
+        ({"Running": True, "Health": {"Status": "starting"}}, (False, False, "starting")),
+        ({"Running": True, "Health": {"Status": "unhealthy"}}, (False, True, "unhealthy")),
+        ({"Running": True}, (True, False, "running")),
+        ({"Running": False, "Status": "exited"}, (False, True, "exited")),
+        ({"Running": False, "Status": "created"}, (False, False, "created")),
+    ],
+)
+def test_health(state, expected):
+    assert objects.health({"State": state}) == expected

@@ -177,7 +177,8 @@ def registry():
 def test_token_auth_and_manifest_digest(registry):
     assert chain_registry.check(registry, USER, PASSWORD) == {"authenticated": True, "status": 200}
     assert chain_registry.check(registry, USER, "wrong")["authenticated"] is False
-    assert chain_registry.manifest_digest(f"{registry}/app/web:1.2", USER, PASSWORD) == "sha256:feed"
+    digest = chain_registry.manifest_digest(f"{registry}/app/web:1.2", USER, PASSWORD)
+    assert digest == "sha256:feed"
     assert chain_registry.manifest_digest(f"{registry}/app/web:9", USER, PASSWORD) is None
 
 

@@ -1,0 +1,44 @@
+"""
+Steps the ``container_image``, ``container_network`` and ``container_volume`` states share:
+create what is missing, leave what is as declared, remove what is present, each honouring test
+mode, with the state's ``ret`` filled in the same words. The engine calls are passed in
+(``__salt__`` functions), so nothing here touches Salt's dunders.
+"""
+
+
+def new_ret(name):
+    """A state's return skeleton."""
+    return {"name": name, "result": True, "comment": "", "changes": {}}
+
+
+def _act(ret, test, what, verb, action):
+    if test:
+        ret.update(result=None, comment=f"{what} would be {verb}")
+    else:
+        action()
+        ret["comment"] = f"{what} {verb}"
+    return ret
+
+
+def settled(ret, kind, name, test, compared, create):
+    """Handle the two easy outcomes of a declared-only comparison (``container.*_compare``):
+    missing (``create()`` it, or say it would be) and as declared. ``True`` when ``ret`` is
+    final; ``False`` when ``compared["changes"]`` still needs the caller."""
+    if compared is None:
+        ret["changes"] = {kind.lower(): {"old": None, "new": name}}
+        _act(ret, test, f"{kind} {name}", "created", create)
+        return True
+    if not compared["changes"]:
+        ret["comment"] = f"{kind} {name} is as declared"
+        return True
+    return False
+
+
+def remove_present(ret, kind, name, test, current, remove, change):
+    """Remove ``kind`` ``name`` when ``current`` (its inspect data) says it exists; ``change``
+    is the ``changes`` entry for the removal (e.g. ``{"volume": {"old": name, "new": None}}``)."""
+    if current is None:
+        ret["comment"] = f"{kind} {name} is absent"
+        return ret
+    ret["changes"] = change
+    return _act(ret, test, f"{kind} {name}", "removed", remove)
