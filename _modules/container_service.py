@@ -148,7 +148,12 @@ def status(name, frontend=None, backend="app", network=None, profile=None):
         salt '*' container_service.status web frontend=chain-frontend backend=app network=chain
     """
     reps = replicas(name, network=network, profile=profile)
-    servers = frontend_servers(frontend, backend, profile) if frontend else {}
+    servers, frontend_state = {}, None
+    if frontend:
+        data = __salt__["container.inspect"](frontend, profile=profile)
+        frontend_state = ((data or {}).get("State") or {}).get("Status", "absent")
+        if frontend_state == "running":
+            servers = frontend_servers(frontend, backend, profile)
     for rep in reps.values():
         slot = servers.get(rep["slot"]) if rep["slot"] else None
         rep["serving"] = bool(slot and slot["op"] == "up" and not slot["maint"]
@@ -164,6 +169,7 @@ def status(name, frontend=None, backend="app", network=None, profile=None):
         "current": running[0]["image"] if running else None,
         "history": running[0]["history"] if running else [],
         "serving": sorted(n for n, r in reps.items() if r["serving"]),
+        "frontend": frontend_state,
     }
 
 

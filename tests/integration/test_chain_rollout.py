@@ -1,0 +1,203 @@
+"""The chain runner through the real master: build1 and a second app minion (app2) are the app
+servers, both on engine 1 with their own names (engine 2 runs without iptables, so containers on
+its user networks cannot reach each other: no frontend there), each with its own HAProxy
+frontend on a free loopback port. A rollout goes server by
+server; a rollout that fails on the second server rolls the first one back; both under a steady
+load through both frontends with zero failed requests. Concurrent rollouts of one app are
+refused; chain.rollback, status, history and inventory answer."""
+
+import contextlib
+import json
+import shutil
+import socket
+import threading
+import time
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+from tests.support import engines
+from tests.support.load import Load, versions
+
+pytestmark = [pytest.mark.integration, pytest.mark.docker]
+
+SERVERS = {"build1": "engine1", "app2": "engine1"}
+ENGINE = "engine1"
+APP = f"it{engines.RUN}"
+# Per server: {minion} is the server's id (the runner fills it in too).
+SERVICE, NET, FE = (engines.name(f"chain-{what}-{{minion}}") for what in ("app", "net", "fe"))
+REPO_NAME = f"saltext-chain/{engines.name('chain')}"
+HAPROXY = f"{REPO_NAME}-haproxy:1"
+HEALTH = {"test": "python3 -c \"import urllib.request as u; "
+                  "u.urlopen('http://127.0.0.1:8000/health', timeout=1)\"",
+          "interval": "1s", "timeout": "1s", "retries": 2}
+
+
+def _free_port():
+    with contextlib.closing(socket.socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _build(client, tag, path, version):
+    client.images.build(path=str(path), tag=tag, rm=True, forcerm=True,
+                        buildargs={"BASE_IMAGE": engines.DEBIAN, "APP_VERSION": version})
+
+
+@pytest.fixture(scope="module")
+def images(docker_engines, tmp_path_factory):
+    """The frontend, app:1, app:2, and app:3 good (for build1) and bad: its /health answers 503
+    (for app2; the deploy file maps app:3 to app:3bad on app2), so a rollout of app:3 passes
+    build1 and fails on app2."""
+    bad = tmp_path_factory.mktemp("bad-app")
+    shutil.copytree(REPO / "examples" / "app", bad, dirs_exist_ok=True)
+    app = bad / "app.py"
+    app.write_text(app.read_text().replace(
+        '    """True when the service can serve requests."""\n    return True', "    return False"))
+    client = engines.client(ENGINE)
+    client.images.build(path=str(REPO / "images" / "haproxy"), tag=HAPROXY, rm=True,
+                        buildargs={"BASE_IMAGE": engines.DEBIAN})
+    for version in ("1", "2", "3"):
+        _build(client, f"{REPO_NAME}-app:{version}", REPO / "examples" / "app", version)
+    _build(client, f"{REPO_NAME}-app:3bad", bad, "3")
+    tags = [HAPROXY] + [f"{REPO_NAME}-app:{v}" for v in ("1", "2", "3", "3bad")]
+    yield {v: f"{REPO_NAME}-app:{v}" for v in "123"}
+    for tag in tags:
+        with contextlib.suppress(Exception):
+            client.images.remove(tag, force=True)
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def app2(master, salt_cli, synced):
+    """A second app server on engine 1 (the issue: it may share an engine, with its own
+    names)."""
+    factory = master.salt_minion_daemon("app2", overrides={
+        "master": "127.0.0.1",
+        "container": {"profiles": {"default": {"base_url": engines.ENGINES[ENGINE],
+                                               "timeout": 60}}},
+    })
+    with factory.started():
+        ret = salt_cli.run("saltutil.sync_all", minion_tgt="app2")
+        assert ret.returncode == 0, ret
+        yield factory
+
+
+@pytest.fixture(scope="module")
+def deploy(master, images, app2):
+    """The deploy state file: network, frontend, and the service from pillar chain:image."""
+    ports = {m: _free_port() for m in SERVERS}
+    labels = {engines.TEST_LABEL: engines.RUN}
+    service = {"image": "__IMAGE__", "replicas": 2, "frontend": FE, "backend": "app",
+               "network": NET, "port": 8000, "healthcheck": HEALTH, "labels": labels,
+               "stop_timeout": 5,
+               "update": {"parallelism": 1, "monitor": 4, "failure_action": "rollback",
+                          "progress_deadline": 60},
+               "require": [{"container": FE}]}
+    doc = {
+        NET: {"container_network.present": [{"labels": labels}]},
+        FE: {"container.running": [
+            {"image": HAPROXY}, {"networks": [NET]}, {"ports": ["__PORT__"]},
+            {"environment": {"CHAIN_BACKEND": "app", "CHAIN_SLOTS": "8"}}, {"labels": labels},
+            {"wait_healthy": True}, {"health_timeout": 30},
+            {"require": [{"container_network": NET}]}]},
+        SERVICE: {"container_service.running": [{k: v} for k, v in service.items()]},
+    }
+    text = yaml.safe_dump(doc, default_flow_style=False)
+    text = text.replace("__IMAGE__", "{{ image }}").replace("{minion}", "{{ grains['id'] }}")
+    text = text.replace("__PORT__", "127.0.0.1:{{ ports[grains['id']] }}:8080")
+    head = ("{%- set ports = " + json.dumps(ports) + " %}\n"
+            "{%- set image = salt['pillar.get']('chain:image') %}\n"
+            "{%- if grains['id'] == 'app2' and image.endswith(':3') %}"
+            "{%- set image = image ~ 'bad' %}{%- endif %}\n")
+    with master.state_tree.base.temp_file(f"{APP}/deploy.sls", head + text):
+        yield {"sls": f"{APP}.deploy", "ports": ports}
+    engines.cleanup(ENGINE)
+
+
+def _args(deploy, *extra):
+    return ["targets=build1,app2", f"sls={deploy['sls']}", f"service={SERVICE}",
+            f"frontend={FE}", "backend=app", f"network={NET}", *extra]
+
+
+def _run(salt_run_cli, fun, *args):
+    return salt_run_cli.run(fun, *args, _timeout=600)
+
+
+def test_rollout_server_by_server_rollback_and_the_lock(master, salt_run_cli, synced, deploy,
+                                                        images):
+    ports = deploy["ports"]
+    ret = _run(salt_run_cli, "chain.rollout", APP, images["1"], "ref=v1", *_args(deploy))
+    assert ret.returncode == 0, ret.stdout or ret.stderr
+    assert ret.data["result"] is True, json.dumps(ret.data)[:3000]
+    assert list(ret.data["servers"]) == ["build1", "app2"]
+    assert all(versions(p) == {"1"} for p in ports.values())
+
+    loads = [Load(p) for p in ports.values()]
+    with contextlib.ExitStack() as stack:
+        for load in loads:
+            stack.enter_context(load)
+        ret = _run(salt_run_cli, "chain.rollout", APP, images["2"], "ref=v2", *_args(deploy))
+    assert ret.returncode == 0, ret.data
+    assert [load.failed for load in loads] == [[], []], [load.failed[:3] for load in loads]
+    assert all(versions(p) == {"2"} for p in ports.values())
+
+    # app:3 passes on build1 and fails on app2: app2 rolls itself back, the runner rolls
+    # build1 back to what it ran (app:2's image id); nobody sees a failed request.
+    loads = [Load(p) for p in ports.values()]
+    with contextlib.ExitStack() as stack:
+        for load in loads:
+            stack.enter_context(load)
+        ret = _run(salt_run_cli, "chain.rollout", APP, images["3"], "ref=v3", *_args(deploy))
+    assert ret.returncode != 0
+    data = ret.data
+    assert data["servers"]["build1"]["result"] is True, data
+    assert data["servers"]["app2"]["result"] is False, data
+    assert "rolled back" in data["servers"]["app2"]["comment"]
+    assert data["rolled_back"]["build1"]["result"] is True, data
+    assert [load.failed for load in loads] == [[], []], [load.failed[:3] for load in loads]
+    assert "3" in loads[0].versions  # build1 really served app:3 before it was rolled back
+    assert all(versions(p) == {"2"} for p in ports.values())
+
+    # One rollout per app at a time: a second one started meanwhile is refused.
+    first, other_cli = {}, master.salt_run_cli(timeout=600)  # one CLI object per process
+    thread = threading.Thread(target=lambda: first.update(ret=_run(
+        other_cli, "chain.rollout", APP, images["1"], *_args(deploy))))
+    thread.start()
+    time.sleep(3)
+    second = _run(salt_run_cli, "chain.rollout", APP, images["2"], *_args(deploy))
+    thread.join(300)
+    assert second.returncode != 0
+    assert "already running" in (second.stdout + second.stderr), second.stdout
+    assert first["ret"].returncode == 0, first["ret"].stdout[-3000:]
+    assert all(versions(p) == {"1"} for p in ports.values())
+
+    # By hand: back to the previous digest (app:2's), nothing rebuilt.
+    ret = _run(salt_run_cli, "chain.rollback", APP, *_args(deploy))
+    assert ret.returncode == 0, ret.data
+    assert ret.data["kind"] == "rollback" and ret.data["image"].startswith("sha256:")
+    assert all(versions(p) == {"2"} for p in ports.values())
+
+    hist = _run(salt_run_cli, "chain.history", APP).data
+    assert [h["kind"] for h in hist[:2]] == ["rollback", "rollout"]
+    assert [(h["ref"], h["result"]) for h in hist[2:4]] == [("v3", False), ("v2", True)], hist
+
+    status = _run(salt_run_cli, "chain.status", APP, "out_format=data", *_args(deploy)).data
+    for server in SERVERS:
+        st = status[APP]["servers"][server]
+        assert len(st["serving"]) == 2, st
+    text = _run(salt_run_cli, "chain.status", APP, *_args(deploy)).stdout
+    assert "serving" in text and "build1" in text
+
+    csv_ret = _run(salt_run_cli, "chain.inventory", "out_format=csv")
+    assert csv_ret.returncode == 0, csv_ret.stdout
+    inv = csv_ret.data if isinstance(csv_ret.data, str) else csv_ret.stdout
+    prefix = engines.name("chain-app-")
+    lines = [ln for ln in inv.splitlines() if prefix in ln]
+    assert "minion,name,id,image,image_id,state,health,ports,labels" in inv, inv[:500]
+    # both servers share engine 1: each minion reports the 4 replicas
+    assert len(lines) == 8 and all("healthy" in ln for ln in lines), lines
+    rows = _run(salt_run_cli, "chain.inventory").data
+    mine = [r for r in rows if (r.get("name") or "").startswith(prefix)]
+    assert {r["minion"] for r in mine} == {"build1", "app2"}
