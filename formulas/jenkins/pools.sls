@@ -1,0 +1,47 @@
+{#- This minion's agent pools (jenkins_agent.pool), and a schedule that reconciles them every
+    few seconds between highstates (a queued build gets an agent without a highstate). -#}
+{%- from tpldir ~ "/map.jinja" import jenkins with context %}
+{%- for name, pool in jenkins.pools | dictsort %}
+{%-   set pool = dict(pool or {}) %}
+{%-   set image = pool.pop('image') %}
+
+jenkins-pool-{{ name }}:
+  jenkins_agent.pool:
+    - name: {{ name }}
+    - image: {{ image }}
+{%-   if jenkins.profile %}
+    - profile: {{ jenkins.profile }}
+{%-   endif %}
+{%-   if jenkins.engine %}
+    - engine: {{ jenkins.engine }}
+{%-   endif %}
+{%-   for key, value in pool | dictsort %}
+    - {{ key }}: {{ value | json }}
+{%-   endfor %}
+{%-   if jenkins.controller.enabled %}
+    - require:
+      - container: jenkins-controller
+{%-   endif %}
+
+{%-   set kwargs = dict(pool) %}
+{%-   do kwargs.pop('wait', None) %}
+{%-   do kwargs.update({'profile': jenkins.profile, 'engine': jenkins.engine}) %}
+
+jenkins-pool-{{ name }}-reconcile:
+{%-   if jenkins.reconcile.schedule %}
+  schedule.present:
+    - name: jenkins-agent-reconcile-{{ name }}
+    - function: jenkins_agent.reconcile
+    - job_args: [{{ name | json }}, {{ image | json }}]
+    - job_kwargs: {{ kwargs | json }}
+    - seconds: {{ jenkins.reconcile.seconds }}
+    - maxrunning: 1
+    - return_job: false
+    - persist: true
+    - require:
+      - jenkins_agent: jenkins-pool-{{ name }}
+{%-   else %}
+  schedule.absent:
+    - name: jenkins-agent-reconcile-{{ name }}
+{%-   endif %}
+{%- endfor %}

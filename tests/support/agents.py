@@ -1,0 +1,91 @@
+"""The emulated agent image for jenkins_agent tests, built from this checkout under a run-unique
+tag, and checks that an agent secret is nowhere it must not be."""
+
+import contextlib
+import io
+import json
+import os
+import tarfile
+
+import docker
+
+from tests.support import engines
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BROKEN_DOCKERFILE = (
+    f"FROM {engines.DEBIAN}\n"
+    "RUN useradd -u 1000 -m jenkins\nUSER jenkins\n"
+    'ENTRYPOINT ["sh", "-c", "echo agent image is broken: cannot start >&2; exit 3", "--"]\n'
+)
+
+
+def _context(files):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for arcname, data in files.items():
+            info = tarfile.TarInfo(arcname)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    buf.seek(0)
+    return buf
+
+
+_BUILT = set()
+
+
+def agent_image_tag():
+    return f"saltext-chain/{engines.name('agent')}:1"
+
+
+def build_agent_image(engine="engine1", tag=None, marker=""):
+    """Build images/jenkins-agent from this checkout (once per session and tag); returns the
+    tag. ``marker`` adds a label so that two tags get two image ids."""
+    tag = tag or agent_image_tag()
+    if (engine, tag, marker) in _BUILT:
+        with contextlib.closing(engines.client(engine)) as client:
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                client.images.get(tag)
+                return tag
+    with open(os.path.join(REPO, "images/jenkins-agent/Dockerfile"), "rb") as fh:
+        dockerfile = fh.read()
+    if marker:
+        dockerfile += f'\nLABEL sc.test.marker="{marker}"\n'.encode()
+    with open(os.path.join(REPO, "src/saltext/chain/emulator/agent.py"), "rb") as fh:
+        agent = fh.read()
+    files = {"images/jenkins-agent/Dockerfile": dockerfile,
+             "src/saltext/chain/emulator/agent.py": agent}
+    with contextlib.closing(engines.client(engine)) as client:
+        client.images.build(fileobj=_context(files), custom_context=True,
+                            dockerfile="images/jenkins-agent/Dockerfile", tag=tag, rm=True,
+                            buildargs={"BASE_IMAGE": engines.DEBIAN})
+    _BUILT.add((engine, tag, marker))
+    return tag
+
+
+def build_broken_image(engine="engine1"):
+    tag = f"saltext-chain/{engines.name('broken-agent')}:1"
+    with contextlib.closing(engines.client(engine)) as client:
+        client.images.build(fileobj=_context({"Dockerfile": BROKEN_DOCKERFILE.encode()}),
+                            custom_context=True, tag=tag, rm=True)
+    return tag
+
+
+def remove_image(tag, engine="engine1"):
+    with contextlib.closing(engines.client(engine)) as client:
+        with contextlib.suppress(docker.errors.APIError):
+            client.images.remove(tag, force=True)
+
+
+def agent_containers(engine="engine1"):
+    with contextlib.closing(engines.client(engine)) as client:
+        return [c.attrs for c in client.containers.list(
+            all=True, filters={"label": [f"{engines.TEST_LABEL}={engines.RUN}",
+                                         "org.saltext-chain.jenkins-agent=true"]})]
+
+
+def assert_no_secret(secret, *things):
+    """``secret`` appears in none of ``things`` (inspect data, returns, events: anything)."""
+    assert secret and len(secret) >= 16
+    for thing in things:
+        text = thing if isinstance(thing, str) else json.dumps(thing, default=str)
+        assert secret not in text, "the agent secret leaked"
