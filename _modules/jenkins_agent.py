@@ -405,7 +405,8 @@ def _engine_total(engine):
     return len(rows)
 
 
-def reconcile(name, image, profile=None, engine=None, test=False, accept_image=True, **kwargs):
+def reconcile(name, image, profile=None, engine=None, test=False, accept_image=None,
+              **kwargs):
     """One pass over pool ``name``: launch agents for queue demand (buildable items whose
     label expression the pool's labels satisfy, counting starting agents against it and
     against ``max``, ``max_starting`` and ``engine_cap``), keep ``min``, scale idle agents
@@ -413,6 +414,10 @@ def reconcile(name, image, profile=None, engine=None, test=False, accept_image=T
     whose node is gone and nodes whose container is gone (after ``orphan_grace``), recycle
     agents that never come online (``connect_timeout``) with back-off, and report the pool
     broken after ``max_failures`` such failures. ``test=True`` writes nothing.
+
+    A new image id is taken at once (``accept_image``, default: unless the pool has a
+    ``canary_job``; then only ``jenkins_agent.canary`` accepts it); agents of an older image
+    or configuration are replaced one at a time, never during a build.
 
     Options: ``label`` (required), ``min``, ``max``, ``executors``, ``idle_minutes``,
     ``max_uses``, ``connect_timeout``, ``max_starting``, ``engine_cap``, ``orphan_grace``,
@@ -429,6 +434,8 @@ def reconcile(name, image, profile=None, engine=None, test=False, accept_image=T
     opts = _plan.pool_options(name, kwargs)
     _check_image(image)
     test = chain_errors.as_bool(test, "test")
+    if accept_image is None:
+        accept_image = opts["canary_job"] is None
     accept_image = chain_errors.as_bool(accept_image, "accept_image")
     _set_profiles(profile, engine)
     conf = _conf(profile)
@@ -438,14 +445,14 @@ def reconcile(name, image, profile=None, engine=None, test=False, accept_image=T
               "errors": []}
     with _memory(conf, name, write=not test) as memory:
         img = __salt__["container.image_inspect"](image, profile=engine)
-        if memory.get("image_ref") != image or memory.get("config") != digest:
-            if accept_image or memory.get("accepted") is None:
-                memory.update({"accepted": img["Id"] if img else None, "image_ref": image})
-                for key in ("failures", "backoff_until", "broken"):
-                    memory.pop(key, None)
+        new_id = img["Id"] if img else None
+        if memory.get("config") != digest:
             memory["config"] = digest
-        if accept_image and img is not None and memory.get("accepted") is None:
-            memory["accepted"] = img["Id"]
+            _clear_failures(memory)
+        if new_id and memory.get("accepted") != new_id:
+            if accept_image or memory.get("accepted") is None:
+                memory["accepted"] = new_id
+                _clear_failures(memory)
         accepted = memory.get("accepted")
         agents = _pool_agents(conf, name, engine, accepted, digest)
         computers = _read.computers(conf)
@@ -454,8 +461,10 @@ def reconcile(name, image, profile=None, engine=None, test=False, accept_image=T
         decision = _plan.plan(name, opts, agents, computers, demand, memory, now,
                               _engine_total(engine), _owner())
         result.update({"demand": demand, "starting": decision["starting"],
-                       "online": decision["online"], "blocked": decision["blocked"],
-                       "broken": decision["broken"]})
+                       "online": decision["online"], "outdated": decision["outdated"],
+                       "blocked": decision["blocked"], "broken": decision["broken"],
+                       "image_id": accepted, "pending_image": new_id != accepted and
+                       new_id is not None})
         if test:
             result.update({
                 "launched": [f"{name}-<new>"] * decision["launch"],
@@ -464,8 +473,94 @@ def reconcile(name, image, profile=None, engine=None, test=False, accept_image=T
                 "disabled": decision["disable"], "scaled_down": decision["scale_down"],
             })
             return result
-        _apply(name, opts, conf, engine, decision, result, memory, accepted or image)
+        launch_image = image if new_id is None or accepted in (None, new_id) else accepted
+        _apply(name, opts, conf, engine, decision, result, memory, launch_image)
     return result
+
+
+def _clear_failures(memory):
+    for key in ("failures", "backoff_until", "broken"):
+        memory.pop(key, None)
+
+
+def canary(name, image, profile=None, engine=None, test=False, **kwargs):
+    """The canary gate of pool ``name`` for ``image``: when the image id differs from the one
+    the pool accepted, start one canary agent from it under the separate label
+    ``<pool>-canary``, run the pool's ``canary_job`` (a shell command, as job
+    ``<pool>-canary``) on it, remove the canary, and accept the image only if the build
+    succeeds. Returns ``{needed, passed, result, console_tail}``; ``test=True`` only says
+    whether a canary run is needed.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' jenkins_agent.canary linux saltext-chain/jenkins-agent:2 label=linux canary_job='make selftest'
+    """
+    kwargs = {k: v for k, v in kwargs.items() if not k.startswith("__")}
+    opts = _plan.pool_options(name, kwargs)
+    _check_image(image)
+    test = chain_errors.as_bool(test, "test")
+    if opts["canary_job"] is None:
+        raise SaltInvocationError("canary_job: the pool declares no canary job")
+    _set_profiles(profile, engine)
+    conf = _conf(profile)
+    with _memory(conf, name, write=not test) as memory:
+        img = __salt__["container.image_inspect"](image, profile=engine)
+        new_id = img["Id"] if img else None
+        accepted = memory.get("accepted")
+        out = {"needed": accepted is not None and new_id != accepted, "passed": None,
+               "result": None, "console_tail": None, "old": accepted, "new": new_id or image}
+        if not out["needed"] or test:
+            return out
+        label = f"{name}-canary"
+        job = f"{name}-canary"
+        node = f"{name}-canary-{secrets.token_hex(3)}"
+        canary_opts = {**opts, "labels": [label], "executors": 1}
+        _put_job(job, label, opts["canary_job"]["command"])
+        secret = None
+        try:
+            secret = _launch(node, image, canary_opts, conf, name + "-canary", engine,
+                             _plan.description(name + "-canary", _owner()))
+            problem = _wait_online(node, node, opts["connect_timeout"], engine)
+            if problem:
+                out.update(passed=False, result="OFFLINE",
+                           console_tail=_why_offline(node, node, engine, secret))
+                return out
+            build = __salt__["jenkins.build"](job, wait=True, timeout=opts["canary_timeout"],
+                                              tail=30, profile=profile)
+            out.update(result=build.get("result"),
+                       console_tail=chain_errors.scrub(build.get("console_tail") or "",
+                                                       [secret]))
+            out["passed"] = build.get("result") == "SUCCESS"
+            if out["passed"]:
+                memory["accepted"] = new_id
+                _clear_failures(memory)
+            return out
+        finally:
+            with contextlib.suppress(Exception):
+                _remove(node, node, engine)
+
+
+def _put_job(job, label, command):
+    xml = (
+        "<?xml version='1.1' encoding='UTF-8'?>\n<project><description>canary self-test of "
+        f"jenkins_agent pool (managed)</description><assignedNode>{_xml_escape(label)}"
+        "</assignedNode><canRoam>false</canRoam><disabled>false</disabled>"
+        "<concurrentBuild>false</concurrentBuild><builders><hudson.tasks.Shell><command>"
+        f"{_xml_escape(command)}</command></hudson.tasks.Shell></builders><publishers/>"
+        "<buildWrappers/></project>"
+    )
+    profile = _PROFILE.get("jenkins")
+    diff = __salt__["jenkins.job_compare"](job, config=xml, profile=profile)
+    if not diff["exists"]:
+        __salt__["jenkins.job_create"](job, config_xml=xml, profile=profile)
+    elif diff["changed"]:
+        __salt__["jenkins.job_update"](job, config_xml=xml, profile=profile)
+
+
+def _xml_escape(text):
+    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
 
 
 def _apply(pool, opts, conf, engine, decision, result, memory, image):

@@ -27,6 +27,8 @@ return, a comment or an event. See docs/jenkins_agent.md.
         - max_uses: 1
 """
 
+import time
+
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 __virtualname__ = "jenkins_agent"
@@ -134,6 +136,11 @@ def pool(name, image, profile=None, engine=None, wait=True, **kwargs):
     online. Fails when the pool is broken (agents never came online ``max_failures`` times),
     with the last failure's log tail.
 
+    With a ``canary_job`` (a shell command), a new image id first runs on one canary agent
+    under the label ``<pool>-canary``; the pool rolls to it, one agent at a time and never
+    during a build, only when that build succeeds. Otherwise the state fails with the job's
+    console tail and the pool keeps the old image.
+
     A schedule (formulas/jenkins, ``jenkins:pools``) keeps reconciling between highstates.
 
     .. code-block:: yaml
@@ -162,20 +169,38 @@ def pool(name, image, profile=None, engine=None, wait=True, **kwargs):
     if out is None:
         return ret
     changes = {}
-    if out["launched"]:
-        changes["launched"] = out["launched"]
-    for key in ("deleted", "scaled_down", "disabled"):
-        if out[key]:
-            changes[key] = out[key]
-    ret["changes"] = changes
+    _merge(changes, out)
     if out.get("broken"):
-        ret["result"] = False
-        ret["comment"] = f"Pool {name} is broken, not launching: {out['broken']}"
+        ret.update(changes=changes, result=False,
+                   comment=f"Pool {name} is broken, not launching: {out['broken']}")
         return ret
     if out.get("errors"):
-        ret["result"] = False
-        ret["comment"] = f"Pool {name}: " + "; ".join(out["errors"])
+        ret.update(changes=changes, result=False,
+                   comment=f"Pool {name}: " + "; ".join(out["errors"]))
         return ret
+    if kwargs.get("canary_job") is not None and out.get("pending_image"):
+        if test:
+            changes["image"] = {"old": out["image_id"], "new": image,
+                                "gate": "canary job first"}
+        else:
+            gate = _call(ret, "jenkins_agent.canary", name, image, profile=profile,
+                         engine=engine, **kwargs)
+            if gate is None:
+                ret["changes"] = changes
+                return ret
+            if gate["needed"] and not gate["passed"]:
+                changes["canary"] = {"image": image, "result": gate["result"]}
+                ret.update(changes=changes, result=False, comment=(
+                    f"Pool {name}: the canary of {image} failed ({gate['result']}); the pool "
+                    f"keeps {gate['old']}.\n{gate['console_tail'] or ''}".rstrip()))
+                return ret
+            if gate["needed"]:
+                changes["image"] = {"old": gate["old"], "new": gate["new"]}
+                rolled = _roll(ret, name, image, profile, engine, kwargs, changes)
+                if rolled is None:
+                    ret["changes"] = changes
+                    return ret
+    ret["changes"] = changes
     if test:
         ret["result"] = None if changes else True
         ret["comment"] = (f"Pool {name} would change" if changes else
@@ -188,8 +213,40 @@ def pool(name, image, profile=None, engine=None, wait=True, **kwargs):
                        engine=engine)
         if online is None:
             return ret
-    ret["comment"] = (f"Pool {name}: {len(out['launched'])} launched, "
-                      f"{len(out.get('deleted') or [])} removed, "
-                      f"{len(out.get('scaled_down') or [])} scaled down; "
+    ret["comment"] = (f"Pool {name}: {len(changes.get('launched') or [])} launched, "
+                      f"{len(changes.get('deleted') or [])} removed, "
+                      f"{len(changes.get('scaled_down') or [])} scaled down; "
                       f"demand {out.get('demand', 0)}")
     return ret
+
+
+def _merge(changes, out):
+    for key in ("launched", "deleted", "scaled_down", "disabled"):
+        if out.get(key):
+            changes.setdefault(key, []).extend(out[key])
+
+
+def _roll(ret, name, image, profile, engine, kwargs, changes):
+    """Reconcile until no agent of the old image is left (one at a time, never during a
+    build), within a connect_timeout per agent."""
+    per_agent = int(kwargs.get("connect_timeout") or 120)
+    budget = per_agent * (int(kwargs.get("max") or 4) + 1)
+    deadline = time.monotonic() + budget
+    while True:
+        out = _call(ret, "jenkins_agent.reconcile", name, image, profile=profile,
+                    engine=engine, **kwargs)
+        if out is None:
+            return None
+        _merge(changes, out)
+        if out.get("broken") or out.get("errors"):
+            ret.update(result=False, comment=f"Pool {name}: rolling to {image} stopped: "
+                       + (out.get("broken") or "; ".join(out["errors"])))
+            return None
+        if not out["outdated"] and not out["starting"]:
+            return True
+        if time.monotonic() > deadline:
+            ret.update(result=False, comment=(
+                f"Pool {name}: {len(out['outdated'])} agent(s) still on the old image after "
+                f"{budget} s (busy builds are never killed; the schedule keeps rolling)"))
+            return None
+        time.sleep(1)

@@ -394,6 +394,8 @@ def plan(pool, opts, agents, computers, demand_count, memory, now, engine_total,
         "delete": delete,
         "disable": disable,
         "scale_down": scale_down,
+        "outdated": sorted(a["node"] for a in agents if not a.get("current", True)
+                           and a["node"] not in {d["node"] for d in delete}),
         "starting": sorted(starting),
         "online": sorted(online),
         "blocked": blocked,

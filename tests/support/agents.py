@@ -33,13 +33,20 @@ def _context(files):
 _BUILT = set()
 
 
+def agent_reads_secret_files():
+    """Whether this checkout's emulated agent honours ``-secret @FILE`` (args4j @ syntax)."""
+    with open(os.path.join(REPO, "src/saltext/chain/emulator/agent.py"), encoding="utf-8") as fh:
+        return "def expand_at_files" in fh.read()
+
+
 def agent_image_tag():
     return f"saltext-chain/{engines.name('agent')}:1"
 
 
 def build_agent_image(engine="engine1", tag=None, marker=""):
     """Build images/jenkins-agent from this checkout (once per session and tag); returns the
-    tag. ``marker`` adds a label so that two tags get two image ids."""
+    tag. ``marker`` (a word) is written to /etc/agent-flavour, so that two markers give two
+    image ids and a canary job can tell them apart."""
     tag = tag or agent_image_tag()
     if (engine, tag, marker) in _BUILT:
         with contextlib.closing(engines.client(engine)) as client:
@@ -49,7 +56,8 @@ def build_agent_image(engine="engine1", tag=None, marker=""):
     with open(os.path.join(REPO, "images/jenkins-agent/Dockerfile"), "rb") as fh:
         dockerfile = fh.read()
     if marker:
-        dockerfile += f'\nLABEL sc.test.marker="{marker}"\n'.encode()
+        dockerfile += (f'\nUSER root\nRUN echo {marker} > /etc/agent-flavour\n'
+                       'USER jenkins\n').encode()
     with open(os.path.join(REPO, "src/saltext/chain/emulator/agent.py"), "rb") as fh:
         agent = fh.read()
     files = {"images/jenkins-agent/Dockerfile": dockerfile,

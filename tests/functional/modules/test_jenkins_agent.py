@@ -1,0 +1,219 @@
+"""jenkins_agent pools on a real engine and the emulator: scale up from queue demand and back
+down, heal a killed agent, remove a container whose node was deleted, back off and report a
+broken image, test mode writes nothing."""
+
+import contextlib
+import time
+import uuid
+from xml.sax.saxutils import escape
+
+import pytest
+
+from tests.support import agents, engines
+
+pytestmark = [pytest.mark.docker]
+# agents that must come online need the emulated agent to read -secret @FILE
+needs_agent = pytest.mark.skipif(not agents.agent_reads_secret_files(),
+                                 reason="the emulated agent does not read -secret @FILE yet")
+
+
+def freestyle(command, label):
+    return (
+        "<?xml version='1.1' encoding='UTF-8'?>\n<project><description>jenkins_agent test"
+        f"</description><assignedNode>{escape(label)}</assignedNode><canRoam>false</canRoam>"
+        "<disabled>false</disabled><concurrentBuild>false</concurrentBuild><builders>"
+        f"<hudson.tasks.Shell><command>{escape(command)}</command></hudson.tasks.Shell>"
+        "</builders><publishers/><buildWrappers/></project>"
+    )
+
+
+@pytest.fixture(scope="module")
+def agent_image(docker_engines):
+    tag = agents.build_agent_image()
+    yield tag
+    engines.cleanup("engine1")
+    agents.remove_image(tag)
+
+
+@pytest.fixture
+def pool(modules):
+    name = engines.name(f"p{uuid.uuid4().hex[:4]}")
+    yield name
+    for row in modules.jenkins_agent.list(pool=name).values():
+        modules.jenkins.node_delete(row["node"])
+    for node in modules.jenkins.nodes():
+        if node.startswith(name + "-"):
+            modules.jenkins.node_delete(node)
+    engines.cleanup("engine1")
+
+
+def opts(pool, **kw):
+    return {"label": f"{pool}-l linux", "min": 0, "max": 2, "connect_timeout": 60,
+            "container_options": {"network_mode": "host", "labels": engines.owned()}, **kw}
+
+
+def until(func, timeout=60, interval=0.5):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = func()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+def last_result(modules, job):
+    info = modules.jenkins.build_info(job, "lastBuild")
+    return info and not info.get("building") and info.get("result")
+
+
+@needs_agent
+def test_scale_up_from_queue_demand_then_down(modules, agent_image, pool):
+    job = engines.name(f"j{uuid.uuid4().hex[:4]}")
+    modules.jenkins.job_create(job, config_xml=freestyle("echo built-on-pool", f"{pool}-l&&linux"))
+    try:
+        o = opts(pool, idle_minutes=0)
+        out = modules.jenkins_agent.reconcile(pool, agent_image, **o)
+        assert out["launched"] == [] and out["demand"] == 0
+        modules.jenkins.build(job, wait=False)
+        out = until(lambda: modules.jenkins_agent.reconcile(pool, agent_image, **o)["launched"])
+        assert len(out) == 1 and out[0].startswith(pool + "-")
+        again = modules.jenkins_agent.reconcile(pool, agent_image, **o)
+        assert again["launched"] == [] and again["starting"] + again["online"] == out
+        assert until(lambda: last_result(modules, job)) == "SUCCESS"
+        assert "built-on-pool" in modules.jenkins.console(job)
+        down = until(lambda: modules.jenkins_agent.reconcile(pool, agent_image,
+                                                             **o)["scaled_down"])
+        assert down == out
+        assert modules.jenkins.node_info(out[0]) is None
+        assert modules.jenkins_agent.list(pool=pool) == {}
+    finally:
+        modules.jenkins.job_delete(job)
+
+
+@needs_agent
+def test_deleted_node_container_removed_and_pool_heals(modules, agent_image, pool):
+    o = opts(pool, min=1, orphan_grace=0)
+    (first,) = modules.jenkins_agent.reconcile(pool, agent_image, **o)["launched"]
+    modules.jenkins_agent.wait_pool(pool, 1, timeout=60)
+    assert modules.jenkins.node_delete(first) is True
+    out = modules.jenkins_agent.reconcile(pool, agent_image, **o)
+    assert out["deleted"] == [{"node": None, "container": first,
+                               "reason": "its node is gone from the controller"}]
+    assert len(out["launched"]) == 1 and out["launched"] != [first]
+    assert first not in modules.jenkins_agent.list(pool=pool)
+    modules.jenkins_agent.wait_pool(pool, 1, timeout=60)
+
+
+@needs_agent
+def test_killed_agent_fails_its_build_and_pool_heals(modules, agent_image, pool):
+    job = engines.name(f"k{uuid.uuid4().hex[:4]}")
+    modules.jenkins.job_create(job, config_xml=freestyle("sleep 30", f"{pool}-l"))
+    try:
+        o = opts(pool, min=1)
+        (first,) = modules.jenkins_agent.reconcile(pool, agent_image, **o)["launched"]
+        modules.jenkins_agent.wait_pool(pool, 1, timeout=60)
+        modules.jenkins.build(job, wait=False)
+        assert until(lambda: (modules.jenkins.build_info(job, "lastBuild") or {}).get("building"))
+        with contextlib.closing(engines.client("engine1")) as client:
+            client.containers.get(first).kill()
+        assert until(lambda: last_result(modules, job)) in ("FAILURE", "ABORTED")
+        out = until(lambda: modules.jenkins_agent.reconcile(pool, agent_image, **o)["deleted"])
+        assert out[0]["node"] == first
+        online = modules.jenkins_agent.wait_pool(pool, 1, timeout=60)
+        assert first not in online
+    finally:
+        modules.jenkins.job_delete(job)
+
+
+def test_broken_image_is_backed_off_and_reported(modules, pool, docker_engines):
+    broken = agents.build_broken_image()
+    try:
+        o = opts(pool, min=1, connect_timeout=30, max_failures=2, backoff=0)
+        launched, report = [], None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            out = modules.jenkins_agent.reconcile(pool, broken, **o)
+            launched += out["launched"]
+            if out["broken"]:
+                report = out["broken"]
+                break
+            time.sleep(1)
+        assert report and "agent image is broken" in report
+        assert len(launched) == 2
+        for _ in range(3):
+            out = modules.jenkins_agent.reconcile(pool, broken, **o)
+            assert out["launched"] == [] and out["blocked"] == "broken"
+    finally:
+        engines.cleanup("engine1")
+        agents.remove_image(broken)
+
+
+@needs_agent
+def test_pool_state_idempotent_and_test_mode_pure(states, modules, agent_image, pool,
+                                                  unchanged_home):
+    o = opts(pool, min=1)
+    with unchanged_home(), engines.EventRecorder("engine1") as rec:
+        ret = states.jenkins_agent.pool(pool, image=agent_image, test=True, **o)
+    assert ret.result is None and len(ret.changes["launched"]) == 1
+    assert rec.mutations() == []
+    ret = states.jenkins_agent.pool(pool, image=agent_image, **o)
+    assert ret.result is True and len(ret.changes["launched"]) == 1, ret.comment
+    node = ret.changes["launched"][0]
+    assert modules.jenkins.node_info(node)["offline"] is False
+    secret = modules.jenkins.agent_secret(node)
+    agents.assert_no_secret(secret, ret.raw, agents.agent_containers())
+    ret = states.jenkins_agent.pool(pool, image=agent_image, **o)
+    assert ret.result is True and ret.changes == {}, ret.changes
+    with unchanged_home():
+        ret = states.jenkins_agent.pool(pool, image=agent_image, test=True, **o)
+    assert ret.result is True and ret.changes == {}
+
+
+@pytest.mark.parametrize("kwargs, word", [({"min": "x"}, "min"), ({"label": None}, "label"),
+                                          ({"max_uses": -1}, "max_uses"),
+                                          ({"canary_job": 3}, "canary_job")])
+def test_pool_bad_input_before_io(states, pool, kwargs, word, unchanged_home, docker_engines):
+    with unchanged_home(), engines.EventRecorder("engine1") as rec:
+        ret = states.jenkins_agent.pool(pool, image="x:1", **{**opts(pool), **kwargs})
+    assert ret.result is False and word in ret.comment
+    assert rec.mutations() == []
+
+
+@needs_agent
+def test_canary_gate_keeps_a_bad_image_out_and_rolls_a_good_one(states, modules, agent_image,
+                                                                 pool):
+    bad = agents.build_agent_image(tag=f"saltext-chain/{engines.name('agent')}:bad",
+                                   marker="bad")
+    good = agents.build_agent_image(tag=f"saltext-chain/{engines.name('agent')}:good",
+                                    marker="good")
+    o = opts(pool, min=1, canary_job="grep -q good /etc/agent-flavour")
+    try:
+        ret = states.jenkins_agent.pool(pool, image=agent_image, **o)
+        assert ret.result is True and len(ret.changes["launched"]) == 1, ret.comment
+        (first,) = ret.changes["launched"]
+
+        ret = states.jenkins_agent.pool(pool, image=bad, test=True, **o)
+        assert ret.result is None and ret.changes["image"]["new"] == bad
+        ret = states.jenkins_agent.pool(pool, image=bad, **o)
+        assert ret.result is False and "canary" in ret.comment, ret.comment
+        assert "grep -q good /etc/agent-flavour" in ret.comment  # the console tail
+        rows = modules.jenkins_agent.list(pool=pool)
+        assert list(rows) == [first] and rows[first]["image"] == agent_image
+        assert not [n for n in modules.jenkins.nodes() if "-canary-" in n and n.startswith(pool)]
+        # the schedule's pass (no canary) keeps the old image too
+        out = modules.jenkins_agent.reconcile(pool, bad, **o)
+        assert out["launched"] == [] and out["outdated"] == []
+
+        ret = states.jenkins_agent.pool(pool, image=good, **o)
+        assert ret.result is True, ret.comment
+        assert ret.changes["image"]["new"].startswith("sha256:")
+        rows = modules.jenkins_agent.list(pool=pool)
+        assert len(rows) == 1 and first not in rows
+        assert next(iter(rows.values()))["image"] == good
+        ret = states.jenkins_agent.pool(pool, image=good, **o)
+        assert ret.result is True and ret.changes == {}, ret.changes
+    finally:
+        modules.jenkins.job_delete(f"{pool}-canary")
+        engines.cleanup("engine1")
+        agents.remove_image(bad)
+        agents.remove_image(good)
