@@ -154,7 +154,7 @@ OPTIONS = (
     Row("memswap_limit", ("memory_swap",), t.swap, "HostConfig.MemorySwap", **_int_u, update=True,
       doc="memory + swap, or -1 for unlimited"),
     Row("mem_swappiness", (), t.integer(0, 100), "HostConfig.MemorySwappiness", doc="0-100, cgroup v1"),
-    Row("cpus", ("nano_cpus",), t.cpus, "HostConfig.NanoCpus", **_int_u, update=True,
+    Row("cpus", (), t.cpus, "HostConfig.NanoCpus", **_int_u, update=True,
       doc="number of CPUs, e.g. 1.5"),
     Row("cpu_shares", (), _nonneg, "HostConfig.CpuShares", **_int_u, update=True, doc="relative weight"),
     Row("cpu_period", (), _nonneg, "HostConfig.CpuPeriod", **_int_u, update=True, doc="microseconds"),
@@ -232,7 +232,8 @@ def resolve_names(kwargs):
 
 def normalize_fields(kwargs):
     """Validate declared options (any accepted name) -> {public name: canonical value}."""
-    return {name: BY_NAME[name].norm(value, name)
+    declared_as = {ALIASES.get(k, k): k for k in kwargs}  # errors name what the caller wrote
+    return {name: BY_NAME[name].norm(value, declared_as.get(name, name))
             for name, value in resolve_names(kwargs).items() if value is not None}
 
 
