@@ -223,6 +223,7 @@ def running(
     steps = []
     try:
         _check_state_args(watch_action, pull, wait_healthy, health_timeout, probe_url, stop_timeout)
+        wait_healthy = chain_errors.as_bool(wait_healthy, "wait_healthy")
         spec = __salt__["container.normalize"](image=image, **spec_args)
         chain_docker_spec.comparisons(comparisons)
         test = __opts__["test"]
