@@ -640,6 +640,12 @@ def wait_pool(name, count, timeout=120, profile=None, engine=None):
         online = sorted(a["node"] for a in agents
                         if not computers.get(a["node"], {"offline": True})["offline"])
         if len(online) >= count:
+            with _memory(conf, name) as memory:  # seen online: a later exit is no start failure
+                for node in online:
+                    memory.setdefault("nodes", {}).setdefault(
+                        node, {"first_seen": time.time()})["online_once"] = True
+                if online:
+                    _clear_failures(memory)
             return online
         if time.monotonic() >= deadline:
             waiting = [a["node"] for a in agents if a["node"] not in online]
