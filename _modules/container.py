@@ -792,7 +792,7 @@ def build_inputs_digest(path, dockerfile="Dockerfile", buildargs=None, target=No
         salt '*' container.build_inputs_digest salt://app/image buildargs='{"VERSION": "1.2"}'
     """
     inputs = chain_docker_build.check_inputs(path, dockerfile, buildargs, target, labels,
-                                             base_image)
+                                             base_image, saltenv)
     return _build_context(inputs, saltenv, False, profile)[1]
 
 
@@ -813,7 +813,7 @@ def image_build(name, path, dockerfile="Dockerfile", buildargs=None, target=None
     """
     chain_registry.check_image_name(name)
     inputs = chain_docker_build.check_inputs(path, dockerfile, buildargs, target, labels,
-                                             base_image)
+                                             base_image, saltenv)
     nocache = chain_errors.as_bool(nocache, "nocache")
     timeout = connection(profile)["build_timeout"]
     context, digest = _build_context(inputs, saltenv, True, profile)
@@ -1055,8 +1055,12 @@ def network_connect(network, container, aliases=None, ipv4_address=None, ipv6_ad
     _name(network, "network")
     _name(container, "container")
     aliases = [aliases] if isinstance(aliases, str) else aliases
-    if aliases is not None and not all(isinstance(a, str) for a in aliases):
+    if aliases is not None and not (isinstance(aliases, (list, tuple))
+                                    and all(isinstance(a, str) for a in aliases)):
         raise SaltInvocationError("aliases: expected a list of names")
+    for value, field in ((ipv4_address, "ipv4_address"), (ipv6_address, "ipv6_address")):
+        if value is not None and not isinstance(value, str):
+            raise SaltInvocationError(f"{field}: expected an address, got {value!r}")
     _call(f"connect {container} to {network}", _client(profile).connect_container_to_network,
           container, network, aliases=aliases, ipv4_address=ipv4_address,
           ipv6_address=ipv6_address)

@@ -64,9 +64,7 @@ def _check(name, build, dockerfile, buildargs, target, labels, base_image, sourc
         chain_registry.check_image_name(source, "source")
     # Build options are checked even when unused (without build they are ignored, as ever).
     chain_docker_build.check_inputs("." if build is None else build, dockerfile, buildargs,
-                                    target, labels, base_image)
-    if saltenv is not None and (not isinstance(saltenv, str) or not saltenv):
-        raise SaltInvocationError(f"saltenv: expected an environment name, got {saltenv!r}")
+                                    target, labels, base_image, saltenv)
     return chain_errors.as_bool(push, "push")
 
 

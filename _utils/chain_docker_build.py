@@ -53,9 +53,11 @@ def _optional_text(value, field):
 
 
 def check_inputs(path, dockerfile="Dockerfile", buildargs=None, target=None, labels=None,
-                 base_image=None):
+                 base_image=None, saltenv=None):
     """Validate every build argument before any I/O; returns them normalised:
     ``{path, dockerfile, buildargs (with BASE_IMAGE), target, labels}``."""
+    if saltenv is not None and (not isinstance(saltenv, str) or not saltenv):
+        raise BadInput(f"saltenv: expected an environment name, got {saltenv!r}")
     if not path or not isinstance(path, str):
         raise BadInput("path: a build context directory (salt:// or local) is required")
     dockerfile = dockerfile or "Dockerfile"

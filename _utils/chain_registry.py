@@ -123,6 +123,8 @@ def auth_config(image, config_get):
 
 def config_path(path=None):
     """``path``, else ``~/.docker/config.json``."""
+    if path is not None and (not isinstance(path, str) or not path.strip()):
+        raise BadInput(f"config_path: expected a file path, got {path!r}")
     return path or os.path.join(os.path.expanduser("~"), ".docker", "config.json")
 
 

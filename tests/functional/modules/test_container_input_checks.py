@@ -34,12 +34,16 @@ UNREACHABLE = {"base_url": "unix:///nonexistent.sock", "timeout": 2}
         ("events", [], {"since": "x"}, "since"),
         ("registry_check", ["127.0.0.1:5000"], {"timeout": "x"}, "timeout"),
         ("inspect", [""], {}, "name"),
+        ("build_inputs_digest", ["/tmp"], {"saltenv": 5}, "saltenv"),
+        ("login_status", ["127.0.0.1:5000"], {"config_path": 5}, "config_path"),
+        ("network_connect", ["n", "c"], {"ipv4_address": 5}, "ipv4_address"),
+        ("network_connect", ["n", "c"], {"aliases": 5}, "aliases"),
     ],
 )
 def test_bad_argument_named_before_any_request(modules, func, args, kwargs, argument):
     fn = getattr(modules.container, func)
     with pytest.raises(SaltInvocationError, match=argument):
-        if func == "registry_check":  # talks to the registry, not the engine: no profile
+        if func in ("registry_check", "login_status"):  # no engine, so no profile
             fn(*args, **kwargs)
         else:
             fn(*args, profile=UNREACHABLE, **kwargs)

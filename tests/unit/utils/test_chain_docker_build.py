@@ -155,3 +155,9 @@ def test_context_dir_prunes_only_when_asked(tmp_path):
         build.context_dir("salt://gone", "base", str(cache), lambda *a, **k: [], list_master, False)
     with pytest.raises(SaltInvocationError, match="not a directory"):
         build.context_dir(str(tmp_path / "nope"), "base", str(cache), cache_dir, list_master, False)
+
+
+def test_saltenv_is_checked_with_the_inputs():
+    with pytest.raises(SaltInvocationError, match="saltenv"):
+        build.check_inputs("salt://x", saltenv=5)
+    assert build.check_inputs("salt://x", saltenv="dev")["path"] == "salt://x"

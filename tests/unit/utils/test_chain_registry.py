@@ -218,3 +218,10 @@ def test_malformed_entry_reported_so_login_replaces_it(tmp_path):
 def test_bad_registry_names(bad):
     with pytest.raises(SaltInvocationError, match="registry"):
         chain_registry.check_registry(bad)
+
+
+@pytest.mark.parametrize("bad", [5, "", ["x"]])
+def test_config_path_must_be_a_path(bad):
+    with pytest.raises(SaltInvocationError, match="config_path"):
+        chain_registry.config_path(bad)
+    assert chain_registry.config_path("/x/config.json") == "/x/config.json"
