@@ -189,9 +189,11 @@ class _Rollout:
         self.frontend = cfg.get("frontend")
         self.backend = cfg.get("backend") or "app"
         self.network = cfg.get("network")
+        self.t0 = time.monotonic()
 
     # -- engine helpers -------------------------------------------------------------------
     def _step(self, text):
+        text = f"{text} (+{time.monotonic() - self.t0:.1f}s)"
         log.info("container_service %s: %s", self.name, text)
         self.steps.append(text)
 

@@ -27,6 +27,8 @@ Progress events are fired on the master bus under ``chain/rollout/<app>/...``.
               backend: app
               network: chain
               max_failures: 0              # failed servers tolerated before rolling back
+              pillar:                      # more pillar for the deploy state
+                chain: {per_minion: false}
 """
 
 import csv
@@ -54,7 +56,7 @@ __virtualname__ = "chain"
 plan = chain_service_plan
 APP = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
 KEYS = ("targets", "sls", "service", "frontend", "backend", "network", "max_failures",
-        "timeout")
+        "timeout", "pillar")
 
 
 def __virtual__():
@@ -85,6 +87,8 @@ def _app_conf(app, overrides):
     conf["max_failures"] = chain_errors.as_int(conf.get("max_failures", 0), "max_failures",
                                                minimum=0)
     conf["timeout"] = chain_errors.as_int(conf.get("timeout", 900), "timeout", minimum=1)
+    if not isinstance(conf.setdefault("pillar", {}), dict):
+        raise SaltInvocationError("pillar: expected a mapping passed to the deploy state")
     if not isinstance(conf["sls"], str) or not conf["sls"]:
         raise SaltInvocationError("sls: expected a state file name like chain.deploy")
     return conf
@@ -184,7 +188,8 @@ def _healthy(status, frontend):
 
 def _apply(conf, target, image, app):
     started = time.monotonic()
-    pillar = {"chain": {"image": image, "app": app}}
+    extra = conf["pillar"]
+    pillar = dict(extra, chain=dict(extra.get("chain") or {}, image=image, app=app))
     ret = _client().cmd(target, "state.apply", [conf["sls"]], kwarg={"pillar": pillar},
                         timeout=conf["timeout"])
     data = ret.get(target)
@@ -219,6 +224,8 @@ def rollout(app, image, ref=None, **kwargs):
         The commit it was built from (recorded in the history).
     targets, sls, service, frontend, backend, network, max_failures, timeout
         Override the app's configuration.
+    pillar
+        More pillar for the deploy state (``chain:image`` and ``chain:app`` are set on top).
 
     CLI Example:
 

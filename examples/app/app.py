@@ -7,6 +7,7 @@ and HAProxy's server check), ``/version`` tells which build runs (``APP_VERSION`
 
 import json
 import os
+import signal
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -52,8 +53,15 @@ class Handler(BaseHTTPRequestHandler):
         sys.stderr.write(f"{self.address_string()} {fmt % args}\n")
 
 
+def _stop(signum, frame):  # noqa: ARG001 - the signal handler signature
+    """``docker stop`` sends SIGTERM; as PID 1 the default action would be to ignore it, and the
+    engine would kill the container only after its grace period."""
+    sys.exit(0)
+
+
 def main(port=None):
     port = int(port or os.environ.get("APP_PORT", "8000"))
+    signal.signal(signal.SIGTERM, _stop)
     server = ThreadingHTTPServer(("0.0.0.0", port), Handler)
     server.daemon_threads = True
     print(f"app {VERSION} ({COMMIT}) listening on {port}", flush=True)

@@ -1,5 +1,5 @@
-"""The chain runner through the real master: build1 and a second app minion (app2) are the app
-servers, both on engine 1 with their own names (engine 2 runs without iptables, so containers on
+"""The chain runner and formulas/chain (frontend + deploy) through the real master: build1 and a
+second app minion (app2) are the app servers, both on engine 1 with their own names (engine 2 runs without iptables, so containers on
 its user networks cannot reach each other: no frontend there), each with its own HAProxy
 frontend on a free loopback port. A rollout goes server by
 server; a rollout that fails on the second server rolls the first one back; both under a steady
@@ -8,13 +8,11 @@ refused; chain.rollback, status, history and inventory answer."""
 
 import contextlib
 import json
-import shutil
 import socket
 import threading
 import time
 
 import pytest
-import yaml
 
 from tests.conftest import REPO
 from tests.support import engines
@@ -32,6 +30,8 @@ HAPROXY = f"{REPO_NAME}-haproxy:1"
 HEALTH = {"test": "python3 -c \"import urllib.request as u; "
                   "u.urlopen('http://127.0.0.1:8000/health', timeout=1)\"",
           "interval": "1s", "timeout": "1s", "retries": 2}
+NOT_3 = ("python3 -c \"import json, urllib.request as u; assert json.load(u.urlopen("
+         "'http://127.0.0.1:8000/version', timeout=1))['version'] != '3'\"")
 
 
 def _free_port():
@@ -46,22 +46,14 @@ def _build(client, tag, path, version):
 
 
 @pytest.fixture(scope="module")
-def images(docker_engines, tmp_path_factory):
-    """The frontend, app:1, app:2, and app:3 good (for build1) and bad: its /health answers 503
-    (for app2; the deploy file maps app:3 to app:3bad on app2), so a rollout of app:3 passes
-    build1 and fails on app2."""
-    bad = tmp_path_factory.mktemp("bad-app")
-    shutil.copytree(REPO / "examples" / "app", bad, dirs_exist_ok=True)
-    app = bad / "app.py"
-    app.write_text(app.read_text().replace(
-        '    """True when the service can serve requests."""\n    return True', "    return False"))
+def images(docker_engines):
+    """The frontend and app:1, app:2, app:3 on engine 1."""
     client = engines.client(ENGINE)
     client.images.build(path=str(REPO / "images" / "haproxy"), tag=HAPROXY, rm=True,
                         buildargs={"BASE_IMAGE": engines.DEBIAN})
     for version in ("1", "2", "3"):
         _build(client, f"{REPO_NAME}-app:{version}", REPO / "examples" / "app", version)
-    _build(client, f"{REPO_NAME}-app:3bad", bad, "3")
-    tags = [HAPROXY] + [f"{REPO_NAME}-app:{v}" for v in ("1", "2", "3", "3bad")]
+    tags = [HAPROXY] + [f"{REPO_NAME}-app:{v}" for v in ("1", "2", "3")]
     yield {v: f"{REPO_NAME}-app:{v}" for v in "123"}
     for tag in tags:
         with contextlib.suppress(Exception):
@@ -85,44 +77,37 @@ def app2(master, salt_cli, synced):
 
 
 @pytest.fixture(scope="module")
-def deploy(master, images, app2):
-    """The deploy state file: network, frontend, and the service from pillar chain:image."""
+def deploy(images, app2):
+    """formulas/chain's deploy (frontend + service) with this run's names: per_minion names,
+    the run label, a free frontend port per server. On app2 the declared health check also
+    refuses version 3 (a per-server override), so app:3 passes build1 and fails on app2."""
     ports = {m: _free_port() for m in SERVERS}
-    labels = {engines.TEST_LABEL: engines.RUN}
-    service = {"image": "__IMAGE__", "replicas": 2, "frontend": FE, "backend": "app",
-               "network": NET, "port": 8000, "healthcheck": HEALTH, "labels": labels,
-               "stop_timeout": 5,
-               "update": {"parallelism": 1, "monitor": 4, "failure_action": "rollback",
-                          "progress_deadline": 60},
-               "require": [{"container": FE}]}
-    doc = {
-        NET: {"container_network.present": [{"labels": labels}]},
-        FE: {"container.running": [
-            {"image": HAPROXY}, {"networks": [NET]}, {"ports": ["__PORT__"]},
-            {"environment": {"CHAIN_BACKEND": "app", "CHAIN_SLOTS": "8"}}, {"labels": labels},
-            {"wait_healthy": True}, {"health_timeout": 30},
-            {"require": [{"container_network": NET}]}]},
-        SERVICE: {"container_service.running": [{k: v} for k, v in service.items()]},
-    }
-    text = yaml.safe_dump(doc, default_flow_style=False)
-    text = text.replace("__IMAGE__", "{{ image }}").replace("{minion}", "{{ grains['id'] }}")
-    text = text.replace("__PORT__", "127.0.0.1:{{ ports[grains['id']] }}:8080")
-    head = ("{%- set ports = " + json.dumps(ports) + " %}\n"
-            "{%- set image = salt['pillar.get']('chain:image') %}\n"
-            "{%- if grains['id'] == 'app2' and image.endswith(':3') %}"
-            "{%- set image = image ~ 'bad' %}{%- endif %}\n")
-    with master.state_tree.base.temp_file(f"{APP}/deploy.sls", head + text):
-        yield {"sls": f"{APP}.deploy", "ports": ports}
+    pillar = {"chain": {
+        "per_minion": True,
+        "labels": {engines.TEST_LABEL: engines.RUN},
+        "network": {"name": engines.name("chain-net")},
+        "frontend": {"name": engines.name("chain-fe"), "image": HAPROXY, "slots": 8},
+        "service": {"name": engines.name("chain-app"), "healthcheck": HEALTH,
+                    "update": {"monitor": 4, "progress_deadline": 60}},
+        "servers": {m: {"frontend": {"port": p}} for m, p in ports.items()},
+    }}
+    pillar["chain"]["servers"]["app2"]["service"] = {"healthcheck": {"test": NOT_3}}
+    yield {"sls": "chain.deploy", "ports": ports, "pillar": json.dumps(pillar)}
     engines.cleanup(ENGINE)
 
 
 def _args(deploy, *extra):
     return ["targets=build1,app2", f"sls={deploy['sls']}", f"service={SERVICE}",
+            f"pillar={deploy['pillar']}",
             f"frontend={FE}", "backend=app", f"network={NET}", *extra]
 
 
 def _run(salt_run_cli, fun, *args):
-    return salt_run_cli.run(fun, *args, _timeout=600)
+    ret = salt_run_cli.run(fun, *args, _timeout=600)
+    # What a user sees, for docs/chain.md (shown with pytest -s)
+    print(f"\n$ salt-run {fun} {args[0] if args else ''} -> rc {ret.returncode}\n"
+          f"{json.dumps(ret.data, indent=1, default=str)[:4000] if ret.data else ret.stdout[:4000]}")
+    return ret
 
 
 def test_rollout_server_by_server_rollback_and_the_lock(master, salt_run_cli, synced, deploy,

@@ -4,18 +4,15 @@ one rolled back, each under a steady load loop through the frontend that must se
 requests; honest test mode; bad input refused before any I/O."""
 
 import contextlib
-import http.client
-import json
 import shutil
 import socket
-import threading
-import time
 
 import pytest
 
 from tests.conftest import REPO
 from tests.support import engines
 from tests.support.engines import DEBIAN, EventRecorder
+from tests.support.load import Load, versions
 
 ENGINE = "engine1"
 HEALTH = {"test": "python3 -c \"import urllib.request as u; "
@@ -79,50 +76,6 @@ def _service(images, fe, version, **extra):
             "labels": dict(engines.LABELS), "stop_timeout": 5, "profile": ENGINE, **extra}
 
 
-def _get(port, path="/version"):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    try:
-        conn.request("GET", path)
-        resp = conn.getresponse()
-        return resp.status, resp.read()
-    finally:
-        conn.close()
-
-
-class Load:
-    """A steady, bounded request loop through the frontend (one request every 20 ms)."""
-
-    def __init__(self, port, limit=5000):
-        self.port, self.limit = port, limit
-        self.ok, self.failed, self.versions = 0, [], set()
-        self._stop = threading.Event()
-
-    def _loop(self):
-        while not self._stop.is_set() and self.ok + len(self.failed) < self.limit:
-            try:
-                status, body = _get(self.port)
-                if status == 200:
-                    self.ok += 1
-                    self.versions.add(json.loads(body)["version"])
-                else:
-                    self.failed.append(f"HTTP {status}")
-            except (OSError, http.client.HTTPException) as err:
-                self.failed.append(repr(err))
-            time.sleep(0.02)
-
-    def __enter__(self):
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-        time.sleep(0.5)
-        return self
-
-    def __exit__(self, *exc):
-        time.sleep(0.5)
-        self._stop.set()
-        self._thread.join(10)
-        return False
-
-
 def _mutations(rec):
     """The recorder's mutations, without anonymous volume events (another session's container
     creating one: such an event carries neither a name nor an owner label; this service
@@ -130,16 +83,12 @@ def _mutations(rec):
     return [m for m in rec.mutations() if not (m[0] == "volume" and m[2] is None)]
 
 
-def _serving_versions(port, n=20):
-    return {json.loads(_get(port)[1])["version"] for _ in range(n)}
-
-
 def test_rollout_and_rollback_under_load_lose_no_request(states, modules, frontend, images):
     name, port = engines.name("svc"), frontend["port"]
     first = states.container_service.running(name, **_service(images, frontend, "v1"))
     assert first.result is True, first.comment
     assert first.changes["replicas"] == {"old": 0, "new": 2}
-    assert _serving_versions(port) == {"1"}
+    assert versions(port) == {"1"}
 
     with EventRecorder(ENGINE) as rec:
         again = states.container_service.running(name, **_service(images, frontend, "v1"))
@@ -157,7 +106,7 @@ def test_rollout_and_rollback_under_load_lose_no_request(states, modules, fronte
     assert ret.result is True, ret.comment
     assert good.failed == [] and good.ok > 50, (good.failed[:5], good.ok)
     assert good.versions == {"1", "2"}
-    assert _serving_versions(port) == {"2"}
+    assert versions(port) == {"2"}
     status = modules.container_service.status(name, frontend=frontend["name"], backend="app",
                                               network=frontend["network"], profile=ENGINE)
     assert len(status["serving"]) == 2 and len(status["replicas"]) == 2, status
@@ -195,12 +144,17 @@ def test_stop_first_rollback_restarts_the_previous_containers(states, modules, f
     assert all(r["running"] for r in after.values())
 
 
-def test_monitor_shorter_than_the_health_window_is_refused(states, docker_engines):
-    with EventRecorder(ENGINE) as rec:
-        ret = states.container_service.running(
-            engines.name("svc-x"), image="saltext-chain/nothing:1", healthcheck=HEALTH,
-            update={"monitor": 1}, profile=ENGINE)
-    assert ret.result is False and "update.monitor" in ret.comment and "window" in ret.comment
+def test_monitor_shorter_than_the_health_window_is_refused(states):
+    """Refused at validation, before any I/O: the profile points at an engine that does not
+    exist, so any engine call would fail with a connection error instead."""
+    nowhere = {"base_url": "unix:///nonexistent/saltext-chain.sock", "timeout": 2}
+    ret = states.container_service.running(
+        engines.name("svc-x"), image="saltext-chain/nothing:1", healthcheck=HEALTH,
+        update={"monitor": 1}, profile=nowhere)
+    assert ret.result is False and "update.monitor" in ret.comment and "window (4s" in ret.comment
     assert "\n" not in ret.comment and ret.changes == {}
-    assert rec.mutations(everything=True) == [] or all(
-        engines.foreign_labels({"name": m[2] or ""}) for m in rec.mutations())
+    # and the same declaration with a long enough monitor does reach the (missing) engine:
+    ret = states.container_service.running(
+        engines.name("svc-x"), image="saltext-chain/nothing:1", healthcheck=HEALTH,
+        update={"monitor": 4}, profile=nowhere)
+    assert ret.result is False and "update.monitor" not in ret.comment, ret.comment

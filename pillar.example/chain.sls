@@ -1,0 +1,31 @@
+# Pillar for formulas/chain (every key is optional; defaults in formulas/chain/defaults.yaml).
+# The image to deploy is not set here: `salt-run chain.rollout app IMAGE` passes chain:image.
+chain:
+  app: app
+  per_minion: false            # true when several app servers share one Docker engine
+  labels:
+    org.saltext-chain.formula: chain
+  network:
+    name: chain
+  frontend:
+    name: chain-frontend
+    image: saltext-chain/haproxy:1
+    build: ''                  # e.g. salt://images/haproxy to build it on the server
+    bind: 127.0.0.1
+    port: 8080
+    slots: 16                  # at least twice the replicas
+  service:
+    name: app
+    replicas: 2
+    port: 8000
+    environment:
+      APP_ENV: production
+    update:
+      parallelism: 1
+      monitor: 5               # at least retries x (interval + timeout) of the health check
+      failure_action: rollback
+      order: start-first
+  servers:                     # per-minion overrides
+    app2:
+      frontend:
+        port: 8081
