@@ -12,6 +12,9 @@ import docker
 from tests.support import engines
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The agent script baked into the test image (CHAIN_AGENT_PY: try another one, e.g. a work in
+# progress of the emulated agent, without touching the checkout).
+AGENT_PY = os.environ.get("CHAIN_AGENT_PY") or os.path.join(REPO, "src/saltext/chain/emulator/agent.py")
 BROKEN_DOCKERFILE = (
     f"FROM {engines.DEBIAN}\n"
     "RUN useradd -u 1000 -m jenkins\nUSER jenkins\n"
@@ -35,7 +38,7 @@ _BUILT = set()
 
 def agent_reads_secret_files():
     """Whether this checkout's emulated agent honours ``-secret @FILE`` (args4j @ syntax)."""
-    with open(os.path.join(REPO, "src/saltext/chain/emulator/agent.py"), encoding="utf-8") as fh:
+    with open(AGENT_PY, encoding="utf-8") as fh:
         return "def expand_at_files" in fh.read()
 
 
@@ -58,7 +61,7 @@ def build_agent_image(engine="engine1", tag=None, marker=""):
     if marker:
         dockerfile += (f'\nUSER root\nRUN echo {marker} > /etc/agent-flavour\n'
                        'USER jenkins\n').encode()
-    with open(os.path.join(REPO, "src/saltext/chain/emulator/agent.py"), "rb") as fh:
+    with open(AGENT_PY, "rb") as fh:
         agent = fh.read()
     files = {"images/jenkins-agent/Dockerfile": dockerfile,
              "src/saltext/chain/emulator/agent.py": agent}
