@@ -41,6 +41,10 @@ MUTATING_ACTIONS = {
 _RUN_NAME = re.compile(r"(?:^|/)sc-([a-z0-9]+)[-/:]")
 # The label `make chain`'s demo formula puts on what it creates.
 CHAIN_LABEL = "org.saltext-chain.formula"
+# A name the engine generated (adjective_surname): the project and the tests name every container
+# they create, so such a container is a step of someone's classic image build (another session's
+# build; a build of ours shows as the build/tag events of our image name).
+_GENERATED_NAME = re.compile(r"^[a-z]+_[a-z]+$")
 
 
 def name(base=""):
@@ -145,7 +149,7 @@ class EventRecorder:
                 continue
             if action == "exec_create" and self._is_health_check(e):
                 continue
-            out.append((e.get("Type"), action, _attrs(e).get("name")))
+            out.append((e.get("Type"), action, _attrs(e).get("name") or (e.get("Actor") or {}).get("ID")))
         return out
 
     def actions(self, type_="container"):
@@ -168,7 +172,7 @@ def foreign_labels(attrs):
     match = _RUN_NAME.search(attrs.get("name") or "")
     if match:
         return match.group(1) != RUN
-    return CHAIN_LABEL in attrs
+    return CHAIN_LABEL in attrs or bool(_GENERATED_NAME.match(attrs.get("name") or ""))
 
 
 def cleanup(engine, label=None):

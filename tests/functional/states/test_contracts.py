@@ -90,6 +90,8 @@ class Contract:
     bad: tuple = ()  # (id, ctx -> kwargs override) cases of bad input
     files: Callable = None  # ctx -> paths that test mode must not touch
     teardown: Callable = None
+    # bad-input cases that find a production bug, until it is fixed: {case: reason}
+    known_bugs: dict = dataclasses.field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------------ setups
@@ -97,7 +99,7 @@ class Contract:
 
 def _ctr(ctx, **extra):
     spec = {"image": BUSYBOX, "command": "sleep 600", "labels": dict(LABELS), "environment": {"A": "1"},
-            "stop_timeout": 1, "profile": ENGINE}
+            "memory": "64m", "stop_timeout": 1, "profile": ENGINE}
     return {"name": ctx.name, **spec, **extra}
 
 
@@ -149,6 +151,15 @@ def _bad_profile(ctx):
     return {"profile": 5}
 
 
+def _unknown_profile(ctx):
+    return {"profile": engines.name("no-such-profile")}
+
+
+# A list as `name` never reaches a state: Salt's state compiler refuses it ("ID ... is not formed
+# as a string"), so names are not among the bad-input cases below.
+PROFILE_CASES = (("profile", _bad_profile), ("profile-unknown", _unknown_profile))
+
+
 def _svc(ctx, **extra):
     """container_service.running: one replica of busybox with a health check, no frontend."""
     return {"name": ctx.name, "image": BUSYBOX, "command": "sleep 600", "replicas": 1,
@@ -162,7 +173,8 @@ def _svc(ctx, **extra):
 CONTRACTS = {
     "container.running": Contract(
         "docker", _ctr,
-        change=(lambda c: {"environment": {"A": "2"}}, {"environment"}),
+        # memory changes in place: exactly that change (a recreating field adds "container")
+        change=(lambda c: {"memory": "48m"}, {"memory"}),
         bad=(("cpus", lambda c: {"cpus": "lots"}),
              ("healthcheck-retries", lambda c: {"healthcheck": {"test": "true", "retries": "many"}}),
              ("healthcheck-test", lambda c: {"healthcheck": {"test": 5}}),
@@ -171,7 +183,7 @@ CONTRACTS = {
              ("restart_policy", lambda c: {"restart_policy": "on-failure:x"}),
              ("unknown-option", lambda c: {"volumez": ["/x"]}),
              ("pull", lambda c: {"pull": "sometimes"}),
-             ("profile", _bad_profile)),
+             *PROFILE_CASES),
     ),
     "container.mod_watch": Contract(
         "docker", lambda c: _ctr(c, sfun="running", watch_action="restart"), setup=_make_container,
@@ -186,7 +198,7 @@ CONTRACTS = {
         change="the state declares no field (only stopped or not)",
         bad=(("stop_timeout", lambda c: {"stop_timeout": "x"}),
              ("stop_timeout-negative", lambda c: {"stop_timeout": -1}),
-             ("profile", _bad_profile)),
+             *PROFILE_CASES),
     ),
     "container.absent": Contract(
         "docker", lambda c: {"name": c.name, "stop_timeout": 1, "profile": ENGINE}, setup=_make_container,
@@ -194,7 +206,7 @@ CONTRACTS = {
         bad=(("force", lambda c: {"force": "maybe"}),
              ("stop_timeout", lambda c: {"stop_timeout": "x"}),
              ("volumes", lambda c: {"volumes": [1]}),
-             ("profile", _bad_profile)),
+             *PROFILE_CASES),
     ),
     "container_service.running": Contract(
         "docker", _svc,
@@ -206,7 +218,7 @@ CONTRACTS = {
              ("networks-reserved", lambda c: {"networks": ["x"]}),
              ("frontend-without-network", lambda c: {"frontend": "fe"}),
              ("unknown-option", lambda c: {"volumez": ["/x"]}),
-             ("profile", _bad_profile)),
+             *PROFILE_CASES),
     ),
     "container_image.present": Contract(
         "docker", lambda c: {"name": c.image, "source": BUSYBOX, "profile": ENGINE}, teardown=_drop_image,
@@ -215,14 +227,14 @@ CONTRACTS = {
              ("push", lambda c: {"push": "maybe"}),
              ("name", lambda c: {"name": "Not A/Valid Name!"}),
              ("buildargs", lambda c: {"source": None, "build": str(c.tmp), "buildargs": 5}),
-             ("profile", _bad_profile)),
+             *PROFILE_CASES),
     ),
     "container_image.absent": Contract(
         "docker", lambda c: {"name": c.image, "profile": ENGINE}, setup=_make_image, teardown=_drop_image,
         change="the state declares no field (only absent)",
         bad=(("force", lambda c: {"force": "maybe"}),
              ("name", lambda c: {"name": "Not A/Valid Name!"}),
-             ("profile", _bad_profile)),
+             *PROFILE_CASES),
     ),
     "container_network.present": Contract(
         "docker", lambda c: {"name": c.name, "labels": dict(LABELS), "profile": ENGINE},
@@ -231,13 +243,12 @@ CONTRACTS = {
              ("labels", lambda c: {"labels": 5}),
              ("subnet", lambda c: {"subnet": "not-a-cidr"}),
              ("options", lambda c: {"options": ["a"]}),
-             ("profile", _bad_profile)),
+             *PROFILE_CASES),
     ),
     "container_network.absent": Contract(
         "docker", lambda c: {"name": c.name, "profile": ENGINE}, setup=_make_network,
         change="the state declares no field (only absent)",
-        bad=(("force", lambda c: {"force": "maybe"}),
-             ("profile", _bad_profile)),
+        bad=(("force", lambda c: {"force": "maybe"}), *PROFILE_CASES),
     ),
     "container_volume.present": Contract(
         "docker", lambda c: {"name": c.name, "labels": dict(LABELS), "profile": ENGINE},
@@ -245,13 +256,12 @@ CONTRACTS = {
         bad=(("recreate", lambda c: {"recreate": "sometimes"}),
              ("labels", lambda c: {"labels": 5}),
              ("driver_opts", lambda c: {"driver_opts": "x"}),
-             ("profile", _bad_profile)),
+             *PROFILE_CASES),
     ),
     "container_volume.absent": Contract(
         "docker", lambda c: {"name": c.name, "profile": ENGINE}, setup=_make_volume,
         change="the state declares no field (only absent)",
-        bad=(("force", lambda c: {"force": "maybe"}),
-             ("profile", _bad_profile)),
+        bad=(("force", lambda c: {"force": "maybe"}), *PROFILE_CASES),
     ),
     "container_registry.logged_in": Contract(
         "docker", lambda c: {"name": REGISTRY, "config_path": c.config_path},
@@ -259,7 +269,16 @@ CONTRACTS = {
         change="the declared credentials come from the profile; another password is a failed login",
         bad=(("config_path", lambda c: {"config_path": 5}),
              ("name", lambda c: {"name": "not a registry/"}),
-             ("username", lambda c: {"username": ["chain"]})),
+             ("username", lambda c: {"username": ["chain"]}),
+             *PROFILE_CASES),
+        known_bugs={
+            "username": "container_registry.logged_in does not check username's type: a list is sent to "
+                        "the registry as \"['chain']\" (live: a 401 login attempt)",
+            "profile": "container_registry.logged_in does not check profile before I/O: profile=5 is "
+                       "accepted in test mode (reads config.json, asks the registry), fails only live",
+            "profile-unknown": "container_registry.logged_in does not resolve profile before I/O: an "
+                               "unknown profile is accepted in test mode (reads config.json, asks the registry)",
+        },
     ),
     "container_registry.logged_out": Contract(
         "docker", lambda c: {"name": REGISTRY, "config_path": c.config_path}, setup=_login,
@@ -275,25 +294,23 @@ CONTRACTS = {
              ("mode", lambda c: {"mode": "SOMETIMES"}),
              ("labels", lambda c: {"labels": 5}),
              ("web_socket", lambda c: {"web_socket": "maybe"}),
-             ("profile", _bad_profile)),
+             *PROFILE_CASES),
     ),
     "jenkins_node.absent": Contract(
         "jenkins", lambda c: {"name": c.name}, setup=_make_node,
         change="the state declares no field (only absent)",
-        bad=(("name", lambda c: {"name": ["x"]}),
-             ("profile", _bad_profile)),
+        bad=PROFILE_CASES,
     ),
     "jenkins_node.enabled": Contract(
         "jenkins", lambda c: {"name": c.name}, setup=_make_disabled_node,
         change="the state declares no field (only enabled)",
-        bad=(("name", lambda c: {"name": ["x"]}),
-             ("profile", _bad_profile)),
+        bad=PROFILE_CASES,
     ),
     "jenkins_node.disabled": Contract(
         "jenkins", lambda c: {"name": c.name, "message": "maintenance"}, setup=_make_node,
         change=(lambda c: {"message": "disk replacement"}, {"message"}),
         bad=(("message", lambda c: {"message": ["x"]}),
-             ("profile", _bad_profile)),
+             *PROFILE_CASES),
     ),
     "jenkins_job.present": Contract(
         "jenkins", lambda c: {"name": c.name, "config": JOB_XML.format(desc="one", label="nowhere")},
@@ -301,13 +318,12 @@ CONTRACTS = {
         bad=(("enabled", lambda c: {"enabled": "maybe"}),
              ("config", lambda c: {"config": "<project><unclosed></project>"}),
              ("ignore", lambda c: {"ignore": 5}),
-             ("profile", _bad_profile)),
+             *PROFILE_CASES),
     ),
     "jenkins_job.absent": Contract(
         "jenkins", lambda c: {"name": c.name}, setup=_make_job,
         change="the state declares no field (only absent)",
-        bad=(("name", lambda c: {"name": ["x"]}),
-             ("profile", _bad_profile)),
+        bad=PROFILE_CASES,
     ),
     "jenkins_build.succeeded": Contract(
         "jenkins", lambda c: {"name": c.name, "timeout": 60, "poll_interval": 0.2}, setup=_make_buildable_job,
@@ -317,7 +333,7 @@ CONTRACTS = {
              ("poll_interval", lambda c: {"poll_interval": -1}),
              ("tail_lines", lambda c: {"tail_lines": "x"}),
              ("accept_unstable", lambda c: {"accept_unstable": "maybe"}),
-             ("profile", _bad_profile)),
+             *PROFILE_CASES),
     ),
     "jenkins_plugin.installed": Contract(
         "jenkins", lambda c: {"name": "git", "version": "5.0"},
@@ -326,7 +342,7 @@ CONTRACTS = {
         bad=(("version", lambda c: {"version": 2.1}),
              ("active", lambda c: {"active": "maybe"}),
              ("plugins", lambda c: {"plugins": 5}),
-             ("profile", _bad_profile)),
+             *PROFILE_CASES),
     ),
 }
 
@@ -337,6 +353,7 @@ CONTRACTS = {
 def discover(loaders):
     """Every state function the loader exposes from a module in ``_states``."""
     states = loaders.states
+    keys = list(states.keys())  # noqa: SIM118 - a LazyLoader: keys() loads every module
     prefix = f"{states.loaded_base_name}.ext.states."
     ours = {}
     for modname, module in list(sys.modules.items()):
@@ -344,8 +361,8 @@ def discover(loaders):
         if modname.startswith(prefix) and pathlib.Path(path).parent == REPO / "_states":
             ours[getattr(module, "__virtualname__", modname.rsplit(".", 1)[-1])] = module
     found = set()
-    for key in states.keys():  # noqa: SIM118 - a LazyLoader: keys() loads everything
-        mod, func = key.split(".", 1)
+    for key in keys:
+        mod, _func = key.split(".", 1)
         if mod in ours:
             found.add(key)
     return ours, found
@@ -508,7 +525,11 @@ def test_test_mode_is_pure(fun, ctx, emulator):
 
 @pytest.mark.parametrize(
     "fun,case",
-    [pytest.param(fun, case, id=f"{fun}-{case}") for fun, c in sorted(CONTRACTS.items()) for case, _ in c.bad],
+    [
+        pytest.param(fun, case, id=f"{fun}-{case}", marks=[
+            pytest.mark.xfail(strict=True, reason=c.known_bugs[case])] if case in c.known_bugs else [])
+        for fun, c in sorted(CONTRACTS.items()) for case, _ in c.bad
+    ],
 )
 def test_bad_input_fails_cleanly_and_sends_nothing(fun, case, ctx, emulator):
     contract = CONTRACTS[fun]
