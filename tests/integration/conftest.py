@@ -22,7 +22,7 @@ MINION_ENGINES = {"build1": "engine1", "web1": "engine2"}
 def ext_tree(tmp_path_factory):
     """Only the extension dirs are served: never tests/, src/ or .venv."""
     tree = tmp_path_factory.mktemp("ext")
-    for kind in ("_modules", "_states", "_runners", "_grains", "_beacons"):
+    for kind in ("_modules", "_states", "_runners", "_grains", "_beacons", "_utils"):
         os.symlink(REPO / kind, tree / kind)
     return tree
 
@@ -37,16 +37,39 @@ def jenkins_emulator(tmp_path_factory):
         yield {"url": url, "user": user, "token": token, "home": str(home)}
 
 
+def demo_containers(minion):
+    """The demo formula's pillar for one minion: names and labels owned by this test run.
+
+    `make chain` applies the same formula with its own pillar (hello-web, worker, cache) on the
+    same engines: the run-unique names and the run label keep the two apart.
+    """
+    spec = {"command": "sleep 3600", "labels": {engines.TEST_LABEL: engines.RUN},
+            "restart_policy": "unless-stopped"}
+    containers = {
+        engines.name(f"{minion}-svc{i}"): dict(spec, environment={"INDEX": str(i), "MINION": minion})
+        for i in range(5)
+    }
+    containers[engines.name(f"{minion}-web")] = {
+        "command": "httpd -f -p 8080 -h /tmp", "labels": {engines.TEST_LABEL: engines.RUN},
+        "ports": ["127.0.0.1::8080"],
+    }
+    return containers
+
+
 @pytest.fixture(scope="package")
 def secret_pillar(tmp_path_factory, registry_credentials, jenkins_emulator):
-    """Pillar that holds secrets is written at run time, never committed."""
+    """Pillar that holds secrets or this run's names is written at run time, never committed."""
     root = tmp_path_factory.mktemp("pillar")
     (root / "registry.sls").write_text(yaml.safe_dump({
         "container": {"registries": {engines.REGISTRY: registry_credentials}},
         "stack": {"registry": engines.REGISTRY, "version": "1"},
         "jenkins": {"profiles": {"default": {k: jenkins_emulator[k] for k in ("url", "user", "token")}}},
         "ci": {"node": "agent-int", "job": "salt-built"},
+        # Names and labels of what the integration formulas create belong to this run.
+        "test_run": engines.RUN,
     }))
+    for minion in MINION_ENGINES:
+        (root / f"{minion}.sls").write_text(yaml.safe_dump({"demo": {"containers": demo_containers(minion)}}))
     return root
 
 
@@ -107,6 +130,8 @@ def synced(salt_cli, salt_run_cli, build1, web1):
     assert ret.returncode == 0, ret
     for minion in ("build1", "web1"):
         assert any("container" in m for m in ret.data[minion]["modules"]), ret.data
+        # the shared code is synced too (modules import it from there without the pip package)
+        assert {"utils.chain_errors", "utils.chain_profiles"} <= set(ret.data[minion]["utils"]), ret.data
     ret = salt_run_cli.run("saltutil.sync_all")
     assert ret.returncode == 0, ret
     return True

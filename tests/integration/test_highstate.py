@@ -1,4 +1,10 @@
-"""Highstate through the master on both minions, each minion on its own engine."""
+"""Highstate through the master on both minions, each minion on its own engine.
+
+The demo formula is applied with this run's pillar (tests/integration/conftest.py
+`demo_containers`): every container is named `sc-<RUN>-...` and labelled with the run, and only
+those are asserted on, so the test passes while `make chain` runs the same formula on the same
+engines.
+"""
 
 import pytest
 
@@ -7,7 +13,8 @@ from tests.support.engines import EventRecorder
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
-EXPECTED = {m: {f"{m}-svc{i}" for i in range(5)} | {f"{m}-web"} for m in ("build1", "web1")}
+EXPECTED = {m: {engines.name(f"{m}-svc{i}") for i in range(5)} | {engines.name(f"{m}-web")} for m in ("build1", "web1")}
+OWNED = ["org.saltext-chain.formula=demo", f"{engines.TEST_LABEL}={engines.RUN}"]
 
 
 def _states(ret, minion):
@@ -23,7 +30,7 @@ def _changed(states):
 def _engine_names(engine):
     c = engines.client(engine)
     try:
-        return {x.name for x in c.containers.list(all=True, filters={"label": "org.saltext-chain.formula=demo"})}
+        return {x.name for x in c.containers.list(all=True, filters={"label": OWNED})}
     finally:
         c.close()
 

@@ -2,6 +2,7 @@
 dirs as saltext.chain.*, for a wheel in a fresh virtualenv and for the editable install."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
+from tests.support import engines
 
 pytestmark = pytest.mark.integration
 
@@ -29,9 +31,12 @@ def _local_config(tmp_path):
     return conf
 
 
-def _salt_call(bindir, conf, *args):
+def _salt_call(bindir, conf, *args, python=None):
+    # `python`: run salt-call's entry point with that interpreter (a venv without console scripts)
+    cmd = ([str(python), "-c", "import sys; from salt.scripts import salt_call; sys.argv[0] = 'salt-call'; salt_call()"]
+           if python else [str(bindir / "salt-call")])
     out = subprocess.run(
-        [str(bindir / "salt-call"), "--local", "-c", str(conf), "--out=json", *args],
+        [*cmd, "--local", "-c", str(conf), "--out=json", *args],
         capture_output=True, text=True, timeout=300, check=False, cwd=conf,
     )
     assert out.returncode == 0, out.stderr[-2000:]
@@ -48,8 +53,20 @@ def _check(bindir, conf):
     (conf.parent / "empty" / "pkg.yaml").write_text("- job:\n    name: pkg\n    builders:\n      - shell: 'true'\n")
     xml = _salt_call(bindir, conf, "jenkins.job_render", "salt://pkg.yaml")
     assert "<hudson.tasks.Shell>" in xml["pkg"]
-    grains = _salt_call(bindir, conf, "grains.item", "container_engine")
-    assert "container_engine" in grains
+    _check_grain(bindir, conf)
+
+
+def _check_grain(bindir, conf, python=None):
+    # grains.item answers {"container_engine": ""} for a grain that is not there: check its content
+    # against the engine itself (the default profile: the local socket, engine 1).
+    grain = _salt_call(bindir, conf, "grains.get", "container_engine", python=python)
+    assert isinstance(grain, dict) and grain.get("available") is True, grain
+    client = engines.client("engine1")
+    try:
+        version = client.version()["Version"]
+    finally:
+        client.close()
+    assert grain["engine_version"] == version and grain["profile"] == "default", grain
 
 
 def test_editable_install_needs_no_sync(tmp_path):
@@ -69,3 +86,73 @@ def test_wheel_in_a_fresh_virtualenv_needs_no_sync(tmp_path):
     subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", str(wheel)],
                    check=True, timeout=900)
     _check(venv / "bin", _local_config(tmp_path))
+
+
+def _venv_without_the_package(tmp_path):
+    """A fresh venv with the dependencies of the project's venv but WITHOUT saltext-chain.
+
+    Installing salt and the other dependencies anew takes minutes; instead the new venv sees a
+    directory of links to every entry of the project's site-packages except saltext-chain's
+    (its dist-info, which carries the salt.loader entry point, and its editable-install finder).
+    """
+    site = next((REPO / ".venv" / "lib").glob("python3*/site-packages"))
+    shadow = tmp_path / "deps"
+    shadow.mkdir()
+    for entry in site.iterdir():
+        low = entry.name.lower()
+        if "saltext_chain" in low or "saltext-chain" in low or low.endswith(".pth"):
+            continue
+        os.symlink(entry, shadow / entry.name)
+    venv = tmp_path / "bare-venv"
+    subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", "--without-pip", str(venv)],
+                   check=True, timeout=120)
+    (venv_site,) = (venv / "lib").glob("python3*/site-packages")
+    (venv_site / "deps.pth").write_text(f"{shadow}\n")
+    return venv / "bin" / "python"
+
+
+def test_file_roots_and_sync_all_without_the_package(tmp_path):
+    """The classic deployment: the extension dirs in file_roots, `saltutil.sync_all`, no pip
+    package. The synced modules import the shared code as flat `chain_*` modules from the synced
+    utils dir (the fallback of the import idiom)."""
+    python = _venv_without_the_package(tmp_path)
+    probe = subprocess.run(
+        [str(python), "-c", "import importlib.metadata as m, importlib.util as u, salt, docker, jenkins; "
+         "print(u.find_spec('saltext.chain') is None if u.find_spec('saltext') else True, "
+         "[d.metadata['Name'] for d in m.distributions() if 'chain' in (d.metadata['Name'] or '').lower()])"],
+        capture_output=True, text=True, timeout=60, check=True, cwd=tmp_path,
+    )
+    assert probe.stdout.split(maxsplit=1) == ["True", "[]\n"], probe.stdout  # no saltext.chain at all
+
+    srv = tmp_path / "srv"
+    for kind in ("_modules", "_states", "_runners", "_grains", "_beacons", "_utils"):
+        if (REPO / kind).is_dir():
+            shutil.copytree(REPO / kind, srv / kind, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    (srv / "pkg.yaml").write_text("- job:\n    name: pkg\n    builders:\n      - shell: 'true'\n")
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "minion").write_text(yaml.safe_dump({
+        "id": "sync-check", "root_dir": str(tmp_path / "root"), "file_client": "local",
+        "file_roots": {"base": [str(srv)]},
+    }))
+
+    synced = _salt_call(None, conf, "saltutil.sync_all", python=python)
+    assert "utils.chain_errors" in synced["utils"] and "utils.chain_profiles" in synced["utils"], synced
+    assert {"modules.container", "modules.jenkins"} <= set(synced["modules"]), synced
+    assert {"states.container", "states.jenkins_job"} <= set(synced["states"]), synced
+
+    modules = set(_salt_call(None, conf, "sys.list_modules", python=python))
+    assert EXPECTED_MODULES <= modules, sorted(modules)  # a failed `import chain_errors` drops them
+    states = set(_salt_call(None, conf, "sys.list_state_modules", python=python))
+    assert EXPECTED_STATES <= states, sorted(states)
+    conn = _salt_call(None, conf, "container.connection", python=python)
+    assert conn["name"] == "default" and conn["base_url"] == engines.ENGINES["engine1"], conn
+    xml = _salt_call(None, conf, "jenkins.job_render", "salt://pkg.yaml", python=python)
+    assert "<hudson.tasks.Shell>" in xml["pkg"]
+    _check_grain(None, conf, python=python)
+    # A state, with the engine: nothing to remove, in test mode and live, no change.
+    name = engines.name("pkg-vol")
+    for extra in ("test=True", "test=False"):
+        ret = _salt_call(None, conf, "state.single", "container_volume.absent", f"name={name}", extra, python=python)
+        (state,) = ret.values()
+        assert state["result"] is True and state["changes"] == {}, state

@@ -5,7 +5,11 @@ import contextlib
 import pytest
 
 from tests.support import engines
-from tests.support.engines import EventRecorder
+from tests.support.engines import RUN, EventRecorder
+
+# What stack/build.sls and stack/deploy.sls create: named for this run (pillar `test_run`).
+APP, NET, VOL = engines.name("stack-app"), engines.name("stack"), engines.name("stack-data")
+IMAGE = f"{engines.REGISTRY}/sc-{RUN}/app"
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
@@ -29,30 +33,39 @@ def clean_stack():
     for engine in ("engine1", "engine2"):
         c = engines.client(engine)
         with contextlib.suppress(Exception):
-            c.containers.get("stack-app").remove(force=True)
+            c.containers.get(APP).remove(force=True)
         with contextlib.suppress(Exception):
-            c.networks.get("stack").remove()
+            c.networks.get(NET).remove()
         with contextlib.suppress(Exception):
-            c.volumes.get("stack-data").remove(force=True)
+            c.volumes.get(VOL).remove(force=True)
         for tag in ("1", "2"):
             with contextlib.suppress(Exception):
-                c.images.remove(f"{engines.REGISTRY}/stack/app:{tag}", force=True)
+                c.images.remove(f"{IMAGE}:{tag}", force=True)
         c.close()
 
 
-def test_build_push_then_deploy_on_the_other_host(salt_cli, synced, clean_stack):
+def _no_secret(ret, secret):
+    """The registry password appears nowhere in what the master got back (comments, changes)."""
+    assert len(secret) >= 8, "the registry password is too short to be searched for"
+    assert secret not in str(ret.data) and secret not in (ret.stdout or ""), "the registry password leaked"
+
+
+def test_build_push_then_deploy_on_the_other_host(salt_cli, synced, clean_stack, registry_credentials):
+    secret = registry_credentials["password"]
     ret = salt_cli.run("state.apply", "stack.build", "pillar={'stack': {'version': '1'}}", minion_tgt="build1")
     assert ret.returncode == 0, _comments(ret)
     built = _states(ret, "build1")
     assert built["app-image"]["changes"]["pushed"], built
-    assert "password" not in str(ret.data).lower() or "password in" in str(ret.data)
+    assert built["registry-login"]["result"] is True, built  # the login really used the password
+    _no_secret(ret, secret)
 
     ret = salt_cli.run("state.apply", "stack.deploy", "pillar={'stack': {'version': '1'}}", minion_tgt="web1")
     assert ret.returncode == 0, _comments(ret)
     deployed = _states(ret, "web1")
     assert "healthy" in deployed["stack-app"]["comment"]
-    app = engines.client("engine2").containers.get("stack-app")
-    assert app.attrs["NetworkSettings"]["Networks"]["stack"]["Aliases"][0] in ("app", app.id[:12])
+    _no_secret(ret, secret)
+    app = engines.client("engine2").containers.get(APP)
+    assert app.attrs["NetworkSettings"]["Networks"][NET]["Aliases"][0] in ("app", app.id[:12])
     assert app.exec_run("cat /www/version").output == b"1\n"
 
     with EventRecorder("engine1") as rec1, EventRecorder("engine2") as rec2:
@@ -70,5 +83,6 @@ def test_build_push_then_deploy_on_the_other_host(salt_cli, synced, clean_stack)
     assert rec2.mutations() == []
     ret = salt_cli.run("state.apply", "stack.deploy", "pillar={'stack': {'version': '2'}}", minion_tgt="web1")
     assert ret.returncode == 0, _comments(ret)
-    app = engines.client("engine2").containers.get("stack-app")
+    _no_secret(ret, secret)
+    app = engines.client("engine2").containers.get(APP)
     assert app.exec_run("cat /www/version").output == b"2\n"
