@@ -173,6 +173,34 @@ def status(name, frontend=None, backend="app", network=None, profile=None):
     }
 
 
+def smoke(frontend, path="/version", port=8080, expect=None, profile=None):
+    """
+    Ask the app through the ``frontend`` (from inside its container, on its own port): the
+    answer's body; raises when the status is not 200 or ``expect`` is not in the body.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' container_service.smoke chain-frontend path=/version expect=3f2a1c9
+    """
+    plan.check_name(frontend, "frontend")
+    port = chain_errors.as_int(port, "port", minimum=1, maximum=65535)
+    if not isinstance(path, str) or not path.startswith("/") or " " in path:
+        raise SaltInvocationError("path: expected a URL path like /version")
+    code = ("import sys,urllib.request as u\n"
+            f"r=u.urlopen('http://127.0.0.1:{port}{path}', timeout=5)\n"
+            "sys.stdout.write(r.read().decode())\n")
+    res = __salt__["container.exec"](frontend, ["python3", "-c", code], profile=profile)
+    if res["retcode"] != 0:
+        raise CommandExecutionError(f"smoke check {path} through {frontend} failed: "
+                                    f"{(res['stderr'] or '').strip().splitlines()[-1:]}")
+    if expect is not None and str(expect) not in res["stdout"]:
+        raise CommandExecutionError(f"smoke check {path} through {frontend}: {expect!r} not in "
+                                    f"{res['stdout'][:200]!r}")
+    return res["stdout"]
+
+
 # ---------------------------------------------------------------------------------------------
 # The rollout (called by the state once everything is validated)
 # ---------------------------------------------------------------------------------------------

@@ -100,10 +100,21 @@ def _dir(*parts):
     return path
 
 
+class _Busy(CommandExecutionError):
+    """The app's rollout lock is held."""
+
+
+def _refused(app, image, err):
+    """A refused rollout: a result (salt-run exits 1), not a traceback."""
+    __context__["retcode"] = 1
+    return {"app": app, "image": image, "result": False, "comment": str(err), "retcode": 1}
+
+
 class _Lock:
     """One rollout per app on this master: an exclusive, non-blocking flock."""
 
     def __init__(self, app, what):
+        self.app = app
         self.path = os.path.join(_dir("locks"), f"{app}.lock")
         self.what = what
 
@@ -115,8 +126,8 @@ class _Lock:
             with os.fdopen(os.dup(self.fd)) as fh:
                 holder = fh.read().strip() or "another process"
             os.close(self.fd)
-            raise CommandExecutionError(f"a rollout of this app is already running ({holder}); "
-                                        "try again when it has finished") from None
+            raise _Busy(f"a rollout of {self.app} is already running ({holder}); try again "
+                        "when it has finished") from None
         os.ftruncate(self.fd, 0)
         os.write(self.fd, json.dumps(dict(self.what, pid=os.getpid())).encode())
         return self
@@ -236,8 +247,11 @@ def rollout(app, image, ref=None, **kwargs):
     conf = _app_conf(app, kwargs)
     if not isinstance(image, str) or not image.strip():
         raise SaltInvocationError("image: expected an image reference")
-    with _Lock(app, {"image": image, "started": time.time()}):
-        return _rollout(app, image, ref, conf)
+    try:
+        with _Lock(app, {"image": image, "started": time.time()}):
+            return _rollout(app, image, ref, conf)
+    except _Busy as err:
+        return _refused(app, image, err)
 
 
 def _rollout(app, image, ref, conf, kind="rollout"):
@@ -286,7 +300,9 @@ def _rollout(app, image, ref, conf, kind="rollout"):
              "duration": round(time.time() - started, 2)}
     _record(app, entry)
     _fire(app, "done", {"result": result, "duration": entry["duration"]})
-    # salt-run exits with a returned dict's retcode
+    # salt-run exits with a returned dict's retcode; orchestrate's salt.runner reads the context
+    if not result:
+        __context__["retcode"] = 1
     return dict(entry, retcode=0 if result else 1)
 
 
@@ -319,8 +335,11 @@ def rollback(app, digest=None, **kwargs):
         raise CommandExecutionError(f"the servers would roll back to different images "
                                     f"({', '.join(sorted(wanted))}); name one with digest=")
     image = wanted.pop()
-    with _Lock(app, {"image": image, "started": time.time(), "kind": "rollback"}):
-        return _rollout(app, image, None, conf, kind="rollback")
+    try:
+        with _Lock(app, {"image": image, "started": time.time(), "kind": "rollback"}):
+            return _rollout(app, image, None, conf, kind="rollback")
+    except _Busy as err:
+        return _refused(app, image, err)
 
 
 def status(app=None, out_format="table", **kwargs):

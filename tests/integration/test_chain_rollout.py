@@ -155,6 +155,8 @@ def test_rollout_server_by_server_rollback_and_the_lock(master, salt_run_cli, sy
     thread.join(300)
     assert second.returncode != 0
     assert "already running" in (second.stdout + second.stderr), second.stdout
+    assert "Traceback" not in second.stdout + second.stderr, second.stdout
+    assert second.data["result"] is False and APP in second.data["comment"]
     assert first["ret"].returncode == 0, first["ret"].stdout[-3000:]
     assert all(versions(p) == {"1"} for p in ports.values())
 
@@ -186,3 +188,37 @@ def test_rollout_server_by_server_rollback_and_the_lock(master, salt_run_cli, sy
     rows = _run(salt_run_cli, "chain.inventory").data
     mine = [r for r in rows if (r.get("name") or "").startswith(prefix)]
     assert {r["minion"] for r in mine} == {"build1", "app2"}
+
+
+def test_orchestrate_builds_pushes_rolls_out_and_a_second_run_is_a_no_op(
+        salt_run_cli, synced, deploy, registry_credentials):
+    """salt-run state.orchestrate chain (formulas/chain/init.sls, without the pipeline stage):
+    frontends, the image for the ref built on build1 and pushed, the rollout on build1 and
+    app2, a smoke check through each frontend. The same ref again: no build, and fast."""
+    ref = f"o{engines.RUN}"
+    repository = f"sc-{engines.RUN}/chain-app"
+    pillar = json.loads(deploy["pillar"])
+    pillar["chain"].update({
+        "ref": ref, "app": APP, "targets": list(SERVERS), "build_target": "build1",
+        "registry": {"address": engines.REGISTRY, "repository": repository},
+        "app_image": {"build": str(REPO / "examples" / "app")},
+    })
+    args = ("state.orchestrate", "chain", f"pillar={json.dumps(pillar)}")
+    try:
+        ret = salt_run_cli.run(*args, _timeout=900)
+        assert ret.returncode == 0, ret.stdout[-4000:]
+        assert all(versions(p) == {ref} for p in deploy["ports"].values())
+        started = time.monotonic()
+        again = salt_run_cli.run(*args, _timeout=900)
+        wall = time.monotonic() - started
+        print(f"\nno-op orchestrate for an already deployed ref: {wall:.1f}s")
+        assert again.returncode == 0, again.stdout[-4000:]
+        states = again.data.get("data", again.data) if isinstance(again.data, dict) else {}
+        text = json.dumps(states)
+        assert '"image_id"' not in text and '"pushed"' not in text, text[:3000]
+        assert all(versions(p) == {ref} for p in deploy["ports"].values())
+    finally:
+        client = engines.client(ENGINE)
+        with contextlib.suppress(Exception):
+            client.images.remove(f"{engines.REGISTRY}/{repository}:{ref}", force=True)
+        client.close()
