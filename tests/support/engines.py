@@ -138,12 +138,39 @@ class EventRecorder:
                 return True
         return foreign_labels({**attrs, "name": attrs.get("name") or (e.get("Actor") or {}).get("ID", "")})
 
-    def mutations(self, everything=False):
-        """(type, action, name) of each mutating event (``everything``: other owners' too)."""
+    def owned(self, e):
+        """The event is about an object of this run (its name or label, or its container's)."""
+        attrs = _attrs(e)
+        if e.get("Type") in ("network", "volume") and attrs.get("container"):
+            if self._owned_container(attrs["container"]):
+                return True
+        name = attrs.get("name") or (e.get("Actor") or {}).get("ID", "")
+        match = _RUN_NAME.search(name)
+        return attrs.get(TEST_LABEL) == RUN or bool(match and match.group(1) == RUN)
+
+    def _owned_container(self, cid):
+        for e in self.events:
+            if e.get("Type") == "container" and (e.get("Actor") or {}).get("ID") == cid:
+                return self.owned(e)
+        data = self._inspected.get(cid) or {}
+        labels = (data.get("Config") or {}).get("Labels") or {}
+        match = _RUN_NAME.search(data.get("Name", "").lstrip("/"))
+        return labels.get(TEST_LABEL) == RUN or bool(match and match.group(1) == RUN)
+
+    def mutations(self, everything=False, owned_only=False):
+        """(type, action, name) of each mutating event.
+
+        Default: every event not positively another owner's. ``owned_only``: only events about
+        this run's objects — for long windows (minutes) in which other sessions or benchmarks on
+        the shared engines certainly act on objects of their own, unlabelled ones included.
+        ``everything``: other owners' too.
+        """
         out = []
         for e in self.events:
             action = _action(e)
             if action not in MUTATING_ACTIONS.get(e.get("Type"), ()):
+                continue
+            if owned_only and not self.owned(e):
                 continue
             if not everything and self.foreign(e):
                 continue

@@ -430,7 +430,9 @@ class Guard:
         self._log.__exit__(*exc)
         if self._rec:
             self._rec.__exit__(*exc)
-        self.mutations = self._rec.mutations() if self._rec else []
+        # Only this run's objects: other sessions and benchmarks share the engines (all objects
+        # the entries declare carry the run's name or label).
+        self.mutations = self._rec.mutations(owned_only=True) if self._rec else []
         self.writes = self._log.writes()
         self.touched = [f for f in self.files if _read(f) != self._before[f]]
         return False
