@@ -113,10 +113,21 @@ def _run(salt_run_cli, fun, *args):
 def test_rollout_server_by_server_rollback_and_the_lock(master, salt_run_cli, synced, deploy,
                                                         images):
     ports = deploy["ports"]
+    started = time.time()
     ret = _run(salt_run_cli, "chain.rollout", APP, images["1"], "ref=v1", *_args(deploy))
     assert ret.returncode == 0, ret.stdout or ret.stderr
     assert ret.data["result"] is True, json.dumps(ret.data)[:3000]
     assert list(ret.data["servers"]) == ["build1", "app2"]
+    # progress on the master event bus, server by server
+    tags = [f"chain/rollout/{APP}/{stage}" for stage in ("start", "server", "server/done", "done")]
+    matched = master.event_listener.wait_for_events([(master.id, t) for t in tags],
+                                                    after_time=started, timeout=30)
+    assert matched.found_all_events, matched.missed
+    done = sorted(master.event_listener.get_events(
+        [(master.id, f"chain/rollout/{APP}/server/done")], after_time=started),
+        key=lambda e: e.stamp)
+    assert [e.data["target"] for e in done] == ["build1", "app2"]
+    assert all(e.data["result"] is True for e in done)
     assert all(versions(p) == {"1"} for p in ports.values())
 
     loads = [Load(p) for p in ports.values()]
