@@ -229,6 +229,34 @@ def test_positional_arguments_like_the_official_entrypoint(target, server, name,
         testing.stop_process(proc)
 
 
+def test_secret_from_an_argument_file(target, server, name, cleanup, tmp_path):
+    """agent.jar's args4j "@ syntax": ``-secret @FILE`` (and ``JENKINS_SECRET=@FILE``, which the
+    official entrypoint hands on as ``-secret``) read the secret from FILE."""
+    cleanup[1].append(name)
+    create_inbound_node(server, name)
+    secret_file = tmp_path / "secret"
+    secret_file.write_text(node_secret(target, name) + "\n")
+    env = dict(testing._env(), JENKINS_WEB_SOCKET="true")
+    args = [sys.executable, testing.AGENT_SCRIPT, "-url", target.url, "-secret", f"@{secret_file}",
+            "-name", name, "-workDir", str(tmp_path / "wd"), "-webSocket"]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_online(server, name)
+    finally:
+        testing.stop_process(proc)
+    wait_online(server, name, online=False)
+    env.update(JENKINS_URL=target.url, JENKINS_SECRET=f"@{secret_file}", JENKINS_AGENT_NAME=name)
+    proc = subprocess.Popen([sys.executable, testing.AGENT_SCRIPT], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_online(server, name)
+    finally:
+        testing.stop_process(proc)
+    missing = subprocess.run(args[:4] + ["-secret", f"@{tmp_path / 'nope'}", "-name", name], env=env,
+                             capture_output=True, text=True, timeout=30)
+    assert missing.returncode != 0 and "cannot read the argument file" in missing.stderr
+
+
 def test_agent_reconnects_after_controller_restart(tmp_path):
     import jenkins
 

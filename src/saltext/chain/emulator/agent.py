@@ -350,9 +350,35 @@ def build_parser():
     return parser
 
 
+def expand_at_files(argv):
+    """agent.jar parses its options with args4j, whose "@ syntax" replaces an argument ``@FILE``
+    by the lines of FILE (one argument per line): ``-secret @secret-file`` is how Jenkins'
+    agent page shows a secret kept out of the command line. A file that cannot be read stops
+    the agent (args4j: ``CmdLineException``)."""
+    out = []
+    for arg in argv:
+        if arg.startswith("@") and len(arg) > 1:
+            path = arg[1:]
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    out.extend(handle.read().splitlines())
+            except OSError as exc:
+                raise SystemExit(f"cannot read the argument file {path}: {exc.strerror}") from None
+        else:
+            out.append(arg)
+    return out
+
+
 def resolve_settings(argv=None, environ=None):
     env = os.environ if environ is None else environ
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # the official image's entrypoint passes JENKINS_SECRET on as "-secret $JENKINS_SECRET", so
+    # JENKINS_SECRET=@FILE is read from FILE as well
+    env_secret = env.get("JENKINS_SECRET")
+    if env_secret and env_secret.startswith("@") and len(env_secret) > 1:
+        env_secret = (expand_at_files([env_secret]) or [""])[0]
+        env = dict(env, JENKINS_SECRET=env_secret)
+    args = build_parser().parse_args(expand_at_files(argv))
     secret, name = args.secret, args.name
     if args.positional:
         if len(args.positional) != 2:
