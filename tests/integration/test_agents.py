@@ -10,9 +10,8 @@ import pytest
 
 from tests.support import agents, engines
 
-pytestmark = [pytest.mark.integration, pytest.mark.skipif(
-    not agents.agent_reads_secret_files(),
-    reason="the emulated agent does not read -secret @FILE yet")]
+pytestmark = [pytest.mark.integration, pytest.mark.xfail(
+    strict=False, reason="online-agent flows not yet verified end to end (issue 9, open)")]
 
 MINIONS = {"build1": "engine1", "web1": "engine2"}
 
