@@ -258,16 +258,25 @@ def test_close_stops_the_thread_and_the_next_run_restarts_it(beacons):
 
 
 def test_queue_is_bounded_and_keeps_the_newest(beacons):
-    beacon = beacons("ce-bounded", profile="engine2", queue_size=2, actions=["die"])
+    # Only this run's containers: other sessions' die events on the shared engine would fill it.
+    beacon = beacons("ce-bounded", profile="engine2", queue_size=2, actions=["die"],
+                     labels=[f"{TEST_LABEL}={RUN}"])
     assert beacon() == []
+    since = time.time()
+    names = [f"sc-{RUN}-ev-q{code}" for code in (1, 2, 3)]
     with contextlib.closing(engines.client("engine2")) as client:
-        for code in (1, 2, 3):
-            _run("engine2", f"sc-{RUN}-ev-q{code}", ["sh", "-c", f"exit {code}"])
-            assert client.api.wait(f"sc-{RUN}-ev-q{code}", timeout=10)["StatusCode"] == code
-    time.sleep(1.5)  # let the stream deliver the last one
+        for code, name in zip((1, 2, 3), names, strict=True):
+            _run("engine2", name, ["sh", "-c", f"exit {code}"])
+            assert client.api.wait(name, timeout=10)["StatusCode"] == code
+        # The engine has published the last die; give the beacon's stream reader a margin.
+        last = client.api.events(since=int(since), until=time.time() + 1, decode=True,
+                                 filters={"event": "die", "container": names[2]})
+        assert list(last), "the engine did not publish the last die event"
+    time.sleep(1.0)
     events = beacon()
-    assert len(events) <= 2, events
-    assert not _of(events, "die", f"sc-{RUN}-ev-q1")  # the oldest went first
+    # Exactly the two newest: an empty (or short) delivery fails instead of passing.
+    assert [(e["action"], e["name"], e["exit_code"]) for e in events] == [
+        ("die", names[1], 2), ("die", names[2], 3)], events
     assert beacon() == []
 
 

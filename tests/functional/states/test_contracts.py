@@ -271,14 +271,6 @@ CONTRACTS = {
              ("name", lambda c: {"name": "not a registry/"}),
              ("username", lambda c: {"username": ["chain"]}),
              *PROFILE_CASES),
-        known_bugs={
-            "username": "container_registry.logged_in does not check username's type: a list is sent to "
-                        "the registry as \"['chain']\" (live: a 401 login attempt)",
-            "profile": "container_registry.logged_in does not check profile before I/O: profile=5 is "
-                       "accepted in test mode (reads config.json, asks the registry), fails only live",
-            "profile-unknown": "container_registry.logged_in does not resolve profile before I/O: an "
-                               "unknown profile is accepted in test mode (reads config.json, asks the registry)",
-        },
     ),
     "container_registry.logged_out": Contract(
         "docker", lambda c: {"name": REGISTRY, "config_path": c.config_path}, setup=_login,
