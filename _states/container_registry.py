@@ -30,11 +30,12 @@ def __virtual__():
     return __virtualname__
 
 
-def _check(name, config_path):
-    if not isinstance(name, str) or not name.strip():
-        raise SaltInvocationError(f"name: expected a registry like host:port, got {name!r}")
-    if config_path is not None and (not isinstance(config_path, str) or not config_path):
-        raise SaltInvocationError(f"config_path: expected a file path, got {config_path!r}")
+def _check(name, config_path, username=None, password=None):
+    chain_registry.check_registry(name, "name")
+    chain_registry.config_path(config_path)
+    for value, field in ((username, "username"), (password, "password")):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int))):
+            raise SaltInvocationError(f"{field}: expected a string, got {type(value).__name__}")
 
 
 def logged_in(name, username=None, password=None, config_path=None, profile=None):
@@ -50,7 +51,8 @@ def logged_in(name, username=None, password=None, config_path=None, profile=None
     """
     ret = {"name": name, "result": True, "comment": "", "changes": {}}
     try:
-        _check(name, config_path)
+        _check(name, config_path, username, password)
+        __salt__["container.connection"](profile)  # the profile is checked before any I/O
         user, _ = chain_registry.credentials(name, __salt__["config.get"], username, password,
                                              required=True)
         status = __salt__["container.login_status"](name, username=username, password=password,
