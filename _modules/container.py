@@ -1,6 +1,10 @@
 """
 Docker engine lifecycle through the docker SDK: containers, images, networks, volumes, registries.
 
+The ``container`` module is three files sharing one virtual name (Salt merges their functions):
+this one (profiles, the engine, containers, prune, events), ``container_images.py`` (images,
+builds, registries) and ``container_networks.py`` (networks, volumes).
+
 .. versionadded:: 0.1.0
 
 :depends: docker >= 7.1 (the Python SDK); a Docker engine reachable from the minion.
@@ -37,10 +41,7 @@ import time
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
-    import docker
-    import docker.errors
-    import docker.types
-    import docker.utils
+    import docker  # noqa: F401 - only whether the SDK is there
 
     HAS_DOCKER = True
 except ImportError:  # pragma: no cover - exercised only without the SDK
@@ -55,7 +56,6 @@ try:
         chain_docker_types,
         chain_errors,
         chain_profiles,
-        chain_registry,
     )
 except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
     import chain_docker_build
@@ -65,7 +65,6 @@ except ImportError:  # synced into the minion's extmods/utils (file_roots deploy
     import chain_docker_types
     import chain_errors
     import chain_profiles
-    import chain_registry
 
 log = logging.getLogger(__name__)
 _objects = chain_docker_objects  # networks, volumes, list rows, label filters
@@ -108,13 +107,9 @@ def connection(profile=None):
 
 
 def _client(profile=None):
-    """The low-level ``docker.APIClient`` for a profile, cached in ``__context__``."""
-    conn = connection(profile)
-    key = chain_profiles.cache_key("container", conn)
-    client = __context__.get(key)
-    if client is None:
-        client = __context__[key] = chain_docker_client.make_client(conn)
-    return client
+    """The low-level ``docker.APIClient`` for a profile, cached in ``__context__`` (shared by
+    the ``container_images`` and ``container_networks`` files of this module)."""
+    return chain_docker_client.client_for(profile, __salt__["config.get"], __context__, os.environ)
 
 
 #: The SDK call wrapper: engine errors as typed chain_errors (NotFound, Conflict, Unreachable).
@@ -234,7 +229,7 @@ def compare(name, spec, comparisons=None, profile=None, image_data=None):
     if inspected is None:
         return None
     image_name = spec["image"]
-    wanted_image = image_data or image_inspect(image_name, profile=profile)
+    wanted_image = image_data or __salt__["container.image_inspect"](image_name, profile=profile)
     if wanted_image is None:
         raise CommandExecutionError(f"image {image_name} is not present on the engine")
     changes, recreate = {}, []
@@ -337,12 +332,12 @@ create.__doc__ = create.__doc__.replace("{options}", chain_docker_spec.option_na
 
 
 def _ensure_image(image, profile, pull):
-    if image_inspect(image, profile=profile) is not None:
+    if __salt__["container.image_inspect"](image, profile=profile) is not None:
         return
     if pull == "never":
         raise CommandExecutionError(f"image {image} is not present on the engine (pull=never)")
     try:
-        image_pull(image, profile=profile)
+        __salt__["container.image_pull"](image, profile=profile)
     except CommandExecutionError as err:
         raise CommandExecutionError(
             f"image {image} is not present on the engine and could not be pulled: {err}"
@@ -357,7 +352,7 @@ def _create_from_spec(spec, name, profile=None, pull="missing"):
     cid = created["Id"]
     try:
         for net, opts in list((spec.get("networks") or {}).items())[1:]:
-            network_connect(net, cid, profile=profile, **_endpoint_kwargs(opts))
+            __salt__["container.network_connect"](net, cid, profile=profile, **_endpoint_kwargs(opts))
         _check_kept(spec, cid, created.get("Warnings"), profile)
     except CommandExecutionError:
         _call(f"remove container {name}", client.remove_container, cid, force=True)
@@ -370,7 +365,7 @@ def _check_kept(spec, cid, warnings, profile):
     weights without a weight-capable I/O scheduler); such a container would differ from its
     declaration on every run. Refuse it, naming the options and the engine's warnings."""
     declared = {k: v for k, v in spec.items() if k != "networks"}
-    image = image_inspect(spec["image"], profile=profile) or {}
+    image = __salt__["container.image_inspect"](spec["image"], profile=profile) or {}
     changes = chain_docker_spec.diff(declared, inspect(cid, profile=profile), image.get("Config") or {},
                                      {})[0]
     if changes:
@@ -651,490 +646,6 @@ def copy_from(name, source, dest, profile=None):
     with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
         tar.extractall(dest, filter="data")
     return os.path.join(dest, os.path.basename(source.rstrip("/")))
-
-
-# ---------------------------------------------------------------------------------------------
-# Images (names and credentials: chain_registry; build inputs: chain_docker_build)
-# ---------------------------------------------------------------------------------------------
-
-
-def image_inspect(name, profile=None):
-    """Return an image's inspect data, or ``None`` when the engine does not have it.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' container.image_inspect saltext-chain/busybox:latest
-    """
-    chain_registry.check_image_name(name)
-    return _get_or_none(f"inspect image {name}", _client(profile).inspect_image, name)
-
-
-def images(all=False, labels=None, profile=None):  # pylint: disable=redefined-builtin
-    """
-    List images as ``{id: {tags, created, size, labels}}``.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' container.images labels='["org.saltext-chain.inputs"]'
-    """
-    wanted, everything = _objects.label_filters(labels), chain_errors.as_bool(all, "all")
-    rows = _call("list images", _client(profile).images, all=everything,
-                 filters={"label": wanted} if wanted else None)
-    return _objects.image_rows(rows)
-
-
-def _auth_for(image):
-    """Credentials for the image's registry only (never every configured registry)."""
-    return chain_registry.auth_config(image, _config_get)
-
-
-def image_pull(name, platform=None, profile=None):
-    """Pull an image; returns ``{id, changed}`` (``changed`` when the local id moved).
-    Credentials of ``container:registries:<its registry>`` are used for that registry alone.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' container.image_pull 127.0.0.1:5000/app/web:1.2
-    """
-    repo, tag = chain_registry.split_repo_tag(chain_registry.check_image_name(name))
-    if platform is not None and not isinstance(platform, str):
-        raise SaltInvocationError(f"platform: expected a string like linux/amd64, got {platform!r}")
-    kwargs = {"tag": tag, "stream": True, "decode": True, "auth_config": _auth_for(name)}
-    kwargs.update({"platform": platform} if platform else {})
-    before = image_inspect(name, profile=profile)
-    chain_docker_client.follow(f"pull {name}", _call(f"pull {name}", _client(profile).pull,
-                                                     repo, **kwargs))
-    after = image_inspect(name, profile=profile)
-    if after is None:
-        raise CommandExecutionError(f"pull {name}: the engine reports no image after the pull")
-    return {"id": after["Id"], "changed": before is None or before["Id"] != after["Id"]}
-
-
-def image_tag(source, target, profile=None):
-    """Tag an image (``source``) as ``target`` (``repo:tag``).
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' container.image_tag app/web:build 127.0.0.1:5000/app/web:1.2
-    """
-    chain_registry.check_image_name(source, "source")
-    repo, tag = chain_registry.split_repo_tag(chain_registry.check_image_name(target, "target"))
-    _call(f"tag {source} as {target}", _client(profile).tag, source, repo, tag=tag, force=True)
-    return True
-
-
-def image_push(name, profile=None):
-    """Push an image to its registry; returns ``{digest}``.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' container.image_push 127.0.0.1:5000/app/web:1.2
-    """
-    repo, tag = chain_registry.split_repo_tag(chain_registry.check_image_name(name))
-    stream = _call(f"push {name}", _client(profile).push, repo, tag=tag, stream=True,
-                   decode=True, auth_config=_auth_for(name))
-    return {"digest": chain_docker_client.follow(f"push {name}", stream).get("Digest")}
-
-
-def image_remove(name, force=False, profile=None):
-    """Remove an image; returns False when there was none.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' container.image_remove app/web:old force=True
-    """
-    chain_registry.check_image_name(name)
-    force = chain_errors.as_bool(force, "force")
-    return _removed(f"remove image {name}", _client(profile).remove_image, name, force=force)
-
-
-def _build_context(inputs, saltenv, prune, profile):
-    """``(context dir, inputs digest)``: a ``salt://`` context is cached; only a real build
-    (``prune``) deletes cached files the fileserver no longer serves."""
-    context, served = chain_docker_build.context_dir(
-        inputs["path"], saltenv or "base", __opts__.get("cachedir"),
-        lambda *args, **kwargs: __salt__["cp.cache_dir"](*args, **kwargs),
-        lambda *args, **kwargs: __salt__["cp.list_master"](*args, **kwargs), prune,
-    )
-    text = chain_docker_build.read_dockerfile(context, inputs["dockerfile"], inputs["path"], served)
-    bases = {}
-    for ref in chain_docker_build.base_images(text.decode("utf-8", "replace"), inputs["buildargs"]):
-        found = image_inspect(ref, profile=profile)
-        bases[ref] = found["Id"] if found else None
-    return context, chain_docker_build.inputs_digest(context, inputs, bases, served)
-
-
-def build_inputs_digest(path, dockerfile="Dockerfile", buildargs=None, target=None, saltenv="base",
-                        labels=None, base_image=None, profile=None):
-    """Digest of everything an image build reads: the Dockerfile, the context files (honouring
-    ``.dockerignore``, names, modes and contents), the build args (``base_image`` is the
-    ``BASE_IMAGE`` arg), the target, the labels, and the ids of the base images its ``FROM``
-    lines name as the engine has them now — a rebuilt base image rebuilds what stands on it.
-    A ``salt://`` context is cached, but nothing is deleted: files the fileserver no longer
-    serves are left out of the digest.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' container.build_inputs_digest salt://app/image buildargs='{"VERSION": "1.2"}'
-    """
-    inputs = chain_docker_build.check_inputs(path, dockerfile, buildargs, target, labels,
-                                             base_image, saltenv)
-    return _build_context(inputs, saltenv, False, profile)[1]
-
-
-def image_build(name, path, dockerfile="Dockerfile", buildargs=None, target=None, labels=None,
-                base_image=None, nocache=False, saltenv="base", profile=None):
-    """Build an image from a context directory (``salt://`` or local) and tag it ``name``.
-
-    The digest of the build inputs (see :py:func:`build_inputs_digest`) is recorded as the
-    ``org.saltext-chain.inputs`` label. ``base_image`` sets the ``BASE_IMAGE`` build arg
-    (Dockerfiles begin with ``ARG BASE_IMAGE`` / ``FROM ${BASE_IMAGE}``).
-    Returns ``{id, digest, log}``; a failed build raises with the builder's last lines.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' container.image_build app/web:1.2 salt://app/image buildargs='{"VERSION": "1.2"}'
-    """
-    chain_registry.check_image_name(name)
-    inputs = chain_docker_build.check_inputs(path, dockerfile, buildargs, target, labels,
-                                             base_image, saltenv)
-    nocache = chain_errors.as_bool(nocache, "nocache")
-    timeout = connection(profile)["build_timeout"]
-    context, digest = _build_context(inputs, saltenv, True, profile)
-    stream = _call(
-        f"build {name}", _client(profile).build, path=context, tag=name,
-        dockerfile=inputs["dockerfile"], buildargs=inputs["buildargs"] or None,
-        target=inputs["target"], labels={**inputs["labels"], INPUTS_LABEL: digest}, rm=True,
-        forcerm=True, nocache=nocache, decode=True, timeout=timeout,
-    )
-    _, log_tail = chain_docker_build.follow_build(name, stream)
-    return {"id": image_inspect(name, profile=profile)["Id"], "digest": digest, "log": log_tail}
-
-
-# ---------------------------------------------------------------------------------------------
-# Registries (chain_registry)
-# ---------------------------------------------------------------------------------------------
-
-
-def _forget_clients():
-    """Cached clients keep the credentials of a login; drop them when credentials change."""
-    for key in [k for k in __context__ if str(k).startswith("container.client:")]:
-        __context__.pop(key).close()
-
-
-def login_status(registry, username=None, password=None, config_path=None):
-    """Report whether the Docker client config holds the given (or pillar) credentials for a
-    registry, without changing anything: ``{logged_in, username, matches, config_path,
-    malformed}``; secrets are never returned. A malformed ``auth`` entry is reported
-    (``malformed``) as credentials that do not match: ``login`` replaces it, ``logout``
-    removes it.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' container.login_status 127.0.0.1:5000
-    """
-    chain_registry.check_registry(registry)
-    want = chain_registry.credentials(registry, _config_get, username, password)
-    if any(want):
-        chain_registry.credentials(registry, _config_get, username, password, required=True)
-    return chain_registry.login_status(chain_registry.config_path(config_path), registry, *want)
-
-
-def login(registry, username=None, password=None, config_path=None, profile=None):
-    """Log in to a registry: the engine verifies the credentials, then they are stored in the
-    Docker client config (``~/.docker/config.json`` unless ``config_path``), as ``docker login``
-    does. Credentials default to ``container:registries:<registry>`` from pillar/config. Pulls
-    and pushes by this module use a registry's credentials for that registry alone.
-    The password is never returned or logged.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' container.login 127.0.0.1:5000
-    """
-    chain_registry.check_registry(registry)
-    username, password = chain_registry.credentials(
-        registry, _config_get, username, password, required=True
-    )
-    path = chain_registry.config_path(config_path)
-    chain_registry.read_config(path)  # an unreadable config fails before the engine is asked
-    result = _call(
-        f"login to {registry} as {username}", _client(profile).login, username=username,
-        password=password, registry=registry, reauth=True, dockercfg_path="/nonexistent",
-    )
-    chain_registry.store_login(path, registry, username, password)
-    _forget_clients()
-    return {"registry": registry, "username": username,
-            "status": (result or {}).get("Status", "Login Succeeded")}
-
-
-def logout(registry, config_path=None):
-    """Remove a registry's credentials from the Docker client config; False when there were none.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' container.logout 127.0.0.1:5000
-    """
-    chain_registry.check_registry(registry)
-    if not chain_registry.forget_login(chain_registry.config_path(config_path), registry):
-        return False
-    _forget_clients()
-    return True
-
-
-def registry_check(registry, username=None, password=None, timeout=10):
-    """Check credentials against a registry's ``/v2/`` endpoint without changing anything:
-    ``{"authenticated": bool, "status": http_status}``.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' container.registry_check 127.0.0.1:5000
-    """
-    chain_registry.check_registry(registry)
-    timeout = chain_registry.check_timeout(timeout)
-    username, password = chain_registry.credentials(registry, _config_get, username, password)
-    return chain_registry.check(registry, username, password, timeout=timeout)
-
-
-def registry_digest(name, timeout=10):
-    """Return the manifest digest a registry serves for ``registry/repo:tag``, or ``None``.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' container.registry_digest 127.0.0.1:5000/app/web:1.2
-    """
-    chain_registry.check_image_name(name)
-    timeout = chain_registry.check_timeout(timeout)
-    creds = _auth_for(name) or {}
-    return chain_registry.manifest_digest(name, creds.get("username"), creds.get("password"),
-                                          timeout=timeout)
-
-
-# ---------------------------------------------------------------------------------------------
-# Networks and volumes (declared properties: chain_docker_objects)
-# ---------------------------------------------------------------------------------------------
-
-
-def network_inspect(name, profile=None):
-    """Return a network's inspect data, or ``None``.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' container.network_inspect chain
-    """
-    _name(name)
-    return _get_or_none(f"inspect network {name}", _client(profile).inspect_network, name)
-
-
-def network_compare(name, driver=None, labels=None, options=None, subnet=None, gateway=None,
-                    internal=None, enable_ipv6=None, profile=None):
-    """Compare a network with declared properties; ``None`` when it does not exist, else
-    ``{"changes": {field: {old, new}}, "containers": [...]}``. Only declared properties are
-    compared: IPAM pools the daemon chose, its own options and ``Status`` never differ.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' container.network_compare chain subnet=172.28.5.0/24 labels='{"app": "chain"}'
-    """
-    spec = _objects.network_spec(driver, labels, options, subnet, gateway, internal, enable_ipv6)
-    current = network_inspect(name, profile=profile)
-    if current is None:
-        return None
-    return {"changes": _objects.network_diff(spec, current),
-            "containers": sorted(current.get("Containers") or {})}
-
-
-def volume_compare(name, driver=None, driver_opts=None, labels=None, profile=None):
-    """Compare a volume with declared properties; ``None`` when it does not exist, else
-    ``{"changes": {field: {old, new}}}`` over the declared fields only.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' container.volume_compare jenkins_home labels='{"app": "jenkins"}'
-    """
-    spec = _objects.volume_spec(driver, driver_opts, labels)
-    current = volume_inspect(name, profile=profile)
-    return None if current is None else {"changes": _objects.volume_diff(spec, current)}
-
-
-def networks(names=None, profile=None):
-    """List networks as ``{name: {id, driver, labels}}``.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' container.networks
-    """
-    names = [names] if isinstance(names, str) else names
-    if names is not None and not (isinstance(names, (list, tuple))
-                                  and all(isinstance(n, str) for n in names)):
-        raise SaltInvocationError("names: expected a list of network names")
-    return _objects.network_rows(_call("list networks", _client(profile).networks, names=names))
-
-
-def network_create(name, driver="bridge", labels=None, options=None, subnet=None, gateway=None,
-                   internal=False, enable_ipv6=False, profile=None):
-    """Create a network; returns its id.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' container.network_create chain subnet=172.28.5.0/24
-    """
-    _name(name)
-    spec = _objects.network_spec(driver or "bridge", labels, options, subnet, gateway,
-                                 internal, enable_ipv6)
-    ipam = spec["subnet"] and docker.types.IPAMConfig(
-        pool_configs=[docker.types.IPAMPool(subnet=spec["subnet"], gateway=spec["gateway"])]
-    )
-    created = _call(
-        f"create network {name}", _client(profile).create_network, name, driver=spec["driver"],
-        options=spec["options"], labels=spec["labels"], ipam=ipam or None,
-        internal=bool(spec["internal"]), enable_ipv6=bool(spec["enable_ipv6"]),
-        check_duplicate=True,
-    )
-    return created["Id"]
-
-
-def network_remove(name, profile=None):
-    """Remove a network; returns False when there was none.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' container.network_remove chain
-    """
-    _name(name)
-    return _removed(f"remove network {name}", _client(profile).remove_network, name)
-
-
-def network_connect(network, container, aliases=None, ipv4_address=None, ipv6_address=None,
-                    profile=None):
-    """Connect a container to a network with optional aliases and static addresses.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' container.network_connect chain web aliases='["www"]'
-    """
-    _name(network, "network")
-    _name(container, "container")
-    aliases = [aliases] if isinstance(aliases, str) else aliases
-    if aliases is not None and not (isinstance(aliases, (list, tuple))
-                                    and all(isinstance(a, str) for a in aliases)):
-        raise SaltInvocationError("aliases: expected a list of names")
-    for value, field in ((ipv4_address, "ipv4_address"), (ipv6_address, "ipv6_address")):
-        if value is not None and not isinstance(value, str):
-            raise SaltInvocationError(f"{field}: expected an address, got {value!r}")
-    _call(f"connect {container} to {network}", _client(profile).connect_container_to_network,
-          container, network, aliases=aliases, ipv4_address=ipv4_address,
-          ipv6_address=ipv6_address)
-    return True
-
-
-def network_disconnect(network, container, force=False, profile=None):
-    """Disconnect a container from a network.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' container.network_disconnect chain web
-    """
-    _name(network, "network")
-    _name(container, "container")
-    force = chain_errors.as_bool(force, "force")
-    _call(f"disconnect {container} from {network}",
-          _client(profile).disconnect_container_from_network, container, network, force=force)
-    return True
-
-
-def volume_inspect(name, profile=None):
-    """Return a volume's inspect data, or ``None``.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' container.volume_inspect jenkins_home
-    """
-    _name(name)
-    return _get_or_none(f"inspect volume {name}", _client(profile).inspect_volume, name)
-
-
-def volumes(profile=None):
-    """List volumes as ``{name: {driver, labels, mountpoint}}``.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' container.volumes
-    """
-    return _objects.volume_rows(_call("list volumes", _client(profile).volumes))
-
-
-def volume_create(name, driver="local", driver_opts=None, labels=None, profile=None):
-    """Create a volume; returns its inspect data.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' container.volume_create jenkins_home labels='{"app": "jenkins"}'
-    """
-    _name(name)
-    spec = _objects.volume_spec(driver or "local", driver_opts, labels)
-    return _call(f"create volume {name}", _client(profile).create_volume, name, **spec)
-
-
-def volume_remove(name, force=False, profile=None):
-    """Remove a volume; returns False when there was none.
-
-    CLI Example:
-
-    .. code-block:: bash
-
-        salt '*' container.volume_remove jenkins_home
-    """
-    _name(name)
-    force = chain_errors.as_bool(force, "force")
-    return _removed(f"remove volume {name}", _client(profile).remove_volume, name, force=force)
 
 
 def prune(containers=False, images=False,  # pylint: disable=redefined-outer-name

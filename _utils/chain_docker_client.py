@@ -18,6 +18,8 @@ Engine errors become :mod:`chain_errors` types, so callers never match message t
 Nothing here touches Salt's dunders.
 """
 
+import os
+
 try:
     import docker
     import docker.errors
@@ -28,9 +30,10 @@ except ImportError:  # pragma: no cover - exercised only without the SDK
     HAS_DOCKER = False
 
 try:
-    from saltext.chain.utils import chain_errors
+    from saltext.chain.utils import chain_errors, chain_profiles
 except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
     import chain_errors
+    import chain_profiles
 
 
 def tls_config(tls):
@@ -150,3 +153,17 @@ def _is_transport(err):
     return type(err).__module__.startswith(("requests", "urllib3")) or isinstance(
         err, (ConnectionError, TimeoutError)
     )
+
+
+def client_for(profile, config_get, context, environ=None):
+    """The client of a profile, created once and kept in ``context`` (the loader's
+    ``__context__``) under a key that hashes the resolved settings."""
+    conn = chain_profiles.docker_connection(
+        chain_profiles.resolve("container", profile, config_get),
+        os.environ if environ is None else environ,
+    )
+    key = chain_profiles.cache_key("container", conn)
+    client = context.get(key)
+    if client is None:
+        client = context[key] = make_client(conn)
+    return client

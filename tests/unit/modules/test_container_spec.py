@@ -7,12 +7,12 @@ FROM/ARG parsing in test_chain_docker_build.py and registry URLs in test_chain_r
 import pytest
 from salt.exceptions import SaltInvocationError
 
-from _modules import container
+from _modules import container, container_images
 
 
 @pytest.fixture
 def configure_loader_modules():
-    return {container: {"__salt__": {}, "__opts__": {}, "__context__": {}}}
+    return {mod: {"__salt__": {}, "__opts__": {}, "__context__": {}} for mod in (container, container_images)}
 
 
 def test_normalize_shapes_and_rejects_unknown():
@@ -42,21 +42,21 @@ def test_build_inputs_digest_honours_dockerignore(tmp_path):
     (tmp_path / "app.py").write_text("print(1)\n")
     (tmp_path / "debug.log").write_text("x\n")
     (tmp_path / ".dockerignore").write_text("*.log\n")
-    first = container.build_inputs_digest(str(tmp_path))
+    first = container_images.build_inputs_digest(str(tmp_path))
     (tmp_path / "debug.log").write_text("y\n")
-    assert container.build_inputs_digest(str(tmp_path)) == first
+    assert container_images.build_inputs_digest(str(tmp_path)) == first
     (tmp_path / "app.py").write_text("print(2)\n")
-    second = container.build_inputs_digest(str(tmp_path))
+    second = container_images.build_inputs_digest(str(tmp_path))
     assert second != first
-    assert container.build_inputs_digest(str(tmp_path), buildargs={"V": "1"}) != second
-    assert container.build_inputs_digest(str(tmp_path), target="prod") != second
+    assert container_images.build_inputs_digest(str(tmp_path), buildargs={"V": "1"}) != second
+    assert container_images.build_inputs_digest(str(tmp_path), target="prod") != second
     (tmp_path / "app.py").chmod(0o755)
-    assert container.build_inputs_digest(str(tmp_path)) != second
+    assert container_images.build_inputs_digest(str(tmp_path)) != second
 
 
 def test_digest_takes_labels_and_list_buildargs(tmp_path):
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
-    plain = container.build_inputs_digest(str(tmp_path))
-    assert container.build_inputs_digest(str(tmp_path), labels={"a": "1"}) != plain
-    assert container.build_inputs_digest(str(tmp_path), buildargs=["V=1"]) == \
-        container.build_inputs_digest(str(tmp_path), buildargs={"V": "1"})
+    plain = container_images.build_inputs_digest(str(tmp_path))
+    assert container_images.build_inputs_digest(str(tmp_path), labels={"a": "1"}) != plain
+    assert container_images.build_inputs_digest(str(tmp_path), buildargs=["V=1"]) == \
+        container_images.build_inputs_digest(str(tmp_path), buildargs={"V": "1"})

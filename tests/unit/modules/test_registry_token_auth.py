@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from _modules import container
+from _modules import container_images as container
 
 USER, PASSWORD, TOKEN = "chain", "pw-1", "tok-123"
 
