@@ -223,7 +223,7 @@ def image_build(name, path, dockerfile="Dockerfile", buildargs=None, target=None
     inputs = chain_docker_build.check_inputs(path, dockerfile, buildargs, target, labels,
                                              base_image, saltenv)
     nocache = chain_errors.as_bool(nocache, "nocache")
-    timeout = connection(profile)["build_timeout"]
+    timeout = __salt__["container.connection"](profile)["build_timeout"]
     context, digest = _build_context(inputs, saltenv, True, profile)
     stream = _call(
         f"build {name}", _client(profile).build, path=context, tag=name,
