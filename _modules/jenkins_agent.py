@@ -77,6 +77,7 @@ def _agent_labels(conf, node, pool, opts, image, extra=None):
         _plan.LABEL_OWNER: _owner(),
         _plan.LABEL_IMAGE: image,
         _plan.LABEL_CONFIG: _plan.config_digest(opts),
+        _plan.LABEL_CONTAINER_CONFIG: _plan.config_digest(opts, _plan.CONTAINER_KEYS),
         _plan.LABEL_PREFIX + ".created": str(int(time.time())),
         _plan.LABEL_PREFIX + ".labels": " ".join(opts["labels"]),
     })
@@ -253,7 +254,9 @@ def present(name, image, profile=None, engine=None, test=False, **kwargs):
     else:
         if img is None or ctr.get("Image") != img.get("Id"):
             reasons.append("image changed")
-        if labels.get(_plan.LABEL_CONFIG) != _plan.config_digest(opts):
+        # node fields (labels, executors, mode) drift is fixed on the node, not the container
+        if labels.get(_plan.LABEL_CONTAINER_CONFIG) != _plan.config_digest(
+                opts, _plan.CONTAINER_KEYS):
             reasons.append("configuration changed")
         if labels.get(_plan.LABEL_CONTROLLER) != conf["url"]:
             reasons.append("controller changed")
@@ -281,7 +284,8 @@ def present(name, image, profile=None, engine=None, test=False, **kwargs):
             chain_errors.scrub(f"agent {name} did not come online: {problem}\n{detail}",
                                [secret])
         )
-    changes.setdefault("online", {"old": online, "new": True})
+    if not online:
+        changes.setdefault("online", {"old": False, "new": True})
     return {"changes": changes, "test": False}
 
 

@@ -41,6 +41,7 @@ LABEL_NODE = LABEL_PREFIX + ".node"
 LABEL_OWNER = LABEL_PREFIX + ".owner"
 LABEL_IMAGE = LABEL_PREFIX + ".image"
 LABEL_CONFIG = LABEL_PREFIX + ".config"
+LABEL_CONTAINER_CONFIG = LABEL_PREFIX + ".container-config"
 DESCRIPTION_MARK = "saltext-chain jenkins_agent"
 SECRET_DIR = "/run/jenkins-agent"
 SECRET_FILE = "secret"
@@ -175,10 +176,15 @@ def pool_options(name, kwargs):
     return opts
 
 
-def config_digest(opts):
-    """A short digest of what an agent container is made from (a change replaces it)."""
-    keys = ("executors", "labels", "remote_fs", "mode", "agent_url", "agent_uid",
-            "container_options", "web_socket")
+CONTAINER_KEYS = ("remote_fs", "agent_url", "agent_uid", "container_options", "web_socket")
+
+
+def config_digest(opts, keys=None):
+    """A short digest of what an agent is made from (a pool replaces an agent whose digest
+    differs). With ``keys=CONTAINER_KEYS``: only what the container itself is made from (node
+    fields such as labels, executors and mode are reconfigured on the node instead)."""
+    keys = keys or ("executors", "labels", "remote_fs", "mode", "agent_url", "agent_uid",
+                    "container_options", "web_socket")
     material = json.dumps({k: opts.get(k) for k in keys}, sort_keys=True, default=str)
     return hashlib.sha256(material.encode()).hexdigest()[:12]
 

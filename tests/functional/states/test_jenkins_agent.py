@@ -8,14 +8,6 @@ import pytest
 from tests.support import agents, engines
 
 pytestmark = [pytest.mark.docker]
-# agents that must come online need the emulated agent to read -secret @FILE
-# xfail (not strict): the first end-to-end run against an agent reading -secret @FILE failed
-# in the present test and could not be diagnosed before the issue-9 deadline (see the report).
-needs_agent = pytest.mark.xfail(
-    strict=False,
-    reason="online-agent flows not yet verified end to end (issue 9, open)")
-
-
 @pytest.fixture(scope="module")
 def agent_image(docker_engines):
     tag = agents.build_agent_image()
@@ -36,7 +28,6 @@ OPTS = {"container_options": {"network_mode": "host", "labels": engines.owned()}
         "connect_timeout": 60}
 
 
-@needs_agent
 def test_present_secret_as_file_idempotent_test_mode_and_absent(
         states, modules, agent_image, node, unchanged_home):
     with engines.EventRecorder("engine1") as rec:
@@ -53,8 +44,8 @@ def test_present_secret_as_file_idempotent_test_mode_and_absent(
     labels = attrs["Config"]["Labels"]
     assert labels["org.saltext-chain.jenkins-agent.node"] == node
     assert labels["org.saltext-chain.jenkins-agent.controller"].startswith("http://127.0.0.1:")
-    mode = modules.container.exec_(node, ["stat", "-c", "%a %U", "/run/jenkins-agent/secret"])
-    assert "400 jenkins" in str(mode)
+    mode = modules.container.exec(node, ["stat", "-c", "%a %U", "/run/jenkins-agent/secret"])
+    assert mode["retcode"] == 0 and mode["stdout"].strip() == "400 jenkins", mode
     listed = modules.jenkins_agent.list()
     assert listed[node]["node"] == node and listed[node]["state"] == "running"
 
