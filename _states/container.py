@@ -381,6 +381,7 @@ def mod_watch(name, sfun=None, **kwargs):
                           own["probe_url"], own["stop_timeout"])
         __salt__["container.normalize"](image=kwargs.get("image"), **spec_args)
         chain_docker_spec.comparisons(own["comparisons"])
+        __salt__["container.connection"](profile)  # the profile too, before any engine read
         if action == "none":
             ret["comment"] = "watch_action is none"
             return ret

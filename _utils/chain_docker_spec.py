@@ -220,9 +220,10 @@ def resolve_names(kwargs):
         out[name] = value
     if log_parts:
         if out.get("log_config") is not None:
-            raise BadInput("log_driver/log_opt: give either t.log_config or log_driver and log_opt")
+            raise BadInput("log_driver/log_opt: give either log_config or log_driver and log_opt")
+        options = log_parts.get("options")
         out["log_config"] = {"driver": log_parts.get("driver", "json-file"),
-                             "options": log_parts.get("options") or {}}
+                             "options": {} if options is None else options}
     unknown = sorted(set(kwargs) - ACCEPTED)
     if unknown:
         raise BadInput(f"unknown container argument(s): {', '.join(unknown)} "
@@ -261,10 +262,10 @@ def _check_conflicts(spec):
 
 def comparisons(value):
     """Validate a ``comparisons`` mapping ({field or alias or '*' or 'image': mode})."""
-    if not value:
+    if value is None:
         return {}
     if not isinstance(value, dict):
-        raise BadInput("comparisons: expected a mapping of field -> mode")
+        raise BadInput(f"comparisons: expected a mapping of field -> mode, got {value!r}")
     out = {}
     for field, mode in value.items():
         name = ALIASES.get(field, field)

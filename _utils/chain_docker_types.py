@@ -483,7 +483,10 @@ def log_config(value, field="log_config"):
     if not isinstance(value, dict) or not {"type", "driver", "Type"} & set(value):
         raise BadInput(f"{field}: expected {{driver: json-file, options: {{max-size: 10m}}}}")
     driver = value.get("driver", value.get("type", value.get("Type")))
-    options = value.get("options", value.get("config", value.get("Config"))) or {}
+    if not isinstance(driver, str) or not driver:
+        raise BadInput(f"{field}.driver: expected a log driver name like json-file, got {driver!r}")
+    options = value.get("options", value.get("config", value.get("Config")))
+    options = {} if options is None else options
     if not isinstance(options, dict):
         raise BadInput(f"{field}.options: expected a mapping of driver options, got {options!r}")
     return {"Type": string(driver, f"{field}.driver"), "Config": str_map(options, f"{field}.options")}

@@ -137,9 +137,9 @@ def arguments(loaders, fun):
     return out
 
 
-# Arguments for which a production bug is known (the test then expects the failure), with a value
-# that shows it (always tried first, so the expectation is deterministic): {(fun, arg): (value, why)}.
-KNOWN_BUGS = {
+# Values that once slipped through validation (fixed in chain_docker_spec/_types and mod_watch),
+# always tried first so the regression check is deterministic: {(fun, arg): (value, what it was)}.
+REGRESSIONS = {
     ("container.running", "comparisons"): (0, "comparisons=0 (a falsy non-mapping) is accepted as 'none'"),
     ("container.running", "log_opt"): (0, "log_opt=0 (a falsy non-mapping) is accepted as 'none'"),
     ("container.running", "log_config"): (
@@ -160,8 +160,8 @@ def _checker(ctx, fun, base, arg, kind):
     def check(value):
         _check(ctx, fun, base, arg, value)
 
-    if (fun, arg) in KNOWN_BUGS:
-        check = example(value=KNOWN_BUGS[fun, arg][0])(check)
+    if (fun, arg) in REGRESSIONS:
+        check = example(value=REGRESSIONS[fun, arg][0])(check)
     return check
 
 
@@ -200,12 +200,12 @@ def test_wrong_types_fail_cleanly_and_send_nothing(fun, loaders, modules, states
                     _checker(ctx, fun, base, arg, kind)()
                 except Exception as err:  # noqa: BLE001 - an error escaping the state is a finding too
                     failed[arg] = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-        known = {arg: why for (f, arg), (_value, why) in KNOWN_BUGS.items() if f == fun}
+        known = {arg: why for (f, arg), (_value, why) in REGRESSIONS.items() if f == fun}
         unexpected = {arg: msg for arg, msg in failed.items() if arg not in known}
         assert not unexpected, "wrong values not refused cleanly:\n" + "\n".join(
             f"{arg}: {msg}" for arg, msg in sorted(unexpected.items()))
         fixed = sorted(set(known) - set(failed))
-        assert not fixed, f"known bugs no longer reproduce (remove them from KNOWN_BUGS): {fixed}"
+        assert not fixed, f"known bugs no longer reproduce (remove them from REGRESSIONS): {fixed}"
         guard.assert_nothing_happened()
     finally:
         if contract.teardown:
