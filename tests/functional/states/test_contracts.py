@@ -155,6 +155,40 @@ def _unknown_profile(ctx):
     return {"profile": engines.name("no-such-profile")}
 
 
+def _agent(ctx, **extra):
+    """jenkins_agent.present/pool arguments: the agent image, host network, this run's label."""
+    from tests.support import agents  # noqa: PLC0415 - only the agent entries need it
+
+    return {"name": ctx.name, "image": agents.agent_image_tag(), "connect_timeout": 60,
+            "container_options": {"network_mode": "host", "labels": dict(LABELS)}, **extra}
+
+
+def _agent_image(ctx):
+    from tests.support import agents  # noqa: PLC0415
+
+    agents.build_agent_image()
+
+
+def _make_agent(ctx):
+    _agent_image(ctx)
+    args = _agent(ctx)
+    ctx.modules.jenkins_agent.present(args.pop("name"), args.pop("image"), **args)
+
+
+def _drop_agents(ctx):
+    for node in ctx.modules.jenkins.nodes():
+        if node == ctx.name or node.startswith(ctx.name + "-"):
+            ctx.modules.jenkins.node_delete(node)
+
+
+def _jjb_dirs(ctx):
+    """Two JJB directories declaring job ctx.name, differing in its description."""
+    for folder, desc in (("jobs", "one"), ("jobs2", "two")):
+        (ctx.tmp / folder).mkdir()
+        (ctx.tmp / folder / "jobs.yaml").write_text(
+            f"- job:\n    name: {ctx.name}\n    description: {desc}\n")
+
+
 # A list as `name` never reaches a state: Salt's state compiler refuses it ("ID ... is not formed
 # as a string"), so names are not among the bad-input cases below.
 PROFILE_CASES = (("profile", _bad_profile), ("profile-unknown", _unknown_profile))
@@ -334,6 +368,50 @@ CONTRACTS = {
         bad=(("version", lambda c: {"version": 2.1}),
              ("active", lambda c: {"active": "maybe"}),
              ("plugins", lambda c: {"plugins": 5}),
+             *PROFILE_CASES),
+    ),
+    # jenkins_agent: the agent image is built from this checkout (tests/support/agents.py); agents
+    # reach the package's emulator on 127.0.0.1 through the host network.
+    "jenkins_agent.present": Contract(
+        "docker", lambda c: _agent(c, labels=[AGENT_LABEL + "-a"]), setup=_agent_image,
+        teardown=_drop_agents,
+        change=(lambda c: {"executors": 2}, {"node"}),
+        bad=(("executors", lambda c: {"executors": "x"}),
+             ("labels", lambda c: {"labels": "a&&b"}),
+             ("connect_timeout", lambda c: {"connect_timeout": "soon"}),
+             ("container_options-command", lambda c: {"container_options": {"command": "sh"}}),
+             ("container_options-secret",
+              lambda c: {"container_options": {"environment": {"JENKINS_SECRET": "x"}}}),
+             ("unknown-option", lambda c: {"volumez": 1}),
+             *PROFILE_CASES),
+    ),
+    "jenkins_agent.absent": Contract(
+        "docker", lambda c: {"name": c.name, "drain_timeout": 10}, setup=_make_agent,
+        teardown=_drop_agents,
+        change="the state declares no field (only absent)",
+        bad=(("drain_timeout", lambda c: {"drain_timeout": "x"}),
+             ("force", lambda c: {"force": "maybe"}),
+             *PROFILE_CASES),
+    ),
+    "jenkins_agent.pool": Contract(
+        "docker", lambda c: _agent(c, label=AGENT_LABEL + "-pool", min=1, max=3),
+        setup=_agent_image, teardown=_drop_agents,
+        # one more agent for min: 2 is exactly one launch
+        change=(lambda c: {"min": 2}, {"launched"}),
+        bad=(("min", lambda c: {"min": "x"}),
+             ("min-over-max", lambda c: {"min": 4}),
+             ("max_uses", lambda c: {"max_uses": -1}),
+             ("label", lambda c: {"label": "a&&b"}),
+             ("canary_job", lambda c: {"canary_job": 3}),
+             ("wait", lambda c: {"wait": "maybe"}),
+             *PROFILE_CASES),
+    ),
+    "jenkins_jobs.applied": Contract(
+        "jenkins", lambda c: {"name": c.name, "source": str(c.tmp / "jobs"), "prune": True},
+        setup=_jjb_dirs, teardown=lambda c: c.modules.jenkins.job_delete(c.name),
+        change=(lambda c: {"source": str(c.tmp / "jobs2")}, {"updated"}),
+        bad=(("prune", lambda c: {"prune": "maybe"}),
+             ("source", lambda c: {"source": "relative/jobs"}),
              *PROFILE_CASES),
     ),
 }
