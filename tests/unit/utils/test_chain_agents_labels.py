@@ -1,7 +1,6 @@
 """Label expressions as Jenkins 2.568.2 parses them (LabelExpressionLexer/Parser.g4)."""
 
 import pytest
-
 from saltext.chain.utils import chain_agents_labels as labels
 from saltext.chain.utils.chain_errors import BadInput
 

@@ -1,7 +1,6 @@
 """Pool planning: demand, caps counting starting agents, back-off, orphans, scale-down, uses."""
 
 import pytest
-
 from saltext.chain.utils import chain_agents_plan as plan
 from saltext.chain.utils.chain_errors import BadInput
 
