@@ -70,10 +70,15 @@ def app2(master, salt_cli, synced):
         "container": {"profiles": {"default": {"base_url": engines.ENGINES[ENGINE],
                                                "timeout": 60}}},
     })
-    with factory.started():
-        ret = salt_cli.run("saltutil.sync_all", minion_tgt="app2")
-        assert ret.returncode == 0, ret
-        yield factory
+    try:
+        with factory.started():
+            ret = salt_cli.run("saltutil.sync_all", minion_tgt="app2")
+            assert ret.returncode == 0, ret
+            yield factory
+    finally:
+        # The master keeps an accepted key after the minion stops; later tests target "*" and
+        # would wait for a minion that is gone.
+        master.salt_key_cli().run("-d", "app2", "-y")
 
 
 @pytest.fixture(scope="module")
