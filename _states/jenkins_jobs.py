@@ -117,6 +117,8 @@ def applied(name, source, prune=False, profile=None, saltenv="base"):
             raise SaltInvocationError("source: expected a salt:// path or an absolute path")
         if prune not in (True, False):
             raise SaltInvocationError(f"prune: expected true or false, got {prune!r}")
+        if not isinstance(saltenv, str) or not saltenv:
+            raise SaltInvocationError(f"saltenv: expected an environment name, got {saltenv!r}")
         if profile is not None and not isinstance(profile, (str, dict)):
             raise SaltInvocationError("profile must be a name or a mapping")
         mark = MARK.format(name)

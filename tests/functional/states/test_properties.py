@@ -80,7 +80,7 @@ WRONG = {
 # The type of each state argument, by name (per function where the name means another type).
 ARG_TYPES = {
     "bool": {"force", "volumes", "wait_healthy", "internal", "enable_ipv6", "push", "web_socket", "enabled",
-             "accept_unstable", "active"},
+             "accept_unstable", "active", "prune"},
     "int": {"stop_timeout", "num_executors", "tail_lines"},
     "number": {"health_timeout", "timeout", "poll_interval"},
     "str": {"image", "driver", "subnet", "gateway", "config_path", "username", "password", "remote_fs",
