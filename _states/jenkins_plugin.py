@@ -42,6 +42,8 @@ def __virtual__():
 
 def _wanted(name, version, plugins):
     """``[(plugin, minimum version or None)]``, every entry checked before any request."""
+    if version is not None and (isinstance(version, bool) or not isinstance(version, (str, int, float))):
+        raise SaltInvocationError(f"version: expected a version string like '5.2.0', got {version!r}")
     if plugins is None:
         return _checked([(name, version)])
     if not isinstance(plugins, list):
