@@ -76,9 +76,8 @@ def _pillar():
 
 def _connection():
     """The default profile's connection settings, resolved as the execution module does."""
-    config_get = chain_profiles.config_getter(globals().get("__opts__") or {}, _pillar())
-    conf = chain_profiles.resolve("container", None, config_get)
-    return chain_profiles.docker_connection(conf, os.environ)
+    return chain_profiles.default_docker_connection(
+        globals().get("__opts__") or {}, _pillar(), os.environ)
 
 
 def _probe(conn):

@@ -61,9 +61,7 @@ def _pillar():
 def agents(opts=None, pillar=None):
     """``{container: {node, pool, controller, labels, image, image_id, state}}`` (may raise;
     the grain function below never does)."""
-    config_get = chain_profiles.config_getter(opts or {}, pillar or {})
-    conn = chain_profiles.docker_connection(
-        chain_profiles.resolve("container", None, config_get), os.environ)
+    conn = chain_profiles.default_docker_connection(opts, pillar, os.environ)
     client = chain_docker_client.make_client(conn, timeout=GRAIN_TIMEOUT)
     try:
         rows = client.containers(

@@ -180,6 +180,13 @@ def jenkins_connection(conf):
     }
 
 
+def default_docker_connection(opts, pillar, environ):
+    """The default container profile's settings from plain minion opts and pillar, resolved as
+    the execution module resolves them: for grains, which have no ``config.get``."""
+    config_get = config_getter(opts or {}, pillar or {})
+    return docker_connection(resolve("container", None, config_get), environ)
+
+
 def cache_key(kind, conf):
     """A per-process cache key for a client; secrets only enter it through a SHA-256."""
     material = json.dumps(conf, sort_keys=True, default=str).encode()

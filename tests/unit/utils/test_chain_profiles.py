@@ -92,3 +92,10 @@ def test_cache_key_hides_secrets_and_distinguishes_profiles():
 def test_config_getter_first_source_wins_and_traverses():
     get = chain_profiles.config_getter({"a": {"b": 1}}, {"a": {"b": 2, "c": 3}})
     assert (get("a:b"), get("a:c"), get("a:d", "dflt")) == (1, 3, "dflt")
+
+
+def test_default_docker_connection_reads_opts_then_pillar():
+    opts = {"container": {"default_profile": "e1"}}
+    pillar = {"container": {"profiles": {"e1": {"base_url": "unix:///p.sock", "timeout": 7}}}}
+    conn = chain_profiles.default_docker_connection(opts, pillar, {})
+    assert (conn["name"], conn["base_url"], conn["timeout"]) == ("e1", "unix:///p.sock", 7)
