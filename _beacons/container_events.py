@@ -85,8 +85,14 @@ __virtualname__ = "container_events"
 ACTIONS = ("die", "oom", "health_status")
 CONFIG_KEYS = {"profile", "actions", "labels", "queue_size"}
 # Keys Salt's beacon machinery itself reads from a beacon's configuration.
-SALT_KEYS = {"interval", "enabled", "run_once", "disable_during_state_run", "beacon_module",
-             "_beacon_name"}
+SALT_KEYS = {
+    "interval",
+    "enabled",
+    "run_once",
+    "disable_during_state_run",
+    "beacon_module",
+    "_beacon_name",
+}
 DEFAULT_QUEUE_SIZE = 1000
 BACKOFF_INITIAL = 0.5
 BACKOFF_MAX = 30.0
@@ -290,8 +296,9 @@ class _Watcher:
                 if self._stop.is_set():
                     break
                 self.connected, self.last_error = True, None
-                log.info("container_events: following the engine of profile '%s'",
-                         self.conf["name"])
+                log.info(
+                    "container_events: following the engine of profile '%s'", self.conf["name"]
+                )
                 reported_down = False
                 for event in stream:
                     if self._stop.is_set():
@@ -311,12 +318,19 @@ class _Watcher:
                 break
             self.last_error = error
             if not reported_down:
-                log.warning("container_events: engine of profile '%s' unavailable, retrying "
-                            "with back-off: %s", self.conf["name"], error)
+                log.warning(
+                    "container_events: engine of profile '%s' unavailable, retrying "
+                    "with back-off: %s",
+                    self.conf["name"],
+                    error,
+                )
                 reported_down = True
             else:
-                log.debug("container_events: engine of profile '%s' still unavailable: %s",
-                          self.conf["name"], error)
+                log.debug(
+                    "container_events: engine of profile '%s' still unavailable: %s",
+                    self.conf["name"],
+                    error,
+                )
             if time.monotonic() - started >= STABLE_AFTER:
                 delay = BACKOFF_INITIAL
             self._stop.wait(delay)
@@ -353,8 +367,12 @@ class _Watcher:
         if full:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 100 == 0:
-                log.warning("container_events: queue of profile '%s' full, dropped the oldest "
-                            "event (%d so far)", self.conf["name"], self.dropped)
+                log.warning(
+                    "container_events: queue of profile '%s' full, dropped the oldest "
+                    "event (%d so far)",
+                    self.conf["name"],
+                    self.dropped,
+                )
 
 
 def _beacon_event(event, engine):

@@ -77,7 +77,8 @@ def _pillar():
 def _connection():
     """The default profile's connection settings, resolved as the execution module does."""
     return chain_profiles.default_docker_connection(
-        globals().get("__opts__") or {}, _pillar(), os.environ)
+        globals().get("__opts__") or {}, _pillar(), os.environ
+    )
 
 
 def _probe(conn):
@@ -96,8 +97,9 @@ def _probe(conn):
         info = client.info()
     except Exception as err:  # noqa: BLE001 - a grain reports, it never raises
         facts["error"] = chain_docker_client.error_text(err)
-        log.debug("container_engine grain: engine of profile '%s' unavailable: %s",
-                  conn["name"], err)
+        log.debug(
+            "container_engine grain: engine of profile '%s' unavailable: %s", conn["name"], err
+        )
         return facts
     finally:
         if client is not None:

@@ -65,16 +65,21 @@ def agents(opts=None, pillar=None):
     client = chain_docker_client.make_client(conn, timeout=GRAIN_TIMEOUT)
     try:
         rows = client.containers(
-            all=True, filters={"label": f"{chain_agents_plan.LABEL_MANAGED}=true"})
+            all=True, filters={"label": f"{chain_agents_plan.LABEL_MANAGED}=true"}
+        )
     finally:
         client.close()
     out = {}
     for row in rows:
         name = (row.get("Names") or ["/" + row["Id"][:12]])[0].lstrip("/")
-        out[name] = chain_agents_plan.summarize({
-            "labels": row.get("Labels") or {}, "state": row.get("State"),
-            "image": row.get("Image"), "image_id": row.get("ImageID"),
-        })
+        out[name] = chain_agents_plan.summarize(
+            {
+                "labels": row.get("Labels") or {},
+                "state": row.get("State"),
+                "image": row.get("Image"),
+                "image_id": row.get("ImageID"),
+            }
+        )
     return out
 
 

@@ -352,7 +352,9 @@ def _create_from_spec(spec, name, profile=None, pull="missing"):
     cid = created["Id"]
     try:
         for net, opts in list((spec.get("networks") or {}).items())[1:]:
-            __salt__["container.network_connect"](net, cid, profile=profile, **_endpoint_kwargs(opts))
+            __salt__["container.network_connect"](
+                net, cid, profile=profile, **_endpoint_kwargs(opts)
+            )
         _check_kept(spec, cid, created.get("Warnings"), profile)
     except CommandExecutionError:
         _call(f"remove container {name}", client.remove_container, cid, force=True)
@@ -366,8 +368,9 @@ def _check_kept(spec, cid, warnings, profile):
     declaration on every run. Refuse it, naming the options and the engine's warnings."""
     declared = {k: v for k, v in spec.items() if k != "networks"}
     image = __salt__["container.image_inspect"](spec["image"], profile=profile) or {}
-    changes = chain_docker_spec.diff(declared, inspect(cid, profile=profile), image.get("Config") or {},
-                                     {})[0]
+    changes = chain_docker_spec.diff(
+        declared, inspect(cid, profile=profile), image.get("Config") or {}, {}
+    )[0]
     if changes:
         raise CommandExecutionError(
             f"the engine did not keep {', '.join(sorted(changes))} as declared"
@@ -425,8 +428,13 @@ def restart(name, timeout=10, profile=None):
     return True
 
 
-def remove(name, force=False, volumes=False,  # pylint: disable=redefined-outer-name
-           stop_timeout=None, profile=None):
+def remove(
+    name,
+    force=False,
+    volumes=False,  # pylint: disable=redefined-outer-name
+    stop_timeout=None,
+    profile=None,
+):
     """
     Remove a container; returns False when there was none. ``force`` removes it even when
     running (``stop_timeout`` seconds of grace first, when given).
@@ -439,16 +447,20 @@ def remove(name, force=False, volumes=False,  # pylint: disable=redefined-outer-
     """
     _name(name)
     force, volumes = chain_errors.as_bool(force, "force"), chain_errors.as_bool(volumes, "volumes")
-    grace = None if stop_timeout is None else chain_errors.as_int(stop_timeout, "stop_timeout",
-                                                                  minimum=0)
+    grace = (
+        None
+        if stop_timeout is None
+        else chain_errors.as_int(stop_timeout, "stop_timeout", minimum=0)
+    )
     client = _client(profile)
     if force and grace is not None:
         try:
             _call(f"stop container {name}", client.stop, name, timeout=grace)
         except chain_errors.NotFound:
             return False
-    return _removed(f"remove container {name}", client.remove_container, name, v=volumes,
-                    force=force)
+    return _removed(
+        f"remove container {name}", client.remove_container, name, v=volumes, force=force
+    )
 
 
 def run(image, name, profile=None, pull="missing", **kwargs):
@@ -480,8 +492,7 @@ def rename(name, new_name, profile=None):
         salt '*' container.rename web web-old
     """
     _name(new_name, "new_name")
-    _call(f"rename container {name} to {new_name}", _client(profile).rename, _name(name),
-          new_name)
+    _call(f"rename container {name} to {new_name}", _client(profile).rename, _name(name), new_name)
     return True
 
 
@@ -563,8 +574,16 @@ def logs(name, tail=100, since=None, timestamps=False, profile=None):
     elif since is not None:
         since = chain_errors.as_int(since, "since (a unix timestamp or a duration like 10m)")
     timestamps = chain_errors.as_bool(timestamps, "timestamps")
-    data = _call(f"logs of {name}", _client(profile).logs, name, stdout=True, stderr=True,
-                 tail=tail, since=since, timestamps=timestamps)
+    data = _call(
+        f"logs of {name}",
+        _client(profile).logs,
+        name,
+        stdout=True,
+        stderr=True,
+        tail=tail,
+        since=since,
+        timestamps=timestamps,
+    )
     return data.decode("utf-8", "replace")
 
 
@@ -595,8 +614,11 @@ def wait_healthy(name, timeout=60, probe_url=None, interval=0.5, profile=None):
             raise CommandExecutionError(f"container {name} does not exist")
         healthy, finished, status = _objects.health(data, probe_url, timeout)
         if healthy:
-            return {"healthy": True, "status": status,
-                    "waited": round(time.monotonic() - started, 3)}
+            return {
+                "healthy": True,
+                "status": status,
+                "waited": round(time.monotonic() - started, 3),
+            }
         if not finished and time.monotonic() - started >= timeout:
             status += f" after {timeout:g}s"
             finished = True
@@ -648,8 +670,15 @@ def copy_from(name, source, dest, profile=None):
     return os.path.join(dest, os.path.basename(source.rstrip("/")))
 
 
-def prune(containers=False, images=False,  # pylint: disable=redefined-outer-name
-          networks=False, volumes=False, build=False, labels=None, profile=None):
+def prune(
+    containers=False,
+    images=False,  # pylint: disable=redefined-outer-name
+    networks=False,
+    volumes=False,
+    build=False,
+    labels=None,
+    profile=None,
+):
     """Remove unused objects of the kinds asked for; returns what each prune reclaimed.
     ``labels`` limits it to objects carrying them (``["key=value"]``).
 
@@ -659,16 +688,26 @@ def prune(containers=False, images=False,  # pylint: disable=redefined-outer-nam
 
         salt '*' container.prune containers=True images=True labels='["saltext-chain.test=1"]'
     """
-    asked = {kind: chain_errors.as_bool(value, kind) for kind, value in (
-        ("containers", containers), ("images", images), ("networks", networks),
-        ("volumes", volumes), ("build", build))}
+    asked = {
+        kind: chain_errors.as_bool(value, kind)
+        for kind, value in (
+            ("containers", containers),
+            ("images", images),
+            ("networks", networks),
+            ("volumes", volumes),
+            ("build", build),
+        )
+    }
     wanted = _objects.label_filters(labels)
     client = _client(profile)
     out = {}
     for kind in ("containers", "images", "networks", "volumes"):
         if asked[kind]:
-            out[kind] = _call(f"prune {kind}", getattr(client, f"prune_{kind}"),
-                              filters={"label": wanted} if wanted else None)
+            out[kind] = _call(
+                f"prune {kind}",
+                getattr(client, f"prune_{kind}"),
+                filters={"label": wanted} if wanted else None,
+            )
     if asked["build"]:
         out["build"] = _call("prune build cache", client.prune_builds)
     return out
@@ -687,5 +726,13 @@ def events(since, until=None, filters=None, profile=None):
     until = time.time() if until is None else _timestamp(until, "until (a unix timestamp)")
     if filters is not None and not isinstance(filters, dict):
         raise SaltInvocationError("filters: expected a mapping like {type: [container]}")
-    return list(_call("events", _client(profile).events, since=since, until=until,
-                      filters=filters, decode=True))
+    return list(
+        _call(
+            "events",
+            _client(profile).events,
+            since=since,
+            until=until,
+            filters=filters,
+            decode=True,
+        )
+    )

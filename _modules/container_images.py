@@ -90,8 +90,12 @@ def images(all=False, labels=None, profile=None):  # pylint: disable=redefined-b
         salt '*' container.images labels='["org.saltext-chain.inputs"]'
     """
     wanted, everything = _objects.label_filters(labels), chain_errors.as_bool(all, "all")
-    rows = _call("list images", _client(profile).images, all=everything,
-                 filters={"label": wanted} if wanted else None)
+    rows = _call(
+        "list images",
+        _client(profile).images,
+        all=everything,
+        filters={"label": wanted} if wanted else None,
+    )
     return _objects.image_rows(rows)
 
 
@@ -116,8 +120,9 @@ def image_pull(name, platform=None, profile=None):
     kwargs = {"tag": tag, "stream": True, "decode": True, "auth_config": _auth_for(name)}
     kwargs.update({"platform": platform} if platform else {})
     before = image_inspect(name, profile=profile)
-    chain_docker_client.follow(f"pull {name}", _call(f"pull {name}", _client(profile).pull,
-                                                     repo, **kwargs))
+    chain_docker_client.follow(
+        f"pull {name}", _call(f"pull {name}", _client(profile).pull, repo, **kwargs)
+    )
     after = image_inspect(name, profile=profile)
     if after is None:
         raise CommandExecutionError(f"pull {name}: the engine reports no image after the pull")
@@ -149,8 +154,15 @@ def image_push(name, profile=None):
         salt '*' container.image_push 127.0.0.1:5000/app/web:1.2
     """
     repo, tag = chain_registry.split_repo_tag(chain_registry.check_image_name(name))
-    stream = _call(f"push {name}", _client(profile).push, repo, tag=tag, stream=True,
-                   decode=True, auth_config=_auth_for(name))
+    stream = _call(
+        f"push {name}",
+        _client(profile).push,
+        repo,
+        tag=tag,
+        stream=True,
+        decode=True,
+        auth_config=_auth_for(name),
+    )
     return {"digest": chain_docker_client.follow(f"push {name}", stream).get("Digest")}
 
 
@@ -172,9 +184,12 @@ def _build_context(inputs, saltenv, prune, profile):
     """``(context dir, inputs digest)``: a ``salt://`` context is cached; only a real build
     (``prune``) deletes cached files the fileserver no longer serves."""
     context, served = chain_docker_build.context_dir(
-        inputs["path"], saltenv or "base", __opts__.get("cachedir"),
+        inputs["path"],
+        saltenv or "base",
+        __opts__.get("cachedir"),
         lambda *args, **kwargs: __salt__["cp.cache_dir"](*args, **kwargs),
-        lambda *args, **kwargs: __salt__["cp.list_master"](*args, **kwargs), prune,
+        lambda *args, **kwargs: __salt__["cp.list_master"](*args, **kwargs),
+        prune,
     )
     text = chain_docker_build.read_dockerfile(context, inputs["dockerfile"], inputs["path"], served)
     bases = {}
@@ -184,8 +199,16 @@ def _build_context(inputs, saltenv, prune, profile):
     return context, chain_docker_build.inputs_digest(context, inputs, bases, served)
 
 
-def build_inputs_digest(path, dockerfile="Dockerfile", buildargs=None, target=None, saltenv="base",
-                        labels=None, base_image=None, profile=None):
+def build_inputs_digest(
+    path,
+    dockerfile="Dockerfile",
+    buildargs=None,
+    target=None,
+    saltenv="base",
+    labels=None,
+    base_image=None,
+    profile=None,
+):
     """Digest of everything an image build reads: the Dockerfile, the context files (honouring
     ``.dockerignore``, names, modes and contents), the build args (``base_image`` is the
     ``BASE_IMAGE`` arg), the target, the labels, and the ids of the base images its ``FROM``
@@ -199,13 +222,24 @@ def build_inputs_digest(path, dockerfile="Dockerfile", buildargs=None, target=No
 
         salt '*' container.build_inputs_digest salt://app/image buildargs='{"VERSION": "1.2"}'
     """
-    inputs = chain_docker_build.check_inputs(path, dockerfile, buildargs, target, labels,
-                                             base_image, saltenv)
+    inputs = chain_docker_build.check_inputs(
+        path, dockerfile, buildargs, target, labels, base_image, saltenv
+    )
     return _build_context(inputs, saltenv, False, profile)[1]
 
 
-def image_build(name, path, dockerfile="Dockerfile", buildargs=None, target=None, labels=None,
-                base_image=None, nocache=False, saltenv="base", profile=None):
+def image_build(
+    name,
+    path,
+    dockerfile="Dockerfile",
+    buildargs=None,
+    target=None,
+    labels=None,
+    base_image=None,
+    nocache=False,
+    saltenv="base",
+    profile=None,
+):
     """Build an image from a context directory (``salt://`` or local) and tag it ``name``.
 
     The digest of the build inputs (see :py:func:`build_inputs_digest`) is recorded as the
@@ -220,16 +254,26 @@ def image_build(name, path, dockerfile="Dockerfile", buildargs=None, target=None
         salt '*' container.image_build app/web:1.2 salt://app/image buildargs='{"VERSION": "1.2"}'
     """
     chain_registry.check_image_name(name)
-    inputs = chain_docker_build.check_inputs(path, dockerfile, buildargs, target, labels,
-                                             base_image, saltenv)
+    inputs = chain_docker_build.check_inputs(
+        path, dockerfile, buildargs, target, labels, base_image, saltenv
+    )
     nocache = chain_errors.as_bool(nocache, "nocache")
     timeout = __salt__["container.connection"](profile)["build_timeout"]
     context, digest = _build_context(inputs, saltenv, True, profile)
     stream = _call(
-        f"build {name}", _client(profile).build, path=context, tag=name,
-        dockerfile=inputs["dockerfile"], buildargs=inputs["buildargs"] or None,
-        target=inputs["target"], labels={**inputs["labels"], INPUTS_LABEL: digest}, rm=True,
-        forcerm=True, nocache=nocache, decode=True, timeout=timeout,
+        f"build {name}",
+        _client(profile).build,
+        path=context,
+        tag=name,
+        dockerfile=inputs["dockerfile"],
+        buildargs=inputs["buildargs"] or None,
+        target=inputs["target"],
+        labels={**inputs["labels"], INPUTS_LABEL: digest},
+        rm=True,
+        forcerm=True,
+        nocache=nocache,
+        decode=True,
+        timeout=timeout,
     )
     _, log_tail = chain_docker_build.follow_build(name, stream)
     return {"id": image_inspect(name, profile=profile)["Id"], "digest": digest, "log": log_tail}
@@ -286,13 +330,21 @@ def login(registry, username=None, password=None, config_path=None, profile=None
     path = chain_registry.config_path(config_path)
     chain_registry.read_config(path)  # an unreadable config fails before the engine is asked
     result = _call(
-        f"login to {registry} as {username}", _client(profile).login, username=username,
-        password=password, registry=registry, reauth=True, dockercfg_path="/nonexistent",
+        f"login to {registry} as {username}",
+        _client(profile).login,
+        username=username,
+        password=password,
+        registry=registry,
+        reauth=True,
+        dockercfg_path="/nonexistent",
     )
     chain_registry.store_login(path, registry, username, password)
     _forget_clients()
-    return {"registry": registry, "username": username,
-            "status": (result or {}).get("Status", "Login Succeeded")}
+    return {
+        "registry": registry,
+        "username": username,
+        "status": (result or {}).get("Status", "Login Succeeded"),
+    }
 
 
 def logout(registry, config_path=None):
@@ -339,5 +391,6 @@ def registry_digest(name, timeout=10):
     chain_registry.check_image_name(name)
     timeout = chain_registry.check_timeout(timeout)
     creds = _auth_for(name) or {}
-    return chain_registry.manifest_digest(name, creds.get("username"), creds.get("password"),
-                                          timeout=timeout)
+    return chain_registry.manifest_digest(
+        name, creds.get("username"), creds.get("password"), timeout=timeout
+    )

@@ -76,8 +76,17 @@ def network_inspect(name, profile=None):
     return _get_or_none(f"inspect network {name}", _client(profile).inspect_network, name)
 
 
-def network_compare(name, driver=None, labels=None, options=None, subnet=None, gateway=None,
-                    internal=None, enable_ipv6=None, profile=None):
+def network_compare(
+    name,
+    driver=None,
+    labels=None,
+    options=None,
+    subnet=None,
+    gateway=None,
+    internal=None,
+    enable_ipv6=None,
+    profile=None,
+):
     """Compare a network with declared properties; ``None`` when it does not exist, else
     ``{"changes": {field: {old, new}}, "containers": [...]}``. Only declared properties are
     compared: IPAM pools the daemon chose, its own options and ``Status`` never differ.
@@ -92,8 +101,10 @@ def network_compare(name, driver=None, labels=None, options=None, subnet=None, g
     current = network_inspect(name, profile=profile)
     if current is None:
         return None
-    return {"changes": _objects.network_diff(spec, current),
-            "containers": sorted(current.get("Containers") or {})}
+    return {
+        "changes": _objects.network_diff(spec, current),
+        "containers": sorted(current.get("Containers") or {}),
+    }
 
 
 def volume_compare(name, driver=None, driver_opts=None, labels=None, profile=None):
@@ -121,14 +132,24 @@ def networks(names=None, profile=None):
         salt '*' container.networks
     """
     names = [names] if isinstance(names, str) else names
-    if names is not None and not (isinstance(names, (list, tuple))
-                                  and all(isinstance(n, str) for n in names)):
+    if names is not None and not (
+        isinstance(names, (list, tuple)) and all(isinstance(n, str) for n in names)
+    ):
         raise SaltInvocationError("names: expected a list of network names")
     return _objects.network_rows(_call("list networks", _client(profile).networks, names=names))
 
 
-def network_create(name, driver="bridge", labels=None, options=None, subnet=None, gateway=None,
-                   internal=False, enable_ipv6=False, profile=None):
+def network_create(
+    name,
+    driver="bridge",
+    labels=None,
+    options=None,
+    subnet=None,
+    gateway=None,
+    internal=False,
+    enable_ipv6=False,
+    profile=None,
+):
     """Create a network; returns its id.
 
     CLI Example:
@@ -138,15 +159,22 @@ def network_create(name, driver="bridge", labels=None, options=None, subnet=None
         salt '*' container.network_create chain subnet=172.28.5.0/24
     """
     _name(name)
-    spec = _objects.network_spec(driver or "bridge", labels, options, subnet, gateway,
-                                 internal, enable_ipv6)
+    spec = _objects.network_spec(
+        driver or "bridge", labels, options, subnet, gateway, internal, enable_ipv6
+    )
     ipam = spec["subnet"] and docker.types.IPAMConfig(
         pool_configs=[docker.types.IPAMPool(subnet=spec["subnet"], gateway=spec["gateway"])]
     )
     created = _call(
-        f"create network {name}", _client(profile).create_network, name, driver=spec["driver"],
-        options=spec["options"], labels=spec["labels"], ipam=ipam or None,
-        internal=bool(spec["internal"]), enable_ipv6=bool(spec["enable_ipv6"]),
+        f"create network {name}",
+        _client(profile).create_network,
+        name,
+        driver=spec["driver"],
+        options=spec["options"],
+        labels=spec["labels"],
+        ipam=ipam or None,
+        internal=bool(spec["internal"]),
+        enable_ipv6=bool(spec["enable_ipv6"]),
         check_duplicate=True,
     )
     return created["Id"]
@@ -165,8 +193,9 @@ def network_remove(name, profile=None):
     return _removed(f"remove network {name}", _client(profile).remove_network, name)
 
 
-def network_connect(network, container, aliases=None, ipv4_address=None, ipv6_address=None,
-                    profile=None):
+def network_connect(
+    network, container, aliases=None, ipv4_address=None, ipv6_address=None, profile=None
+):
     """Connect a container to a network with optional aliases and static addresses.
 
     CLI Example:
@@ -178,15 +207,22 @@ def network_connect(network, container, aliases=None, ipv4_address=None, ipv6_ad
     _name(network, "network")
     _name(container, "container")
     aliases = [aliases] if isinstance(aliases, str) else aliases
-    if aliases is not None and not (isinstance(aliases, (list, tuple))
-                                    and all(isinstance(a, str) for a in aliases)):
+    if aliases is not None and not (
+        isinstance(aliases, (list, tuple)) and all(isinstance(a, str) for a in aliases)
+    ):
         raise SaltInvocationError("aliases: expected a list of names")
     for value, field in ((ipv4_address, "ipv4_address"), (ipv6_address, "ipv6_address")):
         if value is not None and not isinstance(value, str):
             raise SaltInvocationError(f"{field}: expected an address, got {value!r}")
-    _call(f"connect {container} to {network}", _client(profile).connect_container_to_network,
-          container, network, aliases=aliases, ipv4_address=ipv4_address,
-          ipv6_address=ipv6_address)
+    _call(
+        f"connect {container} to {network}",
+        _client(profile).connect_container_to_network,
+        container,
+        network,
+        aliases=aliases,
+        ipv4_address=ipv4_address,
+        ipv6_address=ipv6_address,
+    )
     return True
 
 
@@ -202,8 +238,13 @@ def network_disconnect(network, container, force=False, profile=None):
     _name(network, "network")
     _name(container, "container")
     force = chain_errors.as_bool(force, "force")
-    _call(f"disconnect {container} from {network}",
-          _client(profile).disconnect_container_from_network, container, network, force=force)
+    _call(
+        f"disconnect {container} from {network}",
+        _client(profile).disconnect_container_from_network,
+        container,
+        network,
+        force=force,
+    )
     return True
 
 

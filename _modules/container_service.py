@@ -83,8 +83,9 @@ def replicas(name, network=None, profile=None):
         salt '*' container_service.replicas web network=chain
     """
     plan.check_name(name)
-    rows = __salt__["container.ps"](all=True, labels=[f"{plan.LABEL_SERVICE}={name}"],
-                                    profile=profile)
+    rows = __salt__["container.ps"](
+        all=True, labels=[f"{plan.LABEL_SERVICE}={name}"], profile=profile
+    )
     out = {}
     for cname in sorted(rows):
         data = __salt__["container.inspect"](cname, profile=profile)
@@ -111,7 +112,8 @@ def frontend_command(frontend, command, profile=None):
     if res["retcode"] != 0:
         raise CommandExecutionError(
             f"frontend {frontend}: the admin socket did not answer: "
-            f"{(res['stderr'] or res['stdout']).strip().splitlines()[-1:] or ['no output']}")
+            f"{(res['stderr'] or res['stdout']).strip().splitlines()[-1:] or ['no output']}"
+        )
     return haproxy.check_answer(res["stdout"], command)
 
 
@@ -127,9 +129,11 @@ def frontend_servers(frontend, backend, profile=None):
         salt '*' container_service.frontend_servers chain-frontend app
     """
     servers = haproxy.parse_servers_state(
-        frontend_command(frontend, haproxy.show_state(backend), profile=profile))
-    sessions = haproxy.parse_sessions(frontend_command(frontend, haproxy.show_stat(), profile),
-                                      backend)
+        frontend_command(frontend, haproxy.show_state(backend), profile=profile)
+    )
+    sessions = haproxy.parse_sessions(
+        frontend_command(frontend, haproxy.show_stat(), profile), backend
+    )
     for slot, row in servers.items():
         row["sessions"] = sessions.get(slot, 0)
     return servers
@@ -156,8 +160,13 @@ def status(name, frontend=None, backend="app", network=None, profile=None):
             servers = frontend_servers(frontend, backend, profile)
     for rep in reps.values():
         slot = servers.get(rep["slot"]) if rep["slot"] else None
-        rep["serving"] = bool(slot and slot["op"] == "up" and not slot["maint"]
-                              and not slot["drain"] and slot["addr"] == rep["addr"])
+        rep["serving"] = bool(
+            slot
+            and slot["op"] == "up"
+            and not slot["maint"]
+            and not slot["drain"]
+            and slot["addr"] == rep["addr"]
+        )
     running = [r for r in reps.values() if r["running"]]
     gens = {}
     for rep in reps.values():
@@ -188,16 +197,21 @@ def smoke(frontend, path="/version", port=8080, expect=None, profile=None):
     port = chain_errors.as_int(port, "port", minimum=1, maximum=65535)
     if not isinstance(path, str) or not path.startswith("/") or " " in path:
         raise SaltInvocationError("path: expected a URL path like /version")
-    code = ("import sys,urllib.request as u\n"
-            f"r=u.urlopen('http://127.0.0.1:{port}{path}', timeout=5)\n"
-            "sys.stdout.write(r.read().decode())\n")
+    code = (
+        "import sys,urllib.request as u\n"
+        f"r=u.urlopen('http://127.0.0.1:{port}{path}', timeout=5)\n"
+        "sys.stdout.write(r.read().decode())\n"
+    )
     res = __salt__["container.exec"](frontend, ["python3", "-c", code], profile=profile)
     if res["retcode"] != 0:
-        raise CommandExecutionError(f"smoke check {path} through {frontend} failed: "
-                                    f"{(res['stderr'] or '').strip().splitlines()[-1:]}")
+        raise CommandExecutionError(
+            f"smoke check {path} through {frontend} failed: "
+            f"{(res['stderr'] or '').strip().splitlines()[-1:]}"
+        )
     if expect is not None and str(expect) not in res["stdout"]:
-        raise CommandExecutionError(f"smoke check {path} through {frontend}: {expect!r} not in "
-                                    f"{res['stdout'][:200]!r}")
+        raise CommandExecutionError(
+            f"smoke check {path} through {frontend}: {expect!r} not in {res['stdout'][:200]!r}"
+        )
     return res["stdout"]
 
 
@@ -238,13 +252,15 @@ class _Rollout:
             __salt__["container.remove"](cname, force=True, profile=self.profile)
             self._step(f"removed {cname} left by an earlier run")
         labels = dict(spec_args.get("labels") or {})
-        labels.update({
-            plan.LABEL_SERVICE: self.name,
-            plan.LABEL_GENERATION: gen,
-            plan.LABEL_SLOT: str(slot),
-            plan.LABEL_IMAGE: image_ref,
-            plan.LABEL_HISTORY: plan.history_label(history),
-        })
+        labels.update(
+            {
+                plan.LABEL_SERVICE: self.name,
+                plan.LABEL_GENERATION: gen,
+                plan.LABEL_SLOT: str(slot),
+                plan.LABEL_IMAGE: image_ref,
+                plan.LABEL_HISTORY: plan.history_label(history),
+            }
+        )
         args = dict(spec_args, labels=labels)
         if self.network:
             args["networks"] = {self.network: {"aliases": [cname]}}
@@ -268,7 +284,8 @@ class _Rollout:
             if time.monotonic() > deadline:
                 raise CommandExecutionError(
                     f"{cname} not healthy within the progress deadline "
-                    f"({self.cfg['update']['progress_deadline']:g}s){self._tail(cname)}")
+                    f"({self.cfg['update']['progress_deadline']:g}s){self._tail(cname)}"
+                )
             time.sleep(POLL)
 
     def _tail(self, cname):
@@ -285,8 +302,11 @@ class _Rollout:
         if not rep["addr"]:
             raise CommandExecutionError(f"{rep['name']} has no address on network {self.network}")
         slot = rep["slot"]
-        self._fe(haproxy.set_addr(self.backend, slot, rep["addr"], self.cfg["port"]) + ";"
-                 + haproxy.set_state(self.backend, slot, "ready"))
+        self._fe(
+            haproxy.set_addr(self.backend, slot, rep["addr"], self.cfg["port"])
+            + ";"
+            + haproxy.set_state(self.backend, slot, "ready")
+        )
         while True:
             row = haproxy.parse_servers_state(self._fe(haproxy.show_state(self.backend))).get(slot)
             if row and row["op"] == "up" and not row["maint"]:
@@ -294,7 +314,8 @@ class _Rollout:
                 return
             if time.monotonic() > deadline:
                 raise CommandExecutionError(
-                    f"the frontend did not see {rep['name']} up (s{slot}) within the deadline")
+                    f"the frontend did not see {rep['name']} up (s{slot}) within the deadline"
+                )
             time.sleep(POLL)
 
     def leave(self, rep, stop=True, remove=False):
@@ -312,12 +333,14 @@ class _Rollout:
             self._fe(haproxy.set_state(self.backend, slot, "maint"))
             self._step(f"drained {rep['name']} (s{slot})")
         if remove:
-            __salt__["container.remove"](rep["name"], force=True,
-                                         stop_timeout=self.cfg["stop_timeout"], profile=self.profile)
+            __salt__["container.remove"](
+                rep["name"], force=True, stop_timeout=self.cfg["stop_timeout"], profile=self.profile
+            )
             self._step(f"removed {rep['name']}")
         elif stop and rep.get("running", True):
-            __salt__["container.stop"](rep["name"], timeout=self.cfg["stop_timeout"],
-                                       profile=self.profile)
+            __salt__["container.stop"](
+                rep["name"], timeout=self.cfg["stop_timeout"], profile=self.profile
+            )
             self._step(f"stopped {rep['name']}")
 
     def monitor(self, names):
@@ -354,8 +377,12 @@ class _Rollout:
             except CommandExecutionError as err:
                 failed[cname] = str(err)
         if ok:
-            failed.update({n: f"{n} {why} during the {self.cfg['update']['monitor']:g}s monitor"
-                           for n, why in self.monitor(ok).items()})
+            failed.update(
+                {
+                    n: f"{n} {why} during the {self.cfg['update']['monitor']:g}s monitor"
+                    for n, why in self.monitor(ok).items()
+                }
+            )
             ok = [n for n in ok if n not in failed]
         return ok, failed
 
@@ -397,12 +424,27 @@ def desired(name, image, spec, port=None, profile=None):
     data = __salt__["container.image_inspect"](image, profile=profile)
     if data is None:
         return None
-    return {"generation": plan.generation({"spec": spec, "port": port}, data["Id"]),
-            "image_id": data["Id"], "image_ref": _image_ref(image, data)}
+    return {
+        "generation": plan.generation({"spec": spec, "port": port}, data["Id"]),
+        "image_id": data["Id"],
+        "image_ref": _image_ref(image, data),
+    }
 
 
-def apply(name, image, spec_args, replicas=1, frontend=None, backend="app", network=None,
-          port=8000, update=None, history=5, stop_timeout=10, profile=None):
+def apply(
+    name,
+    image,
+    spec_args,
+    replicas=1,
+    frontend=None,
+    backend="app",
+    network=None,
+    port=8000,
+    update=None,
+    history=5,
+    stop_timeout=10,
+    profile=None,
+):
     """
     Converge service ``name`` to ``replicas`` containers of ``image`` + ``spec_args`` (the
     options of ``container.running``), rolling out batch by batch under the ``update`` policy
@@ -419,7 +461,9 @@ def apply(name, image, spec_args, replicas=1, frontend=None, backend="app", netw
     count = plan.check_replicas(replicas)
     spec = __salt__["container.normalize"](image=image, **spec_args)
     cfg = {
-        "frontend": frontend, "backend": backend, "network": network,
+        "frontend": frontend,
+        "backend": backend,
+        "network": network,
         "port": chain_errors.as_int(port, "port", minimum=1, maximum=65535),
         "update": plan.check_update(update, plan.health_window(spec.get("healthcheck"))),
         "stop_timeout": chain_errors.as_int(stop_timeout, "stop_timeout", minimum=0),
@@ -429,14 +473,20 @@ def apply(name, image, spec_args, replicas=1, frontend=None, backend="app", netw
         plan.check_name(frontend, "frontend")
         haproxy.server(backend, 1)
         if not network:
-            raise SaltInvocationError("network: a frontend reaches the replicas over a network; "
-                                      "name it")
+            raise SaltInvocationError(
+                "network: a frontend reaches the replicas over a network; name it"
+            )
     run = _Rollout(name, cfg, profile)
     try:
         return _apply(run, name, image, spec, spec_args, count)
     except CommandExecutionError as err:
-        return {"result": False, "comment": f"{err}", "changes": {}, "steps": run.steps,
-                "rolled_back": False}
+        return {
+            "result": False,
+            "comment": f"{err}",
+            "changes": {},
+            "steps": run.steps,
+            "rolled_back": False,
+        }
 
 
 def _apply(run, name, image, spec, spec_args, count):
@@ -449,17 +499,25 @@ def _apply(run, name, image, spec, spec_args, count):
     gen = want["generation"]
     reps = replicas(name, network=run.network, profile=run.profile)
     if plan.converged(reps, gen, count) and _frontend_kept(run, reps, gen):
-        return {"result": True, "comment": f"Service {name} runs {count} healthy replica(s) of "
-                f"{want['image_ref']}", "changes": {}, "steps": [], "rolled_back": False}
-    new = sorted((r for r in reps.values() if r["generation"] == gen),
-                 key=lambda r: r["name"])
-    old_running = sorted((r for r in reps.values() if r["generation"] != gen and r["running"]),
-                         key=lambda r: r["name"])
+        return {
+            "result": True,
+            "comment": f"Service {name} runs {count} healthy replica(s) of {want['image_ref']}",
+            "changes": {},
+            "steps": [],
+            "rolled_back": False,
+        }
+    new = sorted((r for r in reps.values() if r["generation"] == gen), key=lambda r: r["name"])
+    old_running = sorted(
+        (r for r in reps.values() if r["generation"] != gen and r["running"]),
+        key=lambda r: r["name"],
+    )
     stale = [r for r in reps.values() if r["generation"] != gen and not r["running"]]
     previous = old_running[0]["image"] if old_running else None
     history = plan.history_push(
         old_running[0]["history"] if old_running else (new[0]["history"] if new else []),
-        want["image_ref"], cfg["history"] + 1)
+        want["image_ref"],
+        cfg["history"] + 1,
+    )
     changes = _changes(reps, gen, want["image_ref"], count)
 
     # Replicas of the new generation that are not running or not healthy are replaced.
@@ -472,8 +530,10 @@ def _apply(run, name, image, spec, spec_args, count):
         run.leave(rep, remove=True)
     good = good[:count]
     used = [r["slot"] for r in reps.values() if r["slot"] and r not in broken]
-    taken = {int(r["name"].rsplit("-", 1)[-1]) for r in good if r["name"].rsplit("-", 1)[-1].isdigit()}
-    indexes = [i for i in range(1, count * 2 + 1) if i not in taken][:count - len(good)]
+    taken = {
+        int(r["name"].rsplit("-", 1)[-1]) for r in good if r["name"].rsplit("-", 1)[-1].isdigit()
+    }
+    indexes = [i for i in range(1, count * 2 + 1) if i not in taken][: count - len(good)]
     pairs = []  # (new index, old replica or None)
     olds = list(old_running)
     for index in indexes:
@@ -494,8 +554,9 @@ def _apply(run, name, image, spec, spec_args, count):
         by_name = {}
         for (index, old), slot in zip(batch, slots, strict=True):
             try:
-                cname = run.create(gen, index, slot, want["image_ref"], history,
-                                   dict(spec_args, image=image))
+                cname = run.create(
+                    gen, index, slot, want["image_ref"], history, dict(spec_args, image=image)
+                )
                 by_name[cname] = (index, old)
             except CommandExecutionError as err:
                 failed[f"{name}#{index}"] = str(err)
@@ -530,26 +591,45 @@ def _apply(run, name, image, spec, spec_args, count):
             break
     detail = "; ".join(failed.values())
     if rolled_back:
-        return {"result": False, "rolled_back": True, "steps": run.steps,
-                "changes": {"rollback": {"old": want["image_ref"], "new": previous}},
-                "comment": f"Service {name}: the update to {want['image_ref']} failed and was "
-                           f"rolled back to {previous or 'nothing'}: {detail}"}
+        return {
+            "result": False,
+            "rolled_back": True,
+            "steps": run.steps,
+            "changes": {"rollback": {"old": want["image_ref"], "new": previous}},
+            "comment": f"Service {name}: the update to {want['image_ref']} failed and was "
+            f"rolled back to {previous or 'nothing'}: {detail}",
+        }
     if paused:
-        return {"result": False, "rolled_back": False, "steps": run.steps, "changes": changes,
-                "comment": f"Service {name}: update paused after {len(done_new)} of "
-                           f"{len(pairs)} replica(s): {detail}"}
+        return {
+            "result": False,
+            "rolled_back": False,
+            "steps": run.steps,
+            "changes": changes,
+            "comment": f"Service {name}: update paused after {len(done_new)} of "
+            f"{len(pairs)} replica(s): {detail}",
+        }
     # The new generation passed: the previous one goes (its image id is in the history).
     for rep in surplus:
         run.leave(rep, remove=True)
     for rep in done_old + stale:
         run.leave(dict(rep, slot=None), remove=True)
     if failed:
-        return {"result": False, "rolled_back": False, "steps": run.steps, "changes": changes,
-                "comment": f"Service {name}: {len(failed)} replica(s) failed and were left out "
-                           f"(failure_action continue): {detail}"}
-    return {"result": True, "rolled_back": False, "steps": run.steps, "changes": changes,
-            "comment": f"Service {name}: {count} replica(s) of {want['image_ref']} healthy"
-                       + (f" in the frontend {run.frontend}" if run.frontend else "")}
+        return {
+            "result": False,
+            "rolled_back": False,
+            "steps": run.steps,
+            "changes": changes,
+            "comment": f"Service {name}: {len(failed)} replica(s) failed and were left out "
+            f"(failure_action continue): {detail}",
+        }
+    return {
+        "result": True,
+        "rolled_back": False,
+        "steps": run.steps,
+        "changes": changes,
+        "comment": f"Service {name}: {count} replica(s) of {want['image_ref']} healthy"
+        + (f" in the frontend {run.frontend}" if run.frontend else ""),
+    }
 
 
 def _changes(reps, gen, image_ref, count):
@@ -558,8 +638,11 @@ def _changes(reps, gen, image_ref, count):
     running = [r for r in reps.values() if r["running"]]
     old_gens = sorted({r["generation"] for r in running if r["generation"] != gen})
     old_images = sorted({r["image"] for r in running if r["generation"] != gen})
-    now = len([r for r in running if r["generation"] == gen]) if not old_gens else len(
-        [r for r in running if r["generation"] in old_gens])
+    now = (
+        len([r for r in running if r["generation"] == gen])
+        if not old_gens
+        else len([r for r in running if r["generation"] in old_gens])
+    )
     changes = {"generation": {"old": ",".join(old_gens) or (gen if now else None), "new": gen}}
     if changes["generation"]["old"] == gen:
         changes.pop("generation")
@@ -572,8 +655,17 @@ def _changes(reps, gen, image_ref, count):
     return changes
 
 
-def check(name, image, spec_args=None, replicas=1, frontend=None, backend="app",
-          network=None, port=8000, profile=None):
+def check(
+    name,
+    image,
+    spec_args=None,
+    replicas=1,
+    frontend=None,
+    backend="app",
+    network=None,
+    port=8000,
+    profile=None,
+):
     """
     Compare a service with its declaration, reading only: ``{converged, changes, image_ref}``
     (``image_ref`` is ``None`` when the engine lacks the image: it would be pulled).
@@ -592,15 +684,25 @@ def check(name, image, spec_args=None, replicas=1, frontend=None, backend="app",
     want = desired(name, image, spec, port, profile)
     reps = globals()["replicas"](name, network=network, profile=profile)
     if want is None:
-        return {"converged": False, "image_ref": None,
-                "changes": {"image": {"old": ",".join(sorted({r["image"] for r in reps.values()
-                                                               if r["running"]})) or None,
-                                      "new": f"{image} (to be pulled)"}}}
+        return {
+            "converged": False,
+            "image_ref": None,
+            "changes": {
+                "image": {
+                    "old": ",".join(sorted({r["image"] for r in reps.values() if r["running"]}))
+                    or None,
+                    "new": f"{image} (to be pulled)",
+                }
+            },
+        }
     gen = want["generation"]
     if plan.converged(reps, gen, count) and _frontend_kept(run, reps, gen):
         return {"converged": True, "image_ref": want["image_ref"], "changes": {}}
-    return {"converged": False, "image_ref": want["image_ref"],
-            "changes": _changes(reps, gen, want["image_ref"], count)}
+    return {
+        "converged": False,
+        "image_ref": want["image_ref"],
+        "changes": _changes(reps, gen, want["image_ref"], count),
+    }
 
 
 def _frontend_kept(run, reps, gen):
@@ -612,8 +714,9 @@ def _frontend_kept(run, reps, gen):
     if data is None:
         raise CommandExecutionError(f"frontend container {run.frontend} does not exist")
     started = plan.timestamp((data.get("State") or {}).get("StartedAt"))
-    return all(plan.timestamp(r["started_at"]) > started
-               for r in reps.values() if r["generation"] == gen)
+    return all(
+        plan.timestamp(r["started_at"]) > started for r in reps.values() if r["generation"] == gen
+    )
 
 
 def _slots(run):

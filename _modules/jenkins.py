@@ -115,7 +115,6 @@ def job_render(jjb, saltenv="base"):
     return chain_jenkins_jjb.jjb_source(jjb, saltenv, __salt__["cp.cache_file"])
 
 
-
 def version(profile=None):
     """Return the Jenkins version (``X-Jenkins``), authenticated from the first request.
 
@@ -174,7 +173,6 @@ def _script(source, node, profile):
     return _client(profile).request("POST", path, data={"script": source}).text
 
 
-
 def node_info(name, profile=None):
     """Return a node's API object, or None when it does not exist (a 401/403 raises).
 
@@ -225,9 +223,19 @@ def nodes(profile=None):
     return _nodes.summary(client.get_json("computer/api/json", {"tree": _nodes.NODES_TREE}))
 
 
-def node_create(name, num_executors=1, remote_fs="/home/jenkins/agent", labels=None,
-                mode="NORMAL", description="", web_socket=False, work_dir=None, config_xml=None,
-                saltenv="base", profile=None):
+def node_create(
+    name,
+    num_executors=1,
+    remote_fs="/home/jenkins/agent",
+    labels=None,
+    mode="NORMAL",
+    description="",
+    web_socket=False,
+    work_dir=None,
+    config_xml=None,
+    saltenv="base",
+    profile=None,
+):
     """Create a permanent inbound agent from its fields (``labels`` a list or space-separated,
     ``mode`` NORMAL/EXCLUSIVE) or a ``<slave>`` ``config_xml``: the create form, then the
     config.xml (every release since 2.479 takes both); a refused config.xml removes the node.
@@ -239,15 +247,24 @@ def node_create(name, num_executors=1, remote_fs="/home/jenkins/agent", labels=N
         salt '*' jenkins.node_create agent1 num_executors=2 labels='[docker, linux]'
     """
     _node(name, "cannot be created")
-    root = (None if config_xml is None
-            else _xml_source(config_xml, saltenv, "config_xml", "slave")[1])
-    spec = _xml.node_spec(num_executors, remote_fs, labels, mode, description, web_socket,
-                          work_dir)
+    root = (
+        None if config_xml is None else _xml_source(config_xml, saltenv, "config_xml", "slave")[1]
+    )
+    spec = _xml.node_spec(num_executors, remote_fs, labels, mode, description, web_socket, work_dir)
     return _nodes.create(_client(profile), name, _xml.node_root(name, spec, root))
 
 
-def node_compare(name, num_executors=None, remote_fs=None, labels=None, mode=None,
-                 description=None, web_socket=None, work_dir=None, profile=None):
+def node_compare(
+    name,
+    num_executors=None,
+    remote_fs=None,
+    labels=None,
+    mode=None,
+    description=None,
+    web_socket=None,
+    work_dir=None,
+    profile=None,
+):
     """Compare declared node fields with the node's config.xml: None when absent, else
     ``{field: {old, new}}`` (labels ``{added, removed}``); ``{}`` means as declared.
 
@@ -257,8 +274,7 @@ def node_compare(name, num_executors=None, remote_fs=None, labels=None, mode=Non
 
         salt '*' jenkins.node_compare agent1 num_executors=2 labels='[docker]'
     """
-    spec = _xml.node_spec(num_executors, remote_fs, labels, mode, description, web_socket,
-                          work_dir)
+    spec = _xml.node_spec(num_executors, remote_fs, labels, mode, description, web_socket, work_dir)
     return _nodes.compare(_client(profile), _node(name, "has no config.xml"), spec)
 
 
@@ -273,8 +289,9 @@ def node_reconfigure(name, config_xml=None, saltenv="base", profile=None, **fiel
         salt '*' jenkins.node_reconfigure agent1 num_executors=4 labels='[docker, linux]'
     """
     spec = _xml.reconfigure_spec(fields, config_xml)
-    new_root = (None if config_xml is None
-                else _xml_source(config_xml, saltenv, "config_xml", "slave")[1])
+    new_root = (
+        None if config_xml is None else _xml_source(config_xml, saltenv, "config_xml", "slave")[1]
+    )
     _node(name, "cannot be reconfigured")
     return _nodes.reconfigure(_client(profile), name, spec=spec, new_root=new_root)
 
@@ -347,7 +364,6 @@ def wait_online(name, timeout=120, interval=2, profile=None):
     """
     clock = _builds.Clock(*_builds.timing(timeout, interval, "interval"))
     return _nodes.wait_online(_client(profile), _node(name), clock)
-
 
 
 def job_info(name, profile=None):
@@ -489,7 +505,6 @@ def job_enabled(name, profile=None):
     return _jobs.enabled(_client(profile), _job(name))
 
 
-
 def queue_item(queue_id, profile=None):
     """Return a queue item's API object, or None when it is unknown (left items expire).
 
@@ -543,8 +558,7 @@ def artifact(name, path, number="lastSuccessfulBuild", dest=None, profile=None):
     return _builds.artifact(_client(profile), name, path, number, dest)
 
 
-def build(name, parameters=None, wait=True, timeout=600, poll_interval=1, tail=50,
-          profile=None):
+def build(name, parameters=None, wait=True, timeout=600, poll_interval=1, tail=50, profile=None):
     """Trigger a build through the queue (the queue id from ``Location``; a 303 to an
     identical queued item is followed) and by default wait for its result within ``timeout``.
     Returns ``{number, queue_id, url, result, duration, building, console_tail}``: ``result``
@@ -597,7 +611,6 @@ def last_build_with(name, parameters=None, limit=50, profile=None):
     return _builds.last_with(_client(profile), _job(name), params, limit)
 
 
-
 def plugins(profile=None):
     """Return the installed plugins: ``{shortName: {version, active, enabled, long_name}}``.
 
@@ -621,9 +634,9 @@ def plugin_installed(name, profile=None):
     """
     if not isinstance(_require(name), str):
         raise SaltInvocationError(f"name: expected a plugin name, got {name!r}")
-    return any(name in (short, data.get("long_name"))
-               for short, data in plugins(profile=profile).items())
-
+    return any(
+        name in (short, data.get("long_name")) for short, data in plugins(profile=profile).items()
+    )
 
 
 def get_version(profile=None):

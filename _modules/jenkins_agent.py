@@ -69,18 +69,20 @@ def _owner():
 
 def _agent_labels(conf, node, pool, opts, image, extra=None):
     labels = dict(extra or {})
-    labels.update({
-        _plan.LABEL_MANAGED: "true",
-        _plan.LABEL_CONTROLLER: conf["url"],
-        _plan.LABEL_POOL: pool or "",
-        _plan.LABEL_NODE: node,
-        _plan.LABEL_OWNER: _owner(),
-        _plan.LABEL_IMAGE: image,
-        _plan.LABEL_CONFIG: _plan.config_digest(opts),
-        _plan.LABEL_CONTAINER_CONFIG: _plan.config_digest(opts, _plan.CONTAINER_KEYS),
-        _plan.LABEL_PREFIX + ".created": str(int(time.time())),
-        _plan.LABEL_PREFIX + ".labels": " ".join(opts["labels"]),
-    })
+    labels.update(
+        {
+            _plan.LABEL_MANAGED: "true",
+            _plan.LABEL_CONTROLLER: conf["url"],
+            _plan.LABEL_POOL: pool or "",
+            _plan.LABEL_NODE: node,
+            _plan.LABEL_OWNER: _owner(),
+            _plan.LABEL_IMAGE: image,
+            _plan.LABEL_CONFIG: _plan.config_digest(opts),
+            _plan.LABEL_CONTAINER_CONFIG: _plan.config_digest(opts, _plan.CONTAINER_KEYS),
+            _plan.LABEL_PREFIX + ".created": str(int(time.time())),
+            _plan.LABEL_PREFIX + ".labels": " ".join(opts["labels"]),
+        }
+    )
     return labels
 
 
@@ -113,9 +115,11 @@ def _hand_over_secret(container, node, uid, engine):
         elif os.geteuid() != uid:
             raise CommandExecutionError(
                 "the agent secret file must belong to the agent user (agent_uid "
-                f"{uid}): run the minion as root or set agent_uid to {os.geteuid()}")
-        __salt__["container.copy_to"](container, folder, os.path.dirname(_plan.SECRET_DIR),
-                                      profile=engine)
+                f"{uid}): run the minion as root or set agent_uid to {os.geteuid()}"
+            )
+        __salt__["container.copy_to"](
+            container, folder, os.path.dirname(_plan.SECRET_DIR), profile=engine
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return secret
@@ -129,13 +133,16 @@ def _launch(node, image, opts, conf, pool, engine, description, labels=None):
     """Create the node (when missing) and a started container for it. Returns the secret
     (for scrubbing the caller's messages)."""
     if __salt__["jenkins.node_info"](node, profile=_PROFILE.get("jenkins")) is None:
-        __salt__["jenkins.node_create"](node, profile=_PROFILE.get("jenkins"),
-                                        **_node_fields(opts, description))
+        __salt__["jenkins.node_create"](
+            node, profile=_PROFILE.get("jenkins"), **_node_fields(opts, description)
+        )
     url = opts.get("agent_url") or conf["url"]
     container_opts = dict(opts["container_options"])
     user_labels = container_opts.pop("labels", None) or container_opts.pop("label", None) or {}
     __salt__["container.create"](
-        image, node, profile=engine,
+        image,
+        node,
+        profile=engine,
         command=_plan.agent_command(url, node, opts["remote_fs"], opts["web_socket"]),
         labels=_agent_labels(conf, node, pool, opts, image, {**user_labels, **(labels or {})}),
         **container_opts,
@@ -176,8 +183,11 @@ def _wait_online(node, container, timeout, engine, interval=0.5):
         ctr = __salt__["container.inspect"](container, profile=engine)
         state = (ctr or {}).get("State") or {}
         if not state.get("Running"):
-            return (f"its container stopped (exit code {state.get('ExitCode')})" if ctr
-                    else "its container is gone")
+            return (
+                f"its container stopped (exit code {state.get('ExitCode')})"
+                if ctr
+                else "its container is gone"
+            )
         if time.monotonic() >= deadline:
             return f"still offline after connect_timeout ({timeout} s)"
         time.sleep(interval)
@@ -246,7 +256,8 @@ def present(name, image, profile=None, engine=None, test=False, **kwargs):
     labels = ((ctr or {}).get("Config") or {}).get("Labels") or {}
     if ctr is not None and labels.get(_plan.LABEL_MANAGED) != "true":
         raise CommandExecutionError(
-            f"container {name} exists and was not made by jenkins_agent; remove or rename it")
+            f"container {name} exists and was not made by jenkins_agent; remove or rename it"
+        )
     img = __salt__["container.image_inspect"](image, profile=engine)
     reasons = []
     if ctr is None:
@@ -256,15 +267,19 @@ def present(name, image, profile=None, engine=None, test=False, **kwargs):
             reasons.append("image changed")
         # node fields (labels, executors, mode) drift is fixed on the node, not the container
         if labels.get(_plan.LABEL_CONTAINER_CONFIG) != _plan.config_digest(
-                opts, _plan.CONTAINER_KEYS):
+            opts, _plan.CONTAINER_KEYS
+        ):
             reasons.append("configuration changed")
         if labels.get(_plan.LABEL_CONTROLLER) != conf["url"]:
             reasons.append("controller changed")
         if not (ctr.get("State") or {}).get("Running"):
             reasons.append("not running")
     if reasons:
-        changes["container"] = {"old": None if ctr is None else (ctr.get("Image") or "")[:19],
-                                "new": image, "why": ", ".join(reasons)}
+        changes["container"] = {
+            "old": None if ctr is None else (ctr.get("Image") or "")[:19],
+            "new": image,
+            "why": ", ".join(reasons),
+        }
     online = node is not None and not node.get("offline")
     if not changes and not online and not (node or {}).get("temporarilyOffline"):
         changes["online"] = {"old": False, "new": True}
@@ -281,8 +296,7 @@ def present(name, image, profile=None, engine=None, test=False, **kwargs):
     if problem:
         detail = _why_offline(name, name, engine, secret)
         raise CommandExecutionError(
-            chain_errors.scrub(f"agent {name} did not come online: {problem}\n{detail}",
-                               [secret])
+            chain_errors.scrub(f"agent {name} did not come online: {problem}\n{detail}", [secret])
         )
     if not online:
         changes.setdefault("online", {"old": False, "new": True})
@@ -308,8 +322,10 @@ def absent(name, drain_timeout=300, force=False, profile=None, engine=None, test
     _conf(profile)
     node = __salt__["jenkins.node_info"](name, profile=profile)
     ctr = __salt__["container.inspect"](name, profile=engine)
-    ours = ctr is not None and ((ctr.get("Config") or {}).get("Labels") or {}).get(
-        _plan.LABEL_MANAGED) == "true"
+    ours = (
+        ctr is not None
+        and ((ctr.get("Config") or {}).get("Labels") or {}).get(_plan.LABEL_MANAGED) == "true"
+    )
     changes = {}
     if node is not None:
         changes["node"] = {"old": name, "new": None}
@@ -318,8 +334,9 @@ def absent(name, drain_timeout=300, force=False, profile=None, engine=None, test
     if test or not changes:
         return {"changes": changes, "test": test}
     if node is not None:
-        __salt__["jenkins.node_disable"](name, message="removed by jenkins_agent.absent",
-                                         profile=profile)
+        __salt__["jenkins.node_disable"](
+            name, message="removed by jenkins_agent.absent", profile=profile
+        )
         deadline = time.monotonic() + drain_timeout
         while True:
             info = __salt__["jenkins.node_info"](name, profile=profile) or {"idle": True}
@@ -330,7 +347,8 @@ def absent(name, drain_timeout=300, force=False, profile=None, engine=None, test
                     raise CommandExecutionError(
                         f"agent {name} still runs a build after drain_timeout "
                         f"({drain_timeout} s); it stays temporarily offline (force=True "
-                        "removes it anyway)")
+                        "removes it anyway)"
+                    )
                 break
             time.sleep(1)
     _remove(name if node is not None else None, name if ours else None, engine)
@@ -385,22 +403,29 @@ def _memory(conf, pool, write=True):
 
 def _pool_agents(conf, pool, engine, accepted, digest):
     rows = __salt__["container.ps"](
-        all=True, profile=engine,
-        labels=[f"{_plan.LABEL_MANAGED}=true", f"{_plan.LABEL_POOL}={pool}",
-                f"{_plan.LABEL_OWNER}={_owner()}"])
+        all=True,
+        profile=engine,
+        labels=[
+            f"{_plan.LABEL_MANAGED}=true",
+            f"{_plan.LABEL_POOL}={pool}",
+            f"{_plan.LABEL_OWNER}={_owner()}",
+        ],
+    )
     agents = []
     for name, row in rows.items():
         labels = row.get("labels") or {}
         if labels.get(_plan.LABEL_CONTROLLER) != conf["url"]:
             continue
-        agents.append({
-            "container": name,
-            "node": labels.get(_plan.LABEL_NODE) or name,
-            "state": row.get("state"),
-            "created": int(labels.get(_plan.LABEL_PREFIX + ".created") or 0),
-            "current": (row.get("image_id") == accepted or accepted is None)
-            and labels.get(_plan.LABEL_CONFIG) == digest,
-        })
+        agents.append(
+            {
+                "container": name,
+                "node": labels.get(_plan.LABEL_NODE) or name,
+                "state": row.get("state"),
+                "created": int(labels.get(_plan.LABEL_PREFIX + ".created") or 0),
+                "current": (row.get("image_id") == accepted or accepted is None)
+                and labels.get(_plan.LABEL_CONFIG) == digest,
+            }
+        )
     return agents
 
 
@@ -409,8 +434,7 @@ def _engine_total(engine):
     return len(rows)
 
 
-def reconcile(name, image, profile=None, engine=None, test=False, accept_image=None,
-              **kwargs):
+def reconcile(name, image, profile=None, engine=None, test=False, accept_image=None, **kwargs):
     """One pass over pool ``name``: launch agents for queue demand (buildable items whose
     label expression the pool's labels satisfy, counting starting agents against it and
     against ``max``, ``max_starting`` and ``engine_cap``), keep ``min``, scale idle agents
@@ -445,8 +469,14 @@ def reconcile(name, image, profile=None, engine=None, test=False, accept_image=N
     conf = _conf(profile)
     now = time.time()
     digest = _plan.config_digest(opts)
-    result = {"pool": name, "launched": [], "deleted": [], "disabled": [], "scaled_down": [],
-              "errors": []}
+    result = {
+        "pool": name,
+        "launched": [],
+        "deleted": [],
+        "disabled": [],
+        "scaled_down": [],
+        "errors": [],
+    }
     with _memory(conf, name, write=not test) as memory:
         img = __salt__["container.image_inspect"](image, profile=engine)
         new_id = img["Id"] if img else None
@@ -462,20 +492,33 @@ def reconcile(name, image, profile=None, engine=None, test=False, accept_image=N
         computers = _read.computers(conf)
         queue = _read.queue(conf)
         demand = _plan.demand(queue, opts["labels"], {a["node"] for a in agents})
-        decision = _plan.plan(name, opts, agents, computers, demand, memory, now,
-                              _engine_total(engine), _owner())
-        result.update({"demand": demand, "starting": decision["starting"],
-                       "online": decision["online"], "outdated": decision["outdated"],
-                       "blocked": decision["blocked"], "broken": decision["broken"],
-                       "image_id": accepted, "pending_image": new_id != accepted and
-                       new_id is not None})
+        decision = _plan.plan(
+            name, opts, agents, computers, demand, memory, now, _engine_total(engine), _owner()
+        )
+        result.update(
+            {
+                "demand": demand,
+                "starting": decision["starting"],
+                "online": decision["online"],
+                "outdated": decision["outdated"],
+                "blocked": decision["blocked"],
+                "broken": decision["broken"],
+                "image_id": accepted,
+                "pending_image": new_id != accepted and new_id is not None,
+            }
+        )
         if test:
-            result.update({
-                "launched": [f"{name}-<new>"] * decision["launch"],
-                "deleted": [{k: d[k] for k in ("node", "container", "reason")}
-                            for d in decision["delete"]],
-                "disabled": decision["disable"], "scaled_down": decision["scale_down"],
-            })
+            result.update(
+                {
+                    "launched": [f"{name}-<new>"] * decision["launch"],
+                    "deleted": [
+                        {k: d[k] for k in ("node", "container", "reason")}
+                        for d in decision["delete"]
+                    ],
+                    "disabled": decision["disable"],
+                    "scaled_down": decision["scale_down"],
+                }
+            )
             return result
         launch_image = image if new_id is None or accepted in (None, new_id) else accepted
         _apply(name, opts, conf, engine, decision, result, memory, launch_image)
@@ -513,8 +556,14 @@ def canary(name, image, profile=None, engine=None, test=False, **kwargs):
         img = __salt__["container.image_inspect"](image, profile=engine)
         new_id = img["Id"] if img else None
         accepted = memory.get("accepted")
-        out = {"needed": accepted is not None and new_id != accepted, "passed": None,
-               "result": None, "console_tail": None, "old": accepted, "new": new_id or image}
+        out = {
+            "needed": accepted is not None and new_id != accepted,
+            "passed": None,
+            "result": None,
+            "console_tail": None,
+            "old": accepted,
+            "new": new_id or image,
+        }
         if not out["needed"] or test:
             return out
         label = f"{name}-canary"
@@ -524,18 +573,30 @@ def canary(name, image, profile=None, engine=None, test=False, **kwargs):
         _put_job(job, label, opts["canary_job"]["command"])
         secret = None
         try:
-            secret = _launch(node, image, canary_opts, conf, name + "-canary", engine,
-                             _plan.description(name + "-canary", _owner()))
+            secret = _launch(
+                node,
+                image,
+                canary_opts,
+                conf,
+                name + "-canary",
+                engine,
+                _plan.description(name + "-canary", _owner()),
+            )
             problem = _wait_online(node, node, opts["connect_timeout"], engine)
             if problem:
-                out.update(passed=False, result="OFFLINE",
-                           console_tail=_why_offline(node, node, engine, secret))
+                out.update(
+                    passed=False,
+                    result="OFFLINE",
+                    console_tail=_why_offline(node, node, engine, secret),
+                )
                 return out
-            build = __salt__["jenkins.build"](job, wait=True, timeout=opts["canary_timeout"],
-                                              tail=30, profile=profile)
-            out.update(result=build.get("result"),
-                       console_tail=chain_errors.scrub(build.get("console_tail") or "",
-                                                       [secret]))
+            build = __salt__["jenkins.build"](
+                job, wait=True, timeout=opts["canary_timeout"], tail=30, profile=profile
+            )
+            out.update(
+                result=build.get("result"),
+                console_tail=chain_errors.scrub(build.get("console_tail") or "", [secret]),
+            )
             out["passed"] = build.get("result") == "SUCCESS"
             if out["passed"]:
                 memory["accepted"] = new_id
@@ -564,7 +625,7 @@ def _put_job(job, label, command):
 
 
 def _xml_escape(text):
-    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _apply(pool, opts, conf, engine, decision, result, memory, image):
@@ -583,15 +644,17 @@ def _apply(pool, opts, conf, engine, decision, result, memory, image):
             result["errors"].append(f"remove {item['node'] or item['container']}: {err}")
     for node in decision["disable"]:
         try:
-            __salt__["jenkins.node_disable"](node, message="jenkins_agent: replaced when idle",
-                                             profile=profile)
+            __salt__["jenkins.node_disable"](
+                node, message="jenkins_agent: replaced when idle", profile=profile
+            )
             result["disabled"].append(node)
         except CommandExecutionError as err:
             result["errors"].append(f"disable {node}: {err}")
     for node in decision["scale_down"]:
         try:
-            __salt__["jenkins.node_disable"](node, message="jenkins_agent: idle, scaling down",
-                                             profile=profile)
+            __salt__["jenkins.node_disable"](
+                node, message="jenkins_agent: idle, scaling down", profile=profile
+            )
             info = __salt__["jenkins.node_info"](node, profile=profile) or {}
             if info.get("idle", True):
                 _remove(node, node, engine)
@@ -614,7 +677,8 @@ def _apply(pool, opts, conf, engine, decision, result, memory, image):
                 _remove(node, None, engine)
             memory["failures"] = memory.get("failures", 0) + 1
             memory["backoff_until"] = time.time() + min(
-                opts["backoff"] * 2 ** (memory["failures"] - 1), opts["backoff_max"])
+                opts["backoff"] * 2 ** (memory["failures"] - 1), opts["backoff_max"]
+            )
             if memory["failures"] >= opts["max_failures"]:
                 memory["broken"] = f"launch failed: {err}"
                 result["broken"] = memory["broken"]
@@ -638,16 +702,19 @@ def wait_pool(name, count, timeout=120, profile=None, engine=None):
     conf = _conf(profile)
     deadline = time.monotonic() + timeout
     while True:
-        agents = [a for a in list_(pool=name, engine=engine).values()
-                  if a["controller"] == conf["url"]]
+        agents = [
+            a for a in list_(pool=name, engine=engine).values() if a["controller"] == conf["url"]
+        ]
         computers = _read.computers(conf)
-        online = sorted(a["node"] for a in agents
-                        if not computers.get(a["node"], {"offline": True})["offline"])
+        online = sorted(
+            a["node"] for a in agents if not computers.get(a["node"], {"offline": True})["offline"]
+        )
         if len(online) >= count:
             with _memory(conf, name) as memory:  # seen online: a later exit is no start failure
                 for node in online:
-                    memory.setdefault("nodes", {}).setdefault(
-                        node, {"first_seen": time.time()})["online_once"] = True
+                    memory.setdefault("nodes", {}).setdefault(node, {"first_seen": time.time()})[
+                        "online_once"
+                    ] = True
                 if online:
                     _clear_failures(memory)
             return online
@@ -656,5 +723,6 @@ def wait_pool(name, count, timeout=120, profile=None, engine=None):
             details = "\n".join(_why_offline(n, n, engine) for n in waiting[:3])
             raise CommandExecutionError(
                 f"pool {name}: {len(online)} of {count} agent(s) online after {timeout} s\n"
-                f"{details}")
+                f"{details}"
+            )
         time.sleep(0.5)

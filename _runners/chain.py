@@ -55,8 +55,17 @@ log = logging.getLogger(__name__)
 __virtualname__ = "chain"
 plan = chain_service_plan
 APP = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
-KEYS = ("targets", "sls", "service", "frontend", "backend", "network", "max_failures",
-        "timeout", "pillar")
+KEYS = (
+    "targets",
+    "sls",
+    "service",
+    "frontend",
+    "backend",
+    "network",
+    "max_failures",
+    "timeout",
+    "pillar",
+)
 
 
 def __virtual__():
@@ -77,15 +86,18 @@ def _app_conf(app, overrides):
     if isinstance(targets, str):
         targets = [t for t in targets.split(",") if t]
     if not targets or not all(isinstance(t, str) and t for t in targets):
-        raise SaltInvocationError("targets: expected minion ids (a list or a comma-separated "
-                                  "string), from the call or chain:apps:<app>:targets")
+        raise SaltInvocationError(
+            "targets: expected minion ids (a list or a comma-separated "
+            "string), from the call or chain:apps:<app>:targets"
+        )
     conf["targets"] = targets
     conf.setdefault("sls", "chain.deploy")
     conf.setdefault("service", app)
     conf.setdefault("backend", "app")
     plan.check_name(conf["service"].replace("{minion}", "m"), "service")
-    conf["max_failures"] = chain_errors.as_int(conf.get("max_failures", 0), "max_failures",
-                                               minimum=0)
+    conf["max_failures"] = chain_errors.as_int(
+        conf.get("max_failures", 0), "max_failures", minimum=0
+    )
     conf["timeout"] = chain_errors.as_int(conf.get("timeout", 900), "timeout", minimum=1)
     if not isinstance(conf.setdefault("pillar", {}), dict):
         raise SaltInvocationError("pillar: expected a mapping passed to the deploy state")
@@ -126,8 +138,10 @@ class _Lock:
             with os.fdopen(os.dup(self.fd)) as fh:
                 holder = fh.read().strip() or "another process"
             os.close(self.fd)
-            raise _Busy(f"a rollout of {self.app} is already running ({holder}); try again "
-                        "when it has finished") from None
+            raise _Busy(
+                f"a rollout of {self.app} is already running ({holder}); try again "
+                "when it has finished"
+            ) from None
         os.ftruncate(self.fd, 0)
         os.write(self.fd, json.dumps(dict(self.what, pid=os.getpid())).encode())
         return self
@@ -141,8 +155,7 @@ class _Lock:
 
 def _fire(app, stage, data):
     try:
-        with salt.utils.event.get_master_event(__opts__, __opts__["sock_dir"],
-                                               listen=False) as bus:
+        with salt.utils.event.get_master_event(__opts__, __opts__["sock_dir"], listen=False) as bus:
             bus.fire_event(dict(data, app=app, stage=stage), f"chain/rollout/{app}/{stage}")
     except Exception as err:  # noqa: BLE001 - progress events never break a rollout
         log.warning("chain: could not fire %s event: %s", stage, err)
@@ -165,15 +178,25 @@ def _client():
 def _names(conf, target):
     """service, frontend and network on one server: ``{minion}`` in them is its id (servers
     sharing one engine need their own names)."""
-    return {k: conf[k].replace("{minion}", target) if isinstance(conf.get(k), str) else conf.get(k)
-            for k in ("service", "frontend", "network")}
+    return {
+        k: conf[k].replace("{minion}", target) if isinstance(conf.get(k), str) else conf.get(k)
+        for k in ("service", "frontend", "network")
+    }
 
 
 def _server_status(conf, target):
     names = _names(conf, target)
-    ret = _client().cmd(target, "container_service.status", [names["service"]],
-                        kwarg={"frontend": names["frontend"], "backend": conf["backend"],
-                               "network": names["network"]}, timeout=60)
+    ret = _client().cmd(
+        target,
+        "container_service.status",
+        [names["service"]],
+        kwarg={
+            "frontend": names["frontend"],
+            "backend": conf["backend"],
+            "network": names["network"],
+        },
+        timeout=60,
+    )
     data = ret.get(target)
     if not isinstance(data, dict):
         raise CommandExecutionError(f"{target}: no status answer ({data!r})"[:300])
@@ -185,8 +208,11 @@ def _healthy(status, frontend):
     running = [r for r in status["replicas"].values() if r["running"]]
     if not running:
         return "no replica runs"
-    sick = [n for n, r in status["replicas"].items() if r["running"]
-            and r["health"] not in ("healthy", None)]
+    sick = [
+        n
+        for n, r in status["replicas"].items()
+        if r["running"] and r["health"] not in ("healthy", None)
+    ]
     if sick:
         return f"not healthy: {', '.join(sick)}"
     gens = {r["generation"] for r in running}
@@ -201,14 +227,18 @@ def _apply(conf, target, image, app):
     started = time.monotonic()
     extra = conf["pillar"]
     pillar = dict(extra, chain=dict(extra.get("chain") or {}, image=image, app=app))
-    ret = _client().cmd(target, "state.apply", [conf["sls"]], kwarg={"pillar": pillar},
-                        timeout=conf["timeout"])
+    ret = _client().cmd(
+        target, "state.apply", [conf["sls"]], kwarg={"pillar": pillar}, timeout=conf["timeout"]
+    )
     data = ret.get(target)
     took = round(time.monotonic() - started, 2)
     if not isinstance(data, dict):
         return False, f"{target}: {data or 'no answer'}"[:500], took
-    failed = [f"{s.get('__id__', k)}: {s.get('comment')}" for k, s in data.items()
-              if isinstance(s, dict) and s.get("result") is not True]
+    failed = [
+        f"{s.get('__id__', k)}: {s.get('comment')}"
+        for k, s in data.items()
+        if isinstance(s, dict) and s.get("result") is not True
+    ]
     if failed:
         return False, "; ".join(failed)[:1000], took
     return True, f"{len(data)} state(s) succeeded", took
@@ -274,8 +304,12 @@ def _rollout(app, image, ref, conf, kind="rollout"):
                 problem = _healthy(_server_status(conf, target), conf.get("frontend"))
             except CommandExecutionError as err:
                 problem = str(err)
-        servers[target] = {"result": ok and not problem, "comment": problem or comment,
-                           "seconds": took, "previous": previous[target]}
+        servers[target] = {
+            "result": ok and not problem,
+            "comment": problem or comment,
+            "seconds": took,
+            "previous": previous[target],
+        }
         _fire(app, "server/done", dict(servers[target], target=target))
         if ok and not problem:
             done.append(target)
@@ -283,8 +317,9 @@ def _rollout(app, image, ref, conf, kind="rollout"):
         failures += 1
         if failures > conf["max_failures"]:
             break
-    result = failures == 0 or (failures <= conf["max_failures"]
-                               and len(done) + failures == len(conf["targets"]))
+    result = failures == 0 or (
+        failures <= conf["max_failures"] and len(done) + failures == len(conf["targets"])
+    )
     rolled_back = {}
     if not result:
         for target in reversed(done):
@@ -293,11 +328,23 @@ def _rollout(app, image, ref, conf, kind="rollout"):
                 continue
             _fire(app, "rollback", {"target": target, "image": previous[target]})
             ok, comment, took = _apply(conf, target, previous[target], app)
-            rolled_back[target] = {"result": ok, "image": previous[target], "comment": comment,
-                                   "seconds": took}
-    entry = {"app": app, "kind": kind, "ref": ref, "image": image, "result": result,
-             "servers": servers, "rolled_back": rolled_back, "started": started,
-             "duration": round(time.time() - started, 2)}
+            rolled_back[target] = {
+                "result": ok,
+                "image": previous[target],
+                "comment": comment,
+                "seconds": took,
+            }
+    entry = {
+        "app": app,
+        "kind": kind,
+        "ref": ref,
+        "image": image,
+        "result": result,
+        "servers": servers,
+        "rolled_back": rolled_back,
+        "started": started,
+        "duration": round(time.time() - started, 2),
+    }
     _record(app, entry)
     _fire(app, "done", {"result": result, "duration": entry["duration"]})
     # salt-run exits with a returned dict's retcode; orchestrate's salt.runner reads the context
@@ -329,11 +376,14 @@ def rollback(app, digest=None, **kwargs):
         if pick is None:
             raise CommandExecutionError(
                 f"{target}: no {'image ' + digest if digest else 'previous image'} in its "
-                f"history ({', '.join(st.get('history') or []) or 'empty'})")
+                f"history ({', '.join(st.get('history') or []) or 'empty'})"
+            )
         wanted.add(pick)
     if len(wanted) != 1:
-        raise CommandExecutionError(f"the servers would roll back to different images "
-                                    f"({', '.join(sorted(wanted))}); name one with digest=")
+        raise CommandExecutionError(
+            f"the servers would roll back to different images "
+            f"({', '.join(sorted(wanted))}); name one with digest="
+        )
     image = wanted.pop()
     try:
         with _Lock(app, {"image": image, "started": time.time(), "kind": "rollback"}):
@@ -377,19 +427,22 @@ def status(app=None, out_format="table", **kwargs):
     lines = []
     for name, info in data.items():
         last = info["last_deploy"] or {}
-        lines.append(f"app {name}: last {last.get('kind', 'deploy')} "
-                     f"{'ok' if last.get('result') else 'FAILED' if last else 'none'} "
-                     f"{last.get('image', '')} {('ref ' + last['ref']) if last.get('ref') else ''}"
-                     .rstrip())
+        lines.append(
+            f"app {name}: last {last.get('kind', 'deploy')} "
+            f"{'ok' if last.get('result') else 'FAILED' if last else 'none'} "
+            f"{last.get('image', '')} {('ref ' + last['ref']) if last.get('ref') else ''}".rstrip()
+        )
         for target, st in info["servers"].items():
             if "error" in st:
                 lines.append(f"  {target}: {st['error']}")
                 continue
             lines.append(f"  {target}: {st.get('current')}")
             for rname, rep in st["replicas"].items():
-                lines.append(f"    {rname:<40} {rep['status'] or '':<8} "
-                             f"{rep['health'] or '-':<10} s{rep['slot'] or '-':<3} "
-                             f"{'serving' if rep.get('serving') else 'out'}")
+                lines.append(
+                    f"    {rname:<40} {rep['status'] or '':<8} "
+                    f"{rep['health'] or '-':<10} s{rep['slot'] or '-':<3} "
+                    f"{'serving' if rep.get('serving') else 'out'}"
+                )
     return "\n".join(lines)
 
 
@@ -415,8 +468,17 @@ def history(app, limit=20):
     return list(reversed(entries))[:limit]
 
 
-INVENTORY_COLUMNS = ("minion", "name", "id", "image", "image_id", "state", "health", "ports",
-                     "labels")
+INVENTORY_COLUMNS = (
+    "minion",
+    "name",
+    "id",
+    "image",
+    "image_id",
+    "state",
+    "health",
+    "ports",
+    "labels",
+)
 
 
 def inventory(tgt="*", out_format="json", tgt_type="glob"):
@@ -446,20 +508,32 @@ def inventory(tgt="*", out_format="json", tgt_type="glob"):
             ctr = found[name]
             status = ctr.get("status") or ""
             health = re.search(r"\((healthy|unhealthy|health: starting)\)", status)
-            rows.append({
-                "minion": minion, "name": name, "id": ctr.get("id", "")[:12],
-                "image": ctr.get("image"), "image_id": ctr.get("image_id"),
-                "state": ctr.get("state"),
-                "health": health.group(1).replace("health: ", "") if health else None,
-                "ports": ctr.get("ports") or [], "labels": ctr.get("labels") or {},
-            })
+            rows.append(
+                {
+                    "minion": minion,
+                    "name": name,
+                    "id": ctr.get("id", "")[:12],
+                    "image": ctr.get("image"),
+                    "image_id": ctr.get("image_id"),
+                    "state": ctr.get("state"),
+                    "health": health.group(1).replace("health: ", "") if health else None,
+                    "ports": ctr.get("ports") or [],
+                    "labels": ctr.get("labels") or {},
+                }
+            )
     if out_format == "json":
         return rows
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=INVENTORY_COLUMNS, extrasaction="ignore",
-                            lineterminator="\n")
+    writer = csv.DictWriter(
+        buf, fieldnames=INVENTORY_COLUMNS, extrasaction="ignore", lineterminator="\n"
+    )
     writer.writeheader()
     for row in rows:
-        writer.writerow(dict(row, ports=" ".join(row.get("ports") or []),
-                             labels=json.dumps(row.get("labels") or {}, sort_keys=True)))
+        writer.writerow(
+            dict(
+                row,
+                ports=" ".join(row.get("ports") or []),
+                labels=json.dumps(row.get("labels") or {}, sort_keys=True),
+            )
+        )
     return buf.getvalue()

@@ -79,7 +79,12 @@ def _watched_changed():
         if len(parts) < 3:
             continue
         for mod, ref in wanted:
-            if parts[0] == mod and ref in (parts[1], parts[2]) or mod == "sls" and result.get("__sls__") == ref:
+            if (
+                parts[0] == mod
+                and ref in (parts[1], parts[2])
+                or mod == "sls"
+                and result.get("__sls__") == ref
+            ):
                 return True
     return False
 
@@ -122,8 +127,9 @@ def _apply_in_place(name, fields, spec_args, cmp, profile, strict, steps):
         steps.append(f"updated {', '.join(sorted(values))}")
     if "networks" in fields:
         wanted = chain_docker_spec.BY_NAME["networks"].norm(declared["networks"], "networks")
-        _converge_networks(name, wanted, cmp["changes"]["networks"]["old"] or {}, strict, profile,
-                           steps)
+        _converge_networks(
+            name, wanted, cmp["changes"]["networks"]["old"] or {}, strict, profile, steps
+        )
 
 
 def _converge_networks(name, wanted, current, strict, profile, steps):
@@ -132,14 +138,19 @@ def _converge_networks(name, wanted, current, strict, profile, steps):
         have = current.get(net)
         if have is not None:
             same = set(want["aliases"]) <= set(have["aliases"]) and all(
-                not want[k] or want[k] == have[k] for k in ("ipv4_address", "ipv6_address"))
+                not want[k] or want[k] == have[k] for k in ("ipv4_address", "ipv6_address")
+            )
             if same:
                 continue
             __salt__["container.network_disconnect"](net, name, force=True, profile=profile)
             steps.append(f"disconnected from {net}")
         __salt__["container.network_connect"](
-            net, name, aliases=want["aliases"] or None, ipv4_address=want["ipv4_address"],
-            ipv6_address=want["ipv6_address"], profile=profile,
+            net,
+            name,
+            aliases=want["aliases"] or None,
+            ipv4_address=want["ipv4_address"],
+            ipv6_address=want["ipv6_address"],
+            profile=profile,
         )
         steps.append(f"connected to {net}")
     if strict:
@@ -231,7 +242,9 @@ def running(
         if image_data is None:
             cmp = _image_missing(name, image, pull, profile)
             if cmp is None and not test:
-                cmp = __salt__["container.compare"](name, spec, comparisons=comparisons, profile=profile)
+                cmp = __salt__["container.compare"](
+                    name, spec, comparisons=comparisons, profile=profile
+                )
         else:
             cmp = __salt__["container.compare"](
                 name, spec, comparisons=comparisons, profile=profile, image_data=image_data
@@ -250,7 +263,9 @@ def running(
             ret["changes"] = dict(cmp["changes"])
             if test:
                 ret["result"] = None
-                ret["comment"] = f"Container {name} would be recreated ({', '.join(cmp['recreate'])} differ)"
+                ret["comment"] = (
+                    f"Container {name} would be recreated ({', '.join(cmp['recreate'])} differ)"
+                )
                 return ret
             cid = _replace(name, spec_args | {"image": image}, profile, pull, stop_timeout, steps)
             ret["changes"]["container"] = {"old": _short(cmp["id"]), "new": _short(cid)}
@@ -281,8 +296,9 @@ def running(
                 # Salt skips mod_watch when this run already reported changes
                 # (saltstack/salt#68958): honour the watch here instead.
                 if ret["changes"] and watch_action != "none" and _watched_changed():
-                    ret["comment"] += "; " + _watch(name, image, watch_action, stop_timeout, profile,
-                                                    pull, spec_args, steps)
+                    ret["comment"] += "; " + _watch(
+                        name, image, watch_action, stop_timeout, profile, pull, spec_args, steps
+                    )
                     ret["changes"]["watch"] = {"old": None, "new": watch_action}
 
         if wait_healthy or probe_url:
@@ -332,9 +348,15 @@ def _image_missing(name, image, pull, profile):
         return None
     state = existing.get("State") or {}
     return {
-        "id": existing["Id"], "running": bool(state.get("Running")), "status": state.get("Status"),
-        "health": None, "updatable": [], "recreate": ["image"],
-        "changes": {"image": {"old": existing["Config"].get("Image"), "new": f"{image} (to be pulled)"}},
+        "id": existing["Id"],
+        "running": bool(state.get("Running")),
+        "status": state.get("Status"),
+        "health": None,
+        "updatable": [],
+        "recreate": ["image"],
+        "changes": {
+            "image": {"old": existing["Config"].get("Image"), "new": f"{image} (to be pulled)"}
+        },
     }
 
 
@@ -368,17 +390,31 @@ def mod_watch(name, sfun=None, **kwargs):
               - file: /srv/web/config.yml
     """
     if sfun != "running":
-        return {"name": name, "result": True, "comment": f"watch has no effect on container.{sfun}",
-                "changes": {}}
+        return {
+            "name": name,
+            "result": True,
+            "comment": f"watch has no effect on container.{sfun}",
+            "changes": {},
+        }
     ret = _ret(name)
     kwargs = {k: v for k, v in kwargs.items() if not k.startswith("__")}
-    own = {k: kwargs.get(k, p.default) for k, p in _RUNNING_PARAMS.items() if k not in ("name", "image")}
+    own = {
+        k: kwargs.get(k, p.default)
+        for k, p in _RUNNING_PARAMS.items()
+        if k not in ("name", "image")
+    }
     spec_args = {k: v for k, v in kwargs.items() if k not in _RUNNING_PARAMS}
     action, profile = own["watch_action"], own["profile"]
     steps = []
     try:
-        _check_state_args(own["watch_action"], own["pull"], own["wait_healthy"], own["health_timeout"],
-                          own["probe_url"], own["stop_timeout"])
+        _check_state_args(
+            own["watch_action"],
+            own["pull"],
+            own["wait_healthy"],
+            own["health_timeout"],
+            own["probe_url"],
+            own["stop_timeout"],
+        )
         __salt__["container.normalize"](image=kwargs.get("image"), **spec_args)
         chain_docker_spec.comparisons(own["comparisons"])
         __salt__["container.connection"](profile)  # the profile too, before any engine read
@@ -387,13 +423,23 @@ def mod_watch(name, sfun=None, **kwargs):
             return ret
         if __opts__["test"]:
             ret["result"] = None
-            ret["comment"] = f"Container {name} would be {_WATCH_VERB[action]} because a watched state changed"
+            ret["comment"] = (
+                f"Container {name} would be {_WATCH_VERB[action]} because a watched state changed"
+            )
             ret["changes"] = {"watch": {"old": None, "new": action}}
             return ret
         if __salt__["container.inspect"](name, profile=profile) is None:
             return running(name, **kwargs)
-        ret["comment"] = _watch(name, kwargs["image"], action, own["stop_timeout"], profile, own["pull"],
-                                spec_args, steps)
+        ret["comment"] = _watch(
+            name,
+            kwargs["image"],
+            action,
+            own["stop_timeout"],
+            profile,
+            own["pull"],
+            spec_args,
+            steps,
+        )
         ret["changes"] = {"watch": {"old": None, "new": action}}
         if own["wait_healthy"] or own["probe_url"]:
             __salt__["container.wait_healthy"](
@@ -468,7 +514,11 @@ def absent(name, force=True, stop_timeout=10, volumes=False, profile=None):
             ret["comment"] = f"Container {name} would be removed"
             return ret
         __salt__["container.remove"](
-            name, force=True, volumes=volumes, stop_timeout=stop_timeout if running_now else None, profile=profile
+            name,
+            force=True,
+            volumes=volumes,
+            stop_timeout=stop_timeout if running_now else None,
+            profile=profile,
         )
         ret["comment"] = f"Container {name} removed"
     except (CommandExecutionError, SaltInvocationError) as err:

@@ -52,8 +52,9 @@ def _short(image_id):
     return image_id.split(":")[-1][:12] if image_id else image_id
 
 
-def _check(name, build, dockerfile, buildargs, target, labels, base_image, source, pull, push,
-           saltenv):
+def _check(
+    name, build, dockerfile, buildargs, target, labels, base_image, source, pull, push, saltenv
+):
     """Every argument checked before the engine is asked anything."""
     chain_registry.check_image_name(name)
     if pull not in PULL_POLICIES:
@@ -63,8 +64,9 @@ def _check(name, build, dockerfile, buildargs, target, labels, base_image, sourc
     if source is not None:
         chain_registry.check_image_name(source, "source")
     # Build options are checked even when unused (without build they are ignored, as ever).
-    chain_docker_build.check_inputs("." if build is None else build, dockerfile, buildargs,
-                                    target, labels, base_image, saltenv)
+    chain_docker_build.check_inputs(
+        "." if build is None else build, dockerfile, buildargs, target, labels, base_image, saltenv
+    )
     return chain_errors.as_bool(push, "push")
 
 
@@ -115,16 +117,33 @@ def present(
     test = __opts__["test"]
     comments = []
     try:
-        push = _check(name, build, dockerfile, buildargs, target, labels, base_image, source,
-                      pull, push, saltenv)
+        push = _check(
+            name,
+            build,
+            dockerfile,
+            buildargs,
+            target,
+            labels,
+            base_image,
+            source,
+            pull,
+            push,
+            saltenv,
+        )
         saltenv = saltenv or globals().get("__env__") or "base"
         current = __salt__["container.image_inspect"](name, profile=profile)
         old_id = current["Id"] if current else None
 
         if build:
             digest = __salt__["container.build_inputs_digest"](
-                build, dockerfile=dockerfile, buildargs=buildargs, target=target, saltenv=saltenv,
-                labels=labels, base_image=base_image, profile=profile,
+                build,
+                dockerfile=dockerfile,
+                buildargs=buildargs,
+                target=target,
+                saltenv=saltenv,
+                labels=labels,
+                base_image=base_image,
+                profile=profile,
             )
             have = ((current or {}).get("Config") or {}).get("Labels") or {}
             if have.get(INPUTS) == digest:
@@ -136,8 +155,15 @@ def present(
                 comments.append(f"Image {name} would be built ({why})")
             else:
                 built = __salt__["container.image_build"](
-                    name, build, dockerfile=dockerfile, buildargs=buildargs, target=target,
-                    labels=labels, base_image=base_image, saltenv=saltenv, profile=profile,
+                    name,
+                    build,
+                    dockerfile=dockerfile,
+                    buildargs=buildargs,
+                    target=target,
+                    labels=labels,
+                    base_image=base_image,
+                    saltenv=saltenv,
+                    profile=profile,
                 )
                 ret["changes"]["image_id"] = {"old": _short(old_id), "new": _short(built["id"])}
                 ret["changes"]["inputs"] = {"old": have.get(INPUTS), "new": digest}
@@ -164,8 +190,10 @@ def present(
                 ret["changes"]["image_id"] = {"old": None, "new": "(to be pulled)"}
                 comments.append(f"Image {name} would be pulled")
             else:
-                ret["changes"]["image_id"] = {"old": _short(old_id),
-                                              "new": "(newest in the registry)"}
+                ret["changes"]["image_id"] = {
+                    "old": _short(old_id),
+                    "new": "(newest in the registry)",
+                }
                 comments.append(f"Image {name} would be pulled to check for a newer one")
         else:
             pulled = __salt__["container.image_pull"](name, profile=profile)
@@ -221,9 +249,14 @@ def absent(name, force=False, profile=None):
         force = chain_errors.as_bool(force, "force")
         current = __salt__["container.image_inspect"](name, profile=profile)
         chain_docker_states.remove_present(
-            ret, "Image", name, __opts__["test"], current,
+            ret,
+            "Image",
+            name,
+            __opts__["test"],
+            current,
             lambda: __salt__["container.image_remove"](name, force=force, profile=profile),
-            {"image_id": {"old": _short((current or {}).get("Id")), "new": None}})
+            {"image_id": {"old": _short((current or {}).get("Id")), "new": None}},
+        )
     except (CommandExecutionError, SaltInvocationError) as err:
         ret.update(result=False, comment=str(err), changes={})
     return ret

@@ -46,13 +46,15 @@ def _attached(name, container_ids, profile):
         net = ((data.get("NetworkSettings") or {}).get("Networks") or {}).get(name) or {}
         ipam = net.get("IPAMConfig") or {}
         short = data["Id"][:12]
-        out.append({
-            "id": data["Id"],
-            "name": data["Name"].lstrip("/"),
-            "aliases": [a for a in net.get("Aliases") or [] if a != short] or None,
-            "ipv4_address": ipam.get("IPv4Address") or None,
-            "ipv6_address": ipam.get("IPv6Address") or None,
-        })
+        out.append(
+            {
+                "id": data["Id"],
+                "name": data["Name"].lstrip("/"),
+                "aliases": [a for a in net.get("Aliases") or [] if a != short] or None,
+                "ipv4_address": ipam.get("IPv4Address") or None,
+                "ipv6_address": ipam.get("IPv6Address") or None,
+            }
+        )
     return out
 
 
@@ -63,7 +65,10 @@ def _connect(name, containers, profile, addresses=True):
         extra = {"ipv4_address": ctr["ipv4_address"], "ipv6_address": ctr["ipv6_address"]}
         try:
             __salt__["container.network_connect"](
-                name, ctr["id"], aliases=ctr["aliases"], profile=profile,
+                name,
+                ctr["id"],
+                aliases=ctr["aliases"],
+                profile=profile,
                 **(extra if addresses else {}),
             )
         except CommandExecutionError:
@@ -86,8 +91,11 @@ def _recreate(name, create, attached, profile, ret):
         # Put the containers back where possible (on the old network when it still exists).
         done = steps["disconnected"]
         exists = __salt__["container.network_inspect"](name, profile=profile) is not None
-        stranded = _connect(name, done, profile, addresses=False) if exists else sorted(
-            c["name"] for c in done)
+        stranded = (
+            _connect(name, done, profile, addresses=False)
+            if exists
+            else sorted(c["name"] for c in done)
+        )
         changes = {}
         if steps["removed"] and not exists:
             changes["network"] = {"old": name, "new": None}
@@ -105,16 +113,27 @@ def _recreate(name, create, attached, profile, ret):
     if reconnected:
         ret["changes"]["reconnected"] = {"old": None, "new": reconnected}
     if failed:
-        ret["changes"]["disconnected"] = {"old": sorted(c["name"] for c in attached),
-                                          "new": failed}
-        ret.update(result=False, comment=f"Network {name} recreated, but containers could not "
-                                         f"be reconnected: {', '.join(failed)}")
+        ret["changes"]["disconnected"] = {"old": sorted(c["name"] for c in attached), "new": failed}
+        ret.update(
+            result=False,
+            comment=f"Network {name} recreated, but containers could not "
+            f"be reconnected: {', '.join(failed)}",
+        )
         return False
     return True
 
 
-def present(name, driver=None, labels=None, options=None, subnet=None, gateway=None,
-            internal=None, enable_ipv6=None, profile=None):
+def present(
+    name,
+    driver=None,
+    labels=None,
+    options=None,
+    subnet=None,
+    gateway=None,
+    internal=None,
+    enable_ipv6=None,
+    profile=None,
+):
     """
     Ensure a network exists with the declared properties.
 
@@ -130,22 +149,35 @@ def present(name, driver=None, labels=None, options=None, subnet=None, gateway=N
     ret = chain_docker_states.new_ret(name)
     try:
         # All input checked before the engine is asked anything.
-        spec = chain_docker_objects.network_spec(driver, labels, options, subnet, gateway,
-                                                 internal, enable_ipv6)
+        spec = chain_docker_objects.network_spec(
+            driver, labels, options, subnet, gateway, internal, enable_ipv6
+        )
         chain_docker_objects.name(name)
         cmp = __salt__["container.network_compare"](name, profile=profile, **spec)
-        create = dict(spec, driver=driver or "bridge", internal=bool(spec["internal"]),
-                      enable_ipv6=bool(spec["enable_ipv6"]))
+        create = dict(
+            spec,
+            driver=driver or "bridge",
+            internal=bool(spec["internal"]),
+            enable_ipv6=bool(spec["enable_ipv6"]),
+        )
         if chain_docker_states.settled(
-                ret, "Network", name, __opts__["test"], cmp,
-                lambda: __salt__["container.network_create"](name, profile=profile, **create)):
+            ret,
+            "Network",
+            name,
+            __opts__["test"],
+            cmp,
+            lambda: __salt__["container.network_create"](name, profile=profile, **create),
+        ):
             return ret
         diff = cmp["changes"]
         attached = _attached(name, cmp["containers"], profile)
         if __opts__["test"]:
-            ret.update(changes=diff, result=None,
-                       comment=f"Network {name} would be recreated ({', '.join(diff)} differ)"
-                       + (f" and {len(attached)} container(s) reconnected" if attached else ""))
+            ret.update(
+                changes=diff,
+                result=None,
+                comment=f"Network {name} would be recreated ({', '.join(diff)} differ)"
+                + (f" and {len(attached)} container(s) reconnected" if attached else ""),
+            )
             return ret
         ret["changes"] = dict(diff)
         if _recreate(name, create, attached, profile, ret):
@@ -177,8 +209,11 @@ def absent(name, force=False, profile=None):
         members = current.get("Containers") or {}
         attached = sorted((c.get("Name") or cid) for cid, c in members.items())
         if attached and not force:
-            ret.update(result=False, comment=f"Network {name} has containers attached "
-                                             f"({', '.join(attached)}); set force: true")
+            ret.update(
+                result=False,
+                comment=f"Network {name} has containers attached "
+                f"({', '.join(attached)}); set force: true",
+            )
             return ret
         ret["changes"] = {"network": {"old": name, "new": None}}
         if attached:

@@ -53,13 +53,14 @@ def logged_in(name, username=None, password=None, config_path=None, profile=None
     try:
         _check(name, config_path, username, password)
         __salt__["container.connection"](profile)  # the profile is checked before any I/O
-        user, _ = chain_registry.credentials(name, __salt__["config.get"], username, password,
-                                             required=True)
-        status = __salt__["container.login_status"](name, username=username, password=password,
-                                                     config_path=config_path)
+        user, _ = chain_registry.credentials(
+            name, __salt__["config.get"], username, password, required=True
+        )
+        status = __salt__["container.login_status"](
+            name, username=username, password=password, config_path=config_path
+        )
         if status["matches"]:
-            check = __salt__["container.registry_check"](name, username=username,
-                                                         password=password)
+            check = __salt__["container.registry_check"](name, username=username, password=password)
             if check["authenticated"]:
                 ret["comment"] = f"Logged in to {name} as {status['username']}"
                 return ret
@@ -71,8 +72,9 @@ def logged_in(name, username=None, password=None, config_path=None, profile=None
         if __opts__["test"]:
             ret.update(result=None, comment=f"Would log in to {name} as {user}")
             return ret
-        __salt__["container.login"](name, username=username, password=password,
-                                    config_path=config_path, profile=profile)
+        __salt__["container.login"](
+            name, username=username, password=password, config_path=config_path, profile=profile
+        )
         ret["comment"] = f"Logged in to {name} as {user}"
     except (CommandExecutionError, SaltInvocationError) as err:
         ret.update(result=False, comment=str(err), changes={})

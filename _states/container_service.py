@@ -63,8 +63,20 @@ def __virtual__():
     return __virtualname__
 
 
-def _validate(name, image, replicas, frontend, backend, network, port, update, history,
-              stop_timeout, profile, spec_args):
+def _validate(
+    name,
+    image,
+    replicas,
+    frontend,
+    backend,
+    network,
+    port,
+    update,
+    history,
+    stop_timeout,
+    profile,
+    spec_args,
+):
     """Every argument, before anything is read from the engine. Returns the normalised spec."""
     plan.check_name(name)
     plan.check_replicas(replicas)
@@ -74,8 +86,9 @@ def _validate(name, image, replicas, frontend, backend, network, port, update, h
         raise SaltInvocationError("profile: expected a profile name or a mapping")
     reserved = sorted(RESERVED & set(chain_docker_spec.resolve_names(spec_args)))
     if reserved:
-        raise SaltInvocationError(f"{', '.join(reserved)}: set by the service (use network: to "
-                                  "attach the replicas)")
+        raise SaltInvocationError(
+            f"{', '.join(reserved)}: set by the service (use network: to attach the replicas)"
+        )
     spec = chain_docker_spec.normalize(image, spec_args)
     plan.check_update(update, plan.health_window(spec.get("healthcheck")))
     plan.check_history(history)
@@ -85,15 +98,28 @@ def _validate(name, image, replicas, frontend, backend, network, port, update, h
         plan.check_name(frontend, "frontend")
         plan.check_name(backend, "backend")
         if not network:
-            raise SaltInvocationError("network: a frontend reaches the replicas over a network; "
-                                      "name it")
+            raise SaltInvocationError(
+                "network: a frontend reaches the replicas over a network; name it"
+            )
     if network is not None:
         plan.check_name(network, "network")
     return spec
 
 
-def running(name, image, replicas=1, frontend=None, backend="app", network=None, port=8000,
-            update=None, history=5, stop_timeout=10, profile=None, **kwargs):
+def running(
+    name,
+    image,
+    replicas=1,
+    frontend=None,
+    backend="app",
+    network=None,
+    port=8000,
+    update=None,
+    history=5,
+    stop_timeout=10,
+    profile=None,
+    **kwargs,
+):
     """
     Ensure ``replicas`` healthy containers of ``image`` run, in the ``frontend``.
 
@@ -136,23 +162,57 @@ def running(name, image, replicas=1, frontend=None, backend="app", network=None,
     ret = {"name": name, "result": True, "comment": "", "changes": {}}
     spec_args = {k: v for k, v in kwargs.items() if not k.startswith("__")}
     try:
-        _validate(name, image, replicas, frontend, backend, network, port, update, history,
-                  stop_timeout, profile, spec_args)
+        _validate(
+            name,
+            image,
+            replicas,
+            frontend,
+            backend,
+            network,
+            port,
+            update,
+            history,
+            stop_timeout,
+            profile,
+            spec_args,
+        )
         found = __salt__["container_service.check"](
-            name, image, spec_args, replicas=replicas, frontend=frontend, backend=backend,
-            network=network, port=port, profile=profile)
+            name,
+            image,
+            spec_args,
+            replicas=replicas,
+            frontend=frontend,
+            backend=backend,
+            network=network,
+            port=port,
+            profile=profile,
+        )
         if found["converged"]:
-            ret["comment"] = (f"Service {name} runs {replicas} healthy replica(s) of "
-                              f"{found['image_ref']}")
+            ret["comment"] = (
+                f"Service {name} runs {replicas} healthy replica(s) of {found['image_ref']}"
+            )
             return ret
         if __opts__["test"]:
-            ret.update(result=None, changes=found["changes"],
-                       comment=f"Service {name} would be rolled out ({', '.join(found['changes'])})")
+            ret.update(
+                result=None,
+                changes=found["changes"],
+                comment=f"Service {name} would be rolled out ({', '.join(found['changes'])})",
+            )
             return ret
         done = __salt__["container_service.apply"](
-            name, image, spec_args, replicas=replicas, frontend=frontend, backend=backend,
-            network=network, port=port, update=update, history=history,
-            stop_timeout=stop_timeout, profile=profile)
+            name,
+            image,
+            spec_args,
+            replicas=replicas,
+            frontend=frontend,
+            backend=backend,
+            network=network,
+            port=port,
+            update=update,
+            history=history,
+            stop_timeout=stop_timeout,
+            profile=profile,
+        )
     except (CommandExecutionError, SaltInvocationError) as err:
         ret.update(result=False, comment=str(err).strip().splitlines()[0], changes={})
         return ret

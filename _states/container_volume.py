@@ -64,19 +64,29 @@ def present(name, driver=None, driver_opts=None, labels=None, recreate="never", 
         cmp = __salt__["container.volume_compare"](name, profile=profile, **spec)
         create = dict(spec, driver=driver or "local")
         if chain_docker_states.settled(
-                ret, "Volume", name, __opts__["test"], cmp,
-                lambda: __salt__["container.volume_create"](name, profile=profile, **create)):
+            ret,
+            "Volume",
+            name,
+            __opts__["test"],
+            cmp,
+            lambda: __salt__["container.volume_create"](name, profile=profile, **create),
+        ):
             return ret
         diff = cmp["changes"]
         if recreate == "never":
-            ret.update(result=False, comment=(
-                f"Volume {name} differs ({', '.join(diff)}) and volumes cannot change in place; "
-                "set recreate: options-changed to replace it (its data is lost)"))
+            ret.update(
+                result=False,
+                comment=(
+                    f"Volume {name} differs ({', '.join(diff)}) and volumes cannot change in place; "
+                    "set recreate: options-changed to replace it (its data is lost)"
+                ),
+            )
             return ret
         ret["changes"] = diff
         if __opts__["test"]:
-            ret.update(result=None,
-                       comment=f"Volume {name} would be recreated ({', '.join(diff)} differ)")
+            ret.update(
+                result=None, comment=f"Volume {name} would be recreated ({', '.join(diff)} differ)"
+            )
             return ret
         removed = __salt__["container.volume_remove"](name, profile=profile)
         __salt__["container.volume_create"](name, profile=profile, **create)
@@ -104,10 +114,14 @@ def absent(name, force=False, profile=None):
     try:
         force = chain_errors.as_bool(force, "force")
         chain_docker_states.remove_present(
-            ret, "Volume", name, __opts__["test"],
+            ret,
+            "Volume",
+            name,
+            __opts__["test"],
             __salt__["container.volume_inspect"](name, profile=profile),
             lambda: __salt__["container.volume_remove"](name, force=force, profile=profile),
-            {"volume": {"old": name, "new": None}})
+            {"volume": {"old": name, "new": None}},
+        )
     except (CommandExecutionError, SaltInvocationError) as err:
         ret.update(result=False, comment=str(err), changes={})
     return ret

@@ -85,8 +85,16 @@ def present(name, image, profile=None, engine=None, **kwargs):
     """
     ret = _ret(name)
     test = bool(__opts__.get("test"))
-    out = _call(ret, "jenkins_agent.present", name, image, profile=profile, engine=engine,
-                test=test, **kwargs)
+    out = _call(
+        ret,
+        "jenkins_agent.present",
+        name,
+        image,
+        profile=profile,
+        engine=engine,
+        test=test,
+        **kwargs,
+    )
     if out is None:
         return ret
     ret["changes"] = out["changes"]
@@ -114,8 +122,16 @@ def absent(name, drain_timeout=300, force=False, profile=None, engine=None):
     """
     ret = _ret(name)
     test = bool(__opts__.get("test"))
-    out = _call(ret, "jenkins_agent.absent", name, drain_timeout=drain_timeout, force=force,
-                profile=profile, engine=engine, test=test)
+    out = _call(
+        ret,
+        "jenkins_agent.absent",
+        name,
+        drain_timeout=drain_timeout,
+        force=force,
+        profile=profile,
+        engine=engine,
+        test=test,
+    )
     if out is None:
         return ret
     ret["changes"] = out["changes"]
@@ -164,35 +180,52 @@ def pool(name, image, profile=None, engine=None, wait=True, **kwargs):
     if wait not in (True, False):
         ret.update(result=False, comment=f"wait: expected true or false, got {wait!r}")
         return ret
-    out = _call(ret, "jenkins_agent.reconcile", name, image, profile=profile, engine=engine,
-                test=test, **kwargs)
+    out = _call(
+        ret,
+        "jenkins_agent.reconcile",
+        name,
+        image,
+        profile=profile,
+        engine=engine,
+        test=test,
+        **kwargs,
+    )
     if out is None:
         return ret
     changes = {}
     _merge(changes, out)
     if out.get("broken"):
-        ret.update(changes=changes, result=False,
-                   comment=f"Pool {name} is broken, not launching: {out['broken']}")
+        ret.update(
+            changes=changes,
+            result=False,
+            comment=f"Pool {name} is broken, not launching: {out['broken']}",
+        )
         return ret
     if out.get("errors"):
-        ret.update(changes=changes, result=False,
-                   comment=f"Pool {name}: " + "; ".join(out["errors"]))
+        ret.update(
+            changes=changes, result=False, comment=f"Pool {name}: " + "; ".join(out["errors"])
+        )
         return ret
     if kwargs.get("canary_job") is not None and out.get("pending_image"):
         if test:
-            changes["image"] = {"old": out["image_id"], "new": image,
-                                "gate": "canary job first"}
+            changes["image"] = {"old": out["image_id"], "new": image, "gate": "canary job first"}
         else:
-            gate = _call(ret, "jenkins_agent.canary", name, image, profile=profile,
-                         engine=engine, **kwargs)
+            gate = _call(
+                ret, "jenkins_agent.canary", name, image, profile=profile, engine=engine, **kwargs
+            )
             if gate is None:
                 ret["changes"] = changes
                 return ret
             if gate["needed"] and not gate["passed"]:
                 changes["canary"] = {"image": image, "result": gate["result"]}
-                ret.update(changes=changes, result=False, comment=(
-                    f"Pool {name}: the canary of {image} failed ({gate['result']}); the pool "
-                    f"keeps {gate['old']}.\n{gate['console_tail'] or ''}".rstrip()))
+                ret.update(
+                    changes=changes,
+                    result=False,
+                    comment=(
+                        f"Pool {name}: the canary of {image} failed ({gate['result']}); the pool "
+                        f"keeps {gate['old']}.\n{gate['console_tail'] or ''}".rstrip()
+                    ),
+                )
                 return ret
             if gate["needed"]:
                 changes["image"] = {"old": gate["old"], "new": gate["new"]}
@@ -203,20 +236,31 @@ def pool(name, image, profile=None, engine=None, wait=True, **kwargs):
     ret["changes"] = changes
     if test:
         ret["result"] = None if changes else True
-        ret["comment"] = (f"Pool {name} would change" if changes else
-                          f"Pool {name} is as declared ({len(out['online'])} online)")
+        ret["comment"] = (
+            f"Pool {name} would change"
+            if changes
+            else f"Pool {name} is as declared ({len(out['online'])} online)"
+        )
         return ret
     minimum = int(kwargs.get("min") or 0)
     if wait and (out["launched"] or out["starting"]) and minimum:
-        online = _call(ret, "jenkins_agent.wait_pool", name, minimum,
-                       timeout=int(kwargs.get("connect_timeout") or 120), profile=profile,
-                       engine=engine)
+        online = _call(
+            ret,
+            "jenkins_agent.wait_pool",
+            name,
+            minimum,
+            timeout=int(kwargs.get("connect_timeout") or 120),
+            profile=profile,
+            engine=engine,
+        )
         if online is None:
             return ret
-    ret["comment"] = (f"Pool {name}: {len(changes.get('launched') or [])} launched, "
-                      f"{len(changes.get('deleted') or [])} removed, "
-                      f"{len(changes.get('scaled_down') or [])} scaled down; "
-                      f"demand {out.get('demand', 0)}")
+    ret["comment"] = (
+        f"Pool {name}: {len(changes.get('launched') or [])} launched, "
+        f"{len(changes.get('deleted') or [])} removed, "
+        f"{len(changes.get('scaled_down') or [])} scaled down; "
+        f"demand {out.get('demand', 0)}"
+    )
     return ret
 
 
@@ -233,20 +277,28 @@ def _roll(ret, name, image, profile, engine, kwargs, changes):
     budget = per_agent * (int(kwargs.get("max") or 4) + 1)
     deadline = time.monotonic() + budget
     while True:
-        out = _call(ret, "jenkins_agent.reconcile", name, image, profile=profile,
-                    engine=engine, **kwargs)
+        out = _call(
+            ret, "jenkins_agent.reconcile", name, image, profile=profile, engine=engine, **kwargs
+        )
         if out is None:
             return None
         _merge(changes, out)
         if out.get("broken") or out.get("errors"):
-            ret.update(result=False, comment=f"Pool {name}: rolling to {image} stopped: "
-                       + (out.get("broken") or "; ".join(out["errors"])))
+            ret.update(
+                result=False,
+                comment=f"Pool {name}: rolling to {image} stopped: "
+                + (out.get("broken") or "; ".join(out["errors"])),
+            )
             return None
         if not out["outdated"] and not out["starting"]:
             return True
         if time.monotonic() > deadline:
-            ret.update(result=False, comment=(
-                f"Pool {name}: {len(out['outdated'])} agent(s) still on the old image after "
-                f"{budget} s (busy builds are never killed; the schedule keeps rolling)"))
+            ret.update(
+                result=False,
+                comment=(
+                    f"Pool {name}: {len(out['outdated'])} agent(s) still on the old image after "
+                    f"{budget} s (busy builds are never killed; the schedule keeps rolling)"
+                ),
+            )
             return None
         time.sleep(1)

@@ -56,16 +56,19 @@ def _check(name, parameters, timeout, poll_interval, tail_lines, accept_unstable
     chain_jenkins_builds.build_params(parameters)
     chain_jenkins_builds.timing(timeout, poll_interval)
     chain_jenkins_builds.tail_lines(tail_lines)
-    return (chain_errors.as_bool(accept_unstable, "accept_unstable"),
-            chain_errors.as_bool(force, "force"))
+    return (
+        chain_errors.as_bool(accept_unstable, "accept_unstable"),
+        chain_errors.as_bool(force, "force"),
+    )
 
 
 def _finished(ret, what, res, ok, timeout):
     """Fill ``ret`` from a build result: success, failure or timeout with the console tail."""
     if res["result"] is None:
         ret["result"] = False
-        ret["comment"] = (f"{what} did not finish within {timeout}s; console tail:\n"
-                          f"{res['console_tail']}")
+        ret["comment"] = (
+            f"{what} did not finish within {timeout}s; console tail:\n{res['console_tail']}"
+        )
     elif res["result"] not in ok:
         ret["result"] = False
         ret["comment"] = f"{what} finished {res['result']}; console tail:\n{res['console_tail']}"
@@ -74,8 +77,16 @@ def _finished(ret, what, res, ok, timeout):
     return ret
 
 
-def succeeded(name, parameters=None, timeout=600, accept_unstable=False, force=False,
-              poll_interval=1, tail_lines=30, profile=None):
+def succeeded(
+    name,
+    parameters=None,
+    timeout=600,
+    accept_unstable=False,
+    force=False,
+    poll_interval=1,
+    tail_lines=30,
+    profile=None,
+):
     """
     Ensure a build of job ``name`` with ``parameters`` succeeded: trigger it and wait.
 
@@ -106,30 +117,37 @@ def succeeded(name, parameters=None, timeout=600, accept_unstable=False, force=F
     ret = {"name": name, "result": True, "comment": "", "changes": {}}
     test = __opts__["test"]
     try:
-        accept_unstable, force = _check(name, parameters, timeout, poll_interval, tail_lines,
-                                        accept_unstable, force)
+        accept_unstable, force = _check(
+            name, parameters, timeout, poll_interval, tail_lines, accept_unstable, force
+        )
         ok = ("SUCCESS", "UNSTABLE") if accept_unstable else ("SUCCESS",)
         names = ", ".join(sorted(parameters)) if parameters else "none"
-        wait = {"timeout": timeout, "poll_interval": poll_interval, "tail": tail_lines,
-                "profile": profile}
+        wait = {
+            "timeout": timeout,
+            "poll_interval": poll_interval,
+            "tail": tail_lines,
+            "profile": profile,
+        }
         exists = __salt__["jenkins.job_exists"](name, profile=profile)
         last = None
         if exists and not force:
-            last = __salt__["jenkins.last_build_with"](name, parameters=parameters,
-                                                       profile=profile)
+            last = __salt__["jenkins.last_build_with"](name, parameters=parameters, profile=profile)
         if last and last.get("building"):
             # an earlier run (timed out?) left it running: wait for it, never start a duplicate
             what = f"Build #{last['number']} of {name}"
             if test:
                 ret["result"] = None
-                ret["comment"] = (f"{what} with these parameters is running; it would be waited "
-                                  f"for (up to {timeout}s), nothing triggered")
+                ret["comment"] = (
+                    f"{what} with these parameters is running; it would be waited "
+                    f"for (up to {timeout}s), nothing triggered"
+                )
                 return ret
             res = __salt__["jenkins.build_wait"](name, last["number"], **wait)
             return _finished(ret, f"{what} (already running, waited for)", res, ok, timeout)
         if last and last["result"] in ok:
-            ret["comment"] = (f"Build #{last['number']} of {name} with these parameters already "
-                              f"{last['result']}")
+            ret["comment"] = (
+                f"Build #{last['number']} of {name} with these parameters already {last['result']}"
+            )
             return ret
         if test:
             ret["result"] = None
@@ -141,12 +159,18 @@ def succeeded(name, parameters=None, timeout=600, accept_unstable=False, force=F
         if not exists:
             raise CommandExecutionError(f"Job {name} does not exist")
         res = __salt__["jenkins.build"](name, parameters=parameters, wait=True, **wait)
-        ret["changes"] = {"build": {"old": None, "new": {
-            k: res[k] for k in ("number", "queue_id", "result", "url")}}}
+        ret["changes"] = {
+            "build": {
+                "old": None,
+                "new": {k: res[k] for k in ("number", "queue_id", "result", "url")},
+            }
+        }
         if res["number"] is None:
             ret["result"] = False
-            ret["comment"] = (f"Build of {name} did not leave the queue within {timeout}s "
-                              f"(queue item {res['queue_id']}: {res.get('why') or 'no reason'})")
+            ret["comment"] = (
+                f"Build of {name} did not leave the queue within {timeout}s "
+                f"(queue item {res['queue_id']}: {res.get('why') or 'no reason'})"
+            )
             return ret
         return _finished(ret, f"Build #{res['number']} of {name}", res, ok, timeout)
     except (CommandExecutionError, SaltInvocationError) as err:

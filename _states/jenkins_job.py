@@ -114,7 +114,8 @@ def present(name, config=None, jjb=None, enabled=None, ignore=None, saltenv=None
         existed = True
         if config is not None or jjb is not None:
             cmp = __salt__["jenkins.job_compare"](
-                name, config=config, jjb=jjb, saltenv=saltenv, ignore=ignore, profile=profile)
+                name, config=config, jjb=jjb, saltenv=saltenv, ignore=ignore, profile=profile
+            )
             existed = cmp["exists"]
             _same_spelling(name, cmp.get("name"))
             if enabled is not None and cmp.get("disabled") is enabled:
@@ -127,18 +128,17 @@ def present(name, config=None, jjb=None, enabled=None, ignore=None, saltenv=None
                 ret["changes"]["job"] = {"old": None, "new": name}
                 ret["changes"]["config"] = {"diff": cmp["diff"]}
                 if not test:
-                    __salt__["jenkins.job_create"](name, config_xml=cmp["xml"],
-                                                   profile=profile)
+                    __salt__["jenkins.job_create"](name, config_xml=cmp["xml"], profile=profile)
                     notes.append("created")
             elif cmp["changed"]:
                 ret["changes"]["config"] = {"diff": cmp["diff"]}
                 if not test:
-                    __salt__["jenkins.job_update"](name, config_xml=cmp["xml"],
-                                                   profile=profile)
+                    __salt__["jenkins.job_update"](name, config_xml=cmp["xml"], profile=profile)
                     notes.append("config updated")
             if ret["changes"] and not test:
-                after = __salt__["jenkins.job_compare"](name, config=cmp["xml"], ignore=ignore,
-                                                        profile=profile)
+                after = __salt__["jenkins.job_compare"](
+                    name, config=cmp["xml"], ignore=ignore, profile=profile
+                )
                 if after["changed"]:
                     notes.append(
                         "warning: Jenkins did not keep part of the declared config, "
@@ -161,8 +161,11 @@ def present(name, config=None, jjb=None, enabled=None, ignore=None, saltenv=None
         if test:
             ret["result"] = None
             verbs = {"config": "updated", "enabled": "enabled" if enabled else "disabled"}
-            what = ("created" if "job" in ret["changes"]
-                    else ", ".join(verbs[k] for k in ret["changes"]))
+            what = (
+                "created"
+                if "job" in ret["changes"]
+                else ", ".join(verbs[k] for k in ret["changes"])
+            )
             ret["comment"] = f"Job {name} would be {what}"
             return ret
         ret["comment"] = f"Job {name} " + "; ".join(notes)

@@ -39,9 +39,12 @@ def __virtual__():
 def _sources(source, saltenv):
     """``[(path, text)]`` of the YAML files of ``source`` (salt:// or local, file or dir)."""
     if source.startswith("salt://"):
-        prefix = source[len("salt://"):].strip("/")
-        files = [f for f in __salt__["cp.list_master"](saltenv=saltenv, prefix=prefix)
-                 if f == prefix or f.startswith(prefix + "/")]
+        prefix = source[len("salt://") :].strip("/")
+        files = [
+            f
+            for f in __salt__["cp.list_master"](saltenv=saltenv, prefix=prefix)
+            if f == prefix or f.startswith(prefix + "/")
+        ]
         files = sorted(f for f in files if f.endswith((".yaml", ".yml")))
         if not files:
             raise SaltInvocationError(f"source: no .yaml/.yml file under {source}")
@@ -57,8 +60,12 @@ def _sources(source, saltenv):
     if os.path.isfile(source):
         paths = [source]
     elif os.path.isdir(source):
-        paths = sorted(os.path.join(root, f) for root, _dirs, names in os.walk(source)
-                       for f in names if f.endswith((".yaml", ".yml")))
+        paths = sorted(
+            os.path.join(root, f)
+            for root, _dirs, names in os.walk(source)
+            for f in names
+            if f.endswith((".yaml", ".yml"))
+        )
     else:
         raise SaltInvocationError(f"source: {source} does not exist")
     if not paths:
@@ -112,7 +119,8 @@ def applied(name, source, prune=False, profile=None, saltenv="base"):
     try:
         if not isinstance(name, str) or not _NAME.match(name):
             raise SaltInvocationError(
-                f"name: expected letters, digits, '.', '_' or '-' (the marker id), got {name!r}")
+                f"name: expected letters, digits, '.', '_' or '-' (the marker id), got {name!r}"
+            )
         if not isinstance(source, str) or not source.strip():
             raise SaltInvocationError("source: expected a salt:// path or an absolute path")
         if prune not in (True, False):
@@ -150,8 +158,10 @@ def applied(name, source, prune=False, profile=None, saltenv="base"):
                     if not test:
                         __salt__["jenkins.job_delete"](full, profile=profile)
     except (SaltInvocationError, CommandExecutionError) as err:
-        ret.update(result=False, comment=str(err).strip().splitlines()[0] if str(err) else
-                   type(err).__name__)
+        ret.update(
+            result=False,
+            comment=str(err).strip().splitlines()[0] if str(err) else type(err).__name__,
+        )
         return ret
     except Exception as err:  # noqa: BLE001 - never a traceback to the user
         ret.update(result=False, comment=f"{type(err).__name__}: {err}".splitlines()[0])
@@ -159,8 +169,10 @@ def applied(name, source, prune=False, profile=None, saltenv="base"):
     for key, jobs in (("created", created), ("updated", updated), ("deleted", deleted)):
         if jobs:
             ret["changes"][key] = jobs
-    summary = (f"{len(rendered)} job(s) from {source}: {len(created)} created, "
-               f"{len(updated)} updated, {len(deleted)} deleted")
+    summary = (
+        f"{len(rendered)} job(s) from {source}: {len(created)} created, "
+        f"{len(updated)} updated, {len(deleted)} deleted"
+    )
     if test and ret["changes"]:
         ret["result"] = None
         ret["comment"] = "Would apply " + summary
@@ -171,8 +183,9 @@ def applied(name, source, prune=False, profile=None, saltenv="base"):
 
 def _description(config_xml):
     try:
-        body = config_xml.split("?>", 1)[1] if config_xml.lstrip().startswith("<?xml") \
-            else config_xml
+        body = (
+            config_xml.split("?>", 1)[1] if config_xml.lstrip().startswith("<?xml") else config_xml
+        )
         desc = ET.fromstring(body).find("description")
     except (ET.ParseError, IndexError):
         return ""

@@ -42,8 +42,17 @@ def _ret(name):
     return {"name": name, "result": True, "comment": "", "changes": {}}
 
 
-def present(name, num_executors=None, remote_fs=None, labels=None, mode=None, description=None,
-            web_socket=None, work_dir=None, profile=None):
+def present(
+    name,
+    num_executors=None,
+    remote_fs=None,
+    labels=None,
+    mode=None,
+    description=None,
+    web_socket=None,
+    work_dir=None,
+    profile=None,
+):
     """
     Ensure a permanent inbound agent node exists with the declared settings.
 
@@ -69,10 +78,19 @@ def present(name, num_executors=None, remote_fs=None, labels=None, mode=None, de
             - web_socket: true
     """
     ret = _ret(name)
-    declared = {k: v for k, v in {
-        "num_executors": num_executors, "remote_fs": remote_fs, "labels": labels, "mode": mode,
-        "description": description, "web_socket": web_socket, "work_dir": work_dir,
-    }.items() if v is not None}
+    declared = {
+        k: v
+        for k, v in {
+            "num_executors": num_executors,
+            "remote_fs": remote_fs,
+            "labels": labels,
+            "mode": mode,
+            "description": description,
+            "web_socket": web_socket,
+            "work_dir": work_dir,
+        }.items()
+        if v is not None
+    }
     try:
         diff = __salt__["jenkins.node_compare"](name, profile=profile, **declared)
         if diff is None:
@@ -153,8 +171,9 @@ def enabled(name, profile=None):
         ret["changes"] = {"temporarily_offline": {"old": True, "new": False}}
         if __opts__["test"]:
             ret["result"] = None
-            ret["comment"] = (f"Node {name} would be brought back online "
-                              f"(offline: {reason or 'no message'})")
+            ret["comment"] = (
+                f"Node {name} would be brought back online (offline: {reason or 'no message'})"
+            )
             return ret
         __salt__["jenkins.node_enable"](name, profile=profile)
         ret["comment"] = f"Node {name} enabled"
@@ -176,8 +195,9 @@ def disabled(name, message=None, profile=None):
     """
     ret = _ret(name)
     try:
-        if message is not None and (not isinstance(message, (str, int, float))
-                                    or isinstance(message, bool)):
+        if message is not None and (
+            not isinstance(message, (str, int, float)) or isinstance(message, bool)
+        ):
             raise SaltInvocationError("message: expected text")
         temp, reason = _offline(name, profile)
         msg = None if message is None else str(message)

@@ -42,8 +42,12 @@ def __virtual__():
 
 def _wanted(name, version, plugins):
     """``[(plugin, minimum version or None)]``, every entry checked before any request."""
-    if version is not None and (isinstance(version, bool) or not isinstance(version, (str, int, float))):
-        raise SaltInvocationError(f"version: expected a version string like '5.2.0', got {version!r}")
+    if version is not None and (
+        isinstance(version, bool) or not isinstance(version, (str, int, float))
+    ):
+        raise SaltInvocationError(
+            f"version: expected a version string like '5.2.0', got {version!r}"
+        )
     if plugins is None:
         return _checked([(name, version)])
     if not isinstance(plugins, list):
@@ -67,7 +71,8 @@ def _checked(wanted):
         if isinstance(minimum, float):
             raise SaltInvocationError(
                 f"{plugin}: quote the version ({minimum!r} is a YAML float: "
-                "'2.10' would read as 2.1)")
+                "'2.10' would read as 2.1)"
+            )
         if minimum is not None:
             minimum = str(minimum)
             chain_jenkins_version.items(minimum)
@@ -107,8 +112,10 @@ def installed(name, version=None, active=True, plugins=None, profile=None):
             if data is None:
                 problems.append(f"{plugin} is not installed")
                 continue
-            if (minimum is not None
-                    and chain_jenkins_version.compare(str(data["version"]), minimum) < 0):
+            if (
+                minimum is not None
+                and chain_jenkins_version.compare(str(data["version"]), minimum) < 0
+            ):
                 problems.append(f"{plugin} is {data['version']}, older than {minimum}")
                 continue
             if active and not data.get("active"):
@@ -118,8 +125,10 @@ def installed(name, version=None, active=True, plugins=None, profile=None):
             good.append(f"{plugin} {data['version']}")
         if problems:
             ret["result"] = False
-            ret["comment"] = ("Plugins missing or not usable (they are baked into the controller "
-                              "image; this state never installs): " + "; ".join(problems))
+            ret["comment"] = (
+                "Plugins missing or not usable (they are baked into the controller "
+                "image; this state never installs): " + "; ".join(problems)
+            )
         else:
             ret["comment"] = "Plugins installed: " + ", ".join(good)
     except (CommandExecutionError, SaltInvocationError) as err:

@@ -52,8 +52,9 @@ def _tokens(text):
         else:
             match = _STRING.match(text, pos)
             if match:
-                value = re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)),
-                               match.group(1))
+                value = re.sub(
+                    r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), match.group(1)
+                )
                 out.append(("atom", value))
             else:
                 match = _ATOM.match(text, pos)
@@ -152,8 +153,12 @@ def matches(expr, labels):
     if op == "!":
         return not matches(expr[1], labels)
     left, right = matches(expr[1], labels), matches(expr[2], labels)
-    return {"&&": left and right, "||": left or right, "->": (not left) or right,
-            "<->": left == right}[op]
+    return {
+        "&&": left and right,
+        "||": left or right,
+        "->": (not left) or right,
+        "<->": left == right,
+    }[op]
 
 
 def atoms(label_string):

@@ -77,10 +77,19 @@ POOL_DEFAULTS = {
     "canary_timeout": 300,
 }
 _INTS = {
-    "executors": (1, 100), "connect_timeout": (1, 86400), "agent_uid": (0, 2**31),
-    "min": (0, 1000), "max": (0, 1000), "max_uses": (0, 10**6), "max_starting": (1, 1000),
-    "engine_cap": (1, 10000), "orphan_grace": (0, 86400), "max_failures": (1, 1000),
-    "backoff": (0, 86400), "backoff_max": (0, 86400), "canary_timeout": (1, 86400),
+    "executors": (1, 100),
+    "connect_timeout": (1, 86400),
+    "agent_uid": (0, 2**31),
+    "min": (0, 1000),
+    "max": (0, 1000),
+    "max_uses": (0, 10**6),
+    "max_starting": (1, 1000),
+    "engine_cap": (1, 10000),
+    "orphan_grace": (0, 86400),
+    "max_failures": (1, 1000),
+    "backoff": (0, 86400),
+    "backoff_max": (0, 86400),
+    "canary_timeout": (1, 86400),
 }
 # Options the container of an agent may not take: they carry or replace the secret hand-off.
 _FORBIDDEN_CONTAINER = {"command", "cmd", "entrypoint", "name", "image"}
@@ -89,8 +98,11 @@ _FORBIDDEN_CONTAINER = {"command", "cmd", "entrypoint", "name", "image"}
 def check_name(value, field="name", node=False):
     pattern = _NODE_NAME if node else _NAME
     if not isinstance(value, str) or not pattern.match(value):
-        what = ("letters, digits, '.', '_' or '-' (at most 63)" if node else
-                "lowercase letters, digits, '.', '_' or '-' (at most 41), starting alphanumeric")
+        what = (
+            "letters, digits, '.', '_' or '-' (at most 63)"
+            if node
+            else "lowercase letters, digits, '.', '_' or '-' (at most 41), starting alphanumeric"
+        )
         raise BadInput(f"{field}: expected {what}, got {value!r}")
     return value
 
@@ -117,13 +129,16 @@ def _check_container_options(value, field="container_options"):
         raise BadInput(f"{field}: expected a mapping of container options")
     bad = sorted(set(value) & _FORBIDDEN_CONTAINER)
     if bad:
-        raise BadInput(f"{field}: {', '.join(bad)} cannot be set (the agent's command, name "
-                       "and image are managed)")
+        raise BadInput(
+            f"{field}: {', '.join(bad)} cannot be set (the agent's command, name "
+            "and image are managed)"
+        )
     env = value.get("environment") or value.get("env") or {}
     keys = env if isinstance(env, dict) else [str(e).split("=", 1)[0] for e in env]
     if any(str(k).upper() in ("JENKINS_SECRET", "JNLP_SECRET") for k in keys):
-        raise BadInput(f"{field}: the agent secret is handed over as a file, never in the "
-                       "environment")
+        raise BadInput(
+            f"{field}: the agent secret is handed over as a file, never in the environment"
+        )
     return dict(value)
 
 
@@ -133,8 +148,9 @@ def agent_options(kwargs, defaults=None):
     defaults = AGENT_DEFAULTS if defaults is None else defaults
     unknown = sorted(set(kwargs) - set(defaults))
     if unknown:
-        raise BadInput(f"unknown option(s): {', '.join(unknown)}; accepted: "
-                       f"{', '.join(sorted(defaults))}")
+        raise BadInput(
+            f"unknown option(s): {', '.join(unknown)}; accepted: {', '.join(sorted(defaults))}"
+        )
     opts = {**defaults, **{k: v for k, v in kwargs.items() if v is not None}}
     for key, (low, high) in _INTS.items():
         if key in opts and opts[key] is not None:
@@ -163,14 +179,16 @@ def pool_options(name, kwargs):
         raise BadInput("label: a pool needs at least one label (queue demand is matched on it)")
     if opts["min"] > opts["max"]:
         raise BadInput(f"min ({opts['min']}) must not exceed max ({opts['max']})")
-    opts["idle_minutes"] = chain_errors.as_number(opts["idle_minutes"], "idle_minutes",
-                                                  minimum=0)
+    opts["idle_minutes"] = chain_errors.as_number(opts["idle_minutes"], "idle_minutes", minimum=0)
     canary = opts.get("canary_job")
     if canary is not None:
         if isinstance(canary, str):
             canary = {"command": canary}
-        if not isinstance(canary, dict) or not isinstance(canary.get("command"), str) \
-                or set(canary) - {"command"}:
+        if (
+            not isinstance(canary, dict)
+            or not isinstance(canary.get("command"), str)
+            or set(canary) - {"command"}
+        ):
             raise BadInput("canary_job: expected a shell command or {command: ...}")
         opts["canary_job"] = canary
     return opts
@@ -183,8 +201,16 @@ def config_digest(opts, keys=None):
     """A short digest of what an agent is made from (a pool replaces an agent whose digest
     differs). With ``keys=CONTAINER_KEYS``: only what the container itself is made from (node
     fields such as labels, executors and mode are reconfigured on the node instead)."""
-    keys = keys or ("executors", "labels", "remote_fs", "mode", "agent_url", "agent_uid",
-                    "container_options", "web_socket")
+    keys = keys or (
+        "executors",
+        "labels",
+        "remote_fs",
+        "mode",
+        "agent_url",
+        "agent_uid",
+        "container_options",
+        "web_socket",
+    )
     material = json.dumps({k: opts.get(k) for k in keys}, sort_keys=True, default=str)
     return hashlib.sha256(material.encode()).hexdigest()[:12]
 
@@ -215,8 +241,16 @@ def summarize(row):
 
 def agent_command(url, node, remote_fs, web_socket=True):
     """agent.jar / inbound-agent arguments: the secret only as ``@FILE``."""
-    args = ["-url", url, "-secret", f"@{SECRET_DIR}/{SECRET_FILE}", "-name", node,
-            "-workDir", remote_fs]
+    args = [
+        "-url",
+        url,
+        "-secret",
+        f"@{SECRET_DIR}/{SECRET_FILE}",
+        "-name",
+        node,
+        "-workDir",
+        remote_fs,
+    ]
     if web_socket:
         args.append("-webSocket")
     return args
@@ -284,28 +318,49 @@ def plan(pool, opts, agents, computers, demand_count, memory, now, engine_total,
         if comp is None:
             since = mem.setdefault("nodeless_since", now)
             if now - since >= opts["orphan_grace"] or agent["state"] != "running":
-                delete.append({"node": None, "container": agent["container"],
-                               "reason": "its node is gone from the controller"})
+                delete.append(
+                    {
+                        "node": None,
+                        "container": agent["container"],
+                        "reason": "its node is gone from the controller",
+                    }
+                )
             continue
         mem.pop("nodeless_since", None)
         if agent["state"] not in ("running", "created", "restarting"):
-            delete.append({"node": node, "container": agent["container"],
-                           "reason": f"its container is {agent['state']}",
-                           "failed": not mem.get("online_once")})
+            delete.append(
+                {
+                    "node": node,
+                    "container": agent["container"],
+                    "reason": f"its container is {agent['state']}",
+                    "failed": not mem.get("online_once"),
+                }
+            )
             continue
         age = now - (agent.get("created") or now)
         if comp.get("offline") and not comp.get("temporarily_offline"):
             if mem.get("online_once"):
                 since = mem.setdefault("offline_since", now)
                 if now - since >= opts["connect_timeout"]:
-                    delete.append({"node": node, "container": agent["container"],
-                                   "reason": "offline longer than connect_timeout (recycled)"})
+                    delete.append(
+                        {
+                            "node": node,
+                            "container": agent["container"],
+                            "reason": "offline longer than connect_timeout (recycled)",
+                        }
+                    )
                 else:
                     starting.append(node)
             elif age >= opts["connect_timeout"]:
-                delete.append({"node": node, "container": agent["container"], "failed": True,
-                               "reason": f"not online within connect_timeout "
-                                         f"({opts['connect_timeout']} s)"})
+                delete.append(
+                    {
+                        "node": node,
+                        "container": agent["container"],
+                        "failed": True,
+                        "reason": f"not online within connect_timeout "
+                        f"({opts['connect_timeout']} s)",
+                    }
+                )
             else:
                 starting.append(node)
             continue
@@ -317,8 +372,13 @@ def plan(pool, opts, agents, computers, demand_count, memory, now, engine_total,
         mem["uses"] = sorted(uses)
         if opts["max_uses"] and len(uses) >= opts["max_uses"]:
             if comp.get("idle"):
-                delete.append({"node": node, "container": agent["container"],
-                               "reason": f"used {len(uses)} time(s) (max_uses)"})
+                delete.append(
+                    {
+                        "node": node,
+                        "container": agent["container"],
+                        "reason": f"used {len(uses)} time(s) (max_uses)",
+                    }
+                )
             else:
                 if not comp.get("temporarily_offline"):
                     disable.append(node)
@@ -336,8 +396,13 @@ def plan(pool, opts, agents, computers, demand_count, memory, now, engine_total,
         mem = nodes_mem.setdefault(node, {"first_seen": now})
         since = mem.setdefault("containerless_since", now)
         if now - since >= opts["orphan_grace"]:
-            delete.append({"node": node, "container": None,
-                           "reason": "its container is gone from this engine"})
+            delete.append(
+                {
+                    "node": node,
+                    "container": None,
+                    "reason": "its container is gone from this engine",
+                }
+            )
     # an image/config change rolls one agent at a time, never killing a running build
     outdated = [a["node"] for a in agents if a["node"] in online and not a.get("current", True)]
     rolling = [n for n in outdated if computers[n].get("temporarily_offline")]
@@ -345,8 +410,13 @@ def plan(pool, opts, agents, computers, demand_count, memory, now, engine_total,
         node = next((n for n in outdated if computers[n].get("idle")), None)
         if node is not None:
             agent = next(a for a in agents if a["node"] == node)
-            delete.append({"node": node, "container": agent["container"],
-                           "reason": "image or configuration changed (rolled)"})
+            delete.append(
+                {
+                    "node": node,
+                    "container": agent["container"],
+                    "reason": "image or configuration changed (rolled)",
+                }
+            )
             online.remove(node)
             idle = [n for n in idle if n != node]
         elif not rolling:
@@ -369,8 +439,12 @@ def plan(pool, opts, agents, computers, demand_count, memory, now, engine_total,
     need = max(0, demand_count - free)
     launch = math.ceil(need / executors) if need else 0
     launch = max(launch, opts["min"] - alive)
-    launch = min(launch, opts["max"] - alive, opts["max_starting"] - len(starting),
-                 opts["engine_cap"] - engine_total)
+    launch = min(
+        launch,
+        opts["max"] - alive,
+        opts["max_starting"] - len(starting),
+        opts["engine_cap"] - engine_total,
+    )
     blocked = None
     if memory.get("broken"):
         blocked = "broken"
@@ -400,8 +474,11 @@ def plan(pool, opts, agents, computers, demand_count, memory, now, engine_total,
         "delete": delete,
         "disable": disable,
         "scale_down": scale_down,
-        "outdated": sorted(a["node"] for a in agents if not a.get("current", True)
-                           and a["node"] not in {d["node"] for d in delete}),
+        "outdated": sorted(
+            a["node"]
+            for a in agents
+            if not a.get("current", True) and a["node"] not in {d["node"] for d in delete}
+        ),
         "starting": sorted(starting),
         "online": sorted(online),
         "blocked": blocked,

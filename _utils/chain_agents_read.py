@@ -23,18 +23,25 @@ except ImportError:  # pragma: no cover - python-jenkins depends on it
     HAS_REQUESTS = False
 
 QUEUE_TREE = "items[id,buildable,blocked,stuck,why,inQueueSince,task[name,url]]"
-COMPUTER_TREE = ("computer[displayName,description,offline,temporarilyOffline,idle,"
-                 "offlineCauseReason,numExecutors,assignedLabels[name],"
-                 "executors[currentExecutable[url]],oneOffExecutors[currentExecutable[url]]]")
+COMPUTER_TREE = (
+    "computer[displayName,description,offline,temporarilyOffline,idle,"
+    "offlineCauseReason,numExecutors,assignedLabels[name],"
+    "executors[currentExecutable[url]],oneOffExecutors[currentExecutable[url]]]"
+)
 
 
 def get_json(conf, path, tree):
     """GET ``<url><path>?tree=...`` as JSON with the profile's credentials and timeout."""
     auth = (conf["user"], conf["token"]) if conf.get("user") else None
     try:
-        resp = requests.get(conf["url"] + path, params={"tree": tree}, auth=auth,
-                            timeout=conf["timeout"], verify=conf.get("verify", True),
-                            allow_redirects=False)
+        resp = requests.get(
+            conf["url"] + path,
+            params={"tree": tree},
+            auth=auth,
+            timeout=conf["timeout"],
+            verify=conf.get("verify", True),
+            allow_redirects=False,
+        )
     except requests.RequestException as err:
         raise chain_errors.Unreachable(
             f"cannot reach Jenkins profile '{conf['name']}': {type(err).__name__}"
@@ -42,10 +49,12 @@ def get_json(conf, path, tree):
     if resp.status_code in (401, 403):
         raise chain_errors.BackendError(
             f"Jenkins refused {path} ({resp.status_code}): check the profile's user/token",
-            resp.status_code)
+            resp.status_code,
+        )
     if resp.status_code != 200:
-        raise chain_errors.BackendError(f"Jenkins answered {resp.status_code} to GET {path}",
-                                        resp.status_code)
+        raise chain_errors.BackendError(
+            f"Jenkins answered {resp.status_code} to GET {path}", resp.status_code
+        )
     try:
         return resp.json()
     except ValueError:
@@ -57,7 +66,7 @@ def job_name_from_url(url, base):
     path = urllib.parse.urlsplit(url or "").path
     base_path = urllib.parse.urlsplit(base).path
     if path.startswith(base_path):
-        path = path[len(base_path):]
+        path = path[len(base_path) :]
     parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/")]
     return "/".join(parts[i + 1] for i in range(0, len(parts) - 1, 2) if parts[i] == "job")
 
@@ -68,13 +77,15 @@ def queue(conf):
     out = []
     for item in data.get("items") or []:
         task = item.get("task") or {}
-        out.append({
-            "id": item.get("id"),
-            "buildable": bool(item.get("buildable")),
-            "stuck": bool(item.get("stuck")),
-            "why": item.get("why"),
-            "job": job_name_from_url(task.get("url"), conf["url"]) or task.get("name"),
-        })
+        out.append(
+            {
+                "id": item.get("id"),
+                "buildable": bool(item.get("buildable")),
+                "stuck": bool(item.get("stuck")),
+                "why": item.get("why"),
+                "job": job_name_from_url(task.get("url"), conf["url"]) or task.get("name"),
+            }
+        )
     return out
 
 
@@ -97,8 +108,9 @@ def computers(conf):
             "temporarily_offline": bool(comp.get("temporarilyOffline")),
             "idle": bool(comp.get("idle")),
             "executors": comp.get("numExecutors"),
-            "labels": sorted({lab.get("name") for lab in comp.get("assignedLabels") or []}
-                             - {name}),
+            "labels": sorted(
+                {lab.get("name") for lab in comp.get("assignedLabels") or []} - {name}
+            ),
             "builds": sorted(builds),
             "description": comp.get("description") or "",
             "offline_reason": comp.get("offlineCauseReason") or "",

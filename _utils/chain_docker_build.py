@@ -52,8 +52,15 @@ def _optional_text(value, field):
     return value
 
 
-def check_inputs(path, dockerfile="Dockerfile", buildargs=None, target=None, labels=None,
-                 base_image=None, saltenv=None):
+def check_inputs(
+    path,
+    dockerfile="Dockerfile",
+    buildargs=None,
+    target=None,
+    labels=None,
+    base_image=None,
+    saltenv=None,
+):
     """Validate every build argument before any I/O; returns them normalised:
     ``{path, dockerfile, buildargs (with BASE_IMAGE), target, labels}``."""
     if saltenv is not None and (not isinstance(saltenv, str) or not saltenv):
@@ -61,8 +68,11 @@ def check_inputs(path, dockerfile="Dockerfile", buildargs=None, target=None, lab
     if not path or not isinstance(path, str):
         raise BadInput("path: a build context directory (salt:// or local) is required")
     dockerfile = dockerfile or "Dockerfile"
-    if (not isinstance(dockerfile, str) or os.path.isabs(dockerfile)
-            or ".." in dockerfile.split("/")):
+    if (
+        not isinstance(dockerfile, str)
+        or os.path.isabs(dockerfile)
+        or ".." in dockerfile.split("/")
+    ):
         raise BadInput(f"dockerfile: expected a path inside the context, got {dockerfile!r}")
     args = dict(key_values(buildargs, "buildargs") or {})
     if base_image is not None:
@@ -84,7 +94,7 @@ def check_inputs(path, dockerfile="Dockerfile", buildargs=None, target=None, lab
 def salt_prefix(path):
     """The fileserver path of a ``salt://`` context (``None`` for a local one)."""
     if str(path).startswith("salt://"):
-        return path[len("salt://"):].strip("/")
+        return path[len("salt://") :].strip("/")
     return None
 
 
@@ -231,7 +241,15 @@ def inputs_digest(context, inputs, bases, served=None):
                     digest.update(block)
         digest.update(b"\0")
     digest.update(b"dockerfile\0" + read_dockerfile(context, inputs["dockerfile"], None, served))
-    digest.update(json.dumps({"buildargs": inputs["buildargs"], "target": inputs["target"],
-                              "labels": inputs["labels"], "bases": bases},
-                             sort_keys=True).encode())
+    digest.update(
+        json.dumps(
+            {
+                "buildargs": inputs["buildargs"],
+                "target": inputs["target"],
+                "labels": inputs["labels"],
+                "bases": bases,
+            },
+            sort_keys=True,
+        ).encode()
+    )
     return digest.hexdigest()

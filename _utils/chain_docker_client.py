@@ -53,8 +53,10 @@ def tls_config(tls):
 def client_kwargs(conn, timeout=None):
     """``docker.APIClient`` keyword arguments from connection settings (``timeout`` overrides
     the profile's, e.g. a grain's short one). The timeout is always set."""
-    kwargs = {"version": conn.get("version") or "auto",
-              "timeout": timeout or conn.get("timeout") or 60}
+    kwargs = {
+        "version": conn.get("version") or "auto",
+        "timeout": timeout or conn.get("timeout") or 60,
+    }
     for key in ("base_url", "max_pool_size", "user_agent"):
         if conn.get(key):
             kwargs[key] = conn[key]

@@ -54,8 +54,15 @@ def _flag(value, field):
     return None if value is None else chain_errors.as_bool(value, field)
 
 
-def network_spec(driver=None, labels=None, options=None, subnet=None, gateway=None,
-                 internal=None, enable_ipv6=None):
+def network_spec(
+    driver=None,
+    labels=None,
+    options=None,
+    subnet=None,
+    gateway=None,
+    internal=None,
+    enable_ipv6=None,
+):
     """Declared network properties, checked and normalised; undeclared ones stay ``None``."""
     for value, field in ((subnet, "subnet"), (gateway, "gateway")):
         if value is not None and not _ADDRESS.match(str(value)):
@@ -145,23 +152,32 @@ def container_rows(rows):
 def image_rows(rows):
     """``GET /images/json`` -> ``{id: {tags, created, size, labels}}``."""
     return {
-        row["Id"]: {"tags": row.get("RepoTags") or [], "created": row.get("Created"),
-                    "size": row.get("Size"), "labels": row.get("Labels") or {}}
+        row["Id"]: {
+            "tags": row.get("RepoTags") or [],
+            "created": row.get("Created"),
+            "size": row.get("Size"),
+            "labels": row.get("Labels") or {},
+        }
         for row in rows
     }
 
 
 def network_rows(rows):
     """``GET /networks`` -> ``{name: {id, driver, labels}}``."""
-    return {r["Name"]: {"id": r["Id"], "driver": r.get("Driver"), "labels": r.get("Labels") or {}}
-            for r in rows}
+    return {
+        r["Name"]: {"id": r["Id"], "driver": r.get("Driver"), "labels": r.get("Labels") or {}}
+        for r in rows
+    }
 
 
 def volume_rows(data):
     """``GET /volumes`` -> ``{name: {driver, labels, mountpoint}}``."""
     return {
-        v["Name"]: {"driver": v.get("Driver"), "labels": v.get("Labels") or {},
-                    "mountpoint": v.get("Mountpoint")}
+        v["Name"]: {
+            "driver": v.get("Driver"),
+            "labels": v.get("Labels") or {},
+            "mountpoint": v.get("Mountpoint"),
+        }
         for v in (data or {}).get("Volumes") or []
     }
 
@@ -177,8 +193,13 @@ def exec_args(container, cmd, environment=None, user=None, workdir=None):
     for value, field in ((user, "user"), (workdir, "workdir")):
         if value is not None and (isinstance(value, bool) or not isinstance(value, (str, int))):
             raise BadInput(f"{field}: expected a string, got {value!r}")
-    return {"container": container, "cmd": argv, "environment": _map(environment, "environment"),
-            "user": str(user or ""), "workdir": None if workdir is None else str(workdir)}
+    return {
+        "container": container,
+        "cmd": argv,
+        "environment": _map(environment, "environment"),
+        "user": str(user or ""),
+        "workdir": None if workdir is None else str(workdir),
+    }
 
 
 def health(data, probe_url=None, timeout=5.0):

@@ -64,122 +64,455 @@ OPTIONS = (
     # Command and process
     Row("command", ("cmd",), t.argv, "Config.Cmd", unset=[], doc="argv list or shell-split string"),
     Row("entrypoint", (), t.argv, "Config.Entrypoint", unset=[], doc="argv list or string"),
-    Row("environment", ("env",), t.str_map, "Config.Env", **_dict, doc="map or list of K=V; image's merged",
-      to_api=lambda v: [f"{k}={x}" for k, x in v.items()], from_api=t.env_read),
+    Row(
+        "environment",
+        ("env",),
+        t.str_map,
+        "Config.Env",
+        **_dict,
+        doc="map or list of K=V; image's merged",
+        to_api=lambda v: [f"{k}={x}" for k, x in v.items()],
+        from_api=t.env_read,
+    ),
     Row("user", (), t.string, "Config.User", **_str_u, doc="user[:group] or uid[:gid]"),
-    Row("workdir", ("working_dir",), t.abs_path, "Config.WorkingDir", **_str_u, doc="absolute path"),
+    Row(
+        "workdir", ("working_dir",), t.abs_path, "Config.WorkingDir", **_str_u, doc="absolute path"
+    ),
     Row("tty", (), t.boolean, "Config.Tty", **_bool_f, doc="allocate a pseudo-TTY"),
-    Row("stdin_open", ("interactive",), t.boolean, "Config.OpenStdin", **_bool_f, doc="keep stdin open"),
+    Row(
+        "stdin_open",
+        ("interactive",),
+        t.boolean,
+        "Config.OpenStdin",
+        **_bool_f,
+        doc="keep stdin open",
+    ),
     Row("stop_signal", (), t.signal, "Config.StopSignal", **_str_u, doc="e.g. SIGINT"),
-    Row("stop_timeout", (), _nonneg, "Config.StopTimeout",
-      doc="seconds the engine waits on `docker stop` (container.create only; see notes)"),
+    Row(
+        "stop_timeout",
+        (),
+        _nonneg,
+        "Config.StopTimeout",
+        doc="seconds the engine waits on `docker stop` (container.create only; see notes)",
+    ),
     Row("init", (), t.boolean, "HostConfig.Init", **_bool_f, doc="run an init as PID 1"),
-    Row("healthcheck", (), t.healthcheck, "Config.Healthcheck", unset={},
-      from_api=lambda v: dict(v or {}), doc="{test, interval, timeout, start_period, retries}"),
-    Row("labels", ("label",), t.str_map, "Config.Labels", **_sdict, mode="allow_more_present",
-      doc="map or list of K=V; image's merged"),
+    Row(
+        "healthcheck",
+        (),
+        t.healthcheck,
+        "Config.Healthcheck",
+        unset={},
+        from_api=lambda v: dict(v or {}),
+        doc="{test, interval, timeout, start_period, retries}",
+    ),
+    Row(
+        "labels",
+        ("label",),
+        t.str_map,
+        "Config.Labels",
+        **_sdict,
+        mode="allow_more_present",
+        doc="map or list of K=V; image's merged",
+    ),
     # Restart and lifetime
-    Row("restart_policy", ("restart",), t.restart_policy, "HostConfig.RestartPolicy", update=True,
-      from_api=t.restart_read, doc="no, always, unless-stopped, on-failure[:N]"),
-    Row("auto_remove", ("rm",), t.boolean, "HostConfig.AutoRemove", **_bool_f,
-      doc="remove the container when it exits"),
+    Row(
+        "restart_policy",
+        ("restart",),
+        t.restart_policy,
+        "HostConfig.RestartPolicy",
+        update=True,
+        from_api=t.restart_read,
+        doc="no, always, unless-stopped, on-failure[:N]",
+    ),
+    Row(
+        "auto_remove",
+        ("rm",),
+        t.boolean,
+        "HostConfig.AutoRemove",
+        **_bool_f,
+        doc="remove the container when it exits",
+    ),
     # Network
-    Row("ports", ("port_bindings", "publish"), t.ports, "HostConfig.PortBindings", **_dict,
-      to_api=t.ports_api, from_api=t.ports_read, doc="['[HOST_IP:]HOST_PORT:PORT[/proto]'] or map"),
-    Row("expose", (), t.expose, "Config.ExposedPorts", **_set, mode="allow_more_present",
-      to_api=lambda v: {p: {} for p in v}, from_api=lambda v: sorted(v or {}),
-      doc="ports exposed without publishing; image's merged"),
-    Row("publish_all_ports", ("publish_all",), t.boolean, "HostConfig.PublishAllPorts", **_bool_f,
-      doc="publish every exposed port on a random host port"),
-    Row("networks", (), t.networks, "NetworkSettings.Networks", kind="networks", unset={},
-      mode="allow_more_present", update=True, from_api=t.networks_read,
-      doc="names, or {net: {aliases, ipv4_address, ipv6_address}}"),
-    Row("network_mode", (), t.string, "HostConfig.NetworkMode", doc="bridge, host, none, container:NAME"),
-    Row("network_disabled", (), t.boolean, "Config.NetworkDisabled", **_bool_f, doc="no networking"),
+    Row(
+        "ports",
+        ("port_bindings", "publish"),
+        t.ports,
+        "HostConfig.PortBindings",
+        **_dict,
+        to_api=t.ports_api,
+        from_api=t.ports_read,
+        doc="['[HOST_IP:]HOST_PORT:PORT[/proto]'] or map",
+    ),
+    Row(
+        "expose",
+        (),
+        t.expose,
+        "Config.ExposedPorts",
+        **_set,
+        mode="allow_more_present",
+        to_api=lambda v: {p: {} for p in v},
+        from_api=lambda v: sorted(v or {}),
+        doc="ports exposed without publishing; image's merged",
+    ),
+    Row(
+        "publish_all_ports",
+        ("publish_all",),
+        t.boolean,
+        "HostConfig.PublishAllPorts",
+        **_bool_f,
+        doc="publish every exposed port on a random host port",
+    ),
+    Row(
+        "networks",
+        (),
+        t.networks,
+        "NetworkSettings.Networks",
+        kind="networks",
+        unset={},
+        mode="allow_more_present",
+        update=True,
+        from_api=t.networks_read,
+        doc="names, or {net: {aliases, ipv4_address, ipv6_address}}",
+    ),
+    Row(
+        "network_mode",
+        (),
+        t.string,
+        "HostConfig.NetworkMode",
+        doc="bridge, host, none, container:NAME",
+    ),
+    Row(
+        "network_disabled", (), t.boolean, "Config.NetworkDisabled", **_bool_f, doc="no networking"
+    ),
     Row("hostname", (), t.string, "Config.Hostname", **_str_u),
     Row("domainname", (), t.string, "Config.Domainname", **_str_u),
     Row("mac_address", (), t.mac, "Config.MacAddress", **_str_u, doc="API < 1.44 (Docker < 25)"),
-    Row("dns", (), t.str_list, "HostConfig.Dns", unset=[], doc="list of resolver addresses (ordered)"),
-    Row("dns_search", (), t.str_list, "HostConfig.DnsSearch", unset=[], doc="search domains (ordered)"),
-    Row("dns_opt", ("dns_option", "dns_options"), t.str_list, "HostConfig.DnsOptions", unset=[],
-      doc="resolv.conf options, e.g. ndots:2"),
-    Row("extra_hosts", ("add_host",), t.extra_hosts, "HostConfig.ExtraHosts", **_set,
-      from_api=lambda v: sorted(v or []), doc="{host: ip} or ['host:ip']"),
-    Row("links", ("link",), t.links, "HostConfig.Links", **_set, from_api=t.links_read,
-      to_api=lambda v: list(v), doc="legacy links: {container: alias} or ['container:alias']"),
+    Row(
+        "dns",
+        (),
+        t.str_list,
+        "HostConfig.Dns",
+        unset=[],
+        doc="list of resolver addresses (ordered)",
+    ),
+    Row(
+        "dns_search",
+        (),
+        t.str_list,
+        "HostConfig.DnsSearch",
+        unset=[],
+        doc="search domains (ordered)",
+    ),
+    Row(
+        "dns_opt",
+        ("dns_option", "dns_options"),
+        t.str_list,
+        "HostConfig.DnsOptions",
+        unset=[],
+        doc="resolv.conf options, e.g. ndots:2",
+    ),
+    Row(
+        "extra_hosts",
+        ("add_host",),
+        t.extra_hosts,
+        "HostConfig.ExtraHosts",
+        **_set,
+        from_api=lambda v: sorted(v or []),
+        doc="{host: ip} or ['host:ip']",
+    ),
+    Row(
+        "links",
+        ("link",),
+        t.links,
+        "HostConfig.Links",
+        **_set,
+        from_api=t.links_read,
+        to_api=lambda v: list(v),
+        doc="legacy links: {container: alias} or ['container:alias']",
+    ),
     # Storage
-    Row("binds", ("volumes", "volume"), t.binds, "", **_set, doc="['SRC:DST[:MODE]', '/anonymous']"),
-    Row("volumes_from", (), t.str_set, "HostConfig.VolumesFrom", **_set,
-      from_api=lambda v: sorted(v or []), doc="containers[:ro|rw]"),
+    Row(
+        "binds", ("volumes", "volume"), t.binds, "", **_set, doc="['SRC:DST[:MODE]', '/anonymous']"
+    ),
+    Row(
+        "volumes_from",
+        (),
+        t.str_set,
+        "HostConfig.VolumesFrom",
+        **_set,
+        from_api=lambda v: sorted(v or []),
+        doc="containers[:ro|rw]",
+    ),
     Row("volume_driver", (), t.string, "HostConfig.VolumeDriver", **_str_u),
-    Row("tmpfs", (), lambda v, f: t.str_map(v, f, sep=":"), "HostConfig.Tmpfs", **_sdict,
-      doc="{path: mount options} or ['path:options']"),
-    Row("read_only", ("read_only_rootfs",), t.boolean, "HostConfig.ReadonlyRootfs", **_bool_f,
-      doc="read-only root filesystem"),
+    Row(
+        "tmpfs",
+        (),
+        lambda v, f: t.str_map(v, f, sep=":"),
+        "HostConfig.Tmpfs",
+        **_sdict,
+        doc="{path: mount options} or ['path:options']",
+    ),
+    Row(
+        "read_only",
+        ("read_only_rootfs",),
+        t.boolean,
+        "HostConfig.ReadonlyRootfs",
+        **_bool_f,
+        doc="read-only root filesystem",
+    ),
     Row("shm_size", (), t.size_bytes, "HostConfig.ShmSize", **_int_u, doc="size of /dev/shm"),
-    Row("storage_opt", (), t.str_map, "HostConfig.StorageOpt", **_sdict,
-      doc="storage driver options (needs overlay2 on xfs+pquota for size)"),
+    Row(
+        "storage_opt",
+        (),
+        t.str_map,
+        "HostConfig.StorageOpt",
+        **_sdict,
+        doc="storage driver options (needs overlay2 on xfs+pquota for size)",
+    ),
     # Privileges and isolation
     Row("privileged", (), t.boolean, "HostConfig.Privileged", **_bool_f),
-    Row("cap_add", (), t.caps, "HostConfig.CapAdd", **_set, from_api=lambda v: t.caps(v or [], ""),
-      doc="capabilities, CAP_ prefix optional"),
-    Row("cap_drop", (), t.caps, "HostConfig.CapDrop", **_set, from_api=lambda v: t.caps(v or [], "")),
-    Row("security_opt", ("security_opts",), t.str_set, "HostConfig.SecurityOpt", **_set,
-      from_api=lambda v: sorted(v or []), doc="e.g. no-new-privileges, apparmor=PROFILE"),
-    Row("devices", ("device",), t.devices, "HostConfig.Devices", **_set, to_api=t.devices_api,
-      from_api=t.devices_read, doc="['/dev/HOST[:/dev/CONTAINER[:rwm]]']"),
-    Row("device_cgroup_rules", (), t.str_set, "HostConfig.DeviceCgroupRules", **_set,
-      from_api=lambda v: sorted(v or []), doc="e.g. 'c 1:3 mr'"),
-    Row("group_add", ("groups",), t.str_set, "HostConfig.GroupAdd", **_set,
-      from_api=lambda v: sorted(str(g) for g in v or []), doc="additional groups"),
+    Row(
+        "cap_add",
+        (),
+        t.caps,
+        "HostConfig.CapAdd",
+        **_set,
+        from_api=lambda v: t.caps(v or [], ""),
+        doc="capabilities, CAP_ prefix optional",
+    ),
+    Row(
+        "cap_drop", (), t.caps, "HostConfig.CapDrop", **_set, from_api=lambda v: t.caps(v or [], "")
+    ),
+    Row(
+        "security_opt",
+        ("security_opts",),
+        t.str_set,
+        "HostConfig.SecurityOpt",
+        **_set,
+        from_api=lambda v: sorted(v or []),
+        doc="e.g. no-new-privileges, apparmor=PROFILE",
+    ),
+    Row(
+        "devices",
+        ("device",),
+        t.devices,
+        "HostConfig.Devices",
+        **_set,
+        to_api=t.devices_api,
+        from_api=t.devices_read,
+        doc="['/dev/HOST[:/dev/CONTAINER[:rwm]]']",
+    ),
+    Row(
+        "device_cgroup_rules",
+        (),
+        t.str_set,
+        "HostConfig.DeviceCgroupRules",
+        **_set,
+        from_api=lambda v: sorted(v or []),
+        doc="e.g. 'c 1:3 mr'",
+    ),
+    Row(
+        "group_add",
+        ("groups",),
+        t.str_set,
+        "HostConfig.GroupAdd",
+        **_set,
+        from_api=lambda v: sorted(str(g) for g in v or []),
+        doc="additional groups",
+    ),
     Row("sysctls", ("sysctl",), t.str_map, "HostConfig.Sysctls", **_sdict, doc="{key: value}"),
-    Row("ulimits", ("ulimit",), t.ulimits, "HostConfig.Ulimits", **_dict, to_api=t.ulimits_api,
-      from_api=t.ulimits_read, doc="{nofile: '1024:2048'} or ['nofile=1024:2048']"),
-    Row("ipc_mode", ("ipc",), t.string, "HostConfig.IpcMode", **_str_u,
-      doc="private, shareable, host, container:NAME"),
+    Row(
+        "ulimits",
+        ("ulimit",),
+        t.ulimits,
+        "HostConfig.Ulimits",
+        **_dict,
+        to_api=t.ulimits_api,
+        from_api=t.ulimits_read,
+        doc="{nofile: '1024:2048'} or ['nofile=1024:2048']",
+    ),
+    Row(
+        "ipc_mode",
+        ("ipc",),
+        t.string,
+        "HostConfig.IpcMode",
+        **_str_u,
+        doc="private, shareable, host, container:NAME",
+    ),
     Row("pid_mode", ("pid",), t.string, "HostConfig.PidMode", **_str_u, doc="host, container:NAME"),
     Row("uts_mode", (), t.string, "HostConfig.UTSMode", **_str_u, doc="host"),
     Row("userns_mode", ("user_ns_mode",), t.string, "HostConfig.UsernsMode", **_str_u, doc="host"),
-    Row("cgroupns", ("cgroupns_mode",), t.string, "HostConfig.CgroupnsMode", **_str_u,
-      doc="host or private"),
+    Row(
+        "cgroupns",
+        ("cgroupns_mode",),
+        t.string,
+        "HostConfig.CgroupnsMode",
+        **_str_u,
+        doc="host or private",
+    ),
     Row("cgroup_parent", (), t.string, "HostConfig.CgroupParent", **_str_u),
     Row("runtime", (), t.string, "HostConfig.Runtime", doc="OCI runtime, e.g. runc"),
-    Row("oom_kill_disable", (), t.boolean, "HostConfig.OomKillDisable", **_bool_f, doc="cgroup v1 only"),
+    Row(
+        "oom_kill_disable",
+        (),
+        t.boolean,
+        "HostConfig.OomKillDisable",
+        **_bool_f,
+        doc="cgroup v1 only",
+    ),
     Row("oom_score_adj", (), t.integer(-1000, 1000), "HostConfig.OomScoreAdj", **_int_u),
     # Resources (most change in place)
-    Row("memory", ("mem_limit",), t.size_bytes, "HostConfig.Memory", **_int_u, update=True,
-      doc="memory limit, e.g. 512m"),
-    Row("mem_reservation", ("memory_reservation",), t.size_bytes, "HostConfig.MemoryReservation",
-      **_int_u, update=True, doc="soft memory limit"),
-    Row("memswap_limit", ("memory_swap",), t.swap, "HostConfig.MemorySwap", **_int_u, update=True,
-      doc="memory + swap, or -1 for unlimited"),
-    Row("mem_swappiness", (), t.integer(0, 100), "HostConfig.MemorySwappiness", doc="0-100, cgroup v1"),
-    Row("cpus", (), t.cpus, "HostConfig.NanoCpus", **_int_u, update=True,
-      doc="number of CPUs, e.g. 1.5"),
-    Row("cpu_shares", (), _nonneg, "HostConfig.CpuShares", **_int_u, update=True, doc="relative weight"),
-    Row("cpu_period", (), _nonneg, "HostConfig.CpuPeriod", **_int_u, update=True, doc="microseconds"),
-    Row("cpu_quota", (), t.integer(minimum=-1), "HostConfig.CpuQuota", **_int_u, update=True,
-      doc="microseconds per period"),
-    Row("cpuset_cpus", ("cpuset",), t.string, "HostConfig.CpusetCpus", **_str_u, update=True,
-      doc="e.g. 0-1"),
+    Row(
+        "memory",
+        ("mem_limit",),
+        t.size_bytes,
+        "HostConfig.Memory",
+        **_int_u,
+        update=True,
+        doc="memory limit, e.g. 512m",
+    ),
+    Row(
+        "mem_reservation",
+        ("memory_reservation",),
+        t.size_bytes,
+        "HostConfig.MemoryReservation",
+        **_int_u,
+        update=True,
+        doc="soft memory limit",
+    ),
+    Row(
+        "memswap_limit",
+        ("memory_swap",),
+        t.swap,
+        "HostConfig.MemorySwap",
+        **_int_u,
+        update=True,
+        doc="memory + swap, or -1 for unlimited",
+    ),
+    Row(
+        "mem_swappiness",
+        (),
+        t.integer(0, 100),
+        "HostConfig.MemorySwappiness",
+        doc="0-100, cgroup v1",
+    ),
+    Row(
+        "cpus",
+        (),
+        t.cpus,
+        "HostConfig.NanoCpus",
+        **_int_u,
+        update=True,
+        doc="number of CPUs, e.g. 1.5",
+    ),
+    Row(
+        "cpu_shares",
+        (),
+        _nonneg,
+        "HostConfig.CpuShares",
+        **_int_u,
+        update=True,
+        doc="relative weight",
+    ),
+    Row(
+        "cpu_period", (), _nonneg, "HostConfig.CpuPeriod", **_int_u, update=True, doc="microseconds"
+    ),
+    Row(
+        "cpu_quota",
+        (),
+        t.integer(minimum=-1),
+        "HostConfig.CpuQuota",
+        **_int_u,
+        update=True,
+        doc="microseconds per period",
+    ),
+    Row(
+        "cpuset_cpus",
+        ("cpuset",),
+        t.string,
+        "HostConfig.CpusetCpus",
+        **_str_u,
+        update=True,
+        doc="e.g. 0-1",
+    ),
     Row("cpuset_mems", (), t.string, "HostConfig.CpusetMems", **_str_u, update=True, doc="e.g. 0"),
-    Row("pids_limit", (), t.integer(minimum=-1), "HostConfig.PidsLimit", **_int_u, update=True,
-      doc="max processes; 0 or -1 unlimited"),
-    Row("blkio_weight", (), t.integer(0, 1000), "HostConfig.BlkioWeight", **_int_u, update=True,
-      doc="10-1000 (cgroup v1)"),
-    Row("blkio_weight_device", (), t.device_rates(t.integer(10, 1000)), "HostConfig.BlkioWeightDevice",
-      **_dict, to_api=t.rates_api("Weight"), from_api=t.rates_read("Weight"), doc="{/dev/sda: 300}"),
-    Row("device_read_bps", (), t.device_rates(t.size_bytes), "HostConfig.BlkioDeviceReadBps", **_dict,
-      to_api=t.rates_api("Rate"), from_api=t.rates_read("Rate"), doc="{/dev/sda: 10m}"),
-    Row("device_write_bps", (), t.device_rates(t.size_bytes), "HostConfig.BlkioDeviceWriteBps", **_dict,
-      to_api=t.rates_api("Rate"), from_api=t.rates_read("Rate"), doc="{/dev/sda: 10m}"),
-    Row("device_read_iops", (), t.device_rates(_nonneg), "HostConfig.BlkioDeviceReadIOps", **_dict,
-      to_api=t.rates_api("Rate"), from_api=t.rates_read("Rate"), doc="{/dev/sda: 1000}"),
-    Row("device_write_iops", (), t.device_rates(_nonneg), "HostConfig.BlkioDeviceWriteIOps", **_dict,
-      to_api=t.rates_api("Rate"), from_api=t.rates_read("Rate"), doc="{/dev/sda: 1000}"),
+    Row(
+        "pids_limit",
+        (),
+        t.integer(minimum=-1),
+        "HostConfig.PidsLimit",
+        **_int_u,
+        update=True,
+        doc="max processes; 0 or -1 unlimited",
+    ),
+    Row(
+        "blkio_weight",
+        (),
+        t.integer(0, 1000),
+        "HostConfig.BlkioWeight",
+        **_int_u,
+        update=True,
+        doc="10-1000 (cgroup v1)",
+    ),
+    Row(
+        "blkio_weight_device",
+        (),
+        t.device_rates(t.integer(10, 1000)),
+        "HostConfig.BlkioWeightDevice",
+        **_dict,
+        to_api=t.rates_api("Weight"),
+        from_api=t.rates_read("Weight"),
+        doc="{/dev/sda: 300}",
+    ),
+    Row(
+        "device_read_bps",
+        (),
+        t.device_rates(t.size_bytes),
+        "HostConfig.BlkioDeviceReadBps",
+        **_dict,
+        to_api=t.rates_api("Rate"),
+        from_api=t.rates_read("Rate"),
+        doc="{/dev/sda: 10m}",
+    ),
+    Row(
+        "device_write_bps",
+        (),
+        t.device_rates(t.size_bytes),
+        "HostConfig.BlkioDeviceWriteBps",
+        **_dict,
+        to_api=t.rates_api("Rate"),
+        from_api=t.rates_read("Rate"),
+        doc="{/dev/sda: 10m}",
+    ),
+    Row(
+        "device_read_iops",
+        (),
+        t.device_rates(_nonneg),
+        "HostConfig.BlkioDeviceReadIOps",
+        **_dict,
+        to_api=t.rates_api("Rate"),
+        from_api=t.rates_read("Rate"),
+        doc="{/dev/sda: 1000}",
+    ),
+    Row(
+        "device_write_iops",
+        (),
+        t.device_rates(_nonneg),
+        "HostConfig.BlkioDeviceWriteIOps",
+        **_dict,
+        to_api=t.rates_api("Rate"),
+        from_api=t.rates_read("Rate"),
+        doc="{/dev/sda: 1000}",
+    ),
     # Logging
-    Row("log_config", (), t.log_config, "HostConfig.LogConfig", from_api=t.log_read,
-      doc="{driver, options}; or log_driver + log_opt"),
+    Row(
+        "log_config",
+        (),
+        t.log_config,
+        "HostConfig.LogConfig",
+        from_api=t.log_read,
+        doc="{driver, options}; or log_driver + log_opt",
+    ),
 )
 del Row
 
@@ -222,20 +555,27 @@ def resolve_names(kwargs):
         if out.get("log_config") is not None:
             raise BadInput("log_driver/log_opt: give either log_config or log_driver and log_opt")
         options = log_parts.get("options")
-        out["log_config"] = {"driver": log_parts.get("driver", "json-file"),
-                             "options": {} if options is None else options}
+        out["log_config"] = {
+            "driver": log_parts.get("driver", "json-file"),
+            "options": {} if options is None else options,
+        }
     unknown = sorted(set(kwargs) - ACCEPTED)
     if unknown:
-        raise BadInput(f"unknown container argument(s): {', '.join(unknown)} "
-                       f"(known: image, {', '.join(sorted(BY_NAME))}; see docs/container.md)")
+        raise BadInput(
+            f"unknown container argument(s): {', '.join(unknown)} "
+            f"(known: image, {', '.join(sorted(BY_NAME))}; see docs/container.md)"
+        )
     return out
 
 
 def normalize_fields(kwargs):
     """Validate declared options (any accepted name) -> {public name: canonical value}."""
     declared_as = {ALIASES.get(k, k): k for k in kwargs}  # errors name what the caller wrote
-    return {name: BY_NAME[name].norm(value, declared_as.get(name, name))
-            for name, value in resolve_names(kwargs).items() if value is not None}
+    return {
+        name: BY_NAME[name].norm(value, declared_as.get(name, name))
+        for name, value in resolve_names(kwargs).items()
+        if value is not None
+    }
 
 
 def normalize(image, kwargs):
@@ -252,7 +592,9 @@ def _check_conflicts(spec):
     if "networks" in spec and mode in ("host", "none"):
         raise BadInput("networks cannot be combined with network_mode host or none")
     if "cpus" in spec and ("cpu_quota" in spec or "cpu_period" in spec):
-        raise BadInput("cpus cannot be combined with cpu_quota/cpu_period (the engine refuses both)")
+        raise BadInput(
+            "cpus cannot be combined with cpu_quota/cpu_period (the engine refuses both)"
+        )
     if spec.get("auto_remove") and spec.get("restart_policy", {}).get("Name", "no") != "no":
         raise BadInput("auto_remove cannot be combined with a t.restart_policy other than no")
     for field in ("hostname", "mac_address", "dns", "extra_hosts", "ports", "publish_all_ports"):
@@ -272,7 +614,9 @@ def comparisons(value):
         if name not in BY_NAME and name not in ("*", "image"):
             raise BadInput(f"comparisons: unknown field {field!r}")
         if mode not in COMPARISON_MODES:
-            raise BadInput(f"comparisons: {field}: mode must be one of {', '.join(COMPARISON_MODES)}")
+            raise BadInput(
+                f"comparisons: {field}: mode must be one of {', '.join(COMPARISON_MODES)}"
+            )
         out[name] = mode
     return out
 
@@ -355,7 +699,10 @@ def change(kind, want, have, field=None):
     elif kind == "dict":
         have = have or {}
         keys = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
-        out = {"old": {k: have[k] for k in keys if k in have}, "new": {k: want[k] for k in keys if k in want}}
+        out = {
+            "old": {k: have[k] for k in keys if k in have},
+            "new": {k: want[k] for k in keys if k in want},
+        }
     else:
         out = {"old": have, "new": want}
     if field == "environment":
@@ -442,18 +789,26 @@ def option_names():
 
 def option_table():
     """The Markdown table of every option (docs/container.md)."""
-    rows = ["| option | also accepted as | inspect field | compared | default mode | in place | notes |",
-            "|---|---|---|---|---|---|---|"]
+    rows = [
+        "| option | also accepted as | inspect field | compared | default mode | in place | notes |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for o in OPTIONS:
         where = o.where or "HostConfig.Binds + Config.Volumes"
-        aliases = ", ".join(f"`{a}`" for a in o.aliases) + (", `log_driver` + `log_opt`"
-                                                            if o.name == "log_config" else "")
-        rows.append(f"| `{o.name}` | {aliases} | `{where}` | {o.kind} | {o.mode} | "
-                    f"{'yes' if o.update else ''} | {o.doc} |")
+        aliases = ", ".join(f"`{a}`" for a in o.aliases) + (
+            ", `log_driver` + `log_opt`" if o.name == "log_config" else ""
+        )
+        rows.append(
+            f"| `{o.name}` | {aliases} | `{where}` | {o.kind} | {o.mode} | "
+            f"{'yes' if o.update else ''} | {o.doc} |"
+        )
     return "\n".join(rows)
 
 
 def update_names():
     """'restart_policy, memory (mem_limit), …': the options ``docker update`` changes."""
-    return ", ".join(f"{o.name} ({', '.join(o.aliases)})" if o.aliases else o.name
-                     for o in OPTIONS if o.update and o.name != "networks")
+    return ", ".join(
+        f"{o.name} ({', '.join(o.aliases)})" if o.aliases else o.name
+        for o in OPTIONS
+        if o.update and o.name != "networks"
+    )

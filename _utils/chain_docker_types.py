@@ -52,7 +52,9 @@ def size_bytes(value, field):
         return value
     match = _SIZE.match(value.strip()) if isinstance(value, str) else None
     if not match:
-        raise BadInput(f"{field}: expected a size like '256m', '1g' or a number of bytes, got {value!r}")
+        raise BadInput(
+            f"{field}: expected a size like '256m', '1g' or a number of bytes, got {value!r}"
+        )
     return int(float(match.group(1)) * _SIZE_UNIT[match.group(2).lower()])
 
 
@@ -160,7 +162,11 @@ def str_map(value, field, sep="="):
             raise BadInput(f"{field}: invalid key {key!r}")
         if isinstance(val, (dict, list, tuple)):
             raise BadInput(f"{field}: {key}: expected a plain value, got {val!r}")
-        out[key] = "" if val is None else ("true" if val is True else "false" if val is False else str(val))
+        out[key] = (
+            ""
+            if val is None
+            else ("true" if val is True else "false" if val is False else str(val))
+        )
     return out
 
 
@@ -178,8 +184,9 @@ def extra_hosts(value, field):
 
 def ulimits(value, field):
     """{nofile: 1024} / {nofile: '1024:2048'} / ['nofile=1024:2048'] / [{name, soft, hard}]."""
-    if isinstance(value, (list, tuple)) and all(isinstance(v, dict) and "name" in v or
-                                                isinstance(v, dict) and "Name" in v for v in value):
+    if isinstance(value, (list, tuple)) and all(
+        isinstance(v, dict) and "name" in v or isinstance(v, dict) and "Name" in v for v in value
+    ):
         items = {}
         for v in value:
             low = {k.lower(): x for k, x in v.items()}
@@ -196,8 +203,10 @@ def ulimits(value, field):
 
 
 def ulimits_api(value):
-    return [{"Name": n, "Soft": int(s), "Hard": int(h)} for n, (s, _, h) in
-            ((n, v.partition(":")) for n, v in sorted(value.items()))]
+    return [
+        {"Name": n, "Soft": int(s), "Hard": int(h)}
+        for n, (s, _, h) in ((n, v.partition(":")) for n, v in sorted(value.items()))
+    ]
 
 
 def ulimits_read(value):
@@ -226,7 +235,9 @@ def devices_api(value):
 
 
 def devices_read(value):
-    return sorted(f"{d['PathOnHost']}:{d['PathInContainer']}:{d['CgroupPermissions']}" for d in value or [])
+    return sorted(
+        f"{d['PathOnHost']}:{d['PathInContainer']}:{d['CgroupPermissions']}" for d in value or []
+    )
 
 
 def device_rates(conv):
@@ -260,8 +271,10 @@ def links(value, field):
 
 def links_read(value):
     """The engine reports '/target:/self/alias'."""
-    return sorted(f"{src.lstrip('/')}:{dst.rsplit('/', 1)[-1]}" for src, _, dst in
-                  (link.partition(":") for link in value or []))
+    return sorted(
+        f"{src.lstrip('/')}:{dst.rsplit('/', 1)[-1]}"
+        for src, _, dst in (link.partition(":") for link in value or [])
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -331,8 +344,10 @@ def ports_api(value):
 
 
 def ports_read(value):
-    return {k: sorted({(b.get("HostIp", ""), host_port(b.get("HostPort"), "ports")) for b in v or []})
-            for k, v in (value or {}).items()}
+    return {
+        k: sorted({(b.get("HostIp", ""), host_port(b.get("HostPort"), "ports")) for b in v or []})
+        for k, v in (value or {}).items()
+    }
 
 
 def expose(value, field):
@@ -354,8 +369,12 @@ def restart_policy(value, field="restart_policy"):
     else:
         name, retries = None, 0
     if name not in ("no", "always", "unless-stopped", "on-failure"):
-        raise BadInput(f"{field}: {value!r} is not one of no, always, unless-stopped, on-failure[:N]")
-    retries = chain_errors.as_int(0 if retries is None else retries, f"{field} (retry count)", minimum=0)
+        raise BadInput(
+            f"{field}: {value!r} is not one of no, always, unless-stopped, on-failure[:N]"
+        )
+    retries = chain_errors.as_int(
+        0 if retries is None else retries, f"{field} (retry count)", minimum=0
+    )
     if retries and name != "on-failure":
         raise BadInput(f"{field}: a retry count is only allowed with on-failure, got {value!r}")
     return {"Name": name, "MaximumRetryCount": retries}
@@ -363,7 +382,10 @@ def restart_policy(value, field="restart_policy"):
 
 def restart_read(value):
     value = value or {}
-    return {"Name": value.get("Name") or "no", "MaximumRetryCount": int(value.get("MaximumRetryCount") or 0)}
+    return {
+        "Name": value.get("Name") or "no",
+        "MaximumRetryCount": int(value.get("MaximumRetryCount") or 0),
+    }
 
 
 def binds(value, field="binds"):
@@ -437,17 +459,22 @@ def networks_read(value):
     out = {}
     for name, net in (value or {}).items():
         ipam = net.get("IPAMConfig") or {}
-        out[name] = {"aliases": sorted(set(net.get("Aliases") or [])),
-                     "ipv4_address": ipam.get("IPv4Address") or None,
-                     "ipv6_address": ipam.get("IPv6Address") or None}
+        out[name] = {
+            "aliases": sorted(set(net.get("Aliases") or [])),
+            "ipv4_address": ipam.get("IPv4Address") or None,
+            "ipv6_address": ipam.get("IPv6Address") or None,
+        }
     return out
 
 
 def endpoint(opts):
     """An EndpointSettings body from a canonical network entry."""
     body = {"Aliases": opts.get("aliases") or None}
-    ipam = {k: opts.get(s) for k, s in (("IPv4Address", "ipv4_address"), ("IPv6Address", "ipv6_address"))
-            if opts.get(s)}
+    ipam = {
+        k: opts.get(s)
+        for k, s in (("IPv4Address", "ipv4_address"), ("IPv6Address", "ipv6_address"))
+        if opts.get(s)
+    }
     if ipam:
         body["IPAMConfig"] = ipam
     return body
@@ -489,7 +516,10 @@ def log_config(value, field="log_config"):
     options = {} if options is None else options
     if not isinstance(options, dict):
         raise BadInput(f"{field}.options: expected a mapping of driver options, got {options!r}")
-    return {"Type": string(driver, f"{field}.driver"), "Config": str_map(options, f"{field}.options")}
+    return {
+        "Type": string(driver, f"{field}.driver"),
+        "Config": str_map(options, f"{field}.options"),
+    }
 
 
 def log_read(value):

@@ -21,9 +21,7 @@ from salt.exceptions import CommandExecutionError, SaltInvocationError
 MASK = "<hidden>"
 
 #: Names (environment variables, XML elements, parameter names) whose values are secrets.
-SECRET_NAME = re.compile(
-    r"SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|PRIVATE|CREDENTIAL", re.IGNORECASE
-)
+SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|PRIVATE|CREDENTIAL", re.IGNORECASE)
 
 
 class BadInput(SaltInvocationError):
@@ -114,8 +112,16 @@ def as_bool(value, field):
     raise BadInput(f"{field}: expected true or false, got {value!r}")
 
 
-_BOOL_WORDS = {"true": True, "yes": True, "on": True, "1": True,
-               "false": False, "no": False, "off": False, "0": False}
+_BOOL_WORDS = {
+    "true": True,
+    "yes": True,
+    "on": True,
+    "1": True,
+    "false": False,
+    "no": False,
+    "off": False,
+    "0": False,
+}
 
 
 def _check_range(number, field, minimum, maximum):

@@ -28,8 +28,15 @@ BadInput = chain_errors.BadInput
 log = logging.getLogger(__name__)
 
 PARAM_DEFS_TREE = "property[parameterDefinitions[name,type]]"
-BUILD_REFS = ("lastBuild", "lastCompletedBuild", "lastSuccessfulBuild", "lastFailedBuild",
-              "lastStableBuild", "lastUnstableBuild", "lastUnsuccessfulBuild")
+BUILD_REFS = (
+    "lastBuild",
+    "lastCompletedBuild",
+    "lastSuccessfulBuild",
+    "lastFailedBuild",
+    "lastStableBuild",
+    "lastUnstableBuild",
+    "lastUnsuccessfulBuild",
+)
 PASSWORD_TYPE = "PasswordParameterDefinition"
 
 
@@ -48,8 +55,7 @@ def build_params(parameters):
             elif isinstance(entry, (list, tuple)) and len(entry) == 2:
                 items.append(tuple(entry))
             else:
-                size = (f" of {len(entry)} items" if isinstance(entry, (dict, list, tuple))
-                        else "")
+                size = f" of {len(entry)} items" if isinstance(entry, (dict, list, tuple)) else ""
                 raise BadInput(
                     "parameters: each list entry must be a one-key mapping or a (name, value) "
                     f"pair, got a {type(entry).__name__}{size}"
@@ -80,8 +86,10 @@ def build_ref(number):
 
 def timing(timeout, interval, interval_name="poll_interval"):
     """Validated ``(timeout, interval)`` seconds."""
-    return (chain_errors.as_number(timeout, "timeout", minimum=0),
-            chain_errors.as_number(interval, interval_name, minimum=0))
+    return (
+        chain_errors.as_number(timeout, "timeout", minimum=0),
+        chain_errors.as_number(interval, interval_name, minimum=0),
+    )
 
 
 def tail_lines(tail):
@@ -135,15 +143,17 @@ def trigger(client, name, params):
     unparameterised job: a 500 up to 2.516.x, a 400 from 2.528.1).
     """
     path = chain_jenkins_client.job_path(name)
-    data = client.get_json_or_none(path + "api/json",
-                                   params={"tree": f"buildable,{PARAM_DEFS_TREE}"})
+    data = client.get_json_or_none(
+        path + "api/json", params={"tree": f"buildable,{PARAM_DEFS_TREE}"}
+    )
     if data is None:
         raise chain_jenkins_client.JenkinsNotFound(f"job {name} does not exist", status=404)
     defs = param_defs(data)
     check_param_names(name, params, defs)
     if defs:
-        resp = client.request("POST", path + "buildWithParameters", data=params or {},
-                              allow_redirects=False)
+        resp = client.request(
+            "POST", path + "buildWithParameters", data=params or {}, allow_redirects=False
+        )
     else:
         resp = client.request("POST", path + "build", allow_redirects=False)
     location = resp.headers.get("Location")
@@ -179,8 +189,16 @@ class Clock:
 
 
 def new_result(name, qid=None, number=None):
-    return {"name": name, "queue_id": qid, "number": number, "url": None, "result": None,
-            "duration": None, "building": None, "console_tail": ""}
+    return {
+        "name": name,
+        "queue_id": qid,
+        "number": number,
+        "url": None,
+        "result": None,
+        "duration": None,
+        "building": None,
+        "console_tail": "",
+    }
 
 
 def wait_queue(client, name, out, clock):
@@ -191,7 +209,8 @@ def wait_queue(client, name, out, clock):
         item = client.get_json_or_none(f"queue/item/{qid}/api/json")
         if item is None:
             raise chain_jenkins_client.JenkinsError(
-                f"job {name}: queue item {qid} vanished (expired?)")
+                f"job {name}: queue item {qid} vanished (expired?)"
+            )
         if item.get("cancelled"):
             raise chain_jenkins_client.JenkinsError(f"job {name}: queue item {qid} was cancelled")
         executable = item.get("executable")
@@ -210,7 +229,8 @@ def wait_build(client, name, out, clock, lines):
     path = f"{chain_jenkins_client.job_path(name)}{out['number']}/"
     while True:
         data = client.get_json_or_none(
-            path + "api/json", params={"tree": "number,url,result,building,duration"})
+            path + "api/json", params={"tree": "number,url,result,building,duration"}
+        )
         if data is not None:
             out["url"] = data.get("url") or out["url"]
             out["building"] = bool(data.get("building"))
@@ -227,8 +247,10 @@ def wait_build(client, name, out, clock, lines):
 
 
 def builds_tree(limit):
-    return (f"{PARAM_DEFS_TREE},"
-            f"builds[number,url,result,building,actions[parameters[name,value]]]{{0,{limit}}}")
+    return (
+        f"{PARAM_DEFS_TREE},"
+        f"builds[number,url,result,building,actions[parameters[name,value]]]{{0,{limit}}}"
+    )
 
 
 def match_build(name, data, params):
@@ -249,8 +271,12 @@ def match_build(name, data, params):
                 have[param.get("name")] = "" if value is None else str(value)
         if all(have.get(k) == v for k, v in wanted.items()):
             building = bool(bld.get("building"))
-            return {"number": bld.get("number"), "url": bld.get("url"), "building": building,
-                    "result": None if building else bld.get("result")}
+            return {
+                "number": bld.get("number"),
+                "url": bld.get("url"),
+                "building": building,
+                "result": None if building else bld.get("result"),
+            }
     return None
 
 
@@ -306,7 +332,8 @@ def artifact(client, name, path, number, dest=None):
         resp = client.request("GET", url, stream=dest is not None)
     except chain_jenkins_client.JenkinsNotFound as err:
         raise chain_jenkins_client.JenkinsNotFound(
-            f"job {name} build {number}: no artifact {path}", 404) from err
+            f"job {name} build {number}: no artifact {path}", 404
+        ) from err
     if dest is None:
         return resp.content.decode("utf-8", "replace")
     digest, size, tmp = hashlib.sha256(), 0, f"{dest}.part"

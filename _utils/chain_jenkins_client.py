@@ -136,7 +136,7 @@ _THROWABLE_RE = re.compile(r"^\s*(?:[\w$]+\.)+[\w$]+(?:Exception|Error)(?::\s*(.
 def _throwable(text):
     """The message of the first Java throwable in ``text`` (its class when it has none)."""
     match = _THROWABLE_RE.search(text)
-    if not match or "\tat " not in text[match.end():match.end() + 400] and "<pre" not in text:
+    if not match or "\tat " not in text[match.end() : match.end() + 400] and "<pre" not in text:
         return None
     return (match.group(1) or match.group(0)).strip()
 
@@ -154,16 +154,18 @@ def message(resp):
     if header:
         return header
     text = resp.text or ""
-    html = ("html" in (resp.headers.get("Content-Type") or "").lower()
-            or text.lstrip().startswith("<"))
+    html = "html" in (resp.headers.get("Content-Type") or "").lower() or text.lstrip().startswith(
+        "<"
+    )
     jetty = re.search(r"HTTP ERROR \d+\s*([^<]+)<", text) if html else None
     thrown = _throwable(text)
     if jetty:
         text = jetty.group(1)
     elif 'id="error-description"' in text:
         logging_id = re.search(r"Logging ID=([\w-]+)", text)
-        text = (f"{thrown or 'A problem occurred while processing the request'}"
-                + (f" (Logging ID={logging_id.group(1)})" if logging_id else ""))
+        text = f"{thrown or 'A problem occurred while processing the request'}" + (
+            f" (Logging ID={logging_id.group(1)})" if logging_id else ""
+        )
     elif thrown:
         text = thrown
     elif html:
@@ -193,7 +195,7 @@ def write_redirect_problem(code, location, request_url, server):
     base = urllib.parse.urlsplit(server)
     same = _origin(target) == _origin(base)
     inside = target.path.startswith(base.path or "/")
-    rel = target.path[len(base.path or "/"):] if inside else ""
+    rel = target.path[len(base.path or "/") :] if inside else ""
     login = inside and rel.split("/", 1)[0] in LOGIN_PATHS
     if code in (302, 303) and same and inside and not login:
         return None
@@ -201,10 +203,17 @@ def write_redirect_problem(code, location, request_url, server):
     if target.port:
         host = f"{host}:{target.port}"
     shown = urllib.parse.urlunsplit((target.scheme, host, target.path, "", ""))
-    why = ("a login page (a proxy or single sign-on in front of Jenkins?)" if login
-           else "a permanent redirect" if code in (301, 308)
-           else "another address" if not same
-           else "a page outside the controller's path" if not inside else "a redirect")
+    why = (
+        "a login page (a proxy or single sign-on in front of Jenkins?)"
+        if login
+        else "a permanent redirect"
+        if code in (301, 308)
+        else "another address"
+        if not same
+        else "a page outside the controller's path"
+        if not inside
+        else "a redirect"
+    )
     return shown, why
 
 
@@ -275,15 +284,18 @@ if HAS_LIBS:
                 raise JenkinsError(f"request to {where} failed: {scrub(err)}") from err
 
         def _rel(self, url):
-            return url[len(self.server):] if url.startswith(self.server) else url
+            return url[len(self.server) :] if url.startswith(self.server) else url
 
         def _check(self, resp, method, path):
             code = resp.status_code
             if code < 400:
                 return resp
             msg = message(resp)
-            who = (f"user '{self.user}'" if self.user
-                   else "anonymous access (no user/token in the profile)")
+            who = (
+                f"user '{self.user}'"
+                if self.user
+                else "anonymous access (no user/token in the profile)"
+            )
             if code == 401:
                 raise JenkinsError(
                     f"Jenkins at {self.server} rejected the credentials of {who} (401 {msg}); "
@@ -322,11 +334,13 @@ if HAS_LIBS:
         def _is_crumb_error(resp):
             if resp.status_code != 403:
                 return False
-            return ("crumb" in (resp.headers.get("X-Error") or "").lower()
-                    or "No valid crumb" in (resp.text or ""))
+            return "crumb" in (resp.headers.get("X-Error") or "").lower() or "No valid crumb" in (
+                resp.text or ""
+            )
 
-        def jenkins_request(self, req, add_crumb=True, resolve_auth=True, stream=None,
-                            allow_redirects=None):
+        def jenkins_request(
+            self, req, add_crumb=True, resolve_auth=True, stream=None, allow_redirects=None
+        ):
             method = req.method.upper()
             if allow_redirects is None:
                 allow_redirects = method in ("GET", "HEAD")
@@ -346,22 +360,34 @@ if HAS_LIBS:
                 self._check_write_redirect(resp, method, path)
             return self._check(resp, method, path)
 
-        def request(self, method, path, params=None, data=None, headers=None,
-                    allow_redirects=None, stream=False):
+        def request(
+            self,
+            method,
+            path,
+            params=None,
+            data=None,
+            headers=None,
+            allow_redirects=None,
+            stream=False,
+        ):
             url = path if path.startswith(("http://", "https://")) else self.server + path
             req = requests.Request(method, url, params=params, data=data, headers=headers or {})
             return self.jenkins_request(req, stream=stream, allow_redirects=allow_redirects)
 
         def post_xml(self, path, text, params=None):
             data = text.encode("utf-8") if isinstance(text, str) else text
-            return self.request("POST", path, params=params, data=data,
-                                headers={"Content-Type": "application/xml; charset=utf-8"})
+            return self.request(
+                "POST",
+                path,
+                params=params,
+                data=data,
+                headers={"Content-Type": "application/xml; charset=utf-8"},
+            )
 
         def jenkins_version(self):
             """The ``X-Jenkins`` header, from an authenticated request."""
             resp = self.request("GET", "api/json", params={"tree": "mode"})
-            ver = resp.headers.get("X-Jenkins") or self.request("GET", "").headers.get(
-                "X-Jenkins")
+            ver = resp.headers.get("X-Jenkins") or self.request("GET", "").headers.get("X-Jenkins")
             if not ver:
                 raise JenkinsError(f"{self.server} sent no X-Jenkins header: is it Jenkins?")
             return ver
@@ -400,13 +426,11 @@ def get(conf, cache):
     return client
 
 
-
 def legacy_profile(config_get):
     """The removed core module's flat keys (``jenkins.url``, ``jenkins.user``,
     ``jenkins.password``), used only when no profile is configured at all."""
     out = {}
-    for key, dest in (("url", "url"), ("user", "user"), ("password", "token"),
-                      ("token", "token")):
+    for key, dest in (("url", "url"), ("user", "user"), ("password", "token"), ("token", "token")):
         value = config_get(f"jenkins.{key}", None) or config_get(f"jenkins:{key}", None)
         if value and isinstance(value, str):
             out.setdefault(dest, value)
@@ -416,6 +440,7 @@ def legacy_profile(config_get):
 def connection(profile, config_get):
     """The validated connection settings (``chain_profiles.jenkins_connection``) of a profile
     name or mapping, the old flat keys as the fallback; no I/O."""
-    conf = chain_profiles.resolve("jenkins", profile, config_get,
-                                  legacy=lambda: legacy_profile(config_get))
+    conf = chain_profiles.resolve(
+        "jenkins", profile, config_get, legacy=lambda: legacy_profile(config_get)
+    )
     return chain_profiles.jenkins_connection(conf)

@@ -50,8 +50,9 @@ class Ledger:
 
     def __init__(self, cachedir, server, name):
         digest = hashlib.sha256(f"{server}\0{name.lower()}".encode()).hexdigest()
-        self.path = os.path.join(cachedir, "jenkins", "posted", digest + ".json") if cachedir \
-            else None
+        self.path = (
+            os.path.join(cachedir, "jenkins", "posted", digest + ".json") if cachedir else None
+        )
         self._data = None
 
     def _load(self):
@@ -98,8 +99,15 @@ def _walk(items, prefix=""):
     out = []
     for item in items or []:
         full = f"{prefix}{item.get('name')}"
-        out.append({"name": item.get("name"), "fullname": full, "url": item.get("url"),
-                    "color": item.get("color"), "_class": item.get("_class")})
+        out.append(
+            {
+                "name": item.get("name"),
+                "fullname": full,
+                "url": item.get("url"),
+                "color": item.get("color"),
+                "_class": item.get("_class"),
+            }
+        )
         out.extend(_walk(item.get("jobs"), full + "/"))
     return out
 
@@ -129,22 +137,29 @@ def ignore_paths(ignore):
         return None
     ignore = [ignore] if isinstance(ignore, str) else ignore
     if not isinstance(ignore, (list, tuple)) or not all(
-            isinstance(p, str) and p.strip("/") for p in ignore):
+        isinstance(p, str) and p.strip("/") for p in ignore
+    ):
         raise chain_errors.BadInput(
-            "ignore must be a list of element paths such as 'properties/x.y.Property'")
+            "ignore must be a list of element paths such as 'properties/x.y.Property'"
+        )
     return list(ignore)
 
 
 def compare(client, name, desired, ignore=None, cachedir=None):
     """``{exists, changed, diff, xml, disabled, name}`` of desired XML text against the job
     (``name``: its full name as Jenkins stores it, which may differ in case)."""
-    flag = (chain_jenkins_xml.parse(desired, "config").findtext("disabled") or "")
+    flag = chain_jenkins_xml.parse(desired, "config").findtext("disabled") or ""
     current = config(client, name)
     known = Ledger(cachedir, client.server, name).known
     cmp = chain_jenkins_xml.compare(desired, current, ignore=ignore, known=known)
-    return {"exists": current is not None, "changed": not cmp["contained"], "diff": cmp["diff"],
-            "xml": desired, "disabled": {"true": True, "false": False}.get(flag.strip().lower()),
-            "name": stored_name(client, name) if current is not None else None}
+    return {
+        "exists": current is not None,
+        "changed": not cmp["contained"],
+        "diff": cmp["diff"],
+        "xml": desired,
+        "disabled": {"true": True, "false": False}.get(flag.strip().lower()),
+        "name": stored_name(client, name) if current is not None else None,
+    }
 
 
 def stored_name(client, name):
@@ -158,7 +173,9 @@ def _unloadable(err, text):
     root = chain_jenkins_xml.parse(text, "config").tag
     return JenkinsError(
         f"{err}; Jenkins could not load the job XML (an unknown element or class: is the plugin "
-        f"that provides <{root}> installed?)", status=err.status)
+        f"that provides <{root}> installed?)",
+        status=err.status,
+    )
 
 
 def create(client, name, text, cachedir=None):
@@ -219,10 +236,12 @@ def status(client, name):
     if data is None:
         raise JenkinsNotFound(f"Job '{name}' does not exist", status=404)
     last = data.get("lastBuild")
-    return {"buildable": data.get("buildable"), "color": data.get("color"),
-            "in_queue": data.get("inQueue"),
-            "last_build": last and {k: last.get(k) for k in ("number", "result", "building",
-                                                               "url")}}
+    return {
+        "buildable": data.get("buildable"),
+        "color": data.get("color"),
+        "in_queue": data.get("inQueue"),
+        "last_build": last and {k: last.get(k) for k in ("number", "result", "building", "url")},
+    }
 
 
 def plugins(client):
@@ -230,7 +249,12 @@ def plugins(client):
     tree = "plugins[shortName,longName,version,active,enabled]"
     data = client.get_json("pluginManager/api/json", params={"tree": tree})
     return {
-        p["shortName"]: {"version": p.get("version"), "active": p.get("active"),
-                         "enabled": p.get("enabled"), "long_name": p.get("longName")}
-        for p in data.get("plugins") or [] if p.get("shortName")
+        p["shortName"]: {
+            "version": p.get("version"),
+            "active": p.get("active"),
+            "enabled": p.get("enabled"),
+            "long_name": p.get("longName"),
+        }
+        for p in data.get("plugins") or []
+        if p.get("shortName")
     }

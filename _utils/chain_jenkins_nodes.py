@@ -33,8 +33,10 @@ _xml = chain_jenkins_xml
 JenkinsError = chain_jenkins_client.JenkinsError
 
 NODE_TYPE = "hudson.slaves.DumbSlave$DescriptorImpl"
-NODES_TREE = ("computer[displayName,offline,temporarilyOffline,offlineCauseReason,numExecutors,"
-              "idle,jnlpAgent,assignedLabels[name]]")
+NODES_TREE = (
+    "computer[displayName,offline,temporarilyOffline,offlineCauseReason,numExecutors,"
+    "idle,jnlpAgent,assignedLabels[name]]"
+)
 
 
 def summary(data):
@@ -68,8 +70,7 @@ def create_form(name, fields):
         "mode": fields["mode"] if fields["mode"] in ("NORMAL", "EXCLUSIVE") else "NORMAL",
         "retentionStrategy": {"stapler-class": "hudson.slaves.RetentionStrategy$Always"},
         "nodeProperties": {"stapler-class-bag": "true"},
-        "launcher": {"stapler-class": _xml.JNLP_LAUNCHER,
-                     "webSocket": bool(fields["web_socket"])},
+        "launcher": {"stapler-class": _xml.JNLP_LAUNCHER, "webSocket": bool(fields["web_socket"])},
     }
     return {"name": name, "type": NODE_TYPE, "json": json.dumps(form)}
 
@@ -78,8 +79,7 @@ def create(client, name, root):
     """Create node ``name`` as ``root`` (a ``<slave>`` tree): form, then config.xml; a node
     whose config.xml Jenkins refuses is removed again."""
     path = chain_jenkins_client.computer_path(name)
-    client.request("POST", "computer/doCreateItem",
-                   data=create_form(name, _xml.node_fields(root)))
+    client.request("POST", "computer/doCreateItem", data=create_form(name, _xml.node_fields(root)))
     try:
         client.post_xml(path + "config.xml", _xml.to_bytes(root))
     except JenkinsError as err:
@@ -87,8 +87,9 @@ def create(client, name, root):
             client.request("POST", path + "doDelete")
         except JenkinsError:
             log.warning("could not remove the half-created node %s", name)
-        raise JenkinsError(f"node {name}: Jenkins rejected its config.xml: {err}",
-                           status=err.status) from err
+        raise JenkinsError(
+            f"node {name}: Jenkins rejected its config.xml: {err}", status=err.status
+        ) from err
     return True
 
 
@@ -107,8 +108,9 @@ def compare(client, name, spec):
 
 def offline_message(message):
     """An offline message validated (None: empty)."""
-    if message is not None and (not isinstance(message, (str, int, float))
-                                or isinstance(message, bool)):
+    if message is not None and (
+        not isinstance(message, (str, int, float)) or isinstance(message, bool)
+    ):
         raise chain_jenkins_xml.BadInput("message: expected text")
     return "" if message is None else str(message)
 
@@ -154,8 +156,7 @@ def set_offline(client, name, offline, message=""):
     elif not temp:
         action = "toggleOffline"
     else:
-        action = ("changeOfflineCause" if message and message.strip() != reason.strip()
-                  else None)
+        action = "changeOfflineCause" if message and message.strip() != reason.strip() else None
     if action is None:
         return False
     path = chain_jenkins_client.computer_path(name) + action

@@ -12,8 +12,22 @@ try:
 except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
     import chain_errors
 
-_QUALIFIERS = {"alpha": 0, "a": 0, "beta": 1, "b": 1, "milestone": 2, "m": 2, "rc": 3, "cr": 3,
-               "snapshot": 4, "": 5, "ga": 5, "final": 5, "release": 5, "sp": 6}
+_QUALIFIERS = {
+    "alpha": 0,
+    "a": 0,
+    "beta": 1,
+    "b": 1,
+    "milestone": 2,
+    "m": 2,
+    "rc": 3,
+    "cr": 3,
+    "snapshot": 4,
+    "": 5,
+    "ga": 5,
+    "final": 5,
+    "release": 5,
+    "sp": 6,
+}
 
 
 def items(version):

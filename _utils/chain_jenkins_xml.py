@@ -35,8 +35,15 @@ CHANGED_SECRET = "{changed secret}"
 _ENCRYPTED_RE = re.compile(r"^(\{AQAAAB[A-Za-z0-9+/=]*\}|\*{8})$")
 
 JNLP_LAUNCHER = "hudson.slaves.JNLPLauncher"
-NODE_FIELDS = ("num_executors", "remote_fs", "labels", "mode", "description", "web_socket",
-               "work_dir")
+NODE_FIELDS = (
+    "num_executors",
+    "remote_fs",
+    "labels",
+    "mode",
+    "description",
+    "web_socket",
+    "work_dir",
+)
 #: Children of a node config.xml that record state, not configuration: never compared.
 NODE_STATE_TAGS = ("temporaryOfflineCause",)
 
@@ -161,8 +168,11 @@ def is_secret_tag(tag, parent_tag=None):
     """Does an element hold a secret (``password``, ``apiKey``, a password parameter's default)?
     ``...Id`` elements (``credentialsId``) are references, not secrets."""
     local = tag.rsplit(".", 1)[-1] if isinstance(tag, str) else ""
-    if (parent_tag and local == "defaultValue"
-            and str(parent_tag).endswith("PasswordParameterDefinition")):
+    if (
+        parent_tag
+        and local == "defaultValue"
+        and str(parent_tag).endswith("PasswordParameterDefinition")
+    ):
         return True
     if local.endswith(("Id", "ID", "Ids")):
         return False
@@ -216,11 +226,14 @@ def _align(desired, current, masked=False, parent_tag=None, known=None, path=Non
     d_text, c_text = desired.text, current.text
     path = path or desired.tag
     if ENCRYPTED in (d_text, c_text):
-        stale = (c_text == ENCRYPTED and d_text not in (None, ENCRYPTED) and known is not None
-                 and known(path, d_text) is False)
+        stale = (
+            c_text == ENCRYPTED
+            and d_text not in (None, ENCRYPTED)
+            and known is not None
+            and known(path, d_text) is False
+        )
         d_text, c_text = (CHANGED_SECRET if stale else ENCRYPTED), ENCRYPTED
-    if masked and (is_secret_tag(desired.tag, parent_tag)
-                   or d_text in (ENCRYPTED, CHANGED_SECRET)):
+    if masked and (is_secret_tag(desired.tag, parent_tag) or d_text in (ENCRYPTED, CHANGED_SECRET)):
         changed = d_text != c_text
         d_text, c_text = _masked(d_text), _masked(c_text)
         if changed and d_text == c_text:
@@ -236,8 +249,14 @@ def _align(desired, current, masked=False, parent_tag=None, known=None, path=Non
         candidates = by_tag.get(dchild.tag, [])
         if k < len(candidates):
             used.add(candidates[k])
-            dn, cn = _align(dchild, current[candidates[k]], masked, desired.tag, known,
-                            f"{path}/{dchild.tag}[{k}]")
+            dn, cn = _align(
+                dchild,
+                current[candidates[k]],
+                masked,
+                desired.tag,
+                known,
+                f"{path}/{dchild.tag}[{k}]",
+            )
             d_new.append(dn)
             c_new.append(cn)
         else:
@@ -286,9 +305,10 @@ def compare(desired, current, ignore=None, known=None):
     """
     d = drop(canonical(_root(desired)), ignore)
     if current is None:
-        return {"contained": False,
-                "diff": _unified([], pretty(mask(copy.deepcopy(d))).splitlines(),
-                                 "current", "desired")}
+        return {
+            "contained": False,
+            "diff": _unified([], pretty(mask(copy.deepcopy(d))).splitlines(), "current", "desired"),
+        }
     c = drop(canonical(_root(current, "Jenkins' config.xml")), ignore)
     same_root = d.tag == c.tag
     d_al, c_al = _align(d, c, known=known) if same_root else (d, c)
@@ -329,25 +349,28 @@ def parse_labels(value):
             if not isinstance(item, (str, int, float)) or isinstance(item, bool):
                 raise BadInput(f"labels: invalid label {item!r}")
             if not str(item).strip() or len(str(item).split()) != 1:
-                raise BadInput(
-                    f"labels: {item!r} must be one word (labels are space-separated)"
-                )
+                raise BadInput(f"labels: {item!r} must be one word (labels are space-separated)")
             items.append(str(item).strip())
     else:
         raise BadInput("labels must be a list of words or a space-separated string")
     return sorted(set(items))
 
 
-def node_spec(num_executors=None, remote_fs=None, labels=None, mode=None,
-              description=None, web_socket=None, work_dir=None):
+def node_spec(
+    num_executors=None,
+    remote_fs=None,
+    labels=None,
+    mode=None,
+    description=None,
+    web_socket=None,
+    work_dir=None,
+):
     """Validate the declared node fields (None = not declared)."""
     spec = {}
     if num_executors is not None:
         text = str(num_executors).strip()
         if isinstance(num_executors, bool) or not text.isdigit() or int(text) < 1:
-            raise BadInput(
-                f"num_executors must be a positive integer, got {num_executors!r}"
-            )
+            raise BadInput(f"num_executors must be a positive integer, got {num_executors!r}")
         spec["num_executors"] = int(text)
     if remote_fs is not None:
         if not isinstance(remote_fs, str) or not remote_fs.strip():
@@ -454,12 +477,21 @@ def jnlp_launcher(web_socket=False, work_dir=None):
     return launcher
 
 
-_NODE_ORDER = ["name", "description", "remoteFS", "numExecutors", "mode", "retentionStrategy",
-               "launcher", "label", "nodeProperties"]
+_NODE_ORDER = [
+    "name",
+    "description",
+    "remoteFS",
+    "numExecutors",
+    "mode",
+    "retentionStrategy",
+    "launcher",
+    "label",
+    "nodeProperties",
+]
 
 
 def _after(tag):
-    return set(_NODE_ORDER[_NODE_ORDER.index(tag) + 1:])
+    return set(_NODE_ORDER[_NODE_ORDER.index(tag) + 1 :])
 
 
 def _apply_launcher(root, spec):
@@ -481,16 +513,21 @@ def _apply_launcher(root, spec):
             launcher.insert(0, wds)
         path = wds.find("workDirPath")
         if spec["work_dir"]:
-            set_child(wds, "workDirPath", spec["work_dir"],
-                      {"internalDir", "failIfWorkDirIsMissing"})
+            set_child(
+                wds, "workDirPath", spec["work_dir"], {"internalDir", "failIfWorkDirIsMissing"}
+            )
         elif path is not None:
             wds.remove(path)
 
 
 def apply_node_spec(root, spec):
     """Write the declared fields into a ``<slave>`` tree, keeping everything else."""
-    for field, tag in (("description", "description"), ("remote_fs", "remoteFS"),
-                       ("num_executors", "numExecutors"), ("mode", "mode")):
+    for field, tag in (
+        ("description", "description"),
+        ("remote_fs", "remoteFS"),
+        ("num_executors", "numExecutors"),
+        ("mode", "mode"),
+    ):
         if field in spec:
             set_child(root, tag, str(spec[field]), _after(tag))
     if "labels" in spec:

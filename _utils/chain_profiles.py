@@ -31,8 +31,16 @@ BadInput = chain_errors.BadInput
 #: Keys each kind of profile accepts, and the key naming its endpoint.
 KEYS = {
     "container": frozenset(
-        {"name", "base_url", "version", "timeout", "build_timeout", "tls", "user_agent",
-         "max_pool_size"}
+        {
+            "name",
+            "base_url",
+            "version",
+            "timeout",
+            "build_timeout",
+            "tls",
+            "user_agent",
+            "max_pool_size",
+        }
     ),
     "jenkins": frozenset({"name", "url", "user", "token", "password", "timeout", "verify"}),
 }

@@ -31,8 +31,10 @@ BadInput = chain_errors.BadInput
 DEFAULT_TIMEOUT = 10
 LOOPBACK = ("127.", "localhost", "[::1]", "::1")
 DOCKER_HUB = ("docker.io", "index.docker.io", "registry-1.docker.io")
-MANIFEST_TYPES = ("application/vnd.docker.distribution.manifest.v2+json, "
-                  "application/vnd.oci.image.manifest.v1+json")
+MANIFEST_TYPES = (
+    "application/vnd.docker.distribution.manifest.v2+json, "
+    "application/vnd.oci.image.manifest.v1+json"
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -72,7 +74,7 @@ def repository_path(name):
     registry = registry_of(name)
     repo, tag = split_repo_tag(name)
     if repo.startswith(registry + "/"):
-        repo = repo[len(registry) + 1:]
+        repo = repo[len(registry) + 1 :]
     return registry, repo, tag
 
 
@@ -193,8 +195,13 @@ def login_status(path, registry, want_user=None, want_pw=None):
     matches = None
     if want_user or want_pw:
         matches = not malformed and stored_user == want_user and stored_pw == want_pw
-    return {"logged_in": bool(stored_user) or bool(malformed), "username": stored_user,
-            "matches": matches, "config_path": path, "malformed": malformed}
+    return {
+        "logged_in": bool(stored_user) or bool(malformed),
+        "username": stored_user,
+        "matches": matches,
+        "config_path": path,
+        "malformed": malformed,
+    }
 
 
 def store_login(path, registry, username, password):
@@ -271,8 +278,15 @@ def bearer_token(challenge, username, password, timeout):
     return body.get("token") or body.get("access_token") if isinstance(body, dict) else None
 
 
-def request(registry, path, username=None, password=None, method="GET",
-            timeout=DEFAULT_TIMEOUT, headers=None):
+def request(
+    registry,
+    path,
+    username=None,
+    password=None,
+    method="GET",
+    timeout=DEFAULT_TIMEOUT,
+    headers=None,
+):
     """One registry API request with Basic auth, following a Bearer challenge once.
     :class:`~chain_errors.Unreachable` when the registry does not answer."""
     import requests  # pylint: disable=import-outside-toplevel
@@ -285,7 +299,7 @@ def request(registry, path, username=None, password=None, method="GET",
         resp = requests.request(method, url, auth=auth, timeout=timeout, headers=headers)
         challenge = resp.headers.get("WWW-Authenticate", "")
         if resp.status_code == 401 and challenge.lower().startswith("bearer"):
-            token = bearer_token(challenge[len("bearer"):].strip(), username, password, timeout)
+            token = bearer_token(challenge[len("bearer") :].strip(), username, password, timeout)
             if token:
                 headers["Authorization"] = f"Bearer {token}"
                 resp = requests.request(method, url, timeout=timeout, headers=headers)
@@ -307,8 +321,15 @@ def manifest_digest(name, username=None, password=None, timeout=DEFAULT_TIMEOUT)
     registry, repo, tag = repository_path(name)
     if tag is None:  # repo@sha256:...
         repo, _, tag = repo.partition("@")
-    resp = request(registry, f"/v2/{repo}/manifests/{tag}", username, password, method="HEAD",
-                   timeout=timeout, headers={"Accept": MANIFEST_TYPES})
+    resp = request(
+        registry,
+        f"/v2/{repo}/manifests/{tag}",
+        username,
+        password,
+        method="HEAD",
+        timeout=timeout,
+        headers={"Accept": MANIFEST_TYPES},
+    )
     if resp.status_code == 404:
         return None
     if resp.status_code >= 400:

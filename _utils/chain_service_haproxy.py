@@ -49,8 +49,9 @@ def argv(command):
 
 def _check(value, field):
     if not isinstance(value, str) or not NAME.match(value):
-        raise chain_errors.BadInput(f"{field}: expected a HAProxy name ([a-zA-Z0-9_.-]), "
-                                    f"got {value!r}")
+        raise chain_errors.BadInput(
+            f"{field}: expected a HAProxy name ([a-zA-Z0-9_.-]), got {value!r}"
+        )
     return value
 
 
@@ -82,7 +83,8 @@ def check_answer(text, command):
     """The runtime API answers errors in plain text; raise them as a BackendError."""
     lowered = (text or "").strip().lower()
     if lowered.startswith(("unknown command", "no such", "require", "permission denied")) or (
-            "not found" in lowered and "\n" not in lowered):
+        "not found" in lowered and "\n" not in lowered
+    ):
         raise chain_errors.BackendError(f"haproxy refused {command!r}: {text.strip()}")
     return text
 
@@ -130,5 +132,6 @@ def parse_sessions(text, backend):
 
 def serving(servers):
     """Slots that take traffic: up and neither in maintenance nor draining."""
-    return sorted(s for s, v in servers.items() if v["op"] == "up" and not v["maint"]
-                  and not v["drain"])
+    return sorted(
+        s for s, v in servers.items() if v["op"] == "up" and not v["maint"] and not v["drain"]
+    )

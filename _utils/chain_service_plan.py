@@ -50,8 +50,10 @@ MAX_REPLICAS = 64
 
 def check_name(name, field="name"):
     if not isinstance(name, str) or not NAME.match(name):
-        raise BadInput(f"{field}: expected a container name ([a-zA-Z0-9][a-zA-Z0-9_.-]*, at most "
-                       f"41 characters), got {name!r}")
+        raise BadInput(
+            f"{field}: expected a container name ([a-zA-Z0-9][a-zA-Z0-9_.-]*, at most "
+            f"41 characters), got {name!r}"
+        )
     return name
 
 
@@ -81,8 +83,10 @@ def check_update(update, window):
     if update is None:
         update = {}
     if not isinstance(update, dict):
-        raise BadInput("update: expected a mapping of {parallelism, delay, monitor, failure_action, "
-                       "max_failure_ratio, order, progress_deadline}")
+        raise BadInput(
+            "update: expected a mapping of {parallelism, delay, monitor, failure_action, "
+            "max_failure_ratio, order, progress_deadline}"
+        )
     unknown = sorted(set(update) - set(UPDATE_DEFAULTS))
     if unknown:
         raise BadInput(f"update: unknown key(s) {unknown}; accepted: {sorted(UPDATE_DEFAULTS)}")
@@ -91,23 +95,31 @@ def check_update(update, window):
     out["delay"] = chain_errors.as_number(out["delay"], "update.delay (seconds)", minimum=0)
     out["monitor"] = chain_errors.as_number(out["monitor"], "update.monitor (seconds)", minimum=0)
     out["max_failure_ratio"] = chain_errors.as_number(
-        out["max_failure_ratio"], "update.max_failure_ratio (0..1)", minimum=0, maximum=1)
+        out["max_failure_ratio"], "update.max_failure_ratio (0..1)", minimum=0, maximum=1
+    )
     out["progress_deadline"] = chain_errors.as_number(
-        out["progress_deadline"], "update.progress_deadline (seconds)", minimum=1)
+        out["progress_deadline"], "update.progress_deadline (seconds)", minimum=1
+    )
     if out["failure_action"] not in FAILURE_ACTIONS:
-        raise BadInput(f"update.failure_action: expected one of {', '.join(FAILURE_ACTIONS)}, "
-                       f"got {out['failure_action']!r}")
+        raise BadInput(
+            f"update.failure_action: expected one of {', '.join(FAILURE_ACTIONS)}, "
+            f"got {out['failure_action']!r}"
+        )
     if out["order"] not in ORDERS:
         raise BadInput(f"update.order: expected one of {', '.join(ORDERS)}, got {out['order']!r}")
     if window is None:
-        raise BadInput("healthcheck: a replicated service needs a health check (the update's "
-                       "health gate), e.g. {test: 'curl -fs http://127.0.0.1:8000/health', "
-                       "interval: 1s, timeout: 1s, retries: 2}")
+        raise BadInput(
+            "healthcheck: a replicated service needs a health check (the update's "
+            "health gate), e.g. {test: 'curl -fs http://127.0.0.1:8000/health', "
+            "interval: 1s, timeout: 1s, retries: 2}"
+        )
     if out["monitor"] < window:
-        raise BadInput(f"update.monitor: {out['monitor']:g}s is shorter than the health check's "
-                       f"window ({window:g}s = retries x (interval + timeout)); a replica could "
-                       f"pass the gate and only then be found unhealthy: raise monitor to at "
-                       f"least {window:g}")
+        raise BadInput(
+            f"update.monitor: {out['monitor']:g}s is shorter than the health check's "
+            f"window ({window:g}s = retries x (interval + timeout)); a replica could "
+            f"pass the gate and only then be found unhealthy: raise monitor to at "
+            f"least {window:g}"
+        )
     if out["progress_deadline"] < out["monitor"]:
         raise BadInput("update.progress_deadline: must be at least update.monitor")
     return out
@@ -131,7 +143,7 @@ def replica_name(service, gen, index):
 def batches(items, parallelism):
     """``items`` in consecutive groups of ``parallelism``."""
     items = list(items)
-    return [items[i:i + parallelism] for i in range(0, len(items), parallelism)]
+    return [items[i : i + parallelism] for i in range(0, len(items), parallelism)]
 
 
 def too_many_failures(failed, total, ratio):
@@ -145,7 +157,8 @@ def free_slots(used, slots, count):
     if len(free) < count:
         raise chain_errors.BackendError(
             f"the frontend has {slots} server slots, {len(used)} in use: {count} more are needed "
-            f"(raise CHAIN_SLOTS on the frontend to at least twice the replicas)")
+            f"(raise CHAIN_SLOTS on the frontend to at least twice the replicas)"
+        )
     return free[:count]
 
 
@@ -173,8 +186,11 @@ def pick_previous(history, current, wanted=None):
     if wanted is None:
         return others[0] if others else None
     for entry in history:
-        if entry == wanted or entry.split("@")[-1].startswith(wanted) or (
-                wanted.startswith("sha256:") and wanted in entry):
+        if (
+            entry == wanted
+            or entry.split("@")[-1].startswith(wanted)
+            or (wanted.startswith("sha256:") and wanted in entry)
+        ):
             return entry
     return None
 
@@ -185,8 +201,11 @@ def converged(replicas, gen, wanted):
     ``{name: {generation, running, health}}``."""
     current = [r for r in replicas.values() if r["generation"] == gen]
     others_running = [r for r in replicas.values() if r["generation"] != gen and r["running"]]
-    return (len(current) == wanted and not others_running
-            and all(r["running"] and r.get("health") in ("healthy", None) for r in current))
+    return (
+        len(current) == wanted
+        and not others_running
+        and all(r["running"] and r.get("health") in ("healthy", None) for r in current)
+    )
 
 
 def timestamp(value):

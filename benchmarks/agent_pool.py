@@ -58,33 +58,51 @@ JOB_XML = (
 
 def caller(tmp, url, user, token, minion_id):
     opts = salt.config.minion_config(None)
-    opts.update({
-        "id": minion_id, "file_client": "local", "module_dirs": [str(REPO)],
-        "cachedir": str(tmp / "cache"), "pki_dir": str(tmp / "pki"),
-        "sock_dir": str(tmp / "sock"), "log_file": str(tmp / "minion.log"),
-        "file_roots": {"base": [str(tmp / "files")]},
-        "container": {"default_profile": "engine1",
-                      "profiles": {"engine1": {"base_url": ENGINE1, "timeout": 60}}},
-        "jenkins": {"default_profile": "emu",
-                    "profiles": {"emu": {"url": url, "user": user, "token": token,
-                                         "timeout": 10}}},
-    })
+    opts.update(
+        {
+            "id": minion_id,
+            "file_client": "local",
+            "module_dirs": [str(REPO)],
+            "cachedir": str(tmp / "cache"),
+            "pki_dir": str(tmp / "pki"),
+            "sock_dir": str(tmp / "sock"),
+            "log_file": str(tmp / "minion.log"),
+            "file_roots": {"base": [str(tmp / "files")]},
+            "container": {
+                "default_profile": "engine1",
+                "profiles": {"engine1": {"base_url": ENGINE1, "timeout": 60}},
+            },
+            "jenkins": {
+                "default_profile": "emu",
+                "profiles": {"emu": {"url": url, "user": user, "token": token, "timeout": 10}},
+            },
+        }
+    )
     for sub in ("cache", "pki", "sock", "files"):
         (tmp / sub).mkdir(exist_ok=True)
     return salt.client.Caller(mopts=opts)
 
 
 def pool_args(pool, **kw):
-    return {"label": f"{pool}-l", "connect_timeout": 120, "idle_minutes": 0,
-            "container_options": {"network_mode": "host"}, **kw}
+    return {
+        "label": f"{pool}-l",
+        "connect_timeout": 120,
+        "idle_minutes": 0,
+        "container_options": {"network_mode": "host"},
+        **kw,
+    }
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--queue-runs", type=int, default=10)
     parser.add_argument("--noop-runs", type=int, default=5)
-    parser.add_argument("--interval", type=float, default=1.0,
-                        help="seconds between reconcile passes while a build waits (schedule)")
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=1.0,
+        help="seconds between reconcile passes while a build waits (schedule)",
+    )
     args = parser.parse_args()
     run = secrets.token_hex(3)
     owner = f"bench-{run}"
@@ -92,8 +110,10 @@ def main():
     returns = []
     results = {"run": run, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
     client = docker.DockerClient(base_url=ENGINE1, version="auto")
-    with tempfile.TemporaryDirectory(prefix="bench-agents-") as tmpdir, \
-            testing.running_emulator(Path(tmpdir) / "home") as (url, user, token):
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-agents-") as tmpdir,
+        testing.running_emulator(Path(tmpdir) / "home") as (url, user, token),
+    ):
         tmp = Path(tmpdir)
         salt_call = caller(tmp, url, user, token, owner)
 
@@ -106,8 +126,12 @@ def main():
             for key, count in (("one", 1), ("eight", 8)):
                 pool = f"b{run}-{key}"
                 start = time.perf_counter()
-                call("jenkins_agent.reconcile", pool, image,
-                     **pool_args(pool, min=count, max=count, max_starting=count))
+                call(
+                    "jenkins_agent.reconcile",
+                    pool,
+                    image,
+                    **pool_args(pool, min=count, max=count, max_starting=count),
+                )
                 call("jenkins_agent.wait_pool", pool, count, timeout=180)
                 results[key] = round(time.perf_counter() - start, 2)
             results["ratio_eight_one"] = round(results["eight"] / results["one"], 2)
@@ -115,8 +139,13 @@ def main():
             pool8 = f"b{run}-eight"
             durations = []
             for _ in range(args.noop_runs):
-                out = call("state.single", "jenkins_agent.pool", name=pool8, image=image,
-                           **pool_args(pool8, min=8, max=8, max_starting=8))
+                out = call(
+                    "state.single",
+                    "jenkins_agent.pool",
+                    name=pool8,
+                    image=image,
+                    **pool_args(pool8, min=8, max=8, max_starting=8),
+                )
                 (state,) = out.values()
                 assert not state["changes"], state
                 durations.append(state["duration"])
@@ -149,7 +178,8 @@ def main():
             results["queue_to_started_s_all"] = [round(x, 2) for x in latencies]
 
             containers = client.containers.list(
-                all=True, filters={"label": f"org.saltext-chain.jenkins-agent.owner={owner}"})
+                all=True, filters={"label": f"org.saltext-chain.jenkins-agent.owner={owner}"}
+            )
             node_secrets = {}
             for ctr in containers:
                 node = ctr.labels["org.saltext-chain.jenkins-agent.node"]
@@ -160,16 +190,23 @@ def main():
             results["secret_leaks"] = leaks
         finally:
             for ctr in client.containers.list(
-                    all=True,
-                    filters={"label": f"org.saltext-chain.jenkins-agent.owner={owner}"}):
+                all=True, filters={"label": f"org.saltext-chain.jenkins-agent.owner={owner}"}
+            ):
                 with contextlib.suppress(docker.errors.APIError):
                     ctr.remove(force=True)
             agents.remove_image(image)
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2))
     print(f"{'row':32} value")
-    for key in ("one", "eight", "ratio_eight_one", "noop_ms", "queue_to_started_s_median",
-                "secret_checked_containers", "secret_leaks"):
+    for key in (
+        "one",
+        "eight",
+        "ratio_eight_one",
+        "noop_ms",
+        "queue_to_started_s_median",
+        "secret_checked_containers",
+        "secret_leaks",
+    ):
         print(f"{key:32} {results.get(key)}")
     print(f"(all figures in {RESULTS.relative_to(REPO)})")
     return 0

@@ -17,13 +17,20 @@ exclude_patterns = ["_build"]
 autodoc_member_order = "bysource"
 html_theme = "alabaster"
 
-KINDS = {"_modules": "Execution modules", "_states": "State modules", "_runners": "Runners",
-         "_grains": "Grains", "_beacons": "Beacons"}
+KINDS = {
+    "_modules": "Execution modules",
+    "_states": "State modules",
+    "_runners": "Runners",
+    "_grains": "Grains",
+    "_beacons": "Beacons",
+}
 
 
 def _virtualname(path):
     for node in ast.parse(path.read_text()).body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__virtualname__" for t in node.targets):
+        if isinstance(node, ast.Assign) and any(
+            getattr(t, "id", None) == "__virtualname__" for t in node.targets
+        ):
             return ast.literal_eval(node.value)
     return path.stem
 

@@ -96,7 +96,15 @@ def _alive(pidfile):
 
 
 def _salt(*args, timeout=600):
-    cmd = [str(BIN / "salt"), "-c", str(STATE / "etc"), "--out=json", "--static", "--timeout=120", *args]
+    cmd = [
+        str(BIN / "salt"),
+        "-c",
+        str(STATE / "etc"),
+        "--out=json",
+        "--static",
+        "--timeout=120",
+        *args,
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     try:
         return json.loads(out.stdout or "{}"), out.returncode
@@ -116,7 +124,9 @@ def up(args):
             say(f"salt-minion {minion_id} already running")
             continue
         say(f"starting salt-minion {minion_id} (Docker engine {base_url})")
-        subprocess.run([str(BIN / "salt-minion"), "-c", str(STATE / "etc" / minion_id), "-d"], check=True)
+        subprocess.run(
+            [str(BIN / "salt-minion"), "-c", str(STATE / "etc" / minion_id), "-d"], check=True
+        )
     say("waiting for both minions to answer")
     deadline = time.monotonic() + 120
     while True:
@@ -144,9 +154,15 @@ def _report(ret):
         total = sum(s.get("duration", 0) for s in states.values())
         changed = [s for s in states.values() if s.get("changes")]
         failed = [s for s in states.values() if s.get("result") is False]
-        print(f"  {minion}: {len(states)} states, {len(changed)} changed, {len(failed)} failed, {total:.0f} ms")
+        print(
+            f"  {minion}: {len(states)} states, {len(changed)} changed, {len(failed)} failed, {total:.0f} ms"
+        )
         for state in sorted(states.values(), key=lambda s: s.get("__run_num__", 0)):
-            mark = "FAIL" if state.get("result") is False else ("chg " if state.get("changes") else "ok  ")
+            mark = (
+                "FAIL"
+                if state.get("result") is False
+                else ("chg " if state.get("changes") else "ok  ")
+            )
             print(f"    {mark} {state.get('name')}: {state.get('comment')}")
 
 
@@ -178,7 +194,9 @@ def down(_args):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name, func in (("up", up), ("status", status), ("down", down)):
         sub.add_parser(name).set_defaults(func=func)

@@ -38,7 +38,7 @@ workdir""".split()
 # Where an old name means something else here, or is not taken.
 DIFFERS = {
     "ports": "old `ports` only exposed ports: that is `expose` here; `ports` here publishes "
-             "(the old `port_bindings`)",
+    "(the old `port_bindings`)",
     "expose": "old `expose` was an alias of `ports` (exposed ports): same meaning here",
     "port_bindings": "same entries; IPv6 host addresses in brackets (`[::1]:8080:80`) work",
     "publish": "same as `port_bindings`",
@@ -46,7 +46,7 @@ DIFFERS = {
     "volume": "same as `volumes`",
     "binds": "also anonymous volumes (`/path`); compared as a set",
     "stop_timeout": "in `container.running` this is the state's grace before it kills a container "
-                    "it stops; `container.create` sets the container's `StopTimeout`",
+    "it stops; `container.create` sets the container's `StopTimeout`",
     "log_driver": "merged with `log_opt` into `log_config`",
     "log_opt": "merged with `log_driver` into `log_config`",
     "labels": "compared allow_more_present by default; the image's labels are merged",
@@ -68,20 +68,41 @@ NOT_TAKEN = {
 }
 OLD_STATE_ARGS = [
     ("docker_container.running", "image", "`image`", "a new image id behind the name recreates"),
-    ("docker_container.running", "force", "-", "declared differences recreate; `comparisons` "
-     "chooses strict / ignore / allow_more_present per field"),
-    ("docker_container.running", "watch_action: force", "`watch_action: recreate`",
-     "also `restart` or `none`"),
+    (
+        "docker_container.running",
+        "force",
+        "-",
+        "declared differences recreate; `comparisons` "
+        "chooses strict / ignore / allow_more_present per field",
+    ),
+    (
+        "docker_container.running",
+        "watch_action: force",
+        "`watch_action: recreate`",
+        "also `restart` or `none`",
+    ),
     ("docker_container.running", "start: false", "`container.stopped`", ""),
     ("docker_container.running", "shutdown_timeout", "`stop_timeout`", "seconds of grace"),
     ("docker_container.running", "client_timeout", "profile `timeout`", "per engine profile"),
-    ("docker_container.running", "skip_translate, ignore_collisions, validate_ip_addrs", "-",
-     "input is always validated and normalised"),
-    ("docker_container.running", "networks", "`networks`", "allow_more_present by default; "
-     "connected in place, no recreate"),
+    (
+        "docker_container.running",
+        "skip_translate, ignore_collisions, validate_ip_addrs",
+        "-",
+        "input is always validated and normalised",
+    ),
+    (
+        "docker_container.running",
+        "networks",
+        "`networks`",
+        "allow_more_present by default; connected in place, no recreate",
+    ),
     ("docker_image.present", "name + tag", "`name`", "one reference, `repo:tag`"),
-    ("docker_image.present", "build", "`build`", "a salt:// or local context; rebuilt only when "
-     "the digest of its inputs changes"),
+    (
+        "docker_image.present",
+        "build",
+        "`build`",
+        "a salt:// or local context; rebuilt only when the digest of its inputs changes",
+    ),
     ("docker_image.present", "dockerfile", "`dockerfile`", ""),
     ("docker_image.present", "buildargs", "`buildargs`", "`base_image` sets `BASE_IMAGE`"),
     ("docker_image.present", "force", "`pull: always`", "pulls every run, reports a moved id"),
@@ -91,8 +112,12 @@ OLD_STATE_ARGS = [
     ("docker_network.present", "driver_opts / options", "`options`", ""),
     ("docker_network.present", "ipam_pools / subnet, gateway", "`subnet`, `gateway`", "one pool"),
     ("docker_network.present", "internal, enable_ipv6, labels", "same names", ""),
-    ("docker_network.present", "containers, reconnect", "-", "containers declare `networks`; "
-     "a recreated network reconnects them"),
+    (
+        "docker_network.present",
+        "containers, reconnect",
+        "-",
+        "containers declare `networks`; a recreated network reconnects them",
+    ),
     ("docker_volume.present", "driver, driver_opts", "same names", ""),
     ("docker_volume.present", "force", "`recreate: options-changed`", "the volume's data is lost"),
     ("docker_volume.present", "-", "`labels`", "new"),
@@ -121,7 +146,8 @@ GENERATED = {"options": spec.option_table, "migration": migration_table}
 def render(text):
     for key, make in GENERATED.items():
         pattern = re.compile(
-            rf"(<!-- BEGIN generated: {key} [^\n]*-->\n)(?:.*?\n)?(<!-- END generated: {key} -->)", re.S
+            rf"(<!-- BEGIN generated: {key} [^\n]*-->\n)(?:.*?\n)?(<!-- END generated: {key} -->)",
+            re.S,
         )
         if not pattern.search(text):
             raise SystemExit(f"{DOC}: markers for '{key}' are missing")

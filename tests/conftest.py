@@ -36,7 +36,12 @@ def docker_engines():
 def salt_factories_config():
     # A short root dir keeps unix socket paths below the AF_UNIX limit, and it is removed.
     root = tempfile.mkdtemp(prefix="sc", dir="/tmp")
-    yield {"code_dir": str(REPO), "inject_sitecustomize": False, "start_timeout": 120, "root_dir": root}
+    yield {
+        "code_dir": str(REPO),
+        "inject_sitecustomize": False,
+        "start_timeout": 120,
+        "root_dir": root,
+    }
     shutil.rmtree(root, ignore_errors=True)
 
 

@@ -26,7 +26,11 @@ USE_REAL = bool(REAL_URL and REAL_USER and REAL_TOKEN)
 # run the emulator and the agents with another interpreter (e.g. a venv with aiohttp 3.8)
 EMULATOR_PYTHON = os.environ.get("EMULATOR_PYTHON") or None
 
-PLUGINS = ("git:5.7.0", "workflow-job:1505.vea_4b_20a_4a_495", "cloudbees-folder:6.999.v42253c105443")
+PLUGINS = (
+    "git:5.7.0",
+    "workflow-job:1505.vea_4b_20a_4a_495",
+    "cloudbees-folder:6.999.v42253c105443",
+)
 ADMIN_PASSWORD = "s3cret-password"
 
 
@@ -36,7 +40,9 @@ RELEASE = "2.568.2"
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "emulator_only: needs the emulator itself (skipped against a real Jenkins)")
+    config.addinivalue_line(
+        "markers", "emulator_only: needs the emulator itself (skipped against a real Jenkins)"
+    )
     config.addinivalue_line(
         "markers",
         "jenkins(release, source, since=None): the Jenkins release whose source the check was read "
@@ -50,8 +56,10 @@ def pytest_collection_modifyitems(config, items):
     here = pathlib.Path(__file__).resolve().parent
     items = [item for item in items if here in pathlib.Path(str(item.fspath)).resolve().parents]
     unsourced = [
-        item.nodeid for item in items
-        if item.get_closest_marker("jenkins") is None and item.get_closest_marker("emulator_only") is None
+        item.nodeid
+        for item in items
+        if item.get_closest_marker("jenkins") is None
+        and item.get_closest_marker("emulator_only") is None
     ]
     if unsourced:
         raise pytest.UsageError(
@@ -60,7 +68,9 @@ def pytest_collection_modifyitems(config, items):
         )
     if not USE_REAL:
         return
-    skip = pytest.mark.skip(reason="needs the Jenkins emulator (JENKINS_URL points to a real Jenkins)")
+    skip = pytest.mark.skip(
+        reason="needs the Jenkins emulator (JENKINS_URL points to a real Jenkins)"
+    )
     for item in items:
         if "emulator_only" in item.keywords:
             item.add_marker(skip)
@@ -112,7 +122,9 @@ def target(tmp_path_factory):
         return
     home = tmp_path_factory.mktemp("jenkins-home")
     extra = ["--admin-password", ADMIN_PASSWORD]
-    with testing.running_emulator(home, plugins=PLUGINS, extra_args=extra, python=EMULATOR_PYTHON) as (url, user, token):
+    with testing.running_emulator(
+        home, plugins=PLUGINS, extra_args=extra, python=EMULATOR_PYTHON
+    ) as (url, user, token):
         yield Target(url, user, token, emulated=True, home=str(home), password=ADMIN_PASSWORD)
 
 
@@ -155,8 +167,14 @@ def agent_factory(target, tmp_path):
     def start(node, workdir=None, secret=None, url=None):
         workdir = workdir or tmp_path / f"agent-{node}"
         workdir.mkdir(parents=True, exist_ok=True)
-        ctx = testing.running_agent(url or target.url, secret or node_secret(target, node), node, workdir,
-                                    log_path=str(tmp_path / f"{node}-{len(started)}.log"), python=EMULATOR_PYTHON)
+        ctx = testing.running_agent(
+            url or target.url,
+            secret or node_secret(target, node),
+            node,
+            workdir,
+            log_path=str(tmp_path / f"{node}-{len(started)}.log"),
+            python=EMULATOR_PYTHON,
+        )
         proc = ctx.__enter__()
         started.append(ctx)
         return proc

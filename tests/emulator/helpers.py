@@ -19,8 +19,16 @@ def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
         time.sleep(interval)
 
 
-def freestyle(command=None, label=None, params=(), artifacts=None, allow_empty=False, extra="",
-              concurrent=False, disabled=False):
+def freestyle(
+    command=None,
+    label=None,
+    params=(),
+    artifacts=None,
+    allow_empty=False,
+    extra="",
+    concurrent=False,
+    disabled=False,
+):
     """A freestyle config.xml; ``params`` = [(name, default)]; ``label`` None = can roam."""
     props = ""
     if params:
@@ -30,7 +38,11 @@ def freestyle(command=None, label=None, params=(), artifacts=None, allow_empty=F
             for n, d in params
         )
         props = f"<hudson.model.ParametersDefinitionProperty><parameterDefinitions>{defs}</parameterDefinitions></hudson.model.ParametersDefinitionProperty>"
-    node = f"<assignedNode>{escape(label)}</assignedNode><canRoam>false</canRoam>" if label else "<canRoam>true</canRoam>"
+    node = (
+        f"<assignedNode>{escape(label)}</assignedNode><canRoam>false</canRoam>"
+        if label
+        else "<canRoam>true</canRoam>"
+    )
     builders = ""
     if command is not None:
         builders = f"<hudson.tasks.Shell><command>{escape(command)}</command></hudson.tasks.Shell>"
@@ -51,18 +63,27 @@ def freestyle(command=None, label=None, params=(), artifacts=None, allow_empty=F
 
 def run_to_completion(server, job, parameters=None, timeout=20.0):
     qid = server.build_job(job, parameters)
-    item = wait_for(lambda: server.get_queue_item(qid).get("executable"), timeout, what=f"{job} to start")
+    item = wait_for(
+        lambda: server.get_queue_item(qid).get("executable"), timeout, what=f"{job} to start"
+    )
     number = item["number"]
     info = wait_for(
         lambda: (lambda b: b if not b["building"] else None)(server.get_build_info(job, number)),
-        timeout, what=f"{job} #{number} to finish",
+        timeout,
+        what=f"{job} #{number} to finish",
     )
     return info
 
 
 def create_inbound_node(server, node, labels="", executors=1, remote_fs="/tmp/agent"):
-    server.create_node(node, numExecutors=executors, remoteFS=remote_fs, labels=labels or None,
-                       launcher=jenkins.LAUNCHER_JNLP, launcher_params={"webSocket": True})
+    server.create_node(
+        node,
+        numExecutors=executors,
+        remoteFS=remote_fs,
+        labels=labels or None,
+        launcher=jenkins.LAUNCHER_JNLP,
+        launcher_params={"webSocket": True},
+    )
 
 
 def node_secret(target, node):
@@ -72,8 +93,11 @@ def node_secret(target, node):
 
 
 def wait_online(server, node, online=True, timeout=10.0):
-    wait_for(lambda: server.get_node_info(node)["offline"] is (not online), timeout,
-             what=f"{node} {'online' if online else 'offline'}")
+    wait_for(
+        lambda: server.get_node_info(node)["offline"] is (not online),
+        timeout,
+        what=f"{node} {'online' if online else 'offline'}",
+    )
 
 
 def docker_available():

@@ -39,7 +39,10 @@ def test_wsagents_handshake_rules(target, server, name, cleanup):
     assert requests.get(url, headers=headers, timeout=10).status_code == 403
 
 
-@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/slaves/SlaveComputer.java; hudson/model/AbstractBuild.java")
+@pytest.mark.jenkins(
+    "2.568.2",
+    "core/src/main/java/hudson/slaves/SlaveComputer.java; hudson/model/AbstractBuild.java",
+)
 def test_agent_online_offline_and_build(target, server, name, cleanup, agent_factory, tmp_path):
     cleanup[0].append(name)
     cleanup[1].append(name)
@@ -49,11 +52,16 @@ def test_agent_online_offline_and_build(target, server, name, cleanup, agent_fac
     wait_online(server, name)
     info = server.get_node_info(name)
     assert info["offline"] is False and info["temporarilyOffline"] is False
-    server.create_job(name, freestyle(
-        'echo "hello from $NODE_NAME build $BUILD_NUMBER of $JOB_NAME in $WORKSPACE"\n'
-        'echo "tag=$BUILD_TAG url=$BUILD_URL exec=$EXECUTOR_NUMBER jenkins=$JENKINS_URL id=$BUILD_ID"\n'
-        "mkdir -p out/sub && echo payload > out/sub/result.txt && echo other > out/b.log",
-        label="linux", artifacts="out/**/*.txt, out/*.log"))
+    server.create_job(
+        name,
+        freestyle(
+            'echo "hello from $NODE_NAME build $BUILD_NUMBER of $JOB_NAME in $WORKSPACE"\n'
+            'echo "tag=$BUILD_TAG url=$BUILD_URL exec=$EXECUTOR_NUMBER jenkins=$JENKINS_URL id=$BUILD_ID"\n'
+            "mkdir -p out/sub && echo payload > out/sub/result.txt && echo other > out/b.log",
+            label="linux",
+            artifacts="out/**/*.txt, out/*.log",
+        ),
+    )
     build = run_to_completion(server, name)
     assert build["result"] == "SUCCESS"
     assert build["builtOn"] == name
@@ -62,11 +70,17 @@ def test_agent_online_offline_and_build(target, server, name, cleanup, agent_fac
     console = server.get_build_console_output(name, 1)
     workspace = str(workdir / "workspace" / name)
     assert f"hello from {name} build 1 of {name} in {workspace}" in console
-    assert f"tag=jenkins-{name}-1 url={target.url}job/{name}/1/ exec=0 jenkins={target.url} id=1" in console
+    assert (
+        f"tag=jenkins-{name}-1 url={target.url}job/{name}/1/ exec=0 jenkins={target.url} id=1"
+        in console
+    )
     assert f"Building remotely on {name} (linux) in workspace {workspace}" in console
     assert "+ echo" in console  # sh -x trace
     assert console.rstrip().endswith("Finished: SUCCESS")
-    assert sorted(a["relativePath"] for a in build["artifacts"]) == ["out/b.log", "out/sub/result.txt"]
+    assert sorted(a["relativePath"] for a in build["artifacts"]) == [
+        "out/b.log",
+        "out/sub/result.txt",
+    ]
     resp = target.session().get(f"{target.url}job/{name}/1/artifact/out/sub/result.txt", timeout=10)
     assert resp.status_code == 200 and resp.text == "payload\n"
     resp = target.session().get(f"{target.url}job/{name}/lastSuccessfulBuild/api/json", timeout=10)
@@ -102,20 +116,33 @@ def test_failing_step_and_empty_archive(target, server, name, cleanup, agent_fac
     server.reconfig_job(name, freestyle("true", label="fail-" + name, artifacts="nothing/*.bin"))
     build = run_to_completion(server, name)
     assert build["result"] == "FAILURE"
-    assert 'No artifacts found that match the file pattern "nothing/*.bin"' in server.get_build_console_output(name, build["number"])
-    server.reconfig_job(name, freestyle("true", label="fail-" + name, artifacts="nothing/*.bin", allow_empty=True))
+    assert (
+        'No artifacts found that match the file pattern "nothing/*.bin"'
+        in server.get_build_console_output(name, build["number"])
+    )
+    server.reconfig_job(
+        name, freestyle("true", label="fail-" + name, artifacts="nothing/*.bin", allow_empty=True)
+    )
     assert run_to_completion(server, name)["result"] == "SUCCESS"
 
 
-@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/ParametersAction.java buildEnvironment")
+@pytest.mark.jenkins(
+    "2.568.2", "core/src/main/java/hudson/model/ParametersAction.java buildEnvironment"
+)
 def test_parameters_reach_the_shell(server, name, cleanup, agent_factory):
     cleanup[0].append(name)
     cleanup[1].append(name)
     create_inbound_node(server, name, labels="param-" + name)
     agent_factory(name)
     wait_online(server, name)
-    server.create_job(name, freestyle('echo "greeting=$GREETING target=$TARGET"', label="param-" + name,
-                                      params=[("GREETING", "hello"), ("TARGET", "prod")]))
+    server.create_job(
+        name,
+        freestyle(
+            'echo "greeting=$GREETING target=$TARGET"',
+            label="param-" + name,
+            params=[("GREETING", "hello"), ("TARGET", "prod")],
+        ),
+    )
     build = run_to_completion(server, name, {"GREETING": "salut"})
     assert "greeting=salut target=prod" in server.get_build_console_output(name, build["number"])
 
@@ -155,20 +182,31 @@ def test_executors_bound_concurrency(target, server, name, cleanup, agent_factor
     marker = tmp_path / "running"
     for job in jobs:
         cleanup[0].append(job)
-        server.create_job(job, freestyle(
-            f'if [ -e {marker} ]; then echo OVERLAP; fi; touch {marker}; sleep 0.4; rm -f {marker}',
-            label="conc-" + name))
+        server.create_job(
+            job,
+            freestyle(
+                f"if [ -e {marker} ]; then echo OVERLAP; fi; touch {marker}; sleep 0.4; rm -f {marker}",
+                label="conc-" + name,
+            ),
+        )
     qids = [server.build_job(job) for job in jobs]
     time.sleep(0.2)
     waiting = [server.get_queue_item(q) for q in qids]
     assert any(w.get("why") == f"Waiting for next available executor on ‘{name}’" for w in waiting)
     for job, q in zip(jobs, qids, strict=True):
-        number = wait_for(lambda q=q: server.get_queue_item(q).get("executable"), what="start")["number"]
-        wait_for(lambda job=job, n=number: not server.get_build_info(job, n)["building"], what="finish")
+        number = wait_for(lambda q=q: server.get_queue_item(q).get("executable"), what="start")[
+            "number"
+        ]
+        wait_for(
+            lambda job=job, n=number: not server.get_build_info(job, n)["building"], what="finish"
+        )
         assert "OVERLAP" not in server.get_build_console_output(job, number)
 
 
-@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/console/AnnotatedLargeText.java doProgressiveText (Stapler LargeText.doProgressText)")
+@pytest.mark.jenkins(
+    "2.568.2",
+    "core/src/main/java/hudson/console/AnnotatedLargeText.java doProgressiveText (Stapler LargeText.doProgressText)",
+)
 def test_progressive_log_while_building(target, server, name, cleanup, agent_factory):
     cleanup[0].append(name)
     cleanup[1].append(name)
@@ -180,15 +218,23 @@ def test_progressive_log_while_building(target, server, name, cleanup, agent_fac
     number = wait_for(lambda: server.get_queue_item(qid).get("executable"), what="start")["number"]
     http = target.session()
     url = f"{target.url}job/{name}/{number}/logText/progressiveText"
-    resp = wait_for(lambda: (lambda r: r if "first" in r.text else None)(http.get(url + "?start=0", timeout=10)),
-                    what="first line")
+    resp = wait_for(
+        lambda: (lambda r: r if "first" in r.text else None)(
+            http.get(url + "?start=0", timeout=10)
+        ),
+        what="first line",
+    )
     assert resp.headers["X-More-Data"] == "true"
     info = server.get_build_info(name, number)
     assert info["building"] is True and info["result"] is None and info["inProgress"] is True
     assert server.get_job_info(name)["color"].endswith("_anime")
     size = int(resp.headers["X-Text-Size"])
-    final = wait_for(lambda: (lambda r: r if "X-More-Data" not in r.headers else None)(http.get(f"{url}?start={size}", timeout=10)),
-                     what="end of log")
+    final = wait_for(
+        lambda: (lambda r: r if "X-More-Data" not in r.headers else None)(
+            http.get(f"{url}?start={size}", timeout=10)
+        ),
+        what="end of log",
+    )
     assert "second" in final.text and "first" not in final.text
 
 
@@ -196,22 +242,32 @@ def test_progressive_log_while_building(target, server, name, cleanup, agent_fac
 def test_wrong_secret_is_refused(target, server, name, cleanup, tmp_path):
     cleanup[1].append(name)
     create_inbound_node(server, name)
-    with testing.running_agent(target.url, "0" * 64, name, tmp_path / "wd",
-                               log_path=str(tmp_path / "bad.log")) as proc:
+    with testing.running_agent(
+        target.url, "0" * 64, name, tmp_path / "wd", log_path=str(tmp_path / "bad.log")
+    ) as proc:
         assert proc.wait(timeout=10) == 1
     log = (tmp_path / "bad.log").read_text()
     assert "HTTP 403" in log
     assert server.get_node_info(name)["offline"] is True
 
 
-@pytest.mark.jenkins("2.568.2", "core/src/main/java/jenkins/slaves/DefaultJnlpSlaveReceiver.java afterProperties")
-def test_second_connection_for_same_node_is_refused(target, server, name, cleanup, agent_factory, tmp_path):
+@pytest.mark.jenkins(
+    "2.568.2", "core/src/main/java/jenkins/slaves/DefaultJnlpSlaveReceiver.java afterProperties"
+)
+def test_second_connection_for_same_node_is_refused(
+    target, server, name, cleanup, agent_factory, tmp_path
+):
     cleanup[1].append(name)
     create_inbound_node(server, name)
     agent_factory(name)
     wait_online(server, name)
-    with testing.running_agent(target.url, node_secret(target, name), name, tmp_path / "wd2",
-                               log_path=str(tmp_path / "dup.log")) as proc:
+    with testing.running_agent(
+        target.url,
+        node_secret(target, name),
+        name,
+        tmp_path / "wd2",
+        log_path=str(tmp_path / "dup.log"),
+    ) as proc:
         assert proc.wait(timeout=10) == 1
     assert "is already connected to this controller" in (tmp_path / "dup.log").read_text()
 
@@ -219,10 +275,18 @@ def test_second_connection_for_same_node_is_refused(target, server, name, cleanu
 def test_positional_arguments_like_the_official_entrypoint(target, server, name, cleanup, tmp_path):
     cleanup[1].append(name)
     create_inbound_node(server, name)
-    env = dict(testing._env(), JENKINS_URL=target.url, JENKINS_WEB_SOCKET="true",
-               JENKINS_AGENT_WORKDIR=str(tmp_path))
-    proc = subprocess.Popen([sys.executable, testing.AGENT_SCRIPT, node_secret(target, name), name], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(
+        testing._env(),
+        JENKINS_URL=target.url,
+        JENKINS_WEB_SOCKET="true",
+        JENKINS_AGENT_WORKDIR=str(tmp_path),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, testing.AGENT_SCRIPT, node_secret(target, name), name],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_online(server, name)
     finally:
@@ -237,8 +301,19 @@ def test_secret_from_an_argument_file(target, server, name, cleanup, tmp_path):
     secret_file = tmp_path / "secret"
     secret_file.write_text(node_secret(target, name) + "\n")
     env = dict(testing._env(), JENKINS_WEB_SOCKET="true")
-    args = [sys.executable, testing.AGENT_SCRIPT, "-url", target.url, "-secret", f"@{secret_file}",
-            "-name", name, "-workDir", str(tmp_path / "wd"), "-webSocket"]
+    args = [
+        sys.executable,
+        testing.AGENT_SCRIPT,
+        "-url",
+        target.url,
+        "-secret",
+        f"@{secret_file}",
+        "-name",
+        name,
+        "-workDir",
+        str(tmp_path / "wd"),
+        "-webSocket",
+    ]
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_online(server, name)
@@ -246,14 +321,23 @@ def test_secret_from_an_argument_file(target, server, name, cleanup, tmp_path):
         testing.stop_process(proc)
     wait_online(server, name, online=False)
     env.update(JENKINS_URL=target.url, JENKINS_SECRET=f"@{secret_file}", JENKINS_AGENT_NAME=name)
-    proc = subprocess.Popen([sys.executable, testing.AGENT_SCRIPT], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, testing.AGENT_SCRIPT],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_online(server, name)
     finally:
         testing.stop_process(proc)
-    missing = subprocess.run(args[:4] + ["-secret", f"@{tmp_path / 'nope'}", "-name", name], env=env,
-                             capture_output=True, text=True, timeout=30)
+    missing = subprocess.run(
+        args[:4] + ["-secret", f"@{tmp_path / 'nope'}", "-name", name],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert missing.returncode != 0 and "cannot read the argument file" in missing.stderr
 
 
@@ -265,8 +349,12 @@ def test_agent_reconnects_after_controller_restart(tmp_path):
     with testing.running_emulator(home, port=port) as (url, user, token):
         server = jenkins.Jenkins(url, user, token, timeout=10)
         create_inbound_node(server, "rc")
-        secret = node_secret(type("T", (), {"url": url, "session": lambda self: _sess(user, token)})(), "rc")
-        agent_ctx = testing.running_agent(url, secret, "rc", tmp_path / "wd", log_path=str(tmp_path / "rc.log"))
+        secret = node_secret(
+            type("T", (), {"url": url, "session": lambda self: _sess(user, token)})(), "rc"
+        )
+        agent_ctx = testing.running_agent(
+            url, secret, "rc", tmp_path / "wd", log_path=str(tmp_path / "rc.log")
+        )
         agent_ctx.__enter__()
         try:
             wait_online(server, "rc")
@@ -300,19 +388,28 @@ def test_running_builds_and_quiet_down(target, server, name, cleanup, agent_fact
     qid = server.build_job(name)
     number = wait_for(lambda: server.get_queue_item(qid).get("executable"), what="start")["number"]
     running = server.get_running_builds()
-    assert {"name": name, "number": number, "node": name} == {k: v for k, v in next(
-        r for r in running if r["name"] == name).items() if k in ("name", "number", "node")}
+    assert {"name": name, "number": number, "node": name} == {
+        k: v
+        for k, v in next(r for r in running if r["name"] == name).items()
+        if k in ("name", "number", "node")
+    }
     wait_for(lambda: not server.get_build_info(name, number)["building"], what="finish")
     server.quiet_down()
     try:
         assert server.get_info()["quietingDown"] is True
         qid = server.build_job(name)
-        item = wait_for(lambda: (lambda i: i if i.get("why") == "Jenkins is about to shut down" else None)(server.get_queue_item(qid)),
-                        what="quiet-down why")
+        item = wait_for(
+            lambda: (lambda i: i if i.get("why") == "Jenkins is about to shut down" else None)(
+                server.get_queue_item(qid)
+            ),
+            what="quiet-down why",
+        )
         assert item["_class"] == "hudson.model.Queue$BuildableItem"
     finally:
         target.session().post(target.url + "cancelQuietDown", timeout=10)
-    wait_for(lambda: server.get_queue_item(qid).get("executable"), what="start after cancelQuietDown")
+    wait_for(
+        lambda: server.get_queue_item(qid).get("executable"), what="start after cancelQuietDown"
+    )
 
 
 @pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/Job.java getEstimatedDuration")
@@ -331,7 +428,10 @@ def test_fetch_all_builds(server, name, cleanup, agent_factory):
     assert server.get_build_info(name, 2)["estimatedDuration"] >= 0
 
 
-@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/Queue.java; jenkins/model/Messages.properties BlockedBecauseOfBuildInProgress")
+@pytest.mark.jenkins(
+    "2.568.2",
+    "core/src/main/java/hudson/model/Queue.java; jenkins/model/Messages.properties BlockedBecauseOfBuildInProgress",
+)
 def test_blocked_while_building_and_concurrent_builds(server, name, cleanup, agent_factory):
     cleanup[0].append(name)
     cleanup[1].append(name)
@@ -340,10 +440,16 @@ def test_blocked_while_building_and_concurrent_builds(server, name, cleanup, age
     wait_online(server, name)
     server.create_job(name, freestyle("sleep 0.5", label="blk-" + name))
     first = server.build_job(name)
-    number = wait_for(lambda: server.get_queue_item(first).get("executable"), what="start")["number"]
+    number = wait_for(lambda: server.get_queue_item(first).get("executable"), what="start")[
+        "number"
+    ]
     second = server.build_job(name)
-    item = wait_for(lambda: (lambda i: i if i["_class"].endswith("BlockedItem") else None)(server.get_queue_item(second)),
-                    what="blocked")
+    item = wait_for(
+        lambda: (lambda i: i if i["_class"].endswith("BlockedItem") else None)(
+            server.get_queue_item(second)
+        ),
+        what="blocked",
+    )
     assert item["why"].startswith(f"Build #{number} is already in progress")
     assert item["blocked"] is True
     wait_for(lambda: server.get_queue_item(second).get("executable"), what="second start")
@@ -353,7 +459,11 @@ def test_blocked_while_building_and_concurrent_builds(server, name, cleanup, age
     numbers = []
     for _ in range(2):
         qid = server.build_job(name)
-        numbers.append(wait_for(lambda q=qid: server.get_queue_item(q).get("executable"), what="start")["number"])
+        numbers.append(
+            wait_for(lambda q=qid: server.get_queue_item(q).get("executable"), what="start")[
+                "number"
+            ]
+        )
     assert all(server.get_build_info(name, n)["building"] for n in numbers)
     executors = {server.get_build_info(name, n)["builtOn"] for n in numbers}
     assert executors == {name}
@@ -362,10 +472,20 @@ def test_blocked_while_building_and_concurrent_builds(server, name, cleanup, age
 def test_cli_agent_subcommand(target, server, name, cleanup, tmp_path):
     cleanup[1].append(name)
     create_inbound_node(server, name)
-    env = dict(testing._env(), JENKINS_URL=target.url, JENKINS_SECRET=node_secret(target, name),
-               JENKINS_AGENT_NAME=name, JENKINS_AGENT_WORKDIR=str(tmp_path), JENKINS_WEB_SOCKET="true")
-    proc = subprocess.Popen([sys.executable, "-m", "saltext.chain.emulator", "agent"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(
+        testing._env(),
+        JENKINS_URL=target.url,
+        JENKINS_SECRET=node_secret(target, name),
+        JENKINS_AGENT_NAME=name,
+        JENKINS_AGENT_WORKDIR=str(tmp_path),
+        JENKINS_WEB_SOCKET="true",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "saltext.chain.emulator", "agent"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_online(server, name)
     finally:

@@ -12,11 +12,22 @@ def test_root_json(server, target):
     assert info["useSecurity"] is True
     assert info["useCrumbs"] is True
     assert info["url"] == target.url
-    for key in ("mode", "nodeDescription", "numExecutors", "jobs", "views", "primaryView", "quietingDown"):
+    for key in (
+        "mode",
+        "nodeDescription",
+        "numExecutors",
+        "jobs",
+        "views",
+        "primaryView",
+        "quietingDown",
+    ):
         assert key in info
 
 
-@pytest.mark.jenkins("2.568.2", "Stapler TreePruner (Api.doJson); core/src/main/java/jenkins/model/Jenkins.java getItems")
+@pytest.mark.jenkins(
+    "2.568.2",
+    "Stapler TreePruner (Api.doJson); core/src/main/java/jenkins/model/Jenkins.java getItems",
+)
 def test_tree_filter_on_jobs(server, name, cleanup):
     server.create_job(name, freestyle("true"))
     cleanup[0].append(name)
@@ -30,15 +41,24 @@ def test_tree_filter_on_jobs(server, name, cleanup):
     assert server.job_exists(name) is True
 
 
-@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/Api.java doJson (Stapler TreePruner)")
+@pytest.mark.jenkins(
+    "2.568.2", "core/src/main/java/hudson/model/Api.java doJson (Stapler TreePruner)"
+)
 def test_tree_nested_object_without_subtree_has_only_class(server, name, cleanup, http, target):
     server.create_job(name, freestyle("true"))
     cleanup[0].append(name)
     data = http.get(target.url + f"job/{name}/api/json?tree=name,scm", timeout=10).json()
-    assert data == {"_class": "hudson.model.FreeStyleProject", "name": name, "scm": {"_class": "hudson.scm.NullSCM"}}
+    assert data == {
+        "_class": "hudson.model.FreeStyleProject",
+        "name": name,
+        "scm": {"_class": "hudson.scm.NullSCM"},
+    }
 
 
-@pytest.mark.jenkins("2.568.2", "core/src/main/java/jenkins/model/Jenkins.java items (CASE_INSENSITIVE_ORDER) + Stapler ranges")
+@pytest.mark.jenkins(
+    "2.568.2",
+    "core/src/main/java/jenkins/model/Jenkins.java items (CASE_INSENSITIVE_ORDER) + Stapler ranges",
+)
 @pytest.mark.emulator_only
 def test_tree_range(http, target, server):
     names = [f"range-{i}" for i in range(3)]
@@ -93,12 +113,16 @@ def test_plugin_manager_depth0_hides_details(http, target):
     assert all("shortName" not in p for p in data["plugins"])
 
 
-@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/util/RemotingDiagnostics.java executeGroovy")
+@pytest.mark.jenkins(
+    "2.568.2", "core/src/main/java/hudson/util/RemotingDiagnostics.java executeGroovy"
+)
 def test_run_script_print(server):
     assert server.run_script('println "hello"').strip() == "hello"
 
 
-@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/util/RemotingDiagnostics.java executeGroovy")
+@pytest.mark.jenkins(
+    "2.568.2", "core/src/main/java/hudson/util/RemotingDiagnostics.java executeGroovy"
+)
 @pytest.mark.emulator_only
 def test_run_script_unsupported_is_groovy_error(server):
     import jenkins
@@ -107,6 +131,8 @@ def test_run_script_unsupported_is_groovy_error(server):
         server.run_script("def x = Jenkins.instance.items.collect { it.name }")
 
 
-@pytest.mark.jenkins("2.568.2", "core/src/main/java/jenkins/model/Jenkins.java doScriptText (@RequirePOST)")
+@pytest.mark.jenkins(
+    "2.568.2", "core/src/main/java/jenkins/model/Jenkins.java doScriptText (@RequirePOST)"
+)
 def test_script_text_requires_post(http, target):
     assert http.get(target.url + "scriptText", timeout=10).status_code == 405

@@ -51,17 +51,26 @@ def _context(*paths):
     return buf
 
 
-def test_agent_image_runs_shell_steps_in_the_container(docker_client, target, server, name, cleanup):
+def test_agent_image_runs_shell_steps_in_the_container(
+    docker_client, target, server, name, cleanup
+):
     image, _ = docker_client.images.build(
         fileobj=_context("images/jenkins-agent/Dockerfile", "src/saltext/chain/emulator/agent.py"),
-        custom_context=True, dockerfile="images/jenkins-agent/Dockerfile",
-        tag="saltext-chain/jenkins-agent:test", buildargs={"BASE_IMAGE": BASE_IMAGE}, rm=True,
+        custom_context=True,
+        dockerfile="images/jenkins-agent/Dockerfile",
+        tag="saltext-chain/jenkins-agent:test",
+        buildargs={"BASE_IMAGE": BASE_IMAGE},
+        rm=True,
     )
     cleanup[0].append(name)
     cleanup[1].append(name)
     create_inbound_node(server, name, labels="in-docker-" + name, remote_fs="/home/jenkins/agent")
     container = docker_client.containers.run(
-        image.id, detach=True, network_mode="host", labels=TEST_LABEL, name=f"saltext-chain-test-{name}",
+        image.id,
+        detach=True,
+        network_mode="host",
+        labels=TEST_LABEL,
+        name=f"saltext-chain-test-{name}",
         environment={
             "JENKINS_URL": target.url,
             "JENKINS_SECRET": node_secret(target, name),
@@ -75,10 +84,15 @@ def test_agent_image_runs_shell_steps_in_the_container(docker_client, target, se
             wait_online(server, name, timeout=20)
         except AssertionError:
             raise AssertionError(container.logs().decode(errors="replace")) from None
-        server.create_job(name, freestyle(
-            "test -f /.dockerenv && echo IN_CONTAINER\nid -un\npython3 -c 'import aiohttp; print(\"aiohttp\", aiohttp.__version__)'\n"
-            "echo marker > in-container.txt",
-            label="in-docker-" + name, artifacts="in-container.txt"))
+        server.create_job(
+            name,
+            freestyle(
+                "test -f /.dockerenv && echo IN_CONTAINER\nid -un\npython3 -c 'import aiohttp; print(\"aiohttp\", aiohttp.__version__)'\n"
+                "echo marker > in-container.txt",
+                label="in-docker-" + name,
+                artifacts="in-container.txt",
+            ),
+        )
         build = run_to_completion(server, name)
         console = server.get_build_console_output(name, build["number"])
         assert build["result"] == "SUCCESS", console
@@ -86,7 +100,9 @@ def test_agent_image_runs_shell_steps_in_the_container(docker_client, target, se
         assert "\njenkins\n" in console
         assert re.search(r"\naiohttp 3\.8\.\d+\n", console), console
         assert "in workspace /home/jenkins/agent/workspace/" in console
-        rc, out = container.exec_run(["cat", f"/home/jenkins/agent/workspace/{name}/in-container.txt"])
+        rc, out = container.exec_run(
+            ["cat", f"/home/jenkins/agent/workspace/{name}/in-container.txt"]
+        )
         assert rc == 0 and out == b"marker\n"
     finally:
         container.remove(force=True)
@@ -101,12 +117,35 @@ def test_emulator_runs_on_base_image_python(docker_client, tmp_path):
     token = "tok-" + os.urandom(8).hex()
     container = docker_client.containers.run(
         BASE_IMAGE,
-        ["python3", "-m", "saltext.chain.emulator", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--home", "/home-emu", "--admin-token", token, "--admin-password", "pw", "--builtin-executors", "1",
-         "--plugin", "git:5.7.0"],
-        detach=True, network_mode="host", labels=TEST_LABEL, user=f"{os.getuid()}:{os.getgid()}",
+        [
+            "python3",
+            "-m",
+            "saltext.chain.emulator",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--home",
+            "/home-emu",
+            "--admin-token",
+            token,
+            "--admin-password",
+            "pw",
+            "--builtin-executors",
+            "1",
+            "--plugin",
+            "git:5.7.0",
+        ],
+        detach=True,
+        network_mode="host",
+        labels=TEST_LABEL,
+        user=f"{os.getuid()}:{os.getgid()}",
         environment={"PYTHONPATH": "/src"},
-        volumes={os.path.join(REPO, "src"): {"bind": "/src", "mode": "ro"}, str(home): {"bind": "/home-emu", "mode": "rw"}},
+        volumes={
+            os.path.join(REPO, "src"): {"bind": "/src", "mode": "ro"},
+            str(home): {"bind": "/home-emu", "mode": "rw"},
+        },
     )
     try:
         url = f"http://127.0.0.1:{port}/"
@@ -116,8 +155,13 @@ def test_emulator_runs_on_base_image_python(docker_client, tmp_path):
             raise AssertionError(container.logs().decode(errors="replace")) from None
         server = jenkins.Jenkins(url, "admin", token, timeout=10)
         assert server.get_whoami()["id"] == "admin"
-        server.create_job("j", freestyle("echo on-$NODE_NAME; python3 -c 'import aiohttp; print(aiohttp.__version__)'",
-                                         label="built-in"))
+        server.create_job(
+            "j",
+            freestyle(
+                "echo on-$NODE_NAME; python3 -c 'import aiohttp; print(aiohttp.__version__)'",
+                label="built-in",
+            ),
+        )
         build = run_to_completion(server, "j")
         console = server.get_build_console_output("j", build["number"])
         assert build["result"] == "SUCCESS", console

@@ -9,42 +9,71 @@ import requests
 from .helpers import create_inbound_node, freestyle, wait_for
 
 
-@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/ItemGroupMixIn.java createTopLevelItem")
+@pytest.mark.jenkins(
+    "2.568.2", "core/src/main/java/hudson/model/ItemGroupMixIn.java createTopLevelItem"
+)
 def test_create_job_and_duplicate(server, target, http, name, cleanup):
     cleanup[0].append(name)
     server.create_job(name, freestyle("echo hi"))
     assert server.job_exists(name)
     with pytest.raises(jenkins.JenkinsException, match="already exists"):
         server.create_job(name, freestyle("echo hi"))
-    resp = http.post(target.url + f"createItem?name={name}", data=freestyle("true"),
-                     headers={"Content-Type": "application/xml"}, timeout=10)
+    resp = http.post(
+        target.url + f"createItem?name={name}",
+        data=freestyle("true"),
+        headers={"Content-Type": "application/xml"},
+        timeout=10,
+    )
     assert resp.status_code == 400
     # Jetty sends header chars above 0xFF as spaces: the ‘ ’ quotes arrive as blanks
     assert resp.headers["X-Error"] == f"A job already exists with the name  {name} "
     assert f"A job already exists with the name ‘{name}’" in resp.text
 
 
-@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/ItemGroupMixIn.java createTopLevelItem")
+@pytest.mark.jenkins(
+    "2.568.2", "core/src/main/java/hudson/model/ItemGroupMixIn.java createTopLevelItem"
+)
 def test_create_job_without_content_type_is_400(target, name):
-    req = requests.Request("POST", target.url + f"createItem?name={name}", data=b"<project/>",
-                           auth=(target.user, target.token)).prepare()
+    req = requests.Request(
+        "POST",
+        target.url + f"createItem?name={name}",
+        data=b"<project/>",
+        auth=(target.user, target.token),
+    ).prepare()
     req.headers.pop("Content-Type", None)
     resp = requests.Session().send(req, timeout=10)
     assert resp.status_code == 400
     assert resp.headers["X-Error"] == "No Content-Type header set"
 
 
-@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/AbstractItem.java writeConfigDotXml (Items.XSTREAM2.toXMLUTF8)")
+@pytest.mark.jenkins(
+    "2.568.2",
+    "core/src/main/java/hudson/model/AbstractItem.java writeConfigDotXml (Items.XSTREAM2.toXMLUTF8)",
+)
 def test_freestyle_config_is_reserialised_with_defaults(server, name, cleanup):
     cleanup[0].append(name)
-    server.create_job(name, "<project><builders><hudson.tasks.Shell><command>echo 'a' \"b\"</command></hudson.tasks.Shell></builders></project>")
+    server.create_job(
+        name,
+        "<project><builders><hudson.tasks.Shell><command>echo 'a' \"b\"</command></hudson.tasks.Shell></builders></project>",
+    )
     xml = server.get_job_config(name)
     assert xml.startswith('<?xml version="1.1" encoding="UTF-8"?>\n<project>')
     # real Jenkins may also write <actions/> first once something touched the job's actions
     tags = [t for t in re.findall(r"^  <([A-Za-z]+)", xml, re.M) if t != "actions"]
-    assert tags == ["keepDependencies", "properties", "scm", "canRoam", "disabled",
-                    "blockBuildWhenDownstreamBuilding", "blockBuildWhenUpstreamBuilding", "triggers",
-                    "concurrentBuild", "builders", "publishers", "buildWrappers"]
+    assert tags == [
+        "keepDependencies",
+        "properties",
+        "scm",
+        "canRoam",
+        "disabled",
+        "blockBuildWhenDownstreamBuilding",
+        "blockBuildWhenUpstreamBuilding",
+        "triggers",
+        "concurrentBuild",
+        "builders",
+        "publishers",
+        "buildWrappers",
+    ]
     assert '<scm class="hudson.scm.NullSCM"/>' in xml
     assert "<hudson.tasks.Shell>" in xml  # core class: no plugin attribute
     assert "echo &apos;a&apos; &quot;b&quot;" in xml
@@ -79,7 +108,10 @@ def test_reconfig_job(server, name, cleanup):
     assert "echo two" in server.get_job_config(name)
 
 
-@pytest.mark.jenkins("2.568.2", "core/src/main/java/jenkins/model/ParameterizedJobMixIn.java doDisable/doEnable/doBuild; core/src/main/java/hudson/model/AbstractItem.java doDoDelete")
+@pytest.mark.jenkins(
+    "2.568.2",
+    "core/src/main/java/jenkins/model/ParameterizedJobMixIn.java doDisable/doEnable/doBuild; core/src/main/java/hudson/model/AbstractItem.java doDoDelete",
+)
 def test_enable_disable_delete_redirect(server, target, http, name):
     server.create_job(name, freestyle("true"))
     job = target.url + f"job/{name}/"
@@ -98,7 +130,9 @@ def test_enable_disable_delete_redirect(server, target, http, name):
     assert not server.job_exists(name)
 
 
-@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/Job.java, AbstractProject.java @Exported getters")
+@pytest.mark.jenkins(
+    "2.568.2", "core/src/main/java/hudson/model/Job.java, AbstractProject.java @Exported getters"
+)
 def test_job_info_fields(server, name, cleanup):
     cleanup[0].append(name)
     server.create_job(name, freestyle("true", params=[("GREETING", "hello")]))
@@ -117,16 +151,22 @@ def test_job_info_fields(server, name, cleanup):
     assert pdef["type"] == "StringParameterDefinition"
 
 
-@pytest.mark.jenkins("2.568.2", "core/src/main/java/jenkins/model/ParameterizedJobMixIn.java doBuildWithParameters")
+@pytest.mark.jenkins(
+    "2.568.2", "core/src/main/java/jenkins/model/ParameterizedJobMixIn.java doBuildWithParameters"
+)
 def test_build_with_parameters_on_plain_job_is_400(server, target, http, name, cleanup):
     cleanup[0].append(name)
     server.create_job(name, freestyle("true", label="nowhere-label"))
-    resp = http.post(target.url + f"job/{name}/buildWithParameters?X=1", allow_redirects=False, timeout=10)
+    resp = http.post(
+        target.url + f"job/{name}/buildWithParameters?X=1", allow_redirects=False, timeout=10
+    )
     assert resp.status_code == 400
     assert f"{name} is not parameterized" in resp.text
 
 
-@pytest.mark.jenkins("2.568.2", "core/src/main/java/jenkins/model/ParameterizedJobMixIn.java doBuild")
+@pytest.mark.jenkins(
+    "2.568.2", "core/src/main/java/jenkins/model/ParameterizedJobMixIn.java doBuild"
+)
 def test_build_returns_201_with_absolute_queue_location(server, target, http, name, cleanup):
     cleanup[0].append(name)
     # with no agent at all Jenkins does not talk about labels; give it one agent
@@ -141,8 +181,12 @@ def test_build_returns_201_with_absolute_queue_location(server, target, http, na
     resp2 = http.post(target.url + f"job/{name}/build", allow_redirects=False, timeout=10)
     assert resp2.status_code == 201 and resp2.headers["Location"] == location
     qid = int(location.rstrip("/").rsplit("/", 1)[1])
-    item = wait_for(lambda: (lambda i: i if i["_class"].endswith("BuildableItem") else None)(server.get_queue_item(qid)),
-                    what="buildable")
+    item = wait_for(
+        lambda: (lambda i: i if i["_class"].endswith("BuildableItem") else None)(
+            server.get_queue_item(qid)
+        ),
+        what="buildable",
+    )
     assert item["why"] == "There are no nodes with the label ‘no-such-label-x’"
     assert item["stuck"] is True
     assert item["task"]["name"] == name
@@ -153,10 +197,15 @@ def test_build_returns_201_with_absolute_queue_location(server, target, http, na
     assert left["cancelled"] is True and left["executable"] is None
 
 
-@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/ParametersDefinitionProperty.java _doBuild/buildWithParameters")
+@pytest.mark.jenkins(
+    "2.568.2",
+    "core/src/main/java/hudson/model/ParametersDefinitionProperty.java _doBuild/buildWithParameters",
+)
 def test_parameterised_build_rules(server, target, http, name, cleanup):
     cleanup[0].append(name)
-    server.create_job(name, freestyle("true", label="no-such-label-y", params=[("A", "1"), ("B", "2")]))
+    server.create_job(
+        name, freestyle("true", label="no-such-label-y", params=[("A", "1"), ("B", "2")])
+    )
     job = target.url + f"job/{name}/"
     # ParametersDefinitionProperty._doBuild needs the structured "json" form
     resp = http.post(job + "build", allow_redirects=False, timeout=10)
@@ -184,7 +233,9 @@ def test_parameterised_build_rules(server, target, http, name, cleanup):
             server.cancel_queue(i["id"])
 
 
-@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/Queue.java WaitingItem#getCauseOfBlockage")
+@pytest.mark.jenkins(
+    "2.568.2", "core/src/main/java/hudson/model/Queue.java WaitingItem#getCauseOfBlockage"
+)
 def test_queue_item_waits_in_quiet_period(server, target, http, name, cleanup):
     cleanup[0].append(name)
     server.create_job(name, freestyle("true", label="no-such-label-z"))
@@ -194,13 +245,20 @@ def test_queue_item_waits_in_quiet_period(server, target, http, name, cleanup):
     assert item["_class"] == "hudson.model.Queue$WaitingItem"
     assert item["why"].startswith("In the quiet period. Expires in ")
     assert "timestamp" in item
-    item = wait_for(lambda: (lambda i: i if i["_class"].endswith("BuildableItem") else None)(server.get_queue_item(qid)),
-                    timeout=5, what="buildable")
+    item = wait_for(
+        lambda: (lambda i: i if i["_class"].endswith("BuildableItem") else None)(
+            server.get_queue_item(qid)
+        ),
+        timeout=5,
+        what="buildable",
+    )
     assert "buildableStartMilliseconds" in item
     server.cancel_queue(qid)
 
 
-@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/Queue.java BuildableItem#getCauseOfBlockage")
+@pytest.mark.jenkins(
+    "2.568.2", "core/src/main/java/hudson/model/Queue.java BuildableItem#getCauseOfBlockage"
+)
 def test_why_names_the_offline_agent(server, name, cleanup):
     node = name + "-agent"
     cleanup[0].append(name)
@@ -208,13 +266,19 @@ def test_why_names_the_offline_agent(server, name, cleanup):
     create_inbound_node(server, node, labels="solo-" + name)
     server.create_job(name, freestyle("true", label="solo-" + name))
     qid = server.build_job(name)
-    item = wait_for(lambda: (lambda i: i if i.get("why", "").endswith("is offline") else None)(server.get_queue_item(qid)),
-                    what="offline why")
+    item = wait_for(
+        lambda: (lambda i: i if i.get("why", "").endswith("is offline") else None)(
+            server.get_queue_item(qid)
+        ),
+        what="offline why",
+    )
     assert item["why"] == f"‘{node}’ is offline"
     server.cancel_queue(qid)
 
 
-@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/BuildAuthorizationToken.java checkPermission")
+@pytest.mark.jenkins(
+    "2.568.2", "core/src/main/java/hudson/model/BuildAuthorizationToken.java checkPermission"
+)
 def test_build_needs_post(server, target, http, name, cleanup):
     cleanup[0].append(name)
     server.create_job(name, freestyle("true"))
@@ -229,25 +293,39 @@ def test_cancel_unknown_queue_item_is_404(http, target):
     assert resp.status_code == 404
 
 
-@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/AbstractProject.java getAssignedLabel")
+@pytest.mark.jenkins(
+    "2.568.2", "core/src/main/java/hudson/model/AbstractProject.java getAssignedLabel"
+)
 @pytest.mark.emulator_only
 def test_job_without_canroam_waits_for_builtin(server, name, cleanup):
     cleanup[0].append(name)
     server.create_job(name, "<project/>")
     qid = server.build_job(name)
-    item = wait_for(lambda: (lambda i: i if i["_class"].endswith("BuildableItem") else None)(server.get_queue_item(qid)),
-                    what="buildable")
+    item = wait_for(
+        lambda: (lambda i: i if i["_class"].endswith("BuildableItem") else None)(
+            server.get_queue_item(qid)
+        ),
+        what="buildable",
+    )
     # tied to the built-in node (no canRoam), which has 0 executors by default
-    assert item["why"] in ("Waiting for next available executor on ‘Built-In Node’", "Waiting for next available executor")
+    assert item["why"] in (
+        "Waiting for next available executor on ‘Built-In Node’",
+        "Waiting for next available executor",
+    )
     server.cancel_queue(qid)
 
 
-@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/ItemGroupMixIn.java createTopLevelItem (folder from cloudbees-folder)")
+@pytest.mark.jenkins(
+    "2.568.2",
+    "core/src/main/java/hudson/model/ItemGroupMixIn.java createTopLevelItem (folder from cloudbees-folder)",
+)
 @pytest.mark.emulator_only
 def test_folders(server, target, http, name, cleanup):
     folder = name + "-f"
     cleanup[0].append(folder)
-    server.create_job(folder, '<com.cloudbees.hudson.plugins.folder.Folder plugin="cloudbees-folder@1.0"/>')
+    server.create_job(
+        folder, '<com.cloudbees.hudson.plugins.folder.Folder plugin="cloudbees-folder@1.0"/>'
+    )
     server.create_job(f"{folder}/inner", freestyle("true"))
     assert server.job_exists(f"{folder}/inner")
     info = server.get_job_info(f"{folder}/inner")
@@ -256,4 +334,4 @@ def test_folders(server, target, http, name, cleanup):
     names = {j["fullname"] for j in server.get_all_jobs()}
     assert f"{folder}/inner" in names
     xml = server.get_job_config(folder)
-    assert "plugin=\"cloudbees-folder@6.999.v42253c105443\"" in xml
+    assert 'plugin="cloudbees-folder@6.999.v42253c105443"' in xml

@@ -41,11 +41,15 @@ def test_create_inbound_node(server, name, cleanup):
     assert info["displayName"] == name
     assert info["idle"] is True
     # labels + the node's own name (Node.getAssignedLabels)
-    assert sorted(lbl["name"] for lbl in info["assignedLabels"]) == sorted(["linux", "docker", name])
+    assert sorted(lbl["name"] for lbl in info["assignedLabels"]) == sorted(
+        ["linux", "docker", name]
+    )
     assert any(n["name"] == name for n in server.get_nodes())
 
 
-@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/ComputerSet.java doDoCreateItem/checkName")
+@pytest.mark.jenkins(
+    "2.568.2", "core/src/main/java/hudson/model/ComputerSet.java doDoCreateItem/checkName"
+)
 def test_do_create_item_redirects_and_duplicate_is_400(target, http, name, cleanup):
     cleanup[1].append(name)
     form = {
@@ -55,10 +59,14 @@ def test_do_create_item_redirects_and_duplicate_is_400(target, http, name, clean
         ' "retentionStrategy": {"stapler-class": "hudson.slaves.RetentionStrategy$Always"},'
         ' "nodeProperties": {"stapler-class-bag": "true"}, "launcher": {"stapler-class": "hudson.slaves.JNLPLauncher"}}',
     }
-    resp = http.post(target.url + "computer/doCreateItem", data=form, allow_redirects=False, timeout=10)
+    resp = http.post(
+        target.url + "computer/doCreateItem", data=form, allow_redirects=False, timeout=10
+    )
     assert resp.status_code == 302
     assert resp.headers["Location"].rstrip("/").endswith("/computer")
-    resp = http.post(target.url + "computer/doCreateItem", data=form, allow_redirects=False, timeout=10)
+    resp = http.post(
+        target.url + "computer/doCreateItem", data=form, allow_redirects=False, timeout=10
+    )
     assert resp.status_code == 400
     # Jetty writes header values as ISO-8859-1: Jenkins' ‘ ’ become spaces; the body keeps them
     assert resp.headers["X-Error"] == f"Agent called  {name}  already exists"
@@ -77,49 +85,82 @@ def test_python_jenkins_duplicate_node(server, name, cleanup):
 @pytest.mark.parametrize("bad", ["a/b", "x?y", "bad:name"])
 def test_bad_node_name_is_400(target, http, bad):
     form = {"name": bad, "type": "hudson.slaves.DumbSlave$DescriptorImpl", "json": "{}"}
-    resp = http.post(target.url + "computer/doCreateItem", data=form, allow_redirects=False, timeout=10)
+    resp = http.post(
+        target.url + "computer/doCreateItem", data=form, allow_redirects=False, timeout=10
+    )
     assert resp.status_code == 400
     assert "unsafe character" in resp.headers["X-Error"]
 
 
-@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/Computer.java doConfigDotXml (Jenkins.XSTREAM2.toXMLUTF8)")
+@pytest.mark.jenkins(
+    "2.568.2",
+    "core/src/main/java/hudson/model/Computer.java doConfigDotXml (Jenkins.XSTREAM2.toXMLUTF8)",
+)
 def test_node_config_xml_order_and_declaration(server, name, cleanup):
     cleanup[1].append(name)
     create_inbound_node(server, name, labels="linux", executors=2, remote_fs="/srv/agent")
     xml = server.get_node_config(name)
     assert xml.startswith('<?xml version="1.1" encoding="UTF-8"?>')
     tags = re.findall(r"^  <([A-Za-z]+)", xml, re.M)
-    assert tags == ["name", "description", "remoteFS", "numExecutors", "mode", "retentionStrategy",
-                    "launcher", "label", "nodeProperties"]
+    assert tags == [
+        "name",
+        "description",
+        "remoteFS",
+        "numExecutors",
+        "mode",
+        "retentionStrategy",
+        "launcher",
+        "label",
+        "nodeProperties",
+    ]
     assert '<launcher class="hudson.slaves.JNLPLauncher">' in xml
     assert "<webSocket>true</webSocket>" in xml
     assert "<internalDir>remoting</internalDir>" in xml
 
 
-@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/ComputerSet.java doCreateItem (XML branch)", since="2.541")
+@pytest.mark.jenkins(
+    "2.568.2",
+    "core/src/main/java/hudson/model/ComputerSet.java doCreateItem (XML branch)",
+    since="2.541",
+)
 def test_create_node_from_xml_and_reconfig(target, http, server, name, cleanup):
     cleanup[1].append(name)
-    resp = http.post(target.url + f"computer/createItem?name={name}", data=SLAVE_XML.format(name=name),
-                     headers={"Content-Type": "application/xml"}, allow_redirects=False, timeout=10)
+    resp = http.post(
+        target.url + f"computer/createItem?name={name}",
+        data=SLAVE_XML.format(name=name),
+        headers={"Content-Type": "application/xml"},
+        allow_redirects=False,
+        timeout=10,
+    )
     assert resp.status_code == 200
     info = server.get_node_info(name)
     assert info["numExecutors"] == 3
-    assert sorted(lbl["name"] for lbl in info["assignedLabels"]) == sorted(["linux", "docker", name])
-    resp = http.post(target.url + f"computer/createItem?name={name}", data=SLAVE_XML.format(name=name),
-                     headers={"Content-Type": "application/xml"}, timeout=10)
+    assert sorted(lbl["name"] for lbl in info["assignedLabels"]) == sorted(
+        ["linux", "docker", name]
+    )
+    resp = http.post(
+        target.url + f"computer/createItem?name={name}",
+        data=SLAVE_XML.format(name=name),
+        headers={"Content-Type": "application/xml"},
+        timeout=10,
+    )
     assert resp.status_code == 400
     new = SLAVE_XML.format(name=name).replace("<numExecutors>3", "<numExecutors>1")
     server.reconfig_node(name, new)
     assert server.get_node_info(name)["numExecutors"] == 1
 
 
-@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/Computer.java doToggleOffline/doChangeOfflineCause")
+@pytest.mark.jenkins(
+    "2.568.2", "core/src/main/java/hudson/model/Computer.java doToggleOffline/doChangeOfflineCause"
+)
 def test_toggle_offline_on_temporarily_offline(server, target, http, name, cleanup):
     cleanup[1].append(name)
     create_inbound_node(server, name)
     url = target.url + f"computer/{name}/"
     # a disconnected agent: toggleOffline marks it temporarily offline (not "enables" it)
-    resp = http.post(url + "toggleOffline?offlineMessage=maintenance", allow_redirects=False, timeout=10)
+    resp = http.post(
+        url + "toggleOffline?offlineMessage=maintenance", allow_redirects=False, timeout=10
+    )
     assert resp.status_code == 302
     info = server.get_node_info(name)
     assert info["temporarilyOffline"] is True
@@ -128,7 +169,9 @@ def test_toggle_offline_on_temporarily_offline(server, target, http, name, clean
     xml = server.get_node_config(name)
     assert xml.index("<temporaryOfflineCause") < xml.index("<name>")
     assert "<message>maintenance</message>" in xml
-    resp = http.post(url + "changeOfflineCause?offlineMessage=upgrade", allow_redirects=False, timeout=10)
+    resp = http.post(
+        url + "changeOfflineCause?offlineMessage=upgrade", allow_redirects=False, timeout=10
+    )
     assert resp.status_code == 302
     assert server.get_node_info(name)["offlineCauseReason"] == "upgrade"
     # reconfiguring with the XML that still carries the cause keeps it
@@ -169,11 +212,16 @@ def test_agent_secret_is_stable_hmac(server, target, name, cleanup):
     assert node_secret(target, name) == secret
 
 
-@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/security/HudsonAuthenticationEntryPoint.java commence")
+@pytest.mark.jenkins(
+    "2.568.2", "core/src/main/java/hudson/security/HudsonAuthenticationEntryPoint.java commence"
+)
 def test_anonymous_cannot_read_secret(target, server, name, cleanup):
     cleanup[1].append(name)
     create_inbound_node(server, name)
-    assert requests.get(target.url + f"computer/{name}/jenkins-agent.jnlp", timeout=10).status_code == 403
+    assert (
+        requests.get(target.url + f"computer/{name}/jenkins-agent.jnlp", timeout=10).status_code
+        == 403
+    )
 
 
 @pytest.mark.jenkins("2.568.2", "core/src/main/java/jenkins/model/Jenkins.java MasterComputer")
@@ -188,7 +236,9 @@ def test_builtin_node(server, target, http, alias):
     assert info["displayName"] == "Built-In Node"
 
 
-@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/ComputerSet.java @Exported getters")
+@pytest.mark.jenkins(
+    "2.568.2", "core/src/main/java/hudson/model/ComputerSet.java @Exported getters"
+)
 def test_computer_set(http, target):
     data = http.get(target.url + "computer/api/json", timeout=10).json()
     assert data["_class"] == "hudson.model.ComputerSet"

@@ -23,11 +23,21 @@ def test_restart_loses_nothing(tmp_path):
         server = jenkins.Jenkins(url, user, token, timeout=10)
         create_inbound_node(server, "keep", labels="a b")
         # python-jenkins disable_node would not mark a disconnected agent offline: toggle directly
-        requests.post(f"{url}computer/keep/toggleOffline?offlineMessage=parked", auth=(user, token), timeout=10)
+        requests.post(
+            f"{url}computer/keep/toggleOffline?offlineMessage=parked",
+            auth=(user, token),
+            timeout=10,
+        )
         node_xml = server.get_node_config("keep")
         secret = _secret(url, user, token, "keep")
-        server.create_job("kept", freestyle("mkdir -p o; echo art > o/x.txt; echo ran-on-$NODE_NAME",
-                                            label="built-in", artifacts="o/*.txt"))
+        server.create_job(
+            "kept",
+            freestyle(
+                "mkdir -p o; echo art > o/x.txt; echo ran-on-$NODE_NAME",
+                label="built-in",
+                artifacts="o/*.txt",
+            ),
+        )
         build = run_to_completion(server, "kept")
         assert build["result"] == "SUCCESS"
         assert build["builtOn"] == ""
@@ -53,7 +63,10 @@ def test_restart_loses_nothing(tmp_path):
         # the queue was restored and the id counter continues
         assert server.get_queue_item(last_qid)["task"]["name"] == "queued"
         assert server.build_job("kept") > last_qid
-        wait_for(lambda: server.get_job_info("kept")["lastCompletedBuild"]["number"] == 2, what="second build")
+        wait_for(
+            lambda: server.get_job_info("kept")["lastCompletedBuild"]["number"] == 2,
+            what="second build",
+        )
 
 
 def test_builtin_has_no_executors_by_default(tmp_path):
@@ -62,8 +75,12 @@ def test_builtin_has_no_executors_by_default(tmp_path):
         assert server.get_node_info("Built-In Node")["numExecutors"] == 0
         server.create_job("j", freestyle("true"))
         qid = server.build_job("j")
-        item = wait_for(lambda: (lambda i: i if i["_class"].endswith("BuildableItem") else None)(server.get_queue_item(qid)),
-                        what="buildable")
+        item = wait_for(
+            lambda: (lambda i: i if i["_class"].endswith("BuildableItem") else None)(
+                server.get_queue_item(qid)
+            ),
+            what="buildable",
+        )
         assert item["why"] == "Waiting for next available executor"
 
 
@@ -73,7 +90,9 @@ def test_root_url_option(tmp_path):
         server = jenkins.Jenkins(url, user, token, timeout=10)
         assert server.get_info()["url"] == "http://jenkins.example.invalid:8080/ci/"
         server.create_job("j", freestyle("true", label="x"))
-        resp = requests.post(f"{url}job/j/build", auth=(user, token), allow_redirects=False, timeout=10)
+        resp = requests.post(
+            f"{url}job/j/build", auth=(user, token), allow_redirects=False, timeout=10
+        )
         # Location is made absolute from the request, not from the root URL (Stapler
         # ResponseImpl.sendRedirect(int, String), Jenkins 2.568.2 doBuild -> sendRedirect(201, …))
         assert resp.headers["Location"].startswith(f"{url}queue/item/")

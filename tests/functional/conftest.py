@@ -30,12 +30,19 @@ def emulator(tmp_path_factory):
 
 @pytest.fixture(scope="package")
 def profile(emulator):
-    return {"url": emulator["url"], "user": emulator["user"], "token": emulator["token"], "timeout": 10}
+    return {
+        "url": emulator["url"],
+        "user": emulator["user"],
+        "token": emulator["token"],
+        "timeout": 10,
+    }
 
 
 def _registries():
     password_file = REPO / ".state" / "registry" / "password"
-    if not password_file.exists():  # tests that need it ask for `registry_credentials` and fail there
+    if (
+        not password_file.exists()
+    ):  # tests that need it ask for `registry_credentials` and fail there
         return {}
     return {engines.REGISTRY: {"username": "chain", "password": password_file.read_text().strip()}}
 
@@ -48,14 +55,20 @@ def minion_opts(salt_factories, emulator, profile, tmp_path_factory):
         overrides={
             "file_client": "local",
             "file_roots": {
-                "base": [str(files), str(REPO / "tests" / "functional" / "files"), str(REPO / "formulas")]
+                "base": [
+                    str(files),
+                    str(REPO / "tests" / "functional" / "files"),
+                    str(REPO / "formulas"),
+                ]
             },
             "module_dirs": [str(REPO)],
             # Salt caches fileserver listings for 20 s by default; tests change files faster.
             "fileserver_list_cache_time": 0,
             "container": {
                 "default_profile": "engine1",
-                "profiles": {name: {"base_url": url, "timeout": 60} for name, url in engines.ENGINES.items()},
+                "profiles": {
+                    name: {"base_url": url, "timeout": 60} for name, url in engines.ENGINES.items()
+                },
                 "registries": _registries(),
             },
             "jenkins": {"default_profile": "emu", "profiles": {"emu": profile}},

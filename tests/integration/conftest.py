@@ -31,9 +31,9 @@ def ext_tree(tmp_path_factory):
 def jenkins_emulator(tmp_path_factory):
     """The Jenkins emulator as the controller: real HTTP on 127.0.0.1, one built-in executor."""
     home = tmp_path_factory.mktemp("jenkins-home")
-    with testing.running_emulator(home, plugins=("git:5.7.0",), extra_args=["--builtin-executors", "1"]) as (
-        url, user, token
-    ):
+    with testing.running_emulator(
+        home, plugins=("git:5.7.0",), extra_args=["--builtin-executors", "1"]
+    ) as (url, user, token):
         yield {"url": url, "user": user, "token": token, "home": str(home)}
 
 
@@ -43,14 +43,20 @@ def demo_containers(minion):
     `make chain` applies the same formula with its own pillar (hello-web, worker, cache) on the
     same engines: the run-unique names and the run label keep the two apart.
     """
-    spec = {"command": "sleep 3600", "labels": {engines.TEST_LABEL: engines.RUN},
-            "restart_policy": "unless-stopped"}
+    spec = {
+        "command": "sleep 3600",
+        "labels": {engines.TEST_LABEL: engines.RUN},
+        "restart_policy": "unless-stopped",
+    }
     containers = {
-        engines.name(f"{minion}-svc{i}"): dict(spec, environment={"INDEX": str(i), "MINION": minion})
+        engines.name(f"{minion}-svc{i}"): dict(
+            spec, environment={"INDEX": str(i), "MINION": minion}
+        )
         for i in range(5)
     }
     containers[engines.name(f"{minion}-web")] = {
-        "command": "httpd -f -p 8080 -h /tmp", "labels": {engines.TEST_LABEL: engines.RUN},
+        "command": "httpd -f -p 8080 -h /tmp",
+        "labels": {engines.TEST_LABEL: engines.RUN},
         "ports": ["127.0.0.1::8080"],
     }
     return containers
@@ -60,16 +66,26 @@ def demo_containers(minion):
 def secret_pillar(tmp_path_factory, registry_credentials, jenkins_emulator):
     """Pillar that holds secrets or this run's names is written at run time, never committed."""
     root = tmp_path_factory.mktemp("pillar")
-    (root / "registry.sls").write_text(yaml.safe_dump({
-        "container": {"registries": {engines.REGISTRY: registry_credentials}},
-        "stack": {"registry": engines.REGISTRY, "version": "1"},
-        "jenkins": {"profiles": {"default": {k: jenkins_emulator[k] for k in ("url", "user", "token")}}},
-        "ci": {"node": "agent-int", "job": "salt-built"},
-        # Names and labels of what the integration formulas create belong to this run.
-        "test_run": engines.RUN,
-    }))
+    (root / "registry.sls").write_text(
+        yaml.safe_dump(
+            {
+                "container": {"registries": {engines.REGISTRY: registry_credentials}},
+                "stack": {"registry": engines.REGISTRY, "version": "1"},
+                "jenkins": {
+                    "profiles": {
+                        "default": {k: jenkins_emulator[k] for k in ("url", "user", "token")}
+                    }
+                },
+                "ci": {"node": "agent-int", "job": "salt-built"},
+                # Names and labels of what the integration formulas create belong to this run.
+                "test_run": engines.RUN,
+            }
+        )
+    )
     for minion in MINION_ENGINES:
-        (root / f"{minion}.sls").write_text(yaml.safe_dump({"demo": {"containers": demo_containers(minion)}}))
+        (root / f"{minion}.sls").write_text(
+            yaml.safe_dump({"demo": {"containers": demo_containers(minion)}})
+        )
     return root
 
 
@@ -95,7 +111,9 @@ def _minion(master, minion_id):
         minion_id,
         overrides={
             "master": "127.0.0.1",
-            "container": {"profiles": {"default": {"base_url": engines.ENGINES[engine], "timeout": 60}}},
+            "container": {
+                "profiles": {"default": {"base_url": engines.ENGINES[engine], "timeout": 60}}
+            },
         },
     )
 
@@ -131,7 +149,9 @@ def synced(salt_cli, salt_run_cli, build1, web1):
     for minion in ("build1", "web1"):
         assert any("container" in m for m in ret.data[minion]["modules"]), ret.data
         # the shared code is synced too (modules import it from there without the pip package)
-        assert {"utils.chain_errors", "utils.chain_profiles"} <= set(ret.data[minion]["utils"]), ret.data
+        assert {"utils.chain_errors", "utils.chain_profiles"} <= set(ret.data[minion]["utils"]), (
+            ret.data
+        )
     ret = salt_run_cli.run("saltutil.sync_all")
     assert ret.returncode == 0, ret
     return True

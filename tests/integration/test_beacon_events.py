@@ -26,7 +26,10 @@ def test_container_death_reaches_the_master_as_a_beacon_event(master, salt_cli, 
         start = time.time()
         with contextlib.closing(engines.client("engine1")) as client:
             client.containers.run(
-                BUSYBOX, ["sh", "-c", "exit 3"], name=f"sc-{RUN}-beacon-int", detach=True,
+                BUSYBOX,
+                ["sh", "-c", "exit 3"],
+                name=f"sc-{RUN}-beacon-int",
+                detach=True,
                 labels={TEST_LABEL: RUN, "app": f"sc-{RUN}-beacon"},
             )
         matched = master.event_listener.wait_for_events(

@@ -47,22 +47,37 @@ def test_beacon_without_the_package_uses_the_synced_utils(tmp_path, docker_engin
     python = _venv_without_the_package(tmp_path)
     srv = tmp_path / "srv"
     for kind in ("_modules", "_states", "_grains", "_beacons", "_utils"):
-        shutil.copytree(REPO / kind, srv / kind,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        shutil.copytree(
+            REPO / kind, srv / kind, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+        )
     conf = tmp_path / "conf"
     conf.mkdir()
-    (conf / "minion").write_text(yaml.safe_dump({
-        "id": "beacon-check", "root_dir": str(tmp_path / "root"), "file_client": "local",
-        "file_roots": {"base": [str(srv)]},
-    }))
+    (conf / "minion").write_text(
+        yaml.safe_dump(
+            {
+                "id": "beacon-check",
+                "root_dir": str(tmp_path / "root"),
+                "file_client": "local",
+                "file_roots": {"base": [str(srv)]},
+            }
+        )
+    )
     synced = _salt_call(None, conf, "saltutil.sync_all", python=python)
     assert "beacons.container_events" in synced["beacons"], synced
-    out = subprocess.run([str(python), "-c", SCRIPT, str(conf / "minion")], capture_output=True,
-                         text=True, timeout=120, check=False, cwd=tmp_path)
+    out = subprocess.run(
+        [str(python), "-c", SCRIPT, str(conf / "minion")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert result["package"] is False and result["flat"] == ["chain_docker_client",
-                                                             "chain_profiles"], result
+    assert result["package"] is False and result["flat"] == [
+        "chain_docker_client",
+        "chain_profiles",
+    ], result
     assert result["bad"][0] is False and "unknown profile key(s): colour" in result["bad"][1]
     assert result["good"][0] is True, result
     assert result["first"] == [] and result["connected"] is True, result

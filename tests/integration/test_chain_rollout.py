@@ -27,11 +27,17 @@ APP = f"it{engines.RUN}"
 SERVICE, NET, FE = (engines.name(f"chain-{what}-{{minion}}") for what in ("app", "net", "fe"))
 REPO_NAME = f"saltext-chain/{engines.name('chain')}"
 HAPROXY = f"{REPO_NAME}-haproxy:1"
-HEALTH = {"test": "python3 -c \"import urllib.request as u; "
-                  "u.urlopen('http://127.0.0.1:8000/health', timeout=1)\"",
-          "interval": "1s", "timeout": "1s", "retries": 2}
-NOT_3 = ("python3 -c \"import json, urllib.request as u; assert json.load(u.urlopen("
-         "'http://127.0.0.1:8000/version', timeout=1))['version'] != '3'\"")
+HEALTH = {
+    "test": 'python3 -c "import urllib.request as u; '
+    "u.urlopen('http://127.0.0.1:8000/health', timeout=1)\"",
+    "interval": "1s",
+    "timeout": "1s",
+    "retries": 2,
+}
+NOT_3 = (
+    'python3 -c "import json, urllib.request as u; assert json.load(u.urlopen('
+    "'http://127.0.0.1:8000/version', timeout=1))['version'] != '3'\""
+)
 
 
 def _free_port():
@@ -41,16 +47,25 @@ def _free_port():
 
 
 def _build(client, tag, path, version):
-    client.images.build(path=str(path), tag=tag, rm=True, forcerm=True,
-                        buildargs={"BASE_IMAGE": engines.DEBIAN, "APP_VERSION": version})
+    client.images.build(
+        path=str(path),
+        tag=tag,
+        rm=True,
+        forcerm=True,
+        buildargs={"BASE_IMAGE": engines.DEBIAN, "APP_VERSION": version},
+    )
 
 
 @pytest.fixture(scope="module")
 def images(docker_engines):
     """The frontend and app:1, app:2, app:3 on engine 1."""
     client = engines.client(ENGINE)
-    client.images.build(path=str(REPO / "images" / "haproxy"), tag=HAPROXY, rm=True,
-                        buildargs={"BASE_IMAGE": engines.DEBIAN})
+    client.images.build(
+        path=str(REPO / "images" / "haproxy"),
+        tag=HAPROXY,
+        rm=True,
+        buildargs={"BASE_IMAGE": engines.DEBIAN},
+    )
     for version in ("1", "2", "3"):
         _build(client, f"{REPO_NAME}-app:{version}", REPO / "examples" / "app", version)
     tags = [HAPROXY] + [f"{REPO_NAME}-app:{v}" for v in ("1", "2", "3")]
@@ -65,11 +80,15 @@ def images(docker_engines):
 def app2(master, salt_cli, synced):
     """A second app server on engine 1 (the issue: it may share an engine, with its own
     names)."""
-    factory = master.salt_minion_daemon("app2", overrides={
-        "master": "127.0.0.1",
-        "container": {"profiles": {"default": {"base_url": engines.ENGINES[ENGINE],
-                                               "timeout": 60}}},
-    })
+    factory = master.salt_minion_daemon(
+        "app2",
+        overrides={
+            "master": "127.0.0.1",
+            "container": {
+                "profiles": {"default": {"base_url": engines.ENGINES[ENGINE], "timeout": 60}}
+            },
+        },
+    )
     try:
         with factory.started():
             ret = salt_cli.run("saltutil.sync_all", minion_tgt="app2")
@@ -87,36 +106,51 @@ def deploy(images, app2):
     the run label, a free frontend port per server. On app2 the declared health check also
     refuses version 3 (a per-server override), so app:3 passes build1 and fails on app2."""
     ports = {m: _free_port() for m in SERVERS}
-    pillar = {"chain": {
-        "per_minion": True,
-        "labels": {engines.TEST_LABEL: engines.RUN},
-        "network": {"name": engines.name("chain-net")},
-        "frontend": {"name": engines.name("chain-fe"), "image": HAPROXY, "slots": 8},
-        "service": {"name": engines.name("chain-app"), "healthcheck": HEALTH,
-                    "update": {"monitor": 4, "progress_deadline": 60}},
-        "servers": {m: {"frontend": {"port": p}} for m, p in ports.items()},
-    }}
+    pillar = {
+        "chain": {
+            "per_minion": True,
+            "labels": {engines.TEST_LABEL: engines.RUN},
+            "network": {"name": engines.name("chain-net")},
+            "frontend": {"name": engines.name("chain-fe"), "image": HAPROXY, "slots": 8},
+            "service": {
+                "name": engines.name("chain-app"),
+                "healthcheck": HEALTH,
+                "update": {"monitor": 4, "progress_deadline": 60},
+            },
+            "servers": {m: {"frontend": {"port": p}} for m, p in ports.items()},
+        }
+    }
     pillar["chain"]["servers"]["app2"]["service"] = {"healthcheck": {"test": NOT_3}}
     yield {"sls": "chain.deploy", "ports": ports, "pillar": json.dumps(pillar)}
     engines.cleanup(ENGINE)
 
 
 def _args(deploy, *extra):
-    return ["targets=build1,app2", f"sls={deploy['sls']}", f"service={SERVICE}",
-            f"pillar={deploy['pillar']}",
-            f"frontend={FE}", "backend=app", f"network={NET}", *extra]
+    return [
+        "targets=build1,app2",
+        f"sls={deploy['sls']}",
+        f"service={SERVICE}",
+        f"pillar={deploy['pillar']}",
+        f"frontend={FE}",
+        "backend=app",
+        f"network={NET}",
+        *extra,
+    ]
 
 
 def _run(salt_run_cli, fun, *args):
     ret = salt_run_cli.run(fun, *args, _timeout=600)
     # What a user sees, for docs/chain.md (shown with pytest -s)
-    print(f"\n$ salt-run {fun} {args[0] if args else ''} -> rc {ret.returncode}\n"
-          f"{json.dumps(ret.data, indent=1, default=str)[:4000] if ret.data else ret.stdout[:4000]}")
+    print(
+        f"\n$ salt-run {fun} {args[0] if args else ''} -> rc {ret.returncode}\n"
+        f"{json.dumps(ret.data, indent=1, default=str)[:4000] if ret.data else ret.stdout[:4000]}"
+    )
     return ret
 
 
-def test_rollout_server_by_server_rollback_and_the_lock(master, salt_run_cli, synced, deploy,
-                                                        images):
+def test_rollout_server_by_server_rollback_and_the_lock(
+    master, salt_run_cli, synced, deploy, images
+):
     ports = deploy["ports"]
     started = time.time()
     ret = _run(salt_run_cli, "chain.rollout", APP, images["1"], "ref=v1", *_args(deploy))
@@ -125,12 +159,16 @@ def test_rollout_server_by_server_rollback_and_the_lock(master, salt_run_cli, sy
     assert list(ret.data["servers"]) == ["build1", "app2"]
     # progress on the master event bus, server by server
     tags = [f"chain/rollout/{APP}/{stage}" for stage in ("start", "server", "server/done", "done")]
-    matched = master.event_listener.wait_for_events([(master.id, t) for t in tags],
-                                                    after_time=started, timeout=30)
+    matched = master.event_listener.wait_for_events(
+        [(master.id, t) for t in tags], after_time=started, timeout=30
+    )
     assert matched.found_all_events, matched.missed
-    done = sorted(master.event_listener.get_events(
-        [(master.id, f"chain/rollout/{APP}/server/done")], after_time=started),
-        key=lambda e: e.stamp)
+    done = sorted(
+        master.event_listener.get_events(
+            [(master.id, f"chain/rollout/{APP}/server/done")], after_time=started
+        ),
+        key=lambda e: e.stamp,
+    )
     assert [e.data["target"] for e in done] == ["build1", "app2"]
     assert all(e.data["result"] is True for e in done)
     assert all(versions(p) == {"1"} for p in ports.values())
@@ -163,8 +201,11 @@ def test_rollout_server_by_server_rollback_and_the_lock(master, salt_run_cli, sy
 
     # One rollout per app at a time: a second one started meanwhile is refused.
     first, other_cli = {}, master.salt_run_cli(timeout=600)  # one CLI object per process
-    thread = threading.Thread(target=lambda: first.update(ret=_run(
-        other_cli, "chain.rollout", APP, images["1"], *_args(deploy))))
+    thread = threading.Thread(
+        target=lambda: first.update(
+            ret=_run(other_cli, "chain.rollout", APP, images["1"], *_args(deploy))
+        )
+    )
     thread.start()
     time.sleep(3)
     second = _run(salt_run_cli, "chain.rollout", APP, images["2"], *_args(deploy))
@@ -207,18 +248,24 @@ def test_rollout_server_by_server_rollback_and_the_lock(master, salt_run_cli, sy
 
 
 def test_orchestrate_builds_pushes_rolls_out_and_a_second_run_is_a_no_op(
-        salt_run_cli, synced, deploy, registry_credentials):
+    salt_run_cli, synced, deploy, registry_credentials
+):
     """salt-run state.orchestrate chain (formulas/chain/init.sls, without the pipeline stage):
     frontends, the image for the ref built on build1 and pushed, the rollout on build1 and
     app2, a smoke check through each frontend. The same ref again: no build, and fast."""
     ref = f"o{engines.RUN}"
     repository = f"sc-{engines.RUN}/chain-app"
     pillar = json.loads(deploy["pillar"])
-    pillar["chain"].update({
-        "ref": ref, "app": APP, "targets": list(SERVERS), "build_target": "build1",
-        "registry": {"address": engines.REGISTRY, "repository": repository},
-        "app_image": {"build": str(REPO / "examples" / "app")},
-    })
+    pillar["chain"].update(
+        {
+            "ref": ref,
+            "app": APP,
+            "targets": list(SERVERS),
+            "build_target": "build1",
+            "registry": {"address": engines.REGISTRY, "repository": repository},
+            "app_image": {"build": str(REPO / "examples" / "app")},
+        }
+    )
     args = ("state.orchestrate", "chain", f"pillar={json.dumps(pillar)}")
     try:
         ret = salt_run_cli.run(*args, _timeout=900)

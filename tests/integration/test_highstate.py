@@ -13,7 +13,10 @@ from tests.support.engines import EventRecorder
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
-EXPECTED = {m: {engines.name(f"{m}-svc{i}") for i in range(5)} | {engines.name(f"{m}-web")} for m in ("build1", "web1")}
+EXPECTED = {
+    m: {engines.name(f"{m}-svc{i}") for i in range(5)} | {engines.name(f"{m}-web")}
+    for m in ("build1", "web1")
+}
 OWNED = ["org.saltext-chain.formula=demo", f"{engines.TEST_LABEL}={engines.RUN}"]
 
 

@@ -15,29 +15,55 @@ from tests.support import engines
 
 pytestmark = pytest.mark.integration
 
-EXPECTED_STATES = {"container", "container_image", "container_network", "container_volume", "container_registry",
-                   "jenkins_node", "jenkins_job", "jenkins_build", "jenkins_plugin"}
+EXPECTED_STATES = {
+    "container",
+    "container_image",
+    "container_network",
+    "container_volume",
+    "container_registry",
+    "jenkins_node",
+    "jenkins_job",
+    "jenkins_build",
+    "jenkins_plugin",
+}
 EXPECTED_MODULES = {"container", "jenkins"}
 
 
 def _local_config(tmp_path):
     conf = tmp_path / "conf"
     conf.mkdir()
-    (conf / "minion").write_text(yaml.safe_dump({
-        "id": "pkg-check", "root_dir": str(tmp_path / "root"), "file_client": "local",
-        "file_roots": {"base": [str(tmp_path / "empty")]},
-    }))
+    (conf / "minion").write_text(
+        yaml.safe_dump(
+            {
+                "id": "pkg-check",
+                "root_dir": str(tmp_path / "root"),
+                "file_client": "local",
+                "file_roots": {"base": [str(tmp_path / "empty")]},
+            }
+        )
+    )
     (tmp_path / "empty").mkdir()
     return conf
 
 
 def _salt_call(bindir, conf, *args, python=None):
     # `python`: run salt-call's entry point with that interpreter (a venv without console scripts)
-    cmd = ([str(python), "-c", "import sys; from salt.scripts import salt_call; sys.argv[0] = 'salt-call'; salt_call()"]
-           if python else [str(bindir / "salt-call")])
+    cmd = (
+        [
+            str(python),
+            "-c",
+            "import sys; from salt.scripts import salt_call; sys.argv[0] = 'salt-call'; salt_call()",
+        ]
+        if python
+        else [str(bindir / "salt-call")]
+    )
     out = subprocess.run(
         [*cmd, "--local", "-c", str(conf), "--out=json", *args],
-        capture_output=True, text=True, timeout=300, check=False, cwd=conf,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=conf,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout)["local"]
@@ -46,11 +72,15 @@ def _salt_call(bindir, conf, *args, python=None):
 def _check(bindir, conf):
     states = set(_salt_call(bindir, conf, "sys.list_state_modules"))
     assert EXPECTED_STATES <= states, sorted(states)
-    spec = _salt_call(bindir, conf, "container.normalize", "image=app/web:1", 'ports=["127.0.0.1:8080:80"]')
+    spec = _salt_call(
+        bindir, conf, "container.normalize", "image=app/web:1", 'ports=["127.0.0.1:8080:80"]'
+    )
     assert spec == {"image": "app/web:1", "ports": {"80/tcp": [["127.0.0.1", "8080"]]}}
     modules = set(_salt_call(bindir, conf, "sys.list_modules"))
     assert EXPECTED_MODULES <= modules, sorted(modules)
-    (conf.parent / "empty" / "pkg.yaml").write_text("- job:\n    name: pkg\n    builders:\n      - shell: 'true'\n")
+    (conf.parent / "empty" / "pkg.yaml").write_text(
+        "- job:\n    name: pkg\n    builders:\n      - shell: 'true'\n"
+    )
     xml = _salt_call(bindir, conf, "jenkins.job_render", "salt://pkg.yaml")
     assert "<hudson.tasks.Shell>" in xml["pkg"]
     _check_grain(bindir, conf)
@@ -75,16 +105,47 @@ def test_editable_install_needs_no_sync(tmp_path):
 
 def test_wheel_in_a_fresh_virtualenv_needs_no_sync(tmp_path):
     src = tmp_path / "src"
-    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(
-        ".venv", ".state", ".git", "__pycache__", "*.egg-info", "build", "tests", "benchmarks", "docs"))
+    shutil.copytree(
+        REPO,
+        src,
+        ignore=shutil.ignore_patterns(
+            ".venv",
+            ".state",
+            ".git",
+            "__pycache__",
+            "*.egg-info",
+            "build",
+            "tests",
+            "benchmarks",
+            "docs",
+        ),
+    )
     wheels = tmp_path / "wheels"
-    subprocess.run([str(REPO / ".venv" / "bin" / "pip"), "wheel", "-q", "--no-deps", "-w", str(wheels), str(src)],
-                   check=True, timeout=300)
+    subprocess.run(
+        [
+            str(REPO / ".venv" / "bin" / "pip"),
+            "wheel",
+            "-q",
+            "--no-deps",
+            "-w",
+            str(wheels),
+            str(src),
+        ],
+        check=True,
+        timeout=300,
+    )
     (wheel,) = wheels.glob("saltext_chain-*.whl")
     venv = tmp_path / "venv"
-    subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", str(venv)], check=True, timeout=120)
-    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", str(wheel)],
-                   check=True, timeout=900)
+    subprocess.run(
+        [getattr(sys, "_base_executable", sys.executable), "-m", "venv", str(venv)],
+        check=True,
+        timeout=120,
+    )
+    subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", str(wheel)],
+        check=True,
+        timeout=900,
+    )
     _check(venv / "bin", _local_config(tmp_path))
 
 
@@ -104,8 +165,17 @@ def _venv_without_the_package(tmp_path):
             continue
         os.symlink(entry, shadow / entry.name)
     venv = tmp_path / "bare-venv"
-    subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", "--without-pip", str(venv)],
-                   check=True, timeout=120)
+    subprocess.run(
+        [
+            getattr(sys, "_base_executable", sys.executable),
+            "-m",
+            "venv",
+            "--without-pip",
+            str(venv),
+        ],
+        check=True,
+        timeout=120,
+    )
     (venv_site,) = (venv / "lib").glob("python3*/site-packages")
     (venv_site / "deps.pth").write_text(f"{shadow}\n")
     return venv / "bin" / "python"
@@ -117,27 +187,47 @@ def test_file_roots_and_sync_all_without_the_package(tmp_path):
     utils dir (the fallback of the import idiom)."""
     python = _venv_without_the_package(tmp_path)
     probe = subprocess.run(
-        [str(python), "-c", "import importlib.metadata as m, importlib.util as u, salt, docker, jenkins; "
-         "print(u.find_spec('saltext.chain') is None if u.find_spec('saltext') else True, "
-         "[d.metadata['Name'] for d in m.distributions() if 'chain' in (d.metadata['Name'] or '').lower()])"],
-        capture_output=True, text=True, timeout=60, check=True, cwd=tmp_path,
+        [
+            str(python),
+            "-c",
+            "import importlib.metadata as m, importlib.util as u, salt, docker, jenkins; "
+            "print(u.find_spec('saltext.chain') is None if u.find_spec('saltext') else True, "
+            "[d.metadata['Name'] for d in m.distributions() if 'chain' in (d.metadata['Name'] or '').lower()])",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=tmp_path,
     )
-    assert probe.stdout.split(maxsplit=1) == ["True", "[]\n"], probe.stdout  # no saltext.chain at all
+    assert probe.stdout.split(maxsplit=1) == ["True", "[]\n"], (
+        probe.stdout
+    )  # no saltext.chain at all
 
     srv = tmp_path / "srv"
     for kind in ("_modules", "_states", "_runners", "_grains", "_beacons", "_utils"):
         if (REPO / kind).is_dir():
-            shutil.copytree(REPO / kind, srv / kind, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            shutil.copytree(
+                REPO / kind, srv / kind, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+            )
     (srv / "pkg.yaml").write_text("- job:\n    name: pkg\n    builders:\n      - shell: 'true'\n")
     conf = tmp_path / "conf"
     conf.mkdir()
-    (conf / "minion").write_text(yaml.safe_dump({
-        "id": "sync-check", "root_dir": str(tmp_path / "root"), "file_client": "local",
-        "file_roots": {"base": [str(srv)]},
-    }))
+    (conf / "minion").write_text(
+        yaml.safe_dump(
+            {
+                "id": "sync-check",
+                "root_dir": str(tmp_path / "root"),
+                "file_client": "local",
+                "file_roots": {"base": [str(srv)]},
+            }
+        )
+    )
 
     synced = _salt_call(None, conf, "saltutil.sync_all", python=python)
-    assert "utils.chain_errors" in synced["utils"] and "utils.chain_profiles" in synced["utils"], synced
+    assert "utils.chain_errors" in synced["utils"] and "utils.chain_profiles" in synced["utils"], (
+        synced
+    )
     assert {"modules.container", "modules.jenkins"} <= set(synced["modules"]), synced
     assert {"states.container", "states.jenkins_job"} <= set(synced["states"]), synced
 
@@ -147,13 +237,23 @@ def test_file_roots_and_sync_all_without_the_package(tmp_path):
     assert EXPECTED_STATES <= states, sorted(states)
     conn = _salt_call(None, conf, "container.connection", python=python)
     # no base_url configured: the docker SDK's default (DOCKER_HOST, else the local socket)
-    assert conn["name"] == "default" and conn["base_url"] in (None, engines.ENGINES["engine1"]), conn
+    assert conn["name"] == "default" and conn["base_url"] in (None, engines.ENGINES["engine1"]), (
+        conn
+    )
     xml = _salt_call(None, conf, "jenkins.job_render", "salt://pkg.yaml", python=python)
     assert "<hudson.tasks.Shell>" in xml["pkg"]
     _check_grain(None, conf, python=python)
     # A state, with the engine: nothing to remove, in test mode and live, no change.
     name = engines.name("pkg-vol")
     for extra in ("test=True", "test=False"):
-        ret = _salt_call(None, conf, "state.single", "container_volume.absent", f"name={name}", extra, python=python)
+        ret = _salt_call(
+            None,
+            conf,
+            "state.single",
+            "container_volume.absent",
+            f"name={name}",
+            extra,
+            python=python,
+        )
         (state,) = ret.values()
         assert state["result"] is True and state["changes"] == {}, state

@@ -16,8 +16,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
 def _comments(ret):
     data = ret.data if isinstance(ret.data, dict) else {}
-    return {s.get("__id__"): s.get("comment") for states in ([data] if "__id__" in str(list(data.values())[:1]) else data.values())
-            if isinstance(states, dict) for s in states.values() if isinstance(s, dict)}
+    return {
+        s.get("__id__"): s.get("comment")
+        for states in ([data] if "__id__" in str(list(data.values())[:1]) else data.values())
+        if isinstance(states, dict)
+        for s in states.values()
+        if isinstance(s, dict)
+    }
 
 
 def _states(ret, minion):
@@ -47,19 +52,27 @@ def clean_stack():
 def _no_secret(ret, secret):
     """The registry password appears nowhere in what the master got back (comments, changes)."""
     assert len(secret) >= 8, "the registry password is too short to be searched for"
-    assert secret not in str(ret.data) and secret not in (ret.stdout or ""), "the registry password leaked"
+    assert secret not in str(ret.data) and secret not in (ret.stdout or ""), (
+        "the registry password leaked"
+    )
 
 
-def test_build_push_then_deploy_on_the_other_host(salt_cli, synced, clean_stack, registry_credentials):
+def test_build_push_then_deploy_on_the_other_host(
+    salt_cli, synced, clean_stack, registry_credentials
+):
     secret = registry_credentials["password"]
-    ret = salt_cli.run("state.apply", "stack.build", "pillar={'stack': {'version': '1'}}", minion_tgt="build1")
+    ret = salt_cli.run(
+        "state.apply", "stack.build", "pillar={'stack': {'version': '1'}}", minion_tgt="build1"
+    )
     assert ret.returncode == 0, _comments(ret)
     built = _states(ret, "build1")
     assert built["app-image"]["changes"]["pushed"], built
     assert built["registry-login"]["result"] is True, built  # the login really used the password
     _no_secret(ret, secret)
 
-    ret = salt_cli.run("state.apply", "stack.deploy", "pillar={'stack': {'version': '1'}}", minion_tgt="web1")
+    ret = salt_cli.run(
+        "state.apply", "stack.deploy", "pillar={'stack': {'version': '1'}}", minion_tgt="web1"
+    )
     assert ret.returncode == 0, _comments(ret)
     deployed = _states(ret, "web1")
     assert "healthy" in deployed["stack-app"]["comment"]
@@ -69,19 +82,33 @@ def test_build_push_then_deploy_on_the_other_host(salt_cli, synced, clean_stack,
     assert app.exec_run("cat /www/version").output == b"1\n"
 
     with EventRecorder("engine1") as rec1, EventRecorder("engine2") as rec2:
-        again_build = salt_cli.run("state.apply", "stack.build", "pillar={'stack': {'version': '1'}}", minion_tgt="build1")
-        again_deploy = salt_cli.run("state.apply", "stack.deploy", "pillar={'stack': {'version': '1'}}", minion_tgt="web1")
+        again_build = salt_cli.run(
+            "state.apply", "stack.build", "pillar={'stack': {'version': '1'}}", minion_tgt="build1"
+        )
+        again_deploy = salt_cli.run(
+            "state.apply", "stack.deploy", "pillar={'stack': {'version': '1'}}", minion_tgt="web1"
+        )
     assert all(not s["changes"] for s in _states(again_build, "build1").values())
     assert all(not s["changes"] for s in _states(again_deploy, "web1").values())
     assert rec1.mutations() == [] and rec2.mutations() == []
 
     # A new version: rebuilt and pushed on build1; web1's container follows the new image by itself.
-    salt_cli.run("state.apply", "stack.build", "pillar={'stack': {'version': '2'}}", minion_tgt="build1")
+    salt_cli.run(
+        "state.apply", "stack.build", "pillar={'stack': {'version': '2'}}", minion_tgt="build1"
+    )
     with EventRecorder("engine2") as rec2:
-        dry = salt_cli.run("state.apply", "stack.deploy", "pillar={'stack': {'version': '2'}}", "test=True", minion_tgt="web1")
+        dry = salt_cli.run(
+            "state.apply",
+            "stack.deploy",
+            "pillar={'stack': {'version': '2'}}",
+            "test=True",
+            minion_tgt="web1",
+        )
     assert _states(dry, "web1")["stack-app"]["result"] is None
     assert rec2.mutations() == []
-    ret = salt_cli.run("state.apply", "stack.deploy", "pillar={'stack': {'version': '2'}}", minion_tgt="web1")
+    ret = salt_cli.run(
+        "state.apply", "stack.deploy", "pillar={'stack': {'version': '2'}}", minion_tgt="web1"
+    )
     assert ret.returncode == 0, _comments(ret)
     _no_secret(ret, secret)
     app = engines.client("engine2").containers.get(APP)

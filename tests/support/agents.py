@@ -14,7 +14,9 @@ from tests.support import engines
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # The agent script baked into the test image (CHAIN_AGENT_PY: try another one, e.g. a work in
 # progress of the emulated agent, without touching the checkout).
-AGENT_PY = os.environ.get("CHAIN_AGENT_PY") or os.path.join(REPO, "src/saltext/chain/emulator/agent.py")
+AGENT_PY = os.environ.get("CHAIN_AGENT_PY") or os.path.join(
+    REPO, "src/saltext/chain/emulator/agent.py"
+)
 BROKEN_DOCKERFILE = (
     f"FROM {engines.DEBIAN}\n"
     "RUN useradd -u 1000 -m jenkins\nUSER jenkins\n"
@@ -59,16 +61,24 @@ def build_agent_image(engine="engine1", tag=None, marker=""):
     with open(os.path.join(REPO, "images/jenkins-agent/Dockerfile"), "rb") as fh:
         dockerfile = fh.read()
     if marker:
-        dockerfile += (f'\nUSER root\nRUN echo {marker} > /etc/agent-flavour\n'
-                       'USER jenkins\n').encode()
+        dockerfile += (
+            f"\nUSER root\nRUN echo {marker} > /etc/agent-flavour\nUSER jenkins\n"
+        ).encode()
     with open(AGENT_PY, "rb") as fh:
         agent = fh.read()
-    files = {"images/jenkins-agent/Dockerfile": dockerfile,
-             "src/saltext/chain/emulator/agent.py": agent}
+    files = {
+        "images/jenkins-agent/Dockerfile": dockerfile,
+        "src/saltext/chain/emulator/agent.py": agent,
+    }
     with contextlib.closing(engines.client(engine)) as client:
-        client.images.build(fileobj=_context(files), custom_context=True,
-                            dockerfile="images/jenkins-agent/Dockerfile", tag=tag, rm=True,
-                            buildargs={"BASE_IMAGE": engines.DEBIAN})
+        client.images.build(
+            fileobj=_context(files),
+            custom_context=True,
+            dockerfile="images/jenkins-agent/Dockerfile",
+            tag=tag,
+            rm=True,
+            buildargs={"BASE_IMAGE": engines.DEBIAN},
+        )
     _BUILT.add((engine, tag, marker))
     return tag
 
@@ -76,8 +86,12 @@ def build_agent_image(engine="engine1", tag=None, marker=""):
 def build_broken_image(engine="engine1"):
     tag = f"saltext-chain/{engines.name('broken-agent')}:1"
     with contextlib.closing(engines.client(engine)) as client:
-        client.images.build(fileobj=_context({"Dockerfile": BROKEN_DOCKERFILE.encode()}),
-                            custom_context=True, tag=tag, rm=True)
+        client.images.build(
+            fileobj=_context({"Dockerfile": BROKEN_DOCKERFILE.encode()}),
+            custom_context=True,
+            tag=tag,
+            rm=True,
+        )
     return tag
 
 
@@ -89,9 +103,18 @@ def remove_image(tag, engine="engine1"):
 
 def agent_containers(engine="engine1"):
     with contextlib.closing(engines.client(engine)) as client:
-        return [c.attrs for c in client.containers.list(
-            all=True, filters={"label": [f"{engines.TEST_LABEL}={engines.RUN}",
-                                         "org.saltext-chain.jenkins-agent=true"]})]
+        return [
+            c.attrs
+            for c in client.containers.list(
+                all=True,
+                filters={
+                    "label": [
+                        f"{engines.TEST_LABEL}={engines.RUN}",
+                        "org.saltext-chain.jenkins-agent=true",
+                    ]
+                },
+            )
+        ]
 
 
 def assert_no_secret(secret, *things):

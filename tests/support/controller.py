@@ -8,8 +8,12 @@ from saltext.chain.emulator import testing
 
 # cloudbees-folder: a folder is an item type of that plugin; without it Jenkins (2.568.2, and the
 # emulator) refuses to load <com.cloudbees.hudson.plugins.folder.Folder> (500).
-PLUGINS = ("git:5.7.0", "workflow-job:1505.vea_4b_20a_4a_495", "credentials:1405.vb_cda_74a_f8974",
-           "cloudbees-folder:6.999.v42253c105443")
+PLUGINS = (
+    "git:5.7.0",
+    "workflow-job:1505.vea_4b_20a_4a_495",
+    "credentials:1405.vb_cda_74a_f8974",
+    "cloudbees-folder:6.999.v42253c105443",
+)
 
 
 def home_snapshot(home):
@@ -52,7 +56,7 @@ class RequestLog:
 
     def __exit__(self, *exc):
         self.after = home_snapshot(self.home)
-        self.requests = testing.request_log(self.home)[self.seen:]
+        self.requests = testing.request_log(self.home)[self.seen :]
         return False
 
     def writes(self):

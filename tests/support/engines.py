@@ -31,8 +31,20 @@ REGISTRY = "127.0.0.1:5000"
 
 # Engine actions that change something. None may happen during a test=True run.
 MUTATING_ACTIONS = {
-    "container": {"create", "start", "stop", "kill", "die", "destroy", "rename", "update", "restart",
-                  "pause", "unpause", "exec_create"},  # exec_create: unless it is a health check
+    "container": {
+        "create",
+        "start",
+        "stop",
+        "kill",
+        "die",
+        "destroy",
+        "rename",
+        "update",
+        "restart",
+        "pause",
+        "unpause",
+        "exec_create",
+    },  # exec_create: unless it is a health check
     "image": {"pull", "push", "tag", "untag", "delete", "import", "load", "build"},
     "network": {"create", "connect", "disconnect", "destroy", "remove"},
     "volume": {"create", "mount", "unmount", "destroy"},
@@ -87,7 +99,8 @@ class EventRecorder:
         until = time.time() + 0.5
         time.sleep(0.6)
         self.events = [
-            e for e in self._client.api.events(since=int(self._since), until=until, decode=True)
+            e
+            for e in self._client.api.events(since=int(self._since), until=until, decode=True)
             if e.get("timeNano", 0) / 1e9 >= self._since
         ]
         # What mutations() needs from the engine is read now, while the window's objects exist.
@@ -116,7 +129,12 @@ class EventRecorder:
                 return foreign_labels(_attrs(e))
         data = self._inspected.get(cid)
         if data:
-            return foreign_labels({**((data.get("Config") or {}).get("Labels") or {}), "name": data.get("Name", "").lstrip("/")})
+            return foreign_labels(
+                {
+                    **((data.get("Config") or {}).get("Labels") or {}),
+                    "name": data.get("Name", "").lstrip("/"),
+                }
+            )
         return False
 
     def _is_health_check(self, e):
@@ -125,10 +143,15 @@ class EventRecorder:
         if not test:
             # The container is gone: a health check is what emitted health_status for it.
             return data is None and any(
-                _action(x) == "health_status" and x["Actor"]["ID"] == e["Actor"]["ID"] for x in self.events
+                _action(x) == "health_status" and x["Actor"]["ID"] == e["Actor"]["ID"]
+                for x in self.events
             )
         command = e.get("Action", "").split(":", 1)[1].strip() if ":" in e.get("Action", "") else ""
-        wanted = {"/bin/sh -c " + " ".join(test[1:]), " ".join(test[1:])} if test[0] == "CMD-SHELL" else {" ".join(test[1:])}
+        wanted = (
+            {"/bin/sh -c " + " ".join(test[1:]), " ".join(test[1:])}
+            if test[0] == "CMD-SHELL"
+            else {" ".join(test[1:])}
+        )
         return command in wanted
 
     def foreign(self, e):
@@ -136,7 +159,9 @@ class EventRecorder:
         if e.get("Type") in ("network", "volume") and attrs.get("container"):
             if self._foreign_container(attrs["container"]):
                 return True
-        return foreign_labels({**attrs, "name": attrs.get("name") or (e.get("Actor") or {}).get("ID", "")})
+        return foreign_labels(
+            {**attrs, "name": attrs.get("name") or (e.get("Actor") or {}).get("ID", "")}
+        )
 
     def owned(self, e):
         """The event is about an object of this run (its name or label, or its container's)."""
@@ -176,7 +201,9 @@ class EventRecorder:
                 continue
             if action == "exec_create" and self._is_health_check(e):
                 continue
-            out.append((e.get("Type"), action, _attrs(e).get("name") or (e.get("Actor") or {}).get("ID")))
+            out.append(
+                (e.get("Type"), action, _attrs(e).get("name") or (e.get("Actor") or {}).get("ID"))
+            )
         return out
 
     def actions(self, type_="container"):

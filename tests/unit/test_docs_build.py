@@ -11,8 +11,13 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 def test_sphinx_builds_a_page_per_module(tmp_path):
     pytest.importorskip("sphinx")
-    out = subprocess.run([sys.executable, "-m", "sphinx", "-q", "-b", "html", str(ROOT / "docs"), str(tmp_path)],
-                         capture_output=True, text=True, timeout=300, check=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-q", "-b", "html", str(ROOT / "docs"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     for kind in ("_modules", "_states", "_grains", "_beacons", "_runners"):
         for path in (ROOT / kind).glob("*.py"):

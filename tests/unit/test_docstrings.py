@@ -14,23 +14,33 @@ def _public_functions(kind):
         if path.name.startswith("_"):
             continue
         tree = ast.parse(path.read_text())
-        yield path, ast.get_docstring(tree), [
-            n for n in tree.body if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")
-        ]
+        yield (
+            path,
+            ast.get_docstring(tree),
+            [n for n in tree.body if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")],
+        )
 
 
 @pytest.mark.parametrize("kind", ["_modules", "_runners"])
 def test_cli_examples(kind):
     if not list(_public_functions(kind)):
         pytest.skip(f"{kind} has no modules yet")
-    missing = [f"{p.name}:{f.name}" for p, _, funcs in _public_functions(kind) for f in funcs
-               if "CLI Example" not in (ast.get_docstring(f) or "")]
+    missing = [
+        f"{p.name}:{f.name}"
+        for p, _, funcs in _public_functions(kind)
+        for f in funcs
+        if "CLI Example" not in (ast.get_docstring(f) or "")
+    ]
     assert missing == []
 
 
 def test_state_yaml_examples():
-    missing = [f"{p.name}:{f.name}" for p, _, funcs in _public_functions("_states") for f in funcs
-               if f.name != "mod_watch" and ".. code-block:: yaml" not in (ast.get_docstring(f) or "")]
+    missing = [
+        f"{p.name}:{f.name}"
+        for p, _, funcs in _public_functions("_states")
+        for f in funcs
+        if f.name != "mod_watch" and ".. code-block:: yaml" not in (ast.get_docstring(f) or "")
+    ]
     assert missing == []
 
 

@@ -27,7 +27,9 @@ def beacons(loaders, docker_engines):
     opts = copy.deepcopy(loaders.opts)
     opts["container"]["profiles"]["flaky"] = {"base_url": f"unix://{FLAKY_SOCKET}", "timeout": 10}
     modules = salt.loader.minion_mods(opts, context={}, loaded_base_name=loaders.loaded_base_name)
-    loader = salt.loader.beacons(opts, modules, context={}, loaded_base_name=loaders.loaded_base_name)
+    loader = salt.loader.beacons(
+        opts, modules, context={}, loaded_base_name=loaders.loaded_base_name
+    )
     opened = []
 
     class Beacon:
@@ -63,7 +65,12 @@ _CREATED = []
 def _run(engine, name, command, labels=None, **kwargs):
     with contextlib.closing(engines.client(engine)) as client:
         ctr = client.containers.run(
-            BUSYBOX, command, name=name, detach=True, labels={TEST_LABEL: RUN, **(labels or {})}, **kwargs
+            BUSYBOX,
+            command,
+            name=name,
+            detach=True,
+            labels={TEST_LABEL: RUN, **(labels or {})},
+            **kwargs,
         )
     _CREATED.append((engine, ctr.id))
     return ctr.id
@@ -91,7 +98,9 @@ def test_die_and_healthy_events(beacons, engine):
     beacon = beacons(f"ce-{engine}", profile=engine)
     assert beacon() == []  # starts following the engine
     threads = len(_watcher_threads())
-    die_id = _run(engine, f"sc-{RUN}-ev-die", ["sh", "-c", "exit 3"], labels={"app": f"sc-{RUN}-ev"})
+    die_id = _run(
+        engine, f"sc-{RUN}-ev-die", ["sh", "-c", "exit 3"], labels={"app": f"sc-{RUN}-ev"}
+    )
     _run(
         engine,
         f"sc-{RUN}-ev-health",
@@ -99,8 +108,12 @@ def test_die_and_healthy_events(beacons, engine):
         healthcheck={"test": ["CMD", "true"], "interval": 300_000_000, "retries": 1},
     )
     events = beacon.until(
-        lambda ev: _of(ev, "die", f"sc-{RUN}-ev-die")
-        and any(e["status"] == "healthy" for e in _of(ev, "health_status", f"sc-{RUN}-ev-health"))
+        lambda ev: (
+            _of(ev, "die", f"sc-{RUN}-ev-die")
+            and any(
+                e["status"] == "healthy" for e in _of(ev, "health_status", f"sc-{RUN}-ev-health")
+            )
+        )
     )
 
     (die,) = _of(events, "die", f"sc-{RUN}-ev-die")
@@ -115,7 +128,9 @@ def test_die_and_healthy_events(beacons, engine):
     assert die["engine"] == engine
     assert abs(die["time"] - time.time()) < DEADLINE + 5
 
-    healthy = [e for e in _of(events, "health_status", f"sc-{RUN}-ev-health") if e["status"] == "healthy"]
+    healthy = [
+        e for e in _of(events, "health_status", f"sc-{RUN}-ev-health") if e["status"] == "healthy"
+    ]
     assert healthy[0]["tag"] == f"health_status/sc-{RUN}-ev-health"
     assert healthy[0]["exit_code"] is None
     assert healthy[0]["engine"] == engine
@@ -129,7 +144,12 @@ def test_label_and_action_filters(beacons, docker_engines):
     filtered = beacons("ce-filtered", actions=["die"], labels=[f"app=sc-{RUN}-ev"])
     everything = beacons("ce-all")  # the minion's default profile: engine1
     assert filtered() == [] and everything() == []
-    _run("engine1", f"sc-{RUN}-ev-app", ["sh", "-c", "exit 1"], labels={"app": f"sc-{RUN}-ev", "tier": "web"})
+    _run(
+        "engine1",
+        f"sc-{RUN}-ev-app",
+        ["sh", "-c", "exit 1"],
+        labels={"app": f"sc-{RUN}-ev", "tier": "web"},
+    )
     _run("engine1", f"sc-{RUN}-ev-other", ["sh", "-c", "exit 2"], labels={"app": "other"})
     _run(
         "engine1",
@@ -140,11 +160,16 @@ def test_label_and_action_filters(beacons, docker_engines):
     )
 
     seen = everything.until(
-        lambda ev: _of(ev, "die", f"sc-{RUN}-ev-app") and _of(ev, "die", f"sc-{RUN}-ev-other")
-        and _of(ev, "health_status", f"sc-{RUN}-ev-app-health")
+        lambda ev: (
+            _of(ev, "die", f"sc-{RUN}-ev-app")
+            and _of(ev, "die", f"sc-{RUN}-ev-other")
+            and _of(ev, "health_status", f"sc-{RUN}-ev-app-health")
+        )
     )
     assert _of(seen, "die", f"sc-{RUN}-ev-other")[0]["exit_code"] == 2
-    assert {TEST_LABEL: RUN, "app": f"sc-{RUN}-ev", "tier": "web"}.items() <= _of(seen, "die", f"sc-{RUN}-ev-app")[0]["labels"].items()
+    assert {TEST_LABEL: RUN, "app": f"sc-{RUN}-ev", "tier": "web"}.items() <= _of(
+        seen, "die", f"sc-{RUN}-ev-app"
+    )[0]["labels"].items()
 
     # Everything the unfiltered beacon saw has happened, so the filtered one has it queued too.
     got = filtered()
@@ -222,7 +247,11 @@ def test_engine_not_up_yet_then_up_then_gone_and_back(beacons):
         # The engine comes up: the thread connects by itself and events flow.
         engine.start()
         _run("engine1", f"sc-{RUN}-ev-first", ["sh", "-c", "exit 4"])
-        (first,) = _of(beacon.until(lambda ev: _of(ev, "die", f"sc-{RUN}-ev-first")), "die", f"sc-{RUN}-ev-first")
+        (first,) = _of(
+            beacon.until(lambda ev: _of(ev, "die", f"sc-{RUN}-ev-first")),
+            "die",
+            f"sc-{RUN}-ev-first",
+        )
         assert first["exit_code"] == 4 and first["engine"] == "flaky"
 
         # The engine goes away; a container dies meanwhile; the engine comes back.
@@ -248,7 +277,10 @@ def test_close_stops_the_thread_and_the_next_run_restarts_it(beacons):
     assert "container_events[engine2]" in [t.name for t in _watcher_threads()]
     beacons.loader["container_events.close"](copy.deepcopy(beacon.config))
     end = time.monotonic() + 5
-    while "container_events[engine2]" in [t.name for t in _watcher_threads()] and time.monotonic() < end:
+    while (
+        "container_events[engine2]" in [t.name for t in _watcher_threads()]
+        and time.monotonic() < end
+    ):
         time.sleep(0.1)
     assert "container_events[engine2]" not in [t.name for t in _watcher_threads()]
     assert beacon() == []
@@ -259,8 +291,13 @@ def test_close_stops_the_thread_and_the_next_run_restarts_it(beacons):
 
 def test_queue_is_bounded_and_keeps_the_newest(beacons):
     # Only this run's containers: other sessions' die events on the shared engine would fill it.
-    beacon = beacons("ce-bounded", profile="engine2", queue_size=2, actions=["die"],
-                     labels=[f"{TEST_LABEL}={RUN}"])
+    beacon = beacons(
+        "ce-bounded",
+        profile="engine2",
+        queue_size=2,
+        actions=["die"],
+        labels=[f"{TEST_LABEL}={RUN}"],
+    )
     assert beacon() == []
     since = time.time()
     names = [f"sc-{RUN}-ev-q{code}" for code in (1, 2, 3)]
@@ -269,14 +306,20 @@ def test_queue_is_bounded_and_keeps_the_newest(beacons):
             _run("engine2", name, ["sh", "-c", f"exit {code}"])
             assert client.api.wait(name, timeout=10)["StatusCode"] == code
         # The engine has published the last die; give the beacon's stream reader a margin.
-        last = client.api.events(since=int(since), until=time.time() + 1, decode=True,
-                                 filters={"event": "die", "container": names[2]})
+        last = client.api.events(
+            since=int(since),
+            until=time.time() + 1,
+            decode=True,
+            filters={"event": "die", "container": names[2]},
+        )
         assert list(last), "the engine did not publish the last die event"
     time.sleep(1.0)
     events = beacon()
     # Exactly the two newest: an empty (or short) delivery fails instead of passing.
     assert [(e["action"], e["name"], e["exit_code"]) for e in events] == [
-        ("die", names[1], 2), ("die", names[2], 3)], events
+        ("die", names[1], 2),
+        ("die", names[2], 3),
+    ], events
     assert beacon() == []
 
 
@@ -287,7 +330,10 @@ def test_changing_the_profile_switches_engines(beacons):
     second = beacons("ce-switch", profile="engine2")  # same beacon, as after beacons.modify
     assert second() == []
     end = time.monotonic() + 5
-    while "container_events[engine1]" in [t.name for t in _watcher_threads()] and time.monotonic() < end:
+    while (
+        "container_events[engine1]" in [t.name for t in _watcher_threads()]
+        and time.monotonic() < end
+    ):
         time.sleep(0.1)
     assert "container_events[engine1]" not in [t.name for t in _watcher_threads()]
     _run("engine2", f"sc-{RUN}-ev-switched", ["sh", "-c", "exit 7"])
@@ -319,8 +365,19 @@ def test_validate_rejects_bad_configuration(beacons, config, message):
 
 def test_validate_accepts_salt_options_and_a_dict(beacons):
     validate = beacons.loader["container_events.validate"]
-    assert validate([{"profile": "engine1"}, {"actions": ["oom"]}, {"labels": ["a", "b=c"]},
-                     {"interval": 5}, {"disable_during_state_run": True}, {"queue_size": 10}])[0] is True
+    assert (
+        validate(
+            [
+                {"profile": "engine1"},
+                {"actions": ["oom"]},
+                {"labels": ["a", "b=c"]},
+                {"interval": 5},
+                {"disable_during_state_run": True},
+                {"queue_size": 10},
+            ]
+        )[0]
+        is True
+    )
     assert validate({"actions": ["die"]})[0] is False  # beacons are configured as lists
 
 

@@ -20,7 +20,11 @@ STABLE_FIELDS = {
     "arch": "Architecture",
     "storage_driver": "Driver",
 }
-COUNTS = {"containers_running": "ContainersRunning", "containers_total": "Containers", "images": "Images"}
+COUNTS = {
+    "containers_running": "ContainersRunning",
+    "containers_total": "Containers",
+    "images": "Images",
+}
 
 
 def _grain(loaders, container=None, pillar=None):
@@ -57,7 +61,9 @@ def _assert_matches_engine(compute, engine):
 def marker_container(engine):
     """A created (never started) container, so each engine's totals are distinct and known."""
     with contextlib.closing(engines.client(engine)) as client:
-        ctr = client.containers.create(BUSYBOX, ["true"], name=f"sc-{RUN}-grain-{engine}", labels={TEST_LABEL: RUN})
+        ctr = client.containers.create(
+            BUSYBOX, ["true"], name=f"sc-{RUN}-grain-{engine}", labels={TEST_LABEL: RUN}
+        )
         yield ctr.id
     engines.cleanup(engine)
 
@@ -92,7 +98,12 @@ def test_grain_reports_the_default_profiles_engine(loaders, engine, marker_conta
 
 
 def test_grain_reads_the_profile_from_pillar(loaders, marker_container, engine):
-    pillar = {"container": {"default_profile": "p", "profiles": {"p": {"base_url": engines.ENGINES[engine]}}}}
+    pillar = {
+        "container": {
+            "default_profile": "p",
+            "profiles": {"p": {"base_url": engines.ENGINES[engine]}},
+        }
+    }
     grain = _assert_matches_engine(lambda: _grain(loaders, container={}, pillar=pillar), engine)
     assert grain["profile"] == "p"
     assert grain["base_url"] == engines.ENGINES[engine]
@@ -118,7 +129,10 @@ def test_engine_that_never_answers_times_out_in_two_seconds(loaders):
     server.bind(path)
     server.listen(8)
     try:
-        container = {"default_profile": "mute", "profiles": {"mute": {"base_url": f"unix://{path}", "timeout": 60}}}
+        container = {
+            "default_profile": "mute",
+            "profiles": {"mute": {"base_url": f"unix://{path}", "timeout": 60}},
+        }
         started = time.monotonic()
         grain = _grain(loaders, container=container)
         elapsed = time.monotonic() - started

@@ -21,10 +21,14 @@ def _grain(loaders, container):
 @pytest.mark.parametrize(
     "container, message",
     [
-        ({"default_profile": "bad", "profiles": {"bad": "unix:///var/run/docker.sock"}},
-         "container:profiles:bad must be a mapping"),
-        ({"default_profile": "bad", "profiles": {"bad": {"base_url": "unix:///x", "colour": 1}}},
-         "unknown key(s): colour"),
+        (
+            {"default_profile": "bad", "profiles": {"bad": "unix:///var/run/docker.sock"}},
+            "container:profiles:bad must be a mapping",
+        ),
+        (
+            {"default_profile": "bad", "profiles": {"bad": {"base_url": "unix:///x", "colour": 1}}},
+            "unknown key(s): colour",
+        ),
         ({"default_profile": "bad", "profiles": {"bad": {"timeout": "soon"}}}, "timeout"),
         ({"default_profile": 5}, "default_profile"),
     ],

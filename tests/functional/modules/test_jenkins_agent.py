@@ -17,11 +17,13 @@ pytestmark = [pytest.mark.docker]
 # Tests still marked needs_agent were not re-run after that fix before the deadline.
 needs_agent = pytest.mark.skip(
     reason="not re-run since the jenkins.build(wait=False) queue-wait hang was fixed in this "
-           "test (issue 9 deadline); earlier runs never finished")
+    "test (issue 9 deadline); earlier runs never finished"
+)
 scale_up_xfail = pytest.mark.xfail(
     strict=False,
     reason="reconcile launched no agent within 60 s for a queued build labelled "
-           "'<pool>-l&&linux' (assert len(out) == 1 got 0); queue demand not detected")
+    "'<pool>-l&&linux' (assert len(out) == 1 got 0); queue demand not detected",
+)
 
 
 def freestyle(command, label):
@@ -55,8 +57,14 @@ def pool(modules):
 
 
 def opts(pool, **kw):
-    return {"label": f"{pool}-l linux", "min": 0, "max": 2, "connect_timeout": 60,
-            "container_options": {"network_mode": "host", "labels": engines.owned()}, **kw}
+    return {
+        "label": f"{pool}-l linux",
+        "min": 0,
+        "max": 2,
+        "connect_timeout": 60,
+        "container_options": {"network_mode": "host", "labels": engines.owned()},
+        **kw,
+    }
 
 
 def until(func, timeout=60, interval=0.5):
@@ -88,8 +96,7 @@ def test_scale_up_from_queue_demand_then_down(modules, agent_image, pool):
         assert again["launched"] == [] and again["starting"] + again["online"] == out
         assert until(lambda: last_result(modules, job)) == "SUCCESS"
         assert "built-on-pool" in modules.jenkins.console(job)
-        down = until(lambda: modules.jenkins_agent.reconcile(pool, agent_image,
-                                                             **o)["scaled_down"])
+        down = until(lambda: modules.jenkins_agent.reconcile(pool, agent_image, **o)["scaled_down"])
         assert down == out
         assert modules.jenkins.node_info(out[0]) is None
         assert modules.jenkins_agent.list(pool=pool) == {}
@@ -104,8 +111,9 @@ def test_deleted_node_container_removed_and_pool_heals(modules, agent_image, poo
     modules.jenkins_agent.wait_pool(pool, 1, timeout=60)
     assert modules.jenkins.node_delete(first) is True
     out = modules.jenkins_agent.reconcile(pool, agent_image, **o)
-    assert out["deleted"] == [{"node": None, "container": first,
-                               "reason": "its node is gone from the controller"}]
+    assert out["deleted"] == [
+        {"node": None, "container": first, "reason": "its node is gone from the controller"}
+    ]
     assert len(out["launched"]) == 1 and out["launched"] != [first]
     assert first not in modules.jenkins_agent.list(pool=pool)
     modules.jenkins_agent.wait_pool(pool, 1, timeout=60)
@@ -155,8 +163,9 @@ def test_broken_image_is_backed_off_and_reported(modules, pool, docker_engines):
 
 
 @needs_agent
-def test_pool_state_idempotent_and_test_mode_pure(states, modules, agent_image, pool,
-                                                  unchanged_home):
+def test_pool_state_idempotent_and_test_mode_pure(
+    states, modules, agent_image, pool, unchanged_home
+):
     o = opts(pool, min=1)
     with unchanged_home(), engines.EventRecorder("engine1") as rec:
         ret = states.jenkins_agent.pool(pool, image=agent_image, test=True, **o)
@@ -175,12 +184,21 @@ def test_pool_state_idempotent_and_test_mode_pure(states, modules, agent_image, 
     assert ret.result is True and ret.changes == {}
 
 
-@pytest.mark.parametrize("kwargs, word", [({"min": "x"}, "min"), ({"label": None}, "label"),
-                                          ({"max_uses": -1}, "max_uses"),
-                                          ({"canary_job": 3}, "canary_job")])
-@pytest.mark.xfail(strict=False, reason="rec.mutations() also records other sessions' "
-                   "concurrent container/network events on shared engine1 (3 of 4 failed at "
-                   "23:23 with foreign names; 4 of 4 passed at 23:19 on a quiet engine)")
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [
+        ({"min": "x"}, "min"),
+        ({"label": None}, "label"),
+        ({"max_uses": -1}, "max_uses"),
+        ({"canary_job": 3}, "canary_job"),
+    ],
+)
+@pytest.mark.xfail(
+    strict=False,
+    reason="rec.mutations() also records other sessions' "
+    "concurrent container/network events on shared engine1 (3 of 4 failed at "
+    "23:23 with foreign names; 4 of 4 passed at 23:19 on a quiet engine)",
+)
 def test_pool_bad_input_before_io(states, pool, kwargs, word, unchanged_home, docker_engines):
     with unchanged_home(), engines.EventRecorder("engine1") as rec:
         ret = states.jenkins_agent.pool(pool, image="x:1", **{**opts(pool), **kwargs})
@@ -189,12 +207,11 @@ def test_pool_bad_input_before_io(states, pool, kwargs, word, unchanged_home, do
 
 
 @needs_agent
-def test_canary_gate_keeps_a_bad_image_out_and_rolls_a_good_one(states, modules, agent_image,
-                                                                 pool):
-    bad = agents.build_agent_image(tag=f"saltext-chain/{engines.name('agent')}:bad",
-                                   marker="bad")
-    good = agents.build_agent_image(tag=f"saltext-chain/{engines.name('agent')}:good",
-                                    marker="good")
+def test_canary_gate_keeps_a_bad_image_out_and_rolls_a_good_one(states, modules, agent_image, pool):
+    bad = agents.build_agent_image(tag=f"saltext-chain/{engines.name('agent')}:bad", marker="bad")
+    good = agents.build_agent_image(
+        tag=f"saltext-chain/{engines.name('agent')}:good", marker="good"
+    )
     o = opts(pool, min=1, canary_job="grep -q good /etc/agent-flavour")
     try:
         ret = states.jenkins_agent.pool(pool, image=agent_image, **o)

@@ -51,7 +51,9 @@ def test_controller_down_fails_within_the_timeout(modules):
     port = testing.free_port()
     start = time.monotonic()
     with pytest.raises(CommandExecutionError, match="cannot reach Jenkins"):
-        modules.jenkins.version(profile={"url": f"http://127.0.0.1:{port}/", "user": "a", "token": "b", "timeout": 2})
+        modules.jenkins.version(
+            profile={"url": f"http://127.0.0.1:{port}/", "user": "a", "token": "b", "timeout": 2}
+        )
     assert time.monotonic() - start < 5
 
 
@@ -64,7 +66,14 @@ def test_silent_controller_times_out(modules):
         port = srv.getsockname()[1]
         start = time.monotonic()
         with pytest.raises(CommandExecutionError, match="did not answer within 1s"):
-            modules.jenkins.version(profile={"url": f"http://127.0.0.1:{port}/", "user": "a", "token": "b", "timeout": 1})
+            modules.jenkins.version(
+                profile={
+                    "url": f"http://127.0.0.1:{port}/",
+                    "user": "a",
+                    "token": "b",
+                    "timeout": 1,
+                }
+            )
         assert time.monotonic() - start < 4
 
 
@@ -85,7 +94,9 @@ def test_plugins(modules):
 @pytest.mark.parametrize(
     "call",
     [
-        lambda m, p: m.jenkins.job_create("j", config_xml="<project><description></project>", profile=p),
+        lambda m, p: m.jenkins.job_create(
+            "j", config_xml="<project><description></project>", profile=p
+        ),
         lambda m, p: m.jenkins.job_update("j", config_xml="<project", profile=p),
         lambda m, p: m.jenkins.job_create("j", jjb="- job:\n    name: [broken\n", profile=p),
         lambda m, p: m.jenkins.job_compare("j", jjb="- job: {name: x\n", profile=p),
@@ -99,6 +110,11 @@ def test_plugins(modules):
 )
 def test_bad_input_fails_before_any_request(modules, call):
     """The profile points at a closed port: an attempted request would be 'cannot reach'."""
-    dead = {"url": f"http://127.0.0.1:{testing.free_port()}/", "user": "a", "token": "b", "timeout": 2}
+    dead = {
+        "url": f"http://127.0.0.1:{testing.free_port()}/",
+        "user": "a",
+        "token": "b",
+        "timeout": 2,
+    }
     with pytest.raises(SaltInvocationError):
         call(modules, dead)

@@ -13,14 +13,19 @@ def freestyle(command, label="emu", params=(), artifacts=None):
     if params:
         defs = "".join(
             f"<hudson.model.StringParameterDefinition><name>{n}</name><defaultValue>{d}</defaultValue>"
-            "</hudson.model.StringParameterDefinition>" for n, d in params
+            "</hudson.model.StringParameterDefinition>"
+            for n, d in params
         )
-        props = (f"<hudson.model.ParametersDefinitionProperty><parameterDefinitions>{defs}"
-                 "</parameterDefinitions></hudson.model.ParametersDefinitionProperty>")
+        props = (
+            f"<hudson.model.ParametersDefinitionProperty><parameterDefinitions>{defs}"
+            "</parameterDefinitions></hudson.model.ParametersDefinitionProperty>"
+        )
     publishers = ""
     if artifacts:
-        publishers = (f"<hudson.tasks.ArtifactArchiver><artifacts>{artifacts}</artifacts>"
-                      "</hudson.tasks.ArtifactArchiver>")
+        publishers = (
+            f"<hudson.tasks.ArtifactArchiver><artifacts>{artifacts}</artifacts>"
+            "</hudson.tasks.ArtifactArchiver>"
+        )
     return (
         f"<project><description>build test</description><properties>{props}</properties>"
         f"<assignedNode>{label}</assignedNode><canRoam>false</canRoam>"
@@ -35,7 +40,9 @@ def agent(loaders, emulator, tmp_path_factory):
     modules = loaders.modules
     name = "emu-agent"
     work = tmp_path_factory.mktemp("agent-work")
-    modules.jenkins.node_create(name, labels=["emu"], remote_fs=str(work), web_socket=True, num_executors=2)
+    modules.jenkins.node_create(
+        name, labels=["emu"], remote_fs=str(work), web_socket=True, num_executors=2
+    )
     secret = modules.jenkins.agent_secret(name)
     with testing.running_agent(emulator["url"], secret, name, work):
         modules.jenkins.wait_online(name, timeout=30, interval=0.2)
@@ -45,10 +52,17 @@ def agent(loaders, emulator, tmp_path_factory):
 
 def test_build_success_with_parameters_and_artifact(modules, agent, uid, tmp_path):
     name = f"b-{uid}"
-    modules.jenkins.job_create(name, config_xml=freestyle(
-        'echo "building $REVISION"; mkdir -p out; echo "rev=$REVISION" &gt; out/app.txt',
-        params=[("REVISION", "none")], artifacts="out/*.txt"))
-    res = modules.jenkins.build(name, parameters={"REVISION": "abc123"}, timeout=60, poll_interval=0.2)
+    modules.jenkins.job_create(
+        name,
+        config_xml=freestyle(
+            'echo "building $REVISION"; mkdir -p out; echo "rev=$REVISION" &gt; out/app.txt',
+            params=[("REVISION", "none")],
+            artifacts="out/*.txt",
+        ),
+    )
+    res = modules.jenkins.build(
+        name, parameters={"REVISION": "abc123"}, timeout=60, poll_interval=0.2
+    )
     assert res["result"] == "SUCCESS", res
     assert res["number"] == 1 and isinstance(res["queue_id"], int)
     assert "building abc123" in res["console_tail"]
@@ -97,7 +111,9 @@ def test_queued_without_agent_reports_why(modules, uid):
 
 def test_identical_parameterised_item_is_followed(modules, uid):
     name = f"p-{uid}"
-    modules.jenkins.job_create(name, config_xml=freestyle("true", label=f"nolabel-{uid}", params=[("A", "1")]))
+    modules.jenkins.job_create(
+        name, config_xml=freestyle("true", label=f"nolabel-{uid}", params=[("A", "1")])
+    )
     first = modules.jenkins.build(name, parameters={"A": "x"}, timeout=0.5, poll_interval=0.1)
     second = modules.jenkins.build(name, parameters={"A": "x"}, timeout=0.5, poll_interval=0.1)
     assert first["queue_id"] == second["queue_id"]

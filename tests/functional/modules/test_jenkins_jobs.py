@@ -31,7 +31,11 @@ def test_create_compare_update_delete(modules, uid):
     assert modules.jenkins.job_info(name) is None
     assert modules.jenkins.job_config(name) is None
     cmp = modules.jenkins.job_compare(name, config=XML.format(desc="one"))
-    assert cmp["exists"] is False and cmp["changed"] is True and "+  <description>one</description>" in cmp["diff"]
+    assert (
+        cmp["exists"] is False
+        and cmp["changed"] is True
+        and "+  <description>one</description>" in cmp["diff"]
+    )
     assert modules.jenkins.job_create(name, config_xml=XML.format(desc="one")) is True
     assert modules.jenkins.job_exists(name) is True
     served = modules.jenkins.job_config(name)

@@ -11,14 +11,32 @@ def test_create_info_config_delete(modules, uid):
     assert modules.jenkins.node_info(name) is None
     assert modules.jenkins.node_config(name) is None
     assert modules.jenkins.node_exists(name) is False
-    assert modules.jenkins.node_create(name, num_executors=2, labels=["docker", "linux"], description="d",
-                                       web_socket=True, work_dir="/tmp/w") is True
+    assert (
+        modules.jenkins.node_create(
+            name,
+            num_executors=2,
+            labels=["docker", "linux"],
+            description="d",
+            web_socket=True,
+            work_dir="/tmp/w",
+        )
+        is True
+    )
     data = modules.jenkins.node_info(name)
     assert data["numExecutors"] == 2
     assert data["jnlpAgent"] is True
     assert {lab["name"] for lab in data["assignedLabels"]} >= {"docker", "linux"}
-    assert modules.jenkins.node_compare(name, num_executors=2, labels={"linux", "docker"}, description="d",
-                                        web_socket=True, work_dir="/tmp/w") == {}
+    assert (
+        modules.jenkins.node_compare(
+            name,
+            num_executors=2,
+            labels={"linux", "docker"},
+            description="d",
+            web_socket=True,
+            work_dir="/tmp/w",
+        )
+        == {}
+    )
     assert name in modules.jenkins.nodes()
     with pytest.raises(CommandExecutionError, match="already exists"):
         modules.jenkins.node_create(name)
@@ -38,8 +56,18 @@ def test_create_from_config_xml(modules, uid):
         "</workDirSettings><webSocket>true</webSocket></launcher><label>arm</label><nodeProperties/></slave>"
     )
     modules.jenkins.node_create(name, config_xml=xml)
-    assert modules.jenkins.node_compare(name, num_executors=3, mode="EXCLUSIVE", remote_fs="/srv/agent",
-                                        labels=["arm"], web_socket=True, description="from xml") == {}
+    assert (
+        modules.jenkins.node_compare(
+            name,
+            num_executors=3,
+            mode="EXCLUSIVE",
+            remote_fs="/srv/agent",
+            labels=["arm"],
+            web_socket=True,
+            description="from xml",
+        )
+        == {}
+    )
     modules.jenkins.node_delete(name)
 
 
@@ -57,7 +85,10 @@ def test_reconfigure_keeps_temporary_offline_cause(modules, uid):
     modules.jenkins.node_create(name, labels="a b")
     assert modules.jenkins.node_disable(name, message="maintenance") is True
     changes = modules.jenkins.node_reconfigure(name, num_executors=4, labels=["b", "c"])
-    assert changes == {"num_executors": {"old": 1, "new": 4}, "labels": {"added": ["c"], "removed": ["a"]}}
+    assert changes == {
+        "num_executors": {"old": 1, "new": 4},
+        "labels": {"added": ["c"], "removed": ["a"]},
+    }
     data = modules.jenkins.node_info(name)
     assert data["numExecutors"] == 4
     assert data["temporarilyOffline"] is True

@@ -9,7 +9,11 @@ from saltext.chain.emulator import testing
 @pytest.fixture(scope="module")
 def password_emulator(tmp_path_factory):
     home = tmp_path_factory.mktemp("jenkins-pw")
-    with testing.running_emulator(home, extra_args=["--admin-password", "pw-s3cret"]) as (url, user, _token):
+    with testing.running_emulator(home, extra_args=["--admin-password", "pw-s3cret"]) as (
+        url,
+        user,
+        _token,
+    ):
         yield {"url": url, "user": user, "token": "pw-s3cret", "timeout": 10}
 
 
@@ -19,8 +23,12 @@ def _client(conf):
 
 def test_password_auth_posts_with_a_crumb_and_refreshes_a_stale_one(password_emulator):
     client = _client(password_emulator)
-    client.request("POST", "createItem?name=crumbjob", data=b"<project/>",
-                   headers={"Content-Type": "application/xml"})
+    client.request(
+        "POST",
+        "createItem?name=crumbjob",
+        data=b"<project/>",
+        headers={"Content-Type": "application/xml"},
+    )
     assert client.crumb and client.crumb["crumb"]
     # a controller restart invalidates crumbs: the first POST gets 403 "No valid crumb", then one retry
     client.crumb = {"crumbRequestField": client.crumb["crumbRequestField"], "crumb": "stale"}
@@ -31,9 +39,19 @@ def test_password_auth_posts_with_a_crumb_and_refreshes_a_stale_one(password_emu
 
 def test_errors_carry_jenkins_message(password_emulator):
     client = _client(password_emulator)
-    client.request("POST", "createItem?name=dup", data=b"<project/>", headers={"Content-Type": "application/xml"})
+    client.request(
+        "POST",
+        "createItem?name=dup",
+        data=b"<project/>",
+        headers={"Content-Type": "application/xml"},
+    )
     with pytest.raises(jm.JenkinsError, match="already exists") as err:
-        client.request("POST", "createItem?name=dup", data=b"<project/>", headers={"Content-Type": "application/xml"})
+        client.request(
+            "POST",
+            "createItem?name=dup",
+            data=b"<project/>",
+            headers={"Content-Type": "application/xml"},
+        )
     assert err.value.status == 400
     client.request("POST", "job/dup/disable")
     with pytest.raises(jm.JenkinsError, match=r"409.*dup is not buildable$"):
@@ -50,7 +68,9 @@ def test_home_guard_detects_a_write(modules, uid, unchanged_home):
 
 def test_home_guard_detects_a_queued_build(modules, uid, unchanged_home):
     name = f"guardq-{uid}"
-    modules.jenkins.job_create(name, config_xml=f"<project><assignedNode>none-{uid}</assignedNode></project>")
+    modules.jenkins.job_create(
+        name, config_xml=f"<project><assignedNode>none-{uid}</assignedNode></project>"
+    )
     with pytest.raises(AssertionError, match="queue.json"):
         with unchanged_home():
             modules.jenkins.build_job(name)
@@ -62,6 +82,10 @@ def test_request_log_guard_sees_a_post_that_changes_nothing(emulator, unchanged_
 
     with pytest.raises(AssertionError, match="requests that write reached the controller"):
         with unchanged_home():
-            resp = requests.post(emulator["url"] + "cancelQuietDown", auth=(emulator["user"], emulator["token"]),
-                                 timeout=10, allow_redirects=False)
+            resp = requests.post(
+                emulator["url"] + "cancelQuietDown",
+                auth=(emulator["user"], emulator["token"]),
+                timeout=10,
+                allow_redirects=False,
+            )
             assert resp.status_code < 400

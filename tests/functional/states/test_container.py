@@ -40,10 +40,15 @@ def test_running_apply_then_idempotent_then_one_change(states, modules, engine):
     assert again.changes == {}
     assert rec.mutations() == []
 
-    changed = states.container.running(name, profile=engine, **_spec(environment={"APP_ENV": "prod", "EMPTY": ""}))
+    changed = states.container.running(
+        name, profile=engine, **_spec(environment={"APP_ENV": "prod", "EMPTY": ""})
+    )
     assert changed.result is True, changed.comment
     assert set(changed.changes) == {"environment", "container"}
-    assert changed.changes["environment"] == {"old": {"APP_ENV": "test"}, "new": {"APP_ENV": "prod"}}
+    assert changed.changes["environment"] == {
+        "old": {"APP_ENV": "test"},
+        "new": {"APP_ENV": "prod"},
+    }
     after = modules.container.inspect(name, profile=engine)
     assert after["Id"] != first["Id"]
     assert "APP_ENV=prod" in after["Config"]["Env"]
@@ -53,14 +58,21 @@ def test_in_place_update_keeps_the_container(states, modules, engine):
     (name,) = _names()
     assert states.container.running(name, profile=engine, **_spec()).result is True
     before = modules.container.inspect(name, profile=engine)["Id"]
-    ret = states.container.running(name, profile=engine, **_spec(restart_policy="always", memory="64m"))
+    ret = states.container.running(
+        name, profile=engine, **_spec(restart_policy="always", memory="64m")
+    )
     assert ret.result is True, ret.comment
     assert set(ret.changes) == {"restart_policy", "memory"}
     after = modules.container.inspect(name, profile=engine)
     assert after["Id"] == before
     assert after["HostConfig"]["RestartPolicy"]["Name"] == "always"
     assert after["HostConfig"]["Memory"] == 64 * 1024 * 1024
-    assert states.container.running(name, profile=engine, **_spec(restart_policy="always", memory="64m")).changes == {}
+    assert (
+        states.container.running(
+            name, profile=engine, **_spec(restart_policy="always", memory="64m")
+        ).changes
+        == {}
+    )
 
 
 def test_test_mode_touches_nothing(states, modules, engine):
@@ -75,10 +87,15 @@ def test_test_mode_touches_nothing(states, modules, engine):
 
     assert states.container.running(name, profile=engine, **_spec()).result is True
     with EventRecorder(engine) as rec:
-        ret = states.container.running(name, profile=engine, test=True, **_spec(labels={TEST_LABEL: RUN, "app": "api"}))
+        ret = states.container.running(
+            name, profile=engine, test=True, **_spec(labels={TEST_LABEL: RUN, "app": "api"})
+        )
         gone = states.container.absent(name, profile=engine, test=True)
         stop = states.container.stopped(name, profile=engine, test=True)
-    assert ret.result is None and ret.changes["labels"] == {"old": {"app": "web"}, "new": {"app": "api"}}
+    assert ret.result is None and ret.changes["labels"] == {
+        "old": {"app": "web"},
+        "new": {"app": "api"},
+    }
     assert gone.result is None and stop.result is None
     assert rec.mutations() == []
     assert modules.container.inspect(name, profile=engine)["Config"]["Labels"]["app"] == "web"
@@ -105,7 +122,9 @@ def test_daemon_filled_fields_never_recreate(states, modules, engine):
         ({"profile": "nope"}, "unknown container profile 'nope'"),
     ],
 )
-def test_bad_input_fails_clearly_and_creates_nothing(states, modules, bad, fragment, docker_engines):
+def test_bad_input_fails_clearly_and_creates_nothing(
+    states, modules, bad, fragment, docker_engines
+):
     engine = bad.pop("profile", "engine1")
     (name,) = _names()
     spec = _spec(**bad)
@@ -145,9 +164,16 @@ def test_secret_environment_never_in_output(states, engine):
     spec = _spec(environment={"JENKINS_SECRET": "f00dfeed" * 8, "APP_ENV": "test"})
     first = states.container.running(name, profile=engine, **spec)
     assert first.result is True
-    rotated = states.container.running(name, profile=engine, **_spec(environment={"JENKINS_SECRET": "beefcafe" * 8, "APP_ENV": "test"}))
+    rotated = states.container.running(
+        name,
+        profile=engine,
+        **_spec(environment={"JENKINS_SECRET": "beefcafe" * 8, "APP_ENV": "test"}),
+    )
     assert rotated.result is True
-    assert rotated.changes["environment"] == {"old": {"JENKINS_SECRET": "<hidden>"}, "new": {"JENKINS_SECRET": "<hidden>"}}
+    assert rotated.changes["environment"] == {
+        "old": {"JENKINS_SECRET": "<hidden>"},
+        "new": {"JENKINS_SECRET": "<hidden>"},
+    }
     assert "f00dfeed" not in str(rotated.raw) and "beefcafe" not in str(rotated.raw)
 
 
@@ -162,6 +188,8 @@ def test_failed_recreate_leaves_the_old_container_serving(states, modules, engin
     assert still["Id"] == before and still["State"]["Running"]
     assert modules.container.inspect(f"{name}.saltext-next", profile=engine) is None
     # A good change afterwards converges, and the staging name never lingers.
-    good = states.container.running(name, profile=engine, **_spec(labels={TEST_LABEL: RUN, "app": "v2"}))
+    good = states.container.running(
+        name, profile=engine, **_spec(labels={TEST_LABEL: RUN, "app": "v2"})
+    )
     assert good.result is True and good.changes["container"]["old"] == before[:12]
     assert modules.container.inspect(name, profile=engine)["Config"]["Labels"]["app"] == "v2"

@@ -21,8 +21,9 @@ def test_volume_removed_then_refused_reports_the_removal(states, modules, engine
     vol = engines.name("halfvol")
     assert states.container_volume.present(vol, labels=LABELS, profile=engine).result is True
     # The local driver refuses an unknown option, but only when the volume is created.
-    ret = states.container_volume.present(vol, labels=LABELS, driver_opts={"bogus": "x"},
-                                          recreate="options-changed", profile=engine)
+    ret = states.container_volume.present(
+        vol, labels=LABELS, driver_opts={"bogus": "x"}, recreate="options-changed", profile=engine
+    )
     assert ret.result is False
     assert ret.changes == {"volume": {"old": vol, "new": None}}
     assert "was removed but could not be created again" in ret.comment
@@ -36,11 +37,16 @@ def test_volume_removed_then_refused_reports_the_removal(states, modules, engine
 def test_network_removed_then_refused_reports_removal_and_disconnection(states, modules, engine):
     net, ctr = engines.name("halfnet"), engines.name("halfnet-user")
     assert states.container_network.present(net, labels=LABELS, profile=engine).result is True
-    assert states.container.running(ctr, image=BUSYBOX, command="sleep 600", labels=LABELS,
-                                    networks=[net], profile=engine).result is True
+    assert (
+        states.container.running(
+            ctr, image=BUSYBOX, command="sleep 600", labels=LABELS, networks=[net], profile=engine
+        ).result
+        is True
+    )
     # The engine refuses a network driver that does not exist, after the old one was removed.
-    ret = states.container_network.present(net, labels=LABELS, driver="sc-no-such-driver",
-                                           profile=engine)
+    ret = states.container_network.present(
+        net, labels=LABELS, driver="sc-no-such-driver", profile=engine
+    )
     assert ret.result is False, ret.comment
     assert ret.changes["network"] == {"old": net, "new": None}
     assert ret.changes["disconnected"] == {"old": [ctr], "new": [ctr]}
@@ -62,19 +68,23 @@ def salt_context(repo_root):
     shutil.rmtree(ctx, ignore_errors=True)
 
 
-def test_test_mode_build_caches_but_prunes_nothing(states, modules, engine, salt_context,
-                                                   minion_opts):
+def test_test_mode_build_caches_but_prunes_nothing(
+    states, modules, engine, salt_context, minion_opts
+):
     rel, ctx = salt_context
     name = f"saltext-chain/test-noprune-{engines.RUN}-{engine}:1"
     cached = os.path.join(minion_opts["cachedir"], "files", "base", rel, "drop.txt")
     try:
-        assert states.container_image.present(name=name, build=f"salt://{rel}",
-                                              profile=engine).result is True
+        assert (
+            states.container_image.present(name=name, build=f"salt://{rel}", profile=engine).result
+            is True
+        )
         assert os.path.exists(cached)
         (ctx / "drop.txt").unlink()
         with EventRecorder(engine) as rec:
-            dry = states.container_image.present(name=name, build=f"salt://{rel}",
-                                                 profile=engine, test=True)
+            dry = states.container_image.present(
+                name=name, build=f"salt://{rel}", profile=engine, test=True
+            )
         assert dry.result is None and "inputs" in dry.changes, dry.comment
         assert rec.mutations() == []
         assert os.path.exists(cached), "test mode deleted a file in the minion cache"
@@ -90,8 +100,11 @@ def test_test_mode_build_caches_but_prunes_nothing(states, modules, engine, salt
 @pytest.mark.parametrize(
     "state, kwargs, argument",
     [
-        ("container_image.present", {"name": "x/y:1", "build": "/tmp", "buildargs": "V=1"},
-         "buildargs"),
+        (
+            "container_image.present",
+            {"name": "x/y:1", "build": "/tmp", "buildargs": "V=1"},
+            "buildargs",
+        ),
         ("container_image.present", {"name": "x/y:1", "labels": [5]}, "labels"),
         ("container_image.present", {"name": "x/y:1", "push": "maybe"}, "push"),
         ("container_image.present", {"name": "x y"}, "name"),
@@ -123,13 +136,15 @@ def test_registry_states_check_input_first(states, tmp_path):
     cfg = str(tmp_path / "config.json")
     ret = states.container_registry.logged_out("r.invalid:5000", config_path=5)
     assert ret.result is False and "config_path" in ret.comment
-    ret = states.container_registry.logged_in("r.invalid:5000", config_path=cfg,
-                                              profile=UNREACHABLE)
+    ret = states.container_registry.logged_in(
+        "r.invalid:5000", config_path=cfg, profile=UNREACHABLE
+    )
     assert ret.result is False and "no credentials" in ret.comment
 
 
-def test_malformed_auth_entry_converges(states, modules, tmp_path, registry_credentials,
-                                        docker_engines):
+def test_malformed_auth_entry_converges(
+    states, modules, tmp_path, registry_credentials, docker_engines
+):
     cfg = tmp_path / "config.json"
     cfg.write_text(json.dumps({"auths": {engines.REGISTRY: {"auth": "%%%not-base64"}}}))
     status = modules.container.login_status(engines.REGISTRY, config_path=str(cfg))
@@ -137,9 +152,9 @@ def test_malformed_auth_entry_converges(states, modules, tmp_path, registry_cred
     assert "malformed" in status["malformed"]
     ret = states.container_registry.logged_in(engines.REGISTRY, config_path=str(cfg))
     assert ret.result is True and ret.changes == {
-        "credentials": {"old": "malformed", "new": "renewed"}}, ret.comment
-    assert states.container_registry.logged_in(engines.REGISTRY,
-                                               config_path=str(cfg)).changes == {}
+        "credentials": {"old": "malformed", "new": "renewed"}
+    }, ret.comment
+    assert states.container_registry.logged_in(engines.REGISTRY, config_path=str(cfg)).changes == {}
     cfg.write_text(json.dumps({"auths": {engines.REGISTRY: {"auth": "%%%"}}}))
     out = states.container_registry.logged_out(engines.REGISTRY, config_path=str(cfg))
     assert out.result is True and out.changes["username"]["new"] is None

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.docker
 def context(tmp_path):
     (tmp_path / "Dockerfile").write_text(
         "ARG BASE_IMAGE=saltext-chain/busybox:latest\nFROM ${BASE_IMAGE}\nARG VERSION=0\n"
-        "COPY app.txt /app.txt\nRUN echo \"version $VERSION\" > /version\nCMD [\"sleep\", \"3600\"]\n"
+        'COPY app.txt /app.txt\nRUN echo "version $VERSION" > /version\nCMD ["sleep", "3600"]\n'
     )
     (tmp_path / "app.txt").write_text("one\n")
     (tmp_path / "ignored.log").write_text("noise\n")
@@ -27,9 +27,17 @@ def image_name(engine, modules):
     modules.container.image_remove(name, force=True, profile=engine)
 
 
-def test_build_is_content_addressed_and_dependents_follow(states, modules, engine, context, image_name):
-    build = dict(name=image_name, build=str(context), buildargs={"VERSION": "1"}, base_image=BUSYBOX,
-                 labels={TEST_LABEL: RUN}, profile=engine)
+def test_build_is_content_addressed_and_dependents_follow(
+    states, modules, engine, context, image_name
+):
+    build = dict(
+        name=image_name,
+        build=str(context),
+        buildargs={"VERSION": "1"},
+        base_image=BUSYBOX,
+        labels={TEST_LABEL: RUN},
+        profile=engine,
+    )
     with EventRecorder(engine) as rec:
         dry = states.container_image.present(test=True, **build)
     assert dry.result is None and "would be built" in dry.comment
@@ -54,10 +62,14 @@ def test_build_is_content_addressed_and_dependents_follow(states, modules, engin
     # A context file changes: rebuilt, and the container follows the new image id by itself.
     (context / "app.txt").write_text("two\n")
     rebuilt = states.container_image.present(**build)
-    assert rebuilt.result is True and rebuilt.changes["image_id"]["old"] == first_id.split(":")[1][:12]
+    assert (
+        rebuilt.result is True and rebuilt.changes["image_id"]["old"] == first_id.split(":")[1][:12]
+    )
     follow = states.container.running(f"sc-{RUN}-app", **run)
     assert follow.result is True and "image_id" in follow.changes, follow.changes
-    assert modules.container.exec(f"sc-{RUN}-app", "cat /app.txt", profile=engine)["stdout"] == "two\n"
+    assert (
+        modules.container.exec(f"sc-{RUN}-app", "cat /app.txt", profile=engine)["stdout"] == "two\n"
+    )
 
     # A build arg is an input too.
     bumped = states.container_image.present(**{**build, "buildargs": {"VERSION": "2"}})
@@ -66,7 +78,9 @@ def test_build_is_content_addressed_and_dependents_follow(states, modules, engin
 
 
 def test_failed_build_reports_the_builder_output(states, engine, context, image_name):
-    (context / "Dockerfile").write_text("FROM saltext-chain/busybox:latest\nRUN echo building && exit 7\n")
+    (context / "Dockerfile").write_text(
+        "FROM saltext-chain/busybox:latest\nRUN echo building && exit 7\n"
+    )
     ret = states.container_image.present(name=image_name, build=str(context), profile=engine)
     assert ret.result is False
     assert "building" in ret.comment and "failed" in ret.comment
@@ -75,7 +89,9 @@ def test_failed_build_reports_the_builder_output(states, engine, context, image_
 def test_tag_push_and_absent(states, modules, engine, docker_engines, registry_credentials):
     target = f"{REGISTRY}/saltext-chain/sc-{RUN}-push-{engine}:1"
     try:
-        login = states.container_registry.logged_in(REGISTRY, config_path=f"/tmp/sc-{RUN}-docker-config.json", profile=engine)
+        login = states.container_registry.logged_in(
+            REGISTRY, config_path=f"/tmp/sc-{RUN}-docker-config.json", profile=engine
+        )
         assert login.result is True, login.comment
         assert registry_credentials["password"] not in str(login.raw)
 
@@ -84,7 +100,9 @@ def test_tag_push_and_absent(states, modules, engine, docker_engines, registry_c
         assert set(ret.changes) == {"image_id", "pushed"}
         assert modules.container.registry_digest(target) is not None
         with EventRecorder(engine) as rec:
-            again = states.container_image.present(name=target, source=BUSYBOX, push=True, profile=engine)
+            again = states.container_image.present(
+                name=target, source=BUSYBOX, push=True, profile=engine
+            )
         assert again.result is True and again.changes == {}, again.comment
         assert rec.mutations() == []
 
@@ -103,7 +121,9 @@ def test_tag_push_and_absent(states, modules, engine, docker_engines, registry_c
 
 
 def test_bad_image_input(states, engine, context):
-    ret = states.container_image.present(name="x/y:1", build=str(context), source=BUSYBOX, profile=engine)
+    ret = states.container_image.present(
+        name="x/y:1", build=str(context), source=BUSYBOX, profile=engine
+    )
     assert ret.result is False and "mutually exclusive" in ret.comment
     ret = states.container_image.present(name="x/y:1", build=str(context / "nope"), profile=engine)
     assert ret.result is False and "not a directory" in ret.comment
@@ -112,20 +132,45 @@ def test_bad_image_input(states, engine, context):
 
 
 def test_rebuilt_base_image_rebuilds_what_stands_on_it(states, modules, engine, tmp_path):
-    base, app = f"saltext-chain/sc-{RUN}-base-{engine}:1", f"saltext-chain/sc-{RUN}-onbase-{engine}:1"
+    base, app = (
+        f"saltext-chain/sc-{RUN}-base-{engine}:1",
+        f"saltext-chain/sc-{RUN}-onbase-{engine}:1",
+    )
     (tmp_path / "base").mkdir()
-    (tmp_path / "base" / "Dockerfile").write_text("FROM saltext-chain/busybox:latest\nRUN echo one > /base\n")
+    (tmp_path / "base" / "Dockerfile").write_text(
+        "FROM saltext-chain/busybox:latest\nRUN echo one > /base\n"
+    )
     (tmp_path / "app").mkdir()
-    (tmp_path / "app" / "Dockerfile").write_text("ARG BASE_IMAGE=none\nFROM ${BASE_IMAGE}\nRUN cat /base\n")
+    (tmp_path / "app" / "Dockerfile").write_text(
+        "ARG BASE_IMAGE=none\nFROM ${BASE_IMAGE}\nRUN cat /base\n"
+    )
     try:
-        assert states.container_image.present(name=base, build=str(tmp_path / "base"), profile=engine).result is True
-        first = states.container_image.present(name=app, build=str(tmp_path / "app"), base_image=base, profile=engine)
+        assert (
+            states.container_image.present(
+                name=base, build=str(tmp_path / "base"), profile=engine
+            ).result
+            is True
+        )
+        first = states.container_image.present(
+            name=app, build=str(tmp_path / "app"), base_image=base, profile=engine
+        )
         assert first.result is True and "image_id" in first.changes
-        same = states.container_image.present(name=app, build=str(tmp_path / "app"), base_image=base, profile=engine)
+        same = states.container_image.present(
+            name=app, build=str(tmp_path / "app"), base_image=base, profile=engine
+        )
         assert same.changes == {}
-        (tmp_path / "base" / "Dockerfile").write_text("FROM saltext-chain/busybox:latest\nRUN echo two > /base\n")
-        assert "image_id" in states.container_image.present(name=base, build=str(tmp_path / "base"), profile=engine).changes
-        follow = states.container_image.present(name=app, build=str(tmp_path / "app"), base_image=base, profile=engine)
+        (tmp_path / "base" / "Dockerfile").write_text(
+            "FROM saltext-chain/busybox:latest\nRUN echo two > /base\n"
+        )
+        assert (
+            "image_id"
+            in states.container_image.present(
+                name=base, build=str(tmp_path / "base"), profile=engine
+            ).changes
+        )
+        follow = states.container_image.present(
+            name=app, build=str(tmp_path / "app"), base_image=base, profile=engine
+        )
         assert follow.result is True and "image_id" in follow.changes, follow.comment
     finally:
         for ref in (app, base):
@@ -146,13 +191,26 @@ def test_file_removed_from_a_salt_context_is_an_input_change(states, modules, en
         (ctx / "drop.txt").write_text("drop\n")
         first = states.container_image.present(name=name, build=f"salt://{rel}", profile=engine)
         assert first.result is True, first.comment
-        assert states.container_image.present(name=name, build=f"salt://{rel}", profile=engine).changes == {}
+        assert (
+            states.container_image.present(name=name, build=f"salt://{rel}", profile=engine).changes
+            == {}
+        )
         (ctx / "drop.txt").unlink()
         again = states.container_image.present(name=name, build=f"salt://{rel}", profile=engine)
         assert again.result is True and "image_id" in again.changes, again.comment
-        assert states.container.running(f"sc-{RUN}-ctx", image=name, command="sleep 60", labels={TEST_LABEL: RUN},
-                                        profile=engine).result is True
-        listing = modules.container.exec(f"sc-{RUN}-ctx", "ls /ctx", profile=engine)["stdout"].split()
+        assert (
+            states.container.running(
+                f"sc-{RUN}-ctx",
+                image=name,
+                command="sleep 60",
+                labels={TEST_LABEL: RUN},
+                profile=engine,
+            ).result
+            is True
+        )
+        listing = modules.container.exec(f"sc-{RUN}-ctx", "ls /ctx", profile=engine)[
+            "stdout"
+        ].split()
         assert "drop.txt" not in listing and "keep.txt" in listing
     finally:
         shutil.rmtree(ctx, ignore_errors=True)
@@ -161,8 +219,9 @@ def test_file_removed_from_a_salt_context_is_an_input_change(states, modules, en
 
 
 def test_list_buildargs_and_pull_always_test_mode(states, engine, context, image_name):
-    ret = states.container_image.present(name=image_name, build=str(context), buildargs=["VERSION=3"],
-                                         profile=engine)
+    ret = states.container_image.present(
+        name=image_name, build=str(context), buildargs=["VERSION=3"], profile=engine
+    )
     assert ret.result is True, ret.comment
     dry = states.container_image.present(name=BUSYBOX, pull="always", profile=engine, test=True)
     assert dry.result is None and dry.changes["image_id"]["new"] == "(newest in the registry)"

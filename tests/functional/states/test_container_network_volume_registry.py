@@ -20,21 +20,36 @@ def test_network_declared_only_then_recreate_reconnects(states, modules, engine)
     assert rec.mutations() == []
 
     ctr = states.container.running(
-        f"sc-{RUN}-netuser", image=BUSYBOX, command="sleep 600", labels=LABELS,
-        networks={net: {"aliases": ["api", "web"]}}, profile=engine,
+        f"sc-{RUN}-netuser",
+        image=BUSYBOX,
+        command="sleep 600",
+        labels=LABELS,
+        networks={net: {"aliases": ["api", "web"]}},
+        profile=engine,
     )
     assert ctr.result is True, ctr.comment
-    assert states.container.running(
-        f"sc-{RUN}-netuser", image=BUSYBOX, command="sleep 600", labels=LABELS,
-        networks={net: {"aliases": ["api", "web"]}}, profile=engine,
-    ).changes == {}
+    assert (
+        states.container.running(
+            f"sc-{RUN}-netuser",
+            image=BUSYBOX,
+            command="sleep 600",
+            labels=LABELS,
+            networks={net: {"aliases": ["api", "web"]}},
+            profile=engine,
+        ).changes
+        == {}
+    )
 
     with EventRecorder(engine) as rec:
-        dry = states.container_network.present(net, labels={**LABELS, "tier": "back"}, internal=True, profile=engine, test=True)
+        dry = states.container_network.present(
+            net, labels={**LABELS, "tier": "back"}, internal=True, profile=engine, test=True
+        )
     assert dry.result is None and set(dry.changes) == {"labels", "internal"}
     assert rec.mutations() == []
 
-    ret = states.container_network.present(net, labels={**LABELS, "tier": "back"}, internal=True, profile=engine)
+    ret = states.container_network.present(
+        net, labels={**LABELS, "tier": "back"}, internal=True, profile=engine
+    )
     assert ret.result is True, ret.comment
     assert ret.changes["reconnected"]["new"] == [f"sc-{RUN}-netuser"]
     info = modules.container.inspect(f"sc-{RUN}-netuser", profile=engine)
@@ -51,30 +66,56 @@ def test_network_in_place_connect(states, modules, engine):
     for net in (f"sc-{RUN}-a", f"sc-{RUN}-b"):
         assert states.container_network.present(net, labels=LABELS, profile=engine).result is True
     spec = dict(image=BUSYBOX, command="sleep 600", labels=LABELS, profile=engine)
-    assert states.container.running(f"sc-{RUN}-multi", networks=[f"sc-{RUN}-a"], **spec).result is True
+    assert (
+        states.container.running(f"sc-{RUN}-multi", networks=[f"sc-{RUN}-a"], **spec).result is True
+    )
     cid = modules.container.inspect(f"sc-{RUN}-multi", profile=engine)["Id"]
-    ret = states.container.running(f"sc-{RUN}-multi", networks={f"sc-{RUN}-a": {}, f"sc-{RUN}-b": {"aliases": ["b"]}}, **spec)
+    ret = states.container.running(
+        f"sc-{RUN}-multi", networks={f"sc-{RUN}-a": {}, f"sc-{RUN}-b": {"aliases": ["b"]}}, **spec
+    )
     assert ret.result is True and list(ret.changes) == ["networks"], ret.changes
     info = modules.container.inspect(f"sc-{RUN}-multi", profile=engine)
-    assert info["Id"] == cid and set(info["NetworkSettings"]["Networks"]) == {f"sc-{RUN}-a", f"sc-{RUN}-b"}
-    assert states.container.running(f"sc-{RUN}-multi", networks={f"sc-{RUN}-a": {}, f"sc-{RUN}-b": {"aliases": ["b"]}}, **spec).changes == {}
+    assert info["Id"] == cid and set(info["NetworkSettings"]["Networks"]) == {
+        f"sc-{RUN}-a",
+        f"sc-{RUN}-b",
+    }
+    assert (
+        states.container.running(
+            f"sc-{RUN}-multi",
+            networks={f"sc-{RUN}-a": {}, f"sc-{RUN}-b": {"aliases": ["b"]}},
+            **spec,
+        ).changes
+        == {}
+    )
 
 
 def test_volume(states, modules, engine):
     ret = states.container_volume.present(f"sc-{RUN}-vol", labels=LABELS, profile=engine)
     assert ret.result is True and ret.changes == {"volume": {"old": None, "new": f"sc-{RUN}-vol"}}
-    assert states.container_volume.present(f"sc-{RUN}-vol", labels=LABELS, profile=engine).changes == {}
-    differs = states.container_volume.present(f"sc-{RUN}-vol", labels={**LABELS, "x": "1"}, profile=engine)
+    assert (
+        states.container_volume.present(f"sc-{RUN}-vol", labels=LABELS, profile=engine).changes
+        == {}
+    )
+    differs = states.container_volume.present(
+        f"sc-{RUN}-vol", labels={**LABELS, "x": "1"}, profile=engine
+    )
     assert differs.result is False and "cannot change in place" in differs.comment
-    replaced = states.container_volume.present(f"sc-{RUN}-vol", labels={**LABELS, "x": "1"}, recreate="options-changed", profile=engine)
+    replaced = states.container_volume.present(
+        f"sc-{RUN}-vol", labels={**LABELS, "x": "1"}, recreate="options-changed", profile=engine
+    )
     assert replaced.result is True and replaced.changes["labels"]["new"] == {"x": "1"}
     assert modules.container.volume_inspect(f"sc-{RUN}-vol", profile=engine)["Labels"]["x"] == "1"
     assert states.container_volume.absent(f"sc-{RUN}-vol", profile=engine, test=True).result is None
-    assert states.container_volume.absent(f"sc-{RUN}-vol", profile=engine).changes["volume"]["new"] is None
+    assert (
+        states.container_volume.absent(f"sc-{RUN}-vol", profile=engine).changes["volume"]["new"]
+        is None
+    )
     assert modules.container.volume_inspect(f"sc-{RUN}-vol", profile=engine) is None
 
 
-def test_registry_login_logout_keeps_secrets_out(states, tmp_path, registry_credentials, docker_engines):
+def test_registry_login_logout_keeps_secrets_out(
+    states, tmp_path, registry_credentials, docker_engines
+):
     cfg = str(tmp_path / "config.json")
     secret = registry_credentials["password"]
     dry = states.container_registry.logged_in(REGISTRY, config_path=cfg, test=True)
@@ -85,8 +126,14 @@ def test_registry_login_logout_keeps_secrets_out(states, tmp_path, registry_cred
     assert (tmp_path / "config.json").stat().st_mode & 0o077 == 0
     assert states.container_registry.logged_in(REGISTRY, config_path=cfg).changes == {}
 
-    wrong = states.container_registry.logged_in(REGISTRY, username="chain", password="wrong-" + secret[:4], config_path=cfg)
-    assert wrong.result is False and "wrong-" not in json.dumps(wrong.raw) and secret not in json.dumps(wrong.raw)
+    wrong = states.container_registry.logged_in(
+        REGISTRY, username="chain", password="wrong-" + secret[:4], config_path=cfg
+    )
+    assert (
+        wrong.result is False
+        and "wrong-" not in json.dumps(wrong.raw)
+        and secret not in json.dumps(wrong.raw)
+    )
 
     out = states.container_registry.logged_out(REGISTRY, config_path=cfg)
     assert out.result is True and out.changes == {"username": {"old": "chain", "new": None}}
@@ -97,40 +144,83 @@ def test_strict_networks_disconnect_extras_and_keep_the_rest(states, modules, en
     for net in (f"sc-{RUN}-s1", f"sc-{RUN}-s2"):
         assert states.container_network.present(net, labels=LABELS, profile=engine).result is True
     spec = dict(image=BUSYBOX, command="sleep 600", labels=LABELS, profile=engine)
-    assert states.container.running(f"sc-{RUN}-strict", networks={f"sc-{RUN}-s1": {"aliases": ["one"]}, f"sc-{RUN}-s2": {}}, **spec).result is True
-    before = modules.container.inspect(f"sc-{RUN}-strict", profile=engine)["NetworkSettings"]["Networks"][f"sc-{RUN}-s1"]["EndpointID"]
-    ret = states.container.running(f"sc-{RUN}-strict", networks={f"sc-{RUN}-s1": {"aliases": ["one"]}},
-                                   comparisons={"networks": "strict"}, **spec)
+    assert (
+        states.container.running(
+            f"sc-{RUN}-strict",
+            networks={f"sc-{RUN}-s1": {"aliases": ["one"]}, f"sc-{RUN}-s2": {}},
+            **spec,
+        ).result
+        is True
+    )
+    before = modules.container.inspect(f"sc-{RUN}-strict", profile=engine)["NetworkSettings"][
+        "Networks"
+    ][f"sc-{RUN}-s1"]["EndpointID"]
+    ret = states.container.running(
+        f"sc-{RUN}-strict",
+        networks={f"sc-{RUN}-s1": {"aliases": ["one"]}},
+        comparisons={"networks": "strict"},
+        **spec,
+    )
     assert ret.result is True and list(ret.changes) == ["networks"], ret.changes
-    nets = modules.container.inspect(f"sc-{RUN}-strict", profile=engine)["NetworkSettings"]["Networks"]
+    nets = modules.container.inspect(f"sc-{RUN}-strict", profile=engine)["NetworkSettings"][
+        "Networks"
+    ]
     assert set(nets) == {f"sc-{RUN}-s1"}
     assert nets[f"sc-{RUN}-s1"]["EndpointID"] == before  # the unchanged network was not cycled
-    again = states.container.running(f"sc-{RUN}-strict", networks={f"sc-{RUN}-s1": {"aliases": ["one"]}},
-                                     comparisons={"networks": "strict"}, **spec)
+    again = states.container.running(
+        f"sc-{RUN}-strict",
+        networks={f"sc-{RUN}-s1": {"aliases": ["one"]}},
+        comparisons={"networks": "strict"},
+        **spec,
+    )
     assert again.changes == {}, again.changes
 
 
 def test_bool_and_number_labels_and_options_converge(states, modules, engine):
     labels = {**LABELS, "backup": True, "tier": 2}
     opts = {"com.docker.network.bridge.enable_icc": True}
-    assert states.container_network.present(f"sc-{RUN}-typed", labels=labels, options=opts, profile=engine).result is True
+    assert (
+        states.container_network.present(
+            f"sc-{RUN}-typed", labels=labels, options=opts, profile=engine
+        ).result
+        is True
+    )
     with EventRecorder(engine) as rec:
-        again = states.container_network.present(f"sc-{RUN}-typed", labels=labels, options=opts, profile=engine)
+        again = states.container_network.present(
+            f"sc-{RUN}-typed", labels=labels, options=opts, profile=engine
+        )
     assert again.result is True and again.changes == {}, again.changes
     assert rec.mutations() == []
-    assert states.container_volume.present(f"sc-{RUN}-typed-vol", labels=labels, profile=engine).result is True
+    assert (
+        states.container_volume.present(f"sc-{RUN}-typed-vol", labels=labels, profile=engine).result
+        is True
+    )
     vol = states.container_volume.present(f"sc-{RUN}-typed-vol", labels=labels, profile=engine)
     assert vol.result is True and vol.changes == {}, vol.comment
-    assert modules.container.volume_inspect(f"sc-{RUN}-typed-vol", profile=engine)["Labels"]["backup"] == "true"
+    assert (
+        modules.container.volume_inspect(f"sc-{RUN}-typed-vol", profile=engine)["Labels"]["backup"]
+        == "true"
+    )
 
 
 def test_failed_network_recreate_reports_and_reconnects(states, modules, engine):
     net = f"sc-{RUN}-fail"
     assert states.container_network.present(net, labels=LABELS, profile=engine).result is True
-    assert states.container.running(f"sc-{RUN}-failuser", image=BUSYBOX, command="sleep 600", labels=LABELS,
-                                    networks={net: {"aliases": ["keep"]}}, profile=engine).result is True
+    assert (
+        states.container.running(
+            f"sc-{RUN}-failuser",
+            image=BUSYBOX,
+            command="sleep 600",
+            labels=LABELS,
+            networks={net: {"aliases": ["keep"]}},
+            profile=engine,
+        ).result
+        is True
+    )
     # A gateway outside the subnet: the engine refuses the new network.
-    ret = states.container_network.present(net, labels=LABELS, subnet="172.29.77.0/24", gateway="10.9.9.1", profile=engine)
+    ret = states.container_network.present(
+        net, labels=LABELS, subnet="172.29.77.0/24", gateway="10.9.9.1", profile=engine
+    )
     assert ret.result is False and "could not be recreated" in ret.comment
     assert ret.changes["disconnected"]["new"] == [f"sc-{RUN}-failuser"]
     assert f"containers left disconnected: sc-{RUN}-failuser" in ret.comment
@@ -139,6 +229,8 @@ def test_failed_network_recreate_reports_and_reconnects(states, modules, engine)
 def test_registry_without_credentials_fails_in_test_mode_too(states, tmp_path, docker_engines):
     cfg = str(tmp_path / "config.json")
     for test in (True, False):
-        ret = states.container_registry.logged_in("registry.invalid:5000", config_path=cfg, test=test)
+        ret = states.container_registry.logged_in(
+            "registry.invalid:5000", config_path=cfg, test=test
+        )
         assert ret.result is False and "no credentials" in ret.comment
     assert not (tmp_path / "config.json").exists()

@@ -17,7 +17,11 @@ from tests.support.engines import BUSYBOX, RUN, EventRecorder
 pytestmark = pytest.mark.docker
 
 ENGINE = "engine1"
-MAC = "02:42:" + ":".join(hashlib.sha256(RUN.encode()).hexdigest()[i:i + 2] for i in (0, 2, 4)) + ":99"
+MAC = (
+    "02:42:"
+    + ":".join(hashlib.sha256(RUN.encode()).hexdigest()[i : i + 2] for i in (0, 2, 4))
+    + ":99"
+)
 
 
 def base(**over):
@@ -95,15 +99,23 @@ def test_table_options_converge_and_reapply_with_zero_changes(states, modules, n
     assert host["Dns"] == ["127.0.0.1"] and host["DnsOptions"] == ["ndots:2"]
     assert host["ExtraHosts"] == ["db:10.0.0.5"]
     assert host["Ulimits"] == [{"Name": "nofile", "Soft": 1024, "Hard": 2048}]
-    assert host["Devices"] == [{"PathOnHost": "/dev/null", "PathInContainer": "/dev/mynull",
-                                "CgroupPermissions": "rwm"}]
+    assert host["Devices"] == [
+        {"PathOnHost": "/dev/null", "PathInContainer": "/dev/mynull", "CgroupPermissions": "rwm"}
+    ]
     assert host["Memory"] == 64 * 1024**2 and host["MemorySwap"] == 128 * 1024**2
     assert host["PidsLimit"] == 100 and host["CpuShares"] == 512 and host["ReadonlyRootfs"] is True
     assert host["BlkioDeviceReadBps"] == [{"Path": "/dev/loop0", "Rate": 1024**2}]
-    assert cfg["MacAddress"] == MAC and cfg["StopSignal"] == "SIGINT" and cfg["WorkingDir"] == "/tmp"
+    assert (
+        cfg["MacAddress"] == MAC and cfg["StopSignal"] == "SIGINT" and cfg["WorkingDir"] == "/tmp"
+    )
     assert cfg["Volumes"] == {"/anon": {}} and "9999/tcp" in cfg["ExposedPorts"]
     assert data["State"]["Running"]
-    assert modules.container.exec(name, "cat /etc/resolv.conf", profile=ENGINE)["stdout"].count("ndots:2") == 1
+    assert (
+        modules.container.exec(name, "cat /etc/resolv.conf", profile=ENGINE)["stdout"].count(
+            "ndots:2"
+        )
+        == 1
+    )
 
     with EventRecorder(ENGINE) as rec:
         again = states.container.running(name, profile=ENGINE, **base())
@@ -112,10 +124,18 @@ def test_table_options_converge_and_reapply_with_zero_changes(states, modules, n
 
     # The same values under this project's and the docker SDK's names: still nothing to do.
     respelled = base()
-    for old, new in (("cmd", "command"), ("mem_limit", "memory"), ("working_dir", "workdir"),
-                     ("volumes", "binds"), ("restart", "restart_policy")):
+    for old, new in (
+        ("cmd", "command"),
+        ("mem_limit", "memory"),
+        ("working_dir", "workdir"),
+        ("volumes", "binds"),
+        ("restart", "restart_policy"),
+    ):
         respelled[new] = respelled.pop(old)
-    respelled["log_config"] = {"driver": respelled.pop("log_driver"), "options": respelled.pop("log_opt")}
+    respelled["log_config"] = {
+        "driver": respelled.pop("log_driver"),
+        "options": respelled.pop("log_opt"),
+    }
     respelled["ulimits"] = {"nofile": "1024:2048"}
     assert states.container.running(name, profile=ENGINE, **respelled).changes == {}
 
@@ -158,8 +178,13 @@ CHANGES = [
     ("restart", "always", True),
 ]
 
-PUBLIC = {"cmd": "command", "mem_limit": "memory", "working_dir": "workdir", "volumes": "binds",
-          "restart": "restart_policy"}
+PUBLIC = {
+    "cmd": "command",
+    "mem_limit": "memory",
+    "working_dir": "workdir",
+    "volumes": "binds",
+    "restart": "restart_policy",
+}
 
 
 @pytest.mark.parametrize("field, value, in_place", CHANGES, ids=[c[0] for c in CHANGES])
@@ -183,9 +208,18 @@ def test_one_declared_change_is_exactly_that_change(states, modules, name, field
 
 
 def test_host_namespaces_and_no_network(states, name):
-    spec = {"image": BUSYBOX, "command": ["sleep", "600"], "labels": engines.owned(),
-            "network_mode": "none", "network_disabled": True, "pid_mode": "host", "uts_mode": "host",
-            "userns_mode": "host", "cgroup_parent": "/docker", "init": True}
+    spec = {
+        "image": BUSYBOX,
+        "command": ["sleep", "600"],
+        "labels": engines.owned(),
+        "network_mode": "none",
+        "network_disabled": True,
+        "pid_mode": "host",
+        "uts_mode": "host",
+        "userns_mode": "host",
+        "cgroup_parent": "/docker",
+        "init": True,
+    }
     ret = states.container.running(name, profile=ENGINE, **spec)
     assert ret.result is True, ret.comment
     assert states.container.running(name, profile=ENGINE, **spec).changes == {}
@@ -195,13 +229,33 @@ def test_host_namespaces_and_no_network(states, name):
 
 def test_links_and_volumes_from(states, modules, name):
     db = engines.name("tbl-db")
-    assert states.container.running(db, profile=ENGINE, image=BUSYBOX, command=["sleep", "600"],
-                                    labels=engines.owned(), volumes=["/shared"]).result is True
-    spec = {"image": BUSYBOX, "command": ["sleep", "600"], "labels": engines.owned(), "init": True,
-            "links": {db: "database"}, "volumes_from": [f"{db}:ro"]}
+    assert (
+        states.container.running(
+            db,
+            profile=ENGINE,
+            image=BUSYBOX,
+            command=["sleep", "600"],
+            labels=engines.owned(),
+            volumes=["/shared"],
+        ).result
+        is True
+    )
+    spec = {
+        "image": BUSYBOX,
+        "command": ["sleep", "600"],
+        "labels": engines.owned(),
+        "init": True,
+        "links": {db: "database"},
+        "volumes_from": [f"{db}:ro"],
+    }
     ret = states.container.running(name, profile=ENGINE, **spec)
     assert ret.result is True, ret.comment
-    assert modules.container.exec(name, "grep -c database /etc/hosts", profile=ENGINE)["stdout"].strip() == "1"
+    assert (
+        modules.container.exec(name, "grep -c database /etc/hosts", profile=ENGINE)[
+            "stdout"
+        ].strip()
+        == "1"
+    )
     assert states.container.running(name, profile=ENGINE, **spec).changes == {}
     ret = states.container.running(name, profile=ENGINE, **dict(spec, links=[f"{db}:db2"]))
     assert set(ret.changes) == {"links", "container"}, ret.changes
@@ -209,8 +263,14 @@ def test_links_and_volumes_from(states, modules, name):
 
 
 def test_stop_timeout_is_the_containers_own_through_create(modules, name):
-    cid = modules.container.create(BUSYBOX, name, profile=ENGINE, command=["sleep", "600"],
-                                   labels=engines.owned(), stop_timeout=7)
+    cid = modules.container.create(
+        BUSYBOX,
+        name,
+        profile=ENGINE,
+        command=["sleep", "600"],
+        labels=engines.owned(),
+        stop_timeout=7,
+    )
     assert modules.container.inspect(cid, profile=ENGINE)["Config"]["StopTimeout"] == 7
     spec = modules.container.normalize(image=BUSYBOX, command=["sleep", "600"], stop_timeout=7)
     assert modules.container.compare(name, spec, profile=ENGINE)["changes"] == {}
@@ -235,7 +295,9 @@ def test_stop_timeout_is_the_containers_own_through_create(modules, name):
 )
 def test_bad_input_is_refused_before_any_engine_read(states, modules, name, bad, fragment):
     with EventRecorder(ENGINE) as rec:
-        ret = states.container.running(name, profile=ENGINE, image=BUSYBOX, labels=engines.owned(), **bad)
+        ret = states.container.running(
+            name, profile=ENGINE, image=BUSYBOX, labels=engines.owned(), **bad
+        )
     assert ret.result is False and fragment in ret.comment, ret.comment
     assert "\n" not in ret.comment and "Traceback" not in ret.comment
     assert ret.changes == {}
@@ -245,7 +307,11 @@ def test_bad_input_is_refused_before_any_engine_read(states, modules, name, bad,
 
 @pytest.mark.parametrize(
     "option",
-    [{"blkio_weight": 300}, {"blkio_weight_device": {"/dev/loop0": 300}}, {"storage_opt": {"size": "1G"}}],
+    [
+        {"blkio_weight": 300},
+        {"blkio_weight_device": {"/dev/loop0": 300}},
+        {"storage_opt": {"size": "1G"}},
+    ],
     ids=["blkio_weight", "blkio_weight_device", "storage_opt"],
 )
 def test_an_option_the_engine_host_cannot_honour_fails_cleanly(states, modules, name, option):
@@ -267,13 +333,20 @@ def test_mod_watch_test_mode_and_a_half_way_failure_reports_its_steps(states, mo
     spec = {"image": BUSYBOX, "command": ["sleep", "600"], "labels": engines.owned()}
     assert states.container.running(name, profile=ENGINE, **spec).result is True
     ret = states.container.mod_watch(name, sfun="running", profile=ENGINE, test=True, **spec)
-    assert ret.result is None and ret.comment == f"Container {name} would be recreated because a watched state changed"
+    assert (
+        ret.result is None
+        and ret.comment == f"Container {name} would be recreated because a watched state changed"
+    )
     bad = states.container.mod_watch(name, sfun="running", profile=ENGINE, cpus="lots", **spec)
     assert bad.result is False and "cpus" in bad.comment
     # The replacement is created and the old container removed, then its start fails:
     # changes name every step that happened (the old container is gone).
-    ret = states.container.running(name, profile=ENGINE, stop_timeout=1, **dict(spec, command=["/no/such/binary"]))
+    ret = states.container.running(
+        name, profile=ENGINE, stop_timeout=1, **dict(spec, command=["/no/such/binary"])
+    )
     assert ret.result is False
     steps = ret.changes["steps"]["new"]
-    assert steps[0].startswith(f"created {name}.saltext-next") and f"removed the old {name}" in steps
+    assert (
+        steps[0].startswith(f"created {name}.saltext-next") and f"removed the old {name}" in steps
+    )
     assert modules.container.inspect(name, profile=ENGINE)["Config"]["Cmd"] == ["/no/such/binary"]

@@ -15,11 +15,20 @@ from tests.support.engines import DEBIAN, EventRecorder
 from tests.support.load import Load, versions
 
 ENGINE = "engine1"
-HEALTH = {"test": "python3 -c \"import urllib.request as u; "
-                  "u.urlopen('http://127.0.0.1:8000/health', timeout=1)\"",
-          "interval": "1s", "timeout": "1s", "retries": 2}
-UPDATE = {"parallelism": 1, "monitor": 4, "failure_action": "rollback", "order": "start-first",
-          "progress_deadline": 60}
+HEALTH = {
+    "test": 'python3 -c "import urllib.request as u; '
+    "u.urlopen('http://127.0.0.1:8000/health', timeout=1)\"",
+    "interval": "1s",
+    "timeout": "1s",
+    "retries": 2,
+}
+UPDATE = {
+    "parallelism": 1,
+    "monitor": 4,
+    "failure_action": "rollback",
+    "order": "start-first",
+    "progress_deadline": 60,
+}
 
 
 def _free_port():
@@ -34,22 +43,32 @@ def images(loaders, docker_engines, tmp_path_factory):
     mod = loaders.modules.container
     tag = engines.name("svc")
     out = {"haproxy": f"saltext-chain/{tag}-haproxy:1"}
-    mod.image_build(out["haproxy"], str(REPO / "images" / "haproxy"), base_image=DEBIAN,
-                    profile=ENGINE)
+    mod.image_build(
+        out["haproxy"], str(REPO / "images" / "haproxy"), base_image=DEBIAN, profile=ENGINE
+    )
     for version in ("1", "2"):
         out[f"v{version}"] = f"saltext-chain/{tag}-app:{version}"
-        mod.image_build(out[f"v{version}"], str(REPO / "examples" / "app"), base_image=DEBIAN,
-                        buildargs={"APP_VERSION": version}, profile=ENGINE)
+        mod.image_build(
+            out[f"v{version}"],
+            str(REPO / "examples" / "app"),
+            base_image=DEBIAN,
+            buildargs={"APP_VERSION": version},
+            profile=ENGINE,
+        )
     bad = tmp_path_factory.mktemp("bad-app")
     shutil.copytree(REPO / "examples" / "app", bad, dirs_exist_ok=True)
     app = bad / "app.py"
-    app.write_text(app.read_text().replace('    """True when the service can serve requests."""\n'
-                                           "    return True",
-                                           "    return False"))
+    app.write_text(
+        app.read_text().replace(
+            '    """True when the service can serve requests."""\n    return True',
+            "    return False",
+        )
+    )
     assert "return False" in app.read_text()
     out["bad"] = f"saltext-chain/{tag}-app:bad"
-    mod.image_build(out["bad"], str(bad), base_image=DEBIAN, buildargs={"APP_VERSION": "bad"},
-                    profile=ENGINE)
+    mod.image_build(
+        out["bad"], str(bad), base_image=DEBIAN, buildargs={"APP_VERSION": "bad"}, profile=ENGINE
+    )
     yield out
     for ref in out.values():
         with contextlib.suppress(Exception):
@@ -62,18 +81,36 @@ def frontend(loaders, states, images):
     net, name, port = engines.name("svc-net"), engines.name("svc-fe"), _free_port()
     loaders.modules.container.network_create(net, labels=dict(engines.LABELS), profile=ENGINE)
     ret = states.container.running(
-        name, image=images["haproxy"], networks=[net], ports=[f"127.0.0.1:{port}:8080"],
-        labels=dict(engines.LABELS), environment={"CHAIN_BACKEND": "app", "CHAIN_SLOTS": "8"},
-        wait_healthy=True, health_timeout=30, profile=ENGINE)
+        name,
+        image=images["haproxy"],
+        networks=[net],
+        ports=[f"127.0.0.1:{port}:8080"],
+        labels=dict(engines.LABELS),
+        environment={"CHAIN_BACKEND": "app", "CHAIN_SLOTS": "8"},
+        wait_healthy=True,
+        health_timeout=30,
+        profile=ENGINE,
+    )
     assert ret.result is True, ret.comment
     yield {"name": name, "network": net, "port": port}
     engines.cleanup(ENGINE)
 
 
 def _service(images, fe, version, **extra):
-    return {"image": images[version], "replicas": 2, "frontend": fe["name"], "backend": "app",
-            "network": fe["network"], "port": 8000, "healthcheck": HEALTH, "update": UPDATE,
-            "labels": dict(engines.LABELS), "stop_timeout": 5, "profile": ENGINE, **extra}
+    return {
+        "image": images[version],
+        "replicas": 2,
+        "frontend": fe["name"],
+        "backend": "app",
+        "network": fe["network"],
+        "port": 8000,
+        "healthcheck": HEALTH,
+        "update": UPDATE,
+        "labels": dict(engines.LABELS),
+        "stop_timeout": 5,
+        "profile": ENGINE,
+        **extra,
+    }
 
 
 def _mutations(rec):
@@ -96,8 +133,7 @@ def test_rollout_and_rollback_under_load_lose_no_request(states, modules, fronte
     assert _mutations(rec) == []
 
     with EventRecorder(ENGINE) as rec:
-        dry = states.container_service.running(name, test=True,
-                                               **_service(images, frontend, "v2"))
+        dry = states.container_service.running(name, test=True, **_service(images, frontend, "v2"))
     assert dry.result is None and set(dry.changes) >= {"generation", "image"}, dry.changes
     assert _mutations(rec) == []
 
@@ -107,8 +143,9 @@ def test_rollout_and_rollback_under_load_lose_no_request(states, modules, fronte
     assert good.failed == [] and good.ok > 50, (good.failed[:5], good.ok)
     assert good.versions == {"1", "2"}
     assert versions(port) == {"2"}
-    status = modules.container_service.status(name, frontend=frontend["name"], backend="app",
-                                              network=frontend["network"], profile=ENGINE)
+    status = modules.container_service.status(
+        name, frontend=frontend["name"], backend="app", network=frontend["network"], profile=ENGINE
+    )
     assert len(status["serving"]) == 2 and len(status["replicas"]) == 2, status
     v2_ref = status["current"]
     assert status["history"][0] == v2_ref and len(status["history"]) == 2
@@ -120,8 +157,9 @@ def test_rollout_and_rollback_under_load_lose_no_request(states, modules, fronte
     assert ret.changes["rollback"]["new"] == v2_ref
     assert bad.failed == [] and bad.ok > 50, (bad.failed[:5], bad.ok)
     assert bad.versions == {"2"}
-    status = modules.container_service.status(name, frontend=frontend["name"], backend="app",
-                                              network=frontend["network"], profile=ENGINE)
+    status = modules.container_service.status(
+        name, frontend=frontend["name"], backend="app", network=frontend["network"], profile=ENGINE
+    )
     assert status["current"] == v2_ref and len(status["serving"]) == 2, status
 
 
@@ -130,17 +168,23 @@ def test_stop_first_rollback_restarts_the_previous_containers(states, modules, f
     one fails, that very container (same id, same image id) serves again."""
     name, port = engines.name("svc-sf"), frontend["port"]
     upd = dict(UPDATE, order="stop-first")
-    assert states.container_service.running(
-        name, **_service(images, frontend, "v1", update=upd)).result is True
+    assert (
+        states.container_service.running(
+            name, **_service(images, frontend, "v1", update=upd)
+        ).result
+        is True
+    )
     before = modules.container_service.replicas(name, profile=ENGINE)
     with Load(port) as load:
-        ret = states.container_service.running(name, **_service(images, frontend, "bad",
-                                                                 update=upd))
+        ret = states.container_service.running(
+            name, **_service(images, frontend, "bad", update=upd)
+        )
     assert ret.result is False and "rolled back" in ret.comment, ret.comment
     assert load.failed == [], load.failed[:5]
     after = modules.container_service.replicas(name, profile=ENGINE)
     assert {r["id"]: r["image_id"] for r in after.values()} == {
-        r["id"]: r["image_id"] for r in before.values()}
+        r["id"]: r["image_id"] for r in before.values()
+    }
     assert all(r["running"] for r in after.values())
 
 
@@ -149,12 +193,20 @@ def test_monitor_shorter_than_the_health_window_is_refused(states):
     exist, so any engine call would fail with a connection error instead."""
     nowhere = {"base_url": "unix:///nonexistent/saltext-chain.sock", "timeout": 2}
     ret = states.container_service.running(
-        engines.name("svc-x"), image="saltext-chain/nothing:1", healthcheck=HEALTH,
-        update={"monitor": 1}, profile=nowhere)
+        engines.name("svc-x"),
+        image="saltext-chain/nothing:1",
+        healthcheck=HEALTH,
+        update={"monitor": 1},
+        profile=nowhere,
+    )
     assert ret.result is False and "update.monitor" in ret.comment and "window (4s" in ret.comment
     assert "\n" not in ret.comment and ret.changes == {}
     # and the same declaration with a long enough monitor does reach the (missing) engine:
     ret = states.container_service.running(
-        engines.name("svc-x"), image="saltext-chain/nothing:1", healthcheck=HEALTH,
-        update={"monitor": 4}, profile=nowhere)
+        engines.name("svc-x"),
+        image="saltext-chain/nothing:1",
+        healthcheck=HEALTH,
+        update={"monitor": 4},
+        profile=nowhere,
+    )
     assert ret.result is False and "update.monitor" not in ret.comment, ret.comment

@@ -59,7 +59,10 @@ def test_watch_still_acts_when_the_run_changed_something_else(modules, engine, t
     assert "memory" in changes and changes["watch"] == {"old": None, "new": "recreate"}, changes
     new_cid, _ = _started(modules, engine)
     assert new_cid != cid
-    assert modules.container.inspect(f"sc-{RUN}-watched", profile=engine)["HostConfig"]["Memory"] == 48 * 1024 * 1024
+    assert (
+        modules.container.inspect(f"sc-{RUN}-watched", profile=engine)["HostConfig"]["Memory"]
+        == 48 * 1024 * 1024
+    )
 
 
 def test_in_place_change_without_watched_change_keeps_the_container(modules, engine, tmp_path):

@@ -98,8 +98,15 @@ class Contract:
 
 
 def _ctr(ctx, **extra):
-    spec = {"image": BUSYBOX, "command": "sleep 600", "labels": dict(LABELS), "environment": {"A": "1"},
-            "memory": "64m", "stop_timeout": 1, "profile": ENGINE}
+    spec = {
+        "image": BUSYBOX,
+        "command": "sleep 600",
+        "labels": dict(LABELS),
+        "environment": {"A": "1"},
+        "memory": "64m",
+        "stop_timeout": 1,
+        "profile": ENGINE,
+    }
     return {"name": ctx.name, **spec, **extra}
 
 
@@ -126,7 +133,9 @@ def _make_volume(ctx):
 
 
 def _login(ctx):
-    ret = ctx.apply("container_registry.logged_in", {"name": REGISTRY, "config_path": ctx.config_path})
+    ret = ctx.apply(
+        "container_registry.logged_in", {"name": REGISTRY, "config_path": ctx.config_path}
+    )
     assert ret.result is True, ret.comment
 
 
@@ -159,8 +168,13 @@ def _agent(ctx, **extra):
     """jenkins_agent.present/pool arguments: the agent image, host network, this run's label."""
     from tests.support import agents  # noqa: PLC0415 - only the agent entries need it
 
-    return {"name": ctx.name, "image": agents.agent_image_tag(), "connect_timeout": 60,
-            "container_options": {"network_mode": "host", "labels": dict(LABELS)}, **extra}
+    return {
+        "name": ctx.name,
+        "image": agents.agent_image_tag(),
+        "connect_timeout": 60,
+        "container_options": {"network_mode": "host", "labels": dict(LABELS)},
+        **extra,
+    }
 
 
 def _agent_image(ctx):
@@ -186,7 +200,8 @@ def _jjb_dirs(ctx):
     for folder, desc in (("jobs", "one"), ("jobs2", "two")):
         (ctx.tmp / folder).mkdir()
         (ctx.tmp / folder / "jobs.yaml").write_text(
-            f"- job:\n    name: {ctx.name}\n    description: {desc}\n")
+            f"- job:\n    name: {ctx.name}\n    description: {desc}\n"
+        )
 
 
 # A list as `name` never reaches a state: Salt's state compiler refuses it ("ID ... is not formed
@@ -196,223 +211,317 @@ PROFILE_CASES = (("profile", _bad_profile), ("profile-unknown", _unknown_profile
 
 def _svc(ctx, **extra):
     """container_service.running: one replica of busybox with a health check, no frontend."""
-    return {"name": ctx.name, "image": BUSYBOX, "command": "sleep 600", "replicas": 1,
-            "healthcheck": {"test": "true", "interval": "1s", "timeout": "1s", "retries": 1},
-            "update": {"monitor": 2}, "environment": {"A": "1"}, "labels": dict(LABELS),
-            "stop_timeout": 1, "profile": ENGINE, **extra}
+    return {
+        "name": ctx.name,
+        "image": BUSYBOX,
+        "command": "sleep 600",
+        "replicas": 1,
+        "healthcheck": {"test": "true", "interval": "1s", "timeout": "1s", "retries": 1},
+        "update": {"monitor": 2},
+        "environment": {"A": "1"},
+        "labels": dict(LABELS),
+        "stop_timeout": 1,
+        "profile": ENGINE,
+        **extra,
+    }
 
 
 # ------------------------------------------------------------------------------ the entries
 
 CONTRACTS = {
     "container.running": Contract(
-        "docker", _ctr,
+        "docker",
+        _ctr,
         # memory changes in place: exactly that change (a recreating field adds "container")
         change=(lambda c: {"memory": "48m"}, {"memory"}),
-        bad=(("cpus", lambda c: {"cpus": "lots"}),
-             ("healthcheck-retries", lambda c: {"healthcheck": {"test": "true", "retries": "many"}}),
-             ("healthcheck-test", lambda c: {"healthcheck": {"test": 5}}),
-             ("cap_add", lambda c: {"cap_add": 5}),
-             ("log_config", lambda c: {"log_config": {"driver": "json-file", "options": ["a"]}}),
-             ("restart_policy", lambda c: {"restart_policy": "on-failure:x"}),
-             ("unknown-option", lambda c: {"volumez": ["/x"]}),
-             ("pull", lambda c: {"pull": "sometimes"}),
-             *PROFILE_CASES),
+        bad=(
+            ("cpus", lambda c: {"cpus": "lots"}),
+            ("healthcheck-retries", lambda c: {"healthcheck": {"test": "true", "retries": "many"}}),
+            ("healthcheck-test", lambda c: {"healthcheck": {"test": 5}}),
+            ("cap_add", lambda c: {"cap_add": 5}),
+            ("log_config", lambda c: {"log_config": {"driver": "json-file", "options": ["a"]}}),
+            ("restart_policy", lambda c: {"restart_policy": "on-failure:x"}),
+            ("unknown-option", lambda c: {"volumez": ["/x"]}),
+            ("pull", lambda c: {"pull": "sometimes"}),
+            *PROFILE_CASES,
+        ),
     ),
     "container.mod_watch": Contract(
-        "docker", lambda c: _ctr(c, sfun="running", watch_action="restart"), setup=_make_container,
+        "docker",
+        lambda c: _ctr(c, sfun="running", watch_action="restart"),
+        setup=_make_container,
         second="a watch reacts each time it fires: there is no converged state to re-apply",
         change="mod_watch declares no field of its own (it reacts to another state's change)",
-        bad=(("watch_action", lambda c: {"watch_action": "sometimes"}),
-             ("cpus", lambda c: {"cpus": "lots"}),
-             ("stop_timeout", lambda c: {"stop_timeout": "x"})),
+        bad=(
+            ("watch_action", lambda c: {"watch_action": "sometimes"}),
+            ("cpus", lambda c: {"cpus": "lots"}),
+            ("stop_timeout", lambda c: {"stop_timeout": "x"}),
+        ),
     ),
     "container.stopped": Contract(
-        "docker", lambda c: {"name": c.name, "stop_timeout": 1, "profile": ENGINE}, setup=_make_container,
+        "docker",
+        lambda c: {"name": c.name, "stop_timeout": 1, "profile": ENGINE},
+        setup=_make_container,
         change="the state declares no field (only stopped or not)",
-        bad=(("stop_timeout", lambda c: {"stop_timeout": "x"}),
-             ("stop_timeout-negative", lambda c: {"stop_timeout": -1}),
-             *PROFILE_CASES),
+        bad=(
+            ("stop_timeout", lambda c: {"stop_timeout": "x"}),
+            ("stop_timeout-negative", lambda c: {"stop_timeout": -1}),
+            *PROFILE_CASES,
+        ),
     ),
     "container.absent": Contract(
-        "docker", lambda c: {"name": c.name, "stop_timeout": 1, "profile": ENGINE}, setup=_make_container,
+        "docker",
+        lambda c: {"name": c.name, "stop_timeout": 1, "profile": ENGINE},
+        setup=_make_container,
         change="the state declares no field (only absent)",
-        bad=(("force", lambda c: {"force": "maybe"}),
-             ("stop_timeout", lambda c: {"stop_timeout": "x"}),
-             ("volumes", lambda c: {"volumes": [1]}),
-             *PROFILE_CASES),
+        bad=(
+            ("force", lambda c: {"force": "maybe"}),
+            ("stop_timeout", lambda c: {"stop_timeout": "x"}),
+            ("volumes", lambda c: {"volumes": [1]}),
+            *PROFILE_CASES,
+        ),
     ),
     "container_service.running": Contract(
-        "docker", _svc,
+        "docker",
+        _svc,
         change=(lambda c: {"environment": {"A": "2"}}, {"generation"}),
-        bad=(("replicas", lambda c: {"replicas": "many"}),
-             ("monitor-shorter-than-health-window", lambda c: {"update": {"monitor": 1}}),
-             ("failure_action", lambda c: {"update": {"monitor": 2, "failure_action": "retry"}}),
-             ("no-healthcheck", lambda c: {"healthcheck": None}),
-             ("networks-reserved", lambda c: {"networks": ["x"]}),
-             ("frontend-without-network", lambda c: {"frontend": "fe"}),
-             ("unknown-option", lambda c: {"volumez": ["/x"]}),
-             *PROFILE_CASES),
+        bad=(
+            ("replicas", lambda c: {"replicas": "many"}),
+            ("monitor-shorter-than-health-window", lambda c: {"update": {"monitor": 1}}),
+            ("failure_action", lambda c: {"update": {"monitor": 2, "failure_action": "retry"}}),
+            ("no-healthcheck", lambda c: {"healthcheck": None}),
+            ("networks-reserved", lambda c: {"networks": ["x"]}),
+            ("frontend-without-network", lambda c: {"frontend": "fe"}),
+            ("unknown-option", lambda c: {"volumez": ["/x"]}),
+            *PROFILE_CASES,
+        ),
     ),
     "container_image.present": Contract(
-        "docker", lambda c: {"name": c.image, "source": BUSYBOX, "profile": ENGINE}, teardown=_drop_image,
+        "docker",
+        lambda c: {"name": c.image, "source": BUSYBOX, "profile": ENGINE},
+        teardown=_drop_image,
         change=(lambda c: {"source": DEBIAN}, {"image_id"}),
-        bad=(("pull", lambda c: {"pull": "sometimes"}),
-             ("push", lambda c: {"push": "maybe"}),
-             ("name", lambda c: {"name": "Not A/Valid Name!"}),
-             ("buildargs", lambda c: {"source": None, "build": str(c.tmp), "buildargs": 5}),
-             *PROFILE_CASES),
+        bad=(
+            ("pull", lambda c: {"pull": "sometimes"}),
+            ("push", lambda c: {"push": "maybe"}),
+            ("name", lambda c: {"name": "Not A/Valid Name!"}),
+            ("buildargs", lambda c: {"source": None, "build": str(c.tmp), "buildargs": 5}),
+            *PROFILE_CASES,
+        ),
     ),
     "container_image.absent": Contract(
-        "docker", lambda c: {"name": c.image, "profile": ENGINE}, setup=_make_image, teardown=_drop_image,
+        "docker",
+        lambda c: {"name": c.image, "profile": ENGINE},
+        setup=_make_image,
+        teardown=_drop_image,
         change="the state declares no field (only absent)",
-        bad=(("force", lambda c: {"force": "maybe"}),
-             ("name", lambda c: {"name": "Not A/Valid Name!"}),
-             *PROFILE_CASES),
+        bad=(
+            ("force", lambda c: {"force": "maybe"}),
+            ("name", lambda c: {"name": "Not A/Valid Name!"}),
+            *PROFILE_CASES,
+        ),
     ),
     "container_network.present": Contract(
-        "docker", lambda c: {"name": c.name, "labels": dict(LABELS), "profile": ENGINE},
+        "docker",
+        lambda c: {"name": c.name, "labels": dict(LABELS), "profile": ENGINE},
         change=(lambda c: {"labels": {**LABELS, "tier": "back"}}, {"labels"}),
-        bad=(("internal", lambda c: {"internal": "maybe"}),
-             ("labels", lambda c: {"labels": 5}),
-             ("subnet", lambda c: {"subnet": "not-a-cidr"}),
-             ("options", lambda c: {"options": ["a"]}),
-             *PROFILE_CASES),
+        bad=(
+            ("internal", lambda c: {"internal": "maybe"}),
+            ("labels", lambda c: {"labels": 5}),
+            ("subnet", lambda c: {"subnet": "not-a-cidr"}),
+            ("options", lambda c: {"options": ["a"]}),
+            *PROFILE_CASES,
+        ),
     ),
     "container_network.absent": Contract(
-        "docker", lambda c: {"name": c.name, "profile": ENGINE}, setup=_make_network,
+        "docker",
+        lambda c: {"name": c.name, "profile": ENGINE},
+        setup=_make_network,
         change="the state declares no field (only absent)",
         bad=(("force", lambda c: {"force": "maybe"}), *PROFILE_CASES),
     ),
     "container_volume.present": Contract(
-        "docker", lambda c: {"name": c.name, "labels": dict(LABELS), "profile": ENGINE},
-        change=(lambda c: {"labels": {**LABELS, "tier": "back"}, "recreate": "options-changed"}, {"labels"}),
-        bad=(("recreate", lambda c: {"recreate": "sometimes"}),
-             ("labels", lambda c: {"labels": 5}),
-             ("driver_opts", lambda c: {"driver_opts": "x"}),
-             *PROFILE_CASES),
+        "docker",
+        lambda c: {"name": c.name, "labels": dict(LABELS), "profile": ENGINE},
+        change=(
+            lambda c: {"labels": {**LABELS, "tier": "back"}, "recreate": "options-changed"},
+            {"labels"},
+        ),
+        bad=(
+            ("recreate", lambda c: {"recreate": "sometimes"}),
+            ("labels", lambda c: {"labels": 5}),
+            ("driver_opts", lambda c: {"driver_opts": "x"}),
+            *PROFILE_CASES,
+        ),
     ),
     "container_volume.absent": Contract(
-        "docker", lambda c: {"name": c.name, "profile": ENGINE}, setup=_make_volume,
+        "docker",
+        lambda c: {"name": c.name, "profile": ENGINE},
+        setup=_make_volume,
         change="the state declares no field (only absent)",
         bad=(("force", lambda c: {"force": "maybe"}), *PROFILE_CASES),
     ),
     "container_registry.logged_in": Contract(
-        "docker", lambda c: {"name": REGISTRY, "config_path": c.config_path},
+        "docker",
+        lambda c: {"name": REGISTRY, "config_path": c.config_path},
         files=lambda c: [c.config_path],
         change="the declared credentials come from the profile; another password is a failed login",
-        bad=(("config_path", lambda c: {"config_path": 5}),
-             ("name", lambda c: {"name": "not a registry/"}),
-             ("username", lambda c: {"username": ["chain"]}),
-             *PROFILE_CASES),
+        bad=(
+            ("config_path", lambda c: {"config_path": 5}),
+            ("name", lambda c: {"name": "not a registry/"}),
+            ("username", lambda c: {"username": ["chain"]}),
+            *PROFILE_CASES,
+        ),
     ),
     "container_registry.logged_out": Contract(
-        "docker", lambda c: {"name": REGISTRY, "config_path": c.config_path}, setup=_login,
+        "docker",
+        lambda c: {"name": REGISTRY, "config_path": c.config_path},
+        setup=_login,
         files=lambda c: [c.config_path],
         change="the state declares no field (only logged out)",
-        bad=(("config_path", lambda c: {"config_path": 5}),
-             ("name", lambda c: {"name": "not a registry/"})),
+        bad=(
+            ("config_path", lambda c: {"config_path": 5}),
+            ("name", lambda c: {"name": "not a registry/"}),
+        ),
     ),
     "jenkins_node.present": Contract(
-        "jenkins", lambda c: {"name": c.name, "num_executors": 1, "remote_fs": "/home/jenkins/agent"},
+        "jenkins",
+        lambda c: {"name": c.name, "num_executors": 1, "remote_fs": "/home/jenkins/agent"},
         change=(lambda c: {"num_executors": 2}, {"num_executors"}),
-        bad=(("num_executors", lambda c: {"num_executors": "x"}),
-             ("mode", lambda c: {"mode": "SOMETIMES"}),
-             ("labels", lambda c: {"labels": 5}),
-             ("web_socket", lambda c: {"web_socket": "maybe"}),
-             *PROFILE_CASES),
+        bad=(
+            ("num_executors", lambda c: {"num_executors": "x"}),
+            ("mode", lambda c: {"mode": "SOMETIMES"}),
+            ("labels", lambda c: {"labels": 5}),
+            ("web_socket", lambda c: {"web_socket": "maybe"}),
+            *PROFILE_CASES,
+        ),
     ),
     "jenkins_node.absent": Contract(
-        "jenkins", lambda c: {"name": c.name}, setup=_make_node,
+        "jenkins",
+        lambda c: {"name": c.name},
+        setup=_make_node,
         change="the state declares no field (only absent)",
         bad=PROFILE_CASES,
     ),
     "jenkins_node.enabled": Contract(
-        "jenkins", lambda c: {"name": c.name}, setup=_make_disabled_node,
+        "jenkins",
+        lambda c: {"name": c.name},
+        setup=_make_disabled_node,
         change="the state declares no field (only enabled)",
         bad=PROFILE_CASES,
     ),
     "jenkins_node.disabled": Contract(
-        "jenkins", lambda c: {"name": c.name, "message": "maintenance"}, setup=_make_node,
+        "jenkins",
+        lambda c: {"name": c.name, "message": "maintenance"},
+        setup=_make_node,
         change=(lambda c: {"message": "disk replacement"}, {"message"}),
-        bad=(("message", lambda c: {"message": ["x"]}),
-             *PROFILE_CASES),
+        bad=(("message", lambda c: {"message": ["x"]}), *PROFILE_CASES),
     ),
     "jenkins_job.present": Contract(
-        "jenkins", lambda c: {"name": c.name, "config": JOB_XML.format(desc="one", label="nowhere")},
+        "jenkins",
+        lambda c: {"name": c.name, "config": JOB_XML.format(desc="one", label="nowhere")},
         change=(lambda c: {"enabled": False}, {"enabled"}),
-        bad=(("enabled", lambda c: {"enabled": "maybe"}),
-             ("config", lambda c: {"config": "<project><unclosed></project>"}),
-             ("ignore", lambda c: {"ignore": 5}),
-             *PROFILE_CASES),
+        bad=(
+            ("enabled", lambda c: {"enabled": "maybe"}),
+            ("config", lambda c: {"config": "<project><unclosed></project>"}),
+            ("ignore", lambda c: {"ignore": 5}),
+            *PROFILE_CASES,
+        ),
     ),
     "jenkins_job.absent": Contract(
-        "jenkins", lambda c: {"name": c.name}, setup=_make_job,
+        "jenkins",
+        lambda c: {"name": c.name},
+        setup=_make_job,
         change="the state declares no field (only absent)",
         bad=PROFILE_CASES,
     ),
     "jenkins_build.succeeded": Contract(
-        "jenkins", lambda c: {"name": c.name, "timeout": 60, "poll_interval": 0.2}, setup=_make_buildable_job,
+        "jenkins",
+        lambda c: {"name": c.name, "timeout": 60, "poll_interval": 0.2},
+        setup=_make_buildable_job,
         change="a build has no declared field that a new apply changes in place",
-        bad=(("parameters", lambda c: {"parameters": "x"}),
-             ("timeout", lambda c: {"timeout": "x"}),
-             ("poll_interval", lambda c: {"poll_interval": -1}),
-             ("tail_lines", lambda c: {"tail_lines": "x"}),
-             ("accept_unstable", lambda c: {"accept_unstable": "maybe"}),
-             *PROFILE_CASES),
+        bad=(
+            ("parameters", lambda c: {"parameters": "x"}),
+            ("timeout", lambda c: {"timeout": "x"}),
+            ("poll_interval", lambda c: {"poll_interval": -1}),
+            ("tail_lines", lambda c: {"tail_lines": "x"}),
+            ("accept_unstable", lambda c: {"accept_unstable": "maybe"}),
+            *PROFILE_CASES,
+        ),
     ),
     "jenkins_plugin.installed": Contract(
-        "jenkins", lambda c: {"name": "git", "version": "5.0"},
+        "jenkins",
+        lambda c: {"name": "git", "version": "5.0"},
         first_changes=False,  # verifies only: never a change
         change="verify-only: it never changes anything",
-        bad=(("version", lambda c: {"version": 2.1}),
-             ("active", lambda c: {"active": "maybe"}),
-             ("plugins", lambda c: {"plugins": 5}),
-             *PROFILE_CASES),
+        bad=(
+            ("version", lambda c: {"version": 2.1}),
+            ("active", lambda c: {"active": "maybe"}),
+            ("plugins", lambda c: {"plugins": 5}),
+            *PROFILE_CASES,
+        ),
     ),
     # jenkins_agent: the agent image is built from this checkout (tests/support/agents.py); agents
     # reach the package's emulator on 127.0.0.1 through the host network.
     "jenkins_agent.present": Contract(
-        "docker", lambda c: _agent(c, labels=[AGENT_LABEL + "-a"]), setup=_agent_image,
+        "docker",
+        lambda c: _agent(c, labels=[AGENT_LABEL + "-a"]),
+        setup=_agent_image,
         teardown=_drop_agents,
         change=(lambda c: {"executors": 2}, {"node"}),
-        bad=(("executors", lambda c: {"executors": "x"}),
-             ("labels", lambda c: {"labels": "a&&b"}),
-             ("connect_timeout", lambda c: {"connect_timeout": "soon"}),
-             ("container_options-command", lambda c: {"container_options": {"command": "sh"}}),
-             ("container_options-secret",
-              lambda c: {"container_options": {"environment": {"JENKINS_SECRET": "x"}}}),
-             ("unknown-option", lambda c: {"volumez": 1}),
-             *PROFILE_CASES),
+        bad=(
+            ("executors", lambda c: {"executors": "x"}),
+            ("labels", lambda c: {"labels": "a&&b"}),
+            ("connect_timeout", lambda c: {"connect_timeout": "soon"}),
+            ("container_options-command", lambda c: {"container_options": {"command": "sh"}}),
+            (
+                "container_options-secret",
+                lambda c: {"container_options": {"environment": {"JENKINS_SECRET": "x"}}},
+            ),
+            ("unknown-option", lambda c: {"volumez": 1}),
+            *PROFILE_CASES,
+        ),
     ),
     "jenkins_agent.absent": Contract(
-        "docker", lambda c: {"name": c.name, "drain_timeout": 10}, setup=_make_agent,
+        "docker",
+        lambda c: {"name": c.name, "drain_timeout": 10},
+        setup=_make_agent,
         teardown=_drop_agents,
         change="the state declares no field (only absent)",
-        bad=(("drain_timeout", lambda c: {"drain_timeout": "x"}),
-             ("force", lambda c: {"force": "maybe"}),
-             *PROFILE_CASES),
+        bad=(
+            ("drain_timeout", lambda c: {"drain_timeout": "x"}),
+            ("force", lambda c: {"force": "maybe"}),
+            *PROFILE_CASES,
+        ),
     ),
     "jenkins_agent.pool": Contract(
-        "docker", lambda c: _agent(c, label=AGENT_LABEL + "-pool", min=1, max=3),
-        setup=_agent_image, teardown=_drop_agents,
+        "docker",
+        lambda c: _agent(c, label=AGENT_LABEL + "-pool", min=1, max=3),
+        setup=_agent_image,
+        teardown=_drop_agents,
         # one more agent for min: 2 is exactly one launch
         change=(lambda c: {"min": 2}, {"launched"}),
-        bad=(("min", lambda c: {"min": "x"}),
-             ("min-over-max", lambda c: {"min": 4}),
-             ("max_uses", lambda c: {"max_uses": -1}),
-             ("label", lambda c: {"label": "a&&b"}),
-             ("canary_job", lambda c: {"canary_job": 3}),
-             ("wait", lambda c: {"wait": "maybe"}),
-             *PROFILE_CASES),
+        bad=(
+            ("min", lambda c: {"min": "x"}),
+            ("min-over-max", lambda c: {"min": 4}),
+            ("max_uses", lambda c: {"max_uses": -1}),
+            ("label", lambda c: {"label": "a&&b"}),
+            ("canary_job", lambda c: {"canary_job": 3}),
+            ("wait", lambda c: {"wait": "maybe"}),
+            *PROFILE_CASES,
+        ),
     ),
     "jenkins_jobs.applied": Contract(
-        "jenkins", lambda c: {"name": c.name, "source": str(c.tmp / "jobs"), "prune": True},
-        setup=_jjb_dirs, teardown=lambda c: c.modules.jenkins.job_delete(c.name),
+        "jenkins",
+        lambda c: {"name": c.name, "source": str(c.tmp / "jobs"), "prune": True},
+        setup=_jjb_dirs,
+        teardown=lambda c: c.modules.jenkins.job_delete(c.name),
         change=(lambda c: {"source": str(c.tmp / "jobs2")}, {"updated"}),
-        bad=(("prune", lambda c: {"prune": "maybe"}),
-             ("source", lambda c: {"source": "relative/jobs"}),
-             *PROFILE_CASES),
+        bad=(
+            ("prune", lambda c: {"prune": "maybe"}),
+            ("source", lambda c: {"source": "relative/jobs"}),
+            *PROFILE_CASES,
+        ),
     ),
 }
 
@@ -547,7 +656,11 @@ def test_apply_then_zero_change_second_apply(fun, ctx, emulator):
     assert bool(ret.changes) is contract.first_changes, ret.changes
     if contract.second:
         return
-    with Guard(emulator, engine=contract.backend == "docker", files=contract.files(ctx) if contract.files else ()) as guard:
+    with Guard(
+        emulator,
+        engine=contract.backend == "docker",
+        files=contract.files(ctx) if contract.files else (),
+    ) as guard:
         again = ctx.apply(fun, args)
     assert again.result is True and again.changes == {}, (again.comment, again.changes)
     guard.assert_nothing_happened()
@@ -570,7 +683,9 @@ def test_one_declared_change_is_exactly_that_change(fun, ctx):
 
 def test_entries_without_a_declared_change_say_why():
     for fun, contract in CONTRACTS.items():
-        assert isinstance(contract.change, tuple) or (isinstance(contract.change, str) and contract.change), fun
+        assert isinstance(contract.change, tuple) or (
+            isinstance(contract.change, str) and contract.change
+        ), fun
 
 
 @pytest.mark.parametrize("fun", _params())
@@ -598,9 +713,16 @@ def test_test_mode_is_pure(fun, ctx, emulator):
 @pytest.mark.parametrize(
     "fun,case",
     [
-        pytest.param(fun, case, id=f"{fun}-{case}", marks=[
-            pytest.mark.xfail(strict=True, reason=c.known_bugs[case])] if case in c.known_bugs else [])
-        for fun, c in sorted(CONTRACTS.items()) for case, _ in c.bad
+        pytest.param(
+            fun,
+            case,
+            id=f"{fun}-{case}",
+            marks=[pytest.mark.xfail(strict=True, reason=c.known_bugs[case])]
+            if case in c.known_bugs
+            else [],
+        )
+        for fun, c in sorted(CONTRACTS.items())
+        for case, _ in c.bad
     ],
 )
 def test_bad_input_fails_cleanly_and_sends_nothing(fun, case, ctx, emulator):

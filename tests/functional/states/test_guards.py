@@ -58,7 +58,9 @@ def test_guard_catches_create_start_pull_tag_connect_volume_and_exec(client, reg
 
     with EventRecorder(ENGINE) as rec:
         c.images.pull(remote, tag="1", auth_config=registry_credentials)
-    assert _caught(rec, "image", "pull", f"{remote}:1") or _caught(rec, "image", "pull", remote), rec.mutations()
+    assert _caught(rec, "image", "pull", f"{remote}:1") or _caught(rec, "image", "pull", remote), (
+        rec.mutations()
+    )
 
     with EventRecorder(ENGINE) as rec:
         c.images.get(BUSYBOX).tag(f"saltext-chain/{name}", "t")
@@ -81,14 +83,28 @@ def test_guard_catches_create_start_pull_tag_connect_volume_and_exec(client, reg
 def test_health_check_execs_do_not_count(client):
     c, _ = client
     name = engines.name("guard-health")
-    healthcheck = {"test": ["CMD-SHELL", "true"], "interval": 200_000_000, "timeout": 1_000_000_000,
-                   "retries": 1}
-    c.containers.run(BUSYBOX, ["sleep", "600"], name=name, labels=dict(LABELS), detach=True,
-                     healthcheck=healthcheck)
+    healthcheck = {
+        "test": ["CMD-SHELL", "true"],
+        "interval": 200_000_000,
+        "timeout": 1_000_000_000,
+        "retries": 1,
+    }
+    c.containers.run(
+        BUSYBOX,
+        ["sleep", "600"],
+        name=name,
+        labels=dict(LABELS),
+        detach=True,
+        healthcheck=healthcheck,
+    )
     with EventRecorder(ENGINE) as rec:
         time.sleep(2)
-    execs = [e for e in rec.events if e.get("Action", "").startswith("exec_create")
-             and e["Actor"]["Attributes"].get("name") == name]
+    execs = [
+        e
+        for e in rec.events
+        if e.get("Action", "").startswith("exec_create")
+        and e["Actor"]["Attributes"].get("name") == name
+    ]
     assert len(execs) >= 3, "the health check did not run: the control proves nothing"
     assert rec.mutations() == [], rec.mutations()
 
@@ -97,10 +113,15 @@ def test_other_owners_objects_do_not_count(client):
     c, _ = client
     other = "zz" + engines.RUN[:4]  # another run's id
     with EventRecorder(ENGINE) as rec:
-        foreign = c.containers.create(BUSYBOX, ["true"], name=f"sc-{other}-guard",
-                                      labels={TEST_LABEL: other})
-        chain = c.containers.create(BUSYBOX, ["true"], name=f"sc-{engines.RUN}-chainlike",
-                                    labels={engines.CHAIN_LABEL: "demo"})
+        foreign = c.containers.create(
+            BUSYBOX, ["true"], name=f"sc-{other}-guard", labels={TEST_LABEL: other}
+        )
+        chain = c.containers.create(
+            BUSYBOX,
+            ["true"],
+            name=f"sc-{engines.RUN}-chainlike",
+            labels={engines.CHAIN_LABEL: "demo"},
+        )
     try:
         assert ("container", "create", f"sc-{other}-guard") in rec.mutations(everything=True)
         assert ("container", "create", f"sc-{other}-guard") not in rec.mutations()

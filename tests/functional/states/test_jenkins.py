@@ -50,7 +50,12 @@ def job_xml(desc="d", label="nowhere", command="true"):
 
 def test_node_present_create_idempotent_reconfigure(states, modules, uid, unchanged_home):
     name = f"sn-{uid}"
-    decl = {"num_executors": 2, "labels": ["docker", "linux"], "web_socket": True, "description": "agent"}
+    decl = {
+        "num_executors": 2,
+        "labels": ["docker", "linux"],
+        "web_socket": True,
+        "description": "agent",
+    }
     with unchanged_home():
         ret = states.jenkins_node.present(name, test=True, **decl)
     assert ret.result is None and ret.changes == {"node": {"old": None, "new": name}}
@@ -67,7 +72,10 @@ def test_node_present_create_idempotent_reconfigure(states, modules, uid, unchan
     with unchanged_home():
         ret = states.jenkins_node.present(name, test=True, **changed)
     assert ret.result is None
-    assert ret.changes == {"labels": {"added": ["arm"], "removed": ["linux"]}, "num_executors": {"old": 2, "new": 3}}
+    assert ret.changes == {
+        "labels": {"added": ["arm"], "removed": ["linux"]},
+        "num_executors": {"old": 2, "new": 3},
+    }
     assert states.jenkins_node.disabled(name, message="hold").result is True
     ret = states.jenkins_node.present(name, **changed)
     assert ret.result is True and set(ret.changes) == {"labels", "num_executors"}
@@ -100,8 +108,12 @@ def test_node_enabled_disabled(states, modules, uid, unchanged_home):
     assert modules.jenkins.node_info(name)["offlineCauseReason"] == "other reason"
     with unchanged_home():
         ret = states.jenkins_node.enabled(name, test=True)
-    assert ret.result is None and ret.changes == {"temporarily_offline": {"old": True, "new": False}}
-    assert states.jenkins_node.enabled(name).changes == {"temporarily_offline": {"old": True, "new": False}}
+    assert ret.result is None and ret.changes == {
+        "temporarily_offline": {"old": True, "new": False}
+    }
+    assert states.jenkins_node.enabled(name).changes == {
+        "temporarily_offline": {"old": True, "new": False}
+    }
     assert states.jenkins_node.enabled(name).changes == {}
     missing = states.jenkins_node.enabled(f"none-{uid}")
     assert missing.result is False and "does not exist" in missing.comment
@@ -162,11 +174,15 @@ def test_job_present_from_salt_path_and_enabled(states, modules, uid, file_root,
     assert ret.result is True, ret.comment
     assert ret.changes["enabled"] == {"old": True, "new": False}
     assert modules.jenkins.job_enabled(name) is False
-    assert states.jenkins_job.present(name, config=f"salt://{name}.xml", enabled=False).changes == {}
+    assert (
+        states.jenkins_job.present(name, config=f"salt://{name}.xml", enabled=False).changes == {}
+    )
     with unchanged_home():
         ret = states.jenkins_job.present(name, enabled=True, test=True)
     assert ret.result is None and ret.changes == {"enabled": {"old": False, "new": True}}
-    assert states.jenkins_job.present(name, enabled=True).changes == {"enabled": {"old": False, "new": True}}
+    assert states.jenkins_job.present(name, enabled=True).changes == {
+        "enabled": {"old": False, "new": True}
+    }
     assert states.jenkins_job.present(name, config=f"salt://{name}.xml", enabled=True).changes == {}
     modules.jenkins.job_delete(name)
 
@@ -218,29 +234,40 @@ def agent(loaders, emulator, tmp_path_factory):
 
 def test_build_succeeded_then_idempotent_then_failure(states, modules, agent, uid, unchanged_home):
     name = f"sb-{uid}"
-    params = ("<properties><hudson.model.ParametersDefinitionProperty><parameterDefinitions>"
-              "<hudson.model.StringParameterDefinition><name>REVISION</name><defaultValue>none</defaultValue>"
-              "</hudson.model.StringParameterDefinition></parameterDefinitions>"
-              "</hudson.model.ParametersDefinitionProperty></properties>")
-    xml = job_xml(label="stateemu", command='echo "rev $REVISION"').replace("<canRoam>", params + "<canRoam>")
+    params = (
+        "<properties><hudson.model.ParametersDefinitionProperty><parameterDefinitions>"
+        "<hudson.model.StringParameterDefinition><name>REVISION</name><defaultValue>none</defaultValue>"
+        "</hudson.model.StringParameterDefinition></parameterDefinitions>"
+        "</hudson.model.ParametersDefinitionProperty></properties>"
+    )
+    xml = job_xml(label="stateemu", command='echo "rev $REVISION"').replace(
+        "<canRoam>", params + "<canRoam>"
+    )
     modules.jenkins.job_create(name, config_xml=xml)
     with unchanged_home():
         ret = states.jenkins_build.succeeded(name, parameters={"REVISION": "r1"}, test=True)
     assert ret.result is None and "would be triggered" in ret.comment
     assert modules.jenkins.job_status(name)["last_build"] is None
 
-    ret = states.jenkins_build.succeeded(name, parameters={"REVISION": "r1"}, timeout=60, poll_interval=0.2)
+    ret = states.jenkins_build.succeeded(
+        name, parameters={"REVISION": "r1"}, timeout=60, poll_interval=0.2
+    )
     assert ret.result is True, ret.comment
     assert ret.changes["build"]["new"]["result"] == "SUCCESS"
-    again = states.jenkins_build.succeeded(name, parameters={"REVISION": "r1"}, timeout=60, poll_interval=0.2)
+    again = states.jenkins_build.succeeded(
+        name, parameters={"REVISION": "r1"}, timeout=60, poll_interval=0.2
+    )
     assert again.result is True and again.changes == {}, again.comment
     assert "already SUCCESS" in again.comment
-    forced = states.jenkins_build.succeeded(name, parameters={"REVISION": "r1"}, force=True, timeout=60,
-                                            poll_interval=0.2)
+    forced = states.jenkins_build.succeeded(
+        name, parameters={"REVISION": "r1"}, force=True, timeout=60, poll_interval=0.2
+    )
     assert forced.result is True and forced.changes["build"]["new"]["number"] == 2
 
     failing = f"sf-{uid}"
-    modules.jenkins.job_create(failing, config_xml=job_xml(label="stateemu", command="echo broken step; exit 1"))
+    modules.jenkins.job_create(
+        failing, config_xml=job_xml(label="stateemu", command="echo broken step; exit 1")
+    )
     ret = states.jenkins_build.succeeded(failing, timeout=60, poll_interval=0.2)
     assert ret.result is False and "FAILURE" in ret.comment and "broken step" in ret.comment
     slow = f"ss-{uid}"
@@ -266,7 +293,9 @@ def test_plugin_installed(states, unchanged_home):
         ok = states.jenkins_plugin.installed("git", version="5.2.0")
         assert ok.result is True and ok.changes == {}, ok.comment
         assert states.jenkins_plugin.installed("git", version="5.10.0").result is False
-        many = states.jenkins_plugin.installed("all", plugins=[{"git": "5.7.0"}, "workflow-job", "missing-plugin"])
+        many = states.jenkins_plugin.installed(
+            "all", plugins=[{"git": "5.7.0"}, "workflow-job", "missing-plugin"]
+        )
         assert many.result is False and "missing-plugin is not installed" in many.comment
         assert "git" not in many.comment.split(":", 1)[1]
         test_mode = states.jenkins_plugin.installed("git", test=True)
@@ -285,20 +314,29 @@ def test_job_present_jjb_from_salt_path_and_ignore(states, modules, uid, file_ro
     assert states.jenkins_job.present(name, jjb=f"salt://{project}.yaml").changes == {}
     # another owner (say a Jenkinsfile's properties step) adds a job property
     xml = modules.jenkins.job_config(name).replace(
-        "<properties>", "<properties><org.example.TriggersProperty><spec>H * * * *</spec></org.example.TriggersProperty>", 1)
+        "<properties>",
+        "<properties><org.example.TriggersProperty><spec>H * * * *</spec></org.example.TriggersProperty>",
+        1,
+    )
     modules.jenkins.job_update(name, config_xml=xml)
     assert "TriggersProperty" in modules.jenkins.job_config(name)
     flagged = states.jenkins_job.present(name, jjb=f"salt://{project}.yaml", test=True)
-    assert flagged.result is None and "-    <org.example.TriggersProperty>" in flagged.changes["config"]["diff"]
-    ignored = states.jenkins_job.present(name, jjb=f"salt://{project}.yaml",
-                                         ignore=["properties/org.example.TriggersProperty"])
+    assert (
+        flagged.result is None
+        and "-    <org.example.TriggersProperty>" in flagged.changes["config"]["diff"]
+    )
+    ignored = states.jenkins_job.present(
+        name, jjb=f"salt://{project}.yaml", ignore=["properties/org.example.TriggersProperty"]
+    )
     assert ignored.result is True and ignored.changes == {}, ignored.comment
     modules.jenkins.job_delete(name)
 
 
 def test_job_in_a_folder(states, modules, uid):
     folder = f"team{uid}"
-    modules.jenkins.job_create(folder, config_xml='<com.cloudbees.hudson.plugins.folder.Folder plugin="cloudbees-folder"/>')
+    modules.jenkins.job_create(
+        folder, config_xml='<com.cloudbees.hudson.plugins.folder.Folder plugin="cloudbees-folder"/>'
+    )
     name = f"{folder}/app"
     ret = states.jenkins_job.present(name, config=job_xml(desc="in folder"))
     assert ret.result is True, ret.comment
@@ -346,7 +384,9 @@ def test_job_secrets_stay_out_of_changes(states, uid, unchanged_home):
 
 def test_build_second_apply_waits_for_the_running_build(states, modules, agent, uid):
     name = f"sw-{uid}"
-    modules.jenkins.job_create(name, config_xml=job_xml(label="stateemu", command="sleep 4; echo slow done"))
+    modules.jenkins.job_create(
+        name, config_xml=job_xml(label="stateemu", command="sleep 4; echo slow done")
+    )
     for _ in range(100):  # an earlier test's slow build may still hold the agent's executor
         if modules.jenkins.node_info(agent).get("idle"):
             break
@@ -366,19 +406,28 @@ def test_build_second_apply_waits_for_the_running_build(states, modules, agent, 
 
 def test_build_parameters_the_job_does_not_define_are_refused(states, modules, uid, unchanged_home):
     name = f"sp-{uid}"
-    modules.jenkins.job_create(name, config_xml=JOB_XML.format(desc="d", label="nowhere", command="true").replace(
-        "<canRoam>", "<properties><hudson.model.ParametersDefinitionProperty><parameterDefinitions>"
-        "<hudson.model.StringParameterDefinition><name>REVISION</name><defaultValue>x</defaultValue>"
-        "</hudson.model.StringParameterDefinition></parameterDefinitions>"
-        "</hudson.model.ParametersDefinitionProperty></properties><canRoam>"))
+    modules.jenkins.job_create(
+        name,
+        config_xml=JOB_XML.format(desc="d", label="nowhere", command="true").replace(
+            "<canRoam>",
+            "<properties><hudson.model.ParametersDefinitionProperty><parameterDefinitions>"
+            "<hudson.model.StringParameterDefinition><name>REVISION</name><defaultValue>x</defaultValue>"
+            "</hudson.model.StringParameterDefinition></parameterDefinitions>"
+            "</hudson.model.ParametersDefinitionProperty></properties><canRoam>",
+        ),
+    )
     plain = f"spp-{uid}"
     modules.jenkins.job_create(plain, config_xml=job_xml())
     with unchanged_home():
-        ret = states.jenkins_build.succeeded(name, parameters={"REVISON": "abc", "REVISION": "abc"}, test=True)
+        ret = states.jenkins_build.succeeded(
+            name, parameters={"REVISON": "abc", "REVISION": "abc"}, test=True
+        )
         assert ret.result is False and "REVISON" in ret.comment and ret.changes == {}
         ret = states.jenkins_build.succeeded(name, parameters={"REVISON": "abc"}, timeout=5)
         assert ret.result is False and "REVISON" in ret.comment and ret.changes == {}
-        ret = states.jenkins_build.succeeded(name, parameters={"REVISON": "abc"}, force=True, timeout=5)
+        ret = states.jenkins_build.succeeded(
+            name, parameters={"REVISON": "abc"}, force=True, timeout=5
+        )
         assert ret.result is False and "REVISON" in ret.comment and ret.changes == {}
         with pytest.raises(SaltInvocationError, match="REVISON"):
             modules.jenkins.build(name, parameters={"REVISON": "abc"}, timeout=5)

@@ -8,6 +8,8 @@ import pytest
 from tests.support import agents, engines
 
 pytestmark = [pytest.mark.docker]
+
+
 @pytest.fixture(scope="module")
 def agent_image(docker_engines):
     tag = agents.build_agent_image()
@@ -24,15 +26,19 @@ def node(modules):
     engines.cleanup("engine1")
 
 
-OPTS = {"container_options": {"network_mode": "host", "labels": engines.owned()},
-        "connect_timeout": 60}
+OPTS = {
+    "container_options": {"network_mode": "host", "labels": engines.owned()},
+    "connect_timeout": 60,
+}
 
 
 def test_present_secret_as_file_idempotent_test_mode_and_absent(
-        states, modules, agent_image, node, unchanged_home):
+    states, modules, agent_image, node, unchanged_home
+):
     with engines.EventRecorder("engine1") as rec:
-        ret = states.jenkins_agent.present(node, image=agent_image, labels=["linux", "sc"],
-                                           executors=2, **OPTS)
+        ret = states.jenkins_agent.present(
+            node, image=agent_image, labels=["linux", "sc"], executors=2, **OPTS
+        )
     assert ret.result is True, ret.comment
     assert set(ret.changes) >= {"node", "container"}
     info = modules.jenkins.node_info(node)
@@ -49,19 +55,22 @@ def test_present_secret_as_file_idempotent_test_mode_and_absent(
     listed = modules.jenkins_agent.list()
     assert listed[node]["node"] == node and listed[node]["state"] == "running"
 
-    ret = states.jenkins_agent.present(node, image=agent_image, labels=["sc", "linux"],
-                                       executors=2, **OPTS)
+    ret = states.jenkins_agent.present(
+        node, image=agent_image, labels=["sc", "linux"], executors=2, **OPTS
+    )
     assert ret.result is True and ret.changes == {}, ret.comment
 
     with unchanged_home(), engines.EventRecorder("engine1") as rec:
-        ret = states.jenkins_agent.present(node, image=agent_image, labels=["linux"],
-                                           executors=2, test=True, **OPTS)
+        ret = states.jenkins_agent.present(
+            node, image=agent_image, labels=["linux"], executors=2, test=True, **OPTS
+        )
     assert ret.result is None and list(ret.changes) == ["node"]
     assert ret.changes["node"] == {"labels": {"added": [], "removed": ["sc"]}}
     assert rec.mutations() == []
 
-    ret = states.jenkins_agent.present(node, image=agent_image, labels=["linux"], executors=2,
-                                       **OPTS)
+    ret = states.jenkins_agent.present(
+        node, image=agent_image, labels=["linux"], executors=2, **OPTS
+    )
     assert ret.result is True and list(ret.changes) == ["node"], ret.changes
     assert modules.jenkins.node_info(node)["offline"] is False
 
@@ -80,8 +89,7 @@ def test_present_secret_as_file_idempotent_test_mode_and_absent(
 def test_never_online_fails_with_log_tail(states, modules, node, docker_engines):
     broken = agents.build_broken_image()
     try:
-        ret = states.jenkins_agent.present(node, image=broken,
-                                           **{**OPTS, "connect_timeout": 5})
+        ret = states.jenkins_agent.present(node, image=broken, **{**OPTS, "connect_timeout": 5})
     finally:
         engines.cleanup("engine1")
         agents.remove_image(broken)
@@ -102,8 +110,7 @@ def test_never_online_fails_with_log_tail(states, modules, node, docker_engines)
         ({"bogus": 1}, "unknown option"),
     ],
 )
-def test_bad_input_is_a_clean_error_before_io(states, kwargs, word, unchanged_home,
-                                              docker_engines):
+def test_bad_input_is_a_clean_error_before_io(states, kwargs, word, unchanged_home, docker_engines):
     with unchanged_home(), engines.EventRecorder("engine1") as rec:
         ret = states.jenkins_agent.present(engines.name("bad"), image="x:1", **kwargs)
     assert ret.result is False and word in ret.comment and "Traceback" not in ret.comment
@@ -111,8 +118,9 @@ def test_bad_input_is_a_clean_error_before_io(states, kwargs, word, unchanged_ho
     assert rec.mutations() == []
 
 
-def test_absent_bad_input_and_foreign_container_left_alone(states, modules, unchanged_home,
-                                                           docker_engines):
+def test_absent_bad_input_and_foreign_container_left_alone(
+    states, modules, unchanged_home, docker_engines
+):
     with unchanged_home():
         ret = states.jenkins_agent.absent("a/b")
         assert ret.result is False and "name" in ret.comment

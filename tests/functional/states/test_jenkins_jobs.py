@@ -48,8 +48,9 @@ def jobs_dir(file_root, modules):
             modules.jenkins.job_delete(job["name"])
 
 
-def test_directory_applied_idempotent_test_mode_and_prune(states, modules, jobs_dir, file_root,
-                                                          unchanged_home):
+def test_directory_applied_idempotent_test_mode_and_prune(
+    states, modules, jobs_dir, file_root, unchanged_home
+):
     prefix, source, write = jobs_dir
     write("[api, web, worker]")
     state_id = f"jobs-{prefix}"
@@ -59,15 +60,17 @@ def test_directory_applied_idempotent_test_mode_and_prune(states, modules, jobs_
     ret = states.jenkins_jobs.applied(state_id, source=source, prune=True)
     assert ret.result is True, ret.comment
     assert sorted(ret.changes["created"]) == sorted(
-        [f"{prefix}-{c}-build" for c in ("api", "web", "worker")] + [f"{prefix}-plain"])
+        [f"{prefix}-{c}-build" for c in ("api", "web", "worker")] + [f"{prefix}-plain"]
+    )
     assert "build api" in modules.jenkins.job_config(f"{prefix}-api-build")
     with unchanged_home():
         ret = states.jenkins_jobs.applied(state_id, source=source, prune=True)
     assert ret.result is True and ret.changes == {}, ret.changes
 
     foreign = f"{prefix}-foreign"
-    modules.jenkins.job_create(foreign, config_xml="<project><description>hand-made"
-                               "</description></project>")
+    modules.jenkins.job_create(
+        foreign, config_xml="<project><description>hand-made</description></project>"
+    )
     write("[api, web]")
     with unchanged_home():
         ret = states.jenkins_jobs.applied(state_id, source=source, prune=True, test=True)
@@ -80,16 +83,22 @@ def test_directory_applied_idempotent_test_mode_and_prune(states, modules, jobs_
     other = os.path.join(file_root, f"other-{prefix}.yaml")
     with open(other, "w", encoding="utf-8") as fh:
         fh.write(f"- job:\n    name: {prefix}-other\n")
-    ret = states.jenkins_jobs.applied(f"other-{prefix}", source=f"salt://other-{prefix}.yaml",
-                                      prune=True)
+    ret = states.jenkins_jobs.applied(
+        f"other-{prefix}", source=f"salt://other-{prefix}.yaml", prune=True
+    )
     assert ret.changes == {"created": [f"{prefix}-other"]}, ret.comment
     assert modules.jenkins.job_info(f"{prefix}-api-build") is not None
 
 
-@pytest.mark.parametrize("kwargs, word", [({"prune": "maybe"}, "prune"),
-                                          ({"source": "relative/dir"}, "source"),
-                                          ({"source": 5}, "source"),
-                                          ({"profile": 5}, "profile")])
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [
+        ({"prune": "maybe"}, "prune"),
+        ({"source": "relative/dir"}, "source"),
+        ({"source": 5}, "source"),
+        ({"profile": 5}, "profile"),
+    ],
+)
 def test_bad_input(states, kwargs, word, unchanged_home):
     with unchanged_home():
         ret = states.jenkins_jobs.applied("jobs", **{"source": "salt://nowhere", **kwargs})

@@ -41,14 +41,21 @@ MAX_OPTION_EXAMPLES = 4  # container.running/mod_watch: ~90 arguments each
 
 # ------------------------------------------------------------------------------ wrong values
 
-_none_in_list = st.lists(st.one_of(st.none(), st.text(string.ascii_letters, max_size=3)), min_size=1,
-                         max_size=3).filter(lambda v: None in v)
+_none_in_list = st.lists(
+    st.one_of(st.none(), st.text(string.ascii_letters, max_size=3)), min_size=1, max_size=3
+).filter(lambda v: None in v)
 _ints = st.integers(-(10**6), 10**6)
-_floats = st.floats(allow_nan=False, allow_infinity=False, width=32).filter(lambda f: not f.is_integer())
+_floats = st.floats(allow_nan=False, allow_infinity=False, width=32).filter(
+    lambda f: not f.is_integer()
+)
 _bools = st.booleans()
 _lists = st.one_of(st.lists(_ints, min_size=1, max_size=3), _none_in_list)
-_dicts = st.dictionaries(st.text(string.ascii_letters, min_size=1, max_size=3), st.one_of(_ints, st.none()),
-                         min_size=1, max_size=2)
+_dicts = st.dictionaries(
+    st.text(string.ascii_letters, min_size=1, max_size=3),
+    st.one_of(_ints, st.none()),
+    min_size=1,
+    max_size=2,
+)
 # Never a word any argument accepts (not a bool word, enum value, size, number, path or URL).
 _garbage = st.text(string.ascii_letters + " -_", min_size=1, max_size=8).map(lambda s: "zz" + s)
 
@@ -66,26 +73,92 @@ WRONG = {
     "argv": st.one_of(_floats, _bools, _dicts, _none_in_list),
     "profile": st.one_of(_ints, _floats, _bools, _lists),
     "size": st.one_of(_bools, _lists, _dicts, _garbage, st.integers(-(10**6), -2)),
-    "healthcheck": st.one_of(_ints, _floats, _bools, _lists, st.sampled_from([
-        {"test": 5}, {"test": "true", "retries": "many"}, {"test": "true", "interval": "soon"},
-        {"test": ["CMD", None]}, {"test": "true", "timeout": [1]}])),
-    "log_config": st.one_of(_ints, _floats, _bools, _lists, st.sampled_from([
-        {"driver": "json-file", "options": ["a"]}, {"driver": 5}, {"driver": "json-file", "options": 5}])),
-    "networks": st.one_of(_ints, _floats, _bools, _none_in_list, st.sampled_from([
-        {"net": 5}, {"net": {"aliases": 5}}, {"net": {"ipv4_address": ["x"]}}])),
-    "restart_policy": st.one_of(_ints, _floats, _bools, _lists, _dicts, _garbage,
-                                st.sampled_from(["on-failure:x", "always:3", "on-failure:-1"])),
+    "healthcheck": st.one_of(
+        _ints,
+        _floats,
+        _bools,
+        _lists,
+        st.sampled_from(
+            [
+                {"test": 5},
+                {"test": "true", "retries": "many"},
+                {"test": "true", "interval": "soon"},
+                {"test": ["CMD", None]},
+                {"test": "true", "timeout": [1]},
+            ]
+        ),
+    ),
+    "log_config": st.one_of(
+        _ints,
+        _floats,
+        _bools,
+        _lists,
+        st.sampled_from(
+            [
+                {"driver": "json-file", "options": ["a"]},
+                {"driver": 5},
+                {"driver": "json-file", "options": 5},
+            ]
+        ),
+    ),
+    "networks": st.one_of(
+        _ints,
+        _floats,
+        _bools,
+        _none_in_list,
+        st.sampled_from([{"net": 5}, {"net": {"aliases": 5}}, {"net": {"ipv4_address": ["x"]}}]),
+    ),
+    "restart_policy": st.one_of(
+        _ints,
+        _floats,
+        _bools,
+        _lists,
+        _dicts,
+        _garbage,
+        st.sampled_from(["on-failure:x", "always:3", "on-failure:-1"]),
+    ),
 }
 
 # The type of each state argument, by name (per function where the name means another type).
 ARG_TYPES = {
-    "bool": {"force", "volumes", "wait_healthy", "internal", "enable_ipv6", "push", "web_socket", "enabled",
-             "accept_unstable", "active", "prune"},
+    "bool": {
+        "force",
+        "volumes",
+        "wait_healthy",
+        "internal",
+        "enable_ipv6",
+        "push",
+        "web_socket",
+        "enabled",
+        "accept_unstable",
+        "active",
+        "prune",
+    },
     "int": {"stop_timeout", "num_executors", "tail_lines"},
     "number": {"health_timeout", "timeout", "poll_interval"},
-    "str": {"image", "driver", "subnet", "gateway", "config_path", "username", "password", "remote_fs",
-            "description", "work_dir", "config", "jjb", "saltenv", "version", "message", "build", "dockerfile",
-            "target", "base_image", "source", "probe_url"},
+    "str": {
+        "image",
+        "driver",
+        "subnet",
+        "gateway",
+        "config_path",
+        "username",
+        "password",
+        "remote_fs",
+        "description",
+        "work_dir",
+        "config",
+        "jjb",
+        "saltenv",
+        "version",
+        "message",
+        "build",
+        "dockerfile",
+        "target",
+        "base_image",
+        "source",
+        "probe_url",
+    },
     "enum": {"pull", "watch_action", "recreate", "mode"},
     "dict": {"labels", "options", "driver_opts", "parameters", "comparisons"},
     "list": {"ignore"},
@@ -93,18 +166,34 @@ ARG_TYPES = {
     "profile": {"profile"},
 }
 PER_FUNCTION = {("jenkins_node.present", "labels"): "list_or_str"}
-NOT_ARGUMENTS = {"name", "sfun"}  # `name` is the state ID (Salt refuses a non-string); sfun is Salt's
+NOT_ARGUMENTS = {
+    "name",
+    "sfun",
+}  # `name` is the state ID (Salt refuses a non-string); sfun is Salt's
 
 
 def option_type(option):
     """The type class of a container option, from its row of the option table."""
     t = spec_table.t
     norm = option.norm
-    by_norm = {t.boolean: "bool", t.string: "str", t.abs_path: "abs_path", t.signal: "str", t.mac: "str",
-               t.size_bytes: "size", t.swap: "size", t.cpus: "size", t.argv: "argv",
-               t.healthcheck: "healthcheck", t.log_config: "log_config", t.networks: "networks",
-               t.restart_policy: "restart_policy", t.str_list: "list_or_str",
-               t.extra_hosts: "list_or_dict", t.links: "list_or_dict"}  # {host: ip}, {container: alias}
+    by_norm = {
+        t.boolean: "bool",
+        t.string: "str",
+        t.abs_path: "abs_path",
+        t.signal: "str",
+        t.mac: "str",
+        t.size_bytes: "size",
+        t.swap: "size",
+        t.cpus: "size",
+        t.argv: "argv",
+        t.healthcheck: "healthcheck",
+        t.log_config: "log_config",
+        t.networks: "networks",
+        t.restart_policy: "restart_policy",
+        t.str_list: "list_or_str",
+        t.extra_hosts: "list_or_dict",
+        t.links: "list_or_dict",
+    }  # {host: ip}, {container: alias}
     if norm in by_norm:
         return by_norm[norm]
     if "integer" in getattr(norm, "__qualname__", ""):
@@ -123,13 +212,21 @@ def arguments(loaders, fun):
     for pname, param in sig.parameters.items():
         if pname in NOT_ARGUMENTS or param.kind is inspect.Parameter.VAR_KEYWORD:
             continue
-        kind = PER_FUNCTION.get((fun, pname)) or next((k for k, names in ARG_TYPES.items() if pname in names), None)
+        kind = PER_FUNCTION.get((fun, pname)) or next(
+            (k for k, names in ARG_TYPES.items() if pname in names), None
+        )
         assert kind, f"{fun}: no type declared for argument {pname!r} in ARG_TYPES"
         out[pname] = kind
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values()) and mod == "container":
+    if (
+        any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
+        and mod == "container"
+    ):
         running = inspect.signature(modules["container"].running).parameters
         for pname in running:
-            if pname not in NOT_ARGUMENTS and running[pname].kind is not inspect.Parameter.VAR_KEYWORD:
+            if (
+                pname not in NOT_ARGUMENTS
+                and running[pname].kind is not inspect.Parameter.VAR_KEYWORD
+            ):
                 out.setdefault(pname, next(k for k, names in ARG_TYPES.items() if pname in names))
         for option in spec_table.OPTIONS:
             out[option.name] = option_type(option)
@@ -140,22 +237,38 @@ def arguments(loaders, fun):
 # Values that once slipped through validation (fixed in chain_docker_spec/_types and mod_watch),
 # always tried first so the regression check is deterministic: {(fun, arg): (value, what it was)}.
 REGRESSIONS = {
-    ("container.running", "comparisons"): (0, "comparisons=0 (a falsy non-mapping) is accepted as 'none'"),
+    ("container.running", "comparisons"): (
+        0,
+        "comparisons=0 (a falsy non-mapping) is accepted as 'none'",
+    ),
     ("container.running", "log_opt"): (0, "log_opt=0 (a falsy non-mapping) is accepted as 'none'"),
     ("container.running", "log_config"): (
-        {"driver": 5}, "log_config={'driver': 5}: a non-string driver is accepted"),
+        {"driver": 5},
+        "log_config={'driver': 5}: a non-string driver is accepted",
+    ),
     ("container.mod_watch", "comparisons"): (0, "comparisons=0 is accepted (as in running)"),
     ("container.mod_watch", "log_opt"): (0, "log_opt=0 is accepted (as in running)"),
-    ("container.mod_watch", "log_config"): ({"driver": 5}, "log_config={'driver': 5} is accepted (as in running)"),
-    ("container.mod_watch", "profile"): (0, "mod_watch does not check profile in test mode: profile=0 passes"),
+    ("container.mod_watch", "log_config"): (
+        {"driver": 5},
+        "log_config={'driver': 5} is accepted (as in running)",
+    ),
+    ("container.mod_watch", "profile"): (
+        0,
+        "mod_watch does not check profile in test mode: profile=0 passes",
+    ),
 }
 
 
 def _checker(ctx, fun, base, arg, kind):
     many = fun in ("container.running", "container.mod_watch")
 
-    @settings(max_examples=MAX_OPTION_EXAMPLES if many else MAX_EXAMPLES, deadline=None, database=None,
-              derandomize=True, suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=MAX_OPTION_EXAMPLES if many else MAX_EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(value=WRONG[kind])
     def check(value):
         _check(ctx, fun, base, arg, value)
@@ -175,13 +288,29 @@ def _check(ctx, fun, base, arg, value):
 
 
 # States added after issue 7 by their owners: their argument types are not declared here yet.
-UNTYPED = {"container_service.running", "jenkins_agent.present", "jenkins_agent.absent", "jenkins_agent.pool"}
+UNTYPED = {
+    "container_service.running",
+    "jenkins_agent.present",
+    "jenkins_agent.absent",
+    "jenkins_agent.pool",
+}
 
 
-@pytest.mark.parametrize("fun", [
-    pytest.param(f, marks=[pytest.mark.xfail(strict=True, reason="argument types not in ARG_TYPES yet")]
-                 if f in UNTYPED else []) for f in sorted(CONTRACTS)])
-def test_wrong_types_fail_cleanly_and_send_nothing(fun, loaders, modules, states, emulator, tmp_path, request):
+@pytest.mark.parametrize(
+    "fun",
+    [
+        pytest.param(
+            f,
+            marks=[pytest.mark.xfail(strict=True, reason="argument types not in ARG_TYPES yet")]
+            if f in UNTYPED
+            else [],
+        )
+        for f in sorted(CONTRACTS)
+    ],
+)
+def test_wrong_types_fail_cleanly_and_send_nothing(
+    fun, loaders, modules, states, emulator, tmp_path, request
+):
     contract = CONTRACTS[fun]
     if contract.backend == "docker":
         request.getfixturevalue("docker_engines")
@@ -193,15 +322,21 @@ def test_wrong_types_fail_cleanly_and_send_nothing(fun, loaders, modules, states
             contract.setup(ctx)
         base = contract.args(ctx)
         failed = {}
-        with Guard(emulator, engine=contract.backend == "docker",
-                   files=contract.files(ctx) if contract.files else ()) as guard:
+        with Guard(
+            emulator,
+            engine=contract.backend == "docker",
+            files=contract.files(ctx) if contract.files else (),
+        ) as guard:
             for arg, kind in sorted(arguments(loaders, fun).items()):
                 try:
                     _checker(ctx, fun, base, arg, kind)()
                 except Exception as err:  # noqa: BLE001 - an error escaping the state is a finding too
-                    failed[arg] = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+                    failed[arg] = (
+                        f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+                    )
         assert not failed, "wrong values not refused cleanly:\n" + "\n".join(
-            f"{arg}: {msg}" for arg, msg in sorted(failed.items()))
+            f"{arg}: {msg}" for arg, msg in sorted(failed.items())
+        )
         guard.assert_nothing_happened()
     finally:
         if contract.teardown:

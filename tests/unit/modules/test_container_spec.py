@@ -12,14 +12,25 @@ from _modules import container, container_images
 
 @pytest.fixture
 def configure_loader_modules():
-    return {mod: {"__salt__": {}, "__opts__": {}, "__context__": {}} for mod in (container, container_images)}
+    return {
+        mod: {"__salt__": {}, "__opts__": {}, "__context__": {}}
+        for mod in (container, container_images)
+    }
 
 
 def test_normalize_shapes_and_rejects_unknown():
     spec = container.normalize(
-        image="app:1", command="sh -c 'echo hi'", environment=["A=1", {"B": True}], labels={"x": 1},
-        restart_policy="on-failure:3", memory="64m", cpus=1.5, cap_add="net_admin, CAP_SYS_TIME",
-        healthcheck={"test": "true", "interval": "2s"}, binds=["/src:/dst"], __pub_fun="x",
+        image="app:1",
+        command="sh -c 'echo hi'",
+        environment=["A=1", {"B": True}],
+        labels={"x": 1},
+        restart_policy="on-failure:3",
+        memory="64m",
+        cpus=1.5,
+        cap_add="net_admin, CAP_SYS_TIME",
+        healthcheck={"test": "true", "interval": "2s"},
+        binds=["/src:/dst"],
+        __pub_fun="x",
     )
     assert spec["command"] == ["sh", "-c", "echo hi"]
     assert spec["environment"] == {"A": "1", "B": "true"}
@@ -58,5 +69,6 @@ def test_digest_takes_labels_and_list_buildargs(tmp_path):
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
     plain = container_images.build_inputs_digest(str(tmp_path))
     assert container_images.build_inputs_digest(str(tmp_path), labels={"a": "1"}) != plain
-    assert container_images.build_inputs_digest(str(tmp_path), buildargs=["V=1"]) == \
-        container_images.build_inputs_digest(str(tmp_path), buildargs={"V": "1"})
+    assert container_images.build_inputs_digest(
+        str(tmp_path), buildargs=["V=1"]
+    ) == container_images.build_inputs_digest(str(tmp_path), buildargs={"V": "1"})

@@ -22,7 +22,10 @@ class _Registry(http.server.BaseHTTPRequestHandler):
         port = self.server.server_address[1]
         if self.path.startswith("/token"):
             good = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-            if self.headers.get("Authorization") != good or "service=test-registry" not in self.path:
+            if (
+                self.headers.get("Authorization") != good
+                or "service=test-registry" not in self.path
+            ):
                 self.send_response(401)
                 self.end_headers()
                 return
@@ -40,8 +43,10 @@ class _Registry(http.server.BaseHTTPRequestHandler):
             self.wfile.write(b"{}")
             return
         self.send_response(401)
-        self.send_header("WWW-Authenticate",
-                         f'Bearer realm="http://127.0.0.1:{port}/token",service="test-registry"')
+        self.send_header(
+            "WWW-Authenticate",
+            f'Bearer realm="http://127.0.0.1:{port}/token",service="test-registry"',
+        )
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -57,12 +62,24 @@ def registry():
 
 @pytest.fixture
 def configure_loader_modules():
-    return {container: {"__salt__": {"config.get": lambda key, default=None: default}, "__opts__": {}, "__context__": {}}}
+    return {
+        container: {
+            "__salt__": {"config.get": lambda key, default=None: default},
+            "__opts__": {},
+            "__context__": {},
+        }
+    }
 
 
 def test_token_auth_registry_accepts_good_credentials(registry):
-    assert container.registry_check(registry, USER, PASSWORD) == {"authenticated": True, "status": 200}
+    assert container.registry_check(registry, USER, PASSWORD) == {
+        "authenticated": True,
+        "status": 200,
+    }
 
 
 def test_token_auth_registry_refuses_bad_credentials(registry):
-    assert container.registry_check(registry, USER, "wrong") == {"authenticated": False, "status": 401}
+    assert container.registry_check(registry, USER, "wrong") == {
+        "authenticated": False,
+        "status": 401,
+    }

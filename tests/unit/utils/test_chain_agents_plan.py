@@ -13,13 +13,17 @@ def opts(**kw):
 
 
 def agent(node, state="running", created=NOW - 5, current=True):
-    return {"container": node, "node": node, "state": state, "created": created,
-            "current": current}
+    return {"container": node, "node": node, "state": state, "created": created, "current": current}
 
 
 def comp(offline=False, idle=True, temp=False, builds=(), desc=None):
-    return {"offline": offline, "idle": idle, "temporarily_offline": temp,
-            "builds": list(builds), "description": desc or plan.description("p", OWNER)}
+    return {
+        "offline": offline,
+        "idle": idle,
+        "temporarily_offline": temp,
+        "builds": list(builds),
+        "description": desc or plan.description("p", OWNER),
+    }
 
 
 def run(o, agents=(), computers=None, demand=0, memory=None, now=NOW, engine_total=None):
@@ -48,8 +52,12 @@ def test_scale_up_from_demand_counts_starting_agents_and_caps():
     out = run(o, starting, {"p-a": comp(offline=True)}, demand=3)
     assert out["starting"] == ["p-a"]
     assert out["launch"] == 1  # 3 wanted, one starting already counts; max_starting 2
-    out = run(o, [agent("p-a"), agent("p-b")], {"p-a": comp(offline=True),
-                                                 "p-b": comp(offline=True)}, demand=5)
+    out = run(
+        o,
+        [agent("p-a"), agent("p-b")],
+        {"p-a": comp(offline=True), "p-b": comp(offline=True)},
+        demand=5,
+    )
     assert out["launch"] == 0  # two starting = max_starting (no provisioning storm)
     four = [agent(f"p-{i}") for i in range(4)]
     out = run(o, four, {f"p-{i}": comp(idle=False) for i in range(4)}, demand=9)
@@ -76,8 +84,13 @@ def test_never_online_agents_back_off_then_broken():
     assert memory["backoff_until"] == NOW + 30
     out = run(o, memory=memory, now=NOW + 31)
     assert out["launch"] == 1  # back-off expired
-    out = run(o, [agent("p-b", created=NOW + 20)], {"p-b": comp(offline=True)}, memory=memory,
-              now=NOW + 31)
+    out = run(
+        o,
+        [agent("p-b", created=NOW + 20)],
+        {"p-b": comp(offline=True)},
+        memory=memory,
+        now=NOW + 31,
+    )
     assert out["broken"] and out["blocked"] == "broken" and out["launch"] == 0
     out = run(o, memory=memory, now=NOW + 10_000)
     assert out["launch"] == 0 and out["broken"]  # not retried forever
@@ -96,15 +109,20 @@ def test_orphans_after_grace_and_exited_containers():
     out = run(o, [agent("p-a")], {}, memory=memory)
     assert out["delete"] == []  # grace
     out = run(o, [agent("p-a")], {}, memory=memory, now=NOW + 61)
-    assert out["delete"] == [{"node": None, "container": "p-a",
-                              "reason": "its node is gone from the controller"}]
+    assert out["delete"] == [
+        {"node": None, "container": "p-a", "reason": "its node is gone from the controller"}
+    ]
     memory = {}
-    nodes = {"p-x": comp(offline=True), "other": comp(desc="not ours"),
-             "p-y": comp(desc=plan.description("p", "another-minion"))}
+    nodes = {
+        "p-x": comp(offline=True),
+        "other": comp(desc="not ours"),
+        "p-y": comp(desc=plan.description("p", "another-minion")),
+    }
     run(o, [], nodes, memory=memory)
     out = run(o, [], nodes, memory=memory, now=NOW + 61)
-    assert out["delete"] == [{"node": "p-x", "container": None,
-                              "reason": "its container is gone from this engine"}]
+    assert out["delete"] == [
+        {"node": "p-x", "container": None, "reason": "its container is gone from this engine"}
+    ]
     out = run(o, [agent("p-a", state="exited")], {"p-a": comp(offline=True)})
     assert out["delete"][0]["reason"] == "its container is exited"
 
@@ -149,8 +167,10 @@ def test_outdated_agents_roll_one_at_a_time_when_idle():
         ({"label": "linux", "idle_minutes": "soon"}, "idle_minutes"),
         ({"label": "linux", "bogus": 1}, "unknown option"),
         ({"label": "linux", "container_options": {"command": "x"}}, "command"),
-        ({"label": "linux", "container_options": {"environment": {"JENKINS_SECRET": "s"}}},
-         "secret"),
+        (
+            {"label": "linux", "container_options": {"environment": {"JENKINS_SECRET": "s"}}},
+            "secret",
+        ),
         ({"label": "linux", "canary_job": 5}, "canary_job"),
         ({"label": "linux", "remote_fs": "rel"}, "remote_fs"),
     ],

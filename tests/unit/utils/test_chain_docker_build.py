@@ -12,11 +12,17 @@ from saltext.chain.utils import chain_docker_build as build
     [
         ("FROM debian:12\n", {}, ["debian:12"]),
         ("ARG BASE_IMAGE=busybox:1\nFROM ${BASE_IMAGE}\n", {}, ["busybox:1"]),
-        ("ARG BASE_IMAGE=busybox:1\nFROM $BASE_IMAGE AS build\nFROM scratch\n"
-         "COPY --from=build / /\n",
-         {"BASE_IMAGE": "alpine:3"}, ["alpine:3"]),
-        ("FROM --platform=linux/amd64 app:1 AS a\nFROM a\nFROM other:2\n", {},
-         ["app:1", "other:2"]),
+        (
+            "ARG BASE_IMAGE=busybox:1\nFROM $BASE_IMAGE AS build\nFROM scratch\n"
+            "COPY --from=build / /\n",
+            {"BASE_IMAGE": "alpine:3"},
+            ["alpine:3"],
+        ),
+        (
+            "FROM --platform=linux/amd64 app:1 AS a\nFROM a\nFROM other:2\n",
+            {},
+            ["app:1", "other:2"],
+        ),
         ('ARG B="quoted:1"\nfrom ${B}\n', {}, ["quoted:1"]),
     ],
 )
@@ -30,9 +36,13 @@ def _inputs(**kwargs):
 
 def test_check_inputs_normalises():
     got = build.check_inputs("salt://app", "Dockerfile", ["V=1"], "prod", {"a": True}, "base:1")
-    assert got == {"path": "salt://app", "dockerfile": "Dockerfile",
-                   "buildargs": {"V": "1", "BASE_IMAGE": "base:1"}, "target": "prod",
-                   "labels": {"a": "true"}}
+    assert got == {
+        "path": "salt://app",
+        "dockerfile": "Dockerfile",
+        "buildargs": {"V": "1", "BASE_IMAGE": "base:1"},
+        "target": "prod",
+        "labels": {"a": "true"},
+    }
     assert _inputs(buildargs={"V": 1}) == _inputs(buildargs=["V=1"])
 
 

@@ -14,10 +14,22 @@ def _conn(**conf):
 
 def test_client_kwargs_always_carry_a_timeout():
     assert dc.client_kwargs(_conn()) == {"version": "auto", "timeout": 60}
-    kwargs = dc.client_kwargs(_conn(base_url="tcp://127.0.0.1:2376", timeout=5, version="1.41",
-                                    max_pool_size=3, user_agent="ua"))
-    assert kwargs == {"version": "1.41", "timeout": 5, "base_url": "tcp://127.0.0.1:2376",
-                      "max_pool_size": 3, "user_agent": "ua"}
+    kwargs = dc.client_kwargs(
+        _conn(
+            base_url="tcp://127.0.0.1:2376",
+            timeout=5,
+            version="1.41",
+            max_pool_size=3,
+            user_agent="ua",
+        )
+    )
+    assert kwargs == {
+        "version": "1.41",
+        "timeout": 5,
+        "base_url": "tcp://127.0.0.1:2376",
+        "max_pool_size": 3,
+        "user_agent": "ua",
+    }
     assert dc.client_kwargs(_conn(timeout=60), timeout=2)["timeout"] == 2
 
 
@@ -88,6 +100,7 @@ def test_make_client_on_a_missing_socket_is_unreachable():
 
 def test_follow_a_progress_stream():
     assert dc.follow("push", [{"status": "x"}, {"aux": {"Digest": "sha256:1"}}]) == {
-        "Digest": "sha256:1"}
+        "Digest": "sha256:1"
+    }
     with pytest.raises(chain_errors.BackendError, match="pull a: denied"):
         dc.follow("pull a", [{"error": "first"}, {"error": "denied\n"}])

@@ -16,23 +16,29 @@ NETWORK = {
 
 def test_only_declared_network_properties_are_compared():
     assert objects.network_diff(objects.network_spec(), NETWORK) == {}
-    same = objects.network_spec("bridge", {"backup": True}, None, "172.28.5.0/24",
-                                "172.28.5.1", False, "no")
+    same = objects.network_spec(
+        "bridge", {"backup": True}, None, "172.28.5.0/24", "172.28.5.1", False, "no"
+    )
     assert objects.network_diff(same, NETWORK) == {}
-    diff = objects.network_diff(objects.network_spec(labels={"app": "x"}, internal=True,
-                                                     subnet="10.0.0.0/24"), NETWORK)
-    assert diff == {"labels": {"old": {"app": "chain"}, "new": {"app": "x"}},
-                    "internal": {"old": False, "new": True},
-                    "subnet": {"old": ["172.28.5.0/24"], "new": "10.0.0.0/24"}}
+    diff = objects.network_diff(
+        objects.network_spec(labels={"app": "x"}, internal=True, subnet="10.0.0.0/24"), NETWORK
+    )
+    assert diff == {
+        "labels": {"old": {"app": "chain"}, "new": {"app": "x"}},
+        "internal": {"old": False, "new": True},
+        "subnet": {"old": ["172.28.5.0/24"], "new": "10.0.0.0/24"},
+    }
 
 
 def test_only_declared_volume_properties_are_compared():
     volume = {"Driver": "local", "Options": {"type": "tmpfs", "device": "tmpfs"}, "Labels": None}
     assert objects.volume_diff(objects.volume_spec(driver_opts={"type": "tmpfs"}), volume) == {}
     assert objects.volume_diff(objects.volume_spec(labels=["a=1"]), volume) == {
-        "labels": {"old": {"a": None}, "new": {"a": "1"}}}
+        "labels": {"old": {"a": None}, "new": {"a": "1"}}
+    }
     assert objects.volume_diff(objects.volume_spec(driver="nfs"), volume) == {
-        "driver": {"old": "local", "new": "nfs"}}
+        "driver": {"old": "local", "new": "nfs"}
+    }
 
 
 @pytest.mark.parametrize(
@@ -54,8 +60,11 @@ def test_bad_network_input_names_the_argument(kwargs, field):
 
 @pytest.mark.parametrize(
     "kwargs, field",
-    [({"driver_opts": "type=tmpfs"}, "driver_opts"), ({"labels": {"a": [1]}}, "labels"),
-     ({"driver": 5}, "driver")],
+    [
+        ({"driver_opts": "type=tmpfs"}, "driver_opts"),
+        ({"labels": {"a": [1]}}, "labels"),
+        ({"driver": 5}, "driver"),
+    ],
 )
 def test_bad_volume_input_names_the_argument(kwargs, field):
     with pytest.raises(SaltInvocationError, match=field):
@@ -73,25 +82,43 @@ def test_label_filters_and_names():
 
 
 def test_list_rows():
-    rows = [{"Id": "abc" * 22, "Names": ["/web"], "Image": "i", "ImageID": "sha",
-             "State": "running",
-             "Status": "Up", "Labels": None,
-             "Ports": [{"IP": "127.0.0.1", "PublicPort": 8080, "PrivatePort": 80, "Type": "tcp"}]}]
+    rows = [
+        {
+            "Id": "abc" * 22,
+            "Names": ["/web"],
+            "Image": "i",
+            "ImageID": "sha",
+            "State": "running",
+            "Status": "Up",
+            "Labels": None,
+            "Ports": [{"IP": "127.0.0.1", "PublicPort": 8080, "PrivatePort": 80, "Type": "tcp"}],
+        }
+    ]
     assert objects.container_rows(rows)["web"]["ports"] == ["127.0.0.1:8080->80/tcp"]
     assert objects.container_rows([{"Id": "0123456789abcdef"}])["0123456789ab"]["labels"] == {}
     assert objects.volume_rows(None) == {}
     assert objects.network_rows([{"Name": "n", "Id": "1"}]) == {
-        "n": {"id": "1", "driver": None, "labels": {}}}
+        "n": {"id": "1", "driver": None, "labels": {}}
+    }
     assert objects.image_rows([{"Id": "x", "RepoTags": None}])["x"]["tags"] == []
 
 
 def test_exec_args():
     assert objects.exec_args("web", "echo hi")["cmd"] == ["/bin/sh", "-c", "echo hi"]
     args = objects.exec_args("web", ["ls", 1], ["A=1"], "nobody", "/tmp")
-    assert args == {"container": "web", "cmd": ["ls", "1"], "environment": {"A": "1"},
-                    "user": "nobody", "workdir": "/tmp"}
-    for bad, field in (((5,), "cmd"), (("",), "cmd"), (("x", None, True), "user"),
-                       (("x", None, None, ["/"]), "workdir")):
+    assert args == {
+        "container": "web",
+        "cmd": ["ls", "1"],
+        "environment": {"A": "1"},
+        "user": "nobody",
+        "workdir": "/tmp",
+    }
+    for bad, field in (
+        ((5,), "cmd"),
+        (("",), "cmd"),
+        (("x", None, True), "user"),
+        (("x", None, None, ["/"]), "workdir"),
+    ):
         with pytest.raises(SaltInvocationError, match=field):
             objects.exec_args("web", *bad)
 

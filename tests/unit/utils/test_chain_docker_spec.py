@@ -16,9 +16,17 @@ from tests.conftest import REPO
 # for a container created from it (Docker 20.10, API 1.41; checked against the engine by the
 # functional tests).
 CASES = {
-    "command": ("sh -c 'echo hi'", ["sh", "-c", "echo hi"], {"Config": {"Cmd": ["sh", "-c", "echo hi"]}}),
+    "command": (
+        "sh -c 'echo hi'",
+        ["sh", "-c", "echo hi"],
+        {"Config": {"Cmd": ["sh", "-c", "echo hi"]}},
+    ),
     "entrypoint": (["/bin/sh"], ["/bin/sh"], {"Config": {"Entrypoint": ["/bin/sh"]}}),
-    "environment": (["A=1", {"B": True}], {"A": "1", "B": "true"}, {"Config": {"Env": ["A=1", "B=true"]}}),
+    "environment": (
+        ["A=1", {"B": True}],
+        {"A": "1", "B": "true"},
+        {"Config": {"Env": ["A=1", "B=true"]}},
+    ),
     "user": (1000, "1000", {"Config": {"User": "1000"}}),
     "workdir": ("/srv", "/srv", {"Config": {"WorkingDir": "/srv"}}),
     "tty": ("yes", True, {"Config": {"Tty": True}}),
@@ -26,55 +34,133 @@ CASES = {
     "stop_signal": ("int", "SIGINT", {"Config": {"StopSignal": "SIGINT"}}),
     "stop_timeout": ("7", 7, {"Config": {"StopTimeout": 7}}),
     "init": (True, True, {"HostConfig": {"Init": True}}),
-    "healthcheck": ({"test": "true", "interval": "2s", "retries": "3"},
-                    {"Test": ["CMD-SHELL", "true"], "Interval": 2 * 10**9, "Retries": 3},
-                    {"Config": {"Healthcheck": {"Test": ["CMD-SHELL", "true"], "Interval": 2 * 10**9,
-                                                "Retries": 3}}}),
+    "healthcheck": (
+        {"test": "true", "interval": "2s", "retries": "3"},
+        {"Test": ["CMD-SHELL", "true"], "Interval": 2 * 10**9, "Retries": 3},
+        {
+            "Config": {
+                "Healthcheck": {"Test": ["CMD-SHELL", "true"], "Interval": 2 * 10**9, "Retries": 3}
+            }
+        },
+    ),
     "labels": ({"x": 1}, {"x": "1"}, {"Config": {"Labels": {"x": "1"}}}),
-    "restart_policy": ("on-failure:3", {"Name": "on-failure", "MaximumRetryCount": 3},
-                       {"HostConfig": {"RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 3}}}),
+    "restart_policy": (
+        "on-failure:3",
+        {"Name": "on-failure", "MaximumRetryCount": 3},
+        {"HostConfig": {"RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 3}}},
+    ),
     "auto_remove": (False, False, {"HostConfig": {"AutoRemove": False}}),
-    "ports": (["127.0.0.1:8080:80"], {"80/tcp": [("127.0.0.1", "8080")]},
-              {"HostConfig": {"PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}]}}}),
-    "expose": ([80, "53/udp"], ["53/udp", "80/tcp"], {"Config": {"ExposedPorts": {"80/tcp": {}, "53/udp": {}}}}),
+    "ports": (
+        ["127.0.0.1:8080:80"],
+        {"80/tcp": [("127.0.0.1", "8080")]},
+        {"HostConfig": {"PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}]}}},
+    ),
+    "expose": (
+        [80, "53/udp"],
+        ["53/udp", "80/tcp"],
+        {"Config": {"ExposedPorts": {"80/tcp": {}, "53/udp": {}}}},
+    ),
     "publish_all_ports": (True, True, {"HostConfig": {"PublishAllPorts": True}}),
-    "networks": (["app"], {"app": {"aliases": [], "ipv4_address": None, "ipv6_address": None}},
-                 {"NetworkSettings": {"Networks": {"app": {"Aliases": None, "IPAMConfig": None}}}}),
+    "networks": (
+        ["app"],
+        {"app": {"aliases": [], "ipv4_address": None, "ipv6_address": None}},
+        {"NetworkSettings": {"Networks": {"app": {"Aliases": None, "IPAMConfig": None}}}},
+    ),
     "network_mode": ("host", "host", {"HostConfig": {"NetworkMode": "host"}}),
     "network_disabled": (True, True, {"Config": {"NetworkDisabled": True}}),
     "hostname": ("web", "web", {"Config": {"Hostname": "web"}}),
     "domainname": ("example.org", "example.org", {"Config": {"Domainname": "example.org"}}),
-    "mac_address": ("02:42:AC:11:00:99", "02:42:ac:11:00:99", {"Config": {"MacAddress": "02:42:ac:11:00:99"}}),
-    "dns": ("1.1.1.1, 9.9.9.9", ["1.1.1.1", "9.9.9.9"], {"HostConfig": {"Dns": ["1.1.1.1", "9.9.9.9"]}}),
-    "dns_search": (["example.com"], ["example.com"], {"HostConfig": {"DnsSearch": ["example.com"]}}),
+    "mac_address": (
+        "02:42:AC:11:00:99",
+        "02:42:ac:11:00:99",
+        {"Config": {"MacAddress": "02:42:ac:11:00:99"}},
+    ),
+    "dns": (
+        "1.1.1.1, 9.9.9.9",
+        ["1.1.1.1", "9.9.9.9"],
+        {"HostConfig": {"Dns": ["1.1.1.1", "9.9.9.9"]}},
+    ),
+    "dns_search": (
+        ["example.com"],
+        ["example.com"],
+        {"HostConfig": {"DnsSearch": ["example.com"]}},
+    ),
     "dns_opt": (["ndots:2"], ["ndots:2"], {"HostConfig": {"DnsOptions": ["ndots:2"]}}),
-    "extra_hosts": ({"db": "10.0.0.5", "v6": "::1"}, ["db:10.0.0.5", "v6:::1"],
-                    {"HostConfig": {"ExtraHosts": ["v6:::1", "db:10.0.0.5"]}}),
-    "links": ({"db": "database"}, ["db:database"], {"HostConfig": {"Links": ["/db:/web/database"]}}),
-    "binds": (["/src:/dst:ro", "/anon"], [("", "/anon", "rw"), ("/src", "/dst", "ro")],
-              {"HostConfig": {"Binds": ["/src:/dst:ro"]}, "Config": {"Volumes": {"/anon": {}}}}),
+    "extra_hosts": (
+        {"db": "10.0.0.5", "v6": "::1"},
+        ["db:10.0.0.5", "v6:::1"],
+        {"HostConfig": {"ExtraHosts": ["v6:::1", "db:10.0.0.5"]}},
+    ),
+    "links": (
+        {"db": "database"},
+        ["db:database"],
+        {"HostConfig": {"Links": ["/db:/web/database"]}},
+    ),
+    "binds": (
+        ["/src:/dst:ro", "/anon"],
+        [("", "/anon", "rw"), ("/src", "/dst", "ro")],
+        {"HostConfig": {"Binds": ["/src:/dst:ro"]}, "Config": {"Volumes": {"/anon": {}}}},
+    ),
     "volumes_from": ("other:ro", ["other:ro"], {"HostConfig": {"VolumesFrom": ["other:ro"]}}),
     "volume_driver": ("local", "local", {"HostConfig": {"VolumeDriver": "local"}}),
-    "tmpfs": (["/run:size=1m"], {"/run": "size=1m"}, {"HostConfig": {"Tmpfs": {"/run": "size=1m"}}}),
+    "tmpfs": (
+        ["/run:size=1m"],
+        {"/run": "size=1m"},
+        {"HostConfig": {"Tmpfs": {"/run": "size=1m"}}},
+    ),
     "read_only": ("true", True, {"HostConfig": {"ReadonlyRootfs": True}}),
     "shm_size": ("8m", 8 * 1024**2, {"HostConfig": {"ShmSize": 8 * 1024**2}}),
     "storage_opt": ({"size": "1G"}, {"size": "1G"}, {"HostConfig": {"StorageOpt": {"size": "1G"}}}),
     "privileged": (False, False, {"HostConfig": {"Privileged": False}}),
-    "cap_add": ("net_admin, CAP_SYS_TIME", ["NET_ADMIN", "SYS_TIME"],
-                {"HostConfig": {"CapAdd": ["CAP_NET_ADMIN", "SYS_TIME"]}}),
+    "cap_add": (
+        "net_admin, CAP_SYS_TIME",
+        ["NET_ADMIN", "SYS_TIME"],
+        {"HostConfig": {"CapAdd": ["CAP_NET_ADMIN", "SYS_TIME"]}},
+    ),
     "cap_drop": (["mknod"], ["MKNOD"], {"HostConfig": {"CapDrop": ["MKNOD"]}}),
-    "security_opt": (["no-new-privileges"], ["no-new-privileges"],
-                     {"HostConfig": {"SecurityOpt": ["no-new-privileges"]}}),
-    "devices": (["/dev/null:/dev/mynull"], ["/dev/null:/dev/mynull:rwm"],
-                {"HostConfig": {"Devices": [{"PathOnHost": "/dev/null", "PathInContainer": "/dev/mynull",
-                                             "CgroupPermissions": "rwm"}]}}),
-    "device_cgroup_rules": (["c 1:3 mr"], ["c 1:3 mr"], {"HostConfig": {"DeviceCgroupRules": ["c 1:3 mr"]}}),
+    "security_opt": (
+        ["no-new-privileges"],
+        ["no-new-privileges"],
+        {"HostConfig": {"SecurityOpt": ["no-new-privileges"]}},
+    ),
+    "devices": (
+        ["/dev/null:/dev/mynull"],
+        ["/dev/null:/dev/mynull:rwm"],
+        {
+            "HostConfig": {
+                "Devices": [
+                    {
+                        "PathOnHost": "/dev/null",
+                        "PathInContainer": "/dev/mynull",
+                        "CgroupPermissions": "rwm",
+                    }
+                ]
+            }
+        },
+    ),
+    "device_cgroup_rules": (
+        ["c 1:3 mr"],
+        ["c 1:3 mr"],
+        {"HostConfig": {"DeviceCgroupRules": ["c 1:3 mr"]}},
+    ),
     "group_add": (["audio", 29], ["29", "audio"], {"HostConfig": {"GroupAdd": ["audio", "29"]}}),
-    "sysctls": (["net.ipv4.ip_forward=1"], {"net.ipv4.ip_forward": "1"},
-                {"HostConfig": {"Sysctls": {"net.ipv4.ip_forward": "1"}}}),
-    "ulimits": (["nofile=1024:2048", "nproc=512"], {"nofile": "1024:2048", "nproc": "512:512"},
-                {"HostConfig": {"Ulimits": [{"Name": "nproc", "Soft": 512, "Hard": 512},
-                                            {"Name": "nofile", "Soft": 1024, "Hard": 2048}]}}),
+    "sysctls": (
+        ["net.ipv4.ip_forward=1"],
+        {"net.ipv4.ip_forward": "1"},
+        {"HostConfig": {"Sysctls": {"net.ipv4.ip_forward": "1"}}},
+    ),
+    "ulimits": (
+        ["nofile=1024:2048", "nproc=512"],
+        {"nofile": "1024:2048", "nproc": "512:512"},
+        {
+            "HostConfig": {
+                "Ulimits": [
+                    {"Name": "nproc", "Soft": 512, "Hard": 512},
+                    {"Name": "nofile", "Soft": 1024, "Hard": 2048},
+                ]
+            }
+        },
+    ),
     "ipc_mode": ("shareable", "shareable", {"HostConfig": {"IpcMode": "shareable"}}),
     "pid_mode": ("host", "host", {"HostConfig": {"PidMode": "host"}}),
     "uts_mode": ("host", "host", {"HostConfig": {"UTSMode": "host"}}),
@@ -96,19 +182,36 @@ CASES = {
     "cpuset_mems": ("0", "0", {"HostConfig": {"CpusetMems": "0"}}),
     "pids_limit": (100, 100, {"HostConfig": {"PidsLimit": 100}}),
     "blkio_weight": (300, 300, {"HostConfig": {"BlkioWeight": 300}}),
-    "blkio_weight_device": ({"/dev/loop0": 200}, {"/dev/loop0": 200},
-                            {"HostConfig": {"BlkioWeightDevice": [{"Path": "/dev/loop0", "Weight": 200}]}}),
-    "device_read_bps": (["/dev/loop0:1m"], {"/dev/loop0": 1024**2},
-                        {"HostConfig": {"BlkioDeviceReadBps": [{"Path": "/dev/loop0", "Rate": 1024**2}]}}),
-    "device_write_bps": ({"/dev/loop0": "2m"}, {"/dev/loop0": 2 * 1024**2},
-                         {"HostConfig": {"BlkioDeviceWriteBps": [{"Path": "/dev/loop0", "Rate": 2 * 1024**2}]}}),
-    "device_read_iops": ({"/dev/loop0": 100}, {"/dev/loop0": 100},
-                         {"HostConfig": {"BlkioDeviceReadIOps": [{"Path": "/dev/loop0", "Rate": 100}]}}),
-    "device_write_iops": ({"/dev/loop0": "200"}, {"/dev/loop0": 200},
-                          {"HostConfig": {"BlkioDeviceWriteIOps": [{"Path": "/dev/loop0", "Rate": 200}]}}),
-    "log_config": ({"driver": "json-file", "options": {"max-size": "1m"}},
-                   {"Type": "json-file", "Config": {"max-size": "1m"}},
-                   {"HostConfig": {"LogConfig": {"Type": "json-file", "Config": {"max-size": "1m"}}}}),
+    "blkio_weight_device": (
+        {"/dev/loop0": 200},
+        {"/dev/loop0": 200},
+        {"HostConfig": {"BlkioWeightDevice": [{"Path": "/dev/loop0", "Weight": 200}]}},
+    ),
+    "device_read_bps": (
+        ["/dev/loop0:1m"],
+        {"/dev/loop0": 1024**2},
+        {"HostConfig": {"BlkioDeviceReadBps": [{"Path": "/dev/loop0", "Rate": 1024**2}]}},
+    ),
+    "device_write_bps": (
+        {"/dev/loop0": "2m"},
+        {"/dev/loop0": 2 * 1024**2},
+        {"HostConfig": {"BlkioDeviceWriteBps": [{"Path": "/dev/loop0", "Rate": 2 * 1024**2}]}},
+    ),
+    "device_read_iops": (
+        {"/dev/loop0": 100},
+        {"/dev/loop0": 100},
+        {"HostConfig": {"BlkioDeviceReadIOps": [{"Path": "/dev/loop0", "Rate": 100}]}},
+    ),
+    "device_write_iops": (
+        {"/dev/loop0": "200"},
+        {"/dev/loop0": 200},
+        {"HostConfig": {"BlkioDeviceWriteIOps": [{"Path": "/dev/loop0", "Rate": 200}]}},
+    ),
+    "log_config": (
+        {"driver": "json-file", "options": {"max-size": "1m"}},
+        {"Type": "json-file", "Config": {"max-size": "1m"}},
+        {"HostConfig": {"LogConfig": {"Type": "json-file", "Config": {"max-size": "1m"}}}},
+    ),
 }
 
 
@@ -125,7 +228,8 @@ def test_normaliser_and_inspect_agree(name):
     # What the engine reports for it reads back as the same canonical value: no drift.
     want = spec.expected(name, got, {})
     assert spec.actual(name, inspected) == want or not spec.differs(
-        spec.BY_NAME[name].kind, spec.BY_NAME[name].mode, want, spec.actual(name, inspected))
+        spec.BY_NAME[name].kind, spec.BY_NAME[name].mode, want, spec.actual(name, inspected)
+    )
     assert not spec.diff(got, inspected, {}, {})[0]
 
 
@@ -138,7 +242,10 @@ def test_create_body_round_trips_through_inspect(name):
     body = spec.create_body({"image": "img", name: canonical})
     opt = spec.BY_NAME[name]
     section, _, key = opt.where.partition(".")
-    inspected = {"HostConfig": body["HostConfig"], "Config": {k: v for k, v in body.items() if k != "HostConfig"}}
+    inspected = {
+        "HostConfig": body["HostConfig"],
+        "Config": {k: v for k, v in body.items() if k != "HostConfig"},
+    }
     assert key in (body["HostConfig"] if section == "HostConfig" else body)
     assert not spec.diff({"image": "img", name: canonical}, inspected, {}, {})[0]
 
@@ -147,17 +254,35 @@ def test_unset_options_read_as_their_default():
     for opt in spec.OPTIONS:
         if opt.name != "binds":
             assert spec.actual(opt.name, {"Config": {}, "HostConfig": {}}) == (
-                opt.from_api(None) if opt.from_api else opt.unset), opt.name
+                opt.from_api(None) if opt.from_api else opt.unset
+            ), opt.name
 
 
 @pytest.mark.parametrize(
     "alias, name",
-    [("working_dir", "workdir"), ("mem_limit", "memory"), ("volumes", "binds"), ("volume", "binds"),
-     ("port_bindings", "ports"), ("publish", "ports"), ("cmd", "command"), ("env", "environment"),
-     ("rm", "auto_remove"), ("interactive", "stdin_open"), ("memory_swap", "memswap_limit"),
-     ("cpuset", "cpuset_cpus"), ("ulimit", "ulimits"), ("sysctl", "sysctls"), ("ipc", "ipc_mode"),
-     ("user_ns_mode", "userns_mode"), ("publish_all", "publish_all_ports"), ("restart", "restart_policy"),
-     ("dns_option", "dns_opt"), ("security_opts", "security_opt"), ("label", "labels")],
+    [
+        ("working_dir", "workdir"),
+        ("mem_limit", "memory"),
+        ("volumes", "binds"),
+        ("volume", "binds"),
+        ("port_bindings", "ports"),
+        ("publish", "ports"),
+        ("cmd", "command"),
+        ("env", "environment"),
+        ("rm", "auto_remove"),
+        ("interactive", "stdin_open"),
+        ("memory_swap", "memswap_limit"),
+        ("cpuset", "cpuset_cpus"),
+        ("ulimit", "ulimits"),
+        ("sysctl", "sysctls"),
+        ("ipc", "ipc_mode"),
+        ("user_ns_mode", "userns_mode"),
+        ("publish_all", "publish_all_ports"),
+        ("restart", "restart_policy"),
+        ("dns_option", "dns_opt"),
+        ("security_opts", "security_opt"),
+        ("label", "labels"),
+    ],
 )
 def test_aliases(alias, name):
     declared, canonical, _ = CASES[name]
@@ -181,28 +306,84 @@ def test_one_option_under_two_names_is_refused():
     "field, value",
     [
         # The issue's cases: each a clean one-line error, never a traceback or an accepted value.
-        ("cpus", "lots"), ("healthcheck", {"test": "true", "retries": "many"}), ("healthcheck", {"test": 5}),
-        ("cap_add", 5), ("log_config", {"driver": "json-file", "options": ["a"]}),
-        ("restart_policy", "on-failure:x"), ("restart_policy", "always:3"), ("restart_policy", "sometimes"),
-        ("restart_policy", {"Name": "on-failure", "MaximumRetryCount": "x"}), ("restart_policy", 5),
-        ("cpus", True), ("cpus", -1), ("memory", "lots"), ("memory", -5), ("memory", [1]),
-        ("shm_size", "1q"), ("healthcheck", "true"), ("healthcheck", {"test": "x", "interval": "soon"}),
-        ("healthcheck", {"test": "x", "every": "1s"}), ("log_config", "json-file"),
-        ("log_config", {"driver": ["x"]}), ("environment", 5), ("environment", ["A"]),
-        ("environment", {"A": {"nested": 1}}), ("labels", "a"), ("command", 5), ("command", "'unclosed"),
-        ("entrypoint", [True]), ("ports", ["80"]), ("ports", 80), ("ports", ["127.0.0.1:70000:80"]),
-        ("expose", ["http"]), ("expose", {"80": 1}), ("binds", ["relative"]), ("binds", ["/a:rel"]), ("binds", 5),
-        ("binds", {"/a": 5}), ("networks", 5), ("networks", {"n": {"bogus": 1}}), ("networks", [5]),
-        ("workdir", "relative"), ("workdir", ["/x"]), ("user", {"a": 1}), ("tty", "maybe"), ("init", 2),
-        ("privileged", "sure"), ("dns", 5), ("dns", [{"a": 1}]), ("extra_hosts", ["db"]), ("extra_hosts", 5),
-        ("ulimits", ["nofile=lots"]), ("ulimits", {"nofile": "1:x"}), ("ulimits", 5),
-        ("devices", ["null"]), ("devices", ["/dev/null:/dev/x:xyz"]), ("devices", 5),
-        ("sysctls", "x"), ("group_add", 5), ("oom_score_adj", 5000), ("oom_score_adj", "x"),
-        ("mem_swappiness", 101), ("pids_limit", "many"), ("pids_limit", -2), ("cpu_shares", -1),
-        ("blkio_weight", 5000), ("blkio_weight_device", {"/dev/loop0": 1}), ("device_read_bps", {"/dev/x": "fast"}),
-        ("device_read_iops", ["/dev/x"]), ("mac_address", "nope"), ("stop_signal", "NO SUCH"),
-        ("stop_timeout", "soon"), ("tmpfs", 5), ("storage_opt", "size"), ("links", 5),
-        ("memswap_limit", "x"), ("read_only", "ro"), ("auto_remove", "x"), ("volumes_from", 5),
+        ("cpus", "lots"),
+        ("healthcheck", {"test": "true", "retries": "many"}),
+        ("healthcheck", {"test": 5}),
+        ("cap_add", 5),
+        ("log_config", {"driver": "json-file", "options": ["a"]}),
+        ("restart_policy", "on-failure:x"),
+        ("restart_policy", "always:3"),
+        ("restart_policy", "sometimes"),
+        ("restart_policy", {"Name": "on-failure", "MaximumRetryCount": "x"}),
+        ("restart_policy", 5),
+        ("cpus", True),
+        ("cpus", -1),
+        ("memory", "lots"),
+        ("memory", -5),
+        ("memory", [1]),
+        ("shm_size", "1q"),
+        ("healthcheck", "true"),
+        ("healthcheck", {"test": "x", "interval": "soon"}),
+        ("healthcheck", {"test": "x", "every": "1s"}),
+        ("log_config", "json-file"),
+        ("log_config", {"driver": ["x"]}),
+        ("environment", 5),
+        ("environment", ["A"]),
+        ("environment", {"A": {"nested": 1}}),
+        ("labels", "a"),
+        ("command", 5),
+        ("command", "'unclosed"),
+        ("entrypoint", [True]),
+        ("ports", ["80"]),
+        ("ports", 80),
+        ("ports", ["127.0.0.1:70000:80"]),
+        ("expose", ["http"]),
+        ("expose", {"80": 1}),
+        ("binds", ["relative"]),
+        ("binds", ["/a:rel"]),
+        ("binds", 5),
+        ("binds", {"/a": 5}),
+        ("networks", 5),
+        ("networks", {"n": {"bogus": 1}}),
+        ("networks", [5]),
+        ("workdir", "relative"),
+        ("workdir", ["/x"]),
+        ("user", {"a": 1}),
+        ("tty", "maybe"),
+        ("init", 2),
+        ("privileged", "sure"),
+        ("dns", 5),
+        ("dns", [{"a": 1}]),
+        ("extra_hosts", ["db"]),
+        ("extra_hosts", 5),
+        ("ulimits", ["nofile=lots"]),
+        ("ulimits", {"nofile": "1:x"}),
+        ("ulimits", 5),
+        ("devices", ["null"]),
+        ("devices", ["/dev/null:/dev/x:xyz"]),
+        ("devices", 5),
+        ("sysctls", "x"),
+        ("group_add", 5),
+        ("oom_score_adj", 5000),
+        ("oom_score_adj", "x"),
+        ("mem_swappiness", 101),
+        ("pids_limit", "many"),
+        ("pids_limit", -2),
+        ("cpu_shares", -1),
+        ("blkio_weight", 5000),
+        ("blkio_weight_device", {"/dev/loop0": 1}),
+        ("device_read_bps", {"/dev/x": "fast"}),
+        ("device_read_iops", ["/dev/x"]),
+        ("mac_address", "nope"),
+        ("stop_signal", "NO SUCH"),
+        ("stop_timeout", "soon"),
+        ("tmpfs", 5),
+        ("storage_opt", "size"),
+        ("links", 5),
+        ("memswap_limit", "x"),
+        ("read_only", "ro"),
+        ("auto_remove", "x"),
+        ("volumes_from", 5),
     ],
 )
 def test_bad_input_is_refused_cleanly(field, value):
@@ -244,7 +425,10 @@ def test_bad_comparisons(bad):
     "ports, expected",
     [
         (["127.0.0.1:8080:80"], {"80/tcp": [("127.0.0.1", "8080")]}),
-        (["[::1]:8443:443/tcp", "127.0.0.1:8443:443"], {"443/tcp": [("127.0.0.1", "8443"), ("::1", "8443")]}),
+        (
+            ["[::1]:8443:443/tcp", "127.0.0.1:8443:443"],
+            {"443/tcp": [("127.0.0.1", "8443"), ("::1", "8443")]},
+        ),
         (["127.0.0.1::53/udp"], {"53/udp": [("127.0.0.1", "")]}),
         (["8080:80"], {"80/tcp": [("", "8080")]}),
         ({"80": "127.0.0.1:8080"}, {"80/tcp": [("127.0.0.1", "8080")]}),
@@ -255,13 +439,17 @@ def test_ports(ports, expected):
     assert types.ports(ports) == expected
 
 
-@pytest.mark.parametrize("bad", [["80"], ["a:b:c:d"], ["127.0.0.1:70000:80"], ["127.0.0.1:80:http"], "80:80"])
+@pytest.mark.parametrize(
+    "bad", [["80"], ["a:b:c:d"], ["127.0.0.1:70000:80"], ["127.0.0.1:80:http"], "80:80"]
+)
 def test_bad_ports(bad):
     with pytest.raises(SaltInvocationError):
         types.ports(bad)
 
 
-@pytest.mark.parametrize("value, ns", [("1m30s", 90 * 10**9), ("500ms", 5 * 10**8), (2, 2 * 10**9), ("1h", 3600 * 10**9)])
+@pytest.mark.parametrize(
+    "value, ns", [("1m30s", 90 * 10**9), ("500ms", 5 * 10**8), (2, 2 * 10**9), ("1h", 3600 * 10**9)]
+)
 def test_durations(value, ns):
     assert spec.duration_ns(value, "x") == ns
 
@@ -277,7 +465,13 @@ def test_bad_durations(bad):
     [
         ("set", "strict", ["A"], ["A", "B"], True),
         ("set", "allow_more_present", ["A"], ["A", "B"], False),
-        ("set", "strict", [["/a", "/b", "rw"]], [("/a", "/b", "rw")], False),  # JSON lists vs tuples
+        (
+            "set",
+            "strict",
+            [["/a", "/b", "rw"]],
+            [("/a", "/b", "rw")],
+            False,
+        ),  # JSON lists vs tuples
         ("dict", "strict", {"a": "1"}, {"a": "1", "b": "2"}, True),
         ("dict", "allow_more_present", {"a": "1"}, {"a": "1", "b": "2"}, False),
         ("dict", "allow_more_present", {"a": "1"}, {"a": "2"}, True),
@@ -291,8 +485,10 @@ def test_typed_comparison(kind, mode, expected, actual, differs):
 
 def test_networks_comparison_ignores_daemon_aliases():
     want = {"app": {"aliases": ["web"], "ipv4_address": None, "ipv6_address": None}}
-    have = {"app": {"aliases": ["0123456789ab", "web"], "ipv4_address": None, "ipv6_address": None},
-            "bridge": {"aliases": [], "ipv4_address": None, "ipv6_address": None}}
+    have = {
+        "app": {"aliases": ["0123456789ab", "web"], "ipv4_address": None, "ipv6_address": None},
+        "bridge": {"aliases": [], "ipv4_address": None, "ipv6_address": None},
+    }
     assert spec.differs("networks", "allow_more_present", want, have) is False
     assert spec.differs("networks", "strict", want, have) is False  # default bridge tolerated
     have["other"] = have["bridge"]
@@ -300,35 +496,59 @@ def test_networks_comparison_ignores_daemon_aliases():
 
 
 def test_expected_merges_image_defaults():
-    image_config = {"Env": ["PATH=/bin", "A=0"], "Labels": {"maintainer": "x"}, "Volumes": {"/data": {}},
-                    "ExposedPorts": {"8080/tcp": {}}}
-    declared = {"environment": {"A": "1"}, "labels": {"app": "web"}, "binds": [("/h", "/etc/x", "ro")],
-                "expose": ["80/tcp"]}
+    image_config = {
+        "Env": ["PATH=/bin", "A=0"],
+        "Labels": {"maintainer": "x"},
+        "Volumes": {"/data": {}},
+        "ExposedPorts": {"8080/tcp": {}},
+    }
+    declared = {
+        "environment": {"A": "1"},
+        "labels": {"app": "web"},
+        "binds": [("/h", "/etc/x", "ro")],
+        "expose": ["80/tcp"],
+    }
     assert spec.expected("environment", declared, image_config) == {"PATH": "/bin", "A": "1"}
     assert spec.expected("labels", declared, image_config) == {"maintainer": "x", "app": "web"}
-    assert spec.expected("binds", declared, image_config) == [("", "/data", "rw"), ("/h", "/etc/x", "ro")]
+    assert spec.expected("binds", declared, image_config) == [
+        ("", "/data", "rw"),
+        ("/h", "/etc/x", "ro"),
+    ]
     assert spec.expected("expose", declared, image_config) == ["80/tcp", "8080/tcp"]
 
 
 def test_change_shapes():
     assert spec.change("set", ["A", "C"], ["A", "B"]) == {"added": ["C"], "removed": ["B"]}
     assert spec.change("dict", {"a": "1", "b": "2"}, {"a": "1", "b": "3", "c": "4"}) == {
-        "old": {"b": "3", "c": "4"}, "new": {"b": "2"}}
+        "old": {"b": "3", "c": "4"},
+        "new": {"b": "2"},
+    }
 
 
 def test_secret_environment_values_are_masked_in_changes():
-    change = spec.change("dict", {"JENKINS_SECRET": "s3cr3t-new", "DB_PASSWORD": "pw-new", "MODE": "x"},
-                         {"JENKINS_SECRET": "s3cr3t-old", "MODE": "y"}, "environment")
+    change = spec.change(
+        "dict",
+        {"JENKINS_SECRET": "s3cr3t-new", "DB_PASSWORD": "pw-new", "MODE": "x"},
+        {"JENKINS_SECRET": "s3cr3t-old", "MODE": "y"},
+        "environment",
+    )
     flat = str(change)
     assert "s3cr3t" not in flat and "pw-new" not in flat
-    assert change == {"old": {"JENKINS_SECRET": "<hidden>", "MODE": "y"},
-                      "new": {"JENKINS_SECRET": "<hidden>", "DB_PASSWORD": "<hidden>", "MODE": "x"}}
+    assert change == {
+        "old": {"JENKINS_SECRET": "<hidden>", "MODE": "y"},
+        "new": {"JENKINS_SECRET": "<hidden>", "DB_PASSWORD": "<hidden>", "MODE": "x"},
+    }
     assert spec.change("dict", {"TOKEN": "1"}, {}, "labels") == {"old": {}, "new": {"TOKEN": "1"}}
 
 
 def test_diff_sorts_fields_into_in_place_and_recreate():
-    declared = spec.normalize("img", {"memory": "64m", "cpu_shares": 512, "dns": ["1.1.1.1"], "labels": {"a": "1"}})
-    inspected = {"Config": {"Labels": {"a": "1", "extra": "x"}}, "HostConfig": {"Memory": 0, "Dns": []}}
+    declared = spec.normalize(
+        "img", {"memory": "64m", "cpu_shares": 512, "dns": ["1.1.1.1"], "labels": {"a": "1"}}
+    )
+    inspected = {
+        "Config": {"Labels": {"a": "1", "extra": "x"}},
+        "HostConfig": {"Memory": 0, "Dns": []},
+    }
     changes, updatable, recreate = spec.diff(declared, inspected, {}, {})
     assert set(changes) == {"memory", "cpu_shares", "dns"}
     assert sorted(updatable) == ["cpu_shares", "memory"] and recreate == ["dns"]
@@ -337,36 +557,66 @@ def test_diff_sorts_fields_into_in_place_and_recreate():
 
 
 def test_create_body():
-    declared = spec.normalize("img", {
-        "ports": ["127.0.0.1::8080"], "expose": [9090], "binds": ["/h:/c:ro", "/anon"],
-        "networks": {"a": {"aliases": ["web"], "ipv4_address": "10.1.0.5"}, "b": None},
-        "environment": {"A": "1"}, "ulimits": {"nofile": "1:2"}, "memory": "1m"})
+    declared = spec.normalize(
+        "img",
+        {
+            "ports": ["127.0.0.1::8080"],
+            "expose": [9090],
+            "binds": ["/h:/c:ro", "/anon"],
+            "networks": {"a": {"aliases": ["web"], "ipv4_address": "10.1.0.5"}, "b": None},
+            "environment": {"A": "1"},
+            "ulimits": {"nofile": "1:2"},
+            "memory": "1m",
+        },
+    )
     body = spec.create_body(declared)
     assert body["Image"] == "img" and body["Env"] == ["A=1"]
     assert body["ExposedPorts"] == {"8080/tcp": {}, "9090/tcp": {}}
     assert body["Volumes"] == {"/anon": {}}
     host = body["HostConfig"]
-    assert host["Binds"] == ["/h:/c:ro"] and host["NetworkMode"] == "a" and host["Memory"] == 1024**2
+    assert (
+        host["Binds"] == ["/h:/c:ro"] and host["NetworkMode"] == "a" and host["Memory"] == 1024**2
+    )
     assert host["PortBindings"] == {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]}
     assert host["Ulimits"] == [{"Name": "nofile", "Soft": 1, "Hard": 2}]
-    assert body["NetworkingConfig"] == {"EndpointsConfig": {"a": {"Aliases": ["web"],
-                                                                  "IPAMConfig": {"IPv4Address": "10.1.0.5"}}}}
+    assert body["NetworkingConfig"] == {
+        "EndpointsConfig": {"a": {"Aliases": ["web"], "IPAMConfig": {"IPv4Address": "10.1.0.5"}}}
+    }
 
 
 def test_update_body():
-    declared = spec.normalize("img", {"memory": "64m", "cpus": 0.5, "restart_policy": "always", "dns": ["x"],
-                                      "pids_limit": 50})
-    assert spec.update_body(declared, ["memory", "cpus", "restart_policy", "dns", "pids_limit"]) == {
-        "Memory": 64 * 1024**2, "MemorySwap": -1, "NanoCpus": 500_000_000,
-        "RestartPolicy": {"Name": "always", "MaximumRetryCount": 0}, "PidsLimit": 50}
+    declared = spec.normalize(
+        "img",
+        {"memory": "64m", "cpus": 0.5, "restart_policy": "always", "dns": ["x"], "pids_limit": 50},
+    )
+    assert spec.update_body(
+        declared, ["memory", "cpus", "restart_policy", "dns", "pids_limit"]
+    ) == {
+        "Memory": 64 * 1024**2,
+        "MemorySwap": -1,
+        "NanoCpus": 500_000_000,
+        "RestartPolicy": {"Name": "always", "MaximumRetryCount": 0},
+        "PidsLimit": 50,
+    }
     with_swap = spec.normalize("img", {"memory": "64m", "memswap_limit": "128m"})
     assert spec.update_body(with_swap, ["memory"])["MemorySwap"] == 128 * 1024**2
-    assert spec.UPDATABLE >= {"restart_policy", "memory", "cpus", "networks", "cpu_shares", "pids_limit"}
+    assert spec.UPDATABLE >= {
+        "restart_policy",
+        "memory",
+        "cpus",
+        "networks",
+        "cpu_shares",
+        "pids_limit",
+    }
 
 
 def test_docs_are_generated_from_the_table():
-    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "gen_container_docs.py"), "--check"],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "gen_container_docs.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     text = (REPO / "docs" / "container.md").read_text()
     for opt in spec.OPTIONS:

@@ -10,17 +10,24 @@ def test_missing_is_created_or_would_be():
         assert steps.settled(ret, "Volume", "v", test, None, lambda: calls.append("create"))
         assert ret["changes"] == {"volume": {"old": None, "new": "v"}}
         assert (ret["result"], ret["comment"]) == (
-            (None, "Volume v would be created") if test else (True, "Volume v created"))
+            (None, "Volume v would be created") if test else (True, "Volume v created")
+        )
     assert calls == ["create"]  # test mode created nothing
 
 
 def test_as_declared_and_differing():
     ret = steps.new_ret("n")
     assert steps.settled(ret, "Network", "n", False, {"changes": {}}, None)
-    assert ret == {"name": "n", "result": True, "comment": "Network n is as declared",
-                   "changes": {}}
-    assert steps.settled(steps.new_ret("n"), "Network", "n", False, {"changes": {"x": 1}},
-                         None) is False
+    assert ret == {
+        "name": "n",
+        "result": True,
+        "comment": "Network n is as declared",
+        "changes": {},
+    }
+    assert (
+        steps.settled(steps.new_ret("n"), "Network", "n", False, {"changes": {"x": 1}}, None)
+        is False
+    )
 
 
 def test_remove_present():
@@ -28,9 +35,11 @@ def test_remove_present():
     ret = steps.remove_present(steps.new_ret("i"), "Image", "i", False, None, calls.append, {})
     assert ret["comment"] == "Image i is absent" and ret["changes"] == {}
     change = {"image_id": {"old": "abc", "new": None}}
-    dry = steps.remove_present(steps.new_ret("i"), "Image", "i", True, {"Id": "abc"},
-                               lambda: calls.append("rm"), change)
+    dry = steps.remove_present(
+        steps.new_ret("i"), "Image", "i", True, {"Id": "abc"}, lambda: calls.append("rm"), change
+    )
     assert dry["result"] is None and dry["changes"] == change and calls == []
-    real = steps.remove_present(steps.new_ret("i"), "Image", "i", False, {"Id": "abc"},
-                                lambda: calls.append("rm"), change)
+    real = steps.remove_present(
+        steps.new_ret("i"), "Image", "i", False, {"Id": "abc"}, lambda: calls.append("rm"), change
+    )
     assert real["comment"] == "Image i removed" and calls == ["rm"]

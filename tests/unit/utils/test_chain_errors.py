@@ -14,7 +14,10 @@ def test_hierarchy():
 
 def test_mask_mapping_and_scrub():
     assert ce.mask_mapping({"DB_PASSWORD": "x", "api_key": "y", "MODE": "z"}) == {
-        "DB_PASSWORD": ce.MASK, "api_key": ce.MASK, "MODE": "z"}
+        "DB_PASSWORD": ce.MASK,
+        "api_key": ce.MASK,
+        "MODE": "z",
+    }
     assert ce.scrub("token abc123 and abc", ["abc123", "", None]) == f"token {ce.MASK} and abc"
 
 

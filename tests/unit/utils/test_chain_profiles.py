@@ -7,8 +7,11 @@ CONFIG = {
     "container": {
         "default_profile": "e1",
         "profiles": {
-            "e1": {"base_url": "unix:///var/run/docker.sock", "timeout": 5,
-                   "tls": {"ca_cert": "/ca.pem", "verify": True}},
+            "e1": {
+                "base_url": "unix:///var/run/docker.sock",
+                "timeout": 5,
+                "tls": {"ca_cert": "/ca.pem", "verify": True},
+            },
             "broken": ["not", "a", "mapping"],
         },
     },
@@ -26,7 +29,9 @@ def test_default_profile_name_from_config():
 def test_default_profile_is_default_when_unset():
     get = chain_profiles.config_getter({})
     assert chain_profiles.resolve("jenkins", None, get, legacy=lambda: {"url": "http://x"}) == {
-        "url": "http://x", "name": "default"}
+        "url": "http://x",
+        "name": "default",
+    }
 
 
 def test_inline_overrides_named_profile():
@@ -51,7 +56,9 @@ def test_inline_endpoint_stands_alone():
     ],
 )
 def test_bad_profiles_are_bad_input(profile, message):
-    with pytest.raises(chain_errors.BadInput, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(
+        chain_errors.BadInput, match=message.replace("(", r"\(").replace(")", r"\)")
+    ):
         chain_profiles.resolve("container", profile, GET)
 
 
@@ -59,8 +66,14 @@ def test_docker_connection_validates_values():
     conf = chain_profiles.resolve("container", None, GET)
     conn = chain_profiles.docker_connection(conf, {})
     assert conn["timeout"] == 5 and conn["version"] == "auto" and conn["build_timeout"] == 3600
-    for bad in ({"timeout": "x"}, {"timeout": 0}, {"version": "latest"}, {"tls": "yes"},
-                {"tls": {"cert": "/c"}}, {"max_pool_size": -1}):
+    for bad in (
+        {"timeout": "x"},
+        {"timeout": 0},
+        {"version": "latest"},
+        {"tls": "yes"},
+        {"tls": {"cert": "/c"}},
+        {"max_pool_size": -1},
+    ):
         with pytest.raises(chain_errors.BadInput):
             chain_profiles.docker_connection({**conf, **bad}, {})
 
@@ -79,8 +92,11 @@ def test_jenkins_connection_never_echoes_credentials_in_url():
 
 def test_jenkins_connection_password_is_token_and_url_gets_slash():
     conn = chain_profiles.jenkins_connection(
-        {"name": "ci", "url": "http://127.0.0.1:8080", "user": "u", "password": "p"})
-    assert conn["url"] == "http://127.0.0.1:8080/" and conn["token"] == "p" and conn["timeout"] == 30
+        {"name": "ci", "url": "http://127.0.0.1:8080", "user": "u", "password": "p"}
+    )
+    assert (
+        conn["url"] == "http://127.0.0.1:8080/" and conn["token"] == "p" and conn["timeout"] == 30
+    )
 
 
 def test_cache_key_hides_secrets_and_distinguishes_profiles():

@@ -44,7 +44,10 @@ def test_registry_of(image, registry):
 
 def test_repository_path_strips_the_registry():
     assert chain_registry.repository_path("127.0.0.1:5000/app/web:1.2") == (
-        "127.0.0.1:5000", "app/web", "1.2")
+        "127.0.0.1:5000",
+        "app/web",
+        "1.2",
+    )
 
 
 @pytest.mark.parametrize("bad", [None, "", "a b", 5, ["x"]])
@@ -78,8 +81,10 @@ def test_credentials_for_one_registry_only():
     assert chain_registry.credentials("a.example:5000", get) == ("u", "p")
     assert chain_registry.credentials("b.example:5000", get) == (None, None)
     assert chain_registry.credentials("a.example:5000", get, username="x") == ("x", "p")
-    assert chain_registry.auth_config("a.example:5000/app:1", get) == {"username": "u",
-                                                                       "password": "p"}
+    assert chain_registry.auth_config("a.example:5000/app:1", get) == {
+        "username": "u",
+        "password": "p",
+    }
     assert chain_registry.auth_config("b.example:5000/app:1", get) is None
     assert chain_registry.auth_config("busybox", get) is None
 
@@ -103,8 +108,14 @@ def test_config_written_atomically_with_mode_0600(tmp_path):
     assert chain_registry.stored_login(conf, "other:5000", path) == (None, None)
 
 
-@pytest.mark.parametrize("auth", ["%%%not-base64", base64.b64encode(b"no-colon").decode(),
-                                  base64.b64encode(b"\xff\xfe:x").decode()])
+@pytest.mark.parametrize(
+    "auth",
+    [
+        "%%%not-base64",
+        base64.b64encode(b"no-colon").decode(),
+        base64.b64encode(b"\xff\xfe:x").decode(),
+    ],
+)
 def test_malformed_auth_entry_is_a_clean_error(auth):
     conf = {"auths": {"r:5000": {"auth": auth}}}
     with pytest.raises(CommandExecutionError, match="auth entry for r:5000 is malformed") as err:
@@ -154,8 +165,15 @@ class _Registry(http.server.BaseHTTPRequestHandler):
                 return self._send(401)
             return self._send(200, json.dumps({"token": TOKEN}).encode())
         if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-            return self._send(401, headers=[(
-                "WWW-Authenticate", f'Bearer realm="http://127.0.0.1:{port}/token",service="t"')])
+            return self._send(
+                401,
+                headers=[
+                    (
+                        "WWW-Authenticate",
+                        f'Bearer realm="http://127.0.0.1:{port}/token",service="t"',
+                    )
+                ],
+            )
         if self.path == "/v2/app/web/manifests/1.2":
             return self._send(200, b"{}", [("Docker-Content-Digest", "sha256:feed")])
         if self.path.startswith("/v2/app/"):
@@ -195,8 +213,12 @@ def test_registry_that_does_not_answer_is_unreachable(tmp_path):
 def test_login_status_store_and_forget(tmp_path):
     path = str(tmp_path / "config.json")
     assert chain_registry.login_status(path, "r:5000") == {
-        "logged_in": False, "username": None, "matches": None, "config_path": path,
-        "malformed": None}
+        "logged_in": False,
+        "username": None,
+        "matches": None,
+        "config_path": path,
+        "malformed": None,
+    }
     chain_registry.store_login(path, "r:5000", "u", "p")
     assert chain_registry.login_status(path, "r:5000", "u", "p")["matches"] is True
     assert chain_registry.login_status(path, "r:5000", "u", "other")["matches"] is False

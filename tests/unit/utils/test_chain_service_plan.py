@@ -6,8 +6,12 @@ from saltext.chain.utils import chain_errors
 from saltext.chain.utils import chain_service_haproxy as haproxy
 from saltext.chain.utils import chain_service_plan as plan
 
-HC = {"Test": ["CMD-SHELL", "true"], "Interval": 1_000_000_000, "Timeout": 1_000_000_000,
-      "Retries": 2}
+HC = {
+    "Test": ["CMD-SHELL", "true"],
+    "Interval": 1_000_000_000,
+    "Timeout": 1_000_000_000,
+    "Retries": 2,
+}
 
 
 def test_health_window_is_retries_times_interval_plus_timeout():
@@ -24,16 +28,19 @@ def test_update_defaults_and_validation():
     assert plan.check_update({"parallelism": "2", "monitor": "4.5"}, 4)["parallelism"] == 2
 
 
-@pytest.mark.parametrize("update,words", [
-    ({"monitor": 3}, ["update.monitor", "window (4s"]),
-    ({"failure_action": "retry"}, ["update.failure_action"]),
-    ({"order": "random"}, ["update.order"]),
-    ({"parallelism": 0}, ["update.parallelism"]),
-    ({"max_failure_ratio": 1.5}, ["update.max_failure_ratio"]),
-    ({"surge": 1}, ["unknown key", "surge"]),
-    ({"progress_deadline": 3, "monitor": 5}, ["progress_deadline"]),
-    ("fast", ["update: expected a mapping"]),
-])
+@pytest.mark.parametrize(
+    "update,words",
+    [
+        ({"monitor": 3}, ["update.monitor", "window (4s"]),
+        ({"failure_action": "retry"}, ["update.failure_action"]),
+        ({"order": "random"}, ["update.order"]),
+        ({"parallelism": 0}, ["update.parallelism"]),
+        ({"max_failure_ratio": 1.5}, ["update.max_failure_ratio"]),
+        ({"surge": 1}, ["unknown key", "surge"]),
+        ({"progress_deadline": 3, "monitor": 5}, ["progress_deadline"]),
+        ("fast", ["update: expected a mapping"]),
+    ],
+)
 def test_bad_update_is_refused_naming_the_key(update, words):
     with pytest.raises(chain_errors.BadInput) as err:
         plan.check_update(update, 4)
@@ -80,8 +87,10 @@ def test_history_and_previous():
 
 
 def test_converged():
-    reps = {"a": {"generation": "g1", "running": True, "health": "healthy"},
-            "b": {"generation": "g1", "running": True, "health": None}}
+    reps = {
+        "a": {"generation": "g1", "running": True, "health": "healthy"},
+        "b": {"generation": "g1", "running": True, "health": None},
+    }
     assert plan.converged(reps, "g1", 2)
     assert not plan.converged(reps, "g1", 3)
     assert not plan.converged(reps, "g2", 2)
@@ -119,21 +128,31 @@ srv_check_port srv_check_addr srv_agent_addr srv_agent_port
 
 def test_haproxy_servers_state_is_parsed():
     servers = haproxy.parse_servers_state(STATE)
-    assert servers[1] == {"name": "s1", "addr": "192.168.240.3", "port": 8000, "op": "up",
-                          "maint": False, "drain": False}
+    assert servers[1] == {
+        "name": "s1",
+        "addr": "192.168.240.3",
+        "port": 8000,
+        "op": "up",
+        "maint": False,
+        "drain": False,
+    }
     assert servers[2]["maint"] and servers[2]["op"] == "down"
     assert servers[3]["drain"] and not servers[3]["maint"]
     assert haproxy.serving(servers) == [1]
 
 
 def test_haproxy_sessions_from_show_stat():
-    text = ("# pxname,svname,qcur,qmax,scur,smax\nchain,FRONTEND,,,3,4\n"
-            "app,s1,0,0,2,5\napp,s2,0,0,0,1\napp,BACKEND,0,0,2,5\nother,s1,0,0,9,9\n")
+    text = (
+        "# pxname,svname,qcur,qmax,scur,smax\nchain,FRONTEND,,,3,4\n"
+        "app,s1,0,0,2,5\napp,s2,0,0,0,1\napp,BACKEND,0,0,2,5\nother,s1,0,0,9,9\n"
+    )
     assert haproxy.parse_sessions(text, "app") == {1: 2, 2: 0}
 
 
 def test_haproxy_commands_and_errors():
-    assert haproxy.set_addr("app", 2, "10.0.0.5", 8000) == "set server app/s2 addr 10.0.0.5 port 8000"
+    assert (
+        haproxy.set_addr("app", 2, "10.0.0.5", 8000) == "set server app/s2 addr 10.0.0.5 port 8000"
+    )
     assert haproxy.set_state("app", 2, "drain") == "set server app/s2 state drain"
     with pytest.raises(chain_errors.BadInput):
         haproxy.set_state("app", 1, "off")

@@ -29,9 +29,25 @@ import aiohttp
 
 CAPABILITY = "<===[JENKINS REMOTING CAPACITY]===>rO0ABXNyABpodWRzb24ucmVtb3RpbmcuQ2FwYWJpbGl0eQAAAAAAAAABAgABSgAEbWFza3hwAAAAAAAAAf4="
 CHUNK = 512 * 1024
-DEFAULT_EXCLUDES = ["**/*~", "**/#*#", "**/.#*", "**/%*%", "**/._*", "**/CVS", "**/CVS/**",
-                    "**/.cvsignore", "**/.svn", "**/.svn/**", "**/.git", "**/.git/**",
-                    "**/.gitignore", "**/.gitmodules", "**/.hg", "**/.hg/**", "**/.DS_Store"]
+DEFAULT_EXCLUDES = [
+    "**/*~",
+    "**/#*#",
+    "**/.#*",
+    "**/%*%",
+    "**/._*",
+    "**/CVS",
+    "**/CVS/**",
+    "**/.cvsignore",
+    "**/.svn",
+    "**/.svn/**",
+    "**/.git",
+    "**/.git/**",
+    "**/.gitignore",
+    "**/.gitmodules",
+    "**/.hg",
+    "**/.hg/**",
+    "**/.DS_Store",
+]
 
 
 def log(msg):
@@ -143,7 +159,9 @@ class BuildRun:
                     result = "FAILURE"
                     break
             else:
-                await self.log(f"WARNING: build step {step.get('class')} is not supported by the Jenkins emulator; skipped\n")
+                await self.log(
+                    f"WARNING: build step {step.get('class')} is not supported by the Jenkins emulator; skipped\n"
+                )
         if self.aborted:
             return "ABORTED"
         for archiver in spec.get("archivers") or []:
@@ -151,8 +169,12 @@ class BuildRun:
                 await self.log("Skipped archiving because build is not successful\n")
                 continue
             await self.log("Archiving artifacts\n")
-            files = find_files(workspace, archiver.get("artifacts"), archiver.get("excludes"),
-                               archiver.get("defaultExcludes", True))
+            files = find_files(
+                workspace,
+                archiver.get("artifacts"),
+                archiver.get("excludes"),
+                archiver.get("defaultExcludes", True),
+            )
             if not files:
                 message = f'No artifacts found that match the file pattern "{archiver.get("artifacts")}". Configuration error?'
                 if archiver.get("allowEmptyArchive"):
@@ -200,11 +222,16 @@ class BuildRun:
         await self.log(f"[{os.path.basename(workspace)}] $ {' '.join(args)}\n")
         try:
             self.proc = await asyncio.create_subprocess_exec(
-                *args, cwd=workspace, env=env, stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+                *args,
+                cwd=workspace,
+                env=env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
             )
         except OSError as exc:
-            await self.log(f"java.io.IOException: Cannot run program \"{args[0]}\": {exc}\n")
+            await self.log(f'java.io.IOException: Cannot run program "{args[0]}": {exc}\n')
             os.unlink(script)
             return 1
         pending = b""
@@ -242,7 +269,11 @@ class Agent:
         self.cookie = None
 
     def headers(self):
-        headers = {"Node-Name": self.name, "Secret-Key": self.secret, "X-Remoting-Capability": CAPABILITY}
+        headers = {
+            "Node-Name": self.name,
+            "Secret-Key": self.secret,
+            "X-Remoting-Capability": CAPABILITY,
+        }
         if self.cookie:
             # like remoting's Engine in WebSocket mode: present the Connection-Cookie of the last
             # handshake, so that the controller replaces a channel it still believes alive
@@ -257,8 +288,9 @@ class Agent:
             while True:
                 try:
                     log(f"Connecting to {ws_url} as {self.name}")
-                    async with session.ws_connect(ws_url, headers=self.headers(), heartbeat=10,
-                                                  max_msg_size=64 * 1024 * 1024) as ws:
+                    async with session.ws_connect(
+                        ws_url, headers=self.headers(), heartbeat=10, max_msg_size=64 * 1024 * 1024
+                    ) as ws:
                         backoff = 0.5
                         handshake = getattr(ws, "_response", None)  # aiohttp 3.8 .. 3.12
                         if handshake is not None and handshake.headers.get("Connection-Cookie"):
@@ -268,7 +300,9 @@ class Agent:
                 except aiohttp.WSServerHandshakeError as exc:
                     if 400 <= exc.status < 500:
                         detail = await self.refusal_detail(session, ws_url)
-                        log(f"SEVERE: The server rejected the connection: HTTP {exc.status} {detail}")
+                        log(
+                            f"SEVERE: The server rejected the connection: HTTP {exc.status} {detail}"
+                        )
                         return 1
                     log(f"Handshake failed: HTTP {exc.status}; retrying")
                 except (TimeoutError, aiohttp.ClientError, OSError) as exc:
@@ -391,12 +425,23 @@ def resolve_settings(argv=None, environ=None):
     name = name or env.get("JENKINS_AGENT_NAME") or env.get("JENKINS_NAME")
     workdir = args.workdir or env.get("JENKINS_AGENT_WORKDIR")
     websocket = args.websocket or _truthy(env.get("JENKINS_WEB_SOCKET"))
-    missing = [k for k, v in (("JENKINS_URL", url), ("JENKINS_SECRET", secret), ("JENKINS_AGENT_NAME", name)) if not v]
+    missing = [
+        k
+        for k, v in (("JENKINS_URL", url), ("JENKINS_SECRET", secret), ("JENKINS_AGENT_NAME", name))
+        if not v
+    ]
     if missing:
         raise SystemExit("missing " + ", ".join(missing))
     if not websocket:
-        log("WARNING: the emulated agent only connects over WebSocket (as with JENKINS_WEB_SOCKET=true)")
-    for unsupported in ("JENKINS_TUNNEL", "JENKINS_DIRECT_CONNECTION", "JENKINS_INSTANCE_IDENTITY", "JENKINS_PROTOCOLS"):
+        log(
+            "WARNING: the emulated agent only connects over WebSocket (as with JENKINS_WEB_SOCKET=true)"
+        )
+    for unsupported in (
+        "JENKINS_TUNNEL",
+        "JENKINS_DIRECT_CONNECTION",
+        "JENKINS_INSTANCE_IDENTITY",
+        "JENKINS_PROTOCOLS",
+    ):
         if env.get(unsupported):
             log(f"WARNING: {unsupported} is ignored by the emulated agent")
     return url, secret, name, workdir, websocket

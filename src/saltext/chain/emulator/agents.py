@@ -149,7 +149,11 @@ class Agents:
         elif kind == "artifact":
             try:
                 self.ctl.builds.add_artifact(
-                    build, msg["path"], base64.b64decode(msg.get("data", "")), int(msg.get("offset", 0)), bool(msg.get("last", True))
+                    build,
+                    msg["path"],
+                    base64.b64decode(msg.get("data", "")),
+                    int(msg.get("offset", 0)),
+                    bool(msg.get("last", True)),
                 )
             except (ValueError, KeyError, OSError) as exc:
                 build.append_log(f"ERROR: failed to archive {msg.get('path')}: {exc}\n")
@@ -166,11 +170,15 @@ class Agents:
         secret = request.headers.get("Secret-Key")
         capability = request.headers.get("X-Remoting-Capability")
         if name is None or secret is None or capability is None:
-            return ctl.error_text(request, 400, "This endpoint is only for use from agent.jar in WebSocket mode")
+            return ctl.error_text(
+                request, 400, "This endpoint is only for use from agent.jar in WebSocket mode"
+            )
         node = ctl.nodes.get(name)
         if node is None or node.get("numExecutors", 1) <= 0:
             return ctl.error_text(request, 400, "no such agent")
-        if not hmac.compare_digest(secret.encode("ascii", "replace"), ctl.nodes.secret(name).encode("ascii")):
+        if not hmac.compare_digest(
+            secret.encode("ascii", "replace"), ctl.nodes.secret(name).encode("ascii")
+        ):
             return ctl.error_text(request, 403, "Forbidden")
         unsafe_cookie = request.headers.get("Connection-Cookie")
         if unsafe_cookie is not None:
@@ -178,7 +186,9 @@ class Agents:
             try:
                 cookie = bytes.fromhex(unsafe_cookie).hex()
             except ValueError:
-                return ctl.error_text(request, 500, "java.lang.NumberFormatException: bad Connection-Cookie")
+                return ctl.error_text(
+                    request, 500, "java.lang.NumberFormatException: bad Connection-Cookie"
+                )
         else:
             cookie = secrets.token_hex(32)  # JnlpAgentReceiver.generateCookie
         # DefaultJnlpSlaveReceiver.afterProperties; a ConnectionRefusalException becomes
@@ -195,7 +205,9 @@ class Agents:
                 await current.ws.close()
             else:
                 return ctl.error_text(
-                    request, 400, f"{name} is already connected to this controller. Rejecting this connection."
+                    request,
+                    400,
+                    f"{name} is already connected to this controller. Rejecting this connection.",
                 )
         ws = web.WebSocketResponse(heartbeat=10, max_msg_size=64 * 1024 * 1024)
         ws.headers["X-Remoting-Capability"] = CAPABILITY
@@ -206,8 +218,14 @@ class Agents:
         self.connections[name] = conn
         ctl.nodes.offline_causes.pop(name, None)
         try:
-            await conn.send({"type": "hello", "name": name, "remoteFS": node.get("remoteFS") or "",
-                             "numExecutors": node.get("numExecutors", 1)})
+            await conn.send(
+                {
+                    "type": "hello",
+                    "name": name,
+                    "remoteFS": node.get("remoteFS") or "",
+                    "numExecutors": node.get("numExecutors", 1),
+                }
+            )
             ctl.wake()
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
@@ -226,12 +244,17 @@ class Agents:
                 del self.connections[name]
             if name not in self.connections:  # not replaced by a reconnect from the same peer
                 ctl.nodes.offline_causes[name] = {
-                    "json": {"_class": "hudson.slaves.OfflineCause$ChannelTermination", "timestamp": int(time.time() * 1000)},
+                    "json": {
+                        "_class": "hudson.slaves.OfflineCause$ChannelTermination",
+                        "timestamp": int(time.time() * 1000),
+                    },
                     "reason": "Connection was broken: java.nio.channels.ClosedChannelException",
                 }
             for build in list(ctl.builds.running.values()):
                 if build.built_on == name and getattr(build, "channel", None) is conn:
-                    build.append_log("Agent went offline during the build\nERROR: Connection was broken\n")
+                    build.append_log(
+                        "Agent went offline during the build\nERROR: Connection was broken\n"
+                    )
                     ctl.builds.finish(build, "FAILURE")
             ctl.wake()
         return ws

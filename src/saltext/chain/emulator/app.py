@@ -36,9 +36,21 @@ def sanitize_header(value):
 
 
 class Controller:
-    def __init__(self, home, host="127.0.0.1", port=8080, root_url=None, admin_user="admin",
-                 admin_token=None, admin_password=None, plugin_specs=(), builtin_executors=0,
-                 builtin_labels="", quiet_period=0.0, version=JENKINS_VERSION):
+    def __init__(
+        self,
+        home,
+        host="127.0.0.1",
+        port=8080,
+        root_url=None,
+        admin_user="admin",
+        admin_token=None,
+        admin_password=None,
+        plugin_specs=(),
+        builtin_executors=0,
+        builtin_labels="",
+        quiet_period=0.0,
+        version=JENKINS_VERSION,
+    ):
         self.home = os.path.abspath(home)
         os.makedirs(self.home, exist_ok=True)
         self.host = host
@@ -53,7 +65,9 @@ class Controller:
         self.quiet_period = quiet_period
         instance_key = store.secret_key(self.home, "emulator.key")
         cookie = "JSESSIONID." + instance_key.hex()[:8]
-        self.security = security.Security(admin_user, admin_token, admin_password, instance_key, cookie)
+        self.security = security.Security(
+            admin_user, admin_token, admin_password, instance_key, cookie
+        )
         self.plugins = plugins.Plugins(plugin_specs, version)
         self.nodes = nodes.Nodes(self)
         self.agents = agents.Agents(self)
@@ -145,7 +159,10 @@ class Controller:
             + "</p></body></html>"
         )
         return web.Response(
-            status=status, text=body, content_type="text/html", charset="utf-8",
+            status=status,
+            text=body,
+            content_type="text/html",
+            charset="utf-8",
             headers={"X-Error": sanitize_header(message)},
         )
 
@@ -203,13 +220,18 @@ class Controller:
         headers = CIMultiDict(
             [
                 ("X-You-Are-Authenticated-As", "anonymous"),
-                ("X-You-Are-In-Group-Disabled", "JENKINS-39402: use -Dhudson.security.AccessDeniedException2.REPORT_GROUP_HEADERS=true or use /whoAmI to diagnose"),
+                (
+                    "X-You-Are-In-Group-Disabled",
+                    "JENKINS-39402: use -Dhudson.security.AccessDeniedException2.REPORT_GROUP_HEADERS=true or use /whoAmI to diagnose",
+                ),
                 ("X-Required-Permission", "hudson.model.Hudson.Read"),
                 ("X-Permission-Implied-By", "hudson.security.Permission.GenericRead"),
                 ("X-Permission-Implied-By", "hudson.model.Hudson.Administer"),
             ]
         )
-        return web.Response(status=403, text=body, content_type="text/html", charset="utf-8", headers=headers)
+        return web.Response(
+            status=403, text=body, content_type="text/html", charset="utf-8", headers=headers
+        )
 
     def unauthorized(self, request, message):
         """``jenkins/security/BasicHeaderProcessor.java`` ``fail`` -> Spring's
@@ -218,8 +240,13 @@ class Controller:
             "<html><head><title>Error 401 Unauthorized</title></head><body><h2>HTTP ERROR 401 "
             f"{html.escape(message)}</h2></body></html>"
         )
-        resp = web.Response(status=401, text=body, content_type="text/html", charset="iso-8859-1",
-                            headers={"WWW-Authenticate": 'Basic realm="Jenkins"'})
+        resp = web.Response(
+            status=401,
+            text=body,
+            content_type="text/html",
+            charset="iso-8859-1",
+            headers={"WWW-Authenticate": 'Basic realm="Jenkins"'},
+        )
         resp["no_advertise"] = True
         return resp
 
@@ -303,7 +330,12 @@ class Controller:
             return json_response(request, self.root_json)
         if head == "me" and rest[:2] == ["api", "json"]:
             return json_response(request, lambda depth: self.user_json(request["user"]))
-        if head == "user" and len(rest) >= 3 and rest[0] == request["user"] and rest[1:3] == ["api", "json"]:
+        if (
+            head == "user"
+            and len(rest) >= 3
+            and rest[0] == request["user"]
+            and rest[1:3] == ["api", "json"]
+        ):
             return json_response(request, lambda depth: self.user_json(request["user"]))
         if head == "crumbIssuer":
             return self.crumb_issuer(request, rest)
@@ -356,7 +388,10 @@ class Controller:
             "nodeName": "",
             "numExecutors": self.builtin_executors,
             "description": None,
-            "jobs": [jobs.job_json(self, j, depth - 1) if depth > 0 else jobs.job_summary(j) for j in all_jobs],
+            "jobs": [
+                jobs.job_json(self, j, depth - 1) if depth > 0 else jobs.job_summary(j)
+                for j in all_jobs
+            ],
             "overallLoad": {},
             "primaryView": {"_class": "hudson.model.AllView", "name": "all", "url": root},
             "quietDownReason": None,
@@ -422,8 +457,12 @@ class Controller:
             )
         elif rest[:2] == ["api", "xml"]:
             xpath = request.query.get("xpath", "")
-            if re.fullmatch(r'concat\(//crumbRequestField,\s*"?:"?,\s*//crumb\)', xpath.replace("'", '"')):
-                resp = web.Response(text=f"{security.CRUMB_FIELD}:{crumb}", content_type="text/plain")
+            if re.fullmatch(
+                r'concat\(//crumbRequestField,\s*"?:"?,\s*//crumb\)', xpath.replace("'", '"')
+            ):
+                resp = web.Response(
+                    text=f"{security.CRUMB_FIELD}:{crumb}", content_type="text/plain"
+                )
             else:
                 resp = web.Response(
                     text=f'<defaultCrumbIssuer _class="hudson.security.csrf.DefaultCrumbIssuer"><crumb>{crumb}</crumb><crumbRequestField>{security.CRUMB_FIELD}</crumbRequestField></defaultCrumbIssuer>',
@@ -443,18 +482,24 @@ class Controller:
             return self.error_text(request, 404, "Node is offline")
         form = await self.form(request)
         script = form.get("script") or request.query.get("script") or ""
-        return web.Response(text=run_script(self, script), content_type="text/plain", charset="utf-8")
+        return web.Response(
+            text=run_script(self, script), content_type="text/plain", charset="utf-8"
+        )
 
 
 # ---------------------------------------------------------------- Groovy subset
 
-_STRING = r'''(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')'''
-_JENKINS = r"(?:jenkins\.model\.)?Jenkins\.(?:instance|getInstance\(\)|get\(\)|getInstanceOrNull\(\))"
+_STRING = r"""(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')"""
+_JENKINS = (
+    r"(?:jenkins\.model\.)?Jenkins\.(?:instance|getInstance\(\)|get\(\)|getInstanceOrNull\(\))"
+)
 _MAC = re.compile(
     rf"^(?:{_JENKINS}\.getComputer\(\s*{_STRING}\s*\)\s*\.\s*(?:jnlpMac|getJnlpMac\(\))"
     rf"|(?:jenkins\.slaves\.)?JnlpAgentReceiver\.SLAVE_SECRET\.mac\(\s*{_STRING}\s*\))$"
 )
-_VERSION = re.compile(rf"^(?:{_JENKINS}\.(?:version|getVersion\(\))(?:\.toString\(\))?|(?:jenkins\.model\.)?Jenkins\.VERSION)$")
+_VERSION = re.compile(
+    rf"^(?:{_JENKINS}\.(?:version|getVersion\(\))(?:\.toString\(\))?|(?:jenkins\.model\.)?Jenkins\.VERSION)$"
+)
 _PRINT = re.compile(r"^(println|print)\s*(?:\((.*)\)|\s(.*))\s*;?$")
 
 
@@ -548,9 +593,14 @@ async def request_log(request, handler):
         raise
     finally:
         ctl = request.app["ctl"]
-        entry = {"t": round(time.time(), 3), "method": request.method, "path": request.path,
-                 "query": _loggable_query(request.query), "status": status,
-                 "user": request.get("user")}
+        entry = {
+            "t": round(time.time(), 3),
+            "method": request.method,
+            "path": request.path,
+            "query": _loggable_query(request.query),
+            "status": status,
+            "user": request.get("user"),
+        }
         ctl.log_request(entry)
 
 

@@ -30,8 +30,21 @@ PERMALINKS = {
 
 
 class Build:
-    FIELDS = ("job", "number", "queue_id", "timestamp", "duration", "result", "building", "built_on",
-              "executor", "params", "causes", "artifacts", "estimated")
+    FIELDS = (
+        "job",
+        "number",
+        "queue_id",
+        "timestamp",
+        "duration",
+        "result",
+        "building",
+        "built_on",
+        "executor",
+        "params",
+        "causes",
+        "artifacts",
+        "estimated",
+    )
 
     def __init__(self, mgr, **kw):
         self.mgr = mgr
@@ -81,7 +94,11 @@ class Build:
         names = [p.rsplit("/", 1)[-1] for p in self.artifacts]
         for path, name in zip(self.artifacts, names, strict=True):
             artifacts.append(
-                {"displayPath": name if names.count(name) == 1 else path, "fileName": name, "relativePath": path}
+                {
+                    "displayPath": name if names.count(name) == 1 else path,
+                    "fileName": name,
+                    "relativePath": path,
+                }
             )
         actions = [{"_class": "hudson.model.CauseAction", "causes": self.causes}]
         if self.params:
@@ -141,7 +158,9 @@ class Builds:
                 build = Build(self, **data)
                 if build.building:
                     # the controller went away while it ran: Jenkins aborts such builds on restart
-                    build.append_log("Build was aborted: the controller restarted\nFinished: ABORTED\n")
+                    build.append_log(
+                        "Build was aborted: the controller restarted\nFinished: ABORTED\n"
+                    )
                     build.building = False
                     build.result = "ABORTED"
                     build.save()
@@ -183,7 +202,10 @@ class Builds:
         last 6 (SUCCESS/UNSTABLE first, FAILURE as the fallback; ABORTED/NOT_BUILT are not
         ``isCompleteBuild``), at most 3; the mean duration, -1 when none or all last 0 ms."""
         builds = self.for_job(full_name)
-        last_ok = next((b for b in reversed(builds) if not b.building and b.result in ("SUCCESS", "UNSTABLE")), None)
+        last_ok = next(
+            (b for b in reversed(builds) if not b.building and b.result in ("SUCCESS", "UNSTABLE")),
+            None,
+        )
         candidates = [last_ok] if last_ok is not None else []
         fallback = []
         for i, build in enumerate(reversed(builds)):
@@ -299,7 +321,11 @@ class Builds:
             except OSError:
                 pass
             return web.Response(body=data, content_type="text/plain", charset="utf-8")
-        if action == "logText" and len(sub) >= 2 and sub[1] in ("progressiveText", "progressiveHtml"):
+        if (
+            action == "logText"
+            and len(sub) >= 2
+            and sub[1] in ("progressiveText", "progressiveHtml")
+        ):
             # Stapler LargeText.doProgressText: start past the end of the log -> 0 ("text rolled
             # over"); while the build runs only whole lines are sent (writeLogTo stops after the
             # last newline); X-Text-Size is the raw byte offset to ask for next.
@@ -323,7 +349,9 @@ class Builds:
             headers = {"X-Text-Size": str(size)}
             if build.building:
                 headers["X-More-Data"] = "true"
-            return web.Response(body=data, content_type="text/plain", charset="utf-8", headers=headers)
+            return web.Response(
+                body=data, content_type="text/plain", charset="utf-8", headers=headers
+            )
         if action == "artifact":
             rel = "/".join(sub[1:])
             if not rel:

@@ -22,26 +22,48 @@ from . import plugins as plugin_mod
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="jenkins-emulator", description="Jenkins controller emulator")
+    parser = argparse.ArgumentParser(
+        prog="jenkins-emulator", description="Jenkins controller emulator"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the emulated controller")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--home", required=True, help="state directory (like JENKINS_HOME)")
-    serve.add_argument("--admin-user", default=os.environ.get("JENKINS_EMULATOR_ADMIN_USER", "admin"))
-    serve.add_argument("--admin-token", default=os.environ.get("JENKINS_EMULATOR_ADMIN_TOKEN"),
-                       help="API token of the admin user (crumb-exempt Basic auth)")
-    serve.add_argument("--admin-password", default=os.environ.get("JENKINS_EMULATOR_ADMIN_PASSWORD"),
-                       help="optional password of the admin user (Basic auth that needs crumbs)")
-    serve.add_argument("--root-url", default=os.environ.get("JENKINS_EMULATOR_ROOT_URL"),
-                       help="URL Jenkins advertises (default: from the request Host)")
+    serve.add_argument(
+        "--admin-user", default=os.environ.get("JENKINS_EMULATOR_ADMIN_USER", "admin")
+    )
+    serve.add_argument(
+        "--admin-token",
+        default=os.environ.get("JENKINS_EMULATOR_ADMIN_TOKEN"),
+        help="API token of the admin user (crumb-exempt Basic auth)",
+    )
+    serve.add_argument(
+        "--admin-password",
+        default=os.environ.get("JENKINS_EMULATOR_ADMIN_PASSWORD"),
+        help="optional password of the admin user (Basic auth that needs crumbs)",
+    )
+    serve.add_argument(
+        "--root-url",
+        default=os.environ.get("JENKINS_EMULATOR_ROOT_URL"),
+        help="URL Jenkins advertises (default: from the request Host)",
+    )
     serve.add_argument("--plugin", action="append", default=[], metavar="NAME:VERSION")
     serve.add_argument("--plugins-file", action="append", default=[], metavar="PATH")
-    serve.add_argument("--builtin-executors", type=int,
-                       default=int(os.environ.get("JENKINS_EMULATOR_BUILTIN_EXECUTORS", "0")))
+    serve.add_argument(
+        "--builtin-executors",
+        type=int,
+        default=int(os.environ.get("JENKINS_EMULATOR_BUILTIN_EXECUTORS", "0")),
+    )
     serve.add_argument("--builtin-labels", default="")
-    serve.add_argument("--quiet-period", type=float, default=0.0,
-                       help="default quiet period in seconds (Jenkins: 5; default 0 for speed)")
+    serve.add_argument(
+        "--quiet-period",
+        type=float,
+        default=0.0,
+        help="default quiet period in seconds (Jenkins: 5; default 0 for speed)",
+    )
     serve.add_argument("--jenkins-version", default=None)
     sub.add_parser("agent", help="run the emulated inbound agent", add_help=False)
     health = sub.add_parser("healthcheck", help="exit 0 when a controller answers with X-Jenkins")
@@ -68,10 +90,17 @@ def serve(args):
     except (OSError, plugin_mod.PluginSpecError) as exc:
         raise SystemExit(f"jenkins-emulator: {exc}") from exc
     ctl = Controller(
-        args.home, host=args.host, port=args.port, root_url=args.root_url,
-        admin_user=args.admin_user, admin_token=args.admin_token, admin_password=args.admin_password,
-        plugin_specs=specs, builtin_executors=args.builtin_executors,
-        builtin_labels=args.builtin_labels, quiet_period=args.quiet_period,
+        args.home,
+        host=args.host,
+        port=args.port,
+        root_url=args.root_url,
+        admin_user=args.admin_user,
+        admin_token=args.admin_token,
+        admin_password=args.admin_password,
+        plugin_specs=specs,
+        builtin_executors=args.builtin_executors,
+        builtin_labels=args.builtin_labels,
+        quiet_period=args.quiet_period,
         version=args.jenkins_version or JENKINS_VERSION,
     )
     app = create_app(ctl)
@@ -81,7 +110,10 @@ def serve(args):
         await runner.setup()
         site = web.TCPSite(runner, args.host, args.port, shutdown_timeout=1.0)
         await site.start()
-        print(f"Jenkins emulator {ctl.version} is fully up and running on http://{args.host}:{args.port}/ (home {ctl.home})", flush=True)
+        print(
+            f"Jenkins emulator {ctl.version} is fully up and running on http://{args.host}:{args.port}/ (home {ctl.home})",
+            flush=True,
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

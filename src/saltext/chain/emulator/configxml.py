@@ -26,11 +26,40 @@ class ConfigError(ValueError):
 
 # Fields whose value is a string: an empty one is written ``<x></x>``, not ``<x/>``.
 STRING_FIELDS = {
-    "description", "displayName", "label", "remoteFS", "command", "assignedNode", "defaultValue",
-    "artifacts", "excludes", "name", "value", "url", "userId", "customWorkspace", "jdk", "message",
-    "labelString", "internalDir", "tunnel", "credentialsId", "spec", "script", "targets",
-    "configuredLocalRootPath", "agentCommand", "host", "javaPath", "jvmOptions", "prefixStartSlaveCmd",
-    "suffixStartSlaveCmd", "string", "authToken", "trim", "choices",
+    "description",
+    "displayName",
+    "label",
+    "remoteFS",
+    "command",
+    "assignedNode",
+    "defaultValue",
+    "artifacts",
+    "excludes",
+    "name",
+    "value",
+    "url",
+    "userId",
+    "customWorkspace",
+    "jdk",
+    "message",
+    "labelString",
+    "internalDir",
+    "tunnel",
+    "credentialsId",
+    "spec",
+    "script",
+    "targets",
+    "configuredLocalRootPath",
+    "agentCommand",
+    "host",
+    "javaPath",
+    "jvmOptions",
+    "prefixStartSlaveCmd",
+    "suffixStartSlaveCmd",
+    "string",
+    "authToken",
+    "trim",
+    "choices",
 }
 
 # class-name prefix -> plugin short name (XStream2 PluginClassOwnership looks the class up in the
@@ -76,7 +105,9 @@ ROOT_ALIASES = {
     "matrix-project": "matrix-project",
     "maven2-moduleset": "maven-plugin",
 }
-_GENERIC_PLUGIN = re.compile(r"^(?:hudson\.plugins|jenkins\.plugins|org\.jenkinsci\.plugins|io\.jenkins\.plugins)\.([A-Za-z0-9_]+)\.")
+_GENERIC_PLUGIN = re.compile(
+    r"^(?:hudson\.plugins|jenkins\.plugins|org\.jenkinsci\.plugins|io\.jenkins\.plugins)\.([A-Za-z0-9_]+)\."
+)
 
 FREESTYLE_ORDER = [
     # (tag, default) ; default None = optional (written only when present)
@@ -253,8 +284,14 @@ def normalize_project(root):
             child.set("class", "hudson.scm.NullSCM")
         elif tag in ("properties", "triggers", "builders", "publishers", "buildWrappers"):
             child.attrib.pop("class", None)
-        elif tag in ("keepDependencies", "canRoam", "disabled", "concurrentBuild",
-                     "blockBuildWhenDownstreamBuilding", "blockBuildWhenUpstreamBuilding"):
+        elif tag in (
+            "keepDependencies",
+            "canRoam",
+            "disabled",
+            "concurrentBuild",
+            "blockBuildWhenDownstreamBuilding",
+            "blockBuildWhenUpstreamBuilding",
+        ):
             child.text = "true" if _bool(child.text) else "false"
         new.append(child)
     for child in root:
@@ -274,9 +311,15 @@ def normalize_project(root):
 
 
 ARCHIVER_FIELDS = [  # hudson/tasks/ArtifactArchiver.java (2.568.2), declaration order
-    ("artifacts", None), ("excludes", None), ("latestOnly", None),
-    ("allowEmptyArchive", "false"), ("onlyIfSuccessful", "false"), ("fingerprint", "false"),
-    ("defaultExcludes", "true"), ("caseSensitive", "true"), ("followSymlinks", "true"),
+    ("artifacts", None),
+    ("excludes", None),
+    ("latestOnly", None),
+    ("allowEmptyArchive", "false"),
+    ("onlyIfSuccessful", "false"),
+    ("fingerprint", "false"),
+    ("defaultExcludes", "true"),
+    ("caseSensitive", "true"),
+    ("followSymlinks", "true"),
 ]
 
 
@@ -489,8 +532,17 @@ def job_label(root):
 
 # ---------------------------------------------------------------- nodes (agents)
 
-NODE_ORDER = ["name", "description", "remoteFS", "numExecutors", "mode", "retentionStrategy",
-              "launcher", "label", "nodeProperties"]
+NODE_ORDER = [
+    "name",
+    "description",
+    "remoteFS",
+    "numExecutors",
+    "mode",
+    "retentionStrategy",
+    "launcher",
+    "label",
+    "nodeProperties",
+]
 
 JNLP_LAUNCHER = "hudson.slaves.JNLPLauncher"
 
@@ -529,7 +581,9 @@ def launcher_from_json(data):
     if cls == JNLP_LAUNCHER:
         wds = data.get("workDirSettings")
         launcher.append(_workdir_settings(wds if isinstance(wds, dict) else {}))
-        ET.SubElement(launcher, "webSocket").text = "true" if _truthy(data.get("webSocket")) else "false"
+        ET.SubElement(launcher, "webSocket").text = (
+            "true" if _truthy(data.get("webSocket")) else "false"
+        )
         if data.get("tunnel"):
             ET.SubElement(launcher, "tunnel").text = str(data["tunnel"])
         return launcher
@@ -611,7 +665,9 @@ def node_to_xml(node, plugins):
     root = ET.Element("slave")
     cause = node.get("temporaryOfflineCause")
     if cause:
-        el = ET.SubElement(root, "temporaryOfflineCause", {"class": "hudson.slaves.OfflineCause$UserCause"})
+        el = ET.SubElement(
+            root, "temporaryOfflineCause", {"class": "hudson.slaves.OfflineCause$UserCause"}
+        )
         ET.SubElement(el, "timestamp").text = str(cause["timestamp"])
         desc = ET.SubElement(el, "description")
         holder = ET.SubElement(desc, "holder")
@@ -633,7 +689,9 @@ def node_to_xml(node, plugins):
     if node.get("retentionStrategy"):
         root.append(ET.fromstring(node["retentionStrategy"]))
     else:
-        ET.SubElement(root, "retentionStrategy", {"class": "hudson.slaves.RetentionStrategy$Always"})
+        ET.SubElement(
+            root, "retentionStrategy", {"class": "hudson.slaves.RetentionStrategy$Always"}
+        )
     root.append(ET.fromstring(node["launcher"]) if node.get("launcher") else default_launcher())
     ET.SubElement(root, "label").text = node.get("label") or ""
     if node.get("nodeProperties"):

@@ -18,7 +18,13 @@ from aiohttp import web
 from . import configxml, store
 from .api import json_response
 
-COLORS = {"SUCCESS": "blue", "UNSTABLE": "yellow", "FAILURE": "red", "ABORTED": "aborted", "NOT_BUILT": "notbuilt"}
+COLORS = {
+    "SUCCESS": "blue",
+    "UNSTABLE": "yellow",
+    "FAILURE": "red",
+    "ABORTED": "aborted",
+    "NOT_BUILT": "notbuilt",
+}
 
 
 class Job:
@@ -30,7 +36,9 @@ class Job:
         self.root = root
         self.children = ItemMap()
         self.dir = store.job_dir(ctl.home, full_name)
-        self.next_build_number = int((store.read_text(os.path.join(self.dir, "nextBuildNumber"), "1") or "1").strip() or 1)
+        self.next_build_number = int(
+            (store.read_text(os.path.join(self.dir, "nextBuildNumber"), "1") or "1").strip() or 1
+        )
 
     @property
     def kind(self):
@@ -66,7 +74,9 @@ class Job:
         return configxml.parameter_definitions(self.root)
 
     def save_config(self):
-        store.atomic_write(os.path.join(self.dir, "config.xml"), configxml.serialize(self.root) + "\n")
+        store.atomic_write(
+            os.path.join(self.dir, "config.xml"), configxml.serialize(self.root) + "\n"
+        )
 
     def save_next_build_number(self):
         store.atomic_write(os.path.join(self.dir, "nextBuildNumber"), f"{self.next_build_number}\n")
@@ -226,7 +236,10 @@ def job_json(ctl, job, depth=0, all_builds=False):
         base.update(
             {
                 "healthReport": [],
-                "jobs": [job_json(ctl, j, depth - 1) if depth > 0 else job_summary(j) for j in job.children.values()],
+                "jobs": [
+                    job_json(ctl, j, depth - 1) if depth > 0 else job_summary(j)
+                    for j in job.children.values()
+                ],
                 "primaryView": {"_class": "hudson.model.AllView", "name": "All", "url": job.url()},
                 "views": [{"_class": "hudson.model.AllView", "name": "All", "url": job.url()}],
             }
@@ -271,7 +284,9 @@ def job_json(ctl, job, depth=0, all_builds=False):
             "lastCompletedBuild": ref(last(completed)),
             "lastFailedBuild": ref(last(lambda b: completed(b) and b.result == "FAILURE")),
             "lastStableBuild": ref(last(lambda b: completed(b) and b.result == "SUCCESS")),
-            "lastSuccessfulBuild": ref(last(lambda b: completed(b) and b.result in ("SUCCESS", "UNSTABLE"))),
+            "lastSuccessfulBuild": ref(
+                last(lambda b: completed(b) and b.result in ("SUCCESS", "UNSTABLE"))
+            ),
             "lastUnstableBuild": ref(last(lambda b: completed(b) and b.result == "UNSTABLE")),
             "lastUnsuccessfulBuild": ref(last(lambda b: completed(b) and b.result != "SUCCESS")),
             "nextBuildNumber": job.next_build_number,
@@ -281,7 +296,13 @@ def job_json(ctl, job, depth=0, all_builds=False):
             "disabled": job.disabled,
             "downstreamProjects": [],
             "labelExpression": label,
-            "scm": {"_class": (job.root.find("scm").get("class") if job.root.find("scm") is not None else "hudson.scm.NullSCM")},
+            "scm": {
+                "_class": (
+                    job.root.find("scm").get("class")
+                    if job.root.find("scm") is not None
+                    else "hudson.scm.NullSCM"
+                )
+            },
             "upstreamProjects": [],
         }
     )
@@ -316,7 +337,9 @@ def parameter_definition_json(p):
 def is_xml_submission(request):
     """``requestContentType.startsWith("application/xml") || … startsWith("text/xml")``."""
     ctype = request.headers.get("Content-Type")
-    return ctype is not None and (ctype.startswith("application/xml") or ctype.startswith("text/xml"))
+    return ctype is not None and (
+        ctype.startswith("application/xml") or ctype.startswith("text/xml")
+    )
 
 
 async def request_parameter(ctl, request, name):
@@ -388,7 +411,9 @@ async def create_item(ctl, request, parent):
         try:
             root = configxml.parse(await request.read())
         except configxml.ConfigError as exc:
-            return ctl.error_text(request, 500, f"java.io.IOException: Failed to persist config.xml: {exc}")
+            return ctl.error_text(
+                request, 500, f"java.io.IOException: Failed to persist config.xml: {exc}"
+            )
         problem = configxml.unknown_item_class(root, ctl.plugins.versions())
         if problem:
             return ctl.error_text(request, 500, problem)
@@ -451,7 +476,9 @@ async def handle(ctl, request, job, rest):
 async def config_xml(ctl, request, job):
     if request.method == "GET":
         root = configxml.apply_plugin_attrs(job.root, ctl.plugins.versions())
-        return web.Response(text=configxml.serialize(root), content_type="application/xml", charset="utf-8")
+        return web.Response(
+            text=configxml.serialize(root), content_type="application/xml", charset="utf-8"
+        )
     if request.method != "POST":
         return web.Response(status=405)
     # AbstractItem.updateByXml: identity transform ("Failed to process config.xml"), then
@@ -460,13 +487,16 @@ async def config_xml(ctl, request, job):
     try:
         root = configxml.parse(await request.read())
     except configxml.ConfigError as exc:
-        return ctl.error_text(request, 500, f"java.io.IOException: Failed to process config.xml: {exc}")
+        return ctl.error_text(
+            request, 500, f"java.io.IOException: Failed to process config.xml: {exc}"
+        )
     problem = configxml.unknown_item_class(root, ctl.plugins.versions())
     if problem:
         return ctl.error_text(request, 500, problem)
     if root.tag != job.root.tag:
         return ctl.error_text(
-            request, 500,
+            request,
+            500,
             f"java.io.IOException: Expecting class {job.job_class} but got class "
             f"{configxml.job_class(root)} instead",
         )
@@ -480,7 +510,14 @@ def _delay(request, job):
     text = request.query.get("delay")
     if text:
         text = text.strip().lower()
-        for suffix, factor in (("sec", 1), ("secs", 1), ("s", 1), ("ms", 0.001), ("min", 60), ("m", 60)):
+        for suffix, factor in (
+            ("sec", 1),
+            ("secs", 1),
+            ("s", 1),
+            ("ms", 0.001),
+            ("min", 60),
+            ("m", 60),
+        ):
             if text.endswith(suffix) and text[: -len(suffix)].strip().replace(".", "", 1).isdigit():
                 return float(text[: -len(suffix)]) * factor
         try:

@@ -72,7 +72,9 @@ class Binary:
         return f"{self.left}{self.op}{self.right}"
 
 
-_TOKEN = re.compile(r'\s*(?:(<->|->|&&|\|\||!|\(|\))|"((?:[^"\\]|\\.)*)"|((?:[^\s!&|()<>"-]|-(?!>))+))')
+_TOKEN = re.compile(
+    r'\s*(?:(<->|->|&&|\|\||!|\(|\))|"((?:[^"\\]|\\.)*)"|((?:[^\s!&|()<>"-]|-(?!>))+))'
+)
 
 
 def _tokenize(text):

@@ -155,7 +155,11 @@ def executors_json(ctl, name, total, depth):
         build = running.get(i)
         current = None
         if build is not None:
-            current = {"_class": "hudson.model.FreeStyleBuild", "number": build.number, "url": build.url()}
+            current = {
+                "_class": "hudson.model.FreeStyleBuild",
+                "number": build.number,
+                "url": build.url(),
+            }
             if depth > 1:
                 current = build.json(depth - 2)
         result.append(
@@ -319,22 +323,32 @@ async def do_create_item_form(ctl, request):
     try:
         data = json.loads(raw)
     except ValueError:
-        return ctl.failure(request, "Failed to parse form data. Please report this problem as a bug")
+        return ctl.failure(
+            request, "Failed to parse form data. Please report this problem as a bug"
+        )
     node_type = form.get("type") or data.get("type") or ""
     if node_type not in ("hudson.slaves.DumbSlave$DescriptorImpl", "hudson.slaves.DumbSlave"):
         # NodeDescriptor.all().find(type) is null -> NullPointerException in doDoCreateItem
-        return ctl.error_text(request, 500, f"java.lang.NullPointerException: no node type {node_type}")
+        return ctl.error_text(
+            request, 500, f"java.lang.NullPointerException: no node type {node_type}"
+        )
     try:
         executors = int(data.get("numExecutors", 1))
     except (TypeError, ValueError):
         return ctl.failure(request, "Not a number")
     if executors <= 0:
-        return ctl.failure(request, f"Invalid agent configuration for {name}. Invalid number of executors.")
+        return ctl.failure(
+            request, f"Invalid agent configuration for {name}. Invalid number of executors."
+        )
     remote_fs = data.get("remoteFS") or ""
     if not remote_fs.strip():
         return ctl.failure(request, "Remote directory is mandatory")
     retention = data.get("retentionStrategy") or {}
-    retention_cls = retention.get("stapler-class") or retention.get("$class") or "hudson.slaves.RetentionStrategy$Always"
+    retention_cls = (
+        retention.get("stapler-class")
+        or retention.get("$class")
+        or "hudson.slaves.RetentionStrategy$Always"
+    )
     node = {
         "name": name,
         "description": data.get("nodeDescription") or data.get("description") or "",
@@ -342,7 +356,9 @@ async def do_create_item_form(ctl, request):
         "numExecutors": executors,
         "mode": data.get("mode") or "NORMAL",
         "retentionStrategy": f'<retentionStrategy class="{escape(retention_cls)}" />',
-        "launcher": configxml.ET.tostring(configxml.launcher_from_json(data.get("launcher")), encoding="unicode"),
+        "launcher": configxml.ET.tostring(
+            configxml.launcher_from_json(data.get("launcher")), encoding="unicode"
+        ),
         "label": " ".join(labels.atoms(data.get("labelString") or data.get("label") or "")),
         "nodeProperties": None,
         "temporaryOfflineCause": None,
@@ -405,16 +421,22 @@ async def create_item_xml(ctl, request):
         try:
             root = configxml.parse(body)
         except configxml.ConfigError as exc:
-            return ctl.error_text(request, 500, f"com.thoughtworks.xstream.io.StreamException: {exc}")
+            return ctl.error_text(
+                request, 500, f"com.thoughtworks.xstream.io.StreamException: {exc}"
+            )
         problem = _node_class_problem(root)
         if problem == "type":
-            return ctl.error_text(request, 500, f"java.lang.ClassCastException: {root.tag} is not a Node")
+            return ctl.error_text(
+                request, 500, f"java.lang.ClassCastException: {root.tag} is not a Node"
+            )
         if problem:
             return ctl.error_text(request, 500, problem)
         try:
             node = configxml.node_from_xml(root)
         except configxml.ConfigError as exc:
-            return ctl.error_text(request, 500, f"com.thoughtworks.xstream.converters.ConversionException: {exc}")
+            return ctl.error_text(
+                request, 500, f"com.thoughtworks.xstream.converters.ConversionException: {exc}"
+            )
         fixed = (name or "").strip()
         if fixed:
             node["name"] = fixed
@@ -472,7 +494,9 @@ async def config_xml(ctl, request, name):
     try:
         node = configxml.node_from_xml(root)
     except configxml.ConfigError as exc:
-        return ctl.error_text(request, 500, f"com.thoughtworks.xstream.converters.ConversionException: {exc}")
+        return ctl.error_text(
+            request, 500, f"com.thoughtworks.xstream.converters.ConversionException: {exc}"
+        )
     node["name"] = node["name"] or name
     error = check_good_name(node["name"])  # Nodes.replaceNode: checkGoodName
     if error:
@@ -531,7 +555,9 @@ async def change_offline_cause(ctl, request, name):
     if request.method != "POST":
         return web.Response(status=405, text="This URL requires POST")
     form = await ctl.form(request)
-    message = (request.query.get("offlineMessage") or form.get("offlineMessage") or "").strip() or None
+    message = (
+        request.query.get("offlineMessage") or form.get("offlineMessage") or ""
+    ).strip() or None
     _set_cause(ctl, name, message, request["user"])
     ctl.wake()
     return ctl.redirect(request, ctl.computer_url(name), status=302)
@@ -553,7 +579,9 @@ def jnlp_file(ctl, request, name):
         if (wds.findtext("failIfWorkDirIsMissing") or "false") == "true":
             args.append("-failIfWorkDirIsMissing")
     args += ["-url", ctl.agent_url(request)]
-    body = "<jnlp><application-desc>" + "".join(
-        f"<argument>{escape(a)}</argument>" for a in args
-    ) + "</application-desc></jnlp>"
+    body = (
+        "<jnlp><application-desc>"
+        + "".join(f"<argument>{escape(a)}</argument>" for a in args)
+        + "</application-desc></jnlp>"
+    )
     return web.Response(text=body, content_type="application/x-java-jnlp-file", charset="utf-8")

@@ -74,7 +74,8 @@ class Queue:
 
     def save(self):
         store.write_json(
-            self.path, {"counter": self.counter, "items": [i.to_dict() for i in self.items.values()]}
+            self.path,
+            {"counter": self.counter, "items": [i.to_dict() for i in self.items.values()]},
         )
 
     def active(self):
@@ -135,7 +136,11 @@ class Queue:
     def refresh_why(self, item):
         if item.state == "waiting":
             diff = item.timestamp - now_ms()
-            item.why = f"In the quiet period. Expires in {time_span(diff)}" if diff >= 0 else "Finished waiting"
+            item.why = (
+                f"In the quiet period. Expires in {time_span(diff)}"
+                if diff >= 0
+                else "Finished waiting"
+            )
 
     def maintain(self):
         """One pass of ``Queue.maintain``: returns True when something changed."""
@@ -278,7 +283,12 @@ class Queue:
                     ],
                 },
             )
-        cls = {"waiting": "WaitingItem", "blocked": "BlockedItem", "buildable": "BuildableItem", "left": "LeftItem"}[item.state]
+        cls = {
+            "waiting": "WaitingItem",
+            "blocked": "BlockedItem",
+            "buildable": "BuildableItem",
+            "left": "LeftItem",
+        }[item.state]
         if item.state == "waiting":
             self.refresh_why(item)
         data = {
@@ -306,7 +316,11 @@ class Queue:
             if item.executable:
                 build = self.ctl.builds.get(item.executable[0], item.executable[1])
                 if build is not None:
-                    executable = {"_class": "hudson.model.FreeStyleBuild", "number": build.number, "url": build.url()}
+                    executable = {
+                        "_class": "hudson.model.FreeStyleBuild",
+                        "number": build.number,
+                        "url": build.url(),
+                    }
                     if depth > 0:
                         executable = build.json(depth - 1)
             data["executable"] = executable

@@ -21,7 +21,9 @@ import time
 import urllib.error
 import urllib.request
 
-PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+PACKAGE_ROOT = os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+)
 AGENT_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "agent.py")
 
 
@@ -33,7 +35,9 @@ def free_port(host="127.0.0.1"):
 
 def _env():
     env = dict(os.environ)
-    env["PYTHONPATH"] = PACKAGE_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["PYTHONPATH"] = PACKAGE_ROOT + (
+        os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""
+    )
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 
@@ -46,7 +50,9 @@ def wait_until_up(url, user, token, timeout=20.0, proc=None):
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"jenkins-emulator exited with {proc.returncode}")
         try:
-            req = urllib.request.Request(url + "api/json?tree=url", headers={"Authorization": "Basic " + auth})
+            req = urllib.request.Request(
+                url + "api/json?tree=url", headers={"Authorization": "Basic " + auth}
+            )
             with urllib.request.urlopen(req, timeout=2) as resp:
                 if resp.status == 200:
                     return
@@ -57,8 +63,9 @@ def wait_until_up(url, user, token, timeout=20.0, proc=None):
 
 
 @contextlib.contextmanager
-def running_emulator(home, port=None, plugins=(), user="admin", token=None, extra_args=(),
-                     log_path=None, python=None):
+def running_emulator(
+    home, port=None, plugins=(), user="admin", token=None, extra_args=(), log_path=None, python=None
+):
     """Run ``python -m saltext.chain.emulator serve`` on 127.0.0.1; yields ``(url, user, token)``.
 
     ``plugins`` is an iterable of ``"name:version"`` strings.  The process is stopped on exit;
@@ -68,8 +75,22 @@ def running_emulator(home, port=None, plugins=(), user="admin", token=None, extr
     os.makedirs(home, exist_ok=True)
     port = port or free_port()
     token = token or secrets.token_hex(16)
-    cmd = [python or sys.executable, "-m", "saltext.chain.emulator", "serve", "--host", "127.0.0.1",
-           "--port", str(port), "--home", home, "--admin-user", user, "--admin-token", token]
+    cmd = [
+        python or sys.executable,
+        "-m",
+        "saltext.chain.emulator",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--home",
+        home,
+        "--admin-user",
+        user,
+        "--admin-token",
+        token,
+    ]
     for spec in plugins:
         cmd += ["--plugin", spec]
     cmd += list(extra_args)
@@ -88,14 +109,22 @@ def running_emulator(home, port=None, plugins=(), user="admin", token=None, extr
 def running_agent(url, secret, name, workdir, extra_env=None, log_path=None, python=None):
     """Run the emulated inbound agent (``agent.py``) as a subprocess; yields the Popen."""
     env = _env()
-    env.update({"JENKINS_URL": url, "JENKINS_SECRET": secret, "JENKINS_AGENT_NAME": name,
-                "JENKINS_AGENT_WORKDIR": os.fspath(workdir), "JENKINS_WEB_SOCKET": "true"})
+    env.update(
+        {
+            "JENKINS_URL": url,
+            "JENKINS_SECRET": secret,
+            "JENKINS_AGENT_NAME": name,
+            "JENKINS_AGENT_WORKDIR": os.fspath(workdir),
+            "JENKINS_WEB_SOCKET": "true",
+        }
+    )
     env.update(extra_env or {})
     log_path = log_path or os.path.join(os.fspath(workdir), "agent.log")
     os.makedirs(os.path.dirname(log_path), exist_ok=True)
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen([python or sys.executable, AGENT_SCRIPT], stdout=log,
-                                stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(
+            [python or sys.executable, AGENT_SCRIPT], stdout=log, stderr=subprocess.STDOUT, env=env
+        )
     try:
         yield proc
     finally:
