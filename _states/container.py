@@ -238,7 +238,7 @@ def running(
         spec = __salt__["container.normalize"](image=image, **spec_args)
         chain_docker_spec.comparisons(comparisons)
         test = __opts__["test"]
-        image_data = __salt__["container.image_inspect"](image, profile=profile)
+        image_data = _image_data(image, profile)
         if image_data is None:
             cmp = _image_missing(name, image, pull, profile)
             if cmp is None and not test:
@@ -312,6 +312,35 @@ def running(
     except (CommandExecutionError, SaltInvocationError) as err:
         _failed(ret, err, steps)
     return ret
+
+
+#: ``__context__`` key of the image reads shared by the ``container`` states of one run.
+_RUN_IMAGES = "chain.container.run_images"
+
+
+def _image_data(image, profile):
+    """The image's inspect data, read once per image and profile by consecutive ``container``
+    states of one state run (a no-op highstate then costs one read per container, not two).
+
+    ``state.apply`` gives every run its own ``__context__``, so nothing outlives the run. An entry
+    is reused only while every state that ran since it was read is a ``container`` state: those
+    never retag an image they found present. Any other state in between (``cmd.run`` of a
+    ``docker pull``, a ``container_image.present`` build) makes the next read a fresh one.
+    """
+    running = globals().get("__running__")
+    if running is None:  # not inside a state run: nothing to scope a cache to
+        return __salt__["container.image_inspect"](image, profile=profile)
+    cache = __context__.setdefault(_RUN_IMAGES, {})
+    key = repr((image, profile))
+    hit = cache.get(key)
+    if hit is not None and all(
+        tag in hit["seen"] or tag.startswith("container_|-") for tag in running
+    ):
+        return hit["data"]
+    data = __salt__["container.image_inspect"](image, profile=profile)
+    if data is not None:
+        cache[key] = {"data": data, "seen": frozenset(running)}
+    return data
 
 
 def _failed(ret, err, steps):

@@ -75,7 +75,7 @@ def make_client(conn, timeout=None):
     """A new ``docker.APIClient`` for connection settings; :class:`~chain_errors.Unreachable`
     when the engine does not answer the API version negotiation."""
     try:
-        return docker.APIClient(**client_kwargs(conn, timeout))
+        client = docker.APIClient(**client_kwargs(conn, timeout))
     except docker.errors.DockerException as err:
         raise chain_errors.Unreachable(
             f"cannot reach the Docker engine of {where(conn)}: {error_text(err)}"
@@ -86,6 +86,11 @@ def make_client(conn, timeout=None):
                 f"cannot reach the Docker engine of {where(conn)}: {error_text(err)}"
             ) from err
         raise
+    if client.base_url.startswith(("http+docker://", "npipe://")):
+        # A local socket is never proxied: skip requests' per-request lookup of proxy and
+        # netrc settings in the environment (about a third of a cached inspect's client time).
+        client.trust_env = False
+    return client
 
 
 def error_text(err):
