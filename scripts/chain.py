@@ -36,7 +36,7 @@ def say(msg):
 def _write_configs():
     srv = STATE / "srv"
     (srv / "ext").mkdir(parents=True, exist_ok=True)
-    for kind in ("_modules", "_states", "_runners", "_grains", "_beacons"):
+    for kind in ("_modules", "_states", "_runners", "_grains", "_beacons", "_utils"):
         link = srv / "ext" / kind
         if not link.exists():
             link.symlink_to(REPO / kind)
