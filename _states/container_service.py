@@ -94,9 +94,9 @@ def _validate(
     plan.check_history(history)
     chain_errors.as_int(port, "port", minimum=1, maximum=65535)
     chain_errors.as_int(stop_timeout, "stop_timeout", minimum=0)
+    plan.check_name(backend, "backend")  # checked even when unused: no input goes unchecked
     if frontend is not None:
         plan.check_name(frontend, "frontend")
-        plan.check_name(backend, "backend")
         if not network:
             raise SaltInvocationError(
                 "network: a frontend reaches the replicas over a network; name it"

@@ -168,7 +168,16 @@ ARG_TYPES = {
     "list_or_dict": {"buildargs", "plugins"},
     "profile": {"profile"},
 }
-PER_FUNCTION = {("jenkins_node.present", "labels"): "list_or_str"}
+PER_FUNCTION = {
+    ("jenkins_node.present", "labels"): "list_or_str",
+    ("container_service.running", "replicas"): "int",
+    ("container_service.running", "port"): "int",
+    ("container_service.running", "history"): "int",
+    ("container_service.running", "frontend"): "str",
+    ("container_service.running", "backend"): "str",
+    ("container_service.running", "network"): "str",
+    ("container_service.running", "update"): "dict",
+}
 NOT_ARGUMENTS = {
     "name",
     "sfun",
@@ -255,6 +264,10 @@ REGRESSIONS = {
         {"driver": 5},
         "log_config={'driver': 5} is accepted (as in running)",
     ),
+    ("container_service.running", "backend"): (
+        [0],
+        "backend=[0] is accepted when no frontend is set (backend was checked only with one)",
+    ),
     ("container.mod_watch", "profile"): (
         0,
         "mod_watch does not check profile in test mode: profile=0 passes",
@@ -322,7 +335,6 @@ def _check(ctx, fun, base, arg, value):
 
 # States added after issue 7 by their owners: their argument types are not declared here yet.
 UNTYPED = {
-    "container_service.running",
     "jenkins_agent.present",
     "jenkins_agent.absent",
     "jenkins_agent.pool",
