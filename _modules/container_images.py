@@ -3,8 +3,9 @@ Docker images, builds and registries (``container.image_*``, ``login``, ``regist
 
 .. versionadded:: 0.1.0
 
-Images are content-addressed when built (``chain_docker_build``); names and credentials come from ``chain_registry``. Part of the ``container`` execution module: this file shares its virtual name with
-``container.py`` (profiles, the engine, containers), so its functions are called as
+Images are content-addressed when built (``chain_docker_build``); names and credentials come from
+``chain_registry``. Part of the ``container`` execution module: this file shares its virtual name
+with ``container.py`` (profiles, the engine, containers), so its functions are called as
 ``container.<function>``; the client of a profile is the one ``container.py`` caches in
 ``__context__``.
 """

@@ -3,7 +3,8 @@ Docker networks and volumes (``container.network_*``, ``container.volume_*``).
 
 .. versionadded:: 0.1.0
 
-Declared properties are compared the way they are created (``chain_docker_objects``). Part of the ``container`` execution module: this file shares its virtual name with
+Declared properties are compared the way they are created (``chain_docker_objects``). Part of the
+``container`` execution module: this file shares its virtual name with
 ``container.py`` (profiles, the engine, containers), so its functions are called as
 ``container.<function>``; the client of a profile is the one ``container.py`` caches in
 ``__context__``.

@@ -77,8 +77,8 @@ def present(name, driver=None, driver_opts=None, labels=None, recreate="never", 
             ret.update(
                 result=False,
                 comment=(
-                    f"Volume {name} differs ({', '.join(diff)}) and volumes cannot change in place; "
-                    "set recreate: options-changed to replace it (its data is lost)"
+                    f"Volume {name} differs ({', '.join(diff)}) and volumes cannot change "
+                    "in place; set recreate: options-changed to replace it (its data is lost)"
                 ),
             )
             return ret

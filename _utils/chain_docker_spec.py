@@ -790,7 +790,8 @@ def option_names():
 def option_table():
     """The Markdown table of every option (docs/container.md)."""
     rows = [
-        "| option | also accepted as | inspect field | compared | default mode | in place | notes |",
+        "| option | also accepted as | inspect field | compared | default mode | in place "
+        "| notes |",
         "|---|---|---|---|---|---|---|",
     ]
     for o in OPTIONS:

@@ -1,8 +1,8 @@
 """config.xml parsing and re-serialisation the way Jenkins' XStream writes it.
 
-* ``GET …/config.xml`` is written by ``XStream2.toXMLUTF8`` (``hudson/util/XStream2.java``): the header
-  is ``<?xml version="1.1" encoding="UTF-8"?>``, two-space indentation, ``'`` and ``"`` escaped in
-  text, empty collections as ``<x/>``, empty strings as ``<x></x>``.
+* ``GET …/config.xml`` is written by ``XStream2.toXMLUTF8`` (``hudson/util/XStream2.java``): the
+  header is ``<?xml version="1.1" encoding="UTF-8"?>``, two-space indentation, ``'`` and ``"``
+  escaped in text, empty collections as ``<x/>``, empty strings as ``<x></x>``.
 * Elements whose class comes from a plugin get ``plugin="name@version"`` (XStream2's
   ``PluginClassOwnership``); core classes (``hudson.tasks.Shell`` …) get none.
 * A freestyle ``<project>`` is rewritten in the field order of
@@ -264,7 +264,7 @@ def _bool(value, default=False):
 
 
 def normalize_project(root):
-    """Freestyle ``<project>``: Jenkins field order, defaults filled in; unknown fields kept last."""
+    """Freestyle ``<project>``: Jenkins field order, defaults filled in, unknown fields last."""
     by_tag = {}
     for child in root:
         by_tag.setdefault(child.tag, child)

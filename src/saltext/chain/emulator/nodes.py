@@ -93,7 +93,7 @@ class Nodes:
 
     # ------------------------------------------------------------ scheduling view
     def label_set(self, name):
-        """Assigned labels: the label string atoms plus the node's own name (``Node.getAssignedLabels``)."""
+        """Assigned labels: label atoms plus the node's own name (``Node.getAssignedLabels``)."""
         if name == "":
             return {"built-in", *labels.atoms(self.ctl.builtin_labels)}
         node = self.nodes[name]
@@ -146,7 +146,10 @@ def temporary_cause_json(cause):
 
 
 def executors_json(ctl, name, total, depth):
-    """``Computer.getExecutors``: details (``currentExecutable`` …) only from depth 1, as Stapler shows them."""
+    """``Computer.getExecutors``: details (``currentExecutable`` …) only from depth 1.
+
+    As Stapler shows them.
+    """
     if depth < 1:
         return [{"_class": "hudson.model.Executor"} for _ in range(total)]
     running = {b.executor: b for b in ctl.builds.running.values() if b.built_on == name}
