@@ -11,9 +11,8 @@ uses the same ``HostConfig`` keys). Validation, comparison, create and update bo
 ``mod_watch`` parameter split and the option table of ``docs/container.md`` are derived from
 :data:`OPTIONS`; nothing else lists options.
 
-Comparison kinds: ``value`` (exact, order matters), ``set`` (order-free), ``dict`` (key by key),
-``networks`` (endpoints: aliases and addresses). Modes: ``strict``, ``ignore``,
-``allow_more_present`` (the container may hold more than declared).
+Comparison kinds (``value``, ``set``, ``dict``, ``networks``) and modes (``strict``, ``ignore``,
+``allow_more_present``) are defined in ``chain_docker_compare``.
 
 Pure code: no Salt dunders, no docker SDK; the execution module does the I/O.
 """
@@ -22,15 +21,18 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 try:
+    from saltext.chain.utils import chain_docker_compare, chain_errors
     from saltext.chain.utils import chain_docker_types as t
-    from saltext.chain.utils import chain_errors
 except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
+    import chain_docker_compare
     import chain_docker_types as t
     import chain_errors
 
 BadInput = chain_errors.BadInput
 
-COMPARISON_MODES = ("strict", "ignore", "allow_more_present")
+COMPARISON_MODES = chain_docker_compare.COMPARISON_MODES
+differs = chain_docker_compare.differs
+change = chain_docker_compare.change
 
 
 class Option(NamedTuple):
@@ -662,52 +664,6 @@ def expected(name, spec, image_config):
         image_vols = [("", p, "rw") for p in image_config.get("Volumes") or {} if p not in declared]
         return sorted(set(value) | set(image_vols))
     return value
-
-
-def _hashable(item):
-    return tuple(item) if isinstance(item, list) else item
-
-
-def differs(kind, mode, want, have):
-    if mode == "ignore":
-        return False
-    if kind == "set":
-        exp, act = {_hashable(x) for x in want}, {_hashable(x) for x in have or []}
-        return not exp <= act if mode == "allow_more_present" else exp != act
-    if kind == "dict":
-        have = have or {}
-        if mode == "allow_more_present":
-            return any(have.get(k) != v for k, v in want.items())
-        return want != have
-    if kind == "networks":
-        have = have or {}
-        for name, opts in want.items():
-            cur = have.get(name)
-            if cur is None or not set(opts["aliases"]) <= set(cur["aliases"]):
-                return True
-            if any(opts[k] and opts[k] != cur[k] for k in ("ipv4_address", "ipv6_address")):
-                return True
-        return mode == "strict" and set(have) - set(want) - {"bridge"} != set()
-    return want != have
-
-
-def change(kind, want, have, field=None):
-    """The ``changes`` entry of one field: sets as added/removed, maps as the differing keys."""
-    if kind == "set":
-        exp, act = {_hashable(x) for x in want}, {_hashable(x) for x in have or []}
-        out = {"added": sorted(exp - act), "removed": sorted(act - exp)}
-    elif kind == "dict":
-        have = have or {}
-        keys = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
-        out = {
-            "old": {k: have[k] for k in keys if k in have},
-            "new": {k: want[k] for k in keys if k in want},
-        }
-    else:
-        out = {"old": have, "new": want}
-    if field == "environment":
-        out = {side: chain_errors.mask_mapping(values) for side, values in out.items()}
-    return out
 
 
 def mode_of(name, modes):
