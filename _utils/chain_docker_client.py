@@ -24,6 +24,7 @@ try:
     import docker
     import docker.errors
     import docker.tls
+    import docker.types
 
     HAS_DOCKER = True
 except ImportError:  # pragma: no cover - exercised only without the SDK
@@ -155,6 +156,21 @@ def _is_transport(err):
     return type(err).__module__.startswith(("requests", "urllib3")) or isinstance(
         err, (ConnectionError, TimeoutError)
     )
+
+
+def virtual(name):
+    """The ``__virtual__`` answer of a loader module that needs the docker SDK."""
+    if not HAS_DOCKER:
+        return (False, "the docker Python SDK (docker>=7.1) is not installed")
+    return name
+
+
+def ipam(subnet, gateway=None):
+    """The ``ipam`` argument of ``create_network`` for one pool (None without a subnet)."""
+    if not subnet:
+        return None
+    pool = docker.types.IPAMPool(subnet=subnet, gateway=gateway)
+    return docker.types.IPAMConfig(pool_configs=[pool])
 
 
 def client_for(profile, config_get, context, environ=None):
