@@ -31,6 +31,7 @@ container option table (``chain_docker_spec``), builds (``chain_docker_build``),
             127.0.0.1:5000: {username: chain, password: secret}
 """
 
+import functools
 import io
 import logging
 import os
@@ -313,16 +314,9 @@ create.__doc__ = create.__doc__.replace("{options}", chain_docker_spec.option_na
 
 
 def _ensure_image(image, profile, pull):
-    if __salt__["container.image_inspect"](image, profile=profile) is not None:
-        return
-    if pull == "never":
-        raise CommandExecutionError(f"image {image} is not present on the engine (pull=never)")
-    try:
-        __salt__["container.image_pull"](image, profile=profile)
-    except CommandExecutionError as err:
-        raise CommandExecutionError(
-            f"image {image} is not present on the engine and could not be pulled: {err}"
-        ) from err
+    if __salt__["container.image_inspect"](image, profile=profile) is None:
+        pull_image = functools.partial(__salt__["container.image_pull"], image, profile=profile)
+        _docker.pull_missing(image, pull, pull_image)
 
 
 def _create_from_spec(spec, name, profile=None, pull="missing"):

@@ -96,7 +96,7 @@ def image_pull(name, platform=None, profile=None):
     kwargs = {"tag": tag, "stream": True, "decode": True, "auth_config": _auth_for(name)}
     kwargs.update({"platform": platform} if platform else {})
     before = image_inspect(name, profile=profile)
-    chain_docker_client.follow(
+    _docker.follow(
         f"pull {name}", _docker.call(f"pull {name}", _client(profile).pull, repo, **kwargs)
     )
     after = image_inspect(name, profile=profile)
@@ -141,7 +141,7 @@ def image_push(name, profile=None):
         decode=True,
         auth_config=_auth_for(name),
     )
-    return {"digest": chain_docker_client.follow(f"push {name}", stream).get("Digest")}
+    return {"digest": _docker.follow(f"push {name}", stream).get("Digest")}
 
 
 def image_remove(name, force=False, profile=None):

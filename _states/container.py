@@ -29,14 +29,16 @@ image converges its containers without ``watch`` and ``force``.
         - health_timeout: 60
 """
 
+import functools
 import inspect
 import logging
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
-    from saltext.chain.utils import chain_docker_spec, chain_errors
+    from saltext.chain.utils import chain_docker_client, chain_docker_spec, chain_errors
 except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
+    import chain_docker_client
     import chain_docker_spec
     import chain_errors
 
@@ -333,15 +335,9 @@ _RUNNING_PARAMS = {k: p for k, p in _RUNNING_PARAMS.items() if p.kind is not p.V
 
 def _image_missing(name, image, pull, profile):
     """The engine lacks the image: pull it (or predict the pull under test), then compare."""
-    if pull == "never":
-        raise CommandExecutionError(f"image {image} is not present on the engine (pull=never)")
-    if not __opts__["test"]:
-        try:
-            __salt__["container.image_pull"](image, profile=profile)
-        except CommandExecutionError as err:
-            raise CommandExecutionError(
-                f"image {image} is not present on the engine and could not be pulled: {err}"
-            ) from err
+    if pull == "never" or not __opts__["test"]:
+        pull_image = functools.partial(__salt__["container.image_pull"], image, profile=profile)
+        chain_docker_client.pull_missing(image, pull, pull_image)
         return None  # the caller compares again with the pulled image
     existing = __salt__["container.inspect"](name, profile=profile)
     if existing is None:

@@ -20,6 +20,8 @@ Nothing here touches Salt's dunders.
 
 import os
 
+from salt.exceptions import CommandExecutionError
+
 try:
     import docker
     import docker.errors
@@ -171,6 +173,19 @@ def ipam(subnet, gateway=None):
         return None
     pool = docker.types.IPAMPool(subnet=subnet, gateway=gateway)
     return docker.types.IPAMConfig(pool_configs=[pool])
+
+
+def pull_missing(image, pull, pull_image):
+    """Pull an image the engine lacks through ``pull_image()`` (``pull``: ``missing`` or
+    ``never``); either failure says why the image is not there."""
+    if pull == "never":
+        raise chain_errors.BackendError(f"image {image} is not present on the engine (pull=never)")
+    try:
+        pull_image()
+    except CommandExecutionError as err:
+        raise chain_errors.BackendError(
+            f"image {image} is not present on the engine and could not be pulled: {err}"
+        ) from err
 
 
 def client_for(profile, config_get, context, environ=None):
