@@ -155,21 +155,14 @@ def parse(data):
             raise ConfigError(f"Failed to parse XML: {exc}") from exc
 
 
+_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;", "\r": "&#xd;"}
+
+
 def _escape(text, attr=False):
     out = []
     for ch in text:
-        if ch == "&":
-            out.append("&amp;")
-        elif ch == "<":
-            out.append("&lt;")
-        elif ch == ">":
-            out.append("&gt;")
-        elif ch == '"':
-            out.append("&quot;")
-        elif ch == "'":
-            out.append("&apos;")
-        elif ch == "\r":
-            out.append("&#xd;")
+        if ch in _ENTITIES:
+            out.append(_ENTITIES[ch])
         elif ch in "\t\n":
             out.append(ch if not attr else f"&#x{ord(ch):x};")
         elif ord(ch) < 0x20 or ord(ch) == 0x7F:
