@@ -33,7 +33,6 @@ container option table (``chain_docker_spec``), builds (``chain_docker_build``),
 
 import functools
 import io
-import logging
 import os
 import re
 import tarfile
@@ -60,7 +59,6 @@ except ImportError:  # synced into the minion's extmods/utils (file_roots deploy
     import chain_errors
     import chain_profiles
 
-log = logging.getLogger(__name__)
 
 __virtualname__ = "container"
 __func_alias__ = {"exec_": "exec"}

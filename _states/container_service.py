@@ -37,18 +37,21 @@ replicas (kept, stopped) are started again: the exact previous image id, never a
           - container: chain-frontend
 """
 
-import logging
-
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
-    from saltext.chain.utils import chain_docker_spec, chain_errors, chain_service_plan
+    from saltext.chain.utils import (
+        chain_docker_spec,
+        chain_errors,
+        chain_service_plan,
+        chain_states,
+    )
 except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
     import chain_docker_spec
     import chain_errors
     import chain_service_plan
+    import chain_states
 
-log = logging.getLogger(__name__)
 
 __virtualname__ = "container_service"
 
@@ -58,9 +61,9 @@ RESERVED = {"name", "networks", "network_mode", "hostname"}
 
 
 def __virtual__():
-    if "container_service.apply" not in __salt__ or "container.inspect" not in __salt__:
-        return (False, "the container and container_service execution modules did not load")
-    return __virtualname__
+    return chain_states.needs(
+        __salt__, __virtualname__, "container_service.apply", "container.inspect"
+    )
 
 
 def _validate(name, image, spec_args, settings):

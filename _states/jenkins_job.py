@@ -29,7 +29,6 @@ it stores as ``app`` is not managed under the name ``App`` (the state fails, not
 """
 
 import functools
-import logging
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
@@ -40,15 +39,12 @@ except ImportError:  # synced into the minion's extmods/utils (file_roots deploy
     import chain_jenkins_jobs
     import chain_states
 
-log = logging.getLogger(__name__)
 
 __virtualname__ = "jenkins_job"
 
 
 def __virtual__():
-    if "jenkins.job_compare" not in __salt__:
-        return (False, "the jenkins execution module did not load")
-    return __virtualname__
+    return chain_states.needs(__salt__, __virtualname__, "jenkins.job_compare")
 
 
 _ret = chain_states.new_ret

@@ -22,7 +22,6 @@ included — is kept. ``enabled``/``disabled`` act on the administrative mark
 """
 
 import functools
-import logging
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
@@ -31,7 +30,6 @@ try:
 except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
     import chain_states
 
-log = logging.getLogger(__name__)
 
 __virtualname__ = "jenkins_node"
 
@@ -39,9 +37,7 @@ FIELDS = ("num_executors", "remote_fs", "labels", "mode", "description", "web_so
 
 
 def __virtual__():
-    if "jenkins.node_compare" not in __salt__:
-        return (False, "the jenkins execution module did not load")
-    return __virtualname__
+    return chain_states.needs(__salt__, __virtualname__, "jenkins.node_compare")
 
 
 _ret = chain_states.new_ret

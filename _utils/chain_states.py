@@ -20,3 +20,13 @@ def act(ret, test, what, verb, action):
         action()
         ret["comment"] = f"{what} {verb}"
     return ret
+
+
+def needs(salt, virtualname, *functions):
+    """The ``__virtual__`` answer of a state module that calls these execution module
+    functions (``salt``: the loader's ``__salt__``): its name, or why it cannot load."""
+    if all(func in salt for func in functions):
+        return virtualname
+    modules = sorted({func.split(".", 1)[0] for func in functions})
+    plural = "s" if len(modules) > 1 else ""
+    return (False, f"the {' and '.join(modules)} execution module{plural} did not load")
