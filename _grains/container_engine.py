@@ -59,7 +59,7 @@ log = logging.getLogger(__name__)
 __virtualname__ = "container_engine"
 
 #: Seconds allowed for each request; a grain must never hold up the minion.
-GRAIN_TIMEOUT = 2
+GRAIN_TIMEOUT = chain_profiles.GRAIN_TIMEOUT
 
 
 def __virtual__():
@@ -67,17 +67,11 @@ def __virtual__():
     return __virtualname__
 
 
-def _pillar():
-    try:
-        return globals().get("__pillar__") or {}
-    except Exception:  # noqa: BLE001 - an unset loader context raises on access
-        return {}
-
-
 def _connection():
     """The default profile's connection settings, resolved as the execution module does."""
+    loader = globals()
     return chain_profiles.default_docker_connection(
-        globals().get("__opts__") or {}, _pillar(), os.environ
+        loader.get("__opts__"), loader.get("__pillar__"), os.environ
     )
 
 

@@ -44,18 +44,11 @@ log = logging.getLogger(__name__)
 
 __virtualname__ = "jenkins_agents"
 
-GRAIN_TIMEOUT = 2
+GRAIN_TIMEOUT = chain_profiles.GRAIN_TIMEOUT
 
 
 def __virtual__():
     return __virtualname__
-
-
-def _pillar():
-    try:
-        return globals().get("__pillar__") or {}
-    except Exception:  # noqa: BLE001 - an unset loader context raises on access
-        return {}
 
 
 def agents(opts=None, pillar=None):
@@ -98,7 +91,8 @@ def jenkins_agents():
     try:
         if chain_docker_client is None or not chain_docker_client.HAS_DOCKER:
             return {"jenkins_agents": {}}
-        return {"jenkins_agents": agents(globals().get("__opts__") or {}, _pillar())}
+        loader = globals()
+        return {"jenkins_agents": agents(loader.get("__opts__"), loader.get("__pillar__"))}
     except Exception as err:  # noqa: BLE001 - a grain reports, it never raises
         log.debug("jenkins_agents grain: %s", err)
         return {"jenkins_agents": {}}

@@ -31,8 +31,8 @@ container option table (``chain_docker_spec``), builds (``chain_docker_build``),
             127.0.0.1:5000: {username: chain, password: secret}
 """
 
+import functools
 import io
-import logging
 import os
 import re
 import tarfile
@@ -41,33 +41,24 @@ import time
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
-    import docker  # noqa: F401 - only whether the SDK is there
-
-    HAS_DOCKER = True
-except ImportError:  # pragma: no cover - exercised only without the SDK
-    HAS_DOCKER = False
-
-try:
     from saltext.chain.utils import (
         chain_docker_build,
-        chain_docker_client,
-        chain_docker_objects,
         chain_docker_spec,
         chain_docker_types,
         chain_errors,
         chain_profiles,
     )
+    from saltext.chain.utils import chain_docker_client as _docker
+    from saltext.chain.utils import chain_docker_objects as _objects
 except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
     import chain_docker_build
-    import chain_docker_client
-    import chain_docker_objects
+    import chain_docker_client as _docker
+    import chain_docker_objects as _objects  # networks, volumes, list rows, label filters
     import chain_docker_spec
     import chain_docker_types
     import chain_errors
     import chain_profiles
 
-log = logging.getLogger(__name__)
-_objects = chain_docker_objects  # networks, volumes, list rows, label filters
 
 __virtualname__ = "container"
 __func_alias__ = {"exec_": "exec"}
@@ -79,9 +70,7 @@ PROFILE_KEYS = chain_profiles.KEYS["container"]
 
 
 def __virtual__():
-    if not HAS_DOCKER:
-        return (False, "the docker Python SDK (docker>=7.1) is not installed")
-    return __virtualname__
+    return _docker.virtual(__virtualname__)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -109,20 +98,7 @@ def connection(profile=None):
 def _client(profile=None):
     """The low-level ``docker.APIClient`` for a profile, cached in ``__context__`` (shared by
     the ``container_images`` and ``container_networks`` files of this module)."""
-    return chain_docker_client.client_for(profile, __salt__["config.get"], __context__, os.environ)
-
-
-#: The SDK call wrapper: engine errors as typed chain_errors (NotFound, Conflict, Unreachable).
-_call = chain_docker_client.call
-_get_or_none = chain_docker_client.get_or_none
-_removed = chain_docker_client.removed
-
-
-def _config_get(key, default=None):
-    return __salt__["config.get"](key, default)
-
-
-_name = _objects.name
+    return _docker.client_for(profile, __salt__["config.get"], __context__, os.environ)
 
 
 def _timestamp(value, field):
@@ -145,7 +121,7 @@ def version(profile=None):
         salt '*' container.version
         salt '*' container.version profile=build-host
     """
-    return _call("version", _client(profile).version)
+    return _docker.call("version", _client(profile).version)
 
 
 def info(profile=None):
@@ -157,7 +133,7 @@ def info(profile=None):
 
         salt '*' container.info
     """
-    return _call("info", _client(profile).info)
+    return _docker.call("info", _client(profile).info)
 
 
 def ping(profile=None):
@@ -169,7 +145,7 @@ def ping(profile=None):
 
         salt '*' container.ping
     """
-    return bool(_call("ping", _client(profile).ping))
+    return bool(_docker.call("ping", _client(profile).ping))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -222,7 +198,7 @@ def compare(name, spec, comparisons=None, profile=None, image_data=None):
         salt '*' container.compare web "$(salt-call --out=json container.normalize image=nginx)"
     """
     modes = chain_docker_spec.comparisons(comparisons)
-    _name(name)
+    _objects.name(name)
     if not isinstance(spec, dict) or not isinstance(spec.get("image"), str):
         raise SaltInvocationError("spec: expected the output of container.normalize")
     inspected = inspect(name, profile=profile)
@@ -271,8 +247,10 @@ def inspect(name, profile=None):
 
         salt '*' container.inspect web
     """
-    _name(name)
-    return _get_or_none(f"inspect container {name}", _client(profile).inspect_container, name)
+    _objects.name(name)
+    return _docker.get_or_none(
+        f"inspect container {name}", _client(profile).inspect_container, name
+    )
 
 
 def ps(all=False, labels=None, filters=None, profile=None):  # pylint: disable=redefined-builtin
@@ -291,7 +269,9 @@ def ps(all=False, labels=None, filters=None, profile=None):  # pylint: disable=r
     filters, wanted = dict(filters or {}), _objects.label_filters(labels)
     filters.update({"label": wanted} if wanted else {})
     everything = chain_errors.as_bool(all, "all")
-    rows = _call("list containers", _client(profile).containers, all=everything, filters=filters)
+    rows = _docker.call(
+        "list containers", _client(profile).containers, all=everything, filters=filters
+    )
     return _objects.container_rows(rows)
 
 
@@ -322,7 +302,7 @@ def create(image, name, profile=None, pull="missing", **kwargs):
         salt '*' container.create saltext-chain/busybox:latest web command='httpd -f -p 80'
     """
     spec = normalize(image=image, **kwargs)
-    _name(name)
+    _objects.name(name)
     if pull not in ("missing", "never"):
         raise SaltInvocationError(f"pull: expected missing or never, got {pull!r}")
     return _create_from_spec(spec, name, profile=profile, pull=pull)
@@ -332,23 +312,18 @@ create.__doc__ = create.__doc__.replace("{options}", chain_docker_spec.option_na
 
 
 def _ensure_image(image, profile, pull):
-    if __salt__["container.image_inspect"](image, profile=profile) is not None:
-        return
-    if pull == "never":
-        raise CommandExecutionError(f"image {image} is not present on the engine (pull=never)")
-    try:
-        __salt__["container.image_pull"](image, profile=profile)
-    except CommandExecutionError as err:
-        raise CommandExecutionError(
-            f"image {image} is not present on the engine and could not be pulled: {err}"
-        ) from err
+    if __salt__["container.image_inspect"](image, profile=profile) is None:
+        pull_image = functools.partial(__salt__["container.image_pull"], image, profile=profile)
+        _docker.pull_missing(image, pull, pull_image)
 
 
 def _create_from_spec(spec, name, profile=None, pull="missing"):
     client = _client(profile)
     _ensure_image(spec["image"], profile, pull)
     body = _create_args(client, spec, name)
-    created = _call(f"create container {name}", client.create_container_from_config, body, name)
+    created = _docker.call(
+        f"create container {name}", client.create_container_from_config, body, name
+    )
     cid = created["Id"]
     try:
         for net, opts in list((spec.get("networks") or {}).items())[1:]:
@@ -357,7 +332,7 @@ def _create_from_spec(spec, name, profile=None, pull="missing"):
             )
         _check_kept(spec, cid, created.get("Warnings"), profile)
     except CommandExecutionError:
-        _call(f"remove container {name}", client.remove_container, cid, force=True)
+        _docker.call(f"remove container {name}", client.remove_container, cid, force=True)
         raise
     return cid
 
@@ -396,7 +371,7 @@ def start(name, profile=None):
 
         salt '*' container.start web
     """
-    _call(f"start container {name}", _client(profile).start, _name(name))
+    _docker.call(f"start container {name}", _client(profile).start, _objects.name(name))
     return True
 
 
@@ -410,7 +385,9 @@ def stop(name, timeout=10, profile=None):
         salt '*' container.stop web timeout=30
     """
     grace = chain_errors.as_int(timeout, "timeout", minimum=0)
-    _call(f"stop container {name}", _client(profile).stop, _name(name), timeout=grace)
+    _docker.call(
+        f"stop container {name}", _client(profile).stop, _objects.name(name), timeout=grace
+    )
     return True
 
 
@@ -424,7 +401,9 @@ def restart(name, timeout=10, profile=None):
         salt '*' container.restart web
     """
     grace = chain_errors.as_int(timeout, "timeout", minimum=0)
-    _call(f"restart container {name}", _client(profile).restart, _name(name), timeout=grace)
+    _docker.call(
+        f"restart container {name}", _client(profile).restart, _objects.name(name), timeout=grace
+    )
     return True
 
 
@@ -445,7 +424,7 @@ def remove(
 
         salt '*' container.remove web force=True
     """
-    _name(name)
+    _objects.name(name)
     force, volumes = chain_errors.as_bool(force, "force"), chain_errors.as_bool(volumes, "volumes")
     grace = (
         None
@@ -455,10 +434,10 @@ def remove(
     client = _client(profile)
     if force and grace is not None:
         try:
-            _call(f"stop container {name}", client.stop, name, timeout=grace)
+            _docker.call(f"stop container {name}", client.stop, name, timeout=grace)
         except chain_errors.NotFound:
             return False
-    return _removed(
+    return _docker.removed(
         f"remove container {name}", client.remove_container, name, v=volumes, force=force
     )
 
@@ -491,8 +470,13 @@ def rename(name, new_name, profile=None):
 
         salt '*' container.rename web web-old
     """
-    _name(new_name, "new_name")
-    _call(f"rename container {name} to {new_name}", _client(profile).rename, _name(name), new_name)
+    _objects.name(new_name, "new_name")
+    _docker.call(
+        f"rename container {name} to {new_name}",
+        _client(profile).rename,
+        _objects.name(name),
+        new_name,
+    )
     return True
 
 
@@ -510,7 +494,7 @@ def update(name, restart_policy=None, memory=None, cpus=None, profile=None, **kw
         salt '*' container.update web memory=512m cpus=1.5 restart_policy=always
         salt '*' container.update web cpu_shares=512 pids_limit=200
     """
-    _name(name)
+    _objects.name(name)
     declared = {"restart_policy": restart_policy, "memory": memory, "cpus": cpus}
     declared.update((k, v) for k, v in kwargs.items() if not k.startswith("__"))
     fields = chain_docker_spec.normalize_fields(declared)
@@ -525,8 +509,8 @@ def update(name, restart_policy=None, memory=None, cpus=None, profile=None, **kw
         client = _client(profile)
         # docker-py's update_container lacks NanoCpus and PidsLimit: post the documented body.
         url = client._url("/containers/{0}/update", name)  # pylint: disable=protected-access
-        response = _call(f"update container {name}", client._post_json, url, data=body)  # pylint: disable=protected-access
-        _call(f"update container {name}", client._raise_for_status, response)  # pylint: disable=protected-access
+        response = _docker.call(f"update container {name}", client._post_json, url, data=body)  # pylint: disable=protected-access
+        _docker.call(f"update container {name}", client._raise_for_status, response)  # pylint: disable=protected-access
     return True
 
 
@@ -544,12 +528,12 @@ def exec_(name, cmd, environment=None, user=None, workdir=None, profile=None):
         salt '*' container.exec web 'cat /etc/hostname'
         salt '*' container.exec web '["ls", "-l", "/"]' user=nobody workdir=/tmp
     """
-    args = _objects.exec_args(_name(name), cmd, environment, user, workdir)
+    args = _objects.exec_args(_objects.name(name), cmd, environment, user, workdir)
     client, what = _client(profile), f"exec in {name}"
-    created = _call(what, client.exec_create, stdout=True, stderr=True, **args)
-    out, err = _call(what, client.exec_start, created["Id"], demux=True)
+    created = _docker.call(what, client.exec_create, stdout=True, stderr=True, **args)
+    out, err = _docker.call(what, client.exec_start, created["Id"], demux=True)
     return {
-        "retcode": _call(what, client.exec_inspect, created["Id"]).get("ExitCode"),
+        "retcode": _docker.call(what, client.exec_inspect, created["Id"]).get("ExitCode"),
         "stdout": (out or b"").decode("utf-8", "replace"),
         "stderr": (err or b"").decode("utf-8", "replace"),
     }
@@ -566,7 +550,7 @@ def logs(name, tail=100, since=None, timestamps=False, profile=None):
 
         salt '*' container.logs web tail=20 since=5m
     """
-    _name(name)
+    _objects.name(name)
     if tail != "all":
         tail = chain_errors.as_int(tail, "tail (a number of lines or 'all')", minimum=0)
     if isinstance(since, str) and not since.strip().isdigit():
@@ -574,7 +558,7 @@ def logs(name, tail=100, since=None, timestamps=False, profile=None):
     elif since is not None:
         since = chain_errors.as_int(since, "since (a unix timestamp or a duration like 10m)")
     timestamps = chain_errors.as_bool(timestamps, "timestamps")
-    data = _call(
+    data = _docker.call(
         f"logs of {name}",
         _client(profile).logs,
         name,
@@ -602,7 +586,7 @@ def wait_healthy(name, timeout=60, probe_url=None, interval=0.5, profile=None):
         salt '*' container.wait_healthy web timeout=30
         salt '*' container.wait_healthy web probe_url=http://127.0.0.1:8080/health
     """
-    _name(name)
+    _objects.name(name)
     timeout = chain_errors.as_number(timeout, "timeout (seconds)", minimum=0)
     interval = chain_errors.as_number(interval, "interval (seconds)", minimum=0)
     if probe_url is not None and not re.match(r"^https?://\S+$", str(probe_url)):
@@ -640,14 +624,16 @@ def copy_to(name, source, dest, profile=None):
 
         salt '*' container.copy_to web /srv/site/index.html /usr/share/nginx/html
     """
-    _name(name)
-    _name(dest, "dest")
+    _objects.name(name)
+    _objects.name(dest, "dest")
     if not isinstance(source, str) or not os.path.exists(source):
         raise SaltInvocationError(f"source {source} does not exist")
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         tar.add(source, arcname=os.path.basename(source.rstrip("/")))
-    if not _call(f"copy into {name}", _client(profile).put_archive, name, dest, buf.getvalue()):
+    if not _docker.call(
+        f"copy into {name}", _client(profile).put_archive, name, dest, buf.getvalue()
+    ):
         raise CommandExecutionError(f"copy into {name}:{dest} was refused")
     return True
 
@@ -662,8 +648,8 @@ def copy_from(name, source, dest, profile=None):
         salt '*' container.copy_from web /etc/nginx/nginx.conf /tmp/
     """
     for value, field in ((name, "name"), (source, "source"), (dest, "dest")):
-        _name(value, field)
-    stream, _ = _call(f"copy from {name}", _client(profile).get_archive, name, source)
+        _objects.name(value, field)
+    stream, _ = _docker.call(f"copy from {name}", _client(profile).get_archive, name, source)
     os.makedirs(dest, exist_ok=True)
     with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
         tar.extractall(dest, filter="data")
@@ -703,13 +689,13 @@ def prune(
     out = {}
     for kind in ("containers", "images", "networks", "volumes"):
         if asked[kind]:
-            out[kind] = _call(
+            out[kind] = _docker.call(
                 f"prune {kind}",
                 getattr(client, f"prune_{kind}"),
                 filters={"label": wanted} if wanted else None,
             )
     if asked["build"]:
-        out["build"] = _call("prune build cache", client.prune_builds)
+        out["build"] = _docker.call("prune build cache", client.prune_builds)
     return out
 
 
@@ -727,7 +713,7 @@ def events(since, until=None, filters=None, profile=None):
     if filters is not None and not isinstance(filters, dict):
         raise SaltInvocationError("filters: expected a mapping like {type: [container]}")
     return list(
-        _call(
+        _docker.call(
             "events",
             _client(profile).events,
             since=since,

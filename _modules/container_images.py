@@ -3,63 +3,39 @@ Docker images, builds and registries (``container.image_*``, ``login``, ``regist
 
 .. versionadded:: 0.1.0
 
-Images are content-addressed when built (``chain_docker_build``); names and credentials come from ``chain_registry``. Part of the ``container`` execution module: this file shares its virtual name with
-``container.py`` (profiles, the engine, containers), so its functions are called as
+Images are content-addressed when built (``chain_docker_build``); names and credentials come from
+``chain_registry``. Part of the ``container`` execution module: this file shares its virtual name
+with ``container.py`` (profiles, the engine, containers), so its functions are called as
 ``container.<function>``; the client of a profile is the one ``container.py`` caches in
 ``__context__``.
 """
 
-import logging
-
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
-    import docker  # noqa: F401 - only whether the SDK is there
-
-    HAS_DOCKER = True
-except ImportError:  # pragma: no cover - exercised only without the SDK
-    HAS_DOCKER = False
-
-try:
-    from saltext.chain.utils import (
-        chain_docker_build,
-        chain_docker_client,
-        chain_docker_objects,
-        chain_errors,
-        chain_registry,
-    )
+    from saltext.chain.utils import chain_docker_build, chain_errors, chain_registry
+    from saltext.chain.utils import chain_docker_client as _docker
+    from saltext.chain.utils import chain_docker_objects as _objects
 except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
     import chain_docker_build
-    import chain_docker_client
-    import chain_docker_objects
+    import chain_docker_client as _docker
+    import chain_docker_objects as _objects
     import chain_errors
     import chain_registry
 
-log = logging.getLogger(__name__)
-_objects = chain_docker_objects
 INPUTS_LABEL = chain_docker_build.INPUTS_LABEL
 
 __virtualname__ = "container"
 
 
 def __virtual__():
-    if not HAS_DOCKER:
-        return (False, "the docker Python SDK (docker>=7.1) is not installed")
-    return __virtualname__
+    return _docker.virtual(__virtualname__)
 
 
 def _client(profile=None):
-    return chain_docker_client.client_for(profile, __salt__["config.get"], __context__)
+    """The profile's client, the one ``container.py`` caches in ``__context__``."""
+    return _docker.client_for(profile, __salt__["config.get"], __context__)
 
-
-def _config_get(key, default=None):
-    return __salt__["config.get"](key, default)
-
-
-_call = chain_docker_client.call
-_get_or_none = chain_docker_client.get_or_none
-_removed = chain_docker_client.removed
-_name = _objects.name
 
 # ---------------------------------------------------------------------------------------------
 # Images (names and credentials: chain_registry; build inputs: chain_docker_build)
@@ -76,7 +52,7 @@ def image_inspect(name, profile=None):
         salt '*' container.image_inspect saltext-chain/busybox:latest
     """
     chain_registry.check_image_name(name)
-    return _get_or_none(f"inspect image {name}", _client(profile).inspect_image, name)
+    return _docker.get_or_none(f"inspect image {name}", _client(profile).inspect_image, name)
 
 
 def images(all=False, labels=None, profile=None):  # pylint: disable=redefined-builtin
@@ -90,7 +66,7 @@ def images(all=False, labels=None, profile=None):  # pylint: disable=redefined-b
         salt '*' container.images labels='["org.saltext-chain.inputs"]'
     """
     wanted, everything = _objects.label_filters(labels), chain_errors.as_bool(all, "all")
-    rows = _call(
+    rows = _docker.call(
         "list images",
         _client(profile).images,
         all=everything,
@@ -101,7 +77,7 @@ def images(all=False, labels=None, profile=None):  # pylint: disable=redefined-b
 
 def _auth_for(image):
     """Credentials for the image's registry only (never every configured registry)."""
-    return chain_registry.auth_config(image, _config_get)
+    return chain_registry.auth_config(image, __salt__["config.get"])
 
 
 def image_pull(name, platform=None, profile=None):
@@ -120,8 +96,8 @@ def image_pull(name, platform=None, profile=None):
     kwargs = {"tag": tag, "stream": True, "decode": True, "auth_config": _auth_for(name)}
     kwargs.update({"platform": platform} if platform else {})
     before = image_inspect(name, profile=profile)
-    chain_docker_client.follow(
-        f"pull {name}", _call(f"pull {name}", _client(profile).pull, repo, **kwargs)
+    _docker.follow(
+        f"pull {name}", _docker.call(f"pull {name}", _client(profile).pull, repo, **kwargs)
     )
     after = image_inspect(name, profile=profile)
     if after is None:
@@ -140,7 +116,9 @@ def image_tag(source, target, profile=None):
     """
     chain_registry.check_image_name(source, "source")
     repo, tag = chain_registry.split_repo_tag(chain_registry.check_image_name(target, "target"))
-    _call(f"tag {source} as {target}", _client(profile).tag, source, repo, tag=tag, force=True)
+    _docker.call(
+        f"tag {source} as {target}", _client(profile).tag, source, repo, tag=tag, force=True
+    )
     return True
 
 
@@ -154,7 +132,7 @@ def image_push(name, profile=None):
         salt '*' container.image_push 127.0.0.1:5000/app/web:1.2
     """
     repo, tag = chain_registry.split_repo_tag(chain_registry.check_image_name(name))
-    stream = _call(
+    stream = _docker.call(
         f"push {name}",
         _client(profile).push,
         repo,
@@ -163,7 +141,7 @@ def image_push(name, profile=None):
         decode=True,
         auth_config=_auth_for(name),
     )
-    return {"digest": chain_docker_client.follow(f"push {name}", stream).get("Digest")}
+    return {"digest": _docker.follow(f"push {name}", stream).get("Digest")}
 
 
 def image_remove(name, force=False, profile=None):
@@ -177,7 +155,7 @@ def image_remove(name, force=False, profile=None):
     """
     chain_registry.check_image_name(name)
     force = chain_errors.as_bool(force, "force")
-    return _removed(f"remove image {name}", _client(profile).remove_image, name, force=force)
+    return _docker.removed(f"remove image {name}", _client(profile).remove_image, name, force=force)
 
 
 def _build_context(inputs, saltenv, prune, profile):
@@ -260,7 +238,7 @@ def image_build(
     nocache = chain_errors.as_bool(nocache, "nocache")
     timeout = __salt__["container.connection"](profile)["build_timeout"]
     context, digest = _build_context(inputs, saltenv, True, profile)
-    stream = _call(
+    stream = _docker.call(
         f"build {name}",
         _client(profile).build,
         path=context,
@@ -304,9 +282,11 @@ def login_status(registry, username=None, password=None, config_path=None):
         salt '*' container.login_status 127.0.0.1:5000
     """
     chain_registry.check_registry(registry)
-    want = chain_registry.credentials(registry, _config_get, username, password)
+    want = chain_registry.credentials(registry, __salt__["config.get"], username, password)
     if any(want):
-        chain_registry.credentials(registry, _config_get, username, password, required=True)
+        chain_registry.credentials(
+            registry, __salt__["config.get"], username, password, required=True
+        )
     return chain_registry.login_status(chain_registry.config_path(config_path), registry, *want)
 
 
@@ -325,11 +305,11 @@ def login(registry, username=None, password=None, config_path=None, profile=None
     """
     chain_registry.check_registry(registry)
     username, password = chain_registry.credentials(
-        registry, _config_get, username, password, required=True
+        registry, __salt__["config.get"], username, password, required=True
     )
     path = chain_registry.config_path(config_path)
     chain_registry.read_config(path)  # an unreadable config fails before the engine is asked
-    result = _call(
+    result = _docker.call(
         f"login to {registry} as {username}",
         _client(profile).login,
         username=username,
@@ -375,7 +355,9 @@ def registry_check(registry, username=None, password=None, timeout=10):
     """
     chain_registry.check_registry(registry)
     timeout = chain_registry.check_timeout(timeout)
-    username, password = chain_registry.credentials(registry, _config_get, username, password)
+    username, password = chain_registry.credentials(
+        registry, __salt__["config.get"], username, password
+    )
     return chain_registry.check(registry, username, password, timeout=timeout)
 
 

@@ -3,60 +3,35 @@ Docker networks and volumes (``container.network_*``, ``container.volume_*``).
 
 .. versionadded:: 0.1.0
 
-Declared properties are compared the way they are created (``chain_docker_objects``). Part of the ``container`` execution module: this file shares its virtual name with
+Declared properties are compared the way they are created (``chain_docker_objects``). Part of the
+``container`` execution module: this file shares its virtual name with
 ``container.py`` (profiles, the engine, containers), so its functions are called as
 ``container.<function>``; the client of a profile is the one ``container.py`` caches in
 ``__context__``.
 """
 
-import logging
-
 from salt.exceptions import SaltInvocationError
 
 try:
-    import docker
-    import docker.errors
-    import docker.types
-
-    HAS_DOCKER = True
-except ImportError:  # pragma: no cover - exercised only without the SDK
-    HAS_DOCKER = False
-
-try:
-    from saltext.chain.utils import (
-        chain_docker_client,
-        chain_docker_objects,
-        chain_errors,
-    )
+    from saltext.chain.utils import chain_docker_client as _docker
+    from saltext.chain.utils import chain_docker_objects as _objects
+    from saltext.chain.utils import chain_errors
 except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
-    import chain_docker_client
-    import chain_docker_objects
+    import chain_docker_client as _docker
+    import chain_docker_objects as _objects
     import chain_errors
-
-log = logging.getLogger(__name__)
-_objects = chain_docker_objects
 
 __virtualname__ = "container"
 
 
 def __virtual__():
-    if not HAS_DOCKER:
-        return (False, "the docker Python SDK (docker>=7.1) is not installed")
-    return __virtualname__
+    return _docker.virtual(__virtualname__)
 
 
 def _client(profile=None):
-    return chain_docker_client.client_for(profile, __salt__["config.get"], __context__)
+    """The profile's client, the one ``container.py`` caches in ``__context__``."""
+    return _docker.client_for(profile, __salt__["config.get"], __context__)
 
-
-def _config_get(key, default=None):
-    return __salt__["config.get"](key, default)
-
-
-_call = chain_docker_client.call
-_get_or_none = chain_docker_client.get_or_none
-_removed = chain_docker_client.removed
-_name = _objects.name
 
 # ---------------------------------------------------------------------------------------------
 # Networks and volumes (declared properties: chain_docker_objects)
@@ -72,8 +47,8 @@ def network_inspect(name, profile=None):
 
         salt '*' container.network_inspect chain
     """
-    _name(name)
-    return _get_or_none(f"inspect network {name}", _client(profile).inspect_network, name)
+    _objects.name(name)
+    return _docker.get_or_none(f"inspect network {name}", _client(profile).inspect_network, name)
 
 
 def network_compare(
@@ -136,7 +111,9 @@ def networks(names=None, profile=None):
         isinstance(names, (list, tuple)) and all(isinstance(n, str) for n in names)
     ):
         raise SaltInvocationError("names: expected a list of network names")
-    return _objects.network_rows(_call("list networks", _client(profile).networks, names=names))
+    return _objects.network_rows(
+        _docker.call("list networks", _client(profile).networks, names=names)
+    )
 
 
 def network_create(
@@ -158,21 +135,18 @@ def network_create(
 
         salt '*' container.network_create chain subnet=172.28.5.0/24
     """
-    _name(name)
+    _objects.name(name)
     spec = _objects.network_spec(
         driver or "bridge", labels, options, subnet, gateway, internal, enable_ipv6
     )
-    ipam = spec["subnet"] and docker.types.IPAMConfig(
-        pool_configs=[docker.types.IPAMPool(subnet=spec["subnet"], gateway=spec["gateway"])]
-    )
-    created = _call(
+    created = _docker.call(
         f"create network {name}",
         _client(profile).create_network,
         name,
         driver=spec["driver"],
         options=spec["options"],
         labels=spec["labels"],
-        ipam=ipam or None,
+        ipam=_docker.ipam(spec["subnet"], spec["gateway"]),
         internal=bool(spec["internal"]),
         enable_ipv6=bool(spec["enable_ipv6"]),
         check_duplicate=True,
@@ -189,8 +163,8 @@ def network_remove(name, profile=None):
 
         salt '*' container.network_remove chain
     """
-    _name(name)
-    return _removed(f"remove network {name}", _client(profile).remove_network, name)
+    _objects.name(name)
+    return _docker.removed(f"remove network {name}", _client(profile).remove_network, name)
 
 
 def network_connect(
@@ -204,8 +178,8 @@ def network_connect(
 
         salt '*' container.network_connect chain web aliases='["www"]'
     """
-    _name(network, "network")
-    _name(container, "container")
+    _objects.name(network, "network")
+    _objects.name(container, "container")
     aliases = [aliases] if isinstance(aliases, str) else aliases
     if aliases is not None and not (
         isinstance(aliases, (list, tuple)) and all(isinstance(a, str) for a in aliases)
@@ -214,7 +188,7 @@ def network_connect(
     for value, field in ((ipv4_address, "ipv4_address"), (ipv6_address, "ipv6_address")):
         if value is not None and not isinstance(value, str):
             raise SaltInvocationError(f"{field}: expected an address, got {value!r}")
-    _call(
+    _docker.call(
         f"connect {container} to {network}",
         _client(profile).connect_container_to_network,
         container,
@@ -235,10 +209,10 @@ def network_disconnect(network, container, force=False, profile=None):
 
         salt '*' container.network_disconnect chain web
     """
-    _name(network, "network")
-    _name(container, "container")
+    _objects.name(network, "network")
+    _objects.name(container, "container")
     force = chain_errors.as_bool(force, "force")
-    _call(
+    _docker.call(
         f"disconnect {container} from {network}",
         _client(profile).disconnect_container_from_network,
         container,
@@ -257,8 +231,8 @@ def volume_inspect(name, profile=None):
 
         salt '*' container.volume_inspect jenkins_home
     """
-    _name(name)
-    return _get_or_none(f"inspect volume {name}", _client(profile).inspect_volume, name)
+    _objects.name(name)
+    return _docker.get_or_none(f"inspect volume {name}", _client(profile).inspect_volume, name)
 
 
 def volumes(profile=None):
@@ -270,7 +244,7 @@ def volumes(profile=None):
 
         salt '*' container.volumes
     """
-    return _objects.volume_rows(_call("list volumes", _client(profile).volumes))
+    return _objects.volume_rows(_docker.call("list volumes", _client(profile).volumes))
 
 
 def volume_create(name, driver="local", driver_opts=None, labels=None, profile=None):
@@ -282,9 +256,9 @@ def volume_create(name, driver="local", driver_opts=None, labels=None, profile=N
 
         salt '*' container.volume_create jenkins_home labels='{"app": "jenkins"}'
     """
-    _name(name)
+    _objects.name(name)
     spec = _objects.volume_spec(driver or "local", driver_opts, labels)
-    return _call(f"create volume {name}", _client(profile).create_volume, name, **spec)
+    return _docker.call(f"create volume {name}", _client(profile).create_volume, name, **spec)
 
 
 def volume_remove(name, force=False, profile=None):
@@ -296,6 +270,8 @@ def volume_remove(name, force=False, profile=None):
 
         salt '*' container.volume_remove jenkins_home
     """
-    _name(name)
+    _objects.name(name)
     force = chain_errors.as_bool(force, "force")
-    return _removed(f"remove volume {name}", _client(profile).remove_volume, name, force=force)
+    return _docker.removed(
+        f"remove volume {name}", _client(profile).remove_volume, name, force=force
+    )

@@ -418,7 +418,8 @@ def desired(name, image, spec, port=None, profile=None):
 
     .. code-block:: bash
 
-        salt '*' container_service.desired web app:1 "$(salt-call --out=json container.normalize image=app:1)"
+        salt '*' container_service.desired web app:1 \\
+            "$(salt-call --out=json container.normalize image=app:1)"
     """
     plan.check_name(name)
     data = __salt__["container.image_inspect"](image, profile=profile)

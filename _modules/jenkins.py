@@ -42,8 +42,6 @@ __virtualname__ = "jenkins"
 JenkinsError = chain_jenkins_client.JenkinsError
 JenkinsNotFound = chain_jenkins_client.JenkinsNotFound
 _Client = chain_jenkins_client.Client
-_job_path = chain_jenkins_client.job_path
-_computer_path = chain_jenkins_client.computer_path
 BUILTIN_NAMES = chain_jenkins_client.BUILTIN_NAMES
 
 
@@ -68,7 +66,7 @@ def _require(name):
 
 
 def _job(name):
-    _job_path(name)
+    chain_jenkins_client.job_path(name)
     return name
 
 
@@ -76,13 +74,20 @@ def _node(name, what=None):
     """A node name (``what``: the built-in node is refused, with why)."""
     if what and name in BUILTIN_NAMES:
         raise SaltInvocationError(f"the built-in node {what}")
-    _computer_path(name)
+    chain_jenkins_client.computer_path(name)
     return name
 
 
 def _xml_source(config, saltenv, what, root_tag=None):
     cache_file = __salt__["cp.cache_file"]
     return chain_jenkins_jjb.xml_source(config, saltenv, what, cache_file, root_tag)
+
+
+def _node_root(config_xml, saltenv):
+    """A ``<slave>`` config_xml (text or ``salt://`` path) parsed, or None when not given."""
+    if config_xml is None:
+        return None
+    return _xml_source(config_xml, saltenv, "config_xml", "slave")[1]
 
 
 def _desired_job_xml(name, config=None, jjb=None, saltenv="base"):
@@ -149,8 +154,7 @@ def whoami(profile=None):
 
         salt '*' jenkins.whoami profile=ci
     """
-    client = _client(profile)
-    return client.get_json("me/api/json" if client.user else "whoAmI/api/json")
+    return _nodes.whoami(_client(profile))
 
 
 def script(script, node=None, profile=None):  # pylint: disable=redefined-outer-name
@@ -167,10 +171,8 @@ def script(script, node=None, profile=None):  # pylint: disable=redefined-outer-
 
 
 def _script(source, node, profile):
-    if not isinstance(source, str) or not source.strip():
-        raise SaltInvocationError("script must be non-empty Groovy source")
-    path = (_computer_path(node) if node else "") + "scriptText"
-    return _client(profile).request("POST", path, data={"script": source}).text
+    source = _nodes.groovy(source)
+    return _nodes.script(_client(profile), source, node and _node(node))
 
 
 def node_info(name, profile=None):
@@ -182,7 +184,7 @@ def node_info(name, profile=None):
 
         salt '*' jenkins.node_info agent1
     """
-    return _client(profile).get_json_or_none(_computer_path(name) + "api/json")
+    return _nodes.info(_client(profile), name)
 
 
 def node_exists(name, profile=None):
@@ -206,8 +208,7 @@ def node_config(name, profile=None):
 
         salt '*' jenkins.node_config agent1
     """
-    _node(name, "has no config.xml")
-    return _client(profile).get_text_or_none(_computer_path(name) + "config.xml")
+    return _nodes.config(_client(profile), _node(name, "has no config.xml"))
 
 
 def nodes(profile=None):
@@ -247,9 +248,7 @@ def node_create(
         salt '*' jenkins.node_create agent1 num_executors=2 labels='[docker, linux]'
     """
     _node(name, "cannot be created")
-    root = (
-        None if config_xml is None else _xml_source(config_xml, saltenv, "config_xml", "slave")[1]
-    )
+    root = _node_root(config_xml, saltenv)
     spec = _xml.node_spec(num_executors, remote_fs, labels, mode, description, web_socket, work_dir)
     return _nodes.create(_client(profile), name, _xml.node_root(name, spec, root))
 
@@ -289,9 +288,7 @@ def node_reconfigure(name, config_xml=None, saltenv="base", profile=None, **fiel
         salt '*' jenkins.node_reconfigure agent1 num_executors=4 labels='[docker, linux]'
     """
     spec = _xml.reconfigure_spec(fields, config_xml)
-    new_root = (
-        None if config_xml is None else _xml_source(config_xml, saltenv, "config_xml", "slave")[1]
-    )
+    new_root = _node_root(config_xml, saltenv)
     _node(name, "cannot be reconfigured")
     return _nodes.reconfigure(_client(profile), name, spec=spec, new_root=new_root)
 
@@ -305,12 +302,7 @@ def node_delete(name, profile=None):
 
         salt '*' jenkins.node_delete agent1
     """
-    _node(name, "cannot be deleted")
-    try:
-        _client(profile).request("POST", _computer_path(name) + "doDelete")
-    except JenkinsNotFound:
-        return False
-    return True
+    return _nodes.delete(_client(profile), _node(name, "cannot be deleted"))
 
 
 def node_enable(name, profile=None):
@@ -515,7 +507,7 @@ def queue_item(queue_id, profile=None):
         salt '*' jenkins.queue_item 42
     """
     qid = chain_errors.as_int(queue_id, "queue_id", minimum=0)
-    return _client(profile).get_json_or_none(f"queue/item/{qid}/api/json")
+    return _builds.queue_item(_client(profile), qid)
 
 
 def build_info(name, number="lastBuild", profile=None):
@@ -527,8 +519,7 @@ def build_info(name, number="lastBuild", profile=None):
 
         salt '*' jenkins.build_info app-build 12
     """
-    path = f"{_job_path(name)}{_builds.build_ref(number)}/api/json"
-    return _client(profile).get_json_or_none(path)
+    return _builds.info(_client(profile), _job(name), number)
 
 
 def console(name, number="lastBuild", tail=None, profile=None):
@@ -572,8 +563,7 @@ def build(name, parameters=None, wait=True, timeout=600, poll_interval=1, tail=5
     """
     params = _builds.build_params(parameters)
     wait = chain_errors.as_bool(wait, "wait")
-    clock = _builds.Clock(*_builds.timing(timeout, poll_interval))
-    lines = _builds.tail_lines(tail)
+    clock, lines = _builds.waiting(timeout, poll_interval, tail)
     return _builds.run(_client(profile), _job(name), params, wait, clock, lines)
 
 
@@ -590,8 +580,7 @@ def build_wait(name, number, timeout=600, poll_interval=1, tail=50, profile=None
     ref = _builds.build_ref(number)
     if not ref.isdigit():
         raise SaltInvocationError(f"number: build_wait needs a build number, got {number!r}")
-    clock = _builds.Clock(*_builds.timing(timeout, poll_interval))
-    lines = _builds.tail_lines(tail)
+    clock, lines = _builds.waiting(timeout, poll_interval, tail)
     return _builds.wait_existing(_client(profile), _job(name), ref, clock, lines)
 
 
@@ -634,9 +623,7 @@ def plugin_installed(name, profile=None):
     """
     if not isinstance(_require(name), str):
         raise SaltInvocationError(f"name: expected a plugin name, got {name!r}")
-    return any(
-        name in (short, data.get("long_name")) for short, data in plugins(profile=profile).items()
-    )
+    return _jobs.plugin_installed(_client(profile), name)
 
 
 def get_version(profile=None):

@@ -29,18 +29,24 @@ image converges its containers without ``watch`` and ``force``.
         - health_timeout: 60
 """
 
+import functools
 import inspect
-import logging
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
-    from saltext.chain.utils import chain_docker_spec, chain_errors
+    from saltext.chain.utils import (
+        chain_docker_client,
+        chain_docker_spec,
+        chain_errors,
+        chain_states,
+    )
 except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
+    import chain_docker_client
     import chain_docker_spec
     import chain_errors
+    import chain_states
 
-log = logging.getLogger(__name__)
 
 __virtualname__ = "container"
 
@@ -48,9 +54,7 @@ WATCH_ACTIONS = ("recreate", "restart", "none")
 
 
 def __virtual__():
-    if "container.inspect" not in __salt__:
-        return (False, "the container execution module did not load")
-    return __virtualname__
+    return chain_states.needs(__salt__, __virtualname__, "container.inspect")
 
 
 def _ret(name):
@@ -362,15 +366,9 @@ _RUNNING_PARAMS = {k: p for k, p in _RUNNING_PARAMS.items() if p.kind is not p.V
 
 def _image_missing(name, image, pull, profile):
     """The engine lacks the image: pull it (or predict the pull under test), then compare."""
-    if pull == "never":
-        raise CommandExecutionError(f"image {image} is not present on the engine (pull=never)")
-    if not __opts__["test"]:
-        try:
-            __salt__["container.image_pull"](image, profile=profile)
-        except CommandExecutionError as err:
-            raise CommandExecutionError(
-                f"image {image} is not present on the engine and could not be pulled: {err}"
-            ) from err
+    if pull == "never" or not __opts__["test"]:
+        pull_image = functools.partial(__salt__["container.image_pull"], image, profile=profile)
+        chain_docker_client.pull_missing(image, pull, pull_image)
         return None  # the caller compares again with the pulled image
     existing = __salt__["container.inspect"](name, profile=profile)
     if existing is None:
@@ -502,12 +500,10 @@ def stopped(name, stop_timeout=10, profile=None):
             ret["comment"] = f"Container {name} is already stopped ({state.get('Status')})"
             return ret
         ret["changes"] = {"state": {"old": state.get("Status"), "new": "exited"}}
-        if __opts__["test"]:
-            ret["result"] = None
-            ret["comment"] = f"Container {name} would be stopped"
-            return ret
-        __salt__["container.stop"](name, timeout=stop_timeout, profile=profile)
-        ret["comment"] = f"Container {name} stopped"
+        stop = functools.partial(
+            __salt__["container.stop"], name, timeout=stop_timeout, profile=profile
+        )
+        chain_states.act(ret, __opts__["test"], f"Container {name}", "stopped", stop)
     except (CommandExecutionError, SaltInvocationError) as err:
         ret.update(result=False, comment=str(err), changes={})
     return ret
@@ -538,18 +534,15 @@ def absent(name, force=True, stop_timeout=10, volumes=False, profile=None):
             ret["comment"] = f"Container {name} is running; set force: true to remove it"
             return ret
         ret["changes"] = {"container": {"old": f"{name} ({_short(current['Id'])})", "new": None}}
-        if __opts__["test"]:
-            ret["result"] = None
-            ret["comment"] = f"Container {name} would be removed"
-            return ret
-        __salt__["container.remove"](
+        remove = functools.partial(
+            __salt__["container.remove"],
             name,
             force=True,
             volumes=volumes,
             stop_timeout=stop_timeout if running_now else None,
             profile=profile,
         )
-        ret["comment"] = f"Container {name} removed"
+        chain_states.act(ret, __opts__["test"], f"Container {name}", "removed", remove)
     except (CommandExecutionError, SaltInvocationError) as err:
         ret.update(result=False, comment=str(err), changes={})
     return ret

@@ -29,12 +29,14 @@ try:
         chain_docker_states,
         chain_errors,
         chain_registry,
+        chain_states,
     )
 except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
     import chain_docker_build
     import chain_docker_states
     import chain_errors
     import chain_registry
+    import chain_states
 
 __virtualname__ = "container_image"
 
@@ -43,9 +45,7 @@ INPUTS = chain_docker_build.INPUTS_LABEL
 
 
 def __virtual__():
-    if "container.image_inspect" not in __salt__:
-        return (False, "the container execution module did not load")
-    return __virtualname__
+    return chain_states.needs(__salt__, __virtualname__, "container.image_inspect")
 
 
 def _short(image_id):

@@ -21,19 +21,23 @@ reconnected with its aliases and static addresses.
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
-    from saltext.chain.utils import chain_docker_objects, chain_docker_states, chain_errors
+    from saltext.chain.utils import (
+        chain_docker_objects,
+        chain_docker_states,
+        chain_errors,
+        chain_states,
+    )
 except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
     import chain_docker_objects
     import chain_docker_states
     import chain_errors
+    import chain_states
 
 __virtualname__ = "container_network"
 
 
 def __virtual__():
-    if "container.network_inspect" not in __salt__:
-        return (False, "the container execution module did not load")
-    return __virtualname__
+    return chain_states.needs(__salt__, __virtualname__, "container.network_inspect")
 
 
 def _attached(name, container_ids, profile):

@@ -17,17 +17,16 @@ Passwords never appear in ``comment`` or ``changes``.
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
-    from saltext.chain.utils import chain_registry
+    from saltext.chain.utils import chain_registry, chain_states
 except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
     import chain_registry
+    import chain_states
 
 __virtualname__ = "container_registry"
 
 
 def __virtual__():
-    if "container.login" not in __salt__:
-        return (False, "the container execution module did not load")
-    return __virtualname__
+    return chain_states.needs(__salt__, __virtualname__, "container.login")
 
 
 def _check(name, config_path, username=None, password=None):

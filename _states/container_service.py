@@ -37,18 +37,21 @@ replicas (kept, stopped) are started again: the exact previous image id, never a
           - container: chain-frontend
 """
 
-import logging
-
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
-    from saltext.chain.utils import chain_docker_spec, chain_errors, chain_service_plan
+    from saltext.chain.utils import (
+        chain_docker_spec,
+        chain_errors,
+        chain_service_plan,
+        chain_states,
+    )
 except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
     import chain_docker_spec
     import chain_errors
     import chain_service_plan
+    import chain_states
 
-log = logging.getLogger(__name__)
 
 __virtualname__ = "container_service"
 
@@ -58,30 +61,18 @@ RESERVED = {"name", "networks", "network_mode", "hostname"}
 
 
 def __virtual__():
-    if "container_service.apply" not in __salt__ or "container.inspect" not in __salt__:
-        return (False, "the container and container_service execution modules did not load")
-    return __virtualname__
+    return chain_states.needs(
+        __salt__, __virtualname__, "container_service.apply", "container.inspect"
+    )
 
 
-def _validate(
-    name,
-    image,
-    replicas,
-    frontend,
-    backend,
-    network,
-    port,
-    update,
-    history,
-    stop_timeout,
-    profile,
-    spec_args,
-):
+def _validate(name, image, spec_args, settings):
     """Every argument, before anything is read from the engine. Returns the normalised spec."""
     plan.check_name(name)
-    plan.check_replicas(replicas)
+    plan.check_replicas(settings["replicas"])
     if not isinstance(image, str) or not image.strip():
         raise SaltInvocationError("image: expected an image reference")
+    profile, frontend, network = settings["profile"], settings["frontend"], settings["network"]
     if profile is not None and not isinstance(profile, (str, dict)):
         raise SaltInvocationError("profile: expected a profile name or a mapping")
     reserved = sorted(RESERVED & set(chain_docker_spec.resolve_names(spec_args)))
@@ -90,11 +81,12 @@ def _validate(
             f"{', '.join(reserved)}: set by the service (use network: to attach the replicas)"
         )
     spec = chain_docker_spec.normalize(image, spec_args)
-    plan.check_update(update, plan.health_window(spec.get("healthcheck")))
-    plan.check_history(history)
-    chain_errors.as_int(port, "port", minimum=1, maximum=65535)
-    chain_errors.as_int(stop_timeout, "stop_timeout", minimum=0)
-    plan.check_name(backend, "backend")  # checked even when unused: no input goes unchecked
+    plan.check_update(settings["update"], plan.health_window(spec.get("healthcheck")))
+    plan.check_history(settings["history"])
+    chain_errors.as_int(settings["port"], "port", minimum=1, maximum=65535)
+    chain_errors.as_int(settings["stop_timeout"], "stop_timeout", minimum=0)
+    # backend is checked even without a frontend: no input goes unchecked
+    plan.check_name(settings["backend"], "backend")
     if frontend is not None:
         plan.check_name(frontend, "frontend")
         if not network:
@@ -161,32 +153,23 @@ def running(
     """
     ret = {"name": name, "result": True, "comment": "", "changes": {}}
     spec_args = {k: v for k, v in kwargs.items() if not k.startswith("__")}
+    settings = {
+        "replicas": replicas,
+        "frontend": frontend,
+        "backend": backend,
+        "network": network,
+        "port": port,
+        "update": update,
+        "history": history,
+        "stop_timeout": stop_timeout,
+        "profile": profile,
+    }
     try:
-        _validate(
-            name,
-            image,
-            replicas,
-            frontend,
-            backend,
-            network,
-            port,
-            update,
-            history,
-            stop_timeout,
-            profile,
-            spec_args,
-        )
-        found = __salt__["container_service.check"](
-            name,
-            image,
-            spec_args,
-            replicas=replicas,
-            frontend=frontend,
-            backend=backend,
-            network=network,
-            port=port,
-            profile=profile,
-        )
+        _validate(name, image, spec_args, settings)
+        checked = {
+            k: v for k, v in settings.items() if k not in ("update", "history", "stop_timeout")
+        }
+        found = __salt__["container_service.check"](name, image, spec_args, **checked)
         if found["converged"]:
             ret["comment"] = (
                 f"Service {name} runs {replicas} healthy replica(s) of {found['image_ref']}"
@@ -199,20 +182,7 @@ def running(
                 comment=f"Service {name} would be rolled out ({', '.join(found['changes'])})",
             )
             return ret
-        done = __salt__["container_service.apply"](
-            name,
-            image,
-            spec_args,
-            replicas=replicas,
-            frontend=frontend,
-            backend=backend,
-            network=network,
-            port=port,
-            update=update,
-            history=history,
-            stop_timeout=stop_timeout,
-            profile=profile,
-        )
+        done = __salt__["container_service.apply"](name, image, spec_args, **settings)
     except (CommandExecutionError, SaltInvocationError) as err:
         ret.update(result=False, comment=str(err).strip().splitlines()[0], changes={})
         return ret

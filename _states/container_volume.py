@@ -19,11 +19,17 @@ which loses its data; options the driver adds on its own are never compared.
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
-    from saltext.chain.utils import chain_docker_objects, chain_docker_states, chain_errors
+    from saltext.chain.utils import (
+        chain_docker_objects,
+        chain_docker_states,
+        chain_errors,
+        chain_states,
+    )
 except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
     import chain_docker_objects
     import chain_docker_states
     import chain_errors
+    import chain_states
 
 __virtualname__ = "container_volume"
 
@@ -31,9 +37,7 @@ RECREATE = ("never", "options-changed")
 
 
 def __virtual__():
-    if "container.volume_inspect" not in __salt__:
-        return (False, "the container execution module did not load")
-    return __virtualname__
+    return chain_states.needs(__salt__, __virtualname__, "container.volume_inspect")
 
 
 def present(name, driver=None, driver_opts=None, labels=None, recreate="never", profile=None):
@@ -77,8 +81,8 @@ def present(name, driver=None, driver_opts=None, labels=None, recreate="never", 
             ret.update(
                 result=False,
                 comment=(
-                    f"Volume {name} differs ({', '.join(diff)}) and volumes cannot change in place; "
-                    "set recreate: options-changed to replace it (its data is lost)"
+                    f"Volume {name} differs ({', '.join(diff)}) and volumes cannot change "
+                    "in place; set recreate: options-changed to replace it (its data is lost)"
                 ),
             )
             return ret

@@ -26,25 +26,21 @@ Jenkins does not export their values, so a build with other values for them stil
           - jenkins_job: app-build
 """
 
-import logging
-
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
-    from saltext.chain.utils import chain_errors, chain_jenkins_builds
+    from saltext.chain.utils import chain_errors, chain_jenkins_builds, chain_states
 except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
     import chain_errors
     import chain_jenkins_builds
+    import chain_states
 
-log = logging.getLogger(__name__)
 
 __virtualname__ = "jenkins_build"
 
 
 def __virtual__():
-    if "jenkins.build" not in __salt__:
-        return (False, "the jenkins execution module did not load")
-    return __virtualname__
+    return chain_states.needs(__salt__, __virtualname__, "jenkins.build")
 
 
 def _check(name, parameters, timeout, poll_interval, tail_lines, accept_unstable, force):

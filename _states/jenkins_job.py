@@ -28,29 +28,26 @@ it stores as ``app`` is not managed under the name ``App`` (the state fails, not
         - config: salt://jobs/legacy.xml
 """
 
-import logging
+import functools
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
-    from saltext.chain.utils import chain_jenkins_client, chain_jenkins_jobs
+    from saltext.chain.utils import chain_jenkins_client, chain_jenkins_jobs, chain_states
 except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
     import chain_jenkins_client
     import chain_jenkins_jobs
+    import chain_states
 
-log = logging.getLogger(__name__)
 
 __virtualname__ = "jenkins_job"
 
 
 def __virtual__():
-    if "jenkins.job_compare" not in __salt__:
-        return (False, "the jenkins execution module did not load")
-    return __virtualname__
+    return chain_states.needs(__salt__, __virtualname__, "jenkins.job_compare")
 
 
-def _ret(name):
-    return {"name": name, "result": True, "comment": "", "changes": {}}
+_ret = chain_states.new_ret
 
 
 def _same_spelling(name, stored):
@@ -196,12 +193,8 @@ def absent(name, profile=None):
             return ret
         _same_spelling(name, data.get("fullName"))
         ret["changes"] = {"job": {"old": name, "new": None}}
-        if __opts__["test"]:
-            ret["result"] = None
-            ret["comment"] = f"Job {name} would be deleted"
-            return ret
-        __salt__["jenkins.job_delete"](name, profile=profile)
-        ret["comment"] = f"Job {name} deleted"
+        delete = functools.partial(__salt__["jenkins.job_delete"], name, profile=profile)
+        chain_states.act(ret, __opts__["test"], f"Job {name}", "deleted", delete)
     except (CommandExecutionError, SaltInvocationError) as err:
         ret.update(result=False, comment=str(err), changes={})
     return ret

@@ -21,11 +21,15 @@ included — is kept. ``enabled``/``disabled`` act on the administrative mark
         - profile: ci
 """
 
-import logging
+import functools
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
-log = logging.getLogger(__name__)
+try:
+    from saltext.chain.utils import chain_states
+except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
+    import chain_states
+
 
 __virtualname__ = "jenkins_node"
 
@@ -33,13 +37,16 @@ FIELDS = ("num_executors", "remote_fs", "labels", "mode", "description", "web_so
 
 
 def __virtual__():
-    if "jenkins.node_compare" not in __salt__:
-        return (False, "the jenkins execution module did not load")
-    return __virtualname__
+    return chain_states.needs(__salt__, __virtualname__, "jenkins.node_compare")
 
 
-def _ret(name):
-    return {"name": name, "result": True, "comment": "", "changes": {}}
+_ret = chain_states.new_ret
+
+
+def _act(ret, what, verb, func, name, **kwargs):
+    """Under test say what would be done, else call ``__salt__[func]``; returns ``ret``."""
+    action = functools.partial(__salt__[func], name, **kwargs)
+    return chain_states.act(ret, __opts__["test"], what, verb, action)
 
 
 def present(
@@ -92,26 +99,17 @@ def present(
         if v is not None
     }
     try:
-        diff = __salt__["jenkins.node_compare"](name, profile=profile, **declared)
+        args = {**declared, "profile": profile}
+        diff = __salt__["jenkins.node_compare"](name, **args)
         if diff is None:
             ret["changes"] = {"node": {"old": None, "new": name}}
-            if __opts__["test"]:
-                ret["result"] = None
-                ret["comment"] = f"Node {name} would be created"
-                return ret
-            __salt__["jenkins.node_create"](name, profile=profile, **declared)
-            ret["comment"] = f"Node {name} created"
-            return ret
+            return _act(ret, f"Node {name}", "created", "jenkins.node_create", name, **args)
         if not diff:
             ret["comment"] = f"Node {name} is as declared"
             return ret
         ret["changes"] = diff
-        if __opts__["test"]:
-            ret["result"] = None
-            ret["comment"] = f"Node {name} would be reconfigured ({', '.join(sorted(diff))})"
-            return ret
-        __salt__["jenkins.node_reconfigure"](name, profile=profile, **declared)
-        ret["comment"] = f"Node {name} reconfigured ({', '.join(sorted(diff))})"
+        verb = f"reconfigured ({', '.join(sorted(diff))})"
+        _act(ret, f"Node {name}", verb, "jenkins.node_reconfigure", name, **args)
     except (CommandExecutionError, SaltInvocationError) as err:
         ret.update(result=False, comment=str(err), changes={})
     return ret
@@ -133,12 +131,7 @@ def absent(name, profile=None):
             ret["comment"] = f"Node {name} is absent"
             return ret
         ret["changes"] = {"node": {"old": name, "new": None}}
-        if __opts__["test"]:
-            ret["result"] = None
-            ret["comment"] = f"Node {name} would be deleted"
-            return ret
-        __salt__["jenkins.node_delete"](name, profile=profile)
-        ret["comment"] = f"Node {name} deleted"
+        _act(ret, f"Node {name}", "deleted", "jenkins.node_delete", name, profile=profile)
     except (CommandExecutionError, SaltInvocationError) as err:
         ret.update(result=False, comment=str(err), changes={})
     return ret
@@ -212,12 +205,8 @@ def disabled(name, message=None, profile=None):
         else:
             ret["changes"] = {"message": {"old": reason or None, "new": msg}}
             verb = "given a new offline message"
-        if __opts__["test"]:
-            ret["result"] = None
-            ret["comment"] = f"Node {name} would be {verb}"
-            return ret
-        __salt__["jenkins.node_disable"](name, message=msg or "", profile=profile)
-        ret["comment"] = f"Node {name} {verb}"
+        disable = {"message": msg or "", "profile": profile}
+        _act(ret, f"Node {name}", verb, "jenkins.node_disable", name, **disable)
     except (CommandExecutionError, SaltInvocationError) as err:
         ret.update(result=False, comment=str(err), changes={})
     return ret

@@ -19,25 +19,21 @@ version (compared the way Jenkins orders versions: ``2.10`` > ``2.9``, ``1.2.3-b
         - profile: ci
 """
 
-import logging
-
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
-    from saltext.chain.utils import chain_errors, chain_jenkins_version
+    from saltext.chain.utils import chain_errors, chain_jenkins_version, chain_states
 except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
     import chain_errors
     import chain_jenkins_version
+    import chain_states
 
-log = logging.getLogger(__name__)
 
 __virtualname__ = "jenkins_plugin"
 
 
 def __virtual__():
-    if "jenkins.plugins" not in __salt__:
-        return (False, "the jenkins execution module did not load")
-    return __virtualname__
+    return chain_states.needs(__salt__, __virtualname__, "jenkins.plugins")
 
 
 def _wanted(name, version, plugins):

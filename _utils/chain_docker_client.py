@@ -20,10 +20,13 @@ Nothing here touches Salt's dunders.
 
 import os
 
+from salt.exceptions import CommandExecutionError
+
 try:
     import docker
     import docker.errors
     import docker.tls
+    import docker.types
 
     HAS_DOCKER = True
 except ImportError:  # pragma: no cover - exercised only without the SDK
@@ -160,6 +163,34 @@ def _is_transport(err):
     return type(err).__module__.startswith(("requests", "urllib3")) or isinstance(
         err, (ConnectionError, TimeoutError)
     )
+
+
+def virtual(name):
+    """The ``__virtual__`` answer of a loader module that needs the docker SDK."""
+    if not HAS_DOCKER:
+        return (False, "the docker Python SDK (docker>=7.1) is not installed")
+    return name
+
+
+def ipam(subnet, gateway=None):
+    """The ``ipam`` argument of ``create_network`` for one pool (None without a subnet)."""
+    if not subnet:
+        return None
+    pool = docker.types.IPAMPool(subnet=subnet, gateway=gateway)
+    return docker.types.IPAMConfig(pool_configs=[pool])
+
+
+def pull_missing(image, pull, pull_image):
+    """Pull an image the engine lacks through ``pull_image()`` (``pull``: ``missing`` or
+    ``never``); either failure says why the image is not there."""
+    if pull == "never":
+        raise chain_errors.BackendError(f"image {image} is not present on the engine (pull=never)")
+    try:
+        pull_image()
+    except CommandExecutionError as err:
+        raise chain_errors.BackendError(
+            f"image {image} is not present on the engine and could not be pulled: {err}"
+        ) from err
 
 
 def client_for(profile, config_get, context, environ=None):

@@ -11,9 +11,8 @@ uses the same ``HostConfig`` keys). Validation, comparison, create and update bo
 ``mod_watch`` parameter split and the option table of ``docs/container.md`` are derived from
 :data:`OPTIONS`; nothing else lists options.
 
-Comparison kinds: ``value`` (exact, order matters), ``set`` (order-free), ``dict`` (key by key),
-``networks`` (endpoints: aliases and addresses). Modes: ``strict``, ``ignore``,
-``allow_more_present`` (the container may hold more than declared).
+Comparison kinds (``value``, ``set``, ``dict``, ``networks``) and modes (``strict``, ``ignore``,
+``allow_more_present``) are defined in ``chain_docker_compare``.
 
 Pure code: no Salt dunders, no docker SDK; the execution module does the I/O.
 """
@@ -22,15 +21,18 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 try:
+    from saltext.chain.utils import chain_docker_compare, chain_errors
     from saltext.chain.utils import chain_docker_types as t
-    from saltext.chain.utils import chain_errors
 except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
+    import chain_docker_compare
     import chain_docker_types as t
     import chain_errors
 
 BadInput = chain_errors.BadInput
 
-COMPARISON_MODES = ("strict", "ignore", "allow_more_present")
+COMPARISON_MODES = chain_docker_compare.COMPARISON_MODES
+differs = chain_docker_compare.differs
+change = chain_docker_compare.change
 
 
 class Option(NamedTuple):
@@ -53,12 +55,57 @@ class Option(NamedTuple):
 
 _dict = {"kind": "dict", "unset": {}}
 _set = {"kind": "set", "unset": []}
-_sdict = {"kind": "dict", "unset": {}, "from_api": lambda v: dict(v or {})}
 _nonneg = t.integer(minimum=0)
-_bool_f = {"unset": False, "from_api": bool}
-_str_u = {"unset": "", "from_api": lambda v: v or ""}
 _int_u = {"unset": 0, "from_api": lambda v: int(v or 0)}
 Row = Option
+
+
+def _or(empty):
+    return lambda v: v or empty
+
+
+def _flag(name, where, doc="", aliases=()):
+    """A boolean, False when never set."""
+    return Option(name, aliases, t.boolean, where, unset=False, from_api=bool, doc=doc)
+
+
+def _text(name, where, doc="", aliases=(), norm=t.string, update=False):
+    """A string, "" when never set."""
+    return Option(name, aliases, norm, where, unset="", from_api=_or(""), update=update, doc=doc)
+
+
+def _strings(name, where, doc, aliases=(), norm=t.str_set):
+    """An order-free list of strings."""
+    return Option(name, aliases, norm, where, **_set, from_api=lambda v: sorted(v or []), doc=doc)
+
+
+def _ordered(name, where, doc, aliases=()):
+    """An ordered list of strings."""
+    return Option(name, aliases, t.str_list, where, unset=[], doc=doc)
+
+
+def _map(name, where, doc, aliases=(), norm=t.str_map, **more):
+    """A string map compared key by key."""
+    return Option(
+        name, aliases, norm, where, **_dict, from_api=lambda v: dict(v or {}), doc=doc, **more
+    )
+
+
+def _caps(name, where, doc=""):
+    """Linux capabilities, ``CAP_`` prefix optional."""
+    return Option(name, (), t.caps, where, **_set, from_api=lambda v: t.caps(v or [], ""), doc=doc)
+
+
+def _resource(name, aliases, norm, where, doc):
+    """A resource limit: a number, 0 when unset, changed in place by ``docker update``."""
+    return Option(name, aliases, norm, where, **_int_u, update=True, doc=doc)
+
+
+def _rates(name, per_device, where, key, doc):
+    """A per-device blkio option: ``{device: rate}`` <-> ``[{Path, <key>}]``."""
+    rates = {"to_api": t.rates_api(key), "from_api": t.rates_read(key)}
+    return Option(name, (), t.device_rates(per_device), where, **_dict, **rates, doc=doc)
+
 
 OPTIONS = (
     # Command and process
@@ -74,20 +121,11 @@ OPTIONS = (
         to_api=lambda v: [f"{k}={x}" for k, x in v.items()],
         from_api=t.env_read,
     ),
-    Row("user", (), t.string, "Config.User", **_str_u, doc="user[:group] or uid[:gid]"),
-    Row(
-        "workdir", ("working_dir",), t.abs_path, "Config.WorkingDir", **_str_u, doc="absolute path"
-    ),
-    Row("tty", (), t.boolean, "Config.Tty", **_bool_f, doc="allocate a pseudo-TTY"),
-    Row(
-        "stdin_open",
-        ("interactive",),
-        t.boolean,
-        "Config.OpenStdin",
-        **_bool_f,
-        doc="keep stdin open",
-    ),
-    Row("stop_signal", (), t.signal, "Config.StopSignal", **_str_u, doc="e.g. SIGINT"),
+    _text("user", "Config.User", "user[:group] or uid[:gid]"),
+    _text("workdir", "Config.WorkingDir", "absolute path", ("working_dir",), t.abs_path),
+    _flag("tty", "Config.Tty", "allocate a pseudo-TTY"),
+    _flag("stdin_open", "Config.OpenStdin", "keep stdin open", ("interactive",)),
+    _text("stop_signal", "Config.StopSignal", "e.g. SIGINT", norm=t.signal),
     Row(
         "stop_timeout",
         (),
@@ -95,7 +133,7 @@ OPTIONS = (
         "Config.StopTimeout",
         doc="seconds the engine waits on `docker stop` (container.create only; see notes)",
     ),
-    Row("init", (), t.boolean, "HostConfig.Init", **_bool_f, doc="run an init as PID 1"),
+    _flag("init", "HostConfig.Init", "run an init as PID 1"),
     Row(
         "healthcheck",
         (),
@@ -105,14 +143,12 @@ OPTIONS = (
         from_api=lambda v: dict(v or {}),
         doc="{test, interval, timeout, start_period, retries}",
     ),
-    Row(
+    _map(
         "labels",
-        ("label",),
-        t.str_map,
         "Config.Labels",
-        **_sdict,
+        "map or list of K=V; image's merged",
+        ("label",),
         mode="allow_more_present",
-        doc="map or list of K=V; image's merged",
     ),
     # Restart and lifetime
     Row(
@@ -124,14 +160,7 @@ OPTIONS = (
         from_api=t.restart_read,
         doc="no, always, unless-stopped, on-failure[:N]",
     ),
-    Row(
-        "auto_remove",
-        ("rm",),
-        t.boolean,
-        "HostConfig.AutoRemove",
-        **_bool_f,
-        doc="remove the container when it exits",
-    ),
+    _flag("auto_remove", "HostConfig.AutoRemove", "remove the container when it exits", ("rm",)),
     # Network
     Row(
         "ports",
@@ -154,13 +183,11 @@ OPTIONS = (
         from_api=lambda v: sorted(v or {}),
         doc="ports exposed without publishing; image's merged",
     ),
-    Row(
+    _flag(
         "publish_all_ports",
-        ("publish_all",),
-        t.boolean,
         "HostConfig.PublishAllPorts",
-        **_bool_f,
-        doc="publish every exposed port on a random host port",
+        "publish every exposed port on a random host port",
+        ("publish_all",),
     ),
     Row(
         "networks",
@@ -181,44 +208,24 @@ OPTIONS = (
         "HostConfig.NetworkMode",
         doc="bridge, host, none, container:NAME",
     ),
-    Row(
-        "network_disabled", (), t.boolean, "Config.NetworkDisabled", **_bool_f, doc="no networking"
-    ),
-    Row("hostname", (), t.string, "Config.Hostname", **_str_u),
-    Row("domainname", (), t.string, "Config.Domainname", **_str_u),
-    Row("mac_address", (), t.mac, "Config.MacAddress", **_str_u, doc="API < 1.44 (Docker < 25)"),
-    Row(
-        "dns",
-        (),
-        t.str_list,
-        "HostConfig.Dns",
-        unset=[],
-        doc="list of resolver addresses (ordered)",
-    ),
-    Row(
-        "dns_search",
-        (),
-        t.str_list,
-        "HostConfig.DnsSearch",
-        unset=[],
-        doc="search domains (ordered)",
-    ),
-    Row(
+    _flag("network_disabled", "Config.NetworkDisabled", "no networking"),
+    _text("hostname", "Config.Hostname"),
+    _text("domainname", "Config.Domainname"),
+    _text("mac_address", "Config.MacAddress", "API < 1.44 (Docker < 25)", norm=t.mac),
+    _ordered("dns", "HostConfig.Dns", "list of resolver addresses (ordered)"),
+    _ordered("dns_search", "HostConfig.DnsSearch", "search domains (ordered)"),
+    _ordered(
         "dns_opt",
-        ("dns_option", "dns_options"),
-        t.str_list,
         "HostConfig.DnsOptions",
-        unset=[],
-        doc="resolv.conf options, e.g. ndots:2",
+        "resolv.conf options, e.g. ndots:2",
+        ("dns_option", "dns_options"),
     ),
-    Row(
+    _strings(
         "extra_hosts",
+        "HostConfig.ExtraHosts",
+        "{host: ip} or ['host:ip']",
         ("add_host",),
         t.extra_hosts,
-        "HostConfig.ExtraHosts",
-        **_set,
-        from_api=lambda v: sorted(v or []),
-        doc="{host: ip} or ['host:ip']",
     ),
     Row(
         "links",
@@ -234,63 +241,32 @@ OPTIONS = (
     Row(
         "binds", ("volumes", "volume"), t.binds, "", **_set, doc="['SRC:DST[:MODE]', '/anonymous']"
     ),
-    Row(
-        "volumes_from",
-        (),
-        t.str_set,
-        "HostConfig.VolumesFrom",
-        **_set,
-        from_api=lambda v: sorted(v or []),
-        doc="containers[:ro|rw]",
-    ),
-    Row("volume_driver", (), t.string, "HostConfig.VolumeDriver", **_str_u),
-    Row(
+    _strings("volumes_from", "HostConfig.VolumesFrom", "containers[:ro|rw]"),
+    _text("volume_driver", "HostConfig.VolumeDriver"),
+    _map(
         "tmpfs",
-        (),
-        lambda v, f: t.str_map(v, f, sep=":"),
         "HostConfig.Tmpfs",
-        **_sdict,
-        doc="{path: mount options} or ['path:options']",
+        "{path: mount options} or ['path:options']",
+        norm=lambda v, f: t.str_map(v, f, sep=":"),
     ),
-    Row(
-        "read_only",
-        ("read_only_rootfs",),
-        t.boolean,
-        "HostConfig.ReadonlyRootfs",
-        **_bool_f,
-        doc="read-only root filesystem",
+    _flag(
+        "read_only", "HostConfig.ReadonlyRootfs", "read-only root filesystem", ("read_only_rootfs",)
     ),
     Row("shm_size", (), t.size_bytes, "HostConfig.ShmSize", **_int_u, doc="size of /dev/shm"),
-    Row(
+    _map(
         "storage_opt",
-        (),
-        t.str_map,
         "HostConfig.StorageOpt",
-        **_sdict,
-        doc="storage driver options (needs overlay2 on xfs+pquota for size)",
+        "storage driver options (needs overlay2 on xfs+pquota for size)",
     ),
     # Privileges and isolation
-    Row("privileged", (), t.boolean, "HostConfig.Privileged", **_bool_f),
-    Row(
-        "cap_add",
-        (),
-        t.caps,
-        "HostConfig.CapAdd",
-        **_set,
-        from_api=lambda v: t.caps(v or [], ""),
-        doc="capabilities, CAP_ prefix optional",
-    ),
-    Row(
-        "cap_drop", (), t.caps, "HostConfig.CapDrop", **_set, from_api=lambda v: t.caps(v or [], "")
-    ),
-    Row(
+    _flag("privileged", "HostConfig.Privileged"),
+    _caps("cap_add", "HostConfig.CapAdd", "capabilities, CAP_ prefix optional"),
+    _caps("cap_drop", "HostConfig.CapDrop"),
+    _strings(
         "security_opt",
-        ("security_opts",),
-        t.str_set,
         "HostConfig.SecurityOpt",
-        **_set,
-        from_api=lambda v: sorted(v or []),
-        doc="e.g. no-new-privileges, apparmor=PROFILE",
+        "e.g. no-new-privileges, apparmor=PROFILE",
+        ("security_opts",),
     ),
     Row(
         "devices",
@@ -302,15 +278,7 @@ OPTIONS = (
         from_api=t.devices_read,
         doc="['/dev/HOST[:/dev/CONTAINER[:rwm]]']",
     ),
-    Row(
-        "device_cgroup_rules",
-        (),
-        t.str_set,
-        "HostConfig.DeviceCgroupRules",
-        **_set,
-        from_api=lambda v: sorted(v or []),
-        doc="e.g. 'c 1:3 mr'",
-    ),
+    _strings("device_cgroup_rules", "HostConfig.DeviceCgroupRules", "e.g. 'c 1:3 mr'"),
     Row(
         "group_add",
         ("groups",),
@@ -320,7 +288,7 @@ OPTIONS = (
         from_api=lambda v: sorted(str(g) for g in v or []),
         doc="additional groups",
     ),
-    Row("sysctls", ("sysctl",), t.str_map, "HostConfig.Sysctls", **_sdict, doc="{key: value}"),
+    _map("sysctls", "HostConfig.Sysctls", "{key: value}", ("sysctl",)),
     Row(
         "ulimits",
         ("ulimit",),
@@ -331,63 +299,32 @@ OPTIONS = (
         from_api=t.ulimits_read,
         doc="{nofile: '1024:2048'} or ['nofile=1024:2048']",
     ),
-    Row(
-        "ipc_mode",
-        ("ipc",),
-        t.string,
-        "HostConfig.IpcMode",
-        **_str_u,
-        doc="private, shareable, host, container:NAME",
-    ),
-    Row("pid_mode", ("pid",), t.string, "HostConfig.PidMode", **_str_u, doc="host, container:NAME"),
-    Row("uts_mode", (), t.string, "HostConfig.UTSMode", **_str_u, doc="host"),
-    Row("userns_mode", ("user_ns_mode",), t.string, "HostConfig.UsernsMode", **_str_u, doc="host"),
-    Row(
-        "cgroupns",
-        ("cgroupns_mode",),
-        t.string,
-        "HostConfig.CgroupnsMode",
-        **_str_u,
-        doc="host or private",
-    ),
-    Row("cgroup_parent", (), t.string, "HostConfig.CgroupParent", **_str_u),
+    _text("ipc_mode", "HostConfig.IpcMode", "private, shareable, host, container:NAME", ("ipc",)),
+    _text("pid_mode", "HostConfig.PidMode", "host, container:NAME", ("pid",)),
+    _text("uts_mode", "HostConfig.UTSMode", "host"),
+    _text("userns_mode", "HostConfig.UsernsMode", "host", ("user_ns_mode",)),
+    _text("cgroupns", "HostConfig.CgroupnsMode", "host or private", ("cgroupns_mode",)),
+    _text("cgroup_parent", "HostConfig.CgroupParent"),
     Row("runtime", (), t.string, "HostConfig.Runtime", doc="OCI runtime, e.g. runc"),
-    Row(
-        "oom_kill_disable",
-        (),
-        t.boolean,
-        "HostConfig.OomKillDisable",
-        **_bool_f,
-        doc="cgroup v1 only",
-    ),
+    _flag("oom_kill_disable", "HostConfig.OomKillDisable", "cgroup v1 only"),
     Row("oom_score_adj", (), t.integer(-1000, 1000), "HostConfig.OomScoreAdj", **_int_u),
     # Resources (most change in place)
-    Row(
-        "memory",
-        ("mem_limit",),
-        t.size_bytes,
-        "HostConfig.Memory",
-        **_int_u,
-        update=True,
-        doc="memory limit, e.g. 512m",
+    _resource(
+        "memory", ("mem_limit",), t.size_bytes, "HostConfig.Memory", "memory limit, e.g. 512m"
     ),
-    Row(
+    _resource(
         "mem_reservation",
         ("memory_reservation",),
         t.size_bytes,
         "HostConfig.MemoryReservation",
-        **_int_u,
-        update=True,
-        doc="soft memory limit",
+        "soft memory limit",
     ),
-    Row(
+    _resource(
         "memswap_limit",
         ("memory_swap",),
         t.swap,
         "HostConfig.MemorySwap",
-        **_int_u,
-        update=True,
-        doc="memory + swap, or -1 for unlimited",
+        "memory + swap, or -1 for unlimited",
     ),
     Row(
         "mem_swappiness",
@@ -396,113 +333,46 @@ OPTIONS = (
         "HostConfig.MemorySwappiness",
         doc="0-100, cgroup v1",
     ),
-    Row(
-        "cpus",
-        (),
-        t.cpus,
-        "HostConfig.NanoCpus",
-        **_int_u,
-        update=True,
-        doc="number of CPUs, e.g. 1.5",
+    _resource("cpus", (), t.cpus, "HostConfig.NanoCpus", "number of CPUs, e.g. 1.5"),
+    _resource("cpu_shares", (), _nonneg, "HostConfig.CpuShares", "relative weight"),
+    _resource("cpu_period", (), _nonneg, "HostConfig.CpuPeriod", "microseconds"),
+    _resource(
+        "cpu_quota", (), t.integer(minimum=-1), "HostConfig.CpuQuota", "microseconds per period"
     ),
-    Row(
-        "cpu_shares",
-        (),
-        _nonneg,
-        "HostConfig.CpuShares",
-        **_int_u,
-        update=True,
-        doc="relative weight",
-    ),
-    Row(
-        "cpu_period", (), _nonneg, "HostConfig.CpuPeriod", **_int_u, update=True, doc="microseconds"
-    ),
-    Row(
-        "cpu_quota",
-        (),
-        t.integer(minimum=-1),
-        "HostConfig.CpuQuota",
-        **_int_u,
-        update=True,
-        doc="microseconds per period",
-    ),
-    Row(
-        "cpuset_cpus",
-        ("cpuset",),
-        t.string,
-        "HostConfig.CpusetCpus",
-        **_str_u,
-        update=True,
-        doc="e.g. 0-1",
-    ),
-    Row("cpuset_mems", (), t.string, "HostConfig.CpusetMems", **_str_u, update=True, doc="e.g. 0"),
-    Row(
+    _text("cpuset_cpus", "HostConfig.CpusetCpus", "e.g. 0-1", ("cpuset",), update=True),
+    _text("cpuset_mems", "HostConfig.CpusetMems", "e.g. 0", update=True),
+    _resource(
         "pids_limit",
         (),
         t.integer(minimum=-1),
         "HostConfig.PidsLimit",
-        **_int_u,
-        update=True,
-        doc="max processes; 0 or -1 unlimited",
+        "max processes; 0 or -1 unlimited",
     ),
-    Row(
-        "blkio_weight",
-        (),
-        t.integer(0, 1000),
-        "HostConfig.BlkioWeight",
-        **_int_u,
-        update=True,
-        doc="10-1000 (cgroup v1)",
+    _resource(
+        "blkio_weight", (), t.integer(0, 1000), "HostConfig.BlkioWeight", "10-1000 (cgroup v1)"
     ),
-    Row(
+    _rates(
         "blkio_weight_device",
-        (),
-        t.device_rates(t.integer(10, 1000)),
+        t.integer(10, 1000),
         "HostConfig.BlkioWeightDevice",
-        **_dict,
-        to_api=t.rates_api("Weight"),
-        from_api=t.rates_read("Weight"),
-        doc="{/dev/sda: 300}",
+        "Weight",
+        "{/dev/sda: 300}",
     ),
-    Row(
-        "device_read_bps",
-        (),
-        t.device_rates(t.size_bytes),
-        "HostConfig.BlkioDeviceReadBps",
-        **_dict,
-        to_api=t.rates_api("Rate"),
-        from_api=t.rates_read("Rate"),
-        doc="{/dev/sda: 10m}",
+    _rates(
+        "device_read_bps", t.size_bytes, "HostConfig.BlkioDeviceReadBps", "Rate", "{/dev/sda: 10m}"
     ),
-    Row(
+    _rates(
         "device_write_bps",
-        (),
-        t.device_rates(t.size_bytes),
+        t.size_bytes,
         "HostConfig.BlkioDeviceWriteBps",
-        **_dict,
-        to_api=t.rates_api("Rate"),
-        from_api=t.rates_read("Rate"),
-        doc="{/dev/sda: 10m}",
+        "Rate",
+        "{/dev/sda: 10m}",
     ),
-    Row(
-        "device_read_iops",
-        (),
-        t.device_rates(_nonneg),
-        "HostConfig.BlkioDeviceReadIOps",
-        **_dict,
-        to_api=t.rates_api("Rate"),
-        from_api=t.rates_read("Rate"),
-        doc="{/dev/sda: 1000}",
+    _rates(
+        "device_read_iops", _nonneg, "HostConfig.BlkioDeviceReadIOps", "Rate", "{/dev/sda: 1000}"
     ),
-    Row(
-        "device_write_iops",
-        (),
-        t.device_rates(_nonneg),
-        "HostConfig.BlkioDeviceWriteIOps",
-        **_dict,
-        to_api=t.rates_api("Rate"),
-        from_api=t.rates_read("Rate"),
-        doc="{/dev/sda: 1000}",
+    _rates(
+        "device_write_iops", _nonneg, "HostConfig.BlkioDeviceWriteIOps", "Rate", "{/dev/sda: 1000}"
     ),
     # Logging
     Row(
@@ -664,52 +534,6 @@ def expected(name, spec, image_config):
     return value
 
 
-def _hashable(item):
-    return tuple(item) if isinstance(item, list) else item
-
-
-def differs(kind, mode, want, have):
-    if mode == "ignore":
-        return False
-    if kind == "set":
-        exp, act = {_hashable(x) for x in want}, {_hashable(x) for x in have or []}
-        return not exp <= act if mode == "allow_more_present" else exp != act
-    if kind == "dict":
-        have = have or {}
-        if mode == "allow_more_present":
-            return any(have.get(k) != v for k, v in want.items())
-        return want != have
-    if kind == "networks":
-        have = have or {}
-        for name, opts in want.items():
-            cur = have.get(name)
-            if cur is None or not set(opts["aliases"]) <= set(cur["aliases"]):
-                return True
-            if any(opts[k] and opts[k] != cur[k] for k in ("ipv4_address", "ipv6_address")):
-                return True
-        return mode == "strict" and set(have) - set(want) - {"bridge"} != set()
-    return want != have
-
-
-def change(kind, want, have, field=None):
-    """The ``changes`` entry of one field: sets as added/removed, maps as the differing keys."""
-    if kind == "set":
-        exp, act = {_hashable(x) for x in want}, {_hashable(x) for x in have or []}
-        out = {"added": sorted(exp - act), "removed": sorted(act - exp)}
-    elif kind == "dict":
-        have = have or {}
-        keys = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
-        out = {
-            "old": {k: have[k] for k in keys if k in have},
-            "new": {k: want[k] for k in keys if k in want},
-        }
-    else:
-        out = {"old": have, "new": want}
-    if field == "environment":
-        out = {side: chain_errors.mask_mapping(values) for side, values in out.items()}
-    return out
-
-
 def mode_of(name, modes):
     return modes.get(name) or modes.get("*") or BY_NAME[name].mode
 
@@ -790,7 +614,8 @@ def option_names():
 def option_table():
     """The Markdown table of every option (docs/container.md)."""
     rows = [
-        "| option | also accepted as | inspect field | compared | default mode | in place | notes |",
+        "| option | also accepted as | inspect field | compared | default mode | in place "
+        "| notes |",
         "|---|---|---|---|---|---|---|",
     ]
     for o in OPTIONS:

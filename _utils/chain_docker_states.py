@@ -5,19 +5,13 @@ mode, with the state's ``ret`` filled in the same words. The engine calls are pa
 (``__salt__`` functions), so nothing here touches Salt's dunders.
 """
 
+try:
+    from saltext.chain.utils import chain_states
+except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
+    import chain_states
 
-def new_ret(name):
-    """A state's return skeleton."""
-    return {"name": name, "result": True, "comment": "", "changes": {}}
-
-
-def _act(ret, test, what, verb, action):
-    if test:
-        ret.update(result=None, comment=f"{what} would be {verb}")
-    else:
-        action()
-        ret["comment"] = f"{what} {verb}"
-    return ret
+new_ret = chain_states.new_ret
+_act = chain_states.act
 
 
 def settled(ret, kind, name, test, compared, create):

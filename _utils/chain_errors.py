@@ -102,7 +102,10 @@ def as_number(value, field, minimum=None, maximum=None):
 
 
 def as_bool(value, field):
-    """A boolean argument; ``"true"``/``"false"``/``"yes"``/``"no"``/``1``/``0`` as Salt's CLI gives them."""
+    """A boolean argument.
+
+    ``"true"``/``"false"``/``"yes"``/``"no"``/``1``/``0`` as Salt's CLI gives them.
+    """
     if isinstance(value, bool):
         return value
     if isinstance(value, int) and value in (0, 1):

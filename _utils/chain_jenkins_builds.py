@@ -97,6 +97,11 @@ def tail_lines(tail):
     return None if tail is None else chain_errors.as_int(tail, "tail", minimum=0)
 
 
+def waiting(timeout, poll_interval, tail_count):
+    """Validated wait arguments: ``(Clock, tail lines)``; the clock starts now."""
+    return Clock(*timing(timeout, poll_interval)), tail_lines(tail_count)
+
+
 def tail(text, lines):
     if lines is None:
         return text
@@ -297,6 +302,17 @@ def wait_existing(client, name, number, clock, lines):
     if client.get_json_or_none(path, params={"tree": "number"}) is None:
         raise chain_jenkins_client.JenkinsNotFound(f"job {name} has no build {number}", 404)
     return wait_build(client, name, new_result(name, number=int(number)), clock, lines)
+
+
+def info(client, name, number):
+    """A build's API object (``number`` a build number or permalink), or None when absent."""
+    path = f"{chain_jenkins_client.job_path(name)}{build_ref(number)}/api/json"
+    return client.get_json_or_none(path)
+
+
+def queue_item(client, qid):
+    """A queue item's API object, or None when it is unknown (left items expire)."""
+    return client.get_json_or_none(f"queue/item/{qid}/api/json")
 
 
 def last_with(client, name, params, limit):

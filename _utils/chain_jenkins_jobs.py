@@ -258,3 +258,8 @@ def plugins(client):
         for p in data.get("plugins") or []
         if p.get("shortName")
     }
+
+
+def plugin_installed(client, name):
+    """True when a plugin is installed under its short or long name."""
+    return any(name in (short, p["long_name"]) for short, p in plugins(client).items())

@@ -58,6 +58,39 @@ def summary(data):
     return out
 
 
+def info(client, name):
+    """A node's API object, or None when it does not exist (a 401/403 raises)."""
+    return client.get_json_or_none(chain_jenkins_client.computer_path(name) + "api/json")
+
+
+def whoami(client):
+    """The authenticated user (``me``), or ``whoAmI`` for an anonymous client (Jenkins refuses
+    ``me`` to anonymous)."""
+    return client.get_json("me/api/json" if client.user else "whoAmI/api/json")
+
+
+def groovy(source):
+    """Groovy source for the script console, validated (before any request)."""
+    if not isinstance(source, str) or not source.strip():
+        raise chain_jenkins_xml.BadInput("script must be non-empty Groovy source")
+    return source
+
+
+def script(client, source, node=None):
+    """Run Groovy in the script console (``scriptText``) of the controller or of ``node``."""
+    path = (chain_jenkins_client.computer_path(node) if node else "") + "scriptText"
+    return client.request("POST", path, data={"script": source}).text
+
+
+def delete(client, name):
+    """True when deleted, False when it did not exist (``doDelete``)."""
+    try:
+        client.request("POST", chain_jenkins_client.computer_path(name) + "doDelete")
+    except chain_jenkins_client.JenkinsNotFound:
+        return False
+    return True
+
+
 def create_form(name, fields):
     """The ``computer/doCreateItem`` form of a permanent inbound agent (``DumbSlave``)."""
     executors = fields["num_executors"]

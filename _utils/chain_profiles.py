@@ -49,6 +49,8 @@ TLS_KEYS = frozenset({"ca_cert", "client_cert", "client_key", "verify"})
 
 DOCKER_TIMEOUT = 60
 DOCKER_BUILD_TIMEOUT = 3600
+#: Seconds a grain allows each engine request: a grain must never hold up the minion.
+GRAIN_TIMEOUT = 2
 JENKINS_TIMEOUT = 30
 
 
@@ -188,10 +190,20 @@ def jenkins_connection(conf):
     }
 
 
+def loader_mapping(value):
+    """A loader-injected mapping (a grain's ``__opts__``/``__pillar__``) as a plain mapping:
+    ``{}`` when unset, also outside a loader, where touching the context raises."""
+    try:
+        return value or {}
+    except Exception:  # noqa: BLE001 - an unset loader context raises on access
+        return {}
+
+
 def default_docker_connection(opts, pillar, environ):
-    """The default container profile's settings from plain minion opts and pillar, resolved as
-    the execution module resolves them: for grains, which have no ``config.get``."""
-    config_get = config_getter(opts or {}, pillar or {})
+    """The default container profile's settings from minion opts and pillar (plain mappings
+    or the grain's loader-injected ones), resolved as the execution module resolves them: for
+    grains, which have no ``config.get``."""
+    config_get = config_getter(loader_mapping(opts), loader_mapping(pillar))
     return docker_connection(resolve("container", None, config_get), environ)
 
 

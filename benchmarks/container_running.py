@@ -415,7 +415,8 @@ def run(args):
         }:
             raise SystemExit(
                 "saltext-dockermod's docker_container state did not load alone in its process: "
-                f"{checks['dockermod_state_modules']} (see salt-call -l debug output with PYTHONPATH={dm_target})"
+                f"{checks['dockermod_state_modules']} "
+                f"(see salt-call -l debug output with PYTHONPATH={dm_target})"
             )
 
         for rnd in range(1, args.rounds + 1):
@@ -575,7 +576,8 @@ def report(args, results, checks, engine_version, profile):
     print()
     print(
         f"container.running benchmark: {n} containers, engine {args.engine} (Docker "
-        f"{engine_version.get('Version')}), {args.rounds} round(s) x {args.noop_runs} no-op run(s); medians"
+        f"{engine_version.get('Version')}), {args.rounds} round(s) x {args.noop_runs} "
+        "no-op run(s); medians"
     )
     print(
         "Salt rows: ms = sum of the states' `duration`; wall = the whole salt-call process "
@@ -685,7 +687,9 @@ def main(argv=None):
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="also run one no-op apply of ours under cProfile (benchmarks/results/ours_noop20.prof)",
+        help=(
+            "also run one no-op apply of ours under cProfile (benchmarks/results/ours_noop20.prof)"
+        ),
     )
     parser.add_argument(
         "--keep-tmp", action="store_true", help="keep the temporary salt config dirs"

@@ -155,7 +155,8 @@ def _report(ret):
         changed = [s for s in states.values() if s.get("changes")]
         failed = [s for s in states.values() if s.get("result") is False]
         print(
-            f"  {minion}: {len(states)} states, {len(changed)} changed, {len(failed)} failed, {total:.0f} ms"
+            f"  {minion}: {len(states)} states, {len(changed)} changed, "
+            f"{len(failed)} failed, {total:.0f} ms"
         )
         for state in sorted(states.values(), key=lambda s: s.get("__run_num__", 0)):
             mark = (

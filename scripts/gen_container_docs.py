@@ -23,8 +23,8 @@ import chain_docker_spec as spec  # noqa: E402  pylint: disable=wrong-import-pos
 
 # The container options of saltext-dockermod's docker_container.running (its translate module's
 # functions and ALIASES, src/saltext/dockermod/utils/dockermod/translate/container.py).
-OLD_OPTIONS = """auto_remove binds blkio_weight blkio_weight_device cap_add cap_drop command cpuset_cpus
-cpuset_mems cpu_group cpu_period cpu_shares detach device_read_bps device_read_iops
+OLD_OPTIONS = """auto_remove binds blkio_weight blkio_weight_device cap_add cap_drop command
+cpuset_cpus cpuset_mems cpu_group cpu_period cpu_shares detach device_read_bps device_read_iops
 device_write_bps device_write_iops devices dns_opt dns_search dns domainname entrypoint
 environment extra_hosts group_add host_config hostname ipc_mode isolation labels links
 log_driver log_opt lxc_conf mac_address mem_limit mem_swappiness memswap_limit name

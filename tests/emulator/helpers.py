@@ -37,7 +37,11 @@ def freestyle(
             "</hudson.model.StringParameterDefinition>"
             for n, d in params
         )
-        props = f"<hudson.model.ParametersDefinitionProperty><parameterDefinitions>{defs}</parameterDefinitions></hudson.model.ParametersDefinitionProperty>"
+        props = (
+            "<hudson.model.ParametersDefinitionProperty>"
+            f"<parameterDefinitions>{defs}</parameterDefinitions>"
+            "</hudson.model.ParametersDefinitionProperty>"
+        )
     node = (
         f"<assignedNode>{escape(label)}</assignedNode><canRoam>false</canRoam>"
         if label
@@ -55,7 +59,8 @@ def freestyle(
         )
     return (
         "<?xml version='1.1' encoding='UTF-8'?>\n<project><description>test</description>"
-        f"<properties>{props}</properties>{node}<disabled>{'true' if disabled else 'false'}</disabled>"
+        f"<properties>{props}</properties>{node}"
+        f"<disabled>{'true' if disabled else 'false'}</disabled>"
         f"<concurrentBuild>{'true' if concurrent else 'false'}</concurrentBuild>"
         f"<builders>{builders}</builders><publishers>{publishers}</publishers>{extra}</project>"
     )

@@ -56,7 +56,8 @@ def test_agent_online_offline_and_build(target, server, name, cleanup, agent_fac
         name,
         freestyle(
             'echo "hello from $NODE_NAME build $BUILD_NUMBER of $JOB_NAME in $WORKSPACE"\n'
-            'echo "tag=$BUILD_TAG url=$BUILD_URL exec=$EXECUTOR_NUMBER jenkins=$JENKINS_URL id=$BUILD_ID"\n'
+            'echo "tag=$BUILD_TAG url=$BUILD_URL exec=$EXECUTOR_NUMBER '
+            'jenkins=$JENKINS_URL id=$BUILD_ID"\n'
             "mkdir -p out/sub && echo payload > out/sub/result.txt && echo other > out/b.log",
             label="linux",
             artifacts="out/**/*.txt, out/*.log",
@@ -185,7 +186,8 @@ def test_executors_bound_concurrency(target, server, name, cleanup, agent_factor
         server.create_job(
             job,
             freestyle(
-                f"if [ -e {marker} ]; then echo OVERLAP; fi; touch {marker}; sleep 0.4; rm -f {marker}",
+                f"if [ -e {marker} ]; then echo OVERLAP; fi; "
+                f"touch {marker}; sleep 0.4; rm -f {marker}",
                 label="conc-" + name,
             ),
         )
@@ -205,7 +207,8 @@ def test_executors_bound_concurrency(target, server, name, cleanup, agent_factor
 
 @pytest.mark.jenkins(
     "2.568.2",
-    "core/src/main/java/hudson/console/AnnotatedLargeText.java doProgressiveText (Stapler LargeText.doProgressText)",
+    "core/src/main/java/hudson/console/AnnotatedLargeText.java doProgressiveText "
+    "(Stapler LargeText.doProgressText)",
 )
 def test_progressive_log_while_building(target, server, name, cleanup, agent_factory):
     cleanup[0].append(name)
@@ -430,7 +433,8 @@ def test_fetch_all_builds(server, name, cleanup, agent_factory):
 
 @pytest.mark.jenkins(
     "2.568.2",
-    "core/src/main/java/hudson/model/Queue.java; jenkins/model/Messages.properties BlockedBecauseOfBuildInProgress",
+    "core/src/main/java/hudson/model/Queue.java; "
+    "jenkins/model/Messages.properties BlockedBecauseOfBuildInProgress",
 )
 def test_blocked_while_building_and_concurrent_builds(server, name, cleanup, agent_factory):
     cleanup[0].append(name)

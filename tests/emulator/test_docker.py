@@ -1,4 +1,7 @@
-"""The agent image and the emulator on the base image's Python 3.11 + aiohttp 3.8 (Docker needed)."""
+"""The agent image and the emulator on the base image's Python 3.11 + aiohttp 3.8.
+
+Docker needed.
+"""
 
 import io
 import os
@@ -87,7 +90,8 @@ def test_agent_image_runs_shell_steps_in_the_container(
         server.create_job(
             name,
             freestyle(
-                "test -f /.dockerenv && echo IN_CONTAINER\nid -un\npython3 -c 'import aiohttp; print(\"aiohttp\", aiohttp.__version__)'\n"
+                "test -f /.dockerenv && echo IN_CONTAINER\nid -un\n"
+                "python3 -c 'import aiohttp; print(\"aiohttp\", aiohttp.__version__)'\n"
                 "echo marker > in-container.txt",
                 label="in-docker-" + name,
                 artifacts="in-container.txt",

@@ -48,13 +48,15 @@ def test_create_job_without_content_type_is_400(target, name):
 
 @pytest.mark.jenkins(
     "2.568.2",
-    "core/src/main/java/hudson/model/AbstractItem.java writeConfigDotXml (Items.XSTREAM2.toXMLUTF8)",
+    "core/src/main/java/hudson/model/AbstractItem.java writeConfigDotXml "
+    "(Items.XSTREAM2.toXMLUTF8)",
 )
 def test_freestyle_config_is_reserialised_with_defaults(server, name, cleanup):
     cleanup[0].append(name)
     server.create_job(
         name,
-        "<project><builders><hudson.tasks.Shell><command>echo 'a' \"b\"</command></hudson.tasks.Shell></builders></project>",
+        "<project><builders><hudson.tasks.Shell><command>echo 'a' \"b\"</command>"
+        "</hudson.tasks.Shell></builders></project>",
     )
     xml = server.get_job_config(name)
     assert xml.startswith('<?xml version="1.1" encoding="UTF-8"?>\n<project>')
@@ -110,7 +112,8 @@ def test_reconfig_job(server, name, cleanup):
 
 @pytest.mark.jenkins(
     "2.568.2",
-    "core/src/main/java/jenkins/model/ParameterizedJobMixIn.java doDisable/doEnable/doBuild; core/src/main/java/hudson/model/AbstractItem.java doDoDelete",
+    "core/src/main/java/jenkins/model/ParameterizedJobMixIn.java doDisable/doEnable/doBuild; "
+    "core/src/main/java/hudson/model/AbstractItem.java doDoDelete",
 )
 def test_enable_disable_delete_redirect(server, target, http, name):
     server.create_job(name, freestyle("true"))
@@ -199,7 +202,8 @@ def test_build_returns_201_with_absolute_queue_location(server, target, http, na
 
 @pytest.mark.jenkins(
     "2.568.2",
-    "core/src/main/java/hudson/model/ParametersDefinitionProperty.java _doBuild/buildWithParameters",
+    "core/src/main/java/hudson/model/ParametersDefinitionProperty.java "
+    "_doBuild/buildWithParameters",
 )
 def test_parameterised_build_rules(server, target, http, name, cleanup):
     cleanup[0].append(name)
@@ -317,7 +321,8 @@ def test_job_without_canroam_waits_for_builtin(server, name, cleanup):
 
 @pytest.mark.jenkins(
     "2.568.2",
-    "core/src/main/java/hudson/model/ItemGroupMixIn.java createTopLevelItem (folder from cloudbees-folder)",
+    "core/src/main/java/hudson/model/ItemGroupMixIn.java createTopLevelItem "
+    "(folder from cloudbees-folder)",
 )
 @pytest.mark.emulator_only
 def test_folders(server, target, http, name, cleanup):

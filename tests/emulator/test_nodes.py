@@ -55,9 +55,11 @@ def test_do_create_item_redirects_and_duplicate_is_400(target, http, name, clean
     form = {
         "name": name,
         "type": "hudson.slaves.DumbSlave$DescriptorImpl",
-        "json": '{"nodeDescription": "", "numExecutors": 1, "remoteFS": "/tmp/x", "labelString": "", "mode": "NORMAL",'
+        "json": '{"nodeDescription": "", "numExecutors": 1, "remoteFS": "/tmp/x", '
+        '"labelString": "", "mode": "NORMAL",'
         ' "retentionStrategy": {"stapler-class": "hudson.slaves.RetentionStrategy$Always"},'
-        ' "nodeProperties": {"stapler-class-bag": "true"}, "launcher": {"stapler-class": "hudson.slaves.JNLPLauncher"}}',
+        ' "nodeProperties": {"stapler-class-bag": "true"},'
+        ' "launcher": {"stapler-class": "hudson.slaves.JNLPLauncher"}}',
     }
     resp = http.post(
         target.url + "computer/doCreateItem", data=form, allow_redirects=False, timeout=10

@@ -408,7 +408,7 @@ def test_plugins_export_no_minimum_java_version(http, target):
     assert all("requiredCoreVersion" in p for p in plugins)
 
 
-# ---------------------------------------------------------------- agents and builds (emulated agent)
+# ------------------------------------------------------------- agents and builds (emulated agent)
 
 
 @pytest.mark.emulator_only
@@ -444,7 +444,8 @@ def test_wsagents_refusals_and_cookie_reconnect(target, server, name, cleanup, a
     cleanup[1].append(other)
     xml = (
         f"<slave><name>{other}</name><remoteFS>/tmp</remoteFS><numExecutors>1</numExecutors>"
-        '<launcher class="hudson.slaves.CommandLauncher" plugin="command-launcher"><agentCommand>true'
+        '<launcher class="hudson.slaves.CommandLauncher" plugin="command-launcher">'
+        "<agentCommand>true"
         "</agentCommand></launcher></slave>"
     )
     requests.post(

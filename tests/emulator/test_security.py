@@ -48,7 +48,8 @@ def test_version_after_auth(server):
 
 @pytest.mark.jenkins(
     "2.568.2",
-    "core/src/main/java/jenkins/model/Jenkins.java getMe; core/src/main/java/hudson/model/User.java",
+    "core/src/main/java/jenkins/model/Jenkins.java getMe; "
+    "core/src/main/java/hudson/model/User.java",
 )
 def test_whoami(server, target):
     me = server.get_whoami()

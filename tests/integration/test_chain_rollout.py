@@ -1,7 +1,7 @@
 """The chain runner and formulas/chain (frontend + deploy) through the real master: build1 and a
-second app minion (app2) are the app servers, both on engine 1 with their own names (engine 2 runs without iptables, so containers on
-its user networks cannot reach each other: no frontend there), each with its own HAProxy
-frontend on a free loopback port. A rollout goes server by
+second app minion (app2) are the app servers, both on engine 1 with their own names (engine 2
+runs without iptables, so containers on its user networks cannot reach each other: no frontend
+there), each with its own HAProxy frontend on a free loopback port. A rollout goes server by
 server; a rollout that fails on the second server rolls the first one back; both under a steady
 load through both frontends with zero failed requests. Concurrent rollouts of one app are
 refused; chain.rollback, status, history and inventory answer."""

@@ -52,7 +52,8 @@ def _salt_call(bindir, conf, *args, python=None):
         [
             str(python),
             "-c",
-            "import sys; from salt.scripts import salt_call; sys.argv[0] = 'salt-call'; salt_call()",
+            "import sys; from salt.scripts import salt_call; "
+            "sys.argv[0] = 'salt-call'; salt_call()",
         ]
         if python
         else [str(bindir / "salt-call")]
@@ -192,7 +193,8 @@ def test_file_roots_and_sync_all_without_the_package(tmp_path):
             "-c",
             "import importlib.metadata as m, importlib.util as u, salt, docker, jenkins; "
             "print(u.find_spec('saltext.chain') is None if u.find_spec('saltext') else True, "
-            "[d.metadata['Name'] for d in m.distributions() if 'chain' in (d.metadata['Name'] or '').lower()])",
+            "[d.metadata['Name'] for d in m.distributions() "
+            "if 'chain' in (d.metadata['Name'] or '').lower()])",
         ],
         capture_output=True,
         text=True,

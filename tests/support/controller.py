@@ -28,7 +28,8 @@ def home_snapshot(home):
             with open(path, "rb") as fh:
                 data = fh.read()
             if f"{os.sep}builds{os.sep}" in rel or name == "nextBuildNumber":
-                continue  # earlier tests' builds finish in the background; a new one shows in the queue
+                # earlier tests' builds finish in the background; a new one shows in the queue
+                continue
             if rel == "queue.json":
                 # Items progress and expire in the background (other tests' builds); what a
                 # trigger changes is the id counter: one more queue item.

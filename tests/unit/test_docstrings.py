@@ -1,5 +1,6 @@
 """The documentation contract: every public execution/runner function has a CLI Example, every
-public state function a YAML example, every module a docstring (the reference is built from them)."""
+public state function a YAML example, every module a docstring (the reference is built from
+them)."""
 
 import ast
 import pathlib

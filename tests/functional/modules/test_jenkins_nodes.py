@@ -48,7 +48,8 @@ def test_create_info_config_delete(modules, uid):
 def test_create_from_config_xml(modules, uid):
     name = f"x-{uid}"
     xml = (
-        "<?xml version='1.1' encoding='UTF-8'?><slave><name>ignored</name><description>from xml</description>"
+        "<?xml version='1.1' encoding='UTF-8'?><slave><name>ignored</name>"
+        "<description>from xml</description>"
         "<remoteFS>/srv/agent</remoteFS><numExecutors>3</numExecutors><mode>EXCLUSIVE</mode>"
         '<retentionStrategy class="hudson.slaves.RetentionStrategy$Always"/>'
         '<launcher class="hudson.slaves.JNLPLauncher"><workDirSettings><disabled>false</disabled>'

@@ -30,7 +30,8 @@ def test_password_auth_posts_with_a_crumb_and_refreshes_a_stale_one(password_emu
         headers={"Content-Type": "application/xml"},
     )
     assert client.crumb and client.crumb["crumb"]
-    # a controller restart invalidates crumbs: the first POST gets 403 "No valid crumb", then one retry
+    # a controller restart invalidates crumbs: the first POST gets 403 "No valid crumb",
+    # then one retry
     client.crumb = {"crumbRequestField": client.crumb["crumbRequestField"], "crumb": "stale"}
     client.request("POST", "job/crumbjob/disable")
     assert client.crumb["crumb"] != "stale"
@@ -77,7 +78,7 @@ def test_home_guard_detects_a_queued_build(modules, uid, unchanged_home):
 
 
 def test_request_log_guard_sees_a_post_that_changes_nothing(emulator, unchanged_home):
-    """A POST that leaves no trace on disk (cancelQuietDown while not quieting down) is still caught."""
+    """A POST that leaves no trace on disk (cancelQuietDown while not quieting) is still caught."""
     import requests
 
     with pytest.raises(AssertionError, match="requests that write reached the controller"):

@@ -315,7 +315,8 @@ def test_job_present_jjb_from_salt_path_and_ignore(states, modules, uid, file_ro
     # another owner (say a Jenkinsfile's properties step) adds a job property
     xml = modules.jenkins.job_config(name).replace(
         "<properties>",
-        "<properties><org.example.TriggersProperty><spec>H * * * *</spec></org.example.TriggersProperty>",
+        "<properties><org.example.TriggersProperty><spec>H * * * *</spec>"
+        "</org.example.TriggersProperty>",
         1,
     )
     modules.jenkins.job_update(name, config_xml=xml)

@@ -212,7 +212,8 @@ def option_type(option):
         return "int"
     if option.kind == "dict":
         return "dict"
-    return "argv"  # sets and lists of strings: a list or a string; floats, bools, dicts, None are wrong
+    # sets and lists of strings: a list or a string; floats, bools, dicts, None are wrong
+    return "argv"
 
 
 def arguments(loaders, fun):

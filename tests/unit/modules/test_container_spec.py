@@ -1,7 +1,8 @@
 """Pure logic of the container module: normalisation, build input digests.
 
-The option table itself (normalisers, comparison) is tested in tests/unit/utils/test_chain_docker_spec.py;
-FROM/ARG parsing in test_chain_docker_build.py and registry URLs in test_chain_registry.py.
+The option table itself (normalisers, comparison) is tested in
+tests/unit/utils/test_chain_docker_spec.py; FROM/ARG parsing in test_chain_docker_build.py and
+registry URLs in test_chain_registry.py.
 """
 
 import pytest

@@ -4,7 +4,10 @@ from _states import jenkins_jobs
 
 
 def test_marker_appended_and_read_back():
-    xml = "<?xml version='1.1' encoding='UTF-8'?>\n<project><description>build it</description></project>"
+    xml = (
+        "<?xml version='1.1' encoding='UTF-8'?>\n"
+        "<project><description>build it</description></project>"
+    )
     marked = jenkins_jobs._marked(xml, jenkins_jobs.MARK.format("ci"))
     assert marked.startswith("<?xml version='1.1'")
     assert (

@@ -2,8 +2,8 @@
 
 ``tree=`` follows Stapler's ``TreePruner``/``NamedPathPruner``: a comma separated list of property
 names, each optionally followed by ``[sub,tree]`` and/or a range ``{M,N}``, ``{M,}``, ``{,N}``,
-``{N}`` applying to lists.  Objects always keep their ``_class``; a nested object asked for without a
-sub-tree is rendered with ``_class`` only, as Stapler does.
+``{N}`` applying to lists.  Objects always keep their ``_class``; a nested object asked for without
+a sub-tree is rendered with ``_class`` only, as Stapler does.
 """
 
 import json

@@ -1,11 +1,12 @@
 """The aiohttp application: request dispatch, security filter, root pages and ``scriptText``.
 
-Every response carries ``X-Jenkins``, ``X-Hudson`` and ``X-Jenkins-Session`` (``hudson/Functions.java``
-``advertiseHeaders``, ``hudson/model/Api.java``).  Error conventions: ``hudson.model.Failure`` ->
-400 + ``X-Error`` (``hudson/model/Failure.java``, ``AbstractModelObject/error.jelly``);
-``HttpResponses.errorWithoutStack`` -> plain status + message.  Header values are sent the way Jetty
-writes them: characters outside ISO-8859-1 (such as Jenkins' ‘ ’ quotes) become a space
-(Jetty ``HttpGenerator.putSanitisedValue``); the HTML body keeps the exact text.
+Every response carries ``X-Jenkins``, ``X-Hudson`` and ``X-Jenkins-Session``
+(``hudson/Functions.java`` ``advertiseHeaders``, ``hudson/model/Api.java``).  Error conventions:
+``hudson.model.Failure`` -> 400 + ``X-Error`` (``hudson/model/Failure.java``,
+``AbstractModelObject/error.jelly``); ``HttpResponses.errorWithoutStack`` -> plain status +
+message.  Header values are sent the way Jetty writes them: characters outside ISO-8859-1 (such
+as Jenkins' ‘ ’ quotes) become a space (Jetty ``HttpGenerator.putSanitisedValue``); the HTML body
+keeps the exact text.
 """
 
 import asyncio
@@ -31,7 +32,7 @@ _root_url = contextvars.ContextVar("root_url", default=None)
 
 
 def sanitize_header(value):
-    """Jetty ``HttpGenerator.putSanitisedValue``: CR, LF and chars above 0xFF are sent as a space."""
+    """Jetty ``HttpGenerator.putSanitisedValue``: CR, LF and chars above 0xFF become a space."""
     return "".join(" " if (ord(c) > 0xFF or c in "\r\n") else c for c in value)
 
 
@@ -222,7 +223,9 @@ class Controller:
                 ("X-You-Are-Authenticated-As", "anonymous"),
                 (
                     "X-You-Are-In-Group-Disabled",
-                    "JENKINS-39402: use -Dhudson.security.AccessDeniedException2.REPORT_GROUP_HEADERS=true or use /whoAmI to diagnose",
+                    "JENKINS-39402: use "
+                    "-Dhudson.security.AccessDeniedException2.REPORT_GROUP_HEADERS=true "
+                    "or use /whoAmI to diagnose",
                 ),
                 ("X-Required-Permission", "hudson.model.Hudson.Read"),
                 ("X-Permission-Implied-By", "hudson.security.Permission.GenericRead"),
@@ -465,7 +468,12 @@ class Controller:
                 )
             else:
                 resp = web.Response(
-                    text=f'<defaultCrumbIssuer _class="hudson.security.csrf.DefaultCrumbIssuer"><crumb>{crumb}</crumb><crumbRequestField>{security.CRUMB_FIELD}</crumbRequestField></defaultCrumbIssuer>',
+                    text=(
+                        '<defaultCrumbIssuer _class="hudson.security.csrf.DefaultCrumbIssuer">'
+                        f"<crumb>{crumb}</crumb>"
+                        f"<crumbRequestField>{security.CRUMB_FIELD}</crumbRequestField>"
+                        "</defaultCrumbIssuer>"
+                    ),
                     content_type="application/xml",
                 )
         else:

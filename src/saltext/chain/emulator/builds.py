@@ -29,6 +29,17 @@ PERMALINKS = {
 }
 
 
+def parameters_action(params):
+    """The ``ParametersAction`` of a build or queue item with ``params`` ``[(name, value)]``."""
+    return {
+        "_class": "hudson.model.ParametersAction",
+        "parameters": [
+            {"_class": "hudson.model.StringParameterValue", "name": n, "value": v}
+            for n, v in params
+        ],
+    }
+
+
 class Build:
     FIELDS = (
         "job",
@@ -89,6 +100,13 @@ class Build:
         with open(self.log_path, "ab") as handle:
             handle.write(text.encode("utf-8", "replace") if isinstance(text, str) else text)
 
+    def as_executable(self, depth):
+        """The build where an executor or a queue item shows it: a reference, the whole
+        object from ``depth`` 1."""
+        if depth > 0:
+            return self.json(depth - 1)
+        return {"_class": "hudson.model.FreeStyleBuild", "number": self.number, "url": self.url()}
+
     def json(self, depth=0):
         artifacts = []
         names = [p.rsplit("/", 1)[-1] for p in self.artifacts]
@@ -102,15 +120,7 @@ class Build:
             )
         actions = [{"_class": "hudson.model.CauseAction", "causes": self.causes}]
         if self.params:
-            actions.append(
-                {
-                    "_class": "hudson.model.ParametersAction",
-                    "parameters": [
-                        {"_class": "hudson.model.StringParameterValue", "name": n, "value": v}
-                        for n, v in self.params
-                    ],
-                }
-            )
+            actions.append(parameters_action(self.params))
         duration = self.duration if not self.building else 0
         return {
             "_class": "hudson.model.FreeStyleBuild",

@@ -8,8 +8,9 @@
     jenkins-emulator healthcheck [--host H] [--port P]
 
 Settings may also come from the environment: ``JENKINS_EMULATOR_ADMIN_USER``,
-``JENKINS_EMULATOR_ADMIN_TOKEN``, ``JENKINS_EMULATOR_ADMIN_PASSWORD``, ``JENKINS_EMULATOR_ROOT_URL``,
-``JENKINS_EMULATOR_BUILTIN_EXECUTORS`` (so that a container does not need secrets on its command line).
+``JENKINS_EMULATOR_ADMIN_TOKEN``, ``JENKINS_EMULATOR_ADMIN_PASSWORD``,
+``JENKINS_EMULATOR_ROOT_URL``, ``JENKINS_EMULATOR_BUILTIN_EXECUTORS`` (so that a container does
+not need secrets on its command line).
 """
 
 import argparse
@@ -111,7 +112,8 @@ def serve(args):
         site = web.TCPSite(runner, args.host, args.port, shutdown_timeout=1.0)
         await site.start()
         print(
-            f"Jenkins emulator {ctl.version} is fully up and running on http://{args.host}:{args.port}/ (home {ctl.home})",
+            f"Jenkins emulator {ctl.version} is fully up and running on "
+            f"http://{args.host}:{args.port}/ (home {ctl.home})",
             flush=True,
         )
         stop = asyncio.Event()

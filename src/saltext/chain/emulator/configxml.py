@@ -1,8 +1,8 @@
 """config.xml parsing and re-serialisation the way Jenkins' XStream writes it.
 
-* ``GET …/config.xml`` is written by ``XStream2.toXMLUTF8`` (``hudson/util/XStream2.java``): the header
-  is ``<?xml version="1.1" encoding="UTF-8"?>``, two-space indentation, ``'`` and ``"`` escaped in
-  text, empty collections as ``<x/>``, empty strings as ``<x></x>``.
+* ``GET …/config.xml`` is written by ``XStream2.toXMLUTF8`` (``hudson/util/XStream2.java``): the
+  header is ``<?xml version="1.1" encoding="UTF-8"?>``, two-space indentation, ``'`` and ``"``
+  escaped in text, empty collections as ``<x/>``, empty strings as ``<x></x>``.
 * Elements whose class comes from a plugin get ``plugin="name@version"`` (XStream2's
   ``PluginClassOwnership``); core classes (``hudson.tasks.Shell`` …) get none.
 * A freestyle ``<project>`` is rewritten in the field order of
@@ -155,21 +155,14 @@ def parse(data):
             raise ConfigError(f"Failed to parse XML: {exc}") from exc
 
 
+_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;", "\r": "&#xd;"}
+
+
 def _escape(text, attr=False):
     out = []
     for ch in text:
-        if ch == "&":
-            out.append("&amp;")
-        elif ch == "<":
-            out.append("&lt;")
-        elif ch == ">":
-            out.append("&gt;")
-        elif ch == '"':
-            out.append("&quot;")
-        elif ch == "'":
-            out.append("&apos;")
-        elif ch == "\r":
-            out.append("&#xd;")
+        if ch in _ENTITIES:
+            out.append(_ENTITIES[ch])
         elif ch in "\t\n":
             out.append(ch if not attr else f"&#x{ord(ch):x};")
         elif ord(ch) < 0x20 or ord(ch) == 0x7F:
@@ -264,7 +257,7 @@ def _bool(value, default=False):
 
 
 def normalize_project(root):
-    """Freestyle ``<project>``: Jenkins field order, defaults filled in; unknown fields kept last."""
+    """Freestyle ``<project>``: Jenkins field order, defaults filled in, unknown fields last."""
     by_tag = {}
     for child in root:
         by_tag.setdefault(child.tag, child)

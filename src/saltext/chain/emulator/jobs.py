@@ -371,6 +371,20 @@ def new_item_root(ctl, mode):
     return None
 
 
+async def _posted_item(ctl, request, io_failure):
+    """The config.xml posted for an item, as ``(root, None)``, or ``(None, the 500 Jenkins
+    answers)``: the identity transform's ``IOException`` (``io_failure``) for malformed XML,
+    XStream's for a class no plugin provides."""
+    try:
+        root = configxml.parse(await request.read())
+    except configxml.ConfigError as exc:
+        return None, ctl.error_text(request, 500, f"java.io.IOException: {io_failure}: {exc}")
+    problem = configxml.unknown_item_class(root, ctl.plugins.versions())
+    if problem:
+        return None, ctl.error_text(request, 500, problem)
+    return root, None
+
+
 async def create_item(ctl, request, parent):
     """``POST [job/F/]createItem``: ``hudson/model/ItemGroupMixIn.java`` ``createTopLevelItem``
     and ``createProjectFromXML`` (Jenkins 2.568.2)."""
@@ -408,15 +422,9 @@ async def create_item(ctl, request, parent):
         # createProjectFromXML: identity transform (malformed XML -> IOException "Failed to
         # persist config.xml"), then Items.load through XStream (unknown class -> exception);
         # either way a 500 and the new directory is deleted, nothing stays behind.
-        try:
-            root = configxml.parse(await request.read())
-        except configxml.ConfigError as exc:
-            return ctl.error_text(
-                request, 500, f"java.io.IOException: Failed to persist config.xml: {exc}"
-            )
-        problem = configxml.unknown_item_class(root, ctl.plugins.versions())
-        if problem:
-            return ctl.error_text(request, 500, problem)
+        root, error = await _posted_item(ctl, request, "Failed to persist config.xml")
+        if error is not None:
+            return error
         ctl.jobs.create(parent, name, root)
         return web.Response(status=200)
     if mode is None:
@@ -484,15 +492,9 @@ async def config_xml(ctl, request, job):
     # AbstractItem.updateByXml: identity transform ("Failed to process config.xml"), then
     # XStream unmarshals into the job; another class is "Expecting class X but got class Y
     # instead", an unknown one a CannotResolveClassException: all 500s, nothing changes.
-    try:
-        root = configxml.parse(await request.read())
-    except configxml.ConfigError as exc:
-        return ctl.error_text(
-            request, 500, f"java.io.IOException: Failed to process config.xml: {exc}"
-        )
-    problem = configxml.unknown_item_class(root, ctl.plugins.versions())
-    if problem:
-        return ctl.error_text(request, 500, problem)
+    root, error = await _posted_item(ctl, request, "Failed to process config.xml")
+    if error is not None:
+        return error
     if root.tag != job.root.tag:
         return ctl.error_text(
             request,

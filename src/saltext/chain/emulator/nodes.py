@@ -93,7 +93,7 @@ class Nodes:
 
     # ------------------------------------------------------------ scheduling view
     def label_set(self, name):
-        """Assigned labels: the label string atoms plus the node's own name (``Node.getAssignedLabels``)."""
+        """Assigned labels: label atoms plus the node's own name (``Node.getAssignedLabels``)."""
         if name == "":
             return {"built-in", *labels.atoms(self.ctl.builtin_labels)}
         node = self.nodes[name]
@@ -146,22 +146,17 @@ def temporary_cause_json(cause):
 
 
 def executors_json(ctl, name, total, depth):
-    """``Computer.getExecutors``: details (``currentExecutable`` …) only from depth 1, as Stapler shows them."""
+    """``Computer.getExecutors``: details (``currentExecutable`` …) only from depth 1.
+
+    As Stapler shows them.
+    """
     if depth < 1:
         return [{"_class": "hudson.model.Executor"} for _ in range(total)]
     running = {b.executor: b for b in ctl.builds.running.values() if b.built_on == name}
     result = []
     for i in range(total):
         build = running.get(i)
-        current = None
-        if build is not None:
-            current = {
-                "_class": "hudson.model.FreeStyleBuild",
-                "number": build.number,
-                "url": build.url(),
-            }
-            if depth > 1:
-                current = build.json(depth - 2)
+        current = None if build is None else build.as_executable(depth - 1)
         result.append(
             {
                 "_class": "hudson.model.Executor",
@@ -378,6 +373,30 @@ def _node_class_problem(root):
     return f"com.thoughtworks.xstream.mapper.CannotResolveClassException: {root.tag}"
 
 
+def _posted_node(ctl, request, body, wrong_type):
+    """A posted node config.xml read as ``Jenkins.XSTREAM2`` reads it: ``(node, None)``, or
+    ``(None, the error answer)``: XStream's 500s for malformed XML, an unknown class or a field
+    it cannot convert; ``wrong_type(root)`` answers another ``Node`` class (the caller's
+    words: createItem casts, updateByXml compares types)."""
+    try:
+        root = configxml.parse(body)
+    except configxml.ConfigError as exc:
+        return None, ctl.error_text(
+            request, 500, f"com.thoughtworks.xstream.io.StreamException: {exc}"
+        )
+    problem = _node_class_problem(root)
+    if problem == "type":
+        return None, wrong_type(root)
+    if problem:
+        return None, ctl.error_text(request, 500, problem)
+    try:
+        return configxml.node_from_xml(root), None
+    except configxml.ConfigError as exc:
+        return None, ctl.error_text(
+            request, 500, f"com.thoughtworks.xstream.converters.ConversionException: {exc}"
+        )
+
+
 # Node classes of core that XStream knows besides DumbSlave (``hudson`` is the alias of
 # ``hudson.model.Hudson``, the built-in node's Node)
 KNOWN_OTHER_NODE_CLASSES = ("hudson", "hudson.model.Hudson", "jenkins.model.Jenkins")
@@ -417,26 +436,16 @@ async def create_item_xml(ctl, request):
         return ctl.redirect(request, f"computer/{quote(name, safe='')}/configure", status=302)
     ctype = request.headers.get("Content-Type")
     if ctype is not None and (ctype.startswith("application/xml") or ctype.startswith("text/xml")):
-        body = await request.read()
-        try:
-            root = configxml.parse(body)
-        except configxml.ConfigError as exc:
-            return ctl.error_text(
-                request, 500, f"com.thoughtworks.xstream.io.StreamException: {exc}"
-            )
-        problem = _node_class_problem(root)
-        if problem == "type":
-            return ctl.error_text(
+        node, error = _posted_node(
+            ctl,
+            request,
+            await request.read(),
+            lambda root: ctl.error_text(
                 request, 500, f"java.lang.ClassCastException: {root.tag} is not a Node"
-            )
-        if problem:
-            return ctl.error_text(request, 500, problem)
-        try:
-            node = configxml.node_from_xml(root)
-        except configxml.ConfigError as exc:
-            return ctl.error_text(
-                request, 500, f"com.thoughtworks.xstream.converters.ConversionException: {exc}"
-            )
+            ),
+        )
+        if error is not None:
+            return error
         fixed = (name or "").strip()
         if fixed:
             node["name"] = fixed
@@ -481,22 +490,14 @@ async def config_xml(ctl, request, name):
         return web.Response(text=text, content_type="application/xml", charset="utf-8")
     if request.method != "POST":
         return web.Response(status=400)
-    body = await request.read()
-    try:
-        root = configxml.parse(body)
-    except configxml.ConfigError as exc:
-        return ctl.error_text(request, 500, f"com.thoughtworks.xstream.io.StreamException: {exc}")
-    problem = _node_class_problem(root)
-    if problem == "type":
-        return ctl.error_text(request, 400, "Node types do not match")
-    if problem:
-        return ctl.error_text(request, 500, problem)
-    try:
-        node = configxml.node_from_xml(root)
-    except configxml.ConfigError as exc:
-        return ctl.error_text(
-            request, 500, f"com.thoughtworks.xstream.converters.ConversionException: {exc}"
-        )
+    node, error = _posted_node(
+        ctl,
+        request,
+        await request.read(),
+        lambda root: ctl.error_text(request, 400, "Node types do not match"),
+    )
+    if error is not None:
+        return error
     node["name"] = node["name"] or name
     error = check_good_name(node["name"])  # Nodes.replaceNode: checkGoodName
     if error:

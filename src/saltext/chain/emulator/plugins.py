@@ -1,8 +1,9 @@
 """Plugins "baked into the image": ``--plugin NAME:VERSION`` / ``--plugins-file plugins.txt``.
 
-``pluginManager/api/json`` lists them with the ``@Exported`` fields of ``hudson/PluginWrapper.java``;
-``plugin="name@version"`` attributes in config.xml use these versions (``configxml.py``).
-The emulator loads no plugin code: a plugin only changes what the API reports.
+``pluginManager/api/json`` lists them with the ``@Exported`` fields of
+``hudson/PluginWrapper.java``; ``plugin="name@version"`` attributes in config.xml use these
+versions (``configxml.py``). The emulator loads no plugin code: a plugin only changes what the
+API reports.
 """
 
 LONG_NAMES = {

@@ -13,7 +13,7 @@ import time
 
 from aiohttp import web
 
-from . import configxml, labels, store
+from . import builds, configxml, labels, store
 from .api import json_response
 
 LEFT_ITEM_TTL = 300.0
@@ -273,16 +273,7 @@ class Queue:
             task = job_summary(job)
         actions = [{"_class": "hudson.model.CauseAction", "causes": item.causes}]
         if item.params:
-            actions.insert(
-                0,
-                {
-                    "_class": "hudson.model.ParametersAction",
-                    "parameters": [
-                        {"_class": "hudson.model.StringParameterValue", "name": n, "value": v}
-                        for n, v in item.params
-                    ],
-                },
-            )
+            actions.insert(0, builds.parameters_action(item.params))
         cls = {
             "waiting": "WaitingItem",
             "blocked": "BlockedItem",
@@ -316,13 +307,7 @@ class Queue:
             if item.executable:
                 build = self.ctl.builds.get(item.executable[0], item.executable[1])
                 if build is not None:
-                    executable = {
-                        "_class": "hudson.model.FreeStyleBuild",
-                        "number": build.number,
-                        "url": build.url(),
-                    }
-                    if depth > 0:
-                        executable = build.json(depth - 1)
+                    executable = build.as_executable(depth)
             data["executable"] = executable
         return data
 

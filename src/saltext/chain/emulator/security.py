@@ -3,8 +3,8 @@
 * Basic auth with the user's API token (``jenkins/security/BasicHeaderApiTokenAuthenticator.java``)
   is **crumb-exempt** (``jenkins/security/ApiCrumbExclusion.java``).
 * Basic auth with the user's password (``BasicHeaderRealPasswordAuthenticator``) and session cookies
-  are not: a POST needs the crumb (``hudson/security/csrf/CrumbFilter.java``: 403 "No valid crumb was
-  included in the request"; header or form field ``Jenkins-Crumb``).
+  are not: a POST needs the crumb (``hudson/security/csrf/CrumbFilter.java``: 403 "No valid crumb
+  was included in the request"; header or form field ``Jenkins-Crumb``).
 * A wrong token/password -> 401 + ``WWW-Authenticate: Basic realm="Jenkins"``
   (``jenkins/security/BasicHeaderProcessor.java`` -> Spring ``BasicAuthenticationEntryPoint``).
 * Anonymous -> 403 with the ``X-Jenkins`` headers and a login redirect page
