@@ -5,6 +5,14 @@ chain:
   per_minion: false            # true when several app servers share one Docker engine
   labels:
     org.saltext-chain.formula: chain
+  registry:
+    server:                    # formulas/chain/registry.sls
+      name: chain-registry
+      bind: 127.0.0.1          # loopback only
+      port: 5050               # 5000 is bootstrap's CI registry
+      volume: chain-registry-data
+      username: chain
+      password: CHANGE-ME      # secret (or an sdb:// reference rendered by your pillar)
   network:
     name: chain
   frontend:
