@@ -15,6 +15,13 @@ chain:
       password: CHANGE-ME      # secret (or an sdb:// reference rendered by your pillar)
   network:
     name: chain
+  source:                      # formulas/chain/source.sls: git daemon on the chain network
+    name: chain-source         # agents clone git://chain-source:9418/app.git
+    port: 9419                 # published on 127.0.0.1 only; pushes only from the Docker host
+    repo: app
+    branch: main
+    checkout: /srv/saltext-chain   # the project checkout on the build server
+    prefix: examples/app       # its directory served as the app's repository
   frontend:
     name: chain-frontend
     image: saltext-chain/haproxy:1
