@@ -86,7 +86,9 @@ def _in_network(script, name):
             ctr.remove(force=True)
 
 
-CLONE = f"git clone -q git://{NAME}/app.git /tmp/app && git -C /tmp/app rev-parse HEAD HEAD^{{tree}}"
+CLONE = (
+    f"git clone -q git://{NAME}/app.git /tmp/app && git -C /tmp/app rev-parse HEAD HEAD^{{tree}}"
+)
 
 
 def test_source_served_by_url_and_pushes_from_the_host(salt_cli, source, tmp_path):
@@ -98,9 +100,10 @@ def test_source_served_by_url_and_pushes_from_the_host(salt_cli, source, tmp_pat
     assert code == 0, out
     head, tree = out.split()
     assert tree == _git("rev-parse", "HEAD:examples/app", cwd=REPO)  # the committed tree
-    assert _git("ls-tree", "--name-only", head, cwd=REPO).split() == _git(
-        "ls-tree", "--name-only", "HEAD:examples/app", cwd=REPO
-    ).split()
+    assert (
+        _git("ls-tree", "--name-only", head, cwd=REPO).split()
+        == _git("ls-tree", "--name-only", "HEAD:examples/app", cwd=REPO).split()
+    )
 
     again = _apply(salt_cli, source)
     assert {k: s["changes"] for k, s in again.items() if s["changes"]} == {}
