@@ -22,6 +22,11 @@ chain:
     branch: main
     checkout: /srv/saltext-chain   # the project checkout on the build server
     prefix: examples/app       # its directory served as the app's repository
+  jobs:                        # formulas/chain/jobs.sls: the app's pipeline (JJB)
+    name: app-pipeline
+    label: linux               # the pool label its builds run on
+    git_url: ''                # empty: git://<source.name>:9418/<source.repo>.git
+    default_ref: main
   frontend:
     name: chain-frontend
     image: saltext-chain/haproxy:1
