@@ -5,8 +5,28 @@ chain:
   per_minion: false            # true when several app servers share one Docker engine
   labels:
     org.saltext-chain.formula: chain
+  registry:
+    server:                    # formulas/chain/registry.sls
+      name: chain-registry
+      bind: 127.0.0.1          # loopback only
+      port: 5050               # 5000 is bootstrap's CI registry
+      volume: chain-registry-data
+      username: chain
+      password: CHANGE-ME      # secret (or an sdb:// reference rendered by your pillar)
   network:
     name: chain
+  source:                      # formulas/chain/source.sls: git daemon on the chain network
+    name: chain-source         # agents clone git://chain-source:9418/app.git
+    port: 9419                 # published on 127.0.0.1 only; pushes only from the Docker host
+    repo: app
+    branch: main
+    checkout: /srv/saltext-chain   # the project checkout on the build server
+    prefix: examples/app       # its directory served as the app's repository
+  jobs:                        # formulas/chain/jobs.sls: the app's pipeline (JJB)
+    name: app-pipeline
+    label: linux               # the pool label its builds run on
+    git_url: ''                # empty: git://<source.name>:9418/<source.repo>.git
+    default_ref: main
   frontend:
     name: chain-frontend
     image: saltext-chain/haproxy:1

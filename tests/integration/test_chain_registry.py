@@ -1,0 +1,171 @@
+"""formulas/chain/registry.sls through the real master on build1 (engine 1): a highstate (a top
+file naming chain.registry) builds the registry image from Debian's docker-registry, starts it
+with htpasswd auth from pillar, its storage on a volume, on a free loopback port; `docker login`,
+push and pull work with the pillar credentials and fail with others; a second highstate changes
+nothing; the password appears in no state return."""
+
+import contextlib
+import json
+import secrets
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.support import engines
+
+pytestmark = [pytest.mark.integration, pytest.mark.docker]
+
+ENGINE = "engine1"
+NAME = engines.name("registry")
+IMAGE = f"saltext-chain/{NAME}:1"
+VOLUME = engines.name("registry-data")
+TOP = f"{NAME}-top.sls"
+
+
+def _free_port():
+    with contextlib.closing(socket.socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def registry(master, synced):
+    port = _free_port()
+    password = secrets.token_urlsafe(18)
+    pillar = {
+        "chain": {
+            "labels": {engines.TEST_LABEL: engines.RUN},
+            "registry": {
+                "server": {
+                    "name": NAME,
+                    "image": IMAGE,
+                    "volume": VOLUME,
+                    "port": port,
+                    "username": "ci",
+                    "password": password,
+                }
+            },
+        }
+    }
+    top = master.state_tree.base.temp_file(TOP, "base:\n  build1:\n    - chain.registry\n")
+    with top:
+        yield {"port": port, "address": f"127.0.0.1:{port}", "password": password, "pillar": pillar}
+    engines.cleanup(ENGINE)
+    with contextlib.closing(engines.client(ENGINE)) as client:
+        with contextlib.suppress(Exception):
+            client.images.remove(IMAGE, force=True)
+
+
+def _highstate(salt_cli, registry):
+    started = time.monotonic()
+    ret = salt_cli.run(
+        "state.top",
+        TOP,
+        f"pillar={json.dumps(registry['pillar'])}",
+        minion_tgt="build1",
+        _timeout=600,
+    )
+    assert registry["password"] not in ret.stdout
+    assert registry["password"] not in json.dumps(ret.data, default=str)
+    assert isinstance(ret.data, dict), ret.stdout[:3000]
+    _report(ret, started)
+    return ret
+
+
+def _report(ret, started):
+    """Wall time of the salt call and the states' own durations (shown with pytest -s)."""
+    states = sum(s.get("duration", 0) for s in ret.data.values()) / 1000
+    changed = sum(1 for s in ret.data.values() if s["changes"])
+    print(
+        f"\n{len(ret.data)} states, {changed} changed: {states:.1f} s in states, "
+        f"{time.monotonic() - started:.1f} s wall"
+    )
+
+
+def _docker(config, *args, stdin=None):
+    return subprocess.run(
+        ["docker", "--config", str(config), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_registry_highstate_login_push_pull_and_idempotent(salt_cli, registry, tmp_path):
+    ret = _highstate(salt_cli, registry)
+    assert ret.returncode == 0, ret.stdout[:4000]
+    assert all(s["result"] is True for s in ret.data.values()), json.dumps(ret.data)[:4000]
+    changed = {k.split("_|-")[1] for k, s in ret.data.items() if s["changes"]}
+    assert "chain-registry-container-running" in changed, changed
+
+    # Published on loopback only, storage on the volume, healthy.
+    with contextlib.closing(engines.client(ENGINE)) as client:
+        attrs = client.containers.get(NAME).attrs
+    assert attrs["State"]["Health"]["Status"] == "healthy"
+    assert attrs["HostConfig"]["PortBindings"]["5000/tcp"] == [
+        {"HostIp": "127.0.0.1", "HostPort": str(registry["port"])}
+    ]
+    mounts = {m["Destination"]: m for m in attrs["Mounts"]}
+    assert mounts["/var/lib/docker-registry"]["Name"] == VOLUME
+
+    # Auth: anonymous 401, the pillar credentials 200, another password 401.
+    url = f"http://{registry['address']}/v2/"
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(url, timeout=5)
+    assert err.value.code == 401
+    bad = tmp_path / "bad"
+    res = _docker(bad, "login", registry["address"], "-u", "ci", "--password-stdin", stdin="nope")
+    assert res.returncode != 0, res
+    cfg = tmp_path / "docker"
+    res = _docker(
+        cfg,
+        "login",
+        registry["address"],
+        "-u",
+        "ci",
+        "--password-stdin",
+        stdin=registry["password"],
+    )
+    assert res.returncode == 0, res.stderr
+
+    # Push, drop the local tag, pull it back: the same image id.
+    ref = f"{registry['address']}/{engines.name('smoke')}:1"
+    res = _docker(cfg, "tag", engines.BUSYBOX, ref)
+    assert res.returncode == 0, res.stderr
+    pushed = _docker(cfg, "push", ref)
+    assert pushed.returncode == 0, pushed.stderr
+    want = _docker(cfg, "image", "inspect", "-f", "{{.Id}}", ref).stdout.strip()
+    assert _docker(cfg, "rmi", ref).returncode == 0
+    pulled = _docker(cfg, "pull", ref)
+    assert pulled.returncode == 0, pulled.stderr
+    assert _docker(cfg, "image", "inspect", "-f", "{{.Id}}", ref).stdout.strip() == want
+    _docker(cfg, "rmi", ref)
+    # Without credentials the pull is refused.
+    anon = _docker(tmp_path / "anon", "pull", ref)
+    assert anon.returncode != 0
+    assert "no basic auth credentials" in anon.stderr or "unauthorized" in anon.stderr, anon
+
+    # A second highstate changes nothing (and restarts nothing: the stored image stays).
+    again = _highstate(salt_cli, registry)
+    assert again.returncode == 0, again.stdout[:4000]
+    assert all(s["result"] is True for s in again.data.values()), json.dumps(again.data)[:4000]
+    assert {k: s["changes"] for k, s in again.data.items() if s["changes"]} == {}
+    res = _docker(cfg, "pull", ref)
+    assert res.returncode == 0, res.stderr
+    _docker(cfg, "rmi", ref)
+
+
+def test_registry_without_password_fails_cleanly(salt_cli, registry):
+    pillar = json.loads(json.dumps(registry["pillar"]))
+    pillar["chain"]["registry"]["server"]["password"] = ""
+    ret = salt_cli.run("state.top", TOP, f"pillar={json.dumps(pillar)}", minion_tgt="build1")
+    assert ret.returncode != 0
+    (state,) = ret.data.values()
+    assert state["result"] is False
+    assert "password is empty" in state["comment"]

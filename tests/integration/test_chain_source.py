@@ -1,0 +1,150 @@
+"""formulas/chain/source.sls through the real master on build1 (engine 1): the app's git
+repository served by git daemon in a container on the chain network, seeded from this checkout's
+examples/app history. A container on the network clones it by URL and gets the committed tree;
+a commit pushed through the loopback port is visible to the next clone; a push from a container
+on the network is refused; a second apply changes nothing."""
+
+import contextlib
+import json
+import socket
+import subprocess
+import time
+
+import pytest
+
+from tests.conftest import REPO
+from tests.support import engines
+
+pytestmark = [pytest.mark.integration, pytest.mark.docker]
+
+ENGINE = "engine1"
+NAME = engines.name("source")
+NET = engines.name("source-net")
+IMAGE = f"saltext-chain/{NAME}:1"
+
+
+def _free_port():
+    with contextlib.closing(socket.socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _git(*args, cwd=None):
+    res = subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert res.returncode == 0, res.stderr
+    return res.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def source(synced):
+    port = _free_port()
+    pillar = {
+        "chain": {
+            "labels": {engines.TEST_LABEL: engines.RUN},
+            "network": {"name": NET},
+            "source": {
+                "name": NAME,
+                "image": IMAGE,
+                "volume": engines.name("source-data"),
+                "port": port,
+                "checkout": str(REPO),
+            },
+        }
+    }
+    yield {"port": port, "pillar": json.dumps(pillar)}
+    engines.cleanup(ENGINE)
+    with contextlib.closing(engines.client(ENGINE)) as client:
+        with contextlib.suppress(Exception):
+            client.images.remove(IMAGE, force=True)
+
+
+def _apply(salt_cli, source):
+    started = time.monotonic()
+    ret = salt_cli.run(
+        "state.apply", "chain.source", f"pillar={source['pillar']}", minion_tgt="build1"
+    )
+    assert ret.returncode == 0, ret.stdout[:4000]
+    assert all(s["result"] is True for s in ret.data.values()), json.dumps(ret.data)[:4000]
+    _report(ret, started)
+    return {k.split("_|-")[1]: s for k, s in ret.data.items()}
+
+
+def _report(ret, started):
+    """Wall time of the salt call and the states' own durations (shown with pytest -s)."""
+    states = sum(s.get("duration", 0) for s in ret.data.values()) / 1000
+    changed = sum(1 for s in ret.data.values() if s["changes"])
+    print(
+        f"\n{len(ret.data)} states, {changed} changed: {states:.1f} s in states, "
+        f"{time.monotonic() - started:.1f} s wall"
+    )
+
+
+def _in_network(script, name):
+    """Run a shell script in a throw-away container on the chain network; (exit code, output)."""
+    with contextlib.closing(engines.client(ENGINE)) as client:
+        ctr = client.containers.run(
+            engines.DEBIAN,
+            ["sh", "-c", script],
+            name=engines.name(name),
+            network=NET,
+            labels=engines.LABELS,
+            detach=True,
+        )
+        try:
+            code = ctr.wait(timeout=120)["StatusCode"]
+            return code, ctr.logs().decode().strip()
+        finally:
+            ctr.remove(force=True)
+
+
+CLONE = (
+    f"git clone -q git://{NAME}/app.git /tmp/app && git -C /tmp/app rev-parse HEAD HEAD^{{tree}}"
+)
+
+
+def test_source_served_by_url_and_pushes_from_the_host(salt_cli, source, tmp_path):
+    states = _apply(salt_cli, source)
+    assert states["chain-source-container-running"]["changes"]
+    assert states["chain-source-seed-cmd-script"]["changes"], states
+
+    code, out = _in_network(CLONE, "clone1")
+    assert code == 0, out
+    head, tree = out.split()
+    assert tree == _git("rev-parse", "HEAD:examples/app", cwd=REPO)  # the committed tree
+    assert (
+        _git("ls-tree", "--name-only", head, cwd=REPO).split()
+        == _git("ls-tree", "--name-only", "HEAD:examples/app", cwd=REPO).split()
+    )
+
+    again = _apply(salt_cli, source)
+    assert {k: s["changes"] for k, s in again.items() if s["changes"]} == {}
+
+    # A new commit pushed through the published loopback port is what the next clone gets.
+    url = f"git://127.0.0.1:{source['port']}/app.git"
+    work = tmp_path / "work"
+    _git("clone", "-q", url, str(work))
+    (work / "NOTE").write_text("pushed by the test\n")
+    _git("add", "NOTE", cwd=work)
+    _git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "note", cwd=work)
+    _git("push", "-q", "origin", "HEAD:main", cwd=work)
+    new = _git("rev-parse", "HEAD", cwd=work)
+    code, out = _in_network(CLONE, "clone2")
+    assert code == 0, out
+    assert out.split()[0] == new
+
+    # A container on the network may clone but not push (the positive control is the push above).
+    code, out = _in_network(
+        f"git clone -q git://{NAME}/app.git /tmp/a && cd /tmp/a && echo x > X && git add X && "
+        "git -c user.name=t -c user.email=t@t commit -qm x && git push -q origin HEAD:main",
+        "pusher",
+    )
+    assert code != 0
+    assert "push refused" in out, out
+
+    # The formula's seed sees its commit already in the served history: nothing changes.
+    third = _apply(salt_cli, source)
+    assert {k: s["changes"] for k, s in third.items() if s["changes"]} == {}
+    code, out = _in_network(CLONE, "clone3")
+    assert out.split()[0] == new
