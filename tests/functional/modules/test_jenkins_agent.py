@@ -8,6 +8,7 @@ import uuid
 from xml.sax.saxutils import escape
 
 import pytest
+from saltext.chain.utils import chain_agents_plan as plan
 
 from tests.support import agents, engines
 
@@ -107,6 +108,79 @@ def test_deleted_node_container_removed_and_pool_heals(modules, agent_image, poo
     assert len(out["launched"]) == 1 and out["launched"] != [first]
     assert first not in modules.jenkins_agent.list(pool=pool)
     modules.jenkins_agent.wait_pool(pool, 1, timeout=60)
+
+
+def test_orphans_go_after_the_grace_both_ways_and_foreign_ones_stay(modules, agent_image, pool):
+    grace = 4
+    o = opts(pool, min=1, orphan_grace=grace)
+    reconcile = lambda: modules.jenkins_agent.reconcile(pool, agent_image, **o)  # noqa: E731
+    (first,) = reconcile()["launched"]
+    modules.jenkins_agent.wait_pool(pool, 1, timeout=60)
+    client = engines.client("engine1")
+    try:
+        mark = client.containers.get(first).labels
+        assert mark[plan.LABEL_OWNER] and mark[engines.TEST_LABEL] == engines.RUN
+        # the pool's shape but not its marks: another minion's agent, a hand-made container,
+        # a hand-made node, a node marked for the same pool by another owner
+        other = client.containers.run(
+            engines.BUSYBOX,
+            ["sleep", "600"],
+            name=f"{pool}-0ther000",
+            detach=True,
+            labels={**mark, plan.LABEL_OWNER: "another-minion", plan.LABEL_NODE: "x"},
+        )
+        hand = client.containers.run(
+            engines.BUSYBOX,
+            ["sleep", "600"],
+            name=f"{pool}-hand0000",
+            detach=True,
+            labels=engines.owned(),
+        )
+        modules.jenkins.node_create(f"{pool}-handnode", description="made by hand")
+        modules.jenkins.node_create(
+            f"{pool}-othernode", description=plan.description(pool, "another-minion")
+        )
+
+        # a node deleted on the controller: its container goes after the grace
+        assert modules.jenkins.node_delete(first) is True
+        started = time.monotonic()
+        out = reconcile()
+        assert out["deleted"] == [], "removed within the grace"
+        assert first in modules.jenkins_agent.list(pool=pool)
+        (second,) = out["launched"]  # the pool refills to min at once
+        deleted = until(lambda: reconcile()["deleted"], timeout=grace + 30, what="orphan removed")
+        assert time.monotonic() - started >= grace
+        assert deleted == [
+            {"node": None, "container": first, "reason": "its node is gone from the controller"}
+        ]
+        assert first not in modules.jenkins_agent.list(pool=pool)
+        assert modules.jenkins_agent.wait_pool(pool, 1, timeout=60) == [second]
+
+        # a container removed: its node is deleted after the grace
+        client.containers.get(second).remove(force=True)
+        started = time.monotonic()
+        out = reconcile()
+        assert out["deleted"] == [] and modules.jenkins.node_info(second) is not None
+        (third,) = out["launched"]
+        deleted = until(lambda: reconcile()["deleted"], timeout=grace + 30, what="node deleted")
+        assert time.monotonic() - started >= grace
+        assert deleted == [
+            {"node": second, "container": None, "reason": "its container is gone from this engine"}
+        ]
+        assert modules.jenkins.node_info(second) is None
+        assert modules.jenkins_agent.wait_pool(pool, 1, timeout=60) == [third]
+
+        # what the pool did not make is still there, untouched
+        for _ in range(2):
+            assert reconcile()["deleted"] == []
+        assert modules.jenkins.node_info(f"{pool}-handnode") is not None
+        assert modules.jenkins.node_info(f"{pool}-othernode") is not None
+        for ctr in (other, hand):
+            ctr.reload()
+            assert ctr.status == "running"
+        assert set(modules.jenkins_agent.list(pool=pool)) == {third, other.name}
+    finally:
+        client.close()
 
 
 def test_killed_agent_fails_its_build_and_pool_heals(modules, agent_image, pool):
