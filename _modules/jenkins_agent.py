@@ -642,28 +642,34 @@ def _apply(pool, opts, conf, engine, decision, result, memory, image):
             result["deleted"].append({k: item[k] for k in ("node", "container", "reason")})
         except CommandExecutionError as err:
             result["errors"].append(f"remove {item['node'] or item['container']}: {err}")
-    for node in decision["disable"]:
-        try:
-            __salt__["jenkins.node_disable"](
-                node, message="jenkins_agent: replaced when idle", profile=profile
-            )
-            result["disabled"].append(node)
-        except CommandExecutionError as err:
-            result["errors"].append(f"disable {node}: {err}")
-    for node in decision["scale_down"]:
-        try:
-            __salt__["jenkins.node_disable"](
-                node, message="jenkins_agent: idle, scaling down", profile=profile
-            )
-            info = __salt__["jenkins.node_info"](node, profile=profile) or {}
-            if info.get("idle", True):
-                _remove(node, node, engine)
-                result["scaled_down"].append(node)
-                memory.get("nodes", {}).pop(node, None)
-            else:  # it took a build between the read and the mark: it stays
-                __salt__["jenkins.node_enable"](node, profile=profile)
-        except CommandExecutionError as err:
-            result["errors"].append(f"scale down {node}: {err}")
+
+    def disable(node):
+        __salt__["jenkins.node_disable"](
+            node, message="jenkins_agent: replaced when idle", profile=profile
+        )
+        result["disabled"].append(node)
+
+    def scale_down(node):
+        __salt__["jenkins.node_disable"](
+            node, message="jenkins_agent: idle, scaling down", profile=profile
+        )
+        info = __salt__["jenkins.node_info"](node, profile=profile) or {}
+        if info.get("idle", True):
+            _remove(node, node, engine)
+            result["scaled_down"].append(node)
+            memory.get("nodes", {}).pop(node, None)
+        else:  # it took a build between the read and the mark: it stays
+            __salt__["jenkins.node_enable"](node, profile=profile)
+
+    for verb, nodes, func in (
+        ("disable", decision["disable"], disable),
+        ("scale down", decision["scale_down"], scale_down),
+    ):
+        for node in nodes:
+            try:
+                func(node)
+            except CommandExecutionError as err:
+                result["errors"].append(f"{verb} {node}: {err}")
     description = _plan.description(pool, _owner())
     for _ in range(decision["launch"]):
         node = f"{pool}-{secrets.token_hex(4)}"
