@@ -285,6 +285,9 @@ def test_canary_gate_keeps_a_bad_image_out_and_rolls_a_good_one(states, modules,
         ret = states.jenkins_agent.pool(pool, image=bad, **o)
         assert ret.result is False and "canary" in ret.comment, ret.comment
         assert "grep -q good /etc/agent-flavour" in ret.comment  # the console tail
+        # the canary ran on its own agent under the separate label, not on the pool's agent
+        console = modules.jenkins.console(f"{pool}-canary")
+        assert f"Building remotely on {pool}-canary-" in console and f"({pool}-canary)" in console
         rows = modules.jenkins_agent.list(pool=pool)
         assert list(rows) == [first] and rows[first]["image"] == agent_image
         assert not [n for n in modules.jenkins.nodes() if "-canary-" in n and n.startswith(pool)]
