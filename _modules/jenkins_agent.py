@@ -18,7 +18,9 @@ Every container carries labels naming the controller, pool, node and owner (this
 reconcile only ever touches containers and nodes carrying its own marks.
 """
 
+import concurrent.futures
 import contextlib
+import contextvars
 import fcntl
 import hashlib
 import json
@@ -671,24 +673,46 @@ def _apply(pool, opts, conf, engine, decision, result, memory, image):
             except CommandExecutionError as err:
                 result["errors"].append(f"{verb} {node}: {err}")
     description = _plan.description(pool, _owner())
-    for _ in range(decision["launch"]):
-        node = f"{pool}-{secrets.token_hex(4)}"
+    nodes = [f"{pool}-{secrets.token_hex(4)}" for _ in range(decision["launch"])]
+    if not nodes:
+        return
+    # Launches run side by side (at most launch <= max_starting of them): each is a few
+    # controller and engine round trips, so a pool of N comes up in about the time of one.
+    # Every thread runs in a copy of this call's context (the loader's dunders live there).
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(nodes)) as pool_:
+        futures = {
+            node: pool_.submit(
+                contextvars.copy_context().run,
+                _launch,
+                node,
+                image,
+                opts,
+                conf,
+                pool,
+                engine,
+                description,
+            )
+            for node in nodes
+        }
+    failed = None
+    for node, future in futures.items():
         try:
-            _launch(node, image, opts, conf, pool, engine, description)
+            future.result()
             result["launched"].append(node)
             memory.setdefault("nodes", {})[node] = {"first_seen": time.time()}
         except (CommandExecutionError, SaltInvocationError) as err:
             result["errors"].append(f"launch {node}: {err}")
             with contextlib.suppress(Exception):
                 _remove(node, None, engine)
-            memory["failures"] = memory.get("failures", 0) + 1
-            memory["backoff_until"] = time.time() + min(
-                opts["backoff"] * 2 ** (memory["failures"] - 1), opts["backoff_max"]
-            )
-            if memory["failures"] >= opts["max_failures"]:
-                memory["broken"] = f"launch failed: {err}"
-                result["broken"] = memory["broken"]
-            break
+            failed = err
+    if failed is not None:  # one failure per pass, as when the launches were one by one
+        memory["failures"] = memory.get("failures", 0) + 1
+        memory["backoff_until"] = time.time() + min(
+            opts["backoff"] * 2 ** (memory["failures"] - 1), opts["backoff_max"]
+        )
+        if memory["failures"] >= opts["max_failures"]:
+            memory["broken"] = f"launch failed: {failed}"
+            result["broken"] = memory["broken"]
 
 
 def wait_pool(name, count, timeout=120, profile=None, engine=None):

@@ -183,6 +183,15 @@ def test_orphans_go_after_the_grace_both_ways_and_foreign_ones_stay(modules, age
         client.close()
 
 
+def test_one_pass_launches_side_by_side_and_all_come_online(modules, agent_image, pool):
+    o = opts(pool, min=3, max=3, max_starting=3)
+    out = modules.jenkins_agent.reconcile(pool, agent_image, **o)
+    assert out["errors"] == [] and len(set(out["launched"])) == 3, out
+    assert sorted(modules.jenkins_agent.wait_pool(pool, 3, timeout=60)) == sorted(out["launched"])
+    again = modules.jenkins_agent.reconcile(pool, agent_image, **o)
+    assert again["launched"] == [] and again["online"] == sorted(out["launched"])
+
+
 def test_killed_agent_fails_its_build_and_pool_heals(modules, agent_image, pool):
     job = engines.name(f"k{uuid.uuid4().hex[:4]}")
     modules.jenkins.job_create(job, config_xml=freestyle("sleep 30", f"{pool}-l"))
