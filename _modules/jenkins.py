@@ -554,6 +554,8 @@ def build(name, parameters=None, wait=True, timeout=600, poll_interval=1, tail=5
     identical queued item is followed) and by default wait for its result within ``timeout``.
     Returns ``{number, queue_id, url, result, duration, building, console_tail}``: ``result``
     None when it did not finish, ``number`` None (with ``why``) when it never left the queue.
+    ``wait=False`` returns as soon as the item is queued (one read of the queue item; no wait
+    for an executor).
 
     CLI Example:
 

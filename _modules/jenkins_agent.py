@@ -18,7 +18,9 @@ Every container carries labels naming the controller, pool, node and owner (this
 reconcile only ever touches containers and nodes carrying its own marks.
 """
 
+import concurrent.futures
 import contextlib
+import contextvars
 import fcntl
 import hashlib
 import json
@@ -642,47 +644,75 @@ def _apply(pool, opts, conf, engine, decision, result, memory, image):
             result["deleted"].append({k: item[k] for k in ("node", "container", "reason")})
         except CommandExecutionError as err:
             result["errors"].append(f"remove {item['node'] or item['container']}: {err}")
-    for node in decision["disable"]:
-        try:
-            __salt__["jenkins.node_disable"](
-                node, message="jenkins_agent: replaced when idle", profile=profile
-            )
-            result["disabled"].append(node)
-        except CommandExecutionError as err:
-            result["errors"].append(f"disable {node}: {err}")
-    for node in decision["scale_down"]:
-        try:
-            __salt__["jenkins.node_disable"](
-                node, message="jenkins_agent: idle, scaling down", profile=profile
-            )
-            info = __salt__["jenkins.node_info"](node, profile=profile) or {}
-            if info.get("idle", True):
-                _remove(node, node, engine)
-                result["scaled_down"].append(node)
-                memory.get("nodes", {}).pop(node, None)
-            else:  # it took a build between the read and the mark: it stays
-                __salt__["jenkins.node_enable"](node, profile=profile)
-        except CommandExecutionError as err:
-            result["errors"].append(f"scale down {node}: {err}")
+
+    def disable(node):
+        __salt__["jenkins.node_disable"](
+            node, message="jenkins_agent: replaced when idle", profile=profile
+        )
+        result["disabled"].append(node)
+
+    def scale_down(node):
+        __salt__["jenkins.node_disable"](
+            node, message="jenkins_agent: idle, scaling down", profile=profile
+        )
+        info = __salt__["jenkins.node_info"](node, profile=profile) or {}
+        if info.get("idle", True):
+            _remove(node, node, engine)
+            result["scaled_down"].append(node)
+            memory.get("nodes", {}).pop(node, None)
+        else:  # it took a build between the read and the mark: it stays
+            __salt__["jenkins.node_enable"](node, profile=profile)
+
+    for verb, nodes, func in (
+        ("disable", decision["disable"], disable),
+        ("scale down", decision["scale_down"], scale_down),
+    ):
+        for node in nodes:
+            try:
+                func(node)
+            except CommandExecutionError as err:
+                result["errors"].append(f"{verb} {node}: {err}")
     description = _plan.description(pool, _owner())
-    for _ in range(decision["launch"]):
-        node = f"{pool}-{secrets.token_hex(4)}"
+    nodes = [f"{pool}-{secrets.token_hex(4)}" for _ in range(decision["launch"])]
+    if not nodes:
+        return
+    # Launches run side by side (at most launch <= max_starting of them): each is a few
+    # controller and engine round trips, so a pool of N comes up in about the time of one.
+    # Every thread runs in a copy of this call's context (the loader's dunders live there).
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(nodes)) as pool_:
+        futures = {
+            node: pool_.submit(
+                contextvars.copy_context().run,
+                _launch,
+                node,
+                image,
+                opts,
+                conf,
+                pool,
+                engine,
+                description,
+            )
+            for node in nodes
+        }
+    failed = None
+    for node, future in futures.items():
         try:
-            _launch(node, image, opts, conf, pool, engine, description)
+            future.result()
             result["launched"].append(node)
             memory.setdefault("nodes", {})[node] = {"first_seen": time.time()}
         except (CommandExecutionError, SaltInvocationError) as err:
             result["errors"].append(f"launch {node}: {err}")
             with contextlib.suppress(Exception):
                 _remove(node, None, engine)
-            memory["failures"] = memory.get("failures", 0) + 1
-            memory["backoff_until"] = time.time() + min(
-                opts["backoff"] * 2 ** (memory["failures"] - 1), opts["backoff_max"]
-            )
-            if memory["failures"] >= opts["max_failures"]:
-                memory["broken"] = f"launch failed: {err}"
-                result["broken"] = memory["broken"]
-            break
+            failed = err
+    if failed is not None:  # one failure per pass, as when the launches were one by one
+        memory["failures"] = memory.get("failures", 0) + 1
+        memory["backoff_until"] = time.time() + min(
+            opts["backoff"] * 2 ** (memory["failures"] - 1), opts["backoff_max"]
+        )
+        if memory["failures"] >= opts["max_failures"]:
+            memory["broken"] = f"launch failed: {failed}"
+            result["broken"] = memory["broken"]
 
 
 def wait_pool(name, count, timeout=120, profile=None, engine=None):

@@ -56,6 +56,27 @@ def _call(ret, func, *args, **kwargs):
     return None
 
 
+def _one_agent(name, func, args, kwargs, comments):
+    """Run ``func`` (present/absent of the execution module) in this state's test mode and
+    word the result: ``comments`` = (nothing to do, would change, changed), formatted with
+    ``name`` and the changed ``fields``."""
+    ret = _ret(name)
+    test = bool(__opts__.get("test"))
+    out = _call(ret, func, name, *args, test=test, **kwargs)
+    if out is None:
+        return ret
+    ret["changes"] = out["changes"]
+    fields = ", ".join(sorted(out["changes"]))
+    if not out["changes"]:
+        ret["comment"] = comments[0].format(name=name, fields=fields)
+    elif test:
+        ret["result"] = None
+        ret["comment"] = comments[1].format(name=name, fields=fields)
+    else:
+        ret["comment"] = comments[2].format(name=name, fields=fields)
+    return ret
+
+
 def present(name, image, profile=None, engine=None, **kwargs):
     """
     One permanent agent: the node on the controller (inbound, WebSocket), a container on this
@@ -83,29 +104,17 @@ def present(name, image, profile=None, engine=None, **kwargs):
             - labels: [linux, docker]
             - connect_timeout: 60
     """
-    ret = _ret(name)
-    test = bool(__opts__.get("test"))
-    out = _call(
-        ret,
-        "jenkins_agent.present",
+    return _one_agent(
         name,
-        image,
-        profile=profile,
-        engine=engine,
-        test=test,
-        **kwargs,
+        "jenkins_agent.present",
+        (image,),
+        {"profile": profile, "engine": engine, **kwargs},
+        (
+            "Agent {name} is online as declared",
+            "Agent {name} would be updated: {fields}",
+            "Agent {name} is online ({fields})",
+        ),
     )
-    if out is None:
-        return ret
-    ret["changes"] = out["changes"]
-    if not out["changes"]:
-        ret["comment"] = f"Agent {name} is online as declared"
-    elif test:
-        ret["result"] = None
-        ret["comment"] = f"Agent {name} would be updated: {', '.join(sorted(out['changes']))}"
-    else:
-        ret["comment"] = f"Agent {name} is online ({', '.join(sorted(out['changes']))})"
-    return ret
 
 
 def absent(name, drain_timeout=300, force=False, profile=None, engine=None):
@@ -120,29 +129,17 @@ def absent(name, drain_timeout=300, force=False, profile=None, engine=None):
           jenkins_agent.absent:
             - drain_timeout: 600
     """
-    ret = _ret(name)
-    test = bool(__opts__.get("test"))
-    out = _call(
-        ret,
-        "jenkins_agent.absent",
+    return _one_agent(
         name,
-        drain_timeout=drain_timeout,
-        force=force,
-        profile=profile,
-        engine=engine,
-        test=test,
+        "jenkins_agent.absent",
+        (),
+        {"drain_timeout": drain_timeout, "force": force, "profile": profile, "engine": engine},
+        (
+            "Agent {name} is absent",
+            "Agent {name} would be drained and removed",
+            "Agent {name} was drained and removed",
+        ),
     )
-    if out is None:
-        return ret
-    ret["changes"] = out["changes"]
-    if not out["changes"]:
-        ret["comment"] = f"Agent {name} is absent"
-    elif test:
-        ret["result"] = None
-        ret["comment"] = f"Agent {name} would be drained and removed"
-    else:
-        ret["comment"] = f"Agent {name} was drained and removed"
-    return ret
 
 
 def pool(name, image, profile=None, engine=None, wait=True, **kwargs):

@@ -455,7 +455,9 @@ def plan(pool, opts, agents, computers, demand_count, memory, now, engine_total,
     launch = max(0, launch)
 
     if demand_count <= free:
-        surplus = alive - opts["min"]
+        # idle agents the queued demand will take are kept; only the rest above min may go
+        keep = min(len(idle), math.ceil(demand_count / executors))
+        surplus = min(alive - opts["min"], len(idle) - keep)
         for node in sorted(idle, key=lambda n: nodes_mem[n].get("idle_since", now)):
             if surplus <= 0:
                 break

@@ -22,7 +22,7 @@ try:
 except ImportError:  # pragma: no cover - python-jenkins depends on it
     HAS_REQUESTS = False
 
-QUEUE_TREE = "items[id,buildable,blocked,stuck,why,inQueueSince,task[name,url]]"
+QUEUE_TREE = "items[id,buildable,blocked,stuck,why,inQueueSince,task[name,url,labelExpression]]"
 COMPUTER_TREE = (
     "computer[displayName,description,offline,temporarilyOffline,idle,"
     "offlineCauseReason,numExecutors,assignedLabels[name],"
@@ -72,7 +72,8 @@ def job_name_from_url(url, base):
 
 
 def queue(conf):
-    """``[{id, buildable, stuck, why, job}]`` of the queue's items."""
+    """``[{id, buildable, stuck, why, job, label}]`` of the queue's items (``label``: the
+    task's label expression when Jenkins exports one, else None)."""
     data = get_json(conf, "queue/api/json", QUEUE_TREE)
     out = []
     for item in data.get("items") or []:
@@ -84,6 +85,10 @@ def queue(conf):
                 "stuck": bool(item.get("stuck")),
                 "why": item.get("why"),
                 "job": job_name_from_url(task.get("url"), conf["url"]) or task.get("name"),
+                # a freestyle task's assigned label (AbstractProject.getAssignedLabelString,
+                # exported as labelExpression): the why names no label while the controller
+                # has no agent node at all (Queue.BuildableItem.getCauseOfBlockage)
+                "label": task.get("labelExpression"),
             }
         )
     return out

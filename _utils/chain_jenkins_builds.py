@@ -286,12 +286,15 @@ def match_build(name, data, params):
 
 
 def run(client, name, params, wait, clock, lines):
-    """Trigger, wait for the queue to start it, then (``wait``) for its result."""
+    """Trigger, then (``wait``) wait for the queue to start it and for its result. Without
+    ``wait`` the queue item is read once and returned at once: ``number`` is None (with
+    ``why``) unless the queue already started the build."""
     out = new_result(name, qid=trigger(client, name, params))
-    if not wait_queue(client, name, out, clock):
-        return out
     if not wait:
-        out["building"] = True
+        if wait_queue(client, name, out, Clock(0, 0)):
+            out["building"] = True
+        return out
+    if not wait_queue(client, name, out, clock):
         return out
     return wait_build(client, name, out, clock, lines)
 

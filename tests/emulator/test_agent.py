@@ -245,8 +245,14 @@ def test_progressive_log_while_building(target, server, name, cleanup, agent_fac
 def test_wrong_secret_is_refused(target, server, name, cleanup, tmp_path):
     cleanup[1].append(name)
     create_inbound_node(server, name)
+    # agent.jar retries a refused handshake until -noReconnectAfter (test below)
     with testing.running_agent(
-        target.url, "0" * 64, name, tmp_path / "wd", log_path=str(tmp_path / "bad.log")
+        target.url,
+        "0" * 64,
+        name,
+        tmp_path / "wd",
+        log_path=str(tmp_path / "bad.log"),
+        args=["-noReconnectAfter", "1s"],
     ) as proc:
         assert proc.wait(timeout=10) == 1
     log = (tmp_path / "bad.log").read_text()
@@ -270,6 +276,7 @@ def test_second_connection_for_same_node_is_refused(
         name,
         tmp_path / "wd2",
         log_path=str(tmp_path / "dup.log"),
+        args=["-noReconnectAfter", "1s"],
     ) as proc:
         assert proc.wait(timeout=10) == 1
     assert "is already connected to this controller" in (tmp_path / "dup.log").read_text()
@@ -496,3 +503,61 @@ def test_cli_agent_subcommand(target, server, name, cleanup, tmp_path):
         testing.stop_process(proc)
     assert proc.returncode == 0
     wait_online(server, name, online=False)
+
+
+REMOTING = (
+    "remoting 3355.3357 (bundled: pom.xml remoting.version), "
+    "src/main/java/hudson/remoting/Engine.java runWebSocket, succeedsWithRetries, ExponentialRetry"
+)
+
+
+@pytest.mark.jenkins("2.568.2", REMOTING)
+def test_refused_agent_retries_with_backoff_until_its_node_exists(server, target, name, cleanup):
+    node = name + "-late"
+    cleanup[1].append(node)
+    create_inbound_node(server, node)
+    secret = node_secret(target, node)
+    server.delete_node(node)  # refused from now on (unknown node): agent.jar keeps retrying
+    proc = subprocess.Popen(
+        [sys.executable, testing.AGENT_SCRIPT, "-url", target.url, "-name", node, "-webSocket"]
+        + ["-secret", secret],
+        env=testing._env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(2.5)  # refused at 0 s, 1 s (waits of 1 s, then 3 s)
+        assert proc.poll() is None, "the agent exited on a refused handshake"
+        create_inbound_node(server, node)  # same name, same secret (HMAC of the name)
+        wait_online(server, node, timeout=15)
+    finally:
+        testing.stop_process(proc)
+    err = proc.stderr.read()
+    assert "The server rejected the connection" in err and "Waiting 1 seconds before retry" in err
+
+
+@pytest.mark.jenkins(
+    "2.568.2", REMOTING + "; src/main/java/hudson/remoting/Launcher.java -noReconnectAfter"
+)
+def test_no_reconnect_after_bails_out(target, name):
+    started = time.monotonic()
+    out = subprocess.run(
+        [sys.executable, testing.AGENT_SCRIPT, "-url", target.url, "-name", name + "-none"]
+        + ["-secret", "0" * 64, "-webSocket", "-noReconnectAfter", "2s"],
+        env=testing._env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode != 0 and "Bailing out after 2 s" in out.stderr
+    assert 2 <= time.monotonic() - started < 15
+    both = subprocess.run(
+        [sys.executable, testing.AGENT_SCRIPT, "-url", target.url, "-name", "x", "-secret", "y"]
+        + ["-noReconnect", "-noReconnectAfter", "1s"],
+        env=testing._env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert both.returncode != 0 and "cannot be used with" in both.stderr

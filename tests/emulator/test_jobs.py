@@ -281,6 +281,26 @@ def test_why_names_the_offline_agent(server, name, cleanup):
 
 
 @pytest.mark.jenkins(
+    "2.568.2",
+    "core/src/main/java/hudson/model/AbstractProject.java getAssignedLabelString; "
+    "core/src/main/java/hudson/model/Queue.java BuildableItem#getCauseOfBlockage",
+)
+def test_queue_task_exports_its_label_expression(server, target, http, name, cleanup):
+    cleanup[0].append(name)
+    label = f"lx-{name}&&linux"
+    server.create_job(name, freestyle("true", label=label))
+    qid = server.build_job(name)
+    tree = "items[id,why,task[name,labelExpression]]"
+    resp = http.get(target.url + "queue/api/json", params={"tree": tree}, timeout=10)
+    (item,) = [i for i in resp.json()["items"] if i["id"] == qid]
+    assert item["task"]["labelExpression"] == label
+    # labelExpression has visibility 1: not shown in a queue item's task at depth 0
+    plain = http.get(target.url + "queue/api/json", timeout=10).json()["items"]
+    assert "labelExpression" not in next(i for i in plain if i["id"] == qid)["task"]
+    server.cancel_queue(qid)
+
+
+@pytest.mark.jenkins(
     "2.568.2", "core/src/main/java/hudson/model/BuildAuthorizationToken.java checkPermission"
 )
 def test_build_needs_post(server, target, http, name, cleanup):

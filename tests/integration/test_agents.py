@@ -10,15 +10,7 @@ import pytest
 
 from tests.support import agents, engines
 
-# Skipped, not xfail (an xfail test still runs): never run yet, and it relies on the pool
-# online flows, whose functional test (test_scale_up_from_queue_demand_then_down) hangs >140 s.
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skip(
-        reason="never run; depends on jenkins_agent pool online flows, whose functional test "
-        "hangs >140 s undiagnosed (issue 9, open)"
-    ),
-]
+pytestmark = pytest.mark.integration
 
 MINIONS = {"build1": "engine1", "web1": "engine2"}
 

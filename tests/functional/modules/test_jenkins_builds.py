@@ -1,6 +1,7 @@
 """jenkins execution module: builds through the queue with a real emulated inbound agent."""
 
 import os
+import time
 
 import pytest
 from salt.exceptions import CommandExecutionError
@@ -96,8 +97,16 @@ def test_build_timeout_and_no_wait(modules, agent, uid):
     modules.jenkins.job_create(name, config_xml=freestyle("sleep 5; echo done"))
     res = modules.jenkins.build(name, timeout=1, poll_interval=0.2)
     assert res["result"] is None and res["number"] == 1
+    started = time.monotonic()
     res2 = modules.jenkins.build(name, wait=False, timeout=30, poll_interval=0.2)
-    assert res2["number"] == 2 and res2["result"] is None
+    # wait=False returns once the item is queued: build 1 still runs, so #2 has not started
+    assert time.monotonic() - started < 5
+    assert res2["queue_id"] and res2["result"] is None
+    assert res2["number"] is None and res2["why"]
+    deadline = time.monotonic() + 30
+    while modules.jenkins.build_info(name, 2) is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert modules.jenkins.build_info(name, 2)["number"] == 2
 
 
 def test_queued_without_agent_reports_why(modules, uid):

@@ -45,6 +45,27 @@ def test_demand_matches_label_expressions_and_pool_nodes():
     assert plan.demand(items, ["linux", "docker"], {"p-1"}) == 4
 
 
+def test_demand_reads_the_tasks_label_when_the_why_names_none():
+    # Queue.BuildableItem.getCauseOfBlockage (2.568.2): with no agent node at all the why is
+    # the bare "Waiting for next available executor"; the task's labelExpression still says
+    why = "Waiting for next available executor"
+    items = [
+        {"buildable": True, "why": why, "label": "p-l&&linux"},
+        {"buildable": True, "why": why, "label": "p-l&&windows"},
+        {"buildable": True, "why": why, "label": None},
+    ]
+    assert plan.demand(items, ["p-l", "linux"]) == 1
+
+
+def test_idle_agents_demand_will_take_are_not_scaled_down():
+    o = opts(min=0, idle_minutes=0)
+    agents = [agent("p-a"), agent("p-b")]
+    computers = {"p-a": comp(), "p-b": comp()}
+    assert len(run(o, agents, computers, demand=1)["scale_down"]) == 1
+    assert run(o, agents, computers, demand=2)["scale_down"] == []
+    assert len(run(o, agents, computers, demand=0)["scale_down"]) == 2
+
+
 def test_scale_up_from_demand_counts_starting_agents_and_caps():
     o = opts(max=4, max_starting=2)
     assert run(o, demand=3)["launch"] == 2  # max_starting

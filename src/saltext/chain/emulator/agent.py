@@ -4,7 +4,8 @@
 It honours the ``jenkins/inbound-agent`` contract (``jenkins-agent`` entrypoint of
 jenkinsci/docker-agents): ``JENKINS_URL``, ``JENKINS_SECRET``, ``JENKINS_AGENT_NAME`` (or
 ``JENKINS_NAME``), ``JENKINS_AGENT_WORKDIR``, ``JENKINS_WEB_SOCKET`` and the positional
-``<secret> <agent name>`` form (plus agent.jar-style ``-url -secret -name -workDir -webSocket``).
+``<secret> <agent name>`` form (plus agent.jar-style ``-url -secret -name -workDir -webSocket
+-noReconnect -noReconnectAfter``; refused connections are retried like agent.jar).
 
 It connects where agent.jar connects in WebSocket mode — ``GET $JENKINS_URL/wsagents/`` with the
 ``Node-Name``, ``Secret-Key`` and ``X-Remoting-Capability`` headers
@@ -24,6 +25,7 @@ import shlex
 import signal
 import sys
 import tempfile
+import time
 
 import aiohttp
 
@@ -257,8 +259,19 @@ class BuildRun:
 
 
 class Agent:
-    def __init__(self, url, secret, name, workdir=None, websocket=True):
+    def __init__(
+        self,
+        url,
+        secret,
+        name,
+        workdir=None,
+        websocket=True,
+        no_reconnect=False,
+        no_reconnect_after=None,
+    ):
         self.url = url if url.endswith("/") else url + "/"
+        self.no_reconnect = no_reconnect
+        self.no_reconnect_after = no_reconnect_after
         self.secret = secret
         self.name = name
         self.workdir = workdir
@@ -282,33 +295,46 @@ class Agent:
         return headers
 
     async def run_forever(self):
-        backoff = 0.5
+        """remoting's ``Engine.runWebSocket``: every failed connection, a refused handshake
+        (unknown or deleted node, wrong secret) included, is retried with ``ExponentialRetry``
+        (``succeedsWithRetries``) until ``-noReconnectAfter`` has passed, then the agent bails
+        out; a closed channel reconnects at once unless ``-noReconnect``."""
         ws_url = self.url + "wsagents/"
         async with aiohttp.ClientSession() as session:
             while True:
-                try:
-                    log(f"Connecting to {ws_url} as {self.name}")
-                    async with session.ws_connect(
-                        ws_url, headers=self.headers(), heartbeat=10, max_msg_size=64 * 1024 * 1024
-                    ) as ws:
-                        backoff = 0.5
-                        handshake = getattr(ws, "_response", None)  # aiohttp 3.8 .. 3.12
-                        if handshake is not None and handshake.headers.get("Connection-Cookie"):
-                            self.cookie = handshake.headers["Connection-Cookie"]
-                        await self.serve(ws)
-                    log("Connection closed; reconnecting")
-                except aiohttp.WSServerHandshakeError as exc:
-                    if 400 <= exc.status < 500:
+                retry = ExponentialRetry(self.no_reconnect_after)
+                while True:
+                    try:
+                        log(f"Connecting to {ws_url} as {self.name}")
+                        async with session.ws_connect(
+                            ws_url,
+                            headers=self.headers(),
+                            heartbeat=10,
+                            max_msg_size=64 * 1024 * 1024,
+                        ) as ws:
+                            handshake = getattr(ws, "_response", None)  # aiohttp 3.8 .. 3.12
+                            if handshake is not None and handshake.headers.get("Connection-Cookie"):
+                                self.cookie = handshake.headers["Connection-Cookie"]
+                            await self.serve(ws)
+                        break
+                    except aiohttp.WSServerHandshakeError as exc:
                         detail = await self.refusal_detail(session, ws_url)
                         log(
-                            f"SEVERE: The server rejected the connection: HTTP {exc.status} {detail}"
+                            "Failed to connect: The server rejected the connection: "
+                            f"HTTP {exc.status} {detail}"
                         )
+                    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                        log(f"Failed to connect to {self.url}: {exc!r}")
+                    delay = retry.next_delay()
+                    if delay is None:
+                        log(f"Bailing out after {self.no_reconnect_after:g} s")
                         return 1
-                    log(f"Handshake failed: HTTP {exc.status}; retrying")
-                except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-                    log(f"Failed to connect to {self.url}: {exc!r}; retrying in {backoff:.1f}s")
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                    log(f"Waiting {delay:g} seconds before retry")
+                    await asyncio.sleep(delay)
+                log("Terminated")
+                if self.no_reconnect:
+                    return 0
+                log("Connection closed; reconnecting")
 
     async def refusal_detail(self, session, url):
         try:
@@ -380,8 +406,40 @@ def build_parser():
     parser.add_argument("-name", "--name", dest="name")
     parser.add_argument("-workDir", "--workdir", dest="workdir")
     parser.add_argument("-webSocket", "--websocket", dest="websocket", action="store_true")
+    parser.add_argument("-noReconnect", "-noreconnect", dest="no_reconnect", action="store_true")
+    parser.add_argument("-noReconnectAfter", dest="no_reconnect_after", type=parse_duration)
     parser.add_argument("positional", nargs="*", help="<secret> <agent name>")
     return parser
+
+
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "": 0.001}
+
+
+def parse_duration(text):
+    """remoting's ``DurationOptionHandler`` (``DurationStyle.SIMPLE``): ``<n><unit>`` with unit
+    ms, s, m, h or d; no unit means milliseconds. Returns seconds."""
+    match = re.fullmatch(r"\+?(\d+)([a-zA-Z]{0,2})", str(text).strip())
+    if not match or match.group(2).lower() not in _DURATION_UNITS:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a valid simple duration")
+    return int(match.group(1)) * _DURATION_UNITS[match.group(2).lower()]
+
+
+class ExponentialRetry:
+    """remoting's ``Engine.ExponentialRetry``: the first attempt at once, then waits of
+    ``min(10 s, previous * 2 + 1 s)`` (1, 3, 7, 10, 10, ... s) until ``timeout`` (seconds since
+    the first attempt; None = forever) is exceeded."""
+
+    def __init__(self, timeout=None):
+        self.beginning = time.monotonic()
+        self.timeout = timeout
+        self.delay = 0.0
+
+    def next_delay(self):
+        """The wait before the next attempt, or None to bail out."""
+        self.delay = min(10.0, self.delay * 2 + 1.0)
+        if self.timeout is not None and time.monotonic() - self.beginning > self.timeout:
+            return None
+        return self.delay
 
 
 def expand_at_files(argv):
@@ -413,6 +471,10 @@ def resolve_settings(argv=None, environ=None):
         env_secret = (expand_at_files([env_secret]) or [""])[0]
         env = dict(env, JENKINS_SECRET=env_secret)
     args = build_parser().parse_args(expand_at_files(argv))
+    if args.no_reconnect and args.no_reconnect_after is not None:
+        raise SystemExit(
+            'option "-noReconnectAfter" cannot be used with the option(s) [-noReconnect]'
+        )
     secret, name = args.secret, args.name
     if args.positional:
         if len(args.positional) != 2:
@@ -444,12 +506,11 @@ def resolve_settings(argv=None, environ=None):
     ):
         if env.get(unsupported):
             log(f"WARNING: {unsupported} is ignored by the emulated agent")
-    return url, secret, name, workdir, websocket
+    return url, secret, name, workdir, websocket, args.no_reconnect, args.no_reconnect_after
 
 
 def main(argv=None):
-    url, secret, name, workdir, websocket = resolve_settings(argv)
-    agent = Agent(url, secret, name, workdir, websocket)
+    agent = Agent(*resolve_settings(argv))
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     task = loop.create_task(agent.run_forever())

@@ -271,6 +271,11 @@ class Queue:
             from .jobs import job_summary
 
             task = job_summary(job)
+            if depth > 0 and job.root.tag == "project":
+                # AbstractProject.getAssignedLabelString, @Exported(name = "labelExpression")
+                # (2.568.2): visibility 1, so a queue item's task shows it from depth 1 or when
+                # tree= names it; null when the job may roam or names no node.
+                task["labelExpression"] = configxml.job_label(job.root)[0]
         actions = [{"_class": "hudson.model.CauseAction", "causes": item.causes}]
         if item.params:
             actions.insert(0, builds.parameters_action(item.params))

@@ -106,8 +106,9 @@ def running_emulator(
 
 
 @contextlib.contextmanager
-def running_agent(url, secret, name, workdir, extra_env=None, log_path=None, python=None):
-    """Run the emulated inbound agent (``agent.py``) as a subprocess; yields the Popen."""
+def running_agent(url, secret, name, workdir, extra_env=None, log_path=None, python=None, args=()):
+    """Run the emulated inbound agent (``agent.py``, extra agent.jar options ``args``) as a
+    subprocess; yields the Popen."""
     env = _env()
     env.update(
         {
@@ -123,7 +124,10 @@ def running_agent(url, secret, name, workdir, extra_env=None, log_path=None, pyt
     os.makedirs(os.path.dirname(log_path), exist_ok=True)
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [python or sys.executable, AGENT_SCRIPT], stdout=log, stderr=subprocess.STDOUT, env=env
+            [python or sys.executable, AGENT_SCRIPT, *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
     try:
         yield proc
