@@ -544,7 +544,8 @@ def canary(name, image, profile=None, engine=None, test=False, **kwargs):
 
     .. code-block:: bash
 
-        salt '*' jenkins_agent.canary linux saltext-chain/jenkins-agent:2 label=linux canary_job='make selftest'
+        salt '*' jenkins_agent.canary linux saltext-chain/jenkins-agent:2 label=linux \\
+            canary_job='make selftest'
     """
     kwargs = {k: v for k, v in kwargs.items() if not k.startswith("__")}
     opts = _plan.pool_options(name, kwargs)

@@ -29,7 +29,10 @@ import time
 
 import aiohttp
 
-CAPABILITY = "<===[JENKINS REMOTING CAPACITY]===>rO0ABXNyABpodWRzb24ucmVtb3RpbmcuQ2FwYWJpbGl0eQAAAAAAAAABAgABSgAEbWFza3hwAAAAAAAAAf4="
+CAPABILITY = (
+    "<===[JENKINS REMOTING CAPACITY]===>"
+    "rO0ABXNyABpodWRzb24ucmVtb3RpbmcuQ2FwYWJpbGl0eQAAAAAAAAABAgABSgAEbWFza3hwAAAAAAAAAf4="
+)
 CHUNK = 512 * 1024
 DEFAULT_EXCLUDES = [
     "**/*~",
@@ -162,7 +165,8 @@ class BuildRun:
                     break
             else:
                 await self.log(
-                    f"WARNING: build step {step.get('class')} is not supported by the Jenkins emulator; skipped\n"
+                    f"WARNING: build step {step.get('class')} is not supported by the Jenkins "
+                    "emulator; skipped\n"
                 )
         if self.aborted:
             return "ABORTED"
@@ -178,7 +182,10 @@ class BuildRun:
                 archiver.get("defaultExcludes", True),
             )
             if not files:
-                message = f'No artifacts found that match the file pattern "{archiver.get("artifacts")}". Configuration error?'
+                message = (
+                    "No artifacts found that match the file pattern "
+                    f'"{archiver.get("artifacts")}". Configuration error?'
+                )
                 if archiver.get("allowEmptyArchive"):
                     await self.log(message + "\n")
                     continue
@@ -496,7 +503,8 @@ def resolve_settings(argv=None, environ=None):
         raise SystemExit("missing " + ", ".join(missing))
     if not websocket:
         log(
-            "WARNING: the emulated agent only connects over WebSocket (as with JENKINS_WEB_SOCKET=true)"
+            "WARNING: the emulated agent only connects over WebSocket "
+            "(as with JENKINS_WEB_SOCKET=true)"
         )
     for unsupported in (
         "JENKINS_TUNNEL",

@@ -21,7 +21,10 @@ from aiohttp import WSMsgType, web
 from . import configxml
 from .agent import BuildRun
 
-CAPABILITY = "<===[JENKINS REMOTING CAPACITY]===>rO0ABXNyABpodWRzb24ucmVtb3RpbmcuQ2FwYWJpbGl0eQAAAAAAAAABAgABSgAEbWFza3hwAAAAAAAAAf4="
+CAPABILITY = (
+    "<===[JENKINS REMOTING CAPACITY]===>"
+    "rO0ABXNyABpodWRzb24ucmVtb3RpbmcuQ2FwYWJpbGl0eQAAAAAAAAABAgABSgAEbWFza3hwAAAAAAAAAf4="
+)
 MINIMUM_REMOTING = "3107.v665000b_51092"
 
 
