@@ -11,4 +11,4 @@ down:
 	.venv/bin/python scripts/chain.py down
 
 test: bootstrap
-	.venv/bin/pytest tests -p no:cacheprovider
+	.venv/bin/pytest tests -p no:cacheprovider --durations=30
