@@ -35,9 +35,10 @@ from tests.functional.states.test_contracts import (  # noqa: F401 - contract_ag
 from tests.support import engines
 
 try:
+    from saltext.chain.utils import chain_agents_plan as agent_table
     from saltext.chain.utils import chain_docker_spec as spec_table
-except ImportError:  # pragma: no cover - before the option table existed
-    spec_table = None
+except ImportError:  # pragma: no cover - before the option tables existed
+    spec_table = agent_table = None
 
 MAX_EXAMPLES = 10
 MAX_OPTION_EXAMPLES = 4  # container.running/mod_watch: ~90 arguments each
@@ -73,6 +74,7 @@ WRONG = {
     "list": st.one_of(_ints, _floats, _bools, _dicts, _none_in_list),
     "list_or_dict": st.one_of(_ints, _floats, _bools, _none_in_list),
     "list_or_str": st.one_of(_floats, _bools, _dicts, _none_in_list),
+    "str_or_dict": st.one_of(_ints, _floats, _bools, _lists),
     "argv": st.one_of(_floats, _bools, _dicts, _none_in_list),
     "profile": st.one_of(_ints, _floats, _bools, _lists),
     "size": st.one_of(_bools, _lists, _dicts, _garbage, st.integers(-(10**6), -2)),
@@ -178,6 +180,35 @@ PER_FUNCTION = {
     ("container_service.running", "network"): "str",
     ("container_service.running", "update"): "dict",
 }
+# jenkins_agent.present/pool take their options as keywords (chain_agents_plan's AGENT_DEFAULTS
+# and POOL_DEFAULTS name them); their types, owned here like ARG_TYPES:
+AGENT_OPTION_TYPES = {
+    "int": {
+        "executors",
+        "connect_timeout",
+        "agent_uid",
+        "min",
+        "max",
+        "max_uses",
+        "max_starting",
+        "engine_cap",
+        "orphan_grace",
+        "max_failures",
+        "backoff",
+        "backoff_max",
+        "canary_timeout",
+        "drain_timeout",
+    },
+    "number": {"idle_minutes"},
+    "bool": {"web_socket", "force", "wait"},
+    "list_or_str": {"labels", "label"},
+    "enum": {"mode"},
+    "abs_path": {"remote_fs"},
+    "str": {"agent_url", "image"},
+    "dict": {"container_options"},
+    "str_or_dict": {"canary_job"},
+    "profile": {"profile", "engine"},
+}
 NOT_ARGUMENTS = {
     "name",
     "sfun",
@@ -221,6 +252,8 @@ def arguments(loaders, fun):
     modules, _ = discover(loaders)
     mod, func = fun.split(".")
     sig = inspect.signature(getattr(modules[mod], func))
+    if mod == "jenkins_agent":
+        return _agent_arguments(sig, func)
     out = {}
     for pname, param in sig.parameters.items():
         if pname in NOT_ARGUMENTS or param.kind is inspect.Parameter.VAR_KEYWORD:
@@ -244,6 +277,23 @@ def arguments(loaders, fun):
         for option in spec_table.OPTIONS:
             out[option.name] = option_type(option)
         out["log_driver"], out["log_opt"] = "str", "dict"
+    return out
+
+
+def _agent_arguments(sig, func):
+    """{argument: type class} of a jenkins_agent state: its signature plus, for the keyword
+    options, every key of the option table it takes."""
+    names = [p for p in sig.parameters if p not in NOT_ARGUMENTS]
+    names = [p for p in names if sig.parameters[p].kind is not inspect.Parameter.VAR_KEYWORD]
+    if func == "present":
+        names += list(agent_table.AGENT_DEFAULTS)
+    elif func == "pool":
+        names += list(agent_table.POOL_DEFAULTS)
+    out = {}
+    for pname in names:
+        kind = next((k for k, group in AGENT_OPTION_TYPES.items() if pname in group), None)
+        assert kind, f"jenkins_agent.{func}: no type declared for {pname!r} in AGENT_OPTION_TYPES"
+        out[pname] = kind
     return out
 
 
@@ -334,26 +384,7 @@ def _check(ctx, fun, base, arg, value):
             raise AssertionError(f"{arg}={value!r} (test={test}): {err}") from None
 
 
-# States added after issue 7 by their owners: their argument types are not declared here yet.
-UNTYPED = {
-    "jenkins_agent.present",
-    "jenkins_agent.absent",
-    "jenkins_agent.pool",
-}
-
-
-@pytest.mark.parametrize(
-    "fun",
-    [
-        pytest.param(
-            f,
-            marks=[pytest.mark.xfail(strict=True, reason="argument types not in ARG_TYPES yet")]
-            if f in UNTYPED
-            else [],
-        )
-        for f in sorted(CONTRACTS)
-    ],
-)
+@pytest.mark.parametrize("fun", sorted(CONTRACTS))
 def test_wrong_types_fail_cleanly_and_send_nothing(
     fun, loaders, modules, states, emulator, tmp_path, request
 ):
