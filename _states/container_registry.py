@@ -14,6 +14,8 @@ Passwords never appear in ``comment`` or ``changes``.
         - name: 127.0.0.1:5000
 """
 
+import functools
+
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
@@ -97,11 +99,8 @@ def logged_out(name, config_path=None):
             ret["comment"] = f"Not logged in to {name}"
             return ret
         ret["changes"] = {"username": {"old": status["username"], "new": None}}
-        if __opts__["test"]:
-            ret.update(result=None, comment=f"Would log out of {name}")
-            return ret
-        __salt__["container.logout"](name, config_path=config_path)
-        ret["comment"] = f"Logged out of {name}"
+        logout = functools.partial(__salt__["container.logout"], name, config_path=config_path)
+        chain_states.act(ret, __opts__["test"], f"Credentials for {name}", "removed", logout)
     except (CommandExecutionError, SaltInvocationError) as err:
         ret.update(result=False, comment=str(err), changes={})
     return ret

@@ -7,15 +7,9 @@ Thin: each state validates its input (before any I/O) and calls the ``jenkins_ag
 execution module, which in ``test`` mode only reads. The agent secret never appears in a
 return, a comment or an event. See docs/jenkins_agent.md.
 
-.. code-block:: yaml
+A pool (each state's docstring has its own example):
 
-    build-agent-1:
-      jenkins_agent.present:
-        - image: saltext-chain/jenkins-agent:latest
-        - labels: [linux, docker]
-        - executors: 2
-        - container_options:
-            network_mode: host
+.. code-block:: yaml
 
     linux:
       jenkins_agent.pool:

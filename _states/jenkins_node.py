@@ -162,14 +162,8 @@ def enabled(name, profile=None):
             ret["comment"] = f"Node {name} is enabled"
             return ret
         ret["changes"] = {"temporarily_offline": {"old": True, "new": False}}
-        if __opts__["test"]:
-            ret["result"] = None
-            ret["comment"] = (
-                f"Node {name} would be brought back online (offline: {reason or 'no message'})"
-            )
-            return ret
-        __salt__["jenkins.node_enable"](name, profile=profile)
-        ret["comment"] = f"Node {name} enabled"
+        verb = f"brought back online (was offline: {reason or 'no message'})"
+        _act(ret, f"Node {name}", verb, "jenkins.node_enable", name, profile=profile)
     except (CommandExecutionError, SaltInvocationError) as err:
         ret.update(result=False, comment=str(err), changes={})
     return ret
