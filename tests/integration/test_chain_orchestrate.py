@@ -175,6 +175,34 @@ def _tags(chain):
         raise
 
 
+def _digest(chain, tag):
+    """The manifest digest the chain's registry serves for a tag (asked directly)."""
+    reg = chain["registry"]
+    auth = base64.b64encode(f"{reg['username']}:{reg['password']}".encode()).decode()
+    req = urllib.request.Request(
+        f"http://{reg['address']}/v2/{REPO_NAME}/manifests/{tag}",
+        method="HEAD",
+        headers={
+            "Authorization": f"Basic {auth}",
+            "Accept": "application/vnd.docker.distribution.manifest.v2+json, "
+            "application/vnd.oci.image.manifest.v1+json",
+        },
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return resp.headers["Docker-Content-Digest"]
+
+
+def _status_args(chain):
+    conf = chain["pillar"]["chain"]
+    return [
+        "targets=build1,app2",
+        f"service={conf['service']['name']}-{{minion}}",
+        f"frontend={conf['frontend']['name']}-{{minion}}",
+        f"network={conf['network']['name']}-{{minion}}",
+        "backend=app",
+    ]
+
+
 def _builds(salt_cli):
     info = salt_cli.run("jenkins.job_info", JOB, minion_tgt="build1").data
     return sorted(b["number"] for b in info.get("builds") or [])
@@ -219,6 +247,23 @@ def test_orchestrate_full_chain_no_op_and_bad_commit(
     assert attrs["Config"]["Labels"]["org.saltext-chain.commit"] == commit
     assert f"APP_COMMIT={commit}" in attrs["Config"]["Env"]
     assert commit in _tags(chain)  # pushed to the chain's registry
+
+    # chain.status: the registry's tags of the app's repository with the digests it serves
+    # (credentials from the master's pillar), next to what runs on each server.
+    digest = _digest(chain, commit)
+    assert digest.startswith("sha256:")
+    args = _status_args(chain)
+    status = salt_run_cli.run("chain.status", APP, "out_format=data", *args)
+    assert status.returncode == 0, status.stdout
+    reg = status.data[APP]["registry"]
+    assert reg["repository"] == f"{chain['registry']['address']}/{REPO_NAME}", reg
+    assert reg["tags"] == {commit: digest}, reg
+    assert all(len(status.data[APP]["servers"][m]["serving"]) == 2 for m in SERVERS)
+    table = salt_run_cli.run("chain.status", APP, *args)
+    print(table.stdout)
+    assert f"registry {reg['repository']}" in table.stdout
+    assert commit in table.stdout and digest in table.stdout
+    assert chain["registry"]["password"] not in table.stdout + json.dumps(status.data)
 
     # Run 2, the same ref: no build started, nothing changed, nothing built or pushed.
     ret, states, wall = _orchestrate(salt_run_cli, chain, commit)
