@@ -45,9 +45,10 @@ import salt.utils.event
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
-    from saltext.chain.utils import chain_errors, chain_service_plan
+    from saltext.chain.utils import chain_errors, chain_registry, chain_service_plan
 except ImportError:  # synced into the master's extmods/utils (file_roots deployment)
     import chain_errors
+    import chain_registry
     import chain_service_plan
 
 log = logging.getLogger(__name__)
@@ -392,11 +393,37 @@ def rollback(app, digest=None, **kwargs):
         return _refused(app, image, err)
 
 
-def status(app=None, out_format="table", **kwargs):
+def _config_get(key, default=None):
+    """``config.get`` on the master: its config, then its pillar."""
+    return __salt__["salt.cmd"]("config.get", key, default, with_pillar=True)
+
+
+def _registry_status(name, limit):
+    """The tags and digests of the repository of the app's newest deploy by image name."""
+    images = [h.get("image") or "" for h in history(name, limit=50)]
+    named = [i for i in images if "/" in i and not i.startswith("sha256:")]
+    if not named or chain_registry.registry_of(named[0]) == "docker.io":
+        return None
+    repository = chain_registry.split_repo_tag(named[0])[0].split("@", 1)[0]
+    registry = chain_registry.registry_of(repository)
+    try:
+        username, password = chain_registry.credentials(registry, _config_get)
+        found = chain_registry.tags(repository, username, password, limit=limit)
+    except (CommandExecutionError, SaltInvocationError) as err:
+        return {"repository": repository, "error": str(err)}
+    if found is None:
+        return {"repository": repository, "error": "no such repository in the registry"}
+    return {"repository": repository, **found}
+
+
+def status(app=None, out_format="table", tags=20, **kwargs):
     """
     What runs where: for each server of the app, the image, every replica with its
-    generation, health and whether it serves in the frontend, and the app's last deploy.
-    ``out_format=table`` (default) gives readable lines; ``--out=json`` with
+    generation, health and whether it serves in the frontend, the app's last deploy, and the
+    tags of the app's repository in its registry with the digest each serves (``/v2`` API;
+    the repository of the newest deploy by image name, the credentials of
+    ``container:registries:<registry>`` in the master's pillar or config; ``tags`` caps how
+    many). ``out_format=table`` (default) gives readable lines; ``--out=json`` with
     ``out_format=data`` gives the data.
 
     CLI Example:
@@ -411,9 +438,11 @@ def status(app=None, out_format="table", **kwargs):
         raise SaltInvocationError("app: name one, or configure chain:apps in the master config")
     if out_format not in ("table", "data"):
         raise SaltInvocationError("out_format: expected table or data")
+    tags = chain_errors.as_int(tags, "tags", minimum=0)
+    confs = {name: _app_conf(name, kwargs) for name in apps}
     data = {}
     for name in apps:
-        conf = _app_conf(name, kwargs)
+        conf = confs[name]
         servers = {}
         for target in conf["targets"]:
             try:
@@ -421,7 +450,11 @@ def status(app=None, out_format="table", **kwargs):
             except CommandExecutionError as err:
                 servers[target] = {"error": str(err)}
         last = history(name, limit=1)
-        data[name] = {"servers": servers, "last_deploy": last[0] if last else None}
+        data[name] = {
+            "servers": servers,
+            "last_deploy": last[0] if last else None,
+            "registry": _registry_status(name, tags) if tags else None,
+        }
     if out_format == "data":
         return data
     lines = []
@@ -443,6 +476,13 @@ def status(app=None, out_format="table", **kwargs):
                     f"{rep['health'] or '-':<10} s{rep['slot'] or '-':<3} "
                     f"{'serving' if rep.get('serving') else 'out'}"
                 )
+        reg = info["registry"]
+        if reg:
+            lines.append(f"  registry {reg['repository']}: {reg.get('error', '')}".rstrip())
+            for tag, digest in (reg.get("tags") or {}).items():
+                lines.append(f"    {tag:<40} {digest or '-'}")
+            if reg.get("truncated"):
+                lines.append(f"    (the last {tags} tags; tags=N shows more)")
     return "\n".join(lines)
 
 

@@ -338,3 +338,35 @@ def manifest_digest(name, username=None, password=None, timeout=DEFAULT_TIMEOUT)
             status=resp.status_code,
         )
     return resp.headers.get("Docker-Content-Digest")
+
+
+def tags(repository, username=None, password=None, limit=50, timeout=DEFAULT_TIMEOUT):
+    """The tags of ``repository`` (``host[:port]/path``) with the manifest digest each one
+    serves, from the ``/v2`` API: ``{"tags": {tag: digest}, "truncated": bool}``, or ``None``
+    when the registry does not know the repository. At most ``limit`` tags are looked up (the
+    last ones in the registry's order); an auth or server error is a
+    :class:`~chain_errors.BackendError`."""
+    check_image_name(repository, "repository")
+    limit = chain_errors.as_int(limit, "limit", minimum=1)
+    registry, repo, _ = repository_path(repository.split("@", 1)[0])
+    if registry == "docker.io":
+        raise BadInput(f"repository: expected host[:port]/path, got {repository!r}")
+    resp = request(registry, f"/v2/{repo}/tags/list", username, password, timeout=timeout)
+    if resp.status_code == 404:
+        return None
+    if resp.status_code >= 400:
+        hint = f" (credentials: container:registries:{registry})" if resp.status_code == 401 else ""
+        raise chain_errors.BackendError(
+            f"registry {registry}: HTTP {resp.status_code} listing the tags of {repo}{hint}",
+            status=resp.status_code,
+        )
+    try:
+        names = list((resp.json() or {}).get("tags") or [])
+    except ValueError as err:
+        raise chain_errors.BackendError(f"registry {registry}: the tag list is not JSON") from err
+    wanted = names[-limit:]
+    found = {
+        tag: manifest_digest(f"{registry}/{repo}:{tag}", username, password, timeout)
+        for tag in wanted
+    }
+    return {"tags": found, "truncated": len(names) > len(wanted)}

@@ -2,17 +2,25 @@
 # The image to deploy is not set here: `salt-run chain.rollout app IMAGE` passes chain:image.
 chain:
   app: app
+  # The orchestrate (salt-run state.orchestrate chain pillar='{"chain": {"ref": "main"}}'):
+  # the ref is a branch or tag of the source server, or a full commit id (the image tag).
+  build_target: build1         # registry, source server, pipeline job, image build
+  targets: [web1, app2]        # the app servers, in rollout order
   per_minion: false            # true when several app servers share one Docker engine
   labels:
     org.saltext-chain.formula: chain
   registry:
+    address: 127.0.0.1:5050    # where the app image is pushed: the registry below
+    repository: chain/app
     server:                    # formulas/chain/registry.sls
       name: chain-registry
       bind: 127.0.0.1          # loopback only
       port: 5050               # 5000 is bootstrap's CI registry
       volume: chain-registry-data
       username: chain
-      password: CHANGE-ME      # secret (or an sdb:// reference rendered by your pillar)
+      password: CHANGE-ME      # secret (or an sdb:// reference rendered by your pillar);
+                               # the minion writes its bcrypt htpasswd entry, the container
+                               # only gets that file (read-only)
   network:
     name: chain
   source:                      # formulas/chain/source.sls: git daemon on the chain network
@@ -27,6 +35,7 @@ chain:
     label: linux               # the pool label its builds run on
     git_url: ''                # empty: git://<source.name>:9418/<source.repo>.git
     default_ref: main
+    timeout: 600               # seconds for one pipeline build (formulas/chain/pipeline.sls)
   frontend:
     name: chain-frontend
     image: saltext-chain/haproxy:1
@@ -49,3 +58,11 @@ chain:
     app2:
       frontend:
         port: 8081
+
+# Push and pull credentials of the chain's registry, on the build server and the app servers
+# (the orchestrate passes no secret along; every minion reads its own pillar):
+container:
+  registries:
+    127.0.0.1:5050:
+      username: chain
+      password: CHANGE-ME      # the same as chain:registry:server:password

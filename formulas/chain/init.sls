@@ -1,19 +1,27 @@
 {#- The chain as one orchestrate:
-      salt-run state.orchestrate chain pillar='{"chain": {"ref": "<branch or sha>"}}'
-    1. infrastructure: every app server's frontend (network + HAProxy);
-    2. (not yet: the pipeline job on a Jenkins agent - it needs issue 9's agent pools);
-    3. the server image built for the ref on the build server, tagged with it and pushed;
+      salt-run state.orchestrate chain pillar='{"chain": {"ref": "<branch, tag or commit>"}}'
+    1. infrastructure: on the build server the registry, the source server and the pipeline job
+       (chain.registry, chain.source, chain.jobs), and every app server's frontend (network +
+       HAProxy), side by side;
+    2. pipeline: the app's job for the exact commit of the ref on an agent (chain.pipeline),
+       unless a successful build of that commit exists; a failed build fails here with the
+       console tail;
+    3. the server image built on the build server from that build's archived artifact, tagged
+       with the ref and pushed (chain.image);
     4. the rollout across the app servers, server by server (chain.rollout: health gate,
        rollback of the servers already updated, one rollout per app at a time);
     5. a smoke check through every server's frontend (/version names the ref).
     Each stage requires the one before: a failing stage stops the orchestrate, and salt-run
-    exits non-zero. -#}
+    exits non-zero. Secrets are not passed along: the minions read the registry password
+    (chain:registry:server:password, container:registries:<address>) from their own pillar. -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- import_yaml tplroot ~ "/defaults.yaml" as defaults %}
 {%- set chain = salt['pillar.get']('chain', default=defaults['chain'], merge=True) %}
 {%- set image = chain.registry.address ~ '/' ~ chain.registry.repository ~ ':' ~ chain.ref %}
 {%- set suffix = '-{minion}' if chain.per_minion else '' %}
-{%- set passed = {'chain': chain} %}
+{%- set shared = salt['defaults.deepcopy'](chain) %}
+{%- do shared.registry.server.pop('password', None) %}
+{%- set passed = {'chain': shared} %}
 
 {%- if not chain.ref %}
 
@@ -29,13 +37,28 @@ chain-infrastructure:
     - sls: [{{ tplroot }}.frontend]
     - pillar: {{ passed | json }}
 
+chain-build-infrastructure:
+  salt.state:
+    - tgt: {{ chain.build_target }}
+    - sls: [{{ tplroot }}.registry, {{ tplroot }}.source, {{ tplroot }}.jobs]
+    - pillar: {{ passed | json }}
+
+chain-pipeline:
+  salt.state:
+    - tgt: {{ chain.build_target }}
+    - sls: [{{ tplroot }}.pipeline]
+    - pillar: {{ passed | json }}
+    - require:
+      - salt: chain-infrastructure
+      - salt: chain-build-infrastructure
+
 chain-image:
   salt.state:
     - tgt: {{ chain.build_target }}
     - sls: [{{ tplroot }}.image]
     - pillar: {{ passed | json }}
     - require:
-      - salt: chain-infrastructure
+      - salt: chain-pipeline
 
 chain-rollout:
   salt.runner:

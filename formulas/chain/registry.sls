@@ -1,12 +1,15 @@
 {#- The chain's private registry as a container: Debian's docker-registry in an image built
     from formulas/chain/files/registry (the build server's /usr/bin/docker-registry copied into
     the context: no network at build time), htpasswd auth for the pillar user, storage on a
-    volume, published on loopback only, healthy before the state succeeds. The password is
-    passed in the REGISTRY_PASSWORD environment variable (masked in every state return). -#}
+    volume, published on loopback only, healthy before the state succeeds. The bcrypt htpasswd
+    entry is written on the minion (files/htpasswd.sh, the password on its stdin only) and its
+    directory mounted read-only: the plain password is in no environment variable, argument,
+    label or state return of the container. -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import chain with context %}
 {%- set reg = chain.registry.server %}
 {%- set build_dir = reg.build_dir or (opts.cachedir ~ '/saltext-chain/' ~ reg.name ~ '-image') %}
+{%- set auth_dir = reg.auth_dir or (opts.cachedir ~ '/saltext-chain/' ~ reg.name ~ '-auth') %}
 
 {%- if not reg.password %}
 
@@ -14,6 +17,12 @@ chain-registry-password-missing:
   test.fail_without_changes:
     - name: chain-registry-password
     - comment: "pillar chain:registry:server:password is empty: the registry user's password"
+{%- elif not reg.username or not (reg.username | regex_match('^([A-Za-z0-9._-]+)$')) %}
+
+chain-registry-username-invalid:
+  test.fail_without_changes:
+    - name: chain-registry-username
+    - comment: "pillar chain:registry:server:username must be letters, digits, '.', '_' or '-'"
 {%- else %}
 
 {%-   if reg.build %}
@@ -47,6 +56,16 @@ chain-registry-image-container_image-present:
       - container: chain-registry-container-running
 {%-   endif %}
 
+chain-registry-htpasswd-cmd-script:
+  cmd.script:
+    - source: salt://{{ tplroot }}/files/htpasswd.sh
+    - args: {{ (auth_dir ~ '/htpasswd') | quote }} {{ reg.username | quote }}
+    - stdin: {{ reg.password | string | json }}
+    - stdin_raw_newlines: true
+    - shell: /bin/sh
+    - stateful: true
+    - output_loglevel: quiet
+
 chain-registry-volume-container_volume-present:
   container_volume.present:
     - name: {{ reg.volume }}
@@ -59,10 +78,8 @@ chain-registry-container-running:
     - image: {{ reg.image }}
     - binds:
       - {{ reg.volume }}:/var/lib/docker-registry
+      - {{ auth_dir }}:/etc/docker/registry/auth:ro
     - ports: ["{{ reg.bind }}:{{ reg.port }}:5000"]
-    - environment:
-        REGISTRY_USERNAME: {{ reg.username | json }}
-        REGISTRY_PASSWORD: {{ reg.password | json }}
     - labels: {{ chain.labels | json }}
     - restart_policy: unless-stopped
     - wait_healthy: true
@@ -70,4 +87,8 @@ chain-registry-container-running:
     - profile: {{ chain.profile | json }}
     - require:
       - container_volume: chain-registry-volume-container_volume-present
+    # the registry reads the file when it starts: a new entry restarts it
+    - watch_action: restart
+    - watch:
+      - cmd: chain-registry-htpasswd-cmd-script
 {%- endif %}

@@ -5,8 +5,11 @@ its minion config. The master serves the extension directories and `formulas/` f
 `file_roots` (the classic deployment); `synced` runs `saltutil.sync_all` on both sides.
 """
 
+import contextlib
 import os
 import pathlib
+import secrets
+import socket
 
 import pytest
 import yaml
@@ -63,13 +66,37 @@ def demo_containers(minion):
 
 
 @pytest.fixture(scope="package")
-def secret_pillar(tmp_path_factory, registry_credentials, jenkins_emulator):
+def chain_registry():
+    """The chain's own registry (formulas/chain/registry.sls) in the orchestrate tests: a free
+    loopback port, and a password that only the minions' pillar holds (the orchestrate passes
+    no secret along)."""
+    with contextlib.closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return {
+        "port": port,
+        "address": f"127.0.0.1:{port}",
+        "username": "chain",
+        "password": secrets.token_urlsafe(18),
+    }
+
+
+@pytest.fixture(scope="package")
+def secret_pillar(tmp_path_factory, registry_credentials, jenkins_emulator, chain_registry):
     """Pillar that holds secrets or this run's names is written at run time, never committed."""
     root = tmp_path_factory.mktemp("pillar")
     (root / "registry.sls").write_text(
         yaml.safe_dump(
             {
-                "container": {"registries": {engines.REGISTRY: registry_credentials}},
+                "container": {
+                    "registries": {
+                        engines.REGISTRY: registry_credentials,
+                        chain_registry["address"]: {
+                            k: chain_registry[k] for k in ("username", "password")
+                        },
+                    }
+                },
+                "chain": {"registry": {"server": {"password": chain_registry["password"]}}},
                 "stack": {"registry": engines.REGISTRY, "version": "1"},
                 "jenkins": {
                     "profiles": {
@@ -140,6 +167,30 @@ def salt_cli(master):
 @pytest.fixture(scope="package")
 def salt_run_cli(master):
     return master.salt_run_cli(timeout=300)
+
+
+@pytest.fixture(scope="module")
+def app2(master, salt_cli, synced):
+    """A second app server on engine 1 (the issue: it may share an engine, with its own
+    names)."""
+    factory = master.salt_minion_daemon(
+        "app2",
+        overrides={
+            "master": "127.0.0.1",
+            "container": {
+                "profiles": {"default": {"base_url": engines.ENGINES["engine1"], "timeout": 60}}
+            },
+        },
+    )
+    try:
+        with factory.started():
+            ret = salt_cli.run("saltutil.sync_all", minion_tgt="app2")
+            assert ret.returncode == 0, ret
+            yield factory
+    finally:
+        # The master keeps an accepted key after the minion stops; later tests target "*" and
+        # would wait for a minion that is gone.
+        master.salt_key_cli().run("-d", "app2", "-y")
 
 
 @pytest.fixture(scope="package")

@@ -2,10 +2,12 @@
 file naming chain.registry) builds the registry image from Debian's docker-registry, starts it
 with htpasswd auth from pillar, its storage on a volume, on a free loopback port; `docker login`,
 push and pull work with the pillar credentials and fail with others; a second highstate changes
-nothing; the password appears in no state return."""
+nothing; the password appears in no state return, and in no inspect output of the container or
+its image (the bcrypt htpasswd file is written on the minion and mounted read-only)."""
 
 import contextlib
 import json
+import pathlib
 import secrets
 import socket
 import subprocess
@@ -114,6 +116,23 @@ def test_registry_highstate_login_push_pull_and_idempotent(salt_cli, registry, t
     mounts = {m["Destination"]: m for m in attrs["Mounts"]}
     assert mounts["/var/lib/docker-registry"]["Name"] == VOLUME
 
+    # The plain password is in no inspect output (env, args, labels, mounts) of the container
+    # or its image; the container gets only the bcrypt file, read-only, from the minion.
+    with contextlib.closing(engines.client(ENGINE)) as client:
+        image_attrs = client.images.get(IMAGE).attrs
+    for what in (attrs, image_attrs):
+        assert registry["password"] not in json.dumps(what)
+    # positive control: the search sees the environment and the image's config
+    assert "REGISTRY_REALM=saltext-chain" in json.dumps(attrs)
+    assert "REGISTRY_REALM=saltext-chain" in json.dumps(image_attrs)
+    auth = mounts["/etc/docker/registry/auth"]
+    assert auth["Type"] == "bind" and auth["RW"] is False, auth
+    assert not any("PASSWORD" in env for env in attrs["Config"]["Env"]), attrs["Config"]["Env"]
+    htpasswd = pathlib.Path(auth["Source"]) / "htpasswd"
+    (entry,) = htpasswd.read_text().split()
+    assert entry.startswith("ci:$2") and registry["password"] not in entry
+    assert htpasswd.stat().st_mode & 0o077 == 0
+
     # Auth: anonymous 401, the pillar credentials 200, another password 401.
     url = f"http://{registry['address']}/v2/"
     with pytest.raises(urllib.error.HTTPError) as err:
@@ -156,9 +175,43 @@ def test_registry_highstate_login_push_pull_and_idempotent(salt_cli, registry, t
     assert again.returncode == 0, again.stdout[:4000]
     assert all(s["result"] is True for s in again.data.values()), json.dumps(again.data)[:4000]
     assert {k: s["changes"] for k, s in again.data.items() if s["changes"]} == {}
+    assert htpasswd.read_text().split() == [entry]  # the hash was not rewritten
     res = _docker(cfg, "pull", ref)
     assert res.returncode == 0, res.stderr
     _docker(cfg, "rmi", ref)
+
+    # Another password: a new entry, the registry restarted on it; the old one is refused.
+    changed = dict(registry, password=secrets.token_urlsafe(18))
+    changed["pillar"] = json.loads(json.dumps(registry["pillar"]))
+    changed["pillar"]["chain"]["registry"]["server"]["password"] = changed["password"]
+    ret = _highstate(salt_cli, changed)
+    assert ret.returncode == 0, ret.stdout[:4000]
+    states = {k.split("_|-")[1]: s for k, s in ret.data.items()}
+    assert states["chain-registry-htpasswd-cmd-script"]["changes"]
+    assert "restarted" in states["chain-registry-container-running"]["comment"], states
+    old = _docker(
+        tmp_path / "old",
+        "login",
+        registry["address"],
+        "-u",
+        "ci",
+        "--password-stdin",
+        stdin=registry["password"],
+    )
+    assert old.returncode != 0, old
+    new = _docker(
+        tmp_path / "new",
+        "login",
+        registry["address"],
+        "-u",
+        "ci",
+        "--password-stdin",
+        stdin=changed["password"],
+    )
+    assert new.returncode == 0, new.stderr
+    with contextlib.closing(engines.client(ENGINE)) as client:
+        attrs = client.containers.get(NAME).attrs
+    assert changed["password"] not in json.dumps(attrs)
 
 
 def test_registry_without_password_fails_cleanly(salt_cli, registry):

@@ -4,7 +4,8 @@ runs without iptables, so containers on its user networks cannot reach each othe
 there), each with its own HAProxy frontend on a free loopback port. A rollout goes server by
 server; a rollout that fails on the second server rolls the first one back; both under a steady
 load through both frontends with zero failed requests. Concurrent rollouts of one app are
-refused; chain.rollback, status, history and inventory answer."""
+refused; chain.rollback, status, history and inventory answer. The orchestrate (formulas/chain
+init.sls, every stage) is tested in test_chain_orchestrate.py."""
 
 import contextlib
 import json
@@ -74,30 +75,6 @@ def images(docker_engines):
         with contextlib.suppress(Exception):
             client.images.remove(tag, force=True)
     client.close()
-
-
-@pytest.fixture(scope="module")
-def app2(master, salt_cli, synced):
-    """A second app server on engine 1 (the issue: it may share an engine, with its own
-    names)."""
-    factory = master.salt_minion_daemon(
-        "app2",
-        overrides={
-            "master": "127.0.0.1",
-            "container": {
-                "profiles": {"default": {"base_url": engines.ENGINES[ENGINE], "timeout": 60}}
-            },
-        },
-    )
-    try:
-        with factory.started():
-            ret = salt_cli.run("saltutil.sync_all", minion_tgt="app2")
-            assert ret.returncode == 0, ret
-            yield factory
-    finally:
-        # The master keeps an accepted key after the minion stops; later tests target "*" and
-        # would wait for a minion that is gone.
-        master.salt_key_cli().run("-d", "app2", "-y")
 
 
 @pytest.fixture(scope="module")
@@ -245,43 +222,3 @@ def test_rollout_server_by_server_rollback_and_the_lock(
     rows = _run(salt_run_cli, "chain.inventory").data
     mine = [r for r in rows if (r.get("name") or "").startswith(prefix)]
     assert {r["minion"] for r in mine} == {"build1", "app2"}
-
-
-def test_orchestrate_builds_pushes_rolls_out_and_a_second_run_is_a_no_op(
-    salt_run_cli, synced, deploy, registry_credentials
-):
-    """salt-run state.orchestrate chain (formulas/chain/init.sls, without the pipeline stage):
-    frontends, the image for the ref built on build1 and pushed, the rollout on build1 and
-    app2, a smoke check through each frontend. The same ref again: no build, and fast."""
-    ref = f"o{engines.RUN}"
-    repository = f"sc-{engines.RUN}/chain-app"
-    pillar = json.loads(deploy["pillar"])
-    pillar["chain"].update(
-        {
-            "ref": ref,
-            "app": APP,
-            "targets": list(SERVERS),
-            "build_target": "build1",
-            "registry": {"address": engines.REGISTRY, "repository": repository},
-            "app_image": {"build": str(REPO / "examples" / "app")},
-        }
-    )
-    args = ("state.orchestrate", "chain", f"pillar={json.dumps(pillar)}")
-    try:
-        ret = salt_run_cli.run(*args, _timeout=900)
-        assert ret.returncode == 0, ret.stdout[-4000:]
-        assert all(versions(p) == {ref} for p in deploy["ports"].values())
-        started = time.monotonic()
-        again = salt_run_cli.run(*args, _timeout=900)
-        wall = time.monotonic() - started
-        print(f"\nno-op orchestrate for an already deployed ref: {wall:.1f}s")
-        assert again.returncode == 0, again.stdout[-4000:]
-        states = again.data.get("data", again.data) if isinstance(again.data, dict) else {}
-        text = json.dumps(states)
-        assert '"image_id"' not in text and '"pushed"' not in text, text[:3000]
-        assert all(versions(p) == {ref} for p in deploy["ports"].values())
-    finally:
-        client = engines.client(ENGINE)
-        with contextlib.suppress(Exception):
-            client.images.remove(f"{engines.REGISTRY}/{repository}:{ref}", force=True)
-        client.close()

@@ -176,6 +176,11 @@ class _Registry(http.server.BaseHTTPRequestHandler):
             )
         if self.path == "/v2/app/web/manifests/1.2":
             return self._send(200, b"{}", [("Docker-Content-Digest", "sha256:feed")])
+        if self.path == "/v2/app/web/manifests/1.0":
+            return self._send(200, b"{}", [("Docker-Content-Digest", "sha256:beef")])
+        if self.path == "/v2/app/web/tags/list":
+            body = {"name": "app/web", "tags": ["1.0", "1.2", "gone"]}
+            return self._send(200, json.dumps(body).encode())
         if self.path.startswith("/v2/app/"):
             return self._send(404)
         return self._send(200, b"{}")
@@ -198,6 +203,28 @@ def test_token_auth_and_manifest_digest(registry):
     digest = chain_registry.manifest_digest(f"{registry}/app/web:1.2", USER, PASSWORD)
     assert digest == "sha256:feed"
     assert chain_registry.manifest_digest(f"{registry}/app/web:9", USER, PASSWORD) is None
+
+
+def test_tags_with_their_digests(registry):
+    got = chain_registry.tags(f"{registry}/app/web", USER, PASSWORD)
+    # a tag whose manifest is gone meanwhile has no digest
+    assert got == {
+        "tags": {"1.0": "sha256:beef", "1.2": "sha256:feed", "gone": None},
+        "truncated": False,
+    }
+    got = chain_registry.tags(f"{registry}/app/web", USER, PASSWORD, limit=1)
+    assert got == {"tags": {"gone": None}, "truncated": True}
+    assert chain_registry.tags(f"{registry}/app/none", USER, PASSWORD) is None
+    with pytest.raises(chain_errors.BackendError, match="HTTP 401.*container:registries"):
+        chain_registry.tags(f"{registry}/app/web", USER, "wrong")
+
+
+@pytest.mark.parametrize("bad", ["app/web", "", None, "a b"])
+def test_tags_need_a_repository_in_a_registry(bad):
+    with pytest.raises(SaltInvocationError, match="repository"):
+        chain_registry.tags(bad)
+    with pytest.raises(SaltInvocationError, match="limit"):
+        chain_registry.tags("127.0.0.1:1/app", limit=0)
 
 
 def test_registry_that_does_not_answer_is_unreachable(tmp_path):

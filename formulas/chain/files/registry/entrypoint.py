@@ -1,27 +1,26 @@
-"""Start docker-registry with htpasswd auth for one user from the environment.
+"""Start docker-registry with htpasswd auth from a file the formula writes on the host.
 
-The bcrypt hash is written at every start (Debian's docker-registry, like distribution's, only
-accepts bcrypt in htpasswd files); the password itself is dropped from the environment of the
-registry process.
+The host (formulas/chain/registry.sls) writes the bcrypt htpasswd file and mounts its directory
+read-only at /etc/docker/registry/auth: the plain password never reaches the container (no
+environment variable, no argument, no label). Debian's docker-registry, like distribution's, only
+accepts bcrypt entries and reads the file when it starts.
 """
 
-import crypt
 import os
 import sys
 
-HTPASSWD = "/etc/docker/registry/htpasswd"
+HTPASSWD = os.environ.get("REGISTRY_HTPASSWD") or "/etc/docker/registry/auth/htpasswd"
 CONFIG = "/etc/docker/registry/config.yml"
 
-user = os.environ.get("REGISTRY_USERNAME", "")
-password = os.environ.pop("REGISTRY_PASSWORD", "")
-if not user or not password or ":" in user:
-    sys.exit("chain-registry: REGISTRY_USERNAME and REGISTRY_PASSWORD must be set")
+try:
+    with open(HTPASSWD, encoding="utf-8") as fh:
+        entries = [line for line in fh.read().splitlines() if line.strip()]
+except OSError as err:
+    sys.exit(f"chain-registry: cannot read {HTPASSWD}: {err.strerror}")
+if not entries or not all(":$2" in line for line in entries):
+    sys.exit(f"chain-registry: {HTPASSWD} must hold bcrypt entries (htpasswd -B)")
 realm = os.environ.get("REGISTRY_REALM") or "saltext-chain"
 
-old = os.umask(0o077)
-with open(HTPASSWD, "w", encoding="utf-8") as fh:
-    fh.write(f"{user}:{crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH))}\n")
-os.umask(old)
 with open(CONFIG, "w", encoding="utf-8") as fh:
     fh.write(
         "version: 0.1\n"

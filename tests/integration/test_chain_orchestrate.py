@@ -1,0 +1,315 @@
+"""salt-run state.orchestrate chain (formulas/chain/init.sls) through the real master, every stage:
+1. on build1 the chain's registry, the source server (seeded from this checkout's examples/app)
+   and the pipeline job (against the Jenkins emulator), and the frontends of build1 and app2;
+2. the pipeline job for the exact commit of the ref, on a static agent (jenkins_agent.present,
+   host networking: it clones through the source server's loopback port);
+3. the image built on build1 from the build's archived artifact, pushed to the chain's registry;
+4. the rollout on build1 and app2; 5. a smoke check through both frontends.
+A second run for the same ref starts no build and changes nothing; a branch whose head fails a
+unit test stops at the pipeline: no image built or pushed, salt-run exits non-zero.
+
+The registry password is only in the minions' pillar (tests/integration/conftest.py): the
+orchestrate passes no secret along, and the password is in no output."""
+
+import base64
+import contextlib
+import json
+import pathlib
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.conftest import REPO
+from tests.support import agents, engines
+from tests.support.load import versions
+
+pytestmark = [pytest.mark.integration, pytest.mark.docker]
+
+ENGINE = "engine1"
+SERVERS = ["build1", "app2"]
+APP = f"oc{engines.RUN}"
+REPO_NAME = f"sc-{engines.RUN}/oc-app"
+HAPROXY = f"saltext-chain/{engines.name('oc')}-haproxy:1"
+JOB = engines.name("oc-pipeline")
+LABEL = engines.name("ocl")
+AGENT = engines.name("oc-agent")
+HEALTH = {
+    "test": 'python3 -c "import urllib.request as u; '
+    "u.urlopen('http://127.0.0.1:8000/health', timeout=1)\"",
+    "interval": "1s",
+    "timeout": "1s",
+    "retries": 2,
+}
+OWN_IMAGES = [f"saltext-chain/{engines.name(n)}:1" for n in ("oc-registry", "oc-source")] + [
+    HAPROXY
+]
+
+
+def _free_port():
+    with contextlib.closing(socket.socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _git(*args, cwd=None):
+    res = subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert res.returncode == 0, res.stderr
+    return res.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def chain(salt_cli, synced, app2, jenkins_emulator, chain_registry):
+    """This run's pillar for the orchestrate, the static agent, the frontend image."""
+    client = engines.client(ENGINE)
+    client.images.build(
+        path=str(REPO / "images" / "haproxy"),
+        tag=HAPROXY,
+        rm=True,
+        buildargs={"BASE_IMAGE": engines.DEBIAN},
+    )
+    source_port = _free_port()
+    url = f"git://127.0.0.1:{source_port}/app.git"
+    ports = {m: _free_port() for m in SERVERS}
+    pillar = {
+        "chain": {
+            "app": APP,
+            "targets": SERVERS,
+            "build_target": "build1",
+            "per_minion": True,
+            "labels": {engines.TEST_LABEL: engines.RUN},
+            "network": {"name": engines.name("oc-net")},
+            "registry": {
+                "address": chain_registry["address"],
+                "repository": REPO_NAME,
+                "server": {
+                    "name": engines.name("oc-registry"),
+                    "image": OWN_IMAGES[0],
+                    "volume": engines.name("oc-registry-data"),
+                    "port": chain_registry["port"],
+                    "username": chain_registry["username"],
+                },
+            },
+            "source": {
+                "name": engines.name("oc-source"),
+                "image": OWN_IMAGES[1],
+                "volume": engines.name("oc-source-data"),
+                "port": source_port,
+                "checkout": str(REPO),
+            },
+            "jobs": {"name": JOB, "label": LABEL, "git_url": url},
+            "frontend": {"name": engines.name("oc-fe"), "image": HAPROXY, "slots": 8},
+            "service": {
+                "name": engines.name("oc-app"),
+                "healthcheck": HEALTH,
+                "update": {"monitor": 4, "progress_deadline": 60},
+            },
+            "servers": {m: {"frontend": {"port": p}} for m, p in ports.items()},
+        }
+    }
+    tag = agents.build_agent_image()
+    try:
+        ret = salt_cli.run(
+            "state.single",
+            "jenkins_agent.present",
+            AGENT,
+            f"image={tag}",
+            f"labels={json.dumps([LABEL])}",
+            "connect_timeout=60",
+            f"container_options={json.dumps({'network_mode': 'host', 'labels': engines.LABELS})}",
+            minion_tgt="build1",
+            _timeout=300,
+        )
+        assert ret.returncode == 0, ret.stdout[:3000]
+        yield {"pillar": pillar, "ports": ports, "url": url, "registry": chain_registry}
+    finally:
+        salt_cli.run("jenkins.job_delete", JOB, minion_tgt="build1")
+        salt_cli.run("jenkins.node_delete", AGENT, minion_tgt="build1")
+        engines.cleanup(ENGINE)
+        for image in OWN_IMAGES + [f"{chain_registry['address']}/{REPO_NAME}"]:
+            with contextlib.suppress(Exception):
+                client.images.remove(image, force=True)
+        for img in client.images.list(name=f"{chain_registry['address']}/{REPO_NAME}"):
+            with contextlib.suppress(Exception):
+                client.images.remove(img.id, force=True)
+        client.close()
+
+
+def _orchestrate(salt_run_cli, chain, ref):
+    pillar = json.loads(json.dumps(chain["pillar"]))
+    pillar["chain"]["ref"] = ref
+    started = time.monotonic()
+    ret = salt_run_cli.run(
+        "state.orchestrate", "chain", f"pillar={json.dumps(pillar)}", _timeout=900
+    )
+    wall = time.monotonic() - started
+    assert chain["registry"]["password"] not in ret.stdout + ret.stderr
+    states = {}
+    if isinstance(ret.data, dict):
+        (states,) = ret.data.get("data", ret.data).values()
+    by_id = {k.split("_|-")[1]: s for k, s in states.items()}
+    print(f"\norchestrate chain ref={ref}: rc {ret.returncode}, {wall:.1f}s wall")
+    for sid, st in by_id.items():
+        print(f"  {sid}: {st['result']} {st.get('duration', 0) / 1000:.1f}s")
+    return ret, by_id, wall
+
+
+def _tags(chain):
+    reg = chain["registry"]
+    auth = base64.b64encode(f"{reg['username']}:{reg['password']}".encode()).decode()
+    req = urllib.request.Request(
+        f"http://{reg['address']}/v2/{REPO_NAME}/tags/list",
+        headers={"Authorization": f"Basic {auth}"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return set(json.load(resp).get("tags") or [])
+    except urllib.error.HTTPError as err:
+        if err.code == 404:  # the repository does not exist yet
+            return set()
+        raise
+
+
+def _digest(chain, tag):
+    """The manifest digest the chain's registry serves for a tag (asked directly)."""
+    reg = chain["registry"]
+    auth = base64.b64encode(f"{reg['username']}:{reg['password']}".encode()).decode()
+    req = urllib.request.Request(
+        f"http://{reg['address']}/v2/{REPO_NAME}/manifests/{tag}",
+        method="HEAD",
+        headers={
+            "Authorization": f"Basic {auth}",
+            "Accept": "application/vnd.docker.distribution.manifest.v2+json, "
+            "application/vnd.oci.image.manifest.v1+json",
+        },
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return resp.headers["Docker-Content-Digest"]
+
+
+def _status_args(chain):
+    conf = chain["pillar"]["chain"]
+    return [
+        "targets=build1,app2",
+        f"service={conf['service']['name']}-{{minion}}",
+        f"frontend={conf['frontend']['name']}-{{minion}}",
+        f"network={conf['network']['name']}-{{minion}}",
+        "backend=app",
+    ]
+
+
+def _builds(salt_cli):
+    info = salt_cli.run("jenkins.job_info", JOB, minion_tgt="build1").data
+    return sorted(b["number"] for b in info.get("builds") or [])
+
+
+def test_orchestrate_full_chain_no_op_and_bad_commit(
+    salt_cli, salt_run_cli, build1, chain, tmp_path
+):
+    # Run 1: the whole chain for the commit stage 1 serves as main (examples/app's history).
+    commit = _git("subtree", "split", "-q", "--prefix=examples/app", "HEAD", cwd=REPO)
+    ret, states, wall = _orchestrate(salt_run_cli, chain, commit)
+    assert ret.returncode == 0, ret.stdout[-6000:]
+    assert all(s["result"] is True for s in states.values()), json.dumps(states)[:6000]
+    assert set(states) >= {
+        "chain-build-infrastructure",
+        "chain-infrastructure",
+        "chain-pipeline",
+        "chain-image",
+        "chain-rollout",
+        "chain-smoke-build1",
+        "chain-smoke-app2",
+    }, list(states)
+    served = _git("ls-remote", chain["url"], "refs/heads/main").split()[0]
+    assert served == commit
+    print(f"full orchestrate (registry, source, job, build, image, rollout): {wall:.1f}s")
+    assert all(versions(p) == {commit} for p in chain["ports"].values())
+
+    # The build ran on the agent for that exact commit; the image came from its artifact.
+    builds = _builds(salt_cli)
+    assert len(builds) == 1, builds
+    info = salt_cli.run("jenkins.build_info", JOB, builds[0], minion_tgt="build1").data
+    assert info["result"] == "SUCCESS" and info["builtOn"] == AGENT
+    params = {
+        p["name"]: p["value"] for a in info["actions"] for p in (a or {}).get("parameters") or []
+    }
+    assert params["REF"] == commit
+    cache = pathlib.Path(build1.config["cachedir"]) / "saltext-chain" / f"{APP}-artifacts"
+    assert (cache / commit / f"app-{commit}.tar.gz").is_file()
+    image = f"{chain['registry']['address']}/{REPO_NAME}:{commit}"
+    with contextlib.closing(engines.client(ENGINE)) as client:
+        attrs = client.images.get(image).attrs
+    assert attrs["Config"]["Labels"]["org.saltext-chain.commit"] == commit
+    assert f"APP_COMMIT={commit}" in attrs["Config"]["Env"]
+    assert commit in _tags(chain)  # pushed to the chain's registry
+
+    # chain.status: the registry's tags of the app's repository with the digests it serves
+    # (credentials from the master's pillar), next to what runs on each server.
+    digest = _digest(chain, commit)
+    assert digest.startswith("sha256:")
+    args = _status_args(chain)
+    status = salt_run_cli.run("chain.status", APP, "out_format=data", *args)
+    assert status.returncode == 0, status.stdout
+    reg = status.data[APP]["registry"]
+    assert reg["repository"] == f"{chain['registry']['address']}/{REPO_NAME}", reg
+    assert reg["tags"] == {commit: digest}, reg
+    assert all(len(status.data[APP]["servers"][m]["serving"]) == 2 for m in SERVERS)
+    table = salt_run_cli.run("chain.status", APP, *args)
+    print(table.stdout)
+    assert f"registry {reg['repository']}" in table.stdout
+    assert commit in table.stdout and digest in table.stdout
+    assert chain["registry"]["password"] not in table.stdout + json.dumps(status.data)
+
+    # Run 2, the same ref: no build started, nothing changed, nothing built or pushed.
+    ret, states, wall = _orchestrate(salt_run_cli, chain, commit)
+    print(f"no-op orchestrate for an already deployed ref: {wall:.1f}s")
+    assert ret.returncode == 0, ret.stdout[-6000:]
+    assert _builds(salt_cli) == builds
+    for sid in (
+        "chain-build-infrastructure",
+        "chain-infrastructure",
+        "chain-pipeline",
+        "chain-image",
+    ):
+        assert states[sid]["changes"] == {}, (sid, json.dumps(states[sid])[:3000])
+    text = json.dumps(states)
+    assert '"image_id"' not in text and '"pushed"' not in text, text[:3000]
+    with contextlib.closing(engines.client(ENGINE)) as client:
+        assert client.images.get(image).id == attrs["Id"]
+    assert all(versions(p) == {commit} for p in chain["ports"].values())
+
+    # Run 3: a branch whose head fails a unit test stops at the pipeline.
+    work = tmp_path / "work"
+    _git("clone", "-q", chain["url"], str(work))
+    (work / "tests" / "test_broken.py").write_text(
+        "import unittest\n\n\nclass Broken(unittest.TestCase):\n"
+        "    def test_broken(self):\n        self.fail('broken on purpose')\n"
+    )
+    _git("add", "tests/test_broken.py", cwd=work)
+    _git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "broken", cwd=work)
+    _git("push", "-q", "origin", "HEAD:refs/heads/broken", cwd=work)
+    bad = _git("rev-parse", "HEAD", cwd=work)
+    ret, states, _ = _orchestrate(salt_run_cli, chain, "broken")
+    assert ret.returncode != 0
+    assert states["chain-pipeline"]["result"] is False
+    assert "broken on purpose" in json.dumps(states["chain-pipeline"]), states["chain-pipeline"]
+    assert states["chain-image"]["result"] is False
+    assert "requisite" in states["chain-image"]["comment"].lower(), states["chain-image"]
+    builds_now = _builds(salt_cli)
+    assert len(builds_now) == len(builds) + 1
+    info = salt_cli.run("jenkins.build_info", JOB, builds_now[-1], minion_tgt="build1").data
+    assert info["result"] == "FAILURE"
+    params = {
+        p["name"]: p["value"] for a in info["actions"] for p in (a or {}).get("parameters") or []
+    }
+    assert params["REF"] == bad  # the branch was resolved to its exact commit
+    assert not (cache / bad).exists()
+    with contextlib.closing(engines.client(ENGINE)) as client:
+        assert not client.images.list(name=f"{chain['registry']['address']}/{REPO_NAME}:broken")
+    assert "broken" not in _tags(chain)
+    assert all(versions(p) == {commit} for p in chain["ports"].values())
