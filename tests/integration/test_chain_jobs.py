@@ -10,13 +10,12 @@ through the source server's published loopback port rather than its name on the 
 
 import contextlib
 import json
-import socket
 import subprocess
 
 import pytest
 
 from tests.conftest import REPO
-from tests.support import agents, engines
+from tests.support import agents, engines, local
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
@@ -28,20 +27,6 @@ LABEL = engines.name("jl")
 JOB = engines.name("pipeline")
 
 
-def _free_port():
-    with contextlib.closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _git(*args, cwd=None):
-    res = subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert res.returncode == 0, res.stderr
-    return res.stdout.strip()
-
-
 def _states(ret):
     assert isinstance(ret.data, dict), ret.stdout[:3000]
     return {k.split("_|-")[1]: s for k, s in ret.data.items()}
@@ -49,7 +34,7 @@ def _states(ret):
 
 @pytest.fixture(scope="module")
 def chain(salt_cli, synced, jenkins_emulator):
-    port = _free_port()
+    port = local.free_port()
     pillar = {
         "chain": {
             "labels": {engines.TEST_LABEL: engines.RUN},
@@ -120,7 +105,7 @@ def test_pipeline_runs_for_a_ref_and_a_failing_unit_test_fails_it(salt_cli, chai
     assert [s["changes"] for s in _states(again).values()] == [{}]
 
     # A good ref: built on the static agent, the artifact is the served commit's tree.
-    served = _git("ls-remote", chain["url"], "refs/heads/main").split()[0]
+    served = local.git("ls-remote", chain["url"], "refs/heads/main").split()[0]
     ret, state = _build(salt_cli, "main")
     assert ret.returncode == 0 and state["result"] is True, state
     info = salt_cli.run("jenkins.build_info", JOB, "lastBuild", minion_tgt="build1").data
@@ -148,14 +133,14 @@ def test_pipeline_runs_for_a_ref_and_a_failing_unit_test_fails_it(salt_cli, chai
 
     # A commit whose unit test fails, pushed to a branch of the served repository.
     work = tmp_path / "work"
-    _git("clone", "-q", chain["url"], str(work))
+    local.git("clone", "-q", chain["url"], str(work))
     (work / "tests" / "test_broken.py").write_text(
         "import unittest\n\n\nclass Broken(unittest.TestCase):\n"
         "    def test_broken(self):\n        self.fail('broken on purpose')\n"
     )
-    _git("add", "tests/test_broken.py", cwd=work)
-    _git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "broken", cwd=work)
-    _git("push", "-q", "origin", "HEAD:refs/heads/broken", cwd=work)
+    local.git("add", "tests/test_broken.py", cwd=work)
+    local.git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "broken", cwd=work)
+    local.git("push", "-q", "origin", "HEAD:refs/heads/broken", cwd=work)
     ret, state = _build(salt_cli, "broken")
     assert ret.returncode != 0
     assert state["result"] is False

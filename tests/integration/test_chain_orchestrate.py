@@ -15,8 +15,6 @@ import base64
 import contextlib
 import json
 import pathlib
-import socket
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -24,7 +22,7 @@ import urllib.request
 import pytest
 
 from tests.conftest import REPO
-from tests.support import agents, engines
+from tests.support import agents, engines, local
 from tests.support.load import versions
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
@@ -49,20 +47,6 @@ OWN_IMAGES = [f"saltext-chain/{engines.name(n)}:1" for n in ("oc-registry", "oc-
 ]
 
 
-def _free_port():
-    with contextlib.closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _git(*args, cwd=None):
-    res = subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert res.returncode == 0, res.stderr
-    return res.stdout.strip()
-
-
 @pytest.fixture(scope="module")
 def chain(salt_cli, synced, app2, jenkins_emulator, chain_registry):
     """This run's pillar for the orchestrate, the static agent, the frontend image."""
@@ -73,9 +57,9 @@ def chain(salt_cli, synced, app2, jenkins_emulator, chain_registry):
         rm=True,
         buildargs={"BASE_IMAGE": engines.DEBIAN},
     )
-    source_port = _free_port()
+    source_port = local.free_port()
     url = f"git://127.0.0.1:{source_port}/app.git"
-    ports = {m: _free_port() for m in SERVERS}
+    ports = {m: local.free_port() for m in SERVERS}
     pillar = {
         "chain": {
             "app": APP,
@@ -212,7 +196,7 @@ def test_orchestrate_full_chain_no_op_and_bad_commit(
     salt_cli, salt_run_cli, build1, chain, tmp_path
 ):
     # Run 1: the whole chain for the commit stage 1 serves as main (examples/app's history).
-    commit = _git("subtree", "split", "-q", "--prefix=examples/app", "HEAD", cwd=REPO)
+    commit = local.git("subtree", "split", "-q", "--prefix=examples/app", "HEAD", cwd=REPO)
     ret, states, wall = _orchestrate(salt_run_cli, chain, commit)
     assert ret.returncode == 0, ret.stdout[-6000:]
     assert all(s["result"] is True for s in states.values()), json.dumps(states)[:6000]
@@ -225,7 +209,7 @@ def test_orchestrate_full_chain_no_op_and_bad_commit(
         "chain-smoke-build1",
         "chain-smoke-app2",
     }, list(states)
-    served = _git("ls-remote", chain["url"], "refs/heads/main").split()[0]
+    served = local.git("ls-remote", chain["url"], "refs/heads/main").split()[0]
     assert served == commit
     print(f"full orchestrate (registry, source, job, build, image, rollout): {wall:.1f}s")
     assert all(versions(p) == {commit} for p in chain["ports"].values())
@@ -285,15 +269,15 @@ def test_orchestrate_full_chain_no_op_and_bad_commit(
 
     # Run 3: a branch whose head fails a unit test stops at the pipeline.
     work = tmp_path / "work"
-    _git("clone", "-q", chain["url"], str(work))
+    local.git("clone", "-q", chain["url"], str(work))
     (work / "tests" / "test_broken.py").write_text(
         "import unittest\n\n\nclass Broken(unittest.TestCase):\n"
         "    def test_broken(self):\n        self.fail('broken on purpose')\n"
     )
-    _git("add", "tests/test_broken.py", cwd=work)
-    _git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "broken", cwd=work)
-    _git("push", "-q", "origin", "HEAD:refs/heads/broken", cwd=work)
-    bad = _git("rev-parse", "HEAD", cwd=work)
+    local.git("add", "tests/test_broken.py", cwd=work)
+    local.git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "broken", cwd=work)
+    local.git("push", "-q", "origin", "HEAD:refs/heads/broken", cwd=work)
+    bad = local.git("rev-parse", "HEAD", cwd=work)
     ret, states, _ = _orchestrate(salt_run_cli, chain, "broken")
     assert ret.returncode != 0
     assert states["chain-pipeline"]["result"] is False

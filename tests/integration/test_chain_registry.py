@@ -9,7 +9,6 @@ import contextlib
 import json
 import pathlib
 import secrets
-import socket
 import subprocess
 import time
 import urllib.error
@@ -17,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from tests.support import engines
+from tests.support import engines, local
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
@@ -28,15 +27,9 @@ VOLUME = engines.name("registry-data")
 TOP = f"{NAME}-top.sls"
 
 
-def _free_port():
-    with contextlib.closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def registry(master, synced):
-    port = _free_port()
+    port = local.free_port()
     password = secrets.token_urlsafe(18)
     pillar = {
         "chain": {

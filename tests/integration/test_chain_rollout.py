@@ -9,14 +9,13 @@ init.sls, every stage) is tested in test_chain_orchestrate.py."""
 
 import contextlib
 import json
-import socket
 import threading
 import time
 
 import pytest
 
 from tests.conftest import REPO
-from tests.support import engines
+from tests.support import engines, local
 from tests.support.load import Load, versions
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
@@ -39,12 +38,6 @@ NOT_3 = (
     'python3 -c "import json, urllib.request as u; assert json.load(u.urlopen('
     "'http://127.0.0.1:8000/version', timeout=1))['version'] != '3'\""
 )
-
-
-def _free_port():
-    with contextlib.closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _build(client, tag, path, version):
@@ -82,7 +75,7 @@ def deploy(images, app2):
     """formulas/chain's deploy (frontend + service) with this run's names: per_minion names,
     the run label, a free frontend port per server. On app2 the declared health check also
     refuses version 3 (a per-server override), so app:3 passes build1 and fails on app2."""
-    ports = {m: _free_port() for m in SERVERS}
+    ports = {m: local.free_port() for m in SERVERS}
     pillar = {
         "chain": {
             "per_minion": True,

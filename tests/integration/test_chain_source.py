@@ -6,14 +6,12 @@ on the network is refused; a second apply changes nothing."""
 
 import contextlib
 import json
-import socket
-import subprocess
 import time
 
 import pytest
 
 from tests.conftest import REPO
-from tests.support import engines
+from tests.support import engines, local
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
@@ -23,23 +21,9 @@ NET = engines.name("source-net")
 IMAGE = f"saltext-chain/{NAME}:1"
 
 
-def _free_port():
-    with contextlib.closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _git(*args, cwd=None):
-    res = subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert res.returncode == 0, res.stderr
-    return res.stdout.strip()
-
-
 @pytest.fixture(scope="module")
 def source(synced):
-    port = _free_port()
+    port = local.free_port()
     pillar = {
         "chain": {
             "labels": {engines.TEST_LABEL: engines.RUN},
@@ -112,10 +96,10 @@ def test_source_served_by_url_and_pushes_from_the_host(salt_cli, source, tmp_pat
     code, out = _in_network(CLONE, "clone1")
     assert code == 0, out
     head, tree = out.split()
-    assert tree == _git("rev-parse", "HEAD:examples/app", cwd=REPO)  # the committed tree
+    assert tree == local.git("rev-parse", "HEAD:examples/app", cwd=REPO)  # the committed tree
     assert (
-        _git("ls-tree", "--name-only", head, cwd=REPO).split()
-        == _git("ls-tree", "--name-only", "HEAD:examples/app", cwd=REPO).split()
+        local.git("ls-tree", "--name-only", head, cwd=REPO).split()
+        == local.git("ls-tree", "--name-only", "HEAD:examples/app", cwd=REPO).split()
     )
 
     again = _apply(salt_cli, source)
@@ -124,12 +108,12 @@ def test_source_served_by_url_and_pushes_from_the_host(salt_cli, source, tmp_pat
     # A new commit pushed through the published loopback port is what the next clone gets.
     url = f"git://127.0.0.1:{source['port']}/app.git"
     work = tmp_path / "work"
-    _git("clone", "-q", url, str(work))
+    local.git("clone", "-q", url, str(work))
     (work / "NOTE").write_text("pushed by the test\n")
-    _git("add", "NOTE", cwd=work)
-    _git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "note", cwd=work)
-    _git("push", "-q", "origin", "HEAD:main", cwd=work)
-    new = _git("rev-parse", "HEAD", cwd=work)
+    local.git("add", "NOTE", cwd=work)
+    local.git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "note", cwd=work)
+    local.git("push", "-q", "origin", "HEAD:main", cwd=work)
+    new = local.git("rev-parse", "HEAD", cwd=work)
     code, out = _in_network(CLONE, "clone2")
     assert code == 0, out
     assert out.split()[0] == new

@@ -5,12 +5,11 @@ requests; honest test mode; bad input refused before any I/O."""
 
 import contextlib
 import shutil
-import socket
 
 import pytest
 
 from tests.conftest import REPO
-from tests.support import engines
+from tests.support import engines, local
 from tests.support.engines import DEBIAN, EventRecorder
 from tests.support.load import Load, versions
 
@@ -29,12 +28,6 @@ UPDATE = {
     "order": "start-first",
     "progress_deadline": 60,
 }
-
-
-def _free_port():
-    with contextlib.closing(socket.socket()) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +71,7 @@ def images(loaders, docker_engines, tmp_path_factory):
 @pytest.fixture
 def frontend(loaders, states, images):
     """A network and an HAProxy frontend published on a free loopback port."""
-    net, name, port = engines.name("svc-net"), engines.name("svc-fe"), _free_port()
+    net, name, port = engines.name("svc-net"), engines.name("svc-fe"), local.free_port()
     loaders.modules.container.network_create(net, labels=dict(engines.LABELS), profile=ENGINE)
     ret = states.container.running(
         name,
