@@ -18,7 +18,7 @@ from saltfactories.utils.functional import Loaders
 
 from saltext.chain.emulator import testing
 from tests.conftest import REPO
-from tests.support import controller, engines
+from tests.support import agents, controller, engines
 
 
 @pytest.fixture(scope="package")
@@ -143,3 +143,12 @@ def unchanged_home(emulator):
             return False
 
     return _Guard
+
+
+@pytest.fixture(scope="module")
+def agent_image(docker_engines):
+    """The agent image (images/jenkins-agent) for the jenkins_agent tests; removed afterwards."""
+    tag = agents.build_agent_image()
+    yield tag
+    engines.cleanup("engine1")
+    agents.remove_image(tag)

@@ -55,18 +55,7 @@ def chain(salt_cli, synced, jenkins_emulator):
             "state.apply", "chain.source", f"pillar={json.dumps(pillar)}", minion_tgt="build1"
         )
         assert ret.returncode == 0, ret.stdout[:3000]
-        ret = salt_cli.run(
-            "state.single",
-            "jenkins_agent.present",
-            AGENT,
-            f"image={tag}",
-            f"labels={json.dumps([LABEL])}",
-            "connect_timeout=60",
-            f"container_options={json.dumps({'network_mode': 'host', 'labels': engines.LABELS})}",
-            minion_tgt="build1",
-            _timeout=300,
-        )
-        assert ret.returncode == 0, ret.stdout[:3000]
+        agents.static_agent(salt_cli, AGENT, tag, LABEL)
         yield {"port": port, "pillar": json.dumps(pillar), "url": f"git://127.0.0.1:{port}/app.git"}
     finally:
         salt_cli.run("jenkins.job_delete", JOB, minion_tgt="build1")

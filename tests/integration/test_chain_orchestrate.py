@@ -98,18 +98,7 @@ def chain(salt_cli, synced, app2, jenkins_emulator, chain_registry):
     }
     tag = agents.build_agent_image()
     try:
-        ret = salt_cli.run(
-            "state.single",
-            "jenkins_agent.present",
-            AGENT,
-            f"image={tag}",
-            f"labels={json.dumps([LABEL])}",
-            "connect_timeout=60",
-            f"container_options={json.dumps({'network_mode': 'host', 'labels': engines.LABELS})}",
-            minion_tgt="build1",
-            _timeout=300,
-        )
-        assert ret.returncode == 0, ret.stdout[:3000]
+        agents.static_agent(salt_cli, AGENT, tag, LABEL)
         yield {"pillar": pillar, "ports": ports, "url": url, "registry": chain_registry}
     finally:
         salt_cli.run("jenkins.job_delete", JOB, minion_tgt="build1")

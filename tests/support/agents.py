@@ -123,3 +123,21 @@ def assert_no_secret(secret, *things):
     for thing in things:
         text = thing if isinstance(thing, str) else json.dumps(thing, default=str)
         assert secret not in text, "the agent secret leaked"
+
+
+def static_agent(salt_cli, name, image, label, minion="build1"):
+    """A permanent agent ``name`` (host network, this run's labels) applied with
+    ``jenkins_agent.present`` through the master; fails the test when the state fails."""
+    options = {"network_mode": "host", "labels": engines.LABELS}
+    ret = salt_cli.run(
+        "state.single",
+        "jenkins_agent.present",
+        name,
+        f"image={image}",
+        f"labels={json.dumps([label])}",
+        "connect_timeout=60",
+        f"container_options={json.dumps(options)}",
+        minion_tgt=minion,
+        _timeout=300,
+    )
+    assert ret.returncode == 0, ret.stdout[:3000]

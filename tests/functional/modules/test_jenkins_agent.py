@@ -25,14 +25,6 @@ def freestyle(command, label):
     )
 
 
-@pytest.fixture(scope="module")
-def agent_image(docker_engines):
-    tag = agents.build_agent_image()
-    yield tag
-    engines.cleanup("engine1")
-    agents.remove_image(tag)
-
-
 @pytest.fixture
 def pool(modules):
     name = engines.name(f"p{uuid.uuid4().hex[:4]}")

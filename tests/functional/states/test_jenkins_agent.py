@@ -10,14 +10,6 @@ from tests.support import agents, engines
 pytestmark = [pytest.mark.docker]
 
 
-@pytest.fixture(scope="module")
-def agent_image(docker_engines):
-    tag = agents.build_agent_image()
-    yield tag
-    engines.cleanup("engine1")
-    agents.remove_image(tag)
-
-
 @pytest.fixture
 def node(modules):
     name = engines.name(f"a{uuid.uuid4().hex[:4]}")
