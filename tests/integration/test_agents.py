@@ -240,16 +240,20 @@ def test_schedule_scales_a_pool_up_from_queue_demand_and_back_down(
         def listed():
             return salt_cli.run("jenkins_agent.list", f"pool={pool}", minion_tgt="build1").data
 
-        assert listed() == {}
+        before = listed()
+        assert before == {}, before
         _jenkins(salt_cli, "build", job, "wait=False")
         up = _until(listed, what="an agent launched for the queued build")
+        assert isinstance(up, dict) and len(up) == 1, up
         (node,) = up
-        assert _until(lambda: _last_result(salt_cli, job), what="the build") == "SUCCESS"
+        result = _until(lambda: _last_result(salt_cli, job), what="the build")
         console = _jenkins(salt_cli, "console", job)
-        assert "scheduled" in console and f"Building remotely on {node}" in console
+        assert result == "SUCCESS", console
+        assert "scheduled" in console and f"Building remotely on {node}" in console, console
         # back down: the idle agent's container and node are removed by the schedule
         _until(lambda: listed() == {}, what="the idle agent removed")
-        assert _jenkins(salt_cli, "node_info", node) is None
+        gone = _jenkins(salt_cli, "node_info", node)
+        assert gone is None, gone
     finally:
         salt_cli.run("schedule.delete", schedule, minion_tgt="build1")
         _jenkins(salt_cli, "job_delete", job)
