@@ -131,10 +131,10 @@ def _hand_over_secret(container, node, uid, engine):
 _PROFILE = {}
 
 
-def _launch(node, image, opts, conf, pool, engine, description, labels=None):
-    """Create the node (when missing) and a started container for it. Returns the secret
-    (for scrubbing the caller's messages)."""
-    if __salt__["jenkins.node_info"](node, profile=_PROFILE.get("jenkins")) is None:
+def _launch(node, image, opts, conf, pool, engine, description, labels=None, fresh=False):
+    """Create the node (when missing; ``fresh``: a name just drawn, so no lookup first) and a
+    started container for it. Returns the secret (for scrubbing the caller's messages)."""
+    if fresh or __salt__["jenkins.node_info"](node, profile=_PROFILE.get("jenkins")) is None:
         __salt__["jenkins.node_create"](
             node, profile=_PROFILE.get("jenkins"), **_node_fields(opts, description)
         )
@@ -173,9 +173,24 @@ def _why_offline(node, container, engine, secret=None, tail=LOG_TAIL):
     return chain_errors.scrub("\n".join(parts), [secret])
 
 
-def _wait_online(node, container, timeout, engine, interval=0.5):
+#: Polls while waiting for agents: the first soon (an agent is usually online within a second),
+#: then each 1.5 times the previous, at most POLL_MAX apart (a long wait costs the controller
+#: one read a second, not ten).
+POLL_FIRST = 0.05
+POLL_MAX = 1.0
+
+
+def _polls():
+    delay = POLL_FIRST
+    while True:
+        yield delay
+        delay = min(delay * 1.5, POLL_MAX)
+
+
+def _wait_online(node, container, timeout, engine):
     """None once the node is online; else why not (the container stopped, or the timeout)."""
     deadline = time.monotonic() + timeout
+    polls = _polls()
     while True:
         info = __salt__["jenkins.node_info"](node, profile=_PROFILE.get("jenkins"))
         if info is None:
@@ -192,7 +207,7 @@ def _wait_online(node, container, timeout, engine, interval=0.5):
             )
         if time.monotonic() >= deadline:
             return f"still offline after connect_timeout ({timeout} s)"
-        time.sleep(interval)
+        time.sleep(next(polls))
 
 
 def _remove(node, container, engine):
@@ -584,6 +599,7 @@ def canary(name, image, profile=None, engine=None, test=False, **kwargs):
                 name + "-canary",
                 engine,
                 _plan.description(name + "-canary", _owner()),
+                fresh=True,
             )
             problem = _wait_online(node, node, opts["connect_timeout"], engine)
             if problem:
@@ -692,6 +708,7 @@ def _apply(pool, opts, conf, engine, decision, result, memory, image):
                 pool,
                 engine,
                 description,
+                fresh=True,
             )
             for node in nodes
         }
@@ -732,6 +749,7 @@ def wait_pool(name, count, timeout=120, profile=None, engine=None):
     _set_profiles(profile, engine)
     conf = _conf(profile)
     deadline = time.monotonic() + timeout
+    polls = _polls()
     while True:
         agents = [
             a for a in list_(pool=name, engine=engine).values() if a["controller"] == conf["url"]
@@ -756,4 +774,4 @@ def wait_pool(name, count, timeout=120, profile=None, engine=None):
                 f"pool {name}: {len(online)} of {count} agent(s) online after {timeout} s\n"
                 f"{details}"
             )
-        time.sleep(0.5)
+        time.sleep(next(polls))

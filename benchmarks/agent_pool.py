@@ -22,17 +22,29 @@ What it measures, all in one run:
   in every return collected during the run (must be absent).
 
 It prints a table and writes ``benchmarks/results/agent_pool.json``. It asserts nothing.
+
+``--profile`` measures only ``one`` and ``eight`` (``--profile-rounds`` times each) and splits
+them into phases: the pass before its launches, each launch call (``jenkins.node_info``,
+``jenkins.node_create``, ``jenkins.agent_secret``, ``container.create``, ``container.copy_to``,
+``container.start``; timed around the loader's functions), the engine's start of the container
+(``State.StartedAt``), the emulated agent's Python start (until its first log line), its
+connection until the controller shows the node online (``computer/api/json`` read every 20 ms
+from another thread), and the rest of ``wait_pool`` after the last agent came online.
 """
 
 import argparse
+import base64
 import contextlib
+import datetime
 import json
 import os
 import secrets
 import statistics
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -93,6 +105,149 @@ def pool_args(pool, **kw):
     }
 
 
+LAUNCH_CALLS = (
+    "jenkins.node_info",
+    "jenkins.node_create",
+    "jenkins.agent_secret",
+    "container.create",
+    "container.copy_to",
+    "container.start",
+)
+
+
+class Timeline:
+    """Start/end times of the launch calls (wrapped in the caller's loader) and the first time
+    the controller showed each node online."""
+
+    def __init__(self, salt_call, url, user, token):
+        self.calls = []
+        self.online = {}
+        self._stop = threading.Event()
+        self._url = url + "computer/api/json?tree=computer[displayName,offline]"
+        self._auth = base64.b64encode(f"{user}:{token}".encode()).decode()
+        functions = salt_call.sminion.functions
+        for fun in LAUNCH_CALLS:
+            functions[fun]  # noqa: B018 - loads the function into the loader's dict
+            # the raw function: the loader's LoadedFunc looks its function up by name at each
+            # call, so it would find (and call) the wrapper below
+            original = functions._dict[fun]  # pylint: disable=protected-access
+
+            def timed(*args, _original=original, _fun=fun, **kwargs):
+                start = time.time()
+                try:
+                    return _original(*args, **kwargs)
+                finally:
+                    self.calls.append((_fun, args[0] if args else None, start, time.time()))
+
+            functions[fun] = timed
+
+    def _watch(self):
+        while not self._stop.is_set():
+            req = urllib.request.Request(
+                self._url, headers={"Authorization": "Basic " + self._auth}
+            )
+            with contextlib.suppress(OSError, ValueError):
+                with urllib.request.urlopen(req, timeout=5) as resp:
+                    now = time.time()
+                    for comp in json.load(resp).get("computer") or []:
+                        if not comp.get("offline"):
+                            self.online.setdefault(comp["displayName"], now)
+            self._stop.wait(0.02)
+
+    def __enter__(self):
+        self.calls.clear()
+        self.online.clear()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        return False
+
+
+def _engine_time(text):
+    """An engine timestamp (RFC 3339 with nanoseconds) as epoch seconds."""
+    text = text.rstrip("Z")
+    main, _, frac = text.partition(".")
+    stamp = datetime.datetime.fromisoformat(main).replace(tzinfo=datetime.UTC)
+    return stamp.timestamp() + float("0." + (frac or "0"))
+
+
+def profile_round(call, timeline, client, image, pool, count):
+    """One pool from zero to ``count`` online, split into phases (seconds)."""
+    with timeline:
+        start = time.time()
+        call(
+            "jenkins_agent.reconcile",
+            pool,
+            image,
+            **pool_args(pool, min=count, max=count, max_starting=count),
+        )
+        reconciled = time.time()
+        call("jenkins_agent.wait_pool", pool, count, timeout=180)
+        end = time.time()
+    nodes = sorted({node for fun, node, *_ in timeline.calls if fun == "container.start"})
+    per = {fun: [] for fun in LAUNCH_CALLS}
+    for fun, _node, t0, t1 in timeline.calls:
+        per[fun].append(t1 - t0)
+    first_call = min(t0 for *_, t0, _t1 in timeline.calls)
+    last_start = max(t1 for fun, _n, _t0, t1 in timeline.calls if fun == "container.start")
+    python, connect, engine_start = [], [], []
+    for node in nodes:
+        ctr = client.containers.get(node)
+        started = _engine_time(ctr.attrs["State"]["StartedAt"])
+        start_call = next(
+            t0 for fun, n, t0, _ in timeline.calls if fun == "container.start" and n == node
+        )
+        first_line = ctr.logs(timestamps=True).decode(errors="replace").split(" ", 1)[0]
+        first_log = _engine_time(first_line)
+        engine_start.append(started - start_call)
+        python.append(first_log - started)
+        connect.append(timeline.online.get(node, end) - first_log)
+    last_online = max(timeline.online.get(n, end) for n in nodes)
+    return {
+        "total": end - start,
+        "before_launches": first_call - start,
+        "launch_calls_span": last_start - first_call,
+        **{f"{fun} (max)": max(v) for fun, v in per.items() if v},
+        **{f"{fun} (sum)": sum(v) for fun, v in per.items() if v},
+        "reconcile_after_launches": reconciled - last_start,
+        "engine start (max)": max(engine_start),
+        "agent python start (max)": max(python),
+        "agent connect to online (max)": max(connect),
+        "last online after the last start": last_online - last_start,
+        "wait_pool after the last online": end - last_online,
+    }
+
+
+def profile(args, run, image, salt_call, call, client, url, user, token):
+    timeline = Timeline(salt_call, url, user, token)
+    rows = {}
+    for key, count in (("one", 1), ("eight", 8)):
+        rounds = []
+        for i in range(args.profile_rounds):
+            pool = f"b{run}-{key}{i}"
+            rounds.append(profile_round(call, timeline, client, image, pool, count))
+            # the next round starts from zero agents: nothing of this one left running
+            for ctr in client.containers.list(
+                all=True, filters={"label": f"org.saltext-chain.jenkins-agent.pool={pool}"}
+            ):
+                ctr.remove(force=True)
+                salt_call.cmd("jenkins.node_delete", ctr.name)
+        rows[key] = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
+    print(
+        f"{'phase (median of ' + str(args.profile_rounds) + ' rounds, s)':48} {'one':>7} "
+        f"{'eight':>7}"
+    )
+    for key in rows["one"]:
+        print(f"{key:48} {rows['one'][key]:7.3f} {rows['eight'].get(key, 0):7.3f}")
+    print(f"{'ratio eight/one':48} {rows['eight']['total'] / rows['one']['total']:7.2f}")
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--queue-runs", type=int, default=10)
@@ -103,6 +258,8 @@ def main():
         default=1.0,
         help="seconds between reconcile passes while a build waits (schedule)",
     )
+    parser.add_argument("--profile", action="store_true", help="split one/eight into phases")
+    parser.add_argument("--profile-rounds", type=int, default=3)
     args = parser.parse_args()
     run = secrets.token_hex(3)
     owner = f"bench-{run}"
@@ -123,6 +280,11 @@ def main():
             return out
 
         try:
+            if args.profile:
+                results["profile"] = profile(
+                    args, run, image, salt_call, call, client, url, user, token
+                )
+                return 0
             for key, count in (("one", 1), ("eight", 8)):
                 pool = f"b{run}-{key}"
                 start = time.perf_counter()

@@ -19,6 +19,12 @@ jenkins:
     port: 8080
     bind: 127.0.0.1
     admin_token: change-me-admin-token
+    # written to <secrets_dir>/<name>-admin-token (owner uid/gid, mode 0400) and bind-mounted
+    # read-only at admin_token_path; the minion must be the engine's host
+    secrets_dir: /etc/saltext-chain/jenkins
+    admin_token_path: /run/secrets/jenkins-admin-token
+    uid: 1000
+    gid: 1000
     plugins:
       git: "5.7.0"
       workflow-job: "1505.vea_4b_20a_4a_495"

@@ -1,5 +1,5 @@
-{#- Remove this minion's pools (their agents drained) and the controller container; the
-    JENKINS_HOME volume is kept. -#}
+{#- Remove this minion's pools (their agents drained), the controller container and its admin
+    token file; the JENKINS_HOME volume is kept. -#}
 {%- from tpldir ~ "/map.jinja" import jenkins with context %}
 {%- for name, pool in jenkins.pools | dictsort %}
 
@@ -31,3 +31,9 @@ jenkins-controller-absent:
 {%- if jenkins.engine %}
     - profile: {{ jenkins.engine }}
 {%- endif %}
+
+jenkins-controller-admin-token-absent:
+  file.absent:
+    - name: {{ jenkins.controller.secrets_dir ~ "/" ~ jenkins.controller.name ~ "-admin-token" }}
+    - require:
+      - container: jenkins-controller-absent

@@ -1,7 +1,9 @@
 {#- The controller: image (built from images/jenkins-emulator, or pulled), JENKINS_HOME on a
-    volume, published on 127.0.0.1 only, healthy, plugins verified. -#}
+    volume, the admin token in a root-only file bind-mounted read-only (never in the environment,
+    the arguments or a state return), published on 127.0.0.1 only, healthy, plugins verified. -#}
 {%- from tpldir ~ "/map.jinja" import jenkins with context %}
 {%- set ctl = jenkins.controller %}
+{%- set token_file = ctl.secrets_dir ~ "/" ~ ctl.name ~ "-admin-token" %}
 {%- if ctl.enabled %}
 jenkins-controller-image:
   container_image.present:
@@ -28,7 +30,26 @@ jenkins-controller-home:
 {%-   set env = dict(ctl.environment) %}
 {%-   do env.update({'JENKINS_EMULATOR_ADMIN_USER': ctl.admin_user}) %}
 {%-   if ctl.admin_token %}
-{%-     do env.update({'JENKINS_EMULATOR_ADMIN_TOKEN': ctl.admin_token}) %}
+{%-     do env.update({'JENKINS_EMULATOR_ADMIN_TOKEN_FILE': ctl.admin_token_path}) %}
+
+jenkins-controller-secrets-dir:
+  file.directory:
+    - name: {{ ctl.secrets_dir }}
+    - mode: "0700"
+    - makedirs: true
+
+{#- contents_pillar: the token is read from pillar when the state runs, so it is not in the
+    rendered sls either (state.show_sls); show_changes: false keeps it out of the diff. #}
+jenkins-controller-admin-token:
+  file.managed:
+    - name: {{ token_file }}
+    - contents_pillar: jenkins:controller:admin_token
+    - user: {{ ctl.uid }}
+    - group: {{ ctl.gid }}
+    - mode: "0400"
+    - show_changes: false
+    - require:
+      - file: jenkins-controller-secrets-dir
 {%-   endif %}
 
 jenkins-controller:
@@ -37,6 +58,9 @@ jenkins-controller:
     - image: {{ ctl.image }}
     - binds:
       - {{ ctl.home_volume }}:{{ ctl.home }}
+{%-   if ctl.admin_token %}
+      - {{ token_file }}:{{ ctl.admin_token_path }}:ro
+{%-   endif %}
     - ports:
       - {{ ctl.bind }}:{{ ctl.port }}:8080
     - environment: {{ env | json }}
@@ -50,12 +74,22 @@ jenkins-controller:
     - require:
       - container_image: jenkins-controller-image
       - container_volume: jenkins-controller-home
+{%-   if ctl.admin_token %}
+      - file: jenkins-controller-admin-token
+{%-   endif %}
 
 {%-   if ctl.plugins %}
 
 jenkins-controller-plugins:
   jenkins_plugin.installed:
-    - plugins: {{ ctl.plugins | json }}
+    - plugins:
+{%-     for plugin, minimum in ctl.plugins | dictsort %}
+{%-       if minimum %}
+      - {{ plugin }}: {{ minimum | string | json }}
+{%-       else %}
+      - {{ plugin }}
+{%-       endif %}
+{%-     endfor %}
 {%-     if jenkins.profile %}
     - profile: {{ jenkins.profile }}
 {%-     endif %}

@@ -40,6 +40,51 @@ def jenkins_emulator(tmp_path_factory):
         yield {"url": url, "user": user, "token": token, "home": str(home)}
 
 
+@pytest.fixture(scope="package")
+def controller_settings(tmp_path_factory):
+    """The ``jenkins`` formula's controller for this run (test_agents applies it on build1):
+    run-unique names, a free loopback port, a fresh token, its secrets directory in tmp."""
+    return {
+        "name": engines.name("jenkins"),
+        "image": f"saltext-chain/{engines.name('jenkins-emulator')}:1",
+        "home_volume": engines.name("jenkins-home"),
+        "port": testing.free_port(),
+        "token": secrets.token_hex(16),
+        "secrets_dir": str(tmp_path_factory.mktemp("jenkins-secrets") / "s"),
+    }
+
+
+def jenkins_pillar(emulator, ctl):
+    """Profile ``default``: the emulator subprocess (most tests); profile ``ctl`` and the formula
+    keys: the controller that the jenkins formula runs in its container."""
+    return {
+        "profiles": {
+            "default": {k: emulator[k] for k in ("url", "user", "token")},
+            "ctl": {
+                "url": f"http://127.0.0.1:{ctl['port']}/",
+                "user": "admin",
+                "token": ctl["token"],
+                "timeout": 30,
+            },
+        },
+        "profile": "ctl",
+        "formula_label": {engines.TEST_LABEL: engines.RUN},
+        "controller": {
+            "name": ctl["name"],
+            "image": ctl["image"],
+            "build": str(REPO),
+            "base_image": engines.DEBIAN,
+            "home_volume": ctl["home_volume"],
+            "port": ctl["port"],
+            "admin_token": ctl["token"],
+            "secrets_dir": ctl["secrets_dir"],
+            "plugins": {"git": "5.7.0", "workflow-job": "1505.vea_4b_20a_4a_495"},
+        },
+        "pools": {},
+        "reconcile": {"schedule": False},
+    }
+
+
 def demo_containers(minion):
     """The demo formula's pillar for one minion: names and labels owned by this test run.
 
@@ -82,7 +127,9 @@ def chain_registry():
 
 
 @pytest.fixture(scope="package")
-def secret_pillar(tmp_path_factory, registry_credentials, jenkins_emulator, chain_registry):
+def secret_pillar(
+    tmp_path_factory, registry_credentials, jenkins_emulator, controller_settings, chain_registry
+):
     """Pillar that holds secrets or this run's names is written at run time, never committed."""
     root = tmp_path_factory.mktemp("pillar")
     (root / "registry.sls").write_text(
@@ -98,11 +145,7 @@ def secret_pillar(tmp_path_factory, registry_credentials, jenkins_emulator, chai
                 },
                 "chain": {"registry": {"server": {"password": chain_registry["password"]}}},
                 "stack": {"registry": engines.REGISTRY, "version": "1"},
-                "jenkins": {
-                    "profiles": {
-                        "default": {k: jenkins_emulator[k] for k in ("url", "user", "token")}
-                    }
-                },
+                "jenkins": jenkins_pillar(jenkins_emulator, controller_settings),
                 "ci": {"node": "agent-int", "job": "salt-built"},
                 # Names and labels of what the integration formulas create belong to this run.
                 "test_run": engines.RUN,

@@ -1,6 +1,7 @@
 """``jenkins-emulator`` console script.
 
-    jenkins-emulator serve --port PORT --home DIR --admin-user USER --admin-token TOKEN
+    jenkins-emulator serve --port PORT --home DIR --admin-user USER
+                           (--admin-token TOKEN | --admin-token-file PATH)
                            [--host 127.0.0.1] [--root-url URL] [--admin-password PW]
                            [--plugin NAME:VERSION ...] [--plugins-file plugins.txt]
                            [--builtin-executors 0] [--builtin-labels ""] [--quiet-period 0]
@@ -8,9 +9,11 @@
     jenkins-emulator healthcheck [--host H] [--port P]
 
 Settings may also come from the environment: ``JENKINS_EMULATOR_ADMIN_USER``,
-``JENKINS_EMULATOR_ADMIN_TOKEN``, ``JENKINS_EMULATOR_ADMIN_PASSWORD``,
-``JENKINS_EMULATOR_ROOT_URL``, ``JENKINS_EMULATOR_BUILTIN_EXECUTORS`` (so that a container does
-not need secrets on its command line).
+``JENKINS_EMULATOR_ADMIN_TOKEN``, ``JENKINS_EMULATOR_ADMIN_TOKEN_FILE``,
+``JENKINS_EMULATOR_ADMIN_PASSWORD``, ``JENKINS_EMULATOR_ROOT_URL``,
+``JENKINS_EMULATOR_BUILTIN_EXECUTORS`` (so that a container does not need secrets on its command
+line). A token file (a bind-mounted secret such as ``/run/secrets/jenkins-admin-token``) keeps
+the token out of ``docker inspect`` too; its surrounding whitespace is ignored.
 """
 
 import argparse
@@ -40,6 +43,12 @@ def build_parser():
         "--admin-token",
         default=os.environ.get("JENKINS_EMULATOR_ADMIN_TOKEN"),
         help="API token of the admin user (crumb-exempt Basic auth)",
+    )
+    serve.add_argument(
+        "--admin-token-file",
+        default=os.environ.get("JENKINS_EMULATOR_ADMIN_TOKEN_FILE"),
+        metavar="PATH",
+        help="read the admin API token from this file (used when --admin-token is not given)",
     )
     serve.add_argument(
         "--admin-password",
@@ -73,11 +82,29 @@ def build_parser():
     return parser
 
 
+def read_token_file(path):
+    """The token in ``path`` (whitespace stripped); exits with a message naming the path, never
+    the contents, when the file is unreadable or empty."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            token = fh.read().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise SystemExit(
+            f"jenkins-emulator: cannot read the admin token file {path}: {reason}"
+        ) from None
+    if not token:
+        raise SystemExit(f"jenkins-emulator: the admin token file {path} is empty")
+    return token
+
+
 def serve(args):
     from aiohttp import web
 
     from .app import JENKINS_VERSION, Controller, create_app
 
+    if not args.admin_token and args.admin_token_file:
+        args.admin_token = read_token_file(args.admin_token_file)
     if not args.admin_token and not args.admin_password:
         raise SystemExit("jenkins-emulator: --admin-token (or --admin-password) is required")
     specs = []
