@@ -1,19 +1,30 @@
-"""Run the chain on the embedded default: a local salt-master, minions build1 and web1 each bound
-to its own local Docker engine, and the demo highstate. Real daemons, started like an operator
-would start them; nothing here is test scaffolding.
+"""Run the chain on the embedded default: a local salt-master and three minions, each bound to a
+local Docker engine, and `salt-run state.orchestrate chain` for the sample app's newest commit.
 
-    .venv/bin/python scripts/chain.py up      # start master + minions, sync, highstate, report
-    .venv/bin/python scripts/chain.py status  # what runs where
-    .venv/bin/python scripts/chain.py down    # remove the demo containers, stop the daemons
+    build1  engine 1   the registry (127.0.0.1:5050), the source server (git://127.0.0.1:9419),
+                       the Jenkins controller (http://127.0.0.1:8090, the emulator image) and
+                       its agent pool, the app's pipeline job; the app image is built here
+    web1    engine 2   app server: HAProxy on 127.0.0.1:8081 and 2 replicas of the app
+    web2    engine 2   app server: HAProxy on 127.0.0.1:8082 and 2 replicas (own names)
+
+Real daemons, configured like an operator would (pillar from pillar.example/, secrets generated
+once into .state/chain/secrets.json, mode 0600); nothing here is test scaffolding.
+
+    .venv/bin/python scripts/chain.py up       # start master + minions, sync, deploy the app
+    .venv/bin/python scripts/chain.py deploy   # deploy the checkout's newest commit of the app
+    .venv/bin/python scripts/chain.py status   # salt-run chain.status app
+    .venv/bin/python scripts/chain.py down     # remove the chain's containers, stop the daemons
 """
 
 import argparse
 import json
 import os
 import pathlib
+import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import yaml
@@ -22,15 +33,86 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 STATE = pathlib.Path(os.environ.get("CHAIN_STATE_DIR", REPO / ".state")) / "chain"
 SOCKS = pathlib.Path("/run/saltext-chain/chain")  # short: unix socket paths have a length limit
 BIN = pathlib.Path(sys.executable).parent
-MINIONS = {
-    "build1": "unix:///var/run/docker.sock",
-    "web1": "unix:///run/saltext-chain/docker2.sock",
-}
+ENGINE1 = "unix:///var/run/docker.sock"
+ENGINE2 = "unix:///run/saltext-chain/docker2.sock"
+MINIONS = {"build1": ENGINE1, "web1": ENGINE2, "web2": ENGINE2}
+APP_SERVERS = {"web1": 8081, "web2": 8082}
+JENKINS_PORT = 8090
 PORTS = {"publish_port": 14505, "ret_port": 14506}
+PREFIX = "examples/app"  # the app's directory: its history is what the source server serves
+LABELS = ("org.saltext-chain.formula=chain", "org.saltext-chain.formula=jenkins")
 
 
 def say(msg):
     print(f"==> {msg}", flush=True)
+
+
+def _secrets():
+    """The registry password and the Jenkins admin token, generated on the first run."""
+    path = STATE / "secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    found = {"registry": secrets.token_urlsafe(18), "jenkins": secrets.token_hex(16)}
+    STATE.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(found, fh)
+    return found
+
+
+def _example(name):
+    return yaml.safe_load((REPO / "pillar.example" / f"{name}.sls").read_text())
+
+
+def _pillar(secret):
+    """pillar.example/chain.sls and jenkins.sls with the embedded default's hosts, ports and
+    secrets. Secrets only where they are used: the registry's password on build1, the admin
+    token on build1, pull/push credentials on every minion."""
+    registry = "127.0.0.1:5050"
+    chain = _example("chain")["chain"]
+    chain.update(targets=list(APP_SERVERS), per_minion=True, jenkins={"enabled": True})
+    chain["registry"]["server"].pop("password")
+    chain["source"]["checkout"] = str(REPO)
+    chain["source"]["prefix"] = PREFIX
+    # the pool's agents use the host's network: they clone through the loopback port
+    chain["jobs"]["git_url"] = f"git://127.0.0.1:{chain['source']['port']}/app.git"
+    chain["frontend"]["build"] = str(REPO / "images" / "haproxy")
+    # engine 2 accepts traffic between its containers only in 172.31.0.0/16 (scripts/bootstrap)
+    chain["servers"] = {
+        m: {"frontend": {"port": p}, "network": {"subnet": f"172.31.{i}.0/24"}}
+        for i, (m, p) in enumerate(APP_SERVERS.items(), start=1)
+    }
+
+    jenkins = _example("jenkins")["jenkins"]
+    url = f"http://127.0.0.1:{JENKINS_PORT}/"
+    jenkins["profiles"]["ci"].update(url=url, token=secret["jenkins"])
+    jenkins["controller"].update(port=JENKINS_PORT, build=str(REPO), admin_token=secret["jenkins"])
+    pool = jenkins["pools"]["linux"]
+    pool.update(build=str(REPO), dockerfile="images/jenkins-agent/Dockerfile", min=1, max=4)
+    jenkins["pools"] = {"linux": pool}
+
+    creds = {registry: {"username": chain["registry"]["server"]["username"]}}
+    creds[registry]["password"] = secret["registry"]
+    return {
+        "top": {
+            "base": {
+                "*": ["chain", "registries"],
+                "build1": ["jenkins", "chain_build"],
+            }
+        },
+        "chain": {"chain": chain},
+        "chain_build": {"chain": {"registry": {"server": {"password": secret["registry"]}}}},
+        "registries": {"container": {"registries": creds}},
+        "jenkins": {"jenkins": jenkins},
+    }
+
+
+def _write(path, data, mode=0o600):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False))
+    os.chmod(path, mode)
 
 
 def _write_configs():
@@ -40,14 +122,16 @@ def _write_configs():
         link = srv / "ext" / kind
         if not link.exists():
             link.symlink_to(REPO / kind)
-    (srv / "states").mkdir(exist_ok=True)
-    (srv / "states" / "top.sls").write_text("base:\n  '*':\n    - demo\n")
-    pillar = srv / "pillar"
-    pillar.mkdir(exist_ok=True)
-    (pillar / "top.sls").write_text("base:\n  '*':\n    - demo\n")
-    demo = yaml.safe_load((REPO / "pillar.example" / "demo.sls").read_text())
-    (pillar / "demo.sls").write_text(yaml.safe_dump(demo))
-
+    # a highstate converges each server's infrastructure; the deploy is the orchestrate's
+    top = {"base": {"build1": ["chain.registry", "chain.source", "chain.jobs"]}}
+    top["base"].update({m: ["chain.frontend"] for m in APP_SERVERS})
+    _write(srv / "states" / "top.sls", top, 0o644)
+    os.chmod(STATE, 0o700)
+    secret = _secrets()
+    pillar = _pillar(secret)
+    for name, data in pillar.items():
+        _write(srv / "pillar" / f"{name}.sls", data)
+    chain = pillar["chain"]["chain"]
     master = {
         "id": "chain-master",
         "root_dir": "/",
@@ -59,13 +143,26 @@ def _write_configs():
         "interface": "127.0.0.1",
         "auto_accept": True,
         "file_roots": {"base": [str(srv / "ext"), str(REPO / "formulas"), str(srv / "states")]},
-        "pillar_roots": {"base": [str(pillar)]},
+        "pillar_roots": {"base": [str(srv / "pillar")]},
         "user": "root",
+        # chain.status / chain.rollback app: where the app runs (names get -<minion id>)
+        "chain": {
+            "apps": {
+                chain["app"]: {
+                    "targets": chain["targets"],
+                    "service": chain["service"]["name"] + "-{minion}",
+                    "frontend": chain["frontend"]["name"] + "-{minion}",
+                    "network": chain["network"]["name"] + "-{minion}",
+                    "backend": chain["frontend"].get("backend", "app"),
+                    "pillar": {"chain": {"per_minion": True}},
+                }
+            }
+        },
+        # chain.status reads the registry's tags with these credentials
+        "container": pillar["registries"]["container"],
         **PORTS,
     }
-    conf = STATE / "etc"
-    (conf / "master.d").mkdir(parents=True, exist_ok=True)
-    (conf / "master").write_text(yaml.safe_dump(master))
+    _write(STATE / "etc" / "master", master)
     for minion_id, base_url in MINIONS.items():
         mconf = {
             "id": minion_id,
@@ -78,11 +175,9 @@ def _write_configs():
             "pidfile": str(SOCKS / f"{minion_id}.pid"),
             "log_file": str(STATE / "log" / f"{minion_id}.log"),
             "user": "root",
-            "container": {"profiles": {"default": {"base_url": base_url, "timeout": 60}}},
+            "container": {"profiles": {"default": {"base_url": base_url, "timeout": 120}}},
         }
-        mdir = STATE / "etc" / minion_id
-        mdir.mkdir(parents=True, exist_ok=True)
-        (mdir / "minion").write_text(yaml.safe_dump(mconf))
+        _write(STATE / "etc" / minion_id / "minion", mconf)
     (STATE / "log").mkdir(exist_ok=True)
     SOCKS.mkdir(parents=True, exist_ok=True)
 
@@ -96,28 +191,33 @@ def _alive(pidfile):
 
 
 def _salt(*args, timeout=600):
-    cmd = [
-        str(BIN / "salt"),
-        "-c",
-        str(STATE / "etc"),
-        "--out=json",
-        "--static",
-        "--timeout=120",
-        *args,
-    ]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    cmd = [str(BIN / "salt"), "-c", str(STATE / "etc"), "--out=json", "--static", "--timeout=120"]
+    out = subprocess.run(
+        [*cmd, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
     try:
         return json.loads(out.stdout or "{}"), out.returncode
     except json.JSONDecodeError:
         return {"_raw": out.stdout + out.stderr}, out.returncode
 
 
-def up(args):
+def _salt_run(*args, out=None, timeout=1800):
+    """salt-run; its output goes to the terminal unless ``out`` names an outputter to parse."""
+    cmd = [str(BIN / "salt-run"), "-c", str(STATE / "etc"), *args]
+    if out:
+        done = subprocess.run(
+            [*cmd, f"--out={out}"], capture_output=True, text=True, timeout=timeout, check=False
+        )
+        return done.stdout, done.returncode
+    return None, subprocess.run(cmd, timeout=timeout, check=False).returncode
+
+
+def _start():
     _write_configs()
     if _alive(SOCKS / "master.pid"):
         say("salt-master already running")
     else:
-        say("starting salt-master (127.0.0.1:14505/14506)")
+        say(f"starting salt-master (127.0.0.1:{PORTS['publish_port']}/{PORTS['ret_port']})")
         subprocess.run([str(BIN / "salt-master"), "-c", str(STATE / "etc"), "-d"], check=True)
     for minion_id, base_url in MINIONS.items():
         if _alive(SOCKS / f"{minion_id}.pid"):
@@ -127,7 +227,7 @@ def up(args):
         subprocess.run(
             [str(BIN / "salt-minion"), "-c", str(STATE / "etc" / minion_id), "-d"], check=True
         )
-    say("waiting for both minions to answer")
+    say("waiting for the minions to answer")
     deadline = time.monotonic() + 120
     while True:
         ret, _ = _salt("*", "test.ping", timeout=60)
@@ -136,53 +236,114 @@ def up(args):
         if time.monotonic() > deadline:
             sys.exit(f"minions did not answer: {ret}")
         time.sleep(2)
-    say("saltutil.sync_all on the minions")
+    say("saltutil.sync_all on the minions and the master; pillar refreshed")
     _salt("*", "saltutil.sync_all")
-    say("highstate (demo formula, pillar.example/demo.sls)")
-    ret, code = _salt("*", "state.apply", timeout=900)
-    _report(ret)
-    status(args)
-    if code != 0 or any(not isinstance(v, dict) for v in ret.values()):
-        sys.exit(1)
+    _salt("*", "saltutil.refresh_pillar")
+    _salt_run("saltutil.sync_all", out="quiet")
 
 
-def _report(ret):
-    for minion, states in sorted(ret.items()):
-        if not isinstance(states, dict):
-            print(f"  {minion}: {states}")
-            continue
-        total = sum(s.get("duration", 0) for s in states.values())
-        changed = [s for s in states.values() if s.get("changes")]
-        failed = [s for s in states.values() if s.get("result") is False]
-        print(
-            f"  {minion}: {len(states)} states, {len(changed)} changed, "
-            f"{len(failed)} failed, {total:.0f} ms"
+def _commit():
+    """The commit the source server serves for the checkout's HEAD: the history of examples/app
+    (what formulas/chain/files/source/seed.sh pushes)."""
+    out = subprocess.run(
+        ["git", "-C", str(REPO), "subtree", "split", "-q", f"--prefix={PREFIX}", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip()
+
+
+def _progress(stop):
+    """Print the orchestrate's stages as the master's event bus reports them."""
+    import salt.config  # pylint: disable=import-outside-toplevel
+    import salt.utils.event  # pylint: disable=import-outside-toplevel
+
+    opts = salt.config.master_config(str(STATE / "etc" / "master"))
+    with salt.utils.event.get_master_event(opts, opts["sock_dir"], listen=True) as bus:
+        while not stop.is_set():
+            event = bus.get_event(wait=1, full=True)
+            if not event:
+                continue
+            tag, data = event["tag"], event["data"]
+            if tag.startswith("salt/job/") and "/ret/" in tag and data.get("fun") == "state.sls":
+                states = data.get("return")
+                ok = isinstance(states, dict) and all(
+                    isinstance(s, dict) and s.get("result") is not False for s in states.values()
+                )
+                changed = (
+                    sum(1 for s in states.values() if isinstance(s, dict) and s.get("changes"))
+                    if isinstance(states, dict)
+                    else 0
+                )
+                sls = ",".join(str(a) for a in (data.get("fun_args") or [])[:1])
+                print(
+                    f"    {data.get('id')}: state.sls {sls}: "
+                    f"{'ok' if ok else 'FAILED'}, {changed} changed",
+                    flush=True,
+                )
+            elif tag.startswith("chain/rollout/"):
+                detail = {k: v for k, v in data.items() if not k.startswith("_")}
+                print(f"    {tag}: {json.dumps(detail)[:160]}", flush=True)
+
+
+def deploy(args):
+    ref = args.ref or _commit()
+    pillar = json.dumps({"chain": {"ref": ref}})
+    say(f"salt-run state.orchestrate chain pillar='{pillar}'")
+    stop = threading.Event()
+    watcher = threading.Thread(target=_progress, args=(stop,), daemon=True)
+    watcher.start()
+    started = time.monotonic()
+    try:
+        _, code = _salt_run(
+            "state.orchestrate",
+            "chain",
+            f"pillar={pillar}",
+            "--state-output=terse",
+            "--log-level=error",  # not Salt's own "unclosed MasterEvent" warnings
         )
-        for state in sorted(states.values(), key=lambda s: s.get("__run_num__", 0)):
-            mark = (
-                "FAIL"
-                if state.get("result") is False
-                else ("chg " if state.get("changes") else "ok  ")
-            )
-            print(f"    {mark} {state.get('name')}: {state.get('comment')}")
+    finally:
+        stop.set()
+    say(f"orchestrate finished in {time.monotonic() - started:.1f} s (exit code {code})")
+    return code
+
+
+def up(args):
+    _start()
+    code = deploy(args)
+    status(args)
+    say("where to reach it")
+    for minion, port in APP_SERVERS.items():
+        print(f"    app on {minion}:  http://127.0.0.1:{port}/  (and /version, /health)")
+    print(
+        f"    Jenkins:        http://127.0.0.1:{JENKINS_PORT}/  (user admin, token in "
+        f"{STATE / 'secrets.json'})"
+    )
+    print("    registry:       http://127.0.0.1:5050/v2/  (user chain, same file)")
+    print(f"    salt:           {BIN / 'salt-run'} -c {STATE / 'etc'} chain.status app")
+    if code != 0:
+        sys.exit(code)
 
 
 def status(_args):
-    say("containers per minion (each on its own engine)")
-    ret, _ = _salt("*", "container.ps", "labels=['org.saltext-chain.formula=demo']")
-    for minion, rows in sorted(ret.items()):
-        print(f"  {minion}:")
-        if not isinstance(rows, dict):
-            print(f"    {rows}")
-            continue
-        for name, row in sorted(rows.items()):
-            print(f"    {name:<20} {row['state']:<8} {row['image']:<32} {' '.join(row['ports'])}")
+    say("salt-run chain.status app")
+    _salt_run("chain.status", "app", "--log-level=error")
 
 
 def down(_args):
     if _alive(SOCKS / "master.pid"):
-        say("removing the demo containers")
-        _report(_salt("*", "state.apply", "demo.clean")[0])
+        say("removing the chain's containers (volumes and images stay: the next up is quick)")
+        _salt("build1", "schedule.delete", "jenkins-agent-reconcile-linux")
+        removed = set()  # web1 and web2 share engine 2
+        for label in (*LABELS, "org.saltext-chain.jenkins-agent=true"):
+            ret, _ = _salt("*", "container.ps", f"labels=['{label}']", "all=True")
+            for minion, rows in sorted(ret.items()):
+                for name in sorted(rows if isinstance(rows, dict) else {}):
+                    if (MINIONS.get(minion), name) not in removed:
+                        removed.add((MINIONS.get(minion), name))
+                        print(f"    {minion}: {name}")
+                        _salt(minion, "container.remove", name, "force=True")
     for name in [*MINIONS, "master"]:
         pidfile = SOCKS / f"{name}.pid"
         if _alive(pidfile):
@@ -199,10 +360,17 @@ def main():
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, func in (("up", up), ("status", status), ("down", down)):
-        sub.add_parser(name).set_defaults(func=func)
+    for name, func in (("up", up), ("deploy", deploy), ("status", status), ("down", down)):
+        cmd = sub.add_parser(name)
+        cmd.set_defaults(func=func)
+        if name in ("up", "deploy"):
+            cmd.add_argument(
+                "ref", nargs="?", help="commit to deploy (default: the checkout's newest)"
+            )
     args = parser.parse_args()
-    args.func(args)
+    code = args.func(args)
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":

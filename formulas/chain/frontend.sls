@@ -6,6 +6,9 @@
 chain-frontend-network-container_network-present:
   container_network.present:
     - name: {{ chain.network.name }}
+{%- if chain.network.subnet %}
+    - subnet: {{ chain.network.subnet }}
+{%- endif %}
     - labels: {{ chain.labels | json }}
     - profile: {{ chain.profile | json }}
 

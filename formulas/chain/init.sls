@@ -1,8 +1,9 @@
 {#- The chain as one orchestrate:
       salt-run state.orchestrate chain pillar='{"chain": {"ref": "<branch, tag or commit>"}}'
-    1. infrastructure: on the build server the registry, the source server and the pipeline job
-       (chain.registry, chain.source, chain.jobs), and every app server's frontend (network +
-       HAProxy), side by side;
+    1. infrastructure: on the build server the registry, the source server, the Jenkins
+       controller and agent pools when chain:jenkins:enabled (chain.jenkins, the jenkins
+       formula) and the pipeline job (chain.registry, chain.source, chain.jobs), and every app
+       server's frontend (network + HAProxy), side by side;
     2. pipeline: the app's job for the exact commit of the ref on an agent (chain.pipeline),
        unless a successful build of that commit exists; a failed build fails here with the
        console tail;

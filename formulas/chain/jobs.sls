@@ -10,6 +10,13 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import chain with context %}
 {%- set jobs = chain.jobs %}
+{#- With chain.jenkins on, the controller (formulas/jenkins) comes first in the same run. #}
+{%- set controller = chain.jenkins.enabled and salt['pillar.get']('jenkins:controller:enabled', True) %}
+{%- if chain.jenkins.enabled %}
+
+include:
+  - {{ tplroot }}.jenkins
+{%- endif %}
 {%- set git_url = jobs.git_url or ('git://' ~ chain.source.name ~ ':9418/' ~ chain.source.repo ~ '.git') %}
 
 chain-jobs-pipeline-jenkins_job-present:
@@ -61,3 +68,7 @@ chain-jobs-pipeline-jenkins_job-present:
                   artifacts: "dist/*"
                   allow-empty: false
                   only-if-success: true
+{%- if controller %}
+    - require:
+      - container: jenkins-controller
+{%- endif %}

@@ -12,6 +12,9 @@
 chain-source-network-container_network-present:
   container_network.present:
     - name: {{ chain.network.name }}
+{%- if chain.network.subnet %}
+    - subnet: {{ chain.network.subnet }}
+{%- endif %}
     - labels: {{ chain.labels | json }}
     - profile: {{ chain.profile | json }}
 

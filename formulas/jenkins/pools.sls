@@ -1,9 +1,32 @@
 {#- This minion's agent pools (jenkins_agent.pool), and a schedule that reconciles them every
-    few seconds between highstates (a queued build gets an agent without a highstate). -#}
+    few seconds between highstates (a queued build gets an agent without a highstate). A pool
+    with `build` (a context: salt:// or a local path; `dockerfile`, `base_image`) builds its
+    agent image first (container_image.present, content-addressed). -#}
 {%- from tpldir ~ "/map.jinja" import jenkins with context %}
 {%- for name, pool in jenkins.pools | dictsort %}
 {%-   set pool = dict(pool or {}) %}
 {%-   set image = pool.pop('image') %}
+{%-   set build = pool.pop('build', None) %}
+{%-   set dockerfile = pool.pop('dockerfile', None) %}
+{%-   set base_image = pool.pop('base_image', None) %}
+{%-   if build %}
+
+jenkins-pool-{{ name }}-image:
+  container_image.present:
+    - name: {{ image }}
+    - build: {{ build }}
+{%-     if dockerfile %}
+    - dockerfile: {{ dockerfile }}
+{%-     endif %}
+{%-     if base_image %}
+    - base_image: {{ base_image }}
+{%-     endif %}
+{%-     if jenkins.engine %}
+    - profile: {{ jenkins.engine }}
+{%-     endif %}
+    - require_in:
+      - jenkins_agent: jenkins-pool-{{ name }}
+{%-   endif %}
 
 jenkins-pool-{{ name }}:
   jenkins_agent.pool:
