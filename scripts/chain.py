@@ -209,7 +209,12 @@ def _salt_run(*args, out=None, timeout=1800):
             [*cmd, f"--out={out}"], capture_output=True, text=True, timeout=timeout, check=False
         )
         return done.stdout, done.returncode
-    return None, subprocess.run(cmd, timeout=timeout, check=False).returncode
+    # stdout live; stderr without Salt's own "unclosed <object>" warnings at exit
+    with subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True) as proc:
+        for line in proc.stderr:
+            if not line.startswith("unclosed "):
+                sys.stderr.write(line)
+        return None, proc.wait(timeout=timeout)
 
 
 def _start():
