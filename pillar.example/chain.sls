@@ -23,6 +23,9 @@ chain:
                                # only gets that file (read-only)
   network:
     name: chain
+    subnet: ''                 # empty: the engine picks; per server under servers:<id>:network
+  jenkins:                     # formulas/chain/jenkins.sls: the build server's controller and
+    enabled: true              # agent pools (the jenkins formula, pillar.example/jenkins.sls)
   source:                      # formulas/chain/source.sls: git daemon on the chain network
     name: chain-source         # agents clone git://chain-source:9418/app.git
     port: 9419                 # published on 127.0.0.1 only; pushes only from the Docker host

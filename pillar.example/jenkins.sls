@@ -31,6 +31,8 @@ jenkins:
   pools:
     linux:
       image: saltext-chain/jenkins-agent:latest   # production: jenkins/inbound-agent:latest-jdk21
+      build: /srv/saltext-chain                   # optional: build the agent image first
+      dockerfile: images/jenkins-agent/Dockerfile #   (context, Dockerfile, base_image)
       label: linux docker
       min: 1
       max: 8
