@@ -27,6 +27,8 @@ Progress events are fired on the master bus under ``chain/rollout/<app>/...``.
               backend: app
               network: chain
               max_failures: 0              # failed servers tolerated before rolling back
+              jenkins_profile: ci          # chain.status: the controller (jenkins:profiles:ci)
+              jenkins_job: app-pipeline    # chain.status: the pipeline's last builds
               pillar:                      # more pillar for the deploy state
                 chain: {per_minion: false}
 """
@@ -45,9 +47,17 @@ import salt.utils.event
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
-    from saltext.chain.utils import chain_errors, chain_registry, chain_service_plan
+    from saltext.chain.utils import (
+        chain_errors,
+        chain_jenkins_client,
+        chain_jenkins_overview,
+        chain_registry,
+        chain_service_plan,
+    )
 except ImportError:  # synced into the master's extmods/utils (file_roots deployment)
     import chain_errors
+    import chain_jenkins_client
+    import chain_jenkins_overview
     import chain_registry
     import chain_service_plan
 
@@ -66,6 +76,8 @@ KEYS = (
     "max_failures",
     "timeout",
     "pillar",
+    "jenkins_profile",
+    "jenkins_job",
 )
 
 
@@ -262,6 +274,12 @@ def rollout(app, image, ref=None, **kwargs):
         ``{minion}`` in ``service``, ``frontend`` or ``network`` stands for each server's id.
     image
         The image to deploy (a tag or ``repo@sha256:...``), passed as pillar ``chain:image``.
+        A tag in a registry is deployed by the digest the registry serves for it when the
+        rollout starts (``<repository>@sha256:...``, with the master's
+        ``container:registries:<registry>`` credentials), so every server runs the same image.
+    pin
+        ``False`` deploys a tag as it is (each engine uses the image it holds under that tag,
+        pulling only when it has none).
     ref
         The commit it was built from (recorded in the history).
     targets, sls, service, frontend, backend, network, max_failures, timeout
@@ -278,6 +296,9 @@ def rollout(app, image, ref=None, **kwargs):
     conf = _app_conf(app, kwargs)
     if not isinstance(image, str) or not image.strip():
         raise SaltInvocationError("image: expected an image reference")
+    pin = chain_errors.as_bool(kwargs.get("pin", True), "pin")
+    if pin:
+        image = _pinned(image)
     try:
         with _Lock(app, {"image": image, "started": time.time()}):
             return _rollout(app, image, ref, conf)
@@ -393,6 +414,29 @@ def rollback(app, digest=None, **kwargs):
         return _refused(app, image, err)
 
 
+def _pinned(image):
+    """``<repository>@<digest>`` of the manifest the registry serves for a tag now, so that
+    every server runs exactly that image: an engine that already holds the tag from an earlier
+    build or pull would not pull it again, and a later push may move the tag. The image as given
+    when it names a digest already, is on Docker Hub, or the registry cannot say (no
+    credentials in the master's ``container:registries``, no answer: logged)."""
+    if "@" in image:
+        return image
+    registry = chain_registry.registry_of(image)
+    if registry == "docker.io":
+        return image
+    try:
+        username, password = chain_registry.credentials(registry, _config_get)
+        digest = chain_registry.manifest_digest(image, username, password)
+    except (CommandExecutionError, SaltInvocationError) as err:
+        log.warning("chain: deploying %s by its tag, its digest is unknown: %s", image, err)
+        return image
+    if not digest:
+        log.warning("chain: deploying %s by its tag: the registry does not serve it", image)
+        return image
+    return f"{chain_registry.split_repo_tag(image)[0]}@{digest}"
+
+
 def _config_get(key, default=None):
     """``config.get`` on the master: its config, then its pillar."""
     return __salt__["salt.cmd"]("config.get", key, default, with_pillar=True)
@@ -416,6 +460,20 @@ def _registry_status(name, limit):
     return {"repository": repository, **found}
 
 
+def _jenkins_status(conf):
+    """The controller's agents, queue and the pipeline job's last builds (``jenkins_profile``
+    and ``jenkins_job`` of the app's configuration; the profile from the master's config or
+    pillar), or None when the app names no Jenkins profile."""
+    profile = conf.get("jenkins_profile")
+    if not profile:
+        return None
+    try:
+        connection = chain_jenkins_client.connection(profile, _config_get)
+    except (CommandExecutionError, SaltInvocationError) as err:
+        return {"url": f"profile {profile}", "error": str(err)}
+    return chain_jenkins_overview.overview(connection, conf.get("jenkins_job"))
+
+
 def status(app=None, out_format="table", tags=20, **kwargs):
     """
     What runs where: for each server of the app, the image, every replica with its
@@ -423,8 +481,10 @@ def status(app=None, out_format="table", tags=20, **kwargs):
     tags of the app's repository in its registry with the digest each serves (``/v2`` API;
     the repository of the newest deploy by image name, the credentials of
     ``container:registries:<registry>`` in the master's pillar or config; ``tags`` caps how
-    many). ``out_format=table`` (default) gives readable lines; ``--out=json`` with
-    ``out_format=data`` gives the data.
+    many), and with ``jenkins_profile`` (the app's configuration or an argument) the Jenkins
+    controller: its agents (online, idle or busy, labels), the queue and the last builds of
+    ``jenkins_job`` with their ``REF``. ``out_format=table`` (default) gives readable lines;
+    ``--out=json`` with ``out_format=data`` gives the data.
 
     CLI Example:
 
@@ -454,6 +514,7 @@ def status(app=None, out_format="table", tags=20, **kwargs):
             "servers": servers,
             "last_deploy": last[0] if last else None,
             "registry": _registry_status(name, tags) if tags else None,
+            "jenkins": _jenkins_status(conf),
         }
     if out_format == "data":
         return data
@@ -476,6 +537,8 @@ def status(app=None, out_format="table", tags=20, **kwargs):
                     f"{rep['health'] or '-':<10} s{rep['slot'] or '-':<3} "
                     f"{'serving' if rep.get('serving') else 'out'}"
                 )
+        if info["jenkins"]:
+            lines.extend(chain_jenkins_overview.lines(info["jenkins"], conf.get("jenkins_job")))
         reg = info["registry"]
         if reg:
             lines.append(f"  registry {reg['repository']}: {reg.get('error', '')}".rstrip())

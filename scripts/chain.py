@@ -155,9 +155,13 @@ def _write_configs():
                     "network": chain["network"]["name"] + "-{minion}",
                     "backend": chain["frontend"].get("backend", "app"),
                     "pillar": {"chain": {"per_minion": True}},
+                    "jenkins_profile": "ci",
+                    "jenkins_job": chain["jobs"]["name"],
                 }
             }
         },
+        # chain.status reads the controller (agents, queue, the pipeline's builds)
+        "jenkins": {"profiles": {"ci": pillar["jenkins"]["jenkins"]["profiles"]["ci"]}},
         # chain.status reads the registry's tags with these credentials
         "container": pillar["registries"]["container"],
         **PORTS,
