@@ -63,6 +63,19 @@ UNHEALTHY = (
     '    return os.environ.get("APP_COMMIT", "unknown") == "unknown"\n'
 )
 
+UNHEALTHY_ON = (
+    '    """True when the service can serve requests."""\n'
+    "    # benchmarks/orchestrate.py: a bad build on purpose, unhealthy on one server only\n"
+    "    import ipaddress\n"
+    "    import socket\n"
+    "\n"
+    "    try:\n"
+    "        here = ipaddress.ip_address(socket.gethostbyname(socket.gethostname()))\n"
+    "    except (OSError, ValueError):\n"
+    "        return True\n"
+    '    return here not in ipaddress.ip_network("{subnet}")\n'
+)
+
 
 def say(msg):
     print(f"==> {msg}", flush=True)
@@ -460,35 +473,54 @@ def good_rollout(events, bus_events, t0, t1, monitor):
 
 
 def bad_rollout(events, bus_events, t0, t1):
+    """A failed rollout, from its start: every replica's engine events, each server's end,
+    the runner's rollbacks of servers already updated. ``detected_s``: the first new replica
+    the engine found unhealthy; ``bad_removed_s``: the last new replica removed;
+    ``restored_in_frontend_s``: the last replica started by a rollback in its frontend."""
     start, done = rollout_window(bus_events, t0, t1)
     if start is None:
         return {"error": "no chain/rollout events seen"}
     reps = replicas(events, start, done or t1)
-    server_done = [
-        e["data"]
-        for e in bus_events
-        if e["tag"] == f"chain/rollout/{APP}/server/done" and t0 <= e["t"] <= t1 + 2
-    ]
-    rel = lambda t: None if t is None else round(t - start, 2)  # noqa: E731
+
+    def rel(t):
+        return None if t is None else round(t - start, 2)
+
+    def stamped(stage):
+        return [
+            (e["data"], epoch_of(e["data"]["_stamp"]) if "_stamp" in e["data"] else e["t"])
+            for e in bus_events
+            if e["tag"] == f"chain/rollout/{APP}/{stage}" and t0 <= e["t"] <= t1 + 2
+        ]
+
+    rollbacks = stamped("rollback")
+    first_rollback = min((t for _, t in rollbacks), default=None)
     out = {"replicas": {}, "servers": [], "rollout_s": rel(done)}
-    for name, rep in reps.items():
-        out["replicas"][name] = {
+    out["rollbacks"] = [{"target": d.get("target"), "start_s": rel(t)} for d, t in rollbacks]
+    for name, rep in sorted(reps.items(), key=lambda kv: kv[1]["create"]):
+        row = {
             k: rel(rep.get(k))
             for k in ("create", "start", "unhealthy", "healthy", "ready", "entered", "destroy")
         }
-    for data in server_done:
+        row["server"] = rep["server"]
+        row["rollback"] = first_rollback is not None and rep["create"] >= first_rollback
+        out["replicas"][name] = row
+    for data, t in stamped("server/done"):
         out["servers"].append(
             {
                 "target": data.get("target"),
                 "result": data.get("result"),
-                "done_s": rel(epoch_of(data["_stamp"])) if data.get("_stamp") else None,
+                "done_s": rel(t),
                 "comment": str(data.get("comment"))[:300],
             }
         )
-    unhealthy = [r["unhealthy"] for r in out["replicas"].values() if r.get("unhealthy") is not None]
-    removed = [r["destroy"] for r in out["replicas"].values() if r.get("destroy") is not None]
+    new = [r for r in out["replicas"].values() if not r["rollback"]]
+    back = [r for r in out["replicas"].values() if r["rollback"]]
+    unhealthy = [r["unhealthy"] for r in new if r.get("unhealthy") is not None]
+    removed = [r["destroy"] for r in new]
     out["detected_s"] = min(unhealthy) if unhealthy else None
-    out["bad_removed_s"] = max(removed) if removed else None
+    out["bad_removed_s"] = max(removed) if removed and None not in removed else None
+    entered = [r["entered"] for r in back]
+    out["restored_in_frontend_s"] = max(entered) if entered and None not in entered else None
     return out
 
 
@@ -689,6 +721,21 @@ def collect(args):
             say(f"pushed {bad} (unhealthy in its image) to {args.branch}")
             raw["bad"] = phase(salt, bad, engine, bus)
             raw["builds3"] = jenkins_builds(token)
+            # the same on the second server only: the first one is updated, then rolled back
+            second = list(SERVERS)[1]
+            subnet = ((pillar.get("servers") or {}).get(second) or {}).get("network", {})
+            subnet = subnet.get("subnet")
+            if subnet:
+                bad2 = commit(
+                    clone,
+                    f"app: unhealthy on {second} only (benchmark)",
+                    lambda text: text.replace(UNHEALTHY, UNHEALTHY_ON.format(subnet=subnet)),
+                )
+                raw["bad2_push_s"] = push(clone, args.branch)
+                raw["bad2_server"] = second
+                say(f"pushed {bad2} (unhealthy in {subnet}, {second}'s network) to {args.branch}")
+                raw["bad2"] = phase(salt, bad2, engine, bus)
+                raw["builds4"] = jenkins_builds(token)
     finally:
         # leave the chain as found: the commit served before the run
         now = {m: version(p)[0] for m, p in SERVERS.items()}
@@ -717,6 +764,10 @@ def load_summary(samples, want, t0):
         "versions": sorted({s[1] for s in samples if s[1]}),
         "first_new_s": None if first is None else round(first - t0, 2),
         "only_new_s": None if only is None else round(only - t0, 2),
+        "last_seen_s": {
+            v: round(max(x[0] for x in samples if x[1] == v) - t0, 2)
+            for v in {x[1] for x in samples if x[1]}
+        },
     }
 
 
@@ -775,7 +826,9 @@ def analyze(raw):
             "overhead_share_of_intrinsic": round(overhead / intrinsic, 3) if intrinsic else None,
             "intrinsic_without_monitor_s": round(intrinsic - monitor_s, 2),
             "overhead_share_without_monitor": (
-                round(overhead / (intrinsic - monitor_s), 3) if intrinsic > monitor_s else None
+                round((overhead + monitor_s) / (intrinsic - monitor_s), 3)
+                if intrinsic > monitor_s
+                else None
             ),
             "load": {m: load_summary(s, good, run["t0"]) for m, s in run["load"].items()},
         }
@@ -791,14 +844,16 @@ def analyze(raw):
             + changed_states(state_returns(run["bus"], fun="state.apply")),
             "served": run["served_now"],
         }
-    run = raw.get("bad")
-    if run:
-        res["bad"] = {
+    for key, builds in (("bad", ("builds2", "builds3")), ("bad2", ("builds3", "builds4"))):
+        run = raw.get(key)
+        if not run:
+            continue
+        res[key] = {
             "commit": run["ref"],
             "exit_code": run["code"],
             "wall_s": round(run["wall"], 2),
             "stages": stage_rows(run["data"], run["wall"], run["bus"]),
-            "builds_started": len(raw["builds3"]) - len(raw["builds2"]),
+            "builds_started": len(raw[builds[1]]) - len(raw[builds[0]]),
             "rollout": bad_rollout(run["engine2"], run["bus"], run["t0"], run["t1"]),
             "load": {
                 m: load_summary(s, raw["good"]["ref"], run["t0"]) for m, s in run["load"].items()
@@ -867,6 +922,35 @@ def slow_line(rows):
             "  states >= 0.5 s: "
             + "; ".join(f"{r['minion']} {r['state']} {r['seconds']:.2f}" for r in rows)
         )
+
+
+def bad_report(bad):
+    stage_table(bad["stages"])
+    line(f"salt-run wall (exit {bad['exit_code']})", bad["wall_s"])
+    print(f"  builds started: {bad['builds_started']}")
+    roll = bad["rollout"]
+    print("  seconds from the rollout's start (event chain/rollout/app/start):")
+    for name, rep in roll.get("replicas", {}).items():
+        what = "rollback replica" if rep["rollback"] else "new replica"
+        marks = ", ".join(
+            f"{k} {rep[k]}" for k in ("healthy", "unhealthy", "entered", "destroy") if rep.get(k)
+        )
+        print(f"    {what} {name}: created {rep.get('create')}, {marks}")
+    for srv in roll.get("servers", []):
+        line(f"  server {srv['target']} done, result {srv['result']}", srv["done_s"])
+        print(f"      {srv['comment'][:160]}")
+    for rb in roll.get("rollbacks", []):
+        line(f"  rollback of {rb['target']} started", rb["start_s"])
+    line("  detected: a new replica unhealthy (engine event)", roll.get("detected_s"))
+    line("  every new replica drained and removed", roll.get("bad_removed_s"))
+    if roll.get("rollbacks"):
+        line("  rolled-back replicas all in the frontend", roll.get("restored_in_frontend_s"))
+    line("  rollout done (runner)", roll.get("rollout_s"))
+    print(f"  served after: {bad['served_after']}")
+    loads_line(bad["load"])
+    for m, load in bad["load"].items():
+        last = {v[:10]: t for v, t in load.get("last_seen_s", {}).items()}
+        print(f"    {m}: last answer of each version, from salt-run's start: {last}")
 
 
 def report(res):  # noqa: PLR0915 - a long table
@@ -940,25 +1024,16 @@ def report(res):  # noqa: PLR0915 - a long table
             f"  builds started: {noop['builds_started']}; states with changes: "
             f"{noop['states_with_changes'] or 'none'}; served {noop['served']}"
         )
-    bad = res.get("bad")
-    if bad:
-        print()
-        say(f"3. a commit unhealthy in its image: {bad['commit']}")
-        stage_table(bad["stages"])
-        line(f"salt-run wall (exit {bad['exit_code']})", bad["wall_s"])
-        print(f"  builds started: {bad['builds_started']}")
-        roll = bad["rollout"]
-        print("  from the rollout's start (event chain/rollout/app/start):")
-        for name, rep in roll.get("replicas", {}).items():
-            line(f"  {name} created", rep.get("create"))
-        line("  new replica unhealthy (engine event): detected", roll.get("detected_s"))
-        line("  bad replica drained and removed (engine event)", roll.get("bad_removed_s"))
-        for srv in roll.get("servers", []):
-            line(f"  server {srv['target']} done, result {srv['result']}", srv["done_s"])
-            print(f"      {srv['comment'][:200]}")
-        line("  rollout done", roll.get("rollout_s"))
-        print(f"  served after: {bad['served_after']}")
-        loads_line(bad["load"])
+    titles = {
+        "bad": "3. a commit unhealthy in its image, caught on the first server",
+        "bad2": "3b. a commit unhealthy on the second server only: the first one rolled back",
+    }
+    for key, title in titles.items():
+        bad = res.get(key)
+        if bad:
+            print()
+            say(f"{title}: {bad['commit']}")
+            bad_report(bad)
     restore = res.get("restore")
     if restore:
         print()
