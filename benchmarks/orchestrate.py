@@ -10,9 +10,12 @@ One run, driving the real master, minions, Jenkins controller, registry and fron
    servers' engine and, per replica, create -> healthy -> in the frontend (engine 2's events)
    plus the monitor window; orchestration overhead = wall - intrinsic;
 2. the same orchestrate again (no-op): wall time, builds started, states with changes;
-3. a commit that passes the unit tests but answers 503 on /health in its image: time from
-   the rollout's start to the failure's detection and to the previous version serving alone
-   again, with a load loop through both frontends counting failed requests (during 1 and 3).
+3. a commit that passes the unit tests but answers 503 on /health in its image (caught on
+   the first server), then one unhealthy only on the second server (in its network's subnet:
+   the first server is updated, then rolled back by the runner): time from the rollout's
+   start to the failure's detection and to the previous version serving alone again (engine
+   events, chain/rollout events), with a load loop through both frontends counting failed
+   requests (during 1, 3 and the final restore).
 
 Afterwards the commit served before the run is deployed again (the chain is left as found).
 The benchmark commits stay on the source server, on a branch of their own (``--branch``,
@@ -21,8 +24,10 @@ default ``bench/orchestrate-<time>``: the served ``main`` is not moved).
 Run from the repository root with the venv that runs the chain, when no orchestrate runs:
 
     .venv/bin/python benchmarks/orchestrate.py            # ~5 minutes
+    .venv/bin/python benchmarks/orchestrate.py --analyze benchmarks/results/orchestrate-raw.json
 
-Prints a table and writes ``benchmarks/results/orchestrate.json``. Never asserts.
+Prints a table and writes ``benchmarks/results/orchestrate.json`` (and everything it
+recorded to ``orchestrate-raw.json``, which ``--analyze`` reads again). Never asserts.
 """
 
 import argparse
