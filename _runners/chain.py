@@ -53,6 +53,7 @@ try:
         chain_jenkins_overview,
         chain_registry,
         chain_service_plan,
+        chain_status_page,
     )
 except ImportError:  # synced into the master's extmods/utils (file_roots deployment)
     import chain_errors
@@ -60,6 +61,7 @@ except ImportError:  # synced into the master's extmods/utils (file_roots deploy
     import chain_jenkins_overview
     import chain_registry
     import chain_service_plan
+    import chain_status_page
 
 log = logging.getLogger(__name__)
 
@@ -484,7 +486,8 @@ def status(app=None, out_format="table", tags=20, **kwargs):
     many), and with ``jenkins_profile`` (the app's configuration or an argument) the Jenkins
     controller: its agents (online, idle or busy, labels), the queue and the last builds of
     ``jenkins_job`` with their ``REF``. ``out_format=table`` (default) gives readable lines;
-    ``--out=json`` with ``out_format=data`` gives the data.
+    ``--out=json`` with ``out_format=data`` gives the data; ``out_format=html`` one
+    self-contained HTML page of the same (no scripts, no external assets).
 
     CLI Example:
 
@@ -492,12 +495,14 @@ def status(app=None, out_format="table", tags=20, **kwargs):
 
         salt-run chain.status app
         salt-run chain.status app out_format=data --out=json
+        salt-run chain.status app out_format=html --out=json | python3 -c \
+            'import json,sys; print(json.load(sys.stdin))' > status.html
     """
     apps = [app] if app else sorted((__opts__.get("chain") or {}).get("apps") or {})
     if not apps:
         raise SaltInvocationError("app: name one, or configure chain:apps in the master config")
-    if out_format not in ("table", "data"):
-        raise SaltInvocationError("out_format: expected table or data")
+    if out_format not in ("table", "data", "html"):
+        raise SaltInvocationError("out_format: expected table, data or html")
     tags = chain_errors.as_int(tags, "tags", minimum=0)
     confs = {name: _app_conf(name, kwargs) for name in apps}
     data = {}
@@ -518,6 +523,8 @@ def status(app=None, out_format="table", tags=20, **kwargs):
         }
     if out_format == "data":
         return data
+    if out_format == "html":
+        return chain_status_page.render(data)
     lines = []
     for name, info in data.items():
         last = info["last_deploy"] or {}

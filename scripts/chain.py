@@ -338,6 +338,13 @@ def up(args):
 def status(_args):
     say("salt-run chain.status app")
     _salt_run("chain.status", "app", "--log-level=error")
+    page, code = _salt_run(
+        "chain.status", "app", "out_format=html", "--log-level=error", out="json"
+    )
+    if code == 0:
+        path = STATE / "status.html"
+        _write(path, json.loads(page), 0o644)
+        say(f"the same as a page: {path}")
 
 
 def down(_args):
