@@ -199,19 +199,16 @@ def _names(conf, target):
     }
 
 
-def _server_status(conf, target):
+def _status_call(conf, target):
+    """``container_service.status`` of the app on one server: its arguments, keyword arguments."""
     names = _names(conf, target)
-    ret = _client().cmd(
-        target,
-        "container_service.status",
-        [names["service"]],
-        kwarg={
-            "frontend": names["frontend"],
-            "backend": conf["backend"],
-            "network": names["network"],
-        },
-        timeout=60,
-    )
+    kwarg = {"frontend": names["frontend"], "backend": conf["backend"], "network": names["network"]}
+    return [names["service"]], kwarg
+
+
+def _server_status(conf, target):
+    args, kwarg = _status_call(conf, target)
+    ret = _client().cmd(target, "container_service.status", args, kwarg=kwarg, timeout=60)
     data = ret.get(target)
     if not isinstance(data, dict):
         raise CommandExecutionError(f"{target}: no status answer ({data!r})"[:300])
@@ -238,25 +235,109 @@ def _healthy(status, frontend):
     return None
 
 
+def _pillar(conf, image, app):
+    extra = conf["pillar"]
+    return dict(extra, chain=dict(extra.get("chain") or {}, image=image, app=app))
+
+
+def _failed_states(data):
+    return [
+        f"{s.get('__id__', k)}: {s.get('comment')}"
+        for k, s in data.items()
+        if isinstance(s, dict) and s.get("result") is not True
+    ]
+
+
 def _apply(conf, target, image, app):
     started = time.monotonic()
-    extra = conf["pillar"]
-    pillar = dict(extra, chain=dict(extra.get("chain") or {}, image=image, app=app))
     ret = _client().cmd(
-        target, "state.apply", [conf["sls"]], kwarg={"pillar": pillar}, timeout=conf["timeout"]
+        target,
+        "state.apply",
+        [conf["sls"]],
+        kwarg={"pillar": _pillar(conf, image, app)},
+        timeout=conf["timeout"],
     )
     data = ret.get(target)
     took = round(time.monotonic() - started, 2)
     if not isinstance(data, dict):
         return False, f"{target}: {data or 'no answer'}"[:500], took
-    failed = [
-        f"{s.get('__id__', k)}: {s.get('comment')}"
-        for k, s in data.items()
-        if isinstance(s, dict) and s.get("result") is not True
-    ]
+    failed = _failed_states(data)
     if failed:
         return False, "; ".join(failed)[:1000], took
     return True, f"{len(data)} state(s) succeeded", took
+
+
+def _gather(calls, timeout):
+    """Publish every call at once, then wait for all: ``{key: (target, fun, args, kwarg)}`` ->
+    ``{key: return}`` (``None``: no answer within ``timeout`` seconds). Returns come from the
+    event bus (subscribed before each publish), or the job cache when an event was missed."""
+    client = _client()
+    try:
+        out, jobs = dict.fromkeys(calls), {}
+        for key, (target, fun, args, kwarg) in calls.items():
+            pub = client.run_job(target, fun, list(args), kwarg=kwarg, timeout=timeout, listen=True)
+            if pub and target in (pub.get("minions") or []):
+                jobs[pub["jid"]] = (key, target)
+        deadline = time.monotonic() + timeout
+        while jobs and time.monotonic() < deadline:
+            evt = client.event.get_event(
+                wait=0.5, tag="salt/job/", match_type="startswith", full=True
+            )
+            data = (evt or {}).get("data") or {}
+            job = jobs.get(data.get("jid"))
+            if job and data.get("id") == job[1] and "return" in data:
+                out[job[0]] = data["return"]
+                del jobs[data["jid"]]
+            elif evt is None:
+                for jid, (key, target) in list(jobs.items()):
+                    found = client.get_cache_returns(jid).get(target)
+                    if found is not None:
+                        out[key] = found.get("ret")
+                        del jobs[jid]
+        return out
+    finally:
+        client.destroy()
+
+
+def _unchanged(conf, image, app):
+    """Whether rolling ``image`` out would change nothing, checked on every server at once (a
+    check only reads): the deploy state in test mode (declared spec, image id, replica count,
+    frontend: ``container_service.running`` compares all of them) reports no change on each,
+    and the runner's own check passes (every replica healthy and serving). Returns
+    ``{target: server entry}`` then, else ``None`` (the rollout goes server by server)."""
+    started = time.monotonic()
+    calls = {}
+    for target in conf["targets"]:
+        kwarg = {"pillar": _pillar(conf, image, app), "test": True}
+        calls[("state", target)] = (target, "state.apply", [conf["sls"]], kwarg)
+        calls[("status", target)] = (
+            target,
+            "container_service.status",
+            *_status_call(conf, target),
+        )
+    got = _gather(calls, min(conf["timeout"], 120))
+    took = round(time.monotonic() - started, 2)
+    servers = {}
+    for target in conf["targets"]:
+        states, status = got[("state", target)], got[("status", target)]
+        if not isinstance(states, dict) or not isinstance(status, dict) or not states:
+            return None
+        if _failed_states(states) or any(
+            isinstance(s, dict) and s.get("changes") for s in states.values()
+        ):
+            return None
+        if "replicas" not in status or _healthy(status, conf.get("frontend")):
+            return None
+        servers[target] = {
+            "result": True,
+            "no_op": True,
+            "comment": f"no change: {len(states)} state(s) unchanged in test mode, "
+            f"{len(status['serving'] if conf.get('frontend') else status['replicas'])} "
+            "replica(s) healthy",
+            "seconds": took,
+            "previous": status.get("current"),
+        }
+    return servers
 
 
 # ---------------------------------------------------------------------------------------------
@@ -311,6 +392,10 @@ def rollout(app, image, ref=None, **kwargs):
 def _rollout(app, image, ref, conf, kind="rollout"):
     started = time.time()
     _fire(app, "start", {"image": image, "targets": conf["targets"], "kind": kind})
+    unchanged = _unchanged(conf, image, app)
+    if unchanged is not None:
+        what = {"kind": kind, "ref": ref, "image": image, "no_op": True}
+        return _done(app, started, what, True, unchanged, {})
     servers, done, failures = {}, [], 0
     previous = {}
     for target in conf["targets"]:
@@ -358,11 +443,15 @@ def _rollout(app, image, ref, conf, kind="rollout"):
                 "comment": comment,
                 "seconds": took,
             }
+    what = {"kind": kind, "ref": ref, "image": image, "no_op": False}
+    return _done(app, started, what, result, servers, rolled_back)
+
+
+def _done(app, started, what, result, servers, rolled_back):
+    """Record the rollout in the history, fire ``done``, and return its result."""
     entry = {
         "app": app,
-        "kind": kind,
-        "ref": ref,
-        "image": image,
+        **what,
         "result": result,
         "servers": servers,
         "rolled_back": rolled_back,
@@ -370,7 +459,7 @@ def _rollout(app, image, ref, conf, kind="rollout"):
         "duration": round(time.time() - started, 2),
     }
     _record(app, entry)
-    _fire(app, "done", {"result": result, "duration": entry["duration"]})
+    _fire(app, "done", {"result": result, "duration": entry["duration"], "no_op": what["no_op"]})
     # salt-run exits with a returned dict's retcode; orchestrate's salt.runner reads the context
     if not result:
         __context__["retcode"] = 1

@@ -19,7 +19,11 @@ chain-image-commit-unknown:
 {%-   set artifacts = chain.app_image.artifacts or (opts.cachedir ~ '/saltext-chain/' ~ chain.app ~ '-artifacts') %}
 {%-   set dir = artifacts ~ '/' ~ commit %}
 {%-   set tarball = dir ~ '/app-' ~ commit ~ '.tar.gz' %}
-{%-   set fetched = salt['file.file_exists'](tarball) %}
+{#-   Unpacked already: decided here, not with `creates:` (a creates/unless/onlyif check makes
+      Salt 3008 look for `cmd.mod_run_check`, which no state module has: the miss loads every
+      state module, seconds on each apply). -#}
+{%-   set unpacked = salt['file.file_exists'](dir ~ '/app/Dockerfile') %}
+{%-   set fetched = unpacked or salt['file.file_exists'](tarball) %}
 {%-   set build = none if fetched else salt['jenkins.last_build_with'](jobs.name, parameters={'REF': commit}, profile=jobs.jenkins_profile) %}
 {%-   if not fetched and not (build and build.result == 'SUCCESS') %}
 
@@ -49,12 +53,16 @@ chain-image-artifact-module-run:
       - cmd: chain-image-artifact-cmd-run
 {%-     endif %}
 
+{%-     if not unpacked %}
+
 chain-image-artifact-cmd-run:
   cmd.run:
     - name: tar -xzf {{ tarball | quote }} -C {{ dir | quote }}
-    - creates: {{ dir }}/app/Dockerfile
     - require:
       - file: chain-image-artifacts-file-directory
+    - require_in:
+      - container_image: chain-image-container_image-present
+{%-     endif %}
 
 chain-image-container_image-present:
   container_image.present:
@@ -69,6 +77,6 @@ chain-image-container_image-present:
     - push: {{ chain.registry.push | json }}
     - profile: {{ chain.profile | json }}
     - require:
-      - cmd: chain-image-artifact-cmd-run
+      - file: chain-image-artifacts-file-directory
 {%-   endif %}
 {%- endif %}

@@ -2,8 +2,9 @@
     network (formulas/chain/files/source), its bare repositories on a volume, published on
     loopback only. The formula seeds/updates the repository from a checkout on this minion
     (pillar chain:source:checkout; the history of chain:source:prefix), pushing through the
-    loopback port: the served branch only moves forward. Agents on the network clone
-    git://<name>:9418/<repo>.git. -#}
+    loopback port: the served branch only moves forward. A commit's split is cached in the
+    mirror (seed.sh): an unchanged checkout splits and pushes nothing. Agents on the network
+    clone git://<name>:9418/<repo>.git. -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import chain with context %}
 {%- set src = chain.source %}

@@ -14,6 +14,7 @@ orchestrate passes no secret along, and the password is in no output."""
 import base64
 import contextlib
 import json
+import os
 import pathlib
 import time
 import urllib.error
@@ -113,9 +114,10 @@ def chain(salt_cli, synced, app2, jenkins_emulator, chain_registry):
         client.close()
 
 
-def _orchestrate(salt_run_cli, chain, ref):
+def _orchestrate(salt_run_cli, chain, ref, **service):
     pillar = json.loads(json.dumps(chain["pillar"]))
     pillar["chain"]["ref"] = ref
+    pillar["chain"]["service"].update(service)
     started = time.monotonic()
     ret = salt_run_cli.run(
         "state.orchestrate", "chain", f"pillar={json.dumps(pillar)}", _timeout=900
@@ -129,7 +131,38 @@ def _orchestrate(salt_run_cli, chain, ref):
     print(f"\norchestrate chain ref={ref}: rc {ret.returncode}, {wall:.1f}s wall")
     for sid, st in by_id.items():
         print(f"  {sid}: {st['result']} {st.get('duration', 0) / 1000:.1f}s")
+    staged = sum(st.get("duration", 0) for st in by_id.values()) / 1000
+    print(f"  (outside the stages: {wall - staged:.1f}s)")
+    rollout = (by_id.get("chain-rollout") or {}).get("changes", {}).get("return")
+    if isinstance(rollout, dict) and "servers" in rollout:
+        print(
+            f"  rollout: no_op {rollout.get('no_op')}, "
+            + ", ".join(f"{t} {s.get('seconds')}s" for t, s in rollout["servers"].items())
+        )
     return ret, by_id, wall
+
+
+def _profile(salt_run_cli, states):
+    """Each salt.state stage's own states, slowest first (its job, from the master's cache)."""
+    for sid, st in states.items():
+        jid = st.get("__jid__")
+        if not jid:
+            continue
+        found = salt_run_cli.run("jobs.lookup_jid", jid, _timeout=60).data or {}
+        for minion, ret in found.items():
+            if not isinstance(ret, dict) or not all(isinstance(s, dict) for s in ret.values()):
+                continue
+            rows = sorted(
+                (
+                    (s.get("duration", 0), k.split("_|-")[1], s.get("comment"))
+                    for k, s in ret.items()
+                ),
+                reverse=True,
+            )
+            took = sum(row[0] for row in rows) / 1000
+            print(f"  {sid} on {minion}: {took:.2f}s in {len(rows)} state(s)")
+            for duration, name, comment in rows[:4]:
+                print(f"      {duration / 1000:.2f}s {name}: {str(comment)[:100]}")
 
 
 def _tags(chain):
@@ -241,6 +274,8 @@ def test_orchestrate_full_chain_no_op_and_bad_commit(
     # Run 2, the same ref: no build started, nothing changed, nothing built or pushed.
     ret, states, wall = _orchestrate(salt_run_cli, chain, commit)
     print(f"no-op orchestrate for an already deployed ref: {wall:.1f}s")
+    if os.environ.get("CHAIN_PROFILE"):
+        _profile(salt_run_cli, states)
     assert ret.returncode == 0, ret.stdout[-6000:]
     assert _builds(salt_cli) == builds
     for sid in (
@@ -254,6 +289,25 @@ def test_orchestrate_full_chain_no_op_and_bad_commit(
     assert '"image_id"' not in text and '"pushed"' not in text, text[:3000]
     with contextlib.closing(engines.client(ENGINE)) as client:
         assert client.images.get(image).id == attrs["Id"]
+    assert all(versions(p) == {commit} for p in chain["ports"].values())
+    # The rollout checked every server (at once) and changed nothing: recorded as a no-op.
+    rollout = states["chain-rollout"]["changes"]["return"]
+    assert rollout["result"] is True and rollout["no_op"] is True, rollout
+    assert set(rollout["servers"]) == set(SERVERS), rollout
+    assert all(s["no_op"] and s["result"] for s in rollout["servers"].values()), rollout
+    last = salt_run_cli.run("chain.history", APP, "limit=1").data[0]
+    assert last["no_op"] is True and last["ref"] == commit and last["result"] is True, last
+
+    # Run 2b, the same ref with a drifted spec (3 replicas in pillar): the rollout applies it,
+    # server by server, and every server then serves 3 replicas of the same image.
+    ret, states, _ = _orchestrate(salt_run_cli, chain, commit, replicas=3)
+    assert ret.returncode == 0, ret.stdout[-6000:]
+    rollout = states["chain-rollout"]["changes"]["return"]
+    assert rollout["result"] is True and rollout["no_op"] is False, rollout
+    assert list(rollout["servers"]) == SERVERS, rollout
+    assert _builds(salt_cli) == builds
+    status = salt_run_cli.run("chain.status", APP, "out_format=data", *args)
+    assert all(len(status.data[APP]["servers"][m]["serving"]) == 3 for m in SERVERS), status.data
     assert all(versions(p) == {commit} for p in chain["ports"].values())
 
     # Run 3: a branch whose head fails a unit test stops at the pipeline.

@@ -132,3 +132,53 @@ def test_source_served_by_url_and_pushes_from_the_host(salt_cli, source, tmp_pat
     assert {k: s["changes"] for k, s in third.items() if s["changes"]} == {}
     code, out = _in_network(CLONE, "clone3")
     assert out.split()[0] == new
+
+
+def test_source_new_commit_after_a_no_op_is_seeded(salt_cli, source, tmp_path):
+    """The seed caches a checkout commit's split: a second apply splits and pushes nothing, and
+    a new commit in the checkout is still served (a branch of its own, from a checkout of its
+    own: the served branch of the first test only moves forward)."""
+    checkout, branch = tmp_path / "checkout", engines.name("seed")
+    (checkout / "app").mkdir(parents=True)
+    local.git("init", "-q", str(checkout))
+
+    def commit(path, text):
+        (checkout / path).write_text(text)
+        local.git("add", path, cwd=checkout)
+        local.git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", path, cwd=checkout)
+        return local.git("subtree", "split", "-q", "--prefix=app", "HEAD", cwd=checkout)
+
+    pillar = json.loads(source["pillar"])
+    pillar["chain"]["source"].update(
+        checkout=str(checkout), prefix="app", branch=branch, mirror=str(tmp_path / "mirror.git")
+    )
+    own = dict(source, pillar=json.dumps(pillar))
+    url = f"git://127.0.0.1:{source['port']}/app.git"
+
+    def served():
+        return local.git("ls-remote", url, f"refs/heads/{branch}").split()[0]
+
+    first = commit("app/main.py", "print(1)\n")
+    seed = _apply(salt_cli, own)["chain-source-seed-cmd-script"]
+    assert seed["changes"] and "(split)" in seed["comment"], seed
+    assert served() == first
+
+    # No-op: the cached split, no push; the server is only asked for its branch head.
+    again = _apply(salt_cli, own)
+    assert {k: s["changes"] for k, s in again.items() if s["changes"]} == {}
+    assert "(split cached)" in again["chain-source-seed-cmd-script"]["comment"], again
+    assert served() == first
+
+    # A new commit in the checkout's directory after the no-op: split and served.
+    second = commit("app/main.py", "print(2)\n")
+    assert second != first
+    seed = _apply(salt_cli, own)["chain-source-seed-cmd-script"]
+    assert seed["changes"] and "(split)" in seed["comment"], seed
+    assert served() == second
+    assert local.git("rev-parse", f"{second}^", cwd=checkout) == first  # the history grew
+
+    # A commit outside the directory: its split is the one already served, nothing changes.
+    commit("README", "outside\n")
+    seed = _apply(salt_cli, own)["chain-source-seed-cmd-script"]
+    assert not seed["changes"], seed
+    assert served() == second
