@@ -92,7 +92,7 @@ def demo_containers(minion):
     same engines: the run-unique names and the run label keep the two apart.
     """
     spec = {
-        "command": "sleep 3600",
+        "command": engines.stoppable("sleep 3600"),
         "labels": {engines.TEST_LABEL: engines.RUN},
         "restart_policy": "unless-stopped",
     }
@@ -103,7 +103,7 @@ def demo_containers(minion):
         for i in range(5)
     }
     containers[engines.name(f"{minion}-web")] = {
-        "command": "httpd -f -p 8080 -h /tmp",
+        "command": engines.stoppable("httpd -f -p 8080 -h /tmp"),
         "labels": {engines.TEST_LABEL: engines.RUN},
         "ports": ["127.0.0.1::8080"],
     }

@@ -64,6 +64,17 @@ def name(base=""):
     return f"sc-{RUN}-{base}" if base else f"sc-{RUN}"
 
 
+def stoppable(script):
+    """``sh -c SCRIPT`` as a test container's command, ending at once on ``docker stop``.
+
+    The main process of a container is its PID 1, which ignores SIGTERM unless it handles it:
+    a bare ``sleep 600`` or ``httpd -f`` sits out the whole stop grace period (10 s by default)
+    and is then killed, so every graceful stop, recreate or removal of such a container cost a
+    test that long. Here the shell traps TERM and exits; the stop is still the graceful one.
+    The last command of SCRIPT runs in the background (the shell waits for it)."""
+    return ["sh", "-c", f"trap 'exit 0' TERM; {script} & wait"]
+
+
 def owned(labels=None):
     """``labels`` plus this run's ownership label (for containers, networks, volumes)."""
     return {**(labels or {}), **LABELS}

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.docker
 def _spec(**extra):
     spec = {
         "image": BUSYBOX,
-        "command": ["sh", "-c", "echo hello; exec httpd -f -p 8080 -h /tmp"],
+        "command": engines.stoppable("echo hello; httpd -f -p 8080 -h /tmp"),
         "environment": {"APP_ENV": "test", "EMPTY": ""},
         "ports": ["127.0.0.1::8080"],
         "labels": {TEST_LABEL: RUN, "app": "web"},

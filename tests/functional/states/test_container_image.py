@@ -1,7 +1,10 @@
 """container_image.present/absent: content-addressed builds, tag, push to the local registry."""
 
+import json
+
 import pytest
 
+from tests.support import engines
 from tests.support.engines import BUSYBOX, REGISTRY, RUN, TEST_LABEL, EventRecorder
 
 pytestmark = pytest.mark.docker
@@ -11,7 +14,9 @@ pytestmark = pytest.mark.docker
 def context(tmp_path):
     (tmp_path / "Dockerfile").write_text(
         "ARG BASE_IMAGE=saltext-chain/busybox:latest\nFROM ${BASE_IMAGE}\nARG VERSION=0\n"
-        'COPY app.txt /app.txt\nRUN echo "version $VERSION" > /version\nCMD ["sleep", "3600"]\n'
+        'COPY app.txt /app.txt\nRUN echo "version $VERSION" > /version\n'
+        # sleep as PID 1 would ignore SIGTERM: a recreate would wait out the 10 s stop grace.
+        f"CMD {json.dumps(engines.stoppable('sleep 3600'))}\n"
     )
     (tmp_path / "app.txt").write_text("one\n")
     (tmp_path / "ignored.log").write_text("noise\n")

@@ -6,6 +6,7 @@ make the next ``container.running`` read the image again and recreate its contai
 """
 
 import io
+import json
 
 import pytest
 
@@ -18,14 +19,14 @@ SLS = """
 {first}:
   container.running:
     - image: {tag}
-    - command: sleep 600
+    - command: {command}
     - labels: {{{label}: "{run}"}}
     - profile: {engine}
 {between}
 {second}:
   container.running:
     - image: {tag}
-    - command: sleep 600
+    - command: {command}
     - labels: {{{label}: "{run}"}}
     - profile: {engine}
     - require:
@@ -63,6 +64,7 @@ def _apply(modules, engine, tag, between=""):
         label=TEST_LABEL,
         run=RUN,
         engine=engine,
+        command=json.dumps(engines.stoppable("sleep 600")),
     )
     ret = modules.state.template_str(sls)
     by_id = {v["__id__"]: v for v in ret.raw.values()}

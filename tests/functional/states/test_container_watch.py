@@ -1,7 +1,10 @@
 """`watch` on container.running, through real requisites (state.template_str)."""
 
+import json
+
 import pytest
 
+from tests.support import engines
 from tests.support.engines import BUSYBOX, RUN, TEST_LABEL
 
 pytestmark = pytest.mark.docker
@@ -15,7 +18,7 @@ config:
 sc-{run}-watched:
   container.running:
     - image: {image}
-    - command: sleep 600
+    - command: {command}
     - labels: {{{label}: "{run}"}}
     - memory: {memory}
     - watch_action: {action}
@@ -26,7 +29,10 @@ sc-{run}-watched:
 
 
 def _apply(modules, **kw):
-    ret = modules.state.template_str(SLS.format(image=BUSYBOX, label=TEST_LABEL, run=RUN, **kw))
+    command = json.dumps(engines.stoppable("sleep 600"))
+    ret = modules.state.template_str(
+        SLS.format(image=BUSYBOX, label=TEST_LABEL, run=RUN, command=command, **kw)
+    )
     by_id = {v["__id__"]: v for v in ret.raw.values()}
     assert all(v["result"] is True for v in by_id.values()), by_id
     return by_id

@@ -100,7 +100,7 @@ class Contract:
 def _ctr(ctx, **extra):
     spec = {
         "image": BUSYBOX,
-        "command": "sleep 600",
+        "command": engines.stoppable("sleep 600"),
         "labels": dict(LABELS),
         "environment": {"A": "1"},
         "memory": "64m",
@@ -214,7 +214,7 @@ def _svc(ctx, **extra):
     return {
         "name": ctx.name,
         "image": BUSYBOX,
-        "command": "sleep 600",
+        "command": engines.stoppable("sleep 600"),
         "replicas": 1,
         "healthcheck": {"test": "true", "interval": "1s", "timeout": "1s", "retries": 1},
         "update": {"monitor": 2},
