@@ -24,7 +24,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.support import agents, engines, local
-from tests.support.load import versions
+from tests.support.load import HEALTH, versions
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
@@ -36,13 +36,6 @@ HAPROXY = f"saltext-chain/{engines.name('oc')}-haproxy:1"
 JOB = engines.name("oc-pipeline")
 LABEL = engines.name("ocl")
 AGENT = engines.name("oc-agent")
-HEALTH = {
-    "test": 'python3 -c "import urllib.request as u; '
-    "u.urlopen('http://127.0.0.1:8000/health', timeout=1)\"",
-    "interval": "1s",
-    "timeout": "1s",
-    "retries": 2,
-}
 OWN_IMAGES = [f"saltext-chain/{engines.name(n)}:1" for n in ("oc-registry", "oc-source")] + [
     HAPROXY
 ]

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.support import engines, local
-from tests.support.load import versions
+from tests.support.load import HEALTH, versions
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
@@ -24,13 +24,6 @@ REPOSITORY = f"{engines.REGISTRY}/sc-{engines.RUN}/pin-app"
 TAG = f"{REPOSITORY}:t"
 HAPROXY = f"saltext-chain/{engines.name('pin')}-haproxy:1"
 SERVICE, NET, FE = (engines.name(f"pin-{what}-{{minion}}") for what in ("app", "net", "fe"))
-HEALTH = {
-    "test": 'python3 -c "import urllib.request as u; '
-    "u.urlopen('http://127.0.0.1:8000/health', timeout=1)\"",
-    "interval": "1s",
-    "timeout": "1s",
-    "retries": 2,
-}
 
 
 def _build(client, version):

@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.support import engines, local
-from tests.support.load import Load, versions
+from tests.support.load import HEALTH, Load, versions
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
@@ -27,13 +27,6 @@ APP = f"it{engines.RUN}"
 SERVICE, NET, FE = (engines.name(f"chain-{what}-{{minion}}") for what in ("app", "net", "fe"))
 REPO_NAME = f"saltext-chain/{engines.name('chain')}"
 HAPROXY = f"{REPO_NAME}-haproxy:1"
-HEALTH = {
-    "test": 'python3 -c "import urllib.request as u; '
-    "u.urlopen('http://127.0.0.1:8000/health', timeout=1)\"",
-    "interval": "1s",
-    "timeout": "1s",
-    "retries": 2,
-}
 NOT_3 = (
     'python3 -c "import json, urllib.request as u; assert json.load(u.urlopen('
     "'http://127.0.0.1:8000/version', timeout=1))['version'] != '3'\""

@@ -1,10 +1,20 @@
 """A steady, bounded request loop through a frontend on 127.0.0.1 (one request every 20 ms),
-counting failed requests and the app versions that answered."""
+counting failed requests and the app versions that answered; the sample app's health check as
+the chain tests declare it."""
 
 import http.client
 import json
 import threading
 import time
+
+# examples/app's /health, checked every second (the tests' update monitors are sized on it)
+HEALTH = {
+    "test": 'python3 -c "import urllib.request as u; '
+    "u.urlopen('http://127.0.0.1:8000/health', timeout=1)\"",
+    "interval": "1s",
+    "timeout": "1s",
+    "retries": 2,
+}
 
 
 def get(port, path="/version"):

@@ -11,16 +11,9 @@ import pytest
 from tests.conftest import REPO
 from tests.support import engines, local
 from tests.support.engines import DEBIAN, EventRecorder
-from tests.support.load import Load, versions
+from tests.support.load import HEALTH, Load, versions
 
 ENGINE = "engine1"
-HEALTH = {
-    "test": 'python3 -c "import urllib.request as u; '
-    "u.urlopen('http://127.0.0.1:8000/health', timeout=1)\"",
-    "interval": "1s",
-    "timeout": "1s",
-    "retries": 2,
-}
 UPDATE = {
     "parallelism": 1,
     "monitor": 4,
