@@ -153,9 +153,29 @@ def _profile(salt_run_cli, states):
                 reverse=True,
             )
             took = sum(row[0] for row in rows) / 1000
-            print(f"  {sid} on {minion}: {took:.2f}s in {len(rows)} state(s)")
+            first = min(_clock(s["start_time"]) for s in ret.values() if "start_time" in s)
+            last = max(
+                _clock(s["start_time"]) + s.get("duration", 0) / 1000
+                for s in ret.values()
+                if "start_time" in s
+            )
+            begun, ended = (
+                _clock(st["start_time"]),
+                _clock(st["start_time"]) + st["duration"] / 1000,
+            )
+            print(
+                f"  {sid} on {minion}: {took:.2f}s in {len(rows)} state(s); "
+                f"{first - begun:.2f}s before the first (publish, pillar, render), "
+                f"{ended - last:.2f}s after the last"
+            )
             for duration, name, comment in rows[:4]:
                 print(f"      {duration / 1000:.2f}s {name}: {str(comment)[:100]}")
+
+
+def _clock(text):
+    """A state's ``start_time`` (HH:MM:SS.ffffff) as seconds of the day."""
+    hours, minutes, seconds = text.split(":")
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
 
 def _tags(chain):
