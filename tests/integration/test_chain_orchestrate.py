@@ -101,9 +101,14 @@ def chain(salt_cli, synced, app2, jenkins_emulator, chain_registry):
         for image in OWN_IMAGES + [f"{chain_registry['address']}/{REPO_NAME}"]:
             with contextlib.suppress(Exception):
                 client.images.remove(image, force=True)
-        for img in client.images.list(name=f"{chain_registry['address']}/{REPO_NAME}"):
-            with contextlib.suppress(Exception):
-                client.images.remove(img.id, force=True)
+        # by this run's references only: an image built from the same artifact by someone else
+        # (make chain, the same commit) is the same image id, and keeps its own tags
+        mine = f"{chain_registry['address']}/{REPO_NAME}"
+        for img in client.images.list(name=mine):
+            for ref in img.tags + img.attrs.get("RepoDigests", []):
+                if ref.startswith((mine + ":", mine + "@")):
+                    with contextlib.suppress(Exception):
+                        client.images.remove(ref)
         client.close()
 
 
