@@ -297,6 +297,12 @@ def _progress(stop):
 
 
 def deploy(args):
+    """The orchestrate for a commit, with the pillar of this checkout (its app is seeded)."""
+    _write_configs()
+    return _orchestrate(args)
+
+
+def _orchestrate(args):
     ref = args.ref or _commit()
     pillar = json.dumps({"chain": {"ref": ref}})
     say(f"salt-run state.orchestrate chain pillar='{pillar}'")
@@ -320,7 +326,7 @@ def deploy(args):
 
 def up(args):
     _start()
-    code = deploy(args)
+    code = _orchestrate(args)
     status(args)
     say("where to reach it")
     for minion, port in APP_SERVERS.items():
