@@ -24,7 +24,8 @@ import pytest
 
 from tests.conftest import REPO
 from tests.support import agents, engines, local
-from tests.support.load import HEALTH, versions
+from tests.support.chain import deploy_pillar
+from tests.support.load import versions
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
@@ -59,9 +60,6 @@ def chain(salt_cli, synced, app2, jenkins_emulator, chain_registry):
             "app": APP,
             "targets": SERVERS,
             "build_target": "build1",
-            "per_minion": True,
-            "labels": {engines.TEST_LABEL: engines.RUN},
-            "network": {"name": engines.name("oc-net")},
             "registry": {
                 "address": chain_registry["address"],
                 "repository": REPO_NAME,
@@ -81,13 +79,7 @@ def chain(salt_cli, synced, app2, jenkins_emulator, chain_registry):
                 "checkout": str(REPO),
             },
             "jobs": {"name": JOB, "label": LABEL, "git_url": url},
-            "frontend": {"name": engines.name("oc-fe"), "image": HAPROXY, "slots": 8},
-            "service": {
-                "name": engines.name("oc-app"),
-                "healthcheck": HEALTH,
-                "update": {"monitor": 4, "progress_deadline": 60},
-            },
-            "servers": {m: {"frontend": {"port": p}} for m, p in ports.items()},
+            **deploy_pillar("oc", HAPROXY, ports)["chain"],
         }
     }
     tag = agents.build_agent_image()

@@ -14,7 +14,8 @@ import pytest
 
 from tests.conftest import REPO
 from tests.support import engines, local
-from tests.support.load import HEALTH, versions
+from tests.support.chain import deploy_pillar
+from tests.support.load import versions
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
@@ -64,21 +65,7 @@ def stale(docker_engines, registry_credentials):
 
 
 def _rollout(salt_run_cli, port, *extra):
-    pillar = {
-        "chain": {
-            "per_minion": True,
-            "labels": {engines.TEST_LABEL: engines.RUN},
-            "network": {"name": engines.name("pin-net")},
-            "frontend": {"name": engines.name("pin-fe"), "image": HAPROXY, "slots": 4},
-            "service": {
-                "name": engines.name("pin-app"),
-                "replicas": 1,
-                "healthcheck": HEALTH,
-                "update": {"monitor": 4, "progress_deadline": 60},
-            },
-            "servers": {"build1": {"frontend": {"port": port}}},
-        }
-    }
+    pillar = deploy_pillar("pin", HAPROXY, {"build1": port}, slots=4, replicas=1)
     return salt_run_cli.run(
         "chain.rollout",
         APP,

@@ -16,7 +16,8 @@ import pytest
 
 from tests.conftest import REPO
 from tests.support import engines, local
-from tests.support.load import HEALTH, Load, versions
+from tests.support.chain import deploy_pillar
+from tests.support.load import Load, versions
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
@@ -69,20 +70,7 @@ def deploy(images, app2):
     the run label, a free frontend port per server. On app2 the declared health check also
     refuses version 3 (a per-server override), so app:3 passes build1 and fails on app2."""
     ports = {m: local.free_port() for m in SERVERS}
-    pillar = {
-        "chain": {
-            "per_minion": True,
-            "labels": {engines.TEST_LABEL: engines.RUN},
-            "network": {"name": engines.name("chain-net")},
-            "frontend": {"name": engines.name("chain-fe"), "image": HAPROXY, "slots": 8},
-            "service": {
-                "name": engines.name("chain-app"),
-                "healthcheck": HEALTH,
-                "update": {"monitor": 4, "progress_deadline": 60},
-            },
-            "servers": {m: {"frontend": {"port": p}} for m, p in ports.items()},
-        }
-    }
+    pillar = deploy_pillar("chain", HAPROXY, ports)
     pillar["chain"]["servers"]["app2"]["service"] = {"healthcheck": {"test": NOT_3}}
     yield {"sls": "chain.deploy", "ports": ports, "pillar": json.dumps(pillar)}
     engines.cleanup(ENGINE)
