@@ -24,7 +24,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.support import agents, engines, local
-from tests.support.chain import deploy_pillar
+from tests.support.chain import build_haproxy, deploy_pillar
 from tests.support.load import versions
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
@@ -46,12 +46,7 @@ OWN_IMAGES = [f"saltext-chain/{engines.name(n)}:1" for n in ("oc-registry", "oc-
 def chain(salt_cli, synced, app2, jenkins_emulator, chain_registry):
     """This run's pillar for the orchestrate, the static agent, the frontend image."""
     client = engines.client(ENGINE)
-    client.images.build(
-        path=str(REPO / "images" / "haproxy"),
-        tag=HAPROXY,
-        rm=True,
-        buildargs={"BASE_IMAGE": engines.DEBIAN},
-    )
+    build_haproxy(client, HAPROXY)
     source_port = local.free_port()
     url = f"git://127.0.0.1:{source_port}/app.git"
     ports = {m: local.free_port() for m in SERVERS}

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.support import engines, local
-from tests.support.chain import deploy_pillar
+from tests.support.chain import build_haproxy, deploy_pillar
 from tests.support.load import versions
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
@@ -42,12 +42,7 @@ def _build(client, version):
 def stale(docker_engines, registry_credentials):
     """A (version pinned-a) pushed as TAG; B (version stale-b) holding TAG on the engine."""
     client = engines.client(ENGINE)
-    client.images.build(
-        path=str(REPO / "images" / "haproxy"),
-        tag=HAPROXY,
-        rm=True,
-        buildargs={"BASE_IMAGE": engines.DEBIAN},
-    )
+    build_haproxy(client, HAPROXY)
     pushed, held = _build(client, "pinned-a"), _build(client, "stale-b")
     pushed.tag(TAG)
     for line in client.images.push(TAG, auth_config=registry_credentials, stream=True, decode=True):

@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.support import engines, local
-from tests.support.chain import deploy_pillar
+from tests.support.chain import build_haproxy, deploy_pillar
 from tests.support.load import Load, versions
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
@@ -48,12 +48,7 @@ def _build(client, tag, path, version):
 def images(docker_engines):
     """The frontend and app:1, app:2, app:3 on engine 1."""
     client = engines.client(ENGINE)
-    client.images.build(
-        path=str(REPO / "images" / "haproxy"),
-        tag=HAPROXY,
-        rm=True,
-        buildargs={"BASE_IMAGE": engines.DEBIAN},
-    )
+    build_haproxy(client, HAPROXY)
     for version in ("1", "2", "3"):
         _build(client, f"{REPO_NAME}-app:{version}", REPO / "examples" / "app", version)
     tags = [HAPROXY] + [f"{REPO_NAME}-app:{v}" for v in ("1", "2", "3")]

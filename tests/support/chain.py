@@ -1,8 +1,19 @@
-"""Pillar `chain` for formulas/chain's frontend + deploy in a test: this run's names (prefix),
-label and frontend ports, per_minion names, the sample app's health check."""
+"""formulas/chain in a test: pillar `chain` for the frontend + deploy (this run's names, label
+and frontend ports, per_minion names, the sample app's health check) and the frontend image."""
+
+import pathlib
 
 from tests.support import engines
 from tests.support.load import HEALTH
+
+HAPROXY_CONTEXT = pathlib.Path(__file__).resolve().parents[2] / "images" / "haproxy"
+
+
+def build_haproxy(client, tag):
+    """images/haproxy on the local Debian base image, tagged ``tag`` (a name of this run)."""
+    client.images.build(
+        path=str(HAPROXY_CONTEXT), tag=tag, rm=True, buildargs={"BASE_IMAGE": engines.DEBIAN}
+    )
 
 
 def deploy_pillar(prefix, haproxy, ports, slots=8, **service):
