@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.support import agents, engines, local
+from tests.support.chain import push_failing_commit
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
@@ -121,15 +122,7 @@ def test_pipeline_runs_for_a_ref_and_a_failing_unit_test_fails_it(salt_cli, chai
     assert "OK" in console and "py_compile" in console
 
     # A commit whose unit test fails, pushed to a branch of the served repository.
-    work = tmp_path / "work"
-    local.git("clone", "-q", chain["url"], str(work))
-    (work / "tests" / "test_broken.py").write_text(
-        "import unittest\n\n\nclass Broken(unittest.TestCase):\n"
-        "    def test_broken(self):\n        self.fail('broken on purpose')\n"
-    )
-    local.git("add", "tests/test_broken.py", cwd=work)
-    local.git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "broken", cwd=work)
-    local.git("push", "-q", "origin", "HEAD:refs/heads/broken", cwd=work)
+    push_failing_commit(chain["url"], tmp_path / "work")
     ret, state = _build(salt_cli, "broken")
     assert ret.returncode != 0
     assert state["result"] is False

@@ -24,7 +24,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.support import agents, engines, local
-from tests.support.chain import build_haproxy, deploy_pillar
+from tests.support.chain import build_haproxy, deploy_pillar, push_failing_commit
 from tests.support.load import versions
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
@@ -316,16 +316,7 @@ def test_orchestrate_full_chain_no_op_and_bad_commit(
     assert all(versions(p) == {commit} for p in chain["ports"].values())
 
     # Run 3: a branch whose head fails a unit test stops at the pipeline.
-    work = tmp_path / "work"
-    local.git("clone", "-q", chain["url"], str(work))
-    (work / "tests" / "test_broken.py").write_text(
-        "import unittest\n\n\nclass Broken(unittest.TestCase):\n"
-        "    def test_broken(self):\n        self.fail('broken on purpose')\n"
-    )
-    local.git("add", "tests/test_broken.py", cwd=work)
-    local.git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "broken", cwd=work)
-    local.git("push", "-q", "origin", "HEAD:refs/heads/broken", cwd=work)
-    bad = local.git("rev-parse", "HEAD", cwd=work)
+    bad = push_failing_commit(chain["url"], tmp_path / "work")
     ret, states, _ = _orchestrate(salt_run_cli, chain, "broken")
     assert ret.returncode != 0
     assert states["chain-pipeline"]["result"] is False

@@ -3,7 +3,7 @@ and frontend ports, per_minion names, the sample app's health check) and the fro
 
 import pathlib
 
-from tests.support import engines
+from tests.support import engines, local
 from tests.support.load import HEALTH
 
 HAPROXY_CONTEXT = pathlib.Path(__file__).resolve().parents[2] / "images" / "haproxy"
@@ -35,3 +35,17 @@ def deploy_pillar(prefix, haproxy, ports, slots=8, **service):
             "servers": {m: {"frontend": {"port": p}} for m, p in ports.items()},
         }
     }
+
+
+def push_failing_commit(url, work, branch="broken"):
+    """Clone the app's repository at ``url`` into ``work``, commit a unit test that fails
+    ("broken on purpose") and push it to ``branch``; returns the commit."""
+    local.git("clone", "-q", url, str(work))
+    (work / "tests" / "test_broken.py").write_text(
+        "import unittest\n\n\nclass Broken(unittest.TestCase):\n"
+        "    def test_broken(self):\n        self.fail('broken on purpose')\n"
+    )
+    local.git("add", "tests/test_broken.py", cwd=work)
+    local.git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "broken", cwd=work)
+    local.git("push", "-q", "origin", f"HEAD:refs/heads/{branch}", cwd=work)
+    return local.git("rev-parse", "HEAD", cwd=work)
