@@ -32,7 +32,9 @@ def test_the_check_finds_a_long_function():
     assert not list(long_functions("def short():\n    return 1\n"))
 
 
-@pytest.mark.parametrize("path", sorted(set(production_files())), ids=lambda p: str(p.relative_to(REPO)))
+@pytest.mark.parametrize(
+    "path", sorted(set(production_files())), ids=lambda p: str(p.relative_to(REPO))
+)
 def test_no_function_over_100_lines(path):
     found = list(long_functions(path.read_text()))
     assert not found, f"{path.relative_to(REPO)}: " + ", ".join(

@@ -1,7 +1,6 @@
 """The one definition of a ready replica, a server's problem and convergence."""
 
 import pytest
-
 from saltext.chain.utils import chain_health
 
 

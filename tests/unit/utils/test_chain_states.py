@@ -28,3 +28,20 @@ def test_act_under_test_does_nothing_and_says_so():
 def test_needs(functions, answer):
     salt = {"container.inspect": None}
     assert chain_states.needs(salt, "svc", *functions) == answer
+
+
+def test_fail_names_what_failed_first_then_the_detail_then_the_steps_done():
+    ret = chain_states.new_ret("n")
+    ret["changes"] = {"image": {"old": "a", "new": "b"}}
+    err = chain_states.CAUGHT[0]("start of n failed: port in use\n\nlast log lines:\n  boom\n")
+    chain_states.fail(ret, err, done=["pulled app:2", "created n"])
+    assert ret["result"] is False
+    assert ret["comment"].splitlines() == [
+        "start of n failed: port in use",
+        "last log lines:",
+        "  boom",
+        "already done: pulled app:2; created n",
+    ]
+    assert ret["changes"] == {"image": {"old": "a", "new": "b"}}
+    assert chain_states.fail(ret, "x", changes={})["changes"] == {}
+    assert chain_states.fail(chain_states.new_ret("n"), "")["comment"] == "failed"
