@@ -84,14 +84,14 @@ def test_chain_jobs_brings_the_controller_and_the_pool(salt_cli, applied, contro
     assert not failed, failed
     order = {k: v["__run_num__"] for k, v in applied.items()}
     assert set(order) >= {
-        "jenkins-controller",
-        f"jenkins-pool-{POOL}-image",
-        f"jenkins-pool-{POOL}",
+        "jenkins-controller-container-running",
+        f"jenkins-pools-{POOL}-image-container_image-present",
+        f"jenkins-pools-{POOL}-jenkins_agent-pool",
         "chain-jobs-pipeline-jenkins_job-present",
     }, sorted(order)
-    assert order["jenkins-controller"] < order["chain-jobs-pipeline-jenkins_job-present"]
-    assert order[f"jenkins-pool-{POOL}-image"] < order[f"jenkins-pool-{POOL}"]
-    assert applied[f"jenkins-pool-{POOL}-image"]["changes"], applied[f"jenkins-pool-{POOL}-image"]
+    assert order["jenkins-controller-container-running"] < order["chain-jobs-pipeline-jenkins_job-present"]
+    assert order[f"jenkins-pools-{POOL}-image-container_image-present"] < order[f"jenkins-pools-{POOL}-jenkins_agent-pool"]
+    assert applied[f"jenkins-pools-{POOL}-image-container_image-present"]["changes"], applied[f"jenkins-pools-{POOL}-image-container_image-present"]
 
     with contextlib.closing(engines.client("engine1")) as client:
         ctl = client.containers.get(controller_settings["name"])
