@@ -165,9 +165,11 @@ def _fetch(job, found, dest, profile):
         return ret
     os.makedirs(folder, mode=0o700, exist_ok=True)
     if fetch:
+        partial = f"{tarball}.part"  # renamed once complete: a cut download is fetched again
         __salt__["jenkins.artifact"](
-            job, f"dist/app-{found}.tar.gz", number=ret["build"], dest=tarball, profile=profile
+            job, f"dist/app-{found}.tar.gz", number=ret["build"], dest=partial, profile=profile
         )
+        os.replace(partial, tarball)
     _unpack(tarball, folder)
     done = f"fetched {fetch} and unpacked it" if fetch else f"unpacked {tarball}"
     ret["comment"] = f"{done} into {context}"
