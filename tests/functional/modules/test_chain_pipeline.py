@@ -121,12 +121,12 @@ def test_artifact_fetched_once_and_nothing_written_under_test(
     assert res["result"] == "SUCCESS", res
 
     # test mode: the build is found, nothing is fetched or written, nothing sent that writes
-    loaders.opts["test"] = True
+    modules.opts["test"] = True
     try:
         with unchanged_home():
             plan = modules.chain_pipeline.artifact(job, "main", repo["url"], str(dest))
     finally:
-        loaders.opts["test"] = False
+        modules.opts["test"] = False
         loaders.reset_state()
     assert plan["result"] is True and plan["build"] == res["number"], plan
     assert plan["comment"].startswith(f"would fetch dist/app-{commit}.tar.gz of build #"), plan
