@@ -5,7 +5,7 @@ chain:
   # The orchestrate (salt-run state.orchestrate chain pillar='{"chain": {"ref": "main"}}'):
   # the ref is a branch or tag of the source server, or a full commit id (the image tag).
   build_target: build1         # registry, source server, pipeline job, image build
-  targets: [web1, app2]        # the app servers, in rollout order
+  targets: [web1, web2]        # the app servers, in rollout order
   per_minion: false            # true when several app servers share one Docker engine
   labels:
     org.saltext-chain.formula: chain
@@ -58,7 +58,7 @@ chain:
       failure_action: rollback
       order: start-first
   servers:                     # per-minion overrides
-    app2:
+    web2:
       frontend:
         port: 8081
 

@@ -11,15 +11,16 @@
        with the ref and pushed (chain.image);
     4. the rollout across the app servers, server by server (chain.rollout: health gate,
        rollback of the servers already updated, one rollout per app at a time);
-    5. a smoke check through every server's frontend (/version names the ref).
+    5. a smoke check through every server's frontend (chain.smoke: /version names the ref; a
+       passing check changes nothing).
     Each stage requires the one before: a failing stage stops the orchestrate, and salt-run
     exits non-zero. Secrets are not passed along: the minions read the registry password
     (chain:registry:server:password, container:registries:<address>) from their own pillar. -#}
 {%- set tplroot = tpldir.split('/')[0] %}
-{%- import_yaml tplroot ~ "/defaults.yaml" as defaults %}
-{%- set chain = salt['pillar.get']('chain', default=defaults['chain'], merge=True) %}
+{#- The same map as every sls of the formula: `declared` is defaults.yaml + pillar `chain`
+    (the orchestrate runs on the master: no server's overrides, no minion's names). #}
+{%- from tplroot ~ "/map.jinja" import declared as chain, per_minion_name with context %}
 {%- set image = chain.registry.address ~ '/' ~ chain.registry.repository ~ ':' ~ chain.ref %}
-{%- set suffix = '-{minion}' if chain.per_minion else '' %}
 {%- set shared = salt['defaults.deepcopy'](chain) %}
 {%- do shared.registry.server.pop('password', None) %}
 {%- set passed = {'chain': shared} %}
@@ -69,10 +70,10 @@ chain-rollout:
     - ref: "{{ chain.ref }}"
     - targets: {{ chain.targets | json }}
     - sls: {{ tplroot }}.deploy
-    - service: {{ chain.service.name ~ suffix }}
-    - frontend: {{ chain.frontend.name ~ suffix }}
+    - service: {{ per_minion_name(chain, 'service', '{minion}') }}
+    - frontend: {{ per_minion_name(chain, 'frontend', '{minion}') }}
     - backend: {{ chain.frontend.backend }}
-    - network: {{ chain.network.name ~ suffix }}
+    - network: {{ per_minion_name(chain, 'network', '{minion}') }}
     - pillar: {{ passed | json }}
     - require:
       - salt: chain-image
@@ -80,14 +81,10 @@ chain-rollout:
 {%- for target in chain.targets %}
 
 chain-smoke-{{ target }}:
-  salt.function:
-    - name: container_service.smoke
+  salt.state:
     - tgt: {{ target }}
-    - kwarg:
-        frontend: {{ chain.frontend.name ~ ('-' ~ target if chain.per_minion else '') }}
-        path: /version
-        expect: "{{ chain.ref }}"
-        profile: {{ chain.profile | json }}
+    - sls: [{{ tplroot }}.smoke]
+    - pillar: {{ passed | json }}
     - require:
       - salt: chain-rollout
 {%- endfor %}

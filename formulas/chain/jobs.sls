@@ -10,7 +10,8 @@
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import chain with context %}
 {%- set jobs = chain.jobs %}
-{#- With chain.jenkins on, the controller (formulas/jenkins) comes first in the same run. #}
+{#- With chain.jenkins on, the controller (the jenkins formula's sls jenkins.controller, on unless
+    its pillar jenkins:controller:enabled is false) comes first in the same run. #}
 {%- set controller = chain.jenkins.enabled and salt['pillar.get']('jenkins:controller:enabled', True) %}
 {%- if chain.jenkins.enabled %}
 
@@ -70,5 +71,5 @@ chain-jobs-pipeline-jenkins_job-present:
                   only-if-success: true
 {%- if controller %}
     - require:
-      - container: jenkins-controller
+      - sls: jenkins.controller
 {%- endif %}

@@ -1,13 +1,14 @@
 {#- Remove this minion's pools (their agents drained), the controller container and its admin
     token file; the JENKINS_HOME volume is kept. -#}
-{%- from tpldir ~ "/map.jinja" import jenkins with context %}
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- from tplroot ~ "/map.jinja" import jenkins with context %}
 {%- for name, pool in jenkins.pools | dictsort %}
 
-jenkins-pool-{{ name }}-reconcile-absent:
+jenkins-clean-{{ name }}-reconcile-schedule-absent:
   schedule.absent:
     - name: jenkins-agent-reconcile-{{ name }}
 
-jenkins-pool-{{ name }}-empty:
+jenkins-clean-{{ name }}-jenkins_agent-pool:
   jenkins_agent.pool:
     - name: {{ name }}
     - image: {{ pool.image }}
@@ -22,18 +23,18 @@ jenkins-pool-{{ name }}-empty:
     - engine: {{ jenkins.engine }}
 {%-   endif %}
     - require:
-      - schedule: jenkins-pool-{{ name }}-reconcile-absent
+      - schedule: jenkins-clean-{{ name }}-reconcile-schedule-absent
 {%- endfor %}
 
-jenkins-controller-absent:
+jenkins-clean-controller-container-absent:
   container.absent:
     - name: {{ jenkins.controller.name }}
 {%- if jenkins.engine %}
     - profile: {{ jenkins.engine }}
 {%- endif %}
 
-jenkins-controller-admin-token-absent:
+jenkins-clean-admin-token-file-absent:
   file.absent:
     - name: {{ jenkins.controller.secrets_dir ~ "/" ~ jenkins.controller.name ~ "-admin-token" }}
     - require:
-      - container: jenkins-controller-absent
+      - container: jenkins-clean-controller-container-absent

@@ -1,11 +1,12 @@
 {#- The controller: image (built from images/jenkins-emulator, or pulled), JENKINS_HOME on a
     volume, the admin token in a root-only file bind-mounted read-only (never in the environment,
     the arguments or a state return), published on 127.0.0.1 only, healthy, plugins verified. -#}
-{%- from tpldir ~ "/map.jinja" import jenkins with context %}
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- from tplroot ~ "/map.jinja" import jenkins with context %}
 {%- set ctl = jenkins.controller %}
 {%- set token_file = ctl.secrets_dir ~ "/" ~ ctl.name ~ "-admin-token" %}
 {%- if ctl.enabled %}
-jenkins-controller-image:
+jenkins-controller-image-container_image-present:
   container_image.present:
     - name: {{ ctl.image }}
 {%-   if ctl.build %}
@@ -19,7 +20,7 @@ jenkins-controller-image:
     - profile: {{ jenkins.engine }}
 {%-   endif %}
 
-jenkins-controller-home:
+jenkins-controller-home-container_volume-present:
   container_volume.present:
     - name: {{ ctl.home_volume }}
     - labels: {{ jenkins.formula_label | json }}
@@ -32,7 +33,7 @@ jenkins-controller-home:
 {%-   if ctl.admin_token %}
 {%-     do env.update({'JENKINS_EMULATOR_ADMIN_TOKEN_FILE': ctl.admin_token_path}) %}
 
-jenkins-controller-secrets-dir:
+jenkins-controller-secrets-file-directory:
   file.directory:
     - name: {{ ctl.secrets_dir }}
     - mode: "0700"
@@ -40,7 +41,7 @@ jenkins-controller-secrets-dir:
 
 {#- contents_pillar: the token is read from pillar when the state runs, so it is not in the
     rendered sls either (state.show_sls); show_changes: false keeps it out of the diff. #}
-jenkins-controller-admin-token:
+jenkins-controller-admin-token-file-managed:
   file.managed:
     - name: {{ token_file }}
     - contents_pillar: jenkins:controller:admin_token
@@ -49,10 +50,10 @@ jenkins-controller-admin-token:
     - mode: "0400"
     - show_changes: false
     - require:
-      - file: jenkins-controller-secrets-dir
+      - file: jenkins-controller-secrets-file-directory
 {%-   endif %}
 
-jenkins-controller:
+jenkins-controller-container-running:
   container.running:
     - name: {{ ctl.name }}
     - image: {{ ctl.image }}
@@ -72,15 +73,15 @@ jenkins-controller:
     - profile: {{ jenkins.engine }}
 {%-   endif %}
     - require:
-      - container_image: jenkins-controller-image
-      - container_volume: jenkins-controller-home
+      - container_image: jenkins-controller-image-container_image-present
+      - container_volume: jenkins-controller-home-container_volume-present
 {%-   if ctl.admin_token %}
-      - file: jenkins-controller-admin-token
+      - file: jenkins-controller-admin-token-file-managed
 {%-   endif %}
 
 {%-   if ctl.plugins %}
 
-jenkins-controller-plugins:
+jenkins-controller-plugins-jenkins_plugin-installed:
   jenkins_plugin.installed:
     - plugins:
 {%-     for plugin, minimum in ctl.plugins | dictsort %}
@@ -94,6 +95,6 @@ jenkins-controller-plugins:
     - profile: {{ jenkins.profile }}
 {%-     endif %}
     - require:
-      - container: jenkins-controller
+      - container: jenkins-controller-container-running
 {%-   endif %}
 {%- endif %}

@@ -2,7 +2,8 @@
     few seconds between highstates (a queued build gets an agent without a highstate). A pool
     with `build` (a context: salt:// or a local path; `dockerfile`, `base_image`) builds its
     agent image first (container_image.present, content-addressed). -#}
-{%- from tpldir ~ "/map.jinja" import jenkins with context %}
+{%- set tplroot = tpldir.split('/')[0] %}
+{%- from tplroot ~ "/map.jinja" import jenkins with context %}
 {%- for name, pool in jenkins.pools | dictsort %}
 {%-   set pool = dict(pool or {}) %}
 {%-   set image = pool.pop('image') %}
@@ -11,7 +12,7 @@
 {%-   set base_image = pool.pop('base_image', None) %}
 {%-   if build %}
 
-jenkins-pool-{{ name }}-image:
+jenkins-pools-{{ name }}-image-container_image-present:
   container_image.present:
     - name: {{ image }}
     - build: {{ build }}
@@ -25,10 +26,10 @@ jenkins-pool-{{ name }}-image:
     - profile: {{ jenkins.engine }}
 {%-     endif %}
     - require_in:
-      - jenkins_agent: jenkins-pool-{{ name }}
+      - jenkins_agent: jenkins-pools-{{ name }}-jenkins_agent-pool
 {%-   endif %}
 
-jenkins-pool-{{ name }}:
+jenkins-pools-{{ name }}-jenkins_agent-pool:
   jenkins_agent.pool:
     - name: {{ name }}
     - image: {{ image }}
@@ -43,14 +44,14 @@ jenkins-pool-{{ name }}:
 {%-   endfor %}
 {%-   if jenkins.controller.enabled %}
     - require:
-      - container: jenkins-controller
+      - sls: {{ tplroot }}.controller
 {%-   endif %}
 
 {%-   set kwargs = dict(pool) %}
 {%-   do kwargs.pop('wait', None) %}
 {%-   do kwargs.update({'profile': jenkins.profile, 'engine': jenkins.engine}) %}
 
-jenkins-pool-{{ name }}-reconcile:
+jenkins-pools-{{ name }}-reconcile-schedule:
 {%-   if jenkins.reconcile.schedule %}
   schedule.present:
     - name: jenkins-agent-reconcile-{{ name }}
@@ -62,7 +63,7 @@ jenkins-pool-{{ name }}-reconcile:
     - return_job: false
     - persist: true
     - require:
-      - jenkins_agent: jenkins-pool-{{ name }}
+      - jenkins_agent: jenkins-pools-{{ name }}-jenkins_agent-pool
 {%-   else %}
   schedule.absent:
     - name: jenkins-agent-reconcile-{{ name }}

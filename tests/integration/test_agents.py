@@ -62,11 +62,11 @@ def test_controller_formula_runs_in_its_container(salt_cli, controller):
     failed = {k: v["comment"] for k, v in first.items() if v["result"] is not True}
     assert not failed, failed
     assert set(first) >= {
-        "jenkins-controller-image",
-        "jenkins-controller-home",
-        "jenkins-controller-admin-token",
-        "jenkins-controller",
-        "jenkins-controller-plugins",
+        "jenkins-controller-image-container_image-present",
+        "jenkins-controller-home-container_volume-present",
+        "jenkins-controller-admin-token-file-managed",
+        "jenkins-controller-container-running",
+        "jenkins-controller-plugins-jenkins_plugin-installed",
     }
     again = _by_id(_states(salt_cli.run("state.sls", "jenkins.controller", minion_tgt="build1")))
     assert {k: v["changes"] for k, v in again.items() if v["changes"]} == {}

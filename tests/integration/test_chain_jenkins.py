@@ -22,6 +22,10 @@ PROFILE = "ctl"  # conftest.jenkins_pillar: the formula's controller
 POOL = engines.name("cj")
 AGENT_IMAGE = f"saltext-chain/{engines.name('cj-agent')}:1"
 JOB = engines.name("cj-pipeline")
+# the jenkins formula's state IDs (<formula>-<sls>[-<what>]-<state module>-<function>)
+CONTROLLER = "jenkins-controller-container-running"
+POOL_IMAGE = f"jenkins-pools-{POOL}-image-container_image-present"
+POOL_STATE = f"jenkins-pools-{POOL}-jenkins_agent-pool"
 
 
 def _pillar():
@@ -84,14 +88,14 @@ def test_chain_jobs_brings_the_controller_and_the_pool(salt_cli, applied, contro
     assert not failed, failed
     order = {k: v["__run_num__"] for k, v in applied.items()}
     assert set(order) >= {
-        "jenkins-controller",
-        f"jenkins-pool-{POOL}-image",
-        f"jenkins-pool-{POOL}",
+        CONTROLLER,
+        POOL_IMAGE,
+        POOL_STATE,
         "chain-jobs-pipeline-jenkins_job-present",
     }, sorted(order)
-    assert order["jenkins-controller"] < order["chain-jobs-pipeline-jenkins_job-present"]
-    assert order[f"jenkins-pool-{POOL}-image"] < order[f"jenkins-pool-{POOL}"]
-    assert applied[f"jenkins-pool-{POOL}-image"]["changes"], applied[f"jenkins-pool-{POOL}-image"]
+    assert order[CONTROLLER] < order["chain-jobs-pipeline-jenkins_job-present"]
+    assert order[POOL_IMAGE] < order[POOL_STATE]
+    assert applied[POOL_IMAGE]["changes"], applied[POOL_IMAGE]
 
     with contextlib.closing(engines.client("engine1")) as client:
         ctl = client.containers.get(controller_settings["name"])

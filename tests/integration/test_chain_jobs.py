@@ -1,8 +1,13 @@
-"""formulas/chain/jobs.sls through the real master on build1, against the Jenkins emulator: the
-app's pipeline (JJB) runs on a static agent (jenkins_agent.present, the emulated inbound agent
-in a container) for a ref of the app's repository served by formulas/chain/source.sls: checkout
-by URL, unit tests, static check, the artifact archived. A commit whose unit test fails fails
-the build, and jenkins_build.succeeded reports the console tail; nothing is archived.
+"""formulas/chain/jobs.sls (then chain.pipeline, chain.image) through the real master on build1,
+against the Jenkins emulator: the app's pipeline (JJB) runs on a static agent
+(jenkins_agent.present, the emulated inbound agent in a container) for a ref of the app's
+repository served by formulas/chain/source.sls: checkout by URL, unit tests, static check, the
+artifact archived. A commit whose unit test fails fails the build, and jenkins_build.succeeded
+reports the console tail; nothing is archived.
+
+chain.pipeline and chain.image look the commit and the build up when their states run, never
+while rendering: ``state.show_sls`` sends nothing to the source server or to Jenkins, and under
+``test=True`` they say what they would build or fetch, and write nothing.
 
 The agent runs with host networking (as the emulator runs on the host's loopback), so it clones
 through the source server's published loopback port rather than its name on the chain network.
@@ -10,12 +15,13 @@ through the source server's published loopback port rather than its name on the 
 
 import contextlib
 import json
+import socket
 import subprocess
 
 import pytest
 
 from tests.conftest import REPO
-from tests.support import agents, engines, local
+from tests.support import agents, controller, engines, local
 from tests.support.chain import push_failing_commit
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
@@ -130,3 +136,109 @@ def test_pipeline_runs_for_a_ref_and_a_failing_unit_test_fails_it(salt_cli, chai
     assert "broken on purpose" in state["comment"], state["comment"]  # the console tail
     info = salt_cli.run("jenkins.build_info", JOB, "lastBuild", minion_tgt="build1").data
     assert info["result"] == "FAILURE" and info["artifacts"] == []
+
+
+def test_show_sls_sends_nothing_to_the_source_server_or_jenkins(salt_cli, chain, jenkins_emulator):
+    """Rendering is rendering: the source server's port is a socket nobody answers (a connection
+    would wait in its backlog), Jenkins is the emulator with its request log."""
+    with socket.socket() as trap:
+        trap.bind(("127.0.0.1", 0))
+        trap.listen(8)
+        pillar = json.loads(chain["pillar"])
+        pillar["chain"]["ref"] = "main"
+        pillar["chain"]["source"]["port"] = trap.getsockname()[1]
+        with controller.RequestLog(jenkins_emulator["home"]) as log:
+            ret = salt_cli.run(
+                "state.show_sls",
+                "chain.pipeline,chain.image,chain.jobs,chain.smoke",
+                f"pillar={json.dumps(pillar)}",
+                minion_tgt="build1",
+            )
+        trap.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            trap.accept()  # nobody connected
+    assert log.requests == [], log.requests
+    assert ret.returncode == 0 and isinstance(ret.data, dict), ret.stdout[:3000]
+    build = ret.data["chain-pipeline-jenkins_build-succeeded"]["jenkins_build"]
+    (params,) = [
+        arg["parameters"] for arg in build if isinstance(arg, dict) and "parameters" in arg
+    ]
+    assert params["REF"].startswith("__slot__:salt:chain_pipeline.resolve("), params
+    image = ret.data["chain-image-container_image-present"]["container_image"]
+    (context,) = [arg["build"] for arg in image if isinstance(arg, dict) and "build" in arg]
+    assert context.startswith("__slot__:salt:chain_pipeline.artifact("), context
+
+
+def _by_id(ret):
+    assert isinstance(ret.data, dict), ret.stdout[:3000]
+    return {s["__id__"]: s for s in ret.data.values()}
+
+
+def test_pipeline_and_image_resolve_when_applied_and_say_what_they_would_do(
+    salt_cli, chain, jenkins_emulator, tmp_path
+):
+    pillar = json.loads(chain["pillar"])
+    artifacts = tmp_path / "artifacts"
+    pillar["chain"].update(ref="main", app_image={"artifacts": str(artifacts)})
+    served = local.git("ls-remote", chain["url"], "refs/heads/main").split()[0]
+
+    # An unknown ref: the first state says why, the build is not attempted.
+    unknown = dict(pillar["chain"], ref="no-such-branch")
+    ret = salt_cli.run(
+        "state.sls",
+        "chain.pipeline",
+        f"pillar={json.dumps({'chain': unknown})}",
+        minion_tgt="build1",
+    )
+    assert ret.returncode != 0
+    states = _by_id(ret)
+    guard = states["chain-pipeline-commit-test-configurable_test_state"]
+    assert guard["result"] is False
+    assert guard["comment"].startswith("ref no-such-branch is not a branch or tag of git://")
+    assert "requisite failed" in states["chain-pipeline-jenkins_build-succeeded"]["comment"]
+
+    # The pipeline for the commit of main (REF=<commit>), then both stages under test=True.
+    ret = salt_cli.run(
+        "state.sls",
+        "chain.pipeline",
+        f"pillar={json.dumps(pillar)}",
+        minion_tgt="build1",
+        _timeout=400,
+    )
+    assert ret.returncode == 0, ret.stdout[:3000]
+    assert _by_id(ret)["chain-pipeline-commit-test-configurable_test_state"]["comment"] == (
+        f"ref main is {served}"
+    )
+    info = salt_cli.run("jenkins.build_info", JOB, "lastBuild", minion_tgt="build1").data
+    number = info["number"]
+    with controller.RequestLog(jenkins_emulator["home"]) as log:
+        ret = salt_cli.run(
+            "state.sls",
+            "chain.pipeline,chain.image",
+            f"pillar={json.dumps(pillar)}",
+            "test=True",
+            minion_tgt="build1",
+        )
+    assert ret.returncode == 0, ret.stdout[:3000]
+    assert log.writes() == [] and log.changed() == [], (log.writes(), log.changed())
+    states = _by_id(ret)
+    assert set(states) == {
+        "chain-pipeline-commit-test-configurable_test_state",
+        "chain-pipeline-jenkins_build-succeeded",
+        "chain-image-artifact-test-configurable_test_state",
+    }, sorted(states)
+    assert all(s["changes"] == {} for s in states.values()), states
+    built = states["chain-pipeline-jenkins_build-succeeded"]
+    assert built["result"] is True
+    assert built["comment"] == f"Build #{number} of {JOB} with these parameters already SUCCESS"
+    plan = states["chain-image-artifact-test-configurable_test_state"]
+    assert plan["result"] is True
+    assert plan["comment"] == (
+        f"would fetch dist/app-{served}.tar.gz of build #{number} of {JOB} and unpack it "
+        f"into {artifacts / served / 'app'} (commit {served})"
+    ), plan
+    assert not artifacts.exists()  # nothing written under test
+    assert (
+        salt_cli.run("jenkins.build_info", JOB, "lastBuild", minion_tgt="build1").data["number"]
+        == number
+    )

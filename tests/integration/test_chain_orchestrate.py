@@ -4,9 +4,10 @@
 2. the pipeline job for the exact commit of the ref, on a static agent (jenkins_agent.present,
    host networking: it clones through the source server's loopback port);
 3. the image built on build1 from the build's archived artifact, pushed to the chain's registry;
-4. the rollout on build1 and app2; 5. a smoke check through both frontends.
-A second run for the same ref starts no build and changes nothing; a branch whose head fails a
-unit test stops at the pipeline: no image built or pushed, salt-run exits non-zero.
+4. the rollout on build1 and app2; 5. a smoke check through both frontends (chain.smoke).
+A second run for the same ref starts no build and reports no change, in any stage; a branch
+whose head fails a unit test stops at the pipeline: no image built or pushed, salt-run exits
+non-zero.
 
 The registry password is only in the minions' pillar (tests/integration/conftest.py): the
 orchestrate passes no secret along, and the password is in no output."""
@@ -295,13 +296,18 @@ def test_orchestrate_full_chain_no_op_and_bad_commit(
     with contextlib.closing(engines.client(ENGINE)) as client:
         assert client.images.get(image).id == attrs["Id"]
     assert all(versions(p) == {commit} for p in chain["ports"].values())
-    # The rollout checked every server (at once) and changed nothing: recorded as a no-op.
-    rollout = states["chain-rollout"]["changes"]["return"]
+    # The rollout checked every server (at once) and changed nothing: recorded as a no-op (its
+    # return is the history's entry; a no-op stage need not carry it in `changes`).
+    rollout = salt_run_cli.run("chain.history", APP, "limit=1").data[0]
     assert rollout["result"] is True and rollout["no_op"] is True, rollout
+    assert rollout["ref"] == commit, rollout
     assert set(rollout["servers"]) == set(SERVERS), rollout
     assert all(s["no_op"] and s["result"] for s in rollout["servers"].values()), rollout
-    last = salt_run_cli.run("chain.history", APP, "limit=1").data[0]
-    assert last["no_op"] is True and last["ref"] == commit and last["result"] is True, last
+    # A smoke check that passes is not a change (chain.smoke through salt.state).
+    for target in SERVERS:
+        smoke = states[f"chain-smoke-{target}"]
+        assert smoke["result"] is True and smoke["changes"] == {}, smoke
+    again = states  # the operator's view of this run is asserted at the end (below)
 
     # Run 2b, the same ref with a drifted spec (3 replicas in pillar): the rollout applies it,
     # server by server, and every server then serves 3 replicas of the same image.
@@ -336,3 +342,9 @@ def test_orchestrate_full_chain_no_op_and_bad_commit(
         assert not client.images.list(name=f"{chain['registry']['address']}/{REPO_NAME}:broken")
     assert "broken" not in _tags(chain)
     assert all(versions(p) == {commit} for p in chain["ports"].values())
+
+    # The operator's view of run 2 (the same ref again): Succeeded with zero changes, the
+    # rollout stage included (it needs the chain runner's no-op fix: a stage whose runner
+    # changed nothing reports no changes).
+    changed = sorted(sid for sid, st in again.items() if st["changes"])
+    assert changed == [], {sid: again[sid]["changes"] for sid in changed}
