@@ -32,7 +32,7 @@ image converges its containers without ``watch`` and ``force``.
 import functools
 import inspect
 
-from salt.exceptions import CommandExecutionError, SaltInvocationError
+from salt.exceptions import SaltInvocationError
 
 try:
     from saltext.chain.utils import (
@@ -55,10 +55,6 @@ WATCH_ACTIONS = ("recreate", "restart", "none")
 
 def __virtual__():
     return chain_states.needs(__salt__, __virtualname__, "container.inspect")
-
-
-def _ret(name):
-    return {"name": name, "result": True, "comment": "", "changes": {}}
 
 
 def _short(cid):
@@ -233,7 +229,7 @@ def running(
             - memory: 512m
             - restart_policy: unless-stopped
     """
-    ret = _ret(name)
+    ret = chain_states.new_ret(name)
     spec_args = {k: v for k, v in kwargs.items() if not k.startswith("__")}
     steps = []
     try:
@@ -242,68 +238,22 @@ def running(
         spec = __salt__["container.normalize"](image=image, **spec_args)
         chain_docker_spec.comparisons(comparisons)
         test = __opts__["test"]
-        image_data = _image_data(image, profile)
-        if image_data is None:
-            cmp = _image_missing(name, image, pull, profile)
-            if cmp is None and not test:
-                cmp = __salt__["container.compare"](
-                    name, spec, comparisons=comparisons, profile=profile
-                )
-        else:
-            cmp = __salt__["container.compare"](
-                name, spec, comparisons=comparisons, profile=profile, image_data=image_data
-            )
-
+        cmp = _compare(name, image, spec, comparisons, pull, profile, test)
+        how = {
+            "profile": profile,
+            "pull": pull,
+            "stop_timeout": stop_timeout,
+            "comparisons": comparisons,
+            "watch_action": watch_action,
+        }
         if cmp is None:  # no such container
-            ret["changes"] = {"container": {"old": None, "new": name}}
-            if test:
-                ret["result"] = None
-                ret["comment"] = f"Container {name} would be created from {image} and started"
-                return ret
-            cid = _create_start(name, spec_args | {"image": image}, profile, pull, steps)
-            ret["changes"]["container"]["new"] = f"{name} ({_short(cid)})"
-            ret["comment"] = f"Container {name} created and started"
+            planned = _create(ret, name, spec_args | {"image": image}, how, test, steps)
         elif cmp["recreate"]:
-            ret["changes"] = dict(cmp["changes"])
-            if test:
-                ret["result"] = None
-                ret["comment"] = (
-                    f"Container {name} would be recreated ({', '.join(cmp['recreate'])} differ)"
-                )
-                return ret
-            cid = _replace(name, spec_args | {"image": image}, profile, pull, stop_timeout, steps)
-            ret["changes"]["container"] = {"old": _short(cmp["id"]), "new": _short(cid)}
-            ret["comment"] = f"Container {name} recreated ({', '.join(cmp['recreate'])} differed)"
+            planned = _recreate(ret, name, cmp, spec_args | {"image": image}, how, test, steps)
         else:
-            done = []
-            if cmp["updatable"]:
-                ret["changes"] = dict(cmp["changes"])
-                done.append(f"updated in place ({', '.join(cmp['updatable'])})")
-            if not cmp["running"]:
-                ret["changes"]["state"] = {"old": cmp["status"], "new": "running"}
-                done.append("started")
-            if not done:
-                ret["comment"] = f"Container {name} is running as declared"
-            elif test:
-                ret["result"] = None
-                ret["comment"] = f"Container {name} would be " + " and ".join(done)
-                return ret
-            else:
-                if cmp["updatable"]:
-                    modes = chain_docker_spec.comparisons(comparisons)
-                    strict = chain_docker_spec.mode_of("networks", modes) == "strict"
-                    _apply_in_place(name, cmp["updatable"], spec_args, cmp, profile, strict, steps)
-                if not cmp["running"]:
-                    __salt__["container.start"](name, profile=profile)
-                    steps.append(f"started {name}")
-                ret["comment"] = f"Container {name} " + " and ".join(done)
-                # Salt skips mod_watch when this run already reported changes
-                # (saltstack/salt#68958): honour the watch here instead.
-                if ret["changes"] and watch_action != "none" and _watched_changed():
-                    ret["comment"] += "; " + _watch(
-                        name, image, watch_action, stop_timeout, profile, pull, spec_args, steps
-                    )
-                    ret["changes"]["watch"] = {"old": None, "new": watch_action}
+            planned = _converge_in_place(ret, name, image, cmp, spec_args, how, test, steps)
+        if planned:
+            return ret  # test mode: what would be done
 
         if wait_healthy or probe_url:
             settled = cmp and cmp["running"] and cmp.get("health") in ("healthy", None)
@@ -313,9 +263,93 @@ def running(
                 name, timeout=health_timeout, probe_url=probe_url, profile=profile
             )
             ret["comment"] += f"; healthy ({health['status']}) after {health['waited']}s"
-    except (CommandExecutionError, SaltInvocationError) as err:
+    except chain_states.CAUGHT as err:
         _failed(ret, err, steps)
     return ret
+
+
+def _compare(name, image, spec, comparisons, pull, profile, test):
+    """``container.compare``'s answer for the declared ``spec`` (None: no such container),
+    the image pulled first when the engine lacks it (predicted under test)."""
+    image_data = _image_data(image, profile)
+    if image_data is None:
+        cmp = _image_missing(name, image, pull, profile)
+        if cmp is None and not test:
+            cmp = __salt__["container.compare"](
+                name, spec, comparisons=comparisons, profile=profile
+            )
+        return cmp
+    return __salt__["container.compare"](
+        name, spec, comparisons=comparisons, profile=profile, image_data=image_data
+    )
+
+
+def _create(ret, name, create_args, how, test, steps):
+    """No such container: create and start it. True when ``ret`` is final (test mode)."""
+    ret["changes"] = {"container": {"old": None, "new": name}}
+    if test:
+        ret["result"] = None
+        ret["comment"] = (
+            f"Container {name} would be created from {create_args['image']} and started"
+        )
+        return True
+    cid = _create_start(name, create_args, how["profile"], how["pull"], steps)
+    ret["changes"]["container"]["new"] = f"{name} ({_short(cid)})"
+    ret["comment"] = f"Container {name} created and started"
+    return False
+
+
+def _recreate(ret, name, cmp, create_args, how, test, steps):
+    """A declared difference that cannot change in place: replace the container. True when
+    ``ret`` is final (test mode)."""
+    ret["changes"] = dict(cmp["changes"])
+    if test:
+        ret["result"] = None
+        ret["comment"] = (
+            f"Container {name} would be recreated ({', '.join(cmp['recreate'])} differ)"
+        )
+        return True
+    cid = _replace(name, create_args, how["profile"], how["pull"], how["stop_timeout"], steps)
+    ret["changes"]["container"] = {"old": _short(cmp["id"]), "new": _short(cid)}
+    ret["comment"] = f"Container {name} recreated ({', '.join(cmp['recreate'])} differed)"
+    return False
+
+
+def _converge_in_place(ret, name, image, cmp, spec_args, how, test, steps):
+    """Update the in-place fields, start a stopped container, and honour a ``watch`` whose
+    state changed. True when ``ret`` is final (test mode)."""
+    done = []
+    if cmp["updatable"]:
+        ret["changes"] = dict(cmp["changes"])
+        done.append(f"updated in place ({', '.join(cmp['updatable'])})")
+    if not cmp["running"]:
+        ret["changes"]["state"] = {"old": cmp["status"], "new": "running"}
+        done.append("started")
+    if not done:
+        ret["comment"] = f"Container {name} is running as declared"
+        return False
+    if test:
+        ret["result"] = None
+        ret["comment"] = f"Container {name} would be " + " and ".join(done)
+        return True
+    profile = how["profile"]
+    if cmp["updatable"]:
+        modes = chain_docker_spec.comparisons(how["comparisons"])
+        strict = chain_docker_spec.mode_of("networks", modes) == "strict"
+        _apply_in_place(name, cmp["updatable"], spec_args, cmp, profile, strict, steps)
+    if not cmp["running"]:
+        __salt__["container.start"](name, profile=profile)
+        steps.append(f"started {name}")
+    ret["comment"] = f"Container {name} " + " and ".join(done)
+    # Salt skips mod_watch when this run already reported changes
+    # (saltstack/salt#68958): honour the watch here instead.
+    action = how["watch_action"]
+    if ret["changes"] and action != "none" and _watched_changed():
+        ret["comment"] += "; " + _watch(
+            name, image, action, how["stop_timeout"], profile, how["pull"], spec_args, steps
+        )
+        ret["changes"]["watch"] = {"old": None, "new": action}
+    return False
 
 
 #: ``__context__`` key of the image reads shared by the ``container`` states of one run.
@@ -348,14 +382,10 @@ def _image_data(image, profile):
 
 
 def _failed(ret, err, steps):
-    """A failure: the comment names it; ``changes`` shows every step already done (none: {})."""
-    ret["result"] = False
-    ret["comment"] = str(err)
-    if steps:
-        ret["changes"]["steps"] = {"old": None, "new": list(steps)}
-        ret["comment"] += f" (after: {'; '.join(steps)})"
-    else:
-        ret["changes"] = {}
+    """A failure: the comment names it, then the steps already done; ``changes`` keep what
+    was declared to change and every step done (none done: ``{}``)."""
+    changes = dict(ret["changes"], steps={"old": None, "new": list(steps)}) if steps else {}
+    return chain_states.fail(ret, err, done=steps, changes=changes)
 
 
 running.__doc__ = running.__doc__.replace("{options}", chain_docker_spec.option_names())
@@ -416,14 +446,10 @@ def mod_watch(name, sfun=None, **kwargs):
             - watch:
               - file: /srv/web/config.yml
     """
+    ret = chain_states.new_ret(name)
     if sfun != "running":
-        return {
-            "name": name,
-            "result": True,
-            "comment": f"watch has no effect on container.{sfun}",
-            "changes": {},
-        }
-    ret = _ret(name)
+        ret["comment"] = f"watch has no effect on container.{sfun}"
+        return ret
     kwargs = {k: v for k, v in kwargs.items() if not k.startswith("__")}
     own = {
         k: kwargs.get(k, p.default)
@@ -472,7 +498,7 @@ def mod_watch(name, sfun=None, **kwargs):
             __salt__["container.wait_healthy"](
                 name, timeout=own["health_timeout"], probe_url=own["probe_url"], profile=profile
             )
-    except (CommandExecutionError, SaltInvocationError) as err:
+    except chain_states.CAUGHT as err:
         _failed(ret, err, steps)
     return ret
 
@@ -487,14 +513,12 @@ def stopped(name, stop_timeout=10, profile=None):
           container.stopped:
             - stop_timeout: 30
     """
-    ret = _ret(name)
+    ret = chain_states.new_ret(name)
     try:
         chain_errors.as_int(stop_timeout, "stop_timeout", minimum=0)
         current = __salt__["container.inspect"](name, profile=profile)
         if current is None:
-            ret["result"] = False
-            ret["comment"] = f"Container {name} does not exist"
-            return ret
+            return chain_states.fail(ret, f"Container {name} does not exist")
         state = current.get("State") or {}
         if not state.get("Running"):
             ret["comment"] = f"Container {name} is already stopped ({state.get('Status')})"
@@ -504,8 +528,8 @@ def stopped(name, stop_timeout=10, profile=None):
             __salt__["container.stop"], name, timeout=stop_timeout, profile=profile
         )
         chain_states.act(ret, __opts__["test"], f"Container {name}", "stopped", stop)
-    except (CommandExecutionError, SaltInvocationError) as err:
-        ret.update(result=False, comment=str(err), changes={})
+    except chain_states.CAUGHT as err:
+        chain_states.fail(ret, err, changes={})
     return ret
 
 
@@ -519,7 +543,7 @@ def absent(name, force=True, stop_timeout=10, volumes=False, profile=None):
           container.absent:
             - stop_timeout: 5
     """
-    ret = _ret(name)
+    ret = chain_states.new_ret(name)
     try:
         force = chain_errors.as_bool(force, "force")
         volumes = chain_errors.as_bool(volumes, "volumes")
@@ -530,9 +554,9 @@ def absent(name, force=True, stop_timeout=10, volumes=False, profile=None):
             return ret
         running_now = (current.get("State") or {}).get("Running")
         if running_now and not force:
-            ret["result"] = False
-            ret["comment"] = f"Container {name} is running; set force: true to remove it"
-            return ret
+            return chain_states.fail(
+                ret, f"Container {name} is running; set force: true to remove it"
+            )
         ret["changes"] = {"container": {"old": f"{name} ({_short(current['Id'])})", "new": None}}
         remove = functools.partial(
             __salt__["container.remove"],
@@ -543,6 +567,6 @@ def absent(name, force=True, stop_timeout=10, volumes=False, profile=None):
             profile=profile,
         )
         chain_states.act(ret, __opts__["test"], f"Container {name}", "removed", remove)
-    except (CommandExecutionError, SaltInvocationError) as err:
-        ret.update(result=False, comment=str(err), changes={})
+    except chain_states.CAUGHT as err:
+        chain_states.fail(ret, err, changes={})
     return ret

@@ -113,7 +113,7 @@ def present(
             - source: app/web:build
             - push: true
     """
-    ret = chain_docker_states.new_ret(name)
+    ret = chain_states.new_ret(name)
     test = __opts__["test"]
     comments = []
     try:
@@ -130,88 +130,89 @@ def present(
             push,
             saltenv,
         )
-        saltenv = saltenv or globals().get("__env__") or "base"
         current = __salt__["container.image_inspect"](name, profile=profile)
-        old_id = current["Id"] if current else None
-
         if build:
-            digest = __salt__["container.build_inputs_digest"](
-                build,
-                dockerfile=dockerfile,
-                buildargs=buildargs,
-                target=target,
-                saltenv=saltenv,
-                labels=labels,
-                base_image=base_image,
-                profile=profile,
-            )
-            have = ((current or {}).get("Config") or {}).get("Labels") or {}
-            if have.get(INPUTS) == digest:
-                comments.append(f"Image {name} is up to date (inputs {digest[:12]})")
-            elif test:
-                ret["changes"]["image_id"] = {"old": _short(old_id), "new": "(to be built)"}
-                ret["changes"]["inputs"] = {"old": have.get(INPUTS), "new": digest}
-                why = "inputs changed" if current else "absent"
-                comments.append(f"Image {name} would be built ({why})")
-            else:
-                built = __salt__["container.image_build"](
-                    name,
-                    build,
-                    dockerfile=dockerfile,
-                    buildargs=buildargs,
-                    target=target,
-                    labels=labels,
-                    base_image=base_image,
-                    saltenv=saltenv,
-                    profile=profile,
-                )
-                ret["changes"]["image_id"] = {"old": _short(old_id), "new": _short(built["id"])}
-                ret["changes"]["inputs"] = {"old": have.get(INPUTS), "new": digest}
-                comments.append(f"Image {name} built ({_short(built['id'])})")
+            options = {
+                "dockerfile": dockerfile,
+                "buildargs": buildargs,
+                "target": target,
+                "labels": labels,
+                "base_image": base_image,
+                "saltenv": saltenv or globals().get("__env__") or "base",
+                "profile": profile,
+            }
+            comments.append(_build(ret, name, build, options, current, test))
         elif source:
-            src = __salt__["container.image_inspect"](source, profile=profile)
-            if src is None:
-                raise CommandExecutionError(f"source image {source} is not present on the engine")
-            if old_id == src["Id"]:
-                comments.append(f"Image {name} already is {source}")
-            else:
-                ret["changes"]["image_id"] = {"old": _short(old_id), "new": _short(src["Id"])}
-                if test:
-                    comments.append(f"Image {source} would be tagged {name}")
-                else:
-                    __salt__["container.image_tag"](source, name, profile=profile)
-                    comments.append(f"Image {source} tagged {name}")
-        elif current is not None and pull != "always":
-            comments.append(f"Image {name} is present")
-        elif pull == "never":
-            raise CommandExecutionError(f"image {name} is not present on the engine (pull=never)")
-        elif test:
-            if current is None:
-                ret["changes"]["image_id"] = {"old": None, "new": "(to be pulled)"}
-                comments.append(f"Image {name} would be pulled")
-            else:
-                ret["changes"]["image_id"] = {
-                    "old": _short(old_id),
-                    "new": "(newest in the registry)",
-                }
-                comments.append(f"Image {name} would be pulled to check for a newer one")
+            comments.append(_tag(ret, name, source, current, test, profile))
         else:
-            pulled = __salt__["container.image_pull"](name, profile=profile)
-            if pulled["changed"]:
-                ret["changes"]["image_id"] = {"old": _short(old_id), "new": _short(pulled["id"])}
-                comments.append(f"Image {name} pulled ({_short(pulled['id'])})")
-            else:
-                comments.append(f"Image {name} is the newest the registry has")
-
+            comments.append(_pull(ret, name, pull, current, test, profile))
         if push:
             comments.append(_push(name, ret, test, profile))
-        if test and ret["changes"]:
-            ret["result"] = None
-    except (CommandExecutionError, SaltInvocationError) as err:
-        ret.update(result=False, changes={} if test else ret["changes"])
-        comments.append(str(err))
+    except chain_states.CAUGHT as err:
+        if test:
+            return chain_states.fail(ret, err, changes={})
+        return chain_states.fail(ret, err, done=comments)
+    if test and ret["changes"]:
+        ret["result"] = None
     ret["comment"] = "; ".join(c for c in comments if c)
     return ret
+
+
+def _short_old(current):
+    return _short(current["Id"]) if current else None
+
+
+def _build(ret, name, build, options, current, test):
+    """Build when the digest of the inputs differs from the image's label."""
+    digest = __salt__["container.build_inputs_digest"](build, **options)
+    have = ((current or {}).get("Config") or {}).get("Labels") or {}
+    if have.get(INPUTS) == digest:
+        return f"Image {name} is up to date (inputs {digest[:12]})"
+    if test:
+        ret["changes"]["image_id"] = {"old": _short_old(current), "new": "(to be built)"}
+        ret["changes"]["inputs"] = {"old": have.get(INPUTS), "new": digest}
+        why = "inputs changed" if current else "absent"
+        return f"Image {name} would be built ({why})"
+    built = __salt__["container.image_build"](name, build, **options)
+    ret["changes"]["image_id"] = {"old": _short_old(current), "new": _short(built["id"])}
+    ret["changes"]["inputs"] = {"old": have.get(INPUTS), "new": digest}
+    return f"Image {name} built ({_short(built['id'])})"
+
+
+def _tag(ret, name, source, current, test, profile):
+    """Tag the local image ``source`` as ``name``."""
+    src = __salt__["container.image_inspect"](source, profile=profile)
+    if src is None:
+        raise CommandExecutionError(f"source image {source} is not present on the engine")
+    if current and current["Id"] == src["Id"]:
+        return f"Image {name} already is {source}"
+    ret["changes"]["image_id"] = {"old": _short_old(current), "new": _short(src["Id"])}
+    if test:
+        return f"Image {source} would be tagged {name}"
+    __salt__["container.image_tag"](source, name, profile=profile)
+    return f"Image {source} tagged {name}"
+
+
+def _pull(ret, name, pull, current, test, profile):
+    """Pull per the ``pull`` policy (neither ``build`` nor ``source`` given)."""
+    if current is not None and pull != "always":
+        return f"Image {name} is present"
+    if pull == "never":
+        raise CommandExecutionError(f"image {name} is not present on the engine (pull=never)")
+    if test:
+        if current is None:
+            ret["changes"]["image_id"] = {"old": None, "new": "(to be pulled)"}
+            return f"Image {name} would be pulled"
+        ret["changes"]["image_id"] = {
+            "old": _short_old(current),
+            "new": "(newest in the registry)",
+        }
+        return f"Image {name} would be pulled to check for a newer one"
+    pulled = __salt__["container.image_pull"](name, profile=profile)
+    if not pulled["changed"]:
+        return f"Image {name} is the newest the registry has"
+    ret["changes"]["image_id"] = {"old": _short_old(current), "new": _short(pulled["id"])}
+    return f"Image {name} pulled ({_short(pulled['id'])})"
 
 
 def _push(name, ret, test, profile):
@@ -243,7 +244,7 @@ def absent(name, force=False, profile=None):
           container_image.absent:
             - name: app/web:1.0
     """
-    ret = chain_docker_states.new_ret(name)
+    ret = chain_states.new_ret(name)
     try:
         chain_registry.check_image_name(name)
         force = chain_errors.as_bool(force, "force")
@@ -257,6 +258,6 @@ def absent(name, force=False, profile=None):
             lambda: __salt__["container.image_remove"](name, force=force, profile=profile),
             {"image_id": {"old": _short((current or {}).get("Id")), "new": None}},
         )
-    except (CommandExecutionError, SaltInvocationError) as err:
-        ret.update(result=False, comment=str(err), changes={})
+    except chain_states.CAUGHT as err:
+        chain_states.fail(ret, err, changes={})
     return ret

@@ -18,7 +18,7 @@ reconnected with its aliases and static addresses.
             app: chain
 """
 
-from salt.exceptions import CommandExecutionError, SaltInvocationError
+from salt.exceptions import CommandExecutionError
 
 try:
     from saltext.chain.utils import (
@@ -105,12 +105,16 @@ def _recreate(name, create, attached, profile, ret):
             changes["network"] = {"old": name, "new": None}
         if done:
             changes["disconnected"] = {"old": sorted(c["name"] for c in done), "new": stranded}
-        ret.update(result=False, changes=changes)
-        ret["comment"] = f"Network {name} could not be recreated: {err}"
+        left = f"\ncontainers left disconnected: {', '.join(stranded)}" if stranded else ""
+        steps_done = [f"disconnected {', '.join(sorted(c['name'] for c in done))}"] if done else []
         if steps["removed"] and not exists:
-            ret["comment"] += "; the old network was removed"
-        if stranded:
-            ret["comment"] += f"; containers left disconnected: {', '.join(stranded)}"
+            steps_done.append("removed the old network")
+        chain_states.fail(
+            ret,
+            f"Network {name} could not be recreated: {err}{left}",
+            done=steps_done,
+            changes=changes,
+        )
         return False
     failed = _connect(name, attached, profile)
     reconnected = sorted(c["name"] for c in attached if c["name"] not in failed)
@@ -118,10 +122,14 @@ def _recreate(name, create, attached, profile, ret):
         ret["changes"]["reconnected"] = {"old": None, "new": reconnected}
     if failed:
         ret["changes"]["disconnected"] = {"old": sorted(c["name"] for c in attached), "new": failed}
-        ret.update(
-            result=False,
-            comment=f"Network {name} recreated, but containers could not "
+        steps_done = [f"recreated network {name}"]
+        if reconnected:
+            steps_done.append(f"reconnected {', '.join(reconnected)}")
+        chain_states.fail(
+            ret,
+            f"Network {name} recreated, but containers could not "
             f"be reconnected: {', '.join(failed)}",
+            done=steps_done,
         )
         return False
     return True
@@ -150,7 +158,7 @@ def present(
             - options:
                 com.docker.network.bridge.enable_icc: "true"
     """
-    ret = chain_docker_states.new_ret(name)
+    ret = chain_states.new_ret(name)
     try:
         # All input checked before the engine is asked anything.
         spec = chain_docker_objects.network_spec(
@@ -186,8 +194,8 @@ def present(
         ret["changes"] = dict(diff)
         if _recreate(name, create, attached, profile, ret):
             ret["comment"] = f"Network {name} recreated ({', '.join(diff)} differed)"
-    except (CommandExecutionError, SaltInvocationError) as err:
-        ret.update(result=False, comment=str(err), changes={})
+    except chain_states.CAUGHT as err:
+        chain_states.fail(ret, err, changes={})
     return ret
 
 
@@ -202,7 +210,7 @@ def absent(name, force=False, profile=None):
           container_network.absent:
             - force: true
     """
-    ret = chain_docker_states.new_ret(name)
+    ret = chain_states.new_ret(name)
     done = []
     try:
         force = chain_errors.as_bool(force, "force")
@@ -213,12 +221,10 @@ def absent(name, force=False, profile=None):
         members = current.get("Containers") or {}
         attached = sorted((c.get("Name") or cid) for cid, c in members.items())
         if attached and not force:
-            ret.update(
-                result=False,
-                comment=f"Network {name} has containers attached "
-                f"({', '.join(attached)}); set force: true",
+            return chain_states.fail(
+                ret,
+                f"Network {name} has containers attached ({', '.join(attached)}); set force: true",
             )
-            return ret
         ret["changes"] = {"network": {"old": name, "new": None}}
         if attached:
             ret["changes"]["disconnected"] = {"old": attached, "new": None}
@@ -230,8 +236,9 @@ def absent(name, force=False, profile=None):
             done.append(member.get("Name") or cid)
         __salt__["container.network_remove"](name, profile=profile)
         ret["comment"] = f"Network {name} removed"
-    except (CommandExecutionError, SaltInvocationError) as err:
+    except chain_states.CAUGHT as err:
         # What was disconnected before the failure stays reported.
         changes = {"disconnected": {"old": sorted(done), "new": None}} if done else {}
-        ret.update(result=False, comment=str(err), changes=changes)
+        steps_done = [f"disconnected {', '.join(sorted(done))}"] if done else []
+        chain_states.fail(ret, err, done=steps_done, changes=changes)
     return ret

@@ -16,7 +16,7 @@ Passwords never appear in ``comment`` or ``changes``.
 
 import functools
 
-from salt.exceptions import CommandExecutionError, SaltInvocationError
+from salt.exceptions import SaltInvocationError
 
 try:
     from saltext.chain.utils import chain_registry, chain_states
@@ -50,7 +50,7 @@ def logged_in(name, username=None, password=None, config_path=None, profile=None
             - username: chain
             - password: {{ pillar['registry_password'] }}
     """
-    ret = {"name": name, "result": True, "comment": "", "changes": {}}
+    ret = chain_states.new_ret(name)
     try:
         _check(name, config_path, username, password)
         __salt__["container.connection"](profile)  # the profile is checked before any I/O
@@ -77,8 +77,8 @@ def logged_in(name, username=None, password=None, config_path=None, profile=None
             name, username=username, password=password, config_path=config_path, profile=profile
         )
         ret["comment"] = f"Logged in to {name} as {user}"
-    except (CommandExecutionError, SaltInvocationError) as err:
-        ret.update(result=False, comment=str(err), changes={})
+    except chain_states.CAUGHT as err:
+        chain_states.fail(ret, err, changes={})
     return ret
 
 
@@ -91,7 +91,7 @@ def logged_out(name, config_path=None):
         old-registry.example:5000:
           container_registry.logged_out
     """
-    ret = {"name": name, "result": True, "comment": "", "changes": {}}
+    ret = chain_states.new_ret(name)
     try:
         _check(name, config_path)
         status = __salt__["container.login_status"](name, config_path=config_path)
@@ -101,6 +101,6 @@ def logged_out(name, config_path=None):
         ret["changes"] = {"username": {"old": status["username"], "new": None}}
         logout = functools.partial(__salt__["container.logout"], name, config_path=config_path)
         chain_states.act(ret, __opts__["test"], f"Credentials for {name}", "removed", logout)
-    except (CommandExecutionError, SaltInvocationError) as err:
-        ret.update(result=False, comment=str(err), changes={})
+    except chain_states.CAUGHT as err:
+        chain_states.fail(ret, err, changes={})
     return ret

@@ -16,7 +16,7 @@ which loses its data; options the driver adds on its own are never compared.
             app: jenkins
 """
 
-from salt.exceptions import CommandExecutionError, SaltInvocationError
+from salt.exceptions import SaltInvocationError
 
 try:
     from saltext.chain.utils import (
@@ -57,7 +57,7 @@ def present(name, driver=None, driver_opts=None, labels=None, recreate="never", 
                 device: tmpfs
             - recreate: options-changed
     """
-    ret = chain_docker_states.new_ret(name)
+    ret = chain_states.new_ret(name)
     removed = False
     try:
         # All input checked before the engine is asked anything.
@@ -78,14 +78,11 @@ def present(name, driver=None, driver_opts=None, labels=None, recreate="never", 
             return ret
         diff = cmp["changes"]
         if recreate == "never":
-            ret.update(
-                result=False,
-                comment=(
-                    f"Volume {name} differs ({', '.join(diff)}) and volumes cannot change "
-                    "in place; set recreate: options-changed to replace it (its data is lost)"
-                ),
+            return chain_states.fail(
+                ret,
+                f"Volume {name} differs ({', '.join(diff)}) and volumes cannot change "
+                "in place; set recreate: options-changed to replace it (its data is lost)",
             )
-            return ret
         ret["changes"] = diff
         if __opts__["test"]:
             ret.update(
@@ -95,13 +92,16 @@ def present(name, driver=None, driver_opts=None, labels=None, recreate="never", 
         removed = __salt__["container.volume_remove"](name, profile=profile)
         __salt__["container.volume_create"](name, profile=profile, **create)
         ret["comment"] = f"Volume {name} recreated ({', '.join(diff)} differed)"
-    except (CommandExecutionError, SaltInvocationError) as err:
+    except chain_states.CAUGHT as err:
+        if not removed:
+            return chain_states.fail(ret, err, changes={})
         # A removal that happened stays reported: the volume and its data are gone.
-        changes = {"volume": {"old": name, "new": None}} if removed else {}
-        comment = str(err)
-        if removed:
-            comment = f"Volume {name} was removed but could not be created again: {err}"
-        ret.update(result=False, comment=comment, changes=changes)
+        chain_states.fail(
+            ret,
+            f"Volume {name} could not be created again: {err}",
+            done=[f"removed volume {name} (its data is lost)"],
+            changes={"volume": {"old": name, "new": None}},
+        )
     return ret
 
 
@@ -114,7 +114,7 @@ def absent(name, force=False, profile=None):
         old-cache:
           container_volume.absent
     """
-    ret = chain_docker_states.new_ret(name)
+    ret = chain_states.new_ret(name)
     try:
         force = chain_errors.as_bool(force, "force")
         chain_docker_states.remove_present(
@@ -126,6 +126,6 @@ def absent(name, force=False, profile=None):
             lambda: __salt__["container.volume_remove"](name, force=force, profile=profile),
             {"volume": {"old": name, "new": None}},
         )
-    except (CommandExecutionError, SaltInvocationError) as err:
-        ret.update(result=False, comment=str(err), changes={})
+    except chain_states.CAUGHT as err:
+        chain_states.fail(ret, err, changes={})
     return ret

@@ -23,42 +23,33 @@ A pool (each state's docstring has its own example):
 
 import time
 
-from salt.exceptions import CommandExecutionError, SaltInvocationError
+from salt.exceptions import SaltInvocationError
+
+try:
+    from saltext.chain.utils import chain_states
+except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
+    import chain_states
 
 __virtualname__ = "jenkins_agent"
 
+#: The lists a reconcile pass reports, as ``changes`` keys.
+_PASS_KEYS = ("launched", "deleted", "scaled_down", "disabled")
+
 
 def __virtual__():
-    if "jenkins_agent.present" not in __salt__:
-        return (False, "the jenkins_agent execution module is not available")
-    return __virtualname__
-
-
-def _ret(name):
-    return {"name": name, "changes": {}, "result": True, "comment": ""}
-
-
-def _call(ret, func, *args, **kwargs):
-    try:
-        return __salt__[func](*args, **kwargs)
-    except (SaltInvocationError, CommandExecutionError) as err:
-        ret["result"] = False
-        ret["comment"] = str(err)
-    except Exception as err:  # noqa: BLE001 - never a traceback to the user
-        ret["result"] = False
-        ret["comment"] = f"{type(err).__name__}: {err}"
-    return None
+    return chain_states.needs(__salt__, __virtualname__, "jenkins_agent.present")
 
 
 def _one_agent(name, func, args, kwargs, comments):
     """Run ``func`` (present/absent of the execution module) in this state's test mode and
     word the result: ``comments`` = (nothing to do, would change, changed), formatted with
     ``name`` and the changed ``fields``."""
-    ret = _ret(name)
-    test = bool(__opts__.get("test"))
-    out = _call(ret, func, name, *args, test=test, **kwargs)
-    if out is None:
-        return ret
+    ret = chain_states.new_ret(name)
+    test = __opts__["test"]
+    try:
+        out = __salt__[func](name, *args, test=test, **kwargs)
+    except chain_states.CAUGHT as err:
+        return chain_states.fail(ret, err, changes={})
     ret["changes"] = out["changes"]
     fields = ", ".join(sorted(out["changes"]))
     if not out["changes"]:
@@ -166,86 +157,37 @@ def pool(name, image, profile=None, engine=None, wait=True, **kwargs):
             - container_options:
                 network_mode: host
     """
-    ret = _ret(name)
-    test = bool(__opts__.get("test"))
-    if wait not in (True, False):
-        ret.update(result=False, comment=f"wait: expected true or false, got {wait!r}")
-        return ret
-    out = _call(
-        ret,
-        "jenkins_agent.reconcile",
-        name,
-        image,
-        profile=profile,
-        engine=engine,
-        test=test,
-        **kwargs,
-    )
-    if out is None:
-        return ret
-    changes = {}
-    _merge(changes, out)
-    if out.get("broken"):
-        ret.update(
-            changes=changes,
-            result=False,
-            comment=f"Pool {name} is broken, not launching: {out['broken']}",
-        )
-        return ret
-    if out.get("errors"):
-        ret.update(
-            changes=changes, result=False, comment=f"Pool {name}: " + "; ".join(out["errors"])
-        )
-        return ret
-    if kwargs.get("canary_job") is not None and out.get("pending_image"):
+    ret = chain_states.new_ret(name)
+    test = __opts__["test"]
+    conn = {"profile": profile, "engine": engine}
+    try:
+        if wait not in (True, False):
+            raise SaltInvocationError(f"wait: expected true or false, got {wait!r}")
+        out = __salt__["jenkins_agent.reconcile"](name, image, test=test, **conn, **kwargs)
+        _merge(ret["changes"], out)
+        problem = _pass_problem(name, out)
+        if problem is None and kwargs.get("canary_job") is not None and out.get("pending_image"):
+            if test:
+                ret["changes"]["image"] = {
+                    "old": out["image_id"],
+                    "new": image,
+                    "gate": "canary job first",
+                }
+            else:
+                problem = _gate_and_roll(ret["changes"], name, image, conn, kwargs)
+        if problem is not None:
+            return chain_states.fail(ret, problem, done=() if test else _steps(ret["changes"]))
         if test:
-            changes["image"] = {"old": out["image_id"], "new": image, "gate": "canary job first"}
-        else:
-            gate = _call(
-                ret, "jenkins_agent.canary", name, image, profile=profile, engine=engine, **kwargs
-            )
-            if gate is None:
-                ret["changes"] = changes
-                return ret
-            if gate["needed"] and not gate["passed"]:
-                changes["canary"] = {"image": image, "result": gate["result"]}
-                ret.update(
-                    changes=changes,
-                    result=False,
-                    comment=(
-                        f"Pool {name}: the canary of {image} failed ({gate['result']}); the pool "
-                        f"keeps {gate['old']}.\n{gate['console_tail'] or ''}".rstrip()
-                    ),
-                )
-                return ret
-            if gate["needed"]:
-                changes["image"] = {"old": gate["old"], "new": gate["new"]}
-                rolled = _roll(ret, name, image, profile, engine, kwargs, changes)
-                if rolled is None:
-                    ret["changes"] = changes
-                    return ret
-    ret["changes"] = changes
-    if test:
-        ret["result"] = None if changes else True
-        ret["comment"] = (
-            f"Pool {name} would change"
-            if changes
-            else f"Pool {name} is as declared ({len(out['online'])} online)"
-        )
-        return ret
-    minimum = int(kwargs.get("min") or 0)
-    if wait and (out["launched"] or out["starting"]) and minimum:
-        online = _call(
-            ret,
-            "jenkins_agent.wait_pool",
-            name,
-            minimum,
-            timeout=int(kwargs.get("connect_timeout") or 120),
-            profile=profile,
-            engine=engine,
-        )
-        if online is None:
-            return ret
+            return _would_change(ret, name, out)
+        minimum = int(kwargs.get("min") or 0)
+        if wait and (out["launched"] or out["starting"]) and minimum:
+            timeout = int(kwargs.get("connect_timeout") or 120)
+            __salt__["jenkins_agent.wait_pool"](name, minimum, timeout=timeout, **conn)
+    except chain_states.CAUGHT as err:
+        if test:
+            return chain_states.fail(ret, err, changes={})
+        return chain_states.fail(ret, err, done=_steps(ret["changes"]))
+    changes = ret["changes"]
     ret["comment"] = (
         f"Pool {name}: {len(changes.get('launched') or [])} launched, "
         f"{len(changes.get('deleted') or [])} removed, "
@@ -256,40 +198,69 @@ def pool(name, image, profile=None, engine=None, wait=True, **kwargs):
 
 
 def _merge(changes, out):
-    for key in ("launched", "deleted", "scaled_down", "disabled"):
+    for key in _PASS_KEYS:
         if out.get(key):
             changes.setdefault(key, []).extend(out[key])
 
 
-def _roll(ret, name, image, profile, engine, kwargs, changes):
+def _steps(changes):
+    """The steps a pool's ``changes`` record, for a failure's ``already done``."""
+    return [
+        f"{key.replace('_', ' ')} {', '.join(changes[key])}" for key in _PASS_KEYS if key in changes
+    ]
+
+
+def _pass_problem(name, out):
+    """Why a reconcile pass fails the state (a broken pool, errors), or None."""
+    if out.get("broken"):
+        return f"Pool {name} is broken, not launching: {out['broken']}"
+    if out.get("errors"):
+        return f"Pool {name}: " + "; ".join(out["errors"])
+    return None
+
+
+def _would_change(ret, name, out):
+    """Test mode: the pass's would-be changes (``result: None``), or as declared."""
+    if ret["changes"]:
+        ret.update(result=None, comment=f"Pool {name} would change")
+    else:
+        ret["comment"] = f"Pool {name} is as declared ({len(out['online'])} online)"
+    return ret
+
+
+def _gate_and_roll(changes, name, image, conn, kwargs):
+    """The canary gate for a new image, then the roll to it; why it failed, or None."""
+    gate = __salt__["jenkins_agent.canary"](name, image, **conn, **kwargs)
+    if not gate["needed"]:
+        return None
+    if not gate["passed"]:
+        changes["canary"] = {"image": image, "result": gate["result"]}
+        return (
+            f"Pool {name}: the canary of {image} failed ({gate['result']}); the pool "
+            f"keeps {gate['old']}.\n{gate['console_tail'] or ''}"
+        ).rstrip()
+    changes["image"] = {"old": gate["old"], "new": gate["new"]}
+    return _roll(changes, name, image, conn, kwargs)
+
+
+def _roll(changes, name, image, conn, kwargs):
     """Reconcile until no agent of the old image is left (one at a time, never during a
-    build), within a connect_timeout per agent."""
+    build), within a connect_timeout per agent; why it stopped, or None when done."""
     per_agent = int(kwargs.get("connect_timeout") or 120)
     budget = per_agent * (int(kwargs.get("max") or 4) + 1)
     deadline = time.monotonic() + budget
     while True:
-        out = _call(
-            ret, "jenkins_agent.reconcile", name, image, profile=profile, engine=engine, **kwargs
-        )
-        if out is None:
-            return None
+        out = __salt__["jenkins_agent.reconcile"](name, image, **conn, **kwargs)
         _merge(changes, out)
         if out.get("broken") or out.get("errors"):
-            ret.update(
-                result=False,
-                comment=f"Pool {name}: rolling to {image} stopped: "
-                + (out.get("broken") or "; ".join(out["errors"])),
+            return f"Pool {name}: rolling to {image} stopped: " + (
+                out.get("broken") or "; ".join(out["errors"])
             )
-            return None
         if not out["outdated"] and not out["starting"]:
-            return True
-        if time.monotonic() > deadline:
-            ret.update(
-                result=False,
-                comment=(
-                    f"Pool {name}: {len(out['outdated'])} agent(s) still on the old image after "
-                    f"{budget} s (busy builds are never killed; the schedule keeps rolling)"
-                ),
-            )
             return None
+        if time.monotonic() > deadline:
+            return (
+                f"Pool {name}: {len(out['outdated'])} agent(s) still on the old image after "
+                f"{budget} s (busy builds are never killed; the schedule keeps rolling)"
+            )
         time.sleep(1)

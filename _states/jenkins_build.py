@@ -58,19 +58,64 @@ def _check(name, parameters, timeout, poll_interval, tail_lines, accept_unstable
     )
 
 
-def _finished(ret, what, res, ok, timeout):
-    """Fill ``ret`` from a build result: success, failure or timeout with the console tail."""
+def _finished(ret, what, res, ok, timeout, done=()):
+    """Fill ``ret`` from a build result: success, or a failure (not finished in time, or
+    finished with another result) with the console tail; ``done``: the steps taken."""
     if res["result"] is None:
-        ret["result"] = False
-        ret["comment"] = (
-            f"{what} did not finish within {timeout}s; console tail:\n{res['console_tail']}"
-        )
+        why = f"{what} did not finish within {timeout}s"
     elif res["result"] not in ok:
-        ret["result"] = False
-        ret["comment"] = f"{what} finished {res['result']}; console tail:\n{res['console_tail']}"
+        why = f"{what} finished {res['result']}"
     else:
         ret["comment"] = f"{what} finished {res['result']}"
+        return ret
+    return chain_states.fail(ret, f"{why}; console tail:\n{res['console_tail']}", done=done)
+
+
+def _wait_running(ret, name, last, wait, ok, test):
+    """A build with these parameters is running (an earlier apply timed out?): wait for it,
+    never start a duplicate."""
+    what = f"Build #{last['number']} of {name}"
+    if test:
+        ret["result"] = None
+        ret["comment"] = (
+            f"{what} with these parameters is running; it would be waited "
+            f"for (up to {wait['timeout']}s), nothing triggered"
+        )
+        return ret
+    res = __salt__["jenkins.build_wait"](name, last["number"], **wait)
+    return _finished(ret, f"{what} (already running, waited for)", res, ok, wait["timeout"])
+
+
+def _would_trigger(ret, name, parameters, exists):
+    """Test mode: the build that would be triggered (parameter names only)."""
+    names = ", ".join(sorted(parameters)) if parameters else "none"
+    ret["result"] = None
+    ret["changes"] = {"build": {"old": None, "new": f"{name} (to be triggered)"}}
+    ret["comment"] = f"A build of {name} would be triggered (parameters: {names})"
+    if not exists:
+        ret["comment"] += "; the job does not exist yet"
     return ret
+
+
+def _trigger(ret, name, parameters, wait, ok):
+    """Trigger a build through the queue and wait for it."""
+    res = __salt__["jenkins.build"](name, parameters=parameters, wait=True, **wait)
+    ret["changes"] = {
+        "build": {
+            "old": None,
+            "new": {k: res[k] for k in ("number", "queue_id", "result", "url")},
+        }
+    }
+    queued = f"queued a build of {name} (queue item {res['queue_id']})"
+    if res["number"] is None:
+        return chain_states.fail(
+            ret,
+            f"Build of {name} did not leave the queue within {wait['timeout']}s "
+            f"(queue item {res['queue_id']}: {res.get('why') or 'no reason'})",
+            done=[queued],
+        )
+    done = [queued, f"build #{res['number']} started"]
+    return _finished(ret, f"Build #{res['number']} of {name}", res, ok, wait["timeout"], done)
 
 
 def succeeded(
@@ -110,14 +155,13 @@ def succeeded(
                 REVISION: abc123
             - timeout: 300
     """
-    ret = {"name": name, "result": True, "comment": "", "changes": {}}
+    ret = chain_states.new_ret(name)
     test = __opts__["test"]
     try:
         accept_unstable, force = _check(
             name, parameters, timeout, poll_interval, tail_lines, accept_unstable, force
         )
         ok = ("SUCCESS", "UNSTABLE") if accept_unstable else ("SUCCESS",)
-        names = ", ".join(sorted(parameters)) if parameters else "none"
         wait = {
             "timeout": timeout,
             "poll_interval": poll_interval,
@@ -129,49 +173,17 @@ def succeeded(
         if exists and not force:
             last = __salt__["jenkins.last_build_with"](name, parameters=parameters, profile=profile)
         if last and last.get("building"):
-            # an earlier run (timed out?) left it running: wait for it, never start a duplicate
-            what = f"Build #{last['number']} of {name}"
-            if test:
-                ret["result"] = None
-                ret["comment"] = (
-                    f"{what} with these parameters is running; it would be waited "
-                    f"for (up to {timeout}s), nothing triggered"
-                )
-                return ret
-            res = __salt__["jenkins.build_wait"](name, last["number"], **wait)
-            return _finished(ret, f"{what} (already running, waited for)", res, ok, timeout)
+            return _wait_running(ret, name, last, wait, ok, test)
         if last and last["result"] in ok:
             ret["comment"] = (
                 f"Build #{last['number']} of {name} with these parameters already {last['result']}"
             )
             return ret
         if test:
-            ret["result"] = None
-            ret["changes"] = {"build": {"old": None, "new": f"{name} (to be triggered)"}}
-            ret["comment"] = f"A build of {name} would be triggered (parameters: {names})"
-            if not exists:
-                ret["comment"] += "; the job does not exist yet"
-            return ret
+            return _would_trigger(ret, name, parameters, exists)
         if not exists:
             raise CommandExecutionError(f"Job {name} does not exist")
-        res = __salt__["jenkins.build"](name, parameters=parameters, wait=True, **wait)
-        ret["changes"] = {
-            "build": {
-                "old": None,
-                "new": {k: res[k] for k in ("number", "queue_id", "result", "url")},
-            }
-        }
-        if res["number"] is None:
-            ret["result"] = False
-            ret["comment"] = (
-                f"Build of {name} did not leave the queue within {timeout}s "
-                f"(queue item {res['queue_id']}: {res.get('why') or 'no reason'})"
-            )
-            return ret
-        return _finished(ret, f"Build #{res['number']} of {name}", res, ok, timeout)
-    except (CommandExecutionError, SaltInvocationError) as err:
-        ret["result"] = False
-        ret["comment"] = str(err)
-        if test:
-            ret["changes"] = {}
+        return _trigger(ret, name, parameters, wait, ok)
+    except chain_states.CAUGHT as err:
+        chain_states.fail(ret, err, changes={})
     return ret

@@ -47,9 +47,6 @@ def __virtual__():
     return chain_states.needs(__salt__, __virtualname__, "jenkins.job_compare")
 
 
-_ret = chain_states.new_ret
-
-
 def _same_spelling(name, stored):
     """Jenkins' item names are case-insensitive (``Jenkins.items``): ``job/App`` reads job
     ``app``. Managing it under another spelling would edit (or delete) that job silently."""
@@ -95,83 +92,92 @@ def present(name, config=None, jjb=None, enabled=None, ignore=None, saltenv=None
                       - shell: echo hello
             - enabled: true
     """
-    ret = _ret(name)
+    ret = chain_states.new_ret(name)
     saltenv = saltenv or __env__ or "base"
     test = __opts__["test"]
+    done, warnings = [], []
     try:
-        chain_jenkins_client.job_path(name)
-        if enabled is not None and not isinstance(enabled, bool):
-            raise SaltInvocationError("enabled must be true or false")
-        if config is None and jjb is None and enabled is None:
-            raise SaltInvocationError("declare config (XML), jjb (YAML) or enabled")
-        if not isinstance(saltenv, str):
-            raise SaltInvocationError("saltenv must be a fileserver environment name")
-        chain_jenkins_jobs.ignore_paths(ignore)
-        notes = []
+        _check_present(name, config, jjb, enabled, ignore, saltenv)
         existed = True
         if config is not None or jjb is not None:
-            cmp = __salt__["jenkins.job_compare"](
-                name, config=config, jjb=jjb, saltenv=saltenv, ignore=ignore, profile=profile
-            )
-            existed = cmp["exists"]
-            _same_spelling(name, cmp.get("name"))
-            if enabled is not None and cmp.get("disabled") is enabled:
-                flag = str(enabled).lower()
-                raise SaltInvocationError(
-                    f"enabled: {flag} contradicts <disabled>{flag}</disabled> in the job's "
-                    "config; declare one of them"
-                )
-            if not cmp["exists"]:
-                ret["changes"]["job"] = {"old": None, "new": name}
-                ret["changes"]["config"] = {"diff": cmp["diff"]}
-                if not test:
-                    __salt__["jenkins.job_create"](name, config_xml=cmp["xml"], profile=profile)
-                    notes.append("created")
-            elif cmp["changed"]:
-                ret["changes"]["config"] = {"diff": cmp["diff"]}
-                if not test:
-                    __salt__["jenkins.job_update"](name, config_xml=cmp["xml"], profile=profile)
-                    notes.append("config updated")
-            if ret["changes"] and not test:
-                after = __salt__["jenkins.job_compare"](
-                    name, config=cmp["xml"], ignore=ignore, profile=profile
-                )
-                if after["changed"]:
-                    notes.append(
-                        "warning: Jenkins did not keep part of the declared config, "
-                        "the next run will report it again:\n" + after["diff"]
-                    )
+            declared = {"config": config, "jjb": jjb, "saltenv": saltenv, "ignore": ignore}
+            existed = _converge_config(ret, name, declared, enabled, profile, test, done, warnings)
         if enabled is not None:
-            pending = test and not existed
-            current = None if pending else __salt__["jenkins.job_enabled"](name, profile=profile)
-            if current is None and not pending:
-                raise CommandExecutionError(f"Job {name} does not exist")
-            if current is not enabled:
-                ret["changes"]["enabled"] = {"old": current, "new": enabled}
-                if not test:
-                    func = "jenkins.job_enable" if enabled else "jenkins.job_disable"
-                    __salt__[func](name, profile=profile)
-                    notes.append("enabled" if enabled else "disabled")
-        if not ret["changes"]:
-            ret["comment"] = f"Job {name} is as declared"
-            return ret
-        if test:
-            ret["result"] = None
-            verbs = {"config": "updated", "enabled": "enabled" if enabled else "disabled"}
-            what = (
-                "created"
-                if "job" in ret["changes"]
-                else ", ".join(verbs[k] for k in ret["changes"])
-            )
-            ret["comment"] = f"Job {name} would be {what}"
-            return ret
-        ret["comment"] = f"Job {name} " + "; ".join(notes)
-    except (CommandExecutionError, SaltInvocationError) as err:
-        ret["result"] = False
-        ret["comment"] = str(err)
-        if test or not ret["changes"]:
-            ret["changes"] = {}
+            _converge_enabled(ret, name, enabled, test and not existed, test, profile, done)
+    except chain_states.CAUGHT as err:
+        steps = [f"job {name} {step}" for step in done]
+        return chain_states.fail(ret, err, done=steps, changes={} if test else None)
+    if not ret["changes"]:
+        ret["comment"] = f"Job {name} is as declared"
+    elif test:
+        ret["result"] = None
+        verbs = {"config": "updated", "enabled": "enabled" if enabled else "disabled"}
+        what = "created" if "job" in ret["changes"] else ", ".join(verbs[k] for k in ret["changes"])
+        ret["comment"] = f"Job {name} would be {what}"
+    else:
+        ret["comment"] = f"Job {name} " + "; ".join(done + warnings)
     return ret
+
+
+def _check_present(name, config, jjb, enabled, ignore, saltenv):
+    """``present``'s arguments, before any request."""
+    chain_jenkins_client.job_path(name)
+    if enabled is not None and not isinstance(enabled, bool):
+        raise SaltInvocationError("enabled must be true or false")
+    if config is None and jjb is None and enabled is None:
+        raise SaltInvocationError("declare config (XML), jjb (YAML) or enabled")
+    if not isinstance(saltenv, str):
+        raise SaltInvocationError("saltenv must be a fileserver environment name")
+    chain_jenkins_jobs.ignore_paths(ignore)
+
+
+def _converge_config(ret, name, declared, enabled, profile, test, done, warnings):
+    """Create or update the job from its declared XML/JJB (``declared``: config, jjb,
+    saltenv, ignore); ``done`` gets what was written, ``warnings`` what Jenkins did not keep.
+    Returns whether the job existed."""
+    ignore = declared["ignore"]
+    cmp = __salt__["jenkins.job_compare"](name, profile=profile, **declared)
+    _same_spelling(name, cmp.get("name"))
+    if enabled is not None and cmp.get("disabled") is enabled:
+        flag = str(enabled).lower()
+        raise SaltInvocationError(
+            f"enabled: {flag} contradicts <disabled>{flag}</disabled> in the job's "
+            "config; declare one of them"
+        )
+    if not cmp["exists"]:
+        ret["changes"]["job"] = {"old": None, "new": name}
+        ret["changes"]["config"] = {"diff": cmp["diff"]}
+        if not test:
+            __salt__["jenkins.job_create"](name, config_xml=cmp["xml"], profile=profile)
+            done.append("created")
+    elif cmp["changed"]:
+        ret["changes"]["config"] = {"diff": cmp["diff"]}
+        if not test:
+            __salt__["jenkins.job_update"](name, config_xml=cmp["xml"], profile=profile)
+            done.append("config updated")
+    if ret["changes"] and not test:
+        after = __salt__["jenkins.job_compare"](
+            name, config=cmp["xml"], ignore=ignore, profile=profile
+        )
+        if after["changed"]:
+            warnings.append(
+                "warning: Jenkins did not keep part of the declared config, "
+                "the next run will report it again:\n" + after["diff"]
+            )
+    return cmp["exists"]
+
+
+def _converge_enabled(ret, name, enabled, pending, test, profile, done):
+    """Enable or disable the job (``pending``: it is yet to be created, under test)."""
+    current = None if pending else __salt__["jenkins.job_enabled"](name, profile=profile)
+    if current is None and not pending:
+        raise CommandExecutionError(f"Job {name} does not exist")
+    if current is not enabled:
+        ret["changes"]["enabled"] = {"old": current, "new": enabled}
+        if not test:
+            func = "jenkins.job_enable" if enabled else "jenkins.job_disable"
+            __salt__[func](name, profile=profile)
+            done.append("enabled" if enabled else "disabled")
 
 
 def absent(name, profile=None):
@@ -184,7 +190,7 @@ def absent(name, profile=None):
           jenkins_job.absent:
             - profile: ci
     """
-    ret = _ret(name)
+    ret = chain_states.new_ret(name)
     try:
         chain_jenkins_client.job_path(name)
         data = __salt__["jenkins.job_info"](name, profile=profile)
@@ -195,6 +201,6 @@ def absent(name, profile=None):
         ret["changes"] = {"job": {"old": name, "new": None}}
         delete = functools.partial(__salt__["jenkins.job_delete"], name, profile=profile)
         chain_states.act(ret, __opts__["test"], f"Job {name}", "deleted", delete)
-    except (CommandExecutionError, SaltInvocationError) as err:
-        ret.update(result=False, comment=str(err), changes={})
+    except chain_states.CAUGHT as err:
+        chain_states.fail(ret, err, changes={})
     return ret

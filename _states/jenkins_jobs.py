@@ -20,9 +20,14 @@ way, or by another ``jenkins_jobs.applied``, are never touched.
 
 import os
 import re
-import xml.etree.ElementTree as ET
 
 from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+try:
+    from saltext.chain.utils import chain_jenkins_xml, chain_states
+except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
+    import chain_jenkins_xml
+    import chain_states
 
 __virtualname__ = "jenkins_jobs"
 
@@ -31,9 +36,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,80}$")
 
 
 def __virtual__():
-    if "jenkins.job_render" not in __salt__:
-        return (False, "the jenkins execution module is not available")
-    return __virtualname__
+    return chain_states.needs(__salt__, __virtualname__, "jenkins.job_render")
 
 
 def _sources(source, saltenv):
@@ -72,26 +75,73 @@ def _sources(source, saltenv):
         raise SaltInvocationError(f"source: no .yaml/.yml file under {source}")
     out = []
     for path in paths:
-        with open(path, encoding="utf-8") as handle:
-            out.append((path, handle.read()))
+        try:
+            with open(path, encoding="utf-8") as handle:
+                out.append((path, handle.read()))
+        except (OSError, UnicodeDecodeError) as err:
+            raise CommandExecutionError(f"source: cannot read {path}: {err}") from err
     return out
 
 
-def _marked(xml_text, mark):
-    """The job XML with ``mark`` appended to its description."""
-    decl = ""
-    body = xml_text.lstrip()
-    if body.startswith("<?xml"):
-        decl, body = body.split("?>", 1)
-        decl += "?>\n"
-    root = ET.fromstring(body)
-    desc = root.find("description")
-    if desc is None:
-        desc = ET.Element("description")
-        root.insert(0, desc)
-    text = (desc.text or "").rstrip()
-    desc.text = f"{text}\n\n{mark}" if text else mark
-    return decl + ET.tostring(root, encoding="unicode")
+def _check(name, source, prune, saltenv, profile):
+    """Every argument, before anything is read."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise SaltInvocationError(
+            f"name: expected letters, digits, '.', '_' or '-' (the marker id), got {name!r}"
+        )
+    if not isinstance(source, str) or not source.strip():
+        raise SaltInvocationError("source: expected a salt:// path or an absolute path")
+    if prune not in (True, False):
+        raise SaltInvocationError(f"prune: expected true or false, got {prune!r}")
+    if not isinstance(saltenv, str) or not saltenv:
+        raise SaltInvocationError(f"saltenv: expected an environment name, got {saltenv!r}")
+    if profile is not None and not isinstance(profile, (str, dict)):
+        raise SaltInvocationError("profile must be a name or a mapping")
+
+
+def _write_jobs(rendered, mark, test, profile, done):
+    """Create or update every rendered job (marked); ``done`` gets each job written, as
+    ``(verb, job)``. Returns ``(created, updated)``."""
+    created, updated = [], []
+    for job, xml_text in sorted(rendered.items()):
+        xml_text = chain_jenkins_xml.with_description_mark(xml_text, mark)
+        diff = __salt__["jenkins.job_compare"](job, config=xml_text, profile=profile)
+        if not diff["exists"]:
+            created.append(job)
+            if not test:
+                __salt__["jenkins.job_create"](job, config_xml=xml_text, profile=profile)
+                done.append(("created", job))
+        elif diff["changed"]:
+            updated.append(job)
+            if not test:
+                __salt__["jenkins.job_update"](job, config_xml=xml_text, profile=profile)
+                done.append(("updated", job))
+    return created, updated
+
+
+def _prune(rendered, mark, test, profile, done):
+    """Delete the jobs carrying ``mark`` that the YAML no longer renders; returns their
+    names (``done`` gets each job deleted)."""
+    deleted = []
+    for job in __salt__["jenkins.jobs"](profile=profile):
+        full = job.get("fullname") or job.get("name")
+        if full in rendered:
+            continue
+        config = __salt__["jenkins.job_config"](full, profile=profile) or ""
+        if mark in chain_jenkins_xml.description(config):
+            deleted.append(full)
+            if not test:
+                __salt__["jenkins.job_delete"](full, profile=profile)
+                done.append(("deleted", full))
+    return deleted
+
+
+def _written(done):
+    """``changes`` for the jobs really written, by verb."""
+    changes = {}
+    for verb, job in done:
+        changes.setdefault(verb, []).append(job)
+    return changes
 
 
 def applied(name, source, prune=False, profile=None, saltenv="base"):
@@ -107,6 +157,8 @@ def applied(name, source, prune=False, profile=None, saltenv="base"):
         Delete the jobs carrying this state's marker that the YAML no longer renders.
     profile
         Jenkins connection profile.
+    saltenv
+        Fileserver environment of a ``salt://`` source (default ``base``).
 
     .. code-block:: yaml
 
@@ -115,57 +167,21 @@ def applied(name, source, prune=False, profile=None, saltenv="base"):
             - source: salt://jobs
             - prune: true
     """
-    ret = {"name": name, "changes": {}, "result": True, "comment": ""}
+    ret = chain_states.new_ret(name)
+    test = __opts__["test"]
+    done = []
     try:
-        if not isinstance(name, str) or not _NAME.match(name):
-            raise SaltInvocationError(
-                f"name: expected letters, digits, '.', '_' or '-' (the marker id), got {name!r}"
-            )
-        if not isinstance(source, str) or not source.strip():
-            raise SaltInvocationError("source: expected a salt:// path or an absolute path")
-        if prune not in (True, False):
-            raise SaltInvocationError(f"prune: expected true or false, got {prune!r}")
-        if not isinstance(saltenv, str) or not saltenv:
-            raise SaltInvocationError(f"saltenv: expected an environment name, got {saltenv!r}")
-        if profile is not None and not isinstance(profile, (str, dict)):
-            raise SaltInvocationError("profile must be a name or a mapping")
+        _check(name, source, prune, saltenv, profile)
         mark = MARK.format(name)
         texts = _sources(source.strip(), saltenv)
         rendered = __salt__["jenkins.job_render"]("\n".join(text for _path, text in texts))
         if not rendered:
             raise SaltInvocationError(f"source: {source} renders no job")
-        test = bool(__opts__.get("test"))
-        created, updated, deleted = [], [], []
-        for job, xml_text in sorted(rendered.items()):
-            xml_text = _marked(xml_text, mark)
-            diff = __salt__["jenkins.job_compare"](job, config=xml_text, profile=profile)
-            if not diff["exists"]:
-                created.append(job)
-                if not test:
-                    __salt__["jenkins.job_create"](job, config_xml=xml_text, profile=profile)
-            elif diff["changed"]:
-                updated.append(job)
-                if not test:
-                    __salt__["jenkins.job_update"](job, config_xml=xml_text, profile=profile)
-        if prune:
-            for job in __salt__["jenkins.jobs"](profile=profile):
-                full = job.get("fullname") or job.get("name")
-                if full in rendered:
-                    continue
-                config = __salt__["jenkins.job_config"](full, profile=profile) or ""
-                if mark in _description(config):
-                    deleted.append(full)
-                    if not test:
-                        __salt__["jenkins.job_delete"](full, profile=profile)
-    except (SaltInvocationError, CommandExecutionError) as err:
-        ret.update(
-            result=False,
-            comment=str(err).strip().splitlines()[0] if str(err) else type(err).__name__,
-        )
-        return ret
-    except Exception as err:  # noqa: BLE001 - never a traceback to the user
-        ret.update(result=False, comment=f"{type(err).__name__}: {err}".splitlines()[0])
-        return ret
+        created, updated = _write_jobs(rendered, mark, test, profile, done)
+        deleted = _prune(rendered, mark, test, profile, done) if prune else []
+    except chain_states.CAUGHT as err:
+        steps = [f"{verb} {job}" for verb, job in done]
+        return chain_states.fail(ret, err, done=steps, changes=_written(done))
     for key, jobs in (("created", created), ("updated", updated), ("deleted", deleted)):
         if jobs:
             ret["changes"][key] = jobs
@@ -179,14 +195,3 @@ def applied(name, source, prune=False, profile=None, saltenv="base"):
     else:
         ret["comment"] = ("Applied " if ret["changes"] else "As declared: ") + summary
     return ret
-
-
-def _description(config_xml):
-    try:
-        body = (
-            config_xml.split("?>", 1)[1] if config_xml.lstrip().startswith("<?xml") else config_xml
-        )
-        desc = ET.fromstring(body).find("description")
-    except (ET.ParseError, IndexError):
-        return ""
-    return (desc.text or "") if desc is not None else ""

@@ -40,9 +40,6 @@ def __virtual__():
     return chain_states.needs(__salt__, __virtualname__, "jenkins.node_compare")
 
 
-_ret = chain_states.new_ret
-
-
 def _act(ret, what, verb, func, name, **kwargs):
     """Under test say what would be done, else call ``__salt__[func]``; returns ``ret``."""
     action = functools.partial(__salt__[func], name, **kwargs)
@@ -84,7 +81,7 @@ def present(
             - mode: EXCLUSIVE
             - web_socket: true
     """
-    ret = _ret(name)
+    ret = chain_states.new_ret(name)
     declared = {
         k: v
         for k, v in {
@@ -110,8 +107,8 @@ def present(
         ret["changes"] = diff
         verb = f"reconfigured ({', '.join(sorted(diff))})"
         _act(ret, f"Node {name}", verb, "jenkins.node_reconfigure", name, **args)
-    except (CommandExecutionError, SaltInvocationError) as err:
-        ret.update(result=False, comment=str(err), changes={})
+    except chain_states.CAUGHT as err:
+        chain_states.fail(ret, err, changes={})
     return ret
 
 
@@ -125,15 +122,15 @@ def absent(name, profile=None):
           jenkins_node.absent:
             - profile: ci
     """
-    ret = _ret(name)
+    ret = chain_states.new_ret(name)
     try:
         if not __salt__["jenkins.node_exists"](name, profile=profile):
             ret["comment"] = f"Node {name} is absent"
             return ret
         ret["changes"] = {"node": {"old": name, "new": None}}
         _act(ret, f"Node {name}", "deleted", "jenkins.node_delete", name, profile=profile)
-    except (CommandExecutionError, SaltInvocationError) as err:
-        ret.update(result=False, comment=str(err), changes={})
+    except chain_states.CAUGHT as err:
+        chain_states.fail(ret, err, changes={})
     return ret
 
 
@@ -155,7 +152,7 @@ def enabled(name, profile=None):
             - require:
               - jenkins_node: agent1
     """
-    ret = _ret(name)
+    ret = chain_states.new_ret(name)
     try:
         temp, reason = _offline(name, profile)
         if not temp:
@@ -164,8 +161,8 @@ def enabled(name, profile=None):
         ret["changes"] = {"temporarily_offline": {"old": True, "new": False}}
         verb = f"brought back online (was offline: {reason or 'no message'})"
         _act(ret, f"Node {name}", verb, "jenkins.node_enable", name, profile=profile)
-    except (CommandExecutionError, SaltInvocationError) as err:
-        ret.update(result=False, comment=str(err), changes={})
+    except chain_states.CAUGHT as err:
+        chain_states.fail(ret, err, changes={})
     return ret
 
 
@@ -180,7 +177,7 @@ def disabled(name, message=None, profile=None):
           jenkins_node.disabled:
             - message: disk replacement, back on Monday
     """
-    ret = _ret(name)
+    ret = chain_states.new_ret(name)
     try:
         if message is not None and (
             not isinstance(message, (str, int, float)) or isinstance(message, bool)
@@ -201,6 +198,6 @@ def disabled(name, message=None, profile=None):
             verb = "given a new offline message"
         disable = {"message": msg or "", "profile": profile}
         _act(ret, f"Node {name}", verb, "jenkins.node_disable", name, **disable)
-    except (CommandExecutionError, SaltInvocationError) as err:
-        ret.update(result=False, comment=str(err), changes={})
+    except chain_states.CAUGHT as err:
+        chain_states.fail(ret, err, changes={})
     return ret

@@ -19,7 +19,7 @@ version (compared the way Jenkins orders versions: ``2.10`` > ``2.9``, ``1.2.3-b
         - profile: ci
 """
 
-from salt.exceptions import CommandExecutionError, SaltInvocationError
+from salt.exceptions import SaltInvocationError
 
 try:
     from saltext.chain.utils import chain_errors, chain_jenkins_version, chain_states
@@ -76,6 +76,26 @@ def _checked(wanted):
     return out
 
 
+def _verdicts(wanted, have, active):
+    """``({plugin: what is wrong}, ["plugin version" of the good ones])`` from what the
+    controller has (``jenkins.plugins``)."""
+    problems, good = {}, []
+    for plugin, minimum in wanted:
+        data = have.get(plugin)
+        if data is None:
+            problems[plugin] = f"{plugin} is not installed"
+        elif (
+            minimum is not None and chain_jenkins_version.compare(str(data["version"]), minimum) < 0
+        ):
+            problems[plugin] = f"{plugin} is {data['version']}, older than {minimum}"
+        elif active and not data.get("active"):
+            off = "" if data.get("enabled") else " (disabled)"
+            problems[plugin] = f"{plugin} {data['version']} is installed but not active{off}"
+        else:
+            good.append(f"{plugin} {data['version']}")
+    return problems, good
+
+
 def installed(name, version=None, active=True, plugins=None, profile=None):
     """
     Verify that plugins are installed, recent enough and active. Never installs.
@@ -97,36 +117,20 @@ def installed(name, version=None, active=True, plugins=None, profile=None):
           jenkins_plugin.installed:
             - version: "5.2.0"
     """
-    ret = {"name": name, "result": True, "comment": "", "changes": {}}
+    ret = chain_states.new_ret(name)
     try:
         wanted = _wanted(name, version, plugins)
         active = chain_errors.as_bool(active, "active")
         have = __salt__["jenkins.plugins"](profile=profile)
-        problems, good = [], []
-        for plugin, minimum in wanted:
-            data = have.get(plugin)
-            if data is None:
-                problems.append(f"{plugin} is not installed")
-                continue
-            if (
-                minimum is not None
-                and chain_jenkins_version.compare(str(data["version"]), minimum) < 0
-            ):
-                problems.append(f"{plugin} is {data['version']}, older than {minimum}")
-                continue
-            if active and not data.get("active"):
-                off = "" if data.get("enabled") else " (disabled)"
-                problems.append(f"{plugin} {data['version']} is installed but not active{off}")
-                continue
-            good.append(f"{plugin} {data['version']}")
+        problems, good = _verdicts(wanted, have, active)
         if problems:
-            ret["result"] = False
-            ret["comment"] = (
-                "Plugins missing or not usable (they are baked into the controller "
-                "image; this state never installs): " + "; ".join(problems)
+            return chain_states.fail(
+                ret,
+                f"Plugins missing or not usable: {', '.join(problems)}\n"
+                + "\n".join(problems.values())
+                + "\n(plugins are baked into the controller image; this state never installs)",
             )
-        else:
-            ret["comment"] = "Plugins installed: " + ", ".join(good)
-    except (CommandExecutionError, SaltInvocationError) as err:
-        ret.update(result=False, comment=str(err))
+        ret["comment"] = "Plugins installed: " + ", ".join(good)
+    except chain_states.CAUGHT as err:
+        chain_states.fail(ret, err)
     return ret

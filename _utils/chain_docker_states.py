@@ -1,8 +1,8 @@
 """
 Steps the ``container_image``, ``container_network`` and ``container_volume`` states share:
 create what is missing, leave what is as declared, remove what is present, each honouring test
-mode, with the state's ``ret`` filled in the same words. The engine calls are passed in
-(``__salt__`` functions), so nothing here touches Salt's dunders.
+mode, with the state's ``ret`` (made by ``chain_states.new_ret``) filled in the same words. The
+engine calls are passed in (``__salt__`` functions), so nothing here touches Salt's dunders.
 """
 
 try:
@@ -10,7 +10,6 @@ try:
 except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
     import chain_states
 
-new_ret = chain_states.new_ret
 _act = chain_states.act
 
 

@@ -587,3 +587,37 @@ def agent_secret(text):
         arg = root.find(".//argument")
     secret = (arg.text or "").strip() if arg is not None else ""
     return secret or None
+
+
+# ---------------------------------------------------------------------------------------------
+# Job descriptions (the marker of jenkins_jobs.applied)
+# ---------------------------------------------------------------------------------------------
+
+_DECLARATION_RE = re.compile(r"^\s*(<\?xml[^>]*\?>)")
+
+
+def with_description_mark(xml_text, mark):
+    """The job document ``xml_text`` with ``mark`` appended to its ``<description>`` (after a
+    blank line; a missing description is created as the root's first child). The XML
+    declaration is kept as it was; control-character references stay references.
+    :class:`BadInput` when the document is not well-formed."""
+    root = parse(xml_text, "job XML")
+    desc = root.find("description")
+    if desc is None:
+        desc = ET.Element("description")
+        root.insert(0, desc)
+    text = (desc.text or "").rstrip()
+    desc.text = f"{text}\n\n{mark}" if text else mark
+    declaration = _DECLARATION_RE.match(xml_text)
+    head = declaration.group(1) + "\n" if declaration else ""
+    return head + unhide_controls(ET.tostring(root, encoding="unicode"))
+
+
+def description(xml_text):
+    """The text of a job document's ``<description>``; ``""`` when there is none or the text
+    is not well-formed XML (a job nobody can read is nobody's)."""
+    try:
+        desc = parse(xml_text, "job XML").find("description")
+    except BadInput:
+        return ""
+    return unhide_controls(desc.text or "") if desc is not None else ""

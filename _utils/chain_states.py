@@ -4,7 +4,8 @@ change: under ``test=True`` say what would happen (``result: None``), else do it
 was done, in the same words. The action is passed in (a ``__salt__`` function bound to its
 arguments), so nothing here touches Salt's dunders.
 
-The convention every state module keeps (``CONTRIBUTING.md`` says it for contributors):
+The convention every state module keeps (``docs/state-conventions.md`` says it for
+contributors):
 
 * the return starts as :func:`new_ret`;
 * a failure is reported by :func:`fail`: the comment's first line names what failed, in one

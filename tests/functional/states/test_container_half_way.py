@@ -26,7 +26,8 @@ def test_volume_removed_then_refused_reports_the_removal(states, modules, engine
     )
     assert ret.result is False
     assert ret.changes == {"volume": {"old": vol, "new": None}}
-    assert "was removed but could not be created again" in ret.comment
+    assert ret.comment.startswith(f"Volume {vol} could not be created again: ")
+    assert f"already done: removed volume {vol}" in ret.comment
     assert "invalid option" in ret.comment
     assert modules.container.volume_inspect(vol, profile=engine) is None
     # The next run converges to the declared volume once the declaration is fixed.
@@ -50,7 +51,10 @@ def test_network_removed_then_refused_reports_removal_and_disconnection(states, 
     assert ret.result is False, ret.comment
     assert ret.changes["network"] == {"old": net, "new": None}
     assert ret.changes["disconnected"] == {"old": [ctr], "new": [ctr]}
-    assert "the old network was removed" in ret.comment and ctr in ret.comment
+    first, *_, last = ret.comment.splitlines()
+    assert first.startswith(f"Network {net} could not be recreated: ")
+    assert f"containers left disconnected: {ctr}" in ret.comment
+    assert last == f"already done: disconnected {ctr}; removed the old network"
     assert modules.container.network_inspect(net, profile=engine) is None
     nets = modules.container.inspect(ctr, profile=engine)["NetworkSettings"]["Networks"]
     assert net not in nets

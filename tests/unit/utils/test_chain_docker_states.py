@@ -1,12 +1,13 @@
 """chain_docker_states: the create/as-declared/remove steps of the image, network, volume states."""
 
 from saltext.chain.utils import chain_docker_states as steps
+from saltext.chain.utils import chain_states
 
 
 def test_missing_is_created_or_would_be():
     calls = []
     for test in (True, False):
-        ret = steps.new_ret("v")
+        ret = chain_states.new_ret("v")
         assert steps.settled(ret, "Volume", "v", test, None, lambda: calls.append("create"))
         assert ret["changes"] == {"volume": {"old": None, "new": "v"}}
         assert (ret["result"], ret["comment"]) == (
@@ -16,7 +17,7 @@ def test_missing_is_created_or_would_be():
 
 
 def test_as_declared_and_differing():
-    ret = steps.new_ret("n")
+    ret = chain_states.new_ret("n")
     assert steps.settled(ret, "Network", "n", False, {"changes": {}}, None)
     assert ret == {
         "name": "n",
@@ -25,21 +26,35 @@ def test_as_declared_and_differing():
         "changes": {},
     }
     assert (
-        steps.settled(steps.new_ret("n"), "Network", "n", False, {"changes": {"x": 1}}, None)
+        steps.settled(chain_states.new_ret("n"), "Network", "n", False, {"changes": {"x": 1}}, None)
         is False
     )
 
 
 def test_remove_present():
     calls = []
-    ret = steps.remove_present(steps.new_ret("i"), "Image", "i", False, None, calls.append, {})
+    ret = steps.remove_present(
+        chain_states.new_ret("i"), "Image", "i", False, None, calls.append, {}
+    )
     assert ret["comment"] == "Image i is absent" and ret["changes"] == {}
     change = {"image_id": {"old": "abc", "new": None}}
     dry = steps.remove_present(
-        steps.new_ret("i"), "Image", "i", True, {"Id": "abc"}, lambda: calls.append("rm"), change
+        chain_states.new_ret("i"),
+        "Image",
+        "i",
+        True,
+        {"Id": "abc"},
+        lambda: calls.append("rm"),
+        change,
     )
     assert dry["result"] is None and dry["changes"] == change and calls == []
     real = steps.remove_present(
-        steps.new_ret("i"), "Image", "i", False, {"Id": "abc"}, lambda: calls.append("rm"), change
+        chain_states.new_ret("i"),
+        "Image",
+        "i",
+        False,
+        {"Id": "abc"},
+        lambda: calls.append("rm"),
+        change,
     )
     assert real["comment"] == "Image i removed" and calls == ["rm"]

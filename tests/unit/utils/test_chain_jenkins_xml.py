@@ -252,3 +252,41 @@ def test_jenkins_redaction_for_readers_without_configure_is_not_a_difference():
     ]
     cmp = X.compare(desired.replace("bob", "eve"), "<cfg><password>********</password></cfg>")
     assert "********" not in cmp["diff"] and "hunter2" not in cmp["diff"]
+
+
+# --------------------------------------------------------------- job descriptions (marker)
+
+
+def test_description_mark_appended_after_the_text_and_read_back():
+    doc = (
+        "<?xml version='1.1' encoding='UTF-8'?>\n"
+        "<project><description>build it</description><builders/></project>"
+    )
+    marked = X.with_description_mark(doc, "[managed by salt jenkins_jobs.applied: ci]")
+    assert marked.startswith("<?xml version='1.1' encoding='UTF-8'?>\n<project>")
+    assert X.description(marked) == "build it\n\n[managed by salt jenkins_jobs.applied: ci]"
+    assert "<builders />" in marked
+
+
+def test_description_mark_creates_a_missing_description_first():
+    marked = X.with_description_mark("<project><builders/></project>", "[m]")
+    assert marked.startswith("<project><description>[m]</description>")
+    assert X.description(marked) == "[m]"
+
+
+def test_description_mark_keeps_control_character_references():
+    doc = "<project><builders><a>&#27;[31mred</a></builders></project>"
+    marked = X.with_description_mark(doc, "[m]")
+    assert "&#x1b;[31mred" in marked and X.parse(marked).find("builders/a") is not None
+
+
+def test_description_mark_refuses_a_malformed_document():
+    with pytest.raises(X.BadInput, match="job XML is not well-formed"):
+        X.with_description_mark("<project>", "[m]")
+
+
+@pytest.mark.parametrize(
+    "doc", ["not xml <", "", "<project/>", "<project><description/></project>"]
+)
+def test_description_of_anything_unreadable_or_empty_is_empty(doc):
+    assert X.description(doc) == ""
