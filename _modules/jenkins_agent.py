@@ -439,8 +439,9 @@ def _pool_agents(conf, pool, engine, accepted, digest):
                 "node": labels.get(_plan.LABEL_NODE) or name,
                 "state": row.get("state"),
                 "created": int(labels.get(_plan.LABEL_PREFIX + ".created") or 0),
-                "current": (row.get("image_id") == accepted or accepted is None)
-                and labels.get(_plan.LABEL_CONFIG) == digest,
+                "current": _plan.is_current(
+                    row.get("image_id"), labels.get(_plan.LABEL_CONFIG), accepted, digest
+                ),
             }
         )
     return agents
@@ -497,24 +498,26 @@ def reconcile(name, image, profile=None, engine=None, test=False, accept_image=N
     with _memory(conf, name, write=not test) as memory:
         img = __salt__["container.image_inspect"](image, profile=engine)
         new_id = img["Id"] if img else None
-        if memory.get("config") != digest:
-            memory["config"] = digest
-            _clear_failures(memory)
-        if new_id and memory.get("accepted") != new_id:
-            if accept_image or memory.get("accepted") is None:
-                memory["accepted"] = new_id
-                _clear_failures(memory)
+        _keep(
+            memory, _plan.accept_image(memory, config=digest, image_id=new_id, accept=accept_image)
+        )
         accepted = memory.get("accepted")
         agents = _pool_agents(conf, name, engine, accepted, digest)
-        computers = _read.computers(conf)
-        queue = _read.queue(conf)
-        demand = _plan.demand(queue, opts["labels"], {a["node"] for a in agents})
-        decision = _plan.plan(
-            name, opts, agents, computers, demand, memory, now, _engine_total(engine), _owner()
+        view = _plan.PoolView(
+            pool=name,
+            owner=_owner(),
+            opts=opts,
+            agents=agents,
+            computers=_read.computers(conf),
+            demand=_plan.demand(_read.queue(conf), opts["labels"], {a["node"] for a in agents}),
+            engine_total=_engine_total(engine),
+            now=now,
         )
+        decision = _plan.decide(view, memory)
+        _keep(memory, decision["memory"])
         result.update(
             {
-                "demand": demand,
+                "demand": view.demand,
                 "starting": decision["starting"],
                 "online": decision["online"],
                 "outdated": decision["outdated"],
@@ -537,13 +540,19 @@ def reconcile(name, image, profile=None, engine=None, test=False, accept_image=N
                 }
             )
             return result
-        launch_image = image if new_id is None or accepted in (None, new_id) else accepted
-        _apply(name, opts, conf, engine, decision, result, memory, launch_image)
+        launch_image = _plan.image_to_launch(image, new_id, accepted)
+        _carry_out(name, opts, conf, engine, decision, result, memory, launch_image)
     return result
 
 
+def _keep(memory, new):
+    """The locked memory becomes ``new`` (written back when the lock is released)."""
+    memory.clear()
+    memory.update(new)
+
+
 def _clear_failures(memory):
-    for key in ("failures", "backoff_until", "broken"):
+    for key in _plan.FAILURE_KEYS:
         memory.pop(key, None)
 
 
@@ -647,9 +656,28 @@ def _xml_escape(text):
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _apply(pool, opts, conf, engine, decision, result, memory, image):
-    profile = _PROFILE.get("jenkins")
-    for item in decision["delete"]:
+def _carry_out(pool, opts, conf, engine, decision, result, memory, image):
+    """Do what the pass decided (``chain_agents_plan.decide``): delete, mark temporarily
+    offline, scale down, launch; record each outcome in ``result`` and what the next pass needs
+    (a failure's log tail, launched nodes, launch failures) in ``memory``."""
+    _delete_agents(decision["delete"], engine, result, memory)
+    for verb, nodes, func in (
+        ("disable", decision["disable"], _disable_agent),
+        ("scale down", decision["scale_down"], _scale_down_agent),
+    ):
+        for node in nodes:
+            try:
+                func(node, engine, result, memory)
+            except CommandExecutionError as err:
+                result["errors"].append(f"{verb} {node}: {err}")
+    if decision["launch"]:
+        _launch_agents(pool, decision["launch"], image, opts, conf, engine, result, memory)
+
+
+def _delete_agents(items, engine, result, memory):
+    """Remove the planned nodes and containers; a failed agent's offline cause and log tail
+    become ``last_failure`` (and ``broken`` when the pool is broken)."""
+    for item in items:
         if item.get("failed"):
             tail = _why_offline(item["node"], item["container"], engine)
             memory["last_failure"] = f"{item['node']}: {item['reason']}\n{tail}"
@@ -662,37 +690,36 @@ def _apply(pool, opts, conf, engine, decision, result, memory, image):
         except CommandExecutionError as err:
             result["errors"].append(f"remove {item['node'] or item['container']}: {err}")
 
-    def disable(node):
-        __salt__["jenkins.node_disable"](
-            node, message="jenkins_agent: replaced when idle", profile=profile
-        )
-        result["disabled"].append(node)
 
-    def scale_down(node):
-        __salt__["jenkins.node_disable"](
-            node, message="jenkins_agent: idle, scaling down", profile=profile
-        )
-        info = __salt__["jenkins.node_info"](node, profile=profile) or {}
-        if info.get("idle", True):
-            _remove(node, node, engine)
-            result["scaled_down"].append(node)
-            memory.get("nodes", {}).pop(node, None)
-        else:  # it took a build between the read and the mark: it stays
-            __salt__["jenkins.node_enable"](node, profile=profile)
+def _disable_agent(node, engine, result, memory):  # pylint: disable=unused-argument
+    """Mark an agent temporarily offline: it takes no new build and is replaced when idle."""
+    __salt__["jenkins.node_disable"](
+        node, message="jenkins_agent: replaced when idle", profile=_PROFILE.get("jenkins")
+    )
+    result["disabled"].append(node)
 
-    for verb, nodes, func in (
-        ("disable", decision["disable"], disable),
-        ("scale down", decision["scale_down"], scale_down),
-    ):
-        for node in nodes:
-            try:
-                func(node)
-            except CommandExecutionError as err:
-                result["errors"].append(f"{verb} {node}: {err}")
+
+def _scale_down_agent(node, engine, result, memory):
+    """Mark an idle agent temporarily offline, look again, and remove it if it is still idle;
+    one that took a build in between is enabled again."""
+    profile = _PROFILE.get("jenkins")
+    __salt__["jenkins.node_disable"](
+        node, message="jenkins_agent: idle, scaling down", profile=profile
+    )
+    info = __salt__["jenkins.node_info"](node, profile=profile) or {}
+    if info.get("idle", True):
+        _remove(node, node, engine)
+        result["scaled_down"].append(node)
+        memory.get("nodes", {}).pop(node, None)
+    else:  # it took a build between the read and the mark: it stays
+        __salt__["jenkins.node_enable"](node, profile=profile)
+
+
+def _launch_agents(pool, count, image, opts, conf, engine, result, memory):
+    """Launch ``count`` agents named ``<pool>-<8 hex>`` side by side; a pass with a failed
+    launch counts one failure (back-off, then broken)."""
     description = _plan.description(pool, _owner())
-    nodes = [f"{pool}-{secrets.token_hex(4)}" for _ in range(decision["launch"])]
-    if not nodes:
-        return
+    nodes = [f"{pool}-{secrets.token_hex(4)}" for _ in range(count)]
     # Launches run side by side (at most launch <= max_starting of them): each is a few
     # controller and engine round trips, so a pool of N comes up in about the time of one.
     # Every thread runs in a copy of this call's context (the loader's dunders live there).
@@ -724,12 +751,11 @@ def _apply(pool, opts, conf, engine, decision, result, memory, image):
                 _remove(node, None, engine)
             failed = err
     if failed is not None:  # one failure per pass, as when the launches were one by one
-        memory["failures"] = memory.get("failures", 0) + 1
-        memory["backoff_until"] = time.time() + min(
-            opts["backoff"] * 2 ** (memory["failures"] - 1), opts["backoff_max"]
+        marks = _plan.failure_marks(
+            memory.get("failures", 0), 1, f"launch failed: {failed}", opts, time.time()
         )
-        if memory["failures"] >= opts["max_failures"]:
-            memory["broken"] = f"launch failed: {failed}"
+        memory.update(marks)
+        if "broken" in marks:
             result["broken"] = memory["broken"]
 
 

@@ -1,11 +1,19 @@
 """
 Agent pools: option validation and one reconcile pass as a pure decision.
 
-``plan()`` takes what the caller read (this pool's containers from their labels, the
-controller's computers, the labels queue demand asks for, what earlier passes remembered) and
-returns what to do: how many agents to launch, which to delete and why, which to mark
-temporarily offline, which failed to come online. The caller (``jenkins_agent.reconcile``) does
-the I/O. No Salt dunders here.
+``decide(view, memory)`` takes what the caller read (a ``PoolView``: this pool's containers from
+their labels, the controller's computers, the queue demand it serves, the engine's agent count,
+the clock) and what earlier passes remembered, and returns what to do: how many agents to
+launch, which to delete and why, which to mark temporarily offline, which to scale down, which
+failed to come online, and the new memory (the caller's is not changed). The caller
+(``jenkins_agent.reconcile``) does the I/O. No Salt dunders here.
+
+One function per rule, each tested alone (docs/jenkins_agent.md, "What one reconcile pass
+does"): demand (``demand``, ``wanted_for_demand``), scale-up (``launch_count``), idle
+(``idle_mark``, ``scale_down``), max_uses (``used_up``), failures and back-off
+(``connection``, ``came_online``, ``count_failures``, ``failure_marks``, ``backoff_until``,
+``blocked``), orphans (``orphan_container``, ``orphan_nodes``), rolling image change with the
+canary (``is_current``, ``accept_image``, ``image_to_launch``, ``roll``).
 
 The numbers follow the anchors' and their users' lessons (docs/jenkins_agent.md):
 
@@ -19,6 +27,8 @@ The numbers follow the anchors' and their users' lessons (docs/jenkins_agent.md)
 * only what carries this pool's marks is ever touched.
 """
 
+import copy
+import dataclasses
 import hashlib
 import json
 import math
@@ -286,205 +296,431 @@ def demand(queue_items, pool_labels, pool_nodes=()):
     return count
 
 
-def plan(pool, opts, agents, computers, demand_count, memory, now, engine_total, owner):
-    """One reconcile pass as data.
+# --------------------------------------------------------------------------- one pass, by rule
+#
+# Each rule below is a function of what it needs and returns what it decided; a rule that
+# keeps something for the next pass takes the part of the memory it reads and returns a new
+# one (the caller's dict is never changed). ``decide()`` runs them in order.
 
-    pool, opts
-        The pool's name and validated options.
+#: The memory keys of the failure rule (a new image, a new configuration or the first agent
+#: online clears them).
+FAILURE_KEYS = ("failures", "backoff_until", "broken")
+#: Container states in which an agent may still come (or be) online.
+LIVE_STATES = ("running", "created", "restarting")
+
+# What the connection rule says of an agent whose container lives and whose node exists.
+STARTING = "starting"
+# What the max_uses rule says of an agent that ran ``max_uses`` builds.
+REPLACE = "replace"  # idle: delete it now
+DRAIN = "drain"  # busy: mark it temporarily offline so that it takes no new build
+DRAINING = "draining"  # busy and already marked: wait for its build
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PoolView:
+    """What one reconcile pass read, the input of ``decide()``.
+
+    pool, owner
+        The pool's name and this minion's id (the marks a node of ours carries).
+    opts
+        The pool's validated options (``pool_options()``).
     agents
         This pool's containers: ``[{container, node, state, created, current}]``
-        (``current``: made from the pool's accepted image and configuration).
+        (``current``: made from the pool's accepted image and configuration, ``is_current()``).
     computers
         ``{node: {offline, temporarily_offline, idle, builds, description}}``.
-    demand_count
+    demand
         Buildable queue items this pool serves (``demand()``).
-    memory
-        What earlier passes remembered (mutated and returned in the result).
     engine_total
         Agents (all pools) on this engine.
-
-    Returns ``{launch, delete: [{node, container, reason, failed}], disable: [node],
-    scale_down: [node], starting, online, broken, backoff_until, memory}``.
+    now
+        The pass's clock (seconds).
     """
-    nodes_mem = memory.setdefault("nodes", {})
-    delete, disable, scale_down = [], [], []
-    starting, online, idle, newly_online = [], [], [], []
-    seen = set()
-    for agent in agents:
-        node = agent["node"]
-        seen.add(node)
-        mem = nodes_mem.setdefault(node, {"first_seen": now})
-        comp = computers.get(node)
-        if comp is None:
-            since = mem.setdefault("nodeless_since", now)
-            if now - since >= opts["orphan_grace"] or agent["state"] != "running":
-                delete.append(
-                    {
-                        "node": None,
-                        "container": agent["container"],
-                        "reason": "its node is gone from the controller",
-                    }
-                )
-            continue
-        mem.pop("nodeless_since", None)
-        if agent["state"] not in ("running", "created", "restarting"):
-            delete.append(
-                {
-                    "node": node,
-                    "container": agent["container"],
-                    "reason": f"its container is {agent['state']}",
-                    "failed": not mem.get("online_once"),
-                }
-            )
-            continue
-        age = now - (agent.get("created") or now)
-        if comp.get("offline") and not comp.get("temporarily_offline"):
-            if mem.get("online_once"):
-                since = mem.setdefault("offline_since", now)
-                if now - since >= opts["connect_timeout"]:
-                    delete.append(
-                        {
-                            "node": node,
-                            "container": agent["container"],
-                            "reason": "offline longer than connect_timeout (recycled)",
-                        }
-                    )
-                else:
-                    starting.append(node)
-            elif age >= opts["connect_timeout"]:
-                delete.append(
-                    {
-                        "node": node,
-                        "container": agent["container"],
-                        "failed": True,
-                        "reason": f"not online within connect_timeout "
-                        f"({opts['connect_timeout']} s)",
-                    }
-                )
-            else:
-                starting.append(node)
-            continue
-        mem.pop("offline_since", None)
-        if not comp.get("offline") and not mem.get("online_once"):
-            mem["online_once"] = True
-            newly_online.append(node)
-        uses = set(mem.get("uses") or []) | set(comp.get("builds") or [])
-        mem["uses"] = sorted(uses)
-        if opts["max_uses"] and len(uses) >= opts["max_uses"]:
-            if comp.get("idle"):
-                delete.append(
-                    {
-                        "node": node,
-                        "container": agent["container"],
-                        "reason": f"used {len(uses)} time(s) (max_uses)",
-                    }
-                )
-            else:
-                if not comp.get("temporarily_offline"):
-                    disable.append(node)
-                online.append(node)
-            continue
-        online.append(node)
-        if comp.get("idle") and not comp.get("temporarily_offline"):
-            mem.setdefault("idle_since", now)
-            idle.append(node)
-        else:
-            mem.pop("idle_since", None)
-    for node, comp in computers.items():
-        if node in seen or not owns_node(comp.get("description"), pool, owner):
-            continue
-        mem = nodes_mem.setdefault(node, {"first_seen": now})
-        since = mem.setdefault("containerless_since", now)
-        if now - since >= opts["orphan_grace"]:
-            delete.append(
-                {
-                    "node": node,
-                    "container": None,
-                    "reason": "its container is gone from this engine",
-                }
-            )
-    # an image/config change rolls one agent at a time, never killing a running build
-    outdated = [a["node"] for a in agents if a["node"] in online and not a.get("current", True)]
-    rolling = [n for n in outdated if computers[n].get("temporarily_offline")]
-    if outdated and not starting and not any(d["node"] in outdated for d in delete):
-        node = next((n for n in outdated if computers[n].get("idle")), None)
-        if node is not None:
-            agent = next(a for a in agents if a["node"] == node)
-            delete.append(
-                {
-                    "node": node,
-                    "container": agent["container"],
-                    "reason": "image or configuration changed (rolled)",
-                }
-            )
-            online.remove(node)
-            idle = [n for n in idle if n != node]
-        elif not rolling:
-            disable.append(outdated[0])
-    alive = len(starting) + len(online)
-    failed = [d for d in delete if d.get("failed")]
-    if failed:
-        memory["failures"] = memory.get("failures", 0) + len(failed)
-        step = opts["backoff"] * 2 ** (memory["failures"] - 1)
-        memory["backoff_until"] = now + min(step, opts["backoff_max"])
-        if memory["failures"] >= opts["max_failures"]:
-            memory["broken"] = failed[-1]["reason"]
-    elif newly_online:
-        memory["failures"] = 0
-        memory.pop("backoff_until", None)
-        memory.pop("broken", None)
 
+    pool: str
+    owner: str
+    opts: dict
+    agents: list
+    computers: dict
+    demand: int
+    engine_total: int
+    now: float
+
+
+def _delete(node, container, reason, failed=None):
+    item = {"node": node, "container": container, "reason": reason}
+    if failed is not None:
+        item["failed"] = failed
+    return item
+
+
+def _without(mapping, *keys):
+    return {k: v for k, v in mapping.items() if k not in keys}
+
+
+# ----- orphans
+
+
+def orphan_container(agent, mem, opts, now):
+    """Orphans, container side: a container whose node is gone from the controller is deleted
+    after ``orphan_grace`` (at once when it no longer runs). Returns ``(delete item or None,
+    node memory)``; the memory keeps since when the node is gone."""
+    mem = {**mem, "nodeless_since": mem.get("nodeless_since", now)}
+    if now - mem["nodeless_since"] >= opts["orphan_grace"] or agent["state"] != "running":
+        return _delete(None, agent["container"], "its node is gone from the controller"), mem
+    return None, mem
+
+
+def orphan_nodes(view, seen, nodes_mem):
+    """Orphans, node side: a node carrying this pool's and owner's marks whose container is not
+    among ``seen`` is deleted after ``orphan_grace``. Nodes without both marks are never
+    touched. Returns ``(delete items, nodes memory)``."""
+    nodes_mem = dict(nodes_mem)
+    deletes = []
+    for node, comp in view.computers.items():
+        if node in seen or not owns_node(comp.get("description"), view.pool, view.owner):
+            continue
+        mem = nodes_mem.get(node, {"first_seen": view.now})
+        mem = {**mem, "containerless_since": mem.get("containerless_since", view.now)}
+        nodes_mem[node] = mem
+        if view.now - mem["containerless_since"] >= view.opts["orphan_grace"]:
+            deletes.append(_delete(node, None, "its container is gone from this engine"))
+    return deletes, nodes_mem
+
+
+# ----- failures and back-off
+
+
+def connection(agent, comp, mem, opts, now):
+    """Failures and recycling of an agent whose node exists. Returns ``(verdict, node
+    memory)``; the verdict is a delete item, ``STARTING``, or None (online, or marked
+    temporarily offline by us).
+
+    * a container that is no longer live is deleted with its node: a failure when the node was
+      never online;
+    * a node never online within ``connect_timeout`` of its container's creation: a failure;
+    * a node that was online and stays offline for ``connect_timeout``: recycled;
+    * otherwise an offline node is starting.
+    """
+    node, container = agent["node"], agent["container"]
+    mem = _without(mem, "nodeless_since")
+    if agent["state"] not in LIVE_STATES:
+        reason = f"its container is {agent['state']}"
+        return _delete(node, container, reason, failed=not mem.get("online_once")), mem
+    if not comp.get("offline") or comp.get("temporarily_offline"):
+        return None, _without(mem, "offline_since")
+    timeout = opts["connect_timeout"]
+    if mem.get("online_once"):
+        mem["offline_since"] = mem.get("offline_since", now)
+        if now - mem["offline_since"] >= timeout:
+            reason = "offline longer than connect_timeout (recycled)"
+            return _delete(node, container, reason), mem
+        return STARTING, mem
+    if now - (agent.get("created") or now) >= timeout:
+        reason = f"not online within connect_timeout ({timeout} s)"
+        return _delete(node, container, reason, failed=True), mem
+    return STARTING, mem
+
+
+def came_online(comp, mem):
+    """``(True, memory marked online_once)`` the first pass a node is seen online, else
+    ``(False, mem)``: a node seen online once is no start failure any more."""
+    if comp.get("offline") or mem.get("online_once"):
+        return False, mem
+    return True, {**mem, "online_once": True}
+
+
+def backoff_until(failures, opts, now):
+    """The one back-off formula: ``backoff`` seconds doubled per failure in a row, at most
+    ``backoff_max`` (docker-plugin's ``errorDuration``), from ``now``."""
+    return now + min(opts["backoff"] * 2 ** (failures - 1), opts["backoff_max"])
+
+
+def failure_marks(failures, count, reason, opts, now):
+    """The memory keys to set after ``count`` more failures (``failures`` so far): the count,
+    the back-off end and, from ``max_failures`` on, ``broken`` with ``reason``."""
+    failures += count
+    marks = {"failures": failures, "backoff_until": backoff_until(failures, opts, now)}
+    if failures >= opts["max_failures"]:
+        marks["broken"] = reason
+    return marks
+
+
+def without_failures(memory):
+    """The memory with the failure rule's marks cleared."""
+    return _without(memory, *FAILURE_KEYS)
+
+
+def count_failures(memory, failed, newly_online, opts, now):
+    """The failure rule over one pass: the failed deletes (``failed``) back the pool off, or
+    break it; else the first agent online clears the marks. Returns the new memory."""
+    if failed:
+        marks = failure_marks(
+            memory.get("failures", 0), len(failed), failed[-1]["reason"], opts, now
+        )
+        return {**memory, **marks}
+    if newly_online:
+        return {**without_failures(memory), "failures": 0}
+    return memory
+
+
+def blocked(memory, now):
+    """Why the pool launches nothing this pass: ``"broken"``, ``"backoff"`` or None."""
+    if memory.get("broken"):
+        return "broken"
+    if memory.get("backoff_until", 0) > now:
+        return "backoff"
+    return None
+
+
+# ----- max_uses
+
+
+def used_up(comp, mem, opts):
+    """The ``max_uses`` rule: the builds seen on the node are remembered; once there are
+    ``max_uses`` of them the agent is replaced when idle (``REPLACE``), else marked temporarily
+    offline (``DRAIN``, or ``DRAINING`` once marked) so that its build finishes. Returns
+    ``(verdict or None, node memory)``."""
+    uses = sorted(set(mem.get("uses") or []) | set(comp.get("builds") or []))
+    mem = {**mem, "uses": uses}
+    if not opts["max_uses"] or len(uses) < opts["max_uses"]:
+        return None, mem
+    if comp.get("idle"):
+        return REPLACE, mem
+    return (DRAINING if comp.get("temporarily_offline") else DRAIN), mem
+
+
+# ----- idle
+
+
+def idle_mark(comp, mem, now):
+    """An online agent is idle when it runs nothing and is not marked temporarily offline; the
+    memory keeps since when. Returns ``(idle, node memory)``."""
+    if comp.get("idle") and not comp.get("temporarily_offline"):
+        return True, {**mem, "idle_since": mem.get("idle_since", now)}
+    return False, _without(mem, "idle_since")
+
+
+def scale_down(opts, *, demand, idle, starting, alive, idle_since, now):
+    """Idle agents to remove: only when the free executors cover the demand, never the ones the
+    demand will take, never below ``min``, the longest idle first, each idle for at least
+    ``idle_minutes``. ``idle``: the idle nodes; ``starting``, ``alive``: how many agents are
+    starting, and starting or online; ``idle_since``: ``{node: since}``."""
     executors = opts["executors"]
-    free = len(idle) * executors + len(starting) * executors
-    need = max(0, demand_count - free)
-    launch = math.ceil(need / executors) if need else 0
-    launch = max(launch, opts["min"] - alive)
+    if demand > (len(idle) + starting) * executors:
+        return []
+    keep = min(len(idle), math.ceil(demand / executors))
+    surplus = min(alive - opts["min"], len(idle) - keep)
+    out = []
+    for node in sorted(idle, key=lambda n: idle_since.get(n, now)):
+        if surplus <= 0:
+            break
+        if now - idle_since[node] >= opts["idle_minutes"] * 60:
+            out.append(node)
+            surplus -= 1
+    return out
+
+
+# ----- demand and scale-up
+
+
+def wanted_for_demand(demand_count, *, idle, starting, executors):
+    """The demand rule: agents to launch for ``demand_count`` queued items once the executors
+    of idle and starting agents have taken their share."""
+    need = max(0, demand_count - (idle + starting) * executors)
+    return math.ceil(need / executors) if need else 0
+
+
+def launch_count(opts, *, wanted, starting, alive, engine_total, blocked_by=None):
+    """The scale-up rule: ``wanted`` launches raised to keep ``min`` agents, cut by ``max``
+    (starting agents count), ``max_starting`` and ``engine_cap``; none while ``blocked_by``."""
+    launch = max(wanted, opts["min"] - alive)
     launch = min(
         launch,
         opts["max"] - alive,
-        opts["max_starting"] - len(starting),
+        opts["max_starting"] - starting,
         opts["engine_cap"] - engine_total,
     )
-    blocked = None
-    if memory.get("broken"):
-        blocked = "broken"
-    elif memory.get("backoff_until", 0) > now:
-        blocked = "backoff"
-    if blocked:
-        launch = 0
-    launch = max(0, launch)
+    return 0 if blocked_by else max(0, launch)
 
-    if demand_count <= free:
-        # idle agents the queued demand will take are kept; only the rest above min may go
-        keep = min(len(idle), math.ceil(demand_count / executors))
-        surplus = min(alive - opts["min"], len(idle) - keep)
-        for node in sorted(idle, key=lambda n: nodes_mem[n].get("idle_since", now)):
-            if surplus <= 0:
-                break
-            if now - nodes_mem[node]["idle_since"] >= opts["idle_minutes"] * 60:
-                scale_down.append(node)
-                surplus -= 1
-    for item in delete:
-        if item["node"]:
-            nodes_mem.pop(item["node"], None)
-    for node in list(nodes_mem):
-        if node not in seen and node not in computers:
-            nodes_mem.pop(node, None)
-    disable = sorted(set(disable) - {d["node"] for d in delete})
+
+# ----- rolling image or configuration change, with the canary
+
+
+def is_current(image_id, config_label, accepted, config):
+    """An agent is current when its container runs the pool's accepted image id (any, before
+    one is accepted) and carries the pool's configuration digest."""
+    return (image_id == accepted or accepted is None) and config_label == config
+
+
+def accept_image(memory, *, config, image_id, accept):
+    """The memory after a pass saw configuration digest ``config`` and the image id
+    ``image_id`` (None: not on the engine). A new configuration clears the failure marks; a new
+    image id is accepted (clearing them too) when ``accept`` or when the pool has accepted none
+    yet; otherwise it waits for the canary (``jenkins_agent.canary``)."""
+    memory = dict(memory)
+    if memory.get("config") != config:
+        memory = {**without_failures(memory), "config": config}
+    if image_id and memory.get("accepted") != image_id:
+        if accept or memory.get("accepted") is None:
+            memory = {**without_failures(memory), "accepted": image_id}
+    return memory
+
+
+def image_to_launch(image, image_id, accepted):
+    """What new agents start from: the declared ``image`` unless a newer one waits for its
+    canary, then the accepted image id."""
+    return image if image_id is None or accepted in (None, image_id) else accepted
+
+
+def roll(agents, computers, *, online, starting, deleting):
+    """The rolling rule: agents of an older image or configuration go one at a time, never
+    while another agent starts or one of them is being deleted. An idle one is deleted; else a
+    busy one is marked temporarily offline (unless one already is), so no build is killed.
+    Returns ``(delete item or None, node to disable or None)``."""
+    outdated = [a["node"] for a in agents if a["node"] in online and not a.get("current", True)]
+    if not outdated or starting or any(node in outdated for node in deleting):
+        return None, None
+    node = next((n for n in outdated if computers[n].get("idle")), None)
+    if node is not None:
+        container = next(a["container"] for a in agents if a["node"] == node)
+        return _delete(node, container, "image or configuration changed (rolled)"), None
+    if any(computers[n].get("temporarily_offline") for n in outdated):
+        return None, None
+    return None, outdated[0]
+
+
+# ----- one pass
+
+
+@dataclasses.dataclass
+class _Census:
+    """What the per-agent rules found, pass-local."""
+
+    delete: list = dataclasses.field(default_factory=list)
+    disable: list = dataclasses.field(default_factory=list)
+    starting: list = dataclasses.field(default_factory=list)
+    online: list = dataclasses.field(default_factory=list)
+    idle: list = dataclasses.field(default_factory=list)
+    newly_online: list = dataclasses.field(default_factory=list)
+
+
+def _census(view, nodes_mem):
+    """Every agent through the per-agent rules (orphans, connection, max_uses, idle).
+    Returns ``(census, nodes memory)``."""
+    found = _Census()
+    opts, now = view.opts, view.now
+    for agent in view.agents:
+        node = agent["node"]
+        mem = nodes_mem.get(node, {"first_seen": now})
+        comp = view.computers.get(node)
+        if comp is None:
+            item, nodes_mem[node] = orphan_container(agent, mem, opts, now)
+            found.delete += [item] if item else []
+            continue
+        verdict, mem = connection(agent, comp, mem, opts, now)
+        if verdict is not None:
+            nodes_mem[node] = mem
+            found.delete += [] if verdict == STARTING else [verdict]
+            found.starting += [node] if verdict == STARTING else []
+            continue
+        newly, mem = came_online(comp, mem)
+        found.newly_online += [node] if newly else []
+        uses, mem = used_up(comp, mem, opts)
+        if uses == REPLACE:
+            reason = f"used {len(mem['uses'])} time(s) (max_uses)"
+            found.delete.append(_delete(node, agent["container"], reason))
+        elif uses is not None:
+            found.disable += [node] if uses == DRAIN else []
+            found.online.append(node)
+        else:
+            found.online.append(node)
+            is_idle, mem = idle_mark(comp, mem, now)
+            found.idle += [node] if is_idle else []
+        nodes_mem[node] = mem
+    return found, nodes_mem
+
+
+def decide(view, memory):
+    """One reconcile pass as data: the rules above over ``view`` (a ``PoolView``) and what
+    earlier passes remembered. ``memory`` is not changed; the new one is in the result.
+
+    Returns ``{launch, delete: [{node, container, reason[, failed]}], disable: [node],
+    scale_down: [node], outdated, starting, online, blocked, broken, backoff_until, memory}``.
+    """
+    opts, now = view.opts, view.now
+    found, nodes_mem = _census(view, copy.deepcopy(memory.get("nodes") or {}))
+    seen = {agent["node"] for agent in view.agents}
+    orphans, nodes_mem = orphan_nodes(view, seen, nodes_mem)
+    found.delete += orphans
+    rolled, drain = roll(
+        view.agents,
+        view.computers,
+        online=found.online,
+        starting=found.starting,
+        deleting=[d["node"] for d in found.delete],
+    )
+    if rolled:
+        found.delete.append(rolled)
+        found.online.remove(rolled["node"])
+        found.idle = [n for n in found.idle if n != rolled["node"]]
+    found.disable += [drain] if drain else []
+    memory = {**copy.deepcopy(_without(memory, "nodes")), "nodes": nodes_mem}
+    failed = [d for d in found.delete if d.get("failed")]
+    memory = count_failures(memory, failed, found.newly_online, opts, now)
+    alive = len(found.starting) + len(found.online)
+    why_blocked = blocked(memory, now)
+    counts = {"starting": len(found.starting), "alive": alive}
+    wanted = wanted_for_demand(
+        view.demand, idle=len(found.idle), starting=counts["starting"], executors=opts["executors"]
+    )
+    launch = launch_count(
+        opts, wanted=wanted, engine_total=view.engine_total, blocked_by=why_blocked, **counts
+    )
+    idle_since = {node: nodes_mem[node].get("idle_since", now) for node in found.idle}
+    down = scale_down(
+        opts, demand=view.demand, idle=found.idle, idle_since=idle_since, now=now, **counts
+    )
+    deleted = {d["node"] for d in found.delete}
+    memory["nodes"] = {
+        node: mem
+        for node, mem in nodes_mem.items()
+        if node not in deleted and (node in seen or node in view.computers)
+    }
     return {
         "launch": launch,
-        "delete": delete,
-        "disable": disable,
-        "scale_down": scale_down,
+        "delete": found.delete,
+        "disable": sorted(set(found.disable) - deleted),
+        "scale_down": down,
         "outdated": sorted(
             a["node"]
-            for a in agents
-            if not a.get("current", True) and a["node"] not in {d["node"] for d in delete}
+            for a in view.agents
+            if not a.get("current", True) and a["node"] not in deleted
         ),
-        "starting": sorted(starting),
-        "online": sorted(online),
-        "blocked": blocked,
+        "starting": sorted(found.starting),
+        "online": sorted(found.online),
+        "blocked": why_blocked,
         "broken": memory.get("broken"),
         "backoff_until": memory.get("backoff_until"),
         "memory": memory,
     }
+
+
+def plan(pool, opts, agents, computers, demand_count, memory, now, engine_total, owner):
+    """``decide()`` in the positional form of earlier releases, for the callers that keep their
+    memory in one dict: ``memory`` is replaced in place by the new memory (its one effect), and
+    the decision is returned without it."""
+    view = PoolView(
+        pool=pool,
+        owner=owner,
+        opts=opts,
+        agents=list(agents),
+        computers=computers,
+        demand=demand_count,
+        engine_total=engine_total,
+        now=now,
+    )
+    decision = decide(view, memory)
+    memory.clear()
+    memory.update(decision.pop("memory"))
+    return decision
