@@ -333,6 +333,11 @@ def _done(app, started, what, result, servers, rolled_back):
     """Record the rollout in the history, fire ``done``, and return its result: the entry with
     ``comment`` (:func:`chain_status_text.rollout_comment`) and ``changes`` (Salt's convention:
     ``{}`` when nothing changed)."""
+    # Salt 3008.4's ``salt.runner`` state (salt/states/saltmod.py, ``runner``) returns
+    # ``changes: {"return": <this return>}`` whatever the return holds, so an orchestrate counts
+    # every runner call as a change, and on a failure salt/state.py ``format_log`` logs
+    # ``str(changes)`` (this whole return) at ERROR. ``changes`` and ``comment`` here are what a
+    # state reporting the rollout takes: ``{}`` on a no-op, ``{server: {old, new}}`` otherwise.
     entry = {
         "app": app,
         "changes": {},
