@@ -35,7 +35,6 @@ Progress events are fired on the master bus under ``chain/rollout/<app>/...``.
 
 import logging
 import os
-import re
 import time
 
 import salt.client
@@ -44,6 +43,7 @@ from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
     from saltext.chain.utils import (
+        chain_app_conf,
         chain_errors,
         chain_gather,
         chain_jenkins_client,
@@ -56,6 +56,7 @@ try:
         chain_status_text,
     )
 except ImportError:  # synced into the master's extmods/utils (file_roots deployment)
+    import chain_app_conf
     import chain_errors
     import chain_gather
     import chain_jenkins_client
@@ -72,21 +73,6 @@ log = logging.getLogger(__name__)
 __virtualname__ = "chain"
 plan = chain_service_plan
 policy = chain_rollout_policy
-APP = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
-KEYS = (
-    "targets",
-    "sls",
-    "service",
-    "frontend",
-    "backend",
-    "network",
-    "max_failures",
-    "timeout",
-    "pillar",
-    "jenkins_profile",
-    "jenkins_job",
-)
-INVENTORY_COLUMNS = chain_status_text.INVENTORY_COLUMNS
 
 
 def __virtual__():
@@ -99,32 +85,7 @@ def __virtual__():
 
 
 def _app_conf(app, overrides):
-    if not isinstance(app, str) or not APP.match(app):
-        raise SaltInvocationError(f"app: expected a name ([a-zA-Z0-9_.-]), got {app!r}")
-    conf = dict(((__opts__.get("chain") or {}).get("apps") or {}).get(app) or {})
-    conf.update({k: v for k, v in overrides.items() if k in KEYS and v is not None})
-    targets = conf.get("targets")
-    if isinstance(targets, str):
-        targets = [t for t in targets.split(",") if t]
-    if not targets or not all(isinstance(t, str) and t for t in targets):
-        raise SaltInvocationError(
-            "targets: expected minion ids (a list or a comma-separated "
-            "string), from the call or chain:apps:<app>:targets"
-        )
-    conf["targets"] = targets
-    conf.setdefault("sls", "chain.deploy")
-    conf.setdefault("service", app)
-    conf.setdefault("backend", "app")
-    plan.check_name(conf["service"].replace("{minion}", "m"), "service")
-    conf["max_failures"] = chain_errors.as_int(
-        conf.get("max_failures", 0), "max_failures", minimum=0
-    )
-    conf["timeout"] = chain_errors.as_int(conf.get("timeout", 900), "timeout", minimum=1)
-    if not isinstance(conf.setdefault("pillar", {}), dict):
-        raise SaltInvocationError("pillar: expected a mapping passed to the deploy state")
-    if not isinstance(conf["sls"], str) or not conf["sls"]:
-        raise SaltInvocationError("sls: expected a state file name like chain.deploy")
-    return conf
+    return chain_app_conf.resolve((__opts__.get("chain") or {}).get("apps"), app, overrides)
 
 
 def _root():
@@ -164,24 +125,8 @@ def _gather(calls, timeout):
 # ---------------------------------------------------------------------------------------------
 
 
-def _names(conf, target):
-    """service, frontend and network on one server: ``{minion}`` in them is its id (servers
-    sharing one engine need their own names)."""
-    return {
-        k: conf[k].replace("{minion}", target) if isinstance(conf.get(k), str) else conf.get(k)
-        for k in ("service", "frontend", "network")
-    }
-
-
-def _status_call(conf, target):
-    """``container_service.status`` of the app on one server: its arguments, keyword arguments."""
-    names = _names(conf, target)
-    kwarg = {"frontend": names["frontend"], "backend": conf["backend"], "network": names["network"]}
-    return [names["service"]], kwarg
-
-
 def _server_status(conf, target):
-    args, kwarg = _status_call(conf, target)
+    args, kwarg = chain_app_conf.status_call(conf, target)
     ret = _client().cmd(target, "container_service.status", args, kwarg=kwarg, timeout=60)
     data = ret.get(target)
     if not isinstance(data, dict):
@@ -207,11 +152,6 @@ def _check_server(conf, target):
     return problem
 
 
-def _pillar(conf, image, app):
-    extra = conf["pillar"]
-    return dict(extra, chain=dict(extra.get("chain") or {}, image=image, app=app))
-
-
 def _apply_deploy_state(conf, target, image, app):
     """``state.apply`` of the deploy state on one server with ``image``: ``(ok, comment,
     seconds)``; the comment names every state that failed."""
@@ -220,7 +160,7 @@ def _apply_deploy_state(conf, target, image, app):
         target,
         "state.apply",
         [conf["sls"]],
-        kwarg={"pillar": _pillar(conf, image, app)},
+        kwarg={"pillar": chain_app_conf.deploy_pillar(conf, image, app)},
         timeout=conf["timeout"],
     )
     data = ret.get(target)
@@ -247,12 +187,12 @@ def _unchanged(conf, image, app):
     started = time.monotonic()
     calls = {}
     for target in conf["targets"]:
-        kwarg = {"pillar": _pillar(conf, image, app), "test": True}
+        kwarg = {"pillar": chain_app_conf.deploy_pillar(conf, image, app), "test": True}
         calls[("state", target)] = (target, "state.apply", [conf["sls"]], kwarg)
         calls[("status", target)] = (
             target,
             "container_service.status",
-            *_status_call(conf, target),
+            *chain_app_conf.status_call(conf, target),
         )
     got = _gather(calls, min(conf["timeout"], 120))
     took = round(time.monotonic() - started, 2)
@@ -261,7 +201,10 @@ def _unchanged(conf, image, app):
 
 def _where_now(conf):
     """Which image each server runs now (read on every server at once)."""
-    calls = {t: (t, "container_service.status", *_status_call(conf, t)) for t in conf["targets"]}
+    calls = {
+        t: (t, "container_service.status", *chain_app_conf.status_call(conf, t))
+        for t in conf["targets"]
+    }
     got = _gather(calls, 60)
     return {
         t: st.get("current") if isinstance(st, dict) else f"unknown (no status answer: {st!r})"
@@ -366,8 +309,10 @@ def rollout(app, image, ref=None, **kwargs):
     """
     Roll ``image`` out to the app's servers one at a time; on too many failures, roll the
     servers already updated back to what they ran before. Returns ``{result, servers,
-    rolled_back, duration}``; ``salt-run`` exits non-zero when it fails or the app's rollout
-    lock is held.
+    rolled_back, changes, comment, duration}`` (``changes``: ``{}`` when nothing changed, else
+    ``{server: {old, new}}``; ``comment``: on a failure, which server failed and why, what was
+    rolled back and which server runs which image now, also in ``now``); ``salt-run`` exits
+    non-zero when it fails or the app's rollout lock is held.
 
     app
         The app name (``chain:apps:<app>`` holds its defaults).
@@ -569,8 +514,7 @@ def history(app, limit=20):
 
         salt-run chain.history app limit=5
     """
-    if not isinstance(app, str) or not APP.match(app):
-        raise SaltInvocationError(f"app: expected a name, got {app!r}")
+    chain_app_conf.check_app(app)
     limit = chain_errors.as_int(limit, "limit", minimum=1)
     return chain_run_store.read(_root(), app, limit)
 
