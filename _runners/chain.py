@@ -144,11 +144,11 @@ def _check_server(conf, target):
     problem = policy.server_problem(status, conf.get("frontend"))
     if not problem:
         return None
-    for name, rep in sorted(status["replicas"].items()):
-        if rep.get("running") and rep.get("health") not in ("healthy", None):
-            ret = _client().cmd(target, "container.inspect", [name], timeout=60)
-            output = chain_status_text.health_output(ret.get(target))
-            problem += f"; {name}: {rep.get('health')}" + (f": {output}" if output else "")
+    for name in policy.sick_replicas(status):
+        ret = _client().cmd(target, "container.inspect", [name], timeout=60)
+        output = chain_status_text.health_output(ret.get(target))
+        health = status["replicas"][name].get("health")
+        problem += f"; {name}: {health}" + (f": {output}" if output else "")
     return problem
 
 

@@ -30,6 +30,16 @@ def server_problem(status, frontend):
     return chain_health.problem(status["replicas"], status["serving"] if frontend else None)
 
 
+def sick_replicas(status):
+    """The running replicas of a server's status that are not ready (``chain_health.is_ready``),
+    sorted."""
+    return sorted(
+        name
+        for name, rep in status["replicas"].items()
+        if rep.get("running") and not chain_health.is_ready(rep)
+    )
+
+
 def no_op(targets, got, frontend, seconds):
     """Whether a rollout would change nothing, from the answers read on every server at once:
     ``got`` maps ``("state", target)`` to the deploy state's return in test mode and

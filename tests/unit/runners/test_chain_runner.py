@@ -128,3 +128,28 @@ def test_a_busy_lock_refuses_the_rollout(monkeypatch, tmp_path):
     assert ret["result"] is False and ret["retcode"] == 1
     assert "a rollout of app is already running" in ret["comment"] and "app:9" in ret["comment"]
     assert chain.rollout("app", "app:3", **args)["result"] is True
+
+
+def test_the_runners_check_says_why_with_the_health_output(monkeypatch):
+    replicas = {
+        "app-1": {"running": True, "health": "healthy", "generation": "g"},
+        "app-2": {"running": True, "health": "unhealthy", "generation": "g"},
+    }
+    st = {"replicas": replicas, "serving": ["app-1"], "current": "app:3"}
+    monkeypatch.setattr(chain, "_server_status", lambda conf, target: st)
+    asked = []
+
+    class Client:
+        def cmd(self, target, fun, args, timeout):
+            asked.append((target, fun, args))
+            log = [{"ExitCode": 1, "Output": "HTTP 503\nversion 3 refused\n"}]
+            return {target: {"State": {"Health": {"Status": "unhealthy", "Log": log}}}}
+
+    monkeypatch.setattr(chain, "_client", Client)
+    assert chain._check_server(conf(frontend="fe"), "web2") == (
+        "not healthy: app-2; app-2: unhealthy: HTTP 503 version 3 refused"
+    )
+    assert asked == [("web2", "container.inspect", ["app-2"])]
+    replicas["app-2"]["health"] = "healthy"
+    st["serving"] = ["app-1", "app-2"]
+    assert chain._check_server(conf(frontend="fe"), "web2") is None

@@ -138,3 +138,9 @@ def test_changes_are_the_servers_updated_and_kept():
     }
     # a no-op updates no server
     assert policy.changes("app:2", [], prev, {}) == {}
+
+
+def test_sick_replicas_are_the_running_ones_not_ready():
+    st = status(r1=rep(), r2=rep(health="unhealthy"), r3=rep(health="starting"), r4=rep(None))
+    st["replicas"]["r5"] = rep(health="unhealthy", running=False)
+    assert policy.sick_replicas(st) == ["r2", "r3"]
