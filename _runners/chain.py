@@ -33,13 +33,8 @@ Progress events are fired on the master bus under ``chain/rollout/<app>/...``.
                 chain: {per_minion: false}
 """
 
-import csv
-import fcntl
-import io
-import json
 import logging
 import os
-import re
 import time
 
 import salt.client
@@ -48,39 +43,36 @@ from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
     from saltext.chain.utils import (
+        chain_app_conf,
         chain_errors,
+        chain_gather,
         chain_jenkins_client,
         chain_jenkins_overview,
         chain_registry,
+        chain_rollout_policy,
+        chain_run_store,
         chain_service_plan,
         chain_status_page,
+        chain_status_text,
     )
 except ImportError:  # synced into the master's extmods/utils (file_roots deployment)
+    import chain_app_conf
     import chain_errors
+    import chain_gather
     import chain_jenkins_client
     import chain_jenkins_overview
     import chain_registry
+    import chain_rollout_policy
+    import chain_run_store
     import chain_service_plan
     import chain_status_page
+    import chain_status_text
 
 log = logging.getLogger(__name__)
 
 __virtualname__ = "chain"
 plan = chain_service_plan
-APP = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
-KEYS = (
-    "targets",
-    "sls",
-    "service",
-    "frontend",
-    "backend",
-    "network",
-    "max_failures",
-    "timeout",
-    "pillar",
-    "jenkins_profile",
-    "jenkins_job",
-)
+policy = chain_rollout_policy
 
 
 def __virtual__():
@@ -88,84 +80,23 @@ def __virtual__():
 
 
 # ---------------------------------------------------------------------------------------------
-# Configuration, lock, history, events
+# Configuration, the master's files, events, the client
 # ---------------------------------------------------------------------------------------------
 
 
 def _app_conf(app, overrides):
-    if not isinstance(app, str) or not APP.match(app):
-        raise SaltInvocationError(f"app: expected a name ([a-zA-Z0-9_.-]), got {app!r}")
-    conf = dict(((__opts__.get("chain") or {}).get("apps") or {}).get(app) or {})
-    conf.update({k: v for k, v in overrides.items() if k in KEYS and v is not None})
-    targets = conf.get("targets")
-    if isinstance(targets, str):
-        targets = [t for t in targets.split(",") if t]
-    if not targets or not all(isinstance(t, str) and t for t in targets):
-        raise SaltInvocationError(
-            "targets: expected minion ids (a list or a comma-separated "
-            "string), from the call or chain:apps:<app>:targets"
-        )
-    conf["targets"] = targets
-    conf.setdefault("sls", "chain.deploy")
-    conf.setdefault("service", app)
-    conf.setdefault("backend", "app")
-    plan.check_name(conf["service"].replace("{minion}", "m"), "service")
-    conf["max_failures"] = chain_errors.as_int(
-        conf.get("max_failures", 0), "max_failures", minimum=0
-    )
-    conf["timeout"] = chain_errors.as_int(conf.get("timeout", 900), "timeout", minimum=1)
-    if not isinstance(conf.setdefault("pillar", {}), dict):
-        raise SaltInvocationError("pillar: expected a mapping passed to the deploy state")
-    if not isinstance(conf["sls"], str) or not conf["sls"]:
-        raise SaltInvocationError("sls: expected a state file name like chain.deploy")
-    return conf
+    return chain_app_conf.resolve((__opts__.get("chain") or {}).get("apps"), app, overrides)
 
 
-def _dir(*parts):
-    path = os.path.join(__opts__["cachedir"], "chain", *parts)
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    return path
-
-
-class _Busy(CommandExecutionError):
-    """The app's rollout lock is held."""
+def _root():
+    """The runner's files on the master: ``<cachedir>/chain`` (locks, history)."""
+    return os.path.join(__opts__["cachedir"], "chain")
 
 
 def _refused(app, image, err):
     """A refused rollout: a result (salt-run exits 1), not a traceback."""
     __context__["retcode"] = 1
     return {"app": app, "image": image, "result": False, "comment": str(err), "retcode": 1}
-
-
-class _Lock:
-    """One rollout per app on this master: an exclusive, non-blocking flock."""
-
-    def __init__(self, app, what):
-        self.app = app
-        self.path = os.path.join(_dir("locks"), f"{app}.lock")
-        self.what = what
-
-    def __enter__(self):
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            with os.fdopen(os.dup(self.fd)) as fh:
-                holder = fh.read().strip() or "another process"
-            os.close(self.fd)
-            raise _Busy(
-                f"a rollout of {self.app} is already running ({holder}); try again "
-                "when it has finished"
-            ) from None
-        os.ftruncate(self.fd, 0)
-        os.write(self.fd, json.dumps(dict(self.what, pid=os.getpid())).encode())
-        return self
-
-    def __exit__(self, *exc):
-        os.ftruncate(self.fd, 0)
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        os.close(self.fd)
-        return False
 
 
 def _fire(app, stage, data):
@@ -176,13 +107,17 @@ def _fire(app, stage, data):
         log.warning("chain: could not fire %s event: %s", stage, err)
 
 
-def _record(app, entry):
-    with open(os.path.join(_dir("history"), f"{app}.jsonl"), "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(entry, sort_keys=True) + "\n")
-
-
 def _client():
     return salt.client.get_local_client(mopts=__opts__)
+
+
+def _gather(calls, timeout):
+    """:func:`chain_gather.gather` with a client of its own."""
+    client = _client()
+    try:
+        return chain_gather.gather(client, calls, timeout)
+    finally:
+        client.destroy()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,24 +125,8 @@ def _client():
 # ---------------------------------------------------------------------------------------------
 
 
-def _names(conf, target):
-    """service, frontend and network on one server: ``{minion}`` in them is its id (servers
-    sharing one engine need their own names)."""
-    return {
-        k: conf[k].replace("{minion}", target) if isinstance(conf.get(k), str) else conf.get(k)
-        for k in ("service", "frontend", "network")
-    }
-
-
-def _status_call(conf, target):
-    """``container_service.status`` of the app on one server: its arguments, keyword arguments."""
-    names = _names(conf, target)
-    kwarg = {"frontend": names["frontend"], "backend": conf["backend"], "network": names["network"]}
-    return [names["service"]], kwarg
-
-
 def _server_status(conf, target):
-    args, kwarg = _status_call(conf, target)
+    args, kwarg = chain_app_conf.status_call(conf, target)
     ret = _client().cmd(target, "container_service.status", args, kwarg=kwarg, timeout=60)
     data = ret.get(target)
     if not isinstance(data, dict):
@@ -215,129 +134,170 @@ def _server_status(conf, target):
     return data
 
 
-def _healthy(status, frontend):
-    """The runner's own check: replicas run, all healthy, all serving in the frontend."""
-    running = [r for r in status["replicas"].values() if r["running"]]
-    if not running:
-        return "no replica runs"
-    sick = [
-        n
-        for n, r in status["replicas"].items()
-        if r["running"] and r["health"] not in ("healthy", None)
-    ]
-    if sick:
-        return f"not healthy: {', '.join(sick)}"
-    gens = {r["generation"] for r in running}
-    if len(gens) > 1:
-        return f"{len(gens)} generations running"
-    if frontend and len(status["serving"]) != len(running):
-        return f"{len(status['serving'])} of {len(running)} replicas serving"
-    return None
+def _check_server(conf, target):
+    """The runner's own check of a server after its deploy state succeeded: ``None``, or why it
+    is not well, with the last health check output of each replica that is not healthy."""
+    try:
+        status = _server_status(conf, target)
+    except CommandExecutionError as err:
+        return str(err)
+    problem = policy.server_problem(status, conf.get("frontend"))
+    if not problem:
+        return None
+    for name in policy.sick_replicas(status):
+        ret = _client().cmd(target, "container.inspect", [name], timeout=60)
+        output = chain_status_text.health_output(ret.get(target))
+        health = status["replicas"][name].get("health")
+        problem += f"; {name}: {health}" + (f": {output}" if output else "")
+    return problem
 
 
-def _pillar(conf, image, app):
-    extra = conf["pillar"]
-    return dict(extra, chain=dict(extra.get("chain") or {}, image=image, app=app))
-
-
-def _failed_states(data):
-    return [
-        f"{s.get('__id__', k)}: {s.get('comment')}"
-        for k, s in data.items()
-        if isinstance(s, dict) and s.get("result") is not True
-    ]
-
-
-def _apply(conf, target, image, app):
+def _apply_deploy_state(conf, target, image, app):
+    """``state.apply`` of the deploy state on one server with ``image``: ``(ok, comment,
+    seconds)``; the comment names every state that failed."""
     started = time.monotonic()
     ret = _client().cmd(
         target,
         "state.apply",
         [conf["sls"]],
-        kwarg={"pillar": _pillar(conf, image, app)},
+        kwarg={"pillar": chain_app_conf.deploy_pillar(conf, image, app)},
         timeout=conf["timeout"],
     )
     data = ret.get(target)
     took = round(time.monotonic() - started, 2)
     if not isinstance(data, dict):
         return False, f"{target}: {data or 'no answer'}"[:500], took
-    failed = _failed_states(data)
+    failed = policy.failed_states(data)
     if failed:
         return False, "; ".join(failed)[:1000], took
     return True, f"{len(data)} state(s) succeeded", took
 
 
-def _gather(calls, timeout):
-    """Publish every call at once, then wait for all: ``{key: (target, fun, args, kwarg)}`` ->
-    ``{key: return}`` (``None``: no answer within ``timeout`` seconds). Returns come from the
-    event bus (subscribed before each publish), or the job cache when an event was missed."""
-    client = _client()
-    try:
-        out, jobs = dict.fromkeys(calls), {}
-        for key, (target, fun, args, kwarg) in calls.items():
-            pub = client.run_job(target, fun, list(args), kwarg=kwarg, timeout=timeout, listen=True)
-            if pub and target in (pub.get("minions") or []):
-                jobs[pub["jid"]] = (key, target)
-        deadline = time.monotonic() + timeout
-        while jobs and time.monotonic() < deadline:
-            evt = client.event.get_event(
-                wait=0.5, tag="salt/job/", match_type="startswith", full=True
-            )
-            data = (evt or {}).get("data") or {}
-            job = jobs.get(data.get("jid"))
-            if job and data.get("id") == job[1] and "return" in data:
-                out[job[0]] = data["return"]
-                del jobs[data["jid"]]
-            elif evt is None:
-                for jid, (key, target) in list(jobs.items()):
-                    found = client.get_cache_returns(jid).get(target)
-                    if found is not None:
-                        out[key] = found.get("ret")
-                        del jobs[jid]
-        return out
-    finally:
-        client.destroy()
+# ---------------------------------------------------------------------------------------------
+# Every server
+# ---------------------------------------------------------------------------------------------
 
 
 def _unchanged(conf, image, app):
     """Whether rolling ``image`` out would change nothing, checked on every server at once (a
     check only reads): the deploy state in test mode (declared spec, image id, replica count,
-    frontend: ``container_service.running`` compares all of them) reports no change on each,
-    and the runner's own check passes (every replica healthy and serving). Returns
+    frontend: ``container_service.running`` compares all of them) and
+    ``container_service.status``; :func:`chain_rollout_policy.no_op` decides. Returns
     ``{target: server entry}`` then, else ``None`` (the rollout goes server by server)."""
     started = time.monotonic()
     calls = {}
     for target in conf["targets"]:
-        kwarg = {"pillar": _pillar(conf, image, app), "test": True}
+        kwarg = {"pillar": chain_app_conf.deploy_pillar(conf, image, app), "test": True}
         calls[("state", target)] = (target, "state.apply", [conf["sls"]], kwarg)
         calls[("status", target)] = (
             target,
             "container_service.status",
-            *_status_call(conf, target),
+            *chain_app_conf.status_call(conf, target),
         )
     got = _gather(calls, min(conf["timeout"], 120))
     took = round(time.monotonic() - started, 2)
-    servers = {}
+    return policy.no_op(conf["targets"], got, conf.get("frontend"), took)
+
+
+def _where_now(conf):
+    """Which image each server runs now (read on every server at once)."""
+    calls = {
+        t: (t, "container_service.status", *chain_app_conf.status_call(conf, t))
+        for t in conf["targets"]
+    }
+    got = _gather(calls, 60)
+    return {
+        t: st.get("current") if isinstance(st, dict) else f"unknown (no status answer: {st!r})"
+        for t, st in got.items()
+    }
+
+
+def _update_servers(app, image, conf):
+    """Deploy ``image`` server by server until too many fail: ``(servers, done, failures,
+    previous)`` (``done``: the servers updated, in order; ``previous``: what each ran)."""
+    servers, done, failures, previous = {}, [], 0, {}
     for target in conf["targets"]:
-        states, status = got[("state", target)], got[("status", target)]
-        if not isinstance(states, dict) or not isinstance(status, dict) or not states:
-            return None
-        if _failed_states(states) or any(
-            isinstance(s, dict) and s.get("changes") for s in states.values()
-        ):
-            return None
-        if "replicas" not in status or _healthy(status, conf.get("frontend")):
-            return None
+        try:
+            previous[target] = _server_status(conf, target).get("current")
+        except CommandExecutionError as err:
+            previous[target] = None
+            log.info("chain: %s has no status yet: %s", target, err)
+        _fire(app, "server", {"target": target, "image": image})
+        ok, comment, took = _apply_deploy_state(conf, target, image, app)
+        problem = _check_server(conf, target) if ok else None
         servers[target] = {
-            "result": True,
-            "no_op": True,
-            "comment": f"no change: {len(states)} state(s) unchanged in test mode, "
-            f"{len(status['serving'] if conf.get('frontend') else status['replicas'])} "
-            "replica(s) healthy",
+            "result": ok and not problem,
+            "comment": problem or comment,
             "seconds": took,
-            "previous": status.get("current"),
+            "previous": previous[target],
         }
-    return servers
+        _fire(app, "server/done", dict(servers[target], target=target))
+        if ok and not problem:
+            done.append(target)
+            continue
+        failures += 1
+        if policy.stop(failures, conf["max_failures"]):
+            break
+    return servers, done, failures, previous
+
+
+def _roll_back(app, conf, roll_back):
+    """Deploy each server's previous image again (``[(target, image or None)]``)."""
+    rolled_back = {}
+    for target, image in roll_back:
+        if not image:
+            rolled_back[target] = {"result": False, "comment": "nothing ran before"}
+            continue
+        _fire(app, "rollback", {"target": target, "image": image})
+        ok, comment, took = _apply_deploy_state(conf, target, image, app)
+        rolled_back[target] = {"result": ok, "image": image, "comment": comment, "seconds": took}
+    return rolled_back
+
+
+def _rollout(app, image, ref, conf, kind="rollout"):
+    started = time.time()
+    _fire(app, "start", {"image": image, "targets": conf["targets"], "kind": kind})
+    what = {"kind": kind, "ref": ref, "image": image, "no_op": True}
+    unchanged = _unchanged(conf, image, app)
+    if unchanged is not None:
+        return _done(app, started, what, True, unchanged, {})
+    servers, done, failures, previous = _update_servers(app, image, conf)
+    result, roll_back = policy.decide(
+        conf["targets"], done, failures, conf["max_failures"], previous
+    )
+    rolled_back = _roll_back(app, conf, roll_back)
+    what = dict(what, no_op=False, changes=policy.changes(image, done, previous, rolled_back))
+    if not result:
+        what["now"] = _where_now(conf)
+    return _done(app, started, what, result, servers, rolled_back)
+
+
+def _done(app, started, what, result, servers, rolled_back):
+    """Record the rollout in the history, fire ``done``, and return its result: the entry with
+    ``comment`` (:func:`chain_status_text.rollout_comment`) and ``changes`` (Salt's convention:
+    ``{}`` when nothing changed)."""
+    # Salt 3008.4's ``salt.runner`` state (salt/states/saltmod.py, ``runner``) returns
+    # ``changes: {"return": <this return>}`` whatever the return holds, so an orchestrate counts
+    # every runner call as a change, and on a failure salt/state.py ``format_log`` logs
+    # ``str(changes)`` (this whole return) at ERROR. ``changes`` and ``comment`` here are what a
+    # state reporting the rollout takes: ``{}`` on a no-op, ``{server: {old, new}}`` otherwise.
+    entry = {
+        "app": app,
+        "changes": {},
+        **what,
+        "result": result,
+        "servers": servers,
+        "rolled_back": rolled_back,
+        "started": started,
+        "duration": round(time.time() - started, 2),
+    }
+    entry["comment"] = chain_status_text.rollout_comment(entry)
+    chain_run_store.record(_root(), app, entry)
+    _fire(app, "done", {"result": result, "duration": entry["duration"], "no_op": what["no_op"]})
+    # salt-run exits with a returned dict's retcode; orchestrate's salt.runner reads the context
+    if not result:
+        __context__["retcode"] = 1
+    return dict(entry, retcode=0 if result else 1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -349,8 +309,10 @@ def rollout(app, image, ref=None, **kwargs):
     """
     Roll ``image`` out to the app's servers one at a time; on too many failures, roll the
     servers already updated back to what they ran before. Returns ``{result, servers,
-    rolled_back, duration}``; ``salt-run`` exits non-zero when it fails or the app's rollout
-    lock is held.
+    rolled_back, changes, comment, duration}`` (``changes``: ``{}`` when nothing changed, else
+    ``{server: {old, new}}``; ``comment``: on a failure, which server failed and why, what was
+    rolled back and which server runs which image now, also in ``now``); ``salt-run`` exits
+    non-zero when it fails or the app's rollout lock is held.
 
     app
         The app name (``chain:apps:<app>`` holds its defaults).
@@ -383,87 +345,10 @@ def rollout(app, image, ref=None, **kwargs):
     if pin:
         image = _pinned(image)
     try:
-        with _Lock(app, {"image": image, "started": time.time()}):
+        with chain_run_store.Lock(_root(), app, {"image": image, "started": time.time()}):
             return _rollout(app, image, ref, conf)
-    except _Busy as err:
+    except chain_run_store.Busy as err:
         return _refused(app, image, err)
-
-
-def _rollout(app, image, ref, conf, kind="rollout"):
-    started = time.time()
-    _fire(app, "start", {"image": image, "targets": conf["targets"], "kind": kind})
-    unchanged = _unchanged(conf, image, app)
-    if unchanged is not None:
-        what = {"kind": kind, "ref": ref, "image": image, "no_op": True}
-        return _done(app, started, what, True, unchanged, {})
-    servers, done, failures = {}, [], 0
-    previous = {}
-    for target in conf["targets"]:
-        try:
-            before = _server_status(conf, target)
-            previous[target] = before.get("current")
-        except CommandExecutionError as err:
-            previous[target] = None
-            log.info("chain: %s has no status yet: %s", target, err)
-        _fire(app, "server", {"target": target, "image": image})
-        ok, comment, took = _apply(conf, target, image, app)
-        problem = None
-        if ok:
-            try:
-                problem = _healthy(_server_status(conf, target), conf.get("frontend"))
-            except CommandExecutionError as err:
-                problem = str(err)
-        servers[target] = {
-            "result": ok and not problem,
-            "comment": problem or comment,
-            "seconds": took,
-            "previous": previous[target],
-        }
-        _fire(app, "server/done", dict(servers[target], target=target))
-        if ok and not problem:
-            done.append(target)
-            continue
-        failures += 1
-        if failures > conf["max_failures"]:
-            break
-    result = failures == 0 or (
-        failures <= conf["max_failures"] and len(done) + failures == len(conf["targets"])
-    )
-    rolled_back = {}
-    if not result:
-        for target in reversed(done):
-            if not previous[target]:
-                rolled_back[target] = {"result": False, "comment": "nothing ran before"}
-                continue
-            _fire(app, "rollback", {"target": target, "image": previous[target]})
-            ok, comment, took = _apply(conf, target, previous[target], app)
-            rolled_back[target] = {
-                "result": ok,
-                "image": previous[target],
-                "comment": comment,
-                "seconds": took,
-            }
-    what = {"kind": kind, "ref": ref, "image": image, "no_op": False}
-    return _done(app, started, what, result, servers, rolled_back)
-
-
-def _done(app, started, what, result, servers, rolled_back):
-    """Record the rollout in the history, fire ``done``, and return its result."""
-    entry = {
-        "app": app,
-        **what,
-        "result": result,
-        "servers": servers,
-        "rolled_back": rolled_back,
-        "started": started,
-        "duration": round(time.time() - started, 2),
-    }
-    _record(app, entry)
-    _fire(app, "done", {"result": result, "duration": entry["duration"], "no_op": what["no_op"]})
-    # salt-run exits with a returned dict's retcode; orchestrate's salt.runner reads the context
-    if not result:
-        __context__["retcode"] = 1
-    return dict(entry, retcode=0 if result else 1)
 
 
 def rollback(app, digest=None, **kwargs):
@@ -499,9 +384,10 @@ def rollback(app, digest=None, **kwargs):
         )
     image = wanted.pop()
     try:
-        with _Lock(app, {"image": image, "started": time.time(), "kind": "rollback"}):
+        what = {"image": image, "started": time.time(), "kind": "rollback"}
+        with chain_run_store.Lock(_root(), app, what):
             return _rollout(app, image, None, conf, kind="rollback")
-    except _Busy as err:
+    except chain_run_store.Busy as err:
         return _refused(app, image, err)
 
 
@@ -595,8 +481,7 @@ def status(app=None, out_format="table", tags=20, **kwargs):
     tags = chain_errors.as_int(tags, "tags", minimum=0)
     confs = {name: _app_conf(name, kwargs) for name in apps}
     data = {}
-    for name in apps:
-        conf = confs[name]
+    for name, conf in confs.items():
         servers = {}
         for target in conf["targets"]:
             try:
@@ -614,35 +499,8 @@ def status(app=None, out_format="table", tags=20, **kwargs):
         return data
     if out_format == "html":
         return chain_status_page.render(data)
-    lines = []
-    for name, info in data.items():
-        last = info["last_deploy"] or {}
-        lines.append(
-            f"app {name}: last {last.get('kind', 'deploy')} "
-            f"{'ok' if last.get('result') else 'FAILED' if last else 'none'} "
-            f"{last.get('image', '')} {('ref ' + last['ref']) if last.get('ref') else ''}".rstrip()
-        )
-        for target, st in info["servers"].items():
-            if "error" in st:
-                lines.append(f"  {target}: {st['error']}")
-                continue
-            lines.append(f"  {target}: {st.get('current')}")
-            for rname, rep in st["replicas"].items():
-                lines.append(
-                    f"    {rname:<40} {rep['status'] or '':<8} "
-                    f"{rep['health'] or '-':<10} s{rep['slot'] or '-':<3} "
-                    f"{'serving' if rep.get('serving') else 'out'}"
-                )
-        if info["jenkins"]:
-            lines.extend(chain_jenkins_overview.lines(info["jenkins"], conf.get("jenkins_job")))
-        reg = info["registry"]
-        if reg:
-            lines.append(f"  registry {reg['repository']}: {reg.get('error', '')}".rstrip())
-            for tag, digest in (reg.get("tags") or {}).items():
-                lines.append(f"    {tag:<40} {digest or '-'}")
-            if reg.get("truncated"):
-                lines.append(f"    (the last {tags} tags; tags=N shows more)")
-    return "\n".join(lines)
+    jobs = {name: conf.get("jenkins_job") for name, conf in confs.items()}
+    return chain_status_text.table(data, jobs, tags)
 
 
 def history(app, limit=20):
@@ -656,28 +514,9 @@ def history(app, limit=20):
 
         salt-run chain.history app limit=5
     """
-    if not isinstance(app, str) or not APP.match(app):
-        raise SaltInvocationError(f"app: expected a name, got {app!r}")
+    chain_app_conf.check_app(app)
     limit = chain_errors.as_int(limit, "limit", minimum=1)
-    path = os.path.join(__opts__["cachedir"], "chain", "history", f"{app}.jsonl")
-    if not os.path.exists(path):
-        return []
-    with open(path, encoding="utf-8") as fh:
-        entries = [json.loads(line) for line in fh if line.strip()]
-    return list(reversed(entries))[:limit]
-
-
-INVENTORY_COLUMNS = (
-    "minion",
-    "name",
-    "id",
-    "image",
-    "image_id",
-    "state",
-    "health",
-    "ports",
-    "labels",
-)
+    return chain_run_store.read(_root(), app, limit)
 
 
 def inventory(tgt="*", out_format="json", tgt_type="glob"):
@@ -697,42 +536,5 @@ def inventory(tgt="*", out_format="json", tgt_type="glob"):
     if not isinstance(tgt, str) or not tgt:
         raise SaltInvocationError("tgt: expected a target expression")
     ret = _client().cmd(tgt, "container.ps", kwarg={"all": True}, tgt_type=tgt_type, timeout=60)
-    rows = []
-    for minion in sorted(ret):
-        found = ret[minion]
-        if not isinstance(found, dict):
-            rows.append({"minion": minion, "name": None, "error": str(found)[:300]})
-            continue
-        for name in sorted(found):
-            ctr = found[name]
-            status = ctr.get("status") or ""
-            health = re.search(r"\((healthy|unhealthy|health: starting)\)", status)
-            rows.append(
-                {
-                    "minion": minion,
-                    "name": name,
-                    "id": ctr.get("id", "")[:12],
-                    "image": ctr.get("image"),
-                    "image_id": ctr.get("image_id"),
-                    "state": ctr.get("state"),
-                    "health": health.group(1).replace("health: ", "") if health else None,
-                    "ports": ctr.get("ports") or [],
-                    "labels": ctr.get("labels") or {},
-                }
-            )
-    if out_format == "json":
-        return rows
-    buf = io.StringIO()
-    writer = csv.DictWriter(
-        buf, fieldnames=INVENTORY_COLUMNS, extrasaction="ignore", lineterminator="\n"
-    )
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(
-            dict(
-                row,
-                ports=" ".join(row.get("ports") or []),
-                labels=json.dumps(row.get("labels") or {}, sort_keys=True),
-            )
-        )
-    return buf.getvalue()
+    rows = chain_status_text.inventory_rows(ret)
+    return rows if out_format == "json" else chain_status_text.inventory_csv(rows)

@@ -118,6 +118,7 @@ def test_rollout_server_by_server_rollback_and_the_lock(
     assert [e.data["target"] for e in done] == ["build1", "app2"]
     assert all(e.data["result"] is True for e in done)
     assert all(versions(p) == {"1"} for p in ports.values())
+    assert ret.data["changes"] == {s: {"old": None, "new": images["1"]} for s in SERVERS}
 
     loads = [Load(p) for p in ports.values()]
     with contextlib.ExitStack() as stack:
@@ -127,6 +128,13 @@ def test_rollout_server_by_server_rollback_and_the_lock(
     assert ret.returncode == 0, ret.data
     assert [load.failed for load in loads] == [[], []], [load.failed[:3] for load in loads]
     assert all(versions(p) == {"2"} for p in ports.values())
+    assert ret.data["comment"] == f"rollout of {APP} to {images['2']}: 2 server(s) updated"
+    assert set(ret.data["changes"]) == set(SERVERS), ret.data["changes"]
+
+    # The same image again changes nothing, and says so: no changes.
+    ret = _run(salt_run_cli, "chain.rollout", APP, images["2"], "ref=v2", *_args(deploy))
+    assert ret.returncode == 0 and ret.data["no_op"] is True, ret.data
+    assert ret.data["changes"] == {}, ret.data
 
     # app:3 passes on build1 and fails on app2: app2 rolls itself back, the runner rolls
     # build1 back to what it ran (app:2's image id); nobody sees a failed request.
@@ -144,6 +152,19 @@ def test_rollout_server_by_server_rollback_and_the_lock(
     assert [load.failed for load in loads] == [[], []], [load.failed[:3] for load in loads]
     assert "3" in loads[0].versions  # build1 really served app:3 before it was rolled back
     assert all(versions(p) == {"2"} for p in ports.values())
+    # One readable failure: where, why, what was rolled back, where things stand now.
+    assert data["changes"] == {}, data
+    back = data["rolled_back"]["build1"]["image"]
+    assert data["now"] == {"build1": back, "app2": back}, data
+    lines = data["comment"].splitlines()
+    assert lines[0] == f"rollout of {APP} to {images['3']} failed on app2", lines
+    assert lines[1].startswith("  app2: ") and "rolled back" in lines[1], lines
+    assert SERVICE.replace("{minion}", "app2") in lines[1], lines
+    assert lines[2:] == [
+        f"  rolled back build1 to {back}: ok",
+        f"  now: build1 runs {back}, app2 runs {back}",
+    ]
+    assert "Traceback" not in ret.stdout + ret.stderr
 
     # One rollout per app at a time: a second one started meanwhile is refused.
     first, other_cli = {}, master.salt_run_cli(timeout=600)  # one CLI object per process

@@ -1,0 +1,177 @@
+"""
+The ``chain`` runner's text: ``chain.status`` as readable lines (``out_format=table``; the HTML
+page is :mod:`chain_status_page`), ``chain.inventory``'s rows and CSV, and a rollout's outcome
+as one readable comment (on a failure: which server failed and why, what was rolled back,
+which server runs which image now). Pure: data in, text out; no Salt dunders.
+"""
+
+import csv
+import io
+import json
+import re
+
+try:
+    from saltext.chain.utils import chain_jenkins_overview
+except ImportError:  # synced into the master's extmods/utils (file_roots deployment)
+    import chain_jenkins_overview
+
+INVENTORY_COLUMNS = (
+    "minion",
+    "name",
+    "id",
+    "image",
+    "image_id",
+    "state",
+    "health",
+    "ports",
+    "labels",
+)
+HEALTH = re.compile(r"\((healthy|unhealthy|health: starting)\)")
+
+
+# ---------------------------------------------------------------------------------------------
+# chain.status
+# ---------------------------------------------------------------------------------------------
+
+
+def _last_deploy(name, last):
+    verdict = "ok" if last.get("result") else "FAILED" if last else "none"
+    ref = f"ref {last['ref']}" if last.get("ref") else ""
+    return f"app {name}: last {last.get('kind', 'deploy')} {verdict} {last.get('image', '')} {ref}"
+
+
+def _server_lines(target, st):
+    if "error" in st:
+        return [f"  {target}: {st['error']}"]
+    lines = [f"  {target}: {st.get('current')}"]
+    for rname, rep in st["replicas"].items():
+        lines.append(
+            f"    {rname:<40} {rep['status'] or '':<8} "
+            f"{rep['health'] or '-':<10} s{rep['slot'] or '-':<3} "
+            f"{'serving' if rep.get('serving') else 'out'}"
+        )
+    return lines
+
+
+def _registry_lines(reg, tags):
+    lines = [f"  registry {reg['repository']}: {reg.get('error', '')}".rstrip()]
+    for tag, digest in (reg.get("tags") or {}).items():
+        lines.append(f"    {tag:<40} {digest or '-'}")
+    if reg.get("truncated"):
+        lines.append(f"    (the last {tags} tags; tags=N shows more)")
+    return lines
+
+
+def table(data, jobs, tags):
+    """``chain.status``'s data (``{app: {servers, last_deploy, jenkins, registry}}``) as text.
+    ``jobs`` maps each app to its ``jenkins_job`` (``None``: none), ``tags`` is how many
+    registry tags were asked for."""
+    lines = []
+    for name, info in data.items():
+        lines.append(_last_deploy(name, info["last_deploy"] or {}).rstrip())
+        for target, st in info["servers"].items():
+            lines.extend(_server_lines(target, st))
+        if info["jenkins"]:
+            lines.extend(chain_jenkins_overview.lines(info["jenkins"], jobs.get(name)))
+        if info["registry"]:
+            lines.extend(_registry_lines(info["registry"], tags))
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# chain.inventory
+# ---------------------------------------------------------------------------------------------
+
+
+def inventory_rows(ret):
+    """``container.ps all=True`` answers (``{minion: {name: container}}``, or an error text per
+    minion) as one row per container, sorted by minion and name."""
+    rows = []
+    for minion in sorted(ret):
+        found = ret[minion]
+        if not isinstance(found, dict):
+            rows.append({"minion": minion, "name": None, "error": str(found)[:300]})
+            continue
+        for name in sorted(found):
+            ctr = found[name]
+            health = HEALTH.search(ctr.get("status") or "")
+            rows.append(
+                {
+                    "minion": minion,
+                    "name": name,
+                    "id": ctr.get("id", "")[:12],
+                    "image": ctr.get("image"),
+                    "image_id": ctr.get("image_id"),
+                    "state": ctr.get("state"),
+                    "health": health.group(1).replace("health: ", "") if health else None,
+                    "ports": ctr.get("ports") or [],
+                    "labels": ctr.get("labels") or {},
+                }
+            )
+    return rows
+
+
+def inventory_csv(rows):
+    """The rows as CSV text with a header (ports space-separated, labels as JSON)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(
+        buf, fieldnames=INVENTORY_COLUMNS, extrasaction="ignore", lineterminator="\n"
+    )
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(
+            dict(
+                row,
+                ports=" ".join(row.get("ports") or []),
+                labels=json.dumps(row.get("labels") or {}, sort_keys=True),
+            )
+        )
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------
+# A rollout's outcome
+# ---------------------------------------------------------------------------------------------
+
+
+def health_output(inspect):
+    """The last health check's output of a container (``docker inspect`` data), on one line,
+    or ``None`` without a health check log."""
+    log = ((inspect or {}).get("State") or {}).get("Health", {}).get("Log") or []
+    text = " ".join(str(log[-1].get("Output") or "").split()) if log else ""
+    return text[:300] or None
+
+
+def _now_line(now):
+    return "now: " + ", ".join(
+        f"{target} runs {image or 'nothing'}" for target, image in now.items()
+    )
+
+
+def rollout_comment(entry):
+    """A rollout's (or rollback's) outcome for a person: one line when it succeeded or changed
+    nothing; on a failure, a first line naming the app, the image and the servers that failed,
+    then one line per failed server (why: its failed states or the runner's check), one per
+    server rolled back, and where things stand (``entry["now"]``: which server runs which
+    image)."""
+    what = f"{entry['kind']} of {entry['app']} to {entry['image']}"
+    servers = entry["servers"]
+    if entry.get("no_op"):
+        return f"{what}: no change, {len(servers)} server(s) already run it"
+    failed = [t for t, s in servers.items() if not s["result"]]
+    if entry["result"]:
+        tolerated = f" ({', '.join(failed)} failed, tolerated)" if failed else ""
+        return f"{what}: {len(servers) - len(failed)} server(s) updated{tolerated}"
+    lines = [f"{what} failed on {', '.join(failed) or 'no server'}"]
+    lines += [f"  {t}: {servers[t]['comment']}" for t in failed]
+    for target, back in entry["rolled_back"].items():
+        if not back.get("image"):
+            lines.append(f"  not rolled back {target}: {back['comment']}")
+            continue
+        outcome = "ok" if back["result"] else f"FAILED: {back['comment']}"
+        lines.append(f"  rolled back {target} to {back['image']}: {outcome}")
+    if not entry["rolled_back"]:
+        lines.append("  rolled back: none (no other server had been updated)")
+    if entry.get("now"):
+        lines.append("  " + _now_line(entry["now"]))
+    return "\n".join(lines)

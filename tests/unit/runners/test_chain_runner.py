@@ -1,0 +1,155 @@
+"""The chain runner's orchestration with its I/O replaced (the master's client, the event bus):
+status shows each app's own Jenkins job; a rollout's return says what changed (nothing on a
+no-op) and, on a failure, one readable comment."""
+
+import pytest
+
+from _runners import chain
+
+
+@pytest.fixture
+def configure_loader_modules(tmp_path):
+    apps = {
+        "api": {"targets": ["web1"], "jenkins_profile": "ci", "jenkins_job": "api-pipeline"},
+        "web": {"targets": ["web1"], "jenkins_profile": "ci", "jenkins_job": "web-pipeline"},
+    }
+    return {
+        chain: {
+            "__opts__": {"cachedir": str(tmp_path), "chain": {"apps": apps}},
+            "__context__": {},
+            "__salt__": {},
+        }
+    }
+
+
+@pytest.fixture
+def fired(monkeypatch):
+    events = []
+    monkeypatch.setattr(chain, "_fire", lambda app, stage, data: events.append((stage, data)))
+    return events
+
+
+def test_status_of_several_apps_shows_each_apps_own_job(monkeypatch):
+    # regression: the table used the last app's jenkins_job for every app
+    monkeypatch.setattr(chain, "_server_status", lambda conf, target: {"error": "no answer"})
+    monkeypatch.setattr(chain, "_registry_status", lambda name, tags: None)
+    overview = {"url": "http://ci/", "agents": {}, "queue": [], "builds": []}
+    monkeypatch.setattr(chain, "_jenkins_status", lambda conf: dict(overview))
+    out = chain.status()
+    api, web = out.split("app web:")
+    assert "job api-pipeline" in api and "web-pipeline" not in api
+    assert "job web-pipeline" in web and "api-pipeline" not in web
+
+
+class Servers:
+    """What each server runs, changed by the deploy state; ``fail`` says how a server fails."""
+
+    def __init__(self, monkeypatch, running, fail=None):
+        self.running, self.fail, self.applied = dict(running), fail or {}, []
+        monkeypatch.setattr(chain, "_unchanged", lambda conf, image, app: None)
+        monkeypatch.setattr(chain, "_server_status", self.status)
+        monkeypatch.setattr(chain, "_apply_deploy_state", self.apply)
+        monkeypatch.setattr(chain, "_check_server", lambda conf, target: None)
+        monkeypatch.setattr(chain, "_where_now", lambda conf: dict(self.running))
+
+    def status(self, conf, target):
+        return {"current": self.running[target]}
+
+    def apply(self, conf, target, image, app):
+        self.applied.append((target, image))
+        if target in self.fail and image == "app:3":
+            return False, self.fail[target], 7.0
+        self.running[target] = image
+        return True, "4 state(s) succeeded", 5.0
+
+
+def conf(**extra):
+    return chain._app_conf("app", {"targets": ["web1", "web2"], **extra})
+
+
+def test_a_rollout_that_changes_servers_reports_them(monkeypatch, fired):
+    servers = Servers(monkeypatch, {"web1": "app:2", "web2": "app:2"})
+    ret = chain._rollout("app", "app:3", "v3", conf())
+    assert ret["result"] is True and ret["retcode"] == 0 and ret["no_op"] is False
+    assert ret["changes"] == {
+        "web1": {"old": "app:2", "new": "app:3"},
+        "web2": {"old": "app:2", "new": "app:3"},
+    }
+    assert ret["comment"] == "rollout of app to app:3: 2 server(s) updated"
+    assert servers.applied == [("web1", "app:3"), ("web2", "app:3")]
+    assert chain.history("app")[0]["changes"] == ret["changes"]
+
+
+def test_a_no_op_rollout_reports_no_changes(monkeypatch, fired):
+    entry = {"result": True, "no_op": True, "comment": "no change", "seconds": 1, "previous": "a"}
+    monkeypatch.setattr(chain, "_unchanged", lambda c, image, app: {"web1": entry, "web2": entry})
+    ret = chain._rollout("app", "app:2", "v2", conf())
+    assert ret["result"] is True and ret["no_op"] is True
+    assert ret["changes"] == {}
+    assert ret["comment"] == "rollout of app to app:2: no change, 2 server(s) already run it"
+    assert [stage for stage, _ in fired] == ["start", "done"]
+
+
+def test_a_failed_rollout_is_one_readable_failure(monkeypatch, fired):
+    why = (
+        "app: Service app: the update to app:3 failed and was rolled back to app:2: "
+        "app-web2-1 is unhealthy; last log lines: refused"
+    )
+    servers = Servers(monkeypatch, {"web1": "app:2", "web2": "app:2"}, fail={"web2": why})
+    ret = chain._rollout("app", "app:3", "v3", conf())
+    assert ret["result"] is False and ret["retcode"] == 1
+    assert chain.__context__["retcode"] == 1
+    assert servers.applied == [("web1", "app:3"), ("web2", "app:3"), ("web1", "app:2")]
+    assert ret["changes"] == {}  # web1 is back on app:2, web2 rolled itself back
+    assert ret["now"] == {"web1": "app:2", "web2": "app:2"}
+    assert ret["comment"].splitlines() == [
+        "rollout of app to app:3 failed on web2",
+        f"  web2: {why}",
+        "  rolled back web1 to app:2: ok",
+        "  now: web1 runs app:2, web2 runs app:2",
+    ]
+    assert [stage for stage, _ in fired] == [
+        "start",
+        "server",
+        "server/done",
+        "server",
+        "server/done",
+        "rollback",
+        "done",
+    ]
+
+
+def test_a_busy_lock_refuses_the_rollout(monkeypatch, tmp_path):
+    Servers(monkeypatch, {"web1": "app:2", "web2": "app:2"})
+    monkeypatch.setattr(chain, "_fire", lambda *a: None)
+    args = {"targets": "web1,web2", "pin": False}
+    with chain.chain_run_store.Lock(str(tmp_path / "chain"), "app", {"image": "app:9"}):
+        ret = chain.rollout("app", "app:3", **args)
+    assert ret["result"] is False and ret["retcode"] == 1
+    assert "a rollout of app is already running" in ret["comment"] and "app:9" in ret["comment"]
+    assert chain.rollout("app", "app:3", **args)["result"] is True
+
+
+def test_the_runners_check_says_why_with_the_health_output(monkeypatch):
+    replicas = {
+        "app-1": {"running": True, "health": "healthy", "generation": "g"},
+        "app-2": {"running": True, "health": "unhealthy", "generation": "g"},
+    }
+    st = {"replicas": replicas, "serving": ["app-1"], "current": "app:3"}
+    monkeypatch.setattr(chain, "_server_status", lambda conf, target: st)
+    asked = []
+
+    class Client:
+        def cmd(self, target, fun, args, timeout):
+            asked.append((target, fun, args))
+            log = [{"ExitCode": 1, "Output": "HTTP 503\nversion 3 refused\n"}]
+            return {target: {"State": {"Health": {"Status": "unhealthy", "Log": log}}}}
+
+    monkeypatch.setattr(chain, "_client", Client)
+    assert chain._check_server(conf(frontend="fe"), "web2") == (
+        "not healthy: app-2; app-2: unhealthy: HTTP 503 version 3 refused"
+    )
+    assert asked == [("web2", "container.inspect", ["app-2"])]
+    replicas["app-2"]["health"] = "healthy"
+    st["serving"] = ["app-1", "app-2"]
+    assert chain._check_server(conf(frontend="fe"), "web2") is None

@@ -1,0 +1,67 @@
+"""An app's configuration for the chain runner: defaults, overrides, every setting checked
+before any I/O, and what follows per server."""
+
+import pytest
+from salt.exceptions import SaltInvocationError
+from saltext.chain.utils import chain_app_conf as conf_of
+
+APPS = {"app": {"targets": ["web1", "web2"], "frontend": "fe-{minion}", "pillar": {"x": 1}}}
+
+
+def test_defaults_and_overrides():
+    conf = conf_of.resolve(APPS, "app", {"max_failures": "1", "sls": None, "unknown": 5})
+    assert conf == {
+        "targets": ["web1", "web2"],
+        "frontend": "fe-{minion}",
+        "pillar": {"x": 1},
+        "sls": "chain.deploy",
+        "service": "app",
+        "backend": "app",
+        "max_failures": 1,
+        "timeout": 900,
+    }
+    assert conf_of.resolve(None, "api", {"targets": "a,,b"})["targets"] == ["a", "b"]
+    assert APPS["app"] == {
+        "targets": ["web1", "web2"],
+        "frontend": "fe-{minion}",
+        "pillar": {"x": 1},
+    }
+
+
+@pytest.mark.parametrize(
+    "app, overrides, field",
+    [
+        ("bad name", {}, "app"),
+        (None, {}, "app"),
+        ("new", {}, "targets"),
+        ("app", {"targets": ""}, "targets"),
+        ("app", {"targets": ["a", 3]}, "targets"),
+        ("app", {"service": "no spaces"}, "service"),
+        ("app", {"max_failures": -1}, "max_failures"),
+        ("app", {"timeout": "soon"}, "timeout"),
+        ("app", {"pillar": "x=1"}, "pillar"),
+        ("app", {"sls": ""}, "sls"),
+    ],
+)
+def test_bad_settings_name_the_setting(app, overrides, field):
+    with pytest.raises(SaltInvocationError, match=f"^{field}: "):
+        conf_of.resolve(APPS, app, overrides)
+
+
+def test_per_server_names_status_call_and_pillar():
+    conf = conf_of.resolve(APPS, "app", {"service": "app-{minion}", "network": "net"})
+    assert conf_of.names(conf, "web2") == {
+        "service": "app-web2",
+        "frontend": "fe-web2",
+        "network": "net",
+    }
+    assert conf_of.status_call(conf, "web1") == (
+        ["app-web1"],
+        {"frontend": "fe-web1", "backend": "app", "network": "net"},
+    )
+    conf["pillar"] = {"chain": {"per_minion": True}, "other": 1}
+    assert conf_of.deploy_pillar(conf, "app:2", "app") == {
+        "chain": {"per_minion": True, "image": "app:2", "app": "app"},
+        "other": 1,
+    }
+    assert conf["pillar"] == {"chain": {"per_minion": True}, "other": 1}
