@@ -254,6 +254,27 @@ def _roll_back(app, conf, roll_back):
     return rolled_back
 
 
+def _predict(app, image, conf):
+    """``rollout`` under ``test=True``: what it would change, from reads only."""
+    if _unchanged(conf, image, app) is not None:
+        return {
+            "app": app,
+            "image": image,
+            "result": True,
+            "changes": {},
+            "comment": f"rollout of {app} to {image}: no change, every server already runs it",
+        }
+    now = _where_now(conf)
+    return {
+        "app": app,
+        "image": image,
+        "result": None,
+        "changes": {t: {"old": now.get(t), "new": image} for t in conf["targets"]},
+        "comment": f"rollout of {app} to {image}: would be rolled out to "
+        + ", ".join(conf["targets"]),
+    }
+
+
 def _rollout(app, image, ref, conf, kind="rollout"):
     started = time.time()
     _fire(app, "start", {"image": image, "targets": conf["targets"], "kind": kind})
@@ -322,6 +343,11 @@ def rollout(app, image, ref=None, **kwargs):
         A tag in a registry is deployed by the digest the registry serves for it when the
         rollout starts (``<repository>@sha256:...``, with the master's
         ``container:registries:<registry>`` credentials), so every server runs the same image.
+    test
+        ``True`` only reads: what the rollout would change (the deploy state in test mode and
+        each server's status, on every server at once), with ``result`` ``True`` and no
+        ``changes`` when it would change nothing, else ``None`` and ``{server: {old, new}}``.
+        Nothing is deployed, locked, recorded or fired.
     pin
         ``False`` deploys a tag as it is (each engine uses the image it holds under that tag,
         pulling only when it has none).
@@ -342,8 +368,11 @@ def rollout(app, image, ref=None, **kwargs):
     if not isinstance(image, str) or not image.strip():
         raise SaltInvocationError("image: expected an image reference")
     pin = chain_errors.as_bool(kwargs.get("pin", True), "pin")
+    test = chain_errors.as_bool(kwargs.get("test", False), "test")
     if pin:
         image = _pinned(image)
+    if test:
+        return _predict(app, image, conf)
     try:
         with chain_run_store.Lock(_root(), app, {"image": image, "started": time.time()}):
             return _rollout(app, image, ref, conf)

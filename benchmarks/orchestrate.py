@@ -811,11 +811,7 @@ def analyze(raw):
             "served_after_orchestrate_start_s": run["served_s"],
             "stages": rows,
             "slow_states": slow_states(run["bus"]),
-            "rollout_runner_servers": (
-                (stages(run["data"]).get("chain-rollout") or {}).get("changes") or {}
-            )
-            .get("return", {})
-            .get("servers"),
+            "rollout_changes": (stages(run["data"]).get("chain-rollout") or {}).get("changes"),
             "jenkins_build": {
                 k: (build or {}).get(k) for k in ("number", "result", "duration", "timestamp")
             },
@@ -1004,10 +1000,10 @@ def report(res):  # noqa: PLR0915 - a long table
             if share is not None
             else "",
         )
-        servers = good.get("rollout_runner_servers") or {}
+        servers = good.get("rollout_changes") or {}
         print(
-            "  rollout, per server (runner): "
-            + ", ".join(f"{m} {v.get('seconds')} s" for m, v in servers.items())
+            "  rollout changed: "
+            + ", ".join(f"{m} {v.get('old')} -> {v.get('new')}" for m, v in servers.items())
             + f"; runner {roll.get('rollout_s')} s"
         )
         loads = good["load"]

@@ -9,7 +9,7 @@
        console tail;
     3. the server image built on the build server from that build's archived artifact, tagged
        with the ref and pushed (chain.image);
-    4. the rollout across the app servers, server by server (chain.rollout: health gate,
+    4. the rollout across the app servers, server by server (chain.rolled_out, through the chain.rollout runner: health gate,
        rollback of the servers already updated, one rollout per app at a time);
     5. a smoke check through every server's frontend (chain.smoke: /version names the ref; a
        passing check changes nothing).
@@ -63,8 +63,7 @@ chain-image:
       - salt: chain-pipeline
 
 chain-rollout:
-  salt.runner:
-    - name: chain.rollout
+  chain.rolled_out:
     - app: {{ chain.app }}
     - image: {{ image }}
     - ref: "{{ chain.ref }}"
@@ -86,6 +85,6 @@ chain-smoke-{{ target }}:
     - sls: [{{ tplroot }}.smoke]
     - pillar: {{ passed | json }}
     - require:
-      - salt: chain-rollout
+      - chain: chain-rollout
 {%- endfor %}
 {%- endif %}

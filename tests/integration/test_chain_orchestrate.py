@@ -119,12 +119,8 @@ def _orchestrate(salt_run_cli, chain, ref, **service):
         print(f"  {sid}: {st['result']} {st.get('duration', 0) / 1000:.1f}s")
     staged = sum(st.get("duration", 0) for st in by_id.values()) / 1000
     print(f"  (outside the stages: {wall - staged:.1f}s)")
-    rollout = (by_id.get("chain-rollout") or {}).get("changes", {}).get("return")
-    if isinstance(rollout, dict) and "servers" in rollout:
-        print(
-            f"  rollout: no_op {rollout.get('no_op')}, "
-            + ", ".join(f"{t} {s.get('seconds')}s" for t, s in rollout["servers"].items())
-        )
+    rollout = by_id.get("chain-rollout") or {}
+    print(f"  rollout: changes {rollout.get('changes')}; {rollout.get('comment')}")
     return ret, by_id, wall
 
 
@@ -313,9 +309,13 @@ def test_orchestrate_full_chain_no_op_and_bad_commit(
     # server by server, and every server then serves 3 replicas of the same image.
     ret, states, _ = _orchestrate(salt_run_cli, chain, commit, replicas=3)
     assert ret.returncode == 0, ret.stdout[-6000:]
-    rollout = states["chain-rollout"]["changes"]["return"]
+    rollout = salt_run_cli.run("chain.history", APP, "limit=1").data[0]
     assert rollout["result"] is True and rollout["no_op"] is False, rollout
     assert list(rollout["servers"]) == SERVERS, rollout
+    # chain.rolled_out reports the rollout's own changes: each server, its image replaced by
+    # the same image with the new spec (the replicas were replaced).
+    assert states["chain-rollout"]["changes"] == rollout["changes"], states["chain-rollout"]
+    assert set(rollout["changes"]) == set(SERVERS), rollout
     assert _builds(salt_cli) == builds
     status = salt_run_cli.run("chain.status", APP, "out_format=data", *args)
     assert all(len(status.data[APP]["servers"][m]["serving"]) == 3 for m in SERVERS), status.data
@@ -344,7 +344,7 @@ def test_orchestrate_full_chain_no_op_and_bad_commit(
     assert all(versions(p) == {commit} for p in chain["ports"].values())
 
     # The operator's view of run 2 (the same ref again): Succeeded with zero changes, the
-    # rollout stage included (it needs the chain runner's no-op fix: a stage whose runner
-    # changed nothing reports no changes).
+    # rollout stage included (chain.rolled_out reports the runner's own changes, {} on a no-op;
+    # Salt's salt.runner state would report the whole return as a change).
     changed = sorted(sid for sid, st in again.items() if st["changes"])
     assert changed == [], {sid: again[sid]["changes"] for sid in changed}

@@ -212,3 +212,66 @@ def test_rollout_server_by_server_rollback_and_the_lock(
     rows = _run(salt_run_cli, "chain.inventory").data
     mine = [r for r in rows if (r.get("name") or "").startswith(prefix)]
     assert {r["minion"] for r in mine} == {"build1", "app2"}
+
+
+def _orchestrate_rolled_out(salt_run_cli, ext_tree, deploy, image, *extra, test=False, **more):
+    """``chain.rolled_out`` (the master-side state the chain's orchestrate uses) in an
+    orchestrate sls of this run's own, served from the master's file_roots."""
+    args = {
+        "app": APP,
+        "image": image,
+        "targets": ["build1", "app2"],
+        "sls": deploy["sls"],
+        "service": SERVICE,
+        "pillar": json.loads(deploy["pillar"]),
+        "frontend": FE,
+        "backend": "app",
+        "network": NET,
+        **more,
+    }
+    name = f"rolled_{engines.RUN}"
+    sls = {"rollout-by-state": {"chain.rolled_out": [{k: v} for k, v in args.items()]}}
+    (ext_tree / f"{name}.sls").write_text(json.dumps(sls))
+    ret = salt_run_cli.run(
+        "state.orchestrate", name, *extra, *(["test=True"] if test else []), _timeout=600
+    )
+    (states,) = ret.data["data"].values()
+    (state,) = states.values()
+    print(f"\n$ orchestrate {name} test={test} -> rc {ret.returncode}: {json.dumps(state)[:2000]}")
+    return ret, state
+
+
+def test_rolled_out_state_reports_the_rollouts_own_changes(
+    salt_run_cli, synced, deploy, images, ext_tree
+):
+    """chain.rolled_out's contracts (tests/functional/states/test_contracts.py MASTER_SIDE):
+    the same image again is a success with no changes; test=True says what would change and
+    deploys, records and starts nothing; a bad argument fails before any rollout. Runs after
+    the test above, which leaves app:2 on both servers."""
+    history = lambda: _run(salt_run_cli, "chain.history", APP).data  # noqa: E731
+    before = history()
+    assert all(versions(p) == {"2"} for p in deploy["ports"].values())
+
+    ret, state = _orchestrate_rolled_out(salt_run_cli, ext_tree, deploy, images["2"])
+    assert ret.returncode == 0, ret.stdout[-3000:]
+    assert state["result"] is True and state["changes"] == {}, state
+    assert state["comment"].endswith("no change, 2 server(s) already run it"), state
+    assert history()[0]["no_op"] is True and len(history()) == len(before) + 1
+
+    with engines.EventRecorder(ENGINE) as recorder:
+        ret, state = _orchestrate_rolled_out(salt_run_cli, ext_tree, deploy, images["1"], test=True)
+    assert state["result"] is None, state
+    assert set(state["changes"]) == {"build1", "app2"}, state
+    assert all(c["new"] == images["1"] for c in state["changes"].values()), state
+    assert "would be rolled out" in state["comment"], state
+    assert recorder.mutations() == [], recorder.mutations()
+    assert len(history()) == len(before) + 1  # nothing recorded
+    assert all(versions(p) == {"2"} for p in deploy["ports"].values())
+
+    ret, state = _orchestrate_rolled_out(salt_run_cli, ext_tree, deploy, images["1"], replicaz=3)
+    assert ret.returncode != 0
+    assert state["result"] is False and state["changes"] == {}, state
+    assert state["comment"].splitlines()[0].startswith(f"rollout of {APP}: unknown argument"), state
+    assert "replicaz" in state["comment"], state
+    assert len(history()) == len(before) + 1
+    assert all(versions(p) == {"2"} for p in deploy["ports"].values())

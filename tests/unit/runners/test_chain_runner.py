@@ -153,3 +153,24 @@ def test_the_runners_check_says_why_with_the_health_output(monkeypatch):
     replicas["app-2"]["health"] = "healthy"
     st["serving"] = ["app-1", "app-2"]
     assert chain._check_server(conf(frontend="fe"), "web2") is None
+
+
+def test_a_rollout_under_test_only_reads(monkeypatch, fired):
+    """rollout(test=True), what chain.rolled_out calls under test=True: what would change, no
+    deploy, no lock, no history entry, no event."""
+    servers = Servers(monkeypatch, {"web1": "app:2", "web2": "app:3"})
+    monkeypatch.setattr(chain.chain_run_store, "Lock", lambda *a: pytest.fail("locked"))
+    ret = chain.rollout("app", "app:3", targets=["web1", "web2"], pin=False, test=True)
+    assert ret["result"] is None
+    assert ret["changes"] == {
+        "web1": {"old": "app:2", "new": "app:3"},
+        "web2": {"old": "app:3", "new": "app:3"},
+    }
+    assert ret["comment"] == "rollout of app to app:3: would be rolled out to web1, web2"
+    assert servers.applied == [] and fired == [] and chain.history("app") == []
+
+    monkeypatch.setattr(chain, "_unchanged", lambda conf, image, app: {"web1": {}, "web2": {}})
+    ret = chain.rollout("app", "app:3", targets="web1,web2", pin=False, test="true")
+    assert (ret["result"], ret["changes"]) == (True, {})
+    assert ret["comment"] == "rollout of app to app:3: no change, every server already runs it"
+    assert servers.applied == [] and fired == [] and chain.history("app") == []

@@ -1,0 +1,124 @@
+"""
+Master-side states of the chain, for ``salt-run state.orchestrate``: ``chain.rolled_out`` rolls
+an app's image out through the ``chain`` runner (``chain.rollout``) and reports it the way every
+state does.
+
+.. versionadded:: 0.2.0
+
+Salt's own ``salt.runner`` state puts whatever a runner returns into ``changes``
+(``salt/states/saltmod.py``, ``runner``, Salt 3008.4), so an orchestrate counts every rollout as
+a change, a no-op too, and logs the whole return as a dict when it fails. This state takes the
+rollout's own ``changes`` (``{}`` when every server already ran the image, else
+``{server: {old, new}}``) and its one readable ``comment`` (on a failure: which server, why,
+what was rolled back, which server runs which image now). Under ``test=True`` the rollout only
+reads (each server's deploy state in test mode and its status) and says what it would change.
+
+It runs where orchestrations run, on the master; it does not load on a minion.
+
+.. code-block:: yaml
+
+    chain-rollout:
+      chain.rolled_out:
+        - app: app
+        - image: 127.0.0.1:5050/chain/app:3f2a1c9
+        - ref: 3f2a1c9d0e...
+        - targets: [web1, web2]
+        - require:
+          - salt: chain-image
+"""
+
+from salt.exceptions import SaltInvocationError
+
+try:
+    from saltext.chain.utils import chain_states
+except ImportError:  # synced into the master's extmods/utils (file_roots deployment)
+    import chain_states
+
+__virtualname__ = "chain"
+
+#: Keyword arguments ``chain.rollout`` takes besides ``app``, ``image`` and ``ref``.
+ROLLOUT_OPTIONS = (
+    "targets",
+    "sls",
+    "service",
+    "frontend",
+    "backend",
+    "network",
+    "max_failures",
+    "timeout",
+    "pillar",
+    "pin",
+)
+
+
+def __virtual__():
+    if __opts__.get("__role") != "master":
+        return (False, "chain states run on the master (salt-run state.orchestrate)")
+    return chain_states.needs(__salt__, __virtualname__, "saltutil.runner")
+
+
+def _check(app, image, options):
+    if not isinstance(app, str) or not app.strip():
+        raise SaltInvocationError("app: expected the app's name (chain:apps:<app>)")
+    if not isinstance(image, str) or not image.strip():
+        raise SaltInvocationError("image: expected an image reference to roll out")
+    unknown = sorted(set(options) - set(ROLLOUT_OPTIONS))
+    if unknown:
+        raise SaltInvocationError(
+            f"unknown argument(s) {', '.join(unknown)}; chain.rolled_out takes app, image, "
+            f"ref, {', '.join(ROLLOUT_OPTIONS)}"
+        )
+
+
+def _runner_error(out):
+    """The runner's error in one line: Salt's runner client returns an exception raised in the
+    runner (a bad option, say) as its formatted traceback; its last line is the message."""
+    lines = [line.strip() for line in str(out).strip().splitlines() if line.strip()]
+    return (lines[-1] if lines else "no answer from the chain runner")[:500]
+
+
+def rolled_out(name, app, image, ref=None, **kwargs):
+    """
+    Roll ``image`` out to the servers of ``app`` with the ``chain.rollout`` runner: server by
+    server, each behind its health gate, the servers already updated rolled back on too many
+    failures (see ``chain.rollout`` for every option). Succeeds with no changes when every
+    server already runs ``image``.
+
+    .. code-block:: yaml
+
+        chain-rollout:
+          chain.rolled_out:
+            - app: app
+            - image: 127.0.0.1:5050/chain/app:3f2a1c9
+            - targets: [web1, web2]
+
+    name
+        The state's ID (only a label).
+    app
+        The app (``chain:apps:<app>`` in the master config holds its defaults).
+    image
+        The image to deploy; a registry tag is pinned to the digest the registry serves.
+    ref
+        The commit it was built from, recorded in ``chain.history``.
+    targets, sls, service, frontend, backend, network, max_failures, timeout, pillar, pin
+        Passed to ``chain.rollout`` (``{minion}`` in names stands for each server's id).
+    """
+    ret = chain_states.new_ret(name)
+    options = {k: v for k, v in kwargs.items() if not k.startswith("__")}
+    test = bool(__opts__["test"])
+    try:
+        _check(app, image, options)
+        full = __salt__["saltutil.runner"](
+            "chain.rollout", app=app, image=image, ref=ref, test=test, full_return=True, **options
+        )
+    except chain_states.CAUGHT as err:
+        return chain_states.fail(ret, f"rollout of {app}: {err}", changes={})
+    out = full.get("return") if isinstance(full, dict) else full
+    if not isinstance(out, dict) or "result" not in out:
+        return chain_states.fail(ret, f"rollout of {app}: {_runner_error(out)}", changes={})
+    ret["changes"] = out.get("changes") or {}
+    ret["comment"] = out.get("comment") or f"rollout of {app}: done"
+    if out["result"] is False:
+        return chain_states.fail(ret, ret["comment"], changes=ret["changes"])
+    ret["result"] = None if test and ret["changes"] else True
+    return ret
