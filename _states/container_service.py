@@ -115,8 +115,9 @@ def running(
             - network: chain
             - healthcheck: {test: "true", interval: 1s, timeout: 1s, retries: 2}
     """
+    given = dict(locals())
+    own = {key: given[key] for key in DEFAULT}  # the service's own options, passed down whole
     ret = chain_states.new_ret(name)
-    own = {key: value for key, value in locals().items() if key in DEFAULT}
     spec_args = {k: v for k, v in kwargs.items() if not k.startswith("__")}
     try:
         if __opts__["test"]:

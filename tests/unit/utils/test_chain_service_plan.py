@@ -226,3 +226,16 @@ def test_haproxy_commands_and_errors():
     with pytest.raises(chain_errors.BackendError, match="refused"):
         haproxy.check_answer("No such server.\n", "set server app/s9 state ready")
     assert haproxy.argv("show info")[:2] == ["python3", "-c"]
+
+
+def test_the_state_takes_its_defaults_from_the_one_table():
+    import inspect  # pylint: disable=import-outside-toplevel
+
+    from saltext.chain.states import (  # pylint: disable=import-outside-toplevel
+        container_service as state,
+    )
+
+    params = inspect.signature(state.running).parameters
+    assert {n: p.default for n, p in params.items() if n in plan.SERVICE_DEFAULTS} == (
+        plan.SERVICE_DEFAULTS
+    )
