@@ -23,17 +23,26 @@ import time
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
-    from saltext.chain.utils import chain_errors, chain_service_haproxy, chain_service_plan
+    from saltext.chain.utils import (
+        chain_errors,
+        chain_health,
+        chain_service_haproxy,
+        chain_service_plan,
+        chain_service_rollout,
+    )
 except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
     import chain_errors
+    import chain_health
     import chain_service_haproxy
     import chain_service_plan
+    import chain_service_rollout
 
 log = logging.getLogger(__name__)
 
 __virtualname__ = "container_service"
 
 plan = chain_service_plan
+rollout = chain_service_rollout
 haproxy = chain_service_haproxy
 POLL = 0.25
 
@@ -158,15 +167,9 @@ def status(name, frontend=None, backend="app", network=None, profile=None):
         frontend_state = ((data or {}).get("State") or {}).get("Status", "absent")
         if frontend_state == "running":
             servers = frontend_servers(frontend, backend, profile)
+    serving = set(haproxy.serving(servers))
     for rep in reps.values():
-        slot = servers.get(rep["slot"]) if rep["slot"] else None
-        rep["serving"] = bool(
-            slot
-            and slot["op"] == "up"
-            and not slot["maint"]
-            and not slot["drain"]
-            and slot["addr"] == rep["addr"]
-        )
+        rep["serving"] = rep["slot"] in serving and servers[rep["slot"]]["addr"] == rep["addr"]
     running = [r for r in reps.values() if r["running"]]
     gens = {}
     for rep in reps.values():
@@ -216,24 +219,55 @@ def smoke(frontend, path="/version", port=8080, expect=None, profile=None):
 
 
 # ---------------------------------------------------------------------------------------------
-# The rollout (called by the state once everything is validated)
+# The rollout: chain_service_rollout decides, the executor below does the I/O
 # ---------------------------------------------------------------------------------------------
 
 
-class _Rollout:
-    """One apply of a service: what it did (``steps``) and how it ended."""
+class _Executor:
+    """Performs a rollout's steps (``chain_service_rollout.Step``) on the engine and the
+    frontend, and records what it did (``steps``, with time offsets)."""
 
-    def __init__(self, name, cfg, profile):
-        self.name = name
-        self.cfg = cfg
-        self.profile = profile
+    def __init__(self, svc):
+        self.svc = svc
+        self.name = svc["name"]
+        self.profile = svc["profile"]
+        self.frontend = svc["frontend"]
+        self.backend = svc["backend"]
+        self.network = svc["network"]
         self.steps = []
-        self.frontend = cfg.get("frontend")
-        self.backend = cfg.get("backend") or "app"
-        self.network = cfg.get("network")
+        self.target = None  # (generation, image reference, history) of the new replicas
         self.t0 = time.monotonic()
 
-    # -- engine helpers -------------------------------------------------------------------
+    def do(self, step):
+        """Perform one step; returns what the plan expects back for its kind."""
+        kind, arg = step
+        if kind == rollout.CREATE:
+            try:
+                return self.create(*arg), None
+            except CommandExecutionError as err:
+                return None, str(err)
+        if kind == rollout.GATE:
+            return self.bring_up(arg)
+        if kind == rollout.SLOTS:
+            servers = None
+            if self.frontend:
+                servers = haproxy.parse_servers_state(self._fe(haproxy.show_state(self.backend)))
+            return rollout.slot_count(servers)
+        if kind == rollout.REMOVE:
+            self.leave(arg, remove=True)
+        elif kind == rollout.STOP:
+            self.leave(arg)
+        elif kind == rollout.DISCARD:
+            rep = self.view(arg) or {"name": arg, "slot": None}
+            self.leave(dict(rep, running=True), remove=True)
+        elif kind == rollout.RESTORE:
+            self.restore(arg)
+        elif kind == rollout.WAIT:
+            time.sleep(arg)
+        else:
+            raise ValueError(f"unknown rollout step {kind!r}")
+        return None
+
     def _step(self, text):
         text = f"{text} (+{time.monotonic() - self.t0:.1f}s)"
         log.info("container_service %s: %s", self.name, text)
@@ -246,12 +280,13 @@ class _Rollout:
     def _fe(self, command):
         return frontend_command(self.frontend, command, profile=self.profile)
 
-    def create(self, gen, index, slot, image_ref, history, spec_args):
+    def create(self, index, slot):
+        gen, image_ref, history = self.target
         cname = plan.replica_name(self.name, gen, index)
         if __salt__["container.inspect"](cname, profile=self.profile) is not None:
             __salt__["container.remove"](cname, force=True, profile=self.profile)
             self._step(f"removed {cname} left by an earlier run")
-        labels = dict(spec_args.get("labels") or {})
+        labels = dict(self.svc["spec_args"].get("labels") or {})
         labels.update(
             {
                 plan.LABEL_SERVICE: self.name,
@@ -261,7 +296,7 @@ class _Rollout:
                 plan.LABEL_HISTORY: plan.history_label(history),
             }
         )
-        args = dict(spec_args, labels=labels)
+        args = dict(self.svc["spec_args"], image=self.svc["image"], labels=labels)
         if self.network:
             args["networks"] = {self.network: {"aliases": [cname]}}
         cid = __salt__["container.create"](name=cname, profile=self.profile, pull="never", **args)
@@ -270,21 +305,22 @@ class _Rollout:
         return cname
 
     def wait_healthy(self, cname, deadline):
-        """Docker health ``healthy`` before ``deadline`` (monotonic); raise otherwise."""
+        """Ready (``chain_health.verdict``) before ``deadline`` (monotonic); raise otherwise."""
         while True:
             rep = self.view(cname)
+            verdict = chain_health.verdict(rep)
+            if verdict == "ready":
+                return rep
             if rep is None:
                 raise CommandExecutionError(f"{cname} disappeared")
-            if not rep["running"] and rep["status"] in ("exited", "dead"):
-                raise CommandExecutionError(f"{cname} exited{self._tail(cname)}")
-            if rep["health"] == "unhealthy":
-                raise CommandExecutionError(f"{cname} is unhealthy{self._tail(cname)}")
-            if rep["running"] and rep["health"] in ("healthy", None):
-                return rep
+            if verdict == "failed":
+                gone = not rep["running"] and rep["status"] in ("exited", "dead")
+                what = "exited" if gone else "is unhealthy"
+                raise CommandExecutionError(f"{cname} {what}{self._tail(cname)}")
             if time.monotonic() > deadline:
                 raise CommandExecutionError(
                     f"{cname} not healthy within the progress deadline "
-                    f"({self.cfg['update']['progress_deadline']:g}s){self._tail(cname)}"
+                    f"({self.svc['update']['progress_deadline']:g}s){self._tail(cname)}"
                 )
             time.sleep(POLL)
 
@@ -303,13 +339,13 @@ class _Rollout:
             raise CommandExecutionError(f"{rep['name']} has no address on network {self.network}")
         slot = rep["slot"]
         self._fe(
-            haproxy.set_addr(self.backend, slot, rep["addr"], self.cfg["port"])
+            haproxy.set_addr(self.backend, slot, rep["addr"], self.svc["port"])
             + ";"
             + haproxy.set_state(self.backend, slot, "ready")
         )
         while True:
-            row = haproxy.parse_servers_state(self._fe(haproxy.show_state(self.backend))).get(slot)
-            if row and row["op"] == "up" and not row["maint"]:
+            servers = haproxy.parse_servers_state(self._fe(haproxy.show_state(self.backend)))
+            if slot in haproxy.serving(servers):
                 self._step(f"{rep['name']} entered the frontend (s{slot})")
                 return
             if time.monotonic() > deadline:
@@ -318,13 +354,14 @@ class _Rollout:
                 )
             time.sleep(POLL)
 
-    def leave(self, rep, stop=True, remove=False):
+    def leave(self, rep, remove=False):
         """Drain a replica's slot (no new requests, open sessions waited out), put it in
         maintenance, then stop (or remove) the container."""
+        stop_timeout = self.svc["stop_timeout"]
         if self.frontend and rep.get("slot"):
             slot = rep["slot"]
             self._fe(haproxy.set_state(self.backend, slot, "drain"))
-            until = time.monotonic() + self.cfg["stop_timeout"]
+            until = time.monotonic() + stop_timeout
             while time.monotonic() < until:
                 stat = haproxy.parse_sessions(self._fe(haproxy.show_stat()), self.backend)
                 if not stat.get(slot):
@@ -334,42 +371,35 @@ class _Rollout:
             self._step(f"drained {rep['name']} (s{slot})")
         if remove:
             __salt__["container.remove"](
-                rep["name"], force=True, stop_timeout=self.cfg["stop_timeout"], profile=self.profile
+                rep["name"], force=True, stop_timeout=stop_timeout, profile=self.profile
             )
             self._step(f"removed {rep['name']}")
-        elif stop and rep.get("running", True):
-            __salt__["container.stop"](
-                rep["name"], timeout=self.cfg["stop_timeout"], profile=self.profile
-            )
+        elif rep.get("running", True):
+            __salt__["container.stop"](rep["name"], timeout=stop_timeout, profile=self.profile)
             self._step(f"stopped {rep['name']}")
 
     def monitor(self, names):
-        """Watch new replicas for ``monitor`` seconds: each must stay running, not become
-        unhealthy, not restart. Returns the names that failed."""
+        """Watch new replicas for ``monitor`` seconds (``chain_service_rollout.monitor_fault``).
+        Returns ``{name: why}`` of those that failed."""
         first = {n: self.view(n) for n in names}
-        until = time.monotonic() + self.cfg["update"]["monitor"]
+        until = time.monotonic() + self.svc["update"]["monitor"]
         failed = {}
         while True:
             for n in names:
-                if n in failed:
-                    continue
-                rep = self.view(n)
-                if rep is None or not rep["running"]:
-                    failed[n] = "stopped"
-                elif rep["health"] == "unhealthy":
-                    failed[n] = "unhealthy"
-                elif rep["restarts"] != first[n]["restarts"]:
-                    failed[n] = "restarted"
+                if n not in failed:
+                    why = rollout.monitor_fault(first[n], self.view(n))
+                    if why:
+                        failed[n] = why
             if time.monotonic() >= until:
                 return failed
             time.sleep(POLL)
 
-    def bring_up(self, reps_or_specs):
-        """Gate a batch: healthy, in the frontend, then monitored. ``reps_or_specs`` are
-        container names already started. Returns ``(ok_names, {name: reason})``."""
-        deadline = time.monotonic() + self.cfg["update"]["progress_deadline"]
+    def bring_up(self, names):
+        """Gate new replicas (started): healthy, in the frontend, then monitored. Returns
+        ``{name: why}`` of those that failed."""
+        deadline = time.monotonic() + self.svc["update"]["progress_deadline"]
         ok, failed = [], {}
-        for cname in reps_or_specs:
+        for cname in names:
             try:
                 rep = self.wait_healthy(cname, deadline)
                 self.enter(rep, deadline)
@@ -377,18 +407,18 @@ class _Rollout:
             except CommandExecutionError as err:
                 failed[cname] = str(err)
         if ok:
+            monitor = self.svc["update"]["monitor"]
             failed.update(
                 {
-                    n: f"{n} {why} during the {self.cfg['update']['monitor']:g}s monitor"
+                    n: f"{n} {why} during the {monitor:g}s monitor"
                     for n, why in self.monitor(ok).items()
                 }
             )
-            ok = [n for n in ok if n not in failed]
-        return ok, failed
+        return failed
 
     def restore(self, old):
         """Start previous replicas again (same container, same image id) and let them in."""
-        deadline = time.monotonic() + self.cfg["update"]["progress_deadline"]
+        deadline = time.monotonic() + self.svc["update"]["progress_deadline"]
         for rep in old:
             if not rep["running"]:
                 __salt__["container.start"](rep["name"], profile=self.profile)
@@ -397,16 +427,16 @@ class _Rollout:
             self.enter(fresh, deadline)
 
 
-def _image_ref(image, image_data):
-    """The exact reference to record: ``repo@sha256:...`` when the image came from a registry,
-    else its id."""
-    repo = image.split("@", 1)[0].rsplit(":", 1)[0] if "/" in image else image.split("@")[0]
-    if "@" in image:
-        return image
-    for digest in image_data.get("RepoDigests") or []:
-        if digest.split("@", 1)[0] == repo:
-            return digest
-    return image_data["Id"]
+def _execute(run, steps):
+    """Drive a rollout plan (``chain_service_rollout.steps``): perform each step, send its
+    outcome back; returns the plan's ``Outcome``."""
+    outcome = None
+    while True:
+        try:
+            step = steps.send(outcome)
+        except StopIteration as end:
+            return end.value
+        outcome = run.do(step)
 
 
 def desired(name, image, spec, port=None, profile=None):
@@ -428,28 +458,26 @@ def desired(name, image, spec, port=None, profile=None):
     return {
         "generation": plan.generation({"spec": spec, "port": port}, data["Id"]),
         "image_id": data["Id"],
-        "image_ref": _image_ref(image, data),
+        "image_ref": plan.image_ref(image, data),
     }
 
 
-def apply(
-    name,
-    image,
-    spec_args,
-    replicas=1,
-    frontend=None,
-    backend="app",
-    network=None,
-    port=8000,
-    update=None,
-    history=5,
-    stop_timeout=10,
-    profile=None,
-):
+def _wanted(svc):
+    return desired(svc["name"], svc["image"], svc["spec"], svc["port"], svc["profile"])
+
+
+def _own(options):
+    """The service options of a call: Salt's ``__pub_*`` keywords left out."""
+    return {k: v for k, v in options.items() if not k.startswith("__")}
+
+
+def apply(name, image, spec_args=None, **options):
     """
     Converge service ``name`` to ``replicas`` containers of ``image`` + ``spec_args`` (the
-    options of ``container.running``), rolling out batch by batch under the ``update`` policy
-    (see ``container_service.running``). Returns ``{result, comment, changes, steps,
+    options of ``container.running``), rolling out batch by batch under the ``update`` policy.
+    ``options`` are the service's own (``replicas=1, frontend=None, backend=app,
+    network=None, port=8000, update=None, history=5, stop_timeout=10, profile=None``, see
+    ``container_service.running``). Returns ``{result, comment, changes, steps,
     rolled_back}``; raises only for bad input.
 
     CLI Example:
@@ -458,28 +486,10 @@ def apply(
 
         salt '*' container_service.apply web app:2 '{healthcheck: {test: "true"}}' replicas=2
     """
-    plan.check_name(name)
-    count = plan.check_replicas(replicas)
-    spec = __salt__["container.normalize"](image=image, **spec_args)
-    cfg = {
-        "frontend": frontend,
-        "backend": backend,
-        "network": network,
-        "port": chain_errors.as_int(port, "port", minimum=1, maximum=65535),
-        "update": plan.check_update(update, plan.health_window(spec.get("healthcheck"))),
-        "stop_timeout": chain_errors.as_int(stop_timeout, "stop_timeout", minimum=0),
-        "history": plan.check_history(history),
-    }
-    if frontend:
-        plan.check_name(frontend, "frontend")
-        haproxy.server(backend, 1)
-        if not network:
-            raise SaltInvocationError(
-                "network: a frontend reaches the replicas over a network; name it"
-            )
-    run = _Rollout(name, cfg, profile)
+    svc = plan.service(name, image, spec_args, **_own(options))
+    run = _Executor(svc)
     try:
-        return _apply(run, name, image, spec, spec_args, count)
+        return _roll_out(run)
     except CommandExecutionError as err:
         return {
             "result": False,
@@ -490,186 +500,39 @@ def apply(
         }
 
 
-def _apply(run, name, image, spec, spec_args, count):
-    cfg, upd = run.cfg, run.cfg["update"]
-    want = desired(name, image, spec, cfg["port"], run.profile)
+def _roll_out(run):
+    """Read the service, and roll the wanted generation out unless it already runs."""
+    svc = run.svc
+    want = _wanted(svc)
     if want is None:
-        __salt__["container.image_pull"](image, profile=run.profile)
-        run._step(f"pulled {image}")
-        want = desired(name, image, spec, cfg["port"], run.profile)
-    gen = want["generation"]
-    reps = replicas(name, network=run.network, profile=run.profile)
-    if plan.converged(reps, gen, count) and _frontend_kept(run, reps, gen):
+        __salt__["container.image_pull"](svc["image"], profile=svc["profile"])
+        run._step(f"pulled {svc['image']}")
+        want = _wanted(svc)
+        if want is None:
+            raise CommandExecutionError(f"image {svc['image']} is not on the engine after a pull")
+    gen, ref, count = want["generation"], want["image_ref"], svc["replicas"]
+    reps = replicas(svc["name"], network=svc["network"], profile=svc["profile"])
+    if _converged(svc, reps, gen):
         return {
             "result": True,
-            "comment": f"Service {name} runs {count} healthy replica(s) of {want['image_ref']}",
+            "comment": f"Service {svc['name']} runs {count} healthy replica(s) of {ref}",
             "changes": {},
             "steps": [],
             "rolled_back": False,
         }
-    new = sorted((r for r in reps.values() if r["generation"] == gen), key=lambda r: r["name"])
-    old_running = sorted(
-        (r for r in reps.values() if r["generation"] != gen and r["running"]),
-        key=lambda r: r["name"],
-    )
-    stale = [r for r in reps.values() if r["generation"] != gen and not r["running"]]
-    previous = old_running[0]["image"] if old_running else None
-    history = plan.history_push(
-        old_running[0]["history"] if old_running else (new[0]["history"] if new else []),
-        want["image_ref"],
-        cfg["history"] + 1,
-    )
-    changes = _changes(reps, gen, want["image_ref"], count)
-
-    # Replicas of the new generation that are not running or not healthy are replaced.
-    broken = [r for r in new if not r["running"] or r["health"] == "unhealthy"]
-    for rep in broken:
-        run.leave(rep, remove=True)
-    good = [r for r in new if r not in broken]
-    # Extra replicas of the wanted generation (scale down): drain and remove.
-    for rep in good[count:]:
-        run.leave(rep, remove=True)
-    good = good[:count]
-    used = [r["slot"] for r in reps.values() if r["slot"] and r not in broken]
-    taken = {
-        int(r["name"].rsplit("-", 1)[-1]) for r in good if r["name"].rsplit("-", 1)[-1].isdigit()
-    }
-    indexes = [i for i in range(1, count * 2 + 1) if i not in taken][: count - len(good)]
-    pairs = []  # (new index, old replica or None)
-    olds = list(old_running)
-    for index in indexes:
-        pairs.append((index, olds.pop(0) if olds else None))
-    surplus = olds  # old replicas beyond the new count: drained once the rollout passed
-
-    done_new, done_old, failed = [], [], {}
-    paused = rolled_back = False
-    for number, batch in enumerate(plan.batches(pairs, upd["parallelism"])):
-        if number and upd["delay"]:
-            time.sleep(upd["delay"])
-        if upd["order"] == "stop-first":
-            for _, old in batch:
-                if old:
-                    run.leave(old)
-        slots = plan.free_slots(used, _slots(run), len(batch))
-        used.extend(slots)
-        by_name = {}
-        for (index, old), slot in zip(batch, slots, strict=True):
-            try:
-                cname = run.create(
-                    gen, index, slot, want["image_ref"], history, dict(spec_args, image=image)
-                )
-                by_name[cname] = (index, old)
-            except CommandExecutionError as err:
-                failed[f"{name}#{index}"] = str(err)
-                if old and upd["order"] == "stop-first":
-                    run.restore([dict(old, running=False)])
-        ok, bad = run.bring_up(list(by_name))
-        failed.update(bad)
-        for cname in bad:
-            rep = run.view(cname) or {"name": cname, "slot": None}
-            run.leave(dict(rep, running=True), remove=True)
-            old = by_name.get(cname, (None, None))[1]
-            if old and upd["order"] == "stop-first":
-                run.restore([dict(old, running=False)])
-        for cname in ok:
-            old = by_name[cname][1]
-            if old and upd["order"] == "start-first":
-                run.leave(old)
-            done_new.append(cname)
-            if old:
-                done_old.append(old)
-        if failed and plan.too_many_failures(len(failed), count, upd["max_failure_ratio"]):
-            if upd["failure_action"] == "rollback":
-                # The previous replicas serve again first, then the new ones leave.
-                run.restore([dict(o, running=False) for o in done_old])
-                for cname in done_new:
-                    run.leave(dict(run.view(cname) or {"name": cname}, running=True), remove=True)
-                rolled_back = True
-            elif upd["failure_action"] == "pause":
-                paused = True
-            else:
-                continue
-            break
-    detail = "; ".join(failed.values())
-    if rolled_back:
-        return {
-            "result": False,
-            "rolled_back": True,
-            "steps": run.steps,
-            "changes": {"rollback": {"old": want["image_ref"], "new": previous}},
-            "comment": f"Service {name}: the update to {want['image_ref']} failed and was "
-            f"rolled back to {previous or 'nothing'}: {detail}",
-        }
-    if paused:
-        return {
-            "result": False,
-            "rolled_back": False,
-            "steps": run.steps,
-            "changes": changes,
-            "comment": f"Service {name}: update paused after {len(done_new)} of "
-            f"{len(pairs)} replica(s): {detail}",
-        }
-    # The new generation passed: the previous one goes (its image id is in the history).
-    for rep in surplus:
-        run.leave(rep, remove=True)
-    for rep in done_old + stale:
-        run.leave(dict(rep, slot=None), remove=True)
-    if failed:
-        return {
-            "result": False,
-            "rolled_back": False,
-            "steps": run.steps,
-            "changes": changes,
-            "comment": f"Service {name}: {len(failed)} replica(s) failed and were left out "
-            f"(failure_action continue): {detail}",
-        }
-    return {
-        "result": True,
-        "rolled_back": False,
-        "steps": run.steps,
-        "changes": changes,
-        "comment": f"Service {name}: {count} replica(s) of {want['image_ref']} healthy"
-        + (f" in the frontend {run.frontend}" if run.frontend else ""),
-    }
+    prep = rollout.prepare(reps, gen, count, ref, svc["history"] + 1)
+    run.target = (gen, ref, prep.history)
+    outcome = _execute(run, rollout.steps(svc["name"], prep, count, svc["update"]))
+    done = rollout.report(svc, outcome, ref, prep.previous, rollout.changes(reps, gen, ref, count))
+    done["steps"] = run.steps
+    return done
 
 
-def _changes(reps, gen, image_ref, count):
-    """What converging to generation ``gen`` changes: ``generation`` (old/new), and ``image``
-    and ``replicas`` when they differ."""
-    running = [r for r in reps.values() if r["running"]]
-    old_gens = sorted({r["generation"] for r in running if r["generation"] != gen})
-    old_images = sorted({r["image"] for r in running if r["generation"] != gen})
-    now = (
-        len([r for r in running if r["generation"] == gen])
-        if not old_gens
-        else len([r for r in running if r["generation"] in old_gens])
-    )
-    changes = {"generation": {"old": ",".join(old_gens) or (gen if now else None), "new": gen}}
-    if changes["generation"]["old"] == gen:
-        changes.pop("generation")
-    if old_images and old_images != [image_ref]:
-        changes["image"] = {"old": ",".join(old_images), "new": image_ref}
-    if now != count:
-        changes["replicas"] = {"old": now, "new": count}
-    if not changes:  # same generation and count, but a replica is unhealthy or the frontend lost it
-        changes["replicas"] = {"old": f"{now} (not all healthy in the frontend)", "new": count}
-    return changes
-
-
-def check(
-    name,
-    image,
-    spec_args=None,
-    replicas=1,
-    frontend=None,
-    backend="app",
-    network=None,
-    port=8000,
-    profile=None,
-):
+def check(name, image, spec_args=None, **options):
     """
     Compare a service with its declaration, reading only: ``{converged, changes, image_ref}``
     (``image_ref`` is ``None`` when the engine lacks the image: it would be pulled).
+    ``options`` are those of :py:func:`apply`.
 
     CLI Example:
 
@@ -677,52 +540,42 @@ def check(
 
         salt '*' container_service.check web app:2 '{healthcheck: {test: "true"}}' replicas=2
     """
-    plan.check_name(name)
-    count = plan.check_replicas(replicas)
-    spec = __salt__["container.normalize"](image=image, **(spec_args or {}))
-    port = chain_errors.as_int(port, "port", minimum=1, maximum=65535)
-    run = _Rollout(name, {"frontend": frontend, "backend": backend, "network": network}, profile)
-    want = desired(name, image, spec, port, profile)
-    reps = globals()["replicas"](name, network=network, profile=profile)
+    svc = plan.service(name, image, spec_args, **_own(options))
+    want = _wanted(svc)
+    reps = replicas(svc["name"], network=svc["network"], profile=svc["profile"])
     if want is None:
+        running = sorted({r["image"] for r in reps.values() if r["running"]})
         return {
             "converged": False,
             "image_ref": None,
             "changes": {
-                "image": {
-                    "old": ",".join(sorted({r["image"] for r in reps.values() if r["running"]}))
-                    or None,
-                    "new": f"{image} (to be pulled)",
-                }
+                "image": {"old": ",".join(running) or None, "new": f"{image} (to be pulled)"}
             },
         }
-    gen = want["generation"]
-    if plan.converged(reps, gen, count) and _frontend_kept(run, reps, gen):
-        return {"converged": True, "image_ref": want["image_ref"], "changes": {}}
+    gen, ref = want["generation"], want["image_ref"]
+    if _converged(svc, reps, gen):
+        return {"converged": True, "image_ref": ref, "changes": {}}
     return {
         "converged": False,
-        "image_ref": want["image_ref"],
-        "changes": _changes(reps, gen, want["image_ref"], count),
+        "image_ref": ref,
+        "changes": rollout.changes(reps, gen, ref, svc["replicas"]),
     }
 
 
-def _frontend_kept(run, reps, gen):
+def _converged(svc, reps, gen):
+    """``chain_health.converged``, and the frontend kept the replicas (see below)."""
+    return chain_health.converged(reps, gen, svc["replicas"]) and _frontend_kept(svc, reps, gen)
+
+
+def _frontend_kept(svc, reps, gen):
     """False when the frontend (re)started after a replica entered it: its runtime state (the
     slots' addresses and readiness) is gone. Read from the engine only, no runtime API call."""
-    if not run.frontend:
+    if not svc["frontend"]:
         return True
-    data = __salt__["container.inspect"](run.frontend, profile=run.profile)
+    data = __salt__["container.inspect"](svc["frontend"], profile=svc["profile"])
     if data is None:
-        raise CommandExecutionError(f"frontend container {run.frontend} does not exist")
+        raise CommandExecutionError(f"frontend container {svc['frontend']} does not exist")
     started = plan.timestamp((data.get("State") or {}).get("StartedAt"))
     return all(
         plan.timestamp(r["started_at"]) > started for r in reps.values() if r["generation"] == gen
     )
-
-
-def _slots(run):
-    """The frontend's number of server slots (its CHAIN_SLOTS), 64 without a frontend."""
-    if not run.frontend:
-        return 4 * plan.MAX_REPLICAS
-    servers = haproxy.parse_servers_state(run._fe(haproxy.show_state(run.backend)))
-    return max(servers) if servers else 0

@@ -39,12 +39,14 @@ try:
         chain_docker_client,
         chain_docker_spec,
         chain_errors,
+        chain_health,
         chain_states,
     )
 except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
     import chain_docker_client
     import chain_docker_spec
     import chain_errors
+    import chain_health
     import chain_states
 
 
@@ -256,7 +258,7 @@ def running(
             return ret  # test mode: what would be done
 
         if wait_healthy or probe_url:
-            settled = cmp and cmp["running"] and cmp.get("health") in ("healthy", None)
+            settled = chain_health.is_ready(cmp)
             if not ret["changes"] and settled and not probe_url:
                 return ret  # a running container without a health check, or a healthy one
             health = __salt__["container.wait_healthy"](

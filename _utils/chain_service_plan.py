@@ -1,6 +1,9 @@
 """Pure logic of a replicated container service (``container_service.running``, ``chain``
-runner): the ``update`` policy and its validation, the health-check window, replica
-generations and names, batches, failure accounting and the digest history.
+runner): the service's own options (their defaults and their validation, once), the
+``update`` policy, the health-check window, replica generations and names, batches, failure
+accounting, the image reference to record and the digest history. The rollout itself (what
+to do, step by step) is :mod:`chain_service_rollout`; what "ready" and "converged" mean is
+:mod:`chain_health`.
 
 No Salt dunders, no I/O: callers pass what is needed.
 
@@ -19,9 +22,11 @@ import re
 import time
 
 try:
-    from saltext.chain.utils import chain_errors
+    from saltext.chain.utils import chain_docker_spec, chain_errors, chain_registry
 except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
+    import chain_docker_spec
     import chain_errors
+    import chain_registry
 
 BadInput = chain_errors.BadInput
 
@@ -46,6 +51,27 @@ UPDATE_DEFAULTS = {
 DOCKER_HEALTH_DEFAULTS = {"Interval": 30, "Timeout": 30, "Retries": 3, "StartPeriod": 0}
 NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,40}$")
 MAX_REPLICAS = 64
+#: Server slots a service without a frontend numbers its replicas from: 256, room for every
+#: replica of two generations (old and new) and the stopped ones kept for a rollback.
+SLOTS_WITHOUT_FRONTEND = 4 * MAX_REPLICAS
+
+#: The service's own options (every other argument is a container option of
+#: ``container.running``) with their defaults: the one place they are written. The state,
+#: ``container_service.check`` and ``container_service.apply`` take them as keywords and
+#: :func:`service` validates them.
+SERVICE_DEFAULTS = {
+    "replicas": 1,
+    "frontend": None,
+    "backend": "app",
+    "network": None,
+    "port": 8000,
+    "update": None,
+    "history": 5,
+    "stop_timeout": 10,
+    "profile": None,
+}
+#: Container options a replica may not take from the declaration: the service sets them.
+RESERVED = {"name", "networks", "network_mode", "hostname"}
 
 
 def check_name(name, field="name"):
@@ -59,6 +85,50 @@ def check_name(name, field="name"):
 
 def check_replicas(value):
     return chain_errors.as_int(value, "replicas", minimum=1, maximum=MAX_REPLICAS)
+
+
+def service(name, image, spec_args=None, **options):
+    """Validate a declaration, once and before any I/O, and return it normalised:
+    ``{name, image, spec_args, spec, replicas, frontend, backend, network, port, update,
+    history, stop_timeout, profile}``. ``spec_args`` are the container options (``spec`` is
+    their normalised form, see ``chain_docker_spec.normalize``); ``options`` the service's own
+    (:data:`SERVICE_DEFAULTS`). Raises ``BadInput``."""
+    unknown = sorted(set(options) - set(SERVICE_DEFAULTS))
+    if unknown:
+        raise BadInput(
+            f"{', '.join(unknown)}: not an option of a service (container options go in spec_args)"
+        )
+    out = dict(SERVICE_DEFAULTS, **options)
+    out["name"] = check_name(name)
+    out["replicas"] = check_replicas(out["replicas"])
+    if not isinstance(image, str) or not image.strip():
+        raise BadInput("image: expected an image reference")
+    out["image"] = image
+    if out["profile"] is not None and not isinstance(out["profile"], (str, dict)):
+        raise BadInput("profile: expected a profile name or a mapping")
+    if spec_args is not None and not isinstance(spec_args, dict):
+        raise BadInput("spec_args: expected a mapping of container options")
+    spec_args = {k: v for k, v in (spec_args or {}).items() if not str(k).startswith("__")}
+    reserved = sorted(RESERVED & set(chain_docker_spec.resolve_names(spec_args)))
+    if reserved:
+        raise BadInput(
+            f"{', '.join(reserved)}: set by the service (use network: to attach the replicas)"
+        )
+    out["spec_args"] = spec_args
+    out["spec"] = chain_docker_spec.normalize(image, spec_args)
+    out["update"] = check_update(out["update"], health_window(out["spec"].get("healthcheck")))
+    out["history"] = check_history(out["history"])
+    out["port"] = chain_errors.as_int(out["port"], "port", minimum=1, maximum=65535)
+    out["stop_timeout"] = chain_errors.as_int(out["stop_timeout"], "stop_timeout", minimum=0)
+    # backend is checked even without a frontend: no input goes unchecked
+    check_name(out["backend"], "backend")
+    if out["frontend"] is not None:
+        check_name(out["frontend"], "frontend")
+        if not out["network"]:
+            raise BadInput("network: a frontend reaches the replicas over a network; name it")
+    if out["network"] is not None:
+        check_name(out["network"], "network")
+    return out
 
 
 def health_window(healthcheck):
@@ -162,6 +232,31 @@ def free_slots(used, slots, count):
     return free[:count]
 
 
+def image_ref(image, image_data):
+    """The exact reference of ``image`` to record: the declared ``repo@sha256:...`` when it
+    is one, else the engine's repo digest of the same repository (``image_data`` is the
+    image's inspect: ``RepoDigests``, ``Id``), else the image id (a local build never pushed).
+    The repository is read by ``chain_registry``'s parser, so a registry with a port
+    (``127.0.0.1:5050/chain/app``) and a short name (``app:1``) are understood."""
+    repo, tag = chain_registry.split_repo_tag(image)
+    if tag is None:
+        return image
+    want = _familiar(repo)
+    for digest in image_data.get("RepoDigests") or []:
+        if _familiar(digest.split("@", 1)[0]) == want:
+            return digest
+    return image_data["Id"]
+
+
+def _familiar(repo):
+    """A repository as Docker lists it in ``RepoDigests``: Docker Hub's ``docker.io/`` and
+    ``library/`` prefixes left out."""
+    for prefix in ("docker.io/", "index.docker.io/"):
+        if repo.startswith(prefix):
+            repo = repo[len(prefix) :]
+    return repo[len("library/") :] if repo.startswith("library/") else repo
+
+
 def history_push(history, entry, keep):
     """The digest history with ``entry`` (an image reference) first, without duplicates, at
     most ``keep`` entries."""
@@ -193,19 +288,6 @@ def pick_previous(history, current, wanted=None):
         ):
             return entry
     return None
-
-
-def converged(replicas, gen, wanted):
-    """True when exactly ``wanted`` replicas of generation ``gen`` run healthy (or without a
-    health status) and no replica of another generation is running. ``replicas`` are
-    ``{name: {generation, running, health}}``."""
-    current = [r for r in replicas.values() if r["generation"] == gen]
-    others_running = [r for r in replicas.values() if r["generation"] != gen and r["running"]]
-    return (
-        len(current) == wanted
-        and not others_running
-        and all(r["running"] and r.get("health") in ("healthy", None) for r in current)
-    )
 
 
 def timestamp(value):

@@ -196,3 +196,30 @@ def test_monitor_shorter_than_the_health_window_is_refused(states):
         profile=nowhere,
     )
     assert ret.result is False and "update.monitor" not in ret.comment, ret.comment
+
+
+def test_the_registry_digest_is_recorded_for_a_registry_with_a_port_and_no_tag(
+    states, modules, docker_engines, registry_credentials
+):
+    """The image reference a replica records is ``repo@sha256:...`` for an image of a
+    registry with a port (``127.0.0.1:5000/...``), with or without a tag; it was the image
+    id before (the reference was parsed by hand)."""
+    repo = f"{engines.REGISTRY}/saltext-chain/sc-{engines.RUN}-svc-ref"
+    spec = {"image": repo, "healthcheck": HEALTH}
+    try:
+        login = states.container_registry.logged_in(
+            engines.REGISTRY,
+            config_path=f"/tmp/sc-{engines.RUN}-svc-docker-config.json",
+            profile=ENGINE,
+        )
+        assert login.result is True, login.comment
+        pushed = states.container_image.present(
+            name=f"{repo}:latest", source=engines.BUSYBOX, push=True, profile=ENGINE
+        )
+        assert pushed.result is True, pushed.comment
+        for image in (repo, f"{repo}:latest"):
+            want = modules.container_service.desired("svc-ref", image, spec, 8000, ENGINE)
+            assert want["image_ref"].startswith(f"{repo}@sha256:"), (image, want)
+            assert want["image_ref"] != want["image_id"]
+    finally:
+        modules.container.image_remove(f"{repo}:latest", force=True, profile=ENGINE)

@@ -86,20 +86,83 @@ def test_history_and_previous():
     assert plan.pick_previous(["x"], "x") is None
 
 
-def test_converged():
-    reps = {
-        "a": {"generation": "g1", "running": True, "health": "healthy"},
-        "b": {"generation": "g1", "running": True, "health": None},
-    }
-    assert plan.converged(reps, "g1", 2)
-    assert not plan.converged(reps, "g1", 3)
-    assert not plan.converged(reps, "g2", 2)
-    stopped_old = dict(reps, c={"generation": "g0", "running": False, "health": None})
-    assert plan.converged(stopped_old, "g1", 2)
-    running_old = dict(reps, c={"generation": "g0", "running": True, "health": "healthy"})
-    assert not plan.converged(running_old, "g1", 2)
-    sick = dict(reps, b={"generation": "g1", "running": True, "health": "unhealthy"})
-    assert not plan.converged(sick, "g1", 2)
+def test_converged_is_chain_health_s_one_definition():
+    assert not hasattr(plan, "converged")
+
+
+HEALTH = {"test": "true", "interval": "1s", "timeout": "1s", "retries": 2}
+
+
+def test_service_validates_once_and_returns_the_normalised_declaration():
+    svc = plan.service(
+        "web",
+        "app:1",
+        {"healthcheck": HEALTH, "environment": {"A": "1"}, "__id__": "x"},
+        replicas="2",
+        port="8001",
+        update={"monitor": "4"},
+    )
+    assert set(svc) == set(plan.SERVICE_DEFAULTS) | {"name", "image", "spec_args", "spec"}
+    assert svc["replicas"] == 2 and svc["port"] == 8001 and svc["history"] == 5
+    assert svc["update"] == dict(plan.UPDATE_DEFAULTS, monitor=4)
+    assert svc["spec_args"] == {"healthcheck": HEALTH, "environment": {"A": "1"}}
+    assert svc["spec"]["image"] == "app:1" and svc["spec"]["healthcheck"]["Retries"] == 2
+    assert svc["backend"] == "app" and svc["frontend"] is None and svc["stop_timeout"] == 10
+
+
+@pytest.mark.parametrize(
+    "args, options, words",
+    [
+        ({}, {}, "healthcheck"),
+        ({"healthcheck": HEALTH}, {"replicas": 0}, "replicas"),
+        ({"healthcheck": HEALTH}, {"replicas": 65}, "replicas"),
+        ({"healthcheck": HEALTH}, {"port": 70000}, "port"),
+        ({"healthcheck": HEALTH}, {"update": {"monitor": 1}}, "update.monitor"),
+        ({"healthcheck": HEALTH}, {"history": -1}, "history"),
+        ({"healthcheck": HEALTH}, {"stop_timeout": "soon"}, "stop_timeout"),
+        ({"healthcheck": HEALTH}, {"backend": [0]}, "backend"),
+        ({"healthcheck": HEALTH}, {"frontend": "fe"}, "network"),
+        ({"healthcheck": HEALTH}, {"network": "bad net"}, "network"),
+        ({"healthcheck": HEALTH}, {"profile": 0}, "profile"),
+        ({"healthcheck": HEALTH}, {"replica": 2}, "replica"),
+        ({"healthcheck": HEALTH, "networks": ["x"]}, {}, "networks"),
+        ({"healthcheck": HEALTH, "hostname": "h"}, {}, "hostname"),
+        ({"healthcheck": HEALTH, "volumez": ["/x"]}, {}, "volumez"),
+    ],
+)
+def test_service_refuses_bad_input_naming_it(args, options, words):
+    with pytest.raises(chain_errors.BadInput) as err:
+        plan.service("web", "app:1", args, **options)
+    assert words in str(err.value) and "\n" not in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize("image", [None, "", "  ", 5])
+def test_service_refuses_a_missing_image(image):
+    with pytest.raises(chain_errors.BadInput, match="image"):
+        plan.service("web", image, {"healthcheck": HEALTH})
+
+
+DIGEST = "sha256:" + "ab" * 32
+IMAGE_ID = "sha256:" + "cd" * 32
+
+
+@pytest.mark.parametrize(
+    "image, repo_digests, expected",
+    [
+        # a registry with a port, no tag (the digest was missed: the image id was recorded)
+        ("127.0.0.1:5050/chain/app", ["127.0.0.1:5050/chain/app@" + DIGEST], None),
+        ("127.0.0.1:5050/chain/app:3", ["127.0.0.1:5050/chain/app@" + DIGEST], None),
+        # a short name with a tag (the same bug)
+        ("app:1", ["app@" + DIGEST], None),
+        ("docker.io/library/busybox:1", ["busybox@" + DIGEST], None),
+        ("chain/app:1", ["other/app@" + DIGEST], IMAGE_ID),  # not this repository's
+        ("app:1", [], IMAGE_ID),  # a local build, never pushed
+        ("app@" + DIGEST, [], "app@" + DIGEST),
+    ],
+)
+def test_image_ref_records_the_repository_digest(image, repo_digests, expected):
+    data = {"Id": IMAGE_ID, "RepoDigests": repo_digests}
+    assert plan.image_ref(image, data) == (expected or repo_digests[0])
 
 
 def test_timestamps_with_trimmed_nanoseconds_compare_right():
@@ -163,3 +226,16 @@ def test_haproxy_commands_and_errors():
     with pytest.raises(chain_errors.BackendError, match="refused"):
         haproxy.check_answer("No such server.\n", "set server app/s9 state ready")
     assert haproxy.argv("show info")[:2] == ["python3", "-c"]
+
+
+def test_the_state_takes_its_defaults_from_the_one_table():
+    import inspect  # pylint: disable=import-outside-toplevel
+
+    from saltext.chain.states import (  # pylint: disable=import-outside-toplevel
+        container_service as state,
+    )
+
+    params = inspect.signature(state.running).parameters
+    assert {n: p.default for n, p in params.items() if n in plan.SERVICE_DEFAULTS} == (
+        plan.SERVICE_DEFAULTS
+    )
