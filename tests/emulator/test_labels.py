@@ -99,6 +99,13 @@ def test_get_label_is_lax(text, tree):
 
 
 @pytest.mark.jenkins(
+    "2.568.2", "core/src/main/java/hudson/model/AbstractProject.java getAssignedLabel"
+)
+def test_get_label_of_a_job_that_may_roam_is_none():
+    assert labels.get_label(None) is None
+
+
+@pytest.mark.jenkins(
     "2.568.2",
     "core/src/main/java/hudson/model/AbstractProject.java getAssignedLabel; "
     "core/src/main/java/jenkins/model/Jenkins.java getLabel; "

@@ -235,6 +235,8 @@ def get_label(text):
     This is how a job's ``assignedNode`` becomes a label (``AbstractProject.getAssignedLabel``):
     ``!!a`` or ``a->b->c`` there name an atom no node carries, ``"a&&b"`` is ``a&&b``.
     """
+    if text is None:  # the job may roam
+        return None
     text = unquote(text)
     try:
         return _Parser(text).parse()
