@@ -247,3 +247,23 @@ def test_the_last_view_cannot_be_deleted(http, target):
     assert resp.status_code == 500
     assert "Cannot delete last view" in resp.text
     assert http.get(target.url + "view/all/api/json").status_code == 200
+
+
+@pytest.mark.jenkins(
+    "2.568.2",
+    f"{JENKINS_SRC} doCheckViewName, doViewExistsCheck; "
+    "core/src/main/java/hudson/util/FormValidation.java ok, error, respond; "
+    "core/src/main/java/hudson/Util.java escape",
+)
+def test_view_name_checks(http, target, name):
+    taken = '<div class="error">A view already exists with the name &quot;all&quot;</div>'
+    for check in ("checkViewName", "viewExistsCheck"):
+        for value, body in (("", "<div/>"), (name, "<div/>"), ("all", taken)):
+            resp = http.get(target.url + check, params={"value": value})
+            assert resp.status_code == 200
+            assert resp.headers["Content-Type"].startswith("text/html")
+            assert resp.text == body
+    # only doCheckViewName also checks the name is a good one (Jenkins.checkGoodName)
+    resp = http.get(target.url + "checkViewName", params={"value": "a<b"})
+    assert resp.text == '<div class="error">‘&lt;’ is an unsafe character</div>'
+    assert http.get(target.url + "viewExistsCheck", params={"value": "a<b"}).text == "<div/>"

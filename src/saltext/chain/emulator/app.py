@@ -363,6 +363,8 @@ class Controller:
             return await views.handle(self, request, rest)
         if head == "createView":
             return await views.create_view(self, request)
+        if head in ("checkViewName", "viewExistsCheck"):
+            return await views.check_view_name(self, request, deprecated=head == "viewExistsCheck")
         if head == "job":
             return await self.route_job(request, segments)
         return self.not_found(request)

@@ -401,3 +401,42 @@ async def _create_item(ctl, request, view):
         view.add_job_name(ctl.jobs.top.get(name.strip()).name)
         ctl.views.save()
     return response
+
+
+def _util_escape(text):
+    """``hudson.Util.escape``: HTML-escape, ``\\n`` -> ``<br>``, runs of blanks -> ``&nbsp;``."""
+    table = {"\n": "<br>", "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;", "'": "&#039;"}
+    out = []
+    for i, char in enumerate(text):
+        if char == " ":
+            out.append("&nbsp;" if text[i + 1 : i + 2] == " " else " ")
+        else:
+            out.append(table.get(char, char))
+    return "".join(out)
+
+
+def _form_validation(error=None):
+    """``FormValidation.ok()`` (``<div/>``) or ``error(message)``, as ``respond`` sends them."""
+    body = "<div/>" if error is None else f'<div class="error">{_util_escape(error)}</div>'
+    return web.Response(
+        text=body,
+        content_type="text/html",
+        charset="utf-8",
+        headers={"Content-Security-Policy": "sandbox; default-src 'none';"},
+    )
+
+
+async def check_view_name(ctl, request, deprecated=False):
+    """``Jenkins.doCheckViewName`` (taken, then ``checkGoodName``) and the deprecated
+    ``doViewExistsCheck`` (taken only): ``value`` is a request parameter, empty means OK."""
+    from .jobs import request_parameter
+    from .nodes import check_good_name
+
+    name = await request_parameter(ctl, request, "value") or None  # Util.fixEmpty
+    if name is None:
+        return _form_validation()
+    if ctl.views.get(name) is not None:
+        return _form_validation(f'A view already exists with the name "{name}"')
+    if not deprecated:
+        return _form_validation(check_good_name(name))
+    return _form_validation()
