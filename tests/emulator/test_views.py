@@ -267,3 +267,11 @@ def test_view_name_checks(http, target, name):
     resp = http.get(target.url + "checkViewName", params={"value": "a<b"})
     assert resp.text == '<div class="error">‘&lt;’ is an unsafe character</div>'
     assert http.get(target.url + "viewExistsCheck", params={"value": "a<b"}).text == "<div/>"
+
+
+@pytest.mark.jenkins("2.568.2", "core/src/main/java/hudson/model/ListView.java readResolve")
+def test_a_regex_that_does_not_compile_is_dropped(server, name, views):
+    views.append(name)
+    server.create_view(name, list_view_xml(regex="(unclosed"))
+    assert "includeRegex" not in server.get_view_config(name)
+    assert server.get_jobs(view_name=name) == []

@@ -96,6 +96,14 @@ def _job_names(posted):
     return elem
 
 
+def _compiles(regex):
+    try:
+        re.compile(regex)
+    except re.error:
+        return False
+    return True
+
+
 def normalize(root, name):
     """The view as ``XStream2.toXMLUTF8`` writes it back, in ``View``/``ListView`` field order."""
     cls = VIEW_CLASSES.get(root.tag)
@@ -120,8 +128,9 @@ def normalize(root, name):
             if posted is None:
                 elem.extend(_element(c) for c in default)
             out.append(elem)
-        if root.find("includeRegex") is not None:
-            out.append(_element("includeRegex", root.findtext("includeRegex") or ""))
+        regex = root.findtext("includeRegex")
+        if regex is not None and _compiles(regex):  # readResolve drops a bad pattern
+            out.append(_element("includeRegex", regex))
         out.append(_element("recurse", "true" if root.findtext("recurse") == "true" else "false"))
     return out
 
@@ -158,13 +167,8 @@ class View:
         found = [top.get(n) for n in self.job_names()]
         items = [job for job in found if job is not None]
         regex = self.root.findtext("includeRegex")
-        if regex is not None:
-            try:
-                pattern = re.compile(regex)
-            except re.error:  # readResolve drops a regex that does not compile
-                pattern = None
-            if pattern is not None:
-                items += [job for job in top.values() if pattern.fullmatch(job.name)]
+        if regex is not None:  # normalize kept it only if it compiles
+            items += [job for job in top.values() if re.fullmatch(regex, job.name)]
         return list(dict.fromkeys(items))
 
     def job_names(self):
