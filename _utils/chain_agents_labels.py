@@ -6,7 +6,10 @@ LabelExpressionLexer.g4`` and ``LabelExpressionParser.g4``), precedence from loo
 tightest: ``<->`` (left-associative, repeatable), ``->`` (at most one per level: ``a->b->c`` is a
 syntax error), ``||``, ``&&``, ``!`` (applies to one parenthesised expression or atom: ``!!a``
 is a syntax error), then ``( ... )``, atoms and double-quoted strings. An atom is a run of any
-characters but ``& | ! < > ( ) " '``, blanks and a ``-`` directly followed by ``>``.
+characters but ``& | ! < > ( ) " '``, ``' '``, ``'\\t'`` and a ``-`` directly followed by ``>``
+(other whitespace, such as a newline, belongs to the atom); a string literal takes the escapes
+``\\b \\t \\n \\f \\r \\" \\' \\\\`` and nothing else. A blank text (``None``, ``""``,
+whitespace) means "any node".
 
 The ``why`` texts are those of ``core/src/main/resources/hudson/model/Messages.properties``
 (``Queue.WaitingForNextAvailableExecutorOn``, ``Queue.LabelHasNoNodes``,
@@ -21,7 +24,9 @@ except ImportError:  # synced into the minion's extmods/utils (file_roots deploy
     import chain_errors
 
 _OPS = ("<->", "->", "&&", "||", "!", "(", ")")
-_ATOM = re.compile(r"(?:[^&|!<>()\s\"'-]|-(?!>))+")
+# LabelExpressionLexer.g4 IDENTIFIER_PART / ATOM: only ' ' and '\t' are blanks (WS); a newline or
+# a no-break space is part of an atom.
+_ATOM = re.compile(r"(?:[^&|!<>() \t\"'-]|-(?!>))+")
 _STRING = re.compile(r'"((?:\\[btnfr"\'\\]|[^\\"\r\n])*)"')
 _ESCAPES = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r"}
 
@@ -140,7 +145,7 @@ def parse(text):
         raise LabelSyntaxError(f"a label expression must be a string, got {text!r}")
     if not text.strip():
         return None
-    return _Parser(text.strip()).expr()
+    return _Parser(text).expr()
 
 
 def matches(expr, labels):

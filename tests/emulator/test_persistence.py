@@ -105,3 +105,23 @@ def test_plugins_file(tmp_path):
     with testing.running_emulator(tmp_path / "home", extra_args=args) as (url, user, token):
         server = jenkins.Jenkins(url, user, token, timeout=10)
         assert server.get_plugin_info("credentials")["version"] == "1408.va_622a_b_f5b_1b_1"
+
+
+def test_views_survive_a_restart(tmp_path):
+    """Jenkins keeps its views and primaryView in HOME/config.xml; the emulator in views.json."""
+    home = tmp_path / "home"
+    view = (
+        "<hudson.model.ListView><name>v</name><description>kept</description>"
+        "<jobNames><string>j</string></jobNames></hudson.model.ListView>"
+    )
+    with testing.running_emulator(home) as (url, user, token):
+        server = jenkins.Jenkins(url, user, token, timeout=10)
+        server.create_job("j", freestyle("true"))
+        server.create_view("kept", view)
+        before = server.get_view_config("kept")
+    with testing.running_emulator(home) as (url, user, token):
+        server = jenkins.Jenkins(url, user, token, timeout=10)
+        assert [v["name"] for v in server.get_views()] == ["all", "kept"]
+        assert server.get_info()["primaryView"]["name"] == "all"
+        assert server.get_view_config("kept") == before
+        assert [j["name"] for j in server.get_jobs(view_name="kept")] == ["j"]

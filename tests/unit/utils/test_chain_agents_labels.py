@@ -4,6 +4,8 @@ import pytest
 from saltext.chain.utils import chain_agents_labels as labels
 from saltext.chain.utils.chain_errors import BadInput
 
+from tests.support import label_cases
+
 
 @pytest.mark.parametrize(
     "expr, node, expected",
@@ -51,3 +53,21 @@ def test_syntax_errors_are_bad_input(expr):
 )
 def test_label_from_why(why, label):
     assert labels.label_from_why(why) == label
+
+
+# The same table as the emulator's parser (tests/emulator/test_labels.py), read from Jenkins
+# 2.568.2's LabelExpressionLexer.g4 / LabelExpressionParser.g4 (see tests/support/label_cases.py).
+
+
+@pytest.mark.parametrize("expr, tree", label_cases.ACCEPTED, ids=repr)
+def test_grammar_table_accepted(expr, tree):
+    parsed = labels.parse(expr)
+    assert parsed == tree
+    for node in label_cases.label_sets(tree):
+        assert labels.matches(parsed, node) is label_cases.evaluate(tree, node), node
+
+
+@pytest.mark.parametrize("expr", label_cases.REFUSED, ids=repr)
+def test_grammar_table_refused(expr):
+    with pytest.raises(labels.LabelSyntaxError, match="Invalid boolean expression"):
+        labels.parse(expr)

@@ -22,7 +22,7 @@ from urllib.parse import quote, quote_plus, unquote
 from aiohttp import web
 from multidict import CIMultiDict
 
-from . import agents, builds, jobs, nodes, plugins, queue, security, store
+from . import agents, builds, jobs, nodes, plugins, queue, security, store, views
 from .api import json_response
 
 JENKINS_VERSION = "2.568.2"
@@ -75,6 +75,7 @@ class Controller:
         self.jobs = jobs.Jobs(self)
         self.builds = builds.Builds(self)
         self.queue = queue.Queue(self)
+        self.views = views.Views(self)
         self._event = None
         self._task = None
         os.makedirs(os.path.join(self.home, "logs"), exist_ok=True)
@@ -358,8 +359,12 @@ class Controller:
             self.quieting_down = head == "quietDown"
             self.wake()
             return self.redirect(request, "", status=302)
-        if head == "view" and len(rest) >= 2 and rest[0].lower() == "all":
-            return await self.route(request, rest[1:] or [""])
+        if head == "view":
+            return await views.handle(self, request, rest)
+        if head == "createView":
+            return await views.create_view(self, request)
+        if head in ("checkViewName", "viewExistsCheck"):
+            return await views.check_view_name(self, request, deprecated=head == "viewExistsCheck")
         if head == "job":
             return await self.route_job(request, segments)
         return self.not_found(request)
@@ -383,6 +388,10 @@ class Controller:
     def root_json(self, depth=0):
         root = self.current_root_url
         all_jobs = list(self.jobs.top.values())
+
+        def view_json(view):
+            return view.json(depth - 1) if depth > 0 else view.summary()
+
         return {
             "_class": "hudson.model.Hudson",
             "assignedLabels": [{"name": n} for n in sorted(self.nodes.label_set(""))],
@@ -396,7 +405,9 @@ class Controller:
                 for j in all_jobs
             ],
             "overallLoad": {},
-            "primaryView": {"_class": "hudson.model.AllView", "name": "all", "url": root},
+            # Jenkins.getPrimaryView / getViews (@Exported): nested views show their
+            # visibility-2 properties (name, url) at depth 0, the whole view below depth 1
+            "primaryView": view_json(self.views.primary()),
             "quietDownReason": None,
             "quietingDown": self.quieting_down,
             "slaveAgentPort": -1,
@@ -404,7 +415,7 @@ class Controller:
             "url": root,
             "useCrumbs": True,
             "useSecurity": True,
-            "views": [{"_class": "hudson.model.AllView", "name": "all", "url": root}],
+            "views": [view_json(v) for v in self.views.all()],
         }
 
     def user_json(self, user):

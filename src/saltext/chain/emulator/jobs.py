@@ -195,6 +195,8 @@ class Jobs:
     def delete(self, job):
         items = job.parent.children if job.parent else self.top
         items.pop(job.name, None)
+        if job.parent is None:  # ListView.Listener.onDeleted (views of the root only)
+            self.ctl.views.forget_job(job.name)
         for sub in [job] + [j for j in self.all() if j.full_name.startswith(job.full_name + "/")]:
             self.ctl.queue.cancel_job(sub.full_name)
             self.ctl.builds.forget_job(sub.full_name)

@@ -211,10 +211,7 @@ class Queue:
         expr_text, builtin = configxml.job_label(job.root)
         if builtin:
             return labels.Atom("built-in")
-        try:
-            return labels.parse(expr_text)
-        except labels.LabelSyntaxError:
-            return labels.Atom(expr_text)
+        return labels.get_label(expr_text)
 
     def candidates(self, job):
         nodes = self.ctl.nodes
