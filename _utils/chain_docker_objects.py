@@ -13,10 +13,11 @@ the ``container_network`` and ``container_volume`` states. No Salt dunders here.
 import re
 
 try:
-    from saltext.chain.utils import chain_docker_types, chain_errors
+    from saltext.chain.utils import chain_docker_types, chain_errors, chain_health
 except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
     import chain_docker_types
     import chain_errors
+    import chain_health
 
 BadInput = chain_errors.BadInput
 
@@ -207,8 +208,12 @@ def health(data, probe_url=None, timeout=5.0):
     health check, else an HTTP probe of ``probe_url`` (below 400 is healthy), else running."""
     state = data.get("State") or {}
     status = (state.get("Health") or {}).get("Status")
+    # What Docker says decides (chain_health, the one definition), unless a probe is asked for.
+    verdict = chain_health.verdict(
+        {"running": bool(state.get("Running")), "status": state.get("Status"), "health": status}
+    )
     if not state.get("Running"):
-        return False, state.get("Status") in ("exited", "dead"), state.get("Status", "not running")
+        return False, verdict == "failed", state.get("Status", "not running")
     if probe_url:
         import requests  # pylint: disable=import-outside-toplevel
 
@@ -217,6 +222,4 @@ def health(data, probe_url=None, timeout=5.0):
         except requests.RequestException as err:
             return False, False, f"probe failed: {type(err).__name__}"
         return code < 400, False, f"HTTP {code}"
-    if status:
-        return status == "healthy", status == "unhealthy", status
-    return True, False, "running"
+    return verdict == "ready", verdict == "failed", status or "running"
