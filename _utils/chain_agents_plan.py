@@ -127,7 +127,13 @@ def _labels_list(value, field):
     else:
         raise BadInput(f"{field}: expected a list of labels or a space-separated string")
     for item in items:
-        if not isinstance(item, str) or not item or _labels._tokens(item) != [("atom", item)]:
+        # A node's labels are split on any whitespace (Jenkins' Label.parse), so none is in one.
+        if (
+            not isinstance(item, str)
+            or not item
+            or any(ch.isspace() for ch in item)
+            or _labels._tokens(item) != [("atom", item)]
+        ):
             raise BadInput(f"{field}: {item!r} is not a plain label atom")
     return sorted(set(items))
 

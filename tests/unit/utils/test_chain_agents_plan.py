@@ -212,3 +212,12 @@ def test_agent_command_carries_the_secret_only_as_a_file():
     args = plan.agent_command("http://c/", "n", "/w")
     assert args[args.index("-secret") + 1] == "@/run/jenkins-agent/secret"
     assert "-webSocket" in args
+
+
+@pytest.mark.parametrize("label", ["a\nb", "a\u00a0b", "a\rb", "a\fb"])
+def test_a_pool_label_holds_no_whitespace(label):
+    # Jenkins splits a node's label string on any whitespace (hudson.model.Label.parse,
+    # QuotedStringTokenizer): such a label would become two.
+    with pytest.raises(BadInput, match="not a plain label atom"):
+        plan._labels_list([label], "labels")
+    assert plan._labels_list(["linux", "docker"], "labels") == ["docker", "linux"]
