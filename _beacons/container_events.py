@@ -117,7 +117,9 @@ def _shared(name):
     execution module imported when it loaded (see the module docstring)."""
     try:
         return importlib.import_module(f"saltext.chain.utils.{name}")
-    except ImportError:
+    except ImportError as _exc:
+        if not str(_exc.name).startswith("saltext"):
+            raise  # a real import error inside the util, not a missing package
         pass
     if name not in sys.modules:
         __salt__["container.connection"]  # pylint: disable=pointless-statement

@@ -50,7 +50,9 @@ import os
 
 try:
     from saltext.chain.utils import chain_docker_client, chain_profiles
-except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
+except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
+    if not str(_exc.name).startswith("saltext"):
+        raise  # a real import error inside the util, not a missing package
     import chain_docker_client
     import chain_profiles
 

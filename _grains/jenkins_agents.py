@@ -28,14 +28,18 @@ import os
 
 try:
     from saltext.chain.utils import chain_agents_plan, chain_profiles
-except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
+except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
+    if not str(_exc.name).startswith("saltext"):
+        raise  # a real import error inside the util, not a missing package
     import chain_agents_plan
     import chain_profiles
 
 try:
     try:
         from saltext.chain.utils import chain_docker_client
-    except ImportError:
+    except ImportError as _exc:
+        if not str(_exc.name).startswith("saltext"):
+            raise  # a real import error inside the util, not a missing package
         import chain_docker_client
 except ImportError:  # pragma: no cover - reported by the grain as empty
     chain_docker_client = None

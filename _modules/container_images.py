@@ -16,7 +16,9 @@ try:
     from saltext.chain.utils import chain_docker_build, chain_errors, chain_registry
     from saltext.chain.utils import chain_docker_client as _docker
     from saltext.chain.utils import chain_docker_objects as _objects
-except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
+except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
+    if not str(_exc.name).startswith("saltext"):
+        raise  # a real import error inside the util, not a missing package
     import chain_docker_build
     import chain_docker_client as _docker
     import chain_docker_objects as _objects

@@ -30,7 +30,9 @@ try:
         chain_service_plan,
         chain_service_rollout,
     )
-except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
+except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
+    if not str(_exc.name).startswith("saltext"):
+        raise  # a real import error inside the util, not a missing package
     import chain_errors
     import chain_health
     import chain_service_haproxy

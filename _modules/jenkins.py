@@ -26,7 +26,9 @@ try:
     from saltext.chain.utils import chain_jenkins_jobs as _jobs
     from saltext.chain.utils import chain_jenkins_nodes as _nodes
     from saltext.chain.utils import chain_jenkins_xml as _xml
-except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
+except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
+    if not str(_exc.name).startswith("saltext"):
+        raise  # a real import error inside the util, not a missing package
     import chain_errors
     import chain_jenkins_builds as _builds
     import chain_jenkins_client

@@ -37,7 +37,9 @@ try:
     from saltext.chain.utils import chain_agents_plan as _plan
     from saltext.chain.utils import chain_agents_read as _read
     from saltext.chain.utils import chain_errors, chain_profiles
-except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
+except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
+    if not str(_exc.name).startswith("saltext"):
+        raise  # a real import error inside the util, not a missing package
     import chain_agents_plan as _plan
     import chain_agents_read as _read
     import chain_errors

@@ -55,7 +55,9 @@ try:
         chain_status_page,
         chain_status_text,
     )
-except ImportError:  # synced into the master's extmods/utils (file_roots deployment)
+except ImportError as _exc:  # synced into the master's extmods/utils (file_roots deployment)
+    if not str(_exc.name).startswith("saltext"):
+        raise  # a real import error inside the util, not a missing package
     import chain_app_conf
     import chain_errors
     import chain_gather

@@ -31,7 +31,9 @@ try:
         chain_registry,
         chain_states,
     )
-except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
+except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
+    if not str(_exc.name).startswith("saltext"):
+        raise  # a real import error inside the util, not a missing package
     import chain_docker_build
     import chain_docker_states
     import chain_errors

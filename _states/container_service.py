@@ -39,7 +39,9 @@ replicas (kept, stopped) are started again: the exact previous image id, never a
 
 try:
     from saltext.chain.utils import chain_service_plan, chain_states
-except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
+except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
+    if not str(_exc.name).startswith("saltext"):
+        raise  # a real import error inside the util, not a missing package
     import chain_service_plan
     import chain_states
 
@@ -143,4 +145,3 @@ def running(
         return chain_states.fail(ret, done["comment"], done=done["steps"], changes=changes)
     ret.update(comment=done["comment"], changes=changes)
     return ret
-

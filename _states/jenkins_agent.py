@@ -27,7 +27,9 @@ from salt.exceptions import SaltInvocationError
 
 try:
     from saltext.chain.utils import chain_states
-except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
+except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
+    if not str(_exc.name).startswith("saltext"):
+        raise  # a real import error inside the util, not a missing package
     import chain_states
 
 __virtualname__ = "jenkins_agent"

@@ -11,7 +11,9 @@ from salt.exceptions import SaltInvocationError
 
 try:
     from saltext.chain.utils import chain_errors, chain_service_plan
-except ImportError:  # synced into the master's extmods/utils (file_roots deployment)
+except ImportError as _exc:  # synced into the master's extmods/utils (file_roots deployment)
+    if not str(_exc.name).startswith("saltext"):
+        raise  # a real import error inside the util, not a missing package
     import chain_errors
     import chain_service_plan
 

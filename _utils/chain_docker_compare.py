@@ -12,7 +12,9 @@ this module knows nothing of options. Pure code: no Salt dunders, no docker SDK.
 
 try:
     from saltext.chain.utils import chain_errors
-except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
+except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
+    if not str(_exc.name).startswith("saltext"):
+        raise  # a real import error inside the util, not a missing package
     import chain_errors
 
 COMPARISON_MODES = ("strict", "ignore", "allow_more_present")

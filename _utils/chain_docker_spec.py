@@ -23,7 +23,9 @@ from typing import Any, NamedTuple
 try:
     from saltext.chain.utils import chain_docker_compare, chain_errors
     from saltext.chain.utils import chain_docker_types as t
-except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
+except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
+    if not str(_exc.name).startswith("saltext"):
+        raise  # a real import error inside the util, not a missing package
     import chain_docker_compare
     import chain_docker_types as t
     import chain_errors

@@ -7,7 +7,9 @@ engine calls are passed in (``__salt__`` functions), so nothing here touches Sal
 
 try:
     from saltext.chain.utils import chain_states
-except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
+except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
+    if not str(_exc.name).startswith("saltext"):
+        raise  # a real import error inside the util, not a missing package
     import chain_states
 
 _act = chain_states.act

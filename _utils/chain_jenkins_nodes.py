@@ -24,7 +24,9 @@ import logging
 
 try:
     from saltext.chain.utils import chain_jenkins_client, chain_jenkins_xml
-except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
+except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
+    if not str(_exc.name).startswith("saltext"):
+        raise  # a real import error inside the util, not a missing package
     import chain_jenkins_client
     import chain_jenkins_xml
 

@@ -8,7 +8,9 @@ Connection settings come from ``chain_jenkins_client.connection``; no Salt dunde
 
 try:
     from saltext.chain.utils import chain_agents_read, chain_errors, chain_jenkins_client
-except ImportError:  # synced into the master's extmods/utils (file_roots deployment)
+except ImportError as _exc:  # synced into the master's extmods/utils (file_roots deployment)
+    if not str(_exc.name).startswith("saltext"):
+        raise  # a real import error inside the util, not a missing package
     import chain_agents_read
     import chain_errors
     import chain_jenkins_client

@@ -8,7 +8,9 @@ Pure: state returns and ``container_service.status`` answers in, decisions out.
 
 try:
     from saltext.chain.utils import chain_health
-except ImportError:  # synced into the master's extmods/utils (file_roots deployment)
+except ImportError as _exc:  # synced into the master's extmods/utils (file_roots deployment)
+    if not str(_exc.name).startswith("saltext"):
+        raise  # a real import error inside the util, not a missing package
     import chain_health
 
 

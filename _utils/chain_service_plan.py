@@ -23,7 +23,9 @@ import time
 
 try:
     from saltext.chain.utils import chain_docker_spec, chain_errors, chain_registry
-except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
+except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
+    if not str(_exc.name).startswith("saltext"):
+        raise  # a real import error inside the util, not a missing package
     import chain_docker_spec
     import chain_errors
     import chain_registry

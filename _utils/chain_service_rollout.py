@@ -16,7 +16,9 @@ import dataclasses
 
 try:
     from saltext.chain.utils import chain_health, chain_service_plan
-except ImportError:  # synced into the minion's extmods/utils (file_roots deployment)
+except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
+    if not str(_exc.name).startswith("saltext"):
+        raise  # a real import error inside the util, not a missing package
     import chain_health
     import chain_service_plan
 
