@@ -30,27 +30,18 @@ It runs where orchestrations run, on the master; it does not load on a minion.
 from salt.exceptions import SaltInvocationError
 
 try:
-    from saltext.chain.utils import chain_states
+    from saltext.chain.utils import chain_app_conf, chain_states
 except ImportError as _exc:  # synced into the master's extmods/utils (file_roots deployment)
     if not str(_exc.name).startswith("saltext"):
         raise  # a real import error inside the util, not a missing package
+    import chain_app_conf
     import chain_states
 
 __virtualname__ = "chain"
 
-#: Keyword arguments ``chain.rollout`` takes besides ``app``, ``image`` and ``ref``.
-ROLLOUT_OPTIONS = (
-    "targets",
-    "sls",
-    "service",
-    "frontend",
-    "backend",
-    "network",
-    "max_failures",
-    "timeout",
-    "pillar",
-    "pin",
-)
+#: Keyword arguments ``chain.rollout`` takes besides ``app``, ``image`` and ``ref``: the app's
+#: settings a call may override (``chain_app_conf.KEYS``) and ``pin``.
+ROLLOUT_OPTIONS = (*chain_app_conf.KEYS, "pin")
 
 
 def __virtual__():
@@ -103,7 +94,8 @@ def rolled_out(name, app, image, ref=None, **kwargs):
     ref
         The commit it was built from, recorded in ``chain.history``.
     targets, sls, service, frontend, backend, network, max_failures, timeout, pillar, pin
-        Passed to ``chain.rollout`` (``{minion}`` in names stands for each server's id).
+        Passed to ``chain.rollout`` (as are ``jenkins_profile`` and ``jenkins_job``);
+        ``{minion}`` in names stands for each server's id.
     """
     ret = chain_states.new_ret(name)
     options = {k: v for k, v in kwargs.items() if not k.startswith("__")}

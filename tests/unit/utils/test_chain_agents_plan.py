@@ -4,26 +4,7 @@ import pytest
 from saltext.chain.utils import chain_agents_plan as plan
 from saltext.chain.utils.chain_errors import BadInput
 
-OWNER = "m1"
-NOW = 10_000.0
-
-
-def opts(**kw):
-    return plan.pool_options("p", {"label": "linux", **kw})
-
-
-def agent(node, state="running", created=NOW - 5, current=True):
-    return {"container": node, "node": node, "state": state, "created": created, "current": current}
-
-
-def comp(offline=False, idle=True, temp=False, builds=(), desc=None):
-    return {
-        "offline": offline,
-        "idle": idle,
-        "temporarily_offline": temp,
-        "builds": list(builds),
-        "description": desc or plan.description("p", OWNER),
-    }
+from tests.unit.utils.pool_cases import NOW, OWNER, agent, comp, opts
 
 
 def run(o, agents=(), computers=None, demand=0, memory=None, now=NOW, engine_total=None):
