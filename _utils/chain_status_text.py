@@ -165,7 +165,11 @@ def rollout_comment(entry):
         tolerated = f" ({', '.join(failed)} failed, tolerated)" if failed else ""
         return f"{what}: {len(servers) - len(failed)} server(s) updated{tolerated}"
     lines = [f"{what} failed on {', '.join(failed) or 'no server'}"]
-    lines += [f"  {t}: {servers[t]['comment']}" for t in failed]
+    for target in failed:
+        # A state's failure comment has detail lines (chain_states.fail): kept, indented.
+        first, *more = str(servers[target]["comment"]).splitlines() or [""]
+        lines.append(f"  {target}: {first}")
+        lines += [f"      {line.strip()}" for line in more if line.strip()]
     for target, back in entry["rolled_back"].items():
         if not back.get("image"):
             lines.append(f"  not rolled back {target}: {back['comment']}")

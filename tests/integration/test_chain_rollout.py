@@ -160,7 +160,10 @@ def test_rollout_server_by_server_rollback_and_the_lock(
     assert lines[0] == f"rollout of {APP} to {images['3']} failed on app2", lines
     assert lines[1].startswith("  app2: ") and "rolled back" in lines[1], lines
     assert SERVICE.replace("{minion}", "app2") in lines[1], lines
-    assert lines[2:] == [
+    # the failed state's detail lines (chain_states.fail: the steps already done) follow, indented
+    detail = [line for line in lines[2:] if line.startswith("      ")]
+    assert detail and detail[-1].strip().startswith("already done: "), lines
+    assert lines[2 + len(detail) :] == [
         f"  rolled back build1 to {back}: ok",
         f"  now: build1 runs {back}, app2 runs {back}",
     ]
@@ -245,33 +248,42 @@ def test_rolled_out_state_reports_the_rollouts_own_changes(
     salt_run_cli, synced, deploy, images, ext_tree
 ):
     """chain.rolled_out's contracts (tests/functional/states/test_contracts.py MASTER_SIDE):
-    the same image again is a success with no changes; test=True says what would change and
-    deploys, records and starts nothing; a bad argument fails before any rollout. Runs after
-    the test above, which leaves app:2 on both servers."""
+    test=True says what would change and deploys, records and starts nothing; the apply reports
+    the rollout's own changes; the same image again is a success with no changes; a bad
+    argument fails before any rollout. Runs after the test above, which leaves app:2 on both
+    servers by its image id (chain.rollback), so the tag is a change."""
     history = lambda: _run(salt_run_cli, "chain.history", APP).data  # noqa: E731
     before = history()
     assert all(versions(p) == {"2"} for p in deploy["ports"].values())
 
+    with engines.EventRecorder(ENGINE) as recorder:
+        ret, state = _orchestrate_rolled_out(salt_run_cli, ext_tree, deploy, images["2"], test=True)
+    assert state["result"] is None, state
+    assert set(state["changes"]) == {"build1", "app2"}, state
+    assert all(c["new"] == images["2"] for c in state["changes"].values()), state
+    assert "would be rolled out" in state["comment"], state
+    assert recorder.mutations() == [], recorder.mutations()
+    assert history() == before  # nothing recorded
+
+    ret, state = _orchestrate_rolled_out(salt_run_cli, ext_tree, deploy, images["2"])
+    assert ret.returncode == 0, ret.stdout[-3000:]
+    assert state["result"] is True and set(state["changes"]) == {"build1", "app2"}, state
+    assert history()[0]["changes"] == state["changes"], history()[0]
+
+    # Applied again: nothing to do, no changes; test=True agrees.
     ret, state = _orchestrate_rolled_out(salt_run_cli, ext_tree, deploy, images["2"])
     assert ret.returncode == 0, ret.stdout[-3000:]
     assert state["result"] is True and state["changes"] == {}, state
     assert state["comment"].endswith("no change, 2 server(s) already run it"), state
-    assert history()[0]["no_op"] is True and len(history()) == len(before) + 1
-
-    with engines.EventRecorder(ENGINE) as recorder:
-        ret, state = _orchestrate_rolled_out(salt_run_cli, ext_tree, deploy, images["1"], test=True)
-    assert state["result"] is None, state
-    assert set(state["changes"]) == {"build1", "app2"}, state
-    assert all(c["new"] == images["1"] for c in state["changes"].values()), state
-    assert "would be rolled out" in state["comment"], state
-    assert recorder.mutations() == [], recorder.mutations()
-    assert len(history()) == len(before) + 1  # nothing recorded
-    assert all(versions(p) == {"2"} for p in deploy["ports"].values())
+    assert history()[0]["no_op"] is True and len(history()) == len(before) + 2
+    ret, state = _orchestrate_rolled_out(salt_run_cli, ext_tree, deploy, images["2"], test=True)
+    assert state["result"] is True and state["changes"] == {}, state
+    assert len(history()) == len(before) + 2
 
     ret, state = _orchestrate_rolled_out(salt_run_cli, ext_tree, deploy, images["1"], replicaz=3)
     assert ret.returncode != 0
     assert state["result"] is False and state["changes"] == {}, state
     assert state["comment"].splitlines()[0].startswith(f"rollout of {APP}: unknown argument"), state
     assert "replicaz" in state["comment"], state
-    assert len(history()) == len(before) + 1
+    assert len(history()) == len(before) + 2
     assert all(versions(p) == {"2"} for p in deploy["ports"].values())

@@ -157,3 +157,22 @@ def test_a_failure_on_the_first_server_and_rollbacks_that_failed():
         "  not rolled back web0: nothing ran before",
         "  rolled back web9 to app:2: FAILED: app: pull refused",
     ]
+
+
+def test_a_servers_failure_with_detail_lines_keeps_them_indented_under_it():
+    why = "deploy-app: Service app-web2: app-web2-1 is unhealthy\n\n"
+    why += "already done: started app-web2-1"
+    entry = dict(
+        ENTRY,
+        result=False,
+        no_op=False,
+        servers={"web2": {"result": False, "comment": why}},
+        now={"web2": "app:2"},
+    )
+    assert text.rollout_comment(entry).splitlines() == [
+        "rollout of app to app:3 failed on web2",
+        "  web2: deploy-app: Service app-web2: app-web2-1 is unhealthy",
+        "      already done: started app-web2-1",
+        "  rolled back: none (no other server had been updated)",
+        "  now: web2 runs app:2",
+    ]
