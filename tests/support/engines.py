@@ -8,6 +8,7 @@ import contextlib
 import os
 import re
 import secrets
+import threading
 import time
 
 import docker
@@ -17,14 +18,30 @@ ENGINES = {
     "engine2": "unix:///run/saltext-chain/docker2.sock",
 }
 TEST_LABEL = "saltext-chain.test"
-# This test session's id: every object a test creates carries ``TEST_LABEL=RUN`` and a name from
+# This test process's id: every object a test creates carries ``TEST_LABEL=RUN`` and a name from
 # ``name()``, and cleanup removes only objects with this run's label. Two sessions (or a running
 # ``make chain``) on the same engines never see or remove each other's objects.
 # Export CHAIN_TEST_RUN to pin it (e.g. to clean up after a crashed run).
-RUN = os.environ.get("CHAIN_TEST_RUN") or secrets.token_hex(3)
+# Under pytest-xdist each worker is a run of its own, ``<SESSION>w<N>``: the test-mode guards of
+# one worker never take another worker's objects for their own. SESSION is shared by the
+# workers of one session (xdist's test run uid); the controller's cleanup removes every
+# ``<SESSION>w<N>`` run (``cleanup_session``).
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1, ... in an xdist worker
+SESSION = (
+    os.environ.get("CHAIN_TEST_RUN")
+    or (os.environ.get("PYTEST_XDIST_TESTRUNUID", "")[:6] if _WORKER else "")
+    or secrets.token_hex(3)
+).lower()
+RUN = SESSION + (f"w{_WORKER.removeprefix('gw')}" if _WORKER else "")
 if not re.fullmatch(r"[a-z0-9]{1,12}", RUN):
-    raise ValueError(f"CHAIN_TEST_RUN must be 1-12 lowercase letters/digits, not {RUN!r}")
+    raise ValueError(
+        f"CHAIN_TEST_RUN must be 1-12 lowercase letters/digits (at most 9 under pytest-xdist, "
+        f"which appends w<N> per worker), not {SESSION!r}"
+    )
 LABELS = {TEST_LABEL: RUN}
+# The marker volume an EventRecorder creates to close its window (any run's): never an event
+# of the window it closes, nor of anyone else's.
+_MARKER = re.compile(r"^sc-[a-z0-9]+-evmark-[0-9a-f]{8}$")
 BUSYBOX = "saltext-chain/busybox:latest"
 DEBIAN = "saltext-chain/debian:bookworm"
 REGISTRY = "127.0.0.1:5000"
@@ -103,16 +120,52 @@ class EventRecorder:
     def __enter__(self):
         self._client = client(self.engine)
         self._since = time.time()
+        self._marker = name(f"evmark-{secrets.token_hex(4)}")
+        self._seen = []
+        self._closed = threading.Event()
+        # The stream replays the engine's events from `since` (whole seconds, filtered below)
+        # and goes on live: nothing of the window is missed however long the block runs.
+        self._stream = self._client.api.events(since=int(self._since), decode=True)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
         return self
 
+    def _read(self):
+        try:
+            for e in self._stream:
+                if e.get("Type") == "volume" and (e.get("Actor") or {}).get("ID") == self._marker:
+                    self._closed.set()
+                    return
+                self._seen.append(e)
+        except Exception:  # noqa: BLE001 - the stream closed under us (timeout below)
+            pass
+
+    def _close_window(self):
+        """Close the window with an event of our own and wait until the stream showed it: the
+        engine logs events in order, so everything done before the marker was seen by then."""
+        try:
+            self._client.api.create_volume(self._marker, labels=dict(LABELS))
+            closed = self._closed.wait(30)
+        finally:
+            self._stream.close()
+            self._reader.join(5)
+            with contextlib.suppress(docker.errors.APIError):
+                self._client.api.remove_volume(self._marker, force=True)
+        if not closed:
+            raise RuntimeError(f"{self.engine}: the event stream did not show {self._marker}")
+
     def __exit__(self, *exc):
-        # Events are timestamped by the engine; ask for the whole window once it closed.
-        until = time.time() + 0.5
-        time.sleep(0.6)
+        try:
+            self._close_window()
+        except Exception:
+            if exc[0] is None:
+                self._client.close()
+                raise
         self.events = [
             e
-            for e in self._client.api.events(since=int(self._since), until=until, decode=True)
+            for e in self._seen
             if e.get("timeNano", 0) / 1e9 >= self._since
+            and not _MARKER.match((e.get("Actor") or {}).get("ID", ""))
         ]
         # What mutations() needs from the engine is read now, while the window's objects exist.
         self._inspected = {}
@@ -243,15 +296,29 @@ def foreign_labels(attrs):
 def cleanup(engine, label=None):
     """Remove every container, network and volume that carries this run's label."""
     label = label or f"{TEST_LABEL}={RUN}"
+    _remove(engine, {"label": label}, lambda labels: True)
+
+
+def cleanup_session(engine, session=SESSION):
+    """Remove what the pytest-xdist workers of ``session`` left (their runs ``<session>w<N>``):
+    the controller's last word, also after a worker crashed before its own cleanup."""
+    runs = re.compile(rf"{re.escape(session)}w[0-9]+")
+    _remove(engine, {"label": TEST_LABEL}, lambda labels: bool(runs.fullmatch(labels[TEST_LABEL])))
+
+
+def _remove(engine, filters, wanted):
     with contextlib.closing(client(engine)) as c:
-        for ctr in c.containers.list(all=True, filters={"label": label}):
-            ctr.remove(force=True, v=True)
-        for net in c.networks.list(filters={"label": label}):
-            with contextlib.suppress(docker.errors.APIError):
-                net.remove()
-        for vol in c.volumes.list(filters={"label": label}):
-            with contextlib.suppress(docker.errors.APIError):
-                vol.remove(force=True)
+        for ctr in c.containers.list(all=True, filters=filters):
+            if wanted(ctr.labels):
+                ctr.remove(force=True, v=True)
+        for net in c.networks.list(filters=filters):
+            if wanted(net.attrs.get("Labels") or {}):
+                with contextlib.suppress(docker.errors.APIError):
+                    net.remove()
+        for vol in c.volumes.list(filters=filters):
+            if wanted(vol.attrs.get("Labels") or {}):
+                with contextlib.suppress(docker.errors.APIError):
+                    vol.remove(force=True)
 
 
 def require_engines():
