@@ -11,8 +11,10 @@ and printed (followed live) after it. The last line is one pytest-style summary 
 and the exit code is pytest's: the worst of the two, where "no tests collected" (5) counts only
 when neither part collected anything.
 
-Environment: CHAIN_TEST_WORKERS (xdist workers, default 3), CHAIN_TEST_SERIAL=1 (one pytest
-process over tests/, no xdist: the old way), PYTEST_ADDOPTS (passed to both, as pytest reads it).
+Environment: CHAIN_TEST_WORKERS (xdist workers, default 2: the machine has 2 cores and the
+integration rollouts time health checks, so no more than that beside them), CHAIN_TEST_SERIAL=1
+(one pytest process over tests/, no xdist: the old way), CHAIN_TEST_JUNIT_DIR (a JUnit XML file
+per part in it), PYTEST_ADDOPTS (read by both pytest processes).
 """
 
 import os
@@ -36,14 +38,18 @@ def pytest_cmd(*args):
     return [sys.executable, "-m", "pytest", *args, *COMMON]
 
 
-def parts(workers):
-    return {
+def parts(workers, junit_dir=None):
+    cmds = {
         "unit+emulator+functional": pytest_cmd(
             "tests/unit", "tests/emulator", "tests/functional", "-n", str(workers),
             "--dist", "loadfile",
         ),
         "integration": pytest_cmd("tests/integration"),
     }  # fmt: skip
+    if junit_dir:
+        for name, cmd in cmds.items():
+            cmd.append(f"--junitxml={os.path.join(junit_dir, name + '.xml')}")
+    return cmds
 
 
 def closing_line(text):
@@ -69,8 +75,9 @@ def combined_line(lines, seconds):
             total[what] = total.get(what, 0) + number
     words = ", ".join(f"{total[w]} {w}" for w in _ORDER if total.get(w))
     minutes, secs = divmod(int(seconds), 60)
-    text = f" {words or 'no tests ran'} in {seconds:.2f}s (0:{minutes:02d}:{secs:02d}) "
-    return f"{text:=^100}"
+    hours, minutes = divmod(minutes, 60)
+    text = f" {words or 'no tests ran'} in {seconds:.2f}s ({hours}:{minutes:02d}:{secs:02d}) "
+    return f"{text:=^80}"
 
 
 def combined_code(codes):
@@ -91,7 +98,8 @@ def _copy(src, sink, keep):
 
 
 def run_parallel(workers):
-    (first, first_cmd), (second, second_cmd) = parts(workers).items()
+    junit_dir = os.environ.get("CHAIN_TEST_JUNIT_DIR")
+    (first, first_cmd), (second, second_cmd) = parts(workers, junit_dir).items()
     log = tempfile.NamedTemporaryFile(prefix="chain-pytest-integration-", suffix=".log")
     out = sys.stdout.buffer
     print(f"make test: {first} on {workers} xdist workers; {second} beside it ({log.name})")
@@ -136,7 +144,7 @@ def main():
     os.chdir(REPO)
     if os.environ.get("CHAIN_TEST_SERIAL") == "1":
         return subprocess.call(pytest_cmd("tests"))
-    return run_parallel(int(os.environ.get("CHAIN_TEST_WORKERS") or 3))
+    return run_parallel(int(os.environ.get("CHAIN_TEST_WORKERS") or 2))
 
 
 if __name__ == "__main__":
