@@ -1,0 +1,64 @@
+"""The test runs' own machinery (tests/support/engines.py): a run id per pytest-xdist worker whose
+objects the controller removes at the end, and an EventRecorder window that closes on a marker
+event of its own instead of a fixed wait."""
+
+import contextlib
+
+import pytest
+
+from tests.support import engines
+from tests.support.engines import BUSYBOX, TEST_LABEL, EventRecorder
+
+pytestmark = pytest.mark.docker
+
+ENGINE = "engine2"
+
+
+def _names(client, prefix):
+    return sorted(
+        [v.name for v in client.volumes.list() if v.name.startswith(prefix)]
+        + [n.name for n in client.networks.list() if n.name.startswith(prefix)]
+        + [c.name for c in client.containers.list(all=True) if c.name.startswith(prefix)]
+    )
+
+
+def test_cleanup_session_removes_every_worker_run_of_the_session_and_nothing_else(docker_engines):
+    session = "zs" + engines.RUN[:7]
+    other = session + "x"  # not a worker run of the session: w<N> only
+    with contextlib.closing(engines.client(ENGINE)) as client:
+        try:
+            for run in (f"{session}w0", f"{session}w11", other):
+                labels = {TEST_LABEL: run}
+                client.volumes.create(f"sc-{run}-vol", labels=labels)
+                client.networks.create(f"sc-{run}-net", labels=labels)
+                client.containers.create(BUSYBOX, ["true"], name=f"sc-{run}-ctr", labels=labels)
+            engines.cleanup_session(ENGINE, session)
+            assert _names(client, f"sc-{session}") == [
+                f"sc-{other}-ctr",
+                f"sc-{other}-net",
+                f"sc-{other}-vol",
+            ]
+        finally:
+            engines.cleanup(ENGINE, f"{TEST_LABEL}={other}")
+        assert _names(client, f"sc-{session}") == []
+
+
+def test_recorder_sees_the_last_action_before_the_block_ends_and_not_its_marker(docker_engines):
+    name = engines.name("rec-last")
+    with contextlib.closing(engines.client(ENGINE)) as client:
+        with EventRecorder(ENGINE) as rec:
+            client.containers.create(BUSYBOX, ["true"], name=name, labels=dict(engines.LABELS))
+            client.containers.get(name).remove()
+        # owned_only: this run's objects, the marker volume (sc-<RUN>-evmark-...) included
+        assert rec.mutations(owned_only=True) == [
+            ("container", "create", name),
+            ("container", "destroy", name),
+        ]
+        assert not [e for e in rec.events if "evmark" in str(e)], rec.events
+        # The marker volume is gone again.
+        assert not [
+            v for v in client.volumes.list() if "-evmark-" in v.name and engines.RUN in v.name
+        ]
+        with EventRecorder(ENGINE) as rec:
+            pass
+        assert rec.mutations(owned_only=True) == []
