@@ -62,3 +62,28 @@ def test_recorder_sees_the_last_action_before_the_block_ends_and_not_its_marker(
         with EventRecorder(ENGINE) as rec:
             pass
         assert rec.mutations(owned_only=True) == []
+
+
+@pytest.mark.parametrize("whose", ["ours", "another run's"])
+def test_a_removed_image_and_an_anonymous_volume_belong_to_whoever_held_them(docker_engines, whose):
+    """The engine names both only by id: another run's removals (beside this one, on xdist
+    workers or in the integration process) do not count; this run's do."""
+    run = engines.RUN if whose == "ours" else "zr" + engines.RUN[:7]
+    tag = f"saltext-chain/sc-{run}-alias"
+    with contextlib.closing(engines.client(ENGINE)) as client:
+        client.images.get(BUSYBOX).tag(tag, "t")  # an alias: the image keeps BUSYBOX's tag
+        with EventRecorder(ENGINE) as rec:
+            client.images.remove(f"{tag}:t")
+        ctr = client.api.create_container(
+            BUSYBOX, ["true"], name=f"sc-{run}-anon", labels={TEST_LABEL: run}, volumes=["/data"]
+        )
+        with EventRecorder(ENGINE) as rec2:
+            client.api.remove_container(ctr["Id"], v=True, force=True)
+    untag = [m for m in rec.mutations(everything=True) if m[:2] == ("image", "untag")]
+    destroy = [m for m in rec2.mutations(everything=True) if m[:2] == ("volume", "destroy")]
+    assert untag and destroy, (rec.events, rec2.events)  # the controls: the engine showed both
+    if whose == "ours":
+        assert untag[0] in rec.mutations() and untag[0] in rec.mutations(owned_only=True)
+        assert destroy[0] in rec2.mutations() and destroy[0] in rec2.mutations(owned_only=True)
+    else:
+        assert untag[0] not in rec.mutations() and destroy[0] not in rec2.mutations()

@@ -42,6 +42,8 @@ LABELS = {TEST_LABEL: RUN}
 # The marker volume an EventRecorder creates to close its window (any run's): never an event
 # of the window it closes, nor of anyone else's.
 _MARKER = re.compile(r"^sc-[a-z0-9]+-evmark-[0-9a-f]{8}$")
+# A volume the engine named (a container's anonymous volume): 64 hex digits.
+_ANONYMOUS = re.compile(r"[0-9a-f]{64}")
 BUSYBOX = "saltext-chain/busybox:latest"
 DEBIAN = "saltext-chain/debian:bookworm"
 REGISTRY = "127.0.0.1:5000"
@@ -111,6 +113,9 @@ class EventRecorder:
       session beside a running ``make chain``, share the engines;
     - health-check execs (``exec_create`` whose command is the container's HEALTHCHECK): the
       engine's own. Any other exec counts.
+    The engine names a removed image (untag, delete) and an anonymous volume only by their ids:
+    those belong to whoever held them, the image's tags and the volume's container, as seen when
+    the window opened or in the window (a tag, a mount); held by nobody known, they count.
     """
 
     def __init__(self, engine):
@@ -121,6 +126,7 @@ class EventRecorder:
         self._client = client(self.engine)
         self._since = time.time()
         self._marker = name(f"evmark-{secrets.token_hex(4)}")
+        self._snapshot()
         self._seen = []
         self._closed = threading.Event()
         # The stream replays the engine's events from `since` (whole seconds, filtered below)
@@ -129,6 +135,46 @@ class EventRecorder:
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         return self
+
+    def _snapshot(self):
+        """An image's tags by id and an anonymous volume's container, as the window opens."""
+        self._image_tags = {
+            img["Id"]: [t for t in img.get("RepoTags") or [] if t != "<none>:<none>"]
+            for img in self._client.api.images()
+        }
+        self._volume_holders = {}
+        for ctr in self._client.api.containers(all=True):
+            holder = {**(ctr.get("Labels") or {}), "name": (ctr.get("Names") or ["/"])[0][1:]}
+            for mount in ctr.get("Mounts") or []:
+                if mount.get("Type") == "volume" and mount.get("Name"):
+                    self._volume_holders[mount["Name"]] = holder
+
+    def _holders(self, e):
+        """Who holds an object the event names only by id: [("container", id) | ("attrs",
+        labels + name)], [] when nobody known; None for an event that names its object."""
+        actor = (e.get("Actor") or {}).get("ID", "")
+        if e.get("Type") == "image" and (_attrs(e).get("name") or actor).startswith("sha256:"):
+            tags = set(self._image_tags.get(actor, ()))
+            tags |= {
+                _attrs(x).get("name")
+                for x in self.events
+                if x.get("Type") == "image" and _action(x) == "tag" and x["Actor"]["ID"] == actor
+            }
+            # An untag names no tag: the one it took is the one gone when the window closed.
+            tags = (tags - set(self._image_tags_after.get(actor, ()))) or tags
+            return [("attrs", {"name": tag}) for tag in sorted(t for t in tags if t)]
+        if e.get("Type") == "volume" and _ANONYMOUS.fullmatch(actor):
+            cids = {
+                _attrs(x)["container"]
+                for x in self.events
+                if x.get("Type") == "volume" and x["Actor"]["ID"] == actor
+                and _attrs(x).get("container")
+            }  # fmt: skip
+            held = self._volume_holders.get(actor)
+            return [("container", cid) for cid in sorted(cids)] + (
+                [("attrs", held)] if held else []
+            )
+        return None
 
     def _read(self):
         try:
@@ -168,6 +214,14 @@ class EventRecorder:
             and not _MARKER.match((e.get("Actor") or {}).get("ID", ""))
         ]
         # What mutations() needs from the engine is read now, while the window's objects exist.
+        self._image_tags_after = {}
+        if any(
+            e.get("Type") == "image" and _attrs(e).get("name", "").startswith("sha256:")
+            for e in self.events
+        ):
+            self._image_tags_after = {
+                img["Id"]: img.get("RepoTags") or [] for img in self._client.api.images()
+            }
         self._inspected = {}
         for e in self.events:
             if e.get("Type") == "container" and _action(e) == "exec_create":
@@ -223,6 +277,12 @@ class EventRecorder:
         if e.get("Type") in ("network", "volume") and attrs.get("container"):
             if self._foreign_container(attrs["container"]):
                 return True
+        holders = self._holders(e)
+        if holders is not None:
+            return bool(holders) and all(
+                self._foreign_container(what) if kind == "container" else foreign_labels(what)
+                for kind, what in holders
+            )
         return foreign_labels(
             {**attrs, "name": attrs.get("name") or (e.get("Actor") or {}).get("ID", "")}
         )
@@ -233,9 +293,12 @@ class EventRecorder:
         if e.get("Type") in ("network", "volume") and attrs.get("container"):
             if self._owned_container(attrs["container"]):
                 return True
-        name = attrs.get("name") or (e.get("Actor") or {}).get("ID", "")
-        match = _RUN_NAME.search(name)
-        return attrs.get(TEST_LABEL) == RUN or bool(match and match.group(1) == RUN)
+        for kind, what in self._holders(e) or ():
+            if self._owned_container(what) if kind == "container" else _owned_attrs(what):
+                return True
+        return _owned_attrs(
+            {**attrs, "name": attrs.get("name") or (e.get("Actor") or {}).get("ID", "")}
+        )
 
     def _owned_container(self, cid):
         for e in self.events:
@@ -243,8 +306,7 @@ class EventRecorder:
                 return self.owned(e)
         data = self._inspected.get(cid) or {}
         labels = (data.get("Config") or {}).get("Labels") or {}
-        match = _RUN_NAME.search(data.get("Name", "").lstrip("/"))
-        return labels.get(TEST_LABEL) == RUN or bool(match and match.group(1) == RUN)
+        return _owned_attrs({**labels, "name": data.get("Name", "").lstrip("/")})
 
     def mutations(self, everything=False, owned_only=False):
         """(type, action, name) of each mutating event.
@@ -280,6 +342,12 @@ def _action(event):
 
 def _attrs(event):
     return (event.get("Actor") or {}).get("Attributes") or {}
+
+
+def _owned_attrs(attrs):
+    """Labels/name (event attributes or inspect labels + name) of an object of this run."""
+    match = _RUN_NAME.search(attrs.get("name") or "")
+    return attrs.get(TEST_LABEL) == RUN or bool(match and match.group(1) == RUN)
 
 
 def foreign_labels(attrs):
