@@ -138,9 +138,14 @@ class EventRecorder:
 
     def _snapshot(self):
         """An image's tags by id and an anonymous volume's container, as the window opens."""
-        self._image_tags = {
-            img["Id"]: [t for t in img.get("RepoTags") or [] if t != "<none>:<none>"]
-            for img in self._client.api.images()
+        # all=True: a build's untagged parent layers too, which go with the image they carry.
+        self._images = {
+            img["Id"]: {
+                "tags": [t for t in img.get("RepoTags") or [] if t != "<none>:<none>"],
+                "labels": img.get("Labels") or {},
+                "parent": img.get("ParentId") or "",
+            }
+            for img in self._client.api.images(all=True)
         }
         self._volume_holders = {}
         for ctr in self._client.api.containers(all=True):
@@ -153,16 +158,12 @@ class EventRecorder:
         """Who holds an object the event names only by id: [("container", id) | ("attrs",
         labels + name)], [] when nobody known; None for an event that names its object."""
         actor = (e.get("Actor") or {}).get("ID", "")
-        if e.get("Type") == "image" and (_attrs(e).get("name") or actor).startswith("sha256:"):
-            tags = set(self._image_tags.get(actor, ()))
-            tags |= {
-                _attrs(x).get("name")
-                for x in self.events
-                if x.get("Type") == "image" and _action(x) == "tag" and x["Actor"]["ID"] == actor
-            }
-            # An untag names no tag: the one it took is the one gone when the window closed.
-            tags = (tags - set(self._image_tags_after.get(actor, ()))) or tags
-            return [("attrs", {"name": tag}) for tag in sorted(t for t in tags if t)]
+        if (
+            e.get("Type") == "image"
+            and (_attrs(e).get("name") or actor).startswith("sha256:")
+            and TEST_LABEL not in _attrs(e)
+        ):
+            return self._image_holders(actor, _action(e))
         if e.get("Type") == "volume" and _ANONYMOUS.fullmatch(actor):
             cids = {
                 _attrs(x)["container"]
@@ -175,6 +176,35 @@ class EventRecorder:
                 [("attrs", held)] if held else []
             )
         return None
+
+    def _image_holders(self, image_id, action):
+        """The tags and run labels of an image, as the window opened or tagged in it. A delete
+        also takes the untagged parent layers of the image deleted: those belong to the images
+        built on them that are gone when the window closed."""
+        children = {}
+        for iid, info in self._images.items():
+            children.setdefault(info["parent"], []).append(iid)
+        holders, seen, todo = [], set(), [image_id]
+        while todo:
+            iid = todo.pop()
+            if iid in seen:
+                continue
+            seen.add(iid)
+            info = self._images.get(iid) or {"tags": [], "labels": {}}
+            tags = set(info["tags"]) | {
+                _attrs(x).get("name")
+                for x in self.events
+                if x.get("Type") == "image" and _action(x) == "tag" and x["Actor"]["ID"] == iid
+            }
+            if iid == image_id:
+                # An untag names no tag: the one it took is the one gone when the window closed.
+                tags = (tags - set(self._images_after.get(iid, ()))) or tags
+            holders += [("attrs", {"name": tag}) for tag in sorted(t for t in tags if t)]
+            if TEST_LABEL in info["labels"]:
+                holders.append(("attrs", {TEST_LABEL: info["labels"][TEST_LABEL]}))
+            if action == "delete":
+                todo += [c for c in children.get(iid, []) if c not in self._images_after]
+        return holders
 
     def _read(self):
         try:
@@ -214,13 +244,13 @@ class EventRecorder:
             and not _MARKER.match((e.get("Actor") or {}).get("ID", ""))
         ]
         # What mutations() needs from the engine is read now, while the window's objects exist.
-        self._image_tags_after = {}
+        self._images_after = {}
         if any(
             e.get("Type") == "image" and _attrs(e).get("name", "").startswith("sha256:")
             for e in self.events
         ):
-            self._image_tags_after = {
-                img["Id"]: img.get("RepoTags") or [] for img in self._client.api.images()
+            self._images_after = {
+                img["Id"]: img.get("RepoTags") or [] for img in self._client.api.images(all=True)
             }
         self._inspected = {}
         for e in self.events:
