@@ -10,5 +10,7 @@ chain: bootstrap
 down:
 	.venv/bin/python scripts/chain.py down
 
+# Integration beside the rest (unit, emulator, functional on pytest-xdist workers); one closing
+# summary line for both. CHAIN_TEST_SERIAL=1: one pytest over tests/, as before.
 test: bootstrap
-	.venv/bin/pytest tests -p no:cacheprovider --durations=30
+	.venv/bin/python scripts/run_tests.py

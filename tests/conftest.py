@@ -21,6 +21,19 @@ def repo_root():
     return REPO
 
 
+def pytest_sessionfinish(session):
+    """Under pytest-xdist, the controller removes what every worker's run left on the engines
+    (each worker also cleans up its own run when its session ends)."""
+    if hasattr(session.config, "workerinput"):  # a worker
+        return
+    if getattr(session.config.option, "dist", "no") == "no":
+        return
+    if engines.require_engines():
+        return
+    for name in engines.ENGINES:
+        engines.cleanup_session(name)
+
+
 @pytest.fixture(scope="session")
 def docker_engines():
     """Both engines must answer; `scripts/bootstrap` starts them."""

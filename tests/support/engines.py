@@ -8,6 +8,7 @@ import contextlib
 import os
 import re
 import secrets
+import threading
 import time
 
 import docker
@@ -17,14 +18,32 @@ ENGINES = {
     "engine2": "unix:///run/saltext-chain/docker2.sock",
 }
 TEST_LABEL = "saltext-chain.test"
-# This test session's id: every object a test creates carries ``TEST_LABEL=RUN`` and a name from
+# This test process's id: every object a test creates carries ``TEST_LABEL=RUN`` and a name from
 # ``name()``, and cleanup removes only objects with this run's label. Two sessions (or a running
 # ``make chain``) on the same engines never see or remove each other's objects.
 # Export CHAIN_TEST_RUN to pin it (e.g. to clean up after a crashed run).
-RUN = os.environ.get("CHAIN_TEST_RUN") or secrets.token_hex(3)
+# Under pytest-xdist each worker is a run of its own, ``<SESSION>w<N>``: the test-mode guards of
+# one worker never take another worker's objects for their own. SESSION is shared by the
+# workers of one session (xdist's test run uid); the controller's cleanup removes every
+# ``<SESSION>w<N>`` run (``cleanup_session``).
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1, ... in an xdist worker
+SESSION = (
+    os.environ.get("CHAIN_TEST_RUN")
+    or (os.environ.get("PYTEST_XDIST_TESTRUNUID", "")[:6] if _WORKER else "")
+    or secrets.token_hex(3)
+).lower()
+RUN = SESSION + (f"w{_WORKER.removeprefix('gw')}" if _WORKER else "")
 if not re.fullmatch(r"[a-z0-9]{1,12}", RUN):
-    raise ValueError(f"CHAIN_TEST_RUN must be 1-12 lowercase letters/digits, not {RUN!r}")
+    raise ValueError(
+        f"CHAIN_TEST_RUN must be 1-12 lowercase letters/digits (at most 9 under pytest-xdist, "
+        f"which appends w<N> per worker), not {SESSION!r}"
+    )
 LABELS = {TEST_LABEL: RUN}
+# The marker volume an EventRecorder creates to close its window (any run's): never an event
+# of the window it closes, nor of anyone else's.
+_MARKER = re.compile(r"^sc-[a-z0-9]+-evmark-[0-9a-f]{8}$")
+# A volume the engine named (a container's anonymous volume): 64 hex digits.
+_ANONYMOUS = re.compile(r"[0-9a-f]{64}")
 BUSYBOX = "saltext-chain/busybox:latest"
 DEBIAN = "saltext-chain/debian:bookworm"
 REGISTRY = "127.0.0.1:5000"
@@ -94,6 +113,9 @@ class EventRecorder:
       session beside a running ``make chain``, share the engines;
     - health-check execs (``exec_create`` whose command is the container's HEALTHCHECK): the
       engine's own. Any other exec counts.
+    The engine names a removed image (untag, delete) and an anonymous volume only by their ids:
+    those belong to whoever held them, the image's tags and the volume's container, as seen when
+    the window opened or in the window (a tag, a mount); held by nobody known, they count.
     """
 
     def __init__(self, engine):
@@ -103,18 +125,133 @@ class EventRecorder:
     def __enter__(self):
         self._client = client(self.engine)
         self._since = time.time()
+        self._marker = name(f"evmark-{secrets.token_hex(4)}")
+        self._snapshot()
+        self._seen = []
+        self._closed = threading.Event()
+        # The stream replays the engine's events from `since` (whole seconds, filtered below)
+        # and goes on live: nothing of the window is missed however long the block runs.
+        self._stream = self._client.api.events(since=int(self._since), decode=True)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
         return self
 
+    def _snapshot(self):
+        """An image's tags by id and an anonymous volume's container, as the window opens."""
+        # all=True: a build's untagged parent layers too, which go with the image they carry.
+        self._images = {
+            img["Id"]: {
+                "tags": [t for t in img.get("RepoTags") or [] if t != "<none>:<none>"],
+                "labels": img.get("Labels") or {},
+                "parent": img.get("ParentId") or "",
+            }
+            for img in self._client.api.images(all=True)
+        }
+        self._volume_holders = {}
+        for ctr in self._client.api.containers(all=True):
+            holder = {**(ctr.get("Labels") or {}), "name": (ctr.get("Names") or ["/"])[0][1:]}
+            for mount in ctr.get("Mounts") or []:
+                if mount.get("Type") == "volume" and mount.get("Name"):
+                    self._volume_holders[mount["Name"]] = holder
+
+    def _holders(self, e):
+        """Who holds an object the event names only by id: [("container", id) | ("attrs",
+        labels + name)], [] when nobody known; None for an event that names its object."""
+        actor = (e.get("Actor") or {}).get("ID", "")
+        if (
+            e.get("Type") == "image"
+            and (_attrs(e).get("name") or actor).startswith("sha256:")
+            and TEST_LABEL not in _attrs(e)
+        ):
+            return self._image_holders(actor, _action(e))
+        if e.get("Type") == "volume" and _ANONYMOUS.fullmatch(actor):
+            cids = {
+                _attrs(x)["container"]
+                for x in self.events
+                if x.get("Type") == "volume" and x["Actor"]["ID"] == actor
+                and _attrs(x).get("container")
+            }  # fmt: skip
+            held = self._volume_holders.get(actor)
+            return [("container", cid) for cid in sorted(cids)] + (
+                [("attrs", held)] if held else []
+            )
+        return None
+
+    def _image_holders(self, image_id, action):
+        """The tags and run labels of an image, as the window opened or tagged in it. A delete
+        also takes the untagged parent layers of the image deleted: those belong to the images
+        built on them that are gone when the window closed."""
+        children = {}
+        for iid, info in self._images.items():
+            children.setdefault(info["parent"], []).append(iid)
+        holders, seen, todo = [], set(), [image_id]
+        while todo:
+            iid = todo.pop()
+            if iid in seen:
+                continue
+            seen.add(iid)
+            info = self._images.get(iid) or {"tags": [], "labels": {}}
+            tags = set(info["tags"]) | {
+                _attrs(x).get("name")
+                for x in self.events
+                if x.get("Type") == "image" and _action(x) == "tag" and x["Actor"]["ID"] == iid
+            }
+            if iid == image_id:
+                # An untag names no tag: the one it took is the one gone when the window closed.
+                tags = (tags - set(self._images_after.get(iid, ()))) or tags
+            holders += [("attrs", {"name": tag}) for tag in sorted(t for t in tags if t)]
+            if TEST_LABEL in info["labels"]:
+                holders.append(("attrs", {TEST_LABEL: info["labels"][TEST_LABEL]}))
+            if action == "delete":
+                todo += [c for c in children.get(iid, []) if c not in self._images_after]
+        return holders
+
+    def _read(self):
+        try:
+            for e in self._stream:
+                if e.get("Type") == "volume" and (e.get("Actor") or {}).get("ID") == self._marker:
+                    self._closed.set()
+                    return
+                self._seen.append(e)
+        except Exception:  # noqa: BLE001 - the stream closed under us (timeout below)
+            pass
+
+    def _close_window(self):
+        """Close the window with an event of our own and wait until the stream showed it: the
+        engine logs events in order, so everything done before the marker was seen by then."""
+        try:
+            self._client.api.create_volume(self._marker, labels=dict(LABELS))
+            closed = self._closed.wait(30)
+        finally:
+            self._stream.close()
+            self._reader.join(5)
+            with contextlib.suppress(docker.errors.APIError):
+                self._client.api.remove_volume(self._marker, force=True)
+        if not closed:
+            raise RuntimeError(f"{self.engine}: the event stream did not show {self._marker}")
+
     def __exit__(self, *exc):
-        # Events are timestamped by the engine; ask for the whole window once it closed.
-        until = time.time() + 0.5
-        time.sleep(0.6)
+        try:
+            self._close_window()
+        except Exception:
+            if exc[0] is None:
+                self._client.close()
+                raise
         self.events = [
             e
-            for e in self._client.api.events(since=int(self._since), until=until, decode=True)
+            for e in self._seen
             if e.get("timeNano", 0) / 1e9 >= self._since
+            and not _MARKER.match((e.get("Actor") or {}).get("ID", ""))
         ]
         # What mutations() needs from the engine is read now, while the window's objects exist.
+        self._images_after = {}
+        if any(
+            e.get("Type") == "image" and _attrs(e).get("name", "").startswith("sha256:")
+            for e in self.events
+        ):
+            self._images_after = {
+                img["Id"]: img.get("RepoTags") or [] for img in self._client.api.images(all=True)
+            }
         self._inspected = {}
         for e in self.events:
             if e.get("Type") == "container" and _action(e) == "exec_create":
@@ -170,6 +307,12 @@ class EventRecorder:
         if e.get("Type") in ("network", "volume") and attrs.get("container"):
             if self._foreign_container(attrs["container"]):
                 return True
+        holders = self._holders(e)
+        if holders is not None:
+            return bool(holders) and all(
+                self._foreign_container(what) if kind == "container" else foreign_labels(what)
+                for kind, what in holders
+            )
         return foreign_labels(
             {**attrs, "name": attrs.get("name") or (e.get("Actor") or {}).get("ID", "")}
         )
@@ -180,9 +323,12 @@ class EventRecorder:
         if e.get("Type") in ("network", "volume") and attrs.get("container"):
             if self._owned_container(attrs["container"]):
                 return True
-        name = attrs.get("name") or (e.get("Actor") or {}).get("ID", "")
-        match = _RUN_NAME.search(name)
-        return attrs.get(TEST_LABEL) == RUN or bool(match and match.group(1) == RUN)
+        for kind, what in self._holders(e) or ():
+            if self._owned_container(what) if kind == "container" else _owned_attrs(what):
+                return True
+        return _owned_attrs(
+            {**attrs, "name": attrs.get("name") or (e.get("Actor") or {}).get("ID", "")}
+        )
 
     def _owned_container(self, cid):
         for e in self.events:
@@ -190,8 +336,7 @@ class EventRecorder:
                 return self.owned(e)
         data = self._inspected.get(cid) or {}
         labels = (data.get("Config") or {}).get("Labels") or {}
-        match = _RUN_NAME.search(data.get("Name", "").lstrip("/"))
-        return labels.get(TEST_LABEL) == RUN or bool(match and match.group(1) == RUN)
+        return _owned_attrs({**labels, "name": data.get("Name", "").lstrip("/")})
 
     def mutations(self, everything=False, owned_only=False):
         """(type, action, name) of each mutating event.
@@ -229,6 +374,12 @@ def _attrs(event):
     return (event.get("Actor") or {}).get("Attributes") or {}
 
 
+def _owned_attrs(attrs):
+    """Labels/name (event attributes or inspect labels + name) of an object of this run."""
+    match = _RUN_NAME.search(attrs.get("name") or "")
+    return attrs.get(TEST_LABEL) == RUN or bool(match and match.group(1) == RUN)
+
+
 def foreign_labels(attrs):
     """True when labels/name (event attributes or inspect labels + name) show another owner."""
     run = attrs.get(TEST_LABEL)
@@ -243,15 +394,29 @@ def foreign_labels(attrs):
 def cleanup(engine, label=None):
     """Remove every container, network and volume that carries this run's label."""
     label = label or f"{TEST_LABEL}={RUN}"
+    _remove(engine, {"label": label}, lambda labels: True)
+
+
+def cleanup_session(engine, session=SESSION):
+    """Remove what the pytest-xdist workers of ``session`` left (their runs ``<session>w<N>``):
+    the controller's last word, also after a worker crashed before its own cleanup."""
+    runs = re.compile(rf"{re.escape(session)}w[0-9]+")
+    _remove(engine, {"label": TEST_LABEL}, lambda labels: bool(runs.fullmatch(labels[TEST_LABEL])))
+
+
+def _remove(engine, filters, wanted):
     with contextlib.closing(client(engine)) as c:
-        for ctr in c.containers.list(all=True, filters={"label": label}):
-            ctr.remove(force=True, v=True)
-        for net in c.networks.list(filters={"label": label}):
-            with contextlib.suppress(docker.errors.APIError):
-                net.remove()
-        for vol in c.volumes.list(filters={"label": label}):
-            with contextlib.suppress(docker.errors.APIError):
-                vol.remove(force=True)
+        for ctr in c.containers.list(all=True, filters=filters):
+            if wanted(ctr.labels):
+                ctr.remove(force=True, v=True)
+        for net in c.networks.list(filters=filters):
+            if wanted(net.attrs.get("Labels") or {}):
+                with contextlib.suppress(docker.errors.APIError):
+                    net.remove()
+        for vol in c.volumes.list(filters=filters):
+            if wanted(vol.attrs.get("Labels") or {}):
+                with contextlib.suppress(docker.errors.APIError):
+                    vol.remove(force=True)
 
 
 def require_engines():

@@ -76,7 +76,7 @@ def test_test_mode_build_caches_but_prunes_nothing(
     states, modules, engine, salt_context, minion_opts
 ):
     rel, ctx = salt_context
-    name = f"saltext-chain/test-noprune-{engines.RUN}-{engine}:1"
+    name = f"saltext-chain/{engines.name('noprune')}-{engine}:1"
     cached = os.path.join(minion_opts["cachedir"], "files", "base", rel, "drop.txt")
     try:
         assert (

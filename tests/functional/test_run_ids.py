@@ -1,0 +1,89 @@
+"""The test runs' own machinery (tests/support/engines.py): a run id per pytest-xdist worker whose
+objects the controller removes at the end, and an EventRecorder window that closes on a marker
+event of its own instead of a fixed wait."""
+
+import contextlib
+
+import pytest
+
+from tests.support import engines
+from tests.support.engines import BUSYBOX, TEST_LABEL, EventRecorder
+
+pytestmark = pytest.mark.docker
+
+ENGINE = "engine2"
+
+
+def _names(client, prefix):
+    return sorted(
+        [v.name for v in client.volumes.list() if v.name.startswith(prefix)]
+        + [n.name for n in client.networks.list() if n.name.startswith(prefix)]
+        + [c.name for c in client.containers.list(all=True) if c.name.startswith(prefix)]
+    )
+
+
+def test_cleanup_session_removes_every_worker_run_of_the_session_and_nothing_else(docker_engines):
+    session = "zs" + engines.RUN[:7]
+    other = session + "x"  # not a worker run of the session: w<N> only
+    with contextlib.closing(engines.client(ENGINE)) as client:
+        try:
+            for run in (f"{session}w0", f"{session}w11", other):
+                labels = {TEST_LABEL: run}
+                client.volumes.create(f"sc-{run}-vol", labels=labels)
+                client.networks.create(f"sc-{run}-net", labels=labels)
+                client.containers.create(BUSYBOX, ["true"], name=f"sc-{run}-ctr", labels=labels)
+            engines.cleanup_session(ENGINE, session)
+            assert _names(client, f"sc-{session}") == [
+                f"sc-{other}-ctr",
+                f"sc-{other}-net",
+                f"sc-{other}-vol",
+            ]
+        finally:
+            engines.cleanup(ENGINE, f"{TEST_LABEL}={other}")
+        assert _names(client, f"sc-{session}") == []
+
+
+def test_recorder_sees_the_last_action_before_the_block_ends_and_not_its_marker(docker_engines):
+    name = engines.name("rec-last")
+    with contextlib.closing(engines.client(ENGINE)) as client:
+        with EventRecorder(ENGINE) as rec:
+            client.containers.create(BUSYBOX, ["true"], name=name, labels=dict(engines.LABELS))
+            client.containers.get(name).remove()
+        # owned_only: this run's objects, the marker volume (sc-<RUN>-evmark-...) included
+        assert rec.mutations(owned_only=True) == [
+            ("container", "create", name),
+            ("container", "destroy", name),
+        ]
+        assert not [e for e in rec.events if "evmark" in str(e)], rec.events
+        # The marker volume is gone again.
+        assert not [
+            v for v in client.volumes.list() if "-evmark-" in v.name and engines.RUN in v.name
+        ]
+        with EventRecorder(ENGINE) as rec:
+            pass
+        assert rec.mutations(owned_only=True) == []
+
+
+@pytest.mark.parametrize("whose", ["ours", "another run's"])
+def test_a_removed_image_and_an_anonymous_volume_belong_to_whoever_held_them(docker_engines, whose):
+    """The engine names both only by id: another run's removals (beside this one, on xdist
+    workers or in the integration process) do not count; this run's do."""
+    run = engines.RUN if whose == "ours" else "zr" + engines.RUN[:7]
+    tag = f"saltext-chain/sc-{run}-alias"
+    with contextlib.closing(engines.client(ENGINE)) as client:
+        client.images.get(BUSYBOX).tag(tag, "t")  # an alias: the image keeps BUSYBOX's tag
+        with EventRecorder(ENGINE) as rec:
+            client.images.remove(f"{tag}:t")
+        ctr = client.api.create_container(
+            BUSYBOX, ["true"], name=f"sc-{run}-anon", labels={TEST_LABEL: run}, volumes=["/data"]
+        )
+        with EventRecorder(ENGINE) as rec2:
+            client.api.remove_container(ctr["Id"], v=True, force=True)
+    untag = [m for m in rec.mutations(everything=True) if m[:2] == ("image", "untag")]
+    destroy = [m for m in rec2.mutations(everything=True) if m[:2] == ("volume", "destroy")]
+    assert untag and destroy, (rec.events, rec2.events)  # the controls: the engine showed both
+    if whose == "ours":
+        assert untag[0] in rec.mutations() and untag[0] in rec.mutations(owned_only=True)
+        assert destroy[0] in rec2.mutations() and destroy[0] in rec2.mutations(owned_only=True)
+    else:
+        assert untag[0] not in rec.mutations() and destroy[0] not in rec2.mutations()

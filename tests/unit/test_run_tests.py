@@ -1,0 +1,60 @@
+"""scripts/run_tests.py (`make test`): the combined summary line and exit code of its two pytest
+processes."""
+
+import importlib.util
+
+import pytest
+
+from tests.conftest import REPO
+
+_spec = importlib.util.spec_from_file_location("run_tests", REPO / "scripts" / "run_tests.py")
+run_tests = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(run_tests)
+
+
+def test_closing_line_is_pytests_last_summary():
+    text = (
+        "tests/unit/test_x.py::test_a PASSED\n"
+        "FAILED tests/unit/test_x.py::test_b - assert 1 == 2 in 0.5s\n"
+        "============ 1 failed, 10 passed, 2 warnings in 12.34s ============\n"
+        "\n"
+    )
+    assert run_tests.closing_line(text) == (
+        "============ 1 failed, 10 passed, 2 warnings in 12.34s ============"
+    )
+    assert run_tests.closing_line("collecting ... \nINTERNALERROR> boom\n") is None
+
+
+def test_combined_line_adds_the_counts_in_pytests_order():
+    line = run_tests.combined_line(
+        [
+            "===== 3 failed, 800 passed, 1 skipped, 1 warning in 300.00s (0:05:00) =====",
+            "===== 20 passed, 1 error in 700.10s (0:11:40) =====",
+        ],
+        701.5,
+    )
+    assert " 3 failed, 820 passed, 1 skipped, 1 warnings, 1 errors in 701.50s (0:11:41) " in line
+    assert line.startswith("=") and line.endswith("=")
+    assert run_tests.counts(line) == {
+        "failed": 3,
+        "passed": 820,
+        "skipped": 1,
+        "warnings": 1,
+        "errors": 1,
+    }
+
+
+@pytest.mark.parametrize(
+    ("codes", "wanted"),
+    [
+        ((0, 0), 0),
+        ((1, 0), 1),
+        ((0, 1), 1),
+        ((5, 0), 0),  # one part collected nothing, the other ran: the run collected tests
+        ((5, 1), 1),
+        ((5, 5), 5),  # nothing at all: .ci/run fails on it
+        ((2, 1), 2),  # interrupted outranks failed
+    ],
+)
+def test_combined_exit_code(codes, wanted):
+    assert run_tests.combined_code(codes) == wanted
