@@ -88,7 +88,9 @@ def test_every_option_is_idempotent(states, modules, engine, tmp_path):
         ("cap_add", ["NET_ADMIN", "SYS_TIME"]),
         ("tmpfs", {"/run/app": "size=2m"}),
         ("log_config", {"driver": "json-file", "options": {"max-size": "2m"}}),
-        ("entrypoint", ["/bin/sh"]),
+        # busybox env runs the command as before: the container keeps running (an entrypoint
+        # that makes it exit would leave the re-apply racing the restart policy)
+        ("entrypoint", ["/bin/busybox", "env"]),
         ("binds", []),
     ],
 )
