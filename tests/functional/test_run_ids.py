@@ -87,3 +87,27 @@ def test_a_removed_image_and_an_anonymous_volume_belong_to_whoever_held_them(doc
         assert destroy[0] in rec2.mutations() and destroy[0] in rec2.mutations(owned_only=True)
     else:
         assert untag[0] not in rec.mutations() and destroy[0] not in rec2.mutations()
+
+
+def test_a_read_exec_is_a_read_only_when_the_caller_says_so(docker_engines):
+    """The recorder's ``read_exec``: an exec whose command matches is not a mutation, any other
+    exec still is (the positive control)."""
+    cli = engines.client("engine1")
+    name = engines.name("read-exec")
+    box = cli.containers.run(
+        engines.BUSYBOX,
+        engines.stoppable("sleep 60"),
+        name=name,
+        labels=engines.LABELS,
+        detach=True,
+    )
+    try:
+        with engines.EventRecorder("engine1") as rec:
+            box.exec_run(["echo", "show stat"])
+            box.exec_run(["touch", "/tmp/written"])
+        reads = r"\bshow (servers state [\w.-]+|stat)\s*$"
+        assert rec.mutations(read_exec=reads) == [("container", "exec_create", name)]
+        assert len(rec.mutations()) == 2
+    finally:
+        box.remove(force=True)
+        cli.close()

@@ -338,13 +338,15 @@ class EventRecorder:
         labels = (data.get("Config") or {}).get("Labels") or {}
         return _owned_attrs({**labels, "name": data.get("Name", "").lstrip("/")})
 
-    def mutations(self, everything=False, owned_only=False):
+    def mutations(self, everything=False, owned_only=False, read_exec=None):
         """(type, action, name) of each mutating event.
 
         Default: every event not positively another owner's. ``owned_only``: only events about
         this run's objects — for long windows (minutes) in which other sessions or benchmarks on
         the shared engines certainly act on objects of their own, unlabelled ones included.
-        ``everything``: other owners' too.
+        ``everything``: other owners' too. ``read_exec``: a regular expression; an exec whose
+        command line matches it is a read the caller vouches for (e.g. a query of HAProxy's
+        runtime API), not a mutation.
         """
         out = []
         for e in self.events:
@@ -356,6 +358,8 @@ class EventRecorder:
             if not everything and self.foreign(e):
                 continue
             if action == "exec_create" and self._is_health_check(e):
+                continue
+            if action == "exec_create" and read_exec and re.search(read_exec, e["Action"]):
                 continue
             out.append(
                 (e.get("Type"), action, _attrs(e).get("name") or (e.get("Actor") or {}).get("ID"))
