@@ -111,3 +111,35 @@ def test_a_read_exec_is_a_read_only_when_the_caller_says_so(docker_engines):
     finally:
         box.remove(force=True)
         cli.close()
+
+
+def test_an_anonymous_volume_created_at_the_end_of_the_window_belongs_to_its_container(
+    docker_engines,
+):
+    """A container created (not started) in the window makes an anonymous volume that nothing
+    mounts before the window closes: its owner is the container that holds it when the window
+    closes. Another run's is foreign; ours counts (the positive control)."""
+    cli = engines.client("engine1")
+    other = {TEST_LABEL: "zz" + engines.RUN[:4]}
+    made = []
+    try:
+        with engines.EventRecorder("engine1") as rec:
+            for labels, tag in ((other, "theirs"), (engines.LABELS, "ours")):
+                made.append(
+                    cli.api.create_container(
+                        BUSYBOX,
+                        "true",
+                        name=f"sc-{labels[TEST_LABEL]}-anon-{tag}",
+                        labels=labels,
+                        volumes=["/data"],
+                        host_config=cli.api.create_host_config(),
+                    )["Id"]
+                )
+        created = [m for m in rec.mutations() if m[:2] == ("volume", "create")]
+        assert len(created) == 1, rec.mutations()
+        assert ("container", "create", f"sc-{engines.RUN}-anon-ours") in rec.mutations()
+        assert not [m for m in rec.mutations() if "theirs" in str(m[2])], rec.mutations()
+    finally:
+        for cid in made:
+            cli.api.remove_container(cid, v=True, force=True)
+        cli.close()

@@ -148,6 +148,7 @@ class EventRecorder:
             for img in self._client.api.images(all=True)
         }
         self._volume_holders = {}
+        self._volume_holders_after = {}
         for ctr in self._client.api.containers(all=True):
             holder = {**(ctr.get("Labels") or {}), "name": (ctr.get("Names") or ["/"])[0][1:]}
             for mount in ctr.get("Mounts") or []:
@@ -171,10 +172,11 @@ class EventRecorder:
                 if x.get("Type") == "volume" and x["Actor"]["ID"] == actor
                 and _attrs(x).get("container")
             }  # fmt: skip
-            held = self._volume_holders.get(actor)
-            return [("container", cid) for cid in sorted(cids)] + (
-                [("attrs", held)] if held else []
-            )
+            held = [h for h in (self._volume_holders.get(actor),) if h]
+            # A volume created at the end of the window is mounted after it closed: its
+            # container, found when the window closed, holds it.
+            held += self._volume_holders_after.get(actor, [])
+            return [("container", cid) for cid in sorted(cids)] + [("attrs", h) for h in held]
         return None
 
     def _image_holders(self, image_id, action):
@@ -252,6 +254,18 @@ class EventRecorder:
             self._images_after = {
                 img["Id"]: img.get("RepoTags") or [] for img in self._client.api.images(all=True)
             }
+        self._volume_holders_after = {}
+        for vid in {
+            (e.get("Actor") or {}).get("ID", "")
+            for e in self.events
+            if e.get("Type") == "volume"
+            and _ANONYMOUS.fullmatch((e.get("Actor") or {}).get("ID", ""))
+        }:
+            with contextlib.suppress(docker.errors.APIError):
+                self._volume_holders_after[vid] = [
+                    {**(c.get("Labels") or {}), "name": (c.get("Names") or ["/"])[0][1:]}
+                    for c in self._client.api.containers(all=True, filters={"volume": vid})
+                ]
         self._inspected = {}
         for e in self.events:
             if e.get("Type") == "container" and _action(e) == "exec_create":
