@@ -4,6 +4,7 @@ import contextlib
 import copy
 import os
 import socket
+import sys
 import threading
 import time
 
@@ -88,6 +89,20 @@ def _remove_created():
 
 def _of(events, action, name):
     return [e for e in events if e["action"] == action and e["name"] == name]
+
+
+def _wait_queued(beacon_name, container, timeout=20):
+    """Wait until the beacon's watcher has queued ``container``'s event (it reads the engine's
+    stream in its own thread: on a loaded machine that takes a while), without draining it."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        for module in list(sys.modules.values()):
+            for key, watcher in list((getattr(module, "_WATCHERS", None) or {}).items()):
+                if isinstance(key, tuple) and key[0] == beacon_name:
+                    if any(item.get("name") == container for item in list(watcher.queue)):
+                        return
+        time.sleep(0.05)
+    raise AssertionError(f"the {beacon_name} watcher queued nothing of {container} in {timeout}s")
 
 
 def _watcher_threads():
@@ -313,7 +328,7 @@ def test_queue_is_bounded_and_keeps_the_newest(beacons):
             filters={"event": "die", "container": names[2]},
         )
         assert list(last), "the engine did not publish the last die event"
-    time.sleep(1.0)
+    _wait_queued("ce-bounded", names[2])
     events = beacon()
     # Exactly the two newest: an empty (or short) delivery fails instead of passing.
     assert [(e["action"], e["name"], e["exit_code"]) for e in events] == [
