@@ -143,3 +143,34 @@ def test_an_anonymous_volume_created_at_the_end_of_the_window_belongs_to_its_con
         for cid in made:
             cli.api.remove_container(cid, v=True, force=True)
         cli.close()
+
+
+@pytest.mark.parametrize("whose", ["theirs", "ours"])
+def test_the_layers_removed_with_an_image_built_in_the_window_go_with_it(
+    docker_engines, tmp_path, whose
+):
+    """An image built after the window opened and removed in it: its untagged parent layers are
+    deleted by id in the same request, and nobody known held them. They go with the image:
+    another run's removal is foreign; ours counts (the positive control)."""
+    run = "zz" + engines.RUN[:4] if whose == "theirs" else engines.RUN
+    tag = f"saltext-chain/sc-{run}-cascade:1"
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {BUSYBOX}\nRUN echo one > /one\nRUN echo two > /two\n"
+        f'LABEL {TEST_LABEL}="{run}"\n'
+    )
+    cli = engines.client("engine1")
+    try:
+        with engines.EventRecorder("engine1") as rec:
+            cli.images.build(path=str(tmp_path), tag=tag, rm=True, forcerm=True)
+            cli.images.remove(tag, force=True)
+        deletes = [e for e in rec.events if e.get("Type") == "image" and e["Action"] == "delete"]
+        assert len(deletes) >= 3, deletes  # the image and its two RUN layers
+        removals = [m for m in rec.mutations() if m[0] == "image" and m[1] in ("untag", "delete")]
+        if whose == "theirs":
+            assert removals == [], removals
+        else:
+            assert len([m for m in removals if m[1] == "delete"]) == len(deletes), removals
+    finally:
+        with contextlib.suppress(Exception):
+            cli.images.remove(tag, force=True)
+        cli.close()

@@ -323,13 +323,35 @@ class EventRecorder:
                 return True
         holders = self._holders(e)
         if holders is not None:
-            return bool(holders) and all(
-                self._foreign_container(what) if kind == "container" else foreign_labels(what)
-                for kind, what in holders
-            )
+            if not holders and e.get("Type") == "image" and _action(e) == "delete":
+                return self._in_foreign_cascade(e)
+            return self._all_foreign(holders)
         return foreign_labels(
             {**attrs, "name": attrs.get("name") or (e.get("Actor") or {}).get("ID", "")}
         )
+
+    def _all_foreign(self, holders):
+        return bool(holders) and all(
+            self._foreign_container(what) if kind == "container" else foreign_labels(what)
+            for kind, what in holders
+        )
+
+    def _in_foreign_cascade(self, e, seconds=2.0):
+        """An image deleted by id whose holder is unknown (a layer of an image built after the
+        window opened): removing an image deletes its untagged parent layers in the same
+        request, so a delete that follows, within ``seconds``, another owner's untag or delete
+        (its holders known and all foreign) is part of that owner's removal. One that follows
+        an untag of ours, or nothing, counts."""
+        at = e.get("timeNano", 0)
+        for x in self.events:
+            if x is e or x.get("Type") != "image" or _action(x) not in ("untag", "delete"):
+                continue
+            if not 0 <= at - x.get("timeNano", 0) <= seconds * 1e9:
+                continue
+            holders = self._holders(x)
+            if holders and self._all_foreign(holders):
+                return True
+        return False
 
     def owned(self, e):
         """The event is about an object of this run (its name or label, or its container's)."""
