@@ -325,6 +325,8 @@ class EventRecorder:
         if holders is not None:
             if not holders and e.get("Type") == "image" and _action(e) == "delete":
                 return self._in_foreign_cascade(e)
+            if not holders and e.get("Type") == "volume":
+                return self._with_foreign_container(e)
             return self._all_foreign(holders)
         return foreign_labels(
             {**attrs, "name": attrs.get("name") or (e.get("Actor") or {}).get("ID", "")}
@@ -352,6 +354,24 @@ class EventRecorder:
             if holders and self._all_foreign(holders):
                 return True
         return False
+
+    def _with_foreign_container(self, e, seconds=2.0):
+        """An anonymous volume nobody known holds (created and destroyed unmounted in the
+        window): Docker makes one while it creates a container and removes it with the
+        container (``rm -v``), in the same request (the volume's event comes just before or
+        after the container's). Such an event within ``seconds`` of another owner's container
+        create (for a create) or destroy (for a destroy), and of no container of ours, is that
+        owner's. Otherwise it counts."""
+        action = {"create": "create", "destroy": "destroy"}.get(_action(e))
+        at = e.get("timeNano", 0)
+        near = [
+            x
+            for x in self.events
+            if x.get("Type") == "container"
+            and _action(x) == action
+            and abs(at - x.get("timeNano", 0)) <= seconds * 1e9
+        ]
+        return bool(near) and all(foreign_labels(_attrs(x)) for x in near)
 
     def owned(self, e):
         """The event is about an object of this run (its name or label, or its container's)."""
