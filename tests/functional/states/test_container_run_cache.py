@@ -46,7 +46,7 @@ retag-{run}:
 def other_image(engine):
     """A second image id (busybox plus a label) to move the tag to; removed afterwards."""
     client = engines.client(engine)
-    tag = f"saltext-chain/test-{RUN}-cache-other:1"
+    tag = f"saltext-chain/sc-{RUN}-cache-other:1"
     dockerfile = io.BytesIO(f"FROM {BUSYBOX}\nLABEL {TEST_LABEL}={RUN}\n".encode())
     image, _ = client.images.build(fileobj=dockerfile, tag=tag, labels={TEST_LABEL: RUN})
     yield tag, image.id
@@ -74,7 +74,7 @@ def _apply(modules, engine, tag, between=""):
 
 def test_a_tag_moved_by_another_state_mid_run_is_read_again(modules, engine, other_image):
     client = engines.client(engine)
-    tag = f"saltext-chain/test-{RUN}-cache:v"
+    tag = f"saltext-chain/sc-{RUN}-cache:v"
     client.images.get(BUSYBOX).tag(tag)
     try:
         first = _apply(modules, engine, tag)
