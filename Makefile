@@ -10,7 +10,7 @@ chain: bootstrap
 down:
 	.venv/bin/python scripts/chain.py down
 
-# Integration beside the rest (unit, emulator, functional on pytest-xdist workers); one closing
-# summary line for both. CHAIN_TEST_SERIAL=1: one pytest over tests/, as before.
+# One pytest over tests/; CHAIN_TEST_PARALLEL=1: integration beside the rest (unit, emulator,
+# functional on a pytest-xdist worker), one closing summary line for both (scripts/run_tests.py).
 test: bootstrap
 	.venv/bin/python scripts/run_tests.py

@@ -13,8 +13,8 @@ when neither part collected anything.
 
 Environment: CHAIN_TEST_WORKERS (xdist workers, default 1: beside the integration process that is
 the 2 cores' share; with 2, the test-mode guards of one worker still see, now and then, another
-worker's objects that the engine names only by id), CHAIN_TEST_SERIAL=1
-(one pytest process over tests/, no xdist: the old way), CHAIN_TEST_JUNIT_DIR (a JUnit XML file
+worker's objects that the engine names only by id), CHAIN_TEST_PARALLEL=1 (the two processes
+side by side; without it, one pytest process over tests/), CHAIN_TEST_JUNIT_DIR (a JUnit XML file
 per part in it), PYTEST_ADDOPTS (read by both pytest processes).
 """
 
@@ -148,7 +148,10 @@ def run_parallel(workers):
 
 def main():
     os.chdir(REPO)
-    if os.environ.get("CHAIN_TEST_SERIAL") == "1":
+    # Serial unless asked: side by side, the CPU contention on 2 cores still makes health
+    # probes with 1 s timeouts flap now and then (a no-op rollout found "not healthy"), so the
+    # parallel mode is opt-in until that is fixed (issue 17: a blip is not a failure).
+    if os.environ.get("CHAIN_TEST_PARALLEL") != "1":
         return subprocess.call(pytest_cmd("tests"))
     return run_parallel(int(os.environ.get("CHAIN_TEST_WORKERS") or 1))
 
