@@ -141,3 +141,18 @@ def static_agent(salt_cli, name, image, label, minion="build1"):
         _timeout=300,
     )
     assert ret.returncode == 0, ret.stdout[:3000]
+
+
+@contextlib.contextmanager
+def emulated_agent(modules, url, name, labels, work, **node):
+    """A Jenkins node ``name`` with the emulated inbound agent connected (a subprocess), online
+    before it yields; the node is deleted afterwards. ``modules``: a loader's modules."""
+    from saltext.chain.emulator import testing  # noqa: PLC0415 - only the functional tests need it
+
+    modules.jenkins.node_create(
+        name, labels=list(labels), remote_fs=str(work), web_socket=True, **node
+    )
+    with testing.running_agent(url, modules.jenkins.agent_secret(name), name, work):
+        modules.jenkins.wait_online(name, timeout=30, interval=0.2)
+        yield name
+    modules.jenkins.node_delete(name)

@@ -9,6 +9,7 @@ from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 from saltext.chain.emulator import testing
 from tests.functional.modules.test_jenkins_builds import freestyle
+from tests.support.agents import emulated_agent
 
 
 def _git(*args, cwd=None):
@@ -85,15 +86,9 @@ def test_resolve_asks_once_per_run(modules, repo, tmp_path):
 @pytest.fixture(scope="module")
 def agent(loaders, emulator, tmp_path_factory):
     """A node labelled ``cp`` with the emulated inbound agent connected (a subprocess)."""
-    modules = loaders.modules
-    name = "cp-agent"
     work = tmp_path_factory.mktemp("cp-agent-work")
-    modules.jenkins.node_create(name, labels=["cp"], remote_fs=str(work), web_socket=True)
-    secret = modules.jenkins.agent_secret(name)
-    with testing.running_agent(emulator["url"], secret, name, work):
-        modules.jenkins.wait_online(name, timeout=30, interval=0.2)
+    with emulated_agent(loaders.modules, emulator["url"], "cp-agent", ["cp"], work) as name:
         yield name
-    modules.jenkins.node_delete(name)
 
 
 ARTIFACT = (

@@ -6,7 +6,7 @@ import time
 import pytest
 from salt.exceptions import CommandExecutionError
 
-from saltext.chain.emulator import testing
+from tests.support.agents import emulated_agent
 
 
 def freestyle(command, label="emu", params=(), artifacts=None):
@@ -38,17 +38,11 @@ def freestyle(command, label="emu", params=(), artifacts=None):
 @pytest.fixture(scope="module")
 def agent(loaders, emulator, tmp_path_factory):
     """A node labelled ``emu`` with the emulated inbound agent connected (a subprocess)."""
-    modules = loaders.modules
-    name = "emu-agent"
     work = tmp_path_factory.mktemp("agent-work")
-    modules.jenkins.node_create(
-        name, labels=["emu"], remote_fs=str(work), web_socket=True, num_executors=2
-    )
-    secret = modules.jenkins.agent_secret(name)
-    with testing.running_agent(emulator["url"], secret, name, work):
-        modules.jenkins.wait_online(name, timeout=30, interval=0.2)
+    with emulated_agent(
+        loaders.modules, emulator["url"], "emu-agent", ["emu"], work, num_executors=2
+    ) as name:
         yield name
-    modules.jenkins.node_delete(name)
 
 
 def test_build_success_with_parameters_and_artifact(modules, agent, uid, tmp_path):

@@ -27,9 +27,9 @@ from collections.abc import Callable
 
 import pytest
 
-from saltext.chain.emulator import testing
 from tests.conftest import REPO
 from tests.support import controller, engines
+from tests.support.agents import emulated_agent
 from tests.support.engines import BUSYBOX, DEBIAN, LABELS, REGISTRY, EventRecorder
 
 ENGINE = "engine1"  # the contract is the same on both engines; the other tier tests run on both
@@ -578,14 +578,10 @@ def test_every_state_function_has_a_contract(loaders):
 @pytest.fixture(scope="module")
 def contract_agent(loaders, emulator, tmp_path_factory):
     """An emulated inbound agent for the builds jenkins_build.succeeded triggers."""
-    modules = loaders.modules
-    name = engines.name("contract-agent")
     work = tmp_path_factory.mktemp("contract-agent")
-    modules.jenkins.node_create(name, labels=[AGENT_LABEL], remote_fs=str(work), web_socket=True)
-    with testing.running_agent(emulator["url"], modules.jenkins.agent_secret(name), name, work):
-        modules.jenkins.wait_online(name, timeout=30, interval=0.2)
+    name = engines.name("contract-agent")
+    with emulated_agent(loaders.modules, emulator["url"], name, [AGENT_LABEL], work):
         yield name
-    modules.jenkins.node_delete(name)
 
 
 @pytest.fixture

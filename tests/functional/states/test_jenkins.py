@@ -8,7 +8,7 @@ import pytest
 from salt.exceptions import SaltInvocationError
 from saltext.chain.utils.chain_errors import MASK
 
-from saltext.chain.emulator import testing
+from tests.support.agents import emulated_agent
 
 JOB_XML = """<?xml version='1.0' encoding='UTF-8'?>
 <project>
@@ -223,13 +223,9 @@ def test_job_malformed_input_fails_before_any_request(states, uid, unchanged_hom
 @pytest.fixture(scope="module")
 def agent(loaders, emulator, tmp_path_factory):
     modules = loaders.modules
-    name = "state-agent"
     work = tmp_path_factory.mktemp("state-agent")
-    modules.jenkins.node_create(name, labels=["stateemu"], remote_fs=str(work), web_socket=True)
-    with testing.running_agent(emulator["url"], modules.jenkins.agent_secret(name), name, work):
-        modules.jenkins.wait_online(name, timeout=30, interval=0.2)
+    with emulated_agent(modules, emulator["url"], "state-agent", ["stateemu"], work) as name:
         yield name
-    modules.jenkins.node_delete(name)
 
 
 def test_build_succeeded_then_idempotent_then_failure(states, modules, agent, uid, unchanged_home):
