@@ -100,11 +100,14 @@ def _desired_job_xml(name, config=None, jjb=None, saltenv="base"):
 def version_compare(left, right):
     """Compare two versions as Jenkins orders them (``2.10`` > ``2.9`` > ``2.9-beta``): -1/0/1.
 
+    Salt's command line reads an unquoted ``2.10`` as the number 2.1: quote versions that look
+    like numbers (a number that arrives as a float is refused, saying so).
+
     CLI Example:
 
     .. code-block:: bash
 
-        salt '*' jenkins.version_compare 2.10 2.9
+        salt '*' jenkins.version_compare '"2.10"' '"2.9"'
     """
     return chain_jenkins_version.compare(left, right)
 

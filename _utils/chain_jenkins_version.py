@@ -33,7 +33,15 @@ _QUALIFIERS = {
 
 
 def items(version):
-    """A version as ``[(1, number) | (0, qualifier), ...]`` without trailing zeros."""
+    """A version as ``[(1, number) | (0, qualifier), ...]`` without trailing zeros.
+
+    A float is refused: Salt's command line reads ``2.10`` as the number 2.1, and which digits
+    were typed can no longer be told (``2.10`` and ``2.1`` are the same float)."""
+    if isinstance(version, float):
+        raise chain_errors.BadInput(
+            f"version {version!r} arrived as a number (Salt's command line reads 2.10 as 2.1): "
+            f"quote it as a string, e.g. '\"{version}\"'"
+        )
     text = str(version).strip().lower()
     if not text:
         raise chain_errors.BadInput("empty version")

@@ -36,3 +36,18 @@ def test_equal(a, b):
 def test_empty_version_is_rejected():
     with pytest.raises(SaltInvocationError):
         V.compare("", "1.0")
+
+
+def test_a_version_read_as_a_number_by_salts_command_line_is_refused_not_misordered():
+    """`salt '*' jenkins.version_compare 2.10 2.9`: the CLI's YAML turns 2.10 into 2.1 (the
+    old answer was -1); quoted, it stays a string and orders as Jenkins does."""
+    import salt.utils.args  # pylint: disable=import-outside-toplevel
+
+    unquoted = salt.utils.args.parse_input(["2.10", "2.9"])
+    assert unquoted == [2.1, 2.9]
+    with pytest.raises(SaltInvocationError, match=r"arrived as a number.*quote it"):
+        V.compare(*unquoted)
+    quoted = salt.utils.args.parse_input(['"2.10"', '"2.9"'])
+    assert quoted == ["2.10", "2.9"]
+    assert V.compare(*quoted) == 1
+    assert V.compare(2, "2.0") == 0  # an integer is exact
