@@ -33,6 +33,8 @@ negotiation, which also gives ``api_version``) and ``GET /info``:
       available: true
       profile: default
       base_url: unix:///var/run/docker.sock
+      id: 5f0c...               # the engine's ID (docker info): minions sharing an engine share it
+      name: build-host          # the engine host's name (docker info)
       engine_version: 26.1.5+dfsg1
       api_version: '1.45'
       os: linux
@@ -105,6 +107,8 @@ def _probe(conn):
                 pass
     facts.update(
         available=True,
+        id=info.get("ID"),
+        name=info.get("Name"),
         engine_version=info.get("ServerVersion"),
         api_version=api_version,
         os=info.get("OSType"),

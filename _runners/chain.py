@@ -552,8 +552,10 @@ def history(app, limit=20):
 
 def inventory(tgt="*", out_format="json", tgt_type="glob"):
     """
-    Every container on every targeted minion: image, image id, state, health, ports, labels;
-    as data (``out_format=json``) or CSV text (``out_format=csv``), ready for a CMDB.
+    Every container on every targeted minion's engine: image, image id, state, health, ports,
+    labels; as data (``out_format=json``) or CSV text (``out_format=csv``), ready for a CMDB.
+    A row per container and engine: minions that share an engine (grain
+    ``container_engine:id``) list its containers once, naming all of them (``minions``).
 
     CLI Example:
 
@@ -566,6 +568,9 @@ def inventory(tgt="*", out_format="json", tgt_type="glob"):
         raise SaltInvocationError("out_format: expected json or csv")
     if not isinstance(tgt, str) or not tgt:
         raise SaltInvocationError("tgt: expected a target expression")
-    ret = _client().cmd(tgt, "container.ps", kwarg={"all": True}, tgt_type=tgt_type, timeout=60)
-    rows = chain_status_text.inventory_rows(ret)
+    client = _client()
+    ret = client.cmd(tgt, "container.ps", kwarg={"all": True}, tgt_type=tgt_type, timeout=60)
+    ids = client.cmd(tgt, "grains.get", ["container_engine:id"], tgt_type=tgt_type, timeout=30)
+    engines = {m: v for m, v in (ids or {}).items() if isinstance(v, str) and v}
+    rows = chain_status_text.inventory_rows(ret, engines)
     return rows if out_format == "json" else chain_status_text.inventory_csv(rows)

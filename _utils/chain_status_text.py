@@ -18,7 +18,8 @@ except ImportError as _exc:  # synced into the master's extmods/utils (file_root
     import chain_jenkins_overview
 
 INVENTORY_COLUMNS = (
-    "minion",
+    "engine",
+    "minions",
     "name",
     "id",
     "image",
@@ -85,32 +86,45 @@ def table(data, jobs, tags):
 # ---------------------------------------------------------------------------------------------
 
 
-def inventory_rows(ret):
+def inventory_rows(ret, engines=None):
     """``container.ps all=True`` answers (``{minion: {name: container}}``, or an error text per
-    minion) as one row per container, sorted by minion and name."""
-    rows = []
+    minion) as one row per container and engine, sorted by engine and name.
+
+    ``engines`` maps a minion to its engine's ID (grain ``container_engine:id``): minions that
+    share an engine report its containers once, in one row naming all of them (``minions``,
+    ``minion`` the first). A minion whose engine ID is unknown is an engine of its own."""
+    engines = engines or {}
+    shared = {}  # engine key -> (sorted minions, the first answer that is a mapping)
     for minion in sorted(ret):
-        found = ret[minion]
-        if not isinstance(found, dict):
-            rows.append({"minion": minion, "name": None, "error": str(found)[:300]})
+        key = engines.get(minion) or f"minion:{minion}"
+        minions, found = shared.get(key, ([], None))
+        minions.append(minion)
+        if found is None and isinstance(ret[minion], dict):
+            found = ret[minion]
+        shared[key] = (minions, found)
+    rows = []
+    for key, (minions, found) in sorted(shared.items(), key=lambda kv: kv[1][0]):
+        engine = "" if key.startswith("minion:") else key[:12]
+        head = {"engine": engine, "minions": minions, "minion": minions[0]}
+        if found is None:
+            rows.append(dict(head, name=None, error=str(ret[minions[0]])[:300]))
             continue
-        for name in sorted(found):
-            ctr = found[name]
-            health = HEALTH.search(ctr.get("status") or "")
-            rows.append(
-                {
-                    "minion": minion,
-                    "name": name,
-                    "id": ctr.get("id", "")[:12],
-                    "image": ctr.get("image"),
-                    "image_id": ctr.get("image_id"),
-                    "state": ctr.get("state"),
-                    "health": health.group(1).replace("health: ", "") if health else None,
-                    "ports": ctr.get("ports") or [],
-                    "labels": ctr.get("labels") or {},
-                }
-            )
+        rows.extend(dict(head, **_container_row(name, found[name])) for name in sorted(found))
     return rows
+
+
+def _container_row(name, ctr):
+    health = HEALTH.search(ctr.get("status") or "")
+    return {
+        "name": name,
+        "id": ctr.get("id", "")[:12],
+        "image": ctr.get("image"),
+        "image_id": ctr.get("image_id"),
+        "state": ctr.get("state"),
+        "health": health.group(1).replace("health: ", "") if health else None,
+        "ports": ctr.get("ports") or [],
+        "labels": ctr.get("labels") or {},
+    }
 
 
 def inventory_csv(rows):
@@ -124,6 +138,7 @@ def inventory_csv(rows):
         writer.writerow(
             dict(
                 row,
+                minions=" ".join(row.get("minions") or [row.get("minion") or ""]),
                 ports=" ".join(row.get("ports") or []),
                 labels=json.dumps(row.get("labels") or {}, sort_keys=True),
             )

@@ -209,12 +209,12 @@ def test_rollout_server_by_server_rollback_and_the_lock(
     inv = csv_ret.data if isinstance(csv_ret.data, str) else csv_ret.stdout
     prefix = engines.name("chain-app-")
     lines = [ln for ln in inv.splitlines() if prefix in ln]
-    assert "minion,name,id,image,image_id,state,health,ports,labels" in inv, inv[:500]
-    # both servers share engine 1: each minion reports the 4 replicas
-    assert len(lines) == 8 and all("healthy" in ln for ln in lines), lines
+    assert "engine,minions,name,id,image,image_id,state,health,ports,labels" in inv, inv[:500]
+    # both servers share engine 1: its 4 replicas are listed once, naming both minions
+    assert len(lines) == 4 and all("healthy" in ln for ln in lines), lines
     rows = _run(salt_run_cli, "chain.inventory").data
     mine = [r for r in rows if (r.get("name") or "").startswith(prefix)]
-    assert {r["minion"] for r in mine} == {"build1", "app2"}
+    assert len(mine) == 4 and all(r["minions"] == ["app2", "build1"] for r in mine), mine
 
 
 def _orchestrate_rolled_out(salt_run_cli, ext_tree, deploy, image, *extra, test=False, **more):

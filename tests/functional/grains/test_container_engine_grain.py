@@ -15,6 +15,8 @@ from tests.support.engines import BUSYBOX, RUN, TEST_LABEL
 pytestmark = pytest.mark.docker
 
 STABLE_FIELDS = {
+    "id": "ID",  # the engine's identity: chain.inventory groups minions that share an engine
+    "name": "Name",
     "engine_version": "ServerVersion",
     "os": "OSType",
     "arch": "Architecture",

@@ -74,12 +74,27 @@ def test_inventory_rows_and_csv():
     assert rows[1]["id"] == "0123456789ab" and rows[1]["health"] == "starting"
     assert rows[0]["health"] is None and rows[2]["error"].startswith("Minion did not return")
     lines = text.inventory_csv(rows).splitlines()
-    assert lines[0] == "minion,name,id,image,image_id,state,health,ports,labels"
+    assert lines[0] == "engine,minions,name,id,image,image_id,state,health,ports,labels"
     assert lines[2] == (
-        "m1,b,0123456789ab,app:1,sha256:aa,running,starting,127.0.0.1:8080->80/tcp 443/tcp,"
+        ",m1,b,0123456789ab,app:1,sha256:aa,running,starting,127.0.0.1:8080->80/tcp 443/tcp,"
         '"{""a"": ""2"", ""z"": ""1""}"'
     )
-    assert lines[3] == "m2,,,,,,,,{}"
+    assert lines[3] == ",m2,,,,,,,,{}"
+
+
+def test_inventory_lists_a_shared_engines_containers_once_naming_its_minions():
+    """web1 and web2 share engine 2: 6 containers are 6 rows, not 12 (a CMDB got duplicates)."""
+    ps = {f"c{i}": {"id": f"{i:016x}", "state": "running"} for i in range(6)}
+    ret = {"web1": ps, "web2": ps, "build1": {"reg": {"id": "ab" * 8, "state": "running"}}}
+    engines = {"web1": "E2" * 20, "web2": "E2" * 20, "build1": "E1" * 20}
+    rows = text.inventory_rows(ret, engines)
+    assert len(rows) == 7
+    shared = [r for r in rows if r["engine"] == ("E2" * 20)[:12]]
+    assert len(shared) == 6 and {tuple(r["minions"]) for r in shared} == {("web1", "web2")}
+    assert text.inventory_csv(shared).splitlines()[1].startswith("E2E2E2E2E2E2,web1 web2,c0,")
+    # one minion of the shared engine did not answer: the other's answer is the engine's
+    rows = text.inventory_rows(dict(ret, web1="Minion did not return."), engines)
+    assert len([r for r in rows if r["minions"] == ["web1", "web2"]]) == 6
 
 
 def test_health_output():
