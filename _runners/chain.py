@@ -452,7 +452,8 @@ def _config_get(key, default=None):
 
 def _registry_status(name, limit):
     """The tags and digests of the repository of the app's newest deploy by image name."""
-    images = [h.get("image") or "" for h in history(name, limit=50)]
+    past = history(name, limit=50)
+    images = [h.get("image") or "" for h in past]
     named = [i for i in images if "/" in i and not i.startswith("sha256:")]
     if not named or chain_registry.registry_of(named[0]) == "docker.io":
         return None
@@ -460,7 +461,8 @@ def _registry_status(name, limit):
     registry = chain_registry.registry_of(repository)
     try:
         username, password = chain_registry.credentials(registry, _config_get)
-        found = chain_registry.tags(repository, username, password, limit=limit)
+        deployed = [h["ref"] for h in past if h.get("ref")]  # newest first
+        found = chain_registry.tags(repository, username, password, limit=limit, prefer=deployed)
     except (CommandExecutionError, SaltInvocationError) as err:
         return {"repository": repository, "error": str(err)}
     if found is None:
@@ -468,7 +470,7 @@ def _registry_status(name, limit):
     return {"repository": repository, **found}
 
 
-def _jenkins_status(conf):
+def _jenkins_status(conf, builds=5):
     """The controller's agents, queue and the pipeline job's last builds (``jenkins_profile``
     and ``jenkins_job`` of the app's configuration; the profile from the master's config or
     pillar), or None when the app names no Jenkins profile."""
@@ -479,18 +481,19 @@ def _jenkins_status(conf):
         connection = chain_jenkins_client.connection(profile, _config_get)
     except (CommandExecutionError, SaltInvocationError) as err:
         return {"url": f"profile {profile}", "error": str(err)}
-    return chain_jenkins_overview.overview(connection, conf.get("jenkins_job"))
+    return chain_jenkins_overview.overview(connection, conf.get("jenkins_job"), limit=builds)
 
 
-def status(app=None, out_format="table", tags=20, **kwargs):
+def status(app=None, out_format="table", tags=20, builds=5, **kwargs):
     """
     What runs where: for each server of the app, the image, every replica with its
     generation, health and whether it serves in the frontend, the app's last deploy, and the
     tags of the app's repository in its registry with the digest each serves (``/v2`` API;
     the repository of the newest deploy by image name, the credentials of
     ``container:registries:<registry>`` in the master's pillar or config; ``tags`` caps how
-    many), and with ``jenkins_profile`` (the app's configuration or an argument) the Jenkins
-    controller: its agents (online, idle or busy, labels), the queue and the last builds of
+    many: the deployed ones first, then the last in the registry's order), and with
+    ``jenkins_profile`` (the app's configuration or an argument) the Jenkins controller: its
+    agents (online, idle or busy, labels), the queue and the last ``builds`` builds of
     ``jenkins_job`` with their ``REF``. ``out_format=table`` (default) gives readable lines;
     ``--out=json`` with ``out_format=data`` gives the data; ``out_format=html`` one
     self-contained HTML page of the same (no scripts, no external assets).
@@ -510,6 +513,7 @@ def status(app=None, out_format="table", tags=20, **kwargs):
     if out_format not in ("table", "data", "html"):
         raise SaltInvocationError("out_format: expected table, data or html")
     tags = chain_errors.as_int(tags, "tags", minimum=0)
+    builds = chain_errors.as_int(builds, "builds", minimum=1)
     confs = {name: _app_conf(name, kwargs) for name in apps}
     data = {}
     for name, conf in confs.items():
@@ -524,7 +528,7 @@ def status(app=None, out_format="table", tags=20, **kwargs):
             "servers": servers,
             "last_deploy": last[0] if last else None,
             "registry": _registry_status(name, tags) if tags else None,
-            "jenkins": _jenkins_status(conf),
+            "jenkins": _jenkins_status(conf, builds),
         }
     if out_format == "data":
         return data

@@ -88,7 +88,9 @@ def lines(found, job=None):
         if found.get("builds") is None:
             out.append(f"    job {job}: not on the controller")
         else:
-            out.append(f"    job {job}: last {len(found['builds'])} build(s)")
+            out.append(
+                f"    job {job}: the last {len(found['builds'])} build(s) (builds=N shows more)"
+            )
         for bld in found.get("builds") or []:
             out.append(
                 f"      #{bld['number']:<5} {bld['result'] or '-':<9} {bld['duration']:>6.1f}s "

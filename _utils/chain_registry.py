@@ -342,12 +342,13 @@ def manifest_digest(name, username=None, password=None, timeout=DEFAULT_TIMEOUT)
     return resp.headers.get("Docker-Content-Digest")
 
 
-def tags(repository, username=None, password=None, limit=50, timeout=DEFAULT_TIMEOUT):
+def tags(repository, username=None, password=None, limit=50, timeout=DEFAULT_TIMEOUT, prefer=()):
     """The tags of ``repository`` (``host[:port]/path``) with the manifest digest each one
-    serves, from the ``/v2`` API: ``{"tags": {tag: digest}, "truncated": bool}``, or ``None``
-    when the registry does not know the repository. At most ``limit`` tags are looked up (the
-    last ones in the registry's order); an auth or server error is a
-    :class:`~chain_errors.BackendError`."""
+    serves, from the ``/v2`` API: ``{"tags": {tag: digest}, "truncated": bool, "total": N}``,
+    or ``None`` when the registry does not know the repository. At most ``limit`` tags are
+    looked up: first those of ``prefer`` that exist (e.g. the deployed ones, newest first),
+    then the last ones in the registry's order (which is lexical: it says nothing of age); an
+    auth or server error is a :class:`~chain_errors.BackendError`."""
     check_image_name(repository, "repository")
     limit = chain_errors.as_int(limit, "limit", minimum=1)
     registry, repo, _ = repository_path(repository.split("@", 1)[0])
@@ -366,9 +367,19 @@ def tags(repository, username=None, password=None, limit=50, timeout=DEFAULT_TIM
         names = list((resp.json() or {}).get("tags") or [])
     except ValueError as err:
         raise chain_errors.BackendError(f"registry {registry}: the tag list is not JSON") from err
-    wanted = names[-limit:]
+    wanted = pick_tags(names, limit, prefer)
     found = {
         tag: manifest_digest(f"{registry}/{repo}:{tag}", username, password, timeout)
         for tag in wanted
     }
-    return {"tags": found, "truncated": len(names) > len(wanted)}
+    return {"tags": found, "truncated": len(names) > len(wanted), "total": len(names)}
+
+
+def pick_tags(names, limit, prefer=()):
+    """At most ``limit`` of ``names``: those of ``prefer`` first (in its order), then the
+    last of ``names``."""
+    present = set(names)
+    wanted = [t for t in dict.fromkeys(prefer) if t in present][:limit]
+    rest = [t for t in names if t not in set(wanted)]
+    room = limit - len(wanted)
+    return wanted + (rest[-room:] if room > 0 else [])

@@ -61,7 +61,9 @@ def _registry_lines(reg, tags):
     for tag, digest in (reg.get("tags") or {}).items():
         lines.append(f"    {tag:<40} {digest or '-'}")
     if reg.get("truncated"):
-        lines.append(f"    (the last {tags} tags; tags=N shows more)")
+        shown = len(reg.get("tags") or {})
+        total = reg.get("total", "more")
+        lines.append(f"    ({shown} of {total} tags: the deployed ones first; tags=N shows more)")
     return lines
 
 

@@ -34,7 +34,7 @@ def test_status_of_several_apps_shows_each_apps_own_job(monkeypatch):
     monkeypatch.setattr(chain, "_server_status", lambda conf, target: {"error": "no answer"})
     monkeypatch.setattr(chain, "_registry_status", lambda name, tags: None)
     overview = {"url": "http://ci/", "agents": {}, "queue": [], "builds": []}
-    monkeypatch.setattr(chain, "_jenkins_status", lambda conf: dict(overview))
+    monkeypatch.setattr(chain, "_jenkins_status", lambda conf, builds=5: dict(overview))
     out = chain.status()
     api, web = out.split("app web:")
     assert "job api-pipeline" in api and "web-pipeline" not in api

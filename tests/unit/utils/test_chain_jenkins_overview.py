@@ -62,7 +62,7 @@ def test_lines_name_agents_queue_and_builds():
     assert out[2].split() == ["agent", "linux-b", "offline", "linux"]
     assert out[3] == "    queue: 1 item(s)"
     assert "app-pipeline: Waiting for next available executor" in out[4]
-    assert out[5] == "    job app-pipeline: last 2 build(s)"
+    assert out[5] == "    job app-pipeline: the last 2 build(s) (builds=N shows more)"
     assert out[6].split() == ["#7", "BUILDING", "0.0s", "REF=abc"]
     assert out[7].split() == ["#6", "FAILURE", "2.3s", "REF=-"]
 

@@ -211,9 +211,13 @@ def test_tags_with_their_digests(registry):
     assert got == {
         "tags": {"1.0": "sha256:beef", "1.2": "sha256:feed", "gone": None},
         "truncated": False,
+        "total": 3,
     }
     got = chain_registry.tags(f"{registry}/app/web", USER, PASSWORD, limit=1)
-    assert got == {"tags": {"gone": None}, "truncated": True}
+    assert got == {"tags": {"gone": None}, "truncated": True, "total": 3}
+    # the deployed tags come first, whatever the registry's (lexical) order
+    got = chain_registry.tags(f"{registry}/app/web", USER, PASSWORD, limit=2, prefer=["1.0", "x"])
+    assert list(got["tags"]) == ["1.0", "gone"] and got["truncated"] is True
     assert chain_registry.tags(f"{registry}/app/none", USER, PASSWORD) is None
     with pytest.raises(chain_errors.BackendError, match="HTTP 401.*container:registries"):
         chain_registry.tags(f"{registry}/app/web", USER, "wrong")

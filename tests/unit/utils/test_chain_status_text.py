@@ -44,7 +44,7 @@ def test_table_lines():
     assert out[-3:] == [
         "  registry r/app:",
         "    v1                                       sha256:1",
-        "    (the last 2 tags; tags=N shows more)",
+        "    (1 of more tags: the deployed ones first; tags=N shows more)",
     ]
 
 
@@ -191,3 +191,14 @@ def test_a_servers_failure_with_detail_lines_keeps_them_indented_under_it():
         "  rolled back: none (no other server had been updated)",
         "  now: web2 runs app:2",
     ]
+
+
+def test_pick_tags_puts_the_deployed_ones_first():
+    from saltext.chain.utils.chain_registry import pick_tags  # pylint: disable=import-outside-toplevel
+
+    names = ["a1", "b2", "c3", "d4", "e5"]  # the registry's order is lexical, not by age
+    assert pick_tags(names, 2) == ["d4", "e5"]
+    # regression: tags=2 hid the deployed tag b2
+    assert pick_tags(names, 2, prefer=["b2", "zz", "b2", "a1"]) == ["b2", "a1"]
+    assert pick_tags(names, 3, prefer=["b2"]) == ["b2", "d4", "e5"]
+    assert pick_tags(names, 1, prefer=["c3", "a1"]) == ["c3"]
