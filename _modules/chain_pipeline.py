@@ -151,14 +151,15 @@ def commit(ref, url, commit=None, vcs="git"):  # pylint: disable=redefined-outer
 def resolve(ref, url, commit=None, vcs="git"):  # pylint: disable=redefined-outer-name
     """
     :py:func:`commit` as an answer for a state: ``{result, comment, commit}``; ``result`` is
-    False (the reason in ``comment``) when the ref cannot be resolved. Asked once per state run.
-    Read only.
+    False (the reason in ``comment``) when the ref cannot be resolved. ``vcs``: ``git`` or
+    ``hg`` (a Mercurial repository: ``hg identify``). Asked once per state run. Read only.
 
     CLI Example:
 
     .. code-block:: bash
 
         salt build1 chain_pipeline.resolve main git://127.0.0.1:9419/app.git
+        salt build1 chain_pipeline.resolve default http://127.0.0.1:8081/hg/app vcs=hg
     """
 
     def ask():

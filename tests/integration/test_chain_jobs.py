@@ -346,7 +346,7 @@ def test_pipeline_and_image_resolve_when_applied_and_say_what_they_would_do(
         f"would fetch dist/app-{served}.tar.gz of build #{number} of {JOB} and unpack it "
         f"into {artifacts / served / 'app'} (commit {served})"
     ), plan
-    image = f"{pillar['chain']['registry']['address']}/{pillar['chain']['registry']['repository']}"
+    image = "127.0.0.1:5050/chain/app"  # the defaults (formulas/chain/defaults.yaml)
     trial = states["chain-image-trial-test-configurable_test_state"]
     assert trial["result"] is True
     assert trial["comment"].startswith(
