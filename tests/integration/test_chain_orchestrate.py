@@ -3,11 +3,14 @@
    and the pipeline job (against the Jenkins emulator), and the frontends of build1 and app2;
 2. the pipeline job for the exact commit of the ref, on a static agent (jenkins_agent.present,
    host networking: it clones through the source server's loopback port);
-3. the image built on build1 from the build's archived artifact, pushed to the chain's registry;
+3. the image built on build1 from the build's archived artifact, tried with the production
+   environment (healthy, /version naming the commit), then pushed to the chain's registry;
 4. the rollout on build1 and app2; 5. a smoke check through both frontends (chain.smoke).
 A second run for the same ref starts no build and reports no change, in any stage; a branch
 whose head fails a unit test stops at the pipeline: no image built or pushed, salt-run exits
-non-zero.
+non-zero; a branch whose head is unhealthy only with the production environment (the deploy's
+APP_ENV=production; its unit tests pass) stops at the image stage's trial: nothing pushed, the
+servers keep serving what they served.
 
 The registry password is only in the minions' pillar (tests/integration/conftest.py): the
 orchestrate passes no secret along, and the password is in no output."""
@@ -25,7 +28,13 @@ import pytest
 
 from tests.conftest import REPO
 from tests.support import agents, engines, local
-from tests.support.chain import build_haproxy, deploy_pillar, push_failing_commit
+from tests.support.chain import (
+    PRODUCTION,
+    build_haproxy,
+    deploy_pillar,
+    push_failing_commit,
+    push_sick_commit,
+)
 from tests.support.load import versions
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
@@ -75,7 +84,7 @@ def chain(salt_cli, synced, app2, jenkins_emulator, chain_registry):
                 "checkout": str(REPO),
             },
             "jobs": {"name": JOB, "label": LABEL, "git_url": url},
-            **deploy_pillar("oc", HAPROXY, ports)["chain"],
+            **deploy_pillar("oc", HAPROXY, ports, environment=PRODUCTION)["chain"],
         }
     }
     tag = agents.build_agent_image()
@@ -341,6 +350,25 @@ def test_orchestrate_full_chain_no_op_and_bad_commit(
     with contextlib.closing(engines.client(ENGINE)) as client:
         assert not client.images.list(name=f"{chain['registry']['address']}/{REPO_NAME}:broken")
     assert "broken" not in _tags(chain)
+    assert all(versions(p) == {commit} for p in chain["ports"].values())
+
+    # Run 4: a commit unhealthy only in production (its unit tests pass) stops at the image
+    # stage, before the registry: its trial with the production environment fails.
+    sick = push_sick_commit(chain["url"], tmp_path / "sick")
+    ret, states, _ = _orchestrate(salt_run_cli, chain, "sick")
+    assert ret.returncode != 0
+    assert states["chain-pipeline"]["result"] is True, states["chain-pipeline"]
+    assert states["chain-image"]["result"] is False
+    why = (
+        f"commit {sick} failed its trial with the production environment: unhealthy; "
+        "health check: urllib.error.HTTPError: HTTP Error 503: Service Unavailable"
+    )
+    assert why in json.dumps(states["chain-image"]), states["chain-image"]
+    assert "requisite" in states["chain-rollout"]["comment"].lower(), states["chain-rollout"]
+    assert "sick" not in _tags(chain)
+    with contextlib.closing(engines.client(ENGINE)) as client:  # built, kept, not pushed
+        kept = client.images.get(f"{chain['registry']['address']}/{REPO_NAME}:sick")
+        assert kept.labels["org.saltext-chain.commit"] == sick
     assert all(versions(p) == {commit} for p in chain["ports"].values())
 
     # The operator's view of run 2 (the same ref again): Succeeded with zero changes, the

@@ -49,3 +49,32 @@ def push_failing_commit(url, work, branch="broken"):
     local.git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "broken", cwd=work)
     local.git("push", "-q", "origin", f"HEAD:refs/heads/{branch}", cwd=work)
     return local.git("rev-parse", "HEAD", cwd=work)
+
+
+HEALTHY = '    """True when the service can serve requests."""\n    return True\n'
+#: The sample app, sick only in production: its unit tests pass (they run without APP_ENV),
+#: but with the production environment (APP_ENV=production) its /health answers 503.
+SICK_IN_PRODUCTION = (
+    '    """True when the service can serve requests: in production, its data directory."""\n'
+    '    return os.environ.get("APP_ENV") != "production" or os.path.isdir("/var/lib/app")\n'
+)
+#: The production environment the tests give the deploy (pillar chain:service:environment).
+PRODUCTION = {"APP_ENV": "production"}
+
+
+def make_sick_in_production(app_dir):
+    """Rewrite ``app_dir``/app.py (a copy of examples/app) as :data:`SICK_IN_PRODUCTION`."""
+    app = pathlib.Path(app_dir) / "app.py"
+    text = app.read_text()
+    assert HEALTHY in text, "examples/app/app.py's healthy() changed: update tests/support/chain.py"
+    app.write_text(text.replace(HEALTHY, SICK_IN_PRODUCTION))
+
+
+def push_sick_commit(url, work, branch="sick"):
+    """Clone the app's repository at ``url`` into ``work``, commit :data:`SICK_IN_PRODUCTION`
+    and push it to ``branch``; returns the commit."""
+    local.git("clone", "-q", url, str(work))
+    make_sick_in_production(work)
+    local.git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "sick", cwd=work)
+    local.git("push", "-q", "origin", f"HEAD:refs/heads/{branch}", cwd=work)
+    return local.git("rev-parse", "HEAD", cwd=work)

@@ -1,15 +1,24 @@
-"""chain_pipeline execution module: the commit of a ref (real git, a local repository by URL) and
-the pipeline's artifact of that commit (the Jenkins emulator, a build on an emulated inbound
-agent), fetched once, nothing written under test."""
+"""chain_pipeline execution module: the commit of a ref (real git and hg, local repositories by
+URL) and the pipeline's artifact of that commit (the Jenkins emulator, a build on an emulated
+inbound agent), fetched once, nothing written under test; the image stage's trial (a real engine:
+the sample app with the production environment, and the same app sick only in production)."""
 
+import contextlib
+import shutil
 import subprocess
 
 import pytest
 from salt.exceptions import CommandExecutionError, SaltInvocationError
+from saltext.chain.utils import chain_trial
 
 from saltext.chain.emulator import testing
+from tests.conftest import REPO
 from tests.functional.modules.test_jenkins_builds import freestyle
+from tests.support import engines
 from tests.support.agents import emulated_agent
+from tests.support.chain import PRODUCTION, make_sick_in_production
+from tests.support.engines import EventRecorder
+from tests.support.load import HEALTH
 
 
 def _git(*args, cwd=None):
@@ -81,6 +90,50 @@ def test_resolve_asks_once_per_run(modules, repo, tmp_path):
     _git("push", "-q", "origin", "HEAD:refs/heads/moving", cwd=work)
     assert modules.chain_pipeline.resolve("moving", repo["url"]) == first
     assert _git("rev-parse", "refs/heads/moving", cwd=bare) == repo["second"]
+
+
+@pytest.fixture(scope="module")
+def hg_repo(tmp_path_factory):
+    """A Mercurial repository: two commits on default, a tag v1 on the first, a branch dev."""
+    work = tmp_path_factory.mktemp("cp-hg")
+
+    def hg(*args):
+        return subprocess.run(
+            ["hg", "--config", "ui.username=t", *args],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"HGPLAIN": "1", "PATH": "/usr/bin:/bin"},
+        ).stdout.strip()
+
+    hg("init")
+    (work / "a").write_text("1\n")
+    hg("commit", "-qA", "-m", "one")
+    first = hg("log", "-r", ".", "-T", "{node}")
+    hg("tag", "-r", first, "v1")  # commits .hgtags: the second commit
+    second = hg("log", "-r", ".", "-T", "{node}")
+    hg("branch", "-q", "dev")
+    (work / "a").write_text("3\n")
+    hg("commit", "-q", "-m", "three")
+    third = hg("log", "-r", ".", "-T", "{node}")
+    return {"url": str(work), "first": first, "second": second, "third": third}
+
+
+def test_commit_of_an_hg_branch_a_tag_and_a_node(modules, hg_repo):
+    pipeline = modules.chain_pipeline
+    assert pipeline.commit("default", hg_repo["url"], vcs="hg") == hg_repo["second"]
+    assert pipeline.commit("dev", hg_repo["url"], vcs="hg") == hg_repo["third"]
+    assert pipeline.commit("v1", hg_repo["url"], vcs="hg") == hg_repo["first"]
+    # a full node is built as it is: no lookup at all (an unreachable URL proves it)
+    gone = f"http://127.0.0.1:{testing.free_port()}/hg/app"
+    assert pipeline.commit(hg_repo["first"], gone, vcs="hg") == hg_repo["first"]
+    with pytest.raises(CommandExecutionError, match="ref nope is not a revision of"):
+        pipeline.commit("nope", hg_repo["url"], vcs="hg")
+    with pytest.raises(SaltInvocationError, match="vcs: expected git or hg"):
+        pipeline.commit("main", hg_repo["url"], vcs="svn")
+    bad = pipeline.resolve("default", gone, vcs="hg")
+    assert bad["result"] is False and bad["comment"].startswith("ref default is not a revision")
 
 
 @pytest.fixture(scope="module")
@@ -164,3 +217,114 @@ def test_artifact_of_an_unreachable_controller_fails_cleanly(modules, repo, tmp_
     assert got["result"] is False and got["commit"] == repo["first"], got
     assert "Traceback" not in got["comment"] and got["comment"].startswith("the artifact of commit")
     assert not (tmp_path / "a").exists()
+
+
+# ---------------------------------------------------------------- the image stage's trial
+
+TRIAL_ENGINE = "engine1"
+COMMIT = "c0ffee" + "1" * 34
+
+
+@pytest.fixture(scope="module")
+def trial_images(docker_engines, tmp_path_factory):
+    """The sample app built with APP_COMMIT=COMMIT, and the same app sick only in production,
+    under names of the CI registry that are never pushed (the trial asks the registry first)."""
+    client = engines.client(TRIAL_ENGINE)
+    sick = tmp_path_factory.mktemp("sick-app")
+    shutil.copytree(REPO / "examples" / "app", sick, dirs_exist_ok=True)
+    make_sick_in_production(sick)
+    base = f"{engines.REGISTRY}/{engines.name('trial')}"
+    out = {"ok": f"{base}:ok", "sick": f"{base}:sick"}
+    for key, path in (("ok", REPO / "examples" / "app"), ("sick", sick)):
+        client.images.build(
+            path=str(path),
+            tag=out[key],
+            rm=True,
+            buildargs={"BASE_IMAGE": engines.DEBIAN, "APP_COMMIT": COMMIT},
+        )
+    yield out
+    engines.cleanup(TRIAL_ENGINE)
+    for tag in out.values():
+        with contextlib.suppress(Exception):
+            client.images.remove(tag, force=True)
+    client.close()
+
+
+def _trial(modules, image, **kwargs):
+    args = {
+        "environment": PRODUCTION,
+        "healthcheck": HEALTH,
+        "labels": {engines.TEST_LABEL: engines.RUN},
+        "timeout": 30,
+        "app": engines.name("t"),
+        **kwargs,
+    }
+    return modules.chain_pipeline.trial(image, COMMIT, None, **args)
+
+
+def _trial_containers():
+    with contextlib.closing(engines.client(TRIAL_ENGINE)) as client:
+        found = client.containers.list(all=True, filters={"label": chain_trial.LABEL})
+        return [c.name for c in found if c.labels.get(engines.TEST_LABEL) == engines.RUN]
+
+
+def test_trial_with_the_production_environment(modules, loaders, trial_images):
+    # the good image: healthy with the production environment, /version names the commit
+    good = _trial(modules, trial_images["ok"])
+    assert good["result"] is True, good
+    assert good["comment"] == chain_trial.verdict(COMMIT, None)
+    assert good["container"].startswith(engines.name("t") + "-trial-")
+    loaders.reset_state()
+
+    # sick only in production: unhealthy, the health check's own words, one line
+    sick = _trial(modules, trial_images["sick"])
+    assert sick["result"] is False, sick
+    assert sick["comment"] == (
+        f"commit {COMMIT} failed its trial with the production environment: unhealthy; "
+        "health check: urllib.error.HTTPError: HTTP Error 503: Service Unavailable"
+    ), sick
+    loaders.reset_state()
+    # control: the same image without the production environment passes
+    assert _trial(modules, trial_images["sick"], environment={})["result"] is True
+    loaders.reset_state()
+
+    # an image that names another commit; no health check at all (the image's own)
+    other = modules.chain_pipeline.trial(
+        trial_images["ok"], "d" * 40, None, labels={engines.TEST_LABEL: engines.RUN}
+    )
+    assert other["comment"].endswith(f"GET /version names commit {COMMIT}, not {'d' * 40}")
+    loaders.reset_state()
+    # never healthy within the timeout (a check that never passes, long before it counts)
+    slow = _trial(
+        modules,
+        trial_images["ok"],
+        healthcheck={"test": "false", "interval": "1s", "retries": 3, "start_period": "60s"},
+        timeout=3,
+    )
+    assert slow["result"] is False and "not healthy within 3" in slow["comment"], slow
+    loaders.reset_state()
+    assert _trial_containers() == []  # every trial container removed, failed or not
+
+
+def test_trial_under_test_starts_nothing(modules, loaders, trial_images):
+    modules.opts["test"] = True
+    try:
+        with EventRecorder(TRIAL_ENGINE) as rec:
+            plan = _trial(modules, trial_images["sick"])
+    finally:
+        modules.opts["test"] = False
+        loaders.reset_state()
+    assert plan["result"] is True and plan["comment"].startswith(
+        f"would start {trial_images['sick']} (commit {COMMIT}) with the production environment"
+    ), plan
+    assert rec.mutations() == []
+
+
+def test_trial_bad_input_and_missing_image(modules, loaders):
+    bad = modules.chain_pipeline.trial("127.0.0.1:5000/x:1", COMMIT, None, environment="{nope")
+    assert bad["result"] is False and bad["comment"] == "trial: environment: bad JSON"
+    loaders.reset_state()
+    gone = modules.chain_pipeline.trial(
+        f"{engines.REGISTRY}/{engines.name('none')}:1", COMMIT, None
+    )
+    assert gone["result"] is False and "is not on the build server's engine" in gone["comment"]
