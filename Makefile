@@ -10,7 +10,7 @@ chain: bootstrap
 down:
 	.venv/bin/python scripts/chain.py down
 
-# One pytest over tests/; CHAIN_TEST_PARALLEL=1: integration beside the rest (unit, emulator,
-# functional on a pytest-xdist worker), one closing summary line for both (scripts/run_tests.py).
+# Integration beside the rest (unit, emulator, functional on a pytest-xdist worker), one closing
+# summary line for both (scripts/run_tests.py); CHAIN_TEST_PARALLEL=0: one pytest over tests/.
 test: bootstrap
 	.venv/bin/python scripts/run_tests.py

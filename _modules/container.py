@@ -46,6 +46,7 @@ try:
         chain_docker_spec,
         chain_docker_types,
         chain_errors,
+        chain_health,
         chain_profiles,
     )
     from saltext.chain.utils import chain_docker_client as _docker
@@ -59,6 +60,7 @@ except ImportError as _exc:  # synced into the minion's extmods/utils (file_root
     import chain_docker_spec
     import chain_docker_types
     import chain_errors
+    import chain_health
     import chain_profiles
 
 
@@ -576,9 +578,11 @@ def logs(name, tail=100, since=None, timestamps=False, profile=None):
 def wait_healthy(name, timeout=60, probe_url=None, interval=0.5, profile=None):
     """Wait until a container is healthy; returns ``{healthy, status, waited}``.
 
-    With a Docker health check, waits for ``healthy`` (fails at once on ``unhealthy`` after the
-    start period). With ``probe_url`` (an ``http://127.0.0.1:PORT/path`` URL of a published
-    port), waits for an HTTP status below 400. Without either, waits until it runs.
+    With a Docker health check, waits for ``healthy``; a container that is ``unhealthy`` fails
+    once it is judged so over time (``chain_health.Watch``: unhealthy for its whole health
+    window, or for twice its ``retries`` probes in a row), so a blip is waited for. With
+    ``probe_url`` (an ``http://127.0.0.1:PORT/path`` URL of a published port), waits for an
+    HTTP status below 400. Without either, waits until it runs.
     Raises ``CommandExecutionError`` with the last log lines on failure or timeout.
 
     CLI Example:
@@ -593,12 +597,14 @@ def wait_healthy(name, timeout=60, probe_url=None, interval=0.5, profile=None):
     interval = chain_errors.as_number(interval, "interval (seconds)", minimum=0)
     if probe_url is not None and not re.match(r"^https?://\S+$", str(probe_url)):
         raise SaltInvocationError(f"probe_url: expected an http(s):// URL, got {probe_url!r}")
-    started = time.monotonic()
+    started, watch = time.monotonic(), chain_health.Watch()
     while True:
         data = inspect(name, profile=profile)
         if data is None:
             raise CommandExecutionError(f"container {name} does not exist")
-        healthy, finished, status = _objects.health(data, probe_url, timeout)
+        healthy, finished, status = _objects.health(
+            data, probe_url, timeout, watch, time.monotonic()
+        )
         if healthy:
             return {
                 "healthy": True,

@@ -47,6 +47,8 @@ plan = chain_service_plan
 rollout = chain_service_rollout
 haproxy = chain_service_haproxy
 POLL = 0.25
+#: Seconds at most that :py:func:`status` looks again at momentarily unready replicas.
+SETTLE_MAX = 30
 
 
 def __virtual__():
@@ -64,6 +66,7 @@ def _replica_view(data, network):
     nets = (data.get("NetworkSettings") or {}).get("Networks") or {}
     addr = (nets.get(network) or {}).get("IPAddress") if network else None
     slot = labels.get(plan.LABEL_SLOT)
+    health = chain_health.facts(data)
     return {
         "id": data["Id"],
         "name": data.get("Name", "").lstrip("/"),
@@ -72,9 +75,13 @@ def _replica_view(data, network):
         "image": labels.get(plan.LABEL_IMAGE) or (data.get("Config") or {}).get("Image"),
         "image_id": data.get("Image"),
         "history": plan.history_read(labels.get(plan.LABEL_HISTORY)),
-        "running": bool(state.get("Running")),
-        "status": state.get("Status"),
-        "health": (state.get("Health") or {}).get("Status"),
+        "running": health["running"],
+        "status": health["status"],
+        "health": health["health"],
+        "streak": health["streak"],
+        "retries": health["retries"],
+        "window": health["window"],
+        "start_period": health["start_period"],
         "restarts": data.get("RestartCount", 0),
         "started_at": state.get("StartedAt"),
         "addr": addr or None,
@@ -85,7 +92,8 @@ def replicas(name, network=None, profile=None):
     """
     The replicas of service ``name`` on this engine (running or not):
     ``{container: {id, generation, slot, image, image_id, history, running, status, health,
-    restarts, addr}}``.
+    streak, retries, window, start_period, restarts, started_at, addr}}`` (the health facts:
+    ``chain_health.facts``).
 
     CLI Example:
 
@@ -150,11 +158,16 @@ def frontend_servers(frontend, backend, profile=None):
     return servers
 
 
-def status(name, frontend=None, backend="app", network=None, profile=None):
+def status(name, frontend=None, backend="app", network=None, profile=None, settle=True):
     """
     A service's state on this minion: its replicas (generation, image, health, slot) and, with
     a ``frontend``, whether each replica's slot serves. ``generations`` counts the replicas
     per generation; ``current`` is the newest running generation's image.
+
+    Health is judged, not glanced at (``chain_health.Watch``): while a running replica is
+    momentarily not ready (or out of the frontend's rotation), the service is read again until
+    it is ready or its health window is over (``settle=False``: one look). ``waited`` is the
+    seconds that took.
 
     CLI Example:
 
@@ -162,6 +175,25 @@ def status(name, frontend=None, backend="app", network=None, profile=None):
 
         salt '*' container_service.status web frontend=chain-frontend backend=app network=chain
     """
+    settle = chain_errors.as_bool(settle, "settle")
+    watch, started = chain_health.Watch(), time.monotonic()
+    while True:
+        out = _status_look(name, frontend, backend, network, profile)
+        if not settle:
+            break
+        now = time.monotonic()
+        waiting = chain_health.pending(
+            watch, out["replicas"], now, frontend=out["frontend"] == "running"
+        )
+        if not waiting or now - started > SETTLE_MAX:
+            break
+        time.sleep(POLL)
+    out["waited"] = round(time.monotonic() - started, 2)
+    return out
+
+
+def _status_look(name, frontend, backend, network, profile):
+    """One look at a service (see :py:func:`status`)."""
     reps = replicas(name, network=network, profile=profile)
     servers, frontend_state = {}, None
     if frontend:
@@ -307,19 +339,21 @@ class _Executor:
         return cname
 
     def wait_healthy(self, cname, deadline):
-        """Ready (``chain_health.verdict``) before ``deadline`` (monotonic); raise otherwise."""
+        """Ready before ``deadline`` (monotonic), judged over time (``chain_health.Watch``: a
+        replica momentarily not ready is waited for); raise otherwise."""
+        watch = chain_health.Watch()
         while True:
             rep = self.view(cname)
-            verdict = chain_health.verdict(rep)
-            if verdict == "ready":
+            now = time.monotonic()
+            verdict = watch.judge(cname, rep, now)
+            if verdict == chain_health.READY:
                 return rep
             if rep is None:
                 raise CommandExecutionError(f"{cname} disappeared")
-            if verdict == "failed":
-                gone = not rep["running"] and rep["status"] in ("exited", "dead")
-                what = "exited" if gone else "is unhealthy"
-                raise CommandExecutionError(f"{cname} {what}{self._tail(cname)}")
-            if time.monotonic() > deadline:
+            if verdict == chain_health.FAILED:
+                why = _failure(rep, watch, now)
+                raise CommandExecutionError(f"{cname} {why}{self._tail(cname)}")
+            if now > deadline:
                 raise CommandExecutionError(
                     f"{cname} not healthy within the progress deadline "
                     f"({self.svc['update']['progress_deadline']:g}s){self._tail(cname)}"
@@ -380,19 +414,26 @@ class _Executor:
             __salt__["container.stop"](rep["name"], timeout=stop_timeout, profile=self.profile)
             self._step(f"stopped {rep['name']}")
 
-    def monitor(self, names):
-        """Watch new replicas for ``monitor`` seconds (``chain_service_rollout.monitor_fault``).
-        Returns ``{name: why}`` of those that failed."""
+    def monitor(self, names, deadline):
+        """Watch new replicas for ``monitor`` seconds (``chain_service_rollout.monitor_fault``,
+        health judged over time by a ``chain_health.Watch``), longer for one that is then in
+        the middle of a bad stretch (until it is judged, or ``deadline``). Returns ``{name:
+        why}`` of those that failed."""
         first = {n: self.view(n) for n in names}
         until = time.monotonic() + self.svc["update"]["monitor"]
-        failed = {}
+        watch, failed = chain_health.Watch(), {}
         while True:
             for n in names:
                 if n not in failed:
-                    why = rollout.monitor_fault(first[n], self.view(n))
+                    view = self.view(n)
+                    now = time.monotonic()
+                    why = rollout.monitor_fault(first[n], view, watch.judge(n, view, now))
                     if why:
                         failed[n] = why
-            if time.monotonic() >= until:
+            now = time.monotonic()
+            unsure = [n for n in names if n not in failed and watch.waiting(n)]
+            if now >= until and (not unsure or now > deadline):
+                failed.update({n: f"not ready for {watch.stretch(n, now):g}s" for n in unsure})
                 return failed
             time.sleep(POLL)
 
@@ -413,7 +454,7 @@ class _Executor:
             failed.update(
                 {
                     n: f"{n} {why} during the {monitor:g}s monitor"
-                    for n, why in self.monitor(ok).items()
+                    for n, why in self.monitor(ok, deadline).items()
                 }
             )
         return failed
@@ -427,6 +468,16 @@ class _Executor:
                 self._step(f"restarted {rep['name']} ({rep['image']})")
             fresh = self.wait_healthy(rep["name"], deadline)
             self.enter(fresh, deadline)
+
+
+def _failure(rep, watch, now):
+    """Why a replica was judged failed (``chain_health.Watch``), in a few words."""
+    if not rep["running"] and rep["status"] in ("exited", "dead"):
+        return "exited"
+    took = watch.stretch(rep["name"], now)
+    if rep["health"] == chain_health.UNHEALTHY:
+        return f"is unhealthy (failing streak {rep['streak']}, not ready for {took:g}s)"
+    return f"is not ready ({rep['health'] or rep['status']}) after {took:g}s"
 
 
 def _execute(run, steps):
@@ -513,8 +564,8 @@ def _roll_out(run):
         if want is None:
             raise CommandExecutionError(f"image {svc['image']} is not on the engine after a pull")
     gen, ref, count = want["generation"], want["image_ref"], svc["replicas"]
-    reps = replicas(svc["name"], network=svc["network"], profile=svc["profile"])
-    if _converged(svc, reps, gen):
+    done, reps = _converged(svc, gen)
+    if done:
         return {
             "result": True,
             "comment": f"Service {svc['name']} runs {count} healthy replica(s) of {ref}",
@@ -544,8 +595,8 @@ def check(name, image, spec_args=None, **options):
     """
     svc = plan.service(name, image, spec_args, **_own(options))
     want = _wanted(svc)
-    reps = replicas(svc["name"], network=svc["network"], profile=svc["profile"])
     if want is None:
+        reps = replicas(svc["name"], network=svc["network"], profile=svc["profile"])
         running = sorted({r["image"] for r in reps.values() if r["running"]})
         return {
             "converged": False,
@@ -555,7 +606,8 @@ def check(name, image, spec_args=None, **options):
             },
         }
     gen, ref = want["generation"], want["image_ref"]
-    if _converged(svc, reps, gen):
+    done, reps = _converged(svc, gen)
+    if done:
         return {"converged": True, "image_ref": ref, "changes": {}}
     return {
         "converged": False,
@@ -564,9 +616,17 @@ def check(name, image, spec_args=None, **options):
     }
 
 
-def _converged(svc, reps, gen):
-    """``chain_health.converged``, and the frontend kept the replicas (see below)."""
-    return chain_health.converged(reps, gen, svc["replicas"]) and _frontend_kept(svc, reps, gen)
+def _converged(svc, gen):
+    """``(converged, replicas)``: ``chain_health.convergence`` over as many looks as a replica
+    momentarily not ready needs to be judged (a blip is not a reason to redeploy), and the
+    frontend kept the replicas (see below)."""
+    watch = chain_health.Watch()
+    while True:
+        reps = replicas(svc["name"], network=svc["network"], profile=svc["profile"])
+        where = chain_health.convergence(watch, reps, gen, svc["replicas"], time.monotonic())
+        if where != chain_health.WAITING:
+            return where == chain_health.CONVERGED and _frontend_kept(svc, reps, gen), reps
+        time.sleep(POLL)
 
 
 def _frontend_kept(svc, reps, gen):

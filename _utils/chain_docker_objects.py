@@ -205,15 +205,19 @@ def exec_args(container, cmd, environment=None, user=None, workdir=None):
     }
 
 
-def health(data, probe_url=None, timeout=5.0):
+def health(data, probe_url=None, timeout=5.0, watch=None, now=None):
     """``(healthy, finished, status)`` of one look at a container's inspect data: its Docker
-    health check, else an HTTP probe of ``probe_url`` (below 400 is healthy), else running."""
+    health check, else an HTTP probe of ``probe_url`` (below 400 is healthy), else running.
+    With a ``watch`` (``chain_health.Watch``, fed every look with its time ``now``) an unhealthy
+    look finishes only once the container is judged failed: a blip is waited for."""
+    view = chain_health.facts(data)
     state = data.get("State") or {}
-    status = (state.get("Health") or {}).get("Status")
+    status = view["health"]
     # What Docker says decides (chain_health, the one definition), unless a probe is asked for.
-    verdict = chain_health.verdict(
-        {"running": bool(state.get("Running")), "status": state.get("Status"), "health": status}
-    )
+    if watch is None:
+        verdict = chain_health.verdict(view)
+    else:
+        verdict = watch.judge(data.get("Id") or data.get("Name"), view, now)
     if not state.get("Running"):
         return False, verdict == "failed", state.get("Status", "not running")
     if probe_url:

@@ -5,8 +5,17 @@ runner's own check after a server's rollout.
 
 A replica (or container) is described by the keys ``container_service.replicas`` returns:
 ``running`` (bool), ``status`` (Docker's ``State.Status``), ``health`` (Docker's
-``State.Health.Status`` or ``None`` without a health check), ``generation``, ``restarts``.
-Nothing here does I/O.
+``State.Health.Status`` or ``None`` without a health check), ``generation``, ``restarts``, and
+the facts of its health check (:func:`facts`): ``streak`` (Docker's ``FailingStreak``),
+``retries``, ``window`` and ``start_period`` (seconds).
+
+One look is not a judgement. Health is judged over time the way Docker and HAProxy judge it
+(:class:`Watch`): a replica that is momentarily not ready (a probe timed out on a loaded
+machine) is waited for; it is judged failed only once it stayed not ready for its whole health
+window (``retries`` probes, each ``interval + timeout``: the time Docker needs to call a
+container unhealthy, and the start period on top while Docker still says ``starting``), or
+Docker counts twice its ``retries`` failed probes in a row, or it exited. Nothing here does
+I/O; the callers pass the time (``time.monotonic()``).
 """
 
 #: Docker health statuses (``State.Health.Status``); ``None`` is a container without a check.
@@ -14,33 +23,153 @@ HEALTHY = "healthy"
 UNHEALTHY = "unhealthy"
 STARTING = "starting"
 
+#: Judgements (:meth:`Watch.judge`, :func:`verdict`) and convergence (:func:`convergence`).
+READY, WAITING, FAILED = "ready", "waiting", "failed"
+CONVERGED, DIVERGED = "converged", "diverged"
+
+#: Docker's own defaults for a health check field left out (seconds / count).
+DOCKER_DEFAULTS = {"Interval": 30, "Timeout": 30, "Retries": 3, "StartPeriod": 0}
+#: Seconds a container without a health check may stay not ready (created, restarting) or a
+#: ready replica out of its frontend's rotation, before it counts as failed.
+DEFAULT_WINDOW = 10.0
+_GONE = ("exited", "dead", "removing")
+
+
+def window(healthcheck):
+    """Seconds a Docker health check needs to call a container that went bad ``unhealthy``:
+    ``retries`` failed probes, each up to ``timeout`` long, ``interval`` apart. ``healthcheck`` is
+    Docker's form (``{Test, Interval, Timeout, Retries, StartPeriod}``, durations in ns, as in
+    ``Config.Healthcheck``). ``None`` without a usable health check."""
+    if not healthcheck or (healthcheck.get("Test") or ["NONE"])[0] == "NONE":
+        return None
+    retries = healthcheck.get("Retries") or DOCKER_DEFAULTS["Retries"]
+    probe = _seconds(healthcheck, "Interval") + _seconds(healthcheck, "Timeout")
+    return round(retries * probe, 3)
+
+
+def _seconds(healthcheck, key):
+    value = healthcheck.get(key)
+    return DOCKER_DEFAULTS[key] if not value else value / 1e9
+
+
+def facts(data):
+    """The health facts of a container's inspect data (``docker inspect``): ``{running,
+    status, health, streak, retries, window, start_period}`` (see the module's docstring)."""
+    state = (data or {}).get("State") or {}
+    health = state.get("Health") or {}
+    check = ((data or {}).get("Config") or {}).get("Healthcheck")
+    usable = window(check) is not None
+    return {
+        "running": bool(state.get("Running")),
+        "status": state.get("Status"),
+        "health": health.get("Status"),
+        "streak": health.get("FailingStreak") or 0,
+        "retries": (check.get("Retries") or DOCKER_DEFAULTS["Retries"]) if usable else None,
+        "window": window(check),
+        "start_period": _seconds(check, "StartPeriod") if usable else 0.0,
+    }
+
 
 def is_ready(rep):
-    """Running, and healthy or without a health check: the one definition of "up"."""
+    """Running, and healthy or without a health check: one look's definition of "up"."""
     return bool(rep and rep.get("running")) and rep.get("health") in (HEALTHY, None)
 
 
 def verdict(rep):
-    """Where a replica stands on its way up: ``"ready"`` (see :func:`is_ready`), ``"failed"``
-    (gone, exited or dead, or ``unhealthy``) or ``"waiting"`` (created, restarting, health
-    ``starting``)."""
+    """One look, no patience: ``"ready"`` (see :func:`is_ready`), ``"failed"`` (gone, exited or
+    dead, or ``unhealthy``) or ``"waiting"`` (created, restarting, health ``starting``). Callers
+    that can look again use a :class:`Watch`."""
     if rep is None:
-        return "failed"
+        return FAILED
     if is_ready(rep):
-        return "ready"
+        return READY
     if not rep.get("running") and rep.get("status") in ("exited", "dead"):
-        return "failed"
+        return FAILED
     if rep.get("health") == UNHEALTHY:
-        return "failed"
-    return "waiting"
+        return FAILED
+    return WAITING
+
+
+def allowance(rep):
+    """Seconds a replica may stay not ready before it is judged failed: its health window
+    (:data:`DEFAULT_WINDOW` without a check), plus its start period while it is ``starting``."""
+    extra = (rep.get("start_period") or 0.0) if rep.get("health") == STARTING else 0.0
+    return (rep.get("window") or DEFAULT_WINDOW) + extra
+
+
+class Watch:
+    """Replicas judged over several looks. A replica's bad stretch starts at the first look that
+    finds it not ready (or ready but out of its frontend's rotation) in a given way: a change of
+    way (Docker's ``starting`` becoming ``unhealthy``) starts a new stretch, so the patience
+    counts from Docker's own verdict; a look that finds it ready ends the stretch. Feed it every
+    look, in order, with the time of the look."""
+
+    def __init__(self):
+        self._since = {}  # name -> (how it is not ready, when that began)
+
+    def judge(self, name, rep, now, serving=None):
+        """``"ready"``, ``"waiting"`` or ``"failed"`` for this look at replica ``name``
+        (``rep``: its view, ``None`` when it is gone; ``serving``: ``False`` when a frontend
+        should route to it and does not, ``None`` without a frontend)."""
+        if rep is None or (not rep.get("running") and rep.get("status") in _GONE):
+            self._since.pop(name, None)
+            return FAILED
+        if is_ready(rep) and serving is not False:
+            self._since.pop(name, None)
+            return READY
+        how = (rep.get("running"), rep.get("status"), rep.get("health"), serving)
+        if self._since.get(name, (None,))[0] != how:
+            self._since[name] = (how, now)
+        retries = rep.get("retries") or DOCKER_DEFAULTS["Retries"]
+        if rep.get("health") == UNHEALTHY and (rep.get("streak") or 0) >= 2 * retries:
+            return FAILED  # failing for as long again as Docker needed to call it unhealthy
+        return FAILED if self.stretch(name, now) >= allowance(rep) else WAITING
+
+    def waiting(self, name):
+        """True while ``name`` is in a bad stretch (not judged failed, or not yet)."""
+        return name in self._since
+
+    def stretch(self, name, now):
+        """Seconds of ``name``'s current bad stretch (0 when there is none)."""
+        return round(now - self._since[name][1], 1) if name in self._since else 0.0
+
+
+def convergence(watch, replicas, gen, wanted, now):
+    """Where a service stands against generation ``gen`` and ``wanted`` replicas, on this look
+    (``replicas``: ``{name: view}``): :data:`CONVERGED` (exactly ``wanted`` replicas of ``gen``,
+    all ready, none of another generation running), :data:`DIVERGED` (the count or the
+    generations differ, or a replica is judged failed) or :data:`WAITING` (only momentarily not
+    ready replicas stand between: look again)."""
+    current = {n: r for n, r in replicas.items() if r.get("generation") == gen}
+    others = [r for r in replicas.values() if r.get("generation") != gen and r.get("running")]
+    if others or len(current) != wanted:
+        return DIVERGED
+    verdicts = {watch.judge(n, r, now) for n, r in current.items()}
+    if verdicts <= {READY}:
+        return CONVERGED
+    return DIVERGED if FAILED in verdicts else WAITING
 
 
 def converged(replicas, gen, wanted):
     """True when exactly ``wanted`` replicas of generation ``gen`` are ready and no replica of
-    another generation runs. ``replicas`` are ``{name: {generation, running, health}}``."""
+    another generation runs, on one look. ``replicas`` are ``{name: {generation, running,
+    health}}``."""
     current = [r for r in replicas.values() if r.get("generation") == gen]
     others = [r for r in replicas.values() if r.get("generation") != gen and r.get("running")]
     return len(current) == wanted and not others and all(is_ready(r) for r in current)
+
+
+def pending(watch, replicas, now, frontend=False):
+    """The replicas of a ``container_service.status`` look (``{name: view}`` with ``serving``
+    when ``frontend``) that are running (or on their way) and judged ``waiting``: look again
+    before reporting them. Sorted names."""
+    out = []
+    for name, rep in replicas.items():
+        serving = rep.get("serving") if frontend and rep.get("slot") else None
+        if rep.get("running") or rep.get("status") in ("created", "restarting"):
+            if watch.judge(name, rep, now, serving=serving) == WAITING:
+                out.append(name)
+    return sorted(out)
 
 
 def problem(replicas, serving=None):

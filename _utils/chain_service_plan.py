@@ -22,12 +22,13 @@ import re
 import time
 
 try:
-    from saltext.chain.utils import chain_docker_spec, chain_errors, chain_registry
+    from saltext.chain.utils import chain_docker_spec, chain_errors, chain_health, chain_registry
 except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
     if not str(_exc.name).startswith("saltext"):
         raise  # a real import error inside the util, not a missing package
     import chain_docker_spec
     import chain_errors
+    import chain_health
     import chain_registry
 
 BadInput = chain_errors.BadInput
@@ -49,8 +50,6 @@ UPDATE_DEFAULTS = {
     "order": "start-first",
     "progress_deadline": 600,
 }
-#: Docker's own defaults for a health check field left out (seconds / count).
-DOCKER_HEALTH_DEFAULTS = {"Interval": 30, "Timeout": 30, "Retries": 3, "StartPeriod": 0}
 NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,40}$")
 MAX_REPLICAS = 64
 #: Server slots a service without a frontend numbers its replicas from: 256, room for every
@@ -134,19 +133,11 @@ def service(name, image, spec_args=None, **options):
 
 
 def health_window(healthcheck):
-    """Seconds a Docker health check needs to call a container that went bad ``unhealthy``:
-    ``retries`` failed probes, each up to ``timeout`` long, ``interval`` apart. ``healthcheck`` is
-    the normalised form (``{Test, Interval, Timeout, Retries, StartPeriod}``, durations in ns).
+    """Seconds a Docker health check needs to call a container that went bad ``unhealthy``
+    (``chain_health.window``: ``retries x (interval + timeout)``). ``healthcheck`` is the
+    normalised form (``{Test, Interval, Timeout, Retries, StartPeriod}``, durations in ns).
     ``None`` without a usable health check."""
-    if not healthcheck or (healthcheck.get("Test") or ["NONE"])[0] == "NONE":
-        return None
-
-    def seconds(key):
-        value = healthcheck.get(key)
-        return DOCKER_HEALTH_DEFAULTS[key] if not value else value / 1e9
-
-    retries = healthcheck.get("Retries") or DOCKER_HEALTH_DEFAULTS["Retries"]
-    return round(retries * (seconds("Interval") + seconds("Timeout")), 3)
+    return chain_health.window(healthcheck)
 
 
 def check_update(update, window):

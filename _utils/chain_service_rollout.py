@@ -224,19 +224,20 @@ def report(svc, outcome, image_ref, previous, would_change):
     }
 
 
-def monitor_fault(first, now):
-    """Why a new replica fails its monitor window, or ``None``: it must stay ready
-    (``chain_health.is_ready``) and not restart. ``first``/``now``: its view when the window
+def monitor_fault(first, now, verdict):
+    """Why a new replica fails its monitor window, or ``None``: it must not stop, not restart,
+    and not be judged failed (``verdict``: a ``chain_health.Watch``'s judgement of ``now``; a
+    replica momentarily not ready is waited for). ``first``/``now``: its view when the window
     opened and now (``None`` when it is gone)."""
     if now is None or not now.get("running"):
         return "stopped"
-    if now.get("health") == chain_health.UNHEALTHY:
-        return "unhealthy"
     if now.get("restarts") != first.get("restarts"):
         return "restarted"
-    if not chain_health.is_ready(now):
-        return f"not ready ({now.get('health')})"
-    return None
+    if verdict != chain_health.FAILED:
+        return None
+    if now.get("health") == chain_health.UNHEALTHY:
+        return "unhealthy"
+    return f"not ready ({now.get('health')})"
 
 
 def slot_count(servers):

@@ -58,3 +58,25 @@ def test_combined_line_adds_the_counts_in_pytests_order():
 )
 def test_combined_exit_code(codes, wanted):
     assert run_tests.combined_code(codes) == wanted
+
+
+@pytest.mark.parametrize(
+    ("env", "wanted"),
+    [
+        ({}, True),  # side by side is the default
+        ({"CHAIN_TEST_PARALLEL": "1"}, True),
+        ({"CHAIN_TEST_PARALLEL": ""}, True),
+        ({"CHAIN_TEST_PARALLEL": "0"}, False),  # the serial way stays
+        ({"CHAIN_TEST_PARALLEL": "no"}, False),
+        ({"CHAIN_TEST_PARALLEL": "False"}, False),
+    ],
+)
+def test_side_by_side_is_the_default_and_serial_stays_possible(env, wanted):
+    assert run_tests.parallel(env) is wanted
+
+
+def test_every_part_writes_its_junit_file(tmp_path):
+    cmds = run_tests.parts(1, str(tmp_path))
+    assert all(any(a.startswith("--junitxml=") for a in cmd) for cmd in cmds.values())
+    assert f"--junitxml={tmp_path / 'tests.xml'}" in run_tests.serial_cmd(str(tmp_path))
+    assert not any(a.startswith("--junitxml") for a in run_tests.serial_cmd())

@@ -5,13 +5,16 @@ requests; honest test mode; bad input refused before any I/O."""
 
 import contextlib
 import shutil
+import time
 
 import pytest
+from saltext.chain.utils import chain_health
 
 from tests.conftest import REPO
 from tests.support import engines, local
 from tests.support.engines import DEBIAN, EventRecorder
 from tests.support.load import HEALTH, Load, versions
+from tests.support.pressure import cpu_busy
 
 ENGINE = "engine1"
 UPDATE = {
@@ -223,3 +226,115 @@ def test_the_registry_digest_is_recorded_for_a_registry_with_a_port_and_no_tag(
             assert want["image_ref"] != want["image_id"]
     finally:
         modules.container.image_remove(f"{repo}:latest", force=True, profile=ENGINE)
+
+
+# --- A blip is not a failure (issue 17) -----------------------------------------------------
+# Health checks that fail exactly once, keyed on a file in the container, then run the app's
+# own check. retries 1: that one failed probe makes Docker say "unhealthy" until the next one.
+
+#: Fails its first probe (no /tmp/seen yet), then passes: a new replica's blip. The start
+#: period (the app image says 3 s) ends before that probe, so Docker counts the failure.
+FIRST_FAIL = {
+    "test": "if [ ! -e /tmp/seen ]; then touch /tmp/seen; exit 1; fi; " + HEALTH["test"],
+    "interval": "2s",
+    "timeout": "3s",
+    "start_period": "1s",
+    "retries": 1,
+}
+#: Fails the one probe after /tmp/blip appears (a test puts it there), then passes: a blip of a
+#: replica that was healthy. Unhealthy for one interval (5 s): long enough for any reader.
+BLIP = {
+    "test": "if [ -e /tmp/blip ]; then rm -f /tmp/blip; exit 1; fi; " + HEALTH["test"],
+    "interval": "5s",
+    "timeout": "3s",
+    "retries": 1,
+}
+
+
+def _failed_probes(modules, cname):
+    """How many of the container's last probes (Docker keeps 5) failed."""
+    data = modules.container.inspect(cname, profile=ENGINE)
+    return sum(1 for e in data["State"]["Health"]["Log"] if e["ExitCode"] != 0)
+
+
+def _blip(modules, cname, timeout=20):
+    """Make ``cname``'s next probe fail and wait until Docker says ``unhealthy``."""
+    res = modules.container.exec(cname, ["touch", "/tmp/blip"], profile=ENGINE)
+    assert res["retcode"] == 0, res
+    until = time.monotonic() + timeout
+    while time.monotonic() < until:
+        data = modules.container.inspect(cname, profile=ENGINE)
+        if data["State"]["Health"]["Status"] == "unhealthy":
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{cname} never went unhealthy")
+
+
+def test_a_replica_that_fails_its_first_probe_passes_the_gate(states, modules, frontend, images):
+    """Docker calls the new replica unhealthy after its first probe; the next one passes. The
+    gate waits for it (its health window) instead of rolling back."""
+    name = engines.name("svc-first")
+    spec = _service(
+        images, frontend, "v1", replicas=1, healthcheck=FIRST_FAIL, update=dict(UPDATE, monitor=5)
+    )
+    ret = states.container_service.running(name, **spec)
+    assert ret.result is True, ret.comment
+    (cname,) = modules.container_service.replicas(name, profile=ENGINE)
+    assert _failed_probes(modules, cname) == 1  # the blip happened
+    assert versions(frontend["port"]) == {"1"}
+
+
+def test_a_blip_of_a_converged_service_is_waited_for_not_redeployed(
+    states, modules, frontend, images
+):
+    """Under CPU pressure of the test's own, a replica of a converged service goes unhealthy
+    for one probe: ``container_service.status`` (the runner's check) waits it out, and applying
+    the same declaration again (the runner's no-op) changes nothing on the engine."""
+    name = engines.name("svc-blip")
+    spec = _service(images, frontend, "v1", healthcheck=BLIP, update=dict(UPDATE, monitor=8))
+    spec["update"]["parallelism"] = 2
+    first = states.container_service.running(name, **spec)
+    assert first.result is True, first.comment
+    where = {"frontend": frontend["name"], "network": frontend["network"], "profile": ENGINE}
+    sick = sorted(modules.container_service.replicas(name, profile=ENGINE))[-1]
+    with cpu_busy(processes=2, seconds=90):
+        _blip(modules, sick)
+        with EventRecorder(ENGINE) as rec:
+            again = states.container_service.running(name, **spec)
+        assert again.result is True and again.changes == {}, (again.comment, again.changes)
+        assert _mutations(rec) == []
+
+        _blip(modules, sick)
+        glance = modules.container_service.status(name, settle=False, **where)
+        assert glance["replicas"][sick]["health"] == "unhealthy"  # the control: one look sees it
+        assert chain_health.problem(glance["replicas"], glance["serving"]) is not None
+        status = modules.container_service.status(name, **where)
+        assert chain_health.problem(status["replicas"], status["serving"]) is None, status
+        assert status["waited"] > 0, status
+    assert _failed_probes(modules, sick) >= 1
+
+
+def test_container_running_waits_for_a_first_probe_that_fails(states, modules):
+    """container.running's readiness (wait_healthy): a container whose first probe fails, then
+    passes, is healthy, not failed at its first unhealthy look."""
+    cname = engines.name("first-fail")
+    try:
+        ret = states.container.running(
+            cname,
+            image=engines.BUSYBOX,
+            command=engines.stoppable("sleep 600"),
+            healthcheck={
+                "test": "if [ ! -e /tmp/seen ]; then touch /tmp/seen; exit 1; fi",
+                "interval": "2s",
+                "timeout": "2s",
+                "retries": 1,
+            },
+            labels=dict(engines.LABELS),
+            wait_healthy=True,
+            health_timeout=30,
+            profile=ENGINE,
+        )
+        assert ret.result is True, ret.comment
+        assert _failed_probes(modules, cname) == 1
+    finally:
+        modules.container.remove(cname, force=True, profile=ENGINE)

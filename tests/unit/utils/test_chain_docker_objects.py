@@ -3,6 +3,7 @@
 import pytest
 from salt.exceptions import SaltInvocationError
 from saltext.chain.utils import chain_docker_objects as objects
+from saltext.chain.utils import chain_health
 
 NETWORK = {
     "Driver": "bridge",
@@ -136,3 +137,21 @@ def test_exec_args():
 )
 def test_health(state, expected):
     assert objects.health({"State": state}) == expected
+
+
+def test_health_with_a_watch_waits_a_blip_out():
+    """container.wait_healthy's look: with a Watch, one unhealthy look is not the end; a
+    container unhealthy for its whole window is (one look without it: at once, above)."""
+    data = {
+        "Id": "c1",
+        "State": {"Running": True, "Health": {"Status": "unhealthy", "FailingStreak": 2}},
+        "Config": {
+            "Healthcheck": {"Test": ["CMD", "x"], "Interval": 1e9, "Timeout": 1e9, "Retries": 2}
+        },
+    }
+    watch = chain_health.Watch()
+    assert objects.health(data, watch=watch, now=0.0) == (False, False, "unhealthy")
+    assert objects.health(data, watch=watch, now=3.9) == (False, False, "unhealthy")
+    assert objects.health(data, watch=watch, now=4.0) == (False, True, "unhealthy")
+    healthy = dict(data, State={"Running": True, "Health": {"Status": "healthy"}})
+    assert objects.health(healthy, watch=chain_health.Watch(), now=0.0) == (True, False, "healthy")

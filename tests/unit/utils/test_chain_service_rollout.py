@@ -301,19 +301,22 @@ def test_changes_and_report():
 
 
 @pytest.mark.parametrize(
-    "now, why",
+    "now, verdict, why",
     [
-        (rep("a"), None),
-        (rep("a", health=None), None),
-        (None, "stopped"),
-        (rep("a", running=False), "stopped"),
-        (rep("a", health="unhealthy"), "unhealthy"),
-        (dict(rep("a"), restarts=1), "restarted"),
-        (rep("a", health="starting"), "not ready (starting)"),
+        (rep("a"), "ready", None),
+        (rep("a", health=None), "ready", None),
+        (None, "failed", "stopped"),
+        (rep("a", running=False), "failed", "stopped"),
+        (rep("a", health="unhealthy"), "failed", "unhealthy"),
+        (dict(rep("a"), restarts=1), "ready", "restarted"),
+        (rep("a", health="starting"), "failed", "not ready (starting)"),
+        # a blip: momentarily unhealthy or starting, not judged failed yet
+        (rep("a", health="unhealthy"), "waiting", None),
+        (rep("a", health="starting"), "waiting", None),
     ],
 )
-def test_monitor_fault(now, why):
-    assert rollout.monitor_fault(rep("a"), now) == why
+def test_monitor_fault(now, verdict, why):
+    assert rollout.monitor_fault(rep("a"), now, verdict) == why
 
 
 def test_slot_count_without_a_frontend_is_256_as_documented():
