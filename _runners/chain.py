@@ -136,13 +136,10 @@ def _server_status(conf, target):
     return data
 
 
-def _check_server(conf, target):
-    """The runner's own check of a server after its deploy state succeeded: ``None``, or why it
-    is not well, with the last health check output of each replica that is not healthy."""
-    try:
-        status = _server_status(conf, target)
-    except CommandExecutionError as err:
-        return str(err)
+def _check_server(conf, target, status):
+    """The runner's own check of a server after its deploy state succeeded (``status``: its
+    ``container_service.status`` read then): ``None``, or why it is not well, with the last
+    health check output of each replica that is not healthy."""
     problem = policy.server_problem(status, conf.get("frontend"))
     if not problem:
         return None
@@ -165,14 +162,41 @@ def _apply_deploy_state(conf, target, image, app):
         kwarg={"pillar": chain_app_conf.deploy_pillar(conf, image, app)},
         timeout=conf["timeout"],
     )
-    data = ret.get(target)
     took = round(time.monotonic() - started, 2)
+    return _applied(target, ret.get(target), took)
+
+
+def _applied(target, data, took):
+    """``(ok, comment, seconds)`` of one server's deploy state return."""
     if not isinstance(data, dict):
         return False, f"{target}: {data or 'no answer'}"[:500], took
     failed = policy.failed_states(data)
     if failed:
         return False, "; ".join(failed)[:1000], took
     return True, f"{len(data)} state(s) succeeded", took
+
+
+def _apply_together(conf, wave, image, app):
+    """The deploy state on every server of a wave at once: ``{target: (ok, comment,
+    seconds)}`` (``seconds``: the wave's time)."""
+    if len(wave) == 1:
+        return {wave[0]: _apply_deploy_state(conf, wave[0], image, app)}
+    started = time.monotonic()
+    pillar = chain_app_conf.deploy_pillar(conf, image, app)
+    calls = {t: (t, "state.apply", [conf["sls"]], {"pillar": pillar}) for t in wave}
+    got = _gather(calls, conf["timeout"])
+    took = round(time.monotonic() - started, 2)
+    return {t: _applied(t, got.get(t), took) for t in wave}
+
+
+def _statuses(conf, targets):
+    """``container_service.status`` of several servers, read at once: ``{target: status or
+    None}`` (``None``: no answer)."""
+    calls = {
+        t: (t, "container_service.status", *chain_app_conf.status_call(conf, t)) for t in targets
+    }
+    got = _gather(calls, 60) if calls else {}
+    return {t: got.get(t) if isinstance(got.get(t), dict) else None for t in targets}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -215,29 +239,34 @@ def _where_now(conf):
 
 
 def _update_servers(app, image, conf):
-    """Deploy ``image`` server by server until too many fail: ``(servers, done, failures,
+    """Deploy ``image`` wave by wave (:func:`chain_rollout_policy.waves`: the canaries one at a
+    time, then the rest together) until too many servers failed: ``(servers, done, failures,
     previous)`` (``done``: the servers updated, in order; ``previous``: what each ran)."""
-    servers, done, failures, previous = {}, [], 0, {}
-    for target in conf["targets"]:
-        try:
-            previous[target] = _server_status(conf, target).get("current")
-        except CommandExecutionError as err:
-            previous[target] = None
-            log.info("chain: %s has no status yet: %s", target, err)
-        _fire(app, "server", {"target": target, "image": image})
-        ok, comment, took = _apply_deploy_state(conf, target, image, app)
-        problem = _check_server(conf, target) if ok else None
-        servers[target] = {
-            "result": ok and not problem,
-            "comment": problem or comment,
-            "seconds": took,
-            "previous": previous[target],
-        }
-        _fire(app, "server/done", dict(servers[target], target=target))
-        if ok and not problem:
-            done.append(target)
-            continue
-        failures += 1
+    servers, done, failures = {}, [], 0
+    previous = {t: (st or {}).get("current") for t, st in _statuses(conf, conf["targets"]).items()}
+    for wave in policy.waves(conf["targets"], conf["canary"]):
+        for target in wave:
+            _fire(app, "server", {"target": target, "image": image, "together": len(wave)})
+        applied = _apply_together(conf, wave, image, app)
+        status = _statuses(conf, [t for t in wave if applied[t][0]])
+        for target in wave:
+            ok, comment, took = applied[target]
+            problem = None
+            if ok and status[target] is None:
+                problem = f"{target}: no status answer after its deploy"
+            elif ok:
+                problem = _check_server(conf, target, status[target])
+            servers[target] = {
+                "result": ok and not problem,
+                "comment": problem or comment,
+                "seconds": took,
+                "previous": previous[target],
+            }
+            _fire(app, "server/done", dict(servers[target], target=target))
+            if servers[target]["result"]:
+                done.append(target)
+            else:
+                failures += 1
         if policy.stop(failures, conf["max_failures"]):
             break
     return servers, done, failures, previous
