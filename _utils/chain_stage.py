@@ -5,10 +5,12 @@ outcome in one line, read from the results of those states.
 
 A run's events (docs/chain.md): ``chain/run/<run_id>/stage/<stage>/start`` ``{at}`` and
 ``.../done`` ``{at, duration, result, comment}``. Pure: the state's low chunk and the running
-results in, decisions out; no Salt dunders.
+results in (Salt hands them to a state frozen: mappings, not dicts), decisions out; no Salt
+dunders.
 """
 
 import re
+from collections.abc import Mapping
 
 from salt.exceptions import SaltInvocationError
 
@@ -35,7 +37,7 @@ def check(stage, event, run_id, details):
             f"got {run_id!r}"
         )
     if details is not None and not (
-        isinstance(details, dict)
+        isinstance(details, Mapping)
         and all(isinstance(k, str) for k in details)
         and all(v is None or isinstance(v, (str, int, float, bool)) for v in details.values())
     ):
@@ -53,7 +55,7 @@ def followed(low):
     ids = []
     for key in FOLLOWS:
         for req in low.get(key) or ():
-            for value in req.values() if isinstance(req, dict) else (req,):
+            for value in req.values() if isinstance(req, Mapping) else (req,):
                 if isinstance(value, str) and value not in ids:
                     ids.append(value)
     return ids
@@ -74,7 +76,7 @@ def results(ids, running):
     by_id = {}
     for key, ret in running.items():
         parts = str(key).split("_|-")
-        if len(parts) == 4 and parts[1] in ids and isinstance(ret, dict):
+        if len(parts) == 4 and parts[1] in ids and isinstance(ret, Mapping):
             by_id.setdefault(parts[1], ret)
     return [(sid, by_id[sid]) for sid in ids if sid in by_id]
 
@@ -85,11 +87,11 @@ def _minion_failure(ret):
     failed; ``None`` when there is none."""
     found = []
     for minion, states in sorted(((ret.get("changes") or {}).get("ret") or {}).items()):
-        if not isinstance(states, dict):
+        if not isinstance(states, Mapping):
             found.append((1, f"{minion}: {one_line(states) or 'no answer'}"))
             continue
         for key, st in sorted(states.items(), key=lambda kv: _run_num(kv[1])):
-            if isinstance(st, dict) and st.get("result") is False:
+            if isinstance(st, Mapping) and st.get("result") is False:
                 sid = st.get("__id__") or (str(key).split("_|-") + [key, key])[1]
                 cause = one_line(st.get("comment"))
                 found.append((int(cause.startswith(REQUISITE_FAILED)), f"{minion}: {sid}: {cause}"))
@@ -98,7 +100,7 @@ def _minion_failure(ret):
 
 
 def _run_num(st):
-    return st.get("__run_num__", 0) if isinstance(st, dict) else 0
+    return st.get("__run_num__", 0) if isinstance(st, Mapping) else 0
 
 
 def outcome(ids, running):

@@ -127,3 +127,28 @@ def test_outcome_of_a_failed_state_without_minion_detail_and_the_first_failure_w
         False,
         "chain-rollout: rollout of app to app:3 failed on web2",
     )
+
+
+def test_frozen_low_and_running_as_salt_hands_them_to_a_state():
+    """Salt passes ``__low__`` and ``__running__`` frozen (``immutabletypes.freeze``:
+    ImmutableDict and ImmutableList, not dict and list)."""
+    from salt.utils import immutabletypes  # pylint: disable=import-outside-toplevel
+
+    low = immutabletypes.freeze({"onfail": [{"salt": "chain-pipeline"}]})
+    minion = {"s": {"__id__": "build", "result": False, "comment": "Build #2 FAILURE"}}
+    running = immutabletypes.freeze(
+        {
+            key("chain-pipeline"): {
+                "result": False,
+                "changes": {"ret": {"build1": minion}},
+                "comment": "Run failed on minions: build1",
+            }
+        }
+    )
+    ids = chain_stage.followed(low)
+    assert ids == ["chain-pipeline"]
+    assert chain_stage.outcome(ids, running) == (
+        False,
+        "chain-pipeline: build1: build: Build #2 FAILURE",
+    )
+    chain_stage.check("pipeline", "start", "r1", immutabletypes.freeze({"app": "a"}))
