@@ -151,15 +151,15 @@ def _check_server(conf, target, status):
     return problem
 
 
-def _apply_deploy_state(conf, target, image, app):
-    """``state.apply`` of the deploy state on one server with ``image``: ``(ok, comment,
-    seconds)``; the comment names every state that failed."""
+def _apply_deploy_state(conf, target, image, app, wave=None):
+    """``state.apply`` of the deploy state on one server with ``image`` (``wave``: pillar
+    ``chain:wave``): ``(ok, comment, seconds)``; the comment names every state that failed."""
     started = time.monotonic()
     ret = _client().cmd(
         target,
         "state.apply",
         [conf["sls"]],
-        kwarg={"pillar": chain_app_conf.deploy_pillar(conf, image, app)},
+        kwarg={"pillar": chain_app_conf.deploy_pillar(conf, image, app, wave)},
         timeout=conf["timeout"],
     )
     took = round(time.monotonic() - started, 2)
@@ -176,13 +176,13 @@ def _applied(target, data, took):
     return True, f"{len(data)} state(s) succeeded", took
 
 
-def _apply_together(conf, wave, image, app):
-    """The deploy state on every server of a wave at once: ``{target: (ok, comment,
-    seconds)}`` (``seconds``: the wave's time)."""
+def _apply_together(conf, wave, image, app, kind):
+    """The deploy state on every server of a wave at once (``kind``: pillar ``chain:wave``):
+    ``{target: (ok, comment, seconds)}`` (``seconds``: the wave's time)."""
     if len(wave) == 1:
-        return {wave[0]: _apply_deploy_state(conf, wave[0], image, app)}
+        return {wave[0]: _apply_deploy_state(conf, wave[0], image, app, kind)}
     started = time.monotonic()
-    pillar = chain_app_conf.deploy_pillar(conf, image, app)
+    pillar = chain_app_conf.deploy_pillar(conf, image, app, kind)
     calls = {t: (t, "state.apply", [conf["sls"]], {"pillar": pillar}) for t in wave}
     got = _gather(calls, conf["timeout"])
     took = round(time.monotonic() - started, 2)
@@ -244,10 +244,12 @@ def _update_servers(app, image, conf):
     previous)`` (``done``: the servers updated, in order; ``previous``: what each ran)."""
     servers, done, failures = {}, [], 0
     previous = {t: (st or {}).get("current") for t, st in _statuses(conf, conf["targets"]).items()}
-    for wave in policy.waves(conf["targets"], conf["canary"]):
+    for index, wave in enumerate(policy.waves(conf["targets"], conf["canary"])):
+        kind = policy.wave_kind(index, conf["canary"])
         for target in wave:
-            _fire(app, "server", {"target": target, "image": image, "together": len(wave)})
-        applied = _apply_together(conf, wave, image, app)
+            data = {"target": target, "image": image, "wave": kind, "together": len(wave)}
+            _fire(app, "server", data)
+        applied = _apply_together(conf, wave, image, app, kind)
         status = _statuses(conf, [t for t in wave if applied[t][0]])
         for target in wave:
             ok, comment, took = applied[target]

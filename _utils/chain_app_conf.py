@@ -106,7 +106,12 @@ def status_call(conf, target):
     return [found["service"]], kwarg
 
 
-def deploy_pillar(conf, image, app):
-    """The deploy state's pillar: the app's ``pillar`` with ``chain:image`` and ``chain:app``."""
+def deploy_pillar(conf, image, app, wave=None):
+    """The deploy state's pillar: the app's ``pillar`` with ``chain:image`` and ``chain:app``,
+    and ``chain:wave`` when given (the rollout's wave: ``canary``, ``rest`` or ``serial``; a
+    deploy state may update faster once the canary proved the image)."""
     extra = conf["pillar"]
-    return dict(extra, chain=dict(extra.get("chain") or {}, image=image, app=app))
+    chain = dict(extra.get("chain") or {}, image=image, app=app)
+    if wave:
+        chain["wave"] = wave
+    return dict(extra, chain=chain)

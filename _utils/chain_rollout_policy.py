@@ -83,6 +83,15 @@ def waves(targets, canary):
     return [[target] for target in targets[:canary]] + [targets[canary:]]
 
 
+def wave_kind(index, canary):
+    """What the ``index``-th wave (0-based) of :func:`waves` is, for the deploy state (pillar
+    ``chain:wave``): ``canary`` (one of the first ``canary``), ``rest`` (after them) or
+    ``serial`` (``canary`` 0: every server one at a time, none a canary)."""
+    if canary <= 0:
+        return "serial"
+    return "canary" if index < canary else "rest"
+
+
 def stop(failures, max_failures):
     """Whether the rollout stops here: more failed servers than tolerated."""
     return failures > max_failures

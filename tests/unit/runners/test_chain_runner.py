@@ -45,7 +45,8 @@ class Servers:
     """What each server runs, changed by the deploy state; ``fail`` says how a server fails."""
 
     def __init__(self, monkeypatch, running, fail=None):
-        self.running, self.fail, self.applied, self.waves = dict(running), fail or {}, [], []
+        self.running, self.fail, self.applied = dict(running), fail or {}, []
+        self.waves, self.kinds = [], []
         monkeypatch.setattr(chain, "_unchanged", lambda conf, image, app: None)
         monkeypatch.setattr(chain, "_server_status", self.status)
         monkeypatch.setattr(chain, "_statuses", self.statuses)
@@ -60,8 +61,9 @@ class Servers:
     def statuses(self, conf, targets):
         return {t: self.status(conf, t) for t in targets}
 
-    def together(self, conf, wave, image, app):
+    def together(self, conf, wave, image, app, kind):
         self.waves.append(list(wave))
+        self.kinds.append(kind)
         return {t: self.apply(conf, t, image, app) for t in wave}
 
     def apply(self, conf, target, image, app):
@@ -136,12 +138,14 @@ def test_the_canary_first_then_the_rest_together(monkeypatch, fired):
     ret = chain._rollout("app", "app:3", "v3", conf(targets=list(THREE)))
     assert ret["result"] is True and set(ret["changes"]) == set(THREE)
     assert servers.waves == [["web1"], ["web2", "web3"]]
-    together = [data["together"] for stage, data in fired if stage == "server"]
-    assert together == [1, 2, 2]
+    assert servers.kinds == ["canary", "rest"]
+    together = [(d["wave"], d["together"]) for stage, d in fired if stage == "server"]
+    assert together == [("canary", 1), ("rest", 2), ("rest", 2)]
 
     servers = Servers(monkeypatch, THREE)
     ret = chain._rollout("app", "app:3", "v3", conf(targets=list(THREE), canary="serial"))
     assert ret["result"] is True and servers.waves == [["web1"], ["web2"], ["web3"]]
+    assert servers.kinds == ["serial"] * 3
 
 
 def test_a_failed_canary_stops_the_rollout_before_the_rest(monkeypatch, fired):

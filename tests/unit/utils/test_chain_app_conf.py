@@ -77,4 +77,6 @@ def test_per_server_names_status_call_and_pillar():
         "chain": {"per_minion": True, "image": "app:2", "app": "app"},
         "other": 1,
     }
+    wave = conf_of.deploy_pillar(conf, "app:2", "app", "rest")["chain"]
+    assert wave == {"per_minion": True, "image": "app:2", "app": "app", "wave": "rest"}
     assert conf["pillar"] == {"chain": {"per_minion": True}, "other": 1}

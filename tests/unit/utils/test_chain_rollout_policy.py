@@ -191,3 +191,9 @@ def test_a_failed_canary_stops_before_the_rest_and_rolls_nothing_else_back():
     assert tried == [["a"], ["b", "c", "d"]] and result is True and back == []
     tried, (result, back) = run({"a"}, 1)  # tolerated: the rest goes on
     assert tried == [["a"], ["b", "c", "d"]] and result is True and back == []
+
+
+def test_wave_kinds():
+    assert [policy.wave_kind(i, 1) for i in range(3)] == ["canary", "rest", "rest"]
+    assert [policy.wave_kind(i, 2) for i in range(3)] == ["canary", "canary", "rest"]
+    assert [policy.wave_kind(i, 0) for i in range(3)] == ["serial"] * 3
