@@ -498,7 +498,9 @@ def _follow_parser(sub):
     cmd = sub.add_parser("follow", help="follow a run: its stages and the build's console")
     cmd.set_defaults(func=follow)
     cmd.add_argument("run_id", nargs="?", help="the run to follow (default: the next to start)")
-    cmd.add_argument("-c", "--config-dir", default=str(STATE / "etc"), help="the master's")
+    cmd.add_argument(
+        "-c", "--config-dir", default=str(STATE / "etc"), help="the master configuration directory"
+    )
     cmd.add_argument("--timeout", type=float, default=FOLLOW_TIMEOUT, help="seconds")
     cmd.add_argument(
         "--grace",
