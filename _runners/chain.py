@@ -1,14 +1,20 @@
 """
-The chain from the master: roll an app out server by server, roll it back, and read what runs
-where (``status``, ``inventory``, ``history``).
+The chain from the master: roll an app out (a canary first, then the rest together), roll it
+back, and read what runs where (``status``, ``inventory``, ``history``).
 
 .. versionadded:: 0.2.0
 
+.. versionchanged:: 0.3.0
+    ``canary``: the first server(s) one at a time, then the rest together (``0``/``serial``:
+    one at a time, as before).
+
 An app is deployed by a state file (``sls``, e.g. ``chain.deploy``) that declares a
-``container_service.running`` from pillar ``chain:image``. ``rollout`` applies it on one server
-at a time, checks each server's result and health itself (every replica healthy and serving in
-the frontend), counts failures over the whole rollout and, past ``max_failures``, applies the
-previous image again on the servers already updated. Salt's ``batch`` and orchestrate
+``container_service.running`` from pillar ``chain:image``. ``rollout`` applies it on the
+canary server(s) one at a time, then on the rest at once (pillar ``chain:wave`` says which
+wave a server is in), checks each server's result and health itself (every replica healthy
+and serving in the frontend), counts failures over the whole rollout and, past
+``max_failures`` after a wave, applies the previous image again on the servers already
+updated. Salt's ``batch`` and orchestrate
 ``failhard`` are not used: they neither stop reliably on failure nor keep every result
 (saltstack/salt#54521, #29643, #26254). One rollout per app at a time (a lock on the master).
 Progress events are fired on the master bus under ``chain/rollout/<app>/...``.
@@ -27,6 +33,7 @@ Progress events are fired on the master bus under ``chain/rollout/<app>/...``.
               backend: app
               network: chain
               max_failures: 0              # failed servers tolerated before rolling back
+              canary: 1                    # one at a time first, then the rest (0: serial)
               jenkins_profile: ci          # chain.status: the controller (jenkins:profiles:ci)
               jenkins_job: app-pipeline    # chain.status: the pipeline's last builds
               pillar:                      # more pillar for the deploy state
@@ -209,7 +216,7 @@ def _unchanged(conf, image, app):
     check only reads): the deploy state in test mode (declared spec, image id, replica count,
     frontend: ``container_service.running`` compares all of them) and
     ``container_service.status``; :func:`chain_rollout_policy.no_op` decides. Returns
-    ``{target: server entry}`` then, else ``None`` (the rollout goes server by server)."""
+    ``{target: server entry}`` then, else ``None`` (the rollout goes wave by wave)."""
     started = time.monotonic()
     calls = {}
     for target in conf["targets"]:
