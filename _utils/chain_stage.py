@@ -23,6 +23,7 @@ EVENTS = ("start", "done")
 FOLLOWS = ("require", "onfail", "require_any", "onfail_any", "onfail_all")
 COMMENT_MAX = 300
 REQUISITE_FAILED = "One or more requisite failed"
+SALT_STATE_OK = "States ran successfully."
 
 
 def check(stage, event, run_id, details):
@@ -103,6 +104,12 @@ def _run_num(st):
     return st.get("__run_num__", 0) if isinstance(st, Mapping) else 0
 
 
+def _own(comment):
+    """A state's comment for the stage's line: its first line, without ``salt.state``'s
+    "States ran successfully." (it says which minions changed after it)."""
+    return one_line(str(comment or "").removeprefix(SALT_STATE_OK).strip(), 120)
+
+
 def outcome(ids, running):
     """A stage's outcome from the results of its states (``ids``, read in ``running``):
     ``(result, comment)``. ``result`` is ``False`` when one of them failed, else ``True``; the
@@ -118,5 +125,5 @@ def outcome(ids, running):
         return True, "done"
     changed = sum(1 for _, ret in found if ret.get("changes"))
     head = f"{len(found)} state(s) succeeded, {changed} with changes"
-    own = "; ".join(c for c in (one_line(ret.get("comment"), 120) for _, ret in found) if c)
+    own = "; ".join(c for c in (_own(ret.get("comment")) for _, ret in found) if c)
     return True, one_line(f"{head}: {own}" if own else head)

@@ -69,6 +69,15 @@ def test_outcome_of_succeeded_states_joins_their_comments():
         "1 state(s) succeeded, 1 with changes: rollout of app to app:3: 2 server(s) updated",
     )
     assert chain_stage.outcome(["absent"], running) == (True, "done")
+    running[key("chain-smoke-web1")] = {
+        "result": True,
+        "changes": {},
+        "comment": "States ran successfully. No changes made to web1.",
+    }
+    assert chain_stage.outcome(["chain-smoke-web1"], running) == (
+        True,
+        "1 state(s) succeeded, 0 with changes: No changes made to web1.",
+    )
 
 
 def test_outcome_of_a_failed_salt_state_names_the_minions_failing_state():
