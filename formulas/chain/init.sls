@@ -3,8 +3,7 @@
     1. infrastructure: on the build server the registry, the source server, the Jenkins
        controller and agent pools when chain:jenkins:enabled (chain.jenkins, the jenkins
        formula) and the pipeline job (chain.registry, chain.source, chain.jobs), and every app
-       server's frontend (network + HAProxy), side by side (parallel; queued on a minion that
-       is both, as build1 in the tests);
+       server's frontend (network + HAProxy), side by side;
     2. pipeline: the app's job for the exact commit of the ref on an agent (chain.pipeline),
        unless a successful build of that commit exists; a failed build fails here with the
        console tail;
@@ -13,8 +12,8 @@
     4. the rollout across the app servers (chain.rolled_out, through the chain.rollout runner:
        the first server as a canary, then the rest together, each behind its health gate,
        rollback of the servers already updated, one rollout per app at a time);
-    5. a smoke check through every server's frontend, on all servers at once (chain.smoke:
-       /version names the ref; a passing check changes nothing).
+    5. a smoke check through every server's frontend (chain.smoke: /version names the ref; a
+       passing check changes nothing).
     Each stage requires the one before: a failing stage stops the orchestrate, and salt-run
     exits non-zero. Secrets are not passed along: the minions read the registry password
     (chain:registry:server:password, container:registries:<address>) from their own pillar.
@@ -90,8 +89,6 @@ chain-infrastructure:
     - tgt_type: list
     - sls: [{{ tplroot }}.frontend]
     - pillar: {{ passed | json }}
-    - parallel: true
-    - queue: true
 {%- if run_id %}
     - require:
 {{- after_start('infrastructure') }}
@@ -102,8 +99,6 @@ chain-build-infrastructure:
     - tgt: {{ chain.build_target }}
     - sls: [{{ tplroot }}.registry, {{ tplroot }}.source, {{ tplroot }}.jobs]
     - pillar: {{ passed | json }}
-    - parallel: true
-    - queue: true
 {%- if run_id %}
     - require:
 {{- after_start('infrastructure') }}
@@ -160,7 +155,6 @@ chain-smoke-{{ target }}:
     - tgt: {{ target }}
     - sls: [{{ tplroot }}.smoke]
     - pillar: {{ passed | json }}
-    - parallel: true
     - require:
       - chain: chain-rollout
 {{- after_start('smoke') }}
