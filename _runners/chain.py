@@ -1,14 +1,20 @@
 """
-The chain from the master: roll an app out server by server, roll it back, and read what runs
-where (``status``, ``inventory``, ``history``).
+The chain from the master: roll an app out (a canary first, then the rest together), roll it
+back, and read what runs where (``status``, ``inventory``, ``history``).
 
 .. versionadded:: 0.2.0
 
+.. versionchanged:: 0.3.0
+    ``canary``: the first server(s) one at a time, then the rest together (``0``/``serial``:
+    one at a time, as before).
+
 An app is deployed by a state file (``sls``, e.g. ``chain.deploy``) that declares a
-``container_service.running`` from pillar ``chain:image``. ``rollout`` applies it on one server
-at a time, checks each server's result and health itself (every replica healthy and serving in
-the frontend), counts failures over the whole rollout and, past ``max_failures``, applies the
-previous image again on the servers already updated. Salt's ``batch`` and orchestrate
+``container_service.running`` from pillar ``chain:image``. ``rollout`` applies it on the
+canary server(s) one at a time, then on the rest at once (pillar ``chain:wave`` says which
+wave a server is in), checks each server's result and health itself (every replica healthy
+and serving in the frontend), counts failures over the whole rollout and, past
+``max_failures`` after a wave, applies the previous image again on the servers already
+updated. Salt's ``batch`` and orchestrate
 ``failhard`` are not used: they neither stop reliably on failure nor keep every result
 (saltstack/salt#54521, #29643, #26254). One rollout per app at a time (a lock on the master).
 Progress events are fired on the master bus under ``chain/rollout/<app>/...``.
@@ -27,6 +33,7 @@ Progress events are fired on the master bus under ``chain/rollout/<app>/...``.
               backend: app
               network: chain
               max_failures: 0              # failed servers tolerated before rolling back
+              canary: 1                    # one at a time first, then the rest (0: serial)
               jenkins_profile: ci          # chain.status: the controller (jenkins:profiles:ci)
               jenkins_job: app-pipeline    # chain.status: the pipeline's last builds
               pillar:                      # more pillar for the deploy state
@@ -136,13 +143,10 @@ def _server_status(conf, target):
     return data
 
 
-def _check_server(conf, target):
-    """The runner's own check of a server after its deploy state succeeded: ``None``, or why it
-    is not well, with the last health check output of each replica that is not healthy."""
-    try:
-        status = _server_status(conf, target)
-    except CommandExecutionError as err:
-        return str(err)
+def _check_server(conf, target, status):
+    """The runner's own check of a server after its deploy state succeeded (``status``: its
+    ``container_service.status`` read then): ``None``, or why it is not well, with the last
+    health check output of each replica that is not healthy."""
     problem = policy.server_problem(status, conf.get("frontend"))
     if not problem:
         return None
@@ -154,25 +158,52 @@ def _check_server(conf, target):
     return problem
 
 
-def _apply_deploy_state(conf, target, image, app):
-    """``state.apply`` of the deploy state on one server with ``image``: ``(ok, comment,
-    seconds)``; the comment names every state that failed."""
+def _apply_deploy_state(conf, target, image, app, wave=None):
+    """``state.apply`` of the deploy state on one server with ``image`` (``wave``: pillar
+    ``chain:wave``): ``(ok, comment, seconds)``; the comment names every state that failed."""
     started = time.monotonic()
     ret = _client().cmd(
         target,
         "state.apply",
         [conf["sls"]],
-        kwarg={"pillar": chain_app_conf.deploy_pillar(conf, image, app)},
+        kwarg={"pillar": chain_app_conf.deploy_pillar(conf, image, app, wave)},
         timeout=conf["timeout"],
     )
-    data = ret.get(target)
     took = round(time.monotonic() - started, 2)
+    return _applied(target, ret.get(target), took)
+
+
+def _applied(target, data, took):
+    """``(ok, comment, seconds)`` of one server's deploy state return."""
     if not isinstance(data, dict):
         return False, f"{target}: {data or 'no answer'}"[:500], took
     failed = policy.failed_states(data)
     if failed:
         return False, "; ".join(failed)[:1000], took
     return True, f"{len(data)} state(s) succeeded", took
+
+
+def _apply_together(conf, wave, image, app, kind):
+    """The deploy state on every server of a wave at once (``kind``: pillar ``chain:wave``):
+    ``{target: (ok, comment, seconds)}`` (``seconds``: the wave's time)."""
+    if len(wave) == 1:
+        return {wave[0]: _apply_deploy_state(conf, wave[0], image, app, kind)}
+    started = time.monotonic()
+    pillar = chain_app_conf.deploy_pillar(conf, image, app, kind)
+    calls = {t: (t, "state.apply", [conf["sls"]], {"pillar": pillar}) for t in wave}
+    got = _gather(calls, conf["timeout"])
+    took = round(time.monotonic() - started, 2)
+    return {t: _applied(t, got.get(t), took) for t in wave}
+
+
+def _statuses(conf, targets):
+    """``container_service.status`` of several servers, read at once: ``{target: status or
+    None}`` (``None``: no answer)."""
+    calls = {
+        t: (t, "container_service.status", *chain_app_conf.status_call(conf, t)) for t in targets
+    }
+    got = _gather(calls, 60) if calls else {}
+    return {t: got.get(t) if isinstance(got.get(t), dict) else None for t in targets}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -185,7 +216,7 @@ def _unchanged(conf, image, app):
     check only reads): the deploy state in test mode (declared spec, image id, replica count,
     frontend: ``container_service.running`` compares all of them) and
     ``container_service.status``; :func:`chain_rollout_policy.no_op` decides. Returns
-    ``{target: server entry}`` then, else ``None`` (the rollout goes server by server)."""
+    ``{target: server entry}`` then, else ``None`` (the rollout goes wave by wave)."""
     started = time.monotonic()
     calls = {}
     for target in conf["targets"]:
@@ -215,29 +246,36 @@ def _where_now(conf):
 
 
 def _update_servers(app, image, conf):
-    """Deploy ``image`` server by server until too many fail: ``(servers, done, failures,
+    """Deploy ``image`` wave by wave (:func:`chain_rollout_policy.waves`: the canaries one at a
+    time, then the rest together) until too many servers failed: ``(servers, done, failures,
     previous)`` (``done``: the servers updated, in order; ``previous``: what each ran)."""
-    servers, done, failures, previous = {}, [], 0, {}
-    for target in conf["targets"]:
-        try:
-            previous[target] = _server_status(conf, target).get("current")
-        except CommandExecutionError as err:
-            previous[target] = None
-            log.info("chain: %s has no status yet: %s", target, err)
-        _fire(app, "server", {"target": target, "image": image})
-        ok, comment, took = _apply_deploy_state(conf, target, image, app)
-        problem = _check_server(conf, target) if ok else None
-        servers[target] = {
-            "result": ok and not problem,
-            "comment": problem or comment,
-            "seconds": took,
-            "previous": previous[target],
-        }
-        _fire(app, "server/done", dict(servers[target], target=target))
-        if ok and not problem:
-            done.append(target)
-            continue
-        failures += 1
+    servers, done, failures = {}, [], 0
+    previous = {t: (st or {}).get("current") for t, st in _statuses(conf, conf["targets"]).items()}
+    for index, wave in enumerate(policy.waves(conf["targets"], conf["canary"])):
+        kind = policy.wave_kind(index, conf["canary"])
+        for target in wave:
+            data = {"target": target, "image": image, "wave": kind, "together": len(wave)}
+            _fire(app, "server", data)
+        applied = _apply_together(conf, wave, image, app, kind)
+        status = _statuses(conf, [t for t in wave if applied[t][0]])
+        for target in wave:
+            ok, comment, took = applied[target]
+            problem = None
+            if ok and status[target] is None:
+                problem = f"{target}: no status answer after its deploy"
+            elif ok:
+                problem = _check_server(conf, target, status[target])
+            servers[target] = {
+                "result": ok and not problem,
+                "comment": problem or comment,
+                "seconds": took,
+                "previous": previous[target],
+            }
+            _fire(app, "server/done", dict(servers[target], target=target))
+            if servers[target]["result"]:
+                done.append(target)
+            else:
+                failures += 1
         if policy.stop(failures, conf["max_failures"]):
             break
     return servers, done, failures, previous

@@ -27,6 +27,7 @@ KEYS = (
     "backend",
     "network",
     "max_failures",
+    "canary",
     "timeout",
     "pillar",
     "jenkins_profile",
@@ -45,7 +46,7 @@ def resolve(apps, app, overrides):
     """The configuration of ``app``: ``apps[app]`` (``chain:apps`` of the master config) with
     ``overrides`` (the call's keyword arguments; ``None`` and unknown keys ignored) on top, every
     setting checked, defaults filled in (``sls: chain.deploy``, ``service: <app>``, ``backend:
-    app``, ``max_failures: 0``, ``timeout: 900``, ``pillar: {}``)."""
+    app``, ``max_failures: 0``, ``canary: 1``, ``timeout: 900``, ``pillar: {}``)."""
     check_app(app)
     conf = dict((apps or {}).get(app) or {})
     conf.update({k: v for k, v in overrides.items() if k in KEYS and v is not None})
@@ -65,12 +66,28 @@ def resolve(apps, app, overrides):
     conf["max_failures"] = chain_errors.as_int(
         conf.get("max_failures", 0), "max_failures", minimum=0
     )
+    conf["canary"] = canary(conf.get("canary", 1))
     conf["timeout"] = chain_errors.as_int(conf.get("timeout", 900), "timeout", minimum=1)
     if not isinstance(conf.setdefault("pillar", {}), dict):
         raise SaltInvocationError("pillar: expected a mapping passed to the deploy state")
     if not isinstance(conf["sls"], str) or not conf["sls"]:
         raise SaltInvocationError("sls: expected a state file name like chain.deploy")
     return conf
+
+
+def canary(value):
+    """The ``canary`` setting: how many servers the rollout updates one at a time before it
+    updates the rest together (an integer >= 1); ``0`` or ``serial``: every server one at a
+    time."""
+    if isinstance(value, str) and value.strip().lower() == "serial":
+        return 0
+    try:
+        return chain_errors.as_int(value, "canary", minimum=0)
+    except SaltInvocationError:
+        raise SaltInvocationError(
+            f"canary: expected how many servers go first, one at a time (1 or more), or 0 / "
+            f"serial (every server one at a time), got {value!r}"
+        ) from None
 
 
 def names(conf, target):
@@ -89,7 +106,12 @@ def status_call(conf, target):
     return [found["service"]], kwarg
 
 
-def deploy_pillar(conf, image, app):
-    """The deploy state's pillar: the app's ``pillar`` with ``chain:image`` and ``chain:app``."""
+def deploy_pillar(conf, image, app, wave=None):
+    """The deploy state's pillar: the app's ``pillar`` with ``chain:image`` and ``chain:app``,
+    and ``chain:wave`` when given (the rollout's wave: ``canary``, ``rest`` or ``serial``; a
+    deploy state may update faster once the canary proved the image)."""
     extra = conf["pillar"]
-    return dict(extra, chain=dict(extra.get("chain") or {}, image=image, app=app))
+    chain = dict(extra.get("chain") or {}, image=image, app=app)
+    if wave:
+        chain["wave"] = wave
+    return dict(extra, chain=chain)

@@ -1,6 +1,7 @@
 """
 What the ``chain`` runner decides during a rollout, apart from its I/O: whether a rollout would
-change nothing (the no-op check), when to stop, whether the rollout succeeded, which servers go
+change nothing (the no-op check), in which waves the servers are updated (canaries first, one
+at a time, then the rest together), when to stop, whether the rollout succeeded, which servers go
 back to which image, and what the rollout changed (Salt's ``changes`` convention).
 
 Pure: state returns and ``container_service.status`` answers in, decisions out.
@@ -71,17 +72,37 @@ def no_op(targets, got, frontend, seconds):
     return servers
 
 
+def waves(targets, canary):
+    """The rollout's waves, in order: the first ``canary`` servers one at a time, then every
+    other server together (``[[t1], [t2, t3, ...]]`` for ``canary`` 1); ``canary`` 0: every
+    server one at a time. The servers of a wave are updated at once; the rollout checks
+    :func:`stop` after each wave."""
+    targets = list(targets)
+    if canary <= 0 or canary >= len(targets) - 1:
+        return [[target] for target in targets]
+    return [[target] for target in targets[:canary]] + [targets[canary:]]
+
+
+def wave_kind(index, canary):
+    """What the ``index``-th wave (0-based) of :func:`waves` is, for the deploy state (pillar
+    ``chain:wave``): ``canary`` (one of the first ``canary``), ``rest`` (after them) or
+    ``serial`` (``canary`` 0: every server one at a time, none a canary)."""
+    if canary <= 0:
+        return "serial"
+    return "canary" if index < canary else "rest"
+
+
 def stop(failures, max_failures):
     """Whether the rollout stops here: more failed servers than tolerated."""
     return failures > max_failures
 
 
 def decide(targets, done, failures, max_failures, previous):
-    """The rollout's outcome once it went server by server (``done``: the servers updated, in
-    order; ``failures``: how many failed): ``(result, roll_back)``. It succeeded when no server
-    failed, or no more than ``max_failures`` did and every server was tried. Otherwise every
-    server already updated goes back to what it ran before, last updated first: ``roll_back``
-    is ``[(target, previous image or None: nothing ran there before)]``."""
+    """The rollout's outcome once its waves ran (``done``: the servers updated, in the order
+    they were done; ``failures``: how many failed): ``(result, roll_back)``. It succeeded when
+    no server failed, or no more than ``max_failures`` did and every server was tried.
+    Otherwise every server already updated goes back to what it ran before, last updated
+    first: ``roll_back`` is ``[(target, previous image or None: nothing ran there before)]``."""
     result = failures == 0 or (failures <= max_failures and len(done) + failures == len(targets))
     if result:
         return True, []

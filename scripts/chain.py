@@ -13,6 +13,7 @@ once into .state/chain/secrets.json, mode 0600); nothing here is test scaffoldin
     .venv/bin/python scripts/chain.py up       # start master + minions, sync, deploy the app
     .venv/bin/python scripts/chain.py deploy   # deploy the checkout's newest commit of the app
     .venv/bin/python scripts/chain.py status   # salt-run chain.status app
+    .venv/bin/python scripts/chain.py follow   # follow the next run (stages, the build's console)
     .venv/bin/python scripts/chain.py down     # remove the chain's containers, stop the daemons
 """
 
@@ -377,6 +378,138 @@ def down(_args):
                 time.sleep(0.2)
 
 
+# ---------------------------------------------------------------------------------------------
+# follow: one run, live (chain/run/<id>/... events on the master bus, the build's console)
+# ---------------------------------------------------------------------------------------------
+
+FOLLOW_TIMEOUT = 3600
+
+
+def _master_opts(config_dir):
+    import salt.config  # pylint: disable=import-outside-toplevel
+
+    return salt.config.master_config(str(pathlib.Path(config_dir) / "master"))
+
+
+def _follow_jenkins(opts, details):
+    """The Jenkins client and job of the run's pipeline: the app's ``jenkins_profile`` and
+    ``jenkins_job`` in the master config (``chain:apps:<app>``), else the pipeline stage's own
+    (its ``job`` and ``jenkins_profile``), the profile from ``jenkins:profiles``."""
+    # pylint: disable=import-outside-toplevel
+    from saltext.chain.utils import chain_jenkins_client, chain_profiles
+
+    app = ((opts.get("chain") or {}).get("apps") or {}).get(details.get("app")) or {}
+    profile = app.get("jenkins_profile") or details.get("jenkins_profile")
+    job = details.get("job") or app.get("jenkins_job")
+    conf = chain_jenkins_client.connection(profile, chain_profiles.config_getter(opts))
+    return chain_jenkins_client.Client(conf), job
+
+
+def _follow_build(client, job, ref, since, stop):
+    """The run's build of ``job`` (``chain_follow.build_for``), polled until it appears or the
+    pipeline stage ends."""
+    # pylint: disable=import-outside-toplevel
+    from saltext.chain.utils import chain_follow, chain_jenkins_client
+
+    path = chain_jenkins_client.job_path(job) + "api/json"
+    tree = "builds[number,building,result,timestamp,actions[parameters[name,value]]]{0,20}"
+    while True:
+        stopping = stop.is_set()  # the stage ended: one last look
+        data = client.get_json_or_none(path, params={"tree": tree})
+        build = chain_follow.build_for(chain_follow.builds_of(data), ref, since)
+        if build or stopping:
+            return build
+        stop.wait(0.5)
+
+
+def _follow_console(opts, details, stop, out):
+    """Print the pipeline's build console as it grows (``logText/progressiveText``: from
+    ``X-Text-Size``, while ``X-More-Data``), until the build ends (or, once the stage ended,
+    what is left)."""
+    # pylint: disable=import-outside-toplevel
+    from saltext.chain.utils import chain_follow, chain_jenkins_client
+
+    try:
+        client, job = _follow_jenkins(opts, details)
+        build = _follow_build(client, job, str(details.get("ref") or ""), details["at"], stop)
+        if build is None:
+            out("    (no build of the pipeline found for this run)")
+            return
+        if not build["building"] and build["timestamp"] / 1000 < details["at"] - 1:
+            out(f"    {job} #{build['number']}: {build['result']} (built before this run)")
+            return
+        out(f"    {job} #{build['number']}: console")
+        path = f"{chain_jenkins_client.job_path(job)}{build['number']}/logText/progressiveText"
+        offset, more = 0, True
+        while more:
+            resp = client.request("GET", path, params={"start": offset})
+            for line in chain_follow.console_lines(resp.text):
+                out(line)
+            offset = int(resp.headers.get("X-Text-Size") or offset)
+            more = resp.headers.get("X-More-Data") == "true"
+            if more and stop.wait(0.5) and not resp.text:
+                more = False  # the stage ended and nothing more came
+    except Exception as err:  # noqa: BLE001 - the console is a bonus: say why, keep following
+        out(f"    (the build's console is not available: {str(err).splitlines()[0][:200]})")
+
+
+def follow(args):
+    """Follow one run: the next to start, or ``RUN_ID``; exit code 0 when it succeeded."""
+    # pylint: disable=import-outside-toplevel
+    import salt.utils.event
+    from saltext.chain.utils import chain_follow
+
+    opts = _master_opts(args.config_dir)
+    run = chain_follow.Run(args.run_id)
+    lock = threading.Lock()
+
+    def out(line):
+        with lock:
+            print(line, flush=True)
+
+    console, stop = None, threading.Event()
+    deadline = time.monotonic() + args.timeout
+    with salt.utils.event.get_master_event(opts, opts["sock_dir"], listen=True) as bus:
+        out(f"==> waiting for {'run ' + args.run_id if args.run_id else 'the next run'}")
+        while not run.finished and time.monotonic() < deadline:
+            event = bus.get_event(wait=0.5, tag=chain_follow.PREFIX, full=True) or {}
+            now = time.time()
+            if console is not None and run.pipeline and run.ends_pipeline(event.get("tag")):
+                stop.set()  # the rest of the console first, then the stage's end
+                console.join(30)
+            for line in run.feed(event.get("tag"), event.get("data"), now):
+                out(line)
+            if run.pipeline and console is None:
+                console = threading.Thread(
+                    target=_follow_console, args=(opts, run.pipeline, stop, out), daemon=True
+                )
+                console.start()
+            if run.stages_over and not run.finished and now - run.stages_over > args.grace:
+                for line in run.end_without_done(now):
+                    out(line)
+    stop.set()
+    if not run.finished:
+        out(f"==> gave up after {args.timeout:g}s")
+        return 1
+    return run.code
+
+
+def _follow_parser(sub):
+    cmd = sub.add_parser("follow", help="follow a run: its stages and the build's console")
+    cmd.set_defaults(func=follow)
+    cmd.add_argument("run_id", nargs="?", help="the run to follow (default: the next to start)")
+    cmd.add_argument(
+        "-c", "--config-dir", default=str(STATE / "etc"), help="the master configuration directory"
+    )
+    cmd.add_argument("--timeout", type=float, default=FOLLOW_TIMEOUT, help="seconds")
+    cmd.add_argument(
+        "--grace",
+        type=float,
+        default=10,
+        help="seconds to wait for the run's end after its last stage (an orchestrate by hand)",
+    )
+
+
 def main():
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -389,6 +522,7 @@ def main():
             cmd.add_argument(
                 "ref", nargs="?", help="commit to deploy (default: the checkout's newest)"
             )
+    _follow_parser(sub)
     args = parser.parse_args()
     code = args.func(args)
     if isinstance(code, int) and code:

@@ -1,7 +1,17 @@
 {#- The app on this server: container_service.running of pillar `chain:image` behind the
-    frontend. The chain runner applies it server by server (salt-run chain.rollout). -#}
+    frontend. The chain runner applies it (salt-run chain.rollout): the canary first, then the
+    rest together; on the servers after the canary (pillar `chain:wave`: rest) the update
+    takes `chain:service:update_after_canary` on top (by default every replica at once: the
+    canary proved the image; each replica is still gated and monitored). -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import chain with context %}
+{%- set update = salt['defaults.deepcopy'](chain.service['update']) %}
+{%- if chain.get('wave') == 'rest' %}
+{%-   do update.update(chain.service.get('update_after_canary') or {}) %}
+{%-   if update.get('parallelism') == 'all' %}
+{%-     do update.update({'parallelism': chain.service.replicas}) %}
+{%-   endif %}
+{%- endif %}
 
 include:
   - {{ tplroot }}.frontend
@@ -25,7 +35,7 @@ chain-deploy-container_service-running:
     - healthcheck: {{ chain.service.healthcheck | json }}
     - environment: {{ chain.service.environment | json }}
     - labels: {{ chain.labels | json }}
-    - update: {{ chain.service['update'] | json }}
+    - update: {{ update | json }}
     - history: {{ chain.service.history }}
     - stop_timeout: {{ chain.service.stop_timeout }}
     - profile: {{ chain.profile | json }}

@@ -9,13 +9,20 @@
        console tail;
     3. the server image built on the build server from that build's archived artifact, tagged
        with the ref and pushed (chain.image);
-    4. the rollout across the app servers, server by server (chain.rolled_out, through the chain.rollout runner: health gate,
+    4. the rollout across the app servers (chain.rolled_out, through the chain.rollout runner:
+       the first server as a canary, then the rest together, each behind its health gate,
        rollback of the servers already updated, one rollout per app at a time);
     5. a smoke check through every server's frontend (chain.smoke: /version names the ref; a
        passing check changes nothing).
     Each stage requires the one before: a failing stage stops the orchestrate, and salt-run
     exits non-zero. Secrets are not passed along: the minions read the registry password
-    (chain:registry:server:password, container:registries:<address>) from their own pillar. -#}
+    (chain:registry:server:password, container:registries:<address>) from their own pillar.
+    Branch policy: pillar chain:deploy (default true); false builds and tests only (stages 1
+    and 2: no image pushed, no rollout, no smoke).
+    Live progress: with pillar chain:run_id, chain.stage markers fire
+    chain/run/<run_id>/stage/<stage>/start and .../done ({at, duration, result, comment}) on the
+    master bus as each stage starts and ends (a failed stage's done has result false); they
+    change nothing. Without it, no marker is rendered. -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {#- The same map as every sls of the formula: `declared` is defaults.yaml + pillar `chain`
     (the orchestrate runs on the master: no server's overrides, no minion's names). #}
@@ -24,6 +31,49 @@
 {%- set shared = salt['defaults.deepcopy'](chain) %}
 {%- do shared.registry.server.pop('password', None) %}
 {%- set passed = {'chain': shared} %}
+{%- set run_id = chain.get('run_id') or '' %}
+{%- set deploy = true if chain.get('deploy') is none else chain.deploy | to_bool %}
+{%- set stages = ['infrastructure', 'pipeline'] + (['image', 'rollout', 'smoke'] if deploy else []) %}
+{%- set details = {'app': chain.app, 'ref': chain.ref | string, 'deploy': deploy} %}
+
+{#- The stage markers (chain.stage, run on the master): `start` before the stage's states (it
+    requires the previous stage's `done`), `done` once they succeeded, `failed` (a `done` with
+    result false) when one of them failed. #}
+{%- macro start(stage, extra={}) %}
+{%-   if run_id %}
+{%-     set index = stages.index(stage) %}
+
+chain-stage-{{ stage }}-start:
+  chain.stage:
+    - name: {{ stage }}
+    - run_id: {{ run_id | json }}
+    - details: {{ dict(details, **extra) | json }}
+{%-     if index %}
+    - require:
+      - chain: chain-stage-{{ stages[index - 1] }}-done
+{%-     endif %}
+{%-   endif %}
+{%- endmacro %}
+
+{%- macro done(stage, states) %}
+{%-   if run_id %}
+{%-     for id, kind in (('done', 'require'), ('failed', 'onfail')) %}
+
+chain-stage-{{ stage }}-{{ id }}:
+  chain.stage:
+    - name: {{ stage }}
+    - run_id: {{ run_id | json }}
+    - event: done
+    - {{ kind }}: {{ states | json }}
+{%-     endfor %}
+{%-   endif %}
+{%- endmacro %}
+
+{%- macro after_start(stage) %}
+{%-   if run_id %}
+      - chain: chain-stage-{{ stage }}-start
+{%-   endif %}
+{%- endmacro %}
 
 {%- if not chain.ref %}
 
@@ -31,6 +81,7 @@ chain-ref-missing:
   test.fail_without_changes:
     - name: "pillar chain:ref is empty: salt-run state.orchestrate chain pillar='{\"chain\": {\"ref\": \"<branch or sha>\"}}'"
 {%- else %}
+{{- start('infrastructure') }}
 
 chain-infrastructure:
   salt.state:
@@ -38,12 +89,22 @@ chain-infrastructure:
     - tgt_type: list
     - sls: [{{ tplroot }}.frontend]
     - pillar: {{ passed | json }}
+{%- if run_id %}
+    - require:
+{{- after_start('infrastructure') }}
+{%- endif %}
 
 chain-build-infrastructure:
   salt.state:
     - tgt: {{ chain.build_target }}
     - sls: [{{ tplroot }}.registry, {{ tplroot }}.source, {{ tplroot }}.jobs]
     - pillar: {{ passed | json }}
+{%- if run_id %}
+    - require:
+{{- after_start('infrastructure') }}
+{%- endif %}
+{{- done('infrastructure', [{'salt': 'chain-infrastructure'}, {'salt': 'chain-build-infrastructure'}]) }}
+{{- start('pipeline', {'job': chain.jobs.name, 'jenkins_profile': chain.jobs.jenkins_profile}) }}
 
 chain-pipeline:
   salt.state:
@@ -53,6 +114,10 @@ chain-pipeline:
     - require:
       - salt: chain-infrastructure
       - salt: chain-build-infrastructure
+{{- after_start('pipeline') }}
+{{- done('pipeline', [{'salt': 'chain-pipeline'}]) }}
+{%- if deploy %}
+{{- start('image') }}
 
 chain-image:
   salt.state:
@@ -61,6 +126,9 @@ chain-image:
     - pillar: {{ passed | json }}
     - require:
       - salt: chain-pipeline
+{{- after_start('image') }}
+{{- done('image', [{'salt': 'chain-image'}]) }}
+{{- start('rollout') }}
 
 chain-rollout:
   chain.rolled_out:
@@ -76,6 +144,9 @@ chain-rollout:
     - pillar: {{ passed | json }}
     - require:
       - salt: chain-image
+{{- after_start('rollout') }}
+{{- done('rollout', [{'chain': 'chain-rollout'}]) }}
+{{- start('smoke') }}
 
 {%- for target in chain.targets %}
 
@@ -86,5 +157,12 @@ chain-smoke-{{ target }}:
     - pillar: {{ passed | json }}
     - require:
       - chain: chain-rollout
+{{- after_start('smoke') }}
 {%- endfor %}
+{%- set smokes = [] %}
+{%- for target in chain.targets %}
+{%-   do smokes.append({'salt': 'chain-smoke-' ~ target}) %}
+{%- endfor %}
+{{- done('smoke', smokes) }}
+{%- endif %}
 {%- endif %}

@@ -10,7 +10,9 @@ A second run for the same ref starts no build and reports no change, in any stag
 whose head fails a unit test stops at the pipeline: no image built or pushed, salt-run exits
 non-zero; a branch whose head is unhealthy only with the production environment (the deploy's
 APP_ENV=production; its unit tests pass) stops at the image stage's trial: nothing pushed, the
-servers keep serving what they served.
+servers keep serving what they served. With pillar chain:run_id, chain.stage markers fire
+chain/run/<id>/stage/<stage>/start and /done live, and `scripts/chain.py follow` prints them
+with the build's console; with chain:deploy false only infrastructure and pipeline run.
 
 The registry password is only in the minions' pillar (tests/integration/conftest.py): the
 orchestrate passes no secret along, and the password is in no output."""
@@ -20,11 +22,14 @@ import contextlib
 import json
 import os
 import pathlib
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 
 import pytest
+import yaml
 
 from tests.conftest import REPO
 from tests.support import agents, engines, local
@@ -109,9 +114,13 @@ def chain(salt_cli, synced, app2, jenkins_emulator, chain_registry):
         client.close()
 
 
-def _orchestrate(salt_run_cli, chain, ref, **service):
+STAGES = ("infrastructure", "pipeline", "image", "rollout", "smoke")
+
+
+def _orchestrate(salt_run_cli, chain, ref, run=None, **service):
     pillar = json.loads(json.dumps(chain["pillar"]))
     pillar["chain"]["ref"] = ref
+    pillar["chain"].update(run or {})
     pillar["chain"]["service"].update(service)
     started = time.monotonic()
     ret = salt_run_cli.run(
@@ -220,19 +229,75 @@ def _status_args(chain):
     ]
 
 
+def _run_id(what):
+    return f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{engines.RUN}-{what}"
+
+
+def _stage_events(master, run_id, after):
+    """The run's stage events, in the order they were fired."""
+    found = master.event_listener.get_events(
+        [(master.id, f"chain/run/{run_id}/stage/*")], after_time=after
+    )
+    return [(e.tag.split("/", 4)[4], e.data) for e in sorted(found, key=lambda e: e.stamp)]
+
+
+def _wait_stage_events(master, run_id, after, stages):
+    tags = [f"chain/run/{run_id}/stage/{s}/{e}" for s in stages for e in ("start", "done")]
+    matched = master.event_listener.wait_for_events(
+        [(master.id, t) for t in tags], after_time=after, timeout=30
+    )
+    assert matched.found_all_events, matched.missed
+    return _stage_events(master, run_id, after)
+
+
+def _follower(master, jenkins_emulator, tmp_path, run_id):
+    """``scripts/chain.py follow RUN_ID`` against this master (a copy of its config with the
+    app's Jenkins profile and job, as an operator's master config has them), started and
+    listening before the run."""
+    conf = yaml.safe_load(pathlib.Path(master.config_file).read_text())
+    conf["jenkins"] = {
+        "profiles": {"follow": {k: jenkins_emulator[k] for k in ("url", "user", "token")}}
+    }
+    conf["chain"] = {"apps": {APP: {"jenkins_profile": "follow", "jenkins_job": JOB}}}
+    (tmp_path / "follow").mkdir()
+    (tmp_path / "follow" / "master").write_text(yaml.safe_dump(conf))
+    script = REPO / "scripts" / "chain.py"
+    args = ["follow", run_id, "-c", str(tmp_path / "follow"), "--grace", "1", "--timeout", "600"]
+    proc = subprocess.Popen(
+        [sys.executable, str(script), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    first = proc.stdout.readline()
+    assert first.startswith(f"==> waiting for run {run_id}"), first + proc.stderr.read()
+    return proc
+
+
 def _builds(salt_cli):
     info = salt_cli.run("jenkins.job_info", JOB, minion_tgt="build1").data
     return sorted(b["number"] for b in info.get("builds") or [])
 
 
 def test_orchestrate_full_chain_no_op_and_bad_commit(
-    salt_cli, salt_run_cli, build1, chain, tmp_path
+    master, salt_cli, salt_run_cli, build1, chain, jenkins_emulator, tmp_path
 ):
-    # Run 1: the whole chain for the commit stage 1 serves as main (examples/app's history).
+    # Run 1: the whole chain for the commit stage 1 serves as main (examples/app's history),
+    # as the queue runs it (a run id: its stages fire events live), followed in a terminal.
     commit = local.git("subtree", "split", "-q", "--prefix=examples/app", "HEAD", cwd=REPO)
-    ret, states, wall = _orchestrate(salt_run_cli, chain, commit)
+    run_id = _run_id("first")
+    follower = _follower(master, jenkins_emulator, tmp_path, run_id)
+    started = time.time()
+    try:
+        ret, states, wall = _orchestrate(salt_run_cli, chain, commit, run={"run_id": run_id})
+        followed, errors = follower.communicate(timeout=120)
+    finally:
+        follower.kill()
     assert ret.returncode == 0, ret.stdout[-6000:]
     assert all(s["result"] is True for s in states.values()), json.dumps(states)[:6000]
+    _check_stage_events(master, run_id, started, states, wall)
+    print(f"$ scripts/chain.py follow {run_id}\n{followed}")
+    _check_followed(followed, errors, follower.returncode, run_id)
     assert set(states) >= {
         "chain-build-infrastructure",
         "chain-infrastructure",
@@ -282,8 +347,9 @@ def test_orchestrate_full_chain_no_op_and_bad_commit(
     assert commit in table.stdout and digest in table.stdout
     assert chain["registry"]["password"] not in table.stdout + json.dumps(status.data)
 
-    # Run 2, the same ref: no build started, nothing changed, nothing built or pushed.
-    ret, states, wall = _orchestrate(salt_run_cli, chain, commit)
+    # Run 2, the same ref: no build started, nothing changed, nothing built or pushed (its
+    # stage markers neither: they are not changes).
+    ret, states, wall = _orchestrate(salt_run_cli, chain, commit, {"run_id": _run_id("again")})
     print(f"no-op orchestrate for an already deployed ref: {wall:.1f}s")
     if os.environ.get("CHAIN_PROFILE"):
         _profile(salt_run_cli, states)
@@ -330,12 +396,40 @@ def test_orchestrate_full_chain_no_op_and_bad_commit(
     assert all(len(status.data[APP]["servers"][m]["serving"]) == 3 for m in SERVERS), status.data
     assert all(versions(p) == {commit} for p in chain["ports"].values())
 
-    # Run 3: a branch whose head fails a unit test stops at the pipeline.
+    # Run 2c, the same ref on a branch that only builds and tests (chain:deploy false): the
+    # infrastructure and pipeline stages only; nothing is rolled out or smoke-tested.
+    history_before = salt_run_cli.run("chain.history", APP, "limit=50").data
+    run_id = _run_id("build-only")
+    started = time.time()
+    ret, states, _ = _orchestrate(salt_run_cli, chain, commit, {"run_id": run_id, "deploy": False})
+    assert ret.returncode == 0, ret.stdout[-6000:]
+    assert {sid for sid in states if not sid.startswith("chain-stage-")} == {
+        "chain-infrastructure",
+        "chain-build-infrastructure",
+        "chain-pipeline",
+    }, list(states)
+    events = _wait_stage_events(master, run_id, started, STAGES[:2])
+    assert [tag for tag, _ in events] == [f"{s}/{e}" for s in STAGES[:2] for e in ("start", "done")]
+    assert events[0][1]["deploy"] is False
+    assert salt_run_cli.run("chain.history", APP, "limit=50").data == history_before
+
+    # Run 3: a branch whose head fails a unit test stops at the pipeline; its done event says
+    # so, and no later stage starts.
     bad = push_failing_commit(chain["url"], tmp_path / "work")
-    ret, states, _ = _orchestrate(salt_run_cli, chain, "broken")
+    run_id = _run_id("broken")
+    started = time.time()
+    ret, states, _ = _orchestrate(salt_run_cli, chain, "broken", {"run_id": run_id})
     assert ret.returncode != 0
     assert states["chain-pipeline"]["result"] is False
     assert "broken on purpose" in json.dumps(states["chain-pipeline"]), states["chain-pipeline"]
+    events = _wait_stage_events(master, run_id, started, STAGES[:2])
+    time.sleep(1)  # nothing else comes
+    events = _stage_events(master, run_id, started)
+    assert [tag for tag, _ in events] == [f"{s}/{e}" for s in STAGES[:2] for e in ("start", "done")]
+    failed = events[-1][1]
+    assert failed["result"] is False and "\n" not in failed["comment"], failed
+    assert failed["comment"].startswith("chain-pipeline: build1: "), failed
+    assert "FAILURE" in failed["comment"], failed
     assert states["chain-image"]["result"] is False
     assert "requisite" in states["chain-image"]["comment"].lower(), states["chain-image"]
     builds_now = _builds(salt_cli)
@@ -376,3 +470,43 @@ def test_orchestrate_full_chain_no_op_and_bad_commit(
     # Salt's salt.runner state would report the whole return as a change).
     changed = sorted(sid for sid, st in again.items() if st["changes"])
     assert changed == [], {sid: again[sid]["changes"] for sid in changed}
+
+
+def _check_stage_events(master, run_id, started, states, wall):
+    """Every stage fired start then done, in order, live (each start after the stage before
+    ended), with durations that are the stage's states' own; no marker changed anything."""
+    events = _wait_stage_events(master, run_id, started, STAGES)
+    assert [tag for tag, _ in events] == [f"{s}/{e}" for s in STAGES for e in ("start", "done")]
+    for (_, start), (_, done) in zip(events[::2], events[1::2], strict=True):
+        assert done["result"] is True and done["comment"] and "\n" not in done["comment"], done
+        assert done["at"] - start["at"] == pytest.approx(done["duration"], abs=0.01)
+    ats = [data["at"] for _, data in events]
+    assert ats == sorted(ats) and started <= ats[0] and ats[-1] <= started + wall + 1
+    took = {tag.split("/")[0]: data["duration"] for tag, data in events if tag.endswith("/done")}
+    # a stage's duration covers its states' (they ran between its markers)
+    assert took["rollout"] >= states["chain-rollout"]["duration"] / 1000 - 0.05, took
+    assert took["pipeline"] >= states["chain-pipeline"]["duration"] / 1000 - 0.05, took
+    assert took["rollout"] <= states["chain-rollout"]["duration"] / 1000 + 2, took
+    assert events[2][1]["job"] == JOB and events[2][1]["ref"] == events[0][1]["ref"]
+    markers = {sid: st for sid, st in states.items() if sid.startswith("chain-stage-")}
+    assert len(markers) == 3 * len(STAGES), sorted(markers)
+    assert all(st["changes"] == {} and st["result"] is True for st in markers.values()), markers
+    print("stage events: " + ", ".join(f"{s} {d:.1f}s" for s, d in took.items()))
+
+
+def _check_followed(out, errors, code, run_id):
+    """What `scripts/chain.py follow` printed: each stage as it started and ended, in order,
+    the pipeline's build console between them, the run's end; exit code 0."""
+    assert code == 0, out + errors
+    lines = out.splitlines()
+    stages = [line.split("] ", 1)[1] for line in lines if line.startswith("[")]
+    assert [s.split(" ")[:2] for s in stages] == [
+        [stage, word] for stage in STAGES for word in ("...", "ok")
+    ], stages
+    start = lines.index(next(line for line in lines if line.endswith("] pipeline ...")))
+    end = lines.index(next(line for line in lines if "] pipeline ok" in line))
+    console = lines[start + 1 : end]
+    assert console[0].startswith(f"    {JOB} #") and console[0].endswith(": console"), console
+    assert len(console) > 3 and all(line.startswith("    | ") for line in console[1:]), console
+    assert any("Finished: SUCCESS" in line for line in console), console
+    assert lines[-1].startswith(f"run {run_id}: stages done in "), lines[-1]

@@ -291,3 +291,98 @@ def test_rolled_out_state_reports_the_rollouts_own_changes(
     assert "replicaz" in state["comment"], state
     assert len(history()) == len(before) + 2
     assert all(versions(p) == {"2"} for p in deploy["ports"].values())
+
+
+def _stage_sls(run_id, failing="two"):
+    """An orchestrate of two stages with chain.stage markers around each (as init.sls places
+    them): stage one sleeps a little on the master, stage two fails when it is ``failing``."""
+    sls = {}
+    previous = None
+    for stage, state in (
+        ("one", {"cmd.run": [{"name": "sleep 0.6"}]}),
+        ("two", {f"test.{'fail' if failing == 'two' else 'succeed'}_without_changes": []}),
+    ):
+        marker = [{"name": stage}, {"run_id": run_id}, {"details": {"app": APP, "n": 1}}]
+        if previous:
+            marker.append({"require": [{"chain": f"stage-{previous}-done"}]})
+        sls[f"stage-{stage}-start"] = {"chain.stage": marker}
+        ((fun, args),) = state.items()
+        sls[f"work-{stage}"] = {fun: [*args, {"require": [{"chain": f"stage-{stage}-start"}]}]}
+        for sid, kind in (("done", "require"), ("failed", "onfail")):
+            sls[f"stage-{stage}-{sid}"] = {
+                "chain.stage": [
+                    {"name": stage},
+                    {"run_id": run_id},
+                    {"event": "done"},
+                    {kind: [{fun.split(".")[0]: f"work-{stage}"}]},
+                ]
+            }
+        previous = stage
+    return sls
+
+
+def _orchestrate_stages(salt_run_cli, ext_tree, run_id, *extra, **kwargs):
+    name = f"stages_{engines.RUN}"
+    (ext_tree / f"{name}.sls").write_text(json.dumps(_stage_sls(run_id, **kwargs)))
+    ret = salt_run_cli.run("state.orchestrate", name, *extra, _timeout=300)
+    (states,) = ret.data["data"].values()
+    return ret, {k.split("_|-")[1]: s for k, s in states.items()}
+
+
+def test_stage_markers_fire_in_order_and_change_nothing(master, salt_run_cli, synced, ext_tree):
+    """chain.stage's contracts (tests/functional/states/test_contracts.py MASTER_SIDE): each
+    marker fires its event on the master bus as its stage starts and ends (a failed stage's
+    done has result false and says why), with real durations; a marker is never a change;
+    test=True fires nothing; a bad argument fails the marker before anything is fired. An
+    orchestrate of test states: no minion work."""
+    run_id = f"20261206T120000-{engines.RUN}"
+    started = time.time()
+    ret, states = _orchestrate_stages(salt_run_cli, ext_tree, run_id)
+    assert ret.returncode != 0  # stage two fails
+    markers = {sid: st for sid, st in states.items() if sid.startswith("stage-")}
+    assert all(st["changes"] == {} for st in markers.values()), markers
+    assert all(st["result"] is True for st in markers.values() if "done" not in st["__id__"])
+    assert states["stage-two-done"]["result"] is False  # its requisite failed: not fired
+    assert states["stage-two-failed"]["result"] is True, states["stage-two-failed"]
+
+    tags = [f"chain/run/{run_id}/stage/{s}" for s in ("one/start", "one/done", "two/start")]
+    tags.append(f"chain/run/{run_id}/stage/two/done")
+    matched = master.event_listener.wait_for_events(
+        [(master.id, t) for t in tags], after_time=started, timeout=30
+    )
+    assert matched.found_all_events, matched.missed
+    events = sorted(
+        master.event_listener.get_events(
+            [(master.id, f"chain/run/{run_id}/stage/*")], after_time=started
+        ),
+        key=lambda e: e.stamp,
+    )
+    assert [e.tag for e in events] == tags  # each once, in order
+    one_start, one_done, two_start, two_done = (e.data for e in events)
+    assert one_start["app"] == APP and one_start["n"] == 1 and one_start["at"] >= started
+    assert one_done["result"] is True and 0.6 <= one_done["duration"] < 30, one_done
+    assert one_done["at"] - one_start["at"] == pytest.approx(one_done["duration"], abs=0.01)
+    assert "\n" not in one_done["comment"] and "1 with changes" in one_done["comment"]
+    assert two_done["result"] is False, two_done
+    assert two_done["comment"].startswith("work-two: "), two_done
+    assert two_start["at"] >= one_done["at"]
+
+    # test=True: the markers say what they would fire, and fire nothing
+    test_id = f"{run_id}-test"
+    started = time.time()
+    ret, states = _orchestrate_stages(salt_run_cli, ext_tree, test_id, "test=True", failing="")
+    assert states["stage-one-start"]["result"] is True, states["stage-one-start"]
+    assert "would be fired" in states["stage-one-start"]["comment"]
+    assert all(st["changes"] == {} for sid, st in states.items() if sid.startswith("stage-"))
+    # a bad argument: the marker fails before firing, and what requires it does not run
+    bad_id = "bad/run"
+    ret, states = _orchestrate_stages(salt_run_cli, ext_tree, bad_id, failing="")
+    assert ret.returncode != 0
+    bad = states["stage-one-start"]
+    assert bad["result"] is False and bad["comment"].startswith("run_id: "), bad
+    assert bad["changes"] == {} and states["work-one"]["result"] is False
+    time.sleep(1)
+    fired = master.event_listener.get_events(
+        [(master.id, f"chain/run/{test_id}/*"), (master.id, "chain/run/bad/*")], after_time=started
+    )
+    assert not fired, [e.tag for e in fired]

@@ -46,14 +46,25 @@ class Servers:
 
     def __init__(self, monkeypatch, running, fail=None):
         self.running, self.fail, self.applied = dict(running), fail or {}, []
+        self.waves, self.kinds = [], []
         monkeypatch.setattr(chain, "_unchanged", lambda conf, image, app: None)
         monkeypatch.setattr(chain, "_server_status", self.status)
+        monkeypatch.setattr(chain, "_statuses", self.statuses)
         monkeypatch.setattr(chain, "_apply_deploy_state", self.apply)
-        monkeypatch.setattr(chain, "_check_server", lambda conf, target: None)
+        monkeypatch.setattr(chain, "_apply_together", self.together)
+        monkeypatch.setattr(chain, "_check_server", lambda conf, target, status: None)
         monkeypatch.setattr(chain, "_where_now", lambda conf: dict(self.running))
 
     def status(self, conf, target):
         return {"current": self.running[target]}
+
+    def statuses(self, conf, targets):
+        return {t: self.status(conf, t) for t in targets}
+
+    def together(self, conf, wave, image, app, kind):
+        self.waves.append(list(wave))
+        self.kinds.append(kind)
+        return {t: self.apply(conf, t, image, app) for t in wave}
 
     def apply(self, conf, target, image, app):
         self.applied.append((target, image))
@@ -119,6 +130,46 @@ def test_a_failed_rollout_is_one_readable_failure(monkeypatch, fired):
     ]
 
 
+THREE = {"web1": "app:2", "web2": "app:2", "web3": "app:2"}
+
+
+def test_the_canary_first_then_the_rest_together(monkeypatch, fired):
+    servers = Servers(monkeypatch, THREE)
+    ret = chain._rollout("app", "app:3", "v3", conf(targets=list(THREE)))
+    assert ret["result"] is True and set(ret["changes"]) == set(THREE)
+    assert servers.waves == [["web1"], ["web2", "web3"]]
+    assert servers.kinds == ["canary", "rest"]
+    together = [(d["wave"], d["together"]) for stage, d in fired if stage == "server"]
+    assert together == [("canary", 1), ("rest", 2), ("rest", 2)]
+
+    servers = Servers(monkeypatch, THREE)
+    ret = chain._rollout("app", "app:3", "v3", conf(targets=list(THREE), canary="serial"))
+    assert ret["result"] is True and servers.waves == [["web1"], ["web2"], ["web3"]]
+    assert servers.kinds == ["serial"] * 3
+
+
+def test_a_failed_canary_stops_the_rollout_before_the_rest(monkeypatch, fired):
+    servers = Servers(monkeypatch, THREE, fail={"web1": "unhealthy"})
+    ret = chain._rollout("app", "app:3", "v3", conf(targets=list(THREE)))
+    assert ret["result"] is False and list(ret["servers"]) == ["web1"]
+    assert servers.applied == [("web1", "app:3")] and ret["changes"] == {}
+
+
+def test_a_failure_in_the_rest_rolls_back_every_server_already_changed(monkeypatch, fired):
+    servers = Servers(monkeypatch, THREE, fail={"web3": "unhealthy"})
+    ret = chain._rollout("app", "app:3", "v3", conf(targets=list(THREE)))
+    assert ret["result"] is False and ret["changes"] == {}
+    assert servers.waves == [["web1"], ["web2", "web3"]]
+    # web2 (updated with web3) and the canary go back, last updated first
+    assert servers.applied[3:] == [("web2", "app:2"), ("web1", "app:2")]
+    assert ret["now"] == {"web1": "app:2", "web2": "app:2", "web3": "app:2"}
+    assert set(ret["rolled_back"]) == {"web1", "web2"}
+
+    servers = Servers(monkeypatch, THREE, fail={"web3": "unhealthy"})
+    ret = chain._rollout("app", "app:3", "v3", conf(targets=list(THREE), max_failures=1))
+    assert ret["result"] is True and set(ret["changes"]) == {"web1", "web2"}
+
+
 def test_a_busy_lock_refuses_the_rollout(monkeypatch, tmp_path):
     Servers(monkeypatch, {"web1": "app:2", "web2": "app:2"})
     monkeypatch.setattr(chain, "_fire", lambda *a: None)
@@ -146,13 +197,13 @@ def test_the_runners_check_says_why_with_the_health_output(monkeypatch):
             return {target: {"State": {"Health": {"Status": "unhealthy", "Log": log}}}}
 
     monkeypatch.setattr(chain, "_client", Client)
-    assert chain._check_server(conf(frontend="fe"), "web2") == (
+    assert chain._check_server(conf(frontend="fe"), "web2", st) == (
         "not healthy: app-2; app-2: unhealthy: HTTP 503 version 3 refused"
     )
     assert asked == [("web2", "container.inspect", ["app-2"])]
     replicas["app-2"]["health"] = "healthy"
     st["serving"] = ["app-1", "app-2"]
-    assert chain._check_server(conf(frontend="fe"), "web2") is None
+    assert chain._check_server(conf(frontend="fe"), "web2", st) is None
 
 
 def test_a_rollout_under_test_only_reads(monkeypatch, fired):

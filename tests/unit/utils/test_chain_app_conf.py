@@ -18,6 +18,7 @@ def test_defaults_and_overrides():
         "service": "app",
         "backend": "app",
         "max_failures": 1,
+        "canary": 1,
         "timeout": 900,
     }
     assert conf_of.resolve(None, "api", {"targets": "a,,b"})["targets"] == ["a", "b"]
@@ -38,6 +39,10 @@ def test_defaults_and_overrides():
         ("app", {"targets": ["a", 3]}, "targets"),
         ("app", {"service": "no spaces"}, "service"),
         ("app", {"max_failures": -1}, "max_failures"),
+        ("app", {"canary": -1}, "canary"),
+        ("app", {"canary": "some"}, "canary"),
+        ("app", {"canary": True}, "canary"),
+        ("app", {"canary": 1.5}, "canary"),
         ("app", {"timeout": "soon"}, "timeout"),
         ("app", {"pillar": "x=1"}, "pillar"),
         ("app", {"sls": ""}, "sls"),
@@ -46,6 +51,14 @@ def test_defaults_and_overrides():
 def test_bad_settings_name_the_setting(app, overrides, field):
     with pytest.raises(SaltInvocationError, match=f"^{field}: "):
         conf_of.resolve(APPS, app, overrides)
+
+
+@pytest.mark.parametrize(
+    "value, canary", [(1, 1), ("2", 2), (0, 0), ("serial", 0), (" Serial ", 0), (9, 9)]
+)
+def test_canary_is_a_count_or_serial(value, canary):
+    assert conf_of.resolve(APPS, "app", {"canary": value})["canary"] == canary
+    assert conf_of.resolve({"app": dict(APPS["app"], canary=value)}, "app", {})["canary"] == canary
 
 
 def test_per_server_names_status_call_and_pillar():
@@ -64,4 +77,6 @@ def test_per_server_names_status_call_and_pillar():
         "chain": {"per_minion": True, "image": "app:2", "app": "app"},
         "other": 1,
     }
+    wave = conf_of.deploy_pillar(conf, "app:2", "app", "rest")["chain"]
+    assert wave == {"per_minion": True, "image": "app:2", "app": "app", "wave": "rest"}
     assert conf["pillar"] == {"chain": {"per_minion": True}, "other": 1}

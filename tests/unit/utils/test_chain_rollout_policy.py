@@ -144,3 +144,56 @@ def test_sick_replicas_are_the_running_ones_not_ready():
     st = status(r1=rep(), r2=rep(health="unhealthy"), r3=rep(health="starting"), r4=rep(None))
     st["replicas"]["r5"] = rep(health="unhealthy", running=False)
     assert policy.sick_replicas(st) == ["r2", "r3"]
+
+
+@pytest.mark.parametrize(
+    "targets, canary, waves",
+    [
+        (["a", "b", "c", "d"], 1, [["a"], ["b", "c", "d"]]),
+        (["a", "b", "c", "d"], 2, [["a"], ["b"], ["c", "d"]]),
+        (["a", "b", "c", "d"], 0, [["a"], ["b"], ["c"], ["d"]]),
+        (["a", "b", "c", "d"], 3, [["a"], ["b"], ["c"], ["d"]]),
+        (["a", "b", "c", "d"], 7, [["a"], ["b"], ["c"], ["d"]]),
+        (["a", "b"], 1, [["a"], ["b"]]),
+        (["a"], 1, [["a"]]),
+    ],
+)
+def test_waves_canaries_one_at_a_time_then_the_rest_together(targets, canary, waves):
+    assert policy.waves(targets, canary) == waves
+    assert [t for wave in waves for t in wave] == targets  # every server once, in order
+
+
+def test_a_failed_canary_stops_before_the_rest_and_rolls_nothing_else_back():
+    """The runner's loop over the waves, as it runs them: it stops after a wave with too many
+    failures; a failure in the last wave rolls back the servers done before, last first."""
+    targets = ["a", "b", "c", "d"]
+
+    def run(failing, max_failures):
+        done, failures, tried = [], 0, []
+        for wave in policy.waves(targets, 1):
+            tried.append(wave)
+            for target in wave:
+                if target in failing:
+                    failures += 1
+                else:
+                    done.append(target)
+            if policy.stop(failures, max_failures):
+                break
+        previous = {t: f"old-{t}" for t in targets}
+        return tried, policy.decide(targets, done, failures, max_failures, previous)
+
+    tried, (result, back) = run({"a"}, 0)
+    assert tried == [["a"]] and result is False and back == []
+    tried, (result, back) = run({"c"}, 0)
+    assert tried == [["a"], ["b", "c", "d"]] and result is False
+    assert back == [("d", "old-d"), ("b", "old-b"), ("a", "old-a")]
+    tried, (result, back) = run({"c"}, 1)
+    assert tried == [["a"], ["b", "c", "d"]] and result is True and back == []
+    tried, (result, back) = run({"a"}, 1)  # tolerated: the rest goes on
+    assert tried == [["a"], ["b", "c", "d"]] and result is True and back == []
+
+
+def test_wave_kinds():
+    assert [policy.wave_kind(i, 1) for i in range(3)] == ["canary", "rest", "rest"]
+    assert [policy.wave_kind(i, 2) for i in range(3)] == ["canary", "canary", "rest"]
+    assert [policy.wave_kind(i, 0) for i in range(3)] == ["serial"] * 3
