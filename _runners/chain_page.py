@@ -63,6 +63,17 @@ except ImportError as _exc:  # synced into the master's extmods/utils (file_root
     import chain_run_store
     import chain_team_page
 
+# The push queue's reader, imported while the loader has the utils directory on sys.path; the
+# page still renders without it (and says why).
+try:
+    from saltext.chain.utils import chain_push_queue
+except ImportError:
+    try:
+        import chain_push_queue
+    except ImportError as _err:
+        chain_push_queue = None
+        _NO_QUEUE = str(_err)
+
 log = logging.getLogger(__name__)
 
 __virtualname__ = "chain_page"
@@ -143,27 +154,14 @@ def _locked(name, wait=True):
 # ---------------------------------------------------------------------------------------------
 
 
-def _queue_module():
-    """``chain_push_queue`` (the push queue's reader), or why it cannot be imported."""
-    try:
-        from saltext.chain.utils import chain_push_queue  # pylint: disable=import-outside-toplevel
-    except ImportError:
-        try:
-            import chain_push_queue  # pylint: disable=import-outside-toplevel
-        except ImportError as err:
-            return None, f"the push queue cannot be read: {err}"
-    return chain_push_queue, None
-
-
 def _queue(limit):
-    module, why = _queue_module()
-    if module is None:
-        return {"pushes": [], "runs": [], "error": why}
+    if chain_push_queue is None:
+        return {"pushes": [], "runs": [], "error": f"the push queue cannot be read: {_NO_QUEUE}"}
     path = _base("push-queue.sqlite")
     if not os.path.exists(path):
         return {"pushes": [], "runs": []}
     try:
-        return module.snapshot(path, limit=limit)
+        return chain_push_queue.snapshot(path, limit=limit)
     except Exception as err:  # noqa: BLE001 - the page shows why, the rest still renders
         log.warning("chain_page: the push queue cannot be read: %s", err)
         return {"pushes": [], "runs": [], "error": f"the push queue cannot be read: {err}"}

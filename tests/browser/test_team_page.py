@@ -1,0 +1,286 @@
+"""The team's page, end to end: the ``chain_page`` runner writes it, salt-api serves it (no
+token), the supervision reactor hands beacon events to the runner, and headless Chromium renders
+it without a console error and follows new data without a reload."""
+
+import json
+import os
+import time
+
+import pytest
+import requests
+from saltext.chain.utils import chain_run_store, chain_team_page
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+EVIL = "<script>window.pwned = 1</script>fix the <b>login</b>"
+
+
+def _stages(start, names, failed=None):
+    out, at = [], start
+    for i, name in enumerate(names):
+        took = 2.0 + i
+        out.append(
+            {
+                "name": name,
+                "started": at,
+                "ended": at + took,
+                "result": name != failed,
+                "comment": f"{name} done",
+            }
+        )
+        at += took
+    return out
+
+
+def _push(pid, pusher, commit, message, state, run_id=None, superseded_by=None, at=None):
+    return {
+        "id": pid,
+        "delivery": f"{pid:032x}",
+        "repo": "app",
+        "vcs": "git",
+        "app": "app",
+        "branch": "main",
+        "commit": commit * 40,
+        "pusher": pusher,
+        "via": "http",
+        "message": message,
+        "received_at": at or time.time(),
+        "state": state,
+        "run_id": run_id,
+        "superseded_by": superseded_by,
+    }
+
+
+def _run(run_id, commit, state, stages, pushes, **extra):
+    return {
+        "run_id": run_id,
+        "app": "app",
+        "repo": "app",
+        "branch": extra.pop("branch", "main"),
+        "commit": commit * 40,
+        "deploy": True,
+        "state": state,
+        "started": stages[0]["started"],
+        "ended": stages[-1]["ended"] if state != "running" else None,
+        "stages": stages,
+        "failure": None,
+        "console_tail": None,
+        "tests": None,
+        "coverage": None,
+        "pushes": pushes,
+        **extra,
+    }
+
+
+def _expensive(now):
+    """chain.status's data as the runner last gathered it (this master has no minions)."""
+    replica = {
+        "generation": 4,
+        "status": "running",
+        "health": "healthy",
+        "serving": True,
+        "restarts": 0,
+    }
+    server = {
+        "current": "127.0.0.1:5000/chain/app@sha256:" + "a1" * 32,
+        "replicas": {
+            f"app-g4-{i}": dict(replica, image="127.0.0.1:5000/chain/app@sha256:" + "a1" * 32)
+            for i in (1, 2)
+        },
+    }
+    agents = {
+        "linux-3f2a1c9d": {
+            "offline": False,
+            "idle": False,
+            "labels": ["linux"],
+            "builds": ["job/app-pipeline/12/"],
+            "description": "saltext-chain jenkins_agent pool=linux owner=build1",
+        },
+        "linux-77b0e4aa": {
+            "offline": False,
+            "idle": True,
+            "labels": ["linux"],
+            "builds": [],
+            "description": "saltext-chain jenkins_agent pool=linux owner=build1",
+        },
+    }
+    builds = [
+        {"number": 12, "result": "SUCCESS", "duration": 14.2, "ref": "c" * 40, "agent": None},
+        {"number": 11, "result": "FAILURE", "duration": 9.8, "ref": "d" * 40, "agent": None},
+    ]
+    return {
+        "at": now,
+        "status": {
+            "app": {
+                "servers": {"app1": server, "app2": server},
+                "jenkins": {
+                    "url": "http://127.0.0.1:8090/",
+                    "agents": agents,
+                    "queue": [],
+                    "builds": builds,
+                },
+            }
+        },
+        "builds": {
+            "app": [
+                dict(builds[0], tests={"total": 42, "failed": 0, "skipped": 1}, coverage=91.3),
+                dict(builds[1], tests={"total": 42, "failed": 2, "skipped": 1}, coverage=90.8),
+            ]
+        },
+    }
+
+
+def _write(page_api):
+    ret = page_api["run"].run("chain_page.write", "refresh=False")
+    assert ret.returncode == 0, ret.stderr
+    return ret.data
+
+
+def _wait(predicate, timeout=30, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def _served(page_api):
+    resp = requests.get(page_api["data_url"], timeout=10)
+    return resp.json() if resp.status_code == 200 else None
+
+
+@pytest.fixture(scope="module")
+def seeded(page_api, queue_writer):
+    """Pushes and runs in the queue, a failed rollout and a rollback in the history, the status
+    last gathered, and three beacon events sent through the master's reactor."""
+    now = time.time()
+    path = page_api["queue"]
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    first = "20270115T080000-0a0a0a"
+    failed = "20270115T080300-0b0b0b"
+    queue_writer(path, "push", _push(1, "alice", "c", "add /version", "deployed", first))
+    queue_writer(path, "push", _push(2, "bob", "e", "wip", "superseded", None, 3))
+    queue_writer(path, "push", _push(3, "carol", "d", EVIL, "failed", failed))
+    names = ["infrastructure", "pipeline", "image", "rollout", "smoke"]
+    queue_writer(path, "run", _run(first, "c", "deployed", _stages(now - 300, names), [1]))
+    queue_writer(
+        path,
+        "run",
+        _run(
+            failed,
+            "d",
+            "failed",
+            _stages(now - 120, names[:2], failed="pipeline"),
+            [2, 3],
+            failure="pipeline: jenkins_build.succeeded app-pipeline #11: FAILURE",
+            console_tail="FAILED tests/test_app.py::test_login - <b>assert</b> 500 == 200\n"
+            "Finished: FAILURE",
+            tests={"total": 42, "failed": 2, "skipped": 1},
+            coverage=90.8,
+        ),
+    )
+    root = str(page_api["cachedir"] / "chain")
+    chain_run_store.record(
+        root,
+        "app",
+        {
+            "kind": "rollout",
+            "result": False,
+            "started": now - 900,
+            "duration": 20,
+            "image": "127.0.0.1:5000/chain/app@sha256:" + "b2" * 32,
+            "comment": "app2 unhealthy",
+            "rolled_back": {
+                "app1": {"result": True, "image": "127.0.0.1:5000/chain/app@sha256:" + "a1" * 32}
+            },
+        },
+    )
+    state = page_api["cachedir"] / "saltext-chain" / "page-state"
+    state.mkdir(parents=True, exist_ok=True)
+    (state / "status.json").write_text(json.dumps(_expensive(now)))
+    _write(page_api)
+    events = [
+        ("app1", "die", "app-g4-2", {"exit_code": 137}),
+        ("app1", "health_status", "app-g4-2", {"status": "starting"}),
+        ("app2", "health_status", "app-g4-1", {"status": "unhealthy"}),
+    ]
+    for server, action, name, extra in events:
+        data = {
+            "id": server,
+            "action": action,
+            "name": name,
+            "time": time.time(),
+            "container_id": name,
+            "labels": {chain_team_page.LABEL_SERVICE: "app"},
+            **extra,
+        }
+        ret = page_api["run"].run(
+            "event.send",
+            f"salt/beacon/{server}/container_events/{action}/{name}",
+            f"data={json.dumps(data)}",
+        )
+        assert ret.returncode == 0, ret.stderr
+    served = _wait(
+        lambda: (d := _served(page_api)) and len(d["data"]["supervision"]["events"]) == 3 and d,
+        what="the reactor to record the three beacon events",
+    )
+    return {"now": now, "served": served}
+
+
+def test_salt_api_serves_the_page_and_its_data_without_a_token(page_api, seeded):
+    resp = requests.get(page_api["url"], timeout=10)
+    assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("text/html")
+    assert 'name="chain-data" content="/page-data/chain.json"' in resp.text
+    data = requests.get(page_api["data_url"], timeout=10)
+    assert data.status_code == 200 and data.json()["data"]["queue"]["runs"]
+    # the control: salt-api's own API still wants a token
+    assert requests.get(page_api["url"].replace("/page", "/jobs"), timeout=10).status_code == 401
+
+
+def test_the_reactor_hands_beacon_events_over_as_data(seeded):
+    sup = seeded["served"]["data"]["supervision"]
+    assert sup["servers"]["app1"] == {"deaths": 1, "restarts": 1, "health": 1}
+    assert sup["flagged"] == 1  # app-g4-2 died outside a rollout
+    assert [e["name"] for e in sup["events"] if e["flag"]] == ["app-g4-2"]
+
+
+def test_the_page_renders_and_follows_new_runs(page_api, seeded, browser, queue_writer, tmp_path):
+    from selenium.webdriver.common.by import By  # noqa: PLC0415
+
+    browser.get(page_api["url"])
+    for key, title in chain_team_page.SECTIONS:
+        section = browser.find_element(By.ID, key)
+        assert title in section.text
+        assert section.find_element(By.ID, f"s-{key}").text.strip(), key
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert EVIL in body  # the commit message shown as text ...
+    assert browser.execute_script("return window.pwned === undefined")  # ... never run
+    assert "1 replica death(s) outside a rollout" in body
+    _wait(lambda: browser.find_element(By.ID, "live").text == "live", what="the first refresh")
+    browser.execute_script("window.notReloaded = true")
+    new = "20270115T081000-0c0c0c"
+    assert not browser.find_elements(By.CSS_SELECTOR, f'[data-run="{new}"]')
+    start = time.time() - 15
+    seeded_run = _run(new, "f", "running", _stages(start, ["infrastructure", "pipeline"]), [4])
+    seeded_run["stages"][-1]["ended"] = None
+    queue_writer(page_api["queue"], "push", _push(4, "dave", "f", "speed /health", "running", new))
+    queue_writer(page_api["queue"], "run", seeded_run)
+    written = time.monotonic()
+    _write(page_api)
+    _wait(
+        lambda: browser.find_elements(By.CSS_SELECTOR, f'[data-run="{new}"]'),
+        timeout=10,
+        what="the new run on the page",
+    )
+    took = time.monotonic() - written
+    assert browser.execute_script("return window.notReloaded === true")  # no reload
+    assert took <= 5, took
+    assert "dave" in browser.find_element(By.ID, "s-runs").text
+    errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+    assert not errors, errors
+    shot = os.environ.get("CHAIN_PAGE_SCREENSHOT") or str(tmp_path / "team-page.png")
+    height = browser.execute_script("return document.body.scrollHeight")
+    browser.set_window_size(1280, min(max(height + 40, 800), 4000))
+    assert browser.save_screenshot(shot)
