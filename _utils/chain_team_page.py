@@ -378,7 +378,7 @@ def _where(data):
                     _td(name, "", code=True),
                     _td(rep.get("generation"), ""),
                     _td(digest(rep.get("image")) or digest(rep.get("image_id")), "", code=True),
-                    _td(rep.get("status")),
+                    _td(rep.get("status"), "ok" if rep.get("status") == "running" else "bad"),
                     _td(rep.get("health") or "-"),
                     _td("serving" if rep.get("serving") else "out"),
                     _td(rep.get("restarts") or 0, ""),

@@ -281,6 +281,6 @@ def test_the_page_renders_and_follows_new_runs(page_api, seeded, browser, queue_
     errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
     assert not errors, errors
     shot = os.environ.get("CHAIN_PAGE_SCREENSHOT") or str(tmp_path / "team-page.png")
-    height = browser.execute_script("return document.body.scrollHeight")
-    browser.set_window_size(1280, min(max(height + 40, 800), 4000))
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    browser.set_window_size(1280, min(height + 200, 4000))
     assert browser.save_screenshot(shot)
