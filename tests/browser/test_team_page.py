@@ -133,6 +133,10 @@ def _expensive(now):
 def _write(page_api):
     ret = page_api["run"].run("chain_page.write", "refresh=False")
     assert ret.returncode == 0, ret.stderr
+    assert set(ret.data) == {"path", "url", "generated", "status_at", "runs", "pushes", "events"}
+    assert ret.data["url"] == "/page-data/chain.json"
+    if os.environ.get("CHAIN_PAGE_SHOW"):
+        print("chain_page.write:", json.dumps(ret.data, sort_keys=True))
     return ret.data
 
 
@@ -233,6 +237,10 @@ def test_salt_api_serves_the_page_and_its_data_without_a_token(page_api, seeded)
     resp = requests.get(page_api["url"], timeout=10)
     assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("text/html")
     assert 'name="chain-data" content="/page-data/chain.json"' in resp.text
+    root = requests.get(
+        page_api["url"].replace("/page", "/"), headers={"Accept": "text/html"}, timeout=10
+    )
+    assert root.status_code == 200 and root.text == resp.text  # a browser asking for "/"
     data = requests.get(page_api["data_url"], timeout=10)
     assert data.status_code == 200 and data.json()["data"]["queue"]["runs"]
     # the control: salt-api's own API still wants a token
