@@ -287,9 +287,10 @@ def _table(head, rows, css="grid"):
 
 
 def _result(value):
-    if value is True:
+    """A stage's result (a bool, or its text as the queue may store it)."""
+    if value is True or value == "True":
         return "ok"
-    if value is False:
+    if value is False or value == "False":
         return "failed"
     return "running" if value is None else str(value)
 
@@ -310,6 +311,11 @@ def _stage_bar(run, scale, now):
             f"{_e(stage.get('name'))}</div>"
         )
     return '<div class="track">' + "".join(parts) + "</div>"
+
+
+def _superseded(run):
+    ids = run.get("superseded") or []
+    return f" · superseded {_e(', '.join(f'#{i}' for i in ids))}" if ids else ""
 
 
 def _runs(data):
@@ -334,6 +340,7 @@ def _runs(data):
             f"{_e(run.get('app'))} {_e(run.get('repo'))}/{_e(run.get('branch'))} "
             f"<code>{_e(_short(run.get('commit')))}</code> "
             f"{'deploy' if run.get('deploy') else 'build only'} · by {_e(', '.join(who) or '-')}"
+            f"{_superseded(run)}"
             f" · {_e(_when(run.get('started')))} UTC · {_e(_secs(took))}</div>"
             f"{_stage_bar(run, scale, now)}<div class='stages muted'>{stages}</div></div>"
         )

@@ -6,22 +6,19 @@ Chromium and chromium-driver come from ``scripts/bootstrap``; without them the t
 skipped, except in CI (``CI=true``) where that is a failure.
 """
 
-import importlib.util
 import os
 import pathlib
 import shutil
-import sys
 
 import pytest
 
 from saltext.chain.emulator import testing
+from tests.browser import queue_data
 from tests.conftest import REPO
 
 HERE = pathlib.Path(__file__).resolve().parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-#: The push queue's real reader, once it is part of the package; the stub stands in until then.
-REAL_QUEUE = importlib.util.find_spec("saltext.chain.utils.chain_push_queue") is not None
 
 pytestmark = pytest.mark.browser
 
@@ -63,7 +60,7 @@ def page_api(salt_factories, tmp_path_factory):
             "static_path": "/page-data",
         },
     }
-    if not REAL_QUEUE:
+    if not queue_data.REAL:  # the stand-in, until the push queue is merged
         overrides["utils_dirs"] = [str(HERE / "queue_stub")]
     master = salt_factories.salt_master_daemon(
         "master-page", defaults={"root_dir": str(root)}, overrides=overrides
@@ -83,16 +80,9 @@ def page_api(salt_factories, tmp_path_factory):
 
 
 @pytest.fixture(scope="package")
-def queue_writer():
-    """``put(path, kind, doc)`` of the stub queue (the test's fixture data)."""
-    if REAL_QUEUE:
-        pytest.fail("the push queue is merged: write the browser test's runs through its API")
-    sys.path.insert(0, str(HERE / "queue_stub"))
-    try:
-        import chain_push_queue  # noqa: PLC0415 - the stub, on sys.path only here
-    finally:
-        sys.path.remove(str(HERE / "queue_stub"))
-    return chain_push_queue.put
+def queue(page_api):
+    """Writes the test's pushes and runs into the master's push queue."""
+    return queue_data.writer(page_api["queue"])
 
 
 @pytest.fixture(scope="package")

@@ -91,7 +91,8 @@ def snapshot():
                 "console_tail": None,
                 "tests": None,
                 "coverage": None,
-                "pushes": [1, 2],
+                "pushes": [1],
+                "superseded": [2],
             },
         ],
     }
@@ -270,7 +271,9 @@ def test_a_commit_message_with_markup_is_text():
 def test_sections_show_what_happened():
     parts = page.fragments(data())
     text = {k: "".join(parse(v).text) for k, v in parts.items()}
-    assert "20270115T080000-abcdef" in text["s-runs"] and "alice, bob" in text["s-runs"]
+    assert (
+        "20270115T080000-abcdef" in text["s-runs"] and "by alice · superseded #2" in text["s-runs"]
+    )
     assert parts["s-runs"].count('class="seg ok"') == 3  # the deployed run's three stages
     assert "superseded" in text["s-pushes"] and "by push 1" in text["s-pushes"]
     assert "sha256:111111111111" in text["s-where"] and "sha256:222222222222" in text["s-where"]
