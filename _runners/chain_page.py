@@ -37,6 +37,7 @@ build, read once per build number and cached) and the ``container_events`` beaco
           static_path: /page-data
 """
 
+import base64
 import contextlib
 import fcntl
 import json
@@ -322,11 +323,12 @@ def write(refresh=None):
 
 def record(event):
     """
-    Store one ``container_events`` beacon event (``{tag, data}``, as the reactor
-    ``chain/reactor/supervision.sls`` hands it over) for the page's supervision section, then
-    write the page (without gathering ``chain.status``). The store keeps the last
-    ``chain:page:events`` events. A death while a rollout holds an app's lock is marked as
-    part of a rollout. Anything that is not such an event is refused (logged, nothing stored).
+    Store one ``container_events`` beacon event (``{tag, data}``: a mapping, JSON, or base64
+    of JSON as the reactor ``chain/reactor/supervision.sls`` hands it over) for the page's
+    supervision section, then write the page (without gathering ``chain.status``). The store
+    keeps the last ``chain:page:events`` events. A death while a rollout holds an app's lock is
+    marked as part of a rollout. Anything that is not such an event is refused (logged,
+    nothing stored).
 
     CLI Example:
 
@@ -337,9 +339,12 @@ def record(event):
                      "time": 1795680000.1}}'
     """
     if isinstance(event, str):
+        text = event.strip()
         try:
-            event = json.loads(event)
-        except ValueError:
+            if not text.startswith("{"):
+                text = base64.b64decode(text, validate=True).decode()
+            event = json.loads(text)
+        except (ValueError, UnicodeDecodeError):
             event = None
     try:
         evt = page.supervision_event(event)

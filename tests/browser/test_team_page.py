@@ -14,6 +14,8 @@ from tests.browser import queue_data
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
+#: A value crafted to add a reaction if the reactor rendered it (it must arrive as it is).
+CRAFTED = "x'\"}\nevil:\n  runner.test.arg: [{{ 7 * 7 }}]\n{% raw %}"
 EVIL = "<script>window.pwned = 1</script>fix the <b>login</b>"
 
 
@@ -143,7 +145,7 @@ def seeded(page_api, queue):
     events = [
         ("app1", "die", "app-g4-2", {"exit_code": 137}),
         ("app1", "health_status", "app-g4-2", {"status": "starting"}),
-        ("app2", "health_status", "app-g4-1", {"status": "unhealthy"}),
+        ("app2", "health_status", "app-g4-1", {"status": "unhealthy", "image": CRAFTED}),
     ]
     for server, action, name, extra in events:
         data = {
@@ -187,6 +189,7 @@ def test_the_reactor_hands_beacon_events_over_as_data(seeded):
     assert sup["servers"]["app1"] == {"deaths": 1, "restarts": 1, "health": 1}
     assert sup["flagged"] == 1  # app-g4-2 died outside a rollout
     assert [e["name"] for e in sup["events"] if e["flag"]] == ["app-g4-2"]
+    assert [e["image"] for e in sup["events"] if e["server"] == "app2"] == [CRAFTED]
 
 
 def test_the_page_renders_and_follows_new_runs(page_api, seeded, browser, queue, tmp_path):

@@ -1,8 +1,8 @@
-{#- The container_events beacon's deaths, OOM kills and health changes, for the team's page.
-    The event goes to the runner as data (`| json`); no value of it is rendered anywhere
-    else, so a container name or label cannot add a reaction.
-    Master config: reactor: [{'salt/beacon/*/container_events/*': [salt://chain/reactor/supervision.sls]}] #}
-chain-page-supervision:
+{#- salt/beacon/<minion>/container_events/<action>/<name> (the container_events beacon): the
+    event goes to the team's page (runner chain_page.record) as data. Nothing of the event is
+    rendered into this file but one JSON document, base64-encoded (whatever a container's name
+    or labels hold, YAML sees only [A-Za-z0-9+/=]), as the push reactors do. -#}
+chain_page_record:
   runner.chain_page.record:
     - args:
-      - event: {{ {"tag": tag, "data": data} | json }}
+      - event: {{ {"tag": tag, "data": data} | json | base64_encode }}

@@ -1,6 +1,7 @@
 """The chain_page runner with its I/O replaced (chain.status, Jenkins, the push queue): what it
 writes, when it gathers the expensive part, and that a build's reports are read once."""
 
+import base64
 import json
 import os
 import sqlite3
@@ -170,7 +171,15 @@ def test_record_keeps_a_bounded_store_and_refuses_others(tmp_path, queue, jenkin
             )
         )
         assert ret["result"] is True
+    as_the_reactor = {
+        "tag": "salt/beacon/web1/container_events/health_status/app-9",
+        "data": {"id": "web1", "name": "app-9", "time": 99.0, "status": "healthy"},
+    }
+    ret = chain_page.record(base64.b64encode(json.dumps(as_the_reactor).encode()).decode())
+    assert ret["result"] is True and ret["comment"] == "recorded health_status of app-9"
     refused = chain_page.record({"tag": "salt/job/1/ret/web1", "data": {"time": 1}})
+    assert refused["result"] is False
+    refused = chain_page.record("bm90IGpzb24=")  # base64 of "not json"
     assert refused["result"] is False
     served, _ = _served(tmp_path)
     assert [e["name"] for e in served["data"]["supervision"]["events"]] == [
