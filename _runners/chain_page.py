@@ -8,8 +8,10 @@ salt-api.
 (atomically: a temporary file, then a rename): ``index.html`` (the page, every section rendered,
 inline CSS and script, no external asset) and ``chain.json`` (the data and the rendered sections;
 the page fetches it every 2 s and swaps the sections in). salt-api's ``rest_cherrypy`` serves
-them without a Salt token: ``app`` (the page, at ``app_path``) and ``static`` (the directory, at
-``static_path``; the page fetches ``<static_path>/chain.json``).
+that directory without a Salt token with its ``static`` option: the page is
+``http://<host>:<port><static_path>/index.html``. (Not its ``app`` option: with ``app`` set,
+salt-api answers every request whose ``Accept`` header is missing or ends in ``*/*`` with the
+app, a webhook delivery's POST too.)
 
 What it gathers: the push queue's ``snapshot`` (pushes and runs with their stages), every app's
 rollout history, ``chain.status``'s data (digests per server and replica, the Jenkins agents and
@@ -31,10 +33,8 @@ build, read once per build number and cached) and the ``container_events`` beaco
           port: 8000
           host: 127.0.0.1
           disable_ssl: true
-          app: /var/cache/salt/master/saltext-chain/page/index.html
-          app_path: /page
           static: /var/cache/salt/master/saltext-chain/page
-          static_path: /page-data
+          static_path: /page         # http://127.0.0.1:8000/page/index.html
 """
 
 import base64
@@ -110,11 +110,11 @@ def _apps():
     return sorted((__opts__.get("chain") or {}).get("apps") or {})
 
 
-def _data_url():
-    """Where the browser finds ``chain.json``: salt-api's ``static_path`` (``/static`` by
-    default) of the master config that salt-api reads too."""
+def _served_at(name):
+    """Where salt-api serves a file of the page: its ``static_path`` (``/static`` by default),
+    from the master config that salt-api reads too."""
     api = __opts__.get("rest_cherrypy") or {}
-    return (api.get("static_path") or "/static").rstrip("/") + "/chain.json"
+    return (api.get("static_path") or "/static").rstrip("/") + "/" + name
 
 
 def _write_atomic(path, text):
@@ -278,7 +278,8 @@ def write(refresh=None):
     ``<cachedir>/saltext-chain/page/``. The queue and the history are read every time;
     ``chain.status`` over the minions (and the new builds' reports) when it is due: never
     gathered, older than ``chain:page:status_interval`` seconds, or a run ended since.
-    Returns ``{path, url, generated, status_at, runs, pushes, events}``.
+    Returns ``{path, url, data, generated, status_at, runs, pushes, events}`` (``url`` and
+    ``data``: the page's and the data's paths on salt-api).
 
     refresh
         ``True`` gathers ``chain.status`` now; ``False`` never (the last one is shown).
@@ -309,10 +310,13 @@ def write(refresh=None):
             os.path.join(directory, "chain.json"),
             json.dumps(page.payload(data), sort_keys=True, default=str),
         )
-        _write_atomic(os.path.join(directory, "index.html"), page.document(data, _data_url()))
+        _write_atomic(
+            os.path.join(directory, "index.html"), page.document(data, _served_at("chain.json"))
+        )
     return {
         "path": directory,
-        "url": _data_url(),
+        "url": _served_at("index.html"),
+        "data": _served_at("chain.json"),
         "generated": now,
         "status_at": data["status_at"],
         "runs": len(queue.get("runs") or []),

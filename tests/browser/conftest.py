@@ -54,10 +54,10 @@ def page_api(salt_factories, tmp_path_factory):
             "host": "127.0.0.1",
             "port": port,
             "disable_ssl": True,
-            "app": str(page_dir / "index.html"),
-            "app_path": "/page",
+            # `static` only: with `app` set, salt-api answers any request whose Accept header
+            # is missing or ends in */* with the app (a webhook POST too: 200, no event).
             "static": str(page_dir),
-            "static_path": "/page-data",
+            "static_path": "/page",
         },
     }
     if not queue_data.REAL:  # the stand-in, until the push queue is merged
@@ -72,8 +72,9 @@ def page_api(salt_factories, tmp_path_factory):
             yield {
                 "master": master,
                 "run": master.salt_run_cli(timeout=120),
-                "url": f"http://127.0.0.1:{port}/page",
-                "data_url": f"http://127.0.0.1:{port}/page-data/chain.json",
+                "base": f"http://127.0.0.1:{port}",
+                "url": f"http://127.0.0.1:{port}/page/index.html",
+                "data_url": f"http://127.0.0.1:{port}/page/chain.json",
                 "cachedir": cachedir,
                 "queue": str(cachedir / "saltext-chain" / "push-queue.sqlite"),
             }

@@ -80,8 +80,9 @@ def _expensive(now):
 def _write(page_api):
     ret = page_api["run"].run("chain_page.write", "refresh=False")
     assert ret.returncode == 0, ret.stderr
-    assert set(ret.data) == {"path", "url", "generated", "status_at", "runs", "pushes", "events"}
-    assert ret.data["url"] == "/page-data/chain.json"
+    keys = {"path", "url", "data", "generated", "status_at", "runs", "pushes", "events"}
+    assert set(ret.data) == keys
+    assert ret.data["url"] == "/page/index.html" and ret.data["data"] == "/page/chain.json"
     if os.environ.get("CHAIN_PAGE_SHOW"):
         print("chain_page.write:", json.dumps(ret.data, sort_keys=True))
     return ret.data
@@ -173,15 +174,19 @@ def seeded(page_api, queue):
 def test_salt_api_serves_the_page_and_its_data_without_a_token(page_api, seeded):
     resp = requests.get(page_api["url"], timeout=10)
     assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("text/html")
-    assert 'name="chain-data" content="/page-data/chain.json"' in resp.text
-    root = requests.get(
-        page_api["url"].replace("/page", "/"), headers={"Accept": "text/html"}, timeout=10
-    )
-    assert root.status_code == 200 and root.text == resp.text  # a browser asking for "/"
+    assert 'name="chain-data" content="/page/chain.json"' in resp.text
     data = requests.get(page_api["data_url"], timeout=10)
     assert data.status_code == 200 and data.json()["data"]["queue"]["runs"]
-    # the control: salt-api's own API still wants a token
-    assert requests.get(page_api["url"].replace("/page", "/jobs"), timeout=10).status_code == 401
+    # the controls: salt-api's own API still wants a token, and a webhook delivery without an
+    # Accept header still reaches the webhook (with `app` set it would get the page, 200)
+    assert requests.get(page_api["base"] + "/jobs", timeout=10).status_code == 401
+    hook = requests.post(
+        page_api["base"] + "/hook/chain/push",
+        data=b"{}",
+        headers={"Accept": None, "Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert hook.status_code == 401 and "<!DOCTYPE html>\n<html" not in hook.text
 
 
 def test_the_reactor_hands_beacon_events_over_as_data(seeded):

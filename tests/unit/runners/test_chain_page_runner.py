@@ -113,7 +113,8 @@ def test_write_renders_the_queue_history_and_status(tmp_path, queue, jenkins, ga
     chain_run_store.record(str(tmp_path / "chain"), "app", {"kind": "rollback", "started": 1})
     ret = chain_page.write()
     served, doc = _served(tmp_path)
-    assert ret["url"] == "/page-data/chain.json" and ret["runs"] == 1 and ret["pushes"] == 1
+    assert ret["url"] == "/page-data/index.html" and ret["data"] == "/page-data/chain.json"
+    assert ret["runs"] == 1 and ret["pushes"] == 1
     assert '<meta name="chain-data" content="/page-data/chain.json">' in doc
     assert "&lt;i&gt;x&lt;/i&gt;" in doc and "<i>x</i>" not in doc
     assert served["data"]["history"]["app"][0]["kind"] == "rollback"
