@@ -226,6 +226,8 @@ def test_the_page_renders_and_follows_new_runs(page_api, seeded, browser, queue,
         what="the new run on the page",
     )
     took = time.monotonic() - written
+    if os.environ.get("CHAIN_PAGE_SHOW"):
+        print(f"the new run on the page {took:.2f} s after chain_page.write returned")
     assert browser.execute_script("return window.notReloaded === true")  # no reload
     assert took <= 2 + 3, took  # the page fetches every 2 s
     assert "dave" in browser.find_element(By.ID, "s-runs").text
