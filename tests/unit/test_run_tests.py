@@ -80,3 +80,20 @@ def test_every_part_writes_its_junit_file(tmp_path):
     assert all(any(a.startswith("--junitxml=") for a in cmd) for cmd in cmds.values())
     assert f"--junitxml={tmp_path / 'tests.xml'}" in run_tests.serial_cmd(str(tmp_path))
     assert not any(a.startswith("--junitxml") for a in run_tests.serial_cmd())
+
+
+def test_the_side_by_side_parts_run_every_test_directory():
+    """A new directory under tests/ (tests/browser was one) runs in CI too: every directory that
+    holds test files is in one of the two parts."""
+    holding = {
+        p.parent.relative_to(REPO).parts[1]
+        for p in (REPO / "tests").rglob("test_*.py")
+        if "support" not in p.parts
+    }
+    named = {
+        a.split("/", 1)[1]
+        for cmd in run_tests.parts(1).values()
+        for a in cmd
+        if a.startswith("tests/")
+    }
+    assert holding <= named, holding - named
