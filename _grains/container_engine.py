@@ -33,8 +33,9 @@ negotiation, which also gives ``api_version``) and ``GET /info``:
       available: true
       profile: default
       base_url: unix:///var/run/docker.sock
-      id: 5f0c...               # the engine's ID (docker info): minions sharing an engine share it
+      id: VUEO:VHOC:...         # the engine's ID (docker info; two engines sharing /etc/docker share it)
       name: build-host          # the engine host's name (docker info)
+      root_dir: /var/lib/docker # the engine's data root: with id and name, which engine it is
       engine_version: 26.1.5+dfsg1
       api_version: '1.45'
       os: linux
@@ -109,6 +110,7 @@ def _probe(conn):
         available=True,
         id=info.get("ID"),
         name=info.get("Name"),
+        root_dir=info.get("DockerRootDir"),
         engine_version=info.get("ServerVersion"),
         api_version=api_version,
         os=info.get("OSType"),

@@ -596,8 +596,8 @@ def inventory(tgt="*", out_format="json", tgt_type="glob"):
     """
     Every container on every targeted minion's engine: image, image id, state, health, ports,
     labels; as data (``out_format=json``) or CSV text (``out_format=csv``), ready for a CMDB.
-    A row per container and engine: minions that share an engine (grain
-    ``container_engine:id``) list its containers once, naming all of them (``minions``).
+    A row per container and engine: minions that share an engine (grain ``container_engine``:
+    its id, name and data root) list its containers once, naming all of them (``minions``).
 
     CLI Example:
 
@@ -612,7 +612,7 @@ def inventory(tgt="*", out_format="json", tgt_type="glob"):
         raise SaltInvocationError("tgt: expected a target expression")
     client = _client()
     ret = client.cmd(tgt, "container.ps", kwarg={"all": True}, tgt_type=tgt_type, timeout=60)
-    ids = client.cmd(tgt, "grains.get", ["container_engine:id"], tgt_type=tgt_type, timeout=30)
-    engines = {m: v for m, v in (ids or {}).items() if isinstance(v, str) and v}
+    grains = client.cmd(tgt, "grains.get", ["container_engine"], tgt_type=tgt_type, timeout=30)
+    engines = {m: chain_status_text.engine_of(g) for m, g in (grains or {}).items()}
     rows = chain_status_text.inventory_rows(ret, engines)
     return rows if out_format == "json" else chain_status_text.inventory_csv(rows)

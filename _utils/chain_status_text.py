@@ -92,9 +92,10 @@ def inventory_rows(ret, engines=None):
     """``container.ps all=True`` answers (``{minion: {name: container}}``, or an error text per
     minion) as one row per container and engine, sorted by engine and name.
 
-    ``engines`` maps a minion to its engine's ID (grain ``container_engine:id``): minions that
-    share an engine report its containers once, in one row naming all of them (``minions``,
-    ``minion`` the first). A minion whose engine ID is unknown is an engine of its own."""
+    ``engines`` maps a minion to its engine (:func:`engine_of` of its ``container_engine``
+    grain): minions that share an engine report its containers once, in one row naming all of
+    them (``minions``, ``minion`` the first). A minion whose engine is unknown is an engine of
+    its own."""
     engines = engines or {}
     shared = {}  # engine key -> (sorted minions, the first answer that is a mapping)
     for minion in sorted(ret):
@@ -106,13 +107,23 @@ def inventory_rows(ret, engines=None):
         shared[key] = (minions, found)
     rows = []
     for key, (minions, found) in sorted(shared.items(), key=lambda kv: kv[1][0]):
-        engine = "" if key.startswith("minion:") else key[:12]
+        engine = "" if key.startswith("minion:") else key.split("|", 1)[-1]
         head = {"engine": engine, "minions": minions, "minion": minions[0]}
         if found is None:
             rows.append(dict(head, name=None, error=str(ret[minions[0]])[:300]))
             continue
         rows.extend(dict(head, **_container_row(name, found[name])) for name in sorted(found))
     return rows
+
+
+def engine_of(grain):
+    """Which engine a ``container_engine`` grain describes, as ``"<ID>|<name>:<data root>"``,
+    or None when it does not say. The engine's ``ID`` alone is not enough: engines that share
+    ``/etc/docker`` (engine 1 and 2 of ``scripts/bootstrap``) report the same one; on one host
+    their data roots differ. The part after ``|`` is what a row shows."""
+    if not isinstance(grain, dict) or not grain.get("available") or not grain.get("id"):
+        return None
+    return f"{grain['id']}|{grain.get('name') or '?'}:{grain.get('root_dir') or '?'}"
 
 
 def _container_row(name, ctr):

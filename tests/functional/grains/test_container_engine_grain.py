@@ -17,6 +17,7 @@ pytestmark = pytest.mark.docker
 STABLE_FIELDS = {
     "id": "ID",  # the engine's identity: chain.inventory groups minions that share an engine
     "name": "Name",
+    "root_dir": "DockerRootDir",
     "engine_version": "ServerVersion",
     "os": "OSType",
     "arch": "Architecture",

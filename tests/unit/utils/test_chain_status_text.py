@@ -86,12 +86,22 @@ def test_inventory_lists_a_shared_engines_containers_once_naming_its_minions():
     """web1 and web2 share engine 2: 6 containers are 6 rows, not 12 (a CMDB got duplicates)."""
     ps = {f"c{i}": {"id": f"{i:016x}", "state": "running"} for i in range(6)}
     ret = {"web1": ps, "web2": ps, "build1": {"reg": {"id": "ab" * 8, "state": "running"}}}
-    engines = {"web1": "E2" * 20, "web2": "E2" * 20, "build1": "E1" * 20}
+    # engines 1 and 2 of scripts/bootstrap share /etc/docker, hence docker's ID: the data root
+    # tells them apart
+    grain = {"available": True, "id": "VUEO:VHOC", "name": "vm", "root_dir": "/var/lib/docker"}
+    grain2 = dict(grain, root_dir="/var/lib/saltext-chain/docker2")
+    engines = {
+        "web1": text.engine_of(grain2),
+        "web2": text.engine_of(grain2),
+        "build1": text.engine_of(grain),
+    }
+    assert text.engine_of({"available": False}) is None and text.engine_of(None) is None
     rows = text.inventory_rows(ret, engines)
     assert len(rows) == 7
-    shared = [r for r in rows if r["engine"] == ("E2" * 20)[:12]]
+    shared = [r for r in rows if r["engine"] == "vm:/var/lib/saltext-chain/docker2"]
     assert len(shared) == 6 and {tuple(r["minions"]) for r in shared} == {("web1", "web2")}
-    assert text.inventory_csv(shared).splitlines()[1].startswith("E2E2E2E2E2E2,web1 web2,c0,")
+    csv_line = text.inventory_csv(shared).splitlines()[1]
+    assert csv_line.startswith("vm:/var/lib/saltext-chain/docker2,web1 web2,c0,")
     # one minion of the shared engine did not answer: the other's answer is the engine's
     rows = text.inventory_rows(dict(ret, web1="Minion did not return."), engines)
     assert len([r for r in rows if r["minions"] == ["web1", "web2"]]) == 6
