@@ -268,3 +268,25 @@ def test_no_password_at_rest_in_the_return_or_the_container(modules, server):
         assert pw not in json.dumps(server["ret"], default=str)
         assert pw not in shown
         assert pw not in inspect
+
+
+def test_a_hook_that_cannot_record_does_not_fail_the_push(server, tmp_path):
+    """The spool not writable: the push is still accepted (the hook runs after the refs moved
+    and exits 0), and the pusher is told that it was not recorded."""
+    work = tmp_path / "w"
+    _run("git", "clone", "-q", server["git"], str(work))
+    (work / "LOST").write_text("x\n")
+    local.git("add", "LOST", cwd=work)
+    local.git(*IDENT, "commit", "-qm", "not recorded", cwd=work)
+    before = _records(server["spool"])
+    mode = stat.S_IMODE(server["spool"].stat().st_mode)
+    server["spool"].chmod(0o2550)
+    try:
+        url = _with_user(server["git"], "alice", server["users"]["alice"])
+        res = _run("git", "push", url, "HEAD:refs/heads/lost", cwd=work)
+    finally:
+        server["spool"].chmod(mode)
+    assert "push accepted but NOT recorded" in res.stderr, res.stderr
+    assert _records(server["spool"]) == before
+    served = local.git("ls-remote", server["git"], "refs/heads/lost").split()[0]
+    assert served == local.git("rev-parse", "HEAD", cwd=work)
