@@ -55,7 +55,7 @@ chain-source-hg-volume-container_volume-present:
 
 chain-source-spool-file-directory:
   file.directory:
-    - name: {{ spool }}
+    - name: {{ spool | json }}
     - user: root
     - group: {{ src.www_gid }}
     - mode: '2770'
@@ -64,11 +64,11 @@ chain-source-spool-file-directory:
 chain-source-users-module-run:
   module.run:
     - chain_push.write_users:
-      - path: {{ auth_dir ~ '/htpasswd' }}
+      - path: {{ (auth_dir ~ '/htpasswd') | json }}
       - gid: {{ src.www_gid }}
     - unless:
       - fun: chain_push.users_current
-        path: {{ auth_dir ~ '/htpasswd' }}
+        path: {{ (auth_dir ~ '/htpasswd') | json }}
         gid: {{ src.www_gid }}
 
 chain-source-container-running:
@@ -79,8 +79,8 @@ chain-source-container-running:
     - binds:
       - {{ src.volume }}:/srv/git
       - {{ src.hg_volume }}:/srv/hg
-      - {{ spool }}:/srv/spool
-      - {{ auth_dir }}:/etc/chain-source/auth:ro
+      - {{ (spool ~ ':/srv/spool') | json }}
+      - {{ (auth_dir ~ ':/etc/chain-source/auth:ro') | json }}
     - ports:
       - "{{ src.bind }}:{{ src.port }}:9418"
       - "{{ src.bind }}:{{ src.http_port }}:80"
@@ -122,7 +122,7 @@ chain-source-forward-schedule-present:
     - name: chain-push-forward-{{ src.name }}
     - function: chain_push.forward
     - job_kwargs:
-        spool: {{ spool }}
+        spool: {{ spool | json }}
     - seconds: {{ src.forward_seconds }}
     - maxrunning: 1
     - return_job: false
