@@ -29,6 +29,9 @@ chain:
   source:                      # formulas/chain/source.sls: git daemon on the chain network
     name: chain-source         # agents clone git://chain-source:9418/app.git
     port: 9419                 # published on 127.0.0.1 only; pushes only from the Docker host
+    http_port: 9420            # git smart HTTP /git/<repo>.git and hgweb /hg/<repo>, on 127.0.0.1
+    users:                     # who may push over HTTP (bcrypt htpasswd on the minion): secrets
+      alice: change-me
     repo: app
     branch: main
     checkout: /srv/saltext-chain   # the project checkout on the build server

@@ -1,0 +1,395 @@
+"""
+The source server's side of a push, on the build server's minion (issue 16): the spool of push
+records that the repositories' hooks write, forwarded to the master as this minion's own events;
+the branch heads the server holds (the master's poll check); the push users' htpasswd file.
+
+.. versionadded:: 0.4.0
+
+:depends: ``htpasswd`` (apache2-utils) on the minion for :py:func:`write_users`.
+
+The chain's source server (``formulas/chain/source.sls``) runs in a container beside this
+minion. Its hooks (git ``post-receive``, hg ``txnclose``) write one JSON file per pushed branch
+head into ``/srv/spool``, a bind mount of ``<cachedir>/saltext-chain/<source name>-spool``.
+:py:func:`forward` (scheduled every second by the formula) sends each record, oldest first, to
+the master with tag ``chain/push/source`` and moves it to ``sent/`` only when the master's
+request server answered: a master that is down leaves the file for the next pass (at least
+once; the master's queue dedups by ``delivery``).
+
+The master fires the event with the whole request load as its data: the record is
+``data["data"]`` and ``data["id"]`` is this minion's id, which the master's request channel
+checked against the minion's authenticated session (``salt/channel/server.py``:
+``payload["id"] != payload["load"]["id"]`` refuses a mismatch). That ``id`` is what the master
+trusts, never a value inside the record.
+"""
+
+import json
+import logging
+import os
+import re
+import socket
+import stat
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import salt.channel.client
+import salt.utils.data
+import salt.utils.network
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "chain_push"
+
+TAG = "chain/push/source"
+USER = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+REPO = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+ZERO = "0" * 40
+
+
+def __virtual__():
+    return __virtualname__
+
+
+# ---------------------------------------------------------------------------------------------
+# The spool (hooks write, forward sends)
+# ---------------------------------------------------------------------------------------------
+
+
+def _spool(spool):
+    """The spool directory: given, else ``<cachedir>/saltext-chain/<chain:source:name>-spool``."""
+    if spool:
+        return str(spool)
+    name = __salt__["config.get"]("chain:source:name", "") or "chain-source"
+    return os.path.join(__opts__["cachedir"], "saltext-chain", f"{name}-spool")
+
+
+def _pending_names(names):
+    """The record files among a spool's ``names``, oldest first (their names start with the
+    push time in nanoseconds); temporary files (``.*``) and everything else are left out."""
+    return sorted(n for n in names if n.endswith(".json") and not n.startswith("."))
+
+
+def _probe(master_uri):
+    """Fail fast when nothing listens on the master's request port (a stopped master refuses
+    the connection at once), instead of waiting for the request's timeout: the pass after the
+    master is back then comes within a second."""
+    parts = urllib.parse.urlsplit(master_uri)
+    with socket.create_connection((parts.hostname, parts.port or 4506), timeout=1):
+        pass
+
+
+def _send(record, timeout):
+    """Send ``record`` to the master's request server as this minion's ``_minion_event``.
+
+    Returns only when the master answered: its worker fired the event on the master's bus
+    before replying (``salt/master.py`` ``AESFuncs._minion_event``). Raises on a timeout or any
+    transport/authentication error (the master did not take it, or we cannot know)."""
+    opts = __opts__
+    if opts.get("file_client") == "local" and not opts.get("use_master_when_local"):
+        raise CommandExecutionError("masterless minion: no master to forward pushes to")
+    master_uri = opts.get("master_uri") or "tcp://{}:{}".format(
+        salt.utils.network.ip_bracket(opts["master_ip"] if "master_ip" in opts else "127.0.0.1"),
+        opts.get("master_port", 4506),
+    )
+    _probe(master_uri)
+    load = {"id": opts["id"], "tag": TAG, "data": record, "cmd": "_minion_event"}
+    with salt.channel.client.ReqChannel.factory(opts, master_uri=master_uri) as channel:
+        channel.send(load, tries=1, timeout=timeout)
+
+
+def _archive(directory, name, keep):
+    """Move a sent record to ``sent/`` and keep only the newest ``keep`` there."""
+    sent = os.path.join(directory, "sent")
+    os.makedirs(sent, mode=0o750, exist_ok=True)
+    try:
+        os.replace(os.path.join(directory, name), os.path.join(sent, name))
+    except FileNotFoundError:
+        return  # a concurrent pass (a forward by hand) moved it
+    old = _pending_names(os.listdir(sent))
+    for stale in old[: max(0, len(old) - keep)]:
+        try:
+            os.unlink(os.path.join(sent, stale))
+        except FileNotFoundError:
+            pass
+
+
+def _set_aside(directory, name, why):
+    """A record that cannot be sent (unreadable, not a record): moved to ``bad/``, logged."""
+    bad = os.path.join(directory, "bad")
+    os.makedirs(bad, mode=0o750, exist_ok=True)
+    os.replace(os.path.join(directory, name), os.path.join(bad, name))
+    log.error("chain_push: spool record %s set aside in %s: %s", name, bad, why)
+
+
+def _hook_errors(directory):
+    """Log what the hooks could not record (``hook-errors.log``) once, then move it to sent/."""
+    path = os.path.join(directory, "hook-errors.log")
+    if not os.path.exists(path):
+        return 0
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        lines = [line.strip() for line in fh if line.strip()]
+    for line in lines:
+        log.error("chain_push: a hook did not record a push: %s", line)
+    os.makedirs(os.path.join(directory, "sent"), mode=0o750, exist_ok=True)
+    os.replace(path, os.path.join(directory, "sent", f"hook-errors-{time.time_ns()}.log"))
+    return len(lines)
+
+
+def _read(path):
+    with open(path, encoding="utf-8") as fh:
+        record = json.load(fh)
+    if not isinstance(record, dict) or not record.get("delivery"):
+        raise ValueError("not a push record (no delivery)")
+    return record
+
+
+def forward(spool=None, timeout=5, keep=200):
+    """Send the spool's push records to the master, oldest first, each as this minion's event
+    ``chain/push/source``; a record leaves the spool (to ``sent/``, the newest ``keep`` kept)
+    only once the master answered. The first record the master does not take stops the pass
+    (order is kept): it and the rest wait for the next pass.
+
+    spool
+        The spool directory (default ``<cachedir>/saltext-chain/<chain:source:name>-spool``).
+    timeout
+        Seconds to wait for the master's answer per record.
+    keep
+        How many sent records ``sent/`` keeps.
+
+    Returns ``{"sent": [delivery, ...], "left": <records still in the spool>, "error": ...}``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt build1 chain_push.forward
+    """
+    directory = _spool(spool)
+    if not os.path.isdir(directory):
+        return {"sent": [], "left": 0, "error": None}
+    _hook_errors(directory)
+    names = _pending_names(os.listdir(directory))
+    sent, error = [], None
+    for name in names:
+        path = os.path.join(directory, name)
+        try:
+            record = _read(path)
+        except FileNotFoundError:
+            continue  # another pass took it
+        except (OSError, ValueError) as exc:
+            _set_aside(directory, name, exc)
+            continue
+        try:
+            _send(record, timeout)
+        except Exception as exc:  # pylint: disable=broad-except
+            error = f"the master did not take {name}: {exc.__class__.__name__}: {exc}"
+            log.warning("chain_push: %s (kept for the next pass)", error)
+            break
+        _archive(directory, name, keep)
+        sent.append(record["delivery"])
+        log.debug("chain_push: forwarded %s (%s)", name, record.get("after"))
+    left = len(_pending_names(os.listdir(directory)))
+    return {"sent": sent, "left": left, "error": error}
+
+
+# ---------------------------------------------------------------------------------------------
+# Branch heads on the source server (the master's poll check)
+# ---------------------------------------------------------------------------------------------
+
+
+def _parse_git_refs(body):
+    """``{branch: sha}`` of a smart HTTP ref advertisement (``info/refs?service=
+    git-upload-pack``, pkt-lines): ``refs/heads/*`` only."""
+    heads, pos = {}, 0
+    while pos + 4 <= len(body):
+        size = int(body[pos : pos + 4], 16)
+        if size == 0:
+            pos += 4
+            continue
+        line = body[pos + 4 : pos + size].split(b"\0")[0].decode("utf-8", "replace").strip()
+        pos += size
+        sha, _, ref = line.partition(" ")
+        if ref.startswith("refs/heads/") and re.fullmatch(r"[0-9a-f]{40}", sha):
+            heads[ref[len("refs/heads/") :]] = sha
+    return heads
+
+
+def _parse_hg_branchmap(body):
+    """``{branch: node}`` of hgweb's ``cmd=branchmap`` answer: per branch its newest head."""
+    heads = {}
+    for line in body.decode("utf-8", "replace").splitlines():
+        parts = line.split()
+        if len(parts) >= 2:
+            heads[urllib.parse.unquote(parts[0])] = parts[-1]
+    return heads
+
+
+def _base_url():
+    bind = __salt__["config.get"]("chain:source:bind", "") or "127.0.0.1"
+    port = __salt__["config.get"]("chain:source:http_port", "") or 9420
+    return f"http://{bind}:{port}"
+
+
+def heads(repo, vcs="git", url=None, timeout=10):
+    """The branch heads of a repository on the chain's source server, read through its HTTP
+    port (anonymously, as a clone would): ``{branch: commit}`` (git: ``refs/heads/*``; hg: the
+    newest head of each named branch).
+
+    repo
+        The repository's name on the server (``app``, ``app-hg``).
+    vcs
+        ``git`` or ``hg``.
+    url
+        The server's base URL (default ``http://<chain:source:bind>:<chain:source:http_port>``).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt build1 chain_push.heads app
+        salt build1 chain_push.heads app-hg vcs=hg
+    """
+    if not REPO.fullmatch(str(repo or "")):
+        raise SaltInvocationError(f"repo must be letters, digits, '.', '_' or '-', not {repo!r}")
+    base = (url or _base_url()).rstrip("/")
+    if vcs == "git":
+        target = f"{base}/git/{repo}.git/info/refs?service=git-upload-pack"
+    elif vcs == "hg":
+        target = f"{base}/hg/{repo}?cmd=branchmap"
+    else:
+        raise SaltInvocationError(f"vcs must be git or hg, not {vcs!r}")
+    try:
+        with urllib.request.urlopen(target, timeout=timeout) as resp:  # nosec: loopback
+            body = resp.read()
+    except (urllib.error.URLError, OSError) as exc:
+        raise CommandExecutionError(f"{target}: {exc}") from exc
+    return _parse_git_refs(body) if vcs == "git" else _parse_hg_branchmap(body)
+
+
+# ---------------------------------------------------------------------------------------------
+# The push users (pillar chain:source:users) as a bcrypt htpasswd file
+# ---------------------------------------------------------------------------------------------
+
+
+def _users():
+    """Pillar ``chain:source:users`` checked: ``{name: password}`` (no value is ever shown)."""
+    # __pillar__ itself: pillar.get answers a module with masked values ("**********", Salt
+    # 3008's salt.utils.secret) outside a template
+    users = salt.utils.data.traverse_dict_and_list(__pillar__, "chain:source:users", {}) or {}
+    if not isinstance(users, dict):
+        raise SaltInvocationError("pillar chain:source:users must be a map of name: password")
+    for name, password in users.items():
+        if not USER.fullmatch(str(name)):
+            raise SaltInvocationError(
+                f"chain:source:users: user names are letters, digits, '.', '_' or '-', not {name!r}"
+            )
+        if not isinstance(password, str) or not password or "\n" in password:
+            raise SaltInvocationError(
+                f"chain:source:users: the password of {name} must be a non-empty one-line string"
+            )
+    return {str(k): v for k, v in sorted(users.items())}
+
+
+def _htpasswd(args, password):
+    """``htpasswd ARGS`` with the password on stdin only; (exit code, stdout)."""
+    try:
+        res = subprocess.run(
+            ["htpasswd", *args],
+            input=password + "\n",
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise CommandExecutionError("htpasswd not found: install apache2-utils") from exc
+    return res.returncode, res.stdout
+
+
+def _plan(path, users):
+    """The htpasswd lines for ``users``: an entry of the file that still verifies is kept (a
+    bcrypt hash has a random salt: a re-apply must not rewrite it), others are made anew."""
+    current = {}
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                name, sep, _ = line.strip().partition(":")
+                if sep:
+                    current[name] = line.strip()
+    lines = []
+    for name, password in users.items():
+        if name in current and _htpasswd(["-vi", path, name], password)[0] == 0:
+            lines.append(current[name])
+            continue
+        code, out = _htpasswd(["-niB", "-C", "10", name], password)
+        if code != 0 or not out.strip().startswith(f"{name}:$2"):
+            raise CommandExecutionError(f"htpasswd could not hash the password of {name}")
+        lines.append(out.strip())
+    return lines, sorted(current)
+
+
+def _owned(path, gid, mode):
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    return st.st_uid == os.geteuid() and st.st_gid == gid and stat.S_IMODE(st.st_mode) == mode
+
+
+def users_current(path, gid=33):
+    """True when ``path`` holds exactly the pillar's push users (``chain:source:users``), each
+    entry verifying with its password, the file mode 0640 and its directory 0750, both group
+    ``gid`` (the web server's group in the source server's image: www-data, 33).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt build1 chain_push.users_current /srv/auth/htpasswd
+    """
+    users = _users()
+    if not (_owned(path, int(gid), 0o640) and _owned(os.path.dirname(path), int(gid), 0o750)):
+        return False
+    with open(path, encoding="utf-8") as fh:
+        names = sorted(line.split(":", 1)[0] for line in fh if ":" in line)
+    if names != sorted(users):
+        return False
+    return all(_htpasswd(["-vi", path, n], p)[0] == 0 for n, p in users.items())
+
+
+def write_users(path, gid=33):
+    """Write the push users of pillar ``chain:source:users`` (``{name: password}``) into the
+    htpasswd file ``path`` as bcrypt entries: mode 0640, its directory 0750, both group ``gid``,
+    replaced atomically (a read-only bind mount of the directory sees the new file). Entries that
+    still verify are kept. The passwords are read from pillar here, never passed as arguments:
+    no password (nor hash) is in an sls, a state return or a log.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt build1 chain_push.write_users /srv/auth/htpasswd
+    """
+    users, gid = _users(), int(gid)
+    directory = os.path.dirname(path)
+    os.makedirs(directory, mode=0o750, exist_ok=True)
+    os.chown(directory, -1, gid)
+    os.chmod(directory, 0o750)
+    lines, before = _plan(path, users)
+    tmp = f"{path}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("".join(f"{line}\n" for line in lines))
+    os.chown(tmp, -1, gid)
+    os.chmod(tmp, 0o640)
+    os.replace(tmp, path)
+    removed = sorted(set(before) - set(users))
+    return {
+        "result": True,
+        "comment": f"{path}: {len(users)} push user(s)"
+        + (f", removed {', '.join(removed)}" if removed else ""),
+        "users": sorted(users),
+    }
