@@ -1,6 +1,8 @@
 """The push checks: every refusal has one reason, and the accepted shapes give the record."""
 
 import json
+import shutil
+import subprocess
 
 import pytest
 from saltext.chain.utils import chain_push_verify as verify
@@ -142,6 +144,8 @@ def test_no_source_minion_configured_refuses_every_minion():
         ("main", True),
         ("feature/x-1.2", True),
         ("weird{'}", True),
+        ("inject-'\"}{{7+7}}", True),
+        ("a#b$c!", True),
         ("", False),
         ("-x", False),
         ("a..b", False),
@@ -168,6 +172,11 @@ def test_no_source_minion_configured_refuses_every_minion():
 )
 def test_branch_names_follow_check_ref_format(name, ok):
     assert verify.valid_branch(name) is ok
+    if len(name) <= 200 and "\n" not in name and name != "@" and shutil.which("git"):
+        # the same answer as git itself (not for a newline: no such argument; nor "@": git
+        # reads it as HEAD, and `git branch @` refuses it)
+        res = subprocess.run(["git", "check-ref-format", "--branch", name], capture_output=True)
+        assert (res.returncode == 0) is ok
 
 
 WEBHOOK_REFUSALS = [
