@@ -87,18 +87,27 @@ def _fire(tag, data):
         log.warning("chain_push: could not fire %s: %s", tag, err)
 
 
-def _webhook_key(conf):
-    """The HMAC key from the master's own pillar (cached ``KEY_TTL`` s; never logged)."""
-    path = conf["webhook"]["key_pillar"]
+def _master_pillar_value(path):
+    """A value of the master's own pillar (cached ``KEY_TTL`` s; a key: never logged)."""
     cached = _KEYS.get(path)
     if cached and time.monotonic() - cached[1] < KEY_TTL:
         return cached[0]
     minion_id = __opts__["id"]
     pillar = salt.pillar.Pillar(__opts__, {"id": minion_id}, minion_id, "base").compile_pillar()
-    key = salt.utils.data.traverse_dict_and_list(pillar, path, None, delimiter=":")
-    key = str(key) if key not in (None, "") else None
-    _KEYS[path] = (key, time.monotonic())
-    return key
+    value = salt.utils.data.traverse_dict_and_list(pillar, path, None, delimiter=":")
+    value = str(value) if value not in (None, "") else None
+    _KEYS[path] = (value, time.monotonic())
+    return value
+
+
+def _webhook_key(conf):
+    """The webhook's HMAC key (``webhook:key_pillar`` in the master's pillar)."""
+    return _master_pillar_value(conf["webhook"]["key_pillar"])
+
+
+def _source_key(conf):
+    """The source records' HMAC key (``source_key_pillar``), or None: records are unsigned."""
+    return _master_pillar_value(conf["source_key_pillar"]) if conf["source_key_pillar"] else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -109,7 +118,7 @@ def _webhook_key(conf):
 def _verified(tag, data, conf):
     """``(record, source)`` or :class:`chain_push_verify.Refused`."""
     if tag == verify.SOURCE_TAG:
-        return verify.verify_minion_event(data, conf), "minion"
+        return verify.verify_minion_event(data, conf, _source_key(conf)), "minion"
     if tag == verify.WEBHOOK_TAG:
         record = verify.verify_webhook(data, conf, _webhook_key(conf))
         if queue_db.seen(_db(), record["delivery"]):

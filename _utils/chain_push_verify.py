@@ -32,6 +32,7 @@ STYLES = {
     "github": ("x-hub-signature-256", "x-github-delivery", "x-github-event"),
     "gitea": ("x-gitea-signature", "x-gitea-delivery", "x-gitea-event"),
 }
+SOURCE_KEY_PILLAR = "chain:push:source_key"
 DEFAULTS = {
     "source_minion": None,
     "deploy_branch": "main",
@@ -39,6 +40,7 @@ DEFAULTS = {
     "repos": {},
     "orchestrate": "chain",
     "poll_interval": 60,
+    "source_key_pillar": SOURCE_KEY_PILLAR,
 }
 WEBHOOK_DEFAULTS = {"max_body": 1048576, "key_pillar": "chain:push:webhook_key"}
 
@@ -148,16 +150,32 @@ def check_record(record, conf, source):
     }
 
 
-def verify_minion_event(data, conf):
+def record_signature(record, key):
+    """HMAC-SHA256 (hex) of a push record without its ``sig``, as canonical JSON (sorted
+    keys, no spaces): what the source minion's forwarder puts in ``sig``."""
+    body = {k: v for k, v in record.items() if k != "sig"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hmac.new(key.encode(), text.encode(), hashlib.sha256).hexdigest()
+
+
+def verify_minion_event(data, conf, key=None):
     """A ``chain/push/source`` event's data (``{"id": <minion>, "data": <record>, ...}``, as
     Salt's master fires a minion's event) -> the record. Refused unless ``id`` is the source
-    minion."""
+    minion and, when the master has a source ``key``, the record's ``sig`` is
+    :func:`record_signature` with it: Salt's batched event form (a minion's ``events`` list,
+    e.g. ``event.fire_master`` with ``preload``) fires data the minion wrote, ``id`` included,
+    so only a secret tells the source minion's records apart."""
     if not isinstance(data, dict):
         raise Refused("malformed", "the event data is not a mapping")
     minion = data.get("id")
     if not conf.get("source_minion") or minion != conf["source_minion"]:
         raise Refused("not the source", f"minion {_text(minion, 80)!r} is not the source minion")
     record = data.get("data")
+    if key:
+        sig = record.get("sig") if isinstance(record, dict) else None
+        wanted = record_signature(record, key) if isinstance(record, dict) else ""
+        if not isinstance(sig, str) or not hmac.compare_digest(wanted.encode(), sig.encode()):
+            raise Refused("bad signature", "the record's sig does not match the source key")
     return check_record(record, conf, minion)
 
 

@@ -127,9 +127,9 @@ def chain_registry():
 
 
 @pytest.fixture(scope="package")
-def webhook_key():
-    """The push webhook's HMAC key: only the master's own pillar holds it."""
-    return push.webhook_key()
+def push_keys():
+    """The push webhook's and the source records' HMAC keys: the master's own pillar."""
+    return push.keys()
 
 
 @pytest.fixture(scope="package")
@@ -139,7 +139,7 @@ def secret_pillar(
     jenkins_emulator,
     controller_settings,
     chain_registry,
-    webhook_key,
+    push_keys,
 ):
     """Pillar that holds secrets or this run's names is written at run time, never committed."""
     root = tmp_path_factory.mktemp("pillar")
@@ -163,9 +163,7 @@ def secret_pillar(
             }
         )
     )
-    (root / "push_master.sls").write_text(
-        yaml.safe_dump({"chain": {"push": {"webhook_key": webhook_key}}})
-    )
+    (root / "push_master.sls").write_text(yaml.safe_dump({"chain": {"push": push_keys}}))
     for minion in MINION_ENGINES:
         (root / f"{minion}.sls").write_text(
             yaml.safe_dump({"demo": {"containers": demo_containers(minion)}})

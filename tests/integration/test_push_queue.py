@@ -85,8 +85,8 @@ def wait_events(master, tag, count, after, timeout=30):
     raise AssertionError(f"{tag}: fewer than {count} events")
 
 
-def test_a_signed_delivery_runs_once_and_bad_ones_run_nothing(master, pushq, webhook_key):
-    port, key = pushq["port"], webhook_key
+def test_a_signed_delivery_runs_once_and_bad_ones_run_nothing(master, pushq, push_keys):
+    port, key = pushq["port"], push_keys["webhook_key"]
     commit, delivery = sha(), secrets.token_hex(8)
     offset, started = log_offset(pushq), time.time()
     assert push.post(port, push.payload(commit), key, delivery) == 200
@@ -130,18 +130,18 @@ def test_a_signed_delivery_runs_once_and_bad_ones_run_nothing(master, pushq, web
 INJECT = "ok\n  local.cmd.run:\n    - tgt: '*'\n    - arg: [touch /tmp/injected]\n{{ 7*7 }}"
 
 
-def test_crafted_messages_and_branch_names_inject_nothing(master, pushq, webhook_key):
+def test_crafted_messages_and_branch_names_inject_nothing(master, pushq, push_keys):
     port, started = pushq["port"], time.time()
     commit = sha()
     branch = "inject-'\"}{{7+7}}"
     body = push.payload(commit, branch=branch, message=INJECT)
-    assert push.post(port, body, webhook_key) == 200
+    assert push.post(port, body, push_keys["webhook_key"]) == 200
     [done] = wait_final(pushq, commit=commit)
     assert done["state"] == "built" and done["branch"] == branch
     assert done["message"] == "ok"
     newline_branch = "inject\n  local.cmd.run:\n    - tgt: '*'"
     body = push.payload(sha(), branch=newline_branch, message=INJECT)
-    assert push.post(port, body, webhook_key) == 200
+    assert push.post(port, body, push_keys["webhook_key"]) == 200
     [refused] = wait_events(master, "chain/push/refused", 1, started)
     assert refused.data["reason"].startswith("malformed: branch")
     time.sleep(1)
@@ -153,8 +153,10 @@ def test_crafted_messages_and_branch_names_inject_nothing(master, pushq, webhook
     assert [r[1:] for r in ran(pushq) if r[1] == commit] == [(commit, "False")]
 
 
-def record(commit, branch="feature/minion", pushed_at=None):
-    return {
+def record(commit, branch="feature/minion", pushed_at=None, key=None):
+    """A push record as the source server's hook writes it; signed with ``key`` as the source
+    minion's forwarder signs it (``sig``)."""
+    rec = {
         "delivery": secrets.token_hex(16),
         "vcs": "git",
         "repo": push.REPO_NAME,
@@ -168,30 +170,36 @@ def record(commit, branch="feature/minion", pushed_at=None):
         "author": "Bob",
         "pushed_at": pushed_at or time.time(),
     }
+    if key:
+        rec["sig"] = verify.record_signature(rec, key)
+    return rec
 
 
-def test_only_the_source_minions_events_count(master, pushq, salt_cli, web1):
-    started = time.time()
-    good, forged = record(sha()), record(sha())
-    ret = salt_cli.run(
-        "event.fire_master", json.dumps(good), "chain/push/source", minion_tgt="build1"
-    )
+def fire_master(salt_cli, minion, data, tag="chain/push/source", *args):
+    ret = salt_cli.run("event.fire_master", json.dumps(data), tag, *args, minion_tgt=minion)
     assert ret.returncode == 0, ret
-    ret = salt_cli.run(
-        "event.fire_master", json.dumps(forged), "chain/push/source", minion_tgt="web1"
-    )
-    assert ret.returncode == 0, ret
+
+
+def test_only_the_source_minions_events_count(master, pushq, salt_cli, web1, push_keys):
+    started, key = time.time(), push_keys["source_key"]
+    good, other, forged = record(sha(), key=key), record(sha(), key=key), record(sha())
+    fire_master(salt_cli, "build1", good)
+    # web1 sends a signed record under its own id: not the source
+    fire_master(salt_cli, "web1", other)
+    # web1 claims build1's id through Salt's batched event form (the data is the minion's
+    # own, "id" included): only the signature tells it apart
+    batch = {"events": [{"tag": "chain/push/source", "data": {"id": "build1", "data": forged}}]}
+    fire_master(salt_cli, "web1", {}, "web1/batch", f"preload={json.dumps(batch)}")
     [done] = wait_final(pushq, commit=good["after"])
     assert done["state"] == "built" and done["delivery"] == good["delivery"]
-    [refused] = wait_events(master, "chain/push/refused", 1, started)
-    assert refused.data["source"] == "web1"
-    assert refused.data["reason"].startswith("not the source")
-    assert pushes(pushq, commit=forged["after"]) == []
+    refused = wait_events(master, "chain/push/refused", 2, started)
+    assert sorted((e.data["source"], e.data["reason"].split(":")[0]) for e in refused) == [
+        ("build1", "bad signature"),
+        ("web1", "not the source"),
+    ]
+    assert pushes(pushq, commit=other["after"]) == pushes(pushq, commit=forged["after"]) == []
     # the source minion sends the same record again (at least once): nothing to do
-    ret = salt_cli.run(
-        "event.fire_master", json.dumps(good), "chain/push/source", minion_tgt="build1"
-    )
-    assert ret.returncode == 0, ret
+    fire_master(salt_cli, "build1", good)
     wait_events(master, "chain/push/duplicate", 1, started)
     assert len(pushes(pushq, commit=good["after"])) == 1
     assert len([r for r in ran(pushq) if r[1] == good["after"]]) == 1
@@ -206,13 +214,13 @@ def fire_as_source(master, records):
             bus.fire_event({"id": "build1", "data": rec}, "chain/push/source")
 
 
-def test_a_burst_of_50_pushes_ends_with_the_last_commit(master, pushq):
+def test_a_burst_of_50_pushes_ends_with_the_last_commit(master, pushq, push_keys):
     branch = f"feature/burst-{secrets.token_hex(3)}"
     commits = [sha() for _ in range(50)]
     started = time.monotonic()
     records = []
     for commit in commits:
-        records.append(record(commit, branch=branch))
+        records.append(record(commit, branch=branch, key=push_keys["source_key"]))
         time.sleep(0.01)
     fire_as_source(master, records)
     sent = time.monotonic() - started
@@ -231,10 +239,12 @@ def test_a_burst_of_50_pushes_ends_with_the_last_commit(master, pushq):
     print(f"\nburst: 50 pushes sent in {sent:.2f} s -> {len(runs)} runs, last commit ran last")
 
 
-def test_a_run_cut_by_a_restart_and_a_push_queued_while_down_run_after_it(master, pushq, salt_cli):
+def test_a_run_cut_by_a_restart_and_a_push_queued_while_down_run_after_it(
+    master, pushq, salt_cli, push_keys
+):
     started = time.time()
     slow = "5107" + sha()[4:]  # the orchestrate sleeps 8 s on it
-    fire_as_source(master, [record(slow, branch="feature/restart")])
+    fire_as_source(master, [record(slow, branch="feature/restart", key=push_keys["source_key"])])
     [start] = wait_events(master, "chain/run/*/start", 1, started)
     assert start.data["commit"] == slow
     master.terminate()

@@ -48,8 +48,9 @@ def master_overrides():
     }
 
 
-def webhook_key():
-    return secrets.token_hex(16)
+def keys():
+    """``{webhook_key, source_key}``: fresh per run, written to the master's pillar only."""
+    return {"webhook_key": secrets.token_hex(16), "source_key": secrets.token_hex(16)}
 
 
 def payload(after, branch="main", message="a change", before="0" * 40, repo=REPO_NAME):

@@ -55,6 +55,7 @@ def bus(monkeypatch):
     monkeypatch.setattr(chain_push, "_fire", lambda tag, data: events.append((tag, data)))
     monkeypatch.setattr(chain_push, "_StageRecorder", Recorder)
     monkeypatch.setattr(chain_push, "_webhook_key", lambda conf: KEY)
+    monkeypatch.setattr(chain_push, "_source_key", lambda conf: None)
     return events
 
 
@@ -256,3 +257,22 @@ def test_control_a_reaction_that_renders_a_value_is_injectable(tmp_path):
         data={"m": "x\ninjected:\n  local.cmd.run:\n    - tgt: '*'"},
     )
     assert "injected" in high
+
+
+def test_check_queues_the_heads_that_differ_from_the_queue(bus, orchestrate, monkeypatch):
+    chain_push.receive(minion_event(1), background=False)  # main ran commit 1
+    heads = {
+        "app": {"main": f"{1:040x}", "feature/y": f"{7:040x}", "bad..name": f"{8:040x}"},
+        "unknown": {"main": f"{9:040x}"},
+    }
+    monkeypatch.setattr(chain_push, "_source_heads", lambda conf, timeout: heads)
+    ret = chain_push.check()
+    assert [(q["branch"], q["commit"]) for q in ret["queued"]] == [("feature/y", f"{7:040x}")]
+    assert len(ret["skipped"]) == 2 and all(
+        "malformed" in s or "not allowed" in s for s in ret["skipped"]
+    )
+    assert ret["drain"]["app"]["runs"][0]["result"] == "built"
+    assert [p for p in chain_push.queue() if p["branch"] == "feature/y"][0]["pusher"] == "poll"
+    # nothing differs any more: nothing queued, nothing run
+    again = chain_push.check()
+    assert again == {"queued": [], "skipped": again["skipped"]} and len(orchestrate) == 2

@@ -290,4 +290,27 @@ def test_settings_defaults():
     assert conf["repos"]["app-hg"]["deploy_branch"] == "default"
     assert conf["repos"]["app-hg"]["orchestrate"] == "t"
     assert conf["webhook"] == {"max_body": 1048576, "key_pillar": "chain:push:webhook_key"}
+    assert conf["source_key_pillar"] == "chain:push:source_key"
     assert verify.settings({"branches": "main"})["branches"] == ["main"]
+
+
+def test_with_a_source_key_a_record_must_carry_its_signature():
+    """Salt fires a minion's batched events with data the minion wrote, ``id`` included: with
+    a source key, a record from "build1" counts only with the right ``sig``."""
+    rec = record()
+    signed = dict(rec, sig=verify.record_signature(rec, KEY))
+    got = verify.verify_minion_event(minion_event(signed), CONF, KEY)
+    assert "sig" not in got and got["after"] == SHA_B
+    for bad in (rec, dict(rec, sig="0" * 64), dict(signed, after=SHA_A), dict(rec, sig=None)):
+        with pytest.raises(verify.Refused) as err:
+            verify.verify_minion_event(minion_event(bad), CONF, KEY)
+        assert err.value.reason == "bad signature"
+    wrong_key = dict(rec, sig=verify.record_signature(rec, "other"))
+    with pytest.raises(verify.Refused, match="bad signature"):
+        verify.verify_minion_event(minion_event(wrong_key), CONF, KEY)
+    # the id is checked first: another minion's signed record is still not the source's
+    with pytest.raises(verify.Refused, match="not the source"):
+        verify.verify_minion_event(minion_event(signed, "web1"), CONF, KEY)
+    # no key on the master: records are not signed (the id alone decides)
+    assert verify.verify_minion_event(minion_event(rec), CONF, None)["after"] == SHA_B
+    assert verify.record_signature(rec, KEY) == verify.record_signature(dict(rec, sig="x"), KEY)
