@@ -245,8 +245,12 @@ def test_a_run_cut_by_a_restart_and_a_push_queued_while_down_run_after_it(
     started = time.time()
     slow = "5107" + sha()[4:]  # the orchestrate sleeps 8 s on it
     fire_as_source(master, [record(slow, branch="feature/restart", key=push_keys["source_key"])])
-    [start] = wait_events(master, "chain/run/*/start", 1, started)
-    assert start.data["commit"] == slow
+    deadline = time.monotonic() + 30
+    while not [p for p in pushes(pushq, commit=slow) if p["state"] == "running"]:
+        assert time.monotonic() < deadline, pushes(pushq, commit=slow)
+        time.sleep(0.1)
+    starts = wait_events(master, "chain/run/*/start", 1, started)
+    assert slow in [e.data["commit"] for e in starts]
     master.terminate()
     # while the master is down, a push reaches the queue (as the ingest path would once the
     # master is back) - written with the queue's own functions
