@@ -616,3 +616,17 @@ def inventory(tgt="*", out_format="json", tgt_type="glob"):
     engines = {m: chain_status_text.engine_of(g) for m, g in (grains or {}).items()}
     rows = chain_status_text.inventory_rows(ret, engines)
     return rows if out_format == "json" else chain_status_text.inventory_csv(rows)
+
+
+def replay(push, wait=True):
+    """
+    Run a push of the push queue again by hand (``chain_push.replay``): a new push of the
+    same repository, branch and commit, run even when that commit is what runs now.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run chain.replay 42
+    """
+    return __salt__["chain_push.replay"](push, wait=wait)

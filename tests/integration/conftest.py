@@ -16,7 +16,7 @@ import yaml
 
 from saltext.chain.emulator import testing
 from tests.conftest import REPO
-from tests.support import engines
+from tests.support import engines, push
 
 MINION_ENGINES = {"build1": "engine1", "web1": "engine2"}
 
@@ -127,8 +127,19 @@ def chain_registry():
 
 
 @pytest.fixture(scope="package")
+def push_keys():
+    """The push webhook's and the source records' HMAC keys: the master's own pillar."""
+    return push.keys()
+
+
+@pytest.fixture(scope="package")
 def secret_pillar(
-    tmp_path_factory, registry_credentials, jenkins_emulator, controller_settings, chain_registry
+    tmp_path_factory,
+    registry_credentials,
+    jenkins_emulator,
+    controller_settings,
+    chain_registry,
+    push_keys,
 ):
     """Pillar that holds secrets or this run's names is written at run time, never committed."""
     root = tmp_path_factory.mktemp("pillar")
@@ -152,6 +163,7 @@ def secret_pillar(
             }
         )
     )
+    (root / "push_master.sls").write_text(yaml.safe_dump({"chain": {"push": push_keys}}))
     for minion in MINION_ENGINES:
         (root / f"{minion}.sls").write_text(
             yaml.safe_dump({"demo": {"containers": demo_containers(minion)}})
@@ -169,6 +181,7 @@ def master(salt_factories, ext_tree, docker_engines, secret_pillar):
             "pillar_roots": {"base": [str(here / "pillar"), str(secret_pillar)]},
             "interface": "127.0.0.1",
             "open_mode": False,
+            **push.master_overrides(),  # reactor, chain:push, salt-api, drain schedule
         },
     )
     with factory.started():
@@ -186,6 +199,14 @@ def _minion(master, minion_id):
             },
         },
     )
+
+
+@pytest.fixture(scope="package")
+def salt_api(master):
+    """salt-api (rest_cherrypy) of the master: the push webhook's way in."""
+    factory = master.salt_api_daemon()
+    with factory.started():
+        yield factory
 
 
 @pytest.fixture(scope="package")

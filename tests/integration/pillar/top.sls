@@ -5,3 +5,5 @@ base:
     - build1
   'web1':
     - web1
+  'master-chain':
+    - push_master

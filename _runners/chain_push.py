@@ -1,0 +1,533 @@
+"""
+From a push to a chain run, on the master: verify, refuse or queue, then run the queue.
+
+.. versionadded:: 0.3.0
+
+The reactor hands every ``chain/push/source`` event (the source server's minion) and every
+``salt/netapi/hook/chain/push`` event (a forge, through salt-api) to :func:`receive` as data;
+it checks the event (:mod:`chain_push_verify`), records the push once in the durable queue
+(:mod:`chain_push_queue`, sqlite in ``<cachedir>/saltext-chain/push-queue.sqlite``) and starts
+:func:`drain`, the worker: one per app (a lease in the queue), newest push per branch first, each
+run a ``state.orchestrate`` of the chain with pillar ``chain:{ref, run_id, deploy, vcs, repo}``.
+:func:`check` (a master schedule) asks the source server for its branch heads and queues what
+was missed. Events: ``chain/push/accepted|refused|duplicate``, ``chain/run/<id>/start|done``.
+
+:configuration: The master config (see ``docs/push.md``):
+
+    .. code-block:: yaml
+
+        chain:
+          push:
+            source_minion: build1
+            deploy_branch: main
+            branches: ["*"]
+            repos:
+              app: {app: app, vcs: git}
+              app-hg: {app: app, vcs: hg}      # deploy branch "default"
+            orchestrate: chain                 # per repo: repos:<repo>:orchestrate
+            webhook: {max_body: 1048576, key_pillar: chain:push:webhook_key}
+            poll_interval: 60
+"""
+
+import base64
+import contextvars
+import hashlib
+import json
+import logging
+import threading
+import time
+
+import salt.client
+import salt.pillar
+import salt.utils.data
+import salt.utils.event
+from salt.exceptions import SaltInvocationError
+
+try:
+    from saltext.chain.utils import chain_errors, chain_push_queue, chain_push_verify
+except ImportError as _exc:  # synced into the master's extmods/utils (file_roots deployment)
+    if not str(_exc.name).startswith("saltext"):
+        raise  # a real import error inside the util, not a missing package
+    import chain_errors
+    import chain_push_queue
+    import chain_push_verify
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "chain_push"
+queue_db = chain_push_queue
+verify = chain_push_verify
+_KEYS = {}
+KEY_TTL = 30.0
+HEARTBEAT = 10.0
+
+
+def __virtual__():
+    return __virtualname__
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration, the queue's file, events
+# ---------------------------------------------------------------------------------------------
+
+
+def _settings():
+    return verify.settings((__opts__.get("chain") or {}).get("push"))
+
+
+def _db():
+    return queue_db.path_in(__opts__["cachedir"])
+
+
+def _fire(tag, data):
+    try:
+        with salt.utils.event.get_master_event(__opts__, __opts__["sock_dir"], listen=False) as bus:
+            bus.fire_event(data, tag)
+    except Exception as err:  # noqa: BLE001 - an event never breaks a run
+        log.warning("chain_push: could not fire %s: %s", tag, err)
+
+
+def _master_pillar_value(path):
+    """A value of the master's own pillar (cached ``KEY_TTL`` s; a key: never logged)."""
+    cached = _KEYS.get(path)
+    if cached and time.monotonic() - cached[1] < KEY_TTL:
+        return cached[0]
+    minion_id = __opts__["id"]
+    pillar = salt.pillar.Pillar(__opts__, {"id": minion_id}, minion_id, "base").compile_pillar()
+    value = salt.utils.data.traverse_dict_and_list(pillar, path, None, delimiter=":")
+    value = str(value) if value not in (None, "") else None
+    _KEYS[path] = (value, time.monotonic())
+    return value
+
+
+def _webhook_key(conf):
+    """The webhook's HMAC key (``webhook:key_pillar`` in the master's pillar)."""
+    return _master_pillar_value(conf["webhook"]["key_pillar"])
+
+
+def _source_key(conf):
+    """The source records' HMAC key (``source_key_pillar``), or None: records are unsigned."""
+    return _master_pillar_value(conf["source_key_pillar"]) if conf["source_key_pillar"] else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Receiving
+# ---------------------------------------------------------------------------------------------
+
+
+def _verified(tag, data, conf):
+    """``(record, source)`` or :class:`chain_push_verify.Refused`."""
+    if tag == verify.SOURCE_TAG:
+        return verify.verify_minion_event(data, conf, _source_key(conf)), "minion"
+    if tag == verify.WEBHOOK_TAG:
+        record = verify.verify_webhook(data, conf, _webhook_key(conf))
+        if queue_db.seen(_db(), record["delivery"]):
+            raise verify.Refused("replayed", f"delivery {record['delivery']} was seen before")
+        return record, "webhook"
+    raise verify.Refused("malformed", f"tag {str(tag)[:80]!r} is not a push tag")
+
+
+def _refuse(err, tag, data):
+    source = "webhook"
+    if tag != verify.WEBHOOK_TAG:
+        source = str((data or {}).get("id") if isinstance(data, dict) else None)[:80]
+    event = {"reason": str(err), "source": source}
+    headers = (data or {}).get("headers") if isinstance(data, dict) else None
+    for name, value in (headers or {}).items() if isinstance(headers, dict) else ():
+        if name.lower() in ("x-github-delivery", "x-gitea-delivery") and isinstance(value, str):
+            if verify.DELIVERY.match(value):
+                event["delivery"] = value
+    log.warning("chain_push: refused a push from %s: %s", source, err)
+    _fire("chain/push/refused", event)
+    return {"result": False, "refused": err.reason, "comment": str(err)}
+
+
+def _event_of(event):
+    """The reaction's ``event``: a mapping, JSON, or base64 of JSON (the reactor files')."""
+    if isinstance(event, str):
+        text = event.strip()
+        try:
+            if not text.startswith("{"):
+                text = base64.b64decode(text, validate=True).decode()
+            event = json.loads(text)
+        except (ValueError, UnicodeDecodeError):
+            event = None
+    return event if isinstance(event, dict) else {}
+
+
+def receive(event, background=True):
+    """
+    Check one push event and queue it (the reactor calls this; ``event`` is ``{tag, data}``,
+    as a mapping, JSON, or base64 of JSON as the reactor files pass it).
+    A refusal is logged once at WARNING with its reason and fired as ``chain/push/refused``;
+    nothing is queued. An accepted push is fired as ``chain/push/accepted``, then the worker
+    (:func:`drain`) starts: in a thread of this process when ``background`` (the default: the
+    answer comes back at once), else before returning.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run chain_push.receive event='{"tag": "chain/push/source", "data": {...}}'
+    """
+    event = _event_of(event)
+    tag, data = event.get("tag"), event.get("data")
+    conf = _settings()
+    try:
+        record, kind = _verified(tag, data, conf)
+    except verify.Refused as err:
+        return _refuse(err, tag, data)
+    got = queue_db.enqueue(_db(), record)
+    if got["duplicate"] and kind == "webhook":
+        return _refuse(verify.Refused("replayed", "the delivery was seen before"), tag, data)
+    if got["duplicate"]:
+        log.info("chain_push: delivery %s again: nothing to do", record["delivery"])
+        _fire("chain/push/duplicate", {"push": got["push"], "delivery": record["delivery"]})
+        return {"result": True, "push": got["push"], "comment": "nothing to do (duplicate)"}
+    _fire(
+        "chain/push/accepted",
+        {
+            "push": got["push"],
+            "delivery": record["delivery"],
+            "repo": record["repo"],
+            "branch": record["branch"],
+            "commit": record["after"],
+            "pusher": record["pusher"],
+            "via": record["via"],
+        },
+    )
+    ret = {"result": True, "push": got["push"], "state": got["state"]}
+    if chain_errors.as_bool(background, "background"):
+        _in_background(record["app"])
+        return dict(ret, comment=f"queued push {got['push']}; the worker runs it")
+    return dict(ret, drain=drain(record["app"]))
+
+
+def _in_background(app):
+    """Run :func:`drain` in a thread that keeps this loader's context (``__opts__`` ...)."""
+    ctx = contextvars.copy_context()
+    thread = threading.Thread(
+        target=ctx.run, args=(_drain_logged, app), name=f"chain-push-{app}", daemon=True
+    )
+    thread.start()
+
+
+def _drain_logged(app):
+    try:
+        drain(app)
+    except Exception:  # noqa: BLE001 - a thread has no caller to report to
+        log.exception("chain_push: the worker of %s stopped", app)
+
+
+# ---------------------------------------------------------------------------------------------
+# The worker
+# ---------------------------------------------------------------------------------------------
+
+
+class _Heartbeat(threading.Thread):
+    """Renews the app's lease every ``HEARTBEAT`` s while the worker runs."""
+
+    def __init__(self, db, app, holder):
+        super().__init__(name=f"chain-push-heartbeat-{app}", daemon=True)
+        self.db, self.app, self.holder = db, app, holder
+        self.done = threading.Event()
+
+    def run(self):
+        while not self.done.wait(HEARTBEAT):
+            try:
+                queue_db.heartbeat(self.db, self.app, self.holder)
+            except Exception as err:  # noqa: BLE001
+                log.warning("chain_push: heartbeat of %s: %s", self.app, err)
+
+
+class _StageRecorder(threading.Thread):
+    """Records a run's ``chain/run/<id>/stage/<stage>/start|done`` events from the master bus
+    into the queue while the run's orchestrate fires them."""
+
+    def __init__(self, opts, db, rid):
+        super().__init__(name=f"chain-push-stages-{rid}", daemon=True)
+        self.opts, self.db, self.rid = opts, db, rid
+        self.prefix = f"chain/run/{rid}/stage/"
+        self.ready, self.done = threading.Event(), threading.Event()
+
+    def run(self):
+        try:
+            with salt.utils.event.get_master_event(
+                self.opts, self.opts["sock_dir"], listen=True
+            ) as bus:
+                self.ready.set()
+                quiet_since = None
+                while True:
+                    ev = bus.get_event(wait=0.2, tag=self.prefix, full=True)
+                    if ev:
+                        self._record(ev)
+                        quiet_since = None
+                    elif self.done.is_set():
+                        quiet_since = quiet_since or time.monotonic()
+                        if time.monotonic() - quiet_since > 0.5:
+                            return
+        except Exception as err:  # noqa: BLE001 - stages are progress, not the run
+            log.warning("chain_push: stage events of %s not recorded: %s", self.rid, err)
+        finally:
+            self.ready.set()
+
+    def _record(self, ev):
+        parts = ev["tag"][len(self.prefix) :].split("/")
+        data = ev.get("data") or {}
+        if len(parts) != 2 or parts[1] not in ("start", "done"):
+            return
+        comment = str(data.get("comment") or "").splitlines()
+        queue_db.record_stage(
+            self.db,
+            self.rid,
+            parts[0][:40],
+            parts[1],
+            data.get("at") or time.time(),
+            data.get("result"),
+            comment[0][:300] if comment else None,
+        )
+
+
+def _failure(running):
+    """``(failure, console_tail)`` of an orchestrate's return: the first failing state's
+    comment (not a "requisite failed"), its first line and its last 40 lines."""
+    if not isinstance(running, dict):
+        text = "; ".join(str(x) for x in running) if isinstance(running, list) else str(running)
+        return text.splitlines()[0][:500] if text else "the orchestrate failed", text[-4000:]
+    failed = sorted(
+        (s for s in running.values() if isinstance(s, dict) and s.get("result") is False),
+        key=lambda s: s.get("__run_num__", 0),
+    )
+    real = [s for s in failed if "requisite failed" not in str(s.get("comment"))] or failed
+    if not real:
+        return "the orchestrate failed", None
+    state = real[0]
+    comment = str(state.get("comment") or "")
+    name = state.get("__id__") or state.get("name") or "a state"
+    first = comment.splitlines()[0] if comment else "failed"
+    return f"{name}: {first}"[:500], "\n".join(comment.splitlines()[-40:]) or None
+
+
+def _orchestrate(conf, claim):
+    """Run the repository's orchestrate for a claimed push: ``(state, failure, tail)``."""
+    pillar = {
+        "chain": {
+            "ref": claim["commit"],
+            "run_id": claim["run_id"],
+            "deploy": bool(claim["deploy"]),
+            "vcs": claim["vcs"],
+            "repo": claim["repo"],
+        }
+    }
+    sls = conf["repos"].get(claim["repo"], {}).get("orchestrate") or conf["orchestrate"]
+    try:
+        ret = __salt__["state.orchestrate"](sls, saltenv="base", pillar=pillar)
+    except Exception as err:  # noqa: BLE001 - a run that raises is a failed run
+        log.exception("chain_push: run %s raised", claim["run_id"])
+        return "failed", f"the orchestrate raised: {err}"[:500], None
+    if isinstance(ret, dict) and ret.get("retcode") == 0:
+        return ("deployed" if claim["deploy"] else "built"), None, None
+    data = (ret or {}).get("data") if isinstance(ret, dict) else ret
+    running = next(iter(data.values()), data) if isinstance(data, dict) and data else data
+    failure, tail = _failure(running)
+    return "failed", failure, tail
+
+
+def _run(conf, claim):
+    """One claimed run: events, the no-op check, the orchestrate, its result."""
+    db, rid, started = _db(), claim["run_id"], time.time()
+    _fire(
+        f"chain/run/{rid}/start",
+        {
+            k: claim[k]
+            for k in ("app", "repo", "branch", "commit", "deploy", "pushes", "superseded")
+        },
+    )
+    forced = bool((claim.get("push") or {}).get("replay"))
+    if (
+        not forced
+        and queue_db.last_run_commit(db, claim["repo"], claim["branch"]) == claim["commit"]
+    ):
+        state, failure, tail = "nothing to do", None, None
+    else:
+        recorder = _StageRecorder(__opts__, db, rid)
+        recorder.start()
+        recorder.ready.wait(10)
+        try:
+            state, failure, tail = _orchestrate(conf, claim)
+        finally:
+            recorder.done.set()
+            recorder.join(5)
+    queue_db.finish(db, rid, state, failure=failure, console_tail=tail)
+    done = {"result": state, "duration": round(time.time() - started, 3)}
+    if failure:
+        done["failure"] = failure
+    _fire(f"chain/run/{rid}/done", done)
+    log.info("chain_push: run %s of %s@%s: %s", rid, claim["branch"], claim["commit"][:12], state)
+    return dict(done, run_id=rid, branch=claim["branch"], commit=claim["commit"])
+
+
+def _drain_app(conf, app):
+    db, holder, runs = _db(), queue_db.holder_id(), []
+    while True:
+        if not queue_db.acquire(db, app, holder):
+            return {"runs": runs, "comment": "another worker runs this app's queue"}
+        beat = _Heartbeat(db, app, holder)
+        beat.start()
+        try:
+            while True:
+                claim = queue_db.claim(db, app)
+                if claim is None:
+                    break
+                runs.append(_run(conf, claim))
+        finally:
+            beat.done.set()
+            queue_db.release(db, app, holder)
+        # a push queued after the last claim and before the release found the lease held:
+        # look again now that it is free (no lost wake-up)
+        if not queue_db.has_work(db, app):
+            return {"runs": runs}
+
+
+def drain(app=None):
+    """
+    The worker: run the queue of ``app`` (every app with queued pushes when none is named)
+    until it is empty, one run at a time per app. A worker that finds the app's lease held by
+    a live worker returns at once (that worker takes the new push). Runs left ``running`` by
+    a worker that died (the master stopped) are run again. The master schedule runs this on
+    start; :func:`receive` after each accepted push.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run chain_push.drain
+        salt-run chain_push.drain app=app
+    """
+    conf = _settings()
+    apps = [app] if app else queue_db.queued_apps(_db())
+    return {name: _drain_app(conf, name) for name in apps}
+
+
+# ---------------------------------------------------------------------------------------------
+# Catching up, replaying, reading
+# ---------------------------------------------------------------------------------------------
+
+
+def _source_heads(conf, timeout):
+    minion = conf.get("source_minion")
+    if not minion:
+        raise SaltInvocationError("chain:push:source_minion is not set")
+    client = salt.client.get_local_client(mopts=__opts__)
+    try:
+        ret = client.cmd(minion, "chain_push.heads", timeout=timeout)
+    finally:
+        client.destroy()
+    heads = ret.get(minion)
+    if not isinstance(heads, dict):
+        raise SaltInvocationError(f"{minion}: chain_push.heads gave no heads ({heads!r})"[:300])
+    return heads
+
+
+def _poll_record(conf, repo, branch, commit, now):
+    digest = hashlib.sha256(f"{repo}\0{branch}\0{commit}".encode()).hexdigest()[:20]
+    vcs = conf["repos"].get(repo, {}).get("vcs")
+    record = {"delivery": f"poll-{digest}", "vcs": vcs, "repo": repo, "ref": f"refs/heads/{branch}"}
+    record.update(after=commit, pusher="poll", via="poll", pushed_at=now, message="")
+    return verify.check_record(record, conf, "poll")
+
+
+def check(timeout=30, drain_after=True):
+    """
+    Catch what was missed (the Argo CD / Flux fallback): ask the source minion for each
+    repository's branch heads (its ``chain_push.heads``: ``{repo: {branch: commit}}``) and
+    queue every head that differs from the newest push the queue holds for that branch; then
+    run the queue. The master schedule runs this every ``poll_interval`` seconds.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run chain_push.check
+    """
+    conf, db, now = _settings(), _db(), time.time()
+    known = queue_db.heads(db)
+    queued, skipped = [], []
+    for repo, branches in _source_heads(conf, timeout).items():
+        if isinstance(branches, dict) and isinstance(branches.get("branches"), dict):
+            branches = branches["branches"]
+        for branch, commit in (branches or {}).items() if isinstance(branches, dict) else ():
+            if known.get((repo, branch)) == commit:
+                continue
+            try:
+                record = _poll_record(conf, repo, branch, commit, now)
+            except verify.Refused as err:
+                skipped.append(f"{repo}/{branch}: {err}")
+                continue
+            got = queue_db.enqueue(db, record)
+            if not got["duplicate"]:
+                queued.append(
+                    {"push": got["push"], "repo": repo, "branch": branch, "commit": commit}
+                )
+    ret = {"queued": queued, "skipped": skipped}
+    if queued and chain_errors.as_bool(drain_after, "drain_after"):
+        ret["drain"] = drain()
+    return ret
+
+
+def replay(push, wait=True):
+    """
+    Run a push again by hand (even when its commit is what runs now): a new push with the
+    same repository, branch and commit, queued as the newest of its branch; with ``wait``
+    (the default) the worker runs before this returns.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run chain_push.replay 42
+    """
+    push = chain_errors.as_int(push, "push", minimum=1)
+    found = queue_db.push(_db(), push)
+    if found is None:
+        raise SaltInvocationError(f"push {push}: no such push in the queue")
+    if not found["record"]:
+        raise SaltInvocationError(f"push {push}: its stored record does not decode")
+    record = dict(found["record"], replay=push, source="replay", pushed_at=time.time())
+    record["delivery"] = f"replay-{push}-{time.time_ns()}"
+    got = queue_db.enqueue(_db(), record)
+    ret = {"result": True, "push": got["push"], "replay_of": push, "commit": record["after"]}
+    if chain_errors.as_bool(wait, "wait"):
+        return dict(ret, drain=drain(record["app"]))
+    _in_background(record["app"])
+    return ret
+
+
+def history(app=None, limit=20):
+    """
+    The runs of pushes, newest first: run id, branch, commit, result, stages, failure, and
+    the pushes each ran and superseded.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run chain_push.history app limit=5
+    """
+    limit = chain_errors.as_int(limit, "limit", minimum=1)
+    return queue_db.snapshot(_db(), limit=limit, app=app)["runs"]
+
+
+def queue(app=None, limit=50):
+    """
+    The pushes, newest first, with their state (queued, running, superseded and by which
+    push, and the result of the run that took them).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run chain_push.queue
+    """
+    limit = chain_errors.as_int(limit, "limit", minimum=1)
+    return queue_db.snapshot(_db(), limit=limit, app=app)["pushes"]

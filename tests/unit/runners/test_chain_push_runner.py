@@ -1,0 +1,278 @@
+"""The push runner with its I/O replaced (the event bus, the orchestrate): refusals are
+logged once and queue nothing, an accepted push runs once with the chain's pillar, a commit
+already run is "nothing to do" without an orchestrate, a replay runs it again, a failure is
+recorded with the failing state's comment; and the reactor files hand the event over as data
+whatever it holds."""
+
+import base64
+import json
+import logging
+import time
+
+import pytest
+import salt.config
+import salt.loader
+import salt.template
+from saltext.chain.utils import chain_push_queue as queue
+from saltext.chain.utils import chain_push_verify as verify
+
+from _runners import chain_push
+from tests.conftest import REPO
+
+KEY = "k3y"
+PUSH = {
+    "source_minion": "build1",
+    "branches": ["*"],
+    "repos": {"app": {"app": "app", "orchestrate": "t.orch"}},
+}
+
+
+@pytest.fixture
+def configure_loader_modules(tmp_path):
+    return {
+        chain_push: {
+            "__opts__": {"cachedir": str(tmp_path), "id": "master", "chain": {"push": PUSH}},
+            "__context__": {},
+            "__salt__": {},
+        }
+    }
+
+
+class Recorder:
+    def __init__(self, *args):
+        self.ready = self.done = type("E", (), {"wait": lambda *a: True, "set": lambda *a: 0})()
+
+    def start(self):
+        pass
+
+    def join(self, timeout):
+        pass
+
+
+@pytest.fixture
+def bus(monkeypatch):
+    events = []
+    monkeypatch.setattr(chain_push, "_fire", lambda tag, data: events.append((tag, data)))
+    monkeypatch.setattr(chain_push, "_StageRecorder", Recorder)
+    monkeypatch.setattr(chain_push, "_webhook_key", lambda conf: KEY)
+    monkeypatch.setattr(chain_push, "_source_key", lambda conf: None)
+    return events
+
+
+@pytest.fixture
+def orchestrate(monkeypatch):
+    calls = []
+
+    def run(sls, saltenv="base", pillar=None):
+        calls.append((sls, pillar))
+        return {"data": {"master": {}}, "retcode": 0}
+
+    monkeypatch.setitem(chain_push.__salt__, "state.orchestrate", run)
+    return calls
+
+
+def minion_event(n, minion="build1", branch="main", **over):
+    rec = {
+        "delivery": f"{n:032x}",
+        "vcs": "git",
+        "repo": "app",
+        "ref": f"refs/heads/{branch}",
+        "after": f"{n:040x}",
+        "pusher": "alice",
+        "via": "http",
+        "message": "m",
+        "pushed_at": 1000.0 + n,
+    }
+    rec.update(over)
+    return {"tag": verify.SOURCE_TAG, "data": {"id": minion, "data": rec}}
+
+
+def test_a_push_runs_once_with_the_chains_pillar(bus, orchestrate):
+    ret = chain_push.receive(minion_event(1), background=False)
+    assert ret["result"] is True and ret["drain"]["app"]["runs"][0]["result"] == "deployed"
+    [(sls, pillar)] = orchestrate
+    rid = ret["drain"]["app"]["runs"][0]["run_id"]
+    assert sls == "t.orch"
+    assert pillar == {
+        "chain": {"ref": f"{1:040x}", "run_id": rid, "deploy": True, "vcs": "git", "repo": "app"}
+    }
+    tags = [t for t, _ in bus]
+    assert tags == ["chain/push/accepted", f"chain/run/{rid}/start", f"chain/run/{rid}/done"]
+    assert bus[0][1]["commit"] == f"{1:040x}" and bus[2][1]["result"] == "deployed"
+    # the same delivery again (the forwarder resent it): nothing to do, nothing runs
+    started = time.monotonic()
+    again = chain_push.receive(minion_event(1), background=False)
+    assert again["comment"] == "nothing to do (duplicate)" and len(orchestrate) == 1
+    assert time.monotonic() - started < 1
+    # a new push of the same commit: "nothing to do" without an orchestrate
+    same = chain_push.receive(minion_event(1, delivery="f" * 32), background=False)
+    assert same["drain"]["app"]["runs"][0]["result"] == "nothing to do"
+    assert len(orchestrate) == 1
+    # a replay runs it again
+    replayed = chain_push.replay(ret["push"])
+    assert replayed["drain"]["app"]["runs"][0]["result"] == "deployed" and len(orchestrate) == 2
+    states = [p["state"] for p in chain_push.queue()]
+    assert states == ["deployed", "nothing to do", "deployed"]
+
+
+def test_a_branch_that_is_not_the_deploy_branch_builds(bus, orchestrate):
+    ret = chain_push.receive(minion_event(2, branch="feature/x"), background=False)
+    assert ret["drain"]["app"]["runs"][0]["result"] == "built"
+    assert orchestrate[0][1]["chain"]["deploy"] is False
+
+
+@pytest.mark.parametrize(
+    "event,reason",
+    [
+        (minion_event(1, minion="web1"), "not the source"),
+        (minion_event(1, repo="evil"), "not allowed"),
+        (minion_event(1, after="xyz"), "malformed"),
+        ({"tag": "chain/push/other", "data": {}}, "malformed"),
+        ("not json", "malformed"),
+        (
+            {
+                "tag": verify.WEBHOOK_TAG,
+                "data": {"body": "{}", "headers": {"X-GitHub-Delivery": "d-1"}},
+            },
+            "unsigned",
+        ),
+    ],
+)
+def test_a_refusal_is_logged_once_and_queues_nothing(bus, orchestrate, caplog, event, reason):
+    with caplog.at_level(logging.WARNING, logger=chain_push.__name__):
+        ret = chain_push.receive(event, background=False)
+    assert ret["result"] is False and ret["refused"] == reason
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and reason in warnings[0].getMessage()
+    assert [t for t, _ in bus] == ["chain/push/refused"]
+    assert set(bus[0][1]) <= {"reason", "source", "delivery"}
+    assert chain_push.queue() == [] and orchestrate == []
+
+
+def _hook(delivery="abc-1", after=f"{5:040x}"):
+    body = json.dumps(
+        {
+            "ref": "refs/heads/main",
+            "before": "0" * 40,
+            "after": after,
+            "repository": {"name": "app"},
+            "pusher": {"name": "bob"},
+            "head_commit": {"message": "hi", "author": {"name": "Bob"}},
+        }
+    )
+    headers = {"X-GitHub-Delivery": delivery, "X-GitHub-Event": "push"}
+    headers.update(verify.sign(body, KEY))
+    return {"tag": verify.WEBHOOK_TAG, "data": {"body": body, "post": {}, "headers": headers}}
+
+
+def test_a_replayed_webhook_delivery_is_refused(bus, orchestrate, caplog):
+    first = chain_push.receive(_hook(), background=False)
+    assert first["result"] is True and len(orchestrate) == 1
+    with caplog.at_level(logging.WARNING, logger=chain_push.__name__):
+        again = chain_push.receive(_hook(), background=False)
+    assert again["refused"] == "replayed" and len(orchestrate) == 1
+    assert bus[-1] == (
+        "chain/push/refused",
+        {"reason": again["comment"], "source": "webhook", "delivery": "abc-1"},
+    )
+
+
+def test_a_failed_run_records_the_failing_states_comment(bus, monkeypatch):
+    data = {
+        "salt_|-pipeline_|-pipeline_|-runner": {
+            "result": False,
+            "comment": "build #7 failed\nconsole line 1\nFAILED test_x",
+            "__run_num__": 1,
+            "__id__": "pipeline",
+        },
+        "salt_|-rollout_|-rollout_|-runner": {
+            "result": False,
+            "comment": "One or more requisite failed: pipeline",
+            "__run_num__": 2,
+            "__id__": "rollout",
+        },
+    }
+    monkeypatch.setitem(
+        chain_push.__salt__,
+        "state.orchestrate",
+        lambda sls, saltenv, pillar: {"data": {"master": data}, "retcode": 1},
+    )
+    ret = chain_push.receive(minion_event(3), background=False)
+    run = ret["drain"]["app"]["runs"][0]
+    assert run["result"] == "failed" and run["failure"] == "pipeline: build #7 failed"
+    [stored] = chain_push.history()
+    assert stored["console_tail"].endswith("FAILED test_x") and stored["state"] == "failed"
+    assert bus[-1][1]["failure"] == "pipeline: build #7 failed"
+
+
+def test_a_push_queued_while_the_lease_is_held_is_left_to_its_holder(bus, orchestrate, tmp_path):
+    db = queue.path_in(str(tmp_path))
+    assert queue.acquire(db, "app", "someone-alive")
+    ret = chain_push.receive(minion_event(4), background=False)
+    assert ret["drain"]["app"]["runs"] == [] and orchestrate == []
+    queue.release(db, "app", "someone-alive")
+    assert chain_push.drain()["app"]["runs"][0]["result"] == "deployed"
+
+
+def _render(name, tag, data):
+    opts = salt.config.master_config("/dev/null")
+    renderers = salt.loader.render(opts, {})
+    path = str(REPO / "formulas" / "chain" / "reactor" / name)
+    return salt.template.compile_template(path, renderers, "jinja|yaml", [], [], tag=tag, data=data)
+
+
+HOSTILE = (
+    "x\n  local.cmd.run:\n    - tgt: '*'\n    - arg: [id]\n{{ 7*7 }} {% raw %}"
+    " ' \" \x7f \x85 \u2028 \U0001f600 </script>"
+)
+
+
+@pytest.mark.parametrize("name", ["push.sls", "webhook.sls"])
+def test_the_reactor_hands_the_event_over_as_data_whatever_it_holds(name):
+    data = {"id": "build1", "data": {"message": HOSTILE, "ref": "refs/heads/a'\"}{\n- x"}}
+    high = _render(name, "chain/push/source", data)
+    assert list(high) == ["chain_push_receive"]
+    assert list(high["chain_push_receive"]) == ["runner.chain_push.receive"]
+    [args] = high["chain_push_receive"]["runner.chain_push.receive"]
+    [arg] = args["args"]
+    assert chain_push._event_of(arg["event"]) == {"tag": "chain/push/source", "data": data}
+    decoded = json.loads(base64.b64decode(arg["event"]))
+    assert decoded["data"]["data"]["message"] == HOSTILE
+
+
+def test_control_a_reaction_that_renders_a_value_is_injectable(tmp_path):
+    """The control: rendering the message itself into a reaction adds a reaction."""
+    naive = tmp_path / "naive.sls"
+    naive.write_text(
+        "r:\n  runner.chain_push.receive:\n    - args:\n      - message: {{ data.m }}\n"
+    )
+    opts = salt.config.master_config("/dev/null")
+    high = salt.template.compile_template(
+        str(naive),
+        salt.loader.render(opts, {}),
+        "jinja|yaml",
+        [],
+        [],
+        tag="t",
+        data={"m": "x\ninjected:\n  local.cmd.run:\n    - tgt: '*'"},
+    )
+    assert "injected" in high
+
+
+def test_check_queues_the_heads_that_differ_from_the_queue(bus, orchestrate, monkeypatch):
+    chain_push.receive(minion_event(1), background=False)  # main ran commit 1
+    heads = {
+        "app": {"main": f"{1:040x}", "feature/y": f"{7:040x}", "bad..name": f"{8:040x}"},
+        "unknown": {"main": f"{9:040x}"},
+    }
+    monkeypatch.setattr(chain_push, "_source_heads", lambda conf, timeout: heads)
+    ret = chain_push.check()
+    assert [(q["branch"], q["commit"]) for q in ret["queued"]] == [("feature/y", f"{7:040x}")]
+    assert len(ret["skipped"]) == 2 and all(
+        "malformed" in s or "not allowed" in s for s in ret["skipped"]
+    )
+    assert ret["drain"]["app"]["runs"][0]["result"] == "built"
+    assert [p for p in chain_push.queue() if p["branch"] == "feature/y"][0]["pusher"] == "poll"
+    # nothing differs any more: nothing queued, nothing run
+    again = chain_push.check()
+    assert again == {"queued": [], "skipped": again["skipped"]} and len(orchestrate) == 2
