@@ -39,6 +39,13 @@ import salt.utils.data
 import salt.utils.network
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
+try:
+    from saltext.chain.utils import chain_push_verify
+except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
+    if not str(_exc.name).startswith("saltext"):
+        raise  # a real import error inside the util, not a missing package
+    import chain_push_verify
+
 log = logging.getLogger(__name__)
 
 __virtualname__ = "chain_push"
@@ -98,6 +105,18 @@ def _send(record, timeout):
     load = {"id": opts["id"], "tag": TAG, "data": record, "cmd": "_minion_event"}
     with salt.channel.client.ReqChannel.factory(opts, master_uri=master_uri) as channel:
         channel.send(load, tries=1, timeout=timeout)
+
+
+def _signed(record):
+    """The record with ``sig``, its HMAC with the source key (pillar
+    ``chain:push:source_key``, read from ``__pillar__``: ``pillar.get`` masks secrets in 3008),
+    when this minion has one: the master tells this minion's records from events that other
+    minions could forge (Salt's batched event form lets a minion write any ``id``)."""
+    push = (__pillar__.get("chain") or {}).get("push") or {}
+    key = push.get("source_key") if isinstance(push, dict) else None
+    if not key:
+        return record
+    return dict(record, sig=chain_push_verify.record_signature(record, str(key)))
 
 
 def _archive(directory, name, keep):
@@ -183,7 +202,7 @@ def forward(spool=None, timeout=5, keep=200):
             _set_aside(directory, name, exc)
             continue
         try:
-            _send(record, timeout)
+            _send(_signed(record), timeout)
         except Exception as exc:  # pylint: disable=broad-except
             error = f"the master did not take {name}: {exc.__class__.__name__}: {exc}"
             log.warning("chain_push: %s (kept for the next pass)", error)

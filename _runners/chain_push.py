@@ -177,7 +177,11 @@ def receive(event, background=True):
         record, kind = _verified(tag, data, conf)
     except verify.Refused as err:
         return _refuse(err, tag, data)
-    got = queue_db.enqueue(_db(), record)
+    # the seed (scripts/chain.py up/deploy, the chain.source formula pushing the operator's
+    # checkout through the git daemon) is run by the orchestrate that seeded it: recorded, so
+    # that the poll check knows the commit, never run a second time
+    seeded = record.get("pusher") == "seed" and record.get("via") == "git-daemon"
+    got = queue_db.enqueue(_db(), record, final="seeded" if seeded else None)
     if got["duplicate"] and kind == "webhook":
         return _refuse(verify.Refused("replayed", "the delivery was seen before"), tag, data)
     if got["duplicate"]:
@@ -197,6 +201,9 @@ def receive(event, background=True):
         },
     )
     ret = {"result": True, "push": got["push"], "state": got["state"]}
+    if seeded:
+        _page()
+        return dict(ret, comment=f"push {got['push']} seeded by the orchestrate that runs it")
     if chain_errors.as_bool(background, "background"):
         _in_background(record["app"])
         return dict(ret, comment=f"queued push {got['push']}; the worker runs it")
@@ -286,6 +293,7 @@ class _StageRecorder(threading.Thread):
             data.get("result"),
             comment[0][:300] if comment else None,
         )
+        _page()
 
 
 def _failure(running):
@@ -333,6 +341,18 @@ def _orchestrate(conf, claim):
     return "failed", failure, tail
 
 
+def _page():
+    """Rewrite the team's page (``chain_page.write``) after a step; a page that cannot be
+    written never stops a run."""
+    write = __salt__.get("chain_page.write") if hasattr(__salt__, "get") else None
+    if write is None:
+        return
+    try:
+        write()
+    except Exception as err:  # noqa: BLE001 - the page is a view of the queue, not the run
+        log.warning("chain_push: the team's page was not written: %s", err)
+
+
 def _run(conf, claim):
     """One claimed run: events, the no-op check, the orchestrate, its result."""
     db, rid, started = _db(), claim["run_id"], time.time()
@@ -343,6 +363,7 @@ def _run(conf, claim):
             for k in ("app", "repo", "branch", "commit", "deploy", "pushes", "superseded")
         },
     )
+    _page()
     forced = bool((claim.get("push") or {}).get("replay"))
     if (
         not forced
@@ -363,6 +384,7 @@ def _run(conf, claim):
     if failure:
         done["failure"] = failure
     _fire(f"chain/run/{rid}/done", done)
+    _page()
     log.info("chain_push: run %s of %s@%s: %s", rid, claim["branch"], claim["commit"][:12], state)
     return dict(done, run_id=rid, branch=claim["branch"], commit=claim["commit"])
 

@@ -131,10 +131,11 @@ def _newest_on_branch(conn, repo, branch):
     ).fetchone()
 
 
-def enqueue(path, record, now=None):
+def enqueue(path, record, now=None, final=None):
     """Store a checked push record (:func:`chain_push_verify.check_record`): ``{"push": id,
     "state": ..., "duplicate": bool, "superseded": [ids]}``. A known delivery stores nothing
-    (``duplicate``)."""
+    (``duplicate``). ``final`` (e.g. ``"seeded"``) stores the push in that state: known (the
+    poll check sees its commit) but never run, and superseding nothing."""
     now = now or time.time()
     with transaction(path) as conn:
         known = conn.execute(
@@ -145,7 +146,7 @@ def enqueue(path, record, now=None):
         newest = _newest_on_branch(conn, record["repo"], record["branch"])
         pushed_at = record.get("pushed_at") or now
         stale = newest is not None and newest["pushed_at"] > pushed_at
-        state = "superseded" if stale else "queued"
+        state = "superseded" if stale else (final or "queued")
         cur = conn.execute(
             "INSERT INTO pushes (delivery, source, repo, vcs, app, branch, ref, before, commit_,"
             " deploy, pusher, via, message, author, pushed_at, received_at, state,"
@@ -174,7 +175,7 @@ def enqueue(path, record, now=None):
         )
         push = cur.lastrowid
         superseded = []
-        if not stale:
+        if not stale and not final:
             superseded = [
                 r["id"]
                 for r in conn.execute(
