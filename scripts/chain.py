@@ -40,6 +40,14 @@ MINIONS = {"build1": ENGINE1, "web1": ENGINE2, "web2": ENGINE2}
 APP_SERVERS = {"web1": 8081, "web2": 8082}
 JENKINS_PORT = 8090
 PORTS = {"publish_port": 14505, "ret_port": 14506}
+SOURCE_HTTP = 9420  # the source server's web server: git and hg over HTTP, pushes with a password
+API_PORT = 8095  # salt-api (rest_cherrypy): the forges' webhook and the team's page
+PUSHER = "dev"  # the team's account on the source server (password in secrets.json)
+# Salt 3008's TCP/IPC publisher leaves its drain task pending when a short-lived process (each
+# job, each salt-run) closes its event connection; asyncio then logs "Task was destroyed but it
+# is pending!" at ERROR for every job. It means nothing for the chain (docs/chain.md, "Logs"):
+# asyncio's own messages are logged from CRITICAL up only.
+QUIET = {"log_granular_levels": {"asyncio": "critical"}}
 PREFIX = "examples/app"  # the app's directory: its history is what the source server serves
 LABELS = ("org.saltext-chain.formula=chain", "org.saltext-chain.formula=jenkins")
 
@@ -49,15 +57,22 @@ def say(msg):
 
 
 def _secrets():
-    """The registry password and the Jenkins admin token, generated on the first run."""
+    """The registry password, the Jenkins admin token, the team's push password and the
+    webhook key, generated once (a key missing from an older file is added)."""
     path = STATE / "secrets.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    found = {"registry": secrets.token_urlsafe(18), "jenkins": secrets.token_hex(16)}
-    STATE.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(found, fh)
+    found = json.loads(path.read_text()) if path.exists() else {}
+    wanted = {
+        "registry": lambda: secrets.token_urlsafe(18),
+        "jenkins": lambda: secrets.token_hex(16),
+        "push": lambda: secrets.token_urlsafe(18),
+        "webhook": lambda: secrets.token_hex(32),
+        "source": lambda: secrets.token_hex(32),
+    }
+    missing = {k: make() for k, make in wanted.items() if k not in found}
+    if missing:
+        found.update(missing)
+        STATE.mkdir(parents=True, exist_ok=True)
+        _write(path, json.dumps(found), 0o600)
     return found
 
 
@@ -75,8 +90,10 @@ def _pillar(secret):
     chain["registry"]["server"].pop("password")
     chain["source"]["checkout"] = str(REPO)
     chain["source"]["prefix"] = PREFIX
+    chain["source"]["http_port"] = SOURCE_HTTP
     # the pool's agents use the host's network: they clone through the loopback port
     chain["jobs"]["git_url"] = f"git://127.0.0.1:{chain['source']['port']}/app.git"
+    chain["jobs"]["hg_url"] = f"http://127.0.0.1:{SOURCE_HTTP}/hg/{{repo}}"
     chain["frontend"]["build"] = str(REPO / "images" / "haproxy")
     # engine 2 accepts traffic between its containers only in 172.31.0.0/16 (scripts/bootstrap)
     chain["servers"] = {
@@ -99,10 +116,24 @@ def _pillar(secret):
             "base": {
                 "*": ["chain", "registries"],
                 "build1": ["jenkins", "chain_build"],
+                "chain-master": ["chain_master"],
             }
         },
         "chain": {"chain": chain},
-        "chain_build": {"chain": {"registry": {"server": {"password": secret["registry"]}}}},
+        "chain_build": {
+            "chain": {
+                "registry": {"server": {"password": secret["registry"]}},
+                # the team's account on the source server (hashed into its htpasswd)
+                "source": {"users": {PUSHER: secret["push"]}},
+                # build1's forwarder signs its push records with it (docs/push.md)
+                "push": {"source_key": secret["source"]},
+            }
+        },
+        # the master's own pillar: the keys of the forges' webhook deliveries and of the
+        # source server's push records
+        "chain_master": {
+            "chain": {"push": {"webhook_key": secret["webhook"], "source_key": secret["source"]}}
+        },
         "registries": {"container": {"registries": creds}},
         "jenkins": {"jenkins": jenkins},
     }
@@ -141,6 +172,7 @@ def _write_configs():
         "sock_dir": str(SOCKS / "master"),
         "pidfile": str(SOCKS / "master.pid"),
         "log_file": str(STATE / "log" / "master.log"),
+        **QUIET,
         "interface": "127.0.0.1",
         "auto_accept": True,
         "file_roots": {"base": [str(srv / "ext"), str(REPO / "formulas"), str(srv / "states")]},
@@ -159,12 +191,28 @@ def _write_configs():
                     "jenkins_profile": "ci",
                     "jenkins_job": chain["jobs"]["name"],
                 }
-            }
+            },
+            # a push to the source server runs the chain (docs/push.md): build1's minion
+            # forwards its hooks' records; main (git) and default (hg) deploy, other
+            # branches build and test only
+            "push": {
+                "source_minion": "build1",
+                "deploy_branch": "main",
+                "branches": ["*"],
+                "repos": {
+                    chain["source"]["repo"]: {"app": chain["app"], "vcs": "git"},
+                    "app-hg": {"app": chain["app"], "vcs": "hg", "deploy_branch": "default"},
+                },
+                "orchestrate": "chain",
+                "webhook": {"max_body": 1048576, "key_pillar": "chain:push:webhook_key"},
+                "poll_interval": 60,
+            },
         },
         # chain.status reads the controller (agents, queue, the pipeline's builds)
         "jenkins": {"profiles": {"ci": pillar["jenkins"]["jenkins"]["profiles"]["ci"]}},
         # chain.status reads the registry's tags with these credentials
         "container": pillar["registries"]["container"],
+        **_push_config(),
         **PORTS,
     }
     _write(STATE / "etc" / "master", master)
@@ -179,12 +227,66 @@ def _write_configs():
             "sock_dir": str(SOCKS / minion_id),
             "pidfile": str(SOCKS / f"{minion_id}.pid"),
             "log_file": str(STATE / "log" / f"{minion_id}.log"),
+            **QUIET,
             "user": "root",
             "container": {"profiles": {"default": {"base_url": base_url, "timeout": 120}}},
         }
+        if minion_id in APP_SERVERS:
+            # container supervision on the team's page: the app's replicas' deaths, OOMs and
+            # health changes (each server's own: web1 and web2 share engine 2)
+            service = f"{chain['service']['name']}-{minion_id}"
+            mconf["beacons"] = {
+                "container_events": [
+                    {"labels": [f"org.saltext-chain.service={service}"]},
+                    {"interval": 2},
+                ]
+            }
         _write(STATE / "etc" / minion_id / "minion", mconf)
     (STATE / "log").mkdir(exist_ok=True)
     SOCKS.mkdir(parents=True, exist_ok=True)
+    # `. .state/chain/env.sh`: salt, salt-run, salt-call… of the venv with this config, so that
+    # the docs' commands run as printed (Salt reads SALT_CONFIG_DIR)
+    _write(
+        STATE / "env.sh",
+        f'export SALT_CONFIG_DIR="{STATE / "etc"}"\nexport PATH="{BIN}:$PATH"\n',
+        0o644,
+    )
+
+
+def _push_config():
+    """Master config of push to production (docs/push.md): salt-api on loopback for the forges'
+    webhook and the team's page, the thin reactor, the queue's schedule."""
+    page = STATE / "master" / "cache" / "saltext-chain" / "page"
+    page.mkdir(parents=True, exist_ok=True)
+    return {
+        "rest_cherrypy": {
+            "host": "127.0.0.1",
+            "port": API_PORT,
+            "disable_ssl": True,
+            "webhook_disable_auth": True,  # chain_push verifies each delivery's HMAC itself
+            "webhook_url": "/hook",
+            # the page as static files only: with `app` set, salt-api answers a POST without an
+            # Accept header (Gitea's) with the page instead of the hook (docs/push.md)
+            "static": str(page),
+            "static_path": "/page",
+        },
+        "api_pidfile": str(SOCKS / "api.pid"),
+        "api_logfile": str(STATE / "log" / "api.log"),
+        "reactor": [
+            {"chain/push/source": ["salt://chain/reactor/push.sls"]},
+            {"salt/netapi/hook/chain/push": ["salt://chain/reactor/webhook.sls"]},
+            {"salt/beacon/*/container_events/*": ["salt://chain/reactor/supervision.sls"]},
+        ],
+        "schedule": {
+            "chain-push-drain": {
+                "function": "chain_push.drain",
+                "seconds": 60,
+                "run_on_start": True,
+                "maxrunning": 1,
+            },
+            "chain-push-check": {"function": "chain_push.check", "seconds": 60, "maxrunning": 1},
+        },
+    }
 
 
 def _alive(pidfile):
@@ -229,6 +331,11 @@ def _start():
     else:
         say(f"starting salt-master (127.0.0.1:{PORTS['publish_port']}/{PORTS['ret_port']})")
         subprocess.run([str(BIN / "salt-master"), "-c", str(STATE / "etc"), "-d"], check=True)
+    if _alive(SOCKS / "api.pid"):
+        say("salt-api already running")
+    else:
+        say(f"starting salt-api (http://127.0.0.1:{API_PORT}/: the forges' webhook, the page)")
+        subprocess.run([str(BIN / "salt-api"), "-c", str(STATE / "etc"), "-d"], check=True)
     for minion_id, base_url in MINIONS.items():
         if _alive(SOCKS / f"{minion_id}.pid"):
             say(f"salt-minion {minion_id} already running")
@@ -249,7 +356,7 @@ def _start():
     say("saltutil.sync_all on the minions and the master; pillar refreshed")
     _salt("*", "saltutil.sync_all")
     _salt("*", "saltutil.refresh_pillar")
-    _salt_run("saltutil.sync_all", out="quiet")
+    _salt_run("saltutil.sync_all", out="json")
 
 
 def _commit():
@@ -337,7 +444,12 @@ def up(args):
         f"{STATE / 'secrets.json'})"
     )
     print("    registry:       http://127.0.0.1:5050/v2/  (user chain, same file)")
-    print(f"    salt:           {BIN / 'salt-run'} -c {STATE / 'etc'} chain.status app")
+    print(f"    salt:           . {STATE / 'env.sh'}; salt-run chain.status app")
+    print(f"    the team's page: http://127.0.0.1:{API_PORT}/page/index.html  (refreshes itself)")
+    say(f'where to push (user {PUSHER}, password "push" in {STATE / "secrets.json"})')
+    print(f"    git: http://127.0.0.1:{SOURCE_HTTP}/git/app.git     (branch main deploys)")
+    print(f"    hg:  http://127.0.0.1:{SOURCE_HTTP}/hg/app-hg       (branch default deploys)")
+    print(f"    follow a run: {BIN / 'python'} {REPO / 'scripts' / 'chain.py'} follow")
     if code != 0:
         sys.exit(code)
 
@@ -367,7 +479,7 @@ def down(_args):
                         removed.add((MINIONS.get(minion), name))
                         print(f"    {minion}: {name}")
                         _salt(minion, "container.remove", name, "force=True")
-    for name in [*MINIONS, "master"]:
+    for name in ["api", *MINIONS, "master"]:
         pidfile = SOCKS / f"{name}.pid"
         if _alive(pidfile):
             say(f"stopping {name}")
