@@ -252,10 +252,15 @@ def _base_url():
     return f"http://{bind}:{port}"
 
 
-def heads(repo, vcs="git", url=None, timeout=10):
+_DEFAULT = {"repos": ["app"], "hg_repos": ["app-hg"]}  # formulas/chain/defaults.yaml
+
+
+def heads(repo=None, vcs="git", url=None, timeout=10):
     """The branch heads of a repository on the chain's source server, read through its HTTP
     port (anonymously, as a clone would): ``{branch: commit}`` (git: ``refs/heads/*``; hg: the
-    newest head of each named branch).
+    newest head of each named branch). Without ``repo``, every repository the server serves
+    (``chain:source:repos`` with git, ``chain:source:hg_repos`` with hg):
+    ``{repo: {branch: commit}}``: what the master's ``chain_push.check`` asks for.
 
     repo
         The repository's name on the server (``app``, ``app-hg``).
@@ -268,9 +273,16 @@ def heads(repo, vcs="git", url=None, timeout=10):
 
     .. code-block:: bash
 
+        salt build1 chain_push.heads
         salt build1 chain_push.heads app
         salt build1 chain_push.heads app-hg vcs=hg
     """
+    if repo is None:
+        served = {}
+        for key, kind in (("repos", "git"), ("hg_repos", "hg")):
+            for name in __salt__["config.get"](f"chain:source:{key}", None) or _DEFAULT[key]:
+                served[name] = heads(name, kind, url, timeout)
+        return served
     if not REPO.fullmatch(str(repo or "")):
         raise SaltInvocationError(f"repo must be letters, digits, '.', '_' or '-', not {repo!r}")
     base = (url or _base_url()).rstrip("/")

@@ -117,6 +117,12 @@ def _fire(app, stage, data):
 
 
 def _client():
+    """A ``LocalClient`` of this master's configuration file (as Salt's own ``salt.state``
+    does): in a master process (the reactor, the schedule) one made from the loader's
+    ``__opts__`` is refused ("Authentication failure of type user")."""
+    conf_file = __opts__.get("conf_file")
+    if conf_file and os.path.exists(conf_file):
+        return salt.client.get_local_client(conf_file)
     return salt.client.get_local_client(mopts=__opts__)
 
 

@@ -34,6 +34,9 @@ import contextvars
 import hashlib
 import json
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -211,12 +214,33 @@ def receive(event, background=True):
 
 
 def _in_background(app):
-    """Run :func:`drain` in a thread that keeps this loader's context (``__opts__`` ...)."""
-    ctx = contextvars.copy_context()
-    thread = threading.Thread(
-        target=ctx.run, args=(_drain_logged, app), name=f"chain-push-{app}", daemon=True
+    """Start the worker (:func:`drain` of ``app``) as a ``salt-run`` process of its own, with
+    this master's configuration, and return at once.
+
+    Not a thread of the caller: a runner called by the reactor (or the master's schedule)
+    lives in a master process whose Salt clients the master refuses (the chain's rollout and
+    status publish jobs with ``LocalClient``: "Authentication failure of type user"), and a
+    run takes minutes of the reactor's thread pool. A worker process is what ``salt-run``
+    gives an operator; the app's lease keeps it alone, so starting one too many costs one
+    ``salt-run`` start-up (about a second) and nothing else."""
+    conf_file = __opts__.get("conf_file")
+    salt_run = os.path.join(os.path.dirname(sys.executable), "salt-run")
+    if not conf_file or not os.path.exists(salt_run):
+        ctx = contextvars.copy_context()  # no salt-run to start: a thread, as a last resort
+        threading.Thread(
+            target=ctx.run, args=(_drain_logged, app), name=f"chain-push-{app}", daemon=True
+        ).start()
+        return
+    cmd = [salt_run, "-c", os.path.dirname(conf_file), "chain_push.drain", f"app={app}"]
+    subprocess.Popen(  # pylint: disable=consider-using-with
+        [*cmd, "--out=json", "--log-level=quiet"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # not stopped with the reactor's process group
+        close_fds=True,
     )
-    thread.start()
+    log.info("chain_push: worker of %s started: %s", app, " ".join(cmd))
 
 
 def _drain_logged(app):
@@ -411,13 +435,15 @@ def _drain_app(conf, app):
             return {"runs": runs}
 
 
-def drain(app=None):
+def drain(app=None, spawn=False):
     """
     The worker: run the queue of ``app`` (every app with queued pushes when none is named)
     until it is empty, one run at a time per app. A worker that finds the app's lease held by
     a live worker returns at once (that worker takes the new push). Runs left ``running`` by
     a worker that died (the master stopped) are run again. The master schedule runs this on
-    start; :func:`receive` after each accepted push.
+    start (with ``spawn=True``); :func:`receive` starts it after each accepted push.
+    ``spawn=True`` starts each app's worker as a ``salt-run`` process of its own and returns
+    at once (what the schedule and the reactor need: see :func:`_in_background`).
 
     CLI Example:
 
@@ -425,9 +451,14 @@ def drain(app=None):
 
         salt-run chain_push.drain
         salt-run chain_push.drain app=app
+        salt-run chain_push.drain spawn=True
     """
-    conf = _settings()
     apps = [app] if app else queue_db.queued_apps(_db())
+    if chain_errors.as_bool(spawn, "spawn"):
+        for name in apps:
+            _in_background(name)
+        return {name: {"comment": "worker started"} for name in apps}
+    conf = _settings()
     return {name: _drain_app(conf, name) for name in apps}
 
 
@@ -440,7 +471,7 @@ def _source_heads(conf, timeout):
     minion = conf.get("source_minion")
     if not minion:
         raise SaltInvocationError("chain:push:source_minion is not set")
-    client = salt.client.get_local_client(mopts=__opts__)
+    client = _local_client()
     try:
         ret = client.cmd(minion, "chain_push.heads", timeout=timeout)
     finally:
@@ -449,6 +480,16 @@ def _source_heads(conf, timeout):
     if not isinstance(heads, dict):
         raise SaltInvocationError(f"{minion}: chain_push.heads gave no heads ({heads!r})"[:300])
     return heads
+
+
+def _local_client():
+    """A ``LocalClient`` of this master's configuration file (as Salt's own ``salt.state``
+    does), not of ``__opts__``: in a master process (the schedule, the reactor) a client made
+    from the loader's options is refused ("Authentication failure of type user")."""
+    conf_file = __opts__.get("conf_file")
+    if conf_file and os.path.exists(conf_file):
+        return salt.client.get_local_client(conf_file)
+    return salt.client.get_local_client(mopts=__opts__)
 
 
 def _poll_record(conf, repo, branch, commit, now):
@@ -493,7 +534,7 @@ def check(timeout=30, drain_after=True):
                 )
     ret = {"queued": queued, "skipped": skipped}
     if queued and chain_errors.as_bool(drain_after, "drain_after"):
-        ret["drain"] = drain()
+        ret["drain"] = drain(spawn=True)
     return ret
 
 

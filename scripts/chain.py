@@ -217,31 +217,7 @@ def _write_configs():
     }
     _write(STATE / "etc" / "master", master)
     for minion_id, base_url in MINIONS.items():
-        mconf = {
-            "id": minion_id,
-            "master": "127.0.0.1",
-            "master_port": PORTS["ret_port"],
-            "root_dir": "/",
-            "pki_dir": str(STATE / minion_id / "pki"),
-            "cachedir": str(STATE / minion_id / "cache"),
-            "sock_dir": str(SOCKS / minion_id),
-            "pidfile": str(SOCKS / f"{minion_id}.pid"),
-            "log_file": str(STATE / "log" / f"{minion_id}.log"),
-            **QUIET,
-            "user": "root",
-            "container": {"profiles": {"default": {"base_url": base_url, "timeout": 120}}},
-        }
-        if minion_id in APP_SERVERS:
-            # container supervision on the team's page: the app's replicas' deaths, OOMs and
-            # health changes (each server's own: web1 and web2 share engine 2)
-            service = f"{chain['service']['name']}-{minion_id}"
-            mconf["beacons"] = {
-                "container_events": [
-                    {"labels": [f"org.saltext-chain.service={service}"]},
-                    {"interval": 2},
-                ]
-            }
-        _write(STATE / "etc" / minion_id / "minion", mconf)
+        _write(STATE / "etc" / minion_id / "minion", _minion_config(minion_id, base_url, chain))
     (STATE / "log").mkdir(exist_ok=True)
     SOCKS.mkdir(parents=True, exist_ok=True)
     # `. .state/chain/env.sh`: salt, salt-run, salt-call… of the venv with this config, so that
@@ -251,6 +227,34 @@ def _write_configs():
         f'export SALT_CONFIG_DIR="{STATE / "etc"}"\nexport PATH="{BIN}:$PATH"\n',
         0o644,
     )
+
+
+def _minion_config(minion_id, base_url, chain):
+    mconf = {
+        "id": minion_id,
+        "master": "127.0.0.1",
+        "master_port": PORTS["ret_port"],
+        "root_dir": "/",
+        "pki_dir": str(STATE / minion_id / "pki"),
+        "cachedir": str(STATE / minion_id / "cache"),
+        "sock_dir": str(SOCKS / minion_id),
+        "pidfile": str(SOCKS / f"{minion_id}.pid"),
+        "log_file": str(STATE / "log" / f"{minion_id}.log"),
+        **QUIET,
+        "user": "root",
+        "container": {"profiles": {"default": {"base_url": base_url, "timeout": 120}}},
+    }
+    if minion_id in APP_SERVERS:
+        # container supervision on the team's page: the app's replicas' deaths, OOMs and
+        # health changes (each server's own: web1 and web2 share engine 2)
+        service = f"{chain['service']['name']}-{minion_id}"
+        mconf["beacons"] = {
+            "container_events": [
+                {"labels": [f"org.saltext-chain.service={service}"]},
+                {"interval": 2},
+            ]
+        }
+    return mconf
 
 
 def _push_config():
@@ -280,6 +284,7 @@ def _push_config():
         "schedule": {
             "chain-push-drain": {
                 "function": "chain_push.drain",
+                "kwargs": {"spawn": True},
                 "seconds": 60,
                 "run_on_start": True,
                 "maxrunning": 1,

@@ -40,6 +40,7 @@ def master_overrides():
         "schedule": {
             "chain_push_drain": {
                 "function": "chain_push.drain",
+                "kwargs": {"spawn": True},
                 "seconds": 60,
                 "run_on_start": True,
                 "maxrunning": 1,

@@ -266,12 +266,17 @@ def test_check_queues_the_heads_that_differ_from_the_queue(bus, orchestrate, mon
         "unknown": {"main": f"{9:040x}"},
     }
     monkeypatch.setattr(chain_push, "_source_heads", lambda conf, timeout: heads)
+    spawned = []
+    monkeypatch.setattr(chain_push, "_in_background", spawned.append)
     ret = chain_push.check()
     assert [(q["branch"], q["commit"]) for q in ret["queued"]] == [("feature/y", f"{7:040x}")]
     assert len(ret["skipped"]) == 2 and all(
         "malformed" in s or "not allowed" in s for s in ret["skipped"]
     )
-    assert ret["drain"]["app"]["runs"][0]["result"] == "built"
+    # the check starts the app's worker as a process of its own (the schedule's process cannot
+    # publish jobs), and returns at once
+    assert spawned == ["app"] and ret["drain"] == {"app": {"comment": "worker started"}}
+    assert chain_push.drain("app")["app"]["runs"][0]["result"] == "built"
     assert [p for p in chain_push.queue() if p["branch"] == "feature/y"][0]["pusher"] == "poll"
     # nothing differs any more: nothing queued, nothing run
     again = chain_push.check()
