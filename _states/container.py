@@ -40,6 +40,7 @@ try:
         chain_docker_spec,
         chain_errors,
         chain_health,
+        chain_state_args,
         chain_states,
     )
 except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
@@ -49,6 +50,7 @@ except ImportError as _exc:  # synced into the minion's extmods/utils (file_root
     import chain_docker_spec
     import chain_errors
     import chain_health
+    import chain_state_args
     import chain_states
 
 
@@ -176,6 +178,7 @@ def _check_state_args(watch_action, pull, wait_healthy, health_timeout, probe_ur
         raise SaltInvocationError(f"probe_url: expected an http(s) URL, got {probe_url!r}")
 
 
+@chain_state_args.checked(accepts=chain_docker_spec.ACCEPTED)
 def running(
     name,
     image,
@@ -507,6 +510,7 @@ def mod_watch(name, sfun=None, **kwargs):
     return ret
 
 
+@chain_state_args.checked()
 def stopped(name, stop_timeout=10, profile=None):
     """
     Ensure a container exists and is not running.
@@ -537,6 +541,7 @@ def stopped(name, stop_timeout=10, profile=None):
     return ret
 
 
+@chain_state_args.checked()
 def absent(name, force=True, stop_timeout=10, volumes=False, profile=None):
     """
     Ensure a container does not exist (stopping it first when ``force``, the default).

@@ -29,6 +29,7 @@ try:
         chain_docker_states,
         chain_errors,
         chain_registry,
+        chain_state_args,
         chain_states,
     )
 except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
@@ -38,6 +39,7 @@ except ImportError as _exc:  # synced into the minion's extmods/utils (file_root
     import chain_docker_states
     import chain_errors
     import chain_registry
+    import chain_state_args
     import chain_states
 
 __virtualname__ = "container_image"
@@ -72,6 +74,7 @@ def _check(
     return chain_errors.as_bool(push, "push")
 
 
+@chain_state_args.checked()
 def present(
     name,
     build=None,
@@ -236,6 +239,7 @@ def _push(name, ret, test, profile):
     return f"{name} pushed"
 
 
+@chain_state_args.checked()
 def absent(name, force=False, profile=None):
     """
     Ensure an image (tag) is not on the engine.

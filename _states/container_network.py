@@ -25,6 +25,7 @@ try:
         chain_docker_objects,
         chain_docker_states,
         chain_errors,
+        chain_state_args,
         chain_states,
     )
 except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
@@ -33,6 +34,7 @@ except ImportError as _exc:  # synced into the minion's extmods/utils (file_root
     import chain_docker_objects
     import chain_docker_states
     import chain_errors
+    import chain_state_args
     import chain_states
 
 __virtualname__ = "container_network"
@@ -137,6 +139,7 @@ def _recreate(name, create, attached, profile, ret):
     return True
 
 
+@chain_state_args.checked()
 def present(
     name,
     driver=None,
@@ -201,6 +204,7 @@ def present(
     return ret
 
 
+@chain_state_args.checked()
 def absent(name, force=False, profile=None):
     """
     Ensure a network does not exist. With containers attached it fails unless ``force``, which
