@@ -1,7 +1,8 @@
 """A typo, an old option, a missing argument or a wrong type in any state fails that state
-alone, through Salt's real state run (``state.template_str``: the sls compiler, requisites and
-``State.call``'s argument binding), and the run's other states still run. Nothing here reaches
-an engine or the controller: every case fails before its first read."""
+alone (a bad network pool too: issue 19), through Salt's real state run
+(``state.template_str``: the sls compiler, requisites and ``State.call``'s argument binding),
+and the run's other states still run. Nothing here reaches an engine or the controller: every
+case fails before its first read."""
 
 import json
 
@@ -57,6 +58,17 @@ registry:
     - name: 127.0.0.1:1
     - config_pth: /tmp
 
+bad-subnet:
+  container_network.present:
+    - name: sa-{run}-net2
+    - subnet: 10.0.0.0/33
+
+bad-gateway:
+  container_network.present:
+    - name: sa-{run}-net3
+    - subnet: 10.0.0.0/24
+    - gateway: 10.0.1.1
+
 still-runs:
   test.succeed_without_changes:
     - require:
@@ -75,6 +87,8 @@ EXPECTED = {
     "own-argument": "unknown argument 'wait_healty': did you mean 'wait_healthy'?",
     "missing": "missing argument 'image': container.running needs it",
     "wrong-type": "timeout: expected a number, got 'soon'",
+    "bad-subnet": "subnet: expected CIDR notation like 172.28.5.0/24, got '10.0.0.0/33'",
+    "bad-gateway": "gateway: 10.0.1.1 is not inside the subnet 10.0.0.0/24",
     "typo-node": "unknown argument 'executor': did you mean 'num_executors'?",
     "registry": "unknown argument 'config_pth': did you mean 'config_path'?",
 }
