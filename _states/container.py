@@ -213,10 +213,15 @@ def running(
     probe_url
         HTTP URL on a published loopback port that answers < 400 when the service is ready.
     stop_timeout
-        Seconds of grace before a stop or recreate kills the container.
+        Seconds of grace (default 10) between the stop signal and the kill when a stop or
+        recreate stops the container. A PID 1 that ignores ``SIGTERM`` (a shell script,
+        ``sleep``) waits all of it on every recreate: declare ``init: true``.
     watch_action
         What a change in a ``watch``ed state does: ``recreate`` (default), ``restart`` or
-        ``none``. It happens even when this state made other changes in the same run.
+        ``none``. It happens even when this state made other changes in the same run. Under
+        ``test=True`` only a ``watch`` on the ``container_image.present`` that rebuilds the
+        image previews the recreation (nothing is built under test, so the image id is still
+        the old one).
 
     Every other argument is a container option of the option table in ``docs/container.md``
     (the docker SDK's and Salt's old ``docker_container.running`` names are accepted as

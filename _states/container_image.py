@@ -7,7 +7,10 @@ A build records the digest of its inputs (Dockerfile, context files honouring
 ``.dockerignore``, build args, target) in the ``org.saltext-chain.inputs`` label and runs again
 only when that digest changes. ``changes`` carry the old and new image ids, and containers
 declared with ``container.running`` on that image are recreated by their own state because
-their image id no longer matches.
+their image id no longer matches (a ``watch`` on this state lets ``test=True`` preview
+that). The replaced image stays on the engine untagged (dangling) until nothing uses it;
+``container.prune images=True`` (with ``labels`` to limit it to images built with those
+labels) removes it.
 
 .. code-block:: yaml
 
