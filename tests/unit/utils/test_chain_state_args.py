@@ -3,6 +3,7 @@
 a missing argument or a wrong type is a failed result of that state, not an aborted run."""
 
 import inspect
+import re
 
 import pytest
 import salt.state
@@ -196,3 +197,43 @@ def test_accepts_needs_kwargs():
 def test_the_signature_keeps_defaults():
     sig = inspect.signature(checked_present)
     assert [p.default for p in sig.parameters.values()][1:3] == [None, False]
+
+
+def _migration_rows():
+    import importlib.util  # pylint: disable=import-outside-toplevel
+
+    from tests.conftest import REPO  # pylint: disable=import-outside-toplevel
+
+    spec = importlib.util.spec_from_file_location(
+        "gen_container_docs", REPO / "scripts" / "gen_container_docs.py"
+    )
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    rows = [("docker_container.running", old) for old in gen.NOT_TAKEN]
+    rows += [(state, old) for state, old, _ours, _note in gen.OLD_STATE_ARGS]
+    return rows
+
+
+OURS = {
+    "docker_container.running": ("container", "running"),
+    "docker_image.present": ("container_image", "present"),
+    "docker_network.present": ("container_network", "present"),
+    "docker_volume.present": ("container_volume", "present"),
+}
+
+
+def test_every_old_argument_of_the_migration_table_is_taken_or_names_its_replacement():
+    import importlib  # pylint: disable=import-outside-toplevel
+
+    for old_state, cell in _migration_rows():
+        module, func = OURS[old_state]
+        state = getattr(importlib.import_module(f"saltext.chain.states.{module}"), func)
+        rules = state.rules
+        removed = chain_state_args.REMOVED.get(f"{module}.{func}", {})
+        for word in re.split(r", | / | \+ ", cell):
+            word = word.split(":")[0].strip()
+            if word in ("-", "name"):
+                continue
+            assert word in rules.params or word in rules.accepts or word in removed, (
+                f"{old_state} {word!r}: neither taken by {module}.{func} nor in REMOVED"
+            )
