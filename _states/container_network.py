@@ -159,6 +159,13 @@ def present(
     """
     Ensure a network exists with the declared properties.
 
+    subnet
+        The network's address pool in CIDR notation (``172.28.5.0/24``, ``fd00:1::/64``).
+    gateway
+        An address inside ``subnet``, not its network address (needs ``subnet``).
+
+    Both are checked before the engine is asked anything, under ``test=True`` too.
+
     .. code-block:: yaml
 
         backend:
