@@ -1,6 +1,7 @@
 """container_network, container_volume and container_registry states on the real engines."""
 
 import json
+import pathlib
 
 import pytest
 
@@ -257,7 +258,7 @@ ALONE_SLS = """
 
 
 def test_network_absent_under_test_counts_the_containers_its_requisites_remove(
-    states, modules, docker_engines
+    states, modules, file_root, docker_engines
 ):
     """Issue 19: test mode of an absent-sls predicted a failure ("has containers attached")
     the real run does not have, because the container.absent states it requires remove them
@@ -270,7 +271,11 @@ def test_network_absent_under_test_counts_the_containers_its_requisites_remove(
     assert made.result is True, made.comment
 
     def apply(sls, test):
-        ret = modules.state.template_str(sls.format(run=RUN, net=net, ctr=ctr), test=test)
+        # state.sls: template_str does not take test=True
+        sls_name = f"gone{RUN}{'alone' if sls is ALONE_SLS else 'all'}"
+        path = pathlib.Path(file_root, f"{sls_name}.sls")
+        path.write_text(sls.format(run=RUN, net=net, ctr=ctr))
+        ret = modules.state.sls(sls_name, test=test)
         return {v["__id__"]: v for v in ret.raw.values()}
 
     alone = apply(ALONE_SLS, True)[f"{RUN}-net-gone"]

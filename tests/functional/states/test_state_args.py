@@ -1,10 +1,11 @@
 """A typo, an old option, a missing argument or a wrong type in any state fails that state
 alone (a bad network pool too: issue 19), through Salt's real state run
-(``state.template_str``: the sls compiler, requisites and ``State.call``'s argument binding),
+(``state.sls``: the sls compiler, requisites and ``State.call``'s argument binding),
 and the run's other states still run. Nothing here reaches an engine or the controller: every
 case fails before its first read."""
 
 import json
+import pathlib
 
 import pytest
 
@@ -95,8 +96,10 @@ EXPECTED = {
 
 
 @pytest.mark.parametrize("test", [False, True], ids=["live", "test-mode"])
-def test_bad_arguments_fail_their_state_and_the_run_goes_on(modules, test):
-    ret = modules.state.template_str(SLS.format(run=RUN), test=test)
+def test_bad_arguments_fail_their_state_and_the_run_goes_on(modules, file_root, test):
+    # state.sls, not template_str: template_str does not take test=True
+    pathlib.Path(file_root, f"badargs{RUN}.sls").write_text(SLS.format(run=RUN))
+    ret = modules.state.sls(f"badargs{RUN}", test=test)
     by_id = {v["__id__"]: v for v in ret.raw.values()}
     assert set(by_id) == set(EXPECTED) | {"still-runs", "first"}, sorted(by_id)
     for sid, start in EXPECTED.items():
