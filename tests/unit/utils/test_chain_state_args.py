@@ -237,3 +237,9 @@ def test_every_old_argument_of_the_migration_table_is_taken_or_names_its_replace
             assert word in rules.params or word in rules.accepts or word in removed, (
                 f"{old_state} {word!r}: neither taken by {module}.{func} nor in REMOVED"
             )
+
+
+def test_a_far_name_gets_no_guess():
+    # "no_such_option" is not a misspelt "dns_option"
+    ret = salt_call(checked_running, image="busybox", no_such_option=1)
+    assert ret["comment"].startswith("unknown argument 'no_such_option' (thing.running takes:")
