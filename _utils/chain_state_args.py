@@ -153,7 +153,7 @@ class Rules:
         if unknown:
             hints = []
             for key in unknown:
-                close = difflib.get_close_matches(key, self.names(), n=1, cutoff=0.75)
+                close = difflib.get_close_matches(key, self.names(), n=1, cutoff=0.76)
                 hints.append(
                     f"unknown argument '{key}'" + (f": did you mean '{close[0]}'?" if close else "")
                 )
