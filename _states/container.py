@@ -463,6 +463,9 @@ def mod_watch(name, sfun=None, **kwargs):
         ret["comment"] = f"watch has no effect on container.{sfun}"
         return ret
     kwargs = {k: v for k, v in kwargs.items() if not k.startswith("__")}
+    problem = running.rules.problem(kwargs)  # running's arguments, checked as running does
+    if problem is not None:
+        return chain_states.fail(ret, problem, changes={})
     own = {
         k: kwargs.get(k, p.default)
         for k, p in _RUNNING_PARAMS.items()

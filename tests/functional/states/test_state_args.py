@@ -70,6 +70,17 @@ bad-gateway:
     - subnet: 10.0.0.0/24
     - gateway: 10.0.1.1
 
+typo-watching:
+  container.running:
+    - name: sa-{run}-web4
+    - image: busybox
+    - wait_healty: true
+    - watch:
+      - test: changed
+
+changed:
+  test.succeed_with_changes: []
+
 still-runs:
   test.succeed_without_changes:
     - require:
@@ -90,6 +101,8 @@ EXPECTED = {
     "wrong-type": "timeout: expected a number, got 'soon'",
     "bad-subnet": "subnet: expected CIDR notation like 172.28.5.0/24, got '10.0.0.0/33'",
     "bad-gateway": "gateway: 10.0.1.1 is not inside the subnet 10.0.0.0/24",
+    # Salt calls mod_watch after a failed running: it answers the same
+    "typo-watching": "unknown argument 'wait_healty': did you mean 'wait_healthy'?",
     "typo-node": "unknown argument 'executor': did you mean 'num_executors'?",
     "registry": "unknown argument 'config_pth': did you mean 'config_path'?",
 }
@@ -101,7 +114,7 @@ def test_bad_arguments_fail_their_state_and_the_run_goes_on(modules, file_root, 
     pathlib.Path(file_root, f"badargs{RUN}.sls").write_text(SLS.format(run=RUN))
     ret = modules.state.sls(f"badargs{RUN}", test=test)
     by_id = {v["__id__"]: v for v in ret.raw.values()}
-    assert set(by_id) == set(EXPECTED) | {"still-runs", "first"}, sorted(by_id)
+    assert set(by_id) == set(EXPECTED) | {"still-runs", "first", "changed"}, sorted(by_id)
     for sid, start in EXPECTED.items():
         state = by_id[sid]
         assert state["result"] is False, (sid, state)
