@@ -170,6 +170,10 @@ def _build_context(inputs, saltenv, prune, profile):
         lambda *args, **kwargs: __salt__["cp.cache_dir"](*args, **kwargs),
         lambda *args, **kwargs: __salt__["cp.list_master"](*args, **kwargs),
         prune,
+        list_cache={
+            "masterless": __opts__.get("file_client") == "local",
+            "list_cache_time": __opts__.get("fileserver_list_cache_time", 20),
+        },
     )
     text = chain_docker_build.read_dockerfile(context, inputs["dockerfile"], inputs["path"], served)
     bases = {}

@@ -40,6 +40,7 @@ try:
         chain_docker_spec,
         chain_errors,
         chain_health,
+        chain_state_args,
         chain_states,
     )
 except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
@@ -49,6 +50,7 @@ except ImportError as _exc:  # synced into the minion's extmods/utils (file_root
     import chain_docker_spec
     import chain_errors
     import chain_health
+    import chain_state_args
     import chain_states
 
 
@@ -176,6 +178,7 @@ def _check_state_args(watch_action, pull, wait_healthy, health_timeout, probe_ur
         raise SaltInvocationError(f"probe_url: expected an http(s) URL, got {probe_url!r}")
 
 
+@chain_state_args.checked(accepts=chain_docker_spec.ACCEPTED)
 def running(
     name,
     image,
@@ -210,10 +213,15 @@ def running(
     probe_url
         HTTP URL on a published loopback port that answers < 400 when the service is ready.
     stop_timeout
-        Seconds of grace before a stop or recreate kills the container.
+        Seconds of grace (default 10) between the stop signal and the kill when a stop or
+        recreate stops the container. A PID 1 that ignores ``SIGTERM`` (a shell script,
+        ``sleep``) waits all of it on every recreate: declare ``init: true``.
     watch_action
         What a change in a ``watch``ed state does: ``recreate`` (default), ``restart`` or
-        ``none``. It happens even when this state made other changes in the same run.
+        ``none``. It happens even when this state made other changes in the same run. Under
+        ``test=True`` only a ``watch`` on the ``container_image.present`` that rebuilds the
+        image previews the recreation (nothing is built under test, so the image id is still
+        the old one).
 
     Every other argument is a container option of the option table in ``docs/container.md``
     (the docker SDK's and Salt's old ``docker_container.running`` names are accepted as
@@ -455,6 +463,9 @@ def mod_watch(name, sfun=None, **kwargs):
         ret["comment"] = f"watch has no effect on container.{sfun}"
         return ret
     kwargs = {k: v for k, v in kwargs.items() if not k.startswith("__")}
+    problem = running.rules.problem(kwargs)  # running's arguments, checked as running does
+    if problem is not None:
+        return chain_states.fail(ret, problem, changes={})
     own = {
         k: kwargs.get(k, p.default)
         for k, p in _RUNNING_PARAMS.items()
@@ -507,6 +518,7 @@ def mod_watch(name, sfun=None, **kwargs):
     return ret
 
 
+@chain_state_args.checked()
 def stopped(name, stop_timeout=10, profile=None):
     """
     Ensure a container exists and is not running.
@@ -537,6 +549,7 @@ def stopped(name, stop_timeout=10, profile=None):
     return ret
 
 
+@chain_state_args.checked()
 def absent(name, force=True, stop_timeout=10, volumes=False, profile=None):
     """
     Ensure a container does not exist (stopping it first when ``force``, the default).

@@ -7,7 +7,10 @@ A build records the digest of its inputs (Dockerfile, context files honouring
 ``.dockerignore``, build args, target) in the ``org.saltext-chain.inputs`` label and runs again
 only when that digest changes. ``changes`` carry the old and new image ids, and containers
 declared with ``container.running`` on that image are recreated by their own state because
-their image id no longer matches.
+their image id no longer matches (a ``watch`` on this state lets ``test=True`` preview
+that). The replaced image stays on the engine untagged (dangling) until nothing uses it;
+``container.prune images=True`` (with ``labels`` to limit it to images built with those
+labels) removes it.
 
 .. code-block:: yaml
 
@@ -29,6 +32,7 @@ try:
         chain_docker_states,
         chain_errors,
         chain_registry,
+        chain_state_args,
         chain_states,
     )
 except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
@@ -38,6 +42,7 @@ except ImportError as _exc:  # synced into the minion's extmods/utils (file_root
     import chain_docker_states
     import chain_errors
     import chain_registry
+    import chain_state_args
     import chain_states
 
 __virtualname__ = "container_image"
@@ -72,6 +77,7 @@ def _check(
     return chain_errors.as_bool(push, "push")
 
 
+@chain_state_args.checked()
 def present(
     name,
     build=None,
@@ -236,6 +242,7 @@ def _push(name, ret, test, profile):
     return f"{name} pushed"
 
 
+@chain_state_args.checked()
 def absent(name, force=False, profile=None):
     """
     Ensure an image (tag) is not on the engine.

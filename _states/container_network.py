@@ -25,6 +25,7 @@ try:
         chain_docker_objects,
         chain_docker_states,
         chain_errors,
+        chain_state_args,
         chain_states,
     )
 except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
@@ -33,6 +34,7 @@ except ImportError as _exc:  # synced into the minion's extmods/utils (file_root
     import chain_docker_objects
     import chain_docker_states
     import chain_errors
+    import chain_state_args
     import chain_states
 
 __virtualname__ = "container_network"
@@ -40,6 +42,11 @@ __virtualname__ = "container_network"
 
 def __virtual__():
     return chain_states.needs(__salt__, __virtualname__, "container.network_inspect")
+
+
+def _running():
+    """The results of the states that ran before this one in this run (``{}`` outside one)."""
+    return globals().get("__running__") or {}
 
 
 def _attached(name, container_ids, profile):
@@ -137,6 +144,7 @@ def _recreate(name, create, attached, profile, ret):
     return True
 
 
+@chain_state_args.checked()
 def present(
     name,
     driver=None,
@@ -150,6 +158,13 @@ def present(
 ):
     """
     Ensure a network exists with the declared properties.
+
+    subnet
+        The network's address pool in CIDR notation (``172.28.5.0/24``, ``fd00:1::/64``).
+    gateway
+        An address inside ``subnet``, not its network address (needs ``subnet``).
+
+    Both are checked before the engine is asked anything, under ``test=True`` too.
 
     .. code-block:: yaml
 
@@ -201,10 +216,13 @@ def present(
     return ret
 
 
+@chain_state_args.checked()
 def absent(name, force=False, profile=None):
     """
     Ensure a network does not exist. With containers attached it fails unless ``force``, which
-    disconnects them first.
+    disconnects them first. Under ``test=True``, containers that a ``container.absent`` state
+    that ran earlier in the same run would remove do not count as attached (the real run
+    removes them first; ``require`` those states).
 
     .. code-block:: yaml
 
@@ -222,16 +240,22 @@ def absent(name, force=False, profile=None):
             return ret
         members = current.get("Containers") or {}
         attached = sorted((c.get("Name") or cid) for cid, c in members.items())
-        if attached and not force:
+        test = __opts__["test"]
+        # Under test, containers a container.absent of this run would remove are not there
+        # when the real run reaches this state.
+        going = chain_docker_states.removed_earlier(_running(), attached) if test else []
+        staying = [c for c in attached if c not in going]
+        if staying and not force:
             return chain_states.fail(
                 ret,
-                f"Network {name} has containers attached ({', '.join(attached)}); set force: true",
+                f"Network {name} has containers attached ({', '.join(staying)}); set force: true",
             )
         ret["changes"] = {"network": {"old": name, "new": None}}
-        if attached:
-            ret["changes"]["disconnected"] = {"old": attached, "new": None}
-        if __opts__["test"]:
-            ret.update(result=None, comment=f"Network {name} would be removed")
+        if staying:
+            ret["changes"]["disconnected"] = {"old": staying, "new": None}
+        if test:
+            first = f" once {', '.join(going)} are removed (container.absent)" if going else ""
+            ret.update(result=None, comment=f"Network {name} would be removed{first}")
             return ret
         for cid, member in members.items():
             __salt__["container.network_disconnect"](name, cid, force=True, profile=profile)

@@ -19,11 +19,16 @@ import functools
 from salt.exceptions import SaltInvocationError
 
 try:
-    from saltext.chain.utils import chain_registry, chain_states
+    from saltext.chain.utils import (
+        chain_registry,
+        chain_state_args,
+        chain_states,
+    )
 except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
     if not str(_exc.name).startswith("saltext"):
         raise  # a real import error inside the util, not a missing package
     import chain_registry
+    import chain_state_args
     import chain_states
 
 __virtualname__ = "container_registry"
@@ -41,6 +46,7 @@ def _check(name, config_path, username=None, password=None):
             raise SaltInvocationError(f"{field}: expected a string, got {type(value).__name__}")
 
 
+@chain_state_args.checked()
 def logged_in(name, username=None, password=None, config_path=None, profile=None):
     """
     Ensure the Docker client config holds working credentials for registry ``name``.
@@ -84,6 +90,7 @@ def logged_in(name, username=None, password=None, config_path=None, profile=None
     return ret
 
 
+@chain_state_args.checked()
 def logged_out(name, config_path=None):
     """
     Ensure the Docker client config holds no credentials for registry ``name``.

@@ -38,11 +38,18 @@ replicas (kept, stopped) are started again: the exact previous image id, never a
 """
 
 try:
-    from saltext.chain.utils import chain_service_plan, chain_states
+    from saltext.chain.utils import (
+        chain_docker_spec,
+        chain_service_plan,
+        chain_state_args,
+        chain_states,
+    )
 except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
     if not str(_exc.name).startswith("saltext"):
         raise  # a real import error inside the util, not a missing package
+    import chain_docker_spec
     import chain_service_plan
+    import chain_state_args
     import chain_states
 
 
@@ -60,6 +67,7 @@ def __virtual__():
     )
 
 
+@chain_state_args.checked(accepts=chain_docker_spec.ACCEPTED)
 def running(
     name,
     image,

@@ -23,6 +23,7 @@ try:
         chain_docker_objects,
         chain_docker_states,
         chain_errors,
+        chain_state_args,
         chain_states,
     )
 except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
@@ -31,6 +32,7 @@ except ImportError as _exc:  # synced into the minion's extmods/utils (file_root
     import chain_docker_objects
     import chain_docker_states
     import chain_errors
+    import chain_state_args
     import chain_states
 
 __virtualname__ = "container_volume"
@@ -42,6 +44,7 @@ def __virtual__():
     return chain_states.needs(__salt__, __virtualname__, "container.volume_inspect")
 
 
+@chain_state_args.checked()
 def present(name, driver=None, driver_opts=None, labels=None, recreate="never", profile=None):
     """
     Ensure a volume exists with the declared driver, options and labels.
@@ -107,6 +110,7 @@ def present(name, driver=None, driver_opts=None, labels=None, recreate="never", 
     return ret
 
 
+@chain_state_args.checked()
 def absent(name, force=False, profile=None):
     """
     Ensure a volume does not exist.

@@ -26,10 +26,16 @@ import time
 from salt.exceptions import SaltInvocationError
 
 try:
-    from saltext.chain.utils import chain_states
+    from saltext.chain.utils import (
+        chain_agents_plan,
+        chain_state_args,
+        chain_states,
+    )
 except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
     if not str(_exc.name).startswith("saltext"):
         raise  # a real import error inside the util, not a missing package
+    import chain_agents_plan
+    import chain_state_args
     import chain_states
 
 __virtualname__ = "jenkins_agent"
@@ -64,6 +70,7 @@ def _one_agent(name, func, args, kwargs, comments):
     return ret
 
 
+@chain_state_args.checked(accepts=chain_agents_plan.AGENT_DEFAULTS)
 def present(name, image, profile=None, engine=None, **kwargs):
     """
     One permanent agent: the node on the controller (inbound, WebSocket), a container on this
@@ -104,6 +111,7 @@ def present(name, image, profile=None, engine=None, **kwargs):
     )
 
 
+@chain_state_args.checked()
 def absent(name, drain_timeout=300, force=False, profile=None, engine=None):
     """
     No agent ``name``: its node is marked temporarily offline, running builds are waited for
@@ -129,6 +137,7 @@ def absent(name, drain_timeout=300, force=False, profile=None, engine=None):
     )
 
 
+@chain_state_args.checked(accepts=set(chain_agents_plan.POOL_DEFAULTS) | {"accept_image"})
 def pool(name, image, profile=None, engine=None, wait=True, **kwargs):
     """
     A pool of agents for one label on this minion's engine: one reconcile pass (see

@@ -29,12 +29,18 @@ Jenkins does not export their values, so a build with other values for them stil
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
-    from saltext.chain.utils import chain_errors, chain_jenkins_builds, chain_states
+    from saltext.chain.utils import (
+        chain_errors,
+        chain_jenkins_builds,
+        chain_state_args,
+        chain_states,
+    )
 except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
     if not str(_exc.name).startswith("saltext"):
         raise  # a real import error inside the util, not a missing package
     import chain_errors
     import chain_jenkins_builds
+    import chain_state_args
     import chain_states
 
 
@@ -120,6 +126,7 @@ def _trigger(ret, name, parameters, wait, ok):
     return _finished(ret, f"Build #{res['number']} of {name}", res, ok, wait["timeout"], done)
 
 
+@chain_state_args.checked()
 def succeeded(
     name,
     parameters=None,

@@ -33,12 +33,18 @@ import functools
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
-    from saltext.chain.utils import chain_jenkins_client, chain_jenkins_jobs, chain_states
+    from saltext.chain.utils import (
+        chain_jenkins_client,
+        chain_jenkins_jobs,
+        chain_state_args,
+        chain_states,
+    )
 except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
     if not str(_exc.name).startswith("saltext"):
         raise  # a real import error inside the util, not a missing package
     import chain_jenkins_client
     import chain_jenkins_jobs
+    import chain_state_args
     import chain_states
 
 
@@ -59,6 +65,7 @@ def _same_spelling(name, stored):
         )
 
 
+@chain_state_args.checked()
 def present(name, config=None, jjb=None, enabled=None, ignore=None, saltenv=None, profile=None):
     """
     Ensure a job exists with the declared configuration (and, optionally, enabled state).
@@ -182,6 +189,7 @@ def _converge_enabled(ret, name, enabled, pending, test, profile, done):
             done.append("enabled" if enabled else "disabled")
 
 
+@chain_state_args.checked()
 def absent(name, profile=None):
     """
     Ensure a job does not exist.

@@ -24,11 +24,16 @@ import re
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
-    from saltext.chain.utils import chain_jenkins_xml, chain_states
+    from saltext.chain.utils import (
+        chain_jenkins_xml,
+        chain_state_args,
+        chain_states,
+    )
 except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
     if not str(_exc.name).startswith("saltext"):
         raise  # a real import error inside the util, not a missing package
     import chain_jenkins_xml
+    import chain_state_args
     import chain_states
 
 __virtualname__ = "jenkins_jobs"
@@ -146,6 +151,7 @@ def _written(done):
     return changes
 
 
+@chain_state_args.checked()
 def applied(name, source, prune=False, profile=None, saltenv="base"):
     """
     Apply every job a Jenkins Job Builder file or directory produces; with ``prune: true``,

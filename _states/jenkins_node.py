@@ -26,10 +26,11 @@ import functools
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
-    from saltext.chain.utils import chain_states
+    from saltext.chain.utils import chain_state_args, chain_states
 except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
     if not str(_exc.name).startswith("saltext"):
         raise  # a real import error inside the util, not a missing package
+    import chain_state_args
     import chain_states
 
 
@@ -48,6 +49,7 @@ def _act(ret, what, verb, func, name, **kwargs):
     return chain_states.act(ret, __opts__["test"], what, verb, action)
 
 
+@chain_state_args.checked()
 def present(
     name,
     num_executors=None,
@@ -114,6 +116,7 @@ def present(
     return ret
 
 
+@chain_state_args.checked()
 def absent(name, profile=None):
     """
     Ensure a node does not exist.
@@ -143,6 +146,7 @@ def _offline(name, profile):
     return bool(data.get("temporarilyOffline")), data.get("offlineCauseReason") or ""
 
 
+@chain_state_args.checked()
 def enabled(name, profile=None):
     """
     Ensure a node is not marked temporarily offline (a disconnected agent stays as it is).
@@ -168,6 +172,7 @@ def enabled(name, profile=None):
     return ret
 
 
+@chain_state_args.checked()
 def disabled(name, message=None, profile=None):
     """
     Ensure a node is marked temporarily offline; with ``message``, with that offline message

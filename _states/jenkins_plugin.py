@@ -22,12 +22,18 @@ version (compared the way Jenkins orders versions: ``2.10`` > ``2.9``, ``1.2.3-b
 from salt.exceptions import SaltInvocationError
 
 try:
-    from saltext.chain.utils import chain_errors, chain_jenkins_version, chain_states
+    from saltext.chain.utils import (
+        chain_errors,
+        chain_jenkins_version,
+        chain_state_args,
+        chain_states,
+    )
 except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
     if not str(_exc.name).startswith("saltext"):
         raise  # a real import error inside the util, not a missing package
     import chain_errors
     import chain_jenkins_version
+    import chain_state_args
     import chain_states
 
 
@@ -98,6 +104,7 @@ def _verdicts(wanted, have, active):
     return problems, good
 
 
+@chain_state_args.checked()
 def installed(name, version=None, active=True, plugins=None, profile=None):
     """
     Verify that plugins are installed, recent enough and active. Never installs.

@@ -123,12 +123,37 @@ def prune_context(local, served):
                 os.rmdir(full)
 
 
-def context_dir(path, saltenv, cachedir, cache_dir, list_master, prune):
+def not_served(path, masterless=False, list_cache_time=20):
+    """Why a ``salt://`` context may be missing, and how to refresh the listing.
+
+    Salt's fileserver keeps the file list of each backend and saltenv
+    (``<cachedir>/file_lists/<backend>/<saltenv>.p``, ``salt.fileserver.check_file_list_cache``)
+    for ``fileserver_list_cache_time`` seconds (20 by default), on the master or, with
+    ``file_client: local``, on the minion itself: a directory created within that time is not
+    listed yet."""
+    if masterless:
+        refresh = (
+            "delete the minion's <cachedir>/file_lists/ (or set fileserver_list_cache_time: 0 "
+            "in the minion config)"
+        )
+    else:
+        refresh = "run salt-run fileserver.clear_file_list_cache on the master"
+    return (
+        f"image build: {path} is not on the Salt fileserver; if it was created less than "
+        f"{list_cache_time:g} s ago, the fileserver's file list (kept for "
+        f"fileserver_list_cache_time = {list_cache_time:g} s) does not show it yet: wait and "
+        f"apply again, or {refresh}"
+    )
+
+
+def context_dir(path, saltenv, cachedir, cache_dir, list_master, prune, list_cache=None):
     """``(local dir, served files or None)`` of a build context.
 
     A ``salt://`` context is cached with ``cache_dir`` (``cp.cache_dir``) as ``file.managed``
     caches its source; ``list_master`` (``cp.list_master``) tells what the fileserver serves.
     Only with ``prune`` (a real build) are cached files it no longer serves deleted.
+    ``list_cache``: ``{"masterless": bool, "list_cache_time": seconds}`` for the message of a
+    context the fileserver does not list (:func:`not_served`).
     """
     prefix = salt_prefix(path)
     if prefix is None:
@@ -136,7 +161,7 @@ def context_dir(path, saltenv, cachedir, cache_dir, list_master, prune):
             raise BadInput(f"image build: context {path} is not a directory")
         return path, None
     if not cache_dir(path, saltenv=saltenv, include_empty=True):
-        raise BadInput(f"image build: {path} is not on the Salt fileserver")
+        raise BadInput(not_served(path, **(list_cache or {})))
     local = cached_context(cachedir, saltenv, prefix)
     if not os.path.isdir(local):
         raise BadInput(f"image build: {path} did not cache as a directory")

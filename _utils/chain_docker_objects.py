@@ -10,6 +10,7 @@ Used by the ``container`` execution module and, for checking input before any en
 the ``container_network`` and ``container_volume`` states. No Salt dunders here.
 """
 
+import ipaddress
 import re
 
 try:
@@ -72,6 +73,8 @@ def network_spec(
             raise BadInput(f"{field}: expected an address like 172.28.5.0/24, got {value!r}")
     if gateway is not None and subnet is None:
         raise BadInput("gateway needs a subnet")
+    if subnet is not None:
+        _check_pool(str(subnet), None if gateway is None else str(gateway))
     return {
         "driver": _driver(driver, "bridge"),
         "labels": _map(labels, "labels"),
@@ -81,6 +84,29 @@ def network_spec(
         "internal": _flag(internal, "internal"),
         "enable_ipv6": _flag(enable_ipv6, "enable_ipv6"),
     }
+
+
+def _check_pool(subnet, gateway):
+    """A subnet in CIDR notation (``10.0.0.0/33`` is refused here, not by the engine) and a
+    gateway that is an address inside it, other than the subnet's own network address."""
+    try:
+        network = ipaddress.ip_network(subnet, strict=False)
+    except ValueError as err:
+        raise BadInput(
+            f"subnet: expected CIDR notation like 172.28.5.0/24, got {subnet!r}: {err}"
+        ) from None
+    if "/" not in subnet:
+        raise BadInput(f"subnet: expected CIDR notation like 172.28.5.0/24, got {subnet!r}")
+    if gateway is None:
+        return
+    try:
+        address = ipaddress.ip_address(gateway)
+    except ValueError:
+        raise BadInput(f"gateway: expected an address like 172.28.5.1, got {gateway!r}") from None
+    if address.version != network.version or address not in network:
+        raise BadInput(f"gateway: {gateway} is not inside the subnet {subnet}")
+    if address == network.network_address and network.num_addresses > 2:
+        raise BadInput(f"gateway: {gateway} is the subnet's network address; use a host address")
 
 
 def volume_spec(driver=None, driver_opts=None, labels=None):

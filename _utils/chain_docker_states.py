@@ -37,3 +37,19 @@ def remove_present(ret, kind, name, test, current, remove, change):
         return ret
     ret["changes"] = change
     return _act(ret, test, f"{kind} {name}", "removed", remove)
+
+
+def removed_earlier(running, names):
+    """The containers among ``names`` that a ``container.absent`` state that ran earlier in
+    this test run would remove (``running``: Salt's ``__running__``, ``{tag: result}``).
+
+    Under ``test=True`` nothing is removed, so a network (or volume) that ``require``s the
+    ``container.absent`` states of its containers still sees them attached; the real run removes
+    them first. This says which ones the real run will have removed."""
+    gone = set()
+    for tag, result in (running or {}).items():
+        parts = tag.split("_|-")
+        if len(parts) == 4 and parts[0] == "container" and parts[3] == "absent":
+            if result.get("result") is None and result.get("changes"):
+                gone.add(parts[2])
+    return sorted(gone & set(names))

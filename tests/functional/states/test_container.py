@@ -113,7 +113,7 @@ def test_daemon_filled_fields_never_recreate(states, modules, engine):
 @pytest.mark.parametrize(
     "bad, fragment",
     [
-        ({"no_such_option": 1}, "unknown container argument(s): no_such_option"),
+        ({"no_such_option": 1}, "unknown argument 'no_such_option' (container.running takes:"),
         ({"ports": ["8080-80"]}, "ports: invalid port '8080-80'"),
         ({"ports": ["127.0.0.1:99999:80"]}, "invalid host port"),
         ({"restart_policy": "sometimes"}, "restart_policy"),

@@ -1,6 +1,7 @@
 """container_network, container_volume and container_registry states on the real engines."""
 
 import json
+import pathlib
 
 import pytest
 
@@ -234,3 +235,59 @@ def test_registry_without_credentials_fails_in_test_mode_too(states, tmp_path, d
         )
         assert ret.result is False and "no credentials" in ret.comment
     assert not (tmp_path / "config.json").exists()
+
+
+ABSENT_SLS = """
+{run}-ctr-gone:
+  container.absent:
+    - name: {ctr}
+    - stop_timeout: 0
+
+{run}-net-gone:
+  container_network.absent:
+    - name: {net}
+    - require:
+      - container: {run}-ctr-gone
+"""
+
+ALONE_SLS = """
+{run}-net-gone:
+  container_network.absent:
+    - name: {net}
+"""
+
+
+def test_network_absent_under_test_counts_the_containers_its_requisites_remove(
+    states, modules, file_root, docker_engines
+):
+    """Issue 19: test mode of an absent-sls predicted a failure ("has containers attached")
+    the real run does not have, because the container.absent states it requires remove them
+    first. The control: without those states the failure is still predicted."""
+    net, ctr = f"sc-{RUN}-gonenet", f"sc-{RUN}-gonectr"
+    assert states.container_network.present(net, labels=LABELS).result is True
+    made = states.container.running(
+        ctr, image=BUSYBOX, command="sleep 600", labels=LABELS, networks=[net]
+    )
+    assert made.result is True, made.comment
+
+    def apply(sls, test):
+        # state.sls: template_str does not take test=True
+        sls_name = f"gone{RUN}{'alone' if sls is ALONE_SLS else 'all'}"
+        path = pathlib.Path(file_root, f"{sls_name}.sls")
+        path.write_text(sls.format(run=RUN, net=net, ctr=ctr))
+        ret = modules.state.sls(sls_name, test=test)
+        return {v["__id__"]: v for v in ret.raw.values()}
+
+    alone = apply(ALONE_SLS, True)[f"{RUN}-net-gone"]
+    assert alone["result"] is False and ctr in alone["comment"], alone
+
+    dry = apply(ABSENT_SLS, True)
+    assert [s["result"] for s in dry.values()] == [None, None], dry
+    assert dry[f"{RUN}-net-gone"]["comment"] == (
+        f"Network {net} would be removed once {ctr} are removed (container.absent)"
+    )
+    assert modules.container.inspect(ctr) is not None  # test mode removed nothing
+
+    live = apply(ABSENT_SLS, False)
+    assert [s["result"] for s in live.values()] == [True, True], live
+    assert modules.container.network_inspect(net) is None

@@ -99,7 +99,7 @@ def test_never_online_fails_with_log_tail(states, modules, node, docker_engines)
         ({"container_options": {"environment": {"JENKINS_SECRET": "x"}}}, "secret"),
         ({"container_options": {"command": "sh"}}, "command"),
         ({"mode": "SOMETIMES"}, "mode"),
-        ({"bogus": 1}, "unknown option"),
+        ({"bogus": 1}, "unknown argument 'bogus' (jenkins_agent.present takes:"),
     ],
 )
 def test_bad_input_is_a_clean_error_before_io(states, kwargs, word, unchanged_home, docker_engines):

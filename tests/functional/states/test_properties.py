@@ -263,10 +263,8 @@ def arguments(loaders, fun):
         )
         assert kind, f"{fun}: no type declared for argument {pname!r} in ARG_TYPES"
         out[pname] = kind
-    if (
-        any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
-        and mod == "container"
-    ):
+    # every state takes **kwargs for Salt (chain_state_args); only these take the option table
+    if fun in ("container.running", "container.mod_watch"):
         running = inspect.signature(modules["container"].running).parameters
         for pname in running:
             if (

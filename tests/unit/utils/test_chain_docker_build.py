@@ -167,6 +167,26 @@ def test_context_dir_prunes_only_when_asked(tmp_path):
         build.context_dir(str(tmp_path / "nope"), "base", str(cache), cache_dir, list_master, False)
 
 
+def test_a_context_the_fileserver_does_not_list_says_why_and_how_to_refresh():
+    def nothing(*args, **kwargs):
+        return []
+
+    with pytest.raises(SaltInvocationError) as err:
+        build.context_dir("salt://new", "base", "/c", nothing, nothing, False)
+    assert str(err.value) == (
+        "image build: salt://new is not on the Salt fileserver; if it was created less than 20 s "
+        "ago, the fileserver's file list (kept for fileserver_list_cache_time = 20 s) does not "
+        "show it yet: wait and apply again, or run salt-run fileserver.clear_file_list_cache on "
+        "the master"
+    )
+    hint = {"masterless": True, "list_cache_time": 60}
+    with pytest.raises(SaltInvocationError) as err:
+        build.context_dir("salt://new", "base", "/c", nothing, nothing, False, list_cache=hint)
+    assert "less than 60 s ago" in str(err.value)
+    assert "delete the minion's <cachedir>/file_lists/" in str(err.value)
+    assert "fileserver_list_cache_time: 0" in str(err.value)
+
+
 def test_saltenv_is_checked_with_the_inputs():
     with pytest.raises(SaltInvocationError, match="saltenv"):
         build.check_inputs("salt://x", saltenv=5)

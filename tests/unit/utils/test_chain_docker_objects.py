@@ -60,6 +60,37 @@ def test_bad_network_input_names_the_argument(kwargs, field):
 
 
 @pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"subnet": "10.0.0.0/33"}, "subnet: expected CIDR notation .* '10.0.0.0/33'"),
+        ({"subnet": "10.0.0.256/24"}, "subnet: expected CIDR notation"),
+        ({"subnet": "10.0.0.0"}, "subnet: expected CIDR notation"),
+        ({"subnet": "fd00::/129"}, "subnet: expected CIDR notation"),
+        ({"subnet": "10.0.0.0/24", "gateway": "10.0.1.1"}, "gateway: 10.0.1.1 is not inside"),
+        ({"subnet": "10.0.0.0/24", "gateway": "fd00::1"}, "gateway: fd00::1 is not inside"),
+        ({"subnet": "10.0.0.0/24", "gateway": "10.0.0.1/24"}, "gateway: expected an address"),
+        ({"subnet": "10.0.0.0/24", "gateway": "10.0.0.0"}, "the subnet's network address"),
+    ],
+)
+def test_a_bad_pool_is_refused_before_the_engine_sees_it(kwargs, message):
+    with pytest.raises(SaltInvocationError, match=message):
+        objects.network_spec(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"subnet": "10.0.0.0/24", "gateway": "10.0.0.1"},
+        {"subnet": "10.0.0.1/24"},  # host bits: the engine takes it, so do we
+        {"subnet": "fd00:1::/64", "gateway": "fd00:1::1"},
+        {"subnet": "10.0.0.0/31", "gateway": "10.0.0.0"},
+    ],
+)
+def test_good_pools_pass(kwargs):
+    assert objects.network_spec(**kwargs)["subnet"] == kwargs["subnet"]
+
+
+@pytest.mark.parametrize(
     "kwargs, field",
     [
         ({"driver_opts": "type=tmpfs"}, "driver_opts"),

@@ -58,3 +58,17 @@ def test_remove_present():
         change,
     )
     assert real["comment"] == "Image i removed" and calls == ["rm"]
+
+
+def test_removed_earlier_is_what_a_container_absent_of_this_test_run_would_remove():
+    running = {
+        "container_|-a_|-web_|-absent": {"result": None, "changes": {"container": {}}},
+        "container_|-b_|-db_|-absent": {"result": True, "changes": {}},  # already absent
+        "container_|-c_|-cache_|-running": {"result": None, "changes": {"container": {}}},
+        "container_|-d_|-worker_|-absent": {"result": False, "changes": {}},  # failed
+        "file_|-e_|-api_|-absent": {"result": None, "changes": {"removed": "api"}},
+    }
+    names = ["web", "db", "cache", "worker", "api", "other"]
+    assert steps.removed_earlier(running, names) == ["web"]
+    assert steps.removed_earlier({}, names) == []
+    assert steps.removed_earlier(None, names) == []
