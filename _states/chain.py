@@ -37,12 +37,13 @@ import salt.utils.event
 from salt.exceptions import SaltInvocationError
 
 try:
-    from saltext.chain.utils import chain_app_conf, chain_stage, chain_states
+    from saltext.chain.utils import chain_app_conf, chain_stage, chain_state_args, chain_states
 except ImportError as _exc:  # synced into the master's extmods/utils (file_roots deployment)
     if not str(_exc.name).startswith("saltext"):
         raise  # a real import error inside the util, not a missing package
     import chain_app_conf
     import chain_stage
+    import chain_state_args
     import chain_states
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ def _runner_error(out):
     return (lines[-1] if lines else "no answer from the chain runner")[:500]
 
 
+@chain_state_args.checked(accepts=ROLLOUT_OPTIONS)
 def rolled_out(name, app, image, ref=None, **kwargs):
     """
     Roll ``image`` out to the servers of ``app`` with the ``chain.rollout`` runner: server by
@@ -138,6 +140,7 @@ def _fire(data, tag):
     return bool(sent)
 
 
+@chain_state_args.checked()
 def stage(name, run_id, event="start", details=None):
     """
     Mark where a run of the chain's orchestrate is: fire ``chain/run/<run_id>/stage/<name>/start``

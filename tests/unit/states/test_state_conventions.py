@@ -28,10 +28,7 @@ STATES = sorted(p for p in (REPO / "_states").glob("*.py") if p.name != "__init_
 #: Modules another part of the work moves to the convention: checked, but a violation is an
 #: expected failure (listed) until it is fixed; once they comply the test passes for them too.
 #: State modules allowed to break the convention for now, with the reason.
-PENDING = {
-    "chain.py": "another part edits _states/chain.py now; @chain_state_args.checked() is "
-    "applied to chain.stage when the parts are merged",
-}
+PENDING = {}
 
 CAUGHT_NAMES = {"CommandExecutionError", "SaltInvocationError"}
 NEVER_CAUGHT = {"Exception", "BaseException"}
