@@ -33,7 +33,7 @@ negotiation, which also gives ``api_version``) and ``GET /info``:
       available: true
       profile: default
       base_url: unix:///var/run/docker.sock
-      id: VUEO:VHOC:...         # the engine's ID (docker info; two engines sharing /etc/docker share it)
+      id: VUEO:VHOC:...         # docker info ID (engines sharing /etc/docker share it)
       name: build-host          # the engine host's name (docker info)
       root_dir: /var/lib/docker # the engine's data root: with id and name, which engine it is
       engine_version: 26.1.5+dfsg1

@@ -37,7 +37,6 @@ build, read once per build number and cached) and the ``container_events`` beaco
           static_path: /page         # http://127.0.0.1:8000/page/index.html
 """
 
-import base64
 import contextlib
 import fcntl
 import json
@@ -52,6 +51,7 @@ try:
         chain_errors,
         chain_jenkins_builds,
         chain_jenkins_client,
+        chain_push_verify,
         chain_run_store,
         chain_team_page,
     )
@@ -61,6 +61,7 @@ except ImportError as _exc:  # synced into the master's extmods/utils (file_root
     import chain_errors
     import chain_jenkins_builds
     import chain_jenkins_client
+    import chain_push_verify
     import chain_run_store
     import chain_team_page
 
@@ -343,13 +344,7 @@ def record(event):
                      "time": 1795680000.1}}'
     """
     if isinstance(event, str):
-        text = event.strip()
-        try:
-            if not text.startswith("{"):
-                text = base64.b64decode(text, validate=True).decode()
-            event = json.loads(text)
-        except (ValueError, UnicodeDecodeError):
-            event = None
+        event = chain_push_verify.reaction_event(event) or None
     try:
         evt = page.supervision_event(event)
     except ValueError as err:

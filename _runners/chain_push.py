@@ -29,10 +29,8 @@ was missed. Events: ``chain/push/accepted|refused|duplicate``, ``chain/run/<id>/
             poll_interval: 60
 """
 
-import base64
 import contextvars
 import hashlib
-import json
 import logging
 import os
 import subprocess
@@ -146,16 +144,8 @@ def _refuse(err, tag, data):
 
 
 def _event_of(event):
-    """The reaction's ``event``: a mapping, JSON, or base64 of JSON (the reactor files')."""
-    if isinstance(event, str):
-        text = event.strip()
-        try:
-            if not text.startswith("{"):
-                text = base64.b64decode(text, validate=True).decode()
-            event = json.loads(text)
-        except (ValueError, UnicodeDecodeError):
-            event = None
-    return event if isinstance(event, dict) else {}
+    """The reaction's ``event`` (:func:`chain_push_verify.reaction_event`)."""
+    return verify.reaction_event(event)
 
 
 def receive(event, background=True):

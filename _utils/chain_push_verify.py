@@ -15,6 +15,7 @@ The signature is compared in constant time (:func:`hmac.compare_digest`, as
 key, the body or a header value.
 """
 
+import base64
 import fnmatch
 import hashlib
 import hmac
@@ -275,3 +276,18 @@ def sign(body, key, style="github"):
     if style == "github":
         return {"X-Hub-Signature-256": f"sha256={digest}"}
     return {"X-Gitea-Signature": digest}
+
+
+def reaction_event(event):
+    """What a reaction hands a runner as ``event``: a mapping, JSON, or base64 of JSON (the
+    chain's reactor files pass ``{tag, data} | json | base64_encode``, so that YAML never sees
+    the event's text). Anything else is ``{}``."""
+    if isinstance(event, str):
+        text = event.strip()
+        try:
+            if not text.startswith("{"):
+                text = base64.b64decode(text, validate=True).decode()
+            event = json.loads(text)
+        except (ValueError, UnicodeDecodeError):
+            event = None
+    return event if isinstance(event, dict) else {}

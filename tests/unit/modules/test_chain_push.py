@@ -66,7 +66,10 @@ def test_pending_names_oldest_first_without_temporaries():
         "00000000000000000010-z.json",
         "hook-errors.log",
     ]
-    assert cp._pending_names(names) == ["00000000000000000010-z.json", "00000000000000000020-x.json"]
+    assert cp._pending_names(names) == [
+        "00000000000000000010-z.json",
+        "00000000000000000020-x.json",
+    ]
 
 
 def test_post_receive_selects_branch_updates():
