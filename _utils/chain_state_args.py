@@ -183,7 +183,11 @@ class Rules:
         if not self.more:
             kwargs = {k: v for k, v in kwargs.items() if k in self.params}
         else:
-            kwargs = {k: v for k, v in kwargs.items() if k in self.params or k not in SALT_KEYWORDS}
+            kwargs = {
+                k: v
+                for k, v in kwargs.items()
+                if k in self.params or k in self.accepts or k not in SALT_KEYWORDS
+            }
         return self.func(name, **kwargs)
 
 
