@@ -18,6 +18,7 @@
 {%- set mirror = src.mirror or (opts.cachedir ~ '/saltext-chain/' ~ src.name ~ '-mirror.git') %}
 {%- set spool = src.spool or (opts.cachedir ~ '/saltext-chain/' ~ src.name ~ '-spool') %}
 {%- set auth_dir = src.auth_dir or (opts.cachedir ~ '/saltext-chain/' ~ src.name ~ '-auth') %}
+{%- set hg_volume = src.hg_volume or (src.volume ~ '-hg') %}
 {%- set git_repos = [src.repo] + (src.repos | reject('equalto', src.repo) | list) %}
 
 chain-source-network-container_network-present:
@@ -49,7 +50,7 @@ chain-source-volume-container_volume-present:
 
 chain-source-hg-volume-container_volume-present:
   container_volume.present:
-    - name: {{ src.hg_volume }}
+    - name: {{ hg_volume }}
     - labels: {{ chain.labels | json }}
     - profile: {{ chain.profile | json }}
 
@@ -78,7 +79,7 @@ chain-source-container-running:
     - networks: [{{ chain.network.name }}]
     - binds:
       - {{ src.volume }}:/srv/git
-      - {{ src.hg_volume }}:/srv/hg
+      - {{ hg_volume }}:/srv/hg
       - {{ (spool ~ ':/srv/spool') | json }}
       - {{ (auth_dir ~ ':/etc/chain-source/auth:ro') | json }}
     - ports:
