@@ -218,11 +218,22 @@ def test_failed_network_recreate_reports_and_reconnects(states, modules, engine)
         ).result
         is True
     )
-    # A gateway outside the subnet: the engine refuses the new network.
-    ret = states.container_network.present(
-        net, labels=LABELS, subnet="172.29.77.0/24", gateway="10.9.9.1", profile=engine
+    # A subnet that another network of the engine already holds: the engine refuses the new
+    # network (a gateway outside the subnet, the old way to provoke it, is now refused before
+    # any I/O). The third octet comes from the run id: runs side by side do not collide.
+    subnet = f"172.29.{20 + int(RUN[:4], 16) % 200}.0/24"
+    blocker = f"sc-{RUN}-blocker"
+    assert (
+        states.container_network.present(
+            blocker, labels=LABELS, subnet=subnet, profile=engine
+        ).result
+        is True
     )
-    assert ret.result is False and "could not be recreated" in ret.comment
+    try:
+        ret = states.container_network.present(net, labels=LABELS, subnet=subnet, profile=engine)
+    finally:
+        modules.container.network_remove(blocker, profile=engine)
+    assert ret.result is False and "could not be recreated" in ret.comment, ret.comment
     assert ret.changes["disconnected"]["new"] == [f"sc-{RUN}-failuser"]
     assert f"containers left disconnected: sc-{RUN}-failuser" in ret.comment
 
