@@ -111,6 +111,8 @@ def check_record(record, conf, source):
         raise Refused("not allowed", f"repository {_text(repo, 80)!r} is not in chain:push:repos")
     entry = conf["repos"][repo]
     ref = record.get("ref")
+    if (record.get("vcs") or entry["vcs"]) == "hg" and isinstance(ref, str) and "/" not in ref:
+        ref = f"refs/heads/{ref}"  # the hg hook names the branch itself ("default")
     if not isinstance(ref, str) or not ref.startswith("refs/heads/"):
         raise Refused("malformed", f"ref {_text(ref, 80)!r} is not refs/heads/<branch>")
     branch = ref[len("refs/heads/") :]

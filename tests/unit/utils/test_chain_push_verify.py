@@ -131,6 +131,15 @@ def test_minion_acceptance():
         verify.settings(dict(CONF, branches=["*"])),
     )
     assert hg["deploy"] is True  # hg's deploy branch is "default"
+    # regression: the hg hook (txnclose) names the branch itself in ref; it was refused as
+    # malformed and the push came only through the poll check
+    hook = verify.verify_minion_event(
+        minion_event(record(repo="app-hg", vcs="hg", ref="default", branch="default")),
+        verify.settings(dict(CONF, branches=["*"])),
+    )
+    assert (hook["ref"], hook["branch"], hook["deploy"]) == ("refs/heads/default", "default", True)
+    with pytest.raises(verify.Refused, match="malformed"):  # a git record still needs refs/heads
+        verify.verify_minion_event(minion_event(record(ref="main", branch="main")), CONF)
 
 
 def test_no_source_minion_configured_refuses_every_minion():
