@@ -554,7 +554,9 @@ def _refresh_agents_grain():
     grains (not pillar) now that the pass changed the agents, so that ``salt -G
     'jenkins_agents:*:pool:NAME'`` matches them. A pass never fails for it."""
     try:
-        __salt__["saltutil.refresh_grains"](refresh_pillar=False)
+        # what saltutil.refresh_grains(refresh_pillar=False) asks of the minion process (its
+        # grains are recomputed with its modules); no pillar, no grains-cache file touched
+        __salt__["event.fire"]({}, "module_refresh")
     except Exception as err:  # noqa: BLE001 - the agents are right; only the grain is late
         log.warning("jenkins_agent: the jenkins_agents grain was not refreshed: %s", err)
 

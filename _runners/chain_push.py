@@ -30,6 +30,7 @@ was missed. Events: ``chain/push/accepted|refused|duplicate``, ``chain/run/<id>/
 """
 
 import contextvars
+import copy
 import hashlib
 import logging
 import os
@@ -41,6 +42,7 @@ import time
 import salt.client
 import salt.pillar
 import salt.utils.data
+import salt.utils.dictupdate
 import salt.utils.event
 from salt.exceptions import SaltInvocationError
 
@@ -267,11 +269,17 @@ class _StageRecorder(threading.Thread):
 
     def __init__(self, opts, db, rid):
         super().__init__(name=f"chain-push-stages-{rid}", daemon=True)
+        # the loader's context (__salt__, __opts__), which a new thread does not inherit: the
+        # page writer needs __salt__ (without it the thread died after the first event)
+        self.ctx = contextvars.copy_context()
         self.opts, self.db, self.rid = opts, db, rid
         self.prefix = f"chain/run/{rid}/stage/"
         self.ready, self.done = threading.Event(), threading.Event()
 
     def run(self):
+        self.ctx.run(self._listen)
+
+    def _listen(self):
         try:
             with salt.utils.event.get_master_event(
                 self.opts, self.opts["sock_dir"], listen=True
@@ -285,7 +293,9 @@ class _StageRecorder(threading.Thread):
                         quiet_since = None
                     elif self.done.is_set():
                         quiet_since = quiet_since or time.monotonic()
-                        if time.monotonic() - quiet_since > 0.5:
+                        # the orchestrate returned: its last events may still be on the
+                        # way (the worker is a process of its own, not the master's)
+                        if time.monotonic() - quiet_since > 2:
                             return
         except Exception as err:  # noqa: BLE001 - stages are progress, not the run
             log.warning("chain_push: stage events of %s not recorded: %s", self.rid, err)
@@ -341,7 +351,13 @@ def _orchestrate(conf, claim):
             "repo": claim["repo"],
         }
     }
-    sls = conf["repos"].get(claim["repo"], {}).get("orchestrate") or conf["orchestrate"]
+    repo_conf = conf["repos"].get(claim["repo"], {})
+    extra = repo_conf.get("pillar") or {}
+    if extra:  # the repository's own pillar (chain:push:repos:<repo>:pillar) under the run's
+        pillar = salt.utils.dictupdate.merge(
+            copy.deepcopy(extra), pillar, strategy="recurse", merge_lists=False
+        )
+    sls = repo_conf.get("orchestrate") or conf["orchestrate"]
     try:
         ret = __salt__["state.orchestrate"](sls, saltenv="base", pillar=pillar)
     except Exception as err:  # noqa: BLE001 - a run that raises is a failed run
@@ -355,14 +371,16 @@ def _orchestrate(conf, claim):
     return "failed", failure, tail
 
 
-def _page():
-    """Rewrite the team's page (``chain_page.write``) after a step; a page that cannot be
-    written never stops a run."""
+def _page(refresh=False):
+    """Rewrite the team's page (``chain_page.write``) after a step: from the queue and the
+    history only (milliseconds), unless ``refresh`` is None (after a run: ``chain.status`` is
+    gathered again when due, which reads every server). A page that cannot be written never
+    stops a run."""
     write = __salt__.get("chain_page.write") if hasattr(__salt__, "get") else None
     if write is None:
         return
     try:
-        write()
+        write(refresh=refresh)
     except Exception as err:  # noqa: BLE001 - the page is a view of the queue, not the run
         log.warning("chain_push: the team's page was not written: %s", err)
 
@@ -398,7 +416,7 @@ def _run(conf, claim):
     if failure:
         done["failure"] = failure
     _fire(f"chain/run/{rid}/done", done)
-    _page()
+    _page(refresh=None)
     log.info("chain_push: run %s of %s@%s: %s", rid, claim["branch"], claim["commit"][:12], state)
     return dict(done, run_id=rid, branch=claim["branch"], commit=claim["commit"])
 
