@@ -133,6 +133,21 @@ def push_keys():
 
 
 @pytest.fixture(scope="package")
+def push_user():
+    """The source server's push account of the end-to-end tests (build1's pillar only)."""
+    return {"user": "tester", "password": secrets.token_urlsafe(12)}
+
+
+@pytest.fixture(scope="package")
+def e2e_chain(chain_registry):
+    """The whole chain that a push runs in test_push_to_production.py: this run's names and
+    free loopback ports (the master's chain:push config needs them before it starts)."""
+    from tests.support import e2e  # pylint: disable=import-outside-toplevel
+
+    return e2e.settings(chain_registry)
+
+
+@pytest.fixture(scope="package")
 def secret_pillar(
     tmp_path_factory,
     registry_credentials,
@@ -140,6 +155,7 @@ def secret_pillar(
     controller_settings,
     chain_registry,
     push_keys,
+    push_user,
 ):
     """Pillar that holds secrets or this run's names is written at run time, never committed."""
     root = tmp_path_factory.mktemp("pillar")
@@ -165,14 +181,18 @@ def secret_pillar(
     )
     (root / "push_master.sls").write_text(yaml.safe_dump({"chain": {"push": push_keys}}))
     for minion in MINION_ENGINES:
-        (root / f"{minion}.sls").write_text(
-            yaml.safe_dump({"demo": {"containers": demo_containers(minion)}})
-        )
+        data = {"demo": {"containers": demo_containers(minion)}}
+        if minion == "build1":  # the source server's push account; the forwarder's key
+            data["chain"] = {
+                "source": {"users": {push_user["user"]: push_user["password"]}},
+                "push": {"source_key": push_keys["source_key"]},
+            }
+        (root / f"{minion}.sls").write_text(yaml.safe_dump(data))
     return root
 
 
 @pytest.fixture(scope="package")
-def master(salt_factories, ext_tree, docker_engines, secret_pillar):
+def master(salt_factories, ext_tree, docker_engines, secret_pillar, e2e_chain):
     here = pathlib.Path(__file__).parent
     factory = salt_factories.salt_master_daemon(
         "master-chain",
@@ -181,7 +201,8 @@ def master(salt_factories, ext_tree, docker_engines, secret_pillar):
             "pillar_roots": {"base": [str(here / "pillar"), str(secret_pillar)]},
             "interface": "127.0.0.1",
             "open_mode": False,
-            **push.master_overrides(),  # reactor, chain:push, salt-api, drain schedule
+            # reactor, chain:push (the end-to-end chain's repositories too), salt-api, schedule
+            **push.master_overrides(e2e_chain),
         },
     )
     with factory.started():

@@ -149,7 +149,13 @@ def test_crafted_messages_and_branch_names_inject_nothing(master, pushq, push_ke
     jobs = [e.tag for e in events if e.tag.startswith("salt/job/")]
     assert jobs == [], jobs  # no minion job was published: only the chain ran
     funs = {e.data.get("fun") for e in events if e.tag.startswith("salt/run/") and "/new" in e.tag}
-    assert funs <= {"runner.chain_push.receive", "runner.event.send", "runner.test.sleep"}, funs
+    # receive, then its worker (a salt-run process of its own), then the small orchestrate
+    assert funs <= {
+        "runner.chain_push.receive",
+        "runner.chain_push.drain",
+        "runner.event.send",
+        "runner.test.sleep",
+    }, funs
     assert [r[1:] for r in ran(pushq) if r[1] == commit] == [(commit, "False")]
 
 

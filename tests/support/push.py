@@ -14,9 +14,15 @@ REPO_NAME = "pushq"
 MAX_BODY = 16384
 
 
-def master_overrides():
+def master_overrides(e2e=None):
     """Master config: the reactor files, ``chain:push`` for the tests' repository (its
-    orchestrate is ``pushq.orch``, in tests/integration/files), salt-api on a free port."""
+    orchestrate is ``pushq.orch``, in tests/integration/files), salt-api on a free port.
+    ``e2e``: ``{app, pillar}`` of the end-to-end tests (test_push_to_production.py): the source
+    server's ``app`` (git) and ``app-hg`` (hg) run the whole chain with that pillar."""
+    repos = {REPO_NAME: {"app": REPO_NAME, "vcs": "git", "orchestrate": "pushq.orch"}}
+    if e2e:
+        repos["app"] = {"app": e2e["app"], "vcs": "git", "pillar": e2e["pillar"]}
+        repos["app-hg"] = {"app": e2e["app"], "vcs": "hg", "pillar": e2e["pillar"]}
     return {
         "reactor": [
             {"chain/push/source": ["salt://chain/reactor/push.sls"]},
@@ -27,7 +33,7 @@ def master_overrides():
                 "source_minion": "build1",
                 "deploy_branch": "main",
                 "branches": ["main", "feature/*", "inject*"],
-                "repos": {REPO_NAME: {"app": REPO_NAME, "vcs": "git", "orchestrate": "pushq.orch"}},
+                "repos": repos,
                 "webhook": {"max_body": MAX_BODY},
             }
         },
