@@ -458,6 +458,10 @@ def finish(path, rid, state, failure=None, console_tail=None, tests=None, covera
         conn.execute("UPDATE pushes SET state = ? WHERE run_id = ?", (state, rid))
 
 
+#: A stage's result as stored (text) -> as read: the booleans of the stage events.
+_RESULTS = {"True": True, "False": False}
+
+
 def record_stage(path, rid, name, kind, at, result=None, comment=None):
     """A stage event of a run: ``kind`` ``start`` or ``done`` (with ``result`` and a one-line
     ``comment``)."""
@@ -499,7 +503,7 @@ def _run(conn, row):
     run["pushes"] = _json(run["pushes"], [])
     run["superseded"] = _json(run["superseded"], [])
     run["stages"] = [
-        dict(s)
+        dict(s, result=_RESULTS.get(s["result"], s["result"]))
         for s in conn.execute(
             "SELECT name, started, ended, result, comment FROM stages WHERE run_id = ? "
             "ORDER BY seq, started",

@@ -140,14 +140,14 @@ def test_finish_stages_and_snapshot(db):
             "name": "infrastructure",
             "started": 10.0,
             "ended": 12.0,
-            "result": "True",
+            "result": True,  # read back as the events had it
             "comment": "ok",
         },
         {
             "name": "pipeline",
             "started": 12.5,
             "ended": 20.0,
-            "result": "False",
+            "result": False,
             "comment": "tests failed",
         },
     ]
