@@ -32,7 +32,7 @@ def master_overrides(e2e=None):
             "push": {
                 "source_minion": "build1",
                 "deploy_branch": "main",
-                "branches": ["main", "feature/*", "inject*"],
+                "branches": ["main", "default", "feature/*", "inject*"],
                 "repos": repos,
                 "webhook": {"max_body": MAX_BODY},
             }
