@@ -21,7 +21,6 @@ or with the engine down, it is ``{}`` and the reason is logged at debug level.
         state: running
 
 Target build hosts by it, e.g. ``salt -G 'jenkins_agents:*:pool:linux' test.ping``.
-A pool pass that changes the agents asks the minion to refresh its grains (see docs/grains.md).
 """
 
 import logging

@@ -544,21 +544,7 @@ def reconcile(name, image, profile=None, engine=None, test=False, accept_image=N
             return result
         launch_image = _plan.image_to_launch(image, new_id, accepted)
         _carry_out(name, opts, conf, engine, decision, result, memory, launch_image)
-    if any(result.get(k) for k in ("launched", "deleted", "scaled_down")):
-        _refresh_agents_grain()
     return result
-
-
-def _refresh_agents_grain():
-    """The ``jenkins_agents`` grain is computed by the minion process: ask it to recompute its
-    grains (not pillar) now that the pass changed the agents, so that ``salt -G
-    'jenkins_agents:*:pool:NAME'`` matches them. A pass never fails for it."""
-    try:
-        # what saltutil.refresh_grains(refresh_pillar=False) asks of the minion process (its
-        # grains are recomputed with its modules); no pillar, no grains-cache file touched
-        __salt__["event.fire"]({}, "module_refresh")
-    except Exception as err:  # noqa: BLE001 - the agents are right; only the grain is late
-        log.warning("jenkins_agent: the jenkins_agents grain was not refreshed: %s", err)
 
 
 def _keep(memory, new):
