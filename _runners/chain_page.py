@@ -51,6 +51,7 @@ try:
         chain_errors,
         chain_jenkins_builds,
         chain_jenkins_client,
+        chain_push_queue,
         chain_push_verify,
         chain_run_store,
         chain_team_page,
@@ -61,20 +62,10 @@ except ImportError as _exc:  # synced into the master's extmods/utils (file_root
     import chain_errors
     import chain_jenkins_builds
     import chain_jenkins_client
+    import chain_push_queue
     import chain_push_verify
     import chain_run_store
     import chain_team_page
-
-# The push queue's reader, imported while the loader has the utils directory on sys.path; the
-# page still renders without it (and says why).
-try:
-    from saltext.chain.utils import chain_push_queue
-except ImportError:
-    try:
-        import chain_push_queue
-    except ImportError as _err:
-        chain_push_queue = None
-        _NO_QUEUE = str(_err)
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +148,6 @@ def _locked(name, wait=True):
 
 
 def _queue(limit):
-    if chain_push_queue is None:
-        return {"pushes": [], "runs": [], "error": f"the push queue cannot be read: {_NO_QUEUE}"}
     path = _base("push-queue.sqlite")
     if not os.path.exists(path):
         return {"pushes": [], "runs": []}

@@ -60,8 +60,6 @@ def page_api(salt_factories, tmp_path_factory):
             "static_path": "/page",
         },
     }
-    if not queue_data.REAL:  # the stand-in, until the push queue is merged
-        overrides["utils_dirs"] = [str(HERE / "queue_stub")]
     master = salt_factories.salt_master_daemon(
         "master-page", defaults={"root_dir": str(root)}, overrides=overrides
     )
