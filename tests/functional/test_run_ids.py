@@ -90,6 +90,37 @@ def test_a_removed_image_and_an_anonymous_volume_belong_to_whoever_held_them(doc
         assert untag[0] not in rec.mutations() and destroy[0] not in rec2.mutations()
 
 
+@pytest.mark.parametrize("whose", ["ours", "another run's"])
+def test_a_reference_pulled_and_removed_in_the_window_belongs_to_who_pulled_it(
+    docker_engines, registry_credentials, whose
+):
+    """A pull names only the reference, never the image id, and the untag that takes the pulled
+    reference names only the id: the integration process pulling and removing its own reference
+    of the shared busybox image, while a functional test's window was open, once counted as the
+    functional test's. Another run's pull-and-remove does not count; this run's does."""
+    run = engines.RUN if whose == "ours" else "zp" + engines.RUN[:7]
+    repo = f"{engines.REGISTRY}/saltext-chain/sc-{run}-pulled"
+    auth = dict(registry_credentials)
+    with contextlib.closing(engines.client(ENGINE)) as client:
+        client.images.get(BUSYBOX).tag(repo, "1")
+        try:
+            for line in client.images.push(repo, "1", auth_config=auth, stream=True, decode=True):
+                assert "error" not in line, line
+            client.images.remove(f"{repo}:1")
+            with EventRecorder(ENGINE) as rec:
+                client.images.pull(repo, "1", auth_config=auth)
+                client.images.remove(f"{repo}:1")
+        finally:
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                client.images.remove(f"{repo}:1")
+    untags = [m for m in rec.mutations(everything=True) if m[:2] == ("image", "untag")]
+    assert untags, rec.events  # the control: the engine showed the untag
+    if whose == "ours":
+        assert all(m in rec.mutations() for m in untags), rec.events
+    else:
+        assert not [m for m in rec.mutations() if m[:2] == ("image", "untag")], rec.events
+
+
 def test_a_read_exec_is_a_read_only_when_the_caller_says_so(docker_engines):
     """The recorder's ``read_exec``: an exec whose command matches is not a mutation, any other
     exec still is (the positive control)."""

@@ -141,7 +141,7 @@ class EventRecorder:
         # all=True: a build's untagged parent layers too, which go with the image they carry.
         self._images = {
             img["Id"]: {
-                "tags": [t for t in img.get("RepoTags") or [] if t != "<none>:<none>"],
+                "tags": _references(img),
                 "labels": img.get("Labels") or {},
                 "parent": img.get("ParentId") or "",
             }
@@ -199,8 +199,17 @@ class EventRecorder:
                 if x.get("Type") == "image" and _action(x) == "tag" and x["Actor"]["ID"] == iid
             }
             if iid == image_id:
-                # An untag names no tag: the one it took is the one gone when the window closed.
-                tags = (tags - set(self._images_after.get(iid, ()))) or tags
+                # An untag names no reference: the one it took is the one gone when the window
+                # closed. A reference pulled in the window has no tag event (a pull names only
+                # the reference, not the image id): the pulled ones that are gone when the
+                # window closed, from every image, are candidates too.
+                present_after = {r for refs in self._images_after.values() for r in refs}
+                pulled_gone = {
+                    _attrs(x).get("name") or x["Actor"]["ID"]
+                    for x in self.events
+                    if x.get("Type") == "image" and _action(x) == "pull"
+                } - present_after
+                tags = ((tags - set(self._images_after.get(iid, ()))) | pulled_gone) or tags
             holders += [("attrs", {"name": tag}) for tag in sorted(t for t in tags if t)]
             if TEST_LABEL in info["labels"]:
                 holders.append(("attrs", {TEST_LABEL: info["labels"][TEST_LABEL]}))
@@ -252,7 +261,7 @@ class EventRecorder:
             for e in self.events
         ):
             self._images_after = {
-                img["Id"]: img.get("RepoTags") or [] for img in self._client.api.images(all=True)
+                img["Id"]: _references(img) for img in self._client.api.images(all=True)
             }
         self._volume_holders_after = {}
         for vid in {
@@ -438,6 +447,12 @@ def _owned_attrs(attrs):
     """Labels/name (event attributes or inspect labels + name) of an object of this run."""
     match = _RUN_NAME.search(attrs.get("name") or "")
     return attrs.get(TEST_LABEL) == RUN or bool(match and match.group(1) == RUN)
+
+
+def _references(img):
+    """An image's tags and digest references (``repo@sha256:...``): an untag takes either."""
+    refs = (img.get("RepoTags") or []) + (img.get("RepoDigests") or [])
+    return [r for r in refs if r not in ("<none>:<none>", "<none>@<none>")]
 
 
 def foreign_labels(attrs):
