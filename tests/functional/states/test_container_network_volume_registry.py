@@ -1,11 +1,12 @@
 """container_network, container_volume and container_registry states on the real engines."""
 
+import ipaddress
 import json
 import pathlib
 
 import pytest
 
-from tests.support.engines import BUSYBOX, REGISTRY, RUN, TEST_LABEL, EventRecorder
+from tests.support.engines import BUSYBOX, REGISTRY, RUN, TEST_LABEL, EventRecorder, client
 
 pytestmark = pytest.mark.docker
 LABELS = {TEST_LABEL: RUN}
@@ -204,6 +205,27 @@ def test_bool_and_number_labels_and_options_converge(states, modules, engine):
     )
 
 
+def _free_subnet(engine):
+    """A /24 in 10.213.0.0/16 that no network of the engine holds.
+
+    Docker's default address pools (172.17-31.0.0/16, 192.168.0.0/16) are where the engine puts
+    networks created without a subnet, by this run or one beside it: a fixed 172.29.x.0/24 once
+    met such a network ("Pool overlaps"). 10.213/16 is never handed out by the engine, and the
+    /24s already held there (runs side by side) are skipped; the run id picks where to start.
+    """
+    held = set()
+    for net in client(engine).networks.list():
+        for cfg in (net.attrs.get("IPAM") or {}).get("Config") or []:
+            if cfg.get("Subnet"):
+                held.add(ipaddress.ip_network(cfg["Subnet"], strict=False))
+    start = int(RUN[:4], 16)
+    for step in range(256):
+        candidate = ipaddress.ip_network(f"10.213.{(start + step) % 256}.0/24")
+        if not any(candidate.overlaps(other) for other in held):
+            return str(candidate)
+    raise AssertionError(f"no free /24 in 10.213.0.0/16 on {engine}: {sorted(map(str, held))}")
+
+
 def test_failed_network_recreate_reports_and_reconnects(states, modules, engine):
     net = f"sc-{RUN}-fail"
     assert states.container_network.present(net, labels=LABELS, profile=engine).result is True
@@ -220,8 +242,8 @@ def test_failed_network_recreate_reports_and_reconnects(states, modules, engine)
     )
     # A subnet that another network of the engine already holds: the engine refuses the new
     # network (a gateway outside the subnet, the old way to provoke it, is now refused before
-    # any I/O). The third octet comes from the run id: runs side by side do not collide.
-    subnet = f"172.29.{20 + int(RUN[:4], 16) % 200}.0/24"
+    # any I/O).
+    subnet = _free_subnet(engine)
     blocker = f"sc-{RUN}-blocker"
     assert (
         states.container_network.present(
