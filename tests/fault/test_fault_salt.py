@@ -95,8 +95,11 @@ def _rollout(salt_run_cli, image, targets=("a", "b"), **kwargs):
 
 
 def _answering(salt_cli, *ids):
-    ret = salt_cli.run("test.ping", minion_tgt=",".join(ids), tgt_type="list", _timeout=30)
-    return isinstance(ret.data, dict) and all(ret.data.get(m) is True for m in ids)
+    for minion in ids:
+        ret = salt_cli.run("--timeout=5", "test.ping", minion_tgt=minion, _timeout=30)
+        if ret.data is not True:
+            return False
+    return True
 
 
 def _status(salt_run_cli):
