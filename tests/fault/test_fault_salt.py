@@ -102,6 +102,13 @@ def _answering(salt_cli, *ids):
     return True
 
 
+def _idle(salt_cli, minion):
+    ret = salt_cli.run("saltutil.running", minion_tgt=minion, _timeout=30)
+    return ret.returncode == 0 and not [
+        j for j in ret.data or [] if j.get("fun") != "saltutil.running"
+    ]
+
+
 def _status(salt_run_cli):
     ret = salt_run_cli.run(
         "chain.status", APP, "out_format=data", "tags=0", "targets=a,b", f"service={fs.SERVICE}"
@@ -192,6 +199,10 @@ def test_the_master_restarted_mid_rollout(
     master.start()
     fs.wait_for(lambda: _answering(salt_cli, "a", "b"), 90, "the minions answer the new master")
     print(f"master back, minions answering in {time.monotonic() - started:.1f} s")
+    # the deploy the dead runner had started on a goes on there and ends by itself; a state run
+    # started beside it would be refused by Salt ("The function state.apply is running as PID")
+    fs.wait_for(lambda: _idle(salt_cli, "a"), 60, "a's orphaned deploy ends")
+    print(f"a's orphaned deploy over {time.monotonic() - started:.1f} s after the restart")
     got, took = _rollout(salt_run_cli, images["1"])
     assert got["result"] is True, got["comment"]
     assert fs.running_image(docker, "a") == fs.running_image(docker, "b") == {images["1"]}
