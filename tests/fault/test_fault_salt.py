@@ -120,6 +120,7 @@ def _status(salt_run_cli):
 def test_a_minion_stopped_mid_rollout_and_one_down_before_it(
     master, minions, salt_cli, salt_run_cli, synced, images, docker
 ):
+    ids = {v: docker.images.get(tag).id for v, tag in images.items()}
     got, _ = _rollout(salt_run_cli, images["1"])
     assert got["result"] is True, got["comment"]
 
@@ -144,16 +145,15 @@ def test_a_minion_stopped_mid_rollout_and_one_down_before_it(
     )
     assert got["servers"]["b"]["comment"] == unreachable, got["comment"]
     assert got["servers"]["a"]["result"] is True
-    assert got["rolled_back"]["a"] == dict(got["rolled_back"]["a"], result=True, image=images["1"])
+    assert got["rolled_back"]["a"] == dict(got["rolled_back"]["a"], result=True, image=ids["1"])
     assert f"  b: {unreachable}" in got["comment"].splitlines()
-    assert got["now"]["a"] == images["1"] and "b is unreachable" in got["now"]["b"]
+    assert got["now"]["a"] == ids["1"] and "b is unreachable" in got["now"]["b"]
     # known within seconds, not at the server's timeout (900 s by default)
     assert took < 60, took
     # nobody is left on a mixed version without saying so: a runs 1 again, b was never touched
-    assert fs.running_image(docker, "a") == {images["1"]}
-    assert fs.running_image(docker, "b") == {images["1"]}
+    assert fs.running_images(docker, "a") == fs.running_images(docker, "b") == {ids["1"]}
     servers = _status(salt_run_cli)
-    assert servers["a"]["current"] == images["1"]
+    assert servers["a"]["current"] == ids["1"]
     assert servers["b"] == {"error": unreachable}
     print(f"chain.status: a runs {servers['a']['current']}; b: {servers['b']['error']}")
 
@@ -161,14 +161,14 @@ def test_a_minion_stopped_mid_rollout_and_one_down_before_it(
     got, took = _rollout(salt_run_cli, images["2"])
     assert got["result"] is False and got["servers"]["b"]["comment"] == unreachable, got
     assert got["rolled_back"]["a"]["result"] is True and took < 60, (took, got["comment"])
-    assert fs.running_image(docker, "a") == {images["1"]}
+    assert fs.running_images(docker, "a") == {ids["1"]}
 
     # b is back: the next run converges
     minions["b"].start()
     fs.wait_for(lambda: _answering(salt_cli, "b"), 60, "b answers again")
     got, _ = _rollout(salt_run_cli, images["2"])
     assert got["result"] is True, got["comment"]
-    assert fs.running_image(docker, "a") == fs.running_image(docker, "b") == {images["2"]}
+    assert fs.running_images(docker, "a") == fs.running_images(docker, "b") == {ids["2"]}
 
 
 def test_the_master_restarted_mid_rollout(
@@ -205,7 +205,8 @@ def test_the_master_restarted_mid_rollout(
     print(f"a's orphaned deploy over {time.monotonic() - started:.1f} s after the restart")
     got, took = _rollout(salt_run_cli, images["1"])
     assert got["result"] is True, got["comment"]
-    assert fs.running_image(docker, "a") == fs.running_image(docker, "b") == {images["1"]}
+    want = {docker.images.get(images["1"]).id}
+    assert fs.running_images(docker, "a") == fs.running_images(docker, "b") == want
     ret = salt_run_cli.run("chain.history", APP, "limit=2")
     newest, interrupted = ret.data
     assert newest["result"] is True and newest["image"] == images["1"]

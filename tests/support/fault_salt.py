@@ -104,12 +104,11 @@ def rollout_args(targets, slow=None, **extra):
     return [f"{k}={v}" for k, v in args.items()]
 
 
-def running_image(client, minion):
-    """The image tag of the replica that runs on ``minion``'s service (one replica)."""
+def running_images(client, minion):
+    """The image ids of the replicas that run ``minion``'s service."""
     name = SERVICE.replace("{minion}", minion)
     found = client.containers.list(filters={"label": f"{engines.TEST_LABEL}={engines.RUN}"})
-    tags = {c.attrs["Config"]["Image"] for c in found if c.name.startswith(f"{name}-")}
-    return tags
+    return {c.attrs["Image"] for c in found if c.name.startswith(f"{name}-")}
 
 
 def wait_for(predicate, timeout, what):
