@@ -24,6 +24,8 @@ from tests.support import engines
 pytestmark = [pytest.mark.fault]
 
 TIMEOUT = 2  # the profile's timeout (seconds)
+FROZEN_TIMEOUT = 1  # the calls to the frozen controller: the profile with a shorter timeout
+FROZEN = {"name": "ctl", "timeout": FROZEN_TIMEOUT}
 #: A call may take its one request's timeout and what Python and Salt add around it.
 SLACK = 1.5
 JOB, BUSY, NODE = (engines.name(f"frozen-{what}") for what in ("job", "busy", "node"))
@@ -67,29 +69,40 @@ def frozen(proc):
 
 
 def _calls(modules, states, controller):
-    """``{what: call}``: reads, writes, waits and states, each against the frozen controller."""
-    jenkins = modules.jenkins
+    """``{what: call}``: reads, writes, waits and states, each against the frozen controller
+    (profile ``ctl`` with ``timeout`` :data:`FROZEN_TIMEOUT`)."""
+    jenkins, p = modules.jenkins, FROZEN
     conn = {k: controller[k] for k in ("url", "user", "token")}
-    conn = chain_jenkins_client.connection(dict(conn, timeout=TIMEOUT), lambda k, d=None: d)
+    conn = chain_jenkins_client.connection(dict(conn, timeout=FROZEN_TIMEOUT), lambda k, d=None: d)
     return {
-        "jenkins.version": jenkins.version,
-        "jenkins.info": jenkins.info,
-        "jenkins.nodes": jenkins.nodes,
-        "jenkins.node_exists": lambda: jenkins.node_exists(NODE),
-        "jenkins.node_create": lambda: jenkins.node_create(NODE + "-2"),
-        "jenkins.wait_online": lambda: jenkins.wait_online(NODE, timeout=60, interval=0.2),
-        "jenkins.jobs": jenkins.jobs,
-        "jenkins.job_config": lambda: jenkins.job_config(JOB),
-        "jenkins.job_update": lambda: jenkins.job_update(JOB, config_xml=freestyle("echo 2")),
-        "jenkins.build": lambda: jenkins.build(JOB, timeout=60, poll_interval=0.2),
-        "jenkins.build_wait": lambda: jenkins.build_wait(BUSY, 1, timeout=60, poll_interval=0.2),
-        "jenkins.console": lambda: jenkins.console(BUSY, 1),
-        "jenkins.plugins": jenkins.plugins,
-        "jenkins_job.present": lambda: states.jenkins_job.present(JOB, config=freestyle("echo 3")),
-        "jenkins_node.present": lambda: states.jenkins_node.present(NODE, num_executors=2),
-        "jenkins_plugin.installed": lambda: states.jenkins_plugin.installed("git"),
+        "jenkins.version": lambda: jenkins.version(profile=p),
+        "jenkins.info": lambda: jenkins.info(profile=p),
+        "jenkins.nodes": lambda: jenkins.nodes(profile=p),
+        "jenkins.node_exists": lambda: jenkins.node_exists(NODE, profile=p),
+        "jenkins.node_create": lambda: jenkins.node_create(NODE + "-2", profile=p),
+        "jenkins.wait_online": lambda: jenkins.wait_online(
+            NODE, timeout=60, interval=0.2, profile=p
+        ),
+        "jenkins.jobs": lambda: jenkins.jobs(profile=p),
+        "jenkins.job_config": lambda: jenkins.job_config(JOB, profile=p),
+        "jenkins.job_update": lambda: jenkins.job_update(
+            JOB, config_xml=freestyle("echo 2"), profile=p
+        ),
+        "jenkins.build": lambda: jenkins.build(JOB, timeout=60, poll_interval=0.2, profile=p),
+        "jenkins.build_wait": lambda: jenkins.build_wait(
+            BUSY, 1, timeout=60, poll_interval=0.2, profile=p
+        ),
+        "jenkins.console": lambda: jenkins.console(BUSY, 1, profile=p),
+        "jenkins.plugins": lambda: jenkins.plugins(profile=p),
+        "jenkins_job.present": lambda: states.jenkins_job.present(
+            JOB, config=freestyle("echo 3"), profile=p
+        ),
+        "jenkins_node.present": lambda: states.jenkins_node.present(
+            NODE, num_executors=2, profile=p
+        ),
+        "jenkins_plugin.installed": lambda: states.jenkins_plugin.installed("git", profile=p),
         "jenkins_build.succeeded": lambda: states.jenkins_build.succeeded(
-            JOB, timeout=60, poll_interval=0.2
+            JOB, timeout=60, poll_interval=0.2, profile=p
         ),
         "runner chain.status (overview)": lambda: chain_jenkins_overview.overview(
             conn, BUSY, limit=5
@@ -126,10 +139,12 @@ def test_every_call_ends_within_the_profile_timeout_while_the_controller_is_froz
     for what, (took, said) in sorted(seen.items(), key=lambda kv: -kv[1][0]):
         print(f"{took:5.2f} s  {what}: {said[:200]}")
     slowest = max(seen, key=lambda w: seen[w][0])
-    print(f"slowest: {slowest} {seen[slowest][0]:.2f} s against a {TIMEOUT} s profile timeout")
-    late = {w: round(t, 2) for w, (t, _) in seen.items() if t > TIMEOUT + SLACK}
+    print(f"slowest: {slowest} {seen[slowest][0]:.2f} s against a {FROZEN_TIMEOUT} s timeout")
+    late = {w: round(t, 2) for w, (t, _) in seen.items() if t > FROZEN_TIMEOUT + SLACK}
     assert not late, late
-    unclear = {w: s for w, (_, s) in seen.items() if f"did not answer within {TIMEOUT}s" not in s}
+    unclear = {
+        w: s for w, (_, s) in seen.items() if f"did not answer within {FROZEN_TIMEOUT}s" not in s
+    }
     assert not unclear, unclear
     failed_states = [w for w in seen if "." in w and w.split(".")[0].startswith("jenkins_")]
     assert all(seen[w][1].startswith("result False") for w in failed_states), seen
