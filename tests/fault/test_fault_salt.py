@@ -176,7 +176,7 @@ def test_the_master_restarted_mid_rollout(
 ):
     lock = master.config["cachedir"] + f"/chain/locks/{APP}.lock"
     cmd = salt_run_cli.cmdline(
-        "chain.rollout", APP, images["1"], *fs.rollout_args(("a", "b"), slow={"a": 300})
+        "chain.rollout", APP, images["1"], *fs.rollout_args(("a", "b"), slow={"a": 6})
     )
     after = time.time()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -199,12 +199,10 @@ def test_the_master_restarted_mid_rollout(
     master.start()
     fs.wait_for(lambda: _answering(salt_cli, "a", "b"), 90, "the minions answer the new master")
     print(f"master back, minions answering in {time.monotonic() - started:.1f} s")
-    # the deploy the dead runner had started on a goes on there (here: still in its slow
-    # step, before any container is touched); a state run started beside it would be refused
-    # by Salt ("The function state.apply is running as PID"): ended, as an operator would
-    assert not _idle(salt_cli, "a")
-    assert salt_cli.run("saltutil.kill_all_jobs", minion_tgt="a").returncode == 0
+    # the deploy the dead runner had started on a goes on there and ends by itself; a state run
+    # started beside it would be refused by Salt ("The function state.apply is running as PID")
     fs.wait_for(lambda: _idle(salt_cli, "a"), 60, "a's orphaned deploy ends")
+    print(f"a's orphaned deploy over {time.monotonic() - started:.1f} s after the restart")
     got, took = _rollout(salt_run_cli, images["1"])
     assert got["result"] is True, got["comment"]
     want = {docker.images.get(images["1"]).id}
