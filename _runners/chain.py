@@ -127,7 +127,8 @@ def _client():
 
 
 def _gather(calls, timeout):
-    """:func:`chain_gather.gather` with a client of its own."""
+    """:func:`chain_gather.gather` with a client of its own: a minion that does not answer
+    Salt's job check within the master's ``gather_job_timeout`` is unreachable then."""
     client = _client()
     try:
         return chain_gather.gather(client, calls, timeout)
@@ -141,9 +142,10 @@ def _gather(calls, timeout):
 
 
 def _server_status(conf, target):
-    args, kwarg = chain_app_conf.status_call(conf, target)
-    ret = _client().cmd(target, "container_service.status", args, kwarg=kwarg, timeout=60)
-    data = ret.get(target)
+    call = (target, "container_service.status", *chain_app_conf.status_call(conf, target))
+    data = _gather({target: call}, 60)[target]
+    if isinstance(data, chain_gather.NoAnswer):
+        raise CommandExecutionError(data)
     if not isinstance(data, dict):
         raise CommandExecutionError(f"{target}: no status answer ({data!r})"[:300])
     return data
@@ -168,19 +170,16 @@ def _apply_deploy_state(conf, target, image, app, wave=None):
     """``state.apply`` of the deploy state on one server with ``image`` (``wave``: pillar
     ``chain:wave``): ``(ok, comment, seconds)``; the comment names every state that failed."""
     started = time.monotonic()
-    ret = _client().cmd(
-        target,
-        "state.apply",
-        [conf["sls"]],
-        kwarg={"pillar": chain_app_conf.deploy_pillar(conf, image, app, wave)},
-        timeout=conf["timeout"],
-    )
+    kwarg = {"pillar": chain_app_conf.deploy_pillar(conf, image, app, wave)}
+    ret = _gather({target: (target, "state.apply", [conf["sls"]], kwarg)}, conf["timeout"])
     took = round(time.monotonic() - started, 2)
-    return _applied(target, ret.get(target), took)
+    return _applied(target, ret[target], took)
 
 
 def _applied(target, data, took):
     """``(ok, comment, seconds)`` of one server's deploy state return."""
+    if isinstance(data, chain_gather.NoAnswer):
+        return False, str(data), took
     if not isinstance(data, dict):
         return False, f"{target}: {data or 'no answer'}"[:500], took
     failed = policy.failed_states(data)
@@ -246,7 +245,11 @@ def _where_now(conf):
     }
     got = _gather(calls, 60)
     return {
-        t: st.get("current") if isinstance(st, dict) else f"unknown (no status answer: {st!r})"
+        t: st.get("current")
+        if isinstance(st, dict)
+        else f"unknown ({st})"
+        if isinstance(st, chain_gather.NoAnswer)
+        else f"unknown (no status answer: {st!r})"
         for t, st in got.items()
     }
 
@@ -420,7 +423,8 @@ def rollout(app, image, ref=None, **kwargs):
     if test:
         return _predict(app, image, conf)
     try:
-        with chain_run_store.Lock(_root(), app, {"image": image, "started": time.time()}):
+        what = {"kind": "rollout", "image": image, "ref": ref, "started": time.time()}
+        with chain_run_store.Lock(_root(), app, what):
             return _rollout(app, image, ref, conf)
     except chain_run_store.Busy as err:
         return _refused(app, image, err)

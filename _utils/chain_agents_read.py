@@ -44,6 +44,10 @@ def get_json(conf, path, tree):
             verify=conf.get("verify", True),
             allow_redirects=False,
         )
+    except requests.Timeout:
+        raise chain_errors.Unreachable(
+            f"Jenkins at {conf['url']} did not answer within {conf['timeout']:g}s (GET {path})"
+        ) from None
     except requests.RequestException as err:
         raise chain_errors.Unreachable(
             f"cannot reach Jenkins profile '{conf['name']}': {type(err).__name__}"

@@ -235,9 +235,7 @@ def wait_build(client, name, out, clock, lines):
     """Poll build ``out["number"]`` until it has a result or the deadline; fill in ``out``."""
     path = f"{chain_jenkins_client.job_path(name)}{out['number']}/"
     while True:
-        data = client.get_json_or_none(
-            path + "api/json", params={"tree": "number,url,result,building,duration"}
-        )
+        data = _through_restart(client, path + "api/json", clock)
         if data is not None:
             out["url"] = data.get("url") or out["url"]
             out["building"] = bool(data.get("building"))
@@ -251,6 +249,23 @@ def wait_build(client, name, out, clock, lines):
     text = client.get_text_or_none(path + "consoleText")
     out["console_tail"] = tail(text or "", lines)
     return out
+
+
+def _through_restart(client, path, clock):
+    """A running build's API object. While the controller refuses connections (it restarts:
+    Jenkins 2.568.2 then loads the build that was running as ``ABORTED``, core
+    ``hudson/model/Run.java`` ``reload``), it is asked again until the wait's deadline; a
+    controller that accepts and does not answer (frozen) ends the wait at once."""
+    while True:
+        try:
+            return client.get_json_or_none(
+                path, params={"tree": "number,url,result,building,duration"}
+            )
+        except chain_jenkins_client.JenkinsUnreachable as err:
+            if not err.refused or clock.expired():
+                raise
+            log.warning("jenkins: %s; asking again until the wait's deadline", err)
+            clock.pause()
 
 
 def builds_tree(limit):

@@ -60,7 +60,11 @@ class JenkinsConflict(JenkinsError, chain_errors.Conflict):
 
 
 class JenkinsUnreachable(JenkinsError, chain_errors.Unreachable):
-    """No answer: connection refused, timeout, TLS failure."""
+    """No answer: connection refused, timeout, TLS failure. ``refused``: nothing listened (the
+    controller is down or restarting), as opposed to a controller that accepted the connection
+    and did not answer in time (frozen, overloaded)."""
+
+    refused = False
 
 
 BUILTIN_NAMES = {"", "(built-in)", "(master)", "built-in", "master", "Built-In Node"}
@@ -281,7 +285,9 @@ if HAS_LIBS:
             except requests.exceptions.ConnectionError as err:
                 reason = err.args[0] if err.args else err
                 reason = getattr(reason, "reason", reason)
-                raise JenkinsUnreachable(f"cannot reach {where}: {scrub(reason)}") from err
+                unreachable = JenkinsUnreachable(f"cannot reach {where}: {scrub(reason)}")
+                unreachable.refused = True
+                raise unreachable from err
             except requests.exceptions.RequestException as err:
                 raise JenkinsError(f"request to {where} failed: {scrub(err)}") from err
 

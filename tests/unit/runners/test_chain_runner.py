@@ -2,6 +2,8 @@
 status shows each app's own Jenkins job; a rollout's return says what changed (nothing on a
 no-op) and, on a failure, one readable comment."""
 
+import re
+
 import pytest
 
 from _runners import chain
@@ -225,3 +227,40 @@ def test_a_rollout_under_test_only_reads(monkeypatch, fired):
     assert (ret["result"], ret["changes"]) == (True, {})
     assert ret["comment"] == "rollout of app to app:3: no change, every server already runs it"
     assert servers.applied == [] and fired == [] and chain.history("app") == []
+
+
+def test_a_server_whose_minion_does_not_answer_fails_saying_so_and_the_rest_roll_back(
+    monkeypatch, fired
+):
+    """Every call of the runner goes through ``_gather``: a minion that did not answer Salt's
+    job check comes back as a ``NoAnswer``, which fails that server with its line (issue 17,
+    fault 6)."""
+    down = chain.chain_gather.unreachable("web2", 3)
+    healthy = {"current": "app:1", "replicas": {"r": {"running": True, "generation": 1}}}
+    applied = []
+
+    def gather(calls, timeout):
+        out = {}
+        for key, (target, fun, _args, kwarg) in calls.items():
+            if target == "web2":
+                out[key] = down
+            elif fun == "state.apply":
+                applied.append((target, kwarg["pillar"]["chain"]["image"]))
+                out[key] = {"s": {"result": True, "changes": {"x": 1}, "comment": ""}}
+            else:
+                out[key] = healthy
+        return out
+
+    monkeypatch.setattr(chain, "_gather", gather)
+    ret = chain.rollout("api", "app:2", targets="web1,web2", pin=False)
+    assert ret["result"] is False
+    line = "web2 is unreachable: it did not answer Salt's job check (saltutil.find_job) within 3 s"
+    assert ret["servers"]["web2"]["comment"] == line
+    assert ret["rolled_back"]["web1"] == dict(
+        ret["rolled_back"]["web1"], result=True, image="app:1"
+    )
+    assert [a for a in applied if a[0] == "web1"][-2:] == [("web1", "app:2"), ("web1", "app:1")]
+    assert ret["now"] == {"web1": "app:1", "web2": f"unknown ({line})"}
+    assert f"  web2: {line}" in ret["comment"].splitlines()
+    with pytest.raises(chain.CommandExecutionError, match=re.escape(line)):
+        chain._server_status(chain._app_conf("api", {"targets": "web2"}), "web2")

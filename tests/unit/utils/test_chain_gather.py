@@ -2,6 +2,7 @@
 ``None`` for a target that is not connected or does not answer in time."""
 
 import itertools
+import time
 
 from saltext.chain.utils import chain_gather
 
@@ -78,3 +79,62 @@ def test_no_answer_and_unknown_target_are_none():
     client = FakeClient({"a"}, events=[evt("j0", "a", True)])
     got = chain_gather.gather(client, CALLS, timeout=0.3)
     assert got == {("state", "a"): True, ("status", "a"): None, ("status", "b"): None}
+
+
+class ProbedClient(FakeClient):
+    """A client whose minions answer Salt's job check: ``running`` say they run the job,
+    ``idle`` that they do not (``{}``); any other minion never answers (it is down)."""
+
+    def __init__(self, minions, running=(), idle=(), **kwargs):
+        super().__init__(minions, **kwargs)
+        self.running, self.idle = set(running), set(idle)
+        self.opts = {"gather_job_timeout": 0.4}
+
+    def run_job(self, target, fun, args, kwarg=None, timeout=None, listen=True):
+        pub = super().run_job(target, fun, args, kwarg, timeout, listen)
+        if fun == "saltutil.find_job":
+            if target in self.running:
+                self.event.events.append(evt(pub["jid"], target, {"jid": args[0]}))
+            elif target in self.idle:
+                self.event.events.append(evt(pub["jid"], target, {}))
+        return pub
+
+
+def test_a_minion_that_does_not_answer_the_job_check_is_unreachable_within_it(monkeypatch):
+    monkeypatch.setattr(chain_gather, "FIRST_CHECK", 0.2)
+    client = ProbedClient(
+        {"a", "b"}, running={"a"}, events=[evt("j0", "a", {"s": 1}), evt("j1", "a", {"r": 1})]
+    )
+    started = time.monotonic()
+    got = chain_gather.gather(client, CALLS, timeout=30)
+    took = time.monotonic() - started
+    assert got[("status", "b")] == "b is unreachable: it did not answer Salt's job check " + (
+        "(saltutil.find_job) within 0.4 s"
+    )
+    assert isinstance(got[("status", "b")], chain_gather.NoAnswer)
+    assert got[("state", "a")] == {"s": 1} and got[("status", "a")] == {"r": 1}
+    assert took < 5, took
+    checked = [p for p in client.published if p[2] == "saltutil.find_job"]
+    assert [(p[1], p[3][0]) for p in checked] == [("b", "j2")]
+
+
+def test_a_running_job_is_waited_for_and_its_late_return_taken(monkeypatch):
+    monkeypatch.setattr(chain_gather, "FIRST_CHECK", 0.1)
+    client = ProbedClient({"a"}, running={"a"})
+    calls = {"k": ("a", "state.apply", ["x"], {})}
+    got = chain_gather.gather(client, calls, timeout=1.5)
+    assert got == {"k": None}  # it ran all along: no NoAnswer, the call's own timeout ends it
+    assert len([p for p in client.published if p[2] == "saltutil.find_job"]) >= 2
+
+
+def test_a_job_the_minion_no_longer_runs_is_lost_unless_the_cache_has_it(monkeypatch):
+    monkeypatch.setattr(chain_gather, "FIRST_CHECK", 0.1)
+    client = ProbedClient({"a", "b"}, idle={"a", "b"}, cache={})
+    calls = {"a": ("a", "state.apply", ["x"], {}), "b": ("b", "state.apply", ["x"], {})}
+    real = client.get_cache_returns
+    client.get_cache_returns = lambda jid: (
+        {"b": {"ret": {"late": True}}} if jid == "j1" else real(jid)
+    )
+    got = chain_gather.gather(client, calls, timeout=30)
+    assert got["a"] == "a no longer runs job j0 and sent no return (the minion restarted?)"
+    assert got["b"] == {"late": True}

@@ -230,3 +230,38 @@ def test_build_with_parameters_refusals_read_on_both_releases(release, status, r
     with pytest.raises(C.JenkinsError, match=f"^Jenkins answered {status} to POST") as err:
         T.client(transport).request("POST", "job/plain/buildWithParameters")
     assert words in str(err.value) and "Oops" not in str(err.value)
+
+
+class _Restarting:
+    """A client whose controller refuses ``refusals`` connections (it restarts), then answers
+    with a build ``ABORTED`` (as Jenkins loads a build that ran when it stopped)."""
+
+    def __init__(self, refusals, refused=True):
+        self.refusals, self.refused, self.asked = refusals, refused, 0
+
+    def get_json_or_none(self, path, params=None):
+        self.asked += 1
+        if self.asked <= self.refusals:
+            err = C.JenkinsUnreachable("cannot reach Jenkins at x")
+            err.refused = self.refused
+            raise err
+        return {"number": 7, "building": False, "result": "ABORTED", "duration": 5}
+
+    def get_text_or_none(self, path):
+        return "Started\n"
+
+
+def test_a_build_waited_for_through_a_controller_restart_reads_its_result():
+    client = _Restarting(3)
+    out = B.wait_build(client, "j", B.new_result("j", number=7), B.Clock(30, 0.01), None)
+    assert out["result"] == "ABORTED" and client.asked == 4
+
+
+def test_a_frozen_controller_or_the_deadline_ends_the_wait_at_once():
+    client = _Restarting(3, refused=False)  # accepted, no answer in time: frozen
+    with pytest.raises(C.JenkinsUnreachable):
+        B.wait_build(client, "j", B.new_result("j", number=7), B.Clock(30, 0.01), None)
+    assert client.asked == 1
+    client = _Restarting(1000)
+    with pytest.raises(C.JenkinsUnreachable):
+        B.wait_build(client, "j", B.new_result("j", number=7), B.Clock(0.2, 0.01), None)

@@ -80,3 +80,30 @@ def test_history_appends_and_reads_newest_first(tmp_path):
     assert store.read(root, "app", 1) == [{"image": "app:3", "result": True}]
     lines = (tmp_path / "history" / "app.jsonl").read_text().splitlines()
     assert len(lines) == 4 and json.loads(lines[0]) == {"image": "app:0", "result": True}
+
+
+def test_a_run_that_died_holding_the_lock_is_recorded_once_as_interrupted(tmp_path):
+    proc = _holder(tmp_path)
+    proc.kill()  # by the PID this test started
+    proc.wait(10)
+    proc.stdout.close()
+    root = str(tmp_path)
+    with store.Lock(root, "app", {"kind": "rollout", "image": "app:2"}) as lock:
+        assert lock.stale["pid"] == proc.pid
+    with store.Lock(root, "app", {"kind": "rollout", "image": "app:3"}) as lock:
+        assert lock.stale is None  # released cleanly: nothing to record
+    (entry,) = store.read(root, "app", 5)
+    assert entry["interrupted"] is True and entry["result"] is False
+    assert entry["image"] == "app:9" and entry["kind"] == "rollout"
+    assert entry["comment"].startswith(
+        f"rollout of app to app:9 interrupted: its runner (PID {proc.pid})"
+    )
+
+
+def test_a_lock_file_of_another_shape_is_named_as_it_is(tmp_path):
+    (tmp_path / "locks").mkdir()
+    (tmp_path / "locks" / "app.lock").write_text("not json")
+    with store.Lock(str(tmp_path), "app", {"image": "app:2"}):
+        pass
+    (entry,) = store.read(str(tmp_path), "app", 5)
+    assert "its runner (not json) ended" in entry["comment"] and entry["image"] is None

@@ -167,10 +167,10 @@ class Builds:
                     continue
                 build = Build(self, **data)
                 if build.building:
-                    # the controller went away while it ran: Jenkins aborts such builds on restart
-                    build.append_log(
-                        "Build was aborted: the controller restarted\nFinished: ABORTED\n"
-                    )
+                    # the controller went away while it ran: 2.568.2 loads such a build as
+                    # ABORTED (core hudson/model/Run.java reload: the result it sets before
+                    # reading build.xml, which a running build's record lacks); its log is left
+                    # as it was, ending where the build stopped (no "Finished:" line)
                     build.building = False
                     build.result = "ABORTED"
                     build.save()

@@ -71,6 +71,21 @@ def running_emulator(
     ``plugins`` is an iterable of ``"name:version"`` strings.  The process is stopped on exit;
     the state in ``home`` stays (start again on the same home to test a restart).
     """
+    with emulator_process(home, port, plugins, user, token, extra_args, log_path, python) as (
+        _proc,
+        url,
+        user,
+        token,
+    ):
+        yield url, user, token
+
+
+@contextlib.contextmanager
+def emulator_process(
+    home, port=None, plugins=(), user="admin", token=None, extra_args=(), log_path=None, python=None
+):
+    """:func:`running_emulator` that also yields its ``Popen`` first: ``(proc, url, user,
+    token)``, for a test that signals the controller (``SIGSTOP``: a frozen controller)."""
     home = os.fspath(home)
     os.makedirs(home, exist_ok=True)
     port = port or free_port()
@@ -100,7 +115,7 @@ def running_emulator(
     url = f"http://127.0.0.1:{port}/"
     try:
         wait_until_up(url, user, token, proc=proc)
-        yield url, user, token
+        yield proc, url, user, token
     finally:
         stop_process(proc)
 
