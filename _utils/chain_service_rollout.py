@@ -64,6 +64,7 @@ class Outcome:
     failed: dict
     done: list
     planned: int
+    held: int = 0  # replicas of the previous generation left serving (``update.limit``)
 
 
 def _index(rep):
@@ -110,13 +111,19 @@ def steps(name, prep, count, update):
     one's old replica is stopped (``start-first``). When more than ``max_failure_ratio`` of
     ``count`` failed: ``rollback`` restores the old replicas that were replaced and discards
     the new ones; ``pause`` stops there; ``continue`` goes on. Once passed, the old replicas
-    are removed (their image stays in the history)."""
+    are removed (their image stays in the history).
+
+    ``update["limit"]`` N (0: none) rolls only the first N missing replicas: once they passed,
+    the apply ends there (:attr:`Outcome.held`: how many previous replicas still serve), the
+    replaced old replicas stay stopped and nothing else is removed; the next apply goes on."""
     for rep in prep.remove:
         yield Step(REMOVE, rep)
     used, total = list(prep.used), None
     done_new, done_old, failed = [], [], {}
     stop_first = update["order"] == "stop-first"
-    for number, batch in enumerate(plan.batches(prep.pairs, update["parallelism"])):
+    pairs = prep.pairs[: update["limit"]] if update.get("limit") else prep.pairs
+    held = len(prep.pairs) - len(pairs)
+    for number, batch in enumerate(plan.batches(pairs, update["parallelism"])):
         if number and update["delay"]:
             yield Step(WAIT, update["delay"])
         if stop_first:
@@ -156,15 +163,17 @@ def steps(name, prep, count, update):
                 yield Step(RESTORE, [dict(o, running=False) for o in done_old])
                 for cname in done_new:
                     yield Step(DISCARD, cname)
-                return Outcome(ROLLED_BACK, failed, done_new, len(prep.pairs))
+                return Outcome(ROLLED_BACK, failed, done_new, len(pairs))
             if update["failure_action"] == "pause":
-                return Outcome(PAUSED, failed, done_new, len(prep.pairs))
+                return Outcome(PAUSED, failed, done_new, len(pairs))
+    if held:  # the limit: the previous generation keeps serving the rest, kept for a rollback
+        return Outcome(FAILED if failed else PASSED, failed, done_new, len(pairs), held)
     # The new generation passed: the previous one goes (its image id is in the history).
     for rep in prep.surplus:
         yield Step(REMOVE, rep)
     for rep in done_old + prep.stale:
         yield Step(REMOVE, dict(rep, slot=None))
-    return Outcome(FAILED if failed else PASSED, failed, done_new, len(prep.pairs))
+    return Outcome(FAILED if failed else PASSED, failed, done_new, len(pairs))
 
 
 def changes(replicas, gen, image_ref, count):
@@ -213,9 +222,15 @@ def report(svc, outcome, image_ref, previous, would_change):
             f"(failure_action continue): {detail}"
         )
     else:
-        comment = f"Service {name}: {svc['replicas']} replica(s) of {image_ref} healthy" + (
+        count = len(outcome.done) if outcome.held else svc["replicas"]
+        comment = f"Service {name}: {count} replica(s) of {image_ref} healthy" + (
             f" in the frontend {svc['frontend']}" if svc["frontend"] else ""
         )
+        if outcome.held:
+            comment += (
+                f"; {outcome.held} replica(s) of {previous or 'the previous generation'} still "
+                f"serve (update.limit {svc['update']['limit']}: the next apply goes on)"
+            )
     return {
         "result": outcome.end == PASSED,
         "rolled_back": False,

@@ -52,7 +52,7 @@ class Servers:
         monkeypatch.setattr(chain, "_statuses", self.statuses)
         monkeypatch.setattr(chain, "_apply_deploy_state", self.apply)
         monkeypatch.setattr(chain, "_apply_together", self.together)
-        monkeypatch.setattr(chain, "_check_server", lambda conf, target, status: None)
+        monkeypatch.setattr(chain, "_check_server", lambda conf, target, status, kind: None)
         monkeypatch.setattr(chain, "_where_now", lambda conf: dict(self.running))
 
     def status(self, conf, target):
@@ -87,13 +87,16 @@ def test_a_rollout_that_changes_servers_reports_them(monkeypatch, fired):
         "web2": {"old": "app:2", "new": "app:3"},
     }
     assert ret["comment"] == "rollout of app to app:3: 2 server(s) updated"
-    assert servers.applied == [("web1", "app:3"), ("web2", "app:3")]
+    # web1's canary replica, then web1's other replicas and web2 together
+    assert servers.applied == [("web1", "app:3"), ("web1", "app:3"), ("web2", "app:3")]
+    assert ret["servers"]["web1"]["seconds"] == 10.0  # both applies
     assert chain.history("app")[0]["changes"] == ret["changes"]
 
 
 def test_a_no_op_rollout_reports_no_changes(monkeypatch, fired):
     entry = {"result": True, "no_op": True, "comment": "no change", "seconds": 1, "previous": "a"}
     monkeypatch.setattr(chain, "_unchanged", lambda c, image, app: {"web1": entry, "web2": entry})
+    monkeypatch.setattr(chain, "_statuses", lambda c, targets: dict.fromkeys(targets))
     ret = chain._rollout("app", "app:2", "v2", conf())
     assert ret["result"] is True and ret["no_op"] is True
     assert ret["changes"] == {}
@@ -110,7 +113,12 @@ def test_a_failed_rollout_is_one_readable_failure(monkeypatch, fired):
     ret = chain._rollout("app", "app:3", "v3", conf())
     assert ret["result"] is False and ret["retcode"] == 1
     assert chain.__context__["retcode"] == 1
-    assert servers.applied == [("web1", "app:3"), ("web2", "app:3"), ("web1", "app:2")]
+    assert servers.applied == [
+        ("web1", "app:3"),
+        ("web1", "app:3"),
+        ("web2", "app:3"),
+        ("web1", "app:2"),
+    ]
     assert ret["changes"] == {}  # web1 is back on app:2, web2 rolled itself back
     assert ret["now"] == {"web1": "app:2", "web2": "app:2"}
     assert ret["comment"].splitlines() == [
@@ -119,14 +127,16 @@ def test_a_failed_rollout_is_one_readable_failure(monkeypatch, fired):
         "  rolled back web1 to app:2: ok",
         "  now: web1 runs app:2, web2 runs app:2",
     ]
-    assert [stage for stage, _ in fired] == [
-        "start",
-        "server",
-        "server/done",
-        "server",
-        "server/done",
-        "rollback",
-        "done",
+    assert [(stage, d.get("target"), d.get("wave")) for stage, d in fired] == [
+        ("start", None, None),
+        ("server", "web1", "canary"),
+        ("server/done", "web1", "canary"),
+        ("server", "web1", "rest"),
+        ("server", "web2", "rest"),
+        ("server/done", "web1", "rest"),
+        ("server/done", "web2", "rest"),
+        ("rollback", "web1", None),
+        ("done", None, None),
     ]
 
 
@@ -137,10 +147,10 @@ def test_the_canary_first_then_the_rest_together(monkeypatch, fired):
     servers = Servers(monkeypatch, THREE)
     ret = chain._rollout("app", "app:3", "v3", conf(targets=list(THREE)))
     assert ret["result"] is True and set(ret["changes"]) == set(THREE)
-    assert servers.waves == [["web1"], ["web2", "web3"]]
+    assert servers.waves == [["web1"], ["web1", "web2", "web3"]]
     assert servers.kinds == ["canary", "rest"]
     together = [(d["wave"], d["together"]) for stage, d in fired if stage == "server"]
-    assert together == [("canary", 1), ("rest", 2), ("rest", 2)]
+    assert together == [("canary", 1), ("rest", 3), ("rest", 3), ("rest", 3)]
 
     servers = Servers(monkeypatch, THREE)
     ret = chain._rollout("app", "app:3", "v3", conf(targets=list(THREE), canary="serial"))
@@ -159,9 +169,9 @@ def test_a_failure_in_the_rest_rolls_back_every_server_already_changed(monkeypat
     servers = Servers(monkeypatch, THREE, fail={"web3": "unhealthy"})
     ret = chain._rollout("app", "app:3", "v3", conf(targets=list(THREE)))
     assert ret["result"] is False and ret["changes"] == {}
-    assert servers.waves == [["web1"], ["web2", "web3"]]
+    assert servers.waves == [["web1"], ["web1", "web2", "web3"]]
     # web2 (updated with web3) and the canary go back, last updated first
-    assert servers.applied[3:] == [("web2", "app:2"), ("web1", "app:2")]
+    assert servers.applied[4:] == [("web2", "app:2"), ("web1", "app:2")]
     assert ret["now"] == {"web1": "app:2", "web2": "app:2", "web3": "app:2"}
     assert set(ret["rolled_back"]) == {"web1", "web2"}
 
@@ -225,3 +235,30 @@ def test_a_rollout_under_test_only_reads(monkeypatch, fired):
     assert (ret["result"], ret["changes"]) == (True, {})
     assert ret["comment"] == "rollout of app to app:3: no change, every server already runs it"
     assert servers.applied == [] and fired == [] and chain.history("app") == []
+
+
+def test_the_no_op_check_is_skipped_when_the_status_says_the_digest_runs_nowhere(
+    monkeypatch, fired
+):
+    """A pinned digest that some server does not run changes that server for sure: the rollout
+    goes on from the servers' status without the test-mode check; otherwise the check runs."""
+    servers = Servers(monkeypatch, {"web1": "r@sha256:2", "web2": "r@sha256:2"})
+    checked = []
+    monkeypatch.setattr(chain, "_unchanged", lambda conf, image, app: checked.append(1))
+
+    def statuses(conf, targets):
+        return {
+            t: {
+                "current": servers.running[t],
+                "replicas": {"a": {"running": True, "image": servers.running[t]}},
+            }
+            for t in targets
+        }
+
+    monkeypatch.setattr(chain, "_statuses", statuses)
+    ret = chain._rollout("app", "r@sha256:3", "v3", conf())
+    assert ret["result"] is True and checked == [] and len(servers.applied) == 3
+    assert ret["changes"]["web1"] == {"old": "r@sha256:2", "new": "r@sha256:3"}
+    # every server runs it already: the check decides (here: not a no-op, drift)
+    ret = chain._rollout("app", "r@sha256:3", "v3", conf())
+    assert checked == [1] and ret["result"] is True
