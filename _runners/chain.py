@@ -208,13 +208,22 @@ def _apply_together(conf, wave, image, app, kind):
     return {t: _applied(t, got.get(t), took) for t in wave}
 
 
-def _statuses(conf, targets):
+def _statuses(conf, targets, pull=None):
     """``container_service.status`` of several servers, read at once: ``{target: status or
-    None}`` (``None``: no answer)."""
+    None}`` (``None``: no answer). ``pull``: an image each server pulls meanwhile, in the same
+    round (:func:`chain_rollout_policy.pre_pull`; a failed pull is only logged: the deploy
+    state pulls again and says why)."""
     calls = {
         t: (t, "container_service.status", *chain_app_conf.status_call(conf, t)) for t in targets
     }
+    if pull:
+        profile = (conf["pillar"].get("chain") or {}).get("profile")
+        for t in targets:
+            calls[("pull", t)] = (t, "container.image_pull", [pull], {"profile": profile})
     got = _gather(calls, 60) if calls else {}
+    for t in targets if pull else ():
+        if not isinstance(got.get(("pull", t)), dict):
+            log.warning("chain: %s: pre-pull of %s: %s", t, pull, got.get(("pull", t)))
     return {t: got.get(t) if isinstance(got.get(t), dict) else None for t in targets}
 
 
@@ -330,7 +339,7 @@ def _rollout(app, image, ref, conf, kind="rollout"):
     started = time.time()
     _fire(app, "start", {"image": image, "targets": conf["targets"], "kind": kind})
     what = {"kind": kind, "ref": ref, "image": image, "no_op": True}
-    before = _statuses(conf, conf["targets"])
+    before = _statuses(conf, conf["targets"], pull=image if policy.pre_pull(image) else None)
     if not policy.certain_change(image, before):
         unchanged = _unchanged(conf, image, app)
         if unchanged is not None:

@@ -88,6 +88,18 @@ def waves(targets, canary):
     return [("canary", [target]) for target in targets[:canary]] + [("rest", targets)]
 
 
+def pre_pull(image):
+    """Whether the rollout pulls ``image`` on every server at once before its canary (so that
+    no apply waits for a pull, and a stop-first update never stops a replica before its image
+    is there): only an image named by digest in a registry of its own (``host[:port]/...@sha256:``,
+    as the runner pins a tag), never a local tag (nothing to pull: Docker Hub would be asked) or
+    an image of Docker Hub."""
+    if not isinstance(image, str) or "@" not in image:
+        return False
+    first = image.split("/", 1)[0]
+    return "/" in image and ("." in first or ":" in first or first == "localhost")
+
+
 def certain_change(image, statuses):
     """Whether rolling ``image`` out changes some server for sure, from the servers'
     ``container_service.status`` alone (``{target: status or None}``): ``image`` names a digest

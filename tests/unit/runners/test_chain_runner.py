@@ -46,7 +46,7 @@ class Servers:
 
     def __init__(self, monkeypatch, running, fail=None):
         self.running, self.fail, self.applied = dict(running), fail or {}, []
-        self.waves, self.kinds = [], []
+        self.waves, self.kinds, self.pulled = [], [], []
         monkeypatch.setattr(chain, "_unchanged", lambda conf, image, app: None)
         monkeypatch.setattr(chain, "_server_status", self.status)
         monkeypatch.setattr(chain, "_statuses", self.statuses)
@@ -58,7 +58,8 @@ class Servers:
     def status(self, conf, target):
         return {"current": self.running[target]}
 
-    def statuses(self, conf, targets):
+    def statuses(self, conf, targets, pull=None):
+        self.pulled.append(pull)
         return {t: self.status(conf, t) for t in targets}
 
     def together(self, conf, wave, image, app, kind):
@@ -87,6 +88,7 @@ def test_a_rollout_that_changes_servers_reports_them(monkeypatch, fired):
         "web2": {"old": "app:2", "new": "app:3"},
     }
     assert ret["comment"] == "rollout of app to app:3: 2 server(s) updated"
+    assert servers.pulled == [None, None, None]  # a local tag: nothing to pull
     # web1's canary replica, then web1's other replicas and web2 together
     assert servers.applied == [("web1", "app:3"), ("web1", "app:3"), ("web2", "app:3")]
     assert ret["servers"]["web1"]["seconds"] == 10.0  # both applies
@@ -96,7 +98,7 @@ def test_a_rollout_that_changes_servers_reports_them(monkeypatch, fired):
 def test_a_no_op_rollout_reports_no_changes(monkeypatch, fired):
     entry = {"result": True, "no_op": True, "comment": "no change", "seconds": 1, "previous": "a"}
     monkeypatch.setattr(chain, "_unchanged", lambda c, image, app: {"web1": entry, "web2": entry})
-    monkeypatch.setattr(chain, "_statuses", lambda c, targets: dict.fromkeys(targets))
+    monkeypatch.setattr(chain, "_statuses", lambda c, targets, pull=None: dict.fromkeys(targets))
     ret = chain._rollout("app", "app:2", "v2", conf())
     assert ret["result"] is True and ret["no_op"] is True
     assert ret["changes"] == {}
@@ -242,11 +244,14 @@ def test_the_no_op_check_is_skipped_when_the_status_says_the_digest_runs_nowhere
 ):
     """A pinned digest that some server does not run changes that server for sure: the rollout
     goes on from the servers' status without the test-mode check; otherwise the check runs."""
-    servers = Servers(monkeypatch, {"web1": "r@sha256:2", "web2": "r@sha256:2"})
+    servers = Servers(
+        monkeypatch, {"web1": "127.0.0.1:5050/r@sha256:2", "web2": "127.0.0.1:5050/r@sha256:2"}
+    )
     checked = []
     monkeypatch.setattr(chain, "_unchanged", lambda conf, image, app: checked.append(1))
 
-    def statuses(conf, targets):
+    def statuses(conf, targets, pull=None):
+        servers.pulled.append(pull)
         return {
             t: {
                 "current": servers.running[t],
@@ -256,9 +261,35 @@ def test_the_no_op_check_is_skipped_when_the_status_says_the_digest_runs_nowhere
         }
 
     monkeypatch.setattr(chain, "_statuses", statuses)
-    ret = chain._rollout("app", "r@sha256:3", "v3", conf())
+    ret = chain._rollout("app", "127.0.0.1:5050/r@sha256:3", "v3", conf())
     assert ret["result"] is True and checked == [] and len(servers.applied) == 3
-    assert ret["changes"]["web1"] == {"old": "r@sha256:2", "new": "r@sha256:3"}
+    # pulled on every server in the first status round, before the canary; not after a wave
+    assert servers.pulled == ["127.0.0.1:5050/r@sha256:3", None, None]
+    assert ret["changes"]["web1"] == {
+        "old": "127.0.0.1:5050/r@sha256:2",
+        "new": "127.0.0.1:5050/r@sha256:3",
+    }
     # every server runs it already: the check decides (here: not a no-op, drift)
-    ret = chain._rollout("app", "r@sha256:3", "v3", conf())
+    ret = chain._rollout("app", "127.0.0.1:5050/r@sha256:3", "v3", conf())
     assert checked == [1] and ret["result"] is True
+
+
+def test_the_first_status_round_pulls_a_pinned_image_on_every_server(monkeypatch, caplog):
+    asked = {}
+
+    def gather(calls, timeout):
+        asked.update(calls)
+        out = {k: {"replicas": {}} for k in calls if not isinstance(k, tuple)}
+        out[("pull", "web1")] = {"id": "sha256:1", "changed": True}
+        out[("pull", "web2")] = "ERROR: pull failed: no route"
+        return out
+
+    monkeypatch.setattr(chain, "_gather", gather)
+    image = "127.0.0.1:5050/chain/app@sha256:2"
+    got = chain._statuses(conf(pillar={"chain": {"profile": "p"}}), ["web1", "web2"], pull=image)
+    assert got == {"web1": {"replicas": {}}, "web2": {"replicas": {}}}
+    assert asked[("pull", "web2")] == ("web2", "container.image_pull", [image], {"profile": "p"})
+    assert "web2: pre-pull of" in caplog.text and "web1: pre-pull" not in caplog.text
+    asked.clear()
+    chain._statuses(conf(), ["web1"])
+    assert list(asked) == ["web1"]

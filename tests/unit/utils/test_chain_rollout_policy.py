@@ -266,3 +266,21 @@ def test_server_entry_adds_the_seconds_and_the_last_apply_decides():
         "previous": "app:1",
     }
     assert policy.server_entry(None, False, "failed", None, 1, None)["result"] is False
+
+
+@pytest.mark.parametrize(
+    "image, pull",
+    [
+        ("127.0.0.1:5050/chain/app@sha256:abc", True),
+        ("registry.example.com/app@sha256:abc", True),
+        ("localhost/app@sha256:abc", True),
+        ("127.0.0.1:5050/chain/app:3", False),  # a tag: the runner pins it first
+        ("saltext-chain/app:1", False),  # a local build
+        ("library/app@sha256:abc", False),  # Docker Hub
+        ("app@sha256:abc", False),
+        ("sha256:abc", False),  # an image id (chain.rollback of a never pushed build)
+        (None, False),
+    ],
+)
+def test_pre_pull_only_a_digest_of_a_registry_of_its_own(image, pull):
+    assert policy.pre_pull(image) is pull
