@@ -182,11 +182,7 @@ def changes(replicas, gen, image_ref, count):
     running = [r for r in replicas.values() if r["running"]]
     old_gens = sorted({r["generation"] for r in running if r["generation"] != gen})
     old_images = sorted({r["image"] for r in running if r["generation"] != gen})
-    now = (
-        len([r for r in running if r["generation"] == gen])
-        if not old_gens
-        else len([r for r in running if r["generation"] in old_gens])
-    )
+    now = len(running)  # the new generation's too: a canary replica of an earlier apply counts
     out = {"generation": {"old": ",".join(old_gens) or (gen if now else None), "new": gen}}
     if out["generation"]["old"] == gen:
         out.pop("generation")

@@ -443,6 +443,9 @@ def main():
     print(f"==> made by: {out['command']}")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "push_deploy.json").write_text(json.dumps(out, indent=1))
+    with bus.lock:  # every event, for a closer look (the minions' returns carry their steps)
+        events = [(s, t, d) for s, t, d in bus.events if not t.startswith("salt/auth")]
+    (RESULTS / "push_deploy-events.json").write_text(json.dumps(events, default=str))
 
 
 if __name__ == "__main__":

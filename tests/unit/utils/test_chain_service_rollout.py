@@ -277,6 +277,12 @@ def test_changes_and_report():
         "image": {"old": "app:1", "new": "app@sha256:2"},
         "replicas": {"old": 2, "new": 3},
     }
+    # the rest after a canary apply (update.limit): one new replica and one old run
+    mixed = {"n": rep("n", gen=GEN, image="app@sha256:2"), "o": rep("o")}
+    assert rollout.changes(mixed, GEN, "app@sha256:2", 2) == {
+        "generation": {"old": "g1", "new": GEN},
+        "image": {"old": "app:1", "new": "app@sha256:2"},
+    }
     same = {"a": rep("a", gen=GEN, health="unhealthy")}
     assert rollout.changes(same, GEN, "app:1", 1) == {
         "replicas": {"old": "1 (not all healthy in the frontend)", "new": 1}
