@@ -123,7 +123,8 @@ def steps(name, prep, count, update):
     stop_first = update["order"] == "stop-first"
     pairs = prep.pairs[: update["limit"]] if update.get("limit") else prep.pairs
     held = len(prep.pairs) - len(pairs)
-    for number, batch in enumerate(plan.batches(pairs, update["parallelism"])):
+    batches = plan.batches(pairs, update["parallelism"])
+    for number, batch in enumerate(batches):
         if number and update["delay"]:
             yield Step(WAIT, update["delay"])
         if stop_first:
@@ -149,12 +150,18 @@ def steps(name, prep, count, update):
             yield Step(DISCARD, cname)
             if started[cname] and stop_first:
                 yield Step(RESTORE, [dict(started[cname], running=False)])
+        # the last batch of a rollout without a failure: nothing can need the old replicas
+        # it replaces any more (no rollback follows), so they go at once, not stopped first
+        final = number == len(batches) - 1 and not held and not failed
         for cname, old in started.items():
             if cname in bad:
                 continue
+            done_new.append(cname)
+            if old and not stop_first and final:
+                yield Step(REMOVE, old)
+                continue
             if old and not stop_first:
                 yield Step(STOP, old)
-            done_new.append(cname)
             if old:
                 done_old.append(old)
         if failed and plan.too_many_failures(len(failed), count, update["max_failure_ratio"]):

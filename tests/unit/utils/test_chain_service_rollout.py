@@ -408,3 +408,37 @@ def test_limit_is_validated():
     assert plan.check_update({"monitor": 4, "limit": 1}, 4)["limit"] == 1
     with pytest.raises(chain_errors.BadInput, match="update.limit"):
         plan.check_update({"monitor": 4, "limit": -1}, 4)
+
+
+def test_start_first_last_batch_removes_its_old_replicas_at_once():
+    """The last batch of a rollout without a failure removes the old replicas it replaced
+    (drain, a graceful stop, remove: one step); earlier ones are stopped first (a later failure
+    restarts them), and so is every one after a failure (failure_action continue)."""
+    reps = olds(2)
+    old1, old2 = reps["web-old-1"], reps["web-old-2"]
+    prep = rollout.prepare(reps, GEN, 2, "app@sha256:2", 6)
+    world = World(reps)
+    assert world.run(rollout.steps("web", prep, 2, update())).end == rollout.PASSED
+    assert world.log == [
+        (rollout.SLOTS, None),
+        (rollout.CREATE, (1, 3)),
+        (rollout.GATE, ["web-new-1"]),
+        (rollout.STOP, old1),
+        (rollout.CREATE, (2, 4)),
+        (rollout.GATE, ["web-new-2"]),
+        (rollout.REMOVE, old2),
+        (rollout.REMOVE, dict(old1, slot=None)),
+    ]
+    world = World(reps)
+    world.run(rollout.steps("web", prep, 2, update(parallelism=2)))
+    assert [s for s in world.log if s.kind in (rollout.STOP, rollout.REMOVE)] == [
+        (rollout.REMOVE, old1),
+        (rollout.REMOVE, old2),
+    ]
+    world = World(reps, fail_gate={1})
+    outcome = world.run(rollout.steps("web", prep, 2, update(failure_action="continue")))
+    assert outcome.end == rollout.FAILED
+    assert [s for s in world.log if s.kind in (rollout.STOP, rollout.REMOVE)] == [
+        (rollout.STOP, old2),
+        (rollout.REMOVE, dict(old2, slot=None)),
+    ]
