@@ -111,6 +111,7 @@ class Load(threading.Thread):
         super().__init__(daemon=True)
         self.stop, self.requests, self.failed = threading.Event(), 0, []
         self.first = {}  # (frontend, commit) -> time first served
+        self.samples = []  # (time, frontend, commit)
 
     def run(self):
         while not self.stop.is_set():
@@ -121,10 +122,20 @@ class Load(threading.Thread):
                     ) as resp:
                         commit = json.loads(resp.read()).get("commit")
                         self.first.setdefault((name, commit), time.time())
+                        self.samples.append((time.time(), name, commit))
                 except (OSError, ValueError) as err:
                     self.failed.append((time.time(), name, str(err)[:120]))
                 self.requests += 1
             time.sleep(0.1)
+
+    def only(self, commit, since):
+        """When both frontends answered nothing but ``commit`` any more: the last answer of
+        another commit after ``since``, per frontend, the later one."""
+        last = {n: since for n in FRONTENDS}
+        for at, name, got in list(self.samples):
+            if at >= since and got != commit:
+                last[name] = max(last[name], at)
+        return max(last.values())
 
     def served(self, commit, timeout):
         deadline = time.monotonic() + timeout
@@ -242,6 +253,7 @@ def one_push(bus, load, clone):
         "rollout": rollout,
         "run_s": done[2].get("duration") if done else None,
         "served_s": round(served - t0, 2) if served else None,
+        "only_new_s": round(load.only(commit, t0) - t0, 2) if served else None,
     }
 
 
@@ -397,6 +409,7 @@ def report(pushes):
         rows.append((stage, [p["stages"].get(stage, {}).get("duration") for p in pushes]))
     rows.append(("run (start -> done)", [p["run_s"] for p in pushes]))
     rows.append(("push -> served (both)", [p["served_s"] for p in pushes]))
+    rows.append(("push -> only new (both)", [p["only_new_s"] for p in pushes]))
     for name, values in rows:
         cells = "".join(f"{v:>8.2f}" if v is not None else f"{'-':>8}" for v in values)
         print(f"  {name:28}{cells}{median(values) or '-':>9}")
