@@ -219,6 +219,14 @@ def one_push(bus, load, clone):
         120,
         t0,
     )
+    if not (src and acc and start):
+        return {
+            "commit": commit,
+            "error": "missed an event",
+            "source": bool(src),
+            "accepted": bool(acc),
+            "start": bool(start),
+        }
     rid = start[1].split("/")[2]
     done = bus.find(lambda t, d: t == f"chain/run/{rid}/done", 300, t0)
     served = load.served(commit, 60)
@@ -434,8 +442,9 @@ def main():
             got = one_push(bus, load, clone)
             print(json.dumps(got), flush=True)
             out["pushes"].append(got)
-        if out["pushes"]:
-            report(out["pushes"])
+        good = [p for p in out["pushes"] if "error" not in p]
+        if good:
+            report(good)
         if args.burst:
             out["burst"] = burst(bus, load, clone, args.burst)
             print(f"\n==> 2. burst of {args.burst} pushes\n" + json.dumps(out["burst"], indent=1))
