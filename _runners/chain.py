@@ -154,12 +154,12 @@ def _server_status(conf, target):
     return data
 
 
-def _check_server(conf, target, status, kind=None):
+def _check_server(conf, target, status, kind=None, before=None):
     """The runner's own check of a server after its deploy state succeeded (``status``: its
-    ``container_service.status`` read then; ``kind``: the apply's, see
-    :func:`chain_rollout_policy.wave_problem`): ``None``, or why it is not well, with the last
-    health check output of each replica that is not healthy."""
-    problem = policy.wave_problem(status, conf.get("frontend"), kind)
+    ``container_service.status`` read then; ``kind``, ``before``: the apply's and the status
+    before the rollout, see :func:`chain_rollout_policy.wave_problem`): ``None``, or why it is
+    not well, with the last health check output of each replica that is not healthy."""
+    problem = policy.wave_problem(status, conf.get("frontend"), kind, before)
     if not problem:
         return None
     for name in policy.sick_replicas(status):
@@ -287,7 +287,7 @@ def _update_servers(app, image, conf, before):
             if ok and status[target] is None:
                 problem = f"{target}: no status answer after its deploy"
             elif ok:
-                problem = _check_server(conf, target, status[target], kind)
+                problem = _check_server(conf, target, status[target], kind, before.get(target))
             servers[target] = policy.server_entry(
                 servers.get(target), ok, comment, problem, took, previous[target]
             )

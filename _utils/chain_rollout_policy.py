@@ -118,25 +118,30 @@ def certain_change(image, statuses):
     return False
 
 
-def wave_problem(status, frontend, kind):
-    """:func:`server_problem` after one apply of kind ``kind`` (:func:`waves`): after a
-    ``canary`` apply two generations run on the server (the new replica and the previous ones
-    it did not replace yet): each must pass the check on its own, and no third may run."""
+def wave_problem(status, frontend, kind, before=None):
+    """:func:`server_problem` after one apply of kind ``kind`` (:func:`waves`). After a
+    ``canary`` apply the new replica runs beside the previous ones: the check judges the
+    replicas of the generations that did not run before the rollout (``before``: the server's
+    status then; ``None``: every replica is new), each ready and serving; the previous ones,
+    which ran before and go in the rest, are not judged there (a blip of one of them is not the
+    new image's fault; the check after the rest judges the whole server). No more than two
+    generations may run; a server where nothing new runs (it ran this already) is checked
+    whole."""
     if kind != "canary" or not isinstance(status, dict) or "replicas" not in status:
         return server_problem(status, frontend)
     running = {n: r for n, r in status["replicas"].items() if r.get("running")}
-    gens = sorted({r.get("generation") or "" for r in running.values()})
-    if len(gens) > 2:
-        return f"{len(gens)} generations running"
-    if len(gens) < 2:
+    if len({r.get("generation") for r in running.values()}) > 2:
+        return f"{len({r.get('generation') for r in running.values()})} generations running"
+    old = {
+        r.get("generation")
+        for r in ((before or {}).get("replicas") or {}).values()
+        if isinstance(r, dict) and r.get("running")
+    }
+    new = {n: r for n, r in running.items() if r.get("generation") not in old}
+    if not new:  # the server already ran what it runs now (a no-op apply): the whole check
         return server_problem(status, frontend)
-    for gen in gens:
-        group = {n: r for n, r in running.items() if (r.get("generation") or "") == gen}
-        serving = [n for n in status.get("serving") or [] if n in group] if frontend else None
-        problem = chain_health.problem(group, serving)
-        if problem:
-            return problem
-    return None
+    serving = [n for n in status.get("serving") or [] if n in new] if frontend else None
+    return chain_health.problem(new, serving)
 
 
 def server_entry(before, ok, comment, problem, seconds, previous):

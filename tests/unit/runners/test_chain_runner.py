@@ -52,7 +52,7 @@ class Servers:
         monkeypatch.setattr(chain, "_statuses", self.statuses)
         monkeypatch.setattr(chain, "_apply_deploy_state", self.apply)
         monkeypatch.setattr(chain, "_apply_together", self.together)
-        monkeypatch.setattr(chain, "_check_server", lambda conf, target, status, kind: None)
+        monkeypatch.setattr(chain, "_check_server", lambda conf, target, status, kind, before: None)
         monkeypatch.setattr(chain, "_where_now", lambda conf: dict(self.running))
 
     def status(self, conf, target):

@@ -229,23 +229,31 @@ def test_certain_change_only_from_a_digest_that_runs_nowhere_on_some_server():
     assert policy.certain_change(img, {"a": stopped})
 
 
-def test_wave_problem_after_a_canary_judges_each_generation():
+def test_wave_problem_after_a_canary_judges_the_new_generation():
     new, old = rep(gen="g2"), rep(gen="g1")
+    before = status(serving=["o1", "o2"], o1=old, o2=old)
     two = status(serving=["n1", "o2"], n1=new, o2=old)
-    assert policy.wave_problem(two, "fe", "canary") is None
-    assert policy.wave_problem(two, "fe", "rest") == "2 generations running"
+    assert policy.wave_problem(two, "fe", "canary", before) is None
+    assert policy.wave_problem(two, "fe", "rest", before) == "2 generations running"
     sick = status(serving=["n1", "o2"], n1=rep(gen="g2", health="unhealthy"), o2=old)
-    assert policy.wave_problem(sick, "fe", "canary") == "not healthy: n1"
-    out = dict(two, serving=["o2"])
-    assert policy.wave_problem(out, "fe", "canary") == "0 of 1 replicas serving"
-    assert policy.wave_problem(dict(two, serving=["n1"]), "fe", "canary") == (
+    assert policy.wave_problem(sick, "fe", "canary", before) == "not healthy: n1"
+    assert policy.wave_problem(dict(two, serving=["o2"]), "fe", "canary", before) == (
         "0 of 1 replicas serving"
     )
-    assert policy.wave_problem(out, None, "canary") is None  # no frontend: not asked
+    assert policy.wave_problem(dict(two, serving=["o2"]), None, "canary", before) is None
+    # a previous replica's blip (it ran before; the rest replaces it) is not the new image's
+    blip = status(serving=["n1"], n1=new, o2=rep(gen="g1", health="unhealthy"))
+    assert policy.wave_problem(blip, "fe", "canary", before) is None
+    assert policy.wave_problem(blip, "fe", "rest", before) == "not healthy: o2"
+    # nothing ran before: every replica is new and judged
+    assert policy.wave_problem(blip, "fe", "canary", None) == "not healthy: o2"
     three = status(serving=["n1", "o2", "x3"], n1=new, o2=old, x3=rep(gen="g0"))
-    assert policy.wave_problem(three, "fe", "canary") == "3 generations running"
-    assert policy.wave_problem(status(serving=["n1"], n1=new), "fe", "canary") is None
-    assert policy.wave_problem(None, "fe", "canary").startswith("no status answer")
+    assert policy.wave_problem(three, "fe", "canary", before) == "3 generations running"
+    # it ran this already (the canary apply changed nothing): the whole server is judged
+    assert policy.wave_problem(status(serving=["o2"], o2=old), "fe", "canary", before) is None
+    gone = status(serving=[], o2=rep(gen="g1", health="unhealthy"))
+    assert policy.wave_problem(gone, "fe", "canary", before) == "not healthy: o2"
+    assert policy.wave_problem(None, "fe", "canary", before).startswith("no status answer")
 
 
 def test_server_entry_adds_the_seconds_and_the_last_apply_decides():
