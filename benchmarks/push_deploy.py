@@ -319,30 +319,41 @@ def burst(bus, load, clone, n):
 
 
 def nothing_to_do(bus, key, commit, rounds=5):
-    """A duplicate webhook delivery (refused as replayed), and a no-op delivery (a new delivery of
-    the deployed commit): POST -> the event, median of ``rounds``."""
+    """A no-op push (a new signed delivery of the deployed commit: queued, its run finds the
+    branch ran that commit) and a duplicate delivery (the same delivery posted again: refused
+    as replayed): POST -> ``chain/run/<id>/done`` "nothing to do" of that push's own run /
+    ``chain/push/refused`` of that delivery, median of ``rounds``."""
     dup, noop = [], []
     for _ in range(rounds):
         delivery = secrets.token_hex(8)
         t0 = time.time()
         post(key, commit, delivery)
-        ev = bus.find(
-            lambda t, d: (
-                t.startswith("chain/run/")
-                and t.endswith("/done")
-                and "/stage/" not in t
-                and d.get("result") == "nothing to do"
+        acc = bus.find(
+            lambda t, d, x=delivery: t == "chain/push/accepted" and x in str(d.get("delivery")),
+            30,
+            t0,
+        )
+        start = acc and bus.find(
+            lambda t, d, p=acc[2]["push"]: (
+                t.startswith("chain/run/") and t.endswith("/start") and p in (d.get("pushes") or [])
             ),
             30,
             t0,
         )
-        noop.append(round(ev[0] - t0, 3) if ev else None)
+        run_tag = start[1].rsplit("/", 1)[0] if start else None
+        done = start and bus.find(lambda t, d, r=run_tag: t == f"{r}/done", 30, t0)
+        noop.append(round(done[0] - t0, 3) if done else None)
+        if done and done[2].get("result") != "nothing to do":
+            print(f"  the no-op push's run ended {done[2].get('result')!r}", flush=True)
         t0 = time.time()
         post(key, commit, delivery)  # the same delivery again
         ev = bus.find(
-            lambda t, d, x=delivery: t == "chain/push/refused" and d.get("delivery") == x, 30, t0
+            lambda t, d, x=delivery: t == "chain/push/refused" and x in str(d.get("delivery")),
+            30,
+            t0,
         )
         dup.append(round(ev[0] - t0, 3) if ev else None)
+        time.sleep(1)
     return {"duplicate_webhook_s": dup, "noop_push_s": noop}
 
 
