@@ -6,15 +6,20 @@ back, and read what runs where (``status``, ``inventory``, ``history``).
 
 .. versionchanged:: 0.3.0
     ``canary``: the first server(s) one at a time, then the rest together (``0``/``serial``:
-    one at a time, as before).
+    one at a time, as before); on a canary server one new replica first (the deploy state's
+    ``update.limit``), its other replicas with the rest.
 
 An app is deployed by a state file (``sls``, e.g. ``chain.deploy``) that declares a
 ``container_service.running`` from pillar ``chain:image``. ``rollout`` applies it on the
-canary server(s) one at a time, then on the rest at once (pillar ``chain:wave`` says which
-wave a server is in), checks each server's result and health itself (every replica healthy
-and serving in the frontend), counts failures over the whole rollout and, past
-``max_failures`` after a wave, applies the previous image again on the servers already
-updated. Salt's ``batch`` and orchestrate
+canary server(s) one at a time (pillar ``chain:wave: canary``: ``chain.deploy`` rolls one
+new replica there, gated and monitored, beside the previous ones), then on every server at
+once (``chain:wave: rest``: the canaries' other replicas and every other server's), checks
+each server's result and health itself after each apply (every replica healthy and serving in
+the frontend; after a canary apply the two generations each on their own), counts failures
+over the whole rollout and, past ``max_failures`` after an apply, applies the previous image
+again on the servers already changed. When the servers' status already shows that the image
+changes something (a pinned digest that runs nowhere on some server), the test-mode no-op
+check is skipped. Salt's ``batch`` and orchestrate
 ``failhard`` are not used: they neither stop reliably on failure nor keep every result
 (saltstack/salt#54521, #29643, #26254). One rollout per app at a time (a lock on the master).
 Progress events are fired on the master bus under ``chain/rollout/<app>/...``.
@@ -151,11 +156,12 @@ def _server_status(conf, target):
     return data
 
 
-def _check_server(conf, target, status):
+def _check_server(conf, target, status, kind=None, before=None):
     """The runner's own check of a server after its deploy state succeeded (``status``: its
-    ``container_service.status`` read then): ``None``, or why it is not well, with the last
-    health check output of each replica that is not healthy."""
-    problem = policy.server_problem(status, conf.get("frontend"))
+    ``container_service.status`` read then; ``kind``, ``before``: the apply's and the status
+    before the rollout, see :func:`chain_rollout_policy.wave_problem`): ``None``, or why it is
+    not well, with the last health check output of each replica that is not healthy."""
+    problem = policy.wave_problem(status, conf.get("frontend"), kind, before)
     if not problem:
         return None
     for name in policy.sick_replicas(status):
@@ -201,13 +207,22 @@ def _apply_together(conf, wave, image, app, kind):
     return {t: _applied(t, got.get(t), took) for t in wave}
 
 
-def _statuses(conf, targets):
+def _statuses(conf, targets, pull=None):
     """``container_service.status`` of several servers, read at once: ``{target: status or
-    None}`` (``None``: no answer)."""
+    None}`` (``None``: no answer). ``pull``: an image each server pulls meanwhile, in the same
+    round (:func:`chain_rollout_policy.pre_pull`; a failed pull is only logged: the deploy
+    state pulls again and says why)."""
     calls = {
         t: (t, "container_service.status", *chain_app_conf.status_call(conf, t)) for t in targets
     }
+    if pull:
+        profile = (conf["pillar"].get("chain") or {}).get("profile")
+        for t in targets:
+            calls[("pull", t)] = (t, "container.image_pull", [pull], {"profile": profile})
     got = _gather(calls, 60) if calls else {}
+    for t in targets if pull else ():
+        if not isinstance(got.get(("pull", t)), dict):
+            log.warning("chain: %s: pre-pull of %s: %s", t, pull, got.get(("pull", t)))
     return {t: got.get(t) if isinstance(got.get(t), dict) else None for t in targets}
 
 
@@ -254,14 +269,16 @@ def _where_now(conf):
     }
 
 
-def _update_servers(app, image, conf):
-    """Deploy ``image`` wave by wave (:func:`chain_rollout_policy.waves`: the canaries one at a
-    time, then the rest together) until too many servers failed: ``(servers, done, failures,
-    previous)`` (``done``: the servers updated, in order; ``previous``: what each ran)."""
-    servers, done, failures = {}, [], 0
-    previous = {t: (st or {}).get("current") for t, st in _statuses(conf, conf["targets"]).items()}
-    for index, wave in enumerate(policy.waves(conf["targets"], conf["canary"])):
-        kind = policy.wave_kind(index, conf["canary"])
+def _update_servers(app, image, conf, before):
+    """Deploy ``image`` apply by apply (:func:`chain_rollout_policy.waves`: one new replica on
+    each canary server, one at a time, then every other replica together) until too many
+    servers failed: ``(servers, done, failed, previous)`` (``before``: each server's status
+    when the rollout started; ``done``: the servers changed, in order; ``failed``: those whose
+    last apply failed; ``previous``: what each ran)."""
+    servers, done, failed = {}, [], []
+    previous = {t: (st or {}).get("current") for t, st in before.items()}
+    for kind, wave in policy.waves(conf["targets"], conf["canary"]):
+        wave = [t for t in wave if t not in failed]
         for target in wave:
             data = {"target": target, "image": image, "wave": kind, "together": len(wave)}
             _fire(app, "server", data)
@@ -273,21 +290,18 @@ def _update_servers(app, image, conf):
             if ok and status[target] is None:
                 problem = f"{target}: no status answer after its deploy"
             elif ok:
-                problem = _check_server(conf, target, status[target])
-            servers[target] = {
-                "result": ok and not problem,
-                "comment": problem or comment,
-                "seconds": took,
-                "previous": previous[target],
-            }
-            _fire(app, "server/done", dict(servers[target], target=target))
-            if servers[target]["result"]:
-                done.append(target)
-            else:
-                failures += 1
-        if policy.stop(failures, conf["max_failures"]):
+                problem = _check_server(conf, target, status[target], kind, before.get(target))
+            servers[target] = policy.server_entry(
+                servers.get(target), ok, comment, problem, took, previous[target]
+            )
+            _fire(app, "server/done", dict(servers[target], target=target, wave=kind))
+            if ok and target not in done:
+                done.append(target)  # changed, even when its check then failed
+            if not servers[target]["result"]:
+                failed.append(target)
+        if policy.stop(len(failed), conf["max_failures"]):
             break
-    return servers, done, failures, previous
+    return servers, done, failed, previous
 
 
 def _roll_back(app, conf, roll_back):
@@ -328,13 +342,13 @@ def _rollout(app, image, ref, conf, kind="rollout"):
     started = time.time()
     _fire(app, "start", {"image": image, "targets": conf["targets"], "kind": kind})
     what = {"kind": kind, "ref": ref, "image": image, "no_op": True}
-    unchanged = _unchanged(conf, image, app)
-    if unchanged is not None:
-        return _done(app, started, what, True, unchanged, {})
-    servers, done, failures, previous = _update_servers(app, image, conf)
-    result, roll_back = policy.decide(
-        conf["targets"], done, failures, conf["max_failures"], previous
-    )
+    before = _statuses(conf, conf["targets"], pull=image if policy.pre_pull(image) else None)
+    if not policy.certain_change(image, before):
+        unchanged = _unchanged(conf, image, app)
+        if unchanged is not None:
+            return _done(app, started, what, True, unchanged, {})
+    servers, done, failed, previous = _update_servers(app, image, conf, before)
+    result, roll_back = policy.decide(conf["targets"], done, failed, conf["max_failures"], previous)
     rolled_back = _roll_back(app, conf, roll_back)
     what = dict(what, no_op=False, changes=policy.changes(image, done, previous, rolled_back))
     if not result:

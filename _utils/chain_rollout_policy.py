@@ -1,8 +1,10 @@
 """
 What the ``chain`` runner decides during a rollout, apart from its I/O: whether a rollout would
-change nothing (the no-op check), in which waves the servers are updated (canaries first, one
-at a time, then the rest together), when to stop, whether the rollout succeeded, which servers go
-back to which image, and what the rollout changed (Salt's ``changes`` convention).
+change nothing (the no-op check, and when the servers' status already says it changes), in
+which applies the servers are updated (one new replica on each canary server, one at a time,
+then every other replica together), the check after each apply, when to stop, whether the
+rollout succeeded, which servers go back to which image, and what the rollout changed (Salt's
+``changes`` convention).
 
 Pure: state returns and ``container_service.status`` answers in, decisions out.
 """
@@ -73,23 +75,85 @@ def no_op(targets, got, frontend, seconds):
 
 
 def waves(targets, canary):
-    """The rollout's waves, in order: the first ``canary`` servers one at a time, then every
-    other server together (``[[t1], [t2, t3, ...]]`` for ``canary`` 1); ``canary`` 0: every
-    server one at a time. The servers of a wave are updated at once; the rollout checks
-    :func:`stop` after each wave."""
+    """The rollout's applies of the deploy state, in order, as ``[(kind, [targets])]``: the
+    first ``canary`` servers one at a time with kind ``canary`` (the deploy state rolls one new
+    replica there: ``chain:service:update_canary``, the previous generation keeps serving
+    beside it), then every server together with kind ``rest`` (the canaries' other replicas
+    and every other server's: ``chain:service:update_after_canary``). ``canary`` 0: every
+    server one at a time, whole, kind ``serial``. The servers of an apply are updated at once;
+    the rollout checks :func:`stop` after each."""
     targets = list(targets)
-    if canary <= 0 or canary >= len(targets) - 1:
-        return [[target] for target in targets]
-    return [[target] for target in targets[:canary]] + [targets[canary:]]
-
-
-def wave_kind(index, canary):
-    """What the ``index``-th wave (0-based) of :func:`waves` is, for the deploy state (pillar
-    ``chain:wave``): ``canary`` (one of the first ``canary``), ``rest`` (after them) or
-    ``serial`` (``canary`` 0: every server one at a time, none a canary)."""
     if canary <= 0:
-        return "serial"
-    return "canary" if index < canary else "rest"
+        return [("serial", [target]) for target in targets]
+    return [("canary", [target]) for target in targets[:canary]] + [("rest", targets)]
+
+
+def pre_pull(image):
+    """Whether the rollout pulls ``image`` on every server at once before its canary (so that
+    no apply waits for a pull, and a stop-first update never stops a replica before its image
+    is there): only an image named by digest in a registry of its own (``host[:port]/...@sha256:``,
+    as the runner pins a tag), never a local tag (nothing to pull: Docker Hub would be asked) or
+    an image of Docker Hub."""
+    if not isinstance(image, str) or "@" not in image:
+        return False
+    first = image.split("/", 1)[0]
+    return "/" in image and ("." in first or ":" in first or first == "localhost")
+
+
+def certain_change(image, statuses):
+    """Whether rolling ``image`` out changes some server for sure, from the servers'
+    ``container_service.status`` alone (``{target: status or None}``): ``image`` names a digest
+    (``repo@sha256:...``, as the runner pins it) and some server that answered runs no replica
+    of that digest. Then the rollout needs no test-mode check first; otherwise
+    :func:`no_op` decides."""
+    if not isinstance(image, str) or "@" not in image:
+        return False
+    digest = image.rsplit("@", 1)[1]
+    for status in statuses.values():
+        if not isinstance(status, dict) or not isinstance(status.get("replicas"), dict):
+            continue
+        running = [r for r in status["replicas"].values() if r.get("running")]
+        if not any(str(r.get("image") or "").endswith("@" + digest) for r in running):
+            return True
+    return False
+
+
+def wave_problem(status, frontend, kind, before=None):
+    """:func:`server_problem` after one apply of kind ``kind`` (:func:`waves`). After a
+    ``canary`` apply the new replica runs beside the previous ones: the check judges the
+    replicas of the generations that did not run before the rollout (``before``: the server's
+    status then; ``None``: every replica is new), each ready and serving; the previous ones,
+    which ran before and go in the rest, are not judged there (a blip of one of them is not the
+    new image's fault; the check after the rest judges the whole server). No more than two
+    generations may run; a server where nothing new runs (it ran this already) is checked
+    whole."""
+    if kind != "canary" or not isinstance(status, dict) or "replicas" not in status:
+        return server_problem(status, frontend)
+    running = {n: r for n, r in status["replicas"].items() if r.get("running")}
+    if len({r.get("generation") for r in running.values()}) > 2:
+        return f"{len({r.get('generation') for r in running.values()})} generations running"
+    old = {
+        r.get("generation")
+        for r in ((before or {}).get("replicas") or {}).values()
+        if isinstance(r, dict) and r.get("running")
+    }
+    new = {n: r for n, r in running.items() if r.get("generation") not in old}
+    if not new:  # the server already ran what it runs now (a no-op apply): the whole check
+        return server_problem(status, frontend)
+    serving = [n for n in status.get("serving") or [] if n in new] if frontend else None
+    return chain_health.problem(new, serving)
+
+
+def server_entry(before, ok, comment, problem, seconds, previous):
+    """A server's entry in the rollout's result after one more apply (``before``: its entry
+    after an earlier apply of this rollout, or ``None``): ``{result, comment, seconds,
+    previous}``; the seconds add up, the last apply says the result."""
+    return {
+        "result": bool(ok and not problem),
+        "comment": problem or comment,
+        "seconds": round((before or {}).get("seconds", 0) + seconds, 2),
+        "previous": previous,
+    }
 
 
 def stop(failures, max_failures):
@@ -97,13 +161,17 @@ def stop(failures, max_failures):
     return failures > max_failures
 
 
-def decide(targets, done, failures, max_failures, previous):
-    """The rollout's outcome once its waves ran (``done``: the servers updated, in the order
-    they were done; ``failures``: how many failed): ``(result, roll_back)``. It succeeded when
-    no server failed, or no more than ``max_failures`` did and every server was tried.
-    Otherwise every server already updated goes back to what it ran before, last updated
-    first: ``roll_back`` is ``[(target, previous image or None: nothing ran there before)]``."""
-    result = failures == 0 or (failures <= max_failures and len(done) + failures == len(targets))
+def decide(targets, done, failed, max_failures, previous):
+    """The rollout's outcome once its applies ran (``done``: the servers an apply of this
+    rollout changed, in the order they were first changed, failed later or not; ``failed``:
+    the servers whose last apply failed): ``(result, roll_back)``. It succeeded when no server
+    failed, or no more than ``max_failures`` did and every server was tried. Otherwise every
+    server changed goes back to what it ran before, last changed first (a server whose own
+    state rolled its failed apply back, but kept a canary replica of an earlier apply, goes
+    too): ``roll_back`` is ``[(target, previous image or None: nothing ran there before)]``."""
+    failed = list(failed)
+    tried = set(done) | set(failed)
+    result = not failed or (len(failed) <= max_failures and tried >= set(targets))
     if result:
         return True, []
     return False, [(target, previous.get(target)) for target in reversed(done)]

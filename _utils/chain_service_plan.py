@@ -9,10 +9,13 @@ No Salt dunders, no I/O: callers pass what is needed.
 
 Anchors: Docker Swarm ``update_config`` (parallelism 1, delay 0, monitor 5 s,
 failure_action pause, max_failure_ratio 0, order stop-first); Kubernetes
-``progressDeadlineSeconds`` 600. Where we differ, and why: a ``monitor`` shorter than the
-health check's window is refused (Swarm accepts it and reports success for a container that
-goes unhealthy right after, then restart-loops), and ``rollback`` restarts the previous
-containers (same image id) instead of recreating them from a tag.
+``progressDeadlineSeconds`` 600. ``limit`` (at most that many new replicas in one apply, the
+rest of the previous generation left serving: the ``chain`` runner's canary replica) is the
+idea of a StatefulSet's ``rollingUpdate.partition``; 0 (the default) rolls every replica.
+Where we differ, and why: a ``monitor`` shorter than the health check's window is refused
+(Swarm accepts it and reports success for a container that goes unhealthy right after, then
+restart-loops), and ``rollback`` restarts the previous containers (same image id) instead of
+recreating them from a tag.
 """
 
 import calendar
@@ -49,6 +52,7 @@ UPDATE_DEFAULTS = {
     "max_failure_ratio": 0,
     "order": "start-first",
     "progress_deadline": 600,
+    "limit": 0,
 }
 NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,40}$")
 MAX_REPLICAS = 64
@@ -148,13 +152,14 @@ def check_update(update, window):
     if not isinstance(update, dict):
         raise BadInput(
             "update: expected a mapping of {parallelism, delay, monitor, failure_action, "
-            "max_failure_ratio, order, progress_deadline}"
+            "max_failure_ratio, order, progress_deadline, limit}"
         )
     unknown = sorted(set(update) - set(UPDATE_DEFAULTS))
     if unknown:
         raise BadInput(f"update: unknown key(s) {unknown}; accepted: {sorted(UPDATE_DEFAULTS)}")
     out = dict(UPDATE_DEFAULTS, **update)
     out["parallelism"] = chain_errors.as_int(out["parallelism"], "update.parallelism", minimum=1)
+    out["limit"] = chain_errors.as_int(out["limit"], "update.limit", minimum=0)
     out["delay"] = chain_errors.as_number(out["delay"], "update.delay (seconds)", minimum=0)
     out["monitor"] = chain_errors.as_number(out["monitor"], "update.monitor (seconds)", minimum=0)
     out["max_failure_ratio"] = chain_errors.as_number(

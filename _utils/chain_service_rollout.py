@@ -64,6 +64,7 @@ class Outcome:
     failed: dict
     done: list
     planned: int
+    held: int = 0  # replicas of the previous generation left serving (``update.limit``)
 
 
 def _index(rep):
@@ -110,13 +111,20 @@ def steps(name, prep, count, update):
     one's old replica is stopped (``start-first``). When more than ``max_failure_ratio`` of
     ``count`` failed: ``rollback`` restores the old replicas that were replaced and discards
     the new ones; ``pause`` stops there; ``continue`` goes on. Once passed, the old replicas
-    are removed (their image stays in the history)."""
+    are removed (their image stays in the history).
+
+    ``update["limit"]`` N (0: none) rolls only the first N missing replicas: once they passed,
+    the apply ends there (:attr:`Outcome.held`: how many previous replicas still serve), the
+    replaced old replicas stay stopped and nothing else is removed; the next apply goes on."""
     for rep in prep.remove:
         yield Step(REMOVE, rep)
     used, total = list(prep.used), None
     done_new, done_old, failed = [], [], {}
     stop_first = update["order"] == "stop-first"
-    for number, batch in enumerate(plan.batches(prep.pairs, update["parallelism"])):
+    pairs = prep.pairs[: update["limit"]] if update.get("limit") else prep.pairs
+    held = len(prep.pairs) - len(pairs)
+    batches = plan.batches(pairs, update["parallelism"])
+    for number, batch in enumerate(batches):
         if number and update["delay"]:
             yield Step(WAIT, update["delay"])
         if stop_first:
@@ -142,12 +150,18 @@ def steps(name, prep, count, update):
             yield Step(DISCARD, cname)
             if started[cname] and stop_first:
                 yield Step(RESTORE, [dict(started[cname], running=False)])
+        # the last batch of a rollout without a failure: nothing can need the old replicas
+        # it replaces any more (no rollback follows), so they go at once, not stopped first
+        final = number == len(batches) - 1 and not held and not failed
         for cname, old in started.items():
             if cname in bad:
                 continue
+            done_new.append(cname)
+            if old and not stop_first and final:
+                yield Step(REMOVE, old)
+                continue
             if old and not stop_first:
                 yield Step(STOP, old)
-            done_new.append(cname)
             if old:
                 done_old.append(old)
         if failed and plan.too_many_failures(len(failed), count, update["max_failure_ratio"]):
@@ -156,15 +170,17 @@ def steps(name, prep, count, update):
                 yield Step(RESTORE, [dict(o, running=False) for o in done_old])
                 for cname in done_new:
                     yield Step(DISCARD, cname)
-                return Outcome(ROLLED_BACK, failed, done_new, len(prep.pairs))
+                return Outcome(ROLLED_BACK, failed, done_new, len(pairs))
             if update["failure_action"] == "pause":
-                return Outcome(PAUSED, failed, done_new, len(prep.pairs))
+                return Outcome(PAUSED, failed, done_new, len(pairs))
+    if held:  # the limit: the previous generation keeps serving the rest, kept for a rollback
+        return Outcome(FAILED if failed else PASSED, failed, done_new, len(pairs), held)
     # The new generation passed: the previous one goes (its image id is in the history).
     for rep in prep.surplus:
         yield Step(REMOVE, rep)
     for rep in done_old + prep.stale:
         yield Step(REMOVE, dict(rep, slot=None))
-    return Outcome(FAILED if failed else PASSED, failed, done_new, len(prep.pairs))
+    return Outcome(FAILED if failed else PASSED, failed, done_new, len(pairs))
 
 
 def changes(replicas, gen, image_ref, count):
@@ -173,11 +189,7 @@ def changes(replicas, gen, image_ref, count):
     running = [r for r in replicas.values() if r["running"]]
     old_gens = sorted({r["generation"] for r in running if r["generation"] != gen})
     old_images = sorted({r["image"] for r in running if r["generation"] != gen})
-    now = (
-        len([r for r in running if r["generation"] == gen])
-        if not old_gens
-        else len([r for r in running if r["generation"] in old_gens])
-    )
+    now = len(running)  # the new generation's too: a canary replica of an earlier apply counts
     out = {"generation": {"old": ",".join(old_gens) or (gen if now else None), "new": gen}}
     if out["generation"]["old"] == gen:
         out.pop("generation")
@@ -213,9 +225,15 @@ def report(svc, outcome, image_ref, previous, would_change):
             f"(failure_action continue): {detail}"
         )
     else:
-        comment = f"Service {name}: {svc['replicas']} replica(s) of {image_ref} healthy" + (
+        count = len(outcome.done) if outcome.held else svc["replicas"]
+        comment = f"Service {name}: {count} replica(s) of {image_ref} healthy" + (
             f" in the frontend {svc['frontend']}" if svc["frontend"] else ""
         )
+        if outcome.held:
+            comment += (
+                f"; {outcome.held} replica(s) of {previous or 'the previous generation'} still "
+                f"serve (update.limit {svc['update']['limit']}: the next apply goes on)"
+            )
     return {
         "result": outcome.end == PASSED,
         "rolled_back": False,

@@ -57,7 +57,7 @@ chain:
       APP_ENV: production
     update:
       parallelism: 1
-      monitor: 5               # at least retries x (interval + timeout) of the health check
+      monitor: 4               # at least retries x (interval + timeout) of the health check
       failure_action: rollback
       order: start-first
   servers:                     # per-minion overrides

@@ -1,11 +1,16 @@
 {#- The app on this server: container_service.running of pillar `chain:image` behind the
     frontend. The chain runner applies it (salt-run chain.rollout): the canary first, then the
-    rest together; on the servers after the canary (pillar `chain:wave`: rest) the update
-    takes `chain:service:update_after_canary` on top (by default every replica at once: the
+    rest together. On the canary server (pillar `chain:wave`: canary) the update takes
+    `chain:service:update_canary` on top (by default `limit: 1`: one new replica, gated and
+    monitored, the previous ones serving beside it); then (pillar `chain:wave`: rest, on every
+    server at once) `chain:service:update_after_canary` (by default every replica at once: the
     canary proved the image; each replica is still gated and monitored). -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import chain with context %}
 {%- set update = salt['defaults.deepcopy'](chain.service['update']) %}
+{%- if chain.get('wave') == 'canary' %}
+{%-   do update.update(chain.service.get('update_canary') or {}) %}
+{%- endif %}
 {%- if chain.get('wave') == 'rest' %}
 {%-   do update.update(chain.service.get('update_after_canary') or {}) %}
 {%-   if update.get('parallelism') == 'all' %}

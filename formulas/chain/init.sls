@@ -89,6 +89,7 @@ chain-infrastructure:
     - tgt_type: list
     - sls: [{{ tplroot }}.frontend]
     - pillar: {{ passed | json }}
+    - parallel: true
 {%- if run_id %}
     - require:
 {{- after_start('infrastructure') }}
@@ -155,6 +156,7 @@ chain-smoke-{{ target }}:
     - tgt: {{ target }}
     - sls: [{{ tplroot }}.smoke]
     - pillar: {{ passed | json }}
+    - parallel: true
     - require:
       - chain: chain-rollout
 {{- after_start('smoke') }}

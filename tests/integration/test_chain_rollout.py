@@ -115,7 +115,12 @@ def test_rollout_server_by_server_rollback_and_the_lock(
         ),
         key=lambda e: e.stamp,
     )
-    assert [e.data["target"] for e in done] == ["build1", "app2"]
+    # build1's canary replica first, then build1's other replica and app2 together
+    assert [(e.data["target"], e.data["wave"]) for e in done] == [
+        ("build1", "canary"),
+        ("build1", "rest"),
+        ("app2", "rest"),
+    ]
     assert all(e.data["result"] is True for e in done)
     assert all(versions(p) == {"1"} for p in ports.values())
     assert ret.data["changes"] == {s: {"old": None, "new": images["1"]} for s in SERVERS}

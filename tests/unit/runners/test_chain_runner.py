@@ -48,19 +48,20 @@ class Servers:
 
     def __init__(self, monkeypatch, running, fail=None):
         self.running, self.fail, self.applied = dict(running), fail or {}, []
-        self.waves, self.kinds = [], []
+        self.waves, self.kinds, self.pulled = [], [], []
         monkeypatch.setattr(chain, "_unchanged", lambda conf, image, app: None)
         monkeypatch.setattr(chain, "_server_status", self.status)
         monkeypatch.setattr(chain, "_statuses", self.statuses)
         monkeypatch.setattr(chain, "_apply_deploy_state", self.apply)
         monkeypatch.setattr(chain, "_apply_together", self.together)
-        monkeypatch.setattr(chain, "_check_server", lambda conf, target, status: None)
+        monkeypatch.setattr(chain, "_check_server", lambda conf, target, status, kind, before: None)
         monkeypatch.setattr(chain, "_where_now", lambda conf: dict(self.running))
 
     def status(self, conf, target):
         return {"current": self.running[target]}
 
-    def statuses(self, conf, targets):
+    def statuses(self, conf, targets, pull=None):
+        self.pulled.append(pull)
         return {t: self.status(conf, t) for t in targets}
 
     def together(self, conf, wave, image, app, kind):
@@ -89,13 +90,17 @@ def test_a_rollout_that_changes_servers_reports_them(monkeypatch, fired):
         "web2": {"old": "app:2", "new": "app:3"},
     }
     assert ret["comment"] == "rollout of app to app:3: 2 server(s) updated"
-    assert servers.applied == [("web1", "app:3"), ("web2", "app:3")]
+    assert servers.pulled == [None, None, None]  # a local tag: nothing to pull
+    # web1's canary replica, then web1's other replicas and web2 together
+    assert servers.applied == [("web1", "app:3"), ("web1", "app:3"), ("web2", "app:3")]
+    assert ret["servers"]["web1"]["seconds"] == 10.0  # both applies
     assert chain.history("app")[0]["changes"] == ret["changes"]
 
 
 def test_a_no_op_rollout_reports_no_changes(monkeypatch, fired):
     entry = {"result": True, "no_op": True, "comment": "no change", "seconds": 1, "previous": "a"}
     monkeypatch.setattr(chain, "_unchanged", lambda c, image, app: {"web1": entry, "web2": entry})
+    monkeypatch.setattr(chain, "_statuses", lambda c, targets, pull=None: dict.fromkeys(targets))
     ret = chain._rollout("app", "app:2", "v2", conf())
     assert ret["result"] is True and ret["no_op"] is True
     assert ret["changes"] == {}
@@ -112,7 +117,12 @@ def test_a_failed_rollout_is_one_readable_failure(monkeypatch, fired):
     ret = chain._rollout("app", "app:3", "v3", conf())
     assert ret["result"] is False and ret["retcode"] == 1
     assert chain.__context__["retcode"] == 1
-    assert servers.applied == [("web1", "app:3"), ("web2", "app:3"), ("web1", "app:2")]
+    assert servers.applied == [
+        ("web1", "app:3"),
+        ("web1", "app:3"),
+        ("web2", "app:3"),
+        ("web1", "app:2"),
+    ]
     assert ret["changes"] == {}  # web1 is back on app:2, web2 rolled itself back
     assert ret["now"] == {"web1": "app:2", "web2": "app:2"}
     assert ret["comment"].splitlines() == [
@@ -121,14 +131,16 @@ def test_a_failed_rollout_is_one_readable_failure(monkeypatch, fired):
         "  rolled back web1 to app:2: ok",
         "  now: web1 runs app:2, web2 runs app:2",
     ]
-    assert [stage for stage, _ in fired] == [
-        "start",
-        "server",
-        "server/done",
-        "server",
-        "server/done",
-        "rollback",
-        "done",
+    assert [(stage, d.get("target"), d.get("wave")) for stage, d in fired] == [
+        ("start", None, None),
+        ("server", "web1", "canary"),
+        ("server/done", "web1", "canary"),
+        ("server", "web1", "rest"),
+        ("server", "web2", "rest"),
+        ("server/done", "web1", "rest"),
+        ("server/done", "web2", "rest"),
+        ("rollback", "web1", None),
+        ("done", None, None),
     ]
 
 
@@ -139,10 +151,10 @@ def test_the_canary_first_then_the_rest_together(monkeypatch, fired):
     servers = Servers(monkeypatch, THREE)
     ret = chain._rollout("app", "app:3", "v3", conf(targets=list(THREE)))
     assert ret["result"] is True and set(ret["changes"]) == set(THREE)
-    assert servers.waves == [["web1"], ["web2", "web3"]]
+    assert servers.waves == [["web1"], ["web1", "web2", "web3"]]
     assert servers.kinds == ["canary", "rest"]
     together = [(d["wave"], d["together"]) for stage, d in fired if stage == "server"]
-    assert together == [("canary", 1), ("rest", 2), ("rest", 2)]
+    assert together == [("canary", 1), ("rest", 3), ("rest", 3), ("rest", 3)]
 
     servers = Servers(monkeypatch, THREE)
     ret = chain._rollout("app", "app:3", "v3", conf(targets=list(THREE), canary="serial"))
@@ -161,9 +173,9 @@ def test_a_failure_in_the_rest_rolls_back_every_server_already_changed(monkeypat
     servers = Servers(monkeypatch, THREE, fail={"web3": "unhealthy"})
     ret = chain._rollout("app", "app:3", "v3", conf(targets=list(THREE)))
     assert ret["result"] is False and ret["changes"] == {}
-    assert servers.waves == [["web1"], ["web2", "web3"]]
+    assert servers.waves == [["web1"], ["web1", "web2", "web3"]]
     # web2 (updated with web3) and the canary go back, last updated first
-    assert servers.applied[3:] == [("web2", "app:2"), ("web1", "app:2")]
+    assert servers.applied[4:] == [("web2", "app:2"), ("web1", "app:2")]
     assert ret["now"] == {"web1": "app:2", "web2": "app:2", "web3": "app:2"}
     assert set(ret["rolled_back"]) == {"web1", "web2"}
 
@@ -264,3 +276,59 @@ def test_a_server_whose_minion_does_not_answer_fails_saying_so_and_the_rest_roll
     assert f"  web2: {line}" in ret["comment"].splitlines()
     with pytest.raises(chain.CommandExecutionError, match=re.escape(line)):
         chain._server_status(chain._app_conf("api", {"targets": "web2"}), "web2")
+
+
+def test_the_no_op_check_is_skipped_when_the_status_says_the_digest_runs_nowhere(
+    monkeypatch, fired
+):
+    """A pinned digest that some server does not run changes that server for sure: the rollout
+    goes on from the servers' status without the test-mode check; otherwise the check runs."""
+    servers = Servers(
+        monkeypatch, {"web1": "127.0.0.1:5050/r@sha256:2", "web2": "127.0.0.1:5050/r@sha256:2"}
+    )
+    checked = []
+    monkeypatch.setattr(chain, "_unchanged", lambda conf, image, app: checked.append(1))
+
+    def statuses(conf, targets, pull=None):
+        servers.pulled.append(pull)
+        return {
+            t: {
+                "current": servers.running[t],
+                "replicas": {"a": {"running": True, "image": servers.running[t]}},
+            }
+            for t in targets
+        }
+
+    monkeypatch.setattr(chain, "_statuses", statuses)
+    ret = chain._rollout("app", "127.0.0.1:5050/r@sha256:3", "v3", conf())
+    assert ret["result"] is True and checked == [] and len(servers.applied) == 3
+    # pulled on every server in the first status round, before the canary; not after a wave
+    assert servers.pulled == ["127.0.0.1:5050/r@sha256:3", None, None]
+    assert ret["changes"]["web1"] == {
+        "old": "127.0.0.1:5050/r@sha256:2",
+        "new": "127.0.0.1:5050/r@sha256:3",
+    }
+    # every server runs it already: the check decides (here: not a no-op, drift)
+    ret = chain._rollout("app", "127.0.0.1:5050/r@sha256:3", "v3", conf())
+    assert checked == [1] and ret["result"] is True
+
+
+def test_the_first_status_round_pulls_a_pinned_image_on_every_server(monkeypatch, caplog):
+    asked = {}
+
+    def gather(calls, timeout):
+        asked.update(calls)
+        out = {k: {"replicas": {}} for k in calls if not isinstance(k, tuple)}
+        out[("pull", "web1")] = {"id": "sha256:1", "changed": True}
+        out[("pull", "web2")] = "ERROR: pull failed: no route"
+        return out
+
+    monkeypatch.setattr(chain, "_gather", gather)
+    image = "127.0.0.1:5050/chain/app@sha256:2"
+    got = chain._statuses(conf(pillar={"chain": {"profile": "p"}}), ["web1", "web2"], pull=image)
+    assert got == {"web1": {"replicas": {}}, "web2": {"replicas": {}}}
+    assert asked[("pull", "web2")] == ("web2", "container.image_pull", [image], {"profile": "p"})
+    assert "web2: pre-pull of" in caplog.text and "web1: pre-pull" not in caplog.text
+    asked.clear()
+    chain._statuses(conf(), ["web1"])
+    assert list(asked) == ["web1"]

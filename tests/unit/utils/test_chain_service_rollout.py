@@ -277,6 +277,12 @@ def test_changes_and_report():
         "image": {"old": "app:1", "new": "app@sha256:2"},
         "replicas": {"old": 2, "new": 3},
     }
+    # the rest after a canary apply (update.limit): one new replica and one old run
+    mixed = {"n": rep("n", gen=GEN, image="app@sha256:2"), "o": rep("o")}
+    assert rollout.changes(mixed, GEN, "app@sha256:2", 2) == {
+        "generation": {"old": "g1", "new": GEN},
+        "image": {"old": "app:1", "new": "app@sha256:2"},
+    }
     same = {"a": rep("a", gen=GEN, health="unhealthy")}
     assert rollout.changes(same, GEN, "app:1", 1) == {
         "replicas": {"old": "1 (not all healthy in the frontend)", "new": 1}
@@ -324,3 +330,115 @@ def test_slot_count_without_a_frontend_is_256_as_documented():
     assert "256" in rollout.slot_count.__doc__
     assert rollout.slot_count({1: {}, 8: {}}) == 8
     assert rollout.slot_count({}) == 0
+
+
+def _replicas_of(world, reps):
+    """The replicas a second apply reads after ``world`` ran: the old ones still there, and the
+    new ones (generation GEN, running)."""
+    out = {n: dict(r, running=n in world.running) for n, r in reps.items() if n in world.exists}
+    for name in world.created:
+        if name in world.exists:
+            out[name] = rep(name, gen=GEN, running=name in world.running, slot=90 + int(name[-1]))
+    return out
+
+
+@pytest.mark.parametrize("order", ["start-first", "stop-first"])
+@pytest.mark.parametrize("count, limit", [(2, 1), (3, 1), (3, 2), (2, 2), (2, 5)])
+def test_limit_rolls_the_first_replicas_and_the_next_apply_the_rest(order, count, limit):
+    """update.limit N: an apply rolls N new replicas and ends there, the previous generation
+    still serving the rest (the old ones it replaced kept stopped); the next apply (no limit)
+    rolls the rest and only then removes the previous generation."""
+    reps = olds(count)
+    prep = rollout.prepare(reps, GEN, count, "app@sha256:2", 6)
+    world = World(reps)
+    outcome = world.run(rollout.steps("web", prep, count, update(order=order, limit=limit)))
+    rolled = min(limit, count)
+    assert outcome.end == rollout.PASSED and outcome.held == count - rolled
+    assert outcome.done == [f"web-new-{i}" for i in range(1, rolled + 1)]
+    assert kinds(world.log).count(rollout.CREATE) == rolled
+    if outcome.held:
+        # nothing removed: the replaced old ones are stopped (a rollback restarts them)
+        assert rollout.REMOVE not in kinds(world.log)
+        assert world.exists == set(reps) | set(outcome.done)
+        assert world.serving == set(outcome.done) | set(sorted(reps)[rolled:])
+        if order == "start-first":
+            assert world.low >= count  # never fewer than it started with
+        report = rollout.report(
+            {"name": "web", "replicas": count, "frontend": "fe", "update": {"limit": limit}},
+            outcome,
+            "r@2",
+            "r@1",
+            {},
+        )
+        assert report["result"] is True
+        assert report["comment"] == (
+            f"Service web: {rolled} replica(s) of r@2 healthy in the frontend fe; "
+            f"{count - rolled} replica(s) of r@1 still serve (update.limit {limit}: the next "
+            "apply goes on)"
+        )
+    else:
+        assert world.exists == set(outcome.done)  # a limit past the count: a whole rollout
+        return
+
+    # the next apply: the rest, then the previous generation goes
+    now = _replicas_of(world, reps)
+    prep = rollout.prepare(now, GEN, count, "app@sha256:2", 6)
+    assert [i for i, _ in prep.pairs] == list(range(rolled + 1, count + 1))
+    assert sorted(r["name"] for r in prep.stale) == sorted(reps)[:rolled]
+    world2 = World(now)
+    world2.created = []
+    outcome = world2.run(rollout.steps("web", prep, count, update(order=order)))
+    assert outcome.end == rollout.PASSED and outcome.held == 0
+    assert world2.exists == {n for n in now if n.startswith("web-new")} | set(outcome.done)
+    assert len(world2.exists) == count
+
+
+def test_limit_with_a_failed_gate_rolls_back_the_limited_batch():
+    reps = olds(2)
+    prep = rollout.prepare(reps, GEN, 2, "app@sha256:2", 6)
+    world = World(reps, fail_gate={1})
+    outcome = world.run(rollout.steps("web", prep, 2, update(limit=1)))
+    assert outcome.end == rollout.ROLLED_BACK and outcome.held == 0
+    assert world.running == set(reps) and world.exists == set(reps)
+    assert kinds(world.log).count(rollout.CREATE) == 1
+
+
+def test_limit_is_validated():
+    assert plan.check_update({"monitor": 4}, 4)["limit"] == 0
+    assert plan.check_update({"monitor": 4, "limit": 1}, 4)["limit"] == 1
+    with pytest.raises(chain_errors.BadInput, match="update.limit"):
+        plan.check_update({"monitor": 4, "limit": -1}, 4)
+
+
+def test_start_first_last_batch_removes_its_old_replicas_at_once():
+    """The last batch of a rollout without a failure removes the old replicas it replaced
+    (drain, a graceful stop, remove: one step); earlier ones are stopped first (a later failure
+    restarts them), and so is every one after a failure (failure_action continue)."""
+    reps = olds(2)
+    old1, old2 = reps["web-old-1"], reps["web-old-2"]
+    prep = rollout.prepare(reps, GEN, 2, "app@sha256:2", 6)
+    world = World(reps)
+    assert world.run(rollout.steps("web", prep, 2, update())).end == rollout.PASSED
+    assert world.log == [
+        (rollout.SLOTS, None),
+        (rollout.CREATE, (1, 3)),
+        (rollout.GATE, ["web-new-1"]),
+        (rollout.STOP, old1),
+        (rollout.CREATE, (2, 4)),
+        (rollout.GATE, ["web-new-2"]),
+        (rollout.REMOVE, old2),
+        (rollout.REMOVE, dict(old1, slot=None)),
+    ]
+    world = World(reps)
+    world.run(rollout.steps("web", prep, 2, update(parallelism=2)))
+    assert [s for s in world.log if s.kind in (rollout.STOP, rollout.REMOVE)] == [
+        (rollout.REMOVE, old1),
+        (rollout.REMOVE, old2),
+    ]
+    world = World(reps, fail_gate={1})
+    outcome = world.run(rollout.steps("web", prep, 2, update(failure_action="continue")))
+    assert outcome.end == rollout.FAILED
+    assert [s for s in world.log if s.kind in (rollout.STOP, rollout.REMOVE)] == [
+        (rollout.STOP, old2),
+        (rollout.REMOVE, dict(old2, slot=None)),
+    ]
