@@ -119,6 +119,7 @@ def test_samples_are_found_between_their_markers():
 IMAGE = "127.0.0.1:5050/chain/app@sha256:" + "e" * 64
 REPLICA = {
     "running": True,
+    "image": IMAGE,
     "status": "running",
     "health": "healthy",
     "generation": "ee85f20e1234",
@@ -153,9 +154,13 @@ def every_server_runs_it(monkeypatch):
     def gather(calls, timeout):
         got = {}
         for key in calls:
-            kind, target = key
+            # ("state", target): the test-mode apply; ("pull", target): the pre-pull; the
+            # status round keys by target alone (_statuses)
+            kind, target = key if isinstance(key, tuple) else ("status", key)
             if kind == "state":
                 got[key] = {"container_service_|-app_|-app_|-running": {"result": True}}
+            elif kind == "pull":
+                got[key] = {"Id": IMAGE}
             else:
                 name = f"app-{target}-ee85f20e-1"
                 got[key] = {"replicas": {name: REPLICA}, "serving": [name], "current": IMAGE}
