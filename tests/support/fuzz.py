@@ -129,7 +129,10 @@ def send(port, req, timeout=10):
         conn.putheader("Content-Length", str(len(req["body"])))
         conn.endheaders(req["body"])
         resp = conn.getresponse()
-        return resp.status, resp.read()
+        try:
+            return resp.status, resp.read()
+        except http.client.IncompleteRead as err:  # the status was sent, the body cut short
+            return resp.status, b"(incomplete) " + err.partial
     except (ConnectionError, http.client.BadStatusLine, http.client.RemoteDisconnected) as err:
         return None, repr(err)
     finally:
@@ -166,3 +169,48 @@ RAW_REQUESTS = st.one_of(
         ]
     ),
 )
+
+
+# ------------------------------------------------------------- the chain's own HTTP surfaces
+
+SOURCE_KNOWN = [
+    "git",
+    "hg",
+    "app.git",
+    "app-hg",
+    "info",
+    "refs",
+    "git-upload-pack",
+    "git-receive-pack",
+    "HEAD",
+    "objects",
+    "pack",
+    "cgi-bin",
+    "server-status",
+    ".htpasswd",
+    ".git",
+    "hooks",
+    "",
+]
+SOURCE_KEYS = ["service", "cmd", "key", "keys", "namespace", "node", "style"]
+FRONTEND_KNOWN = ["version", "health", "", "stats", "haproxy", "admin", "metrics"]
+
+
+def source_state(port, repos=("app",)):
+    """The source server's repositories as a client sees them: git refs, hg heads."""
+    out = {}
+    for repo in repos:
+        for path in (
+            f"/git/{repo}.git/info/refs?service=git-upload-pack",
+            f"/hg/{repo}-hg?cmd=heads",
+        ):
+            out[path] = send(port, {"method": "GET", "path": path, "headers": {}, "body": b""})
+    return out
+
+
+def frontend_state(port):
+    """What the frontend serves: the version body and the health status, twice each."""
+    return [
+        send(port, {"method": "GET", "path": p, "headers": {}, "body": b""})
+        for p in ("/version", "/health", "/version", "/health")
+    ]
