@@ -316,3 +316,26 @@ def test_owned_only_sees_an_anonymous_volume_no_container_holds(docker_engines):
         assert not [m for m in rec.mutations() if m[0] == "volume"]
     finally:
         monkeypatch.undo()
+
+
+def test_the_chains_app_image_is_make_chains_in_both_modes(docker_engines):
+    """The chain's app images carry ``org.saltext-chain.commit`` (formulas/chain/image.sls) and no
+    run's name or label: their tag, untag and delete by ``make chain`` beside a test are
+    foreign (the control: the engine showed them)."""
+    tag = f"saltext-chain/chainlike-{engines.RUN}"
+    dockerfile = f"FROM {BUSYBOX}\nLABEL org.saltext-chain.commit={engines.RUN}\n"
+    with contextlib.closing(engines.client(ENGINE)) as client:
+        client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=f"{tag}:1", rm=True)
+        try:
+            with EventRecorder(ENGINE) as rec:
+                client.images.get(f"{tag}:1").tag(tag, "2")
+                client.images.remove(f"{tag}:2")
+                client.images.remove(f"{tag}:1")
+        finally:
+            for ref in (f"{tag}:1", f"{tag}:2"):
+                with contextlib.suppress(docker.errors.ImageNotFound):
+                    client.images.remove(ref, force=True)
+    seen = {m[1] for m in rec.mutations(everything=True) if m[0] == "image"}
+    assert seen >= {"tag", "untag", "delete"}, rec.events
+    assert [m for m in rec.mutations() if m[0] == "image"] == []
+    assert [m for m in rec.mutations(owned_only=True) if m[0] == "image"] == []
