@@ -2,9 +2,9 @@
 paths under ``/hook``, headers (a signature header missing, empty, wrong, of either style) and
 bodies (valid-looking pushes, random JSON, bytes, forms). Never a 5xx but one of Salt's own (a
 JSON body that is not UTF-8: rest_cherrypy's json_processor answers 500, not 400); never a
-crash (salt-api answers the next request); salt-api answers 200 to what it fires (the runner refuses it and
-says so: one ``chain/push/refused`` event each), 4xx to what it cannot parse; and nothing is
-stored: the push queue is the same afterwards (no push, no run)."""
+crash (salt-api answers the next request); salt-api answers 200 to what it fires (the runner
+refuses it and says so: one ``chain/push/refused`` event each), 4xx to what it cannot parse; and
+nothing is stored: the push queue is the same afterwards (no push, no run)."""
 
 import json
 import secrets
