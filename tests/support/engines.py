@@ -72,9 +72,11 @@ MUTATING_ACTIONS = {
 _RUN_NAME = re.compile(r"(?:^|/)sc-([a-z0-9]+)[-/:]")
 # The label `make chain`'s formulas put on what they create (containers, networks, volumes).
 CHAIN_LABEL = "org.saltext-chain.formula"
-# Every label of the chain's formulas starts so: also ``org.saltext-chain.commit``, which the
-# chain's app images carry (formulas/chain/image.sls) and their image events show.
-_CHAIN_PREFIX = "org.saltext-chain."
+# The labels that make an object the chain's: its formulas' label, and the commit label of the
+# chain's app images (formulas/chain/image.sls), which their image events show. Not every
+# ``org.saltext-chain.*`` label: bootstrap's base images carry ``org.saltext-chain.inputs``, and
+# what is built on them inherits it (they are shared, nobody's).
+CHAIN_LABELS = (CHAIN_LABEL, "org.saltext-chain.commit")
 # A name the engine generated (adjective_surname): the project and the tests name every container
 # they create, so such a container is a step of someone's classic image build (another session's
 # build; a build of ours shows as the build/tag events of our image name).
@@ -241,9 +243,7 @@ class EventRecorder:
         ]
         owner = {}
         for attrs in [labels, *seen]:
-            owner.update(
-                {k: v for k, v in attrs.items() if k == TEST_LABEL or k.startswith(_CHAIN_PREFIX)}
-            )
+            owner.update({k: v for k, v in attrs.items() if k == TEST_LABEL or k in CHAIN_LABELS})
         return {"name": tag, **owner}
 
     def _read(self):
@@ -506,7 +506,7 @@ def foreign_labels(attrs):
     match = _RUN_NAME.search(attrs.get("name") or "")
     if match:
         return match.group(1) != RUN
-    return any(k.startswith(_CHAIN_PREFIX) for k in attrs) or bool(
+    return any(k in attrs for k in CHAIN_LABELS) or bool(
         _GENERATED_NAME.match(attrs.get("name") or "")
     )
 
