@@ -12,6 +12,7 @@ import jenkins
 import pytest
 
 from saltext.chain.emulator import testing
+from tests.support import engines, tools
 
 from .helpers import (
     create_inbound_node,
@@ -26,22 +27,25 @@ from .helpers import (
 pytestmark = [pytest.mark.docker, pytest.mark.emulator_only]
 
 BASE_IMAGE = "saltext-chain/debian:bookworm"
+AGENT_TAG = f"saltext-chain/{engines.name('emu-agent')}:1"
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TEST_LABEL = {"saltext-chain.test": "1"}
+# This run's label and names (tests/support/engines.py): the tests own only what they create.
+TEST_LABEL = engines.LABELS
 
 
 @pytest.fixture(scope="module")
 def docker_client():
     client = docker_available()
     if not client:
-        pytest.skip("no Docker engine at /var/run/docker.sock")
+        tools.missing("no Docker engine at /var/run/docker.sock (run scripts/bootstrap)")
     import docker
 
     try:
         client.images.get(BASE_IMAGE)
     except docker.errors.ImageNotFound:
-        pytest.skip(f"{BASE_IMAGE} is absent (run scripts/bootstrap)")
-    return client
+        tools.missing(f"{BASE_IMAGE} is absent (run scripts/bootstrap)")
+    yield client
+    engines.cleanup("engine1")  # this run's containers (a test that failed before removing)
 
 
 def _context(*paths):
@@ -55,16 +59,17 @@ def _context(*paths):
 
 
 def test_agent_image_runs_shell_steps_in_the_container(
-    docker_client, target, server, name, cleanup
+    docker_client, target, server, name, cleanup, request
 ):
     image, _ = docker_client.images.build(
         fileobj=_context("images/jenkins-agent/Dockerfile", "src/saltext/chain/emulator/agent.py"),
         custom_context=True,
         dockerfile="images/jenkins-agent/Dockerfile",
-        tag="saltext-chain/jenkins-agent:test",
+        tag=AGENT_TAG,
         buildargs={"BASE_IMAGE": BASE_IMAGE},
         rm=True,
     )
+    request.addfinalizer(lambda: docker_client.images.remove(AGENT_TAG, force=True))
     cleanup[0].append(name)
     cleanup[1].append(name)
     create_inbound_node(server, name, labels="in-docker-" + name, remote_fs="/home/jenkins/agent")
@@ -73,7 +78,7 @@ def test_agent_image_runs_shell_steps_in_the_container(
         detach=True,
         network_mode="host",
         labels=TEST_LABEL,
-        name=f"saltext-chain-test-{name}",
+        name=engines.name(f"emu-{name}"),
         environment={
             "JENKINS_URL": target.url,
             "JENKINS_SECRET": node_secret(target, name),
@@ -144,6 +149,7 @@ def test_emulator_runs_on_base_image_python(docker_client, tmp_path):
         detach=True,
         network_mode="host",
         labels=TEST_LABEL,
+        name=engines.name("emu-python"),
         user=f"{os.getuid()}:{os.getgid()}",
         environment={"PYTHONPATH": "/src"},
         volumes={

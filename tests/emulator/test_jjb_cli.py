@@ -17,6 +17,8 @@ import textwrap
 
 import pytest
 
+from tests.support import tools
+
 MANAGED = "<!-- Managed by Jenkins Job Builder -->"
 SOURCES = (
     "core/src/main/java/jenkins/model/Jenkins.java getViews, getView; "
@@ -28,8 +30,13 @@ JJB = pathlib.Path(sys.executable).with_name("jenkins-jobs")
 pytestmark = [
     pytest.mark.jenkins("2.568.2", SOURCES),
     pytest.mark.emulator_only,
-    pytest.mark.skipif(not JJB.exists(), reason="jenkins-job-builder is not installed"),
 ]
+
+
+@pytest.fixture(autouse=True)
+def _need_jjb():
+    if not JJB.exists():
+        tools.missing(f"{JJB} is missing: pip install -e . (jenkins-job-builder)")
 
 
 class Cli:

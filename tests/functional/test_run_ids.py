@@ -3,6 +3,8 @@ objects the controller removes at the end, and an EventRecorder window that clos
 event of its own instead of a fixed wait."""
 
 import contextlib
+import io
+import re
 
 import docker.errors
 import pytest
@@ -243,3 +245,97 @@ def test_an_unmounted_anonymous_volume_goes_with_the_container_made_and_removed_
         ), counted
     finally:
         cli.close()
+
+
+# ------------------------------------------------- owned_only: shared objects (positive controls)
+
+
+def test_owned_only_sees_a_shared_images_pull_tag_untag_and_delete(
+    docker_engines, registry_credentials, monkeypatch
+):
+    """``owned_only`` (the contract and property suites' guard) counts this run's objects and
+    shared ones: a test-mode pull, tag, untag or delete of busybox or a base image is a mutation
+    although no run names the image. The image here carries this run's label, so that every
+    other window open meanwhile knows it for ours; the recorder under test is made blind to that
+    label (``TEST_LABEL`` renamed): to it, the image is a shared one. Another run's image
+    (its label seen) never counts."""
+    auth = dict(registry_credentials)
+    local = f"saltext-chain/shared-ctl-{engines.RUN}"  # no sc-<run>- name: only the label
+    remote = f"{engines.REGISTRY}/{local}"
+    dockerfile = f'FROM {BUSYBOX}\nLABEL {TEST_LABEL}="{engines.RUN}"\n'
+    with contextlib.closing(engines.client(ENGINE)) as client:
+        client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=f"{remote}:1", rm=True)
+        try:
+            for line in client.images.push(remote, "1", auth_config=auth, stream=True, decode=True):
+                assert "error" not in line, line
+            client.images.remove(f"{remote}:1")  # the image is gone: the pull brings it back
+            with EventRecorder(ENGINE) as rec:
+                client.images.pull(remote, "1", auth_config=auth)
+                client.images.get(f"{remote}:1").tag(local, "2")
+                client.images.remove(f"{local}:2")  # an untag (the image keeps its other tag)
+                client.images.remove(f"{remote}:1")  # the last tag: untag and delete
+        finally:
+            for ref in (f"{remote}:1", f"{local}:2"):
+                with contextlib.suppress(docker.errors.ImageNotFound):
+                    client.images.remove(ref, force=True)
+    seen = {m[1] for m in rec.mutations(everything=True) if m[0] == "image"}
+    assert seen >= {"pull", "tag", "untag", "delete"}, rec.events  # the engine showed them all
+    # Labelled with this run: ours in both modes.
+    assert {m[1] for m in rec.mutations(owned_only=True) if m[0] == "image"} == seen
+    # Labelled with another run: foreign in both modes.
+    monkeypatch.setattr(engines, "RUN", "zo" + engines.RUN[:7])
+    assert [m for m in rec.mutations(owned_only=True) if m[0] == "image"] == []
+    monkeypatch.undo()
+    # Shared (the label hidden from the recorder): counted in owned_only mode too.
+    monkeypatch.setattr(engines, "TEST_LABEL", "saltext-chain.test-hidden")
+    assert {m[1] for m in rec.mutations() if m[0] == "image"} == seen
+    assert {m[1] for m in rec.mutations(owned_only=True) if m[0] == "image"} == seen, rec.events
+
+
+def test_owned_only_sees_an_anonymous_volume_no_container_holds(docker_engines):
+    """A volume the engine names (64 hex digits) that no container mounts: made and removed by
+    a test-mode run, it is a mutation in ``owned_only`` mode too. It is made beside a container
+    of this run's (create and destroy within the same seconds), so that the windows of other
+    runs take it for ours."""
+    box = engines.name("anon-near")
+    with contextlib.closing(engines.client(ENGINE)) as client:
+        with EventRecorder(ENGINE) as rec:
+            cid = client.api.create_container(BUSYBOX, ["true"], name=box, labels=engines.LABELS)
+            vol = client.api.create_volume()["Name"]  # no name: the engine's 64 hex digits
+            client.api.remove_volume(vol)
+            client.api.remove_container(cid["Id"], force=True)
+    assert re.fullmatch(r"[0-9a-f]{64}", vol), vol
+    made = [("volume", "create", vol), ("volume", "destroy", vol)]
+    assert all(m in rec.mutations(everything=True) for m in made), rec.events  # the control
+    assert all(m in rec.mutations(owned_only=True) for m in made), rec.mutations(owned_only=True)
+    # Beside another run's container, the same volume is that run's (its windows' view).
+    monkeypatch = pytest.MonkeyPatch()
+    try:
+        monkeypatch.setattr(engines, "RUN", "zo" + engines.RUN[:7])
+        assert not [m for m in rec.mutations(owned_only=True) if m[0] == "volume"]
+        assert not [m for m in rec.mutations() if m[0] == "volume"]
+    finally:
+        monkeypatch.undo()
+
+
+def test_the_chains_app_image_is_make_chains_in_both_modes(docker_engines):
+    """The chain's app images carry ``org.saltext-chain.commit`` (formulas/chain/image.sls) and no
+    run's name or label: their tag, untag and delete by ``make chain`` beside a test are
+    foreign (the control: the engine showed them)."""
+    tag = f"saltext-chain/chainlike-{engines.RUN}"
+    dockerfile = f"FROM {BUSYBOX}\nLABEL org.saltext-chain.commit={engines.RUN}\n"
+    with contextlib.closing(engines.client(ENGINE)) as client:
+        client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=f"{tag}:1", rm=True)
+        try:
+            with EventRecorder(ENGINE) as rec:
+                client.images.get(f"{tag}:1").tag(tag, "2")
+                client.images.remove(f"{tag}:2")
+                client.images.remove(f"{tag}:1")
+        finally:
+            for ref in (f"{tag}:1", f"{tag}:2"):
+                with contextlib.suppress(docker.errors.ImageNotFound):
+                    client.images.remove(ref, force=True)
+    seen = {m[1] for m in rec.mutations(everything=True) if m[0] == "image"}
+    assert seen >= {"tag", "untag", "delete"}, rec.events
+    assert [m for m in rec.mutations() if m[0] == "image"] == []
+    assert [m for m in rec.mutations(owned_only=True) if m[0] == "image"] == []

@@ -9,13 +9,17 @@ init.sls, every stage) is tested in test_chain_orchestrate.py."""
 
 import contextlib
 import json
+import os
+import pathlib
+import signal
 import threading
 import time
 
 import pytest
+from hypothesis import given, settings
 
 from tests.conftest import REPO
-from tests.support import engines, local
+from tests.support import engines, fuzz, local
 from tests.support.chain import build_haproxy, deploy_pillar
 from tests.support.load import Load, versions
 
@@ -94,6 +98,20 @@ def _run(salt_run_cli, fun, *args):
     return ret
 
 
+def _lock_holder(lock, thread, timeout=120):
+    """The PID of the rollout that ``thread`` runs, once it holds the app's lock (the lock file
+    holds JSON naming the (pinned) image and the PID while held, nothing once released: the
+    earlier rollouts have ended, so what it names now is this one)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and thread.is_alive():
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            held = json.loads(lock.read_text() or "{}")
+            if held.get("pid"):
+                return held["pid"]
+        time.sleep(0.05)
+    raise AssertionError(f"the first rollout never held {lock}: {lock.read_text()!r}")
+
+
 def test_rollout_server_by_server_rollback_and_the_lock(
     master, salt_run_cli, synced, deploy, images
 ):
@@ -131,7 +149,8 @@ def test_rollout_server_by_server_rollback_and_the_lock(
             stack.enter_context(load)
         ret = _run(salt_run_cli, "chain.rollout", APP, images["2"], "ref=v2", *_args(deploy))
     assert ret.returncode == 0, ret.data
-    assert [load.failed for load in loads] == [[], []], [load.failed[:3] for load in loads]
+    for load in loads:
+        load.assert_served(min_ok=100)  # a rollout takes tens of seconds
     assert all(versions(p) == {"2"} for p in ports.values())
     assert ret.data["comment"] == f"rollout of {APP} to {images['2']}: 2 server(s) updated"
     assert set(ret.data["changes"]) == set(SERVERS), ret.data["changes"]
@@ -154,7 +173,8 @@ def test_rollout_server_by_server_rollback_and_the_lock(
     assert data["servers"]["app2"]["result"] is False, data
     assert "rolled back" in data["servers"]["app2"]["comment"]
     assert data["rolled_back"]["build1"]["result"] is True, data
-    assert [load.failed for load in loads] == [[], []], [load.failed[:3] for load in loads]
+    for load in loads:
+        load.assert_served(min_ok=100)  # a rollout takes tens of seconds
     assert "3" in loads[0].versions  # build1 really served app:3 before it was rolled back
     assert all(versions(p) == {"2"} for p in ports.values())
     # One readable failure: where, why, what was rolled back, where things stand now.
@@ -182,8 +202,17 @@ def test_rollout_server_by_server_rollback_and_the_lock(
         )
     )
     thread.start()
-    time.sleep(3)
-    second = _run(salt_run_cli, "chain.rollout", APP, images["2"], *_args(deploy))
+    # Deterministic: the first one holds the lock (its file names it), and is frozen (SIGSTOP of
+    # the salt-run process the lock names, which this test started) until the second has been
+    # answered: it cannot finish first however slow the machine.
+    lock = pathlib.Path(master.config["cachedir"]) / "chain" / "locks" / f"{APP}.lock"
+    holder = _lock_holder(lock, thread)
+    assert holder != os.getpid()
+    os.kill(holder, signal.SIGSTOP)
+    try:
+        second = _run(salt_run_cli, "chain.rollout", APP, images["2"], *_args(deploy))
+    finally:
+        os.kill(holder, signal.SIGCONT)
     thread.join(300)
     assert second.returncode != 0
     assert "already running" in (second.stdout + second.stderr), second.stdout
@@ -392,3 +421,22 @@ def test_stage_markers_fire_in_order_and_change_nothing(master, salt_run_cli, sy
         [(master.id, f"chain/run/{test_id}/*"), (master.id, "chain/run/bad/*")], after_time=started
     )
     assert not fired, [e.tag for e in fired]
+
+
+@settings(max_examples=60, deadline=None)
+@given(req=fuzz.requests(fuzz.FRONTEND_KNOWN, ["x", "version"], fuzz.bad_authorizations("a")))
+def _fuzz_frontend(port, req):
+    status, body = fuzz.send(port, req)
+    assert status is not None, (req, body)
+    # the sample app (Python's http.server) implements GET only: 501 to any other method
+    assert status < 500 or (status == 501 and req["method"] != "GET"), (req, status, body[:300])
+
+
+def test_fuzzed_requests_at_the_frontends_change_nothing(deploy):
+    """HAProxy and the app behind it, fuzzed (tests/support/fuzz.py): no 5xx but the app's 501
+    to a method it does not implement, and both frontends serve what they served."""
+    for port in deploy["ports"].values():
+        before = fuzz.frontend_state(port)
+        assert [status for status, _ in before] == [200] * 4, before
+        _fuzz_frontend(port)
+        assert fuzz.frontend_state(port) == before

@@ -9,9 +9,10 @@ import json
 import time
 
 import pytest
+from hypothesis import given, settings
 
 from tests.conftest import REPO
-from tests.support import engines, local
+from tests.support import engines, fuzz, local
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
@@ -23,7 +24,7 @@ IMAGE = f"saltext-chain/{NAME}:1"
 
 @pytest.fixture(scope="module")
 def source(synced):
-    port = local.free_port()
+    port, http_port = local.free_port(), local.free_port()
     pillar = {
         "chain": {
             "labels": {engines.TEST_LABEL: engines.RUN},
@@ -33,11 +34,13 @@ def source(synced):
                 "image": IMAGE,
                 "volume": engines.name("source-data"),
                 "port": port,
+                # not the default 9420: make chain's source server may hold it
+                "http_port": http_port,
                 "checkout": str(REPO),
             },
         }
     }
-    yield {"port": port, "pillar": json.dumps(pillar)}
+    yield {"port": port, "http_port": http_port, "pillar": json.dumps(pillar)}
     engines.cleanup(ENGINE)
     with contextlib.closing(engines.client(ENGINE)) as client:
         with contextlib.suppress(Exception):
@@ -182,3 +185,26 @@ def test_source_new_commit_after_a_no_op_is_seeded(salt_cli, source, tmp_path):
     seed = _apply(salt_cli, own)["chain-source-seed-cmd-script"]
     assert not seed["changes"], seed
     assert served() == second
+
+
+# Write requests the source server refuses without a user of chain:source:users.
+_WRITES = ("git-receive-pack", "cmd=unbundle", "cmd=pushkey")
+
+
+@settings(max_examples=80, deadline=None)
+@given(req=fuzz.requests(fuzz.SOURCE_KNOWN, fuzz.SOURCE_KEYS, fuzz.bad_authorizations("alice")))
+def _fuzz_source(port, req):
+    status, body = fuzz.send(port, req)
+    assert status is not None and status < 500, (req, status, body[:300])
+    if any(w in req["path"] for w in _WRITES) and req["method"] == "POST":
+        assert status in (401, 403, 404, 405), (req, status, body[:300])
+
+
+def test_fuzzed_http_requests_change_no_repository(salt_cli, source):
+    """apache2 (git http-backend, hgweb) fuzzed without valid credentials (tests/support/fuzz.py):
+    never a 5xx, a write refused, and the repositories (git refs, hg heads) unchanged."""
+    _apply(salt_cli, source)  # converged already: nothing to do
+    before = fuzz.source_state(source["http_port"])
+    assert all(status == 200 for status, _ in before.values()), before
+    _fuzz_source(source["http_port"])
+    assert fuzz.source_state(source["http_port"]) == before

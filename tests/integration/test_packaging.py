@@ -1,6 +1,7 @@
 """The pip deployment: the salt.loader entry point exposes the top-level _modules/_states/...
 dirs as saltext.chain.*, for a wheel in a fresh virtualenv and for the editable install."""
 
+import ast
 import email
 import json
 import os
@@ -21,18 +22,92 @@ from tests.support import engines
 
 pytestmark = pytest.mark.integration
 
-EXPECTED_STATES = {
-    "container",
-    "container_image",
-    "container_network",
-    "container_volume",
-    "container_registry",
-    "jenkins_node",
-    "jenkins_job",
-    "jenkins_build",
-    "jenkins_plugin",
+
+def _master_only(tree):
+    """The module's ``__virtual__`` refuses a minion (it loads where ``__role`` is master)."""
+    return any(
+        isinstance(node, ast.FunctionDef)
+        and node.name == "__virtual__"
+        and "__role" in ast.unparse(node)
+        for node in tree.body
+    )
+
+
+def _public_functions(kind, master=False):
+    """``{"<virtualname>.<function>"}`` of every module in the tree's ``kind`` directory
+    (``_modules``, ``_states``, ``_runners``), read from the source: its ``__virtualname__`` (the
+    file's name without one), its public top-level functions, renamed by ``__func_alias__``.
+    Derived, not listed: a module added to the tree is expected to load, and a module that fails
+    to load in the package (its ``__virtual__`` refusing, an import missing) fails the check."""
+    out = set()
+    for path in sorted((REPO / kind).glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        if kind != "_runners" and _master_only(tree) is not master:
+            continue
+        consts = {
+            t.id: node.value
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            for t in node.targets
+            if isinstance(t, ast.Name)
+        }
+        virtual = (
+            ast.literal_eval(consts["__virtualname__"])
+            if "__virtualname__" in consts
+            else path.stem
+        )
+        alias = ast.literal_eval(consts["__func_alias__"]) if "__func_alias__" in consts else {}
+        out |= {
+            f"{virtual}.{alias.get(node.name, node.name)}"
+            for node in tree.body
+            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_")
+        }
+    assert out or master, f"no public function found in {kind}"
+    return out
+
+
+EXPECTED = {
+    "sys.list_functions": _public_functions("_modules"),
+    "sys.list_state_functions": _public_functions("_states"),
+    "sys.list_runner_functions": _public_functions("_runners"),
 }
-EXPECTED_MODULES = {"container", "jenkins"}
+# The master's own states (chain.stage, chain.rolled_out: salt-run state.orchestrate), loaded
+# with the master's role.
+MASTER_STATES = _public_functions("_states", master=True)
+EXPECTED_STATES = {f.split(".")[0] for f in EXPECTED["sys.list_state_functions"]}
+EXPECTED_MODULES = {f.split(".")[0] for f in EXPECTED["sys.list_functions"]}
+MASTER_LOAD = """
+import json, sys, salt.config, salt.loader
+opts = salt.config.minion_config(sys.argv[1])
+opts["__role"] = "master"
+utils = salt.loader.utils(opts)
+mods = salt.loader.minion_mods(opts, utils=utils)
+print(json.dumps(sorted(salt.loader.states(opts, mods, utils, {}))))
+"""
+
+
+def _check_functions(bindir, conf, python=None, runners=True):
+    """Every public function of every module of the tree is loaded (derived from the source).
+    ``runners=False``: a minion's ``saltutil.sync_all`` syncs no runners (the master's
+    ``salt-run saltutil.sync_runners`` does)."""
+    for lister, wanted in EXPECTED.items():
+        if lister == "sys.list_runner_functions" and not runners:
+            continue
+        loaded = set(_salt_call(bindir, conf, lister, python=python))
+        assert wanted <= loaded, f"{lister}: not loaded: {sorted(wanted - loaded)}"
+    out = subprocess.run(
+        [str(python or bindir / "python"), "-c", MASTER_LOAD, str(conf / "minion")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=conf,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert MASTER_STATES <= loaded, f"master states not loaded: {sorted(MASTER_STATES - loaded)}"
 
 
 def _local_config(tmp_path):
@@ -96,6 +171,7 @@ def _check(bindir, conf, python=None):
     xml = _salt_call(bindir, conf, "jenkins.job_render", "salt://pkg.yaml", python=python)
     assert "<hudson.tasks.Shell>" in xml["pkg"]
     _check_grain(bindir, conf, python=python)
+    _check_functions(bindir, conf, python=python)
 
 
 def _check_grain(bindir, conf, python=None):
@@ -330,6 +406,7 @@ def test_file_roots_and_sync_all_without_the_package(tmp_path):
     xml = _salt_call(None, conf, "jenkins.job_render", "salt://pkg.yaml", python=python)
     assert "<hudson.tasks.Shell>" in xml["pkg"]
     _check_grain(None, conf, python=python)
+    _check_functions(None, conf, python=python, runners=False)
     # A state, with the engine: nothing to remove, in test mode and live, no change.
     name = engines.name("pkg-vol")
     for extra in ("test=True", "test=False"):

@@ -5,6 +5,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import tarfile
 
 import docker
@@ -118,8 +119,14 @@ def agent_containers(engine="engine1"):
 
 
 def assert_no_secret(secret, *things):
-    """``secret`` appears in none of ``things`` (inspect data, returns, events: anything)."""
-    assert secret and len(secret) >= 16
+    """``secret`` appears in none of ``things`` (inspect data, returns, events: anything).
+
+    ``secret`` must be one: hex of at least 128 bits (an agent's HMAC secret, an API token). A
+    failed look-up (an error message, ``None``, a mapping) appears nowhere either: taken for the
+    secret, it would make the check pass without checking anything."""
+    assert isinstance(secret, str) and re.fullmatch(r"[0-9a-f]{32,}", secret), (
+        f"not a secret (did its look-up fail?): {str(secret)[:200]!r}"
+    )
     for thing in things:
         text = thing if isinstance(thing, str) else json.dumps(thing, default=str)
         assert secret not in text, "the agent secret leaked"

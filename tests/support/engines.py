@@ -70,8 +70,13 @@ MUTATING_ACTIONS = {
 }
 # Names another test run owns: sc-<other run>-..., also inside image references (repo/sc-x-...).
 _RUN_NAME = re.compile(r"(?:^|/)sc-([a-z0-9]+)[-/:]")
-# The label `make chain`'s demo formula puts on what it creates.
+# The label `make chain`'s formulas put on what they create (containers, networks, volumes).
 CHAIN_LABEL = "org.saltext-chain.formula"
+# The labels that make an object the chain's: its formulas' label, and the commit label of the
+# chain's app images (formulas/chain/image.sls), which their image events show. Not every
+# ``org.saltext-chain.*`` label: bootstrap's base images carry ``org.saltext-chain.inputs``, and
+# what is built on them inherits it (they are shared, nobody's).
+CHAIN_LABELS = (CHAIN_LABEL, "org.saltext-chain.commit")
 # A name the engine generated (adjective_surname): the project and the tests name every container
 # they create, so such a container is a step of someone's classic image build (another session's
 # build; a build of ours shows as the build/tag events of our image name).
@@ -210,12 +215,36 @@ class EventRecorder:
                     if x.get("Type") == "image" and _action(x) == "pull"
                 } - present_after
                 tags = ((tags - set(self._images_after.get(iid, ()))) | pulled_gone) or tags
-            holders += [("attrs", {"name": tag}) for tag in sorted(t for t in tags if t)]
+            holders += [
+                ("attrs", self._tag_holder(tag, iid, info["labels"]))
+                for tag in sorted(t for t in tags if t)
+            ]
             if TEST_LABEL in info["labels"]:
                 holders.append(("attrs", {TEST_LABEL: info["labels"][TEST_LABEL]}))
             if action == "delete":
                 todo += [c for c in children.get(iid, []) if c not in self._images_after]
         return holders
+
+    def _tag_holder(self, tag, image_id, labels):
+        """A tag's owner attributes: its name; unless the name is a run's, also the owner labels
+        (a run's, the chain's) of its image, as the window opened or as the window's pull of
+        the tag or tag of the image showed them (an image pulled and removed in the window
+        was not there when it opened)."""
+        if _RUN_NAME.search(tag):
+            return {"name": tag}
+        seen = [
+            _attrs(x)
+            for x in self.events
+            if x.get("Type") == "image"
+            and (
+                (_action(x) == "pull" and (_attrs(x).get("name") or x["Actor"]["ID"]) == tag)
+                or (_action(x) == "tag" and x["Actor"]["ID"] == image_id)
+            )
+        ]
+        owner = {}
+        for attrs in [labels, *seen]:
+            owner.update({k: v for k, v in attrs.items() if k == TEST_LABEL or k in CHAIN_LABELS})
+        return {"name": tag, **owner}
 
     def _read(self):
         try:
@@ -403,12 +432,26 @@ class EventRecorder:
         labels = (data.get("Config") or {}).get("Labels") or {}
         return _owned_attrs({**labels, "name": data.get("Name", "").lstrip("/")})
 
+    def shared(self, e):
+        """The event is about an object nobody owns by name or label: an image not this run's
+        (busybox, the base images, anything pulled by a reference of no run) or an anonymous
+        volume that no container known holds. A test-mode pull, tag, untag or delete of such an
+        image, or such a volume made or removed, is a mutation whoever's window sees it."""
+        actor = (e.get("Actor") or {}).get("ID", "")
+        if e.get("Type") == "image":
+            return True
+        return (
+            e.get("Type") == "volume" and bool(_ANONYMOUS.fullmatch(actor)) and not self._holders(e)
+        )
+
     def mutations(self, everything=False, owned_only=False, read_exec=None):
         """(type, action, name) of each mutating event.
 
         Default: every event not positively another owner's. ``owned_only``: only events about
-        this run's objects — for long windows (minutes) in which other sessions or benchmarks on
-        the shared engines certainly act on objects of their own, unlabelled ones included.
+        this run's objects and shared ones (``shared()``: images, anonymous volumes held by no
+        container) — for long windows (minutes) in which other sessions or benchmarks on the
+        shared engines certainly act on containers, networks and named volumes of their own,
+        unlabelled ones included. Another owner's image or volume (``foreign()``) never counts.
         ``everything``: other owners' too. ``read_exec``: a regular expression; an exec whose
         command line matches it is a read the caller vouches for (e.g. a query of HAProxy's
         runtime API), not a mutation.
@@ -418,7 +461,7 @@ class EventRecorder:
             action = _action(e)
             if action not in MUTATING_ACTIONS.get(e.get("Type"), ()):
                 continue
-            if owned_only and not self.owned(e):
+            if owned_only and not (self.owned(e) or self.shared(e)):
                 continue
             if not everything and self.foreign(e):
                 continue
@@ -463,7 +506,9 @@ def foreign_labels(attrs):
     match = _RUN_NAME.search(attrs.get("name") or "")
     if match:
         return match.group(1) != RUN
-    return CHAIN_LABEL in attrs or bool(_GENERATED_NAME.match(attrs.get("name") or ""))
+    return any(k in attrs for k in CHAIN_LABELS) or bool(
+        _GENERATED_NAME.match(attrs.get("name") or "")
+    )
 
 
 def cleanup(engine, label=None):

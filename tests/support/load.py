@@ -1,6 +1,10 @@
-"""A steady, bounded request loop through a frontend on 127.0.0.1 (one request every 20 ms),
-counting failed requests and the app versions that answered; the sample app's health check as
-the chain tests declare it."""
+"""A steady, bounded request load through a frontend on 127.0.0.1: ``clients`` threads, each one
+request every 20 ms, counting the requests that succeeded, those that failed (any exception, a
+wrong status or a body that is not the app's version) and the app versions that answered; the
+sample app's health check as the chain tests declare it.
+
+A rollout test under load asserts both sides: ``load.assert_served(min_ok)``, no failed request
+and at least ``min_ok`` good ones (a load that never ran is no evidence)."""
 
 import http.client
 import json
@@ -32,32 +36,61 @@ def versions(port, n=20):
 
 
 class Load:
-    def __init__(self, port, limit=20000):
-        self.port, self.limit = port, limit
+    """``with Load(port) as load: ...``; then ``load.assert_served(min_ok)``."""
+
+    def __init__(self, port, limit=20000, clients=2):
+        if clients < 2:
+            raise ValueError("a load is more than one client: concurrent requests meet a switch")
+        self.port, self.limit, self.clients = port, limit, clients
         self.ok, self.failed, self.versions = 0, [], set()
+        self._lock = threading.Lock()
         self._stop = threading.Event()
 
+    def _one(self):
+        try:
+            status, body = get(self.port)
+            if status != 200:
+                return f"HTTP {status}"
+            version = json.loads(body)["version"]
+        except Exception as err:  # noqa: BLE001 - every way a request can fail is a failure
+            return repr(err)
+        with self._lock:
+            self.ok += 1
+            self.versions.add(version)
+        return None
+
     def _loop(self):
-        while not self._stop.is_set() and self.ok + len(self.failed) < self.limit:
-            try:
-                status, body = get(self.port)
-                if status == 200:
-                    self.ok += 1
-                    self.versions.add(json.loads(body)["version"])
-                else:
-                    self.failed.append(f"HTTP {status}")
-            except (OSError, http.client.HTTPException) as err:
-                self.failed.append(repr(err))
-            time.sleep(0.02)
+        try:
+            while not self._stop.is_set() and self.ok + len(self.failed) < self.limit:
+                error = self._one()
+                if error:
+                    with self._lock:
+                        self.failed.append(error)
+                time.sleep(0.02)
+        except BaseException as err:  # a client that dies is a failure too, never a silence
+            self.failed.append(f"client died: {err!r}")
+            raise
 
     def __enter__(self):
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._loop, daemon=True, name=f"load-{self.port}-{i}")
+            for i in range(self.clients)
+        ]
+        for thread in self._threads:
+            thread.start()
         time.sleep(0.5)
         return self
 
     def __exit__(self, *exc):
         time.sleep(0.5)
         self._stop.set()
-        self._thread.join(10)
+        for thread in self._threads:
+            thread.join(10)
+            if thread.is_alive():
+                self.failed.append(f"{thread.name} did not stop within 10 s")
         return False
+
+    def assert_served(self, min_ok):
+        """No failed request, and at least ``min_ok`` that succeeded."""
+        assert self.failed == [], f"{len(self.failed)} failed: {self.failed[:5]}"
+        assert self.ok >= min_ok, f"only {self.ok} good requests (at least {min_ok} wanted)"

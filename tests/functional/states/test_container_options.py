@@ -6,6 +6,7 @@ fields or a different spelling of the same value must never cause a recreate.
 
 import pytest
 
+from tests.support import local
 from tests.support.engines import BUSYBOX, RUN, TEST_LABEL, EventRecorder
 
 pytestmark = pytest.mark.docker
@@ -155,10 +156,9 @@ def test_probe_url_readiness(states, modules, engine):
     spec = {
         "image": BUSYBOX,
         "labels": {TEST_LABEL: RUN},
-        "ports": ["127.0.0.1:18081:8080"],
         "command": ["sh", "-c", "sleep 1; echo ok > /tmp/ready; exec httpd -f -p 8080 -h /tmp"],
     }
-    port = 18081 if engine == "engine1" else 18082
+    port = local.free_port()  # not a fixed port: another run, or make chain, may hold one
     spec["ports"] = [f"127.0.0.1:{port}:8080"]
     ret = states.container.running(
         f"sc-{RUN}-probe",

@@ -244,9 +244,11 @@ class Controller:
             "<html><head><title>Error 401 Unauthorized</title></head><body><h2>HTTP ERROR 401 "
             f"{html.escape(message)}</h2></body></html>"
         )
+        # ISO-8859-1, as the error page is written; what it cannot encode (a user name in
+        # another script) becomes "?", as Java's encoder writes it (never an error)
         resp = web.Response(
             status=401,
-            text=body,
+            body=body.encode("iso-8859-1", "replace"),
             content_type="text/html",
             charset="iso-8859-1",
             headers={"WWW-Authenticate": 'Basic realm="Jenkins"'},
@@ -260,12 +262,7 @@ class Controller:
         if header[:6].lower() == "basic ":
             user, via = self.security.check_basic(header)
             if via == "bad":
-                import base64
-
-                try:
-                    decoded = base64.b64decode(header[6:].strip()).decode("utf-8", "replace")
-                except ValueError:
-                    decoded = ""
+                decoded = security.decode_basic(header)
                 if ":" in decoded:
                     message = "Invalid password/token for user: " + decoded.split(":", 1)[0]
                 else:

@@ -22,6 +22,17 @@ import time
 CRUMB_FIELD = "Jenkins-Crumb"
 
 
+def decode_basic(header):
+    """``user:password`` of a Basic ``Authorization`` header, as ``BasicHeaderProcessor.doFilter``
+    (2.568.2) reads it: strict Base64 (``Base64.getDecoder()``; malformed -> ``""``), bytes read
+    as UTF-8 with replacement characters (``new String(..., UTF_8)`` never fails)."""
+    try:
+        raw = base64.b64decode(header[6:].strip(), validate=True)
+    except ValueError:
+        return ""
+    return raw.decode("utf-8", "replace")
+
+
 class Security:
     def __init__(self, admin_user, admin_token, admin_password, salt, cookie_name):
         self.admin_user = admin_user
@@ -35,17 +46,18 @@ class Security:
     # -------------------------------------------------------------- authentication
     def check_basic(self, header):
         """Return ``(user, via)`` for a Basic header, ``(None, 'bad')`` when it is wrong."""
-        try:
-            decoded = base64.b64decode(header[6:].strip()).decode("utf-8")
-        except (ValueError, UnicodeDecodeError):
-            return None, "bad"
+        decoded = decode_basic(header)
         if ":" not in decoded:
             return None, "bad"
         user, password = decoded.split(":", 1)
         if user == self.admin_user:
-            if self.admin_token and hmac.compare_digest(password, self.admin_token):
+            # compared as UTF-8 bytes: compare_digest refuses str with non-ASCII characters
+            given = password.encode("utf-8")
+            if self.admin_token and hmac.compare_digest(given, self.admin_token.encode("utf-8")):
                 return user, "token"
-            if self.admin_password and hmac.compare_digest(password, self.admin_password):
+            if self.admin_password and hmac.compare_digest(
+                given, self.admin_password.encode("utf-8")
+            ):
                 return user, "password"
         return None, "bad"
 
