@@ -1,0 +1,275 @@
+#!/usr/bin/env python3
+"""10 minions applying the app's deploy state at once against the two engines (issue 17, "Load
+held"): every one converges, none times out; the master's CPU and the slowest return.
+
+Run from the repository root with the project's venv (both engines up, the Debian base image
+built by ``scripts/bootstrap``)::
+
+    .venv/bin/python benchmarks/load_minions.py                  # ~3 minutes
+    .venv/bin/python benchmarks/load_minions.py --minions 10 --replicas 1 --timeout 300
+
+A salt-master and ``--minions`` salt-minions are started as salt-factories daemons (the same
+``FactoriesManager`` the test suite uses, here without pytest) in a temporary root, on 127.0.0.1;
+minion ``lm<i>`` uses engine 1 when ``i`` is even, engine 2 when odd (its ``container`` default
+profile). The frontend image (images/haproxy) and the sample app (examples/app) are built on both
+engines under run-unique tags. The pillar is ``formulas/chain``'s deploy pillar
+(``tests/support/chain.py`` ``deploy_pillar``): ``per_minion`` names, a free loopback frontend
+port and, on engine 2, a ``172.31.x.0/24`` network per minion (engine 2 accepts traffic between
+containers only there), ``chain:image`` the app.
+
+Then ``chain.deploy`` is published to every minion at once (``LocalClient.cmd_async``, the
+master's event bus read for each ``salt/job/<jid>/ret/<minion>``), twice: the first deploy (every
+minion creates its network, frontend and replicas) and a no-op. Per run: every minion's return
+and its time after the publish, states failed or changed, the slowest return, and the CPU
+seconds of the master's process tree (``psutil``, user + system, the master and its children)
+over the run. Results: ``benchmarks/results/load_minions.json``; asserts nothing. Everything it
+creates carries the label ``saltext-chain.bench=load-<run>`` and is removed at the end, also
+after an error; the daemons are stopped by the manager.
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import docker  # noqa: E402
+import psutil  # noqa: E402
+import salt.client  # noqa: E402
+import salt.utils.event  # noqa: E402
+import yaml  # noqa: E402
+from pytestshellutils.utils import ports  # noqa: E402
+from saltfactories.manager import FactoriesManager  # noqa: E402
+from saltfactories.plugins.event_listener import EventListener  # noqa: E402
+
+from tests.support import engines  # noqa: E402
+from tests.support.chain import build_haproxy, deploy_pillar  # noqa: E402
+
+RESULTS = REPO / "benchmarks" / "results" / "load_minions.json"
+LABEL = "saltext-chain.bench"
+
+
+def build_images(run):
+    tags = {
+        "haproxy": f"saltext-chain/bench-{run}-haproxy:1",
+        "app": f"saltext-chain/bench-{run}-app:1",
+    }
+    for engine in engines.ENGINES:
+        client = engines.client(engine)
+        build_haproxy(client, tags["haproxy"])
+        client.images.build(
+            path=str(REPO / "examples" / "app"),
+            tag=tags["app"],
+            rm=True,
+            forcerm=True,
+            buildargs={"BASE_IMAGE": engines.DEBIAN, "APP_VERSION": run},
+        )
+        client.close()
+    return tags
+
+
+def free_subnets(count):
+    """``count`` 172.31.x.0/24 subnets no network on engine 2 holds (x in 100..250)."""
+    client = engines.client("engine2")
+    used = set()
+    for net in client.networks.list():
+        for cfg in (net.attrs.get("IPAM") or {}).get("Config") or []:
+            used.add(cfg.get("Subnet"))
+    client.close()
+    free = [f"172.31.{x}.0/24" for x in range(100, 251) if f"172.31.{x}.0/24" not in used]
+    return free[:count]
+
+
+def pillar(args, run, tags, minions):
+    subnets = iter(free_subnets(len(minions)))
+    port = {m: ports.get_unused_localhost_port() for m in minions}
+    doc = deploy_pillar(f"load-{run}", tags["haproxy"], port, replicas=args.replicas)
+    chain = doc["chain"]
+    chain["labels"] = {LABEL: f"load-{run}"}
+    chain["image"] = tags["app"]
+    for i, m in enumerate(minions):
+        if i % 2:
+            chain["servers"][m]["network"] = {"subnet": next(subnets)}
+    return doc
+
+
+def cleanup(run):
+    for engine in engines.ENGINES:
+        client = engines.client(engine)
+        flt = {"label": f"{LABEL}=load-{run}"}
+        for ctr in client.containers.list(all=True, filters=flt):
+            with contextlib.suppress(docker.errors.APIError):
+                ctr.remove(force=True, v=True)
+        for net in client.networks.list(filters=flt):
+            with contextlib.suppress(docker.errors.APIError):
+                net.remove()
+        for tag in (f"saltext-chain/bench-{run}-haproxy:1", f"saltext-chain/bench-{run}-app:1"):
+            with contextlib.suppress(docker.errors.APIError):
+                client.images.remove(tag, force=True)
+        client.close()
+
+
+def cpu_seconds(pid):
+    try:
+        proc = psutil.Process(pid)
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            t = p.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+    return total
+
+
+def publish(master, minions, timeout):
+    """chain.deploy on every minion at once; each return's time after the publish."""
+    opts = master.config.copy()
+    bus = salt.utils.event.get_master_event(opts, opts["sock_dir"], listen=True)
+    client = salt.client.LocalClient(mopts=opts)
+    pid = master.impl._terminal.pid  # pylint: disable=protected-access
+    cpu0, t0 = cpu_seconds(pid), time.time()
+    jid = client.cmd_async(minions, "state.apply", ["chain.deploy"], tgt_type="list")
+    returns = {}
+    deadline = time.monotonic() + timeout
+    while len(returns) < len(minions) and time.monotonic() < deadline:
+        event = bus.get_event(wait=1, tag=f"salt/job/{jid}/ret/", full=True)
+        if not event:
+            continue
+        data = event["data"]
+        returns[data["id"]] = {"at": round(time.time() - t0, 2), "ret": data.get("return")}
+    wall, cpu = time.time() - t0, cpu_seconds(pid) - cpu0
+    bus.destroy()
+    rows = {}
+    for m in minions:
+        got = returns.get(m)
+        if got is None:
+            rows[m] = {"returned": False}
+            continue
+        ret = got["ret"]
+        states = ret.values() if isinstance(ret, dict) else []
+        rows[m] = {
+            "returned": True,
+            "at_s": got["at"],
+            "rendered": isinstance(ret, dict),
+            "failed": [r.get("__id__") for r in states if r.get("result") is not True]
+            if isinstance(ret, dict)
+            else [str(ret)[:300]],
+            "comments": [
+                f"{r.get('__id__')}: {str(r.get('comment'))[:400]}"
+                for r in states
+                if r.get("result") is not True
+            ],
+            "changed": sum(1 for r in states if r.get("changes")),
+            "changed_ids": [
+                f"{r.get('__id__')}: {str(r.get('comment'))[:200]}"
+                for r in states
+                if r.get("changes")
+            ],
+            "states_s": round(sum(float(r.get("duration") or 0) for r in states) / 1000, 2),
+        }
+    back = [r for r in rows.values() if r["returned"]]
+    return {
+        "jid": jid,
+        "wall_s": round(wall, 2),
+        "master_cpu_s": round(cpu, 2),
+        "master_cpu_share_of_2_cores": round(cpu / wall / 2, 3) if wall else None,
+        "returned": len(back),
+        "timed_out": [m for m, r in rows.items() if not r["returned"]],
+        "converged": [m for m, r in rows.items() if r.get("returned") and not r["failed"]],
+        "slowest_return_s": max((r["at_s"] for r in back), default=None),
+        "fastest_return_s": min((r["at_s"] for r in back), default=None),
+        "changed_states": sum(r.get("changed", 0) for r in back),
+        "minions": rows,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
+    parser.add_argument("--minions", type=int, default=10)
+    parser.add_argument("--replicas", type=int, default=1)
+    parser.add_argument("--timeout", type=float, default=300)
+    args = parser.parse_args()
+    run = secrets.token_hex(3)
+    minions = [f"lm{i}-{run}" for i in range(args.minions)]
+    results = {"run": run, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "args": vars(args)}
+    t0 = time.time()
+    tags = build_images(run)
+    results["image_build_s"] = round(time.time() - t0, 1)
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="bench-load-minions-") as tmp,
+            EventListener() as listener,
+        ):
+            root = Path(tmp)
+            (root / "pillar").mkdir()
+            (root / "pillar" / "top.sls").write_text(yaml.safe_dump({"base": {"*": ["bench"]}}))
+            (root / "pillar" / "bench.sls").write_text(
+                yaml.safe_dump(pillar(args, run, tags, minions))
+            )
+            manager = FactoriesManager(
+                root_dir=root / "factories",
+                log_server_host="127.0.0.1",
+                log_server_port=ports.get_unused_localhost_port(),
+                log_server_level="warning",
+                event_listener=listener,
+                start_timeout=120,
+            )
+            master = manager.salt_master_daemon(
+                f"lmaster-{run}",
+                overrides={
+                    "file_roots": {"base": [str(REPO / "formulas")]},
+                    "pillar_roots": {"base": [str(root / "pillar")]},
+                    "interface": "127.0.0.1",
+                    "worker_threads": 5,
+                },
+            )
+            with master.started(), contextlib.ExitStack() as stack:
+                for i, m in enumerate(minions):
+                    engine = "engine1" if i % 2 == 0 else "engine2"
+                    factory = master.salt_minion_daemon(
+                        m,
+                        overrides={
+                            "master": "127.0.0.1",
+                            "container": {
+                                "profiles": {
+                                    "default": {"base_url": engines.ENGINES[engine], "timeout": 60}
+                                }
+                            },
+                        },
+                    )
+                    stack.enter_context(factory.started())
+                for phase in ("first", "noop"):
+                    results[phase] = publish(master, minions, args.timeout)
+    finally:
+        cleanup(run)
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2))
+    print(
+        f"{args.minions} minions (even: engine 1, odd: engine 2), {args.replicas} replica(s) each"
+    )
+    for phase in ("first", "noop"):
+        r = results.get(phase) or {}
+        print(
+            f"{phase:6} returned {r.get('returned')}/{args.minions}, converged "
+            f"{len(r.get('converged') or [])}, timed out {r.get('timed_out')}, slowest return "
+            f"{r.get('slowest_return_s')} s (fastest {r.get('fastest_return_s')} s), wall "
+            f"{r.get('wall_s')} s, master CPU {r.get('master_cpu_s')} s "
+            f"({r.get('master_cpu_share_of_2_cores')} of 2 cores), changed states "
+            f"{r.get('changed_states')}"
+        )
+    print(f"(all figures in {RESULTS.relative_to(REPO)})")
+    return 0
+
+
+if __name__ == "__main__":
+    os.chdir(REPO)
+    sys.exit(main())
