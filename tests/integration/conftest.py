@@ -76,7 +76,6 @@ def jenkins_pillar(emulator, ctl):
             "base_image": engines.DEBIAN,
             "home_volume": ctl["home_volume"],
             "port": ctl["port"],
-            "admin_token": ctl["token"],
             "secrets_dir": ctl["secrets_dir"],
             "plugins": {"git": "5.7.0", "workflow-job": "1505.vea_4b_20a_4a_495"},
         },
@@ -170,7 +169,6 @@ def secret_pillar(
                         },
                     }
                 },
-                "chain": {"registry": {"server": {"password": chain_registry["password"]}}},
                 "stack": {"registry": engines.REGISTRY, "version": "1"},
                 "jenkins": jenkins_pillar(jenkins_emulator, controller_settings),
                 "ci": {"node": "agent-int", "job": "salt-built"},
