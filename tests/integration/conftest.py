@@ -16,7 +16,7 @@ import yaml
 
 from saltext.chain.emulator import testing
 from tests.conftest import REPO
-from tests.support import engines, push
+from tests.support import engines, push, secret_scan
 
 MINION_ENGINES = {"build1": "engine1", "web1": "engine2"}
 
@@ -203,6 +203,8 @@ def master(salt_factories, ext_tree, docker_engines, secret_pillar, e2e_chain):
             **push.master_overrides(e2e_chain),
         },
     )
+    # test_secrets.py scans what the session's containers, images and events showed
+    secret_scan.RECORDER.start(salt_factories.event_listener, engines.ENGINES, engines.RUN)
     with factory.started():
         yield factory
 

@@ -67,7 +67,7 @@ def forms(secret):
     return unique
 
 
-Hit = collections.namedtuple("Hit", "where secret form")
+Hit = collections.namedtuple("Hit", "where secret form kind")
 
 
 class Scanner:
@@ -86,7 +86,8 @@ class Scanner:
         """Hits of every secret in ``data`` (bytes or str); recorded in ``hits``, returned."""
         if isinstance(data, str):
             data = data.encode("utf-8", "surrogateescape")
-        self.scanned[kind or where.split(":", 1)[0]] += len(data)
+        kind = kind or where.split(":", 1)[0]
+        self.scanned[kind] += len(data)
         lower = None
         found = []
         for label, name, pattern in self.patterns:
@@ -95,7 +96,7 @@ class Scanner:
                 lower = data.lower() if lower is None else lower
                 haystack = lower
             if pattern in haystack:
-                found.append(Hit(where, label, name))
+                found.append(Hit(where, label, name, kind))
         self.hits += found
         return found
 
