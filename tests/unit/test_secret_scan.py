@@ -118,3 +118,17 @@ def test_a_container_log_keeps_its_head_and_its_tail(monkeypatch):
     assert data.startswith(b"H" * 30) and data.endswith(PLAIN.encode())
     assert len(data) <= 100 + 30
     assert data.count(PLAIN.encode()) == 2  # the first lines and the last are both kept
+
+
+def test_each_hit_is_pinned_to_its_place_across_batches(monkeypatch):
+    monkeypatch.setattr(secret_scan.Scanner, "BATCH", 64)  # a grep per few items
+    scanner = _scanner(SECRET, PLAIN)
+    items = [(f"p{i}", "x" * 50) for i in range(6)]
+    items[1] = ("p1", f"head {PLAIN}")
+    items[4] = ("p4", json.dumps([SECRET]) + PLAIN)
+    items.append(("p6", urllib.parse.quote(SECRET, safe="").lower()))
+    scanner.scan_all(items, "k")
+    assert sorted((h.where, h.secret) for h in scanner.hits) == [
+        ("p1", "s1"), ("p4", "s0"), ("p4", "s1"), ("p6", "s0"),
+    ]  # fmt: skip
+    assert scanner.scanned["k"] == sum(len(d.encode()) for _, d in items)
