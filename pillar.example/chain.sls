@@ -17,10 +17,8 @@ chain:
       bind: 127.0.0.1          # loopback only
       port: 5050               # 5000 is bootstrap's CI registry
       volume: chain-registry-data
-      username: chain
-      password: CHANGE-ME      # secret (or an sdb:// reference rendered by your pillar);
-                               # the minion writes its bcrypt htpasswd entry, the container
-                               # only gets that file (read-only)
+      # its user and password: container:registries:<address> below (one place); the minion
+      # writes the bcrypt htpasswd entry, the container only gets that file (read-only)
   network:
     name: chain
     subnet: ''                 # empty: the engine picks; per server under servers:<id>:network
@@ -65,10 +63,12 @@ chain:
       frontend:
         port: 8081
 
-# Push and pull credentials of the chain's registry, on the build server and the app servers
-# (the orchestrate passes no secret along; every minion reads its own pillar):
+# The chain registry's user (chain:registry:address): its push and pull credentials on the
+# build server and the app servers, and the registry's own htpasswd user on the build server
+# (formulas/chain/registry.sls). The orchestrate passes no secret along; every minion reads its
+# own pillar.
 container:
   registries:
     127.0.0.1:5050:
       username: chain
-      password: CHANGE-ME      # the same as chain:registry:server:password
+      password: CHANGE-ME      # secret (or an sdb:// reference rendered by your pillar)

@@ -7,7 +7,8 @@ jenkins:
     ci:
       url: http://127.0.0.1:8080/
       user: admin
-      token: change-me-admin-token        # same value as controller:admin_token
+      token: change-me-admin-token        # secret; also the controller's admin token (its one
+                                          # place: the controller formula reads it from here)
       timeout: 10
   profile: ci
   controller:
@@ -18,9 +19,9 @@ jenkins:
     # image: registry.example.com/ci/jenkins:2.568.2-plugins
     port: 8080
     bind: 127.0.0.1
-    admin_token: change-me-admin-token
-    # written to <secrets_dir>/<name>-admin-token (owner uid/gid, mode 0400) and bind-mounted
-    # read-only at admin_token_path; the minion must be the engine's host
+    # the admin token: profiles:<profile>:token above, written to
+    # <secrets_dir>/<name>-admin-token (owner uid/gid, mode 0400) and bind-mounted read-only at
+    # admin_token_path; the minion must be the engine's host
     secrets_dir: /etc/saltext-chain/jenkins
     admin_token_path: /run/secrets/jenkins-admin-token
     uid: 1000

@@ -82,12 +82,12 @@ def _example(name):
 
 def _pillar(secret):
     """pillar.example/chain.sls and jenkins.sls with the embedded default's hosts, ports and
-    secrets. Secrets only where they are used: the registry's password on build1, the admin
-    token on build1, pull/push credentials on every minion."""
+    secrets. Secrets only where they are used, each in one place: the admin token (the jenkins
+    profile's token) on build1, the registry's credentials (its htpasswd user on build1, pushes
+    and pulls) on every minion."""
     registry = "127.0.0.1:5050"
     chain = _example("chain")["chain"]
     chain.update(targets=list(APP_SERVERS), per_minion=True, jenkins={"enabled": True})
-    chain["registry"]["server"].pop("password")
     chain["source"]["checkout"] = str(REPO)
     chain["source"]["prefix"] = PREFIX
     chain["source"]["http_port"] = SOURCE_HTTP
@@ -104,12 +104,12 @@ def _pillar(secret):
     jenkins = _example("jenkins")["jenkins"]
     url = f"http://127.0.0.1:{JENKINS_PORT}/"
     jenkins["profiles"]["ci"].update(url=url, token=secret["jenkins"])
-    jenkins["controller"].update(port=JENKINS_PORT, build=str(REPO), admin_token=secret["jenkins"])
+    jenkins["controller"].update(port=JENKINS_PORT, build=str(REPO))
     pool = jenkins["pools"]["linux"]
     pool.update(build=str(REPO), dockerfile="images/jenkins-agent/Dockerfile", min=1, max=4)
     jenkins["pools"] = {"linux": pool}
 
-    creds = {registry: {"username": chain["registry"]["server"]["username"]}}
+    creds = _example("chain")["container"]["registries"]
     creds[registry]["password"] = secret["registry"]
     return {
         "top": {
@@ -122,7 +122,6 @@ def _pillar(secret):
         "chain": {"chain": chain},
         "chain_build": {
             "chain": {
-                "registry": {"server": {"password": secret["registry"]}},
                 # the team's account on the source server (hashed into its htpasswd)
                 "source": {"users": {PUSHER: secret["push"]}},
                 # build1's forwarder signs its push records with it (docs/push.md)

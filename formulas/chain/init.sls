@@ -15,8 +15,8 @@
     5. a smoke check through every server's frontend (chain.smoke: /version names the ref; a
        passing check changes nothing).
     Each stage requires the one before: a failing stage stops the orchestrate, and salt-run
-    exits non-zero. Secrets are not passed along: the minions read the registry password
-    (chain:registry:server:password, container:registries:<address>) from their own pillar.
+    exits non-zero. Secrets are not passed along: the minions read the registry's credentials
+    (container:registries:<address>), the push users and keys from their own pillar.
     Branch policy: pillar chain:deploy (default true); false builds and tests only (stages 1
     and 2: no image pushed, no rollout, no smoke).
     Live progress: with pillar chain:run_id, chain.stage markers fire
@@ -28,8 +28,14 @@
     (the orchestrate runs on the master: no server's overrides, no minion's names). #}
 {%- from tplroot ~ "/map.jinja" import declared as chain, per_minion_name with context %}
 {%- set image = chain.registry.address ~ '/' ~ chain.registry.repository ~ ':' ~ chain.ref %}
+{#- No secret is passed along (a stage's pillar is in the publish, the job cache, the minion's
+    debug log and the job's events): every minion reads its own. Out go the master's push keys
+    (chain:push: webhook_key, source_key; the queue's push record too, which no stage reads),
+    the source server's push users and the registry password's old key. #}
 {%- set shared = salt['defaults.deepcopy'](chain) %}
-{%- do shared.registry.server.pop('password', None) %}
+{%- do shared.pop('push', None) %}
+{%- do (shared.get('source') or {}).pop('users', None) %}
+{%- do (shared.registry.get('server') or {}).pop('password', None) %}
 {%- set passed = {'chain': shared} %}
 {%- set run_id = chain.get('run_id') or '' %}
 {%- set deploy = true if chain.get('deploy') is none else chain.deploy | to_bool %}

@@ -1,28 +1,50 @@
 {#- The chain's private registry as a container: Debian's docker-registry in an image built
     from formulas/chain/files/registry (the build server's /usr/bin/docker-registry copied into
     the context: no network at build time), htpasswd auth for the pillar user, storage on a
-    volume, published on loopback only, healthy before the state succeeds. The bcrypt htpasswd
-    entry is written on the minion (files/htpasswd.sh, the password on its stdin only) and its
-    directory mounted read-only: the plain password is in no environment variable, argument,
-    label or state return of the container. -#}
+    volume, published on loopback only, healthy before the state succeeds. The registry's user is
+    pillar container:registries:<chain:registry:address> (username, password: the one place of
+    the password, which pushes and pulls use too). Its bcrypt htpasswd entry is written on the
+    minion by chain_secrets.registry_htpasswd, which reads the password from pillar when the
+    state runs: this sls holds only the address (state.show_sls shows no secret), and the plain
+    password is in no environment variable, argument, label or state return. The file's
+    directory is mounted read-only. -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import chain with context %}
 {%- set reg = chain.registry.server %}
 {%- set build_dir = reg.build_dir or (opts.cachedir ~ '/saltext-chain/' ~ reg.name ~ '-image') %}
 {%- set auth_dir = reg.auth_dir or (opts.cachedir ~ '/saltext-chain/' ~ reg.name ~ '-auth') %}
+{%- set address = chain.registry.address %}
+{%- set creds = (salt['pillar.get']('container:registries', {}) or {}).get(address) or {} %}
+{%- set creds_key = 'container:registries:' ~ address %}
 
-{%- if not reg.password %}
+{%- if reg.get('password') is not none %}
+
+chain-registry-password-moved:
+  test.fail_without_changes:
+    - name: chain-registry-password
+    - comment: {{ ("pillar chain:registry:server:password is no longer read: the registry's "
+                   ~ "password has one place, " ~ creds_key ~ ":password") | json }}
+{%- elif not creds.get('password') %}
 
 chain-registry-password-missing:
   test.fail_without_changes:
     - name: chain-registry-password
-    - comment: "pillar chain:registry:server:password is empty: the registry user's password"
-{%- elif not reg.username or not (reg.username | regex_match('^([A-Za-z0-9._-]+)$')) %}
+    - comment: {{ ("pillar " ~ creds_key ~ ":password is empty: the registry user's password")
+                  | json }}
+{%- elif not creds.get('username') or not (creds.username | string | regex_match('^([A-Za-z0-9._-]+)$')) %}
 
 chain-registry-username-invalid:
   test.fail_without_changes:
     - name: chain-registry-username
-    - comment: "pillar chain:registry:server:username must be letters, digits, '.', '_' or '-'"
+    - comment: {{ ("pillar " ~ creds_key ~ ":username must be letters, digits, '.', '_' or '-'")
+                  | json }}
+{%- elif reg.get('username') and reg.username != creds.username %}
+
+chain-registry-username-differs:
+  test.fail_without_changes:
+    - name: chain-registry-username
+    - comment: {{ ("pillar chain:registry:server:username differs from " ~ creds_key
+                   ~ ":username, the registry's user: leave it out") | json }}
 {%- else %}
 
 {%-   if reg.build %}
@@ -56,15 +78,15 @@ chain-registry-image-container_image-present:
       - container: chain-registry-container-running
 {%-   endif %}
 
-chain-registry-htpasswd-cmd-script:
-  cmd.script:
-    - source: salt://{{ tplroot }}/files/htpasswd.sh
-    - args: {{ (auth_dir ~ '/htpasswd') | quote }} {{ reg.username | quote }}
-    - stdin: {{ reg.password | string | json }}
-    - stdin_raw_newlines: true
-    - shell: /bin/sh
-    - stateful: true
-    - output_loglevel: quiet
+chain-registry-htpasswd-module-run:
+  module.run:
+    - chain_secrets.registry_htpasswd:
+      - path: {{ (auth_dir ~ '/htpasswd') | json }}
+      - address: {{ address | json }}
+    - unless:
+      - fun: chain_secrets.registry_htpasswd_current
+        path: {{ (auth_dir ~ '/htpasswd') | json }}
+        address: {{ address | json }}
 
 chain-registry-volume-container_volume-present:
   container_volume.present:
@@ -90,5 +112,5 @@ chain-registry-container-running:
     # the registry reads the file when it starts: a new entry restarts it
     - watch_action: restart
     - watch:
-      - cmd: chain-registry-htpasswd-cmd-script
+      - module: chain-registry-htpasswd-module-run
 {%- endif %}

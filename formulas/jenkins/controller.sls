@@ -1,11 +1,25 @@
 {#- The controller: image (built from images/jenkins-emulator, or pulled), JENKINS_HOME on a
     volume, the admin token in a root-only file bind-mounted read-only (never in the environment,
-    the arguments or a state return), published on 127.0.0.1 only, healthy, plugins verified. -#}
+    the arguments or a state return), published on 127.0.0.1 only, healthy, plugins verified.
+    The admin token has one place: the token of the formula's own connection profile,
+    pillar jenkins:profiles:<profile>:token (the profile the states talk to the controller with);
+    this sls names that key only. -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import jenkins with context %}
 {%- set ctl = jenkins.controller %}
 {%- set token_file = ctl.secrets_dir ~ "/" ~ ctl.name ~ "-admin-token" %}
-{%- if ctl.enabled %}
+{%- set profile_name = jenkins.profile or jenkins.get('default_profile') or 'default' %}
+{%- set token_key = 'jenkins:profiles:' ~ profile_name ~ ':token' %}
+{%- set token = salt['pillar.get'](token_key, none) %}
+{%- set has_token = token is not none and (token | string | length) > 0 %}
+{%- if ctl.enabled and ctl.get('admin_token') is not none %}
+
+jenkins-controller-admin-token-moved:
+  test.fail_without_changes:
+    - name: jenkins-controller-admin-token
+    - comment: {{ ("pillar jenkins:controller:admin_token is no longer read: the admin token has "
+                   ~ "one place, " ~ token_key ~ " (the formula's connection profile)") | json }}
+{%- elif ctl.enabled %}
 jenkins-controller-image-container_image-present:
   container_image.present:
     - name: {{ ctl.image }}
@@ -30,7 +44,7 @@ jenkins-controller-home-container_volume-present:
 
 {%-   set env = dict(ctl.environment) %}
 {%-   do env.update({'JENKINS_EMULATOR_ADMIN_USER': ctl.admin_user}) %}
-{%-   if ctl.admin_token %}
+{%-   if has_token %}
 {%-     do env.update({'JENKINS_EMULATOR_ADMIN_TOKEN_FILE': ctl.admin_token_path}) %}
 
 jenkins-controller-secrets-file-directory:
@@ -44,7 +58,7 @@ jenkins-controller-secrets-file-directory:
 jenkins-controller-admin-token-file-managed:
   file.managed:
     - name: {{ token_file }}
-    - contents_pillar: jenkins:controller:admin_token
+    - contents_pillar: {{ token_key | json }}
     - user: {{ ctl.uid }}
     - group: {{ ctl.gid }}
     - mode: "0400"
@@ -59,7 +73,7 @@ jenkins-controller-container-running:
     - image: {{ ctl.image }}
     - binds:
       - {{ ctl.home_volume }}:{{ ctl.home }}
-{%-   if ctl.admin_token %}
+{%-   if has_token %}
       - {{ token_file }}:{{ ctl.admin_token_path }}:ro
 {%-   endif %}
     - ports:
@@ -75,7 +89,7 @@ jenkins-controller-container-running:
     - require:
       - container_image: jenkins-controller-image-container_image-present
       - container_volume: jenkins-controller-home-container_volume-present
-{%-   if ctl.admin_token %}
+{%-   if has_token %}
       - file: jenkins-controller-admin-token-file-managed
 {%-   endif %}
 

@@ -16,7 +16,7 @@ import yaml
 
 from saltext.chain.emulator import testing
 from tests.conftest import REPO
-from tests.support import engines, push
+from tests.support import engines, push, secret_scan
 
 MINION_ENGINES = {"build1": "engine1", "web1": "engine2"}
 
@@ -76,7 +76,6 @@ def jenkins_pillar(emulator, ctl):
             "base_image": engines.DEBIAN,
             "home_volume": ctl["home_volume"],
             "port": ctl["port"],
-            "admin_token": ctl["token"],
             "secrets_dir": ctl["secrets_dir"],
             "plugins": {"git": "5.7.0", "workflow-job": "1505.vea_4b_20a_4a_495"},
         },
@@ -170,7 +169,6 @@ def secret_pillar(
                         },
                     }
                 },
-                "chain": {"registry": {"server": {"password": chain_registry["password"]}}},
                 "stack": {"registry": engines.REGISTRY, "version": "1"},
                 "jenkins": jenkins_pillar(jenkins_emulator, controller_settings),
                 "ci": {"node": "agent-int", "job": "salt-built"},
@@ -205,6 +203,8 @@ def master(salt_factories, ext_tree, docker_engines, secret_pillar, e2e_chain):
             **push.master_overrides(e2e_chain),
         },
     )
+    # test_secrets.py scans what the session's containers, images and events showed
+    secret_scan.RECORDER.start(salt_factories.event_listener, engines.ENGINES, engines.RUN)
     with factory.started():
         yield factory
 

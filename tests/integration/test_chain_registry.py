@@ -31,24 +31,21 @@ TOP = f"{NAME}-top.sls"
 def registry(master, synced):
     port = local.free_port()
     password = secrets.token_urlsafe(18)
+    address = f"127.0.0.1:{port}"
     pillar = {
         "chain": {
             "labels": {engines.TEST_LABEL: engines.RUN},
             "registry": {
-                "server": {
-                    "name": NAME,
-                    "image": IMAGE,
-                    "volume": VOLUME,
-                    "port": port,
-                    "username": "ci",
-                    "password": password,
-                }
+                "address": address,
+                "server": {"name": NAME, "image": IMAGE, "volume": VOLUME, "port": port},
             },
-        }
+        },
+        # the registry's user: its client credentials, the password's one place
+        "container": {"registries": {address: {"username": "ci", "password": password}}},
     }
     top = master.state_tree.base.temp_file(TOP, "base:\n  build1:\n    - chain.registry\n")
     with top:
-        yield {"port": port, "address": f"127.0.0.1:{port}", "password": password, "pillar": pillar}
+        yield {"port": port, "address": address, "password": password, "pillar": pillar}
     engines.cleanup(ENGINE)
     with contextlib.closing(engines.client(ENGINE)) as client:
         with contextlib.suppress(Exception):
@@ -176,11 +173,13 @@ def test_registry_highstate_login_push_pull_and_idempotent(salt_cli, registry, t
     # Another password: a new entry, the registry restarted on it; the old one is refused.
     changed = dict(registry, password=secrets.token_urlsafe(18))
     changed["pillar"] = json.loads(json.dumps(registry["pillar"]))
-    changed["pillar"]["chain"]["registry"]["server"]["password"] = changed["password"]
+    changed["pillar"]["container"]["registries"][registry["address"]]["password"] = changed[
+        "password"
+    ]
     ret = _highstate(salt_cli, changed)
     assert ret.returncode == 0, ret.stdout[:4000]
     states = {k.split("_|-")[1]: s for k, s in ret.data.items()}
-    assert states["chain-registry-htpasswd-cmd-script"]["changes"]
+    assert states["chain-registry-htpasswd-module-run"]["changes"]
     assert "restarted" in states["chain-registry-container-running"]["comment"], states
     old = _docker(
         tmp_path / "old",
@@ -209,7 +208,7 @@ def test_registry_highstate_login_push_pull_and_idempotent(salt_cli, registry, t
 
 def test_registry_without_password_fails_cleanly(salt_cli, registry):
     pillar = json.loads(json.dumps(registry["pillar"]))
-    pillar["chain"]["registry"]["server"]["password"] = ""
+    pillar["container"]["registries"][registry["address"]]["password"] = ""
     ret = salt_cli.run("state.top", TOP, f"pillar={json.dumps(pillar)}", minion_tgt="build1")
     assert ret.returncode != 0
     (state,) = ret.data.values()

@@ -14,9 +14,11 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -90,6 +92,12 @@ def emulator_process(
     os.makedirs(home, exist_ok=True)
     port = port or free_port()
     token = token or secrets.token_hex(16)
+    # the token in a 0600 file, not on the command line, where `ps` shows it to every account
+    secret_dir = tempfile.mkdtemp(prefix="jenkins-emulator-")  # 0700
+    token_file = os.path.join(secret_dir, "admin-token")
+    fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(token)
     cmd = [
         python or sys.executable,
         "-m",
@@ -103,8 +111,8 @@ def emulator_process(
         home,
         "--admin-user",
         user,
-        "--admin-token",
-        token,
+        "--admin-token-file",
+        token_file,
     ]
     for spec in plugins:
         cmd += ["--plugin", spec]
@@ -118,6 +126,7 @@ def emulator_process(
         yield proc, url, user, token
     finally:
         stop_process(proc)
+        shutil.rmtree(secret_dir, ignore_errors=True)
 
 
 @contextlib.contextmanager
