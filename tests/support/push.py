@@ -28,6 +28,8 @@ def master_overrides(e2e=None):
             {"chain/push/source": ["salt://chain/reactor/push.sls"]},
             {"salt/netapi/hook/chain/push": ["salt://chain/reactor/webhook.sls"]},
         ],
+        # build1's forwarder reads the queue's receipts of its records
+        "peer_run": {r"^build1$": [r"^chain_push\.receipts$"]},
         "chain": {
             "push": {
                 "source_minion": "build1",
