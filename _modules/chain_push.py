@@ -227,7 +227,7 @@ def _to_check(entry, now):
 
 
 def _sends_path(waiting):
-    return os.path.join(waiting, ".sends.json")
+    return os.path.join(waiting, ".sends")
 
 
 def _load_sends(waiting, names):

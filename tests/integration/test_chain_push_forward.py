@@ -154,7 +154,7 @@ def _push(source, work, text):
 
 
 def _spooled(source, sub=""):
-    return sorted(p.name for p in (source["spool"] / sub).glob("*.json"))
+    return sorted(p.name for p in (source["spool"] / sub).glob("*.json") if p.name[0] != ".")
 
 
 def _wait_event(master, after, timeout, commit):

@@ -220,7 +220,7 @@ def test_a_record_leaves_the_spool_only_with_the_queues_receipt(tmp_path, monkey
     clock.now += 1
     ret = cp.forward(str(spool))
     assert ret["acked"] == [first] and ret["unacked"] == 0 and ret["error"] is None
-    assert sorted(os.listdir(spool / "unacked")) == [".sends.json"]
+    assert sorted(os.listdir(spool / "unacked")) == [".sends"]
     assert len(os.listdir(spool / "sent")) == 2
 
 
@@ -239,7 +239,7 @@ def test_a_master_down_or_without_receipts_keeps_the_records(tmp_path, monkeypat
     assert "no peer_run" in ret["error"] and ret["resent"] == [rec["delivery"]]
     assert ret["unacked"] == 1
     # the state of the sends lost: the record counts as sent once, at its file's time
-    (spool / "unacked" / ".sends.json").unlink()
+    (spool / "unacked" / ".sends").unlink()
     master.no_receipts = None
     master.has = {rec["delivery"]: {"push": 1, "state": "queued"}}
     clock.now += 5
