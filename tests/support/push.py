@@ -14,28 +14,13 @@ REPO_NAME = "pushq"
 MAX_BODY = 16384
 
 
-def _apps(e2e):
-    """``chain:apps`` of the end-to-end app (as ``make chain`` configures its app): where it
-    runs, for ``chain.status`` and so for the team's page."""
-    chain = e2e["pillar"]["chain"]
-    return {
-        e2e["app"]: {
-            "targets": chain["targets"],
-            "service": chain["service"]["name"] + "-{minion}",
-            "frontend": chain["frontend"]["name"] + "-{minion}",
-            "network": chain["network"]["name"] + "-{minion}",
-            "pillar": {"chain": {"per_minion": True}},
-        }
-    }
-
-
 def master_overrides(e2e=None, page=None):
     """Master config: the reactor files, ``chain:push`` for the tests' repository (its
     orchestrate is ``pushq.orch``, in tests/integration/files), salt-api on a free port.
     ``e2e``: ``{app, pillar}`` of the end-to-end tests (test_push_to_production.py): the source
-    server's ``app`` (git) and ``app-hg`` (hg) run the whole chain with that pillar, and
-    ``chain:apps`` has the app. ``page``: the team page's directory (``<master cachedir>/
-    saltext-chain/page``), which salt-api serves at ``/page``."""
+    server's ``app`` (git) and ``app-hg`` (hg) run the whole chain with that pillar. ``page``:
+    the team page's directory (``<master cachedir>/saltext-chain/page``), which salt-api serves
+    at ``/page``."""
     repos = {REPO_NAME: {"app": REPO_NAME, "vcs": "git", "orchestrate": "pushq.orch"}}
     if e2e:
         repos["app"] = {"app": e2e["app"], "vcs": "git", "pillar": e2e["pillar"]}
@@ -56,7 +41,6 @@ def master_overrides(e2e=None, page=None):
         # build1's forwarder reads the queue's receipts of its records
         "peer_run": {r"^build1$": [r"^chain_push\.receipts$"]},
         "chain": {
-            **({"apps": _apps(e2e)} if e2e else {}),
             "push": {
                 "source_minion": "build1",
                 "deploy_branch": "main",
