@@ -11,9 +11,12 @@ The chain's source server (``formulas/chain/source.sls``) runs in a container be
 minion. Its hooks (git ``post-receive``, hg ``txnclose``) write one JSON file per pushed branch
 head into ``/srv/spool``, a bind mount of ``<cachedir>/saltext-chain/<source name>-spool``.
 :py:func:`forward` (scheduled every second by the formula) sends each record, oldest first, to
-the master with tag ``chain/push/source`` and moves it to ``sent/`` only when the master's
-request server answered: a master that is down leaves the file for the next pass (at least
-once; the master's queue dedups by ``delivery``).
+the master with tag ``chain/push/source`` and keeps it (in ``unacked/``) until the master's push
+queue has it: it reads the queue's receipts through the master (``chain_push.receipts``, which
+the master's ``peer_run`` allows to this minion) and sends a record again, after 2, 4, 8, 16,
+then every 30 s, until its receipt is there. A master that is down, a reactor that did not
+listen yet or lost the event: the record waits (at least once; the queue keeps one push per
+``delivery``).
 
 The master fires the event with the whole request load as its data: the record is
 ``data["data"]`` and ``data["id"]`` is this minion's id, which the master's request channel
@@ -22,6 +25,8 @@ checked against the minion's authenticated session (``salt/channel/server.py``:
 trusts, never a value inside the record.
 """
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -51,6 +56,12 @@ log = logging.getLogger(__name__)
 __virtualname__ = "chain_push"
 
 TAG = "chain/push/source"
+RECEIPTS = "chain_push.receipts"
+#: Sent records wait in ``<spool>/unacked`` for the queue's receipt; acknowledged ones are kept
+#: in ``sent/`` (the newest ``keep``), refused ones in ``refused/``, unreadable ones in ``bad/``.
+UNACKED, SENT, REFUSED = "unacked", "sent", "refused"
+#: Seconds after a send before its receipt is first asked for; the longest wait between sends.
+FIRST_CHECK, MAX_DELAY = 1.0, 30.0
 USER = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 REPO = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 ZERO = "0" * 40
@@ -88,12 +99,7 @@ def _probe(master_uri):
         pass
 
 
-def _send(record, timeout):
-    """Send ``record`` to the master's request server as this minion's ``_minion_event``.
-
-    Returns only when the master answered: its worker fired the event on the master's bus
-    before replying (``salt/master.py`` ``AESFuncs._minion_event``). Raises on a timeout or any
-    transport/authentication error (the master did not take it, or we cannot know)."""
+def _master_uri():
     opts = __opts__
     if opts.get("file_client") == "local" and not opts.get("use_master_when_local"):
         raise CommandExecutionError("masterless minion: no master to forward pushes to")
@@ -102,9 +108,48 @@ def _send(record, timeout):
         opts.get("master_port", 4506),
     )
     _probe(master_uri)
-    load = {"id": opts["id"], "tag": TAG, "data": record, "cmd": "_minion_event"}
-    with salt.channel.client.ReqChannel.factory(opts, master_uri=master_uri) as channel:
-        channel.send(load, tries=1, timeout=timeout)
+    return master_uri
+
+
+def _request(load, timeout):
+    """One request to the master over this minion's authenticated request channel (one try)."""
+    master_uri = _master_uri()
+    with salt.channel.client.ReqChannel.factory(__opts__, master_uri=master_uri) as channel:
+        return channel.send(load, tries=1, timeout=timeout)
+
+
+def _send(record, timeout):
+    """Send ``record`` to the master's request server as this minion's ``_minion_event``.
+
+    Returns only when the master answered: its worker fired the event on the master's bus
+    before replying (``salt/master.py`` ``AESFuncs._minion_event``). Raises on a timeout or any
+    transport/authentication error (the master did not take it, or we cannot know). An answer
+    is not a receipt: the reactor may not listen yet, or drop the event (:func:`_receipts`)."""
+    _request({"id": __opts__["id"], "tag": TAG, "data": record, "cmd": "_minion_event"}, timeout)
+
+
+def _receipts(deliveries, timeout):
+    """The queue's receipts of ``deliveries`` (``{delivery: {"push", "state"} | {"refused"}}``),
+    read through the master: the runner ``chain_push.receipts`` run by the master for this
+    minion (Salt's peer runner interface, what ``publish.runner`` sends: the master runs it
+    only when its ``peer_run`` allows it to this minion's authenticated id). Raises when the
+    master gives no receipts."""
+    load = {
+        "cmd": "minion_runner",
+        "fun": RECEIPTS,
+        # a keyword argument as a mapping: the master parses no value of it (an id of digits
+        # would become a number in "deliveries=...")
+        "arg": [{"__kwarg__": True, "deliveries": list(deliveries)}],
+        "tmo": timeout,
+        "id": __opts__["id"],
+    }
+    ret = _request(load, timeout)
+    if not isinstance(ret, dict) or not isinstance(ret.get("receipts"), dict):
+        raise CommandExecutionError(
+            f"the master gave no receipts (does its peer_run allow {RECEIPTS} to "
+            f"{__opts__['id']}?): {str(ret)[:200]!r}"
+        )
+    return ret["receipts"]
 
 
 def _signed(record):
@@ -119,25 +164,27 @@ def _signed(record):
     return dict(record, sig=chain_push_verify.record_signature(record, str(key)))
 
 
-def _archive(directory, name, keep):
-    """Move a sent record to ``sent/`` and keep only the newest ``keep`` there."""
-    sent = os.path.join(directory, "sent")
-    os.makedirs(sent, mode=0o750, exist_ok=True)
+def _archive(directory, name, keep, into=SENT):
+    """Move ``directory/name`` into ``directory/../into`` (the spool's ``sent/`` or
+    ``refused/``) and keep only the newest ``keep`` there."""
+    target = os.path.join(os.path.dirname(directory), into)
+    os.makedirs(target, mode=0o750, exist_ok=True)
     try:
-        os.replace(os.path.join(directory, name), os.path.join(sent, name))
+        os.replace(os.path.join(directory, name), os.path.join(target, name))
     except FileNotFoundError:
         return  # a concurrent pass (a forward by hand) moved it
-    old = _pending_names(os.listdir(sent))
+    old = _pending_names(os.listdir(target))
     for stale in old[: max(0, len(old) - keep)]:
         try:
-            os.unlink(os.path.join(sent, stale))
+            os.unlink(os.path.join(target, stale))
         except FileNotFoundError:
             pass
 
 
 def _set_aside(directory, name, why):
     """A record that cannot be sent (unreadable, not a record): moved to ``bad/``, logged."""
-    bad = os.path.join(directory, "bad")
+    root = os.path.dirname(directory) if os.path.basename(directory) == UNACKED else directory
+    bad = os.path.join(root, "bad")
     os.makedirs(bad, mode=0o750, exist_ok=True)
     os.replace(os.path.join(directory, name), os.path.join(bad, name))
     log.error("chain_push: spool record %s set aside in %s: %s", name, bad, why)
@@ -165,34 +212,55 @@ def _read(path):
     return record
 
 
-def forward(spool=None, timeout=5, keep=200):
-    """Send the spool's push records to the master, oldest first, each as this minion's event
-    ``chain/push/source``; a record leaves the spool (to ``sent/``, the newest ``keep`` kept)
-    only once the master answered. The first record the master does not take stops the pass
-    (order is kept): it and the rest wait for the next pass.
+def _resend_delay(sends):
+    """Seconds from a record's ``sends``-th send to the next one when no receipt came: 2, 4,
+    8, 16, then every 30 (:data:`MAX_DELAY`)."""
+    return min(MAX_DELAY, 2.0 ** max(1, int(sends)))
 
-    spool
-        The spool directory (default ``<cachedir>/saltext-chain/<chain:source:name>-spool``).
-    timeout
-        Seconds to wait for the master's answer per record.
-    keep
-        How many sent records ``sent/`` keeps.
 
-    Returns ``{"sent": [delivery, ...], "left": <records still in the spool>, "error": ...}``.
+def _to_check(entry, now):
+    """Whether to ask for the receipt of a sent record (``entry``: ``{"n": sends, "at": last
+    send, "checked": asked since}``) in a pass at ``now``: once :data:`FIRST_CHECK` after each
+    send, and when its next send is due (:func:`_resend_delay`)."""
+    age = now - entry["at"]
+    return (age >= FIRST_CHECK and not entry.get("checked")) or age >= _resend_delay(entry["n"])
 
-    CLI Example:
 
-    .. code-block:: bash
+def _sends_path(waiting):
+    return os.path.join(waiting, ".sends")
 
-        salt build1 chain_push.forward
-    """
-    directory = _spool(spool)
-    if not os.path.isdir(directory):
-        return {"sent": [], "left": 0, "error": None}
-    _hook_errors(directory)
-    names = _pending_names(os.listdir(directory))
-    sent, error = [], None
+
+def _load_sends(waiting, names):
+    """``{name: {"n", "at", "checked"}}`` of the records in ``unacked/``; a record the file does
+    not know (the file was lost) counts as sent once, at its file's time."""
+    try:
+        with open(_sends_path(waiting), encoding="utf-8") as fh:
+            known = json.load(fh)
+    except (OSError, ValueError):
+        known = {}
+    sends = {}
     for name in names:
+        entry = known.get(name) if isinstance(known, dict) else None
+        if not (isinstance(entry, dict) and isinstance(entry.get("at"), (int, float))):
+            try:
+                entry = {"n": 1, "at": os.stat(os.path.join(waiting, name)).st_mtime}
+            except FileNotFoundError:
+                continue
+        sends[name] = entry
+    return sends
+
+
+def _save_sends(waiting, sends):
+    tmp = f"{_sends_path(waiting)}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(sends, fh, sort_keys=True)
+    os.replace(tmp, _sends_path(waiting))
+
+
+def _send_new(directory, waiting, sends, timeout, ret):
+    """Send the spool's new records, oldest first, each moved to ``unacked/`` once the master
+    answered; the first one the master does not take ends the pass (order kept)."""
+    for name in _pending_names(os.listdir(directory)):
         path = os.path.join(directory, name)
         try:
             record = _read(path)
@@ -204,14 +272,135 @@ def forward(spool=None, timeout=5, keep=200):
         try:
             _send(_signed(record), timeout)
         except Exception as exc:  # pylint: disable=broad-except
-            error = f"the master did not take {name}: {exc.__class__.__name__}: {exc}"
-            log.warning("chain_push: %s (kept for the next pass)", error)
-            break
-        _archive(directory, name, keep)
-        sent.append(record["delivery"])
+            return f"the master did not take {name}: {exc.__class__.__name__}: {exc}"
+        os.replace(path, os.path.join(waiting, name))
+        sends[name] = {"n": 1, "at": time.time(), "checked": False}
+        ret["sent"].append(record["delivery"])
         log.debug("chain_push: forwarded %s (%s)", name, record.get("after"))
-    left = len(_pending_names(os.listdir(directory)))
-    return {"sent": sent, "left": left, "error": error}
+    return None
+
+
+def _delivery(waiting, name):
+    try:
+        return _read(os.path.join(waiting, name))["delivery"]
+    except (OSError, ValueError):
+        return None
+
+
+def _settle(waiting, sends, timeout, keep, ret):
+    """Ask the queue for the receipts of the sent records that are due a look; archive the
+    acknowledged ones (``sent/``), set the refused ones aside (``refused/``, logged), send the
+    others again whose wait (:func:`_resend_delay`) is over. Returns an error or None."""
+    now = time.time()
+    due = {n: _delivery(waiting, n) for n, e in sorted(sends.items()) if _to_check(e, now)}
+    due = {n: d for n, d in due.items() if d}
+    if not due:
+        return None
+    error = None
+    try:
+        got = _receipts(sorted(set(due.values())), timeout)
+    except Exception as exc:  # pylint: disable=broad-except
+        got, error = {}, f"no receipts from the master: {exc.__class__.__name__}: {exc}"
+    for name, delivery in due.items():
+        receipt = got.get(delivery)
+        if isinstance(receipt, dict) and receipt.get("refused"):
+            log.error("chain_push: the master refused %s: %s", name, receipt["refused"])
+            _archive(waiting, name, keep, into=REFUSED)
+            sends.pop(name, None)
+            ret["refused"].append(delivery)
+        elif isinstance(receipt, dict):
+            _archive(waiting, name, keep)
+            sends.pop(name, None)
+            ret["acked"].append(delivery)
+        else:
+            sends[name]["checked"] = True
+    for name in sorted(n for n in due if n in sends):
+        entry = sends[name]
+        if now - entry["at"] < _resend_delay(entry["n"]):
+            continue
+        try:
+            record = _read(os.path.join(waiting, name))
+        except (OSError, ValueError) as exc:
+            _set_aside(waiting, name, exc)
+            sends.pop(name, None)
+            continue
+        try:
+            _send(_signed(record), timeout)
+        except Exception as exc:  # pylint: disable=broad-except
+            return f"the master did not take {name} again: {exc.__class__.__name__}: {exc}"
+        sends[name] = {"n": entry["n"] + 1, "at": time.time(), "checked": False}
+        ret["resent"].append(due[name])
+    return error
+
+
+@contextlib.contextmanager
+def _one_pass(directory):
+    """An exclusive, non-blocking lock of the spool: yields whether this pass has it."""
+    fd = os.open(os.path.join(directory, ".forward.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
+def forward(spool=None, timeout=5, keep=200):
+    """Send the spool's push records to the master, each as this minion's event
+    ``chain/push/source``, and keep each until the master's queue has it.
+
+    A pass sends the new records oldest first and moves each to ``unacked/`` once the master
+    answered (the first record the master does not take ends the pass: it and the rest wait
+    for the next one). The master's answer is not the queue's: its reactor may not listen yet
+    (a master just started) or lose the event (a full reactor pool, a restart before the
+    reaction ran). So the pass then asks the queue, through the master (the runner
+    ``chain_push.receipts``, allowed to this minion by the master's ``peer_run``), for the
+    receipts of the records in ``unacked/``: a second after each send, and whenever a record's
+    next send is due. A record the queue holds moves to ``sent/`` (the newest ``keep``
+    kept); one it refused for good (a branch not on the allow-list, say) to ``refused/``,
+    logged; any other is sent again 2, 4, 8, 16, then every 30 s after the send before. The
+    queue keeps one push per ``delivery``: a record sent twice runs once.
+
+    spool
+        The spool directory (default ``<cachedir>/saltext-chain/<chain:source:name>-spool``).
+    timeout
+        Seconds to wait for the master's answer per request.
+    keep
+        How many acknowledged records ``sent/`` (and refused ones ``refused/``) keep.
+
+    Returns ``{"sent": [delivery, ...], "resent": [...], "acked": [...], "refused": [...],
+    "left": <new records still in the spool>, "unacked": <records waiting for a receipt>,
+    "error": ...}``.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt build1 chain_push.forward
+    """
+    directory = _spool(spool)
+    ret = {"sent": [], "resent": [], "acked": [], "refused": [], "left": 0, "unacked": 0}
+    if not os.path.isdir(directory):
+        return dict(ret, error=None)
+    with _one_pass(directory) as mine:
+        if not mine:
+            return dict(ret, error="another pass is running")
+        _hook_errors(directory)
+        waiting = os.path.join(directory, UNACKED)
+        os.makedirs(waiting, mode=0o750, exist_ok=True)
+        sends = _load_sends(waiting, _pending_names(os.listdir(waiting)))
+        error = _send_new(directory, waiting, sends, timeout, ret)
+        if error is None:
+            error = _settle(waiting, sends, timeout, keep, ret)
+        _save_sends(waiting, sends)
+    if error:
+        log.warning("chain_push: %s (kept for the next pass)", error)
+    ret["left"] = len(_pending_names(os.listdir(directory)))
+    ret["unacked"] = len(sends)
+    return dict(ret, error=error)
 
 
 # ---------------------------------------------------------------------------------------------

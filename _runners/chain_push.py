@@ -130,10 +130,28 @@ def _verified(tag, data, conf):
     raise verify.Refused("malformed", f"tag {str(tag)[:80]!r} is not a push tag")
 
 
+def _refused_before(err, tag, data, source):
+    """Record a refusal of the source minion's own record (:attr:`Refused.vouched`) as the
+    delivery's receipt, so that the forwarder stops sending it: True when it was recorded
+    before (this is a re-send: logged at INFO only, not fired again)."""
+    record = data.get("data") if isinstance(data, dict) else None
+    delivery = record.get("delivery") if isinstance(record, dict) else None
+    if not (err.vouched and tag == verify.SOURCE_TAG and isinstance(delivery, str)):
+        return False
+    if not verify.DELIVERY.match(delivery):
+        return False
+    if queue_db.refuse(_db(), delivery, source, str(err)):
+        return False
+    log.info("chain_push: delivery %s from %s again, refused before: %s", delivery, source, err)
+    return True
+
+
 def _refuse(err, tag, data):
     source = "webhook"
     if tag != verify.WEBHOOK_TAG:
         source = str((data or {}).get("id") if isinstance(data, dict) else None)[:80]
+    if _refused_before(err, tag, data, source):
+        return {"result": False, "refused": err.reason, "comment": f"{err} (again)"}
     event = {"reason": str(err), "source": source}
     headers = (data or {}).get("headers") if isinstance(data, dict) else None
     for name, value in (headers or {}).items() if isinstance(headers, dict) else ():
@@ -572,6 +590,32 @@ def replay(push, wait=True):
         return dict(ret, drain=drain(record["app"]))
     _in_background(record["app"])
     return ret
+
+
+def receipts(deliveries):
+    """
+    What the queue has recorded of the source minion's ``deliveries`` (a list, or one string
+    with commas): ``{"receipts": {delivery: {"push": id, "state": ...} | {"refused": reason}}}``
+    (deliveries the queue does not know are left out). The source minion's forwarder
+    (``chain_push.forward``) asks for this through the master (``publish.runner``: the master's
+    ``peer_run`` must allow ``chain_push.receipts`` to the source minion, see docs/push.md)
+    and keeps each record until its receipt is there, sending it again otherwise.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt-run chain_push.receipts 9f0c2a...,77b1e0...
+    """
+    if isinstance(deliveries, str):
+        deliveries = deliveries.split(",")
+    if not isinstance(deliveries, (list, tuple)) or len(deliveries) > 1000:
+        raise SaltInvocationError("deliveries: a list of at most 1000 delivery ids")
+    wanted = [str(d).strip() for d in deliveries if str(d).strip()]
+    bad = [d for d in wanted if not verify.DELIVERY.match(d)]
+    if bad:
+        raise SaltInvocationError(f"deliveries: not a delivery id: {bad[0][:100]!r}")
+    return {"receipts": queue_db.receipts(_db(), wanted) if wanted else {}}
 
 
 def history(app=None, limit=20):

@@ -15,6 +15,9 @@ transaction).
   a branch back.
 - One run per app: a lease row per app (holder, pid, host, heartbeat). A lease whose pid is
   dead on this host, or whose heartbeat is older than ``stale`` seconds, is taken over.
+- Receipts: :func:`receipts` tells the source minion's forwarder which of its deliveries the
+  queue holds (or refused for good: :func:`refuse`), so that it keeps a record until then and
+  sends it again otherwise; a delivery sent twice is still one push.
 - Restart: a worker that takes a lease first puts the pushes of any run of its app still
   ``running`` (its worker died with the master) back to ``queued``; the run is recorded failed
   ("interrupted").
@@ -53,6 +56,8 @@ CREATE INDEX IF NOT EXISTS runs_branch ON runs (repo, branch, state);
 CREATE TABLE IF NOT EXISTS stages (
     run_id TEXT NOT NULL, name TEXT NOT NULL, started REAL, ended REAL, result TEXT,
     comment TEXT, seq INTEGER, PRIMARY KEY (run_id, name));
+CREATE TABLE IF NOT EXISTS refusals (
+    delivery TEXT PRIMARY KEY, source TEXT, reason TEXT NOT NULL, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS leases (
     app TEXT PRIMARY KEY, holder TEXT NOT NULL, pid INTEGER, host TEXT, heartbeat REAL,
     run_id TEXT);
@@ -212,6 +217,41 @@ def seen(path, delivery):
     """Whether a delivery id is already in the queue."""
     with connect(path) as conn:
         return conn.execute("SELECT 1 FROM pushes WHERE delivery = ?", (delivery,)).fetchone()
+
+
+def refuse(path, delivery, source, reason, now=None):
+    """Record that a delivery was refused for good (its record itself is wrong: a branch not on
+    the allow-list, a malformed ref), so that its sender stops sending it. True the first time,
+    False when it was recorded before (or the delivery is queued)."""
+    with transaction(path) as conn:
+        if conn.execute("SELECT 1 FROM pushes WHERE delivery = ?", (delivery,)).fetchone():
+            return False
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO refusals (delivery, source, reason, at) VALUES (?,?,?,?)",
+            (delivery, source, str(reason)[:300], now or time.time()),
+        )
+        return cur.rowcount == 1
+
+
+def receipts(path, deliveries):
+    """What the queue has recorded of ``deliveries``: ``{delivery: {"push": id, "state": ...}}``
+    for a queued push (committed: it survives a restart), ``{delivery: {"refused": reason}}``
+    for a refusal recorded by :func:`refuse`; unknown deliveries are left out."""
+    wanted = sorted({str(d) for d in deliveries})
+    out = {}
+    with connect(path) as conn:
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in conn.execute(
+                f"SELECT delivery, reason FROM refusals WHERE delivery IN ({marks})", chunk
+            ):
+                out[row["delivery"]] = {"refused": row["reason"]}
+            for row in conn.execute(
+                f"SELECT delivery, id, state FROM pushes WHERE delivery IN ({marks})", chunk
+            ):
+                out[row["delivery"]] = {"push": row["id"], "state": row["state"]}
+    return out
 
 
 def queued_apps(path):

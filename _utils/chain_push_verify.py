@@ -51,10 +51,13 @@ class Refused(Exception):
     signature``, ``replayed``, ``malformed``, ``not allowed``, ``not the source``), ``detail``
     one line a person can act on."""
 
-    def __init__(self, reason, detail):
+    def __init__(self, reason, detail, vouched=False):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+        #: the sender is who it says (the source minion, its record's ``sig`` checked): the
+        #: refusal is about the record itself, final, and worth a receipt (its sender stops)
+        self.vouched = vouched
 
 
 def settings(push_conf):
@@ -179,7 +182,11 @@ def verify_minion_event(data, conf, key=None):
         wanted = record_signature(record, key) if isinstance(record, dict) else ""
         if not isinstance(sig, str) or not hmac.compare_digest(wanted.encode(), sig.encode()):
             raise Refused("bad signature", "the record's sig does not match the source key")
-    return check_record(record, conf, minion)
+    try:
+        return check_record(record, conf, minion)
+    except Refused as err:
+        err.vouched = True  # the source minion's own record: refusing it again changes nothing
+        raise
 
 
 def _headers(headers):

@@ -280,6 +280,8 @@ def _push_config():
             {"salt/netapi/hook/chain/push": ["salt://chain/reactor/webhook.sls"]},
             {"salt/beacon/*/container_events/*": ["salt://chain/reactor/supervision.sls"]},
         ],
+        # build1's forwarder reads the queue's receipts of its records (docs/push.md)
+        "peer_run": {r"^build1$": [r"^chain_push\.receipts$"]},
         "schedule": {
             "chain-push-drain": {
                 "function": "chain_push.drain",

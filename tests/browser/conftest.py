@@ -2,35 +2,23 @@
 page that the ``chain_page`` runner writes, and Debian's headless Chromium driven through
 ``/usr/bin/chromedriver`` (Selenium), with no network but 127.0.0.1.
 
-Chromium and chromium-driver come from ``scripts/bootstrap``; without them the tests are
-skipped, except in CI (``CI=true``) where that is a failure.
+The browser is tests/support/browser.py's (the end-to-end push test uses it too): without
+Chromium and chromium-driver the tests are skipped, except in CI (``CI=true``) where that is a
+failure.
 """
 
-import os
 import pathlib
-import shutil
 
 import pytest
 
 from saltext.chain.emulator import testing
 from tests.browser import queue_data
 from tests.conftest import REPO
+from tests.support import browser as support_browser
 
 HERE = pathlib.Path(__file__).resolve().parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 
 pytestmark = pytest.mark.browser
-
-
-def _need_browser():
-    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not shutil.which(p)]
-    if not missing:
-        return
-    why = f"{', '.join(missing)} missing: apt-get install chromium chromium-driver"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI: {why}")
-    pytest.skip(why)
 
 
 @pytest.fixture(scope="package")
@@ -86,33 +74,6 @@ def queue(page_api):
 
 @pytest.fixture(scope="package")
 def browser():
-    """Headless Chromium with its console log; every host but 127.0.0.1 unresolvable and every
-    proxied request sent to a closed port."""
-    _need_browser()
-    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager: never download a driver
-    from selenium import webdriver  # noqa: PLC0415 - only where a browser runs
-    from selenium.webdriver.chrome.service import Service  # noqa: PLC0415
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--window-size=1280,1800",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-        "--proxy-server=http://127.0.0.1:9",
-        "--proxy-bypass-list=127.0.0.1",
-    ):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    try:
+    """Headless Chromium with its console log (tests/support/browser.py)."""
+    with support_browser.chromium() as driver:
         yield driver
-    finally:
-        driver.quit()

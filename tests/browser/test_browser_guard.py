@@ -3,21 +3,21 @@
 
 import pytest
 
-from tests.browser import conftest
+from tests.support import browser
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.mark.parametrize("missing", ["CHROMIUM", "CHROMEDRIVER"])
 def test_a_missing_browser_fails_in_ci_and_skips_elsewhere(monkeypatch, missing):
-    monkeypatch.setattr(conftest, missing, "/nonexistent/chromium-or-driver")
+    monkeypatch.setattr(browser, missing, "/nonexistent/chromium-or-driver")
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI: /nonexistent/chromium-or-driver"):
-        conftest._need_browser()
+        browser.need_browser()
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="apt-get install chromium chromium-driver"):
-        conftest._need_browser()
+        browser.need_browser()
 
 
 def test_the_browser_is_there_on_this_machine():
-    conftest._need_browser()  # the control: neither fails nor skips here
+    browser.need_browser()  # the control: neither fails nor skips here

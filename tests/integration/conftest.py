@@ -190,19 +190,26 @@ def secret_pillar(
 
 
 @pytest.fixture(scope="package")
-def master(salt_factories, ext_tree, docker_engines, secret_pillar, e2e_chain):
+def master(salt_factories, ext_tree, docker_engines, secret_pillar, e2e_chain, tmp_path_factory):
     here = pathlib.Path(__file__).parent
+    # root_dir and cachedir set (one inside the other: Salt puts a cachedir that is not under
+    # root_dir below it), so that salt-api serves the team page's directory in the cachedir
+    root = tmp_path_factory.mktemp("master-chain")
+    page = root / "cache" / "saltext-chain" / "page"
     factory = salt_factories.salt_master_daemon(
         "master-chain",
+        defaults={"root_dir": str(root)},
         overrides={
             "file_roots": {"base": [str(ext_tree), str(REPO / "formulas"), str(here / "files")]},
             "pillar_roots": {"base": [str(here / "pillar"), str(secret_pillar)]},
             "interface": "127.0.0.1",
             "open_mode": False,
+            "cachedir": str(root / "cache"),
             # reactor, chain:push (the end-to-end chain's repositories too), salt-api, schedule
-            **push.master_overrides(e2e_chain),
+            **push.master_overrides(e2e_chain, page=page),
         },
     )
+    assert factory.config["cachedir"] == str(root / "cache")
     # test_secrets.py scans what the session's containers, images and events showed
     secret_scan.RECORDER.start(salt_factories.event_listener, engines.ENGINES, engines.RUN)
     with factory.started():

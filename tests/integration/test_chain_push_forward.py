@@ -1,18 +1,23 @@
-"""From a push to the master, nothing lost: formulas/chain/source.sls on a minion of a master of
-this module's own (so that stopping it disturbs no other test), a real git push over HTTP, the
-hook's spool record forwarded by the scheduled chain_push.forward as the minion's event
-``chain/push/source``, carrying the minion's authenticated id. A push made while the master is
-stopped stays in the spool and reaches the master's bus once the master is back.
+"""From a push to the master's queue, nothing lost: formulas/chain/source.sls on a minion of a
+master of this module's own (so that stopping it disturbs no other test), a real git push over
+HTTP, the hook's spool record forwarded by the scheduled chain_push.forward as the minion's event
+``chain/push/source``, carrying the minion's authenticated id, to the master's reactor and push
+queue. A record leaves the spool only with the queue's receipt (read through the master's
+peer_run): a push made while the master is stopped, and one whose reaction the master lost
+(it waited behind a slow reaction when the master restarted), reach the queue once the master
+is back; a record sent again is one push.
 """
 
 import contextlib
 import json
 import pathlib
 import secrets
+import shutil
 import subprocess
 import time
 
 import pytest
+from saltext.chain.utils import chain_push_queue as queue
 
 from tests.conftest import REPO
 from tests.support import engines, local
@@ -23,6 +28,8 @@ MINION = "push-build"
 NAME = engines.name("pushfwd")
 IMAGE = f"saltext-chain/{NAME}:1"
 TAG = "chain/push/source"
+BLOCK = "chain/test/pushfwd-block"
+FILES = pathlib.Path(__file__).parent / "files"
 IDENT = ["-c", "user.name=Tess Pusher", "-c", "user.email=t@t"]
 
 
@@ -31,9 +38,22 @@ def push_master(salt_factories, ext_tree, docker_engines):
     factory = salt_factories.salt_master_daemon(
         "master-push",
         overrides={
-            "file_roots": {"base": [str(ext_tree), str(REPO / "formulas")]},
+            "file_roots": {"base": [str(ext_tree), str(REPO / "formulas"), str(FILES)]},
             "interface": "127.0.0.1",
             "open_mode": False,
+            "reactor": [
+                {TAG: ["salt://chain/reactor/push.sls"]},
+                {BLOCK: ["salt://pushfwd/block.sls"]},
+            ],
+            # one reaction at a time: a slow one makes the next ones wait in the reactor
+            "reactor_worker_threads": 1,
+            "peer_run": {f"^{MINION}$": [r"^chain_push\.receipts$"]},
+            "chain": {
+                "push": {
+                    "source_minion": MINION,
+                    "repos": {"app": {"app": "pushfwd", "orchestrate": "pushq.orch"}},
+                }
+            },
         },
     )
     with factory.started():
@@ -133,18 +153,45 @@ def _push(source, work, text):
     return local.git("rev-parse", "HEAD", cwd=work)
 
 
-def _spooled(source):
-    return sorted(p.name for p in source["spool"].glob("*.json"))
+def _spooled(source, sub=""):
+    return sorted(p.name for p in (source["spool"] / sub).glob("*.json") if p.name[0] != ".")
 
 
 def _wait_event(master, after, timeout, commit):
+    """The first ``chain/push/source`` event of ``commit`` since ``after`` (a record can come
+    more than once: the forwarder sends again when no receipt came)."""
     matched = master.event_listener.wait_for_events(
         [(master.id, TAG)], after_time=after, timeout=timeout
     )
     assert matched.found_all_events, matched.missed
     events = [e for e in matched if e.data["data"]["after"] == commit]
-    assert len(events) == 1, [e.data for e in matched]
+    assert events, [e.data for e in matched]
     return events[0]
+
+
+def _db(master):
+    return queue.path_in(master.config["cachedir"])
+
+
+def _receipt(master, delivery, timeout):
+    """The queue's receipt of ``delivery`` once it has one (None after ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = queue.receipts(_db(master), [delivery]).get(delivery)
+        if found:
+            return found
+        time.sleep(0.2)
+    return None
+
+
+def _acked(source, delivery, timeout=10):
+    """Wait until the forwarder moved the record of ``delivery`` to ``sent/``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(delivery in n for n in _spooled(source, "sent")):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{delivery} not acknowledged: {_spooled(source, 'unacked')}")
 
 
 def test_push_reaches_the_master_also_when_it_was_down(push_master, source, tmp_path):
@@ -163,8 +210,10 @@ def test_push_reaches_the_master_also_when_it_was_down(push_master, source, tmp_
     assert record["pusher"] == "alice" and record["via"] == "http" and record["repo"] == "app"
     assert record["branch"] == "main" and record["message"] == "while the master is up"
     print(f"\nhook -> master bus: {event.stamp.timestamp() - record['pushed_at']:.2f} s")
-    assert _spooled(source) == []  # sent, so moved out of the spool
-    assert any(record["delivery"] in p.name for p in (source["spool"] / "sent").iterdir())
+    assert _receipt(push_master, record["delivery"], 30)["push"] >= 1
+    _acked(source, record["delivery"])  # the queue has it: the record leaves the spool
+    print(f"hook -> receipt -> sent/: {time.time() - record['pushed_at']:.2f} s")
+    assert _spooled(source) == [] and _spooled(source, "unacked") == []
 
     # Master down: the push is accepted and spooled; it stays there while no master answers.
     push_master.terminate()
@@ -181,7 +230,69 @@ def test_push_reaches_the_master_also_when_it_was_down(push_master, source, tmp_
     assert event.data["id"] == MINION
     assert event.data["data"]["message"] == "while the master is down"
     print(f"master back -> event: {event.stamp.timestamp() - restarted:.2f} s")
-    assert _spooled(source) == []
+    assert _receipt(push_master, event.data["data"]["delivery"], 60)
+    print(f"master back -> in the queue: {time.time() - restarted:.2f} s")
+    _acked(source, event.data["data"]["delivery"])
     # the master and its minion work on after the restart
     ret = source["cli"].run("test.ping", minion_tgt=MINION)
     assert ret.returncode == 0 and ret.data is True, ret
+
+
+def _block_the_reactor(master):
+    """Fire :data:`BLOCK`: its reaction (a 120 s ``test.sleep``) takes the reactor's only
+    worker thread; returns once it runs."""
+    since = time.time()
+    ret = master.salt_run_cli(timeout=60).run("event.send", BLOCK)
+    assert ret.returncode == 0, ret
+    deadline = time.monotonic() + 30
+    while True:
+        runs = master.event_listener.get_events([(master.id, "salt/run/*/new")], after_time=since)
+        if any(e.data.get("fun") == "runner.test.sleep" for e in runs):
+            return
+        assert time.monotonic() < deadline, [e.data for e in runs]
+        time.sleep(0.2)
+
+
+def test_a_push_whose_reaction_the_master_lost_reaches_the_queue(push_master, source, tmp_path):
+    """The master answers the forwarder's event, then loses the reaction (it waited behind a
+    slow one when the master restarted: the reactor keeps nothing). The forwarder, with no
+    receipt from the queue, sends the record again until the queue has it; sent once more by
+    hand, it is still one push."""
+    work = tmp_path / "w"
+    local.git("clone", "-q", source["url"], str(work))
+    _block_the_reactor(push_master)
+    start = time.time()
+    commit = _push(source, work, "its reaction is lost")
+    event = _wait_event(push_master, start, 30, commit)  # the master answered: on its bus
+    delivery = event.data["data"]["delivery"]
+    time.sleep(3)  # the forwarder asked for the receipt (1 s), and sent it again (2 s)
+    assert _receipt(push_master, delivery, 0.1) is None  # the reactions wait behind the block
+    assert _spooled(source) == [] and any(delivery in n for n in _spooled(source, "unacked"))
+    push_master.terminate()  # the waiting reactions are lost with the reactor
+    restarted = time.time()
+    push_master.start()
+    got = _receipt(push_master, delivery, 60)
+    assert got, f"the queue never got {delivery}: the push was lost"
+    print(f"\nmaster back -> the lost push in the queue: {time.time() - restarted:.2f} s")
+    _acked(source, delivery)
+    events = push_master.event_listener.get_events([(push_master.id, TAG)], after_time=start)
+    sends = [e for e in events if e.data["data"]["delivery"] == delivery]
+    print(f"the record was sent {len(sends)} times")
+    assert len(sends) >= 2
+    # sent once more (the record back in the spool): the queue's delivery key makes it a
+    # duplicate, nothing more runs, and its receipt takes it out of the spool again
+    (name,) = [n for n in _spooled(source, "sent") if delivery in n]
+    again = time.time()
+    shutil.copy(source["spool"] / "sent" / name, source["spool"] / f".{name}.tmp")
+    (source["spool"] / f".{name}.tmp").rename(source["spool"] / name)
+    matched = push_master.event_listener.wait_for_events(
+        [(push_master.id, "chain/push/duplicate")], after_time=again, timeout=30
+    )
+    assert matched.found_all_events, matched.missed
+    assert {e.data["push"] for e in matched} == {got["push"]}
+    deadline = time.monotonic() + 10
+    while _spooled(source) or _spooled(source, "unacked"):
+        assert time.monotonic() < deadline, (_spooled(source), _spooled(source, "unacked"))
+        time.sleep(0.2)
+    pushes = [p for p in queue.snapshot(_db(push_master))["pushes"] if p["commit"] == commit]
+    assert [p["id"] for p in pushes] == [got["push"]], pushes

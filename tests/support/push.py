@@ -14,20 +14,32 @@ REPO_NAME = "pushq"
 MAX_BODY = 16384
 
 
-def master_overrides(e2e=None):
+def master_overrides(e2e=None, page=None):
     """Master config: the reactor files, ``chain:push`` for the tests' repository (its
     orchestrate is ``pushq.orch``, in tests/integration/files), salt-api on a free port.
     ``e2e``: ``{app, pillar}`` of the end-to-end tests (test_push_to_production.py): the source
-    server's ``app`` (git) and ``app-hg`` (hg) run the whole chain with that pillar."""
+    server's ``app`` (git) and ``app-hg`` (hg) run the whole chain with that pillar. ``page``:
+    the team page's directory (``<master cachedir>/saltext-chain/page``), which salt-api serves
+    at ``/page``."""
     repos = {REPO_NAME: {"app": REPO_NAME, "vcs": "git", "orchestrate": "pushq.orch"}}
     if e2e:
         repos["app"] = {"app": e2e["app"], "vcs": "git", "pillar": e2e["pillar"]}
         repos["app-hg"] = {"app": e2e["app"], "vcs": "hg", "pillar": e2e["pillar"]}
+    api = {
+        "port": local.free_port(),
+        "host": "127.0.0.1",
+        "disable_ssl": True,
+        "webhook_disable_auth": True,
+    }
+    if page:  # static only: with `app` set, salt-api answers a webhook POST with the page
+        api.update(static=str(page), static_path="/page")
     return {
         "reactor": [
             {"chain/push/source": ["salt://chain/reactor/push.sls"]},
             {"salt/netapi/hook/chain/push": ["salt://chain/reactor/webhook.sls"]},
         ],
+        # build1's forwarder reads the queue's receipts of its records
+        "peer_run": {r"^build1$": [r"^chain_push\.receipts$"]},
         "chain": {
             "push": {
                 "source_minion": "build1",
@@ -35,14 +47,9 @@ def master_overrides(e2e=None):
                 "branches": ["main", "default", "feature/*", "inject*"],
                 "repos": repos,
                 "webhook": {"max_body": MAX_BODY},
-            }
+            },
         },
-        "rest_cherrypy": {
-            "port": local.free_port(),
-            "host": "127.0.0.1",
-            "disable_ssl": True,
-            "webhook_disable_auth": True,
-        },
+        "rest_cherrypy": api,
         "schedule": {
             "chain_push_drain": {
                 "function": "chain_push.drain",

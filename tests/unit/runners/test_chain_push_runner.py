@@ -13,6 +13,7 @@ import pytest
 import salt.config
 import salt.loader
 import salt.template
+from salt.exceptions import SaltInvocationError
 from saltext.chain.utils import chain_push_queue as queue
 from saltext.chain.utils import chain_push_verify as verify
 
@@ -281,3 +282,32 @@ def test_check_queues_the_heads_that_differ_from_the_queue(bus, orchestrate, mon
     # nothing differs any more: nothing queued, nothing run
     again = chain_push.check()
     assert again == {"queued": [], "skipped": again["skipped"]} and len(orchestrate) == 2
+
+
+def test_receipts_tell_the_forwarder_what_the_queue_holds(bus, orchestrate, caplog):
+    """The forwarder's receipts: a queued push (also after its record came twice), a
+    refusal of the source minion's own record (recorded once: a re-send is not logged or fired
+    again), and nothing for what the queue never had or a refusal anyone could provoke."""
+    ok, wrong_branch = minion_event(3), minion_event(4, repo="evil")
+    forged = minion_event(5, minion="web1", repo="evil")
+    assert chain_push.receive(ok, background=False)["result"] is True
+    assert chain_push.receive(ok, background=False)["comment"] == "nothing to do (duplicate)"
+    with caplog.at_level(logging.INFO, logger=chain_push.__name__):
+        assert chain_push.receive(wrong_branch, background=False)["refused"] == "not allowed"
+        again = chain_push.receive(wrong_branch, background=False)
+    assert again["refused"] == "not allowed" and again["comment"].endswith("(again)")
+    assert chain_push.receive(forged, background=False)["refused"] == "not the source"
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 2 and "build1" in warnings[0] and "web1" in warnings[1], warnings
+    assert [t for t, _ in bus].count("chain/push/refused") == 2  # the first one and the forged
+    ids = [e["data"]["data"]["delivery"] for e in (ok, wrong_branch, forged)] + ["f" * 32]
+    got = chain_push.receipts(ids)["receipts"]
+    assert set(got) == {ids[0], ids[1]}  # the forged one and the unknown one: no receipt
+    assert got[ids[0]]["state"] == "deployed" and isinstance(got[ids[0]]["push"], int)
+    assert got[ids[1]] == {"refused": "not allowed: repository 'evil' is not in chain:push:repos"}
+    assert chain_push.receipts(",".join(ids))["receipts"] == got
+    assert chain_push.receipts([]) == {"receipts": {}}
+    for bad in (["a b"], "x" * 101, [str(i) for i in range(1001)]):
+        with pytest.raises(SaltInvocationError):
+            chain_push.receipts(bad)
+    assert len(orchestrate) == 1

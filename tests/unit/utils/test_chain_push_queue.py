@@ -281,3 +281,16 @@ def test_four_processes_popping_2000_pushes_hand_out_each_exactly_once(db, tmp_p
     assert {p["state"] for p in snap["pushes"]} == {"running"}
     assert len({r["run_id"] for r in snap["runs"]}) == N
     print(f"\n{N} claims by 4 processes in {took:.1f} s")
+
+
+def test_receipts_and_refusals(db):
+    queue.enqueue(db, rec(1))
+    assert queue.refuse(db, "bad-1", "build1", "not allowed: branch 'x'") is True
+    assert queue.refuse(db, "bad-1", "build1", "not allowed: branch 'x'") is False  # once
+    assert queue.refuse(db, "d000001", "build1", "malformed") is False  # queued: no refusal
+    got = queue.receipts(db, ["d000001", "bad-1", "unknown"] + [f"x{i}" for i in range(700)])
+    assert got == {
+        "d000001": {"push": 1, "state": "queued"},
+        "bad-1": {"refused": "not allowed: branch 'x'"},
+    }
+    assert queue.receipts(db, []) == {}
