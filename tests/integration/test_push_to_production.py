@@ -24,7 +24,7 @@ import pytest
 from saltext.chain.utils import chain_push_queue as queue
 
 from tests.conftest import REPO
-from tests.support import agents, browser, engines, local
+from tests.support import agents, browser, engines, local, tools
 from tests.support.chain import build_haproxy
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
@@ -107,6 +107,7 @@ def _team_page(master):
     """Headless Chromium on the team's page as salt-api serves it (``None`` where there is no
     browser, outside CI), marked so that a reload would show."""
     if browser.missing():
+        assert not tools.in_ci(), f"CI: the team's page not checked: {browser.missing()}"
         print(f"the team's page not checked: {browser.missing()}")
         yield None
         return
