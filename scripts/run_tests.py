@@ -1,8 +1,10 @@
 """`make test`: the whole suite as two pytest processes that run side by side (the default;
 `CHAIN_TEST_PARALLEL=0`: one pytest process over tests/).
 
-- tests/integration (real salt-master and minions, one shared set for the whole directory) in
-  one process: its tests wait on daemons and containers more than they compute;
+- tests/integration (real salt-master and minions, one shared set per xdist worker) and
+  tests/fault (faults injected into private engines, controllers and masters of the tier's own)
+  in one process on two xdist workers: their tests wait on daemons, containers and health
+  windows more than they compute;
 - tests/unit, tests/emulator, tests/functional and tests/browser in the other, spread over
   pytest-xdist workers
   (whole files per worker: module fixtures such as a built image are made once). Each worker is
@@ -13,7 +15,10 @@ and printed (followed live) after it. The last line is one pytest-style summary 
 and the exit code is pytest's: the worst of the two, where "no tests collected" (5) counts only
 when neither part collected anything.
 
-Environment: CHAIN_TEST_WORKERS (xdist workers, default 1: beside the integration process that is
+Environment: CHAIN_TEST_INTEGRATION_WORKERS (xdist workers of the integration process, default
+2: each has its own master, minions and controller, and its tests wait on daemons and health
+windows more than they compute, so two of them share the cores with the rest), CHAIN_TEST_WORKERS
+(xdist workers of the other process, default 1: beside the integration process that is
 the 2 cores' share; with 2, the test-mode guards of one worker still see, now and then, another
 worker's objects that the engine names only by id), CHAIN_TEST_PARALLEL (default 1: the two
 processes side by side; 0: one pytest process over tests/, e.g. to read one test log in order),
@@ -47,14 +52,18 @@ def pytest_cmd(*args):
 NICE = ["nice", "-n", "5"]
 
 
-def parts(workers, junit_dir=None):
+def parts(workers, junit_dir=None, integration_workers=1):
+    integration = ["-n", str(integration_workers), "--dist", "loadfile"]
     cmds = {
         "unit+emulator+functional": NICE + pytest_cmd(
             "tests/unit", "tests/emulator", "tests/functional", "tests/browser",
             "-n", str(workers),
             "--dist", "loadfile",
         ),
-        "integration": pytest_cmd("tests/integration"),
+        "integration+fault": pytest_cmd(
+            "tests/integration", "tests/fault",
+            *(integration if integration_workers > 1 else []),
+        ),
     }  # fmt: skip
     if junit_dir:
         for name, cmd in cmds.items():
@@ -107,9 +116,11 @@ def _copy(src, sink, keep):
     return bool(data)
 
 
-def run_parallel(workers):
+def run_parallel(workers, integration_workers=1):
     junit_dir = os.environ.get("CHAIN_TEST_JUNIT_DIR")
-    (first, first_cmd), (second, second_cmd) = parts(workers, junit_dir).items()
+    (first, first_cmd), (second, second_cmd) = parts(
+        workers, junit_dir, integration_workers
+    ).items()
     log = tempfile.NamedTemporaryFile(prefix="chain-pytest-integration-", suffix=".log")
     out = sys.stdout.buffer
     print(f"make test: {first} on {workers} xdist workers; {second} beside it ({log.name})")
@@ -171,7 +182,10 @@ def main():
     os.chdir(REPO)
     if not parallel(os.environ):
         return subprocess.call(serial_cmd(os.environ.get("CHAIN_TEST_JUNIT_DIR")))
-    return run_parallel(int(os.environ.get("CHAIN_TEST_WORKERS") or 1))
+    return run_parallel(
+        int(os.environ.get("CHAIN_TEST_WORKERS") or 1),
+        int(os.environ.get("CHAIN_TEST_INTEGRATION_WORKERS") or 2),
+    )
 
 
 if __name__ == "__main__":

@@ -97,3 +97,11 @@ def test_the_side_by_side_parts_run_every_test_directory():
         if a.startswith("tests/")
     }
     assert holding <= named, holding - named
+
+
+def test_the_integration_part_runs_on_its_own_xdist_workers_when_asked():
+    """Two integration workers (the default of ``main``) each bring their own master and
+    minions; one is a plain pytest process."""
+    two = run_tests.parts(1, integration_workers=2)["integration+fault"]
+    assert two[two.index("-n") + 1] == "2" and "loadfile" in two
+    assert "-n" not in run_tests.parts(1, integration_workers=1)["integration+fault"]
