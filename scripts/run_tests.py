@@ -3,7 +3,8 @@
 
 - tests/integration (real salt-master and minions, one shared set for the whole directory) in
   one process: its tests wait on daemons and containers more than they compute;
-- tests/unit, tests/emulator, tests/functional and tests/browser in the other, spread over
+- tests/unit, tests/emulator, tests/functional, tests/browser and tests/fault (the fault tier:
+  a private dockerd of its own, which it kills and freezes) in the other, spread over
   pytest-xdist workers
   (whole files per worker: module fixtures such as a built image are made once). Each worker is
   a test run of its own (tests/support/engines.py RUN), so their objects never mix.
@@ -50,7 +51,7 @@ NICE = ["nice", "-n", "5"]
 def parts(workers, junit_dir=None):
     cmds = {
         "unit+emulator+functional": NICE + pytest_cmd(
-            "tests/unit", "tests/emulator", "tests/functional", "tests/browser",
+            "tests/unit", "tests/emulator", "tests/functional", "tests/browser", "tests/fault",
             "-n", str(workers),
             "--dist", "loadfile",
         ),

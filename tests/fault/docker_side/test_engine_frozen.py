@@ -6,9 +6,11 @@ import time
 import pytest
 from salt.exceptions import CommandExecutionError
 
-from tests.fault.conftest import PROFILE, TIMEOUT
-from tests.fault.helpers import Background, one_clear_line
+from tests.fault.docker_side.conftest import PROFILE, TIMEOUT
+from tests.fault.docker_side.helpers import Background, one_clear_line
 from tests.support import engines
+
+pytestmark = pytest.mark.fault
 
 # A loaded 2-core machine adds scheduling delay on top of the socket timeout.
 SLACK = 4

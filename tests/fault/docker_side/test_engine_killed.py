@@ -8,9 +8,13 @@ import contextlib
 import threading
 import time
 
-from tests.fault import service
-from tests.fault.helpers import Background, one_clear_line, state_results, wait_for
+import pytest
+
+from tests.fault.docker_side import service
+from tests.fault.docker_side.helpers import Background, one_clear_line, state_results, wait_for
 from tests.support import engines
+
+pytestmark = pytest.mark.fault
 
 STAGING = ".saltext-next"
 
@@ -149,3 +153,21 @@ def test_engine_killed_in_a_state_run_and_in_a_rollout(
     assert not any(r["changes"] for r in again.values()), {
         s: r["changes"] for s, r in again.items() if r["changes"]
     }
+
+
+def test_a_recreate_cut_between_removal_and_rename_leaves_no_staging(private_engine, states, clean):
+    """A kill between a recreate's removal of the old container and its rename leaves the new
+    container under its staging name and none under the real one (the kill above lands earlier:
+    the engine's event of the staging copy). The next run ends with the one container and no
+    staging copy."""
+    name = engines.name("cut")
+    command = engines.stoppable("sleep 3600")
+    api = private_engine.api(timeout=30)
+    api.create_container(engines.BUSYBOX, command, name=name + STAGING, labels=dict(engines.LABELS))
+    ret = states.container.running(
+        name, image=engines.BUSYBOX, command=command, labels=dict(engines.LABELS), stop_timeout=1
+    )
+    assert ret.result is True, ret.comment
+    left = sorted(c["Names"][0].lstrip("/") for c in api.containers(all=True))
+    assert left == [name], left
+    assert api.inspect_container(name)["State"]["Running"]

@@ -3,7 +3,7 @@
 import threading
 import time
 
-from tests.fault.conftest import PROFILE
+from tests.fault.docker_side.conftest import PROFILE
 
 
 def one_clear_line(comment, engine):

@@ -7,7 +7,7 @@ import http.client
 import json
 import textwrap
 
-from tests.fault.conftest import PROFILE
+from tests.fault.docker_side.conftest import PROFILE
 from tests.support import engines
 
 HEALTH = {

@@ -25,12 +25,6 @@ PROFILE = "fault"
 TIMEOUT = 8
 
 
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if "/tests/fault/" in str(item.fspath):
-            item.add_marker(pytest.mark.fault)
-
-
 @pytest.fixture(scope="session")
 def private_engine(docker_engines, tmp_path_factory):
     engine = PrivateEngine().open()
