@@ -3,11 +3,13 @@ a built image and while a rollout pulls one; the registry's storage full (a smal
 own). A clear failure, the built image kept (the next run pushes it without rebuilding), a
 rollout that cannot pull changes nothing, a full registry keeps serving what it had."""
 
+import contextlib
 import os
 import time
 
 import pytest
 
+from tests.fault.docker_side.helpers import Background
 from tests.fault.docker_side.registry import Registry, Relay
 from tests.support import engines
 
@@ -43,9 +45,7 @@ def _clear(comment, what):
     return first
 
 
-def test_registry_killed_in_a_push_and_in_a_rollouts_pull(
-    private_engine, modules, states, registry, context, clean
-):
+def _killed_in_a_push_and_in_a_pull(modules, states, registry, context):
     reg, relay = registry
     repo = f"{engines.name('pushed')}"
     ref = f"127.0.0.1:{relay.port}/{repo}:1"
@@ -106,31 +106,52 @@ def test_registry_killed_in_a_push_and_in_a_rollouts_pull(
     assert {r["image"] for r in now if r["running"]} == {ref}
 
 
-def test_a_full_registry_fails_the_push_and_keeps_serving(
-    private_engine, modules, states, tmp_path, context, clean
-):
-    reg = Registry(private_engine, tmp_path, tmpfs_size="12m")
-    try:
-        small = f"127.0.0.1:{reg.port}/{engines.name('small')}:1"
-        modules.container.image_tag(engines.BUSYBOX, small)
-        first = states.container_image.present(small, source=engines.BUSYBOX, push=True)
+class _FullRegistry:
+    """Fault 8, run beside the others (the engine retries a push to a registry that answers
+    500 five times, about 50 s: waiting for it alone would cost that much): a registry on a
+    12 MB tmpfs holding one small image, then the push of a bigger one."""
+
+    def __init__(self, private_engine, modules, states, tmp_path, context):
+        self.modules = modules
+        self.reg = Registry(private_engine, tmp_path, tmpfs_size="12m")
+        self.repo = engines.name("small")
+        self.small = f"127.0.0.1:{self.reg.port}/{self.repo}:1"
+        modules.container.image_tag(engines.BUSYBOX, self.small)
+        first = states.container_image.present(self.small, source=engines.BUSYBOX, push=True)
         assert first.result is True, first.comment
-        had = reg.digest(engines.name("small"), "1")
-        assert had
+        self.had = self.reg.digest(self.repo, "1")
+        assert self.had
+        self.big = f"127.0.0.1:{self.reg.port}/{engines.name('big')}:1"
+        self.push = Background(
+            states.container_image.present, self.big, build=str(context), push=True
+        )
 
-        big = f"127.0.0.1:{reg.port}/{engines.name('big')}:1"
-        started = time.monotonic()
-        ret = states.container_image.present(big, build=str(context), push=True)
-        took = time.monotonic() - started
+    def check(self):
+        ret = self.push.result(timeout=120)
+        took = time.monotonic() - self.push.started
         assert ret.result is False, ret.comment
-        line = _clear(ret.comment, f"push {big}: ")
+        line = _clear(ret.comment, f"push {self.big}: ")
         assert "storage full or broken" in line, line
-        print(f"\nfull registry ({took:.1f}s): {line}")
-        assert modules.container.image_inspect(big) is not None  # the build is kept
-
+        print(f"full registry ({took:.1f}s): {line}")
+        assert self.modules.container.image_inspect(self.big) is not None  # the build is kept
         # what it had, it still serves: the manifest, and a pull of it
-        assert reg.digest(engines.name("small"), "1") == had
-        assert modules.container.image_remove(small)
-        assert modules.container.image_pull(small)["id"]
+        assert self.reg.digest(self.repo, "1") == self.had
+        assert self.modules.container.image_remove(self.small)
+        assert self.modules.container.image_pull(self.small)["id"]
+
+    def close(self):
+        if not self.push.done():
+            with contextlib.suppress(Exception):
+                self.push.result(timeout=120)
+        self.reg.close()
+
+
+def test_registry_killed_and_full(
+    private_engine, modules, states, registry, context, tmp_path, clean
+):
+    full = _FullRegistry(private_engine, modules, states, tmp_path, context)
+    try:
+        _killed_in_a_push_and_in_a_pull(modules, states, registry, context)
+        full.check()
     finally:
-        reg.close()
+        full.close()
