@@ -26,7 +26,7 @@ def _timed(func, *args, **kwargs):
 
 
 def test_every_call_on_a_frozen_engine_ends_within_the_timeout(
-    private_engine, modules, states, images, clean
+    private_engine, modules, states, clean
 ):
     name = engines.name("frozen")
     ok = states.container.running(
@@ -50,7 +50,8 @@ def test_every_call_on_a_frozen_engine_ends_within_the_timeout(
         "state container.absent": lambda: states.container.absent(name),
         "state container_service.running": lambda: states.container_service.running(
             engines.name("frozen-svc"),
-            image=images["v1"],
+            image=engines.BUSYBOX,
+            command=engines.stoppable("sleep 600"),
             replicas=1,
             labels=dict(engines.LABELS),
             healthcheck={"test": "true", "interval": "1s"},
