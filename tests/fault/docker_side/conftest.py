@@ -11,7 +11,6 @@ profile ``fault`` (timeout :data:`TIMEOUT`).
 """
 
 import contextlib
-import shutil
 
 import pytest
 from saltfactories.utils.functional import Loaders
@@ -104,15 +103,14 @@ def _build(client, path, tag, **args):
 
 @pytest.fixture
 def clean(private_engine):
-    """Every container and network a test made on the private engine is removed after it."""
+    """Every container and network a test made on the private engine is removed after it (the
+    engine started again first when a test ended while it was down)."""
     yield
+    if private_engine.proc.poll() is not None:
+        private_engine.start()
     with contextlib.closing(private_engine.api(timeout=30)) as c:
         for ctr in c.containers(all=True):
             c.remove_container(ctr["Id"], force=True, v=True)
         for net in c.networks(filters={"label": engines.TEST_LABEL}):
             with contextlib.suppress(Exception):
                 c.remove_network(net["Id"])
-
-
-def copy_tree(src, dst):
-    shutil.copytree(src, dst, dirs_exist_ok=True)
