@@ -9,6 +9,7 @@ import threading
 import time
 
 import pytest
+from saltext.chain.utils import chain_service_plan as plan
 
 from tests.fault.docker_side import service
 from tests.fault.docker_side.helpers import Background, one_clear_line, state_results, wait_for
@@ -75,7 +76,7 @@ def _assert_converged(api, pillar):
     running = [
         c
         for c in everything
-        if c["Labels"].get("org.saltext-chain.service") == f["service"] and c["State"] == "running"
+        if c["Labels"].get(plan.LABEL_SERVICE) == f["service"] and c["State"] == "running"
     ]
     assert len(running) == 2, [c["Names"] for c in running]
 
@@ -125,8 +126,8 @@ def test_engine_killed_in_a_state_run_and_in_a_rollout(
     before = service.versions(addr)
     assert before == {"1"}
     old_gen = {
-        c["Labels"]["org.saltext-chain.generation"]
-        for c in api.containers(filters={"label": f"org.saltext-chain.service={f['service']}"})
+        c["Labels"][plan.LABEL_GENERATION]
+        for c in api.containers(filters={"label": f"{plan.LABEL_SERVICE}={f['service']}"})
     }
     killer = KillOnCreate(
         private_engine,

@@ -6,6 +6,7 @@ import time
 
 import pytest
 from saltext.chain.utils import chain_service_haproxy as haproxy
+from saltext.chain.utils import chain_service_plan as plan
 
 from tests.fault.docker_side import service
 from tests.fault.docker_side.helpers import Background, state_results, wait_for
@@ -21,8 +22,8 @@ def test_frontend_killed_in_a_rollout(private_engine, modules, file_root, images
     _apply_after(modules, sls, v1)
     api = private_engine.api(timeout=30)
     old_gen = {
-        c["Labels"]["org.saltext-chain.generation"]
-        for c in api.containers(filters={"label": f"org.saltext-chain.service={f['service']}"})
+        c["Labels"][plan.LABEL_GENERATION]
+        for c in api.containers(filters={"label": f"{plan.LABEL_SERVICE}={f['service']}"})
     }
     v2 = service.pillar(private_engine, images, version=2, wave=1)
     events = api.events(decode=True, filters={"type": "container", "event": "start"})
