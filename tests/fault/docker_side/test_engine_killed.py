@@ -131,7 +131,7 @@ def test_engine_killed_in_a_state_run_and_in_a_rollout(
     }
     killer = KillOnCreate(
         private_engine,
-        lambda n: n.startswith(f["service"] + "-") and not any(g in n for g in old_gen),
+        lambda n: n.startswith(f["service"] + "-") and not any(g[:8] in n for g in old_gen),
     )
     run = Background(_apply, modules, sls, v2)
     wait_for(lambda: killer.killed_at, 120, "the rollout's first new replica")

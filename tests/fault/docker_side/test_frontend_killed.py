@@ -30,7 +30,7 @@ def test_frontend_killed_in_a_rollout(private_engine, modules, file_root, images
     run = Background(_apply, modules, sls, v2)
     for event in events:  # the new generation's first replica started: kill the frontend
         name = (event.get("Actor") or {}).get("Attributes", {}).get("name", "")
-        if name.startswith(f["service"] + "-") and not any(g in name for g in old_gen):
+        if name.startswith(f["service"] + "-") and not any(g[:8] in name for g in old_gen):
             api.kill(f["frontend"])
             break
     events.close()
