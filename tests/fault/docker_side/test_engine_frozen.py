@@ -54,7 +54,7 @@ def test_every_call_on_a_frozen_engine_ends_within_the_timeout(
             command=engines.stoppable("sleep 600"),
             replicas=1,
             labels=dict(engines.LABELS),
-            healthcheck={"test": "true", "interval": "1s"},
+            healthcheck={"test": "true", "interval": "1s", "timeout": "1s", "retries": 1},
             update={"monitor": 2},
         ),
     }

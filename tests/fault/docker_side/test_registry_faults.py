@@ -77,8 +77,8 @@ def _killed_in_a_push_and_in_a_pull(modules, states, registry, context):
     spec = {
         "replicas": 1,
         "command": engines.stoppable("sleep 3600"),
-        "healthcheck": {"test": "true", "interval": "1s"},
-        "update": {"monitor": 1},
+        "healthcheck": {"test": "true", "interval": "1s", "timeout": "1s", "retries": 1},
+        "update": {"monitor": 2},
         "labels": dict(engines.LABELS),
         "stop_timeout": 1,
     }
