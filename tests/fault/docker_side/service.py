@@ -68,7 +68,7 @@ SLS = textwrap.dedent(
         - network: {{ f.network }}
         - port: 8000
         - healthcheck: {{ f.health | json }}
-        - update: {{ f.update | json }}
+        - update: {{ f['update'] | json }}
         - labels: {{ f.labels | json }}
         - stop_timeout: 2
         - require:
