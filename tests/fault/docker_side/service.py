@@ -19,7 +19,7 @@ HEALTH = {
 }
 UPDATE = {
     "parallelism": 2,
-    "monitor": 2,
+    "monitor": 4,
     "failure_action": "rollback",
     "order": "start-first",
     "progress_deadline": 60,
