@@ -10,6 +10,8 @@ with ``container.py`` (profiles, the engine, containers), so its functions are c
 ``__context__``.
 """
 
+import functools
+
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
@@ -98,8 +100,11 @@ def image_pull(name, platform=None, profile=None):
     kwargs = {"tag": tag, "stream": True, "decode": True, "auth_config": _auth_for(name)}
     kwargs.update({"platform": platform} if platform else {})
     before = image_inspect(name, profile=profile)
+    client = _client(profile)
     _docker.follow(
-        f"pull {name}", _docker.call(f"pull {name}", _client(profile).pull, repo, **kwargs)
+        f"pull {name}",
+        _docker.call(f"pull {name}", client.pull, repo, **kwargs),
+        probe=_registry_probe(name, client),
     )
     after = image_inspect(name, profile=profile)
     if after is None:
@@ -134,16 +139,28 @@ def image_push(name, profile=None):
         salt '*' container.image_push 127.0.0.1:5000/app/web:1.2
     """
     repo, tag = chain_registry.split_repo_tag(chain_registry.check_image_name(name))
+    client = _client(profile)
     stream = _docker.call(
         f"push {name}",
-        _client(profile).push,
+        client.push,
         repo,
         tag=tag,
         stream=True,
         decode=True,
         auth_config=_auth_for(name),
     )
-    return {"digest": _docker.follow(f"push {name}", stream).get("Digest")}
+    probe = _registry_probe(name, client)
+    return {"digest": _docker.follow(f"push {name}", stream, probe=probe).get("Digest")}
+
+
+def _registry_probe(name, client):
+    """What :func:`chain_docker_client.follow` asks while the engine retries a layer: whether
+    the image's registry answers at all. Only for an engine on this host (the registry's
+    address means the same to both); ``None`` otherwise."""
+    registry = chain_registry.registry_of(name)
+    if registry == "docker.io" or not _docker.is_local(client):
+        return None
+    return functools.partial(chain_registry.gone, registry)
 
 
 def image_remove(name, force=False, profile=None):

@@ -127,13 +127,38 @@ def frontend_command(frontend, command, profile=None):
     plan.check_name(frontend, "frontend")
     if not isinstance(command, str) or not command.strip() or "\n" in command:
         raise SaltInvocationError("command: expected one line of HAProxy runtime API commands")
-    res = __salt__["container.exec"](frontend, haproxy.argv(command), profile=profile)
+    try:
+        res = __salt__["container.exec"](frontend, haproxy.argv(command), profile=profile)
+    except CommandExecutionError as err:
+        down = _frontend_down(frontend, profile)
+        if down is None:
+            raise
+        raise down from err
     if res["retcode"] != 0:
-        raise CommandExecutionError(
+        raise _frontend_down(frontend, profile) or CommandExecutionError(
             f"frontend {frontend}: the admin socket did not answer: "
             f"{(res['stderr'] or res['stdout']).strip().splitlines()[-1:] or ['no output']}"
         )
     return haproxy.check_answer(res["stdout"], command)
+
+
+def _frontend_down(frontend, profile):
+    """The error that says the frontend container is not running (killed, stopped, removed),
+    or ``None`` when it runs (or the engine cannot say)."""
+    try:
+        data = __salt__["container.inspect"](frontend, profile=profile)
+    except CommandExecutionError:
+        return None
+    if data is None:
+        return CommandExecutionError(f"frontend {frontend} is not running (no such container)")
+    state = data.get("State") or {}
+    if state.get("Running"):
+        return None
+    return CommandExecutionError(
+        f"frontend {frontend} is not running ({state.get('Status')}, exit code "
+        f"{state.get('ExitCode')}): its runtime API is out of reach; the next run starts it "
+        f"again and puts every healthy replica back in"
+    )
 
 
 def frontend_servers(frontend, backend, profile=None):
@@ -395,16 +420,12 @@ class _Executor:
         maintenance, then stop (or remove) the container."""
         stop_timeout = self.svc["stop_timeout"]
         if self.frontend and rep.get("slot"):
-            slot = rep["slot"]
-            self._fe(haproxy.set_state(self.backend, slot, "drain"))
-            until = time.monotonic() + stop_timeout
-            while time.monotonic() < until:
-                stat = haproxy.parse_sessions(self._fe(haproxy.show_stat()), self.backend)
-                if not stat.get(slot):
-                    break
-                time.sleep(POLL)
-            self._fe(haproxy.set_state(self.backend, slot, "maint"))
-            self._step(f"drained {rep['name']} (s{slot})")
+            try:
+                self._drain(rep, stop_timeout)
+            except CommandExecutionError:
+                if _frontend_down(self.frontend, self.profile) is None:
+                    raise
+                self._step(f"{rep['name']} not drained: the frontend is not running")
         if remove:
             __salt__["container.remove"](
                 rep["name"], force=True, stop_timeout=stop_timeout, profile=self.profile
@@ -413,6 +434,18 @@ class _Executor:
         elif rep.get("running", True):
             __salt__["container.stop"](rep["name"], timeout=stop_timeout, profile=self.profile)
             self._step(f"stopped {rep['name']}")
+
+    def _drain(self, rep, stop_timeout):
+        slot = rep["slot"]
+        self._fe(haproxy.set_state(self.backend, slot, "drain"))
+        until = time.monotonic() + stop_timeout
+        while time.monotonic() < until:
+            stat = haproxy.parse_sessions(self._fe(haproxy.show_stat()), self.backend)
+            if not stat.get(slot):
+                break
+            time.sleep(POLL)
+        self._fe(haproxy.set_state(self.backend, slot, "maint"))
+        self._step(f"drained {rep['name']} (s{slot})")
 
     def monitor(self, names, deadline):
         """Watch new replicas for ``monitor`` seconds (``chain_service_rollout.monitor_fault``,

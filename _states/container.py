@@ -99,9 +99,7 @@ def _replace(name, spec_args, profile, pull, stop_timeout, steps):
     """Recreate: the replacement is created first under a temporary name, so a bad spec or a
     failed pull leaves the old container serving; only then the old one goes and the new one
     takes its name and starts. Each step done is appended to ``steps``."""
-    staging = f"{name}.saltext-next"
-    if __salt__["container.remove"](staging, force=True, profile=profile):  # a failed earlier run
-        steps.append(f"removed {staging} left by an earlier run")
+    staging = _drop_staging(name, profile, steps)
     cid = __salt__["container.create"](profile=profile, pull=pull, name=staging, **spec_args)
     steps.append(f"created {staging} ({_short(cid)})")
     __salt__["container.remove"](name, force=True, stop_timeout=stop_timeout, profile=profile)
@@ -113,7 +111,17 @@ def _replace(name, spec_args, profile, pull, stop_timeout, steps):
     return cid
 
 
+def _drop_staging(name, profile, steps):
+    """Remove the staging container an interrupted recreate left (the engine killed between
+    its steps: the old container may even be gone already); returns the staging name."""
+    staging = f"{name}.saltext-next"
+    if __salt__["container.remove"](staging, force=True, profile=profile):
+        steps.append(f"removed {staging} left by an earlier run")
+    return staging
+
+
 def _create_start(name, spec_args, profile, pull, steps):
+    _drop_staging(name, profile, steps)
     cid = __salt__["container.create"](profile=profile, pull=pull, name=name, **spec_args)
     steps.append(f"created {name} ({_short(cid)})")
     __salt__["container.start"](cid, profile=profile)

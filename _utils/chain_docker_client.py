@@ -19,6 +19,9 @@ Nothing here touches Salt's dunders.
 """
 
 import os
+import re
+import time
+import types
 
 from salt.exceptions import CommandExecutionError
 
@@ -83,14 +86,16 @@ def make_client(conn, timeout=None):
         client = docker.APIClient(**client_kwargs(conn, timeout))
     except docker.errors.DockerException as err:
         raise chain_errors.Unreachable(
-            f"cannot reach the Docker engine of {where(conn)}: {error_text(err)}"
+            f"cannot reach the Docker engine of {where(conn)}: {transport_text(err)}"
         ) from err
     except Exception as err:  # requests/urllib3 errors raised while negotiating
         if _is_transport(err):
             raise chain_errors.Unreachable(
-                f"cannot reach the Docker engine of {where(conn)}: {error_text(err)}"
+                f"cannot reach the Docker engine of {where(conn)}: {transport_text(err)}"
             ) from err
         raise
+    # Whose engine a transport error met (see :func:`translate`): the profile and its URL.
+    client.chain_where = where(conn)
     if client.base_url.startswith(("http+docker://", "npipe://")):
         # A local socket is never proxied: skip requests' per-request lookup of proxy and
         # netrc settings in the environment (about a third of a cached inspect's client time).
@@ -106,8 +111,9 @@ def error_text(err):
     return str(text)
 
 
-def translate(err, what):
-    """The :mod:`chain_errors` exception for an SDK or transport error during ``what``."""
+def translate(err, what, engine=None):
+    """The :mod:`chain_errors` exception for an SDK or transport error during ``what``;
+    ``engine`` (``where()`` of the client's profile) is named when the engine did not answer."""
     if isinstance(err, docker.errors.APIError):
         status = err.status_code
         kind = {404: chain_errors.NotFound, 409: chain_errors.Conflict}.get(
@@ -115,19 +121,62 @@ def translate(err, what):
         )
         return kind(f"{what}: {error_text(err)}", status=status)
     if _is_transport(err):
-        return chain_errors.Unreachable(f"{what}: the Docker engine did not answer: {err}")
+        whose = f"the Docker engine of {engine}" if engine else "the Docker engine"
+        return chain_errors.Unreachable(f"{what}: {whose} did not answer: {transport_text(err)}")
     return chain_errors.BackendError(f"{what}: {error_text(err)}")
 
 
+def transport_text(err):
+    """A transport error (requests/urllib3) in a few words: the engine's socket refused or
+    dropped the connection, or sent nothing within the client's timeout."""
+    text = str(err)
+    timeout = re.search(r"read timeout=([0-9.]+)", text)
+    if timeout or "timed out" in text.lower():
+        return f"no answer within the timeout ({timeout.group(1) if timeout else '?'}s)"
+    for words, short in _TRANSPORT_WORDS:
+        if words in text:
+            return short
+    return " ".join(text.split())[:200]
+
+
+_TRANSPORT_WORDS = (
+    ("Connection refused", "connection refused (is dockerd running?)"),
+    ("No such file or directory", "no socket (is dockerd running?)"),
+    ("Connection aborted", "the connection was dropped"),
+    ("Connection broken", "the connection was dropped"),
+    ("Connection reset", "the connection was dropped"),
+    ("RemoteDisconnected", "the connection was dropped"),
+)
+
+
 def call(what, func, *args, **kwargs):
-    """Call the SDK; engine errors raise typed :mod:`chain_errors` exceptions naming ``what``."""
+    """Call the SDK; engine errors raise typed :mod:`chain_errors` exceptions naming ``what``
+    (and, when the engine did not answer, its profile). A stream (a pull's, push's or build's
+    progress) is returned wrapped: an error while it is read is translated too."""
+    engine = getattr(getattr(func, "__self__", None), "chain_where", None)
     try:
-        return func(*args, **kwargs)
+        result = func(*args, **kwargs)
     except docker.errors.DockerException as err:
-        raise translate(err, what) from err
+        raise translate(err, what, engine) from err
     except Exception as err:  # requests' connection errors and timeouts
         if _is_transport(err):
-            raise translate(err, what) from err
+            raise translate(err, what, engine) from err
+        raise
+    if isinstance(result, types.GeneratorType):
+        return _guarded(what, result, engine)
+    return result
+
+
+def _guarded(what, stream, engine):
+    """``stream``'s items; an engine error met while reading it is translated (the engine
+    killed or frozen in the middle of a pull, push or build)."""
+    try:
+        yield from stream
+    except docker.errors.DockerException as err:
+        raise translate(err, what, engine) from err
+    except Exception as err:  # requests' connection errors and timeouts
+        if _is_transport(err):
+            raise translate(err, what, engine) from err
         raise
 
 
@@ -148,17 +197,39 @@ def removed(what, func, *args, **kwargs):
     return True
 
 
-def follow(what, stream):
+def follow(what, stream, probe=None):
     """Read a pull/push progress stream to its end; the engine's last error line raises
-    :class:`~chain_errors.BackendError`. Returns the last ``aux`` payload (a push's digest)."""
-    errors, aux = [], {}
+    :class:`~chain_errors.BackendError`. Returns the last ``aux`` payload (a push's digest).
+
+    ``probe`` (a callable: why the registry does not answer, or ``None``) is asked, at most
+    once a second, while the engine retries a layer ("Retrying in N seconds": five attempts,
+    about 50 s): a registry that is gone fails the call then, with the reason, instead of
+    after the engine's last attempt. A 5xx answer of the registry is named as the registry's
+    own failure (its storage full, its backend broken)."""
+    errors, aux, asked = [], {}, None
     for chunk in stream:
         if "error" in chunk:
             errors.append(str(chunk["error"]).strip())
         aux = chunk.get("aux") or aux
+        if probe and str(chunk.get("status") or "").startswith("Retrying in"):
+            now = time.monotonic()
+            if asked is None or now - asked >= 1:
+                asked = now
+                why = probe()
+                if why:
+                    raise chain_errors.Unreachable(f"{what}: {why} (the engine was retrying)")
     if errors:
-        raise chain_errors.BackendError(f"{what}: {errors[-1]}")
+        last = errors[-1]
+        if re.search(r"unexpected HTTP status: 5[0-9][0-9]", last):
+            last += " (the registry failed to store or serve it: its storage full or broken?)"
+        raise chain_errors.BackendError(f"{what}: {last}")
     return aux
+
+
+def is_local(client):
+    """True when the client talks to an engine on this host's socket (a registry address
+    such as 127.0.0.1:5000 then means the same host to the minion and to the engine)."""
+    return str(getattr(client, "base_url", "")).startswith("http+docker://")
 
 
 def _is_transport(err):

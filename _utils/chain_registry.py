@@ -312,6 +312,16 @@ def request(
         ) from err
 
 
+def gone(registry, timeout=3):
+    """Why ``registry`` does not answer at all now (connection refused, no answer within
+    ``timeout``), or ``None`` when ``GET /v2/`` gets any HTTP answer (401 included)."""
+    try:
+        request(registry, "/v2/", timeout=timeout)
+    except chain_errors.Unreachable as err:
+        return str(err)
+    return None
+
+
 def check(registry, username=None, password=None, timeout=DEFAULT_TIMEOUT):
     """``{"authenticated": bool, "status": http_status}`` of ``GET /v2/`` with credentials."""
     resp = request(registry, "/v2/", username, password, timeout=timeout)

@@ -1,5 +1,7 @@
 """chain_docker_client: client settings, TLS, and engine errors as typed chain_errors."""
 
+import re
+
 import docker.errors
 import docker.tls
 import pytest
@@ -104,3 +106,80 @@ def test_follow_a_progress_stream():
     }
     with pytest.raises(chain_errors.BackendError, match="pull a: denied"):
         dc.follow("pull a", [{"error": "first"}, {"error": "denied\n"}])
+
+
+class _Client:
+    chain_where = "profile 'p' (unix:///x.sock)"
+
+    def __init__(self, error):
+        self.error = error
+
+    def inspect_container(self):
+        raise self.error
+
+    def push(self):
+        def stream():
+            yield {"status": "Pushing"}
+            raise self.error
+
+        return stream()
+
+
+@pytest.mark.parametrize(
+    "error, why",
+    [
+        (requests.exceptions.ConnectionError("('Connection aborted.', x)"), "dropped"),
+        (requests.exceptions.ConnectionError("[Errno 111] Connection refused"), "refused"),
+        (
+            requests.exceptions.ReadTimeout("Read timed out. (read timeout=8)"),
+            r"no answer within the timeout \(8s\)",
+        ),
+    ],
+)
+def test_an_engine_that_does_not_answer_is_named_by_its_profile(error, why):
+    """A killed or frozen engine: one line naming the call, the profile and its URL, and why
+    in a few words; also when it happens while a stream (a push's progress) is read."""
+    client = _Client(error)
+    with pytest.raises(chain_errors.Unreachable) as err:
+        dc.call("inspect container web", client.inspect_container)
+    text = str(err.value)
+    assert text.startswith("inspect container web: the Docker engine of profile 'p' (unix:///x")
+    assert re.search(why, text) and "\n" not in text, text
+    stream = dc.call("push web", client.push)
+    with pytest.raises(chain_errors.Unreachable, match=r"push web: the Docker engine of profile"):
+        dc.follow("push web", stream)
+
+
+def test_a_stream_that_is_not_an_engine_error_still_raises():
+    def stream():
+        yield {}
+        raise KeyError("bug")
+
+    with pytest.raises(KeyError):
+        dc.follow("push", dc.call("push", stream))
+
+
+def test_follow_asks_the_probe_while_the_engine_retries():
+    asked = []
+
+    def probe(answer):
+        asked.append(answer)
+        return answer
+
+    retrying = [{"status": "Pushing"}, {"status": "Retrying in 5 seconds"}] * 3
+    done = [{"aux": {"Digest": "sha256:1"}}]
+    assert dc.follow("push a", iter(retrying + done), probe=lambda: probe(None))["Digest"]
+    assert asked == [None]  # once a second at most
+    with pytest.raises(chain_errors.Unreachable, match=r"push a: registry r gone \(the engine"):
+        dc.follow("push a", iter(retrying + done), probe=lambda: probe("registry r gone"))
+    # control: without a probe the same stream runs to its end
+    assert dc.follow("push a", iter(retrying + done)) == {"Digest": "sha256:1"}
+
+
+def test_a_registry_5xx_is_named_as_the_registrys_failure():
+    error = {"error": "received unexpected HTTP status: 500 Internal Server Error"}
+    with pytest.raises(chain_errors.BackendError, match="storage full or broken"):
+        dc.follow("push a", [error])
+    with pytest.raises(chain_errors.BackendError) as err:
+        dc.follow("push a", [{"error": "denied: requested access to the resource is denied"}])
+    assert "storage" not in str(err.value)
