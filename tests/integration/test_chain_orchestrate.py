@@ -78,7 +78,6 @@ def chain(salt_cli, synced, app2, jenkins_emulator, chain_registry):
                     "image": OWN_IMAGES[0],
                     "volume": engines.name("oc-registry-data"),
                     "port": chain_registry["port"],
-                    "username": chain_registry["username"],
                 },
             },
             "source": {

@@ -32,7 +32,6 @@ def settings(chain_registry):
                 "image": images[0],
                 "volume": engines.name("e2e-registry-data"),
                 "port": chain_registry["port"],
-                "username": chain_registry["username"],
             },
         },
         "source": {
