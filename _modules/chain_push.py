@@ -32,8 +32,6 @@ import logging
 import os
 import re
 import socket
-import stat
-import subprocess
 import time
 import urllib.error
 import urllib.parse
@@ -45,10 +43,11 @@ import salt.utils.network
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
-    from saltext.chain.utils import chain_push_verify
+    from saltext.chain.utils import chain_htpasswd, chain_push_verify
 except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
     if not str(_exc.name).startswith("saltext"):
         raise  # a real import error inside the util, not a missing package
+    import chain_htpasswd
     import chain_push_verify
 
 log = logging.getLogger(__name__)
@@ -513,52 +512,6 @@ def _users():
     return {str(k): v for k, v in sorted(users.items())}
 
 
-def _htpasswd(args, password):
-    """``htpasswd ARGS`` with the password on stdin only; (exit code, stdout)."""
-    try:
-        res = subprocess.run(
-            ["htpasswd", *args],
-            input=password + "\n",
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except FileNotFoundError as exc:
-        raise CommandExecutionError("htpasswd not found: install apache2-utils") from exc
-    return res.returncode, res.stdout
-
-
-def _plan(path, users):
-    """The htpasswd lines for ``users``: an entry of the file that still verifies is kept (a
-    bcrypt hash has a random salt: a re-apply must not rewrite it), others are made anew."""
-    current = {}
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as fh:
-            for line in fh:
-                name, sep, _ = line.strip().partition(":")
-                if sep:
-                    current[name] = line.strip()
-    lines = []
-    for name, password in users.items():
-        if name in current and _htpasswd(["-vi", path, name], password)[0] == 0:
-            lines.append(current[name])
-            continue
-        code, out = _htpasswd(["-niB", "-C", "10", name], password)
-        if code != 0 or not out.strip().startswith(f"{name}:$2"):
-            raise CommandExecutionError(f"htpasswd could not hash the password of {name}")
-        lines.append(out.strip())
-    return lines, sorted(current)
-
-
-def _owned(path, gid, mode):
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return False
-    return st.st_uid == os.geteuid() and st.st_gid == gid and stat.S_IMODE(st.st_mode) == mode
-
-
 def users_current(path, gid=33):
     """True when ``path`` holds exactly the pillar's push users (``chain:source:users``), each
     entry verifying with its password, the file mode 0640 and its directory 0750, both group
@@ -570,14 +523,7 @@ def users_current(path, gid=33):
 
         salt build1 chain_push.users_current /srv/auth/htpasswd
     """
-    users = _users()
-    if not (_owned(path, int(gid), 0o640) and _owned(os.path.dirname(path), int(gid), 0o750)):
-        return False
-    with open(path, encoding="utf-8") as fh:
-        names = sorted(line.split(":", 1)[0] for line in fh if ":" in line)
-    if names != sorted(users):
-        return False
-    return all(_htpasswd(["-vi", path, n], p)[0] == 0 for n, p in users.items())
+    return chain_htpasswd.current(path, _users(), 0o640, 0o750, int(gid))
 
 
 def write_users(path, gid=33):
@@ -593,19 +539,8 @@ def write_users(path, gid=33):
 
         salt build1 chain_push.write_users /srv/auth/htpasswd
     """
-    users, gid = _users(), int(gid)
-    directory = os.path.dirname(path)
-    os.makedirs(directory, mode=0o750, exist_ok=True)
-    os.chown(directory, -1, gid)
-    os.chmod(directory, 0o750)
-    lines, before = _plan(path, users)
-    tmp = f"{path}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write("".join(f"{line}\n" for line in lines))
-    os.chown(tmp, -1, gid)
-    os.chmod(tmp, 0o640)
-    os.replace(tmp, path)
+    users = _users()
+    before = chain_htpasswd.write(path, users, 0o640, 0o750, int(gid))
     removed = sorted(set(before) - set(users))
     return {
         "result": True,

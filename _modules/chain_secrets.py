@@ -22,12 +22,16 @@ registry container (``watch_action: restart``) restarts only when its entry chan
 """
 
 import logging
-import os
 import re
-import stat
-import subprocess
 
-from salt.exceptions import CommandExecutionError, SaltInvocationError
+from salt.exceptions import SaltInvocationError
+
+try:
+    from saltext.chain.utils import chain_htpasswd
+except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
+    if not str(_exc.name).startswith("saltext"):
+        raise  # a real import error inside the util, not a missing package
+    import chain_htpasswd
 
 log = logging.getLogger(__name__)
 
@@ -67,30 +71,6 @@ def _registry_credentials(address):
     return username, password
 
 
-def _htpasswd(args, password):
-    """``htpasswd ARGS`` with the password on stdin only; ``(exit code, stdout)``."""
-    try:
-        res = subprocess.run(
-            ["htpasswd", *args],
-            input=password + "\n",
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except FileNotFoundError as exc:
-        raise CommandExecutionError("htpasswd not found: install apache2-utils") from exc
-    return res.returncode, res.stdout
-
-
-def _root_only(path, mode):
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return False
-    return st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) == mode
-
-
 def registry_htpasswd_current(path, address):
     """True when the htpasswd file ``path`` holds exactly one entry, that of the user of pillar
     ``container:registries:<address>``, verifying with its password; the file mode 0600 and its
@@ -103,13 +83,7 @@ def registry_htpasswd_current(path, address):
         salt build1 chain_secrets.registry_htpasswd_current /srv/auth/htpasswd 127.0.0.1:5050
     """
     username, password = _registry_credentials(address)
-    if not (_root_only(path, 0o600) and _root_only(os.path.dirname(path), 0o700)):
-        return False
-    with open(path, encoding="utf-8") as fh:
-        names = [line.split(":", 1)[0] for line in fh if line.strip()]
-    if names != [username]:
-        return False
-    return _htpasswd(["-vi", path, username], password)[0] == 0
+    return chain_htpasswd.current(path, {username: password}, 0o600, 0o700)
 
 
 def registry_htpasswd(path, address):
@@ -126,18 +100,6 @@ def registry_htpasswd(path, address):
         salt build1 chain_secrets.registry_htpasswd /srv/auth/htpasswd 127.0.0.1:5050
     """
     username, password = _registry_credentials(address)
-    directory = os.path.dirname(path)
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    os.chmod(directory, 0o700)
-    code, out = _htpasswd(["-niB", "-C", "10", username], password)
-    entry = out.strip()
-    if code != 0 or not entry.startswith(f"{username}:$2"):
-        raise CommandExecutionError(f"htpasswd could not hash the password of {username}")
-    tmp = f"{path}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(entry + "\n")
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    chain_htpasswd.write(path, {username: password}, 0o600, 0o700)
     log.info("chain_secrets: %s: the bcrypt entry of %s written", path, username)
     return {"result": True, "comment": f"{path}: the bcrypt entry of {username} written"}
