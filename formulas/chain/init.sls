@@ -95,7 +95,11 @@ chain-infrastructure:
     - tgt_type: list
     - sls: [{{ tplroot }}.frontend]
     - pillar: {{ passed | json }}
+{#- Beside the build server's infrastructure, unless the build server is an app server too: a
+    minion runs one state run at a time (the second is refused: "state.sls is running"). #}
+{%- if chain.build_target not in chain.targets %}
     - parallel: true
+{%- endif %}
 {%- if run_id %}
     - require:
 {{- after_start('infrastructure') }}
