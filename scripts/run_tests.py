@@ -3,8 +3,8 @@
 
 - tests/integration (real salt-master and minions, one shared set per xdist worker) and
   tests/fault (faults injected into private engines, controllers and masters of the tier's own)
-  in one process (CHAIN_TEST_INTEGRATION_WORKERS xdist workers): their tests wait on daemons, containers and health
-  windows more than they compute;
+  in one process (CHAIN_TEST_INTEGRATION_WORKERS xdist workers): their tests wait on daemons,
+  containers and health windows more than they compute;
 - tests/unit, tests/emulator, tests/functional and tests/browser in the other, spread over
   pytest-xdist workers
   (whole files per worker: module fixtures such as a built image are made once). Each worker is
