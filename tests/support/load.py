@@ -21,8 +21,9 @@ HEALTH = {
 }
 
 
-def get(port, path="/version"):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+def get(port, path="/version", host="127.0.0.1", timeout=5):
+    """``(status, body)`` of one GET."""
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         conn.request("GET", path)
         resp = conn.getresponse()

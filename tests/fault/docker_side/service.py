@@ -3,12 +3,11 @@ two-replica ``container_service`` behind the frontend, all on the private engine
 ``fault``), written as one sls the tests apply with ``state.sls``. Pillar ``fault`` picks the app
 version and the plain containers' environment (a change recreates them)."""
 
-import http.client
 import json
 import textwrap
 
 from tests.fault.docker_side.conftest import PROFILE
-from tests.support import engines
+from tests.support import engines, load
 
 HEALTH = {
     "test": 'python3 -c "import urllib.request as u; '
@@ -110,13 +109,7 @@ def frontend_addr(api, frontend, network):
 def ask(addr, path="/version", timeout=3):
     """``(status, body)`` of one request to the frontend (its address on the private network:
     the engine's published ports die with its dockerd, the container does not)."""
-    conn = http.client.HTTPConnection(addr, 8080, timeout=timeout)
-    try:
-        conn.request("GET", path)
-        resp = conn.getresponse()
-        return resp.status, resp.read()
-    finally:
-        conn.close()
+    return load.get(8080, path, host=addr, timeout=timeout)
 
 
 def versions(addr, n=12):
