@@ -217,6 +217,42 @@ def test_the_layers_removed_with_an_image_built_in_the_window_go_with_it(
         cli.close()
 
 
+@pytest.mark.parametrize("began", ["before the window", "in the window"])
+def test_a_removal_that_began_before_the_window_opened_is_not_the_windows(
+    docker_engines, tmp_path, began
+):
+    """Under load, an engine's removal of an image with many layers can straddle the opening of
+    a window: the untag before it, the deletes of the image (untagged when the window opened)
+    and of its layers in it. A call of the window starts in it and is waited for, so such a
+    removal is someone else's. Real events of a removal, split at its first delete as a loaded
+    engine showed them; the control: the same deletes with nothing before them count."""
+    tag = f"saltext-chain/sc-zz{engines.RUN[:4]}-straddle:1"
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {BUSYBOX}\nRUN echo {engines.RUN} > /one\nRUN echo two > /two\n"
+    )
+    cli = engines.client("engine1")
+    try:
+        cli.images.build(path=str(tmp_path), tag=tag, rm=True, forcerm=True)
+        with engines.EventRecorder("engine1") as rec:
+            cli.images.remove(tag, force=True)
+        removal = [e for e in rec.events if e.get("Type") == "image"]
+        first = next(i for i, e in enumerate(removal) if e["Action"] == "delete")
+        assert first >= 1 and len(removal) - first >= 2, removal  # untag; image, a layer
+        image_id = removal[first]["Actor"]["ID"]
+        rec._images[image_id]["tags"] = []  # untagged as the window opened
+        rec.before = removal[:first] if began == "before the window" else []
+        rec.events = removal[first:]
+        deletes = [m for m in rec.mutations() if m[:2] == ("image", "delete")]
+        if began == "before the window":
+            assert deletes == [], deletes
+        else:
+            assert len(deletes) == len(removal) - first, deletes
+    finally:
+        with contextlib.suppress(Exception):
+            cli.images.remove(tag, force=True)
+        cli.close()
+
+
 @pytest.mark.parametrize("whose", ["theirs", "ours"])
 def test_an_unmounted_anonymous_volume_goes_with_the_container_made_and_removed_with_it(
     docker_engines, whose

@@ -41,6 +41,8 @@ if not re.fullmatch(r"[a-z0-9]{1,12}", RUN):
 LABELS = {TEST_LABEL: RUN}
 # The marker volume an EventRecorder creates to close its window (any run's): never an event
 # of the window it closes, nor of anyone else's.
+# Seconds of the engine's events read before a window opens, to attribute what straddles it.
+CONTEXT = 5
 _MARKER = re.compile(r"^sc-[a-z0-9]+-evmark-[0-9a-f]{8}$")
 # A volume the engine named (a container's anonymous volume): 64 hex digits.
 _ANONYMOUS = re.compile(r"[0-9a-f]{64}")
@@ -136,7 +138,9 @@ class EventRecorder:
         self._closed = threading.Event()
         # The stream replays the engine's events from `since` (whole seconds, filtered below)
         # and goes on live: nothing of the window is missed however long the block runs.
-        self._stream = self._client.api.events(since=int(self._since), decode=True)
+        # It starts CONTEXT seconds earlier: a removal another owner began just before the
+        # window opened (an image's untag, then its layers' deletes) is told apart by its start.
+        self._stream = self._client.api.events(since=int(self._since - CONTEXT), decode=True)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         return self
@@ -283,6 +287,13 @@ class EventRecorder:
             if e.get("timeNano", 0) / 1e9 >= self._since
             and not _MARKER.match((e.get("Actor") or {}).get("ID", ""))
         ]
+        self.before = [
+            e
+            for e in self._seen
+            if self._since - CONTEXT <= e.get("timeNano", 0) / 1e9 < self._since
+            and e.get("Type") == "image"
+            and _action(e) in ("untag", "delete")
+        ]
         # What mutations() needs from the engine is read now, while the window's objects exist.
         self._images_after = {}
         if any(
@@ -381,7 +392,10 @@ class EventRecorder:
         window opened): removing an image deletes its untagged parent layers in the same
         request, so a delete that follows, within ``seconds``, another owner's untag or delete
         (its holders known and all foreign) is part of that owner's removal. One that follows
-        an untag of ours, or nothing, counts."""
+        an untag of ours, or nothing, counts. So is one of a removal that began before the
+        window opened (``_removal_began_before``)."""
+        if self._removal_began_before(e["Actor"]["ID"], set()):
+            return True
         at = e.get("timeNano", 0)
         for x in self.events:
             if x is e or x.get("Type") != "image" or _action(x) not in ("untag", "delete"):
@@ -392,6 +406,23 @@ class EventRecorder:
             if holders and self._all_foreign(holders):
                 return True
         return False
+
+    def _removal_began_before(self, image_id, seen):
+        """The image went in a removal whose request began before the window opened: its own
+        untag or delete, or that of an image built on it (removed with its untagged parent
+        layers), came in the CONTEXT seconds before. Never a call of this run's window, which
+        starts in it and is waited for; under load an engine's removal of many layers can
+        straddle the opening."""
+        if any(x["Actor"]["ID"] == image_id for x in getattr(self, "before", ())):
+            return True
+        seen.add(image_id)
+        return any(
+            self._removal_began_before(child, seen)
+            for child, info in self._images.items()
+            if info["parent"] == image_id
+            and child not in seen
+            and child not in getattr(self, "_images_after", {})
+        )
 
     def _with_foreign_container(self, e, seconds=2.0):
         """An anonymous volume nobody known holds (created and destroyed unmounted in the
