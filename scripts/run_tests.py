@@ -16,8 +16,8 @@ and the exit code is pytest's: the worst of the two, where "no tests collected" 
 when neither part collected anything.
 
 Environment: CHAIN_TEST_INTEGRATION_WORKERS (xdist workers of the integration process, default
-1; with 2, each has its own master, minions and controller: faster, but on 2 cores the load
-made health probes and guard windows flaky in CI), CHAIN_TEST_WORKERS
+2, each with its own master, minions and controller; 1: one after the other, about 10 minutes
+longer), CHAIN_TEST_WORKERS
 (xdist workers of the other process, default 1: beside the integration process that is
 the 2 cores' share; with 2, the test-mode guards of one worker still see, now and then, another
 worker's objects that the engine names only by id), CHAIN_TEST_PARALLEL (default 1: the two
@@ -184,7 +184,7 @@ def main():
         return subprocess.call(serial_cmd(os.environ.get("CHAIN_TEST_JUNIT_DIR")))
     return run_parallel(
         int(os.environ.get("CHAIN_TEST_WORKERS") or 1),
-        int(os.environ.get("CHAIN_TEST_INTEGRATION_WORKERS") or 1),
+        int(os.environ.get("CHAIN_TEST_INTEGRATION_WORKERS") or 2),
     )
 
 

@@ -196,7 +196,9 @@ def test_a_git_push_made_while_the_master_is_down_deploys_once_it_is_back(
         # poll check here: nothing else would bring the push in)
         assert _queued(chain, commit, timeout=90), "the push never reached the queue"
         pushes = _deployed(chain, commit)
-        (push,) = [p for p in pushes if p["state"] == "deployed"]
+        deployed = [p for p in pushes if p["state"] == "deployed"]
+        assert len(deployed) == 1, [(p, queue.run(chain["db"], p["run_id"])) for p in pushes]
+        (push,) = deployed
         assert {p["state"] for p in pushes} <= {"deployed", "nothing to do", "superseded"}, pushes
         assert push["via"] == "http", push
         assert _version(chain["ports"]["build1"]) == commit
