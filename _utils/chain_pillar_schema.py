@@ -17,6 +17,7 @@ try:
     from saltext.chain.utils import (
         chain_agents_plan,
         chain_app_conf,
+        chain_certs,
         chain_docker_types,
         chain_errors,
         chain_profiles,
@@ -27,6 +28,7 @@ except ImportError as _exc:  # synced into the minion's extmods/utils (file_root
         raise  # a real import error inside the util, not a missing package
     import chain_agents_plan
     import chain_app_conf
+    import chain_certs
     import chain_docker_types
     import chain_errors
     import chain_profiles
@@ -203,6 +205,13 @@ def _parallelism_or_all(value, path, errs):
         _number("int", value, path, errs)
 
 
+def _tls_ip(value, path, errs):
+    try:
+        chain_certs.check_ip(value, path)
+    except BadInput as exc:
+        errs.append(str(exc))
+
+
 #: What defaults.yaml does not say, by formula: key path -> spec.
 EXTRA = {
     "chain": {
@@ -227,6 +236,11 @@ EXTRA = {
         ("service", "update"): _update("int"),
         ("service", "update_after_canary"): _update(_parallelism_or_all),
         ("registry", "server", "password"): "text",
+        ("registry", "tls", "ip"): _tls_ip,
+        ("registry", "tls", "ca", "days_valid"): "number",
+        ("registry", "tls", "ca", "days_remaining"): "number",
+        ("registry", "tls", "cert", "days_valid"): "number",
+        ("registry", "tls", "cert", "days_remaining"): "number",
         ("servers",): Open("chain", "minion ids"),
         ("apps",): Open(_app, "app names"),
         ("push",): Open("any", "keys (docs/push.md)"),  # the master's: its runners check it
@@ -344,7 +358,30 @@ def errors(formula, data, defaults=None):
     _check(spec, data, formula, errs, spec)
     if formula == "jenkins" and isinstance(data, dict):
         _profile_names(data, errs)
+    if formula == "chain" and isinstance(data, dict):
+        _tls_address(data, errs)
     return errs
+
+
+def _tls_address(data, errs):
+    """With ``chain:registry:tls:enabled``, the address is ``name:port`` and its port the
+    server's (the name resolves to the host, the engine connects to the published port)."""
+    registry = data.get("registry")
+    if not isinstance(registry, dict) or not isinstance(registry.get("tls"), dict):
+        return
+    if registry["tls"].get("enabled") is not True:
+        return
+    try:
+        _, port = chain_certs.split_address(registry.get("address"), "chain:registry:address")
+    except BadInput as exc:
+        errs.append(str(exc))
+        return
+    server = registry.get("server") if isinstance(registry.get("server"), dict) else {}
+    if "port" in server and str(server["port"]) != str(port):
+        errs.append(
+            f"chain:registry:address: its port {port} is not chain:registry:server:port "
+            f"({server['port']}): the engines connect to the registry's published port"
+        )
 
 
 def _profile_names(data, errs):

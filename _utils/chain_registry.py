@@ -22,10 +22,11 @@ import os
 import re
 
 try:
-    from saltext.chain.utils import chain_errors
+    from saltext.chain.utils import chain_certs, chain_errors
 except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
     if not str(_exc.name).startswith("saltext"):
         raise  # a real import error inside the util, not a missing package
+    import chain_certs
     import chain_errors
 
 BadInput = chain_errors.BadInput
@@ -289,23 +290,37 @@ def request(
     timeout=DEFAULT_TIMEOUT,
     headers=None,
 ):
-    """One registry API request with Basic auth, following a Bearer challenge once.
-    :class:`~chain_errors.Unreachable` when the registry does not answer."""
+    """One registry API request with Basic auth, following a Bearer challenge once. HTTPS is
+    verified against the registry's Docker engine CA (``/etc/docker/certs.d/<host:port>/
+    ca.crt``) when there is one, as the engine does, else the system's CAs.
+    :class:`~chain_errors.Unreachable` when the registry does not answer or its certificate
+    does not verify."""
     import requests  # pylint: disable=import-outside-toplevel
 
-    url = registry_base(registry) + path
+    base = registry_base(registry)
+    url = base + path
     headers = dict(headers or {})
     auth = (username, password) if username and password else None
     timeout = float(timeout or DEFAULT_TIMEOUT)
+    verify = chain_certs.ca_bundle(base.partition("://")[2])
     try:
-        resp = requests.request(method, url, auth=auth, timeout=timeout, headers=headers)
+        resp = requests.request(
+            method, url, auth=auth, timeout=timeout, headers=headers, verify=verify
+        )
         challenge = resp.headers.get("WWW-Authenticate", "")
         if resp.status_code == 401 and challenge.lower().startswith("bearer"):
             token = bearer_token(challenge[len("bearer") :].strip(), username, password, timeout)
             if token:
                 headers["Authorization"] = f"Bearer {token}"
-                resp = requests.request(method, url, timeout=timeout, headers=headers)
+                resp = requests.request(
+                    method, url, timeout=timeout, headers=headers, verify=verify
+                )
         return resp
+    except requests.exceptions.SSLError as err:
+        trusted = verify if isinstance(verify, str) else "the system's CAs"
+        raise chain_errors.Unreachable(
+            f"registry {registry}: its TLS certificate does not verify against {trusted}"
+        ) from err
     except requests.RequestException as err:
         raise chain_errors.Unreachable(
             f"registry {registry} did not answer: {type(err).__name__}"

@@ -19,6 +19,18 @@ chain:
       volume: chain-registry-data
       # its user and password: container:registries:<address> below (one place); the minion
       # writes the bcrypt htpasswd entry, the container only gets that file (read-only)
+    # TLS by name (docs/certificates.md): enabled, the address is name:port (e.g.
+    # registry.chain.internal:5050), server:bind and tls:ip an address of the host outside
+    # loopback (Docker verifies no certificate in 127.0.0.0/8), and the CA's minion needs the
+    # signing policy x509_signing_policies:<signing_policy> below; the master, the peer right.
+    tls:
+      enabled: false
+      ip: ''                   # /etc/hosts: the address's name -> ip ('' = DNS resolves it)
+      ca_server: build1        # the CA's minion: chain.ca makes the key there, it stays there
+      signing_policy: chain-registry
+      ca: {cn: saltext-chain CA, days_valid: 3650, days_remaining: 90}
+      cert: {days_valid: 30, days_remaining: 7}   # renewed by the apply once < 7 days are left
+      certs_d: /etc/docker/certs.d                 # where each engine reads <address>/ca.crt
   network:
     name: chain
     subnet: ''                 # empty: the engine picks; per server under servers:<id>:network
@@ -72,3 +84,16 @@ container:
     127.0.0.1:5050:
       username: chain
       password: CHANGE-ME      # secret (or an sdb:// reference rendered by your pillar)
+
+# The CA's signing policy, in the CA minion's pillar only (chain:registry:tls:ca_server): the one
+# place of the CA's key and certificate paths (chain.ca makes them there). The master allows the
+# signing requests: peer: {'.*': ['x509\.sign_remote_certificate']} (docs/certificates.md).
+x509_signing_policies:
+  chain-registry:
+    - minions: '*'
+    - signing_private_key: /etc/pki/saltext-chain/ca/ca.key
+    - signing_cert: /etc/pki/saltext-chain/ca/ca.crt
+    - basicConstraints: "critical, CA:false"
+    - keyUsage: "critical, digitalSignature, keyEncipherment"
+    - extendedKeyUsage: serverAuth
+    - days_valid: 30

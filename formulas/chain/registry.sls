@@ -7,7 +7,10 @@
     minion by chain_secrets.registry_htpasswd, which reads the password from pillar when the
     state runs: this sls holds only the address (state.show_sls shows no secret), and the plain
     password is in no environment variable, argument, label or state return. The file's
-    directory is mounted read-only. -#}
+    directory is mounted read-only.
+    With chain:registry:tls:enabled (docs/certificates.md) the registry serves TLS: its key and
+    certificate (registry_cert.sls, signed by the chain's CA) are mounted read-only and named by
+    REGISTRY_HTTP_TLS_CERTIFICATE/_KEY; a renewed certificate restarts it. -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import chain with context %}
 {%- set reg = chain.registry.server %}
@@ -16,6 +19,13 @@
 {%- set address = chain.registry.address %}
 {%- set creds = (salt['pillar.get']('container:registries', {}) or {}).get(address) or {} %}
 {%- set creds_key = 'container:registries:' ~ address %}
+{%- set tls = chain.registry.tls %}
+{%- set tls_dir = tls.dir or ('/etc/pki/saltext-chain/' ~ reg.name) %}
+{%- if tls.enabled %}
+
+include:
+  - {{ tplroot }}.registry_cert
+{%- endif %}
 
 {%- if reg.get('password') is not none %}
 
@@ -101,6 +111,12 @@ chain-registry-container-running:
     - binds:
       - {{ reg.volume }}:/var/lib/docker-registry
       - {{ auth_dir }}:/etc/docker/registry/auth:ro
+{%-   if tls.enabled %}
+      - {{ tls_dir }}:/etc/docker/registry/tls:ro
+    - environment:
+        REGISTRY_HTTP_TLS_CERTIFICATE: /etc/docker/registry/tls/registry.crt
+        REGISTRY_HTTP_TLS_KEY: /etc/docker/registry/tls/registry.key
+{%-   endif %}
     - ports: ["{{ reg.bind }}:{{ reg.port }}:5000"]
     - labels: {{ chain.labels | json }}
     - restart_policy: unless-stopped
@@ -113,4 +129,7 @@ chain-registry-container-running:
     - watch_action: restart
     - watch:
       - module: chain-registry-htpasswd-module-run
+{%-   if tls.enabled %}
+      - x509: chain-registry-tls-cert-x509-certificate_managed
+{%-   endif %}
 {%- endif %}

@@ -147,6 +147,20 @@ def e2e_chain(chain_registry):
 
 
 @pytest.fixture(scope="package")
+def chain_ca(tmp_path_factory):
+    """The chain's CA of test_chain_registry_tls.py: its signing policy in build1's pillar (the
+    CA's minion), the key and certificate in this run's tmp; short-lived certificates (0.01 day,
+    about 14 minutes) so that the renewal is tested."""
+    root = tmp_path_factory.mktemp("chain-ca")
+    return {
+        "policy": "chain-registry-test",
+        "key": str(root / "ca" / "ca.key"),
+        "cert": str(root / "ca" / "ca.crt"),
+        "days_valid": 0.01,
+    }
+
+
+@pytest.fixture(scope="package")
 def secret_pillar(
     tmp_path_factory,
     registry_credentials,
@@ -155,6 +169,7 @@ def secret_pillar(
     chain_registry,
     push_keys,
     push_user,
+    chain_ca,
 ):
     """Pillar that holds secrets or this run's names is written at run time, never committed."""
     root = tmp_path_factory.mktemp("pillar")
@@ -185,6 +200,18 @@ def secret_pillar(
                 "source": {"users": {push_user["user"]: push_user["password"]}},
                 "push": {"source_key": push_keys["source_key"]},
             }
+            # the chain CA's signing policy (x509, signed through the master's peer interface)
+            data["x509_signing_policies"] = {
+                chain_ca["policy"]: [
+                    {"minions": "*"},
+                    {"signing_private_key": chain_ca["key"]},
+                    {"signing_cert": chain_ca["cert"]},
+                    {"basicConstraints": "critical, CA:false"},
+                    {"keyUsage": "critical, digitalSignature, keyEncipherment"},
+                    {"extendedKeyUsage": "serverAuth"},
+                    {"days_valid": chain_ca["days_valid"]},
+                ]
+            }
         (root / f"{minion}.sls").write_text(yaml.safe_dump(data))
     return root
 
@@ -205,6 +232,8 @@ def master(salt_factories, ext_tree, docker_engines, secret_pillar, e2e_chain, t
             "interface": "127.0.0.1",
             "open_mode": False,
             "cachedir": str(root / "cache"),
+            # minions ask the chain's CA minion to sign (x509, docs/certificates.md)
+            "peer": {".*": [r"x509\.sign_remote_certificate"]},
             # reactor, chain:push (the end-to-end chain's repositories too), salt-api, schedule
             **push.master_overrides(e2e_chain, page=page),
         },
