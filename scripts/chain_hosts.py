@@ -414,6 +414,117 @@ class MasterEvents:
         self._wait(done, timeout, f"salt/auth {act} of {minion_id}")
 
 
+# ---------------------------------------------------------------------------------------------
+# make chain HOSTS=N
+# ---------------------------------------------------------------------------------------------
+
+CHAIN_NETWORK = "chain-hosts"
+CHAIN_LABELS = {"org.saltext-chain.formula": "hosts"}
+
+
+def topology(hosts_pillar, count):
+    """The first ``count`` hosts of pillar ``chain:hosts`` (``{id: {"roles": [...]}}``), and
+    the pillar that keeps only them (``rollout_order`` too)."""
+    chain = hosts_pillar["chain"]
+    declared = chain.get("hosts") or {}
+    if count > len(declared):
+        raise SystemExit(
+            f"{count} hosts asked for, {len(declared)} declared in pillar chain:hosts "
+            "(pillar.example/hosts.sls): declare the others there"
+        )
+    chosen = dict(list(declared.items())[:count])
+    order = [m for m in chain.get("rollout_order") or [] if m in chosen]
+    return chosen, {"chain": {"hosts": chosen, "rollout_order": order}}
+
+
+class ChainHosts:
+    """The hosts of ``make chain HOSTS=N``: containers ``chain-<id>`` on the network
+    ``chain-hosts``, their directories in ``<state>/hosts/<id>``. ``network()`` first (the
+    master's address is its gateway), ``seed()`` before any daemon starts (every key, the
+    master's too, is made here: nothing is auto-accepted), ``start()`` once the master runs."""
+
+    def __init__(self, state_dir, hosts):
+        self.state = pathlib.Path(state_dir)
+        self.hosts = hosts  # {id: {"roles": [...]}}
+        self.client = docker.from_env(timeout=600)
+        self.gateway = None
+        self.members = []
+
+    @property
+    def ids(self):
+        return list(self.hosts)
+
+    def network(self):
+        engine2 = docker.DockerClient(base_url="unix:///run/saltext-chain/docker2.sock")
+        with contextlib.closing(engine2):
+            _, subnet, self.gateway = create_network(
+                self.client, CHAIN_NETWORK, CHAIN_LABELS, held_clients=[engine2]
+            )
+        return subnet, self.gateway
+
+    def seed(self, master_pki, local_minions, ports):
+        """The master's key pair, each local minion's (``{id: its pki_dir}``) and each host's,
+        the minions' public keys accepted on the master, the master's given to each minion."""
+        import salt.crypt  # pylint: disable=import-outside-toplevel
+
+        master_pki = pathlib.Path(master_pki)
+        master_pki.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not (master_pki / "master.pem").exists():
+            salt.crypt.write_keys(str(master_pki), "master", 2048)
+        for minion_id, pki in local_minions.items():
+            if pathlib.Path(pki).name != "pki":
+                raise ValueError(f"{minion_id}: pki_dir must be <dir>/pki, not {pki}")
+            seed_keys(master_pki, pathlib.Path(pki).parent, minion_id)
+        self.members = [
+            Host(self.client, f"chain-{m}", m, self.state / "hosts" / m, CHAIN_LABELS)
+            for m in self.hosts
+        ]
+        for host in self.members:
+            host.prepare(master_pki, self.gateway, ports)
+
+    def start(self, master_conf_file, timeout=180):
+        """Start the hosts that are not running; wait for their minions' start events."""
+        ensure_image(self.client)
+        todo = []
+        for host in self.members:
+            with contextlib.suppress(docker.errors.NotFound):
+                host.container = self.client.containers.get(host.name)
+                if host.container.status == "running":
+                    say(f"host {host.minion_id} already running")
+                    continue
+                host.container.remove(force=True)
+            todo.append(host)
+        with MasterEvents(master_conf_file) as bus:
+            for host in todo:
+                say(f"starting host {host.minion_id} (container {host.name}, own dockerd)")
+            start_hosts(todo, CHAIN_NETWORK, timeout)
+            bus.wait_started([h.minion_id for h in todo], timeout)
+        return todo
+
+    def describe(self):
+        for host in self.members:
+            roles = ",".join(self.hosts[host.minion_id].get("roles") or [])
+            print(f"    {host.minion_id:8} {host.ip:15} roles {roles:10} engine {host.url}")
+
+
+def chain_down(state_dir, master_pki=None):
+    """Remove every host of ``make chain`` (label ``org.saltext-chain.formula=hosts``), its
+    volume, cgroups, directory and accepted key, then the network."""
+    client = docker.from_env(timeout=120)
+    label = "org.saltext-chain.formula=hosts"
+    for ctr in client.containers.list(all=True, filters={"label": label}):
+        minion_id = ctr.name.removeprefix("chain-")
+        say(f"removing host {minion_id}")
+        host = Host(client, ctr.name, minion_id, pathlib.Path(state_dir) / "hosts" / minion_id, {})
+        host.container = ctr
+        host.close()
+        if master_pki:
+            with contextlib.suppress(FileNotFoundError):
+                (pathlib.Path(master_pki) / "minions" / minion_id).unlink()
+    for net in client.networks.list(names=[CHAIN_NETWORK], filters={"label": label}):
+        net.remove()
+
+
 def main(argv):
     if argv[1:] == ["image"]:
         client = docker.from_env(timeout=600)
