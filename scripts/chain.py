@@ -511,11 +511,6 @@ def status(_args):
 
 
 def down(_args):
-    if (STATE / "hosts.json").exists():
-        import chain_hosts  # pylint: disable=import-outside-toplevel
-
-        chain_hosts.chain_down(STATE, STATE / "master" / "pki")
-        (STATE / "hosts.json").unlink()
     if _alive(SOCKS / "master.pid"):
         say("removing the chain's containers (volumes and images stay: the next up is quick)")
         _salt("build1", "schedule.delete", "jenkins-agent-reconcile-linux")
@@ -528,6 +523,11 @@ def down(_args):
                         removed.add((MINIONS.get(minion), name))
                         print(f"    {minion}: {name}")
                         _salt(minion, "container.remove", name, "force=True")
+    hosts = (STATE / "hosts.json").exists()
+    if hosts:  # after the salt '*' above (the hosts answer it), before the master stops
+        import chain_hosts  # pylint: disable=import-outside-toplevel
+
+        chain_hosts.chain_down(STATE, STATE / "master" / "pki")
     for name in ["api", *MINIONS, "master"]:
         pidfile = SOCKS / f"{name}.pid"
         if _alive(pidfile):
@@ -537,6 +537,9 @@ def down(_args):
             deadline = time.monotonic() + 30
             while _alive(pidfile) and time.monotonic() < deadline:
                 time.sleep(0.2)
+    if hosts:  # the master listened on its gateway
+        chain_hosts.remove_chain_network()
+        (STATE / "hosts.json").unlink()
 
 
 # ---------------------------------------------------------------------------------------------

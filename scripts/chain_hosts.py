@@ -423,18 +423,18 @@ CHAIN_LABELS = {"org.saltext-chain.formula": "hosts"}
 
 
 def topology(hosts_pillar, count):
-    """The first ``count`` hosts of pillar ``chain:hosts`` (``{id: {"roles": [...]}}``), and
+    """The first ``count`` hosts of pillar ``topology:hosts`` (``{id: {"roles": [...]}}``), and
     the pillar that keeps only them (``rollout_order`` too)."""
-    chain = hosts_pillar["chain"]
-    declared = chain.get("hosts") or {}
+    topo = hosts_pillar["topology"]
+    declared = topo.get("hosts") or {}
     if count > len(declared):
         raise SystemExit(
-            f"{count} hosts asked for, {len(declared)} declared in pillar chain:hosts "
+            f"{count} hosts asked for, {len(declared)} declared in pillar topology:hosts "
             "(pillar.example/hosts.sls): declare the others there"
         )
     chosen = dict(list(declared.items())[:count])
-    order = [m for m in chain.get("rollout_order") or [] if m in chosen]
-    return chosen, {"chain": {"hosts": chosen, "rollout_order": order}}
+    order = [m for m in topo.get("rollout_order") or [] if m in chosen]
+    return chosen, {"topology": {"hosts": chosen, "rollout_order": order}}
 
 
 class ChainHosts:
@@ -509,7 +509,8 @@ class ChainHosts:
 
 def chain_down(state_dir, master_pki=None):
     """Remove every host of ``make chain`` (label ``org.saltext-chain.formula=hosts``), its
-    volume, cgroups, directory and accepted key, then the network."""
+    volume, cgroups, directory and accepted key. Not the network: the master listens on its
+    gateway (``remove_chain_network`` once the master stopped)."""
     client = docker.from_env(timeout=120)
     label = "org.saltext-chain.formula=hosts"
     for ctr in client.containers.list(all=True, filters={"label": label}):
@@ -521,8 +522,19 @@ def chain_down(state_dir, master_pki=None):
         if master_pki:
             with contextlib.suppress(FileNotFoundError):
                 (pathlib.Path(master_pki) / "minions" / minion_id).unlink()
+    with contextlib.suppress(OSError):
+        (pathlib.Path(state_dir) / "hosts").rmdir()
+    client.close()
+
+
+def remove_chain_network():
+    """The network of ``make chain HOSTS=N`` (its gateway is the master's address: after the
+    master stopped)."""
+    client = docker.from_env(timeout=120)
+    label = "org.saltext-chain.formula=hosts"
     for net in client.networks.list(names=[CHAIN_NETWORK], filters={"label": label}):
         net.remove()
+    client.close()
 
 
 def main(argv):

@@ -26,14 +26,14 @@ def test_a_wider_network_that_covers_the_pool_leaves_no_subnet():
 
 def test_the_topology_is_the_first_hosts_of_pillar_with_their_rollout_order():
     pillar = {
-        "chain": {
+        "topology": {
             "hosts": {"a": {"roles": ["build"]}, "b": {"roles": ["app"]}, "c": {"roles": ["app"]}},
             "rollout_order": ["c", "b"],
         }
     }
     chosen, kept = chain_hosts.topology(pillar, 2)
     assert chosen == {"a": {"roles": ["build"]}, "b": {"roles": ["app"]}}
-    assert kept == {"chain": {"hosts": chosen, "rollout_order": ["b"]}}
+    assert kept == {"topology": {"hosts": chosen, "rollout_order": ["b"]}}
     with pytest.raises(SystemExit, match="4 hosts asked for, 3 declared"):
         chain_hosts.topology(pillar, 4)
 
