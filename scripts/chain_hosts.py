@@ -137,13 +137,19 @@ def create_network(client, name, labels, held_clients=(), start=0):
         net = client.networks.get(name)
         conf = net.attrs["IPAM"]["Config"][0]
         return net, ipaddress.ip_network(conf["Subnet"]), conf["Gateway"]
-    subnet = free_subnet(held_subnets([client, *held_clients]), start=start)
-    gateway = str(next(subnet.hosts()))
-    ipam = docker.types.IPAMConfig(
-        pool_configs=[docker.types.IPAMPool(subnet=str(subnet), gateway=gateway)]
-    )
-    net = client.networks.create(name, driver="bridge", ipam=ipam, labels=labels)
-    return net, subnet, gateway
+    for attempt in range(5):  # another session may take the same /24 between look and create
+        subnet = free_subnet(held_subnets([client, *held_clients]), start=start + attempt)
+        gateway = str(next(subnet.hosts()))
+        ipam = docker.types.IPAMConfig(
+            pool_configs=[docker.types.IPAMPool(subnet=str(subnet), gateway=gateway)]
+        )
+        try:
+            net = client.networks.create(name, driver="bridge", ipam=ipam, labels=labels)
+        except docker.errors.APIError as err:
+            if "overlap" not in str(err) or attempt == 4:
+                raise
+            continue
+        return net, subnet, gateway
 
 
 # ---------------------------------------------------------------------------------------------
