@@ -4,8 +4,10 @@
 bootstrap:
 	scripts/bootstrap
 
+# HOSTS=N: the chain and N Docker-in-Docker hosts, minions of its master (docs/hosts.md)
+HOSTS ?= 0
 chain: bootstrap
-	.venv/bin/python scripts/chain.py up
+	.venv/bin/python scripts/chain.py up --hosts $(HOSTS)
 
 down:
 	.venv/bin/python scripts/chain.py down

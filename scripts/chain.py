@@ -11,6 +11,7 @@ Real daemons, configured like an operator would (pillar from pillar.example/, se
 once into .state/chain/secrets.json, mode 0600); nothing here is test scaffolding.
 
     .venv/bin/python scripts/chain.py up       # start master + minions, sync, deploy the app
+    .venv/bin/python scripts/chain.py up --hosts 2   # the same, and 2 hosts (docs/hosts.md)
     .venv/bin/python scripts/chain.py deploy   # deploy the checkout's newest commit of the app
     .venv/bin/python scripts/chain.py status   # salt-run chain.status app
     .venv/bin/python scripts/chain.py follow   # follow the next run (stages, the build's console)
@@ -146,7 +147,7 @@ def _write(path, data, mode=0o600):
     os.chmod(path, mode)
 
 
-def _write_configs():
+def _write_configs(hosts=None):
     srv = STATE / "srv"
     (srv / "ext").mkdir(parents=True, exist_ok=True)
     for kind in ("_modules", "_states", "_runners", "_grains", "_beacons", "_utils"):
@@ -160,6 +161,9 @@ def _write_configs():
     os.chmod(STATE, 0o700)
     secret = _secrets()
     pillar = _pillar(secret)
+    if hosts:  # make chain HOSTS=N: the hosts' ids, roles and rollout order (docs/hosts.md)
+        pillar["hosts"] = hosts.pillar
+        pillar["top"]["base"]["*"].append("hosts")
     for name, data in pillar.items():
         _write(srv / "pillar" / f"{name}.sls", data)
     chain = pillar["chain"]["chain"]
@@ -172,8 +176,9 @@ def _write_configs():
         "pidfile": str(SOCKS / "master.pid"),
         "log_file": str(STATE / "log" / "master.log"),
         **QUIET,
-        "interface": "127.0.0.1",
-        "auto_accept": True,
+        # with hosts, the hosts network's gateway and pre-seeded keys only (docs/hosts.md)
+        "interface": hosts.gateway if hosts else "127.0.0.1",
+        "auto_accept": not hosts,
         "file_roots": {"base": [str(srv / "ext"), str(REPO / "formulas"), str(srv / "states")]},
         "pillar_roots": {"base": [str(srv / "pillar")]},
         "user": "root",
@@ -216,7 +221,8 @@ def _write_configs():
     }
     _write(STATE / "etc" / "master", master)
     for minion_id, base_url in MINIONS.items():
-        _write(STATE / "etc" / minion_id / "minion", _minion_config(minion_id, base_url, chain))
+        conf = _minion_config(minion_id, base_url, chain, hosts.gateway if hosts else None)
+        _write(STATE / "etc" / minion_id / "minion", conf)
     (STATE / "log").mkdir(exist_ok=True)
     SOCKS.mkdir(parents=True, exist_ok=True)
     # `. .state/chain/env.sh`: salt, salt-run, salt-call… of the venv with this config, so that
@@ -228,10 +234,10 @@ def _write_configs():
     )
 
 
-def _minion_config(minion_id, base_url, chain):
+def _minion_config(minion_id, base_url, chain, master=None):
     mconf = {
         "id": minion_id,
-        "master": "127.0.0.1",
+        "master": master or "127.0.0.1",
         "master_port": PORTS["ret_port"],
         "root_dir": "/",
         "pki_dir": str(STATE / minion_id / "pki"),
@@ -330,12 +336,33 @@ def _salt_run(*args, out=None, timeout=1800):
         return None, proc.wait(timeout=timeout)
 
 
-def _start():
-    _write_configs()
+def _hosts(count=None):
+    """``make chain HOSTS=N`` (scripts/chain_hosts.py), or None for the single-host chain;
+    ``count`` None: what the running chain was started with."""
+    record = STATE / "hosts.json"
+    if count is None:
+        count = json.loads(record.read_text())["count"] if record.exists() else 0
+    if not count:
+        return None
+    import chain_hosts  # pylint: disable=import-outside-toplevel
+
+    chosen, pillar = chain_hosts.topology(_example("hosts"), count)
+    hosts = chain_hosts.ChainHosts(STATE, chosen)
+    hosts.pillar = pillar
+    hosts.network()
+    return hosts
+
+
+def _start(hosts=None):
+    _write_configs(hosts)
+    if hosts:
+        local = {m: STATE / m / "pki" for m in MINIONS}
+        hosts.seed(STATE / "master" / "pki", local, PORTS)
     if _alive(SOCKS / "master.pid"):
         say("salt-master already running")
     else:
-        say(f"starting salt-master (127.0.0.1:{PORTS['publish_port']}/{PORTS['ret_port']})")
+        where = hosts.gateway if hosts else "127.0.0.1"
+        say(f"starting salt-master ({where}:{PORTS['publish_port']}/{PORTS['ret_port']})")
         subprocess.run([str(BIN / "salt-master"), "-c", str(STATE / "etc"), "-d"], check=True)
     if _alive(SOCKS / "api.pid"):
         say("salt-api already running")
@@ -350,11 +377,13 @@ def _start():
         subprocess.run(
             [str(BIN / "salt-minion"), "-c", str(STATE / "etc" / minion_id), "-d"], check=True
         )
+    if hosts:
+        hosts.start(STATE / "etc" / "master")
     say("waiting for the minions to answer")
     deadline = time.monotonic() + 120
     while True:
         ret, _ = _salt("*", "test.ping", timeout=60)
-        if all(ret.get(m) is True for m in MINIONS):
+        if all(ret.get(m) is True for m in [*MINIONS, *(hosts.ids if hosts else [])]):
             break
         if time.monotonic() > deadline:
             sys.exit(f"minions did not answer: {ret}")
@@ -412,7 +441,7 @@ def _progress(stop):
 
 def deploy(args):
     """The orchestrate for a commit, with the pillar of this checkout (its app is seeded)."""
-    _write_configs()
+    _write_configs(_hosts())
     return _orchestrate(args)
 
 
@@ -439,7 +468,13 @@ def _orchestrate(args):
 
 
 def up(args):
-    _start()
+    record = STATE / "hosts.json"
+    before = json.loads(record.read_text())["count"] if record.exists() else 0
+    if _alive(SOCKS / "master.pid") and before != args.hosts:
+        sys.exit(f"the chain runs with {before} hosts, not {args.hosts}: `make down` first")
+    hosts = _hosts(args.hosts)
+    _start(hosts)
+    _write(record, json.dumps({"count": args.hosts}), 0o644)
     code = _orchestrate(args)
     status(args)
     say("where to reach it")
@@ -456,6 +491,9 @@ def up(args):
     print(f"    git: http://127.0.0.1:{SOURCE_HTTP}/git/app.git     (branch main deploys)")
     print(f"    hg:  http://127.0.0.1:{SOURCE_HTTP}/hg/app-hg       (branch default deploys)")
     print(f"    follow a run: {BIN / 'python'} {REPO / 'scripts' / 'chain.py'} follow")
+    if hosts:
+        say(f"hosts (minions of the master on {hosts.gateway}; docs/hosts.md)")
+        hosts.describe()
     if code != 0:
         sys.exit(code)
 
@@ -485,6 +523,11 @@ def down(_args):
                         removed.add((MINIONS.get(minion), name))
                         print(f"    {minion}: {name}")
                         _salt(minion, "container.remove", name, "force=True")
+    hosts = (STATE / "hosts.json").exists()
+    if hosts:  # after the salt '*' above (the hosts answer it), before the master stops
+        import chain_hosts  # pylint: disable=import-outside-toplevel
+
+        chain_hosts.chain_down(STATE, STATE / "master" / "pki")
     for name in ["api", *MINIONS, "master"]:
         pidfile = SOCKS / f"{name}.pid"
         if _alive(pidfile):
@@ -494,6 +537,9 @@ def down(_args):
             deadline = time.monotonic() + 30
             while _alive(pidfile) and time.monotonic() < deadline:
                 time.sleep(0.2)
+    if hosts:  # the master listened on its gateway
+        chain_hosts.remove_chain_network()
+        (STATE / "hosts.json").unlink()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -639,6 +685,10 @@ def main():
         if name in ("up", "deploy"):
             cmd.add_argument(
                 "ref", nargs="?", help="commit to deploy (default: the checkout's newest)"
+            )
+        if name == "up":
+            cmd.add_argument(
+                "--hosts", type=int, default=0, help="N Docker-in-Docker hosts (docs/hosts.md)"
             )
     _follow_parser(sub)
     args = parser.parse_args()

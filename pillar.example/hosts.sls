@@ -1,0 +1,18 @@
+# The chain across hosts (`make chain HOSTS=N`, docs/hosts.md): the first N minions below run as
+# Docker-in-Docker hosts on this machine (scripts/chain_hosts.py), each with its own Docker
+# engine and salt-minion, minions of the chain's master. The topology is pillar: the ids, their
+# roles and the rollout order are read from here (make chain copies this file into the master's
+# pillar as `hosts.sls`, for every minion). Its own key: the chain formula's pillar (`chain`)
+# takes only the keys it knows. Today make chain starts the hosts and records their roles;
+# the chain's build and app servers are still build1, web1, web2 (docs/hosts.md).
+topology:
+  hosts:
+    host1:
+      roles: [build]           # what the host is for: build (agents), app (the app's replicas)
+    host2:
+      roles: [app]
+    host3:
+      roles: [app]
+    host4:
+      roles: [app]
+  rollout_order: [host2, host3, host4]
