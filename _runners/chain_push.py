@@ -27,6 +27,7 @@ was missed. Events: ``chain/push/accepted|refused|duplicate``, ``chain/run/<id>/
             orchestrate: chain                 # per repo: repos:<repo>:orchestrate
             webhook: {max_body: 1048576, key_pillar: chain:push:webhook_key}
             poll_interval: 60
+            reconnect_grace: 90                # after a master start, runs wait for minions
 """
 
 import contextvars
@@ -40,6 +41,7 @@ import threading
 import time
 
 import salt.client
+import salt.key
 import salt.pillar
 import salt.utils.data
 import salt.utils.dictupdate
@@ -403,6 +405,42 @@ def _page(refresh=False):
         log.warning("chain_push: the team's page was not written: %s", err)
 
 
+def _master_started():
+    """When this master started (its pidfile's time), or None."""
+    try:
+        return os.stat(__opts__["pidfile"]).st_mtime
+    except (KeyError, OSError, TypeError):
+        return None
+
+
+def _await_minions(conf, rid):
+    """In the master's first ``reconnect_grace`` seconds, wait until every accepted minion
+    answers: minions reconnect to a restarted master on their own back-off (``recon_max``, up
+    to tens of seconds on a loaded machine), and a run started before its servers are back
+    would fail them as unreachable. Later, or once all answer, nothing is waited for (a minion
+    that is down is the orchestrate's to report, within seconds). Returns the silent ones."""
+    grace = float(conf.get("reconnect_grace") or 0)
+    started = _master_started()
+    if not grace or started is None or time.time() - started >= grace:
+        return []
+    minions = salt.key.get_key(__opts__).list_status("acc").get("minions") or []
+    missing, told = list(minions), False
+    client = _local_client()
+    try:
+        while missing:
+            ret = client.cmd(missing, "test.ping", tgt_type="list", timeout=3)
+            missing = [m for m in missing if ret.get(m) is not True]
+            if not missing or time.time() - started >= grace:
+                break
+            if not told:
+                told = True
+                log.info("chain_push: run %s waits for %s to reconnect", rid, ", ".join(missing))
+                _fire(f"chain/run/{rid}/waiting", {"minions": missing})
+    finally:
+        client.destroy()
+    return missing
+
+
 def _run(conf, claim):
     """One claimed run: events, the no-op check, the orchestrate, its result."""
     db, rid, started = _db(), claim["run_id"], time.time()
@@ -421,6 +459,7 @@ def _run(conf, claim):
     ):
         state, failure, tail = "nothing to do", None, None
     else:
+        _await_minions(conf, rid)
         recorder = _StageRecorder(__opts__, db, rid)
         recorder.start()
         recorder.ready.wait(10)

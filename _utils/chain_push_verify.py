@@ -41,6 +41,7 @@ DEFAULTS = {
     "repos": {},
     "orchestrate": "chain",
     "poll_interval": 60,
+    "reconnect_grace": 90,
     "source_key_pillar": SOURCE_KEY_PILLAR,
 }
 WEBHOOK_DEFAULTS = {"max_body": 1048576, "key_pillar": "chain:push:webhook_key"}

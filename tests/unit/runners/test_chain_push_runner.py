@@ -7,6 +7,7 @@ whatever it holds."""
 import base64
 import json
 import logging
+import os
 import time
 
 import pytest
@@ -311,3 +312,63 @@ def test_receipts_tell_the_forwarder_what_the_queue_holds(bus, orchestrate, capl
         with pytest.raises(SaltInvocationError):
             chain_push.receipts(bad)
     assert len(orchestrate) == 1
+
+
+# ------------------------------------------------------- after a master start: minions reconnect
+
+
+class _Client:
+    """LocalClient's ``cmd`` for the minions named in ``answers`` (each a list: one answer per
+    call, the last repeated)."""
+
+    def __init__(self, answers):
+        self.answers, self.calls = answers, []
+
+    def cmd(self, tgt, fun, tgt_type=None, timeout=None):
+        self.calls.append(list(tgt))
+        out = {}
+        for m in tgt:
+            seq = self.answers.get(m, [None])
+            out[m] = seq.pop(0) if len(seq) > 1 else seq[0]
+        return {m: v for m, v in out.items() if v is not None}
+
+    def destroy(self):
+        pass
+
+
+@pytest.fixture
+def reconnect(monkeypatch, tmp_path):
+    pidfile = tmp_path / "master.pid"
+    pidfile.write_text("1")
+    monkeypatch.setitem(chain_push.__opts__, "pidfile", str(pidfile))
+    keys = type("K", (), {"list_status": lambda self, s: {"minions": ["build1", "web1"]}})()
+    monkeypatch.setattr(chain_push.salt.key, "get_key", lambda opts: keys)
+
+    def use(answers, age):
+        client = _Client(answers)
+        monkeypatch.setattr(chain_push, "_local_client", lambda: client)
+        started = time.time() - age
+        os.utime(pidfile, (started, started))
+        return client
+
+    return use
+
+
+def test_a_run_just_after_the_master_started_waits_for_its_minions(bus, reconnect):
+    client = reconnect({"build1": [True], "web1": [None, None, True]}, age=1)
+    assert chain_push._await_minions({"reconnect_grace": 90}, "r1") == []
+    assert client.calls == [["build1", "web1"], ["web1"], ["web1"]]
+    assert bus == [("chain/run/r1/waiting", {"minions": ["web1"]})]  # told once
+
+
+def test_later_runs_wait_for_nothing(bus, reconnect):
+    client = reconnect({"build1": [None]}, age=120)
+    assert chain_push._await_minions({"reconnect_grace": 90}, "r1") == []
+    assert chain_push._await_minions({"reconnect_grace": 0}, "r1") == []
+    assert client.calls == [] and bus == []
+
+
+def test_a_minion_silent_past_the_grace_is_left_to_the_orchestrate(bus, reconnect):
+    client = reconnect({"build1": [True], "web1": [None]}, age=89.7)
+    assert chain_push._await_minions({"reconnect_grace": 90}, "r1") == ["web1"]
+    assert client.calls[0] == ["build1", "web1"] and len(client.calls) >= 2
