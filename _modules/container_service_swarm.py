@@ -148,15 +148,26 @@ class _Run:
             )
             self.step(f"frontend slot s{slot}: {addr or 'out (task gone)'}")
 
-    def wait(self, until, deadline):
+    def wait(self, until, deadline, gen=None):
         """Follow Swarm (and keep the frontend following the tasks) until ``until(service,
-        tasks)`` gives a verdict other than WAITING; returns ``(verdict, why)``."""
+        tasks)`` gives a verdict other than WAITING; returns ``(verdict, why)``. With ``gen``
+        and a frontend, a task of ``gen`` running but not serving fails it early
+        (``chain_swarm.not_serving``), within Swarm's monitor of its batch."""
+        seen = {}
         while True:
             service, tasks = self.read()
             self.follow_frontend(tasks)
             verdict, why = until(service, tasks)
             if verdict != swarm.WAITING:
                 return verdict, why
+            if gen and self.svc["frontend"]:
+                servers = _servers(self.svc)
+                up = {servers[s]["addr"] for s in haproxy.serving(servers)}
+                late = swarm.not_serving(
+                    tasks, gen, up, seen, time.monotonic(), swarm.grace(self.svc["update"])
+                )
+                if late:
+                    return swarm.FAILED, late
             if time.monotonic() > deadline:
                 return swarm.FAILED, f"not done within the progress deadline: {why}"
             time.sleep(POLL)
@@ -246,7 +257,9 @@ def _roll_out(run, opts):
         __salt__["container.service_update"](name, spec, profile=svc["profile"])
         run.step(f"updated service {name} ({', '.join(found)})")
     deadline = time.monotonic() + svc["update"]["progress_deadline"]
-    verdict, why = run.wait(lambda s, t: swarm.progress(s, t, gens[0], count), deadline)
+    verdict, why = run.wait(
+        lambda s, t: swarm.progress(s, t, gens[0], count), deadline, gen=gens[0]
+    )
     if verdict == swarm.DONE:
         why = run.gate(gens[0], deadline)
         if why is None:

@@ -320,6 +320,34 @@ def frontend_plan(servers, addrs):
     return out
 
 
+def not_serving(tasks, gen, up, seen, now, grace):
+    """Our gate while Swarm rolls: why a live task of generation ``gen`` that the frontend has
+    not seen up (``up``: the addresses it serves) for more than ``grace`` seconds since it was
+    first seen running fails the rollout, or ``None``. ``seen`` (task id -> first time seen
+    running and not serving, ``None`` once it served) is kept by the caller across looks.
+    ``grace`` is shorter than Swarm's ``monitor``, so the verdict comes before Swarm replaces
+    the next batch of the previous tasks."""
+    for task in live(tasks):
+        if task["generation"] != gen:
+            continue
+        if task["addr"] in up:
+            seen[task["id"]] = None
+            continue
+        first = seen.setdefault(task["id"], now)
+        if first is not None and now - first > grace:
+            return (
+                f"task {task['id'][:12]} ({task['addr']}) is running but not serving: the "
+                f"frontend's check has not seen it up for {now - first:.1f}s"
+            )
+    return None
+
+
+def grace(update):
+    """Seconds a task Swarm calls running has to be seen serving by the frontend: half the
+    ``monitor`` (at least 1 s), so our verdict comes within Swarm's monitor of its batch."""
+    return max(1.0, update["monitor"] / 2)
+
+
 def changes(service, tasks, gens, replicas, image_ref):
     """The ``changes`` of a rollout: ``{field: {old, new}}``."""
     if service is None:
