@@ -102,7 +102,7 @@ def swarm_check(name, image, spec_args=None, **options):
             "changes": {"image": {"old": old, "new": f"{image} (to be pulled)"}},
         }
     gens = swarm.generations(svc, opts, data["Id"])
-    ref = plan.image_ref(svc["image"], data)
+    ref = swarm.task_image(svc["image"], plan.image_ref(svc["image"], data))
     if swarm.converged(service, tasks, gens, svc["replicas"]) and _serving(svc, tasks):
         return {"converged": True, "image_ref": ref, "changes": {}}
     found = swarm.changes(service, tasks, gens, svc["replicas"], ref)
@@ -239,17 +239,16 @@ def _roll_out(run, opts):
     name, count = svc["name"], svc["replicas"]
     data = _want(svc)
     gens = swarm.generations(svc, opts, data["Id"])
-    ref = plan.image_ref(svc["image"], data)
+    ref = swarm.task_image(svc["image"], plan.image_ref(svc["image"], data))
     service, tasks = run.read()
     if swarm.converged(service, tasks, gens, count) and _serving(svc, tasks):
         return _result(True, f"Service {name} runs {count} serving task(s) of {ref}", {}, run)
     found = swarm.changes(service, tasks, gens, count, ref)
     labels = ((service or {}).get("Spec") or {}).get("Labels") or {}
-    image = ref if "@sha256:" in ref else svc["image"]
     history = plan.history_push(
-        plan.history_read(labels.get(plan.LABEL_HISTORY)), image, svc["history"] + 1
+        plan.history_read(labels.get(plan.LABEL_HISTORY)), ref, svc["history"] + 1
     )
-    spec = swarm.service_spec(svc, opts, image, gens, history)
+    spec = swarm.service_spec(svc, opts, ref, gens, history)
     if service is None:
         __salt__["container.service_create"](spec, profile=svc["profile"])
         run.step(f"created service {name}")

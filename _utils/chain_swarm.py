@@ -127,6 +127,13 @@ def _publish(publish):
     return {"port": port, "mode": mode}
 
 
+def task_image(declared, image_ref):
+    """The image reference the tasks run and the service records: the pinned
+    ``repo@sha256:`` reference when there is one (every node pulls the same image), else the
+    declared one (an image only this engine has: a local build, a single node)."""
+    return image_ref if "@sha256:" in image_ref else declared
+
+
 def digest(value):
     blob = json.dumps(value, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]

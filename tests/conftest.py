@@ -71,12 +71,12 @@ def swarm_engine(docker_engines, tmp_path_factory):
     """A private dockerd in a network namespace of its own, a one-node Swarm manager
     (tests/support/swarm_engine.py), with busybox; shared by the session's Swarm tests. The
     shared engines are never put into swarm mode."""
-    from tests.support.swarm_engine import SwarmEngine  # noqa: PLC0415 - only Swarm tests
+    from tests.support import swarm_engine as swarm  # noqa: PLC0415 - only Swarm tests
 
-    engine = SwarmEngine().open()
+    engine = swarm.SwarmEngine().open()
     try:
         engine.images_dir = tmp_path_factory.mktemp("swarm-images")
-        engine.load(engines.BUSYBOX, cache_dir=engine.images_dir)
+        swarm.build_busybox(engine)
         yield engine
     finally:
         engine.close()

@@ -18,8 +18,11 @@ its VIP load balancing do not pass traffic; host-mode published ports and overla
 """
 
 import contextlib
+import io
 import ipaddress
+import secrets
 import subprocess
+import tarfile
 
 from tests.support import engines
 from tests.support.private_engine import DOCKERD, PrivateEngine, free_pair
@@ -33,9 +36,10 @@ class SwarmEngine(PrivateEngine):
     def __init__(self, swarm=True):
         super().__init__()
         self.swarm = swarm
-        self.netns = f"sc{engines.RUN}sw"
-        self.veth_host = f"sw{engines.RUN}h"[:15]
-        self.veth_ns = f"sw{engines.RUN}n"[:15]
+        tok = secrets.token_hex(3)  # two engines of one run (a scratch one) never share a name
+        self.netns = f"sc{engines.RUN}-{tok}"
+        self.veth_host, self.veth_ns = f"sw{tok}h", f"sw{tok}n"
+        self._made = set()  # what this engine created (and only that is removed)
         link = next(iter(free_pair().subnets(new_prefix=30)))
         hosts = list(link.hosts())
         self.link = link
@@ -48,8 +52,10 @@ class SwarmEngine(PrivateEngine):
 
     def open(self):
         subprocess.run(["ip", "netns", "add", self.netns], check=True)
+        self._made.add("netns")
         try:
             self._ip("link", "add", self.veth_host, "type", "veth", "peer", "name", self.veth_ns)
+            self._made.add("veth")
             self._ip("link", "set", self.veth_ns, "netns", self.netns)
             self._ip("addr", "add", f"{self.host_addr}/30", "dev", self.veth_host)
             self._ip("link", "set", self.veth_host, "up")
@@ -105,8 +111,10 @@ class SwarmEngine(PrivateEngine):
                 self.proc.kill()
                 self.proc.wait(timeout=30)
         self._kill_leftovers()
-        self._ip_quiet("link", "del", self.veth_host)
-        subprocess.run(["ip", "netns", "del", self.netns], check=False, capture_output=True)
+        if "veth" in self._made:
+            self._ip_quiet("link", "del", self.veth_host)
+        if "netns" in self._made:
+            subprocess.run(["ip", "netns", "del", self.netns], check=False, capture_output=True)
         self._unmount_leftovers()
         subprocess.run(["rm", "-rf", str(self.root)], check=False)
 
@@ -116,3 +124,27 @@ class SwarmEngine(PrivateEngine):
     @property
     def network(self):
         return ipaddress.ip_network(self.link)
+
+
+BUSYBOX_DOCKERFILE = b"""FROM scratch
+COPY busybox /bin/busybox
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
+RUN ["/bin/busybox", "mkdir", "-p", "/tmp", "/root", "/etc"]
+CMD ["/bin/sh"]
+"""
+
+
+def build_busybox(engine, tag=engines.BUSYBOX):
+    """``tag`` built on ``engine`` as scripts/bootstrap builds it (FROM scratch + the host's
+    static busybox): no copy from engine 1, whose tag other sessions' tests may untag."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        tar.add("/bin/busybox", arcname="busybox")
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(BUSYBOX_DOCKERFILE)
+        tar.addfile(info, io.BytesIO(BUSYBOX_DOCKERFILE))
+    buf.seek(0)
+    with contextlib.closing(engine.api()) as api:
+        for _ in api.build(fileobj=buf, custom_context=True, tag=tag, rm=True, decode=True):
+            pass
+        api.inspect_image(tag)  # raises when the build failed

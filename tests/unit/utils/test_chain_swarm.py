@@ -246,3 +246,8 @@ def test_not_serving_fails_a_running_task_the_frontend_never_saw_up():
     assert swarm.not_serving(tasks, "g1", {"10.0.1.2", "10.0.1.3"}, seen, 10.0, 2) is None
     assert swarm.not_serving(tasks, "g1", {"10.0.1.2"}, seen, 20.0, 2) is None
     assert swarm.grace({"monitor": 8}) == 4 and swarm.grace({"monitor": 1}) == 1
+
+
+def test_task_image_is_the_pinned_reference_when_there_is_one():
+    assert swarm.task_image("reg/app:2", "reg/app@sha256:ab") == "reg/app@sha256:ab"
+    assert swarm.task_image("app:2", "sha256:0123") == "app:2"  # a local image: its tag
