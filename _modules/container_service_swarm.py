@@ -119,6 +119,7 @@ class _Run:
 
     def __init__(self, svc):
         self.svc, self.steps, self.t0 = svc, [], time.monotonic()
+        self.seen = {}  # task id -> first seen running and not serving (chain_swarm.not_serving)
 
     def step(self, text):
         text = f"{text} (+{time.monotonic() - self.t0:.1f}s)"
@@ -153,7 +154,6 @@ class _Run:
         tasks)`` gives a verdict other than WAITING; returns ``(verdict, why)``. With ``gen``
         and a frontend, a task of ``gen`` running but not serving fails it early
         (``chain_swarm.not_serving``), within Swarm's monitor of its batch."""
-        seen = {}
         while True:
             service, tasks = self.read()
             self.follow_frontend(tasks)
@@ -164,7 +164,7 @@ class _Run:
                 servers = _servers(self.svc)
                 up = {servers[s]["addr"] for s in haproxy.serving(servers)}
                 late = swarm.not_serving(
-                    tasks, gen, up, seen, time.monotonic(), swarm.grace(self.svc["update"])
+                    tasks, gen, up, self.seen, time.monotonic(), swarm.grace(self.svc["update"])
                 )
                 if late:
                     return swarm.FAILED, late
@@ -173,20 +173,24 @@ class _Run:
             time.sleep(POLL)
 
     def gate(self, gen, deadline):
-        """Our gate on top of Swarm's: every live task of ``gen`` serving in the frontend, and
-        still so for ``update.monitor`` seconds. Returns why it failed, or ``None``."""
+        """Our gate on top of Swarm's, once Swarm is done: every live task of ``gen`` serving in
+        the frontend (a task not seen up within the grace fails it), and still so for
+        ``update.monitor`` seconds. Returns why it failed, or ``None``."""
         svc = self.svc
         if not svc["frontend"]:
             return None
         until = None
         while True:
-            service, tasks = self.read()
+            _, tasks = self.read()
             self.follow_frontend(tasks)
             servers = _servers(svc)
             up = {servers[s]["addr"] for s in haproxy.serving(servers)}
+            now = time.monotonic()
+            late = swarm.not_serving(tasks, gen, up, self.seen, now, swarm.grace(svc["update"]))
+            if late:
+                return late
             new = [t for t in swarm.live(tasks) if t["generation"] == gen]
             down = sorted(t["id"][:12] for t in new if t["addr"] not in up)
-            now = time.monotonic()
             if len(new) != svc["replicas"]:
                 down.append(f"{len(new)}/{svc['replicas']} task(s) running")
             if not down and until is None:
@@ -197,7 +201,7 @@ class _Run:
             if until is not None and now >= until:
                 return None
             if now > deadline:
-                return f"task(s) {', '.join(down)} running but not serving (frontend check)"
+                return f"task(s) {', '.join(down)} not serving within the progress deadline"
             time.sleep(POLL)
 
 

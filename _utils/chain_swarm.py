@@ -143,11 +143,14 @@ def _ns(seconds):
     return int(round(float(seconds) * NS))
 
 
-def update_config(update):
-    """Swarm's ``UpdateConfig`` from a checked ``update`` policy."""
+def update_config(update, gate=0):
+    """Swarm's ``UpdateConfig`` from a checked ``update`` policy. ``gate``: seconds our gate
+    needs after a batch runs before Swarm may replace the next (:func:`gate_delay`); Swarm's
+    ``Delay`` is at least that. (Swarm's ``Monitor`` only counts failures after the fact: it
+    does not hold the next batch back, its ``Delay`` does.)"""
     return {
         "Parallelism": update["parallelism"],
-        "Delay": _ns(update["delay"]),
+        "Delay": _ns(max(update["delay"], gate)),
         "FailureAction": update["failure_action"],
         "Monitor": _ns(update["monitor"]),
         "MaxFailureRatio": float(update["max_failure_ratio"]),
@@ -159,6 +162,12 @@ def rollback_config(update):
     """Swarm's ``RollbackConfig``: the same batches and order, no delay, and a rollback that
     fails pauses (a rollback of a rollback would loop)."""
     return dict(update_config(update), Delay=0, FailureAction="pause")
+
+
+def gate_delay(update, frontend):
+    """The least ``Delay`` between batches that leaves our gate (with a frontend) its
+    :func:`grace` and a second to act before Swarm replaces the next batch; 0 without one."""
+    return grace(update) + 1 if frontend else 0
 
 
 def container_spec(spec, image, gen, extra_labels=None):
@@ -231,7 +240,7 @@ def service_spec(svc, swarm, image, gens, history):
         },
         "TaskTemplate": task,
         "Mode": {"Replicated": {"Replicas": svc["replicas"]}},
-        "UpdateConfig": update_config(svc["update"]),
+        "UpdateConfig": update_config(svc["update"], gate_delay(svc["update"], svc["frontend"])),
         "RollbackConfig": rollback_config(svc["update"]),
         "EndpointSpec": endpoint,
     }

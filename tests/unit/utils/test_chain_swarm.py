@@ -251,3 +251,17 @@ def test_not_serving_fails_a_running_task_the_frontend_never_saw_up():
 def test_task_image_is_the_pinned_reference_when_there_is_one():
     assert swarm.task_image("reg/app:2", "reg/app@sha256:ab") == "reg/app@sha256:ab"
     assert swarm.task_image("app:2", "sha256:0123") == "app:2"  # a local image: its tag
+
+
+def test_with_a_frontend_swarm_waits_between_batches_long_enough_for_our_gate():
+    """Swarm's Monitor holds no batch back; its Delay does: with a frontend, at least the
+    gate's grace (half the monitor) and a second."""
+    svc = _svc(frontend="fe", update={"monitor": 6, "delay": 1})
+    spec = swarm.service_spec(svc, _opts(svc), "app:2", ("g", "w"), [])
+    assert spec["UpdateConfig"]["Delay"] == 4_000_000_000  # grace 3 s + 1
+    assert spec["RollbackConfig"]["Delay"] == 0
+    svc = _svc(frontend="fe", update={"monitor": 6, "delay": 10})
+    assert swarm.service_spec(svc, _opts(svc), "i", ("g", "w"), [])["UpdateConfig"]["Delay"] == (
+        10_000_000_000
+    )
+    assert swarm.gate_delay({"monitor": 6}, None) == 0
