@@ -85,7 +85,12 @@ def _args(swarm_engine, image):
         "healthcheck": HEALTH,
         "labels": dict(engines.LABELS),
         "stop_timeout": 2,
-        "update": {"parallelism": 1, "monitor": 4, "order": "start-first"},
+        "update": {
+            "parallelism": 1,
+            "monitor": 4,
+            "order": "start-first",
+            "progress_deadline": 120,
+        },
         "profile": {"base_url": swarm_engine.url, "timeout": 60},
     }
 
