@@ -145,12 +145,12 @@ def _ns(seconds):
 
 def update_config(update, gate=0):
     """Swarm's ``UpdateConfig`` from a checked ``update`` policy. ``gate``: seconds our gate
-    needs after a batch runs before Swarm may replace the next (:func:`gate_delay`); Swarm's
-    ``Delay`` is at least that. (Swarm's ``Monitor`` only counts failures after the fact: it
-    does not hold the next batch back, its ``Delay`` does.)"""
+    needs after a batch runs before Swarm may replace the next (:func:`gate_delay`), added to
+    ``delay``. (Swarm's ``Monitor`` only counts failures after the fact: it does not hold the
+    next batch back; its ``Delay`` does.)"""
     return {
         "Parallelism": update["parallelism"],
-        "Delay": _ns(max(update["delay"], gate)),
+        "Delay": _ns(update["delay"] + gate),
         "FailureAction": update["failure_action"],
         "Monitor": _ns(update["monitor"]),
         "MaxFailureRatio": float(update["max_failure_ratio"]),
@@ -165,9 +165,10 @@ def rollback_config(update):
 
 
 def gate_delay(update, frontend):
-    """The least ``Delay`` between batches that leaves our gate (with a frontend) its
-    :func:`grace` and a second to act before Swarm replaces the next batch; 0 without one."""
-    return grace(update) + 1 if frontend else 0
+    """Seconds Swarm waits between batches beyond the declared ``delay`` so that our gate has
+    watched a batch for the ``monitor`` (and a second to act) before Swarm replaces the next:
+    ``monitor + 1`` with a frontend, 0 without one (Swarm's health check is the only gate)."""
+    return update["monitor"] + 1 if frontend else 0
 
 
 def container_spec(spec, image, gen, extra_labels=None):
@@ -338,22 +339,23 @@ def frontend_plan(servers, addrs):
 
 def not_serving(tasks, gen, up, seen, now, grace):
     """Our gate while Swarm rolls: why a live task of generation ``gen`` that the frontend has
-    not seen up (``up``: the addresses it serves) for more than ``grace`` seconds since it was
-    first seen running fails the rollout, or ``None``. ``seen`` (task id -> first time seen
-    running and not serving, ``None`` once it served) is kept by the caller across looks.
-    ``grace`` is shorter than Swarm's ``monitor``, so the verdict comes before Swarm replaces
-    the next batch of the previous tasks."""
+    not seen up (``up``: the addresses it serves) for more than ``grace`` seconds in a row
+    fails the rollout, or ``None``. ``seen`` (task id -> when its current stretch of not being
+    up began, ``None`` while it is up) is kept by the caller across looks. A task is timed
+    from its first look down: HAProxy may call a slot up for its first second (before its
+    ``fall`` checks failed), and a task that served and then stopped is timed again."""
     for task in live(tasks):
         if task["generation"] != gen:
             continue
         if task["addr"] in up:
             seen[task["id"]] = None
             continue
-        first = seen.setdefault(task["id"], now)
-        if first is not None and now - first > grace:
+        if seen.get(task["id"]) is None:
+            seen[task["id"]] = now
+        if now - seen[task["id"]] > grace:
             return (
                 f"task {task['id'][:12]} ({task['addr']}) is running but not serving: the "
-                f"frontend's check has not seen it up for {now - first:.1f}s"
+                f"frontend's check has not seen it up for {now - seen[task['id']]:.1f}s"
             )
     return None
 

@@ -241,10 +241,18 @@ def test_not_serving_fails_a_running_task_the_frontend_never_saw_up():
     assert swarm.not_serving(tasks, "g1", up, seen, now=12.0, grace=2) is None  # not yet over
     why = swarm.not_serving(tasks, "g1", up, seen, now=12.5, grace=2)
     assert why.startswith("task t2running (10.0.1.3) is running but not serving"), why
-    # once seen serving, a task is not judged here again (the final gate's monitor does)
+    # up at first (HAProxy's first second), then down: timed from the first look down
     seen = {}
-    assert swarm.not_serving(tasks, "g1", {"10.0.1.2", "10.0.1.3"}, seen, 10.0, 2) is None
-    assert swarm.not_serving(tasks, "g1", {"10.0.1.2"}, seen, 20.0, 2) is None
+    both = {"10.0.1.2", "10.0.1.3"}
+    assert swarm.not_serving(tasks, "g1", both, seen, 10.0, 2) is None
+    assert swarm.not_serving(tasks, "g1", {"10.0.1.2"}, seen, 11.0, 2) is None
+    assert swarm.not_serving(tasks, "g1", {"10.0.1.2"}, seen, 12.9, 2) is None
+    assert "t2running" in swarm.not_serving(tasks, "g1", {"10.0.1.2"}, seen, 13.1, 2)
+    # a stretch of not being up that ends in time is forgotten
+    seen = {}
+    assert swarm.not_serving(tasks, "g1", {"10.0.1.2"}, seen, 10.0, 2) is None
+    assert swarm.not_serving(tasks, "g1", both, seen, 11.5, 2) is None
+    assert swarm.not_serving(tasks, "g1", {"10.0.1.2"}, seen, 12.5, 2) is None
     assert swarm.grace({"monitor": 8}) == 4 and swarm.grace({"monitor": 1}) == 1
 
 
@@ -254,14 +262,11 @@ def test_task_image_is_the_pinned_reference_when_there_is_one():
 
 
 def test_with_a_frontend_swarm_waits_between_batches_long_enough_for_our_gate():
-    """Swarm's Monitor holds no batch back; its Delay does: with a frontend, at least the
-    gate's grace (half the monitor) and a second."""
+    """Swarm's Monitor holds no batch back; its Delay does: with a frontend, the declared delay
+    plus the monitor and a second."""
     svc = _svc(frontend="fe", update={"monitor": 6, "delay": 1})
     spec = swarm.service_spec(svc, _opts(svc), "app:2", ("g", "w"), [])
-    assert spec["UpdateConfig"]["Delay"] == 4_000_000_000  # grace 3 s + 1
+    assert spec["UpdateConfig"]["Delay"] == 8_000_000_000  # 1 + 6 + 1
+    assert spec["UpdateConfig"]["Monitor"] == 6_000_000_000
     assert spec["RollbackConfig"]["Delay"] == 0
-    svc = _svc(frontend="fe", update={"monitor": 6, "delay": 10})
-    assert swarm.service_spec(svc, _opts(svc), "i", ("g", "w"), [])["UpdateConfig"]["Delay"] == (
-        10_000_000_000
-    )
     assert swarm.gate_delay({"monitor": 6}, None) == 0
