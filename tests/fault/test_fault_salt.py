@@ -21,6 +21,9 @@ from tests.support import fault_salt as fs
 pytestmark = [pytest.mark.fault, pytest.mark.integration, pytest.mark.docker]
 
 APP = fs.APP
+#: How long the deploy that the restarted master's runner left on minion a sleeps first: longer
+#: than the master's restart, so that the next rollout meets it still running.
+ORPHAN = 20
 
 
 @pytest.fixture(scope="module")
@@ -176,7 +179,7 @@ def test_the_master_restarted_mid_rollout(
 ):
     lock = master.config["cachedir"] + f"/chain/locks/{APP}.lock"
     cmd = salt_run_cli.cmdline(
-        "chain.rollout", APP, images["1"], *fs.rollout_args(("a", "b"), slow={"a": 6})
+        "chain.rollout", APP, images["1"], *fs.rollout_args(("a", "b"), slow={"a": ORPHAN})
     )
     after = time.time()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -199,12 +202,15 @@ def test_the_master_restarted_mid_rollout(
     master.start()
     fs.wait_for(lambda: _answering(salt_cli, "a", "b"), 90, "the minions answer the new master")
     print(f"master back, minions answering in {time.monotonic() - started:.1f} s")
-    # the deploy the dead runner had started on a goes on there and ends by itself; a state run
-    # started beside it would be refused by Salt ("The function state.apply is running as PID")
-    fs.wait_for(lambda: _idle(salt_cli, "a"), 60, "a's orphaned deploy ends")
-    print(f"a's orphaned deploy over {time.monotonic() - started:.1f} s after the restart")
+    # the deploy the dead runner had started on a goes on there and ends by itself; Salt refuses
+    # a state run started beside it ("The function state.apply is running as PID"): the next
+    # rollout waits for it, says so, and converges
+    assert not _idle(salt_cli, "a"), "a's orphaned deploy already ended: make ORPHAN longer"
     got, took = _rollout(salt_run_cli, images["1"])
     assert got["result"] is True, got["comment"]
+    waited = "  a: a state run was under way there: waited "
+    assert any(line.startswith(waited) for line in got["comment"].splitlines()), got["comment"]
+    print(f"the next rollout converged {time.monotonic() - started:.1f} s after the restart")
     want = {docker.images.get(images["1"]).id}
     assert fs.running_images(docker, "a") == fs.running_images(docker, "b") == want
     ret = salt_run_cli.run("chain.history", APP, "limit=2")
