@@ -3,7 +3,8 @@ minions of this module's own (tests/support/fault_salt.py): a minion stopped in 
 rollout and one down before it starts (known within seconds by Salt's job check, reported as
 unreachable, ``max_failures`` applied, ``chain.status`` says which server runs what); the master
 restarted during a rollout (the runner that held the lock dies with it: the next rollout is not
-blocked, the history records the interrupted run, the next run converges).
+blocked, waits for the deploy the dead runner left running, the history records the interrupted
+run, the next run converges); a minion down before an orchestrate's first stage.
 
 Nothing shared is signalled: the minions, the master and the ``salt-run`` process stopped here
 are this module's, by their PIDs."""
@@ -223,3 +224,32 @@ def test_the_master_restarted_mid_rollout(
     print(f"history: {interrupted['comment']}")
     with open(lock, encoding="utf-8") as fh:
         assert fh.read() == ""  # released by the run that finished
+
+
+def test_a_minion_down_before_the_orchestrate_first_stage(
+    master, minions, salt_cli, salt_run_cli, synced
+):
+    """Fault 6 at the orchestrate's first stage (``salt.state`` on a list of servers, as the
+    chain's ``chain-infrastructure``): a minion down before the run is known within seconds
+    (the master's ``timeout`` and ``gather_job_timeout``, not a state's), the stage fails
+    naming it, and the next stage does not run."""
+    minions["b"].terminate()
+    try:
+        started = time.monotonic()
+        ret = salt_run_cli.run("state.orchestrate", "fault.orch", _timeout=120)
+        took = time.monotonic() - started
+        print(f"\n$ salt-run state.orchestrate fault.orch -> rc {ret.returncode} in {took:.1f} s")
+        assert ret.returncode == 1, ret
+        data = ret.data.get("data", ret.data)  # salt-run's json: {data: {master: states}}
+        states = {v["__id__"]: v for v in data[master.id].values()}
+        first, second = states["fault-first-stage"], states["fault-second-stage"]
+        print(f"first stage: {first['comment']!r} after {first['duration'] / 1000:.1f} s")
+        assert first["result"] is False and first["changes"]["ret"] == {"b": False}, first
+        assert (
+            first["comment"] == "Run failed on minions: b\nMinion b did not return a state result."
+        )
+        assert first["duration"] < 30_000, first  # seconds, not a state's timeout
+        assert second["result"] is False and second.get("__state_ran__") is False, second
+    finally:
+        minions["b"].start()
+        fs.wait_for(lambda: _answering(salt_cli, "b"), 60, "b answers again")

@@ -97,6 +97,24 @@ def test_a_rollout_that_changes_servers_reports_them(monkeypatch, fired):
     assert chain.history("app")[0]["changes"] == ret["changes"]
 
 
+def test_a_state_run_the_first_look_waited_for_is_said_in_the_comment(monkeypatch, fired):
+    """The test-mode look waited for a state run already under way on web1 (the deploy of an
+    interrupted rollout): the comment says so; the return keeps its shape (no new key)."""
+    note = "waited 14.2 s for state.apply (jid 20261206190001123456) to end"
+
+    def unchanged(conf, image, app, waited=None):
+        waited["web1"] = note
+
+    Servers(monkeypatch, {"web1": "app:2", "web2": "app:2"})
+    monkeypatch.setattr(chain, "_unchanged", unchanged)
+    ret = chain._rollout("app", "app:3", "v3", conf())
+    assert ret["result"] is True and "waited" not in ret
+    assert ret["comment"].splitlines() == [
+        "rollout of app to app:3: 2 server(s) updated",
+        f"  web1: a state run was under way there: {note}",
+    ]
+
+
 def test_a_no_op_rollout_reports_no_changes(monkeypatch, fired):
     entry = {"result": True, "no_op": True, "comment": "no change", "seconds": 1, "previous": "a"}
     monkeypatch.setattr(
