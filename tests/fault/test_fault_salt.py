@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.fault, pytest.mark.integration, pytest.mark.docker]
 APP = fs.APP
 #: How long the deploy that the restarted master's runner left on minion a sleeps first: longer
 #: than the master's restart, so that the next rollout meets it still running.
-ORPHAN = 20
+ORPHAN = 25
 
 
 @pytest.fixture(scope="module")
