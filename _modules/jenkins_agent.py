@@ -156,7 +156,7 @@ def _launch(node, image, opts, conf, pool, engine, description, labels=None, fre
         __salt__["container.start"](node, profile=engine)
     except Exception:
         with contextlib.suppress(Exception):
-            __salt__["container.remove"](node, force=True, profile=engine)
+            __salt__["container.remove"](node, force=True, volumes=True, profile=engine)
         raise
     return secret
 
@@ -217,7 +217,7 @@ def _remove(node, container, engine):
     if node and __salt__["jenkins.node_delete"](node, profile=_PROFILE.get("jenkins")):
         done.append(f"node {node} deleted")
     if container and __salt__["container.inspect"](container, profile=engine) is not None:
-        __salt__["container.remove"](container, force=True, profile=engine)
+        __salt__["container.remove"](container, force=True, volumes=True, profile=engine)
         done.append(f"container {container} removed")
     return done
 
@@ -309,7 +309,7 @@ def present(name, image, profile=None, engine=None, test=False, **kwargs):
     secret = None
     if "container" in changes or node is None:
         if ctr is not None:
-            __salt__["container.remove"](name, force=True, profile=engine)
+            __salt__["container.remove"](name, force=True, volumes=True, profile=engine)
         secret = _launch(name, image, opts, conf, None, engine, description)
     problem = _wait_online(name, name, opts["connect_timeout"], engine)
     if problem:

@@ -131,12 +131,14 @@ def _client():
     return salt.client.get_local_client(mopts=__opts__)
 
 
-def _gather(calls, timeout):
-    """:func:`chain_gather.gather` with a client of its own: a minion that does not answer
-    Salt's job check within the master's ``gather_job_timeout`` is unreachable then."""
+def _gather(calls, timeout, notes=None):
+    """:func:`chain_gather.gather_states` with a client of its own: a minion that does not
+    answer Salt's job check within the master's ``gather_job_timeout`` is unreachable then; a
+    state run that Salt refuses because another one is under way there (the deploy of an
+    interrupted rollout) waits for it within ``timeout`` (``notes``: what was waited for)."""
     client = _client()
     try:
-        return chain_gather.gather(client, calls, timeout)
+        return chain_gather.gather_states(client, calls, timeout, notes=notes)
     finally:
         client.destroy()
 
@@ -177,21 +179,24 @@ def _apply_deploy_state(conf, target, image, app, wave=None):
     ``chain:wave``): ``(ok, comment, seconds)``; the comment names every state that failed."""
     started = time.monotonic()
     kwarg = {"pillar": chain_app_conf.deploy_pillar(conf, image, app, wave)}
-    ret = _gather({target: (target, "state.apply", [conf["sls"]], kwarg)}, conf["timeout"])
+    notes = {}
+    ret = _gather({target: (target, "state.apply", [conf["sls"]], kwarg)}, conf["timeout"], notes)
     took = round(time.monotonic() - started, 2)
-    return _applied(target, ret[target], took)
+    return _applied(target, ret[target], took, notes.get(target))
 
 
-def _applied(target, data, took):
-    """``(ok, comment, seconds)`` of one server's deploy state return."""
+def _applied(target, data, took, note=None):
+    """``(ok, comment, seconds)`` of one server's deploy state return (``note``: a state run
+    already under way there that it waited for)."""
     if isinstance(data, chain_gather.NoAnswer):
         return False, str(data), took
     if not isinstance(data, dict):
         return False, f"{target}: {data or 'no answer'}"[:500], took
     failed = policy.failed_states(data)
+    after = f" ({note})" if note else ""
     if failed:
-        return False, "; ".join(failed)[:1000], took
-    return True, f"{len(data)} state(s) succeeded", took
+        return False, "; ".join(failed)[:1000] + after, took
+    return True, f"{len(data)} state(s) succeeded{after}", took
 
 
 def _apply_together(conf, wave, image, app, kind):
@@ -202,9 +207,10 @@ def _apply_together(conf, wave, image, app, kind):
     started = time.monotonic()
     pillar = chain_app_conf.deploy_pillar(conf, image, app, kind)
     calls = {t: (t, "state.apply", [conf["sls"]], {"pillar": pillar}) for t in wave}
-    got = _gather(calls, conf["timeout"])
+    notes = {}
+    got = _gather(calls, conf["timeout"], notes)
     took = round(time.monotonic() - started, 2)
-    return {t: _applied(t, got.get(t), took) for t in wave}
+    return {t: _applied(t, got.get(t), took, notes.get(t)) for t in wave}
 
 
 def _statuses(conf, targets, pull=None):
@@ -231,12 +237,14 @@ def _statuses(conf, targets, pull=None):
 # ---------------------------------------------------------------------------------------------
 
 
-def _unchanged(conf, image, app):
+def _unchanged(conf, image, app, waited=None):
     """Whether rolling ``image`` out would change nothing, checked on every server at once (a
     check only reads): the deploy state in test mode (declared spec, image id, replica count,
     frontend: ``container_service.running`` compares all of them) and
     ``container_service.status``; :func:`chain_rollout_policy.no_op` decides. Returns
-    ``{target: server entry}`` then, else ``None`` (the rollout goes wave by wave)."""
+    ``{target: server entry}`` then, else ``None`` (the rollout goes wave by wave).
+    ``waited`` (a dict) gets ``{target: note}`` for a state run already under way there that
+    the check waited for."""
     started = time.monotonic()
     calls = {}
     for target in conf["targets"]:
@@ -247,7 +255,10 @@ def _unchanged(conf, image, app):
             "container_service.status",
             *chain_app_conf.status_call(conf, target),
         )
-    got = _gather(calls, min(conf["timeout"], 120))
+    notes = {}
+    got = _gather(calls, min(conf["timeout"], 120), notes)
+    if waited is not None:
+        waited.update({key[1]: note for key, note in notes.items()})
     took = round(time.monotonic() - started, 2)
     return policy.no_op(conf["targets"], got, conf.get("frontend"), took)
 
@@ -344,7 +355,9 @@ def _rollout(app, image, ref, conf, kind="rollout"):
     what = {"kind": kind, "ref": ref, "image": image, "no_op": True}
     before = _statuses(conf, conf["targets"], pull=image if policy.pre_pull(image) else None)
     if not policy.certain_change(image, before):
-        unchanged = _unchanged(conf, image, app)
+        waited = {}
+        unchanged = _unchanged(conf, image, app, waited)
+        what["waited"] = waited
         if unchanged is not None:
             return _done(app, started, what, True, unchanged, {})
     servers, done, failed, previous = _update_servers(app, image, conf, before)
@@ -368,7 +381,7 @@ def _done(app, started, what, result, servers, rolled_back):
     entry = {
         "app": app,
         "changes": {},
-        **what,
+        **{k: v for k, v in what.items() if k != "waited"},
         "result": result,
         "servers": servers,
         "rolled_back": rolled_back,
@@ -376,6 +389,8 @@ def _done(app, started, what, result, servers, rolled_back):
         "duration": round(time.time() - started, 2),
     }
     entry["comment"] = chain_status_text.rollout_comment(entry)
+    for target, note in sorted((what.get("waited") or {}).items()):
+        entry["comment"] += f"\n  {target}: a state run was under way there: {note}"
     chain_run_store.record(_root(), app, entry)
     _fire(app, "done", {"result": result, "duration": entry["duration"], "no_op": what["no_op"]})
     # salt-run exits with a returned dict's retcode; orchestrate's salt.runner reads the context

@@ -7,7 +7,11 @@ is unreachable, and its call ends then, not at the call's timeout. The caller pa
 ``salt.client.LocalClient`` (and destroys it); nothing here reads Salt's dunders.
 """
 
+import logging
+import re
 import time
+
+log = logging.getLogger(__name__)
 
 FIRST_CHECK = 2  # seconds after the publish: a job that ends sooner needs no check
 
@@ -113,3 +117,85 @@ def _from_cache(client, jobs, out):
 def _cached(client, jid, target):
     """The job cache's return of ``target`` for ``jid`` (``{"ret": ...}``), or ``None``."""
     return client.get_cache_returns(jid).get(target)
+
+
+# ---------------------------------------------------------------------------------------------
+# A state run refused because another one is under way on the minion
+# ---------------------------------------------------------------------------------------------
+
+#: Salt's answer to a ``state.*`` call while another state run is under way on that minion
+#: (``salt/modules/state.py`` ``running``): one such line per run, in a list.
+_BUSY = re.compile(
+    r'The function "(?P<fun>[^"]+)" is running as PID (?P<pid>\d+) and was started at '
+    r"(?P<started>.+?) with jid (?P<jid>\d+)"
+)
+BUSY_POLL = 1.0  # seconds between two looks at the run a refused call waits for
+
+
+def busy(ret):
+    """The state run that a refused ``state.*`` call names (``{fun, pid, started, jid}``), or
+    None when ``ret`` is no such refusal."""
+    if not isinstance(ret, list):
+        return None
+    for line in ret:
+        match = _BUSY.search(str(line))
+        if match:
+            return match.groupdict()
+    return None
+
+
+def still_busy(target, run, waited):
+    return NoAnswer(
+        f"{target} runs another state run that did not end within {waited:g} s: "
+        f"{run['fun']} (PID {run['pid']}, jid {run['jid']}, started at {run['started']}); "
+        "the deploy of an interrupted rollout, or someone's state run: let it end, or stop it "
+        f"(salt {target} saltutil.kill_job {run['jid']}), then run again"
+    )
+
+
+def gather_states(client, calls, timeout, check=None, notes=None, gather_=None, sleep=None):
+    """:func:`gather`, where a ``state.*`` call that Salt refused because another state run is
+    under way on its minion (the deploy an interrupted rollout left running, a highstate) waits
+    for that run to end (``saltutil.find_job`` every :data:`BUSY_POLL` s) and then runs again,
+    all within ``timeout``; one whose run does not end in time gets a :class:`NoAnswer` naming
+    that run. ``notes`` (a dict) gets ``{key: what was waited for}``."""
+    gather_, sleep = gather_ or gather, sleep or time.sleep
+    started = time.monotonic()
+    out = gather_(client, calls, timeout, check)
+    waiting = {k: busy(v) for k, v in out.items()}
+    waiting = {k: run for k, run in waiting.items() if run}
+    for key, run in waiting.items():
+        log.warning(
+            "chain: %s: %s is running there (jid %s): waiting for it to end",
+            calls[key][0],
+            run["fun"],
+            run["jid"],
+        )
+    while waiting:
+        left = timeout - (time.monotonic() - started)
+        if left <= 0:
+            for key, run in waiting.items():
+                out[key] = still_busy(calls[key][0], run, timeout)
+            break
+        probes = {
+            k: (calls[k][0], "saltutil.find_job", [run["jid"]], {}) for k, run in waiting.items()
+        }
+        looked = gather_(client, probes, min(left, 60), check)
+        for key in [k for k in waiting if isinstance(looked.get(k), NoAnswer)]:
+            out[key] = looked[key]  # its minion stopped answering meanwhile
+            del waiting[key]
+        ended = [k for k in waiting if looked.get(k) == {}]
+        if not ended:
+            if waiting:
+                sleep(min(BUSY_POLL, left))
+            continue
+        again = gather_(client, {k: calls[k] for k in ended}, left, check)
+        for key in ended:
+            run = waiting.pop(key)
+            if notes is not None:
+                took = time.monotonic() - started
+                notes[key] = f"waited {took:.1f} s for {run['fun']} (jid {run['jid']}) to end"
+            out[key] = again.get(key)
+            if busy(out[key]):  # yet another run began meanwhile: wait for that one too
+                waiting[key] = busy(out[key])
+    return out

@@ -317,9 +317,10 @@ def run(client, name, params, wait, clock, lines):
 
 
 def wait_existing(client, name, number, clock, lines):
-    """Wait for build ``number`` (already started) to finish."""
+    """Wait for build ``number`` (already started) to finish; a wait that begins while the
+    controller restarts (it refuses or drops connections) asks again until its deadline."""
     path = f"{chain_jenkins_client.job_path(name)}{number}/api/json"
-    if client.get_json_or_none(path, params={"tree": "number"}) is None:
+    if _through_restart(client, path, clock) is None:
         raise chain_jenkins_client.JenkinsNotFound(f"job {name} has no build {number}", 404)
     return wait_build(client, name, new_result(name, number=int(number)), clock, lines)
 

@@ -3,7 +3,8 @@ minions of this module's own (tests/support/fault_salt.py): a minion stopped in 
 rollout and one down before it starts (known within seconds by Salt's job check, reported as
 unreachable, ``max_failures`` applied, ``chain.status`` says which server runs what); the master
 restarted during a rollout (the runner that held the lock dies with it: the next rollout is not
-blocked, the history records the interrupted run, the next run converges).
+blocked, waits for the deploy the dead runner left running, the history records the interrupted
+run, the next run converges); a minion down before an orchestrate's first stage.
 
 Nothing shared is signalled: the minions, the master and the ``salt-run`` process stopped here
 are this module's, by their PIDs."""
@@ -21,6 +22,9 @@ from tests.support import fault_salt as fs
 pytestmark = [pytest.mark.fault, pytest.mark.integration, pytest.mark.docker]
 
 APP = fs.APP
+#: How long the deploy that the restarted master's runner left on minion a sleeps first: longer
+#: than the master's restart, so that the next rollout meets it still running.
+ORPHAN = 25
 
 
 @pytest.fixture(scope="module")
@@ -176,7 +180,7 @@ def test_the_master_restarted_mid_rollout(
 ):
     lock = master.config["cachedir"] + f"/chain/locks/{APP}.lock"
     cmd = salt_run_cli.cmdline(
-        "chain.rollout", APP, images["1"], *fs.rollout_args(("a", "b"), slow={"a": 6})
+        "chain.rollout", APP, images["1"], *fs.rollout_args(("a", "b"), slow={"a": ORPHAN})
     )
     after = time.time()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -199,12 +203,15 @@ def test_the_master_restarted_mid_rollout(
     master.start()
     fs.wait_for(lambda: _answering(salt_cli, "a", "b"), 90, "the minions answer the new master")
     print(f"master back, minions answering in {time.monotonic() - started:.1f} s")
-    # the deploy the dead runner had started on a goes on there and ends by itself; a state run
-    # started beside it would be refused by Salt ("The function state.apply is running as PID")
-    fs.wait_for(lambda: _idle(salt_cli, "a"), 60, "a's orphaned deploy ends")
-    print(f"a's orphaned deploy over {time.monotonic() - started:.1f} s after the restart")
+    # the deploy the dead runner had started on a goes on there and ends by itself; Salt refuses
+    # a state run started beside it ("The function state.apply is running as PID"): the next
+    # rollout waits for it, says so, and converges
+    assert not _idle(salt_cli, "a"), "a's orphaned deploy already ended: make ORPHAN longer"
     got, took = _rollout(salt_run_cli, images["1"])
     assert got["result"] is True, got["comment"]
+    waited = "  a: a state run was under way there: waited "
+    assert any(line.startswith(waited) for line in got["comment"].splitlines()), got["comment"]
+    print(f"the next rollout converged {time.monotonic() - started:.1f} s after the restart")
     want = {docker.images.get(images["1"]).id}
     assert fs.running_images(docker, "a") == fs.running_images(docker, "b") == want
     ret = salt_run_cli.run("chain.history", APP, "limit=2")
@@ -217,3 +224,32 @@ def test_the_master_restarted_mid_rollout(
     print(f"history: {interrupted['comment']}")
     with open(lock, encoding="utf-8") as fh:
         assert fh.read() == ""  # released by the run that finished
+
+
+def test_a_minion_down_before_the_orchestrate_first_stage(
+    master, minions, salt_cli, salt_run_cli, synced
+):
+    """Fault 6 at the orchestrate's first stage (``salt.state`` on a list of servers, as the
+    chain's ``chain-infrastructure``): a minion down before the run is known within seconds
+    (the master's ``timeout`` and ``gather_job_timeout``, not a state's), the stage fails
+    naming it, and the next stage does not run."""
+    minions["b"].terminate()
+    try:
+        started = time.monotonic()
+        ret = salt_run_cli.run("state.orchestrate", "fault.orch", _timeout=120)
+        took = time.monotonic() - started
+        print(f"\n$ salt-run state.orchestrate fault.orch -> rc {ret.returncode} in {took:.1f} s")
+        assert ret.returncode == 1, ret
+        data = ret.data.get("data", ret.data)  # salt-run's json: {data: {master: states}}
+        states = {v["__id__"]: v for v in data[master.id].values()}
+        first, second = states["fault-first-stage"], states["fault-second-stage"]
+        print(f"first stage: {first['comment']!r} after {first['duration'] / 1000:.1f} s")
+        assert first["result"] is False and first["changes"]["ret"] == {"b": False}, first
+        assert (
+            first["comment"] == "Run failed on minions: b\nMinion b did not return a state result."
+        )
+        assert first["duration"] < 30_000, first  # seconds, not a state's timeout
+        assert second["result"] is False and second.get("__state_ran__") is False, second
+    finally:
+        minions["b"].start()
+        fs.wait_for(lambda: _answering(salt_cli, "b"), 60, "b answers again")

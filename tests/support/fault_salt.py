@@ -48,12 +48,37 @@ fault-deploy-running:
 """
 
 
+#: An orchestrate's first stage as the chain's (formulas/chain/init.sls ``chain-infrastructure``:
+#: ``salt.state`` on a list of servers), then a second stage that requires it.
+ORCH_SLS = """\
+fault-first-stage:
+  salt.state:
+    - tgt: [a, b]
+    - tgt_type: list
+    - sls: [fault.first]
+
+fault-second-stage:
+  salt.function:
+    - name: test.ping
+    - tgt: a
+    - require:
+      - salt: fault-first-stage
+"""
+FIRST_SLS = """\
+fault-first:
+  test.succeed_without_changes
+"""
+
+
 def ext_tree(root):
-    """The extension directories (only those) and ``fault/deploy.sls`` under ``root``."""
+    """The extension directories (only those), ``fault/deploy.sls`` and a two-stage orchestrate
+    (``fault/orch.sls``, its first stage ``fault/first.sls``) under ``root``."""
     for kind in ("_modules", "_states", "_runners", "_grains", "_beacons", "_utils"):
         os.symlink(REPO / kind, root / kind)
     (root / "fault").mkdir()
     (root / "fault" / "deploy.sls").write_text(DEPLOY_SLS)
+    (root / "fault" / "orch.sls").write_text(ORCH_SLS)
+    (root / "fault" / "first.sls").write_text(FIRST_SLS)
     return root
 
 

@@ -151,7 +151,7 @@ def configure_loader_modules(tmp_path):
 def every_server_runs_it(monkeypatch):
     """The servers' answers to a rollout's first look: no change in test mode, healthy."""
 
-    def gather(calls, timeout):
+    def gather(calls, timeout, notes=None):
         got = {}
         for key in calls:
             # ("state", target): the test-mode apply; ("pull", target): the pre-pull; the

@@ -49,7 +49,7 @@ class Servers:
     def __init__(self, monkeypatch, running, fail=None):
         self.running, self.fail, self.applied = dict(running), fail or {}, []
         self.waves, self.kinds, self.pulled = [], [], []
-        monkeypatch.setattr(chain, "_unchanged", lambda conf, image, app: None)
+        monkeypatch.setattr(chain, "_unchanged", lambda conf, image, app, waited=None: None)
         monkeypatch.setattr(chain, "_server_status", self.status)
         monkeypatch.setattr(chain, "_statuses", self.statuses)
         monkeypatch.setattr(chain, "_apply_deploy_state", self.apply)
@@ -97,9 +97,29 @@ def test_a_rollout_that_changes_servers_reports_them(monkeypatch, fired):
     assert chain.history("app")[0]["changes"] == ret["changes"]
 
 
+def test_a_state_run_the_first_look_waited_for_is_said_in_the_comment(monkeypatch, fired):
+    """The test-mode look waited for a state run already under way on web1 (the deploy of an
+    interrupted rollout): the comment says so; the return keeps its shape (no new key)."""
+    note = "waited 14.2 s for state.apply (jid 20261206190001123456) to end"
+
+    def unchanged(conf, image, app, waited=None):
+        waited["web1"] = note
+
+    Servers(monkeypatch, {"web1": "app:2", "web2": "app:2"})
+    monkeypatch.setattr(chain, "_unchanged", unchanged)
+    ret = chain._rollout("app", "app:3", "v3", conf())
+    assert ret["result"] is True and "waited" not in ret
+    assert ret["comment"].splitlines() == [
+        "rollout of app to app:3: 2 server(s) updated",
+        f"  web1: a state run was under way there: {note}",
+    ]
+
+
 def test_a_no_op_rollout_reports_no_changes(monkeypatch, fired):
     entry = {"result": True, "no_op": True, "comment": "no change", "seconds": 1, "previous": "a"}
-    monkeypatch.setattr(chain, "_unchanged", lambda c, image, app: {"web1": entry, "web2": entry})
+    monkeypatch.setattr(
+        chain, "_unchanged", lambda c, image, app, waited=None: {"web1": entry, "web2": entry}
+    )
     monkeypatch.setattr(chain, "_statuses", lambda c, targets, pull=None: dict.fromkeys(targets))
     ret = chain._rollout("app", "app:2", "v2", conf())
     assert ret["result"] is True and ret["no_op"] is True
@@ -234,7 +254,9 @@ def test_a_rollout_under_test_only_reads(monkeypatch, fired):
     assert ret["comment"] == "rollout of app to app:3: would be rolled out to web1, web2"
     assert servers.applied == [] and fired == [] and chain.history("app") == []
 
-    monkeypatch.setattr(chain, "_unchanged", lambda conf, image, app: {"web1": {}, "web2": {}})
+    monkeypatch.setattr(
+        chain, "_unchanged", lambda conf, image, app, waited=None: {"web1": {}, "web2": {}}
+    )
     ret = chain.rollout("app", "app:3", targets="web1,web2", pin=False, test="true")
     assert (ret["result"], ret["changes"]) == (True, {})
     assert ret["comment"] == "rollout of app to app:3: no change, every server already runs it"
@@ -251,7 +273,7 @@ def test_a_server_whose_minion_does_not_answer_fails_saying_so_and_the_rest_roll
     healthy = {"current": "app:1", "replicas": {"r": {"running": True, "generation": 1}}}
     applied = []
 
-    def gather(calls, timeout):
+    def gather(calls, timeout, notes=None):
         out = {}
         for key, (target, fun, _args, kwarg) in calls.items():
             if target == "web2":
@@ -287,7 +309,9 @@ def test_the_no_op_check_is_skipped_when_the_status_says_the_digest_runs_nowhere
         monkeypatch, {"web1": "127.0.0.1:5050/r@sha256:2", "web2": "127.0.0.1:5050/r@sha256:2"}
     )
     checked = []
-    monkeypatch.setattr(chain, "_unchanged", lambda conf, image, app: checked.append(1))
+    monkeypatch.setattr(
+        chain, "_unchanged", lambda conf, image, app, waited=None: checked.append(1)
+    )
 
     def statuses(conf, targets, pull=None):
         servers.pulled.append(pull)
@@ -316,7 +340,7 @@ def test_the_no_op_check_is_skipped_when_the_status_says_the_digest_runs_nowhere
 def test_the_first_status_round_pulls_a_pinned_image_on_every_server(monkeypatch, caplog):
     asked = {}
 
-    def gather(calls, timeout):
+    def gather(calls, timeout, notes=None):
         asked.update(calls)
         out = {k: {"replicas": {}} for k in calls if not isinstance(k, tuple)}
         out[("pull", "web1")] = {"id": "sha256:1", "changed": True}

@@ -138,3 +138,80 @@ def test_a_job_the_minion_no_longer_runs_is_lost_unless_the_cache_has_it(monkeyp
     got = chain_gather.gather(client, calls, timeout=30)
     assert got["a"] == "a no longer runs job j0 and sent no return (the minion restarted?)"
     assert got["b"] == {"late": True}
+
+
+REFUSED = [
+    'The function "state.apply" is running as PID 4242 and was started at '
+    "2026, Dec 06 19:00:01.123456 with jid 20261206190001123456"
+]
+
+
+def test_a_refused_state_run_is_read_and_anything_else_is_not():
+    assert chain_gather.busy(REFUSED) == {
+        "fun": "state.apply",
+        "pid": "4242",
+        "started": "2026, Dec 06 19:00:01.123456",
+        "jid": "20261206190001123456",
+    }
+    for ret in ({"state": {"result": True}}, ["Pillar failed to render"], "x", None, []):
+        assert chain_gather.busy(ret) is None
+
+
+class FakeGather:
+    """``gather`` answering from a script: the deploy is refused until the running job (jid
+    20261206190001123456) has been looked up ``running`` times."""
+
+    def __init__(self, running, answer=None):
+        self.running, self.answer, self.calls = running, answer, []
+
+    def __call__(self, client, calls, timeout, check):
+        self.calls.append({k: v[1] for k, v in calls.items()})
+        out = {}
+        for key, (_, fun, args, _) in calls.items():
+            if fun == "saltutil.find_job":
+                self.running -= 1
+                out[key] = {"jid": args[0], "pid": 4242} if self.running > 0 else {}
+            elif self.running > 0:
+                out[key] = REFUSED
+            else:
+                out[key] = self.answer or {"state": {"result": True}}
+        return out
+
+
+def test_a_deploy_refused_by_a_running_state_run_waits_for_it_then_runs():
+    fake, slept, notes = FakeGather(running=3), [], {}
+    calls = {"a": ("a", "state.apply", ["deploy"], {}), "b": ("b", "state.apply", ["deploy"], {})}
+    out = chain_gather.gather_states(None, calls, 60, notes=notes, gather_=fake, sleep=slept.append)
+    assert out["a"] == {"state": {"result": True}} and out["b"] == {"state": {"result": True}}
+    assert fake.calls[0] == {"a": "state.apply", "b": "state.apply"}
+    assert fake.calls[1] == {"a": "saltutil.find_job", "b": "saltutil.find_job"}
+    assert fake.calls[-1] == {"a": "state.apply", "b": "state.apply"} and len(slept) == 1
+    assert set(notes) == {"a", "b"}
+    assert "for state.apply (jid 20261206190001123456) to end" in notes["a"]
+
+
+def test_a_run_that_does_not_end_in_time_is_named_and_unreachable_ends_the_wait():
+    fake = FakeGather(running=10**6)
+    out = chain_gather.gather_states(
+        None, {"a": ("a", "state.apply", ["deploy"], {})}, 0.3, gather_=fake, sleep=time.sleep
+    )
+    assert isinstance(out["a"], chain_gather.NoAnswer)
+    assert out["a"].startswith("a runs another state run that did not end within 0.3 s: ")
+    assert "state.apply (PID 4242, jid 20261206190001123456" in out["a"]
+    assert "saltutil.kill_job 20261206190001123456" in out["a"]
+
+    def gone(client, calls, timeout, check):
+        return {
+            k: REFUSED if fun == "state.apply" else chain_gather.unreachable("a", 3)
+            for k, (_, fun, _, _) in calls.items()
+        }
+
+    out = chain_gather.gather_states(None, {"a": ("a", "state.apply", [], {})}, 60, gather_=gone)
+    assert out["a"] == chain_gather.unreachable("a", 3)
+
+
+def test_returns_that_are_not_refusals_pass_through_untouched():
+    fake = FakeGather(running=0, answer={"x": 1})
+    calls = {"s": ("a", "container_service.status", [], {})}
+    assert chain_gather.gather_states(None, calls, 5, gather_=fake) == {"s": {"x": 1}}
+    assert len(fake.calls) == 1

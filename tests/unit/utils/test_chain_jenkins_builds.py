@@ -265,3 +265,15 @@ def test_a_frozen_controller_or_the_deadline_ends_the_wait_at_once():
     client = _Restarting(1000)
     with pytest.raises(C.JenkinsUnreachable):
         B.wait_build(client, "j", B.new_result("j", number=7), B.Clock(0.2, 0.01), None)
+
+
+def test_a_wait_that_begins_while_the_controller_restarts_rides_it_out():
+    """``jenkins.build_wait`` asked while the controller is down (a restart in its container:
+    docker-proxy drops the connection) waits for it instead of failing at its first read."""
+    client = _Restarting(3)
+    out = B.wait_existing(client, "j", 7, B.Clock(30, 0.01), None)
+    assert out["result"] == "ABORTED" and client.asked == 5
+    client = _Restarting(3, refused=False)  # frozen: ends at once
+    with pytest.raises(C.JenkinsUnreachable):
+        B.wait_existing(client, "j", 7, B.Clock(30, 0.01), None)
+    assert client.asked == 1
