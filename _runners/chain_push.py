@@ -27,7 +27,7 @@ was missed. Events: ``chain/push/accepted|refused|duplicate``, ``chain/run/<id>/
             orchestrate: chain                 # per repo: repos:<repo>:orchestrate
             webhook: {max_body: 1048576, key_pillar: chain:push:webhook_key}
             poll_interval: 60
-            reconnect_grace: 90                # after a master start, runs wait for minions
+            reconnect_grace: 90                # a push made while it was down waits for minions
 """
 
 import contextvars
@@ -413,15 +413,19 @@ def _master_started():
         return None
 
 
-def _await_minions(conf, rid):
-    """In the master's first ``reconnect_grace`` seconds, wait until every accepted minion
-    answers: minions reconnect to a restarted master on their own back-off (``recon_max``, up
-    to tens of seconds on a loaded machine), and a run started before its servers are back
-    would fail them as unreachable. Later, or once all answer, nothing is waited for (a minion
-    that is down is the orchestrate's to report, within seconds). Returns the silent ones."""
+def _await_minions(conf, rid, pushed_at):
+    """For a push made before this master started (while it was down or restarting), in the
+    master's first ``reconnect_grace`` seconds: wait until every accepted minion answers.
+    Minions reconnect to a restarted master on their own back-off (``recon_max``, up to tens of
+    seconds on a loaded machine), and a run started before its servers are back would fail
+    them as unreachable. Other runs, or once all answer, wait for nothing and publish nothing
+    (a minion that is down is the orchestrate's to report, within seconds). Returns the
+    silent ones."""
     grace = float(conf.get("reconnect_grace") or 0)
     started = _master_started()
     if not grace or started is None or time.time() - started >= grace:
+        return []
+    if not isinstance(pushed_at, (int, float)) or pushed_at >= started:
         return []
     minions = salt.key.get_key(__opts__).list_status("acc").get("minions") or []
     missing, told = list(minions), False
@@ -459,7 +463,7 @@ def _run(conf, claim):
     ):
         state, failure, tail = "nothing to do", None, None
     else:
-        _await_minions(conf, rid)
+        _await_minions(conf, rid, (claim.get("push") or {}).get("pushed_at"))
         recorder = _StageRecorder(__opts__, db, rid)
         recorder.start()
         recorder.ready.wait(10)

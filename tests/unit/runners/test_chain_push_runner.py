@@ -356,19 +356,23 @@ def reconnect(monkeypatch, tmp_path):
 
 def test_a_run_just_after_the_master_started_waits_for_its_minions(bus, reconnect):
     client = reconnect({"build1": [True], "web1": [None, None, True]}, age=1)
-    assert chain_push._await_minions({"reconnect_grace": 90}, "r1") == []
+    assert chain_push._await_minions({"reconnect_grace": 90}, "r1", time.time() - 60) == []
     assert client.calls == [["build1", "web1"], ["web1"], ["web1"]]
     assert bus == [("chain/run/r1/waiting", {"minions": ["web1"]})]  # told once
 
 
-def test_later_runs_wait_for_nothing(bus, reconnect):
+def test_later_runs_and_pushes_made_since_the_start_wait_for_nothing(bus, reconnect):
     client = reconnect({"build1": [None]}, age=120)
-    assert chain_push._await_minions({"reconnect_grace": 90}, "r1") == []
-    assert chain_push._await_minions({"reconnect_grace": 0}, "r1") == []
-    assert client.calls == [] and bus == []
+    before = time.time() - 200
+    assert chain_push._await_minions({"reconnect_grace": 90}, "r1", before) == []
+    assert chain_push._await_minions({"reconnect_grace": 0}, "r1", before) == []
+    client = reconnect({"build1": [None]}, age=5)
+    assert chain_push._await_minions({"reconnect_grace": 90}, "r1", time.time()) == []
+    assert chain_push._await_minions({"reconnect_grace": 90}, "r1", None) == []
+    assert client.calls == [] and bus == []  # no job published
 
 
 def test_a_minion_silent_past_the_grace_is_left_to_the_orchestrate(bus, reconnect):
     client = reconnect({"build1": [True], "web1": [None]}, age=89.7)
-    assert chain_push._await_minions({"reconnect_grace": 90}, "r1") == ["web1"]
+    assert chain_push._await_minions({"reconnect_grace": 90}, "r1", 0) == ["web1"]
     assert client.calls[0] == ["build1", "web1"] and len(client.calls) >= 2
