@@ -94,6 +94,13 @@ def pillar(args, run, tags, minions):
     chain = doc["chain"]
     chain["labels"] = {LABEL: f"load-{run}"}
     chain["image"] = tags["app"]
+    if args.health_timeout or args.start_period:
+        health = dict(chain["service"]["healthcheck"])
+        if args.health_timeout:
+            health["timeout"] = f"{args.health_timeout}s"
+        if args.start_period:
+            health["start_period"] = f"{args.start_period}s"
+        chain["service"]["healthcheck"] = health
     for i, m in enumerate(minions):
         if i % 2:
             chain["servers"][m]["network"] = {"subnet": next(subnets)}
@@ -197,6 +204,10 @@ def main():
     parser.add_argument("--minions", type=int, default=10)
     parser.add_argument("--replicas", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=300)
+    # the deploy pillar's health check is the formula's default (timeout 1 s, no start period):
+    # with 10 replicas starting at once on 2 cores a python3 probe outlasts 1 s
+    parser.add_argument("--health-timeout", type=float, default=0, help="probe timeout (s)")
+    parser.add_argument("--start-period", type=float, default=0, help="start period (s)")
     args = parser.parse_args()
     run = secrets.token_hex(3)
     minions = [f"lm{i}-{run}" for i in range(args.minions)]
