@@ -100,6 +100,18 @@ def salt_prefix(path):
     return None
 
 
+def pending_context(path, exists=os.path.lexists):
+    """True when ``path`` is a local build context that is not there at all.
+
+    Under ``test=True`` such a context is taken as one an earlier state of the same run would
+    make (a ``file.recurse`` under test creates nothing): the image state then reports the build
+    it would do instead of failing on the missing directory. A path that exists but is no
+    directory, and every ``salt://`` context, are read as ever (and fail as ever).
+    ``exists``: the check to use (``os.path.lexists``).
+    """
+    return salt_prefix(path) is None and not exists(path)
+
+
 def cached_context(cachedir, saltenv, prefix):
     """Where ``cp.cache_dir`` puts a ``salt://`` directory in the minion cache."""
     return os.path.join(cachedir, "files", saltenv, prefix)

@@ -52,12 +52,13 @@ def registry(master, synced):
             client.images.remove(IMAGE, force=True)
 
 
-def _highstate(salt_cli, registry):
+def _highstate(salt_cli, registry, *extra):
     started = time.monotonic()
     ret = salt_cli.run(
         "state.top",
         TOP,
         f"pillar={json.dumps(registry['pillar'])}",
+        *extra,
         minion_tgt="build1",
         _timeout=600,
     )
@@ -87,6 +88,38 @@ def _docker(config, *args, stdin=None):
         timeout=300,
         check=False,
     )
+
+
+def test_registry_test_mode_on_a_fresh_minion_says_what_it_would_do(salt_cli, registry):
+    """test=True where the registry's image was never built: its build context (a file.recurse,
+    nothing under test) is not there yet; the image state says it would build, nothing fails,
+    nothing is written. Its own run-unique names: the apply below starts from nothing too."""
+    dry = engines.name("registry-dry")
+    pillar = json.loads(json.dumps(registry["pillar"]))
+    pillar["chain"]["registry"]["server"].update(
+        name=dry, image=f"saltext-chain/{dry}:1", volume=f"{dry}-data"
+    )
+    with engines.EventRecorder(ENGINE) as recorder:
+        ret = _highstate(salt_cli, dict(registry, pillar=pillar), "test=True")
+    states = {k.split("_|-")[1]: s for k, s in ret.data.items()}
+    failed = {k: s["comment"] for k, s in states.items() if s["result"] not in (None, True)}
+    assert failed == {}, failed
+    assert recorder.mutations(owned_only=True) == [], recorder.mutations(owned_only=True)
+    cachedir = salt_cli.run("config.get", "cachedir", minion_tgt="build1").data
+    context = pathlib.Path(cachedir, "saltext-chain", f"{dry}-image")
+    image = states["chain-registry-image-container_image-present"]
+    assert image["result"] is None
+    assert image["comment"] == (  # the path checked below is the one the state names
+        f"Image saltext-chain/{dry}:1 would be built from {context} "
+        "(not there yet: made earlier in this run)"
+    )
+    assert states["chain-registry-container-running"]["result"] is None, states
+    assert not context.exists()
+    assert not context.with_name(f"{dry}-auth").exists()  # nor the htpasswd's directory
+    with contextlib.closing(engines.client(ENGINE)) as client:
+        assert not client.images.list(name=f"saltext-chain/{dry}")
+        assert not client.containers.list(all=True, filters={"name": dry})
+        assert not client.volumes.list(filters={"name": dry})
 
 
 def test_registry_highstate_login_push_pull_and_idempotent(salt_cli, registry, tmp_path):

@@ -136,6 +136,27 @@ def test_bad_image_input(states, engine, context):
     assert ret.result is False and "pull must be one of" in ret.comment
 
 
+def test_a_context_not_there_yet_is_a_would_be_build_under_test_only(
+    states, modules, engine, tmp_path
+):
+    """An earlier state of the run (a file.recurse, nothing under test) makes the context."""
+    name, context = f"saltext-chain/sc-{RUN}-pending-{engine}:1", tmp_path / "not-yet"
+    build = dict(name=name, build=str(context), base_image=BUSYBOX, profile=engine)
+    with EventRecorder(engine) as rec:
+        dry = states.container_image.present(test=True, **build)
+        real = states.container_image.present(**build)
+    assert dry.result is None, dry.comment
+    assert dry.comment == (
+        f"Image {name} would be built from {context} (not there yet: made earlier in this run)"
+    )
+    assert dry.changes["image_id"] == {"old": None, "new": "(to be built)"}
+    assert real.result is False and real.changes == {}
+    assert real.comment == f"image build: context {context} is not a directory"
+    assert rec.mutations() == []
+    assert not context.exists()
+    assert modules.container.image_inspect(name, profile=engine) is None
+
+
 def test_rebuilt_base_image_rebuilds_what_stands_on_it(states, modules, engine, tmp_path):
     base, app = (
         f"saltext-chain/sc-{RUN}-base-{engine}:1",

@@ -191,3 +191,18 @@ def test_saltenv_is_checked_with_the_inputs():
     with pytest.raises(SaltInvocationError, match="saltenv"):
         build.check_inputs("salt://x", saltenv=5)
     assert build.check_inputs("salt://x", saltenv="dev")["path"] == "salt://x"
+
+
+def test_pending_context_is_a_local_path_that_is_not_there(tmp_path):
+    (tmp_path / "file").write_text("x")
+    os.symlink(tmp_path / "gone", tmp_path / "dangling")
+    assert build.pending_context(str(tmp_path / "nope")) is True
+    assert build.pending_context(str(tmp_path)) is False
+    # there but no directory: read as ever, and fail as ever
+    assert build.pending_context(str(tmp_path / "file")) is False
+    assert build.pending_context(str(tmp_path / "dangling")) is False
+
+    def never(path):
+        raise AssertionError(f"a salt:// context is not a local path: {path}")
+
+    assert build.pending_context("salt://app/image", exists=never) is False
