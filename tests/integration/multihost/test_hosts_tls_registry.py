@@ -275,11 +275,20 @@ def deployed(host_group, hosts_master, hosts_network, hosts_states, hosts_pillar
     try:
         ret = run.salt("saltutil.refresh_pillar", "wait=True")
         assert ret.returncode == 0, ret
+        started = time.monotonic()
         ret = run.apply("regtls_server", minion="host1")
         states = ret.data
         assert all(s["result"] is True for s in states.values()), json.dumps(states)[:4000]
+        certs = time.monotonic()
         _start_registry(host_group, net, ip)
-        yield _deploy(run, host_group, hosts_states)
+        registry = time.monotonic()
+        deployed = _deploy(run, host_group, hosts_states)
+        print(
+            f"\nmultihost tls: CA and certificate {certs - started:.1f} s, registry "
+            f"{registry - certs:.1f} s, trust + push + app on 2 hosts (twice) "
+            f"{time.monotonic() - registry:.1f} s"
+        )
+        yield deployed
     finally:
         (hosts_pillar / "top.sls").unlink(missing_ok=True)
         _cleanup(host_group)
