@@ -3,9 +3,13 @@ minions of a master of their own that listens on the hosts network's gateway onl
 no key it was not given. Every multihost test shares ``host_group``: starting hosts is the
 expensive part."""
 
+import pathlib
+
 import pytest
 
 from tests.support import hosts
+
+FORMULAS = pathlib.Path(__file__).resolve().parents[3] / "formulas"
 
 
 @pytest.fixture(scope="session")
@@ -22,10 +26,23 @@ def hosts_states(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def hosts_master(salt_factories, hosts_network, hosts_states):
-    factory = salt_factories.salt_master_daemon(
-        "hosts-master", overrides=hosts.master_overrides(hosts_network, [hosts_states])
+def hosts_pillar(tmp_path_factory):
+    """The hosts master's ``pillar_roots``: tests write their pillar (and its top.sls) here, at
+    run time (secrets and this run's names are never committed)."""
+    return tmp_path_factory.mktemp("hosts-pillar")
+
+
+@pytest.fixture(scope="session")
+def hosts_master(salt_factories, hosts_network, hosts_states, hosts_pillar):
+    """The chain's formulas beside the tests' sls; the CA's minion signs through the peer
+    interface (x509, docs/certificates.md), as on the single-host master."""
+    overrides = hosts.master_overrides(
+        hosts_network,
+        [hosts_states, FORMULAS],
+        pillar_roots={"base": [str(hosts_pillar)]},
+        peer={".*": [r"x509\.sign_remote_certificate"]},
     )
+    factory = salt_factories.salt_master_daemon("hosts-master", overrides=overrides)
     with factory.started():
         yield factory
 
