@@ -42,9 +42,17 @@ def hosts_master(salt_factories, hosts_network, hosts_states, hosts_pillar):
         pillar_roots={"base": [str(hosts_pillar)]},
         peer={".*": [r"x509\.sign_remote_certificate"]},
     )
-    factory = salt_factories.salt_master_daemon("hosts-master", overrides=overrides)
+    # salt-factories accepts every pending key of a master it starts (its default auth event
+    # handler runs `salt-key --accept`): this master's trust is Salt's own, so nothing here does
+    factory = salt_factories.salt_master_daemon(
+        "hosts-master", overrides=overrides, on_auth_event_callback=_leave_keys_alone
+    )
     with factory.started():
         yield factory
+
+
+def _leave_keys_alone(master, payload):  # pylint: disable=unused-argument
+    """An auth event is only watched: no key is accepted by the test harness."""
 
 
 @pytest.fixture(scope="session")
