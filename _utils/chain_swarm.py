@@ -160,8 +160,10 @@ def update_config(update, gate=0):
 
 def rollback_config(update):
     """Swarm's ``RollbackConfig``: the same batches and order, no delay, and a rollback that
-    fails pauses (a rollback of a rollback would loop)."""
-    return dict(update_config(update), Delay=0, FailureAction="pause")
+    sees a task fail goes on (``continue``): the way back is finished as far as it can be, and
+    our gate judges what it left (``pause`` left a service half way back when one probe of a
+    previous task failed under load; ``rollback`` is not a rollback's action)."""
+    return dict(update_config(update), Delay=0, FailureAction="continue")
 
 
 def gate_delay(update, frontend):

@@ -75,7 +75,7 @@ def test_service_spec_maps_the_update_policy_placement_and_port():
         "MaxFailureRatio": 0.5,
         "Order": "stop-first",
     }
-    assert spec["RollbackConfig"] == dict(spec["UpdateConfig"], Delay=0, FailureAction="pause")
+    assert spec["RollbackConfig"] == dict(spec["UpdateConfig"], Delay=0, FailureAction="continue")
     assert spec["Mode"] == {"Replicated": {"Replicas": 3}}
     task = spec["TaskTemplate"]
     assert task["Placement"] == {"Constraints": ["node.labels.role==app", "node.labels.zone==b"]}
