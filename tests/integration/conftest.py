@@ -27,6 +27,7 @@ def pytest_collection_modifyitems(items):
     schedule.arrange(items)
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook
 def pytest_xdist_make_scheduler(config, log):
     """``--dist loadfile``: tests/support/schedule.py's work units, in that order."""
     if config.getvalue("dist") == "loadfile":
