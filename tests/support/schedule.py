@@ -23,7 +23,7 @@ from xdist.scheduler import LoadFileScheduling
 
 #: Directories that run on one worker as one unit: their costly fixtures are session-scoped.
 DIRECTORIES = ("tests/integration/multihost", "tests/fault/docker_side")
-#: Tiers, in the order they run; a unit outside both keeps its place after them.
+#: Tiers, in the order they run; a test outside both keeps its slot.
 TIERS = ("tests/fault/", "tests/integration/")
 #: Seconds each unit took in CI (junit of a fresh-clone run on 2 workers beside the other process,
 #: setup included, without the package set-ups that the old order repeated); only their order
