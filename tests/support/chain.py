@@ -29,10 +29,7 @@ def deploy_pillar(prefix, haproxy, ports, slots=8, **service):
             "service": {
                 "name": engines.name(f"{prefix}-app"),
                 "healthcheck": HEALTH,
-                # 2 s: two of HEALTH's probes once a replica is in the frontend. The tests'
-                # failing replicas fail before they are ready (app:3 on app2, a sick commit);
-                # each extra second of watch is a second per wave of every deploy here.
-                "update": {"monitor": 2, "progress_deadline": 60},
+                "update": {"monitor": 4, "progress_deadline": 60},
                 **service,
             },
             "servers": {m: {"frontend": {"port": p}} for m, p in ports.items()},

@@ -11,7 +11,7 @@ import json
 import threading
 import time
 
-# examples/app's /health, checked every second (tests/support/chain.py sizes its monitor on it)
+# examples/app's /health, checked every second (the tests' update monitors are sized on it)
 HEALTH = {
     "test": 'python3 -c "import urllib.request as u; '
     "u.urlopen('http://127.0.0.1:8000/health', timeout=1)\"",
