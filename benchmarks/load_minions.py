@@ -5,8 +5,8 @@ held"): every one converges, none times out; the master's CPU and the slowest re
 Run from the repository root with the project's venv (both engines up, the Debian base image
 built by ``scripts/bootstrap``)::
 
-    .venv/bin/python benchmarks/load_minions.py                  # ~3 minutes
-    .venv/bin/python benchmarks/load_minions.py --minions 10 --replicas 1 --timeout 300
+    flock -o /tmp/chain-heavy.lock .venv/bin/python benchmarks/load_minions.py   # ~2 minutes
+    .venv/bin/python benchmarks/load_minions.py --minions 10 --cpu-load 4 --health-timeout 3
 
 A salt-master and ``--minions`` salt-minions are started as salt-factories daemons (the same
 ``FactoriesManager`` the test suite uses, here without pytest) in a temporary root, on 127.0.0.1;
@@ -18,13 +18,23 @@ port and, on engine 2, a ``172.31.x.0/24`` network per minion (engine 2 accepts 
 containers only there), ``chain:image`` the app.
 
 Then ``chain.deploy`` is published to every minion at once (``LocalClient.cmd_async``, the
-master's event bus read for each ``salt/job/<jid>/ret/<minion>``), twice: the first deploy (every
-minion creates its network, frontend and replicas) and a no-op. Per run: every minion's return
-and its time after the publish, states failed or changed, the slowest return, and the CPU
-seconds of the master's process tree (``psutil``, user + system, the master and its children)
-over the run. Results: ``benchmarks/results/load_minions.json``; asserts nothing. Everything it
-creates carries the label ``saltext-chain.bench=load-<run>`` and is removed at the end, also
-after an error; the daemons are stopped by the manager.
+master's event bus read for each ``salt/job/<jid>/ret/<minion>``), three times: ``first`` (every
+minion creates its network, frontend and replica), ``noop`` (the same again: nothing to do) and
+``rollout`` (a second build of the app, ``APP_VERSION`` ``<run>-2``, as a pillar override: every
+minion rolls it out at once, start-first). During ``noop`` and ``rollout`` every frontend is
+under a request load (``tests/support/load.py``: two clients each, one ``GET /version`` every
+20 ms; a wrong status, a bad body or an exception is a failed request). Per phase: every
+minion's return and its time after the publish (p50, max), states failed or changed, the
+requests (good, failed, versions seen), every replica's last health probes (``State.Health.Log``:
+exit code, duration) and the CPU seconds of the master's process tree (``psutil``). Results:
+``benchmarks/results/load_minions.json``; asserts nothing.
+
+The health check is the test suite's (``tests/support/load.HEALTH``: a ``python3`` urllib probe,
+interval 1 s, timeout 1 s, retries 2); ``--health-timeout`` and ``--start-period`` override its
+timeout and start period. ``--cpu-load N`` runs N busy-loop processes of its own during the
+phases (each bounded, stopped at the end): the other suites' load of a shared 2-core machine,
+reproducibly. Everything it creates carries the label ``saltext-chain.bench=load-<run>`` and is
+removed at the end, also after an error; the daemons are stopped by the manager.
 """
 
 import argparse
@@ -106,6 +116,10 @@ def pillar(args, run, tags, minions):
         if args.start_period:
             health["start_period"] = f"{args.start_period}s"
         chain["service"]["healthcheck"] = health
+        # the state refuses a monitor shorter than the check's window (retries x (interval 1 s +
+        # timeout)): a team that lengthens the timeout lengthens the monitor with it
+        window = health["retries"] * (1 + (args.health_timeout or 1))
+        chain["service"]["update"] = dict(chain["service"]["update"], monitor=max(4, window))
     for i, m in enumerate(minions):
         if i % 2:
             chain["servers"][m]["network"] = {"subnet": next(subnets)}
@@ -144,7 +158,14 @@ def health_logs(run):
                 with contextlib.suppress(docker.errors.APIError):
                     state = client.api.inspect_container(ctr["Id"])["State"]
                     health = state.get("Health") or {}
+                    logs = client.api.logs(ctr["Id"], tail=200).decode(errors="replace")
                     out[ctr["Names"][0].lstrip("/")] = {
+                        # a frontend's own server checks: "Server app/s1 is DOWN, reason: ..."
+                        "check_events": [
+                            line[-200:]
+                            for line in logs.splitlines()
+                            if " is DOWN" in line or " is UP" in line or "no server" in line
+                        ],
                         "engine": engine,
                         "status": state.get("Status"),
                         "health": health.get("Status"),
