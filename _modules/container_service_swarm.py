@@ -73,9 +73,7 @@ def _serving(svc, tasks):
     """True when the frontend serves every live task (always, without a frontend)."""
     if not svc["frontend"]:
         return True
-    servers = _servers(svc)
-    up = {servers[s]["addr"] for s in haproxy.serving(servers)}
-    return all(t["addr"] in up for t in swarm.live(tasks))
+    return swarm.serves_all(_servers(svc), tasks)
 
 
 def swarm_check(name, image, spec_args=None, **options):
@@ -114,12 +112,16 @@ def swarm_check(name, image, spec_args=None, **options):
 
 
 class _Run:
-    """One Swarm-mode rollout: the steps taken (with time offsets) and the frontend kept
-    following the live tasks."""
+    """One Swarm-mode rollout: the steps taken (with time offsets), and each look at Swarm and
+    the frontend (one read of each per look), which keeps the frontend following the live
+    tasks and feeds our gate."""
 
     def __init__(self, svc):
         self.svc, self.steps, self.t0 = svc, [], time.monotonic()
-        self.seen = {}  # task id -> first seen running and not serving (chain_swarm.not_serving)
+        self.seen = {}  # task id -> [since, looks] of its stretch down (chain_swarm.not_serving)
+        self.up_since = {}  # task id -> first look of its stretch up (chain_swarm.monitored)
+        self.read_failures = 0
+        self.servers = {}  # the frontend's slots at the last look
 
     def step(self, text):
         text = f"{text} (+{time.monotonic() - self.t0:.1f}s)"
@@ -129,40 +131,74 @@ class _Run:
     def read(self):
         return _read(self.svc)
 
-    def follow_frontend(self, tasks):
-        """Put live tasks' addresses in free slots, take gone ones out (maintenance)."""
+    def frontend(self):
+        """The frontend's slots, or ``None`` when this read failed (the admin socket went
+        unanswered under load): a failed look, not a verdict; :data:`chain_swarm.READ_FAILURES`
+        in a row raise."""
         svc = self.svc
-        if not svc["frontend"]:
-            return
-        addrs = {t["addr"] for t in swarm.live(tasks) if t["addr"]}
-        for slot, addr in swarm.frontend_plan(_servers(svc), addrs):
-            if addr is None:
-                cmd = haproxy.set_state(svc["backend"], slot, "maint")
-            else:
-                cmd = (
-                    haproxy.set_addr(svc["backend"], slot, addr, svc["port"])
-                    + ";"
-                    + haproxy.set_state(svc["backend"], slot, "ready")
-                )
-            __salt__["container_service.frontend_command"](
-                svc["frontend"], cmd, profile=svc["profile"]
+        try:
+            text = __salt__["container_service.frontend_command"](
+                svc["frontend"], haproxy.show_state(svc["backend"]), profile=svc["profile"]
             )
-            self.step(f"frontend slot s{slot}: {addr or 'out (task gone)'}")
+            servers = haproxy.parse_servers_state(text)
+        except CommandExecutionError as err:
+            self.read_failures += 1
+            if self.read_failures >= swarm.READ_FAILURES:
+                raise
+            log.warning("container_service %s: frontend read failed: %s", svc["name"], err)
+            return None
+        self.read_failures = 0
+        return servers
+
+    def look(self):
+        """``(service, tasks, up)``: Swarm's view, and the addresses the frontend's check sees
+        up (``None`` without a frontend or when its read failed), the frontend made to follow
+        the live tasks (one runtime API line for every change)."""
+        service, tasks = self.read()
+        if not self.svc["frontend"]:
+            return service, tasks, None
+        servers = self.frontend()
+        if servers is None:
+            return service, tasks, None
+        self.servers = servers
+        self.follow(tasks, servers)
+        up, now = swarm.checked_up(servers), time.monotonic()
+        for task in swarm.live(tasks):
+            if task["addr"] not in up:
+                self.up_since[task["id"]] = None
+            elif self.up_since.get(task["id"]) is None:
+                self.up_since[task["id"]] = now
+        return service, tasks, up
+
+    def follow(self, tasks, servers):
+        """New live tasks into free slots (not taking traffic until the frontend's own check
+        sees them up, then ``ready``), gone ones out (maintenance)."""
+        svc = self.svc
+        addrs = {t["addr"] for t in swarm.live(tasks) if t["addr"]}
+        todo = swarm.frontend_plan(servers, addrs)
+        if not todo:
+            return
+        line = ";".join(
+            swarm.frontend_commands(svc["backend"], slot, action, addr, svc["port"])
+            for slot, action, addr in todo
+        )
+        __salt__["container_service.frontend_command"](
+            svc["frontend"], line, profile=svc["profile"]
+        )
+        for slot, action, addr in todo:
+            self.step(f"frontend slot s{slot}: {action} {addr}")
 
     def wait(self, until, deadline, gen=None):
         """Follow Swarm (and keep the frontend following the tasks) until ``until(service,
         tasks)`` gives a verdict other than WAITING; returns ``(verdict, why)``. With ``gen``
         and a frontend, a task of ``gen`` running but not serving fails it early
-        (``chain_swarm.not_serving``), within Swarm's monitor of its batch."""
+        (``chain_swarm.not_serving``), within Swarm's delay after its batch."""
         while True:
-            service, tasks = self.read()
-            self.follow_frontend(tasks)
+            service, tasks, up = self.look()
             verdict, why = until(service, tasks)
             if verdict != swarm.WAITING:
                 return verdict, why
-            if gen and self.svc["frontend"]:
-                servers = _servers(self.svc)
-                up = {servers[s]["addr"] for s in haproxy.serving(servers)}
+            if gen and up is not None:
                 late = swarm.not_serving(
                     tasks, gen, up, self.seen, time.monotonic(), swarm.grace(self.svc["update"])
                 )
@@ -172,36 +208,36 @@ class _Run:
                 return swarm.FAILED, f"not done within the progress deadline: {why}"
             time.sleep(POLL)
 
-    def gate(self, gen, deadline):
+    def gate(self, gen, replicas, deadline, monitor=None):
         """Our gate on top of Swarm's, once Swarm is done: every live task of ``gen`` serving in
-        the frontend (a task not seen up within the grace fails it), and still so for
-        ``update.monitor`` seconds. Returns why it failed, or ``None``."""
+        the frontend (:func:`chain_swarm.not_serving`), each for ``monitor`` seconds in a row
+        (default ``update.monitor``; the looks during Swarm's delay count), and every slot
+        ``ready``. Returns why it failed, or ``None``."""
         svc = self.svc
         if not svc["frontend"]:
             return None
-        until = None
+        monitor = svc["update"]["monitor"] if monitor is None else monitor
+        grace = swarm.grace(svc["update"])
         while True:
-            _, tasks = self.read()
-            self.follow_frontend(tasks)
-            servers = _servers(svc)
-            up = {servers[s]["addr"] for s in haproxy.serving(servers)}
+            _, tasks, up = self.look()
             now = time.monotonic()
-            late = swarm.not_serving(tasks, gen, up, self.seen, now, swarm.grace(svc["update"]))
-            if late:
-                return late
             new = [t for t in swarm.live(tasks) if t["generation"] == gen]
-            down = sorted(t["id"][:12] for t in new if t["addr"] not in up)
-            if len(new) != svc["replicas"]:
-                down.append(f"{len(new)}/{svc['replicas']} task(s) running")
-            if not down and until is None:
-                until = now + svc["update"]["monitor"]
-                self.step(f"every task of {gen[:8]} serves; monitoring")
-            elif down and until is not None:
-                return f"task(s) {', '.join(down)} stopped serving during the monitor"
-            if until is not None and now >= until:
-                return None
+            if up is not None:
+                late = swarm.not_serving(tasks, gen, up, self.seen, now, grace)
+                if late:
+                    return late
+                if len(new) == replicas and swarm.monitored(
+                    tasks, gen, self.up_since, now, monitor
+                ):
+                    if swarm.serves_all(self.servers, tasks):
+                        self.step(f"every task of {gen[:8]} serves, {monitor:g}s in a row")
+                        return None
             if now > deadline:
-                return f"task(s) {', '.join(down)} not serving within the progress deadline"
+                down = sorted(t["id"][:12] for t in new if up is None or t["addr"] not in up)
+                return (
+                    f"{len(new)}/{replicas} task(s) of {gen[:8]} running, "
+                    f"{', '.join(down) or 'none'} not serving within the progress deadline"
+                )
             time.sleep(POLL)
 
 
@@ -260,20 +296,25 @@ def _roll_out(run, opts):
         __salt__["container.service_update"](name, spec, profile=svc["profile"])
         run.step(f"updated service {name} ({', '.join(found)})")
     deadline = time.monotonic() + svc["update"]["progress_deadline"]
-    verdict, why = run.wait(
-        lambda s, t: swarm.progress(s, t, gens[0], count), deadline, gen=gens[0]
-    )
-    if verdict == swarm.DONE:
-        why = run.gate(gens[0], deadline)
-        if why is None:
-            return _result(True, f"Service {name} rolled out: {count} serving task(s) of {ref}",
-                           found, run)  # fmt: skip
+    try:
+        verdict, why = run.wait(
+            lambda s, t: swarm.progress(s, t, gens[0], count), deadline, gen=gens[0]
+        )
+        if verdict == swarm.DONE:
+            why = run.gate(gens[0], count, deadline)
+            if why is None:
+                return _result(True, f"Service {name} rolled out: {count} serving task(s) of "
+                               f"{ref}", found, run)  # fmt: skip
+            verdict = swarm.FAILED
+    except CommandExecutionError as err:  # the update is under way: still roll it back
+        verdict, why = swarm.FAILED, f"{err}"
     return _failed(run, service, verdict, why, found)
 
 
 def _failed(run, service, verdict, why, found):
     """After a failed rollout: Swarm rolled back already, or we do (``failure_action:
-    rollback``), or the service is left as it is."""
+    rollback``), or the service is left as it is. A rollback is followed to its end: Swarm's
+    ``rollback_completed`` with the previous spec's tasks live, each serving in the frontend."""
     svc = run.svc
     name, action = svc["name"], svc["update"]["failure_action"]
     if verdict != swarm.SWARM_ROLLED_BACK:
@@ -282,11 +323,15 @@ def _failed(run, service, verdict, why, found):
             return _result(False, f"Service {name}: {why}; left as it is ({left})", found, run)
         __salt__["container.service_rollback"](name, profile=svc["profile"])
         run.step(f"rolled {name} back (docker service rollback): {why}")
-        deadline = time.monotonic() + svc["update"]["progress_deadline"]
-        done, how = run.wait(_rollback_done, deadline)
-        if done != swarm.DONE:
-            return _result(False, f"Service {name}: {why}; the rollback did not finish: {how}",
-                           found, run)  # fmt: skip
+    deadline = time.monotonic() + svc["update"]["progress_deadline"]
+    done, how = run.wait(_rollback_done, deadline)
+    if done == swarm.DONE:
+        back, tasks = run.read()
+        gen = swarm.spec_generation(back)
+        how = run.gate(gen, len(swarm.live(tasks)), deadline, monitor=0)
+    if done != swarm.DONE or how:
+        return _result(False, f"Service {name}: {why}; the rollback did not finish: {how}",
+                       found, run)  # fmt: skip
     return _result(False, f"Service {name}: {why}; rolled back to the previous spec", found,
                    run, rolled_back=True)  # fmt: skip
 

@@ -18,15 +18,17 @@ import hashlib
 import json
 
 try:
-    from saltext.chain.utils import chain_errors, chain_service_plan
+    from saltext.chain.utils import chain_errors, chain_service_haproxy, chain_service_plan
 except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
     if not str(_exc.name).startswith("saltext"):
         raise  # a real import error inside the util, not a missing package
     import chain_errors
+    import chain_service_haproxy
     import chain_service_plan
 
 BadInput = chain_errors.BadInput
 plan = chain_service_plan
+haproxy = chain_service_haproxy
 
 MODES = ("containers", "swarm")
 #: The service label that holds the digest of everything declared but the replica count.
@@ -168,9 +170,10 @@ def rollback_config(update):
 
 def gate_delay(update, frontend):
     """Seconds Swarm waits between batches beyond the declared ``delay`` so that our gate has
-    watched a batch for the ``monitor`` (and a second to act) before Swarm replaces the next:
-    ``monitor + 1`` with a frontend, 0 without one (Swarm's health check is the only gate)."""
-    return update["monitor"] + 1 if frontend else 0
+    judged a batch (its start period, :func:`grace`) and watched it for the ``monitor`` (and a
+    second to act) before Swarm replaces the next: ``grace + monitor + 1`` with a frontend, 0
+    without one (Swarm's health check is the only gate)."""
+    return grace(update) + update["monitor"] + 1 if frontend else 0
 
 
 def container_spec(spec, image, gen, extra_labels=None):
@@ -314,38 +317,78 @@ def progress(service, tasks, gen, replicas):
     return WAITING, f"{len(running)}/{replicas} task(s) of {gen[:8]} running"
 
 
+def spec_generation(service):
+    """The task generation of a service's current spec (its label)."""
+    return (((service or {}).get("Spec") or {}).get("Labels") or {}).get(plan.LABEL_GENERATION)
+
+
 def rolled_back_to_previous(service, tasks):
     """True once a rollback (ours or Swarm's) is over and the previous spec's tasks run."""
     if update_state(service) != ROLLED_BACK:
         return False
     spec = service.get("Spec") or {}
-    gen = (spec.get("Labels") or {}).get(plan.LABEL_GENERATION)
+    gen = spec_generation(service)
     count = ((spec.get("Mode") or {}).get("Replicated") or {}).get("Replicas")
     running = live(tasks)
     return len(running) == count and all(t["generation"] == gen for t in running)
 
 
+#: Looks in a row that must find a task not up before our gate fails it (as HAProxy's ``fall``
+#: and Docker's ``retries`` count consecutive failures, not one slow look).
+FALL = 3
+#: Frontend reads in a row that may fail (the admin socket unanswered under load) before a
+#: rollout gives up on the frontend: a failed read is a failed look, not a verdict.
+READ_FAILURES = 5
+# frontend_plan actions
+PLACE, READY, OUT = "place", "ready", "out"
+
+
 def frontend_plan(servers, addrs):
-    """Commands that make the frontend's slots follow the tasks: ``[(slot, addr or None)]``,
-    an address to put in a free slot (made ready), ``None`` to put a slot in maintenance.
-    ``servers`` is ``{slot: {addr, maint, ...}}`` (``chain_service_haproxy``), ``addrs`` the
-    live tasks' addresses. Raises ``BackendError`` when the frontend lacks free slots."""
+    """Commands that make the frontend's slots follow the tasks: ``[(slot, action, addr)]``.
+    ``PLACE``: a new task's address into a free slot, *not* taking traffic yet (``drain``, its
+    health forced down: HAProxy calls a slot leaving maintenance up before any check, so a
+    ``ready`` slot would route to a task that may not serve); ``READY``: a placed slot whose
+    own HTTP check has since seen the task up takes traffic; ``OUT``: a gone task's slot to
+    maintenance. ``servers`` is ``{slot: {addr, op, maint, drain, ...}}``
+    (``chain_service_haproxy``), ``addrs`` the live tasks' addresses. Raises ``BackendError``
+    when the frontend lacks free slots."""
     held = {row["addr"]: slot for slot, row in servers.items() if not row.get("maint")}
-    out = [(slot, None) for addr, slot in sorted(held.items()) if addr not in addrs]
+    out = [(slot, OUT, addr) for addr, slot in sorted(held.items()) if addr not in addrs]
+    for addr, slot in sorted(held.items()):
+        row = servers[slot]
+        if addr in addrs and row.get("drain") and row.get("op") == "up":
+            out.append((slot, READY, addr))
     new = sorted(a for a in addrs if a and a not in held)
     used = list(held.values())
     free = plan.free_slots(used, len(servers), len(new)) if new else []
-    out.extend(zip(free, new, strict=True))
+    out.extend((slot, PLACE, addr) for slot, addr in zip(free, new, strict=True))
     return out
 
 
+def frontend_commands(backend, slot, action, addr, port):
+    """The runtime API line of one :func:`frontend_plan` entry."""
+    name = haproxy.server(backend, slot)
+    if action == OUT:
+        return haproxy.set_state(backend, slot, "maint")
+    if action == READY:
+        return haproxy.set_state(backend, slot, "ready")
+    return ";".join(
+        (
+            haproxy.set_addr(backend, slot, addr, port),
+            haproxy.set_state(backend, slot, "drain"),
+            f"set server {name} health down",
+        )
+    )
+
+
 def not_serving(tasks, gen, up, seen, now, grace):
-    """Our gate while Swarm rolls: why a live task of generation ``gen`` that the frontend has
-    not seen up (``up``: the addresses it serves) for more than ``grace`` seconds in a row
-    fails the rollout, or ``None``. ``seen`` (task id -> when its current stretch of not being
-    up began, ``None`` while it is up) is kept by the caller across looks. A task is timed
-    from its first look down: HAProxy may call a slot up for its first second (before its
-    ``fall`` checks failed), and a task that served and then stopped is timed again."""
+    """Our gate while Swarm rolls: why a live task of generation ``gen`` fails the rollout, or
+    ``None``. Judged as Docker judges a health check and HAProxy a server: a task fails after
+    :data:`FALL` looks *in a row* that found it not up in the frontend (``up``: the addresses
+    it serves), and not before ``grace`` seconds (its start period) from the first of them;
+    one slow or failed look under load is no verdict. ``seen`` (task id -> ``[since, looks]``
+    of its current stretch down, ``None`` while it is up) is kept by the caller across looks;
+    a task that served and then stopped is judged again from its next look down."""
     for task in live(tasks):
         if task["generation"] != gen:
             continue
@@ -353,18 +396,22 @@ def not_serving(tasks, gen, up, seen, now, grace):
             seen[task["id"]] = None
             continue
         if seen.get(task["id"]) is None:
-            seen[task["id"]] = now
-        if now - seen[task["id"]] > grace:
+            seen[task["id"]] = [now, 0]
+        stretch = seen[task["id"]]
+        stretch[1] += 1
+        if stretch[1] >= FALL and now - stretch[0] > grace:
             return (
                 f"task {task['id'][:12]} ({task['addr']}) is running but not serving: the "
-                f"frontend's check has not seen it up for {now - seen[task['id']]:.1f}s"
+                f"frontend's check has not seen it up for {now - stretch[0]:.1f}s "
+                f"({stretch[1]} looks in a row)"
             )
     return None
 
 
 def grace(update):
-    """Seconds a task Swarm calls running has to be seen serving by the frontend: half the
-    ``monitor`` (at least 1 s), so our verdict comes within Swarm's monitor of its batch."""
+    """A new task's start period in our gate: seconds from its first look down before it can
+    fail (:func:`not_serving`): half the ``monitor``, at least 1 s (HAProxy's check, every
+    500 ms, calls a placed task up within one ``inter`` of its serving)."""
     return max(1.0, update["monitor"] / 2)
 
 
@@ -390,6 +437,27 @@ def changes(service, tasks, gens, replicas, image_ref):
     if not out and update_state(service) in PAUSED:
         out["update"] = {"old": update_state(service), "new": "completed"}
     return out
+
+
+def checked_up(servers):
+    """The addresses the frontend's own check sees up (serving, or placed and awaiting
+    :data:`READY`): what our gate judges a task by."""
+    return {row["addr"] for row in servers.values() if row["op"] == "up" and not row["maint"]}
+
+
+def serves_all(servers, tasks):
+    """True when every live task's slot takes traffic (up and ``ready``)."""
+    up = {servers[s]["addr"] for s in haproxy.serving(servers)}
+    return all(t["addr"] in up for t in live(tasks))
+
+
+def monitored(tasks, gen, up_since, now, monitor):
+    """True when every live task of ``gen`` has been up in the frontend for ``monitor``
+    seconds in a row (``up_since``: task id -> first look of its current stretch up)."""
+    new = [t for t in live(tasks) if t["generation"] == gen]
+    return bool(new) and all(
+        up_since.get(t["id"]) is not None and now - up_since[t["id"]] >= monitor for t in new
+    )
 
 
 def tasks_per_node(tasks):

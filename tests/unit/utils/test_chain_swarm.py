@@ -192,16 +192,52 @@ def test_rolled_back_to_previous_waits_for_the_previous_tasks():
 
 def test_frontend_plan_follows_the_live_tasks():
     servers = {
-        1: {"addr": "10.0.1.2", "maint": False},
-        2: {"addr": "10.0.1.3", "maint": False},
-        3: {"addr": "-", "maint": True},
-        4: {"addr": "-", "maint": True},
+        1: {"addr": "10.0.1.2", "maint": False, "op": "up", "drain": False},
+        2: {"addr": "10.0.1.3", "maint": False, "op": "up", "drain": False},
+        3: {"addr": "-", "maint": True, "op": "up", "drain": False},
+        4: {"addr": "-", "maint": True, "op": "down", "drain": False},
     }
-    # one task replaced: its slot out, the new one in the first free slot
-    assert swarm.frontend_plan(servers, {"10.0.1.2", "10.0.1.7"}) == [(2, None), (3, "10.0.1.7")]
+    # one task replaced: its slot out, the new one placed in the first free slot
+    assert swarm.frontend_plan(servers, {"10.0.1.2", "10.0.1.7"}) == [
+        (2, swarm.OUT, "10.0.1.3"),
+        (3, swarm.PLACE, "10.0.1.7"),
+    ]
     assert swarm.frontend_plan(servers, {"10.0.1.2", "10.0.1.3"}) == []
     with pytest.raises(chain_errors.BackendError, match="server slots"):
         swarm.frontend_plan(servers, {"10.0.1.2", "10.0.1.3", "a", "b", "c"})
+    # placed: no traffic until the frontend's own check sees it up, then ready
+    placed = {**servers, 3: {"addr": "10.0.1.7", "maint": False, "op": "down", "drain": True}}
+    assert swarm.frontend_plan(placed, {"10.0.1.2", "10.0.1.3", "10.0.1.7"}) == []
+    placed[3]["op"] = "up"
+    assert swarm.frontend_plan(placed, {"10.0.1.2", "10.0.1.3", "10.0.1.7"}) == [
+        (3, swarm.READY, "10.0.1.7")
+    ]
+    assert swarm.checked_up(placed) == {"10.0.1.2", "10.0.1.3", "10.0.1.7"}
+    live = [swarm.task_view(_task("g1", slot=1, addr=a), "net") for a in ("10.0.1.2", "10.0.1.7")]
+    assert not swarm.serves_all(placed, live)  # draining: not taking traffic yet
+    placed[3]["drain"] = False
+    assert swarm.serves_all(placed, live)
+
+
+def test_frontend_commands_place_a_task_without_traffic():
+    place = swarm.frontend_commands("app", 3, swarm.PLACE, "10.0.1.7", 8000)
+    # HAProxy calls a slot leaving maintenance up before any check: drained, health forced
+    # down, its own check brings it up
+    assert place == (
+        "set server app/s3 addr 10.0.1.7 port 8000;set server app/s3 state drain;"
+        "set server app/s3 health down"
+    )
+    assert swarm.frontend_commands("app", 3, swarm.READY, "x", 1) == "set server app/s3 state ready"
+    assert swarm.frontend_commands("app", 3, swarm.OUT, "x", 1) == "set server app/s3 state maint"
+
+
+def test_monitored_counts_time_up_in_a_row():
+    tasks = [swarm.task_view(_task("g1", slot=s, addr=f"10.0.1.{s}"), "net") for s in (1, 2)]
+    ids = [t["id"] for t in tasks]
+    assert swarm.monitored(tasks, "g1", {ids[0]: 1.0, ids[1]: 3.0}, now=7.0, monitor=4)
+    assert not swarm.monitored(tasks, "g1", {ids[0]: 1.0, ids[1]: 3.5}, now=7.0, monitor=4)
+    assert not swarm.monitored(tasks, "g1", {ids[0]: 1.0, ids[1]: None}, now=9.0, monitor=4)
+    assert not swarm.monitored(tasks, "g2", {}, now=9.0, monitor=0)  # no task of g2
 
 
 def test_changes():
@@ -238,10 +274,11 @@ def test_not_serving_fails_a_running_task_the_frontend_never_saw_up():
     seen = {}
     up = {"10.0.1.2"}
     assert swarm.not_serving(tasks, "g1", up, seen, now=10.0, grace=2) is None
-    assert swarm.not_serving(tasks, "g1", up, seen, now=12.0, grace=2) is None  # not yet over
+    assert swarm.not_serving(tasks, "g1", up, seen, now=12.0, grace=2) is None  # start period
     why = swarm.not_serving(tasks, "g1", up, seen, now=12.5, grace=2)
     assert why.startswith("task t2running (10.0.1.3) is running but not serving"), why
-    # up at first (HAProxy's first second), then down: timed from the first look down
+    assert "3 looks in a row" in why
+    # up, then down: judged from the first look down
     seen = {}
     both = {"10.0.1.2", "10.0.1.3"}
     assert swarm.not_serving(tasks, "g1", both, seen, 10.0, 2) is None
@@ -256,6 +293,19 @@ def test_not_serving_fails_a_running_task_the_frontend_never_saw_up():
     assert swarm.grace({"monitor": 8}) == 4 and swarm.grace({"monitor": 1}) == 1
 
 
+def test_not_serving_needs_looks_in_a_row_not_one_slow_look():
+    """Under CPU load a look can take seconds: one look down past the start period is not a
+    verdict (HAProxy's fall and Docker's retries count consecutive failures)."""
+    tasks = [swarm.task_view(_task("g1", slot=1, addr="10.0.1.2"), "net")]
+    seen = {}
+    assert swarm.not_serving(tasks, "g1", set(), seen, now=10.0, grace=2) is None
+    assert swarm.not_serving(tasks, "g1", {"10.0.1.2"}, seen, now=20.0, grace=2) is None
+    assert swarm.not_serving(tasks, "g1", set(), seen, now=30.0, grace=2) is None
+    assert swarm.not_serving(tasks, "g1", set(), seen, now=31.0, grace=2) is None  # 2 looks
+    assert swarm.not_serving(tasks, "g1", set(), seen, now=31.5, grace=2) is None  # 3, in grace
+    assert "4 looks in a row" in swarm.not_serving(tasks, "g1", set(), seen, 32.5, 2)
+
+
 def test_task_image_is_the_pinned_reference_when_there_is_one():
     assert swarm.task_image("reg/app:2", "reg/app@sha256:ab") == "reg/app@sha256:ab"
     assert swarm.task_image("app:2", "sha256:0123") == "app:2"  # a local image: its tag
@@ -263,10 +313,10 @@ def test_task_image_is_the_pinned_reference_when_there_is_one():
 
 def test_with_a_frontend_swarm_waits_between_batches_long_enough_for_our_gate():
     """Swarm's Monitor holds no batch back; its Delay does: with a frontend, the declared delay
-    plus the monitor and a second."""
+    plus our start period, the monitor and a second."""
     svc = _svc(frontend="fe", update={"monitor": 6, "delay": 1})
     spec = swarm.service_spec(svc, _opts(svc), "app:2", ("g", "w"), [])
-    assert spec["UpdateConfig"]["Delay"] == 8_000_000_000  # 1 + 6 + 1
+    assert spec["UpdateConfig"]["Delay"] == 11_000_000_000  # 1 + 3 + 6 + 1
     assert spec["UpdateConfig"]["Monitor"] == 6_000_000_000
     assert spec["RollbackConfig"]["Delay"] == 0
     assert swarm.gate_delay({"monitor": 6}, None) == 0
