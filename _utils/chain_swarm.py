@@ -161,10 +161,14 @@ def update_config(update, gate=0):
 
 
 def rollback_config(update):
-    """Swarm's ``RollbackConfig``: the same batches and order, no delay, and a rollback that
-    sees a task fail goes on (``continue``): the way back is finished as far as it can be, and
-    our gate judges what it left (``pause`` left a service half way back when one probe of a
-    previous task failed under load; ``rollback`` is not a rollback's action)."""
+    """Swarm's ``RollbackConfig``: the same batches and order, no delay (a rollback with a
+    delay killed the good container: moby#37972), and a rollback that sees a task fail goes on
+    (``continue``): the way back is finished as far as it can be, and our gate follows it until
+    the previous tasks serve (``pause`` left a service half way back when one probe of a
+    previous task failed under load; ``rollback`` is not a rollback's action). Swarm's own
+    automatic rollback is not relied on to decide (reported not to happen: moby#35498): the
+    state calls ``docker service rollback`` itself, and judges the result in the frontend
+    (a start-first rollback replaced healthy old tasks: moby#34111)."""
     return dict(update_config(update), Delay=0, FailureAction="continue")
 
 
