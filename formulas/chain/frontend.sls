@@ -19,6 +19,7 @@ chain-frontend-image-container_image-present:
     - name: {{ chain.frontend.image }}
     - build: {{ chain.frontend.build }}
     - base_image: {{ chain.frontend.base_image }}
+    - labels: {{ chain.labels | json }}
     - profile: {{ chain.profile | json }}
     - require_in:
       - container: chain-frontend-container-running

@@ -81,6 +81,7 @@ chain-registry-image-container_image-present:
     - name: {{ reg.image }}
     - build: {{ build_dir }}
     - base_image: {{ reg.base_image }}
+    - labels: {{ chain.labels | json }}
     - profile: {{ chain.profile | json }}
     - require:
       - file: chain-registry-binary-file-managed

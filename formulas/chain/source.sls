@@ -37,6 +37,7 @@ chain-source-image-container_image-present:
     - name: {{ src.image }}
     - build: {{ src.build }}
     - base_image: {{ src.base_image }}
+    - labels: {{ chain.labels | json }}
     - profile: {{ chain.profile | json }}
     - require_in:
       - container: chain-source-container-running

@@ -29,6 +29,7 @@ jenkins-controller-image-container_image-present:
 {%-     if ctl.base_image %}
     - base_image: {{ ctl.base_image }}
 {%-     endif %}
+    - labels: {{ jenkins.formula_label | json }}
 {%-   endif %}
 {%-   if jenkins.engine %}
     - profile: {{ jenkins.engine }}

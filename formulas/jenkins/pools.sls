@@ -22,6 +22,7 @@ jenkins-pools-{{ name }}-image-container_image-present:
 {%-     if base_image %}
     - base_image: {{ base_image }}
 {%-     endif %}
+    - labels: {{ jenkins.formula_label | json }}
 {%-     if jenkins.engine %}
     - profile: {{ jenkins.engine }}
 {%-     endif %}

@@ -253,6 +253,82 @@ def test_a_removal_that_began_before_the_window_opened_is_not_the_windows(
         cli.close()
 
 
+@pytest.mark.parametrize("case", ["theirs", "theirs after a gap", "ours"])
+def test_a_slow_removal_keeps_its_layers_however_long_it_takes(docker_engines, tmp_path, case):
+    """Under load the deletes of a removal's layers come seconds after its untag, each a step
+    after the last. Layers of an image built after the window opened have no holder known:
+    they go with the removal however long the whole takes, as long as no two steps are
+    further apart than a removal's steps ever are. Another run's removal is foreign; after a
+    gap, or ours, they count (the controls). Real events of a build and removal in the window,
+    the removal re-timed to 1.5 s between steps as a loaded engine showed them (from the untag
+    to the last delete: 6 s and more)."""
+    run = engines.RUN if case == "ours" else "zs" + engines.RUN[:4]
+    tag = f"saltext-chain/sc-{run}-slow:1"
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {BUSYBOX}\nRUN echo {engines.RUN} > /one\nRUN echo two > /two\n"
+        f"RUN echo three > /three\nLABEL {TEST_LABEL}={run}\n"
+    )
+    cli = engines.client("engine1")
+    try:
+        with engines.EventRecorder("engine1") as rec:
+            cli.images.build(path=str(tmp_path), tag=tag, rm=True, forcerm=True)
+            cli.images.remove(tag, force=True)
+        images = [e for e in rec.events if e.get("Type") == "image"]
+        first = max(i for i, e in enumerate(images) if e["Action"] == "untag")
+        removal = images[first:]
+        assert [e["Action"] for e in removal[:2]] == ["untag", "delete"], removal
+        assert len(removal) >= 5, removal  # untag; the image and its three RUN layers
+        start = removal[0]["timeNano"]
+        gap = int(3e9) if case == "theirs after a gap" else 0
+        for i, e in enumerate(removal):
+            e["timeNano"] = start + int(i * 1.5e9) + (gap if i >= 2 else 0)
+        counted = [m for m in rec.mutations() if m[:2] == ("image", "delete")]
+        layers = len(removal) - 2
+        if case == "theirs":
+            assert counted == [], counted
+        elif case == "theirs after a gap":  # the image's own delete is known theirs
+            assert len(counted) == layers, counted
+        else:
+            assert len(counted) == layers + 1, counted
+    finally:
+        with contextlib.suppress(Exception):
+            cli.images.remove(tag, force=True)
+        cli.close()
+
+
+@pytest.mark.parametrize("labels", ["the chain's", "nobody's"])
+def test_a_dangling_image_removed_by_id_belongs_to_its_labels(docker_engines, tmp_path, labels):
+    """A dangling image (its tag moved on to a rebuild) is removed by id: no reference names
+    it, its labels do. The chain's (its commit label) is foreign; one with no owner label
+    counts (the control). The image carries this run's label, so that every other window open
+    meanwhile knows it for ours; the recorder under test sees the labels of the case, and no
+    removal before the window (a removal ending as it opened takes a delete just after it for
+    its own last step, as the straddling-removal test shows)."""
+    (tmp_path / "Dockerfile").write_text(
+        f'FROM {BUSYBOX}\nRUN echo {engines.RUN} > /one\nLABEL {TEST_LABEL}="{engines.RUN}"\n'
+    )
+    cli = engines.client("engine1")
+    image = cli.images.build(path=str(tmp_path), rm=True, forcerm=True)[0]  # untagged
+    try:
+        with engines.EventRecorder("engine1") as rec:
+            cli.images.remove(image.id)
+        deletes = [e for e in rec.events if e.get("Type") == "image" and e["Action"] == "delete"]
+        assert len(deletes) >= 2 and not [  # the image and its RUN layer; no untag: no tag
+            e for e in rec.events if e.get("Type") == "image" and e["Action"] == "untag"
+        ], rec.events
+        seen = {"org.saltext-chain.commit": "0123abc"} if labels == "the chain's" else {}
+        rec._images[image.id]["labels"] = seen
+        rec.before = []  # the removals of the tests before this one are not this case's
+        counted = [m for m in rec.mutations(owned_only=True) if m[:2] == ("image", "delete")]
+        assert counted == ([] if seen else counted) and (seen or len(counted) == len(deletes)), (
+            counted
+        )
+    finally:
+        with contextlib.suppress(Exception):
+            cli.images.remove(image.id, force=True)
+        cli.close()
+
+
 @pytest.mark.parametrize("whose", ["theirs", "ours"])
 def test_an_unmounted_anonymous_volume_goes_with_the_container_made_and_removed_with_it(
     docker_engines, whose

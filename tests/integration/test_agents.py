@@ -129,14 +129,17 @@ def _job_xml(label, command):
     )
 
 
-def _until(func, timeout=90, interval=1, what="the condition"):
+def _until(func, timeout=90, interval=1, what="the condition", explain=None):
+    """``func()`` once it is truthy; a failure after ``timeout`` s, with ``explain()`` (what
+    the minion and the controller say then) when given."""
     deadline = time.monotonic() + timeout
     while True:
         value = func()
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what} (last {value!r})")
+            why = f"; {explain()!r}" if explain else ""
+            pytest.fail(f"timed out after {timeout} s waiting for {what} (last {value!r}){why}")
         time.sleep(interval)
 
 
@@ -235,15 +238,33 @@ def test_schedule_scales_a_pool_up_from_queue_demand_and_back_down(
             "seconds=2",
             minion_tgt="build1",
         )
-        assert ret.returncode == 0, ret
+        # schedule.add answers result False (exit code 0) when the minion did not confirm it
+        assert ret.returncode == 0 and ret.data.get("result") is True, ret
 
         def listed():
             return salt_cli.run("jenkins_agent.list", f"pool={pool}", minion_tgt="build1").data
 
+        def explain():
+            """The schedule as the minion holds it, and what a pass would do now."""
+            return {
+                "schedule": salt_cli.run(
+                    "schedule.list", "return_yaml=False", minion_tgt="build1"
+                ).data,
+                "reconcile (test)": salt_cli.run(
+                    "jenkins_agent.reconcile",
+                    pool,
+                    agent_image,
+                    "test=True",
+                    *[f"{k}={json.dumps(v)}" for k, v in kwargs.items()],
+                    minion_tgt="build1",
+                ).data,
+            }
+
         before = listed()
         assert before == {}, before
-        _jenkins(salt_cli, "build", job, "wait=False")
-        up = _until(listed, what="an agent launched for the queued build")
+        queued = _jenkins(salt_cli, "build", job, "wait=False")
+        assert isinstance(queued, dict), queued  # queued, not an error
+        up = _until(listed, what="an agent launched for the queued build", explain=explain)
         assert isinstance(up, dict) and len(up) == 1, up
         (node,) = up
         result = _until(lambda: _last_result(salt_cli, job), what="the build")

@@ -42,7 +42,7 @@ LABELS = {TEST_LABEL: RUN}
 # The marker volume an EventRecorder creates to close its window (any run's): never an event
 # of the window it closes, nor of anyone else's.
 # Seconds of the engine's events read before a window opens, to attribute what straddles it.
-CONTEXT = 5
+CONTEXT = 15
 _MARKER = re.compile(r"^sc-[a-z0-9]+-evmark-[0-9a-f]{8}$")
 # A volume the engine named (a container's anonymous volume): 64 hex digits.
 _ANONYMOUS = re.compile(r"[0-9a-f]{64}")
@@ -223,8 +223,13 @@ class EventRecorder:
                 ("attrs", self._tag_holder(tag, iid, info["labels"]))
                 for tag in sorted(t for t in tags if t)
             ]
-            if TEST_LABEL in info["labels"]:
-                holders.append(("attrs", {TEST_LABEL: info["labels"][TEST_LABEL]}))
+            owner = {
+                k: v for k, v in info["labels"].items() if k == TEST_LABEL or k in CHAIN_LABELS
+            }
+            if owner:
+                # Its owner's labels hold it, tagged or not: a dangling image (its tag moved
+                # to a rebuild) is removed by id, with no reference left to name it.
+                holders.append(("attrs", owner))
             if action == "delete":
                 todo += [c for c in children.get(iid, []) if c not in self._images_after]
         return holders
@@ -390,21 +395,35 @@ class EventRecorder:
     def _in_foreign_cascade(self, e, seconds=2.0):
         """An image deleted by id whose holder is unknown (a layer of an image built after the
         window opened): removing an image deletes its untagged parent layers in the same
-        request, so a delete that follows, within ``seconds``, another owner's untag or delete
-        (its holders known and all foreign) is part of that owner's removal. One that follows
-        an untag of ours, or nothing, counts. So is one of a removal that began before the
-        window opened (``_removal_began_before``)."""
+        request, one after the other, so a delete is part of the removal whose events precede
+        it without a gap of more than ``seconds`` between two of them. Walked back through such
+        deletes of unknown holders, the first event whose holders are known decides: another
+        owner's untag or delete (all its holders foreign) makes it theirs; one of ours, a gap,
+        or nothing makes it count. So is one of a removal that began before the window opened
+        (``_removal_began_before``, or a chain reaching back before the opening): under load a
+        removal of many layers takes longer than ``seconds`` from its untag to its last delete,
+        but not between two of its steps."""
         if self._removal_began_before(e["Actor"]["ID"], set()):
             return True
+        before = getattr(self, "before", ())
+        removals = sorted(
+            (
+                x
+                for x in [*before, *self.events]
+                if x.get("Type") == "image" and _action(x) in ("untag", "delete")
+            ),
+            key=lambda x: x.get("timeNano", 0),
+        )
         at = e.get("timeNano", 0)
-        for x in self.events:
-            if x is e or x.get("Type") != "image" or _action(x) not in ("untag", "delete"):
-                continue
-            if not 0 <= at - x.get("timeNano", 0) <= seconds * 1e9:
-                continue
-            holders = self._holders(x)
-            if holders and self._all_foreign(holders):
+        for x in reversed(removals[: next(i for i, x in enumerate(removals) if x is e)]):
+            if at - x.get("timeNano", 0) > seconds * 1e9:
+                return False
+            if any(x is b for b in before):
                 return True
+            holders = self._holders(x)
+            if holders:
+                return self._all_foreign(holders)
+            at = x.get("timeNano", 0)
         return False
 
     def _removal_began_before(self, image_id, seen):
