@@ -182,13 +182,13 @@ def _settled_check(conf, target, status, kind, before):
     (a replica momentarily not healthy: one probe that timed out under load makes Docker's
     status flip until the next one passes) is read again once a second for up to
     ``SETTLE_SECONDS`` (at most the server's ``timeout``) before it counts as failed. ``status``
-    None: no status answer, a failure at once (a server that does not answer is not waited
-    for: it is known unreachable within Salt's job check)."""
+    None: no status answer."""
     deadline = time.monotonic() + min(SETTLE_SECONDS, conf["timeout"])
     while True:
         if status is None:
-            return f"{target}: no status answer after its deploy"
-        problem = _check_server(conf, target, status, kind, before)
+            problem = f"{target}: no status answer after its deploy"
+        else:
+            problem = _check_server(conf, target, status, kind, before)
         if not problem or time.monotonic() >= deadline:
             return problem
         time.sleep(1)
