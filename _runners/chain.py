@@ -83,9 +83,6 @@ except ImportError as _exc:  # synced into the master's extmods/utils (file_root
     import chain_status_text
 
 log = logging.getLogger(__name__)
-# Seconds a server's check after its deploy is looked at again before the server counts as
-# failed (a replica momentarily not healthy under load; at most the server's ``timeout``).
-SETTLE_SECONDS = 30
 
 __virtualname__ = "chain"
 plan = chain_service_plan
@@ -175,24 +172,6 @@ def _check_server(conf, target, status, kind=None, before=None):
         health = status["replicas"][name].get("health")
         problem += f"; {name}: {health}" + (f": {output}" if output else "")
     return problem
-
-
-def _settled_check(conf, target, status, kind, before):
-    """:func:`_check_server` after a deploy, waited for: a server whose check finds a problem
-    (a replica momentarily not healthy: one probe that timed out under load makes Docker's
-    status flip until the next one passes) is read again once a second for up to
-    ``SETTLE_SECONDS`` (at most the server's ``timeout``) before it counts as failed. ``status``
-    None: no status answer."""
-    deadline = time.monotonic() + min(SETTLE_SECONDS, conf["timeout"])
-    while True:
-        if status is None:
-            problem = f"{target}: no status answer after its deploy"
-        else:
-            problem = _check_server(conf, target, status, kind, before)
-        if not problem or time.monotonic() >= deadline:
-            return problem
-        time.sleep(1)
-        status = _statuses(conf, [target])[target]
 
 
 def _apply_deploy_state(conf, target, image, app, wave=None):
@@ -324,8 +303,10 @@ def _update_servers(app, image, conf, before):
             if touched:
                 changed.add(target)
             problem = None
-            if ok:
-                problem = _settled_check(conf, target, status[target], kind, before.get(target))
+            if ok and status[target] is None:
+                problem = f"{target}: no status answer after its deploy"
+            elif ok:
+                problem = _check_server(conf, target, status[target], kind, before.get(target))
             servers[target] = policy.server_entry(
                 servers.get(target), ok, comment, problem, took, previous[target]
             )
