@@ -79,6 +79,7 @@ def _replica_view(data, network):
         "status": health["status"],
         "health": health["health"],
         "streak": health["streak"],
+        "timed_out": health["timed_out"],
         "retries": health["retries"],
         "window": health["window"],
         "start_period": health["start_period"],
@@ -92,8 +93,8 @@ def replicas(name, network=None, profile=None):
     """
     The replicas of service ``name`` on this engine (running or not):
     ``{container: {id, generation, slot, image, image_id, history, running, status, health,
-    streak, retries, window, start_period, restarts, started_at, addr}}`` (the health facts:
-    ``chain_health.facts``).
+    streak, timed_out, retries, window, start_period, restarts, started_at, addr}}`` (the
+    health facts: ``chain_health.facts``).
 
     CLI Example:
 
@@ -509,7 +510,8 @@ def _failure(rep, watch, now):
         return "exited"
     took = watch.stretch(rep["name"], now)
     if rep["health"] == chain_health.UNHEALTHY:
-        return f"is unhealthy (failing streak {rep['streak']}, not ready for {took:g}s)"
+        how = "probes timing out, " if rep.get("timed_out") else ""
+        return f"is unhealthy ({how}failing streak {rep['streak']}, not ready for {took:g}s)"
     return f"is not ready ({rep['health'] or rep['status']}) after {took:g}s"
 
 
