@@ -49,6 +49,9 @@ haproxy = chain_service_haproxy
 POLL = 0.25
 #: Seconds at most that :py:func:`status` looks again at momentarily unready replicas.
 SETTLE_MAX = 30
+#: Seconds between those looks: a look costs two commands in the frontend and an inspect per
+#: replica, and health changes no faster than a probe (the chain's run every second).
+SETTLE_POLL = 1.0
 
 
 def __virtual__():
@@ -213,7 +216,7 @@ def status(name, frontend=None, backend="app", network=None, profile=None, settl
         )
         if not waiting or now - started > SETTLE_MAX:
             break
-        time.sleep(POLL)
+        time.sleep(SETTLE_POLL)
     out["waited"] = round(time.monotonic() - started, 2)
     return out
 
