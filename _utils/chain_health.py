@@ -81,6 +81,19 @@ def facts(data):
     }
 
 
+def _is_timeout(entry):
+    return entry.get("ExitCode") == -1 and str(entry.get("Output") or "").startswith(TIMEOUT_OUTPUT)
+
+
+def telling_probe(log):
+    """The probe of a health check's log (``State.Health.Log``, oldest first) that says most
+    about why the check fails: the last one that failed with an answer (a non-zero exit, where
+    the app said why), else the last one (a timeout says only that). ``None`` for no log."""
+    entries = [e for e in log or [] if isinstance(e, dict)]
+    answered = [e for e in entries if e.get("ExitCode") not in (0, None) and not _is_timeout(e)]
+    return answered[-1] if answered else (entries[-1] if entries else None)
+
+
 def timed_out(health):
     """Whether every failed probe of the current failing streak that Docker's log still holds
     (``State.Health``: ``FailingStreak``, ``Log`` of the last 5 probes, oldest first) ran out
@@ -89,10 +102,7 @@ def timed_out(health):
     streak = (health or {}).get("FailingStreak") or 0
     log = [e for e in (health or {}).get("Log") or [] if isinstance(e, dict)]
     failed = log[-streak:] if streak else []
-    return bool(failed) and all(
-        e.get("ExitCode") == -1 and str(e.get("Output") or "").startswith(TIMEOUT_OUTPUT)
-        for e in failed
-    )
+    return bool(failed) and all(_is_timeout(e) for e in failed)
 
 
 def is_ready(rep):
