@@ -68,19 +68,32 @@ def engine_writes(engine):
                 found.append((e["Type"], action, attrs.get("name")))
 
 
-def _wait_ingress(engine, since, timeout=30):
-    """Swarm creates its ``ingress`` network on the engine a few seconds after an init: wait
-    for that event (the init's own, not a later apply's)."""
+def _wait_ingress(engine, since, timeout=30, quiet=3):
+    """Swarm creates its ``ingress`` network on the engine a few seconds after an init, and
+    the engine reports a ``create`` of it more than once (the cluster's network, then its
+    instance on this node: ci44 saw the second one in the next apply's window). Wait for the
+    first, then until no network event came for ``quiet`` seconds (the init's own events, not
+    a later apply's)."""
+    deadline = time.time() + timeout
     with contextlib.closing(engine.api()) as api:
-        events = api.events(
-            since=int(since), until=time.time() + timeout, decode=True,
-            filters={"type": "network", "event": "create"},
-        )  # fmt: skip
-        for e in events:
+        seen = None
+        for e in api.events(since=int(since), until=deadline, decode=True,
+                            filters={"type": "network", "event": "create"}):  # fmt: skip
             if (e.get("Actor") or {}).get("Attributes", {}).get("name") == "ingress":
-                events.close()
+                seen = time.time()
+                break
+        if seen is None:
+            raise AssertionError(f"no ingress network within {timeout}s of the swarm init")
+        last = seen
+        while time.time() < deadline:
+            until = last + quiet
+            events = list(api.events(since=int(last), until=until, decode=True,
+                                     filters={"type": "network"}))  # fmt: skip
+            later = [e for e in events if e.get("timeNano", 0) / 1e9 > last]
+            if not later:
                 return
-    raise AssertionError(f"no ingress network within {timeout}s of the swarm init")
+            last = max(e["timeNano"] / 1e9 for e in later)
+    raise AssertionError(f"the engine's network events did not settle within {timeout}s")
 
 
 def _apply(states, fun, name, test=False, **kwargs):
