@@ -24,6 +24,12 @@ check is skipped. Salt's ``batch`` and orchestrate
 (saltstack/salt#54521, #29643, #26254). One rollout per app at a time (a lock on the master).
 Progress events are fired on the master bus under ``chain/rollout/<app>/...``.
 
+.. versionchanged:: 0.4.0
+    An app in Swarm mode (its deploy pillar ``chain:service:mode: swarm`` with
+    ``chain:service:manager``): the deploy state runs once, on the manager (Swarm rolls the
+    tasks across the nodes, the state gates them and rolls back with ``docker service
+    rollback``), and ``status`` shows the service's tasks per node (docs/runners.md).
+
 :configuration: Defaults per app in the master config (keyword arguments override them):
 
     .. code-block:: yaml
@@ -482,6 +488,9 @@ def rollout(app, image, ref=None, **kwargs):
         Override the app's configuration.
     pillar
         More pillar for the deploy state (``chain:image`` and ``chain:app`` are set on top).
+        ``chain:service:mode: swarm`` with ``chain:service:manager``: the app is one Swarm
+        service, deployed by one apply on the manager; the result has one entry, the
+        manager's, with the service's tasks per node.
 
     CLI Example:
 
@@ -611,7 +620,9 @@ def _jenkins_status(conf, builds=5):
 def status(app=None, out_format="table", tags=20, builds=5, **kwargs):
     """
     What runs where: for each server of the app, the image, every replica with its
-    generation, health and whether it serves in the frontend, the app's last deploy, and the
+    generation, health and whether it serves in the frontend (an app in Swarm mode: its
+    service's tasks per node, each with its state, health, image digest and whether it serves),
+    the app's last deploy, and the
     tags of the app's repository in its registry with the digest each serves (``/v2`` API;
     the repository of the newest deploy by image name, the credentials of
     ``container:registries:<registry>`` in the master's pillar or config; ``tags`` caps how

@@ -23,8 +23,10 @@ except ImportError as _exc:  # synced into the master's extmods/utils (file_root
     import chain_swarm
 
 SWARM = "swarm"
-#: Swarm's update states after which the service does not run what was declared last.
-NOT_DONE = (*chain_swarm.ROLLING, *chain_swarm.PAUSED, chain_swarm.ROLLED_BACK)
+#: Swarm's update states in which the service is not settled. ``rollback_completed`` is not
+#: one: it stays the service's state after a rollback until its next update, and the state
+#: (``container_service.running``) fails an apply that Swarm rolled back itself.
+NOT_DONE = (*chain_swarm.ROLLING, *chain_swarm.PAUSED)
 #: The columns of a task row (:func:`task_rows`).
 COLUMNS = ("node", "task", "state", "health", "digest", "serving")
 
@@ -100,7 +102,7 @@ def _live(status):
 def problem(status, image, frontend):
     """The runner's own check of the service after its deploy state succeeded (``status``:
     ``swarm_status`` then): ``None``, or one line: the service missing, Swarm not done (or
-    rolled back), fewer live tasks than replicas, a task of another image than the service's,
+    paused), fewer live tasks than replicas, a task of another image than the service's,
     a pinned ``image`` the service does not run, or (with a ``frontend``) a task not serving."""
     if not isinstance(status, dict) or "tasks" not in status:
         return f"no Swarm service status ({status!r})"[:300]
