@@ -198,6 +198,12 @@ def rollout_comment(entry):
     image)."""
     what = f"{entry['kind']} of {entry['app']} to {entry['image']}"
     servers = entry["servers"]
+    swarm = entry.get("mode") == "swarm" and len(servers) == 1
+    if swarm and (entry.get("no_op") or entry["result"]):  # one service, its tasks per node
+        ((manager, svc),) = servers.items()
+        tasks = sum(len(t) for t in (svc.get("tasks") or {}).values())
+        done = "no change, it already runs it" if entry.get("no_op") else "updated"
+        return f"{what}: Swarm service {svc.get('service')} on {manager}: {done} ({tasks} task(s))"
     if entry.get("no_op"):
         return f"{what}: no change, {len(servers)} server(s) already run it"
     failed = [t for t, s in servers.items() if not s["result"]]

@@ -262,10 +262,10 @@ def test_chain_rollout_and_status_in_swarm_mode(salt_run_cli, synced, swarm_engi
     again = _run(salt_run_cli, "chain.rollout", CHAIN_APP, APP, "ref=v1", *args)
     assert again.returncode == 0 and again.data["no_op"] is True, again.stdout
     assert again.data["changes"] == {}, again.data
-    last = _run(salt_run_cli, "chain.history", CHAIN_APP, "limit=1").data
-    assert last[0]["no_op"] is True and last[0]["mode"] == "swarm", last
 
     status = _run(salt_run_cli, "chain.status", CHAIN_APP, "out_format=data", "tags=0", *args)
+    last = status.data[CHAIN_APP]["last_deploy"]  # the history's newest entry
+    assert last["no_op"] is True and last["mode"] == "swarm", last
     service = status.data[CHAIN_APP]["servers"]["build1"]
     assert service["service"] == C_SVC and service["current"] == APP, service
     (tasks,) = service["tasks"].values()

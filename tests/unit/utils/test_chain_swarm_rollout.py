@@ -178,3 +178,16 @@ def test_a_swarm_failure_says_the_service_rolled_itself_back():
         "  rolled back by the deploy state itself, if it says so above",
         f"  now: mgr runs {IMG1}",
     ]
+
+
+def test_a_swarm_success_and_no_op_name_the_service_and_its_tasks():
+    entry = {"app": "app", "kind": "rollout", "image": IMG1, "mode": "swarm", "rolled_back": {}}
+    server = sr.entry(True, "3 state(s) succeeded", None, 5, None, status())
+    entry = dict(entry, result=True, no_op=False, servers={"mgr": server})
+    assert text.rollout_comment(entry) == (
+        f"rollout of app to {IMG1}: Swarm service app on mgr: updated (2 task(s))"
+    )
+    assert text.rollout_comment(dict(entry, no_op=True)) == (
+        f"rollout of app to {IMG1}: Swarm service app on mgr: no change, it already runs it "
+        "(2 task(s))"
+    )
