@@ -168,6 +168,9 @@ def _server_status(conf, target):
     data = _gather({target: call}, 60)[target]
     if isinstance(data, chain_gather.NoAnswer):
         raise CommandExecutionError(data)
+    if data is None and conf["mode"] == swarm_rollout.SWARM:
+        service = call[2][0]
+        raise CommandExecutionError(f"{target}: no Swarm service {service} (not deployed yet)")
     if not isinstance(data, dict):
         raise CommandExecutionError(f"{target}: no status answer ({data!r})"[:300])
     return data

@@ -436,3 +436,13 @@ def test_swarm_mode_a_failed_apply_the_state_rolled_back_is_not_applied_again(mo
     assert ret["result"] is False and swarm.applied == [("m", "app:3", None)]
     assert ret["now"] == {"m": "app:2"} and ret["changes"] == {}
     assert "rolled back to the previous spec" in ret["comment"]
+
+
+def test_swarm_mode_status_of_a_service_not_deployed_yet_says_so(monkeypatch):
+    monkeypatch.setattr(chain, "_gather", lambda calls, timeout, notes=None: {"m": None})
+    conf = chain._app_conf("app", {"pillar": SWARM_PILLAR})
+    with pytest.raises(chain.CommandExecutionError, match="m: no Swarm service app"):
+        chain._server_status(conf, "m")
+    # the control: the container mode's answer None is no answer
+    with pytest.raises(chain.CommandExecutionError, match="no status answer"):
+        chain._server_status(chain._app_conf("app", {"targets": ["m"]}), "m")
