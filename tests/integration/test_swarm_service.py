@@ -216,7 +216,8 @@ def swarm_chain(swarm_engine, swarm_app):
                 "stop_timeout": 2,
                 "healthcheck": HEALTH,
                 "environment": {"APP_VERSION": "1"},
-                "update": {"parallelism": 2, "monitor": 4, "progress_deadline": 120},
+                # one task at a time: a bad task is judged before Swarm stops a good one
+                "update": {"parallelism": 1, "monitor": 4, "progress_deadline": 120},
             },
         }
     }

@@ -90,9 +90,7 @@ SWARM = {"chain": {"service": {"mode": "swarm", "manager": "mgr1"}}}
 def test_swarm_mode_targets_the_manager_and_reads_swarm_status():
     conf = conf_of.resolve(None, "app", {"pillar": SWARM, "frontend": "fe-{minion}"})
     assert (conf["mode"], conf["manager"], conf["targets"]) == ("swarm", "mgr1", ["mgr1"])
-    assert conf_of.resolve(None, "app", {"pillar": SWARM, "targets": "mgr1"})["targets"] == [
-        "mgr1"
-    ]
+    assert conf_of.resolve(None, "app", {"pillar": SWARM, "targets": "mgr1"})["targets"] == ["mgr1"]
     assert conf_of.status_fun(conf) == "container_service.swarm_status"
     assert conf_of.status_call(conf, "mgr1") == (
         ["app"],
