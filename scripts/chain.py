@@ -39,6 +39,8 @@ ENGINE1 = "unix:///var/run/docker.sock"
 ENGINE2 = "unix:///run/saltext-chain/docker2.sock"
 MINIONS = {"build1": ENGINE1, "web1": ENGINE2, "web2": ENGINE2}
 APP_SERVERS = {"web1": 8081, "web2": 8082}
+REGISTRY = "127.0.0.1:5050"
+HOST_APP_PORT = 8080  # with hosts: each host's frontend, on its address (docs/hosts.md)
 JENKINS_PORT = 8090
 PORTS = {"publish_port": 14505, "ret_port": 14506}
 SOURCE_HTTP = 9420  # the source server's web server: git and hg over HTTP, pushes with a password
@@ -86,7 +88,7 @@ def _pillar(secret):
     secrets. Secrets only where they are used, each in one place: the admin token (the jenkins
     profile's token) on build1, the registry's credentials (its htpasswd user on build1, pushes
     and pulls) on every minion."""
-    registry = "127.0.0.1:5050"
+    registry = REGISTRY
     chain = _example("chain")["chain"]
     chain.update(targets=list(APP_SERVERS), per_minion=True, jenkins={"enabled": True})
     chain["source"]["checkout"] = str(REPO)
@@ -139,6 +141,38 @@ def _pillar(secret):
     }
 
 
+def _across_hosts(pillar, hosts):
+    """``make chain HOSTS=N`` (docs/hosts.md): the app's servers are the hosts of role ``app``
+    (``chain_hosts.app_hosts``: in rollout order), each serving on its own engine, its frontend
+    on the host's address; the registry is reached by its name (``topology:registry:name``)
+    on the hosts network's gateway, with TLS: the CA is build1's (chain.ca, its key under
+    .state), every engine trusts it (chain.registry_trust), no insecure registry."""
+    import chain_hosts  # pylint: disable=import-outside-toplevel
+
+    chain = pillar["chain"]["chain"]
+    targets = chain_hosts.app_hosts(hosts.pillar)
+    if not targets:
+        sys.exit("no host of role app among the hosts chosen (pillar.example/hosts.sls)")
+    registry = chain["registry"]
+    address = f"{hosts.pillar['topology']['registry']['name']}:{registry['server']['port']}"
+    chain.update(targets=targets)
+    chain["servers"] = {
+        m: {"frontend": {"bind": "0.0.0.0", "port": HOST_APP_PORT}} for m in targets
+    }
+    registry["address"] = hosts.registry = address
+    registry["server"]["bind"] = hosts.gateway
+    registry["tls"].update(enabled=True, ip=hosts.gateway, dir=str(STATE / "registry-tls"))
+    creds = pillar["registries"]["container"]["registries"]
+    creds[address] = creds.pop(REGISTRY)
+    policy = _example("chain")["x509_signing_policies"]
+    for entry in policy[registry["tls"]["signing_policy"]]:
+        for key in ("signing_private_key", "signing_cert"):
+            if key in entry:
+                entry[key] = str(STATE / "ca" / pathlib.Path(entry[key]).name)
+    pillar["chain_build"]["x509_signing_policies"] = policy
+    return address
+
+
 def _write(path, data, mode=0o600):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
@@ -164,6 +198,7 @@ def _write_configs(hosts=None):
     if hosts:  # make chain HOSTS=N: the hosts' ids, roles and rollout order (docs/hosts.md)
         pillar["hosts"] = hosts.pillar
         pillar["top"]["base"]["*"].append("hosts")
+        _across_hosts(pillar, hosts)
     for name, data in pillar.items():
         _write(srv / "pillar" / f"{name}.sls", data)
     chain = pillar["chain"]["chain"]
@@ -216,6 +251,9 @@ def _write_configs(hosts=None):
         "jenkins": {"profiles": {"ci": pillar["jenkins"]["jenkins"]["profiles"]["ci"]}},
         # chain.status reads the registry's tags with these credentials
         "container": pillar["registries"]["container"],
+        # with hosts: the registry's certificate is signed by build1's CA for build1, and every
+        # host reads the CA from build1, through the peer interface (docs/certificates.md)
+        **({"peer": {".*": [r"x509\.sign_remote_certificate"]}} if hosts else {}),
         **_push_config(),
         **PORTS,
     }
@@ -478,13 +516,14 @@ def up(args):
     code = _orchestrate(args)
     status(args)
     say("where to reach it")
-    for minion, port in APP_SERVERS.items():
-        print(f"    app on {minion}:  http://127.0.0.1:{port}/  (and /version, /health)")
+    for minion, where in _app_addresses(hosts).items():
+        print(f"    app on {minion}:  http://{where}/  (and /version, /health)")
     print(
         f"    Jenkins:        http://127.0.0.1:{JENKINS_PORT}/  (user admin, token in "
         f"{STATE / 'secrets.json'})"
     )
-    print("    registry:       http://127.0.0.1:5050/v2/  (user chain, same file)")
+    registry = f"https://{hosts.registry}" if hosts else f"http://{REGISTRY}"
+    print(f"    registry:       {registry}/v2/  (user chain, same file)")
     print(f"    salt:           . {STATE / 'env.sh'}; salt-run chain.status app")
     print(f"    the team's page: http://127.0.0.1:{API_PORT}/page/index.html  (refreshes itself)")
     say(f'where to push (user {PUSHER}, password "push" in {STATE / "secrets.json"})')
@@ -496,6 +535,16 @@ def up(args):
         hosts.describe()
     if code != 0:
         sys.exit(code)
+
+
+def _app_addresses(hosts):
+    """Where each app server's frontend answers: loopback ports, or each app host's address."""
+    if not hosts:
+        return {m: f"127.0.0.1:{port}" for m, port in APP_SERVERS.items()}
+    import chain_hosts  # pylint: disable=import-outside-toplevel
+
+    ips = {h.minion_id: h.ip for h in hosts.members}
+    return {m: f"{ips[m]}:{HOST_APP_PORT}" for m in chain_hosts.app_hosts(hosts.pillar)}
 
 
 def status(_args):

@@ -6,7 +6,8 @@ with Debian's ``docker.io``; built here, cached by the digest of its inputs in t
 ``org.saltext-chain.inputs``). It runs without ``--privileged``: ``--cap-add ALL --cap-drop
 SYS_RESOURCE``, seccomp and AppArmor unconfined, ``/sys/fs/cgroup`` mounted read-write, a named
 volume at ``/var/lib/docker`` (a tmpfs is noexec; the container's own layer breaks dockerd's
-renames). Its dockerd: ``--storage-driver=vfs --iptables=false --cgroup-parent=/<container>``,
+renames). Its dockerd: ``--storage-driver=overlay2 --iptables=false
+--cgroup-parent=/<container>`` (overlay2 on the volume, which lives on engine 1's ext4),
 listening on ``/var/run/docker.sock`` inside and on ``docker.sock`` in the host's directory,
 a directory of this machine bind-mounted at ``/chain-host``: the engine is reached from here
 through that socket. The directory also holds the minion's config, its keys and both logs.
@@ -50,6 +51,10 @@ INPUTS = "org.saltext-chain.inputs"
 POOL = ipaddress.ip_network("10.215.0.0/16")
 INSIDE = "/chain-host"  # the host's directory, as its container sees it
 ENGINE_SOCKET = "docker.sock"
+# The host engine's storage: overlay2 on the volume at /var/lib/docker (engine 1's ext4, not an
+# overlay: measured here, docs/hosts.md). vfs copies every layer in full, and containers of the
+# Debian-based images loaded under it did not start here ("exec: sh: not found").
+STORAGE_DRIVER = "overlay2"
 DOCKERFILE = """\
 ARG BASE_IMAGE={base}
 FROM $BASE_IMAGE
@@ -219,7 +224,7 @@ def run_script(cgroup_parent, engine=True):
     lines = ["#!/bin/sh"]
     if engine:
         lines.append(
-            "dockerd --storage-driver=vfs --iptables=false "
+            f"dockerd --storage-driver={STORAGE_DRIVER} --iptables=false "
             f"--cgroup-parent=/{cgroup_parent} -H unix:///var/run/docker.sock "
             f"-H unix://{INSIDE}/{ENGINE_SOCKET} >{INSIDE}/dockerd.log 2>&1 &"
         )
@@ -430,7 +435,7 @@ CHAIN_LABELS = {"org.saltext-chain.formula": "hosts"}
 
 def topology(hosts_pillar, count):
     """The first ``count`` hosts of pillar ``topology:hosts`` (``{id: {"roles": [...]}}``), and
-    the pillar that keeps only them (``rollout_order`` too)."""
+    the pillar that keeps only them (``rollout_order`` too; ``registry`` as it is)."""
     topo = hosts_pillar["topology"]
     declared = topo.get("hosts") or {}
     if count > len(declared):
@@ -440,7 +445,22 @@ def topology(hosts_pillar, count):
         )
     chosen = dict(list(declared.items())[:count])
     order = [m for m in topo.get("rollout_order") or [] if m in chosen]
-    return chosen, {"topology": {"hosts": chosen, "rollout_order": order}}
+    kept = {"hosts": chosen, "rollout_order": order}
+    if topo.get("registry"):
+        kept["registry"] = topo["registry"]
+    return chosen, {"topology": kept}
+
+
+def app_hosts(hosts_pillar):
+    """The hosts with the role ``app`` (``topology:hosts``), in ``topology:rollout_order`` (the
+    first is the canary), then those the order leaves out in their declared order: the chain's
+    app servers (``chain:targets``)."""
+    topo = hosts_pillar["topology"]
+    apps = [
+        m for m, conf in (topo.get("hosts") or {}).items() if "app" in (conf or {}).get("roles", [])
+    ]
+    order = [m for m in topo.get("rollout_order") or [] if m in apps]
+    return order + [m for m in apps if m not in order]
 
 
 class ChainHosts:
@@ -505,7 +525,21 @@ class ChainHosts:
                 say(f"starting host {host.minion_id} (container {host.name}, own dockerd)")
             start_hosts(todo, CHAIN_NETWORK, timeout)
             bus.wait_started([h.minion_id for h in todo], timeout)
+        self.provide_base(todo)
         return todo
+
+    @staticmethod
+    def provide_base(hosts, base=BASE_IMAGE):
+        """The local base image in each host's engine (the frontend's image is built FROM it
+        there, and nothing is pulled from outside), side by side."""
+        if not hosts:
+            return
+        started = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(hosts)) as pool:
+            list(pool.map(lambda h: h.load(base), hosts))
+        say(
+            f"base image {base} loaded into {len(hosts)} hosts ({time.monotonic() - started:.1f} s)"
+        )
 
     def describe(self):
         for host in self.members:

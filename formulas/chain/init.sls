@@ -3,7 +3,9 @@
     1. infrastructure: on the build server the registry, the source server, the Jenkins
        controller and agent pools when chain:jenkins:enabled (chain.jenkins, the jenkins
        formula) and the pipeline job (chain.registry, chain.source, chain.jobs), and every app
-       server's frontend (network + HAProxy), side by side;
+       server's frontend (network + HAProxy), side by side; with chain:registry:tls:enabled,
+       the CA first (chain.ca on its minion), then chain.registry_trust on the build server
+       and every app server with their infrastructure;
     2. pipeline: the app's job for the exact commit of the ref on an agent (chain.pipeline),
        unless a successful build of that commit exists; a failed build fails here with the
        console tail;
@@ -88,33 +90,58 @@ chain-ref-missing:
     - name: "pillar chain:ref is empty: salt-run state.orchestrate chain pillar='{\"chain\": {\"ref\": \"<branch or sha>\"}}'"
 {%- else %}
 {{- start('infrastructure') }}
+{#- With the registry's TLS (chain:registry:tls:enabled, docs/certificates.md): the CA first on
+    its minion (chain.ca), then every engine that pushes or pulls trusts it (chain.registry_trust
+    on the build server and the app servers, beside their infrastructure). #}
+{%- set tls = chain.registry.tls.enabled %}
+{%- set trust = [tplroot ~ '.registry_trust'] if tls else [] %}
+{%- set infrastructure = [{'salt': 'chain-infrastructure'}, {'salt': 'chain-build-infrastructure'}] %}
+{%- if tls %}
+{%-   do infrastructure.append({'salt': 'chain-ca'}) %}
+
+chain-ca:
+  salt.state:
+    - tgt: {{ (chain.registry.tls.ca_server or chain.build_target) | json }}
+    - sls: [{{ tplroot }}.ca]
+    - pillar: {{ passed | json }}
+{%-   if run_id %}
+    - require:
+{{- after_start('infrastructure') }}
+{%-   endif %}
+{%- endif %}
 
 chain-infrastructure:
   salt.state:
     - tgt: {{ chain.targets | json }}
     - tgt_type: list
-    - sls: [{{ tplroot }}.frontend]
+    - sls: {{ (trust + [tplroot ~ '.frontend']) | json }}
     - pillar: {{ passed | json }}
 {#- Beside the build server's infrastructure, unless the build server is an app server too: a
     minion runs one state run at a time (the second is refused: "state.sls is running"). #}
 {%- if chain.build_target not in chain.targets %}
     - parallel: true
 {%- endif %}
-{%- if run_id %}
+{%- if run_id or tls %}
     - require:
 {{- after_start('infrastructure') }}
+{%-   if tls %}
+      - salt: chain-ca
+{%-   endif %}
 {%- endif %}
 
 chain-build-infrastructure:
   salt.state:
     - tgt: {{ chain.build_target }}
-    - sls: [{{ tplroot }}.registry, {{ tplroot }}.source, {{ tplroot }}.jobs]
+    - sls: {{ (trust + [tplroot ~ '.registry', tplroot ~ '.source', tplroot ~ '.jobs']) | json }}
     - pillar: {{ passed | json }}
-{%- if run_id %}
+{%- if run_id or tls %}
     - require:
 {{- after_start('infrastructure') }}
+{%-   if tls %}
+      - salt: chain-ca
+{%-   endif %}
 {%- endif %}
-{{- done('infrastructure', [{'salt': 'chain-infrastructure'}, {'salt': 'chain-build-infrastructure'}]) }}
+{{- done('infrastructure', infrastructure) }}
 {{- start('pipeline', {'job': chain.jobs.name, 'jenkins_profile': chain.jobs.jenkins_profile}) }}
 
 chain-pipeline:

@@ -38,6 +38,27 @@ def test_the_topology_is_the_first_hosts_of_pillar_with_their_rollout_order():
         chain_hosts.topology(pillar, 4)
 
 
+def test_the_registry_name_is_kept_with_the_topology():
+    pillar = {"topology": {"hosts": {"a": {}}, "registry": {"name": "registry.example"}}}
+    _, kept = chain_hosts.topology(pillar, 1)
+    assert kept["topology"]["registry"] == {"name": "registry.example"}
+
+
+def test_the_app_hosts_are_those_of_role_app_in_rollout_order_then_the_others():
+    hosts = {
+        "a": {"roles": ["build", "app"]},
+        "b": {"roles": ["app"]},
+        "c": {"roles": ["build"]},
+        "d": {"roles": ["app"]},
+        "e": None,
+    }
+    order = ["d", "c", "b"]
+    pillar = {"topology": {"hosts": hosts, "rollout_order": order}}
+    assert chain_hosts.app_hosts(pillar) == ["d", "b", "a"]
+    assert chain_hosts.app_hosts({"topology": {"hosts": hosts}}) == ["a", "b", "d"]
+    assert chain_hosts.app_hosts({"topology": {"hosts": {"c": {"roles": ["build"]}}}}) == []
+
+
 def test_a_hosts_minion_talks_to_the_gateway_and_uses_its_own_engine():
     conf = chain_hosts.minion_config("host1", "10.215.3.1", {"ret_port": 1, "publish_port": 2})
     assert (conf["master"], conf["master_port"], conf["publish_port"]) == ("10.215.3.1", 1, 2)
@@ -48,7 +69,7 @@ def test_a_hosts_minion_talks_to_the_gateway_and_uses_its_own_engine():
 def test_the_hosts_command_starts_dockerd_as_measured_then_the_minion():
     script = chain_hosts.run_script("sc-x-host1")
     dockerd, minion = script.splitlines()[1:]
-    for flag in ("--storage-driver=vfs", "--iptables=false", "--cgroup-parent=/sc-x-host1"):
+    for flag in ("--storage-driver=overlay2", "--iptables=false", "--cgroup-parent=/sc-x-host1"):
         assert flag in dockerd.split()
     assert dockerd.endswith("&") and minion.startswith("exec ") and "salt-minion" in minion
     assert "dockerd" not in chain_hosts.run_script("sc-x-stranger", engine=False)

@@ -8,9 +8,9 @@ the registry's bcrypt entry. The registry container (the chain's registry image,
 engine 1 from ``formulas/chain/files/registry``) runs on engine 1 attached to the hosts network
 at a fixed address: the hosts reach it, loopback plays no part. Each host's own minion applies
 ``chain.registry_trust`` (the name in the host's /etc/hosts, the CA in its engine's certs.d);
-the image (a small HTTP image of the tests' own: busybox's httpd, not examples/app, which vfs
-storage makes too slow) is pushed from host1's engine, then ``container_service.running`` on
-each host's minion pulls it by digest and serves it.
+the image (a small HTTP image of the tests' own: busybox's httpd, not examples/app, whose
+Debian layers cost seconds per host) is pushed from host1's engine, then
+``container_service.running`` on each host's minion pulls it by digest and serves it.
 
 One deploy serves every check: no insecure registry in any host engine, a second apply changes
 nothing, a host with a wrong CA is refused with an error naming the registry (then its trust is
