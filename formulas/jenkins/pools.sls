@@ -4,6 +4,14 @@
     agent image first (container_image.present, content-addressed). -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import jenkins with context %}
+{%- set named = jenkins.controller_name %}
+{%- if named.name and named.ip %}
+
+jenkins-pools-controller-name-host-present:
+  host.present:
+    - name: {{ named.name | json }}
+    - ip: {{ named.ip | json }}
+{%- endif %}
 {%- for name, pool in jenkins.pools | dictsort %}
 {%-   set pool = dict(pool or {}) %}
 {%-   set image = pool.pop('image') %}
@@ -43,9 +51,14 @@ jenkins-pools-{{ name }}-jenkins_agent-pool:
 {%-   for key, value in pool | dictsort %}
     - {{ key }}: {{ value | json }}
 {%-   endfor %}
-{%-   if jenkins.controller.enabled %}
+{%-   if jenkins.controller.enabled or (named.name and named.ip) %}
     - require:
+{%-     if jenkins.controller.enabled %}
       - sls: {{ tplroot }}.controller
+{%-     endif %}
+{%-     if named.name and named.ip %}
+      - host: jenkins-pools-controller-name-host-present
+{%-     endif %}
 {%-   endif %}
 
 {%-   set kwargs = dict(pool) %}
