@@ -1,7 +1,9 @@
 {#- This minion's agent pools (jenkins_agent.pool), and a schedule that reconciles them every
     few seconds between highstates (a queued build gets an agent without a highstate). A pool
     with `build` (a context: salt:// or a local path; `dockerfile`, `base_image`) builds its
-    agent image first (container_image.present, content-addressed). -#}
+    agent image first (container_image.present, content-addressed). With
+    jenkins:controller_name (name and ip), the controller's name goes into this minion's
+    /etc/hosts first: the minion and its agents (network_mode: host) reach it by that name. -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import jenkins with context %}
 {%- set named = jenkins.controller_name %}
