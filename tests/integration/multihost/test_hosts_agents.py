@@ -190,8 +190,8 @@ def agents_deployed(host_group, hosts_master, hosts_network, hosts_states, hosts
     common, ca = tls._pillar(ip, password)  # pylint: disable=protected-access
     (hosts_pillar / "regtls.sls").write_text(yaml.safe_dump(common))
     (hosts_pillar / "regtls_ca.sls").write_text(yaml.safe_dump(ca))
-    top = "base:\n  'host*':\n    - regtls\n  host1:\n    - regtls_ca\n"
-    (hosts_pillar / "top.sls").write_text(top)
+    top = {"host*": ["regtls"], "host1": ["regtls_ca"]}
+    (hosts_pillar / "top.sls").write_text(yaml.safe_dump({"base": top}))
     tls._write_states(hosts_states)  # pylint: disable=protected-access
     times = {}
     try:
@@ -206,8 +206,8 @@ def agents_deployed(host_group, hosts_master, hosts_network, hosts_states, hosts
         for host in host_group.hosts:
             pillar = _jenkins_pillar(host.minion_id, url, token, net.gateway, image)
             (hosts_pillar / f"agents_{host.minion_id}.sls").write_text(yaml.safe_dump(pillar))
-            top += f"  {host.minion_id}:\n    - agents_{host.minion_id}\n"
-        (hosts_pillar / "top.sls").write_text(top)
+            top.setdefault(host.minion_id, []).append(f"agents_{host.minion_id}")
+        (hosts_pillar / "top.sls").write_text(yaml.safe_dump({"base": top}))
         assert run.salt("saltutil.refresh_pillar", "wait=True").returncode == 0
         started = time.monotonic()
         pulled = run.salt("container.image_pull", image, timeout=600)
