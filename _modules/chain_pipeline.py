@@ -37,11 +37,12 @@ import urllib.request
 from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
-    from saltext.chain.utils import chain_errors, chain_registry, chain_trial
+    from saltext.chain.utils import chain_errors, chain_health, chain_registry, chain_trial
 except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
     if not str(_exc.name).startswith("saltext"):
         raise  # a real import error inside the util, not a missing package
     import chain_errors
+    import chain_health
     import chain_registry
     import chain_trial
 
@@ -301,11 +302,12 @@ def _in_registry(image, profile):
 
 def _wait_ready(name, timeout, profile):
     """Wait (at most ``timeout`` seconds) until the container is ready; None or why not."""
-    started = time.monotonic()
+    started, watch = time.monotonic(), chain_health.Watch()
     while True:
         data = __salt__["container.inspect"](name, profile=profile)
-        verdict = chain_trial.state_of(data)[1]
-        waited = time.monotonic() - started
+        now = time.monotonic()
+        verdict = chain_trial.judged(watch, name, data, now)
+        waited = now - started
         if verdict == "ready":
             return data, None
         if verdict == "failed" or waited >= timeout:

@@ -535,11 +535,11 @@ def exec_(name, cmd, environment=None, user=None, workdir=None, profile=None):
     args = _objects.exec_args(_objects.name(name), cmd, environment, user, workdir)
     client, what = _client(profile), f"exec in {name}"
     created = _docker.call(what, client.exec_create, stdout=True, stderr=True, **args)
-    out, err = _docker.call(what, client.exec_start, created["Id"], demux=True)
+    out, err = _docker.call(what, _docker.ExecOutput(client).read, created["Id"])
     return {
         "retcode": _docker.call(what, client.exec_inspect, created["Id"]).get("ExitCode"),
-        "stdout": (out or b"").decode("utf-8", "replace"),
-        "stderr": (err or b"").decode("utf-8", "replace"),
+        "stdout": out.decode("utf-8", "replace"),
+        "stderr": err.decode("utf-8", "replace"),
     }
 
 

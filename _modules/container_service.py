@@ -49,6 +49,9 @@ haproxy = chain_service_haproxy
 POLL = 0.25
 #: Seconds at most that :py:func:`status` looks again at momentarily unready replicas.
 SETTLE_MAX = 30
+#: Seconds between those looks: a look costs two commands in the frontend and an inspect per
+#: replica, and health changes no faster than a probe (the chain's run every second).
+SETTLE_POLL = 1.0
 
 
 def __virtual__():
@@ -79,6 +82,7 @@ def _replica_view(data, network):
         "status": health["status"],
         "health": health["health"],
         "streak": health["streak"],
+        "timed_out": health["timed_out"],
         "retries": health["retries"],
         "window": health["window"],
         "start_period": health["start_period"],
@@ -92,8 +96,8 @@ def replicas(name, network=None, profile=None):
     """
     The replicas of service ``name`` on this engine (running or not):
     ``{container: {id, generation, slot, image, image_id, history, running, status, health,
-    streak, retries, window, start_period, restarts, started_at, addr}}`` (the health facts:
-    ``chain_health.facts``).
+    streak, timed_out, retries, window, start_period, restarts, started_at, addr}}`` (the
+    health facts: ``chain_health.facts``).
 
     CLI Example:
 
@@ -212,7 +216,7 @@ def status(name, frontend=None, backend="app", network=None, profile=None, settl
         )
         if not waiting or now - started > SETTLE_MAX:
             break
-        time.sleep(POLL)
+        time.sleep(SETTLE_POLL)
     out["waited"] = round(time.monotonic() - started, 2)
     return out
 
@@ -509,7 +513,8 @@ def _failure(rep, watch, now):
         return "exited"
     took = watch.stretch(rep["name"], now)
     if rep["health"] == chain_health.UNHEALTHY:
-        return f"is unhealthy (failing streak {rep['streak']}, not ready for {took:g}s)"
+        how = "probes timing out, " if rep.get("timed_out") else ""
+        return f"is unhealthy ({how}failing streak {rep['streak']}, not ready for {took:g}s)"
     return f"is not ready ({rep['health'] or rep['status']}) after {took:g}s"
 
 

@@ -186,17 +186,19 @@ def _apply_deploy_state(conf, target, image, app, wave=None):
 
 
 def _applied(target, data, took, note=None):
-    """``(ok, comment, seconds)`` of one server's deploy state return (``note``: a state run
-    already under way there that it waited for)."""
+    """``(ok, comment, seconds, changed)`` of one server's deploy state return (``note``: a
+    state run already under way there that it waited for; ``changed``: a state of it reported
+    changes)."""
     if isinstance(data, chain_gather.NoAnswer):
-        return False, str(data), took
+        return False, str(data), took, False
     if not isinstance(data, dict):
-        return False, f"{target}: {data or 'no answer'}"[:500], took
+        return False, f"{target}: {data or 'no answer'}"[:500], took, False
     failed = policy.failed_states(data)
     after = f" ({note})" if note else ""
+    changed = any(isinstance(s, dict) and s.get("changes") for s in data.values())
     if failed:
-        return False, "; ".join(failed)[:1000] + after, took
-    return True, f"{len(data)} state(s) succeeded{after}", took
+        return False, "; ".join(failed)[:1000] + after, took, changed
+    return True, f"{len(data)} state(s) succeeded{after}", took, changed
 
 
 def _apply_together(conf, wave, image, app, kind):
@@ -283,10 +285,11 @@ def _where_now(conf):
 def _update_servers(app, image, conf, before):
     """Deploy ``image`` apply by apply (:func:`chain_rollout_policy.waves`: one new replica on
     each canary server, one at a time, then every other replica together) until too many
-    servers failed: ``(servers, done, failed, previous)`` (``before``: each server's status
-    when the rollout started; ``done``: the servers changed, in order; ``failed``: those whose
-    last apply failed; ``previous``: what each ran)."""
-    servers, done, failed = {}, [], []
+    servers failed: ``(servers, done, failed, previous, changed)`` (``before``: each server's status
+    when the rollout started; ``done``: the servers updated, in order; ``failed``: those whose
+    last apply failed; ``previous``: what each ran; ``changed``: the servers whose apply
+    reported changes)."""
+    servers, done, failed, changed = {}, [], [], set()
     previous = {t: (st or {}).get("current") for t, st in before.items()}
     for kind, wave in policy.waves(conf["targets"], conf["canary"]):
         wave = [t for t in wave if t not in failed]
@@ -296,7 +299,9 @@ def _update_servers(app, image, conf, before):
         applied = _apply_together(conf, wave, image, app, kind)
         status = _statuses(conf, [t for t in wave if applied[t][0]])
         for target in wave:
-            ok, comment, took = applied[target]
+            ok, comment, took, touched = applied[target]
+            if touched:
+                changed.add(target)
             problem = None
             if ok and status[target] is None:
                 problem = f"{target}: no status answer after its deploy"
@@ -312,7 +317,7 @@ def _update_servers(app, image, conf, before):
                 failed.append(target)
         if policy.stop(len(failed), conf["max_failures"]):
             break
-    return servers, done, failed, previous
+    return servers, done, failed, previous, changed
 
 
 def _roll_back(app, conf, roll_back):
@@ -323,7 +328,7 @@ def _roll_back(app, conf, roll_back):
             rolled_back[target] = {"result": False, "comment": "nothing ran before"}
             continue
         _fire(app, "rollback", {"target": target, "image": image})
-        ok, comment, took = _apply_deploy_state(conf, target, image, app)
+        ok, comment, took, _changed = _apply_deploy_state(conf, target, image, app)
         rolled_back[target] = {"result": ok, "image": image, "comment": comment, "seconds": took}
     return rolled_back
 
@@ -360,10 +365,14 @@ def _rollout(app, image, ref, conf, kind="rollout"):
         what["waited"] = waited
         if unchanged is not None:
             return _done(app, started, what, True, unchanged, {})
-    servers, done, failed, previous = _update_servers(app, image, conf, before)
+    servers, done, failed, previous, changed = _update_servers(app, image, conf, before)
     result, roll_back = policy.decide(conf["targets"], done, failed, conf["max_failures"], previous)
     rolled_back = _roll_back(app, conf, roll_back)
-    what = dict(what, no_op=False, changes=policy.changes(image, done, previous, rolled_back))
+    what = dict(
+        what,
+        no_op=False,
+        changes=policy.changes(image, done, previous, rolled_back, changed),
+    )
     if not result:
         what["now"] = _where_now(conf)
     return _done(app, started, what, result, servers, rolled_back)

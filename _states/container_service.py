@@ -43,6 +43,7 @@ try:
         chain_service_plan,
         chain_state_args,
         chain_states,
+        chain_swarm,
     )
 except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
     if not str(_exc.name).startswith("saltext"):
@@ -51,6 +52,7 @@ except ImportError as _exc:  # synced into the minion's extmods/utils (file_root
     import chain_service_plan
     import chain_state_args
     import chain_states
+    import chain_swarm
 
 
 __virtualname__ = "container_service"
@@ -67,6 +69,22 @@ def __virtual__():
     )
 
 
+def _would(ret, found, replicas):
+    """The test-mode return from ``container_service.check`` (or ``swarm_check``)."""
+    name = ret["name"]
+    if found["converged"]:
+        ret["comment"] = (
+            f"Service {name} runs {replicas} healthy replica(s) of {found['image_ref']}"
+        )
+    else:
+        ret.update(
+            result=None,
+            changes=found["changes"],
+            comment=f"Service {name} would be rolled out ({', '.join(found['changes'])})",
+        )
+    return ret
+
+
 @chain_state_args.checked(accepts=chain_docker_spec.ACCEPTED)
 def running(
     name,
@@ -80,6 +98,10 @@ def running(
     history=DEFAULT["history"],
     stop_timeout=DEFAULT["stop_timeout"],
     profile=DEFAULT["profile"],
+    mode="containers",
+    placement=None,
+    publish=None,
+    endpoint_mode="vip",
     **kwargs,
 ):
     """
@@ -109,6 +131,17 @@ def running(
         Default 5.
     stop_timeout
         Seconds of grace for a drained replica's open sessions and for its stop. Default 10.
+    mode
+        ``containers`` (default: replicas are containers of this minion's engine) or ``swarm``
+        (a Swarm service on this manager's swarm, rolled out by Swarm under ``update`` with our
+        frontend gate on top and ``docker service rollback``; ``docs/swarm.md``).
+    placement
+        ``mode: swarm`` only: ``{node label: value}``, the nodes the tasks may run on.
+    publish
+        ``mode: swarm`` only: ``{port: N, mode: ingress|host}``, the published port of the
+        tasks' ``port`` (``ingress``: Swarm's routing mesh, which needs the kernel's IPVS).
+    endpoint_mode
+        ``mode: swarm`` only: ``vip`` (default) or ``dnsrr``.
 
     Every other argument is a container option of ``container.running`` (``docs/container.md``);
     a ``healthcheck`` is required (the health gate). The whole declaration is validated once,
@@ -129,21 +162,18 @@ def running(
     own = {key: given[key] for key in DEFAULT}  # the service's own options, passed down whole
     ret = chain_states.new_ret(name)
     spec_args = {k: v for k, v in kwargs.items() if not k.startswith("__")}
+    prefix = "container_service."
     try:
+        swarm = {"placement": placement, "publish": publish, "endpoint_mode": endpoint_mode}
+        if chain_swarm.check_mode(mode) == "swarm":
+            own.update(swarm)
+            prefix = "container_service.swarm_"
+        else:
+            chain_swarm.options(mode, **swarm)
         if __opts__["test"]:
-            found = __salt__["container_service.check"](name, image, spec_args, **own)
-            if found["converged"]:
-                ret["comment"] = (
-                    f"Service {name} runs {replicas} healthy replica(s) of {found['image_ref']}"
-                )
-            else:
-                ret.update(
-                    result=None,
-                    changes=found["changes"],
-                    comment=f"Service {name} would be rolled out ({', '.join(found['changes'])})",
-                )
-            return ret
-        done = __salt__["container_service.apply"](name, image, spec_args, **own)
+            found = __salt__[prefix + "check"](name, image, spec_args, **own)
+            return _would(ret, found, replicas)
+        done = __salt__[prefix + "apply"](name, image, spec_args, **own)
     except chain_states.CAUGHT as err:
         return chain_states.fail(ret, err, changes={})
     changes = dict(done["changes"])

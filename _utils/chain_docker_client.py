@@ -20,6 +20,7 @@ Nothing here touches Salt's dunders.
 
 import os
 import re
+import struct
 import time
 import types
 
@@ -224,6 +225,59 @@ def follow(what, stream, probe=None):
             last += " (the registry failed to store or serve it: its storage full or broken?)"
         raise chain_errors.BackendError(f"{what}: {last}")
     return aux
+
+
+#: A frame of an exec's or attach's multiplexed stream: stream id (1 stdout, 2 stderr), size.
+_FRAME = struct.Struct(">BxxxL")
+
+
+class ExecOutput:
+    """An exec's whole output, read without loss: ``ExecOutput(client).read(exec_id)`` starts
+    the exec (created with stdout and stderr, no tty) and returns ``(stdout, stderr)`` bytes.
+
+    docker-py's ``exec_start`` reads the stream from the socket beneath http.client's buffered
+    reader: the frames that arrived with the response's headers (a short command, a client
+    slowed by load) are in that buffer and lost (``(None, None)``; docker/docker-py#2042).
+    This reads them from the buffered reader itself. Over ssh or a Windows named pipe (where
+    docker-py reads another object) the SDK's own call is used. ``chain_where`` is the client's,
+    so that :func:`call` names the engine."""
+
+    def __init__(self, client):
+        self.client = client
+        self.chain_where = getattr(client, "chain_where", None)
+
+    def read(self, exec_id):
+        client = self.client
+        if str(client.base_url).startswith(("http+docker://ssh", "http+docker://localnpipe")):
+            out, err = client.exec_start(exec_id, demux=True)
+            return out or b"", err or b""
+        res = client._post_json(  # pylint: disable=protected-access
+            client._url("/exec/{0}/start", exec_id),  # pylint: disable=protected-access
+            headers={"Connection": "Upgrade", "Upgrade": "tcp"},
+            data={"Tty": False, "Detach": False},
+            stream=True,
+        )
+        try:
+            client._raise_for_status(res)  # pylint: disable=protected-access
+            return read_frames(res.raw._fp.fp)  # pylint: disable=protected-access
+        finally:
+            res.close()
+
+
+def read_frames(reader):
+    """``(stdout, stderr)`` of a multiplexed stream read to its end from ``reader`` (a
+    file object whose ``read(n)`` blocks for ``n`` bytes or the end)."""
+    out = {1: [], 2: []}
+    while True:
+        header = reader.read(_FRAME.size)
+        if len(header) < _FRAME.size:
+            break
+        stream, size = _FRAME.unpack(header)
+        data = reader.read(size) if size else b""
+        out.setdefault(stream, []).append(data)
+        if len(data) < size:
+            break
+    return b"".join(out[1]), b"".join(out[2])
 
 
 def is_local(client):

@@ -14,6 +14,10 @@ import time
 log = logging.getLogger(__name__)
 
 FIRST_CHECK = 2  # seconds after the publish: a job that ends sooner needs no check
+#: Seconds a call whose minion twice said it does not run the job is still waited for before it
+#: is lost: the two checks can straddle the whole job (not yet started at the first, just ended
+#: at the second), and a loaded master takes seconds to deliver the return (ci42: 1.8 s late).
+LOST_GRACE = 15
 
 
 class NoAnswer(str):
@@ -37,7 +41,7 @@ class _Job:
 
     def __init__(self, key, target):
         self.key, self.target = key, target
-        self.probe, self.probe_until, self.idle = None, None, 0
+        self.probe, self.probe_until, self.idle, self.lost_at = None, None, 0, None
 
 
 def gather(client, calls, timeout, check=None):
@@ -45,9 +49,9 @@ def gather(client, calls, timeout, check=None):
     ``{key: return}`` (``None``: no answer within ``timeout`` seconds, or the target is not a
     connected minion; a :class:`NoAnswer` when its minion did not answer the job check within
     ``check`` seconds, default the client's ``gather_job_timeout``, or twice said it no longer
-    runs the job). Returns come from the event bus (``listen=True`` subscribes before each
-    publish), or from the job cache when an event was missed (checked whenever the bus is quiet
-    for half a second)."""
+    runs the job and sent no return within :data:`LOST_GRACE` seconds after). Returns come
+    from the event bus (``listen=True`` subscribes before each publish), or from the job cache
+    when an event was missed (checked whenever the bus is quiet for half a second)."""
     check = float(check or (getattr(client, "opts", None) or {}).get("gather_job_timeout") or 10)
     out, jobs = dict.fromkeys(calls), {}
     for key, (target, fun, args, kwarg) in calls.items():
@@ -78,14 +82,14 @@ def _take(client, jobs, out, data):
         out[job.key] = data["return"]
         del jobs[data["jid"]]
         return
-    for jid, job in list(jobs.items()):
+    for job in list(jobs.values()):
         if job.probe == data.get("jid") and data.get("id") == job.target:
             job.probe = job.probe_until = None
             job.idle = 0 if data["return"] else job.idle + 1  # {}: the job no longer runs
-            if job.idle >= 2:
-                found = _cached(client, jid, job.target)
-                out[job.key] = lost(job.target, jid) if found is None else found.get("ret")
-                del jobs[jid]
+            if not job.idle:
+                job.lost_at = None
+            elif job.idle >= 2 and job.lost_at is None:
+                job.lost_at = time.monotonic() + LOST_GRACE  # its return may be on its way
 
 
 def _probe(client, jobs, now, check):
@@ -97,12 +101,18 @@ def _probe(client, jobs, now, check):
 
 
 def _give_up(client, jobs, out, now, check):
-    """End the calls whose minion did not answer its job check in time."""
+    """End the calls whose minion did not answer its job check in time, and those it twice
+    said it no longer runs whose return did not come within :data:`LOST_GRACE`."""
     for jid, job in list(jobs.items()):
         if job.probe_until is not None and now >= job.probe_until:
-            found = _cached(client, jid, job.target)
-            out[job.key] = unreachable(job.target, check) if found is None else found.get("ret")
-            del jobs[jid]
+            why = unreachable(job.target, check)
+        elif job.lost_at is not None and now >= job.lost_at:
+            why = lost(job.target, jid)
+        else:
+            continue
+        found = _cached(client, jid, job.target)
+        out[job.key] = why if found is None else found.get("ret")
+        del jobs[jid]
 
 
 def _from_cache(client, jobs, out):

@@ -14,8 +14,11 @@ One look is not a judgement. Health is judged over time the way Docker and HAPro
 machine) is waited for; it is judged failed only once it stayed not ready for its whole health
 window (``retries`` probes, each ``interval + timeout``: the time Docker needs to call a
 container unhealthy, and the start period on top while Docker still says ``starting``), or
-Docker counts twice its ``retries`` failed probes in a row, or it exited. Nothing here does
-I/O; the callers pass the time (``time.monotonic()``).
+Docker counts twice its ``retries`` failed probes in a row, or it exited. A probe that ran out
+of its timeout is no answer, not a bad one (Docker runs it with ``exec``, which a loaded
+machine slows while the app serves): a replica whose failing probes all timed out gets
+:data:`SLOW_PROBE_PATIENCE` instead. Nothing here does I/O; the callers pass the time
+(``time.monotonic()``).
 """
 
 #: Docker health statuses (``State.Health.Status``); ``None`` is a container without a check.
@@ -32,6 +35,12 @@ DOCKER_DEFAULTS = {"Interval": 30, "Timeout": 30, "Retries": 3, "StartPeriod": 0
 #: Seconds a container without a health check may stay not ready (created, restarting) or a
 #: ready replica out of its frontend's rotation, before it counts as failed.
 DEFAULT_WINDOW = 10.0
+#: Seconds a replica whose failing probes all ran out of their timeout (no answer: a loaded
+#: machine, or a hung app) may stay not ready before it counts as failed, when its own window
+#: is shorter: as long as Kubernetes' default probe takes (3 failures, 10 s apart).
+SLOW_PROBE_PATIENCE = 30.0
+#: How Docker records a probe that ran out of its timeout (``State.Health.Log``: exit code -1).
+TIMEOUT_OUTPUT = "Health check exceeded timeout"
 _GONE = ("exited", "dead", "removing")
 
 
@@ -54,7 +63,8 @@ def _seconds(healthcheck, key):
 
 def facts(data):
     """The health facts of a container's inspect data (``docker inspect``): ``{running,
-    status, health, streak, retries, window, start_period}`` (see the module's docstring)."""
+    status, health, streak, timed_out, retries, window, start_period}`` (see the module's
+    docstring; ``timed_out``: :func:`timed_out`)."""
     state = (data or {}).get("State") or {}
     health = state.get("Health") or {}
     check = ((data or {}).get("Config") or {}).get("Healthcheck")
@@ -64,10 +74,35 @@ def facts(data):
         "status": state.get("Status"),
         "health": health.get("Status"),
         "streak": health.get("FailingStreak") or 0,
+        "timed_out": timed_out(health),
         "retries": (check.get("Retries") or DOCKER_DEFAULTS["Retries"]) if usable else None,
         "window": window(check),
         "start_period": _seconds(check, "StartPeriod") if usable else 0.0,
     }
+
+
+def _is_timeout(entry):
+    return entry.get("ExitCode") == -1 and str(entry.get("Output") or "").startswith(TIMEOUT_OUTPUT)
+
+
+def telling_probe(log):
+    """The probe of a health check's log (``State.Health.Log``, oldest first) that says most
+    about why the check fails: the last one that failed with an answer (a non-zero exit, where
+    the app said why), else the last one (a timeout says only that). ``None`` for no log."""
+    entries = [e for e in log or [] if isinstance(e, dict)]
+    answered = [e for e in entries if e.get("ExitCode") not in (0, None) and not _is_timeout(e)]
+    return answered[-1] if answered else (entries[-1] if entries else None)
+
+
+def timed_out(health):
+    """Whether every failed probe of the current failing streak that Docker's log still holds
+    (``State.Health``: ``FailingStreak``, ``Log`` of the last 5 probes, oldest first) ran out
+    of its timeout: exit code -1, ``Health check exceeded timeout (...)``. ``False`` without a
+    failing streak, or when one of them answered (a non-zero exit: the app said no)."""
+    streak = (health or {}).get("FailingStreak") or 0
+    log = [e for e in (health or {}).get("Log") or [] if isinstance(e, dict)]
+    failed = log[-streak:] if streak else []
+    return bool(failed) and all(_is_timeout(e) for e in failed)
 
 
 def is_ready(rep):
@@ -92,9 +127,13 @@ def verdict(rep):
 
 def allowance(rep):
     """Seconds a replica may stay not ready before it is judged failed: its health window
-    (:data:`DEFAULT_WINDOW` without a check), plus its start period while it is ``starting``."""
+    (:data:`DEFAULT_WINDOW` without a check; at least :data:`SLOW_PROBE_PATIENCE` while its
+    failing probes all timed out), plus its start period while it is ``starting``."""
     extra = (rep.get("start_period") or 0.0) if rep.get("health") == STARTING else 0.0
-    return (rep.get("window") or DEFAULT_WINDOW) + extra
+    base = rep.get("window") or DEFAULT_WINDOW
+    if rep.get("timed_out"):
+        base = max(base, SLOW_PROBE_PATIENCE)
+    return base + extra
 
 
 class Watch:
@@ -121,7 +160,8 @@ class Watch:
         if self._since.get(name, (None,))[0] != how:
             self._since[name] = (how, now)
         retries = rep.get("retries") or DOCKER_DEFAULTS["Retries"]
-        if rep.get("health") == UNHEALTHY and (rep.get("streak") or 0) >= 2 * retries:
+        long_failing = (rep.get("streak") or 0) >= 2 * retries and not rep.get("timed_out")
+        if rep.get("health") == UNHEALTHY and long_failing:
             return FAILED  # failing for as long again as Docker needed to call it unhealthy
         return FAILED if self.stretch(name, now) >= allowance(rep) else WAITING
 

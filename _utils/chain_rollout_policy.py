@@ -177,14 +177,18 @@ def decide(targets, done, failed, max_failures, previous):
     return False, [(target, previous.get(target)) for target in reversed(done)]
 
 
-def changes(image, done, previous, rolled_back):
+def changes(image, done, previous, rolled_back, changed=None):
     """What a rollout changed, as Salt's ``changes``: ``{server: {old, new}}`` (the image it ran
     before, ``image``) for each server the rollout updated and did not roll back successfully
     (a server updated with the image it already ran counts: its spec drifted and its replicas
-    were replaced). A rollout that changed nothing (a no-op, or a failure whose updated servers
-    are all back where they were) has ``{}``."""
+    were replaced). ``changed``: the servers whose deploy state reported changes, when known; a
+    server whose apply changed nothing is not a change (the no-op check went server by server
+    because a replica was momentarily not ready, and the apply found everything in place). A
+    rollout that changed nothing (a no-op, or a failure whose updated servers are all back
+    where they were) has ``{}``."""
     return {
         target: {"old": previous.get(target), "new": image}
         for target in done
         if not (rolled_back.get(target) or {}).get("result")
+        and (changed is None or target in changed)
     }

@@ -11,10 +11,11 @@ import json
 import re
 
 try:
-    from saltext.chain.utils import chain_jenkins_overview
+    from saltext.chain.utils import chain_health, chain_jenkins_overview
 except ImportError as _exc:  # synced into the master's extmods/utils (file_roots deployment)
     if not str(_exc.name).startswith("saltext"):
         raise  # a real import error inside the util, not a missing package
+    import chain_health
     import chain_jenkins_overview
 
 INVENTORY_COLUMNS = (
@@ -165,10 +166,12 @@ def inventory_csv(rows):
 
 
 def health_output(inspect):
-    """The last health check's output of a container (``docker inspect`` data), on one line,
-    or ``None`` without a health check log."""
+    """The output of a container's telling health probe (``docker inspect`` data;
+    ``chain_health.telling_probe``: the last that failed with an answer, else the last), on one
+    line, or ``None`` without a health check log."""
     log = ((inspect or {}).get("State") or {}).get("Health", {}).get("Log") or []
-    text = " ".join(str(log[-1].get("Output") or "").split()) if log else ""
+    probe = chain_health.telling_probe(log) or {}
+    text = " ".join(str(probe.get("Output") or "").split())
     return text[:300] or None
 
 

@@ -75,11 +75,20 @@ def state_of(inspect):
     return rep, chain_health.verdict(rep if inspect else None)
 
 
+def judged(watch, name, inspect, now):
+    """The trial container's verdict on this look (``inspect``: its inspect data, ``None``
+    when it is gone), judged over time by ``watch`` (a ``chain_health.Watch``): a probe that
+    timed out on a loaded machine is waited for, a probe that answers no is not."""
+    return watch.judge(name, chain_health.facts(inspect) if inspect else None, now)
+
+
 def health_output(inspect):
-    """The last line of the last health check's output (where a failing check says why),
-    or None."""
+    """The last line of the output of the health check's telling probe
+    (``chain_health.telling_probe``: the last that failed with an answer, where a failing
+    check says why, else the last), or None."""
     log = (((inspect or {}).get("State") or {}).get("Health") or {}).get("Log") or []
-    lines = [ln.strip() for ln in str((log[-1] if log else {}).get("Output") or "").splitlines()]
+    probe = chain_health.telling_probe(log) or {}
+    lines = [ln.strip() for ln in str(probe.get("Output") or "").splitlines()]
     lines = [ln for ln in lines if ln]
     return lines[-1][:MAX_DETAIL] if lines else None
 

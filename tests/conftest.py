@@ -64,3 +64,19 @@ def registry_credentials():
     if not password_file.exists():
         pytest.fail("the registry password is missing; run scripts/bootstrap")
     return {"username": "chain", "password": password_file.read_text().strip()}
+
+
+@pytest.fixture(scope="session")
+def swarm_engine(docker_engines, tmp_path_factory):
+    """A private dockerd in a network namespace of its own, a one-node Swarm manager
+    (tests/support/swarm_engine.py), with busybox; shared by the session's Swarm tests. The
+    shared engines are never put into swarm mode."""
+    from tests.support import swarm_engine as swarm  # noqa: PLC0415 - only Swarm tests
+
+    engine = swarm.SwarmEngine().open()
+    try:
+        engine.images_dir = tmp_path_factory.mktemp("swarm-images")
+        swarm.build_busybox(engine)
+        yield engine
+    finally:
+        engine.close()

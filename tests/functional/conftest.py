@@ -50,6 +50,9 @@ def _registries():
 @pytest.fixture(scope="package")
 def minion_opts(salt_factories, emulator, profile, tmp_path_factory):
     files = tmp_path_factory.mktemp("func-files")
+    pillar = tmp_path_factory.mktemp("func-pillar")
+    (pillar / "top.sls").write_text("base:\n  '*':\n    - tier\n")
+    (pillar / "tier.sls").write_text("saltext_chain_tests:\n  tier: functional\n")
     factory = salt_factories.salt_minion_daemon(
         f"func-minion-{engines.RUN}",
         overrides={
@@ -61,6 +64,7 @@ def minion_opts(salt_factories, emulator, profile, tmp_path_factory):
                     str(REPO / "formulas"),
                 ]
             },
+            "pillar_roots": {"base": [str(pillar)]},
             "module_dirs": [str(REPO)],
             # Salt caches fileserver listings for 20 s by default; tests change files faster.
             "fileserver_list_cache_time": 0,
@@ -75,6 +79,12 @@ def minion_opts(salt_factories, emulator, profile, tmp_path_factory):
         },
     )
     opts = factory.config.copy()
+    # The tier runs states as ``salt-call --local`` does: ``state.single``/``state.sls`` take the
+    # pillar the loaders compiled (``_get_initial_pillar``) instead of compiling it again, with
+    # two file clients of its own, for every call (over half of a call's CPU). Salt reuses only
+    # a pillar that is not empty: hence the one key above, which no state reads. A call with a
+    # ``pillar=`` override still compiles its own. Nothing here writes pillar files.
+    opts["__cli"] = "salt-call"
     opts["_test_file_root"] = str(files)
     return opts
 

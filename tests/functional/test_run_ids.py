@@ -451,3 +451,47 @@ def test_the_chains_app_image_is_make_chains_in_both_modes(docker_engines):
     assert seen >= {"tag", "untag", "delete"}, rec.events
     assert [m for m in rec.mutations() if m[0] == "image"] == []
     assert [m for m in rec.mutations(owned_only=True) if m[0] == "image"] == []
+
+
+class _UntagDuringSnapshot(EventRecorder):
+    """A recorder whose opening snapshot is met by another owner's untag, as happens under load
+    while a long image list is read: the untag lands just before the list is read."""
+
+    def __init__(self, engine, untag):
+        super().__init__(engine)
+        self._untag = untag
+
+    def _snapshot(self):
+        self._untag()
+        super()._snapshot()
+
+
+def test_an_untag_that_meets_the_windows_opening_snapshot_is_not_the_windows(docker_engines):
+    """Another run's untag while the window opens (ci40: an agent image's tag, counted as ours
+    in test_highstate's window): the snapshot is taken before the window starts, so the untag
+    comes before it. The image keeps a tag nobody is known to own, so an untag in the window
+    whose reference the snapshot missed would count. The control: the same untag inside the
+    block counts as well-identified theirs, and one of ours counts."""
+    cli = engines.client(ENGINE)
+    image = cli.images.get(BUSYBOX)
+    keep = f"saltext-chain/nobodys-{engines.RUN}:keep"  # no run in the name: nobody known
+    theirs = f"saltext-chain/sc-zz{engines.RUN[:4]}-straddle:1"
+    ours = f"saltext-chain/{engines.name('straddle')}:1"
+    try:
+        for tag in (keep, theirs, ours):
+            assert image.tag(tag)
+        with _UntagDuringSnapshot(ENGINE, lambda: cli.images.remove(theirs)) as rec:
+            pass
+        assert [m for m in rec.mutations() if m[0] == "image"] == []
+        assert image.tag(theirs)
+        with EventRecorder(ENGINE) as rec:
+            cli.images.remove(theirs)  # in the window, its reference known: theirs
+        assert [m for m in rec.mutations() if m[0] == "image"] == []
+        with EventRecorder(ENGINE) as rec:
+            cli.images.remove(ours)  # the positive control
+        assert [m[:2] for m in rec.mutations() if m[0] == "image"] == [("image", "untag")]
+    finally:
+        for tag in (keep, theirs, ours):
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                cli.images.remove(tag)
+        cli.close()

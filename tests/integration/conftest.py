@@ -16,9 +16,23 @@ import yaml
 
 from saltext.chain.emulator import testing
 from tests.conftest import REPO
-from tests.support import engines, push, secret_scan
+from tests.support import engines, push, schedule, secret_scan
 
 MINION_ENGINES = {"build1": "engine1", "web1": "engine2"}
+
+
+def pytest_collection_modifyitems(items):
+    """The integration+fault process's order on its xdist workers (tests/support/schedule.py);
+    this hook sees the whole session's items."""
+    schedule.arrange(items)
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile``: tests/support/schedule.py's work units, in that order."""
+    if config.getvalue("dist") == "loadfile":
+        return schedule.Units(config, log)
+    return None
 
 
 @pytest.fixture(scope="package")

@@ -131,9 +131,12 @@ class EventRecorder:
 
     def __enter__(self):
         self._client = client(self.engine)
-        self._since = time.time()
         self._marker = name(f"evmark-{secrets.token_hex(4)}")
+        # The snapshot before the window's start: an untag by another owner while the images
+        # are listed (a long list, under load) then comes before the window, not inside it
+        # with its reference already missing from the snapshot (nobody known: it would count).
         self._snapshot()
+        self._since = time.time()
         self._seen = []
         self._closed = threading.Event()
         # The stream replays the engine's events from `since` (whole seconds, filtered below)

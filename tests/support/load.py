@@ -39,17 +39,17 @@ def versions(port, n=20):
 class Load:
     """``with Load(port) as load: ...``; then ``load.assert_served(min_ok)``."""
 
-    def __init__(self, port, limit=20000, clients=2):
+    def __init__(self, port, limit=20000, clients=2, host="127.0.0.1"):
         if clients < 2:
             raise ValueError("a load is more than one client: concurrent requests meet a switch")
-        self.port, self.limit, self.clients = port, limit, clients
+        self.port, self.limit, self.clients, self.host = port, limit, clients, host
         self.ok, self.failed, self.versions = 0, [], set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
 
     def _one(self):
         try:
-            status, body = get(self.port)
+            status, body = get(self.port, host=self.host)
             if status != 200:
                 return f"HTTP {status}"
             version = json.loads(body)["version"]

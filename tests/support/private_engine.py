@@ -153,8 +153,24 @@ class PrivateEngine:
         os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=30)
 
-    def freeze(self):
+    def freeze(self, timeout=10):
+        """``SIGSTOP`` of this dockerd, returned once every thread of it is stopped: the
+        signal is delivered to each thread as it is next scheduled, and a request sent before
+        that (on a loaded machine) could still be answered."""
         os.kill(self.proc.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + timeout
+        while not self._stopped():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"dockerd {self.proc.pid} not stopped in {timeout}s")
+            time.sleep(0.01)
+
+    def _stopped(self):
+        """Every thread of this dockerd in state ``T`` (stopped by a signal)."""
+        states = []
+        for stat in pathlib.Path(f"/proc/{self.proc.pid}/task").glob("*/stat"):
+            with contextlib.suppress(OSError):
+                states.append(stat.read_text().rsplit(")", 1)[1].split()[0])
+        return bool(states) and all(state in ("T", "t") for state in states)
 
     def thaw(self):
         os.kill(self.proc.pid, signal.SIGCONT)

@@ -5,6 +5,7 @@ requests; honest test mode; bad input refused before any I/O."""
 
 import contextlib
 import shutil
+import threading
 import time
 
 import pytest
@@ -312,6 +313,67 @@ def test_a_blip_of_a_converged_service_is_waited_for_not_redeployed(
         assert chain_health.problem(status["replicas"], status["serving"]) is None, status
         assert status["waited"] > 0, status
     assert _failed_probes(modules, sick) >= 1
+
+
+#: The app's check behind two switches a test flips in the container: /tmp/no answers no (exit
+#: 1), /tmp/slow makes the probe outlast its 1 s timeout (a loaded engine's slow exec) while
+#: the app itself serves. retries 2: twice the retries (4) in a row was a failure at once.
+SWITCHED = dict(
+    HEALTH,
+    test="if [ -e /tmp/no ]; then exit 1; fi; if [ -e /tmp/slow ]; then sleep 3; fi; "
+    + HEALTH["test"],
+)
+
+
+def _streak(modules, cname, at_least, timeout=40):
+    """Wait until Docker counts ``at_least`` failed probes of ``cname`` in a row."""
+    until = time.monotonic() + timeout
+    while time.monotonic() < until:
+        health = modules.container.inspect(cname, profile=ENGINE)["State"]["Health"]
+        if health["Status"] == "unhealthy" and health["FailingStreak"] >= at_least:
+            return health
+        time.sleep(0.2)
+    raise AssertionError(f"{cname}: never {at_least} failed probes in a row: {health}")
+
+
+def test_probes_that_only_time_out_are_waited_for_and_probes_that_answer_no_are_not(
+    states, modules, frontend, images
+):
+    """A replica whose exec probes run out of their timeout four times in a row, the app
+    serving all along (what CI saw of a loaded engine): ``container_service.status`` (the
+    runner's check after a deploy) waits until the probes answer again, instead of judging it
+    failed at twice its retries. The control: the same streak answered no is judged at once."""
+    name = engines.name("svc-slowprobe")
+    spec = _service(images, frontend, "v1", replicas=1, healthcheck=SWITCHED)
+    assert states.container_service.running(name, **spec).result is True
+    where = {"frontend": frontend["name"], "network": frontend["network"], "profile": ENGINE}
+    (cname,) = modules.container_service.replicas(name, profile=ENGINE)
+    exec_ = lambda *argv: modules.container.exec(cname, list(argv), profile=ENGINE)  # noqa: E731
+    try:
+        assert exec_("touch", "/tmp/slow")["retcode"] == 0
+        health = _streak(modules, cname, 4)
+        assert all(e["ExitCode"] == -1 for e in health["Log"][-4:]), health["Log"]
+        assert versions(frontend["port"]) == {"1"}  # the app serves meanwhile
+        # the engine gets faster 3 s after the status read begins
+        later = threading.Timer(3, exec_, ("rm", "-f", "/tmp/slow"))
+        later.start()
+        try:
+            status = modules.container_service.status(name, **where)
+        finally:
+            later.join()
+        assert chain_health.problem(status["replicas"], status["serving"]) is None, status
+        assert status["waited"] >= 3, status  # it found the replica unhealthy and waited
+
+        assert exec_("touch", "/tmp/no")["retcode"] == 0
+        _streak(modules, cname, 4)
+        status = modules.container_service.status(name, **where)
+        assert chain_health.problem(status["replicas"], status["serving"]) == (
+            f"not healthy: {cname}"
+        ), status
+        assert status["replicas"][cname]["timed_out"] is False
+        assert status["waited"] < chain_health.SLOW_PROBE_PATIENCE, status
+    finally:
+        exec_("rm", "-f", "/tmp/no", "/tmp/slow")
 
 
 def test_container_running_waits_for_a_first_probe_that_fails(states, modules):

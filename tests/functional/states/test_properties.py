@@ -179,6 +179,9 @@ PER_FUNCTION = {
     ("container_service.running", "backend"): "str",
     ("container_service.running", "network"): "str",
     ("container_service.running", "update"): "dict",
+    ("container_service.running", "placement"): "dict",
+    ("container_service.running", "publish"): "dict",
+    ("container_service.running", "endpoint_mode"): "enum",
 }
 # jenkins_agent.present/pool take their options as keywords (chain_agents_plan's AGENT_DEFAULTS
 # and POOL_DEFAULTS name them); their types, owned here like ARG_TYPES:

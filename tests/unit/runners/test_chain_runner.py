@@ -70,11 +70,14 @@ class Servers:
         return {t: self.apply(conf, t, image, app) for t in wave}
 
     def apply(self, conf, target, image, app):
+        """``(ok, comment, seconds, changed)``: the deploy state changed the server when it ran
+        another image."""
         self.applied.append((target, image))
         if target in self.fail and image == "app:3":
-            return False, self.fail[target], 7.0
+            return False, self.fail[target], 7.0, True
+        changed = self.running[target] != image
         self.running[target] = image
-        return True, "4 state(s) succeeded", 5.0
+        return True, "4 state(s) succeeded", 5.0, changed
 
 
 def conf(**extra):
@@ -95,6 +98,20 @@ def test_a_rollout_that_changes_servers_reports_them(monkeypatch, fired):
     assert servers.applied == [("web1", "app:3"), ("web1", "app:3"), ("web2", "app:3")]
     assert ret["servers"]["web1"]["seconds"] == 10.0  # both applies
     assert chain.history("app")[0]["changes"] == ret["changes"]
+
+
+def test_applies_that_find_everything_in_place_are_no_change(monkeypatch, fired):
+    """The no-op check went server by server (a replica was momentarily not ready when it
+    looked) and every apply found the servers already running the image: no changes, in the
+    return and in the history (a second apply of ``chain.rolled_out`` stays a no-op)."""
+    Servers(monkeypatch, {"web1": "app:3", "web2": "app:3"})
+    ret = chain._rollout("app", "app:3", "v3", conf())
+    assert ret["result"] is True and ret["changes"] == {}
+    assert chain.history("app")[0]["changes"] == {}
+    # the control: one server on another image is that server's change only
+    Servers(monkeypatch, {"web1": "app:3", "web2": "app:2"})
+    ret = chain._rollout("app", "app:3", "v3", conf())
+    assert ret["changes"] == {"web2": {"old": "app:2", "new": "app:3"}}
 
 
 def test_a_state_run_the_first_look_waited_for_is_said_in_the_comment(monkeypatch, fired):

@@ -129,6 +129,7 @@ def test_a_running_job_is_waited_for_and_its_late_return_taken(monkeypatch):
 
 def test_a_job_the_minion_no_longer_runs_is_lost_unless_the_cache_has_it(monkeypatch):
     monkeypatch.setattr(chain_gather, "FIRST_CHECK", 0.1)
+    monkeypatch.setattr(chain_gather, "LOST_GRACE", 0.3)
     client = ProbedClient({"a", "b"}, idle={"a", "b"}, cache={})
     calls = {"a": ("a", "state.apply", ["x"], {}), "b": ("b", "state.apply", ["x"], {})}
     real = client.get_cache_returns
@@ -138,6 +139,38 @@ def test_a_job_the_minion_no_longer_runs_is_lost_unless_the_cache_has_it(monkeyp
     got = chain_gather.gather(client, calls, timeout=30)
     assert got["a"] == "a no longer runs job j0 and sent no return (the minion restarted?)"
     assert got["b"] == {"late": True}
+
+
+class LateReturnClient(ProbedClient):
+    """ci42: the minion said twice it did not run the job (not yet started, then just ended),
+    and its return reached the master after the second check."""
+
+    def run_job(self, target, fun, args, kwarg=None, timeout=None, listen=True):
+        pub = super().run_job(target, fun, args, kwarg, timeout, listen)
+        checks = [p for p in self.published if p[2] == "saltutil.find_job"]
+        if fun == "saltutil.find_job" and len(checks) == 2:
+            self.late = (time.monotonic(), evt(args[0], target, {"deployed": True}))
+        return pub
+
+    def get_cache_returns(self, jid):
+        late = getattr(self, "late", None)
+        if late and time.monotonic() - late[0] > 0.5 and not getattr(self, "sent", False):
+            self.sent = True
+            self.event.events.append(late[1])  # on the bus 0.5 s after the second check
+        return super().get_cache_returns(jid)
+
+
+def test_a_return_that_comes_after_the_second_no_longer_runs_is_taken(monkeypatch):
+    monkeypatch.setattr(chain_gather, "FIRST_CHECK", 0.1)
+    monkeypatch.setattr(chain_gather, "LOST_GRACE", 3)
+    client = LateReturnClient({"a"}, idle={"a"})
+    got = chain_gather.gather(client, {"k": ("a", "state.apply", ["x"], {})}, timeout=30)
+    assert got == {"k": {"deployed": True}}
+    # the control: without the grace the same run is lost
+    monkeypatch.setattr(chain_gather, "LOST_GRACE", 0)
+    client = LateReturnClient({"a"}, idle={"a"})
+    got = chain_gather.gather(client, {"k": ("a", "state.apply", ["x"], {})}, timeout=30)
+    assert got["k"] == "a no longer runs job j0 and sent no return (the minion restarted?)"
 
 
 REFUSED = [

@@ -81,6 +81,7 @@ def test_facts_read_the_health_check_and_its_window():
         "status": "running",
         "health": "unhealthy",
         "streak": 2,
+        "timed_out": False,
         "retries": 2,
         "window": 4.0,  # retries x (interval + timeout)
         "start_period": 0.0,
@@ -118,6 +119,65 @@ def test_twice_the_retries_in_a_row_is_failed_at_once():
     watch = chain_health.Watch()
     assert watch.judge("a", look("unhealthy", 3), 0.0) == "waiting"
     assert chain_health.Watch().judge("a", look("unhealthy", 4), 0.0) == "failed"
+
+
+# Docker's record of probes (State.Health.Log, oldest first): a probe that ran out of its
+# timeout, one that answered no, one that passed.
+TIMEOUT = {"ExitCode": -1, "Output": "Health check exceeded timeout (1s)"}
+NO = {"ExitCode": 1, "Output": "urllib.error.HTTPError: HTTP Error 503"}
+OK = {"ExitCode": 0, "Output": ""}
+
+
+def probed(log, streak, health="unhealthy"):
+    data = {
+        "State": {
+            "Running": True,
+            "Status": "running",
+            "Health": {"Status": health, "FailingStreak": streak, "Log": log},
+        },
+        "Config": {"Healthcheck": HC},
+    }
+    return chain_health.facts(data)
+
+
+@pytest.mark.parametrize(
+    "log, streak, expected",
+    [
+        ([OK, TIMEOUT, TIMEOUT], 2, True),
+        ([NO, TIMEOUT, TIMEOUT, TIMEOUT, TIMEOUT], 4, True),
+        ([TIMEOUT] * 5, 9, True),  # the log keeps the last 5 probes; the streak is longer
+        ([OK, NO, TIMEOUT], 2, False),  # one of them answered no
+        ([OK, TIMEOUT, NO], 2, False),
+        ([TIMEOUT, OK], 0, False),  # no failing streak
+        ([], 2, False),  # nothing recorded
+        ([OK, {"ExitCode": -1, "Output": "OCI runtime exec failed"}], 1, False),
+    ],
+)
+def test_timed_out_means_every_failed_probe_of_the_streak_ran_out_of_time(log, streak, expected):
+    assert probed(log, streak)["timed_out"] is expected
+
+
+def test_probes_that_time_out_are_given_the_slow_probe_patience_and_answers_are_not():
+    """The engine slow, the app serving: its exec probes ran out of their 1 s four times in a
+    row (what CI saw under load). No answer is not a bad answer: it is waited for up to
+    SLOW_PROBE_PATIENCE, not failed at twice the retries nor at the end of the 4 s window. The
+    same streak answered (503s) fails as before: the control."""
+    patience = chain_health.SLOW_PROBE_PATIENCE
+    slow = probed([OK, TIMEOUT, TIMEOUT, TIMEOUT, TIMEOUT], 4)
+    watch = chain_health.Watch()
+    assert watch.judge("a", slow, 0.0) == "waiting"
+    assert watch.judge("a", slow, patience - 0.1) == "waiting"
+    assert watch.judge("a", slow, patience) == "failed"  # a hung app is still caught
+    assert watch.judge("a", probed([TIMEOUT, OK], 0, health="healthy"), patience + 1) == "ready"
+    answered = probed([OK, NO, NO, NO, NO], 4)
+    assert chain_health.Watch().judge("a", answered, 0.0) == "failed"  # twice the retries
+    watch = chain_health.Watch()
+    assert watch.judge("a", probed([OK, OK, OK, NO, NO], 2), 0.0) == "waiting"
+    assert watch.judge("a", probed([OK, OK, NO, NO, NO], 3), 4.0) == "failed"  # its window
+    # timed out, then answered no: the window counts from the first bad look, not the patience
+    watch = chain_health.Watch()
+    assert watch.judge("a", probed([OK, OK, OK, TIMEOUT, TIMEOUT], 2), 0.0) == "waiting"
+    assert watch.judge("a", probed([OK, OK, TIMEOUT, TIMEOUT, NO], 3), 4.0) == "failed"
 
 
 def test_starting_gets_the_start_period_and_unhealthy_counts_from_docker_s_verdict():

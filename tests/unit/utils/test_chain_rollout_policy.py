@@ -147,6 +147,12 @@ def test_changes_are_the_servers_updated_and_kept():
     }
     # a no-op updates no server
     assert policy.changes("app:2", [], prev, {}) == {}
+    # servers updated by an apply that found everything in place (the no-op check went server
+    # by server because a replica was momentarily not ready): only those it changed count
+    assert policy.changes("app:2", ["a", "b"], prev, {}, changed={"b"}) == {
+        "b": {"old": "app:1", "new": "app:2"},
+    }
+    assert policy.changes("app:2", ["a", "b"], prev, {}, changed=set()) == {}
 
 
 def test_sick_replicas_are_the_running_ones_not_ready():

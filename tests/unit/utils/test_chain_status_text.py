@@ -117,6 +117,12 @@ def test_health_output():
         }
     }
     assert text.health_output(inspect) == "Traceback ... boom"
+    # a timed-out probe after it says less than the answer before it (ci41); all timed out: that
+    late = {"ExitCode": -1, "Output": "Health check exceeded timeout (1s)"}
+    inspect["State"]["Health"]["Log"].append(late)
+    assert text.health_output(inspect) == "Traceback ... boom"
+    inspect["State"]["Health"]["Log"] = [late]
+    assert text.health_output(inspect) == "Health check exceeded timeout (1s)"
     assert text.health_output({"State": {}}) is None
     assert text.health_output(None) is None
 

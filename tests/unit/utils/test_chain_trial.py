@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from saltext.chain.utils import chain_errors, chain_trial
+from saltext.chain.utils import chain_errors, chain_health, chain_trial
 
 COMMIT = "3f2a1c9" + "0" * 33
 TRACEBACK = (
@@ -74,6 +74,47 @@ def test_state_and_why_not_ready():
     slow = inspect(health="starting")
     assert chain_trial.why_not_ready(slow, 60) == "not healthy within 60s (starting)"
     assert chain_trial.why_not_ready(None) == "the container disappeared"
+
+
+def test_health_output_says_what_the_app_answered_not_that_a_later_probe_timed_out():
+    """ci41: the bad commit's trial answered 503s, then a probe timed out under load; the
+    verdict named the timeout. The answer is what tells why."""
+    data = inspect(health="unhealthy")
+    data["State"]["Health"]["Log"] = [
+        {"ExitCode": 1, "Output": TRACEBACK},
+        {"ExitCode": -1, "Output": "Health check exceeded timeout (1s)"},
+    ]
+    assert chain_trial.health_output(data).startswith("urllib.error")
+    data["State"]["Health"]["Log"] = data["State"]["Health"]["Log"][1:]
+    assert chain_trial.health_output(data) == "Health check exceeded timeout (1s)"
+
+
+def _probed(log, streak, health="unhealthy"):
+    data = inspect(health=health)
+    data["State"]["Health"].update(Log=log, FailingStreak=streak)
+    data["Config"] = {
+        "Healthcheck": {"Test": ["CMD-SHELL", "x"], "Interval": 1e9, "Timeout": 1e9, "Retries": 2}
+    }
+    return data
+
+
+def test_the_trial_is_judged_over_time_like_a_replica():
+    """Docker's "unhealthy" after two probes that timed out (a loaded machine) is waited for;
+    two that answered no are judged within the check's window; a container gone at once."""
+    timeout = {"ExitCode": -1, "Output": "Health check exceeded timeout (1s)"}
+    no = {"ExitCode": 1, "Output": TRACEBACK}
+    watch = chain_health.Watch()
+    slow = _probed([timeout, timeout], 2)
+    assert chain_trial.judged(watch, "t", slow, 0.0) == "waiting"
+    assert chain_trial.judged(watch, "t", slow, 10.0) == "waiting"  # within the patience
+    assert (
+        chain_trial.judged(watch, "t", _probed([timeout, {"ExitCode": 0}], 0, "healthy"), 11.0)
+        == "ready"
+    )
+    watch = chain_health.Watch()
+    assert chain_trial.judged(watch, "t", _probed([no, no], 2), 0.0) == "waiting"
+    assert chain_trial.judged(watch, "t", _probed([no, no, no], 3), 4.0) == "failed"
+    assert chain_trial.judged(chain_health.Watch(), "t", None, 0.0) == "failed"
 
 
 def test_health_output_is_the_last_line():

@@ -1,0 +1,113 @@
+"""The order of the integration+fault process on its pytest-xdist workers (scripts/run_tests.py:
+``--dist loadfile``; tests/integration/conftest.py applies it: the collection's order and the
+scheduler).
+
+pytest-xdist hands out work units from one queue, in the collection's order, to whichever worker
+runs low. By default (``--dist loadfile``) a unit is a file and the queue is sorted by the number
+of tests per file. That order mixed the tiers: a worker went from tests/integration to
+tests/fault and back, and each return set the integration package up again (a master, its
+minions, salt-api, the Jenkins emulator, a sync) after tearing it down; a directory whose fixtures
+are the session's (multihost's Docker-in-Docker hosts, docker_side's private engine) ran on both
+workers, once each; and the longest file (one test) came last, so one worker ended minutes after
+the other.
+
+Here (:class:`Units`) a unit is a file, or a whole directory of :data:`DIRECTORIES`, and the
+queue is the collection's order (:func:`arrange`): the fault tier comes first
+(its units share nothing with the integration package), then the integration units, each tier
+longest first (:data:`SECONDS`, the seconds a unit took in CI; an unknown one counts
+:data:`DEFAULT`) so that the short ones fill the end and both workers finish together. Each
+worker then sets the integration package up once. Within a unit the tests keep their order.
+"""
+
+from xdist.scheduler import LoadFileScheduling
+
+#: Directories that run on one worker as one unit: their costly fixtures are session-scoped.
+DIRECTORIES = ("tests/integration/multihost", "tests/fault/docker_side")
+#: Tiers, in the order they run; a test outside both keeps its slot.
+TIERS = ("tests/fault/", "tests/integration/")
+#: Seconds each unit took in CI (junit of a fresh-clone run on 2 workers beside the other process,
+#: setup included, without the package set-ups that the old order repeated); only their order
+#: matters, roughly.
+SECONDS = {
+    "tests/fault/test_fault_salt.py": 234,
+    "tests/fault/docker_side": 185,
+    "tests/fault/test_fault_jenkins.py": 27,
+    "tests/fault/test_fault_agents.py": 16,
+    "tests/integration/test_chain_rollout.py": 276,
+    "tests/integration/test_chain_orchestrate.py": 239,
+    "tests/integration/test_push_to_production.py": 208,
+    "tests/integration/test_push_queue.py": 141,
+    "tests/integration/test_chain_jobs.py": 126,
+    "tests/integration/test_highstate.py": 104,
+    "tests/integration/test_chain_push_forward.py": 93,
+    "tests/integration/multihost": 90,
+    "tests/integration/test_chain_registry_tls.py": 83,
+    # measured beside 2 busy loops, not yet in a CI run: call 57 s, its Swarm engine and images
+    "tests/integration/test_swarm_service.py": 80,
+    "tests/integration/test_agents.py": 75,
+    "tests/integration/test_packaging.py": 73,
+    "tests/integration/test_chain_registry.py": 58,
+    "tests/integration/test_chain_source.py": 54,
+    "tests/integration/test_stack.py": 30,
+    "tests/integration/test_chain_pin.py": 29,
+    "tests/integration/test_secrets.py": 20,
+    "tests/integration/test_chain_jenkins.py": 18,
+    "tests/integration/test_masterless.py": 9,
+    "tests/integration/test_docs_examples.py": 8,
+    "tests/integration/test_beacon_events.py": 7,
+    "tests/integration/test_jenkins.py": 6,
+    "tests/integration/test_fuzz_push_hook.py": 5,
+    "tests/integration/test_beacon_file_roots.py": 4,
+}
+DEFAULT = 30
+
+
+def unit(nodeid):
+    """The work unit of a test: its file, or the directory of :data:`DIRECTORIES` it is in."""
+    path = nodeid.split("::", 1)[0]
+    for directory in DIRECTORIES:
+        if path.startswith(directory + "/"):
+            return directory
+    return path
+
+
+def _tier(name):
+    for rank, prefix in enumerate(TIERS):
+        if name.startswith(prefix):
+            return rank
+    return None
+
+
+def order(nodeids):
+    """The indices of ``nodeids`` in the order to run them: the tiers' tests in the slots they
+    held, arranged by tier then longest unit first (ties: first collected first); every other
+    test stays where it was. Tests of one unit stay together and in their order."""
+    picked = [i for i, nodeid in enumerate(nodeids) if _tier(unit(nodeid)) is not None]
+    first = {}
+    for i in picked:
+        first.setdefault(unit(nodeids[i]), i)
+
+    def key(i):
+        name = unit(nodeids[i])
+        return (_tier(name), -SECONDS.get(name, DEFAULT), first[name], i)
+
+    arranged = iter(sorted(picked, key=key))
+    slots = set(picked)
+    return [next(arranged) if i in slots else i for i in range(len(nodeids))]
+
+
+def arrange(items):
+    """Reorder ``items`` (pytest's, in place) by :func:`order`."""
+    items[:] = [items[i] for i in order([item.nodeid for item in items])]
+
+
+class Units(LoadFileScheduling):
+    """``--dist loadfile`` with :func:`unit` as the unit, handed out in the collection's order
+    (:func:`arrange` made it), not re-sorted by the number of tests per unit."""
+
+    def __init__(self, config, log=None):
+        super().__init__(config, log)
+        config.option.loadscopereorder = False  # read by LoadScopeScheduling.schedule
+
+    def _split_scope(self, nodeid):
+        return unit(nodeid)
