@@ -26,19 +26,17 @@ import tempfile
 import time
 
 import docker
+import yaml
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 ENGINE = "unix:///var/run/docker.sock"
 DEBIAN = "saltext-chain/debian:bookworm"
 LABELS = {"saltext-chain.bench": "chain"}
 PREFIX = "bench-chain"
-HEALTH = {
-    "test": 'python3 -c "import urllib.request as u; '
-    "u.urlopen('http://127.0.0.1:8000/health', timeout=1)\"",
-    "interval": "1s",
-    "timeout": "1s",
-    "retries": 2,
-}
+# the chain formula's default check (examples/app's /health, every second)
+HEALTH = yaml.safe_load((REPO / "formulas/chain/defaults.yaml").read_text())["chain"]["service"][
+    "healthcheck"
+]
 SERVERS = ("a", "b")
 
 

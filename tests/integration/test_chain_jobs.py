@@ -38,7 +38,7 @@ import pytest
 from tests.conftest import REPO
 from tests.support import agents, controller, engines, local
 from tests.support.chain import PRODUCTION, push_failing_commit, push_sick_commit
-from tests.support.load import HEALTH
+from tests.support.load import HEALTH, HEALTH_503
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
@@ -409,7 +409,7 @@ def test_image_stage_stops_a_commit_unhealthy_only_in_production(
         assert trial["result"] is False
         assert trial["comment"] == (
             f"commit {sick} failed its trial with the production environment: unhealthy; "
-            "health check: urllib.error.HTTPError: HTTP Error 503: Service Unavailable"
+            f"health check: {HEALTH_503}"
         ), trial
         pushed = states["chain-image-pushed-container_image-present"]
         assert pushed["result"] is False and "requisite" in pushed["comment"].lower(), pushed

@@ -40,7 +40,7 @@ from tests.support.chain import (
     push_failing_commit,
     push_sick_commit,
 )
-from tests.support.load import versions
+from tests.support.load import HEALTH_503, versions
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
@@ -454,7 +454,7 @@ def test_orchestrate_full_chain_no_op_and_bad_commit(
     assert states["chain-image"]["result"] is False
     why = (
         f"commit {sick} failed its trial with the production environment: unhealthy; "
-        "health check: urllib.error.HTTPError: HTTP Error 503: Service Unavailable"
+        f"health check: {HEALTH_503}"
     )
     assert why in json.dumps(states["chain-image"]), states["chain-image"]
     assert "requisite" in states["chain-rollout"]["comment"].lower(), states["chain-rollout"]

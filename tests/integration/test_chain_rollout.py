@@ -33,8 +33,10 @@ SERVICE, NET, FE = (engines.name(f"chain-{what}-{{minion}}") for what in ("app",
 REPO_NAME = f"saltext-chain/{engines.name('chain')}"
 HAPROXY = f"{REPO_NAME}-haproxy:1"
 NOT_3 = (
-    'python3 -c "import json, urllib.request as u; assert json.load(u.urlopen('
-    "'http://127.0.0.1:8000/version', timeout=1))['version'] != '3'\""
+    "bash -c 'exec 3<>/dev/tcp/127.0.0.1/8000"
+    ' && printf "GET /version HTTP/1.0\\r\\n\\r\\n" >&3 && body=$(cat <&3)'
+    ' && case "$body" in *\\"version\\":\\ \\"3\\"*) echo version 3; exit 1;; *" 200 "*) ;;'
+    " *) exit 1;; esac'"
 )
 
 

@@ -8,17 +8,19 @@ and at least ``min_ok`` good ones (a load that never ran is no evidence)."""
 
 import http.client
 import json
+import pathlib
 import threading
 import time
 
-# examples/app's /health, checked every second (the tests' update monitors are sized on it)
-HEALTH = {
-    "test": 'python3 -c "import urllib.request as u; '
-    "u.urlopen('http://127.0.0.1:8000/health', timeout=1)\"",
-    "interval": "1s",
-    "timeout": "1s",
-    "retries": 2,
-}
+import yaml
+
+# examples/app's /health, checked every second (the tests' update monitors are sized on it):
+# the chain formula's default, so the tests run the check users get
+HEALTH = yaml.safe_load(
+    (pathlib.Path(__file__).resolve().parents[2] / "formulas/chain/defaults.yaml").read_text()
+)["chain"]["service"]["healthcheck"]
+#: what that check prints when /health answers 503
+HEALTH_503 = "GET /health: HTTP 503"
 
 
 def get(port, path="/version", host="127.0.0.1", timeout=5):

@@ -9,13 +9,7 @@ import textwrap
 from tests.fault.docker_side.conftest import PROFILE
 from tests.support import engines, load
 
-HEALTH = {
-    "test": 'python3 -c "import urllib.request as u; '
-    "u.urlopen('http://127.0.0.1:8000/health', timeout=1)\"",
-    "interval": "1s",
-    "timeout": "1s",
-    "retries": 2,
-}
+HEALTH = load.HEALTH
 UPDATE = {
     "parallelism": 2,
     "monitor": 4,

@@ -18,7 +18,7 @@ from tests.support import engines
 from tests.support.agents import emulated_agent
 from tests.support.chain import PRODUCTION, make_sick_in_production
 from tests.support.engines import EventRecorder
-from tests.support.load import HEALTH
+from tests.support.load import HEALTH, HEALTH_503
 
 
 def _git(*args, cwd=None):
@@ -283,7 +283,7 @@ def test_trial_with_the_production_environment(modules, loaders, trial_images):
     assert sick["result"] is False, sick
     assert sick["comment"] == (
         f"commit {COMMIT} failed its trial with the production environment: unhealthy; "
-        "health check: urllib.error.HTTPError: HTTP Error 503: Service Unavailable"
+        f"health check: {HEALTH_503}"
     ), sick
     loaders.reset_state()
     # control: the same image without the production environment passes
