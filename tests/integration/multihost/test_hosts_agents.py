@@ -4,10 +4,11 @@ Docker-in-Docker hosts; each host's own minion runs a pool (``jenkins.pools``, p
 ``jenkins:pools`` per minion) whose agents connect over WebSocket to that name.
 
 The agent image gets onto each host's engine from the chain's TLS registry, by name and by
-digest (the registry of ``test_hosts_tls_registry``'s helpers: host1's minion is the CA's, each
-host's minion trusts it with ``chain.registry_trust``). It is pushed once from engine 1 through
-the registry's loopback port (how the chain pushes today; engine 1 does not resolve the name),
-and each host pulls ``<name:port>/<repo>@sha256:...`` with the CA verified.
+digest (the session's ``tls_registry``, conftest: host1's minion is the CA's, each host's minion
+trusts it with ``chain.registry_trust``). It is pushed once from engine 1 through the
+registry's loopback port (how the chain pushes today; engine 1 does not resolve the name), and
+each host pulls ``<name:port>/<repo>@sha256:...`` with the CA verified. Its base is
+``_base_for_hosts`` (why: there).
 
 One deploy serves every check: the name in each host's /etc/hosts (written by the formula), a
 build on an agent of host1 and one on host2 (``Building remotely on <node>``), ``engine_cap``

@@ -6,13 +6,16 @@ it), ``chain.registry_cert`` the registry's key and certificate for the name (si
 the hosts master's peer interface) in host1's directory, and ``chain_secrets.registry_htpasswd``
 the registry's bcrypt entry. The registry container (the chain's registry image, built on
 engine 1 from ``formulas/chain/files/registry``) runs on engine 1 attached to the hosts network
-at a fixed address: the hosts reach it, loopback plays no part. Each host's own minion applies
-``chain.registry_trust`` (the name in the host's /etc/hosts, the CA in its engine's certs.d);
+at a fixed address: the hosts reach it there (its loopback port is for engine 1's pushes).
+Each host's own minion applies ``chain.registry_trust`` (the name in the host's /etc/hosts,
+the CA in its engine's certs.d);
 the image (a small HTTP image of the tests' own: busybox's httpd, not examples/app, which vfs
 storage makes too slow) is pushed from host1's engine, then ``container_service.running`` on
 each host's minion pulls it by digest and serves it.
 
-One deploy serves every check: no insecure registry in any host engine, a second apply changes
+The CA, the registry and the trust are the session's (conftest ``tls_registry``, made by
+``registry_up`` here): the agents across hosts pull from the same registry. One deploy serves
+every check: no insecure registry in any host engine, a second apply changes
 nothing, a host with a wrong CA is refused with an error naming the registry (then its trust is
 restored by its minion), and the password and the CA key in no output."""
 
