@@ -63,6 +63,7 @@ def network_compare(
     internal=None,
     enable_ipv6=None,
     profile=None,
+    attachable=None,
 ):
     """Compare a network with declared properties; ``None`` when it does not exist, else
     ``{"changes": {field: {old, new}}, "containers": [...]}``. Only declared properties are
@@ -74,7 +75,9 @@ def network_compare(
 
         salt '*' container.network_compare chain subnet=172.28.5.0/24 labels='{"app": "chain"}'
     """
-    spec = _objects.network_spec(driver, labels, options, subnet, gateway, internal, enable_ipv6)
+    spec = _objects.network_spec(
+        driver, labels, options, subnet, gateway, internal, enable_ipv6, attachable
+    )
     current = network_inspect(name, profile=profile)
     if current is None:
         return None
@@ -128,8 +131,10 @@ def network_create(
     internal=False,
     enable_ipv6=False,
     profile=None,
+    attachable=False,
 ):
-    """Create a network; returns its id.
+    """Create a network; returns its id (``attachable``: an overlay network that standalone
+    containers may join, e.g. a frontend beside a Swarm service's tasks).
 
     CLI Example:
 
@@ -139,7 +144,7 @@ def network_create(
     """
     _objects.name(name)
     spec = _objects.network_spec(
-        driver or "bridge", labels, options, subnet, gateway, internal, enable_ipv6
+        driver or "bridge", labels, options, subnet, gateway, internal, enable_ipv6, attachable
     )
     created = _docker.call(
         f"create network {name}",
@@ -151,6 +156,7 @@ def network_create(
         ipam=_docker.ipam(spec["subnet"], spec["gateway"]),
         internal=bool(spec["internal"]),
         enable_ipv6=bool(spec["enable_ipv6"]),
+        attachable=bool(spec["attachable"]),
         check_duplicate=True,
     )
     return created["Id"]

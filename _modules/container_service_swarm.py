@@ -21,6 +21,7 @@ try:
         chain_service_haproxy,
         chain_service_plan,
         chain_swarm,
+        chain_swarm_rollout,
     )
 except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
     if not str(_exc.name).startswith("saltext"):
@@ -28,6 +29,7 @@ except ImportError as _exc:  # synced into the minion's extmods/utils (file_root
     import chain_service_haproxy
     import chain_service_plan
     import chain_swarm
+    import chain_swarm_rollout
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,7 @@ __virtualname__ = "container_service"
 plan = chain_service_plan
 swarm = chain_swarm
 haproxy = chain_service_haproxy
+rollout = chain_swarm_rollout
 POLL = 0.25
 
 
@@ -355,17 +358,19 @@ def _result(ok, comment, changes, run, rolled_back=False):
     }
 
 
-def swarm_status(name, network=None, profile=None):
+def swarm_status(name, network=None, frontend=None, backend="app", profile=None):
     """
-    A Swarm-mode service as ``chain.status`` shows it: ``{service, replicas, update_state,
-    image, tasks: {node host name: [task views]}}`` (live tasks only), ``None`` when it does not
-    exist.
+    A Swarm-mode service as ``chain.status`` shows it: ``{mode, service, replicas,
+    update_state, image, current, history, tasks: {node host name: [task views]}}`` (live
+    tasks only, each with ``digest``, ``health`` and, with a ``frontend``, ``serving``:
+    ``chain_swarm_rollout.annotate``), ``None`` when it does not exist. ``frontend_error``
+    when the frontend could not be read.
 
     CLI Example:
 
     .. code-block:: bash
 
-        salt manager1 container_service.swarm_status web network=chain
+        salt manager1 container_service.swarm_status web network=chain frontend=chain-frontend
     """
     plan.check_name(name)
     service = __salt__["container.service_inspect"](name, profile=profile)
@@ -376,11 +381,25 @@ def swarm_status(name, network=None, profile=None):
         swarm.task_view(t, network, nodes)
         for t in __salt__["container.service_tasks"](name, profile=profile)
     ]
+    serving, error = None, None
+    if frontend:
+        try:
+            found = __salt__["container_service.frontend_servers"](
+                frontend, backend, profile=profile
+            )
+            serving = {found[s]["addr"] for s in haproxy.serving(found)}
+        except CommandExecutionError as err:
+            error = str(err)[:300]
     spec = service.get("Spec") or {}
-    return {
+    labels = spec.get("Labels") or {}
+    out = {
+        "mode": "swarm",
         "service": name,
         "replicas": ((spec.get("Mode") or {}).get("Replicated") or {}).get("Replicas"),
         "update_state": swarm.update_state(service),
-        "image": (spec.get("Labels") or {}).get(plan.LABEL_IMAGE),
-        "tasks": swarm.tasks_per_node(tasks),
+        "image": labels.get(plan.LABEL_IMAGE),
+        "current": labels.get(plan.LABEL_IMAGE),
+        "history": plan.history_read(labels.get(plan.LABEL_HISTORY)),
+        "tasks": swarm.tasks_per_node([rollout.annotate(t, serving) for t in tasks]),
     }
+    return dict(out, frontend_error=error) if error else out

@@ -24,6 +24,12 @@ check is skipped. Salt's ``batch`` and orchestrate
 (saltstack/salt#54521, #29643, #26254). One rollout per app at a time (a lock on the master).
 Progress events are fired on the master bus under ``chain/rollout/<app>/...``.
 
+.. versionchanged:: 0.4.0
+    An app in Swarm mode (its deploy pillar ``chain:service:mode: swarm`` with
+    ``chain:service:manager``): the deploy state runs once, on the manager (Swarm rolls the
+    tasks across the nodes, the state gates them and rolls back with ``docker service
+    rollback``), and ``status`` shows the service's tasks per node (docs/runners.md).
+
 :configuration: Defaults per app in the master config (keyword arguments override them):
 
     .. code-block:: yaml
@@ -66,6 +72,7 @@ try:
         chain_service_plan,
         chain_status_page,
         chain_status_text,
+        chain_swarm_rollout,
     )
 except ImportError as _exc:  # synced into the master's extmods/utils (file_roots deployment)
     if not str(_exc.name).startswith("saltext"):
@@ -81,12 +88,14 @@ except ImportError as _exc:  # synced into the master's extmods/utils (file_root
     import chain_service_plan
     import chain_status_page
     import chain_status_text
+    import chain_swarm_rollout
 
 log = logging.getLogger(__name__)
 
 __virtualname__ = "chain"
 plan = chain_service_plan
 policy = chain_rollout_policy
+swarm_rollout = chain_swarm_rollout
 
 
 def __virtual__():
@@ -148,11 +157,20 @@ def _gather(calls, timeout, notes=None):
 # ---------------------------------------------------------------------------------------------
 
 
+def _status_call(conf, target):
+    """The call that reads the app's status on a target (Swarm mode: the service's tasks per
+    node, ``container_service.swarm_status`` on the manager)."""
+    return (target, chain_app_conf.status_fun(conf), *chain_app_conf.status_call(conf, target))
+
+
 def _server_status(conf, target):
-    call = (target, "container_service.status", *chain_app_conf.status_call(conf, target))
+    call = _status_call(conf, target)
     data = _gather({target: call}, 60)[target]
     if isinstance(data, chain_gather.NoAnswer):
         raise CommandExecutionError(data)
+    if data is None and conf["mode"] == swarm_rollout.SWARM:
+        service = call[2][0]
+        raise CommandExecutionError(f"{target}: no Swarm service {service} (not deployed yet)")
     if not isinstance(data, dict):
         raise CommandExecutionError(f"{target}: no status answer ({data!r})"[:300])
     return data
@@ -220,9 +238,7 @@ def _statuses(conf, targets, pull=None):
     None}`` (``None``: no answer). ``pull``: an image each server pulls meanwhile, in the same
     round (:func:`chain_rollout_policy.pre_pull`; a failed pull is only logged: the deploy
     state pulls again and says why)."""
-    calls = {
-        t: (t, "container_service.status", *chain_app_conf.status_call(conf, t)) for t in targets
-    }
+    calls = {t: _status_call(conf, t) for t in targets}
     if pull:
         profile = (conf["pillar"].get("chain") or {}).get("profile")
         for t in targets:
@@ -252,26 +268,19 @@ def _unchanged(conf, image, app, waited=None):
     for target in conf["targets"]:
         kwarg = {"pillar": chain_app_conf.deploy_pillar(conf, image, app), "test": True}
         calls[("state", target)] = (target, "state.apply", [conf["sls"]], kwarg)
-        calls[("status", target)] = (
-            target,
-            "container_service.status",
-            *chain_app_conf.status_call(conf, target),
-        )
+        calls[("status", target)] = _status_call(conf, target)
     notes = {}
     got = _gather(calls, min(conf["timeout"], 120), notes)
     if waited is not None:
         waited.update({key[1]: note for key, note in notes.items()})
     took = round(time.monotonic() - started, 2)
-    return policy.no_op(conf["targets"], got, conf.get("frontend"), took)
+    decide = swarm_rollout.no_op if conf["mode"] == swarm_rollout.SWARM else policy.no_op
+    return decide(conf["targets"], got, conf.get("frontend"), took)
 
 
 def _where_now(conf):
     """Which image each server runs now (read on every server at once)."""
-    calls = {
-        t: (t, "container_service.status", *chain_app_conf.status_call(conf, t))
-        for t in conf["targets"]
-    }
-    got = _gather(calls, 60)
+    got = _gather({t: _status_call(conf, t) for t in conf["targets"]}, 60)
     return {
         t: st.get("current")
         if isinstance(st, dict)
@@ -355,6 +364,8 @@ def _predict(app, image, conf):
 
 
 def _rollout(app, image, ref, conf, kind="rollout"):
+    if conf["mode"] == swarm_rollout.SWARM:
+        return _rollout_swarm(app, image, ref, conf, kind)
     started = time.time()
     _fire(app, "start", {"image": image, "targets": conf["targets"], "kind": kind})
     what = {"kind": kind, "ref": ref, "image": image, "no_op": True}
@@ -372,6 +383,42 @@ def _rollout(app, image, ref, conf, kind="rollout"):
         what,
         no_op=False,
         changes=policy.changes(image, done, previous, rolled_back, changed),
+    )
+    if not result:
+        what["now"] = _where_now(conf)
+    return _done(app, started, what, result, servers, rolled_back)
+
+
+def _rollout_swarm(app, image, ref, conf, kind):
+    """A rollout in Swarm mode: the deploy state once, on the manager (Swarm rolls the tasks
+    across the nodes under the declared ``update``; ``container_service.running`` gates them
+    and runs ``docker service rollback`` when they fail), then the runner's own check of the
+    service (:func:`chain_swarm_rollout.problem`); past it, the previous image is applied
+    again. The no-op check, the events, the history and the result as in the per-server mode:
+    one entry, the manager's, with the service's tasks per node."""
+    started, manager = time.time(), conf["manager"]
+    _fire(app, "start", {"image": image, "targets": [manager], "kind": kind, "mode": "swarm"})
+    what = {"kind": kind, "ref": ref, "image": image, "no_op": True, "mode": "swarm"}
+    before = _statuses(conf, [manager])[manager]
+    if not swarm_rollout.certain_change(image, before):
+        waited = {}
+        unchanged = _unchanged(conf, image, app, waited)
+        what["waited"] = waited
+        if unchanged is not None:
+            return _done(app, started, what, True, unchanged, {})
+    previous = {manager: (before or {}).get("current")}
+    _fire(app, "server", {"target": manager, "image": image, "wave": "swarm", "together": 1})
+    ok, comment, took, touched = _apply_deploy_state(conf, manager, image, app)
+    after = _statuses(conf, [manager])[manager]
+    check = swarm_rollout.problem(after, image, conf.get("frontend")) if ok else None
+    servers = {manager: swarm_rollout.entry(ok, comment, check, took, previous[manager], after)}
+    _fire(app, "server/done", dict(servers[manager], target=manager, wave="swarm"))
+    done, failed = [manager] if ok else [], [] if servers[manager]["result"] else [manager]
+    result, roll_back = policy.decide([manager], done, failed, 0, previous)
+    rolled_back = _roll_back(app, conf, roll_back)
+    changed = {manager} if touched else set()
+    what = dict(
+        what, no_op=False, changes=policy.changes(image, done, previous, rolled_back, changed)
     )
     if not result:
         what["now"] = _where_now(conf)
@@ -444,6 +491,9 @@ def rollout(app, image, ref=None, **kwargs):
         Override the app's configuration.
     pillar
         More pillar for the deploy state (``chain:image`` and ``chain:app`` are set on top).
+        ``chain:service:mode: swarm`` with ``chain:service:manager``: the app is one Swarm
+        service, deployed by one apply on the manager; the result has one entry, the
+        manager's, with the service's tasks per node.
 
     CLI Example:
 
@@ -573,7 +623,9 @@ def _jenkins_status(conf, builds=5):
 def status(app=None, out_format="table", tags=20, builds=5, **kwargs):
     """
     What runs where: for each server of the app, the image, every replica with its
-    generation, health and whether it serves in the frontend, the app's last deploy, and the
+    generation, health and whether it serves in the frontend (an app in Swarm mode: its
+    service's tasks per node, each with its state, health, image digest and whether it serves),
+    the app's last deploy, and the
     tags of the app's repository in its registry with the digest each serves (``/v2`` API;
     the repository of the newest deploy by image name, the credentials of
     ``container:registries:<registry>`` in the master's pillar or config; ``tags`` caps how

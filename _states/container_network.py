@@ -155,9 +155,14 @@ def present(
     internal=None,
     enable_ipv6=None,
     profile=None,
+    attachable=None,
 ):
     """
     Ensure a network exists with the declared properties.
+
+    attachable
+        An overlay network (``driver: overlay``, on a Swarm manager) that standalone containers
+        may join: the frontend of a Swarm-mode ``container_service``.
 
     subnet
         The network's address pool in CIDR notation (``172.28.5.0/24``, ``fd00:1::/64``).
@@ -179,15 +184,17 @@ def present(
     try:
         # All input checked before the engine is asked anything.
         spec = chain_docker_objects.network_spec(
-            driver, labels, options, subnet, gateway, internal, enable_ipv6
+            driver, labels, options, subnet, gateway, internal, enable_ipv6, attachable
         )
         chain_docker_objects.name(name)
-        cmp = __salt__["container.network_compare"](name, profile=profile, **spec)
+        compare = {k: v for k, v in spec.items() if k != "attachable" or v is not None}
+        cmp = __salt__["container.network_compare"](name, profile=profile, **compare)
         create = dict(
             spec,
             driver=driver or "bridge",
             internal=bool(spec["internal"]),
             enable_ipv6=bool(spec["enable_ipv6"]),
+            **({"attachable": True} if spec["attachable"] else {}),
         )
         if chain_docker_states.settled(
             ret,

@@ -10,12 +10,13 @@ import re
 from salt.exceptions import SaltInvocationError
 
 try:
-    from saltext.chain.utils import chain_errors, chain_service_plan
+    from saltext.chain.utils import chain_errors, chain_service_plan, chain_swarm_rollout
 except ImportError as _exc:  # synced into the master's extmods/utils (file_roots deployment)
     if not str(_exc.name).startswith("saltext"):
         raise  # a real import error inside the util, not a missing package
     import chain_errors
     import chain_service_plan
+    import chain_swarm_rollout
 
 APP = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
 #: The settings of an app a call may override.
@@ -46,13 +47,19 @@ def resolve(apps, app, overrides):
     """The configuration of ``app``: ``apps[app]`` (``chain:apps`` of the master config) with
     ``overrides`` (the call's keyword arguments; ``None`` and unknown keys ignored) on top, every
     setting checked, defaults filled in (``sls: chain.deploy``, ``service: <app>``, ``backend:
-    app``, ``max_failures: 0``, ``canary: 1``, ``timeout: 900``, ``pillar: {}``)."""
+    app``, ``max_failures: 0``, ``canary: 1``, ``timeout: 900``, ``pillar: {}``), and
+    ``mode``/``manager`` (:func:`chain_swarm_rollout.settings`: in Swarm mode the targets are
+    the manager alone)."""
     check_app(app)
     conf = dict((apps or {}).get(app) or {})
     conf.update({k: v for k, v in overrides.items() if k in KEYS and v is not None})
     targets = conf.get("targets")
     if isinstance(targets, str):
         targets = [t for t in targets.split(",") if t]
+    if not isinstance(conf.setdefault("pillar", {}), dict):
+        raise SaltInvocationError("pillar: expected a mapping passed to the deploy state")
+    # Swarm mode (pillar chain:service:mode: swarm): the manager alone is the target
+    conf["mode"], conf["manager"], targets = chain_swarm_rollout.settings(conf, targets)
     if not targets or not all(isinstance(t, str) and t for t in targets):
         raise SaltInvocationError(
             "targets: expected minion ids (a list or a comma-separated "
@@ -68,8 +75,6 @@ def resolve(apps, app, overrides):
     )
     conf["canary"] = canary(conf.get("canary", 1))
     conf["timeout"] = chain_errors.as_int(conf.get("timeout", 900), "timeout", minimum=1)
-    if not isinstance(conf.setdefault("pillar", {}), dict):
-        raise SaltInvocationError("pillar: expected a mapping passed to the deploy state")
     if not isinstance(conf["sls"], str) or not conf["sls"]:
         raise SaltInvocationError("sls: expected a state file name like chain.deploy")
     return conf
@@ -100,10 +105,20 @@ def names(conf, target):
 
 
 def status_call(conf, target):
-    """``container_service.status`` of the app on one server: ``(args, kwargs)``."""
+    """``container_service.status`` of the app on one server: ``(args, kwargs)``
+    (Swarm mode: ``container_service.swarm_status`` on the manager, :func:`status_fun`)."""
     found = names(conf, target)
+    if conf.get("mode") == chain_swarm_rollout.SWARM:
+        return chain_swarm_rollout.status_call(conf, found)
     kwarg = {"frontend": found["frontend"], "backend": conf["backend"], "network": found["network"]}
     return [found["service"]], kwarg
+
+
+def status_fun(conf):
+    """The function that reads the app's status on a target."""
+    if conf.get("mode") == chain_swarm_rollout.SWARM:
+        return "container_service.swarm_status"
+    return "container_service.status"
 
 
 def deploy_pillar(conf, image, app, wave=None):

@@ -66,6 +66,7 @@ def network_spec(
     gateway=None,
     internal=None,
     enable_ipv6=None,
+    attachable=None,
 ):
     """Declared network properties, checked and normalised; undeclared ones stay ``None``."""
     for value, field in ((subnet, "subnet"), (gateway, "gateway")):
@@ -83,6 +84,7 @@ def network_spec(
         "gateway": None if gateway is None else str(gateway),
         "internal": _flag(internal, "internal"),
         "enable_ipv6": _flag(enable_ipv6, "enable_ipv6"),
+        "attachable": _flag(attachable, "attachable"),
     }
 
 
@@ -144,6 +146,7 @@ def network_diff(spec, current):
             diff[field] = {"old": have, "new": spec[field]}
     _value(diff, "internal", spec["internal"], bool(current.get("Internal")))
     _value(diff, "enable_ipv6", spec["enable_ipv6"], bool(current.get("EnableIPv6")))
+    _value(diff, "attachable", spec["attachable"], bool(current.get("Attachable")))
     return diff
 
 

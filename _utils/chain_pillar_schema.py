@@ -183,9 +183,12 @@ def _app(value, path, errs):
     if not isinstance(value, dict):
         return _expect(errs, path, value, "a mapping of " + ", ".join(chain_app_conf.KEYS))
     _closed({k: "any" for k in chain_app_conf.KEYS}, value, path, errs)
-    if "targets" not in value:
+    swarm = value.get("pillar")
+    for key in ("chain", "service", "mode"):
+        swarm = swarm.get(key) if isinstance(swarm, dict) else None
+    if "targets" not in value and swarm != "swarm":  # Swarm mode: the manager is the target
         errs.append(f"{path}:targets: missing (the app servers' minion ids, in rollout order)")
-    elif not isinstance(value["targets"], (str, list)):
+    elif "targets" in value and not isinstance(value["targets"], (str, list)):
         _expect(errs, f"{path}:targets", value["targets"], "a list of minion ids")
     return None
 
@@ -232,6 +235,10 @@ EXTRA = {
         ("source", "hg_repos"): "strlist",
         ("source", "users"): Open("text", "user names"),
         ("service", "environment"): _scalars,
+        ("service", "mode"): _choice("containers", "swarm"),
+        ("service", "manager"): "str?",
+        ("service", "placement"): _scalars,
+        ("service", "publish"): "any",
         ("service", "healthcheck"): _healthcheck,
         ("service", "update"): _update("int"),
         ("service", "update_after_canary"): _update(_parallelism_or_all),

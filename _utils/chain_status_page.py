@@ -9,6 +9,13 @@ of ``chain.status out_format=data`` in, text out; no Salt dunders.
 import html
 import time
 
+try:
+    from saltext.chain.utils import chain_swarm_rollout
+except ImportError as _exc:  # synced into the master's extmods/utils (file_roots deployment)
+    if not str(_exc.name).startswith("saltext"):
+        raise  # a real import error inside the util, not a missing package
+    import chain_swarm_rollout
+
 STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
 h1{font-size:1.4em}h2{font-size:1.2em;margin-top:1.6em}h3{font-size:1em;margin:1em 0 .3em}
@@ -38,11 +45,31 @@ def _table(head, rows):
     return out + ["</table>"]
 
 
+def _swarm(target, st):
+    """An app in Swarm mode: its service's tasks per node."""
+    out = [f"<h3>{_e(target)}: {_e(chain_swarm_rollout.headline(st))}</h3>"]
+    rows = [
+        [
+            _cell(r["node"], ""),
+            f"<td><code>{_e(r['task'])}</code></td>",
+            _cell(r["state"]),
+            _cell(r["health"] or "-"),
+            f"<td><code>{_e(r['digest'] or '-')}</code></td>",
+            _cell(r["serving"], "" if r["serving"] == "-" else None),
+        ]
+        for r in chain_swarm_rollout.task_rows(st)
+    ]
+    return out + _table(["node", "task", "state", "health", "image digest", "frontend"], rows)
+
+
 def _servers(servers):
     out = []
     for target, st in servers.items():
         if "error" in st:
             out.append(f'<h3>{_e(target)}</h3><p class="bad">{_e(st["error"])}</p>')
+            continue
+        if st.get("mode") == chain_swarm_rollout.SWARM:
+            out += _swarm(target, st)
             continue
         out.append(f"<h3>{_e(target)}: <code>{_e(st.get('current'))}</code></h3>")
         rows = []

@@ -11,12 +11,13 @@ import json
 import re
 
 try:
-    from saltext.chain.utils import chain_health, chain_jenkins_overview
+    from saltext.chain.utils import chain_health, chain_jenkins_overview, chain_swarm_rollout
 except ImportError as _exc:  # synced into the master's extmods/utils (file_roots deployment)
     if not str(_exc.name).startswith("saltext"):
         raise  # a real import error inside the util, not a missing package
     import chain_health
     import chain_jenkins_overview
+    import chain_swarm_rollout
 
 INVENTORY_COLUMNS = (
     "engine",
@@ -47,6 +48,14 @@ def _last_deploy(name, last):
 def _server_lines(target, st):
     if "error" in st:
         return [f"  {target}: {st['error']}"]
+    if st.get("mode") == chain_swarm_rollout.SWARM:  # the service's tasks per node
+        lines = [f"  {target}: {chain_swarm_rollout.headline(st)}"]
+        lines += [
+            f"    {r['node']:<20} {r['task']:<12} {r['state'] or '':<8} {r['health'] or '-':<9} "
+            f"{r['digest'] or '-'} {r['serving']}"
+            for r in chain_swarm_rollout.task_rows(st)
+        ]
+        return lines
     lines = [f"  {target}: {st.get('current')}"]
     for rname, rep in st["replicas"].items():
         lines.append(
@@ -189,6 +198,12 @@ def rollout_comment(entry):
     image)."""
     what = f"{entry['kind']} of {entry['app']} to {entry['image']}"
     servers = entry["servers"]
+    swarm = entry.get("mode") == "swarm" and len(servers) == 1
+    if swarm and (entry.get("no_op") or entry["result"]):  # one service, its tasks per node
+        ((manager, svc),) = servers.items()
+        tasks = sum(len(t) for t in (svc.get("tasks") or {}).values())
+        done = "no change, it already runs it" if entry.get("no_op") else "updated"
+        return f"{what}: Swarm service {svc.get('service')} on {manager}: {done} ({tasks} task(s))"
     if entry.get("no_op"):
         return f"{what}: no change, {len(servers)} server(s) already run it"
     failed = [t for t, s in servers.items() if not s["result"]]
@@ -207,7 +222,9 @@ def rollout_comment(entry):
             continue
         outcome = "ok" if back["result"] else f"FAILED: {back['comment']}"
         lines.append(f"  rolled back {target} to {back['image']}: {outcome}")
-    if not entry["rolled_back"]:
+    if not entry["rolled_back"] and entry.get("mode") == "swarm":
+        lines.append("  rolled back by the deploy state itself, if it says so above")
+    elif not entry["rolled_back"]:
         lines.append("  rolled back: none (no other server had been updated)")
     if entry.get("now"):
         lines.append("  " + _now_line(entry["now"]))

@@ -29,14 +29,14 @@ requests (good, failed, versions seen), every replica's last health probes (``St
 exit code, duration) and the CPU seconds of the master's process tree (``psutil``). Results:
 ``benchmarks/results/load_minions.json``; asserts nothing.
 
-The health check is the test suite's (``tests/support/load.HEALTH``: a ``python3`` urllib probe,
-interval 1 s, retries 2, the request itself timing out after 1 s) with a 3 s budget for the whole
-probe (``--health-timeout``, the suite's own is 1 s; the update monitor follows the check's
-window) and ``--start-period`` (none by default). ``--cpu-load N`` runs N busy-loop processes
-of its own during the phases (each bounded, stopped at the end): the other suites' load of a
-shared 2-core machine, reproducibly. Everything it creates carries the label
-``saltext-chain.bench=load-<run>`` and is removed at the end, also after an error; the daemons
-are stopped by the manager.
+The health check is the test suite's (``tests/support/load.HEALTH``, the chain formula's default: a
+``GET /health`` through bash's ``/dev/tcp``, interval 1 s, retries 2, the request itself timing out
+after 1 s) with a 3 s budget for the whole probe (``--health-timeout``, the suite's own is 1 s; the
+update monitor follows the check's window) and ``--start-period`` (none by default). ``--cpu-load
+N`` runs N busy-loop processes of its own during the phases (each bounded, stopped at the end): the
+other suites' load of a shared 2-core machine, reproducibly. Everything it creates carries the
+label ``saltext-chain.bench=load-<run>`` and is removed at the end, also after an error; the
+daemons are stopped by the manager.
 """
 
 import argparse

@@ -7,7 +7,7 @@ import tempfile
 
 import pytest
 
-from tests.support import engines
+from tests.support import agents, engines
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
@@ -43,6 +43,7 @@ def docker_engines():
     yield engines.ENGINES
     for name in engines.ENGINES:
         engines.cleanup(name)
+    agents.remove_built()
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,10 @@
     `chain:service:update_canary` on top (by default `limit: 1`: one new replica, gated and
     monitored, the previous ones serving beside it); then (pillar `chain:wave`: rest, on every
     server at once) `chain:service:update_after_canary` (by default every replica at once: the
-    canary proved the image; each replica is still gated and monitored). -#}
+    canary proved the image; each replica is still gated and monitored).
+    With `chain:service:mode: swarm` it runs once, on the Swarm manager (`chain:service:manager`):
+    one Swarm service (docs/swarm.md) on an attachable overlay network, behind the frontend on the
+    manager; Swarm rolls the tasks across the nodes under `update`, our gate on top. -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import chain with context %}
 {%- set update = salt['defaults.deepcopy'](chain.service['update']) %}
@@ -26,6 +29,12 @@ include:
 chain-deploy-image-missing:
   test.fail_without_changes:
     - name: "pillar chain:image is empty: salt-run chain.rollout APP IMAGE passes it"
+{%- elif chain.service.mode == 'swarm' and chain.service.manager
+         and chain.service.manager != grains.get('id', opts.id) %}
+
+chain-deploy-not-the-swarm-manager:
+  test.fail_without_changes:
+    - name: "chain:service:mode is swarm: the service is deployed on its manager {{ chain.service.manager }}, not here"
 {%- else %}
 
 chain-deploy-container_service-running:
@@ -44,6 +53,11 @@ chain-deploy-container_service-running:
     - history: {{ chain.service.history }}
     - stop_timeout: {{ chain.service.stop_timeout }}
     - profile: {{ chain.profile | json }}
+{%- if chain.service.mode == 'swarm' %}
+    - mode: swarm
+    - placement: {{ (chain.service.placement or none) | json }}
+    - publish: {{ chain.service.publish | json }}
+{%- endif %}
     - require:
       - container: chain-frontend-container-running
 {%- endif %}

@@ -6,6 +6,10 @@
 chain-frontend-network-container_network-present:
   container_network.present:
     - name: {{ chain.network.name }}
+{%- if chain.service.mode == 'swarm' %}
+    - driver: overlay
+    - attachable: true
+{%- endif %}
 {%- if chain.network.subnet %}
     - subnet: {{ chain.network.subnet }}
 {%- endif %}

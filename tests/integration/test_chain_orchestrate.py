@@ -99,17 +99,10 @@ def chain(salt_cli, synced, app2, jenkins_emulator, chain_registry):
         salt_cli.run("jenkins.job_delete", JOB, minion_tgt="build1")
         salt_cli.run("jenkins.node_delete", AGENT, minion_tgt="build1")
         engines.cleanup(ENGINE)
-        for image in OWN_IMAGES + [f"{chain_registry['address']}/{REPO_NAME}"]:
+        for image in OWN_IMAGES:
             with contextlib.suppress(Exception):
                 client.images.remove(image, force=True)
-        # by this run's references only: an image built from the same artifact by someone else
-        # (make chain, the same commit) is the same image id, and keeps its own tags
-        mine = f"{chain_registry['address']}/{REPO_NAME}"
-        for img in client.images.list(name=mine):
-            for ref in img.tags + img.attrs.get("RepoDigests", []):
-                if ref.startswith((mine + ":", mine + "@")):
-                    with contextlib.suppress(Exception):
-                        client.images.remove(ref)
+        engines.remove_references(ENGINE, f"{chain_registry['address']}/{REPO_NAME}")
         client.close()
 
 

@@ -49,6 +49,16 @@ def agent_image_tag():
     return f"saltext-chain/{engines.name('agent')}:1"
 
 
+def remove_built():
+    """Untag the agent images this run built (its own tags); their layers stay for the build
+    cache of the next run (``noprune``)."""
+    for engine, tag, _ in sorted(_BUILT):
+        with contextlib.closing(engines.client(engine)) as client:
+            with contextlib.suppress(docker.errors.APIError):
+                client.images.remove(tag, noprune=True)
+    _BUILT.clear()
+
+
 def build_agent_image(engine="engine1", tag=None, marker="", base=engines.DEBIAN):
     """Build images/jenkins-agent from this checkout (once per session and tag) FROM ``base``;
     returns the tag. ``marker`` (a word) is written to /etc/agent-flavour, so that two markers

@@ -570,6 +570,18 @@ def cleanup(engine, label=None):
     _remove(engine, {"label": label}, lambda labels: True)
 
 
+def remove_references(engine, repository):
+    """Untag every reference (``repository:tag``, ``repository@sha256:...``) of a repository
+    of this run's on ``engine``: an image someone else tagged too (make chain, the same commit
+    built from the same artifact is the same image id) keeps its own tags."""
+    with contextlib.closing(client(engine)) as c:
+        for img in c.images.list(name=repository):
+            for ref in _references(img.attrs):
+                if ref.startswith((repository + ":", repository + "@")):
+                    with contextlib.suppress(docker.errors.APIError):
+                        c.images.remove(ref)
+
+
 def cleanup_session(engine, session=SESSION):
     """Remove what the pytest-xdist workers of ``session`` left (their runs ``<session>w<N>``):
     the controller's last word, also after a worker crashed before its own cleanup."""

@@ -86,6 +86,8 @@ def _killed_in_a_push_and_in_a_pull(modules, states, registry, context):
     assert ok.result is True, ok.comment
     before = modules.container_service.replicas(svc)
     assert modules.container.image_remove(ref, force=True)
+    # gone from the engine, not only untagged: the pull must fetch it from the registry
+    assert modules.container.image_inspect(kept["Id"]) is None, "the image is still there"
     relay.on(rb"GET /v2/[^ ]*/blobs/sha256:", reg.kill)
     started = time.monotonic()
     ret = states.container_service.running(svc, image=ref, **spec)
@@ -125,9 +127,16 @@ class _FullRegistry:
         self.had = self.reg.digest(self.repo, "1")
         assert self.had
         self.big = f"127.0.0.1:{self.reg.port}/{engines.name('big')}:1"
-        self.push = Background(
-            states.container_image.present, self.big, build=str(context), push=True
+        # an image of its own: built from the killed push's context, the two tags shared one
+        # image, whose removal by one tag left it in the engine, so the pull under test found
+        # it there and never asked the registry (ci46)
+        own = tmp_path / "ctx-full"
+        own.mkdir()
+        os.link(context / "big", own / "big")
+        (own / "Dockerfile").write_text(
+            (context / "Dockerfile").read_text() + "LABEL org.saltext-chain.test-image=full\n"
         )
+        self.push = Background(states.container_image.present, self.big, build=str(own), push=True)
 
     def check(self):
         ret = self.push.result(timeout=120)

@@ -132,6 +132,7 @@ ARG_TYPES = {
         "wait_healthy",
         "internal",
         "enable_ipv6",
+        "attachable",
         "push",
         "web_socket",
         "enabled",

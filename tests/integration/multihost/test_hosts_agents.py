@@ -236,7 +236,7 @@ def _cleanup(group, pillar_dir, top):
     with contextlib.suppress(docker.errors.ImageNotFound):
         group.client.images.remove(CONTROLLER_IMAGE, force=True)
     with contextlib.suppress(docker.errors.ImageNotFound):
-        group.client.images.remove(AGENT_IMAGE, force=True)
+        group.client.images.remove(AGENT_IMAGE, force=True, noprune=True)  # layers: a cache
 
 
 def _build_on(run, minion, job):

@@ -373,3 +373,76 @@ def test_the_first_status_round_pulls_a_pinned_image_on_every_server(monkeypatch
     asked.clear()
     chain._statuses(conf(), ["web1"])
     assert list(asked) == ["web1"]
+
+
+class Swarm:
+    """An app in Swarm mode: one service on manager ``m``; ``serving`` says whether its tasks
+    serve after an apply (the runner's own check)."""
+
+    def __init__(self, monkeypatch, running, serving=True, state_ok=True):
+        self.running, self.serving, self.state_ok, self.applied = running, serving, state_ok, []
+        monkeypatch.setattr(chain, "_unchanged", lambda conf, image, app, waited=None: None)
+        monkeypatch.setattr(chain, "_statuses", self.statuses)
+        monkeypatch.setattr(chain, "_apply_deploy_state", self.apply)
+        monkeypatch.setattr(chain, "_where_now", lambda conf: {"m": self.running})
+
+    def statuses(self, conf, targets, pull=None):
+        assert targets == ["m"] and pull is None
+        if self.running is None:
+            return {"m": None}
+        task = {"id": "t" * 25, "state": "running", "desired": "running", "node": "n1"}
+        task.update(image=self.running, addr="10.0.0.3", generation="g")
+        task = chain.swarm_rollout.annotate(task, {"10.0.0.3"} if self.serving else set())
+        found = {"service": "app", "replicas": 1, "update_state": "completed"}
+        return {"m": dict(found, current=self.running, tasks={"n1": [task]})}
+
+    def apply(self, conf, target, image, app, wave=None):
+        self.applied.append((target, image, wave))
+        if not self.state_ok:
+            return False, "Service app: not serving; rolled back to the previous spec", 9.0, False
+        self.running = image
+        return True, "3 state(s) succeeded", 5.0, True
+
+
+SWARM_PILLAR = {"chain": {"service": {"mode": "swarm", "manager": "m"}}}
+
+
+def test_swarm_mode_applies_once_on_the_manager_and_reports_the_tasks(monkeypatch, fired):
+    swarm = Swarm(monkeypatch, "app:2")
+    conf = chain._app_conf("app", {"pillar": SWARM_PILLAR, "frontend": "fe"})
+    ret = chain._rollout("app", "app:3", "v3", conf)
+    assert ret["result"] is True and ret["mode"] == "swarm" and ret["no_op"] is False
+    assert swarm.applied == [("m", "app:3", None)]  # once, no canary wave
+    assert ret["changes"] == {"m": {"old": "app:2", "new": "app:3"}}
+    assert ret["servers"]["m"]["tasks"]["n1"][0]["serving"] is True
+    assert [stage for stage, _ in fired] == ["start", "server", "server/done", "done"]
+    assert chain.history("app")[0]["servers"]["m"]["service"] == "app"
+
+
+def test_swarm_mode_a_service_not_serving_after_the_apply_goes_back(monkeypatch, fired):
+    swarm = Swarm(monkeypatch, "app:2", serving=False)
+    conf = chain._app_conf("app", {"pillar": SWARM_PILLAR, "frontend": "fe"})
+    ret = chain._rollout("app", "app:3", "v3", conf)
+    assert ret["result"] is False and ret["retcode"] == 1
+    assert "not serving in frontend fe" in ret["servers"]["m"]["comment"]
+    assert swarm.applied == [("m", "app:3", None), ("m", "app:2", None)]
+    assert ret["rolled_back"]["m"]["result"] is True and ret["changes"] == {}
+
+
+def test_swarm_mode_a_failed_apply_the_state_rolled_back_is_not_applied_again(monkeypatch, fired):
+    swarm = Swarm(monkeypatch, "app:2", state_ok=False)
+    conf = chain._app_conf("app", {"pillar": SWARM_PILLAR, "frontend": "fe"})
+    ret = chain._rollout("app", "app:3", "v3", conf)
+    assert ret["result"] is False and swarm.applied == [("m", "app:3", None)]
+    assert ret["now"] == {"m": "app:2"} and ret["changes"] == {}
+    assert "rolled back to the previous spec" in ret["comment"]
+
+
+def test_swarm_mode_status_of_a_service_not_deployed_yet_says_so(monkeypatch):
+    monkeypatch.setattr(chain, "_gather", lambda calls, timeout, notes=None: {"m": None})
+    conf = chain._app_conf("app", {"pillar": SWARM_PILLAR})
+    with pytest.raises(chain.CommandExecutionError, match="m: no Swarm service app"):
+        chain._server_status(conf, "m")
+    # the control: the container mode's answer None is no answer
+    with pytest.raises(chain.CommandExecutionError, match="no status answer"):
+        chain._server_status(chain._app_conf("app", {"targets": ["m"]}), "m")

@@ -20,6 +20,8 @@ def test_defaults_and_overrides():
         "max_failures": 1,
         "canary": 1,
         "timeout": 900,
+        "mode": "containers",
+        "manager": None,
     }
     assert conf_of.resolve(None, "api", {"targets": "a,,b"})["targets"] == ["a", "b"]
     assert APPS["app"] == {
@@ -80,3 +82,33 @@ def test_per_server_names_status_call_and_pillar():
     wave = conf_of.deploy_pillar(conf, "app:2", "app", "rest")["chain"]
     assert wave == {"per_minion": True, "image": "app:2", "app": "app", "wave": "rest"}
     assert conf["pillar"] == {"chain": {"per_minion": True}, "other": 1}
+
+
+SWARM = {"chain": {"service": {"mode": "swarm", "manager": "mgr1"}}}
+
+
+def test_swarm_mode_targets_the_manager_and_reads_swarm_status():
+    conf = conf_of.resolve(None, "app", {"pillar": SWARM, "frontend": "fe-{minion}"})
+    assert (conf["mode"], conf["manager"], conf["targets"]) == ("swarm", "mgr1", ["mgr1"])
+    assert conf_of.resolve(None, "app", {"pillar": SWARM, "targets": "mgr1"})["targets"] == ["mgr1"]
+    assert conf_of.status_fun(conf) == "container_service.swarm_status"
+    assert conf_of.status_call(conf, "mgr1") == (
+        ["app"],
+        {"network": None, "frontend": "fe-mgr1", "backend": "app", "profile": None},
+    )
+    plain = conf_of.resolve(APPS, "app", {})
+    assert conf_of.status_fun(plain) == "container_service.status"
+
+
+@pytest.mark.parametrize(
+    "pillar, targets, says",
+    [
+        ({"chain": {"service": {"mode": "swarm"}}}, None, "chain:service:manager"),
+        ({"chain": {"service": {"mode": "swarm", "manager": ""}}}, None, "chain:service:manager"),
+        (SWARM, ["mgr1", "web2"], "deployed on its manager only (mgr1)"),
+        ({"chain": {"service": {"mode": "kubernetes"}}}, ["web1"], "chain:service:mode"),
+    ],
+)
+def test_swarm_mode_refused_before_any_io(pillar, targets, says):
+    with pytest.raises(SaltInvocationError, match=says.replace("(", r"\(").replace(")", r"\)")):
+        conf_of.resolve(None, "app", {"pillar": pillar, "targets": targets})

@@ -31,6 +31,17 @@ def test_only_declared_network_properties_are_compared():
     }
 
 
+def test_attachable_is_compared_when_declared():
+    overlay = dict(NETWORK, Driver="overlay", Attachable=True)
+    assert objects.network_diff(objects.network_spec("overlay", attachable=True), overlay) == {}
+    assert objects.network_diff(objects.network_spec("overlay"), NETWORK) == {
+        "driver": {"old": "bridge", "new": "overlay"}
+    }
+    assert objects.network_diff(objects.network_spec(attachable=True), NETWORK) == {
+        "attachable": {"old": False, "new": True}
+    }
+
+
 def test_only_declared_volume_properties_are_compared():
     volume = {"Driver": "local", "Options": {"type": "tmpfs", "device": "tmpfs"}, "Labels": None}
     assert objects.volume_diff(objects.volume_spec(driver_opts={"type": "tmpfs"}), volume) == {}

@@ -84,6 +84,8 @@ CASES = [
     ),
     ("chain", {("apps",): {"web": {"sls": "chain.deploy"}}}, "chain:apps:web:targets:", "missing"),
     ("chain", {("source", "users"): ["alice"]}, "chain:source:users:", "mapping of user names"),
+    ("chain", {("service", "mode"): "kubernetes"}, "chain:service:mode:", "containers, swarm"),
+    ("chain", {("service", "placement"): {"role": [1]}}, "chain:service:placement:role:", "plain"),
     ("jenkins", {("pools", "linux", "image"): None}, "jenkins:pools:linux:image:", "missing"),
     ("jenkins", {("pools", "linux", "max"): "many"}, "jenkins:pools:linux:max:", "integer"),
     ("jenkins", {("pools", "linux", "min"): 9}, "jenkins:pools:linux:", "must not exceed max"),
@@ -169,6 +171,26 @@ def test_master_side_keys_and_run_keys_pass():
         },
     )
     assert schema.errors("chain", data, DEFAULTS["chain"]) == []
+
+
+def test_swarm_mode_keys_pass_and_an_app_in_swarm_mode_needs_no_targets():
+    swarm = {"chain": {"service": {"mode": "swarm", "manager": "mgr1"}}}
+    data = merged(
+        "chain",
+        {
+            ("service", "mode"): "swarm",
+            ("service", "manager"): "mgr1",
+            ("service", "placement"): {"role": "app"},
+            ("service", "publish"): {"port": 8080, "mode": "host"},
+            ("apps",): {"app": {"pillar": swarm}},
+        },
+    )
+    assert schema.errors("chain", data, DEFAULTS["chain"]) == []
+    # the control: the same app in the container mode needs its targets
+    data["apps"]["app"]["pillar"] = {"chain": {"service": {"mode": "containers"}}}
+    assert schema.errors("chain", data, DEFAULTS["chain"]) == [
+        "chain:apps:app:targets: missing (the app servers' minion ids, in rollout order)"
+    ]
 
 
 def test_unknown_formula_is_refused():
