@@ -29,6 +29,9 @@ jenkins:
     plugins:
       git: "5.7.0"
       workflow-job: "1505.vea_4b_20a_4a_495"
+  controller_name:             # across hosts (docs/hosts.md): the profile's url names it,
+    name: ''                   #   and jenkins.pools writes `ip name` in /etc/hosts first
+    ip: ''                     #   ('' = DNS resolves the name: nothing written)
   pools:
     linux:
       image: saltext-chain/jenkins-agent:latest   # production: jenkins/inbound-agent:latest-jdk21

@@ -1,9 +1,19 @@
 {#- This minion's agent pools (jenkins_agent.pool), and a schedule that reconciles them every
     few seconds between highstates (a queued build gets an agent without a highstate). A pool
     with `build` (a context: salt:// or a local path; `dockerfile`, `base_image`) builds its
-    agent image first (container_image.present, content-addressed). -#}
+    agent image first (container_image.present, content-addressed). With
+    jenkins:controller_name (name and ip), the controller's name goes into this minion's
+    /etc/hosts first: the minion and its agents (network_mode: host) reach it by that name. -#}
 {%- set tplroot = tpldir.split('/')[0] %}
 {%- from tplroot ~ "/map.jinja" import jenkins with context %}
+{%- set named = jenkins.controller_name %}
+{%- if named.name and named.ip %}
+
+jenkins-pools-controller-name-host-present:
+  host.present:
+    - name: {{ named.name | json }}
+    - ip: {{ named.ip | json }}
+{%- endif %}
 {%- for name, pool in jenkins.pools | dictsort %}
 {%-   set pool = dict(pool or {}) %}
 {%-   set image = pool.pop('image') %}
@@ -43,9 +53,14 @@ jenkins-pools-{{ name }}-jenkins_agent-pool:
 {%-   for key, value in pool | dictsort %}
     - {{ key }}: {{ value | json }}
 {%-   endfor %}
-{%-   if jenkins.controller.enabled %}
+{%-   if jenkins.controller.enabled or (named.name and named.ip) %}
     - require:
+{%-     if jenkins.controller.enabled %}
       - sls: {{ tplroot }}.controller
+{%-     endif %}
+{%-     if named.name and named.ip %}
+      - host: jenkins-pools-controller-name-host-present
+{%-     endif %}
 {%-   endif %}
 
 {%-   set kwargs = dict(pool) %}

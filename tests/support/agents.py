@@ -59,10 +59,10 @@ def remove_built():
     _BUILT.clear()
 
 
-def build_agent_image(engine="engine1", tag=None, marker=""):
-    """Build images/jenkins-agent from this checkout (once per session and tag); returns the
-    tag. ``marker`` (a word) is written to /etc/agent-flavour, so that two markers give two
-    image ids and a canary job can tell them apart."""
+def build_agent_image(engine="engine1", tag=None, marker="", base=engines.DEBIAN):
+    """Build images/jenkins-agent from this checkout (once per session and tag) FROM ``base``;
+    returns the tag. ``marker`` (a word) is written to /etc/agent-flavour, so that two markers
+    give two image ids and a canary job can tell them apart."""
     tag = tag or agent_image_tag()
     if (engine, tag, marker) in _BUILT:
         with contextlib.closing(engines.client(engine)) as client:
@@ -88,7 +88,7 @@ def build_agent_image(engine="engine1", tag=None, marker=""):
             dockerfile="images/jenkins-agent/Dockerfile",
             tag=tag,
             rm=True,
-            buildargs={"BASE_IMAGE": engines.DEBIAN},
+            buildargs={"BASE_IMAGE": base},
         )
     _BUILT.add((engine, tag, marker))
     return tag

@@ -62,3 +62,18 @@ def host_group(hosts_master, hosts_network):
     print(f"\nmultihost: 2 hosts up in {group.setup_seconds:.1f} s")
     yield group
     group.close()
+
+
+@pytest.fixture(scope="session")
+def tls_registry(host_group, hosts_master, hosts_network, hosts_states, hosts_pillar):
+    """The chain's registry by name with TLS, trusted by every host (test_hosts_tls_registry's
+    ``registry_up``): made once for every multihost test that pulls from it (the TLS registry's
+    own checks, the agents across hosts). {"run", "top", "loopback"}: the salt CLI and the
+    secrets it must not show, the pillar top file (a test adding to it writes it back with
+    ``write_top`` when done), the registry's loopback port (engine 1 pushes there)."""
+    from tests.integration.multihost import test_hosts_tls_registry as tls  # noqa: PLC0415
+
+    try:
+        yield tls.registry_up(hosts_master, host_group, hosts_network, hosts_pillar, hosts_states)
+    finally:
+        tls.registry_down(host_group, hosts_pillar)

@@ -6,13 +6,16 @@ it), ``chain.registry_cert`` the registry's key and certificate for the name (si
 the hosts master's peer interface) in host1's directory, and ``chain_secrets.registry_htpasswd``
 the registry's bcrypt entry. The registry container (the chain's registry image, built on
 engine 1 from ``formulas/chain/files/registry``) runs on engine 1 attached to the hosts network
-at a fixed address: the hosts reach it, loopback plays no part. Each host's own minion applies
-``chain.registry_trust`` (the name in the host's /etc/hosts, the CA in its engine's certs.d);
-the image (a small HTTP image of the tests' own: busybox's httpd, not examples/app, whose
-Debian layers cost seconds per host) is pushed from host1's engine, then
-``container_service.running`` on each host's minion pulls it by digest and serves it.
+at a fixed address: the hosts reach it there (its loopback port is for engine 1's pushes).
+Each host's own minion applies ``chain.registry_trust`` (the name in the host's /etc/hosts,
+the CA in its engine's certs.d); the image (a small HTTP image of the tests' own: busybox's
+httpd, not examples/app, whose Debian layers cost seconds per host) is pushed from host1's
+engine, then ``container_service.running`` on each host's minion pulls it by digest and serves
+it.
 
-One deploy serves every check: no insecure registry in any host engine, a second apply changes
+The CA, the registry and the trust are the session's (conftest ``tls_registry``, made by
+``registry_up`` here): the agents across hosts pull from the same registry. One deploy serves
+every check: no insecure registry in any host engine, a second apply changes
 nothing, a host with a wrong CA is refused with an error naming the registry (then its trust is
 restored by its minion), and the password and the CA key in no output."""
 
@@ -34,6 +37,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from saltext.chain.emulator import testing
 from tests.support import engines
 
 pytestmark = [pytest.mark.integration, pytest.mark.multihost, pytest.mark.docker]
@@ -205,13 +209,17 @@ def _deploy_sls(states_dir, digest):
 
 def _start_registry(group, net, ip):
     """The chain's registry image on engine 1, attached to the hosts network at ``ip``, with
-    host1's key, certificate and htpasswd (made by host1's minion) mounted read-only."""
+    host1's key, certificate and htpasswd (made by host1's minion) mounted read-only; its port
+    also on a free loopback port of this machine (engine 1 pushes there, as the chain pushes
+    today: engine 1 does not resolve the name; the hosts pull by name, verified). Returns that
+    loopback port."""
     client = group.client
     with tempfile.TemporaryDirectory() as ctx:
         shutil.copytree(REPO / "formulas/chain/files/registry", ctx, dirs_exist_ok=True)
         shutil.copy2("/usr/bin/docker-registry", pathlib.Path(ctx, "docker-registry"))
         client.images.build(path=ctx, tag=REGISTRY_IMAGE, labels=engines.LABELS, rm=True)
     host1_dir = group.root / "host1"
+    loopback = testing.free_port()
     container = client.containers.create(
         REGISTRY_IMAGE,
         name=REGISTRY,
@@ -224,12 +232,13 @@ def _start_registry(group, net, ip):
             str(host1_dir / "registry-tls"): {"bind": "/etc/docker/registry/tls", "mode": "ro"},
             str(host1_dir / "registry-auth"): {"bind": "/etc/docker/registry/auth", "mode": "ro"},
         },
+        ports={f"{PORT}/tcp": ("127.0.0.1", loopback)},
         network=net.name,
         networking_config={net.name: client.api.create_endpoint_config(ipv4_address=ip)},
     )
     container.start()
     _wait_healthy(container)
-    return container
+    return loopback
 
 
 def _wait_healthy(container, timeout=30):
@@ -259,64 +268,94 @@ def _push(host, password):
     return digest
 
 
-@pytest.fixture(scope="module")
-def deployed(host_group, hosts_master, hosts_network, hosts_states, hosts_pillar):
-    net = hosts_network
+def write_top(pillar_dir, top):
+    """The hosts master's pillar top file: ``top`` ({target: [sls, ...]}) under ``base``."""
+    (pillar_dir / "top.sls").write_text(yaml.safe_dump({"base": top}))
+
+
+def registry_up(master, group, net, pillar_dir, states_dir):
+    """The multihost session's TLS registry (conftest ``tls_registry``): host1's minion makes
+    the CA, the registry's certificate and its htpasswd; the registry starts on engine 1; each
+    host's minion trusts it (``chain.registry_trust``: a first apply changes, a second changes
+    nothing). Returns {"run": Run, "top": the pillar top, "loopback": the registry's loopback
+    port}."""
     ip = str(ipaddress.ip_network(net.subnet)[250])
-    password = secrets.token_urlsafe(18)
-    run = Run(hosts_master, host_group, ip, password)
-    common, ca = _pillar(ip, password)
-    (hosts_pillar / "regtls.sls").write_text(yaml.safe_dump(common))
-    (hosts_pillar / "regtls_ca.sls").write_text(yaml.safe_dump(ca))
-    (hosts_pillar / "top.sls").write_text(
-        "base:\n  'host*':\n    - regtls\n  host1:\n    - regtls_ca\n"
+    run = Run(master, group, ip, secrets.token_urlsafe(18))
+    common, ca = _pillar(ip, run.password)
+    (pillar_dir / "regtls.sls").write_text(yaml.safe_dump(common))
+    (pillar_dir / "regtls_ca.sls").write_text(yaml.safe_dump(ca))
+    top = {"host*": ["regtls"], "host1": ["regtls_ca"]}
+    write_top(pillar_dir, top)
+    _write_states(states_dir)
+    ret = run.salt("saltutil.refresh_pillar", "wait=True")
+    assert ret.returncode == 0, ret
+    started = time.monotonic()
+    states = run.apply("regtls_server", minion="host1").data
+    assert all(s["result"] is True for s in states.values()), json.dumps(states)[:4000]
+    certs = time.monotonic()
+    loopback = _start_registry(group, net, ip)
+    registry = time.monotonic()
+    for attempt in ("first", "second"):
+        _applied(run.apply("chain.registry_trust"), attempt)
+    print(
+        f"\nmultihost tls registry: CA and certificate {certs - started:.1f} s, registry "
+        f"{registry - certs:.1f} s, trust on 2 hosts (twice) {time.monotonic() - registry:.1f} s"
     )
-    _write_states(hosts_states)
-    try:
-        ret = run.salt("saltutil.refresh_pillar", "wait=True")
-        assert ret.returncode == 0, ret
-        started = time.monotonic()
-        ret = run.apply("regtls_server", minion="host1")
-        states = ret.data
-        assert all(s["result"] is True for s in states.values()), json.dumps(states)[:4000]
-        certs = time.monotonic()
-        _start_registry(host_group, net, ip)
-        registry = time.monotonic()
-        deployed = _deploy(run, host_group, hosts_states)
-        print(
-            f"\nmultihost tls: CA and certificate {certs - started:.1f} s, registry "
-            f"{registry - certs:.1f} s, trust + push + app on 2 hosts (twice) "
-            f"{time.monotonic() - registry:.1f} s"
-        )
-        yield deployed
-    finally:
-        (hosts_pillar / "top.sls").unlink(missing_ok=True)
-        _cleanup(host_group)
+    return {"run": run, "top": top, "loopback": loopback}
 
 
-def _deploy(run, group, states_dir):
-    for attempt in ("first", "second"):
-        ret = run.apply("chain.registry_trust")
-        assert set(ret.data) == {"host1", "host2"}, ret
-        for minion, states in ret.data.items():
-            assert all(s["result"] is True for s in states.values()), (minion, states)
-            assert bool(_changes(states)) == (attempt == "first"), (attempt, minion, states)
-    digest = _push(group["host1"], run.password)
-    by_digest = _deploy_sls(states_dir, digest)
-    for attempt in ("first", "second"):
-        ret = run.apply("regtls_app")
-        assert set(ret.data) == {"host1", "host2"}, ret
-        for minion, states in ret.data.items():
-            assert all(s["result"] is True for s in states.values()), (minion, states)
-            assert bool(_changes(states)) == (attempt == "first"), (attempt, minion, states)
-    return {"run": run, "digest": digest, "by_digest": by_digest}
-
-
-def _cleanup(group):
+def registry_down(group, pillar_dir):
+    """Undo ``registry_up``: the top file, the registry, every host's trust and images of it."""
+    (pillar_dir / "top.sls").unlink(missing_ok=True)
     with contextlib.suppress(docker.errors.NotFound):
         group.client.containers.get(REGISTRY).remove(force=True, v=True)
     with contextlib.suppress(docker.errors.ImageNotFound):
         group.client.images.remove(REGISTRY_IMAGE, force=True)
+    for host in group.hosts:
+        _remove_images(host, f"{ADDRESS}/")
+        host.exec(["rm", "-rf", f"/etc/docker/certs.d/{ADDRESS}"], check=False)
+        host.exec(
+            "cp /etc/hosts /tmp/hosts.chain && grep -v ' "
+            + HOST
+            + "' /tmp/hosts.chain > /etc/hosts; true",
+            check=False,
+        )
+
+
+def _applied(ret, attempt):
+    """Both hosts applied every state; changes on the first attempt only."""
+    assert set(ret.data) == {"host1", "host2"}, ret
+    for minion, states in ret.data.items():
+        assert all(s["result"] is True for s in states.values()), (minion, states)
+        assert bool(_changes(states)) == (attempt == "first"), (attempt, minion, states)
+
+
+def _remove_images(host, prefix):
+    with contextlib.suppress(Exception):
+        with contextlib.closing(host.client()) as inner:
+            for image in inner.images.list():
+                for ref in [*image.tags, *(image.attrs.get("RepoDigests") or [])]:
+                    if ref.startswith(prefix):
+                        with contextlib.suppress(docker.errors.APIError):
+                            inner.images.remove(ref, force=True)
+
+
+@pytest.fixture(scope="module")
+def deployed(tls_registry, host_group, hosts_states):
+    run = tls_registry["run"]
+    try:
+        started = time.monotonic()
+        digest = _push(host_group["host1"], run.password)
+        by_digest = _deploy_sls(hosts_states, digest)
+        for attempt in ("first", "second"):
+            _applied(run.apply("regtls_app"), attempt)
+        print(f"\nmultihost tls: push + app on 2 hosts (twice) {time.monotonic() - started:.1f} s")
+        yield {"run": run, "digest": digest, "by_digest": by_digest}
+    finally:
+        _remove_app(host_group)
+
+
+def _remove_app(group):
     for host in group.hosts:
         with contextlib.suppress(Exception):
             with contextlib.closing(host.client()) as inner:
@@ -325,18 +364,7 @@ def _cleanup(group):
                 ):
                     if box.name.startswith(APP):
                         box.remove(force=True)
-                for image in inner.images.list():
-                    for ref in [*image.tags, *(image.attrs.get("RepoDigests") or [])]:
-                        if ref.startswith(f"{ADDRESS}/"):
-                            with contextlib.suppress(docker.errors.APIError):
-                                inner.images.remove(ref, force=True)
-        host.exec(["rm", "-rf", f"/etc/docker/certs.d/{ADDRESS}"], check=False)
-        host.exec(
-            "cp /etc/hosts /tmp/hosts.chain && grep -v ' "
-            + HOST
-            + "' /tmp/hosts.chain > /etc/hosts; true",
-            check=False,
-        )
+        _remove_images(host, REF.rsplit(":", 1)[0])
 
 
 def _replicas(host):
