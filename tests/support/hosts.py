@@ -3,7 +3,7 @@ dockerd and its own salt-minion of this checkout, on a network of the run's own.
 is ``scripts/chain_hosts.py`` (what ``make chain HOSTS=N`` runs); this module gives it the run's
 names (``sc-<RUN>-...``) and label (``saltext-chain.test=<RUN>``) and removes all it made.
 
-The API, for the multihost tests (tests/integration/multihost, whose session fixture
+The API, for the multihost tests (tests/integration/multihost, whose package fixture
 ``host_group`` starts two hosts once for all of them) and for later ones (TLS registry, Swarm)::
 
     from tests.support import hosts

@@ -1,7 +1,11 @@
-"""Multihost tests: one set of two Docker-in-Docker hosts per session (tests/support/hosts.py),
-minions of a master of their own that listens on the hosts network's gateway only and accepts
-no key it was not given. Every multihost test shares ``host_group``: starting hosts is the
-expensive part."""
+"""Multihost tests: one set of two Docker-in-Docker hosts for the package
+(tests/support/hosts.py), minions of a master of their own that listens on the hosts network's
+gateway only and accepts no key it was not given. Every multihost test shares ``host_group``:
+starting hosts is the expensive part. Package scope, not the session's: the hosts, their master
+and the TLS registry go when the package ends (tests/support/schedule.py runs it whole on one
+worker), so they cost nothing to the modules after it, and no later module's clean-up of the
+run's containers takes a host from under a teardown that still needs it (ci47: the registry's
+teardown ran at the session's end, after another module had removed the hosts)."""
 
 import pathlib
 
@@ -12,27 +16,27 @@ from tests.support import hosts
 FORMULAS = pathlib.Path(__file__).resolve().parents[3] / "formulas"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def hosts_network(docker_engines):
     net = hosts.Network.create()
     yield net
     net.remove()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def hosts_states(tmp_path_factory):
     """The hosts master's ``file_roots``: tests write their sls files here."""
     return tmp_path_factory.mktemp("hosts-states")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def hosts_pillar(tmp_path_factory):
     """The hosts master's ``pillar_roots``: tests write their pillar (and its top.sls) here, at
     run time (secrets and this run's names are never committed)."""
     return tmp_path_factory.mktemp("hosts-pillar")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def hosts_master(salt_factories, hosts_network, hosts_states, hosts_pillar):
     """The chain's formulas beside the tests' sls; the CA's minion signs through the peer
     interface (x509, docs/certificates.md), as on the single-host master."""
@@ -55,7 +59,7 @@ def _leave_keys_alone(master, payload):  # pylint: disable=unused-argument
     """An auth event is only watched: no key is accepted by the test harness."""
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def host_group(hosts_master, hosts_network):
     """Two hosts (host1, host2), each with its own engine and minion, started once."""
     group = hosts.start(2, hosts_master, hosts_network)
@@ -64,7 +68,7 @@ def host_group(hosts_master, hosts_network):
     group.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def tls_registry(host_group, hosts_master, hosts_network, hosts_states, hosts_pillar):
     """The chain's registry by name with TLS, trusted by every host (test_hosts_tls_registry's
     ``registry_up``): made once for every multihost test that pulls from it (the TLS registry's
