@@ -43,6 +43,7 @@ import time
 
 import docker
 import yaml
+from saltext.chain.utils.chain_docker_client import ExecOutput
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 IMAGE = "saltext-chain/host:bookworm"
@@ -295,8 +296,13 @@ class Host:
     def exec(self, cmd, check=True):
         """Run ``cmd`` (a list, or a string for ``sh -c``) in the host; returns its output."""
         argv = ["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
-        code, out = self.container.exec_run(argv, demux=False)
-        text = (out or b"").decode(errors="replace")
+        api = self.container.client.api
+        exec_id = api.exec_create(self.container.id, argv, stdout=True, stderr=True)["Id"]
+        # read as the container module reads it: docker-py's exec_run loses output that came
+        # with the engine's upgrade headers (docker/docker-py#2042; ci48: `cat` of the CA, '')
+        out, err = ExecOutput(api).read(exec_id)
+        code = api.exec_inspect(exec_id)["ExitCode"]
+        text = (out + err).decode(errors="replace")
         if check and code != 0:
             raise RuntimeError(f"{self.name}: {argv} exited {code}: {text[-2000:]}")
         return text

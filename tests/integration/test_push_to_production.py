@@ -72,8 +72,6 @@ def chain(master, salt_api, synced, salt_cli, salt_run_cli, e2e_chain, push_user
         for image in settings["images"]:
             with contextlib.suppress(Exception):
                 client.images.remove(image, force=True)
-        registry = settings["pillar"]["chain"]["registry"]
-        engines.remove_references(ENGINE, f"{registry['address']}/{registry['repository']}")
         client.close()
 
 
