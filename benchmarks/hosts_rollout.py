@@ -1,0 +1,460 @@
+"""A rollout of the app across 4 hosts x 2 replicas, per-host mode (issue 18): the first
+deploy, a good second build and a bad image (rolled back), each through the chain's own runner
+(``salt-run chain.rollout``, server by server as it goes), the two rollouts under a request
+load through every host's frontend.
+
+It runs on the chain across hosts (``scripts/chain.py up --hosts N``, ``make chain HOSTS=N``):
+when no chain runs it starts one with ``--hosts`` (4) hosts, whose orchestrate is the first
+deploy (its figures: the rollout's entry in ``chain.history``), and stops it at the end
+(``scripts/chain.py down``), also after an error; a chain already running with that many hosts
+is used as it is (no first deploy measured) and its app is rolled back to the image it ran at
+the end. Then:
+
+1. ``good``: a second build of examples/app (``APP_VERSION bench-<run>-good``) built on engine 1,
+   pushed to the chain's TLS registry by name (``<name:port>/chain/app:bench-<run>-good``), and
+   ``salt-run chain.rollout app <tag>`` (pinned to its digest; every host pulls it by digest);
+2. ``bad``: the same app whose ``/health`` answers 503 (as ``benchmarks/chain.py``'s), rolled out
+   the same way: its canary fails its health check and the runner rolls it back.
+
+During both, every host's frontend (``<host ip>:8080``) is under a request load
+(``tests/support/load.py``: ``--clients`` (2) clients each, one ``GET /version`` every 20 ms; a
+wrong status, a bad body or an exception is a failed request). Per phase: the runner's
+duration and result, each host's timings (its waves from the ``chain/rollout/app/server`` and
+``server/done`` events on the master's bus, seconds after the rollout's start), the requests
+good and failed per host with the versions seen, the frontends' HAProxy ``is DOWN``/``is UP``
+lines of the phase, and for ``bad`` the rollback (which host failed and why, what was rolled
+back, where every host runs what after it).
+
+    flock -o /tmp/chain-heavy.lock .venv/bin/python benchmarks/hosts_rollout.py   # ~8 minutes
+
+Prints the figures and writes ``benchmarks/results/hosts_rollout.json``. Never asserts. The
+images it builds carry the label ``org.saltext-chain.bench=hosts_rollout-<run>`` and run-unique
+tags; at the end they are removed from engine 1, their manifests deleted from the registry, and
+(on a chain it did not start) from the hosts' engines.
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import pathlib
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import docker
+import yaml
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))
+import chain_hosts  # noqa: E402  pylint: disable=wrong-import-position
+
+from tests.support.load import Load  # noqa: E402  pylint: disable=wrong-import-position
+
+STATE = pathlib.Path(os.environ.get("CHAIN_STATE_DIR", REPO / ".state")) / "chain"
+BIN = pathlib.Path(sys.executable).parent
+RESULTS = REPO / "benchmarks" / "results"
+APP = "app"
+PORT = 8080  # each host's frontend (scripts/chain.py HOST_APP_PORT)
+BASE = "saltext-chain/debian:bookworm"
+HEALTHY = '    """True when the service can serve requests."""\n    return True'
+
+
+def say(msg):
+    print(f"==> {msg}", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure helpers (tests/unit/test_bench_hosts_rollout.py)
+# ---------------------------------------------------------------------------------------------
+
+
+def host_timings(events, started):
+    """Each host's waves from the runner's events (``[(time, tag, data)]``, ``started``: the
+    rollout's start): ``{target: [{"wave", "start_s", "done_s", "seconds", "result"}]}``, the
+    seconds after ``started``; a wave with no ``server/done`` has ``done_s`` ``None``."""
+    out = {}
+    for at, tag, data in events:
+        target = data.get("target")
+        if not target:
+            continue
+        waves = out.setdefault(target, [])
+        if tag.endswith("/server"):
+            waves.append({"wave": data.get("wave"), "start_s": round(at - started, 2)})
+            waves[-1].update(done_s=None, seconds=None, result=None)
+        elif tag.endswith("/server/done"):
+            open_ = [w for w in waves if w["done_s"] is None and w["wave"] == data.get("wave")]
+            if not open_:
+                continue
+            open_[0].update(
+                done_s=round(at - started, 2),
+                seconds=data.get("seconds"),
+                result=data.get("result"),
+            )
+    return out
+
+
+def check_lines(logs):
+    """HAProxy's own server checks in a frontend's log: its ``is DOWN``/``is UP`` lines and
+    ``no server available`` (why a request may have failed), each cut to 200 characters."""
+    keep = (" is DOWN", " is UP", "no server available")
+    return [line[-200:] for line in logs.splitlines() if any(k in line for k in keep)]
+
+
+def requests_summary(loads):
+    """``{target: Load}`` -> the phase's requests: per host and in all (failures: the first 10
+    of each host)."""
+    per = {
+        t: {"ok": x.ok, "failed": len(x.failed), "versions": sorted(x.versions)}
+        for t, x in loads.items()
+    }
+    failures = {t: x.failed[:10] for t, x in loads.items() if x.failed}
+    return {
+        "ok": sum(p["ok"] for p in per.values()),
+        "failed": sum(p["failed"] for p in per.values()),
+        "versions": sorted({v for p in per.values() for v in p["versions"]}),
+        "per_host": per,
+        "failures": failures,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# The chain
+# ---------------------------------------------------------------------------------------------
+
+
+def salt_run(*args, timeout=1800):
+    """``salt-run`` of the chain's master, its JSON return and exit code."""
+    cmd = [str(BIN / "salt-run"), "-c", str(STATE / "etc"), "--out=json", "--log-level=error"]
+    done = subprocess.run(
+        [*cmd, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    try:
+        return json.loads(done.stdout), done.returncode
+    except json.JSONDecodeError:
+        return {"_raw": (done.stdout + done.stderr)[-3000:]}, done.returncode
+
+
+def chain_running():
+    try:
+        os.kill(int((pathlib.Path("/run/saltext-chain/chain") / "master.pid").read_text()), 0)
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def chain_up(count, log):
+    """``scripts/chain.py up --hosts count`` (its output into ``log``): its wall seconds."""
+    say(f"starting the chain with {count} hosts (scripts/chain.py up; output in {log})")
+    started = time.monotonic()
+    with open(log, "w", encoding="utf-8") as out:
+        code = subprocess.run(
+            [sys.executable, str(REPO / "scripts" / "chain.py"), "up", "--hosts", str(count)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=False,
+        ).returncode
+    took = time.monotonic() - started
+    if code != 0:
+        raise SystemExit(f"scripts/chain.py up --hosts {count} failed ({code}): see {log}")
+    return took
+
+
+def chain_down(log):
+    say("stopping the chain (scripts/chain.py down)")
+    with open(log, "a", encoding="utf-8") as out:
+        subprocess.run(
+            [sys.executable, str(REPO / "scripts" / "chain.py"), "down"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+
+
+def chain_conf():
+    """The app's servers and frontend name (the master config), the registry's address, the
+    repository and its credentials (the pillar make chain wrote)."""
+    master = yaml.safe_load((STATE / "etc" / "master").read_text())
+    app = master["chain"]["apps"][APP]
+    chain = yaml.safe_load((STATE / "srv" / "pillar" / "chain.sls").read_text())["chain"]
+    address = chain["registry"]["address"]
+    regs = yaml.safe_load((STATE / "srv" / "pillar" / "registries.sls").read_text())
+    creds = regs["container"]["registries"][address]
+    return {
+        "targets": app["targets"],
+        "frontend": app["frontend"],
+        "address": address,
+        "repository": f"{address}/{chain['registry']['repository']}",
+        "auth": {"username": creds["username"], "password": creds["password"]},
+    }
+
+
+def host_ips(client, targets):
+    """Each app host's address on the hosts network (its container ``chain-<id>``)."""
+    out = {}
+    for target in targets:
+        nets = client.containers.get(f"chain-{target}").attrs["NetworkSettings"]["Networks"]
+        out[target] = nets[chain_hosts.CHAIN_NETWORK]["IPAddress"]
+    return out
+
+
+def host_client(target, timeout=60):
+    sock = STATE / "hosts" / target / chain_hosts.ENGINE_SOCKET
+    return docker.DockerClient(base_url=f"unix://{sock}", version="auto", timeout=timeout)
+
+
+def last_rollout():
+    """The newest entry of the app's history (``chain.history app limit=1``)."""
+    data, _ = salt_run("chain.history", APP, "limit=1")
+    return data[0] if isinstance(data, list) and data else None
+
+
+# ---------------------------------------------------------------------------------------------
+# The images
+# ---------------------------------------------------------------------------------------------
+
+
+def build_images(client, run, repository, tmp):
+    """The good and the bad build (engine 1, run-unique tags, the run's label): ``{kind: tag}``."""
+    bad = tmp / "bad-app"
+    shutil.copytree(REPO / "examples" / "app", bad)
+    source = (bad / "app.py").read_text()
+    if HEALTHY not in source:
+        raise SystemExit("examples/app/app.py changed: cannot make the bad image")
+    (bad / "app.py").write_text(source.replace(HEALTHY, "    return False"))
+    tags = {}
+    for kind, path in (("good", REPO / "examples" / "app"), ("bad", bad)):
+        tags[kind] = f"{repository}:bench-{run}-{kind}"
+        client.images.build(
+            path=str(path),
+            tag=tags[kind],
+            rm=True,
+            forcerm=True,
+            labels={"org.saltext-chain.bench": f"hosts_rollout-{run}"},
+            buildargs={"BASE_IMAGE": BASE, "APP_VERSION": f"bench-{run}-{kind}"},
+        )
+    return tags
+
+
+def push(client, tag, auth):
+    """Push ``tag`` by name (engine 1 trusts the chain's CA); the digest the registry gave."""
+    digest = None
+    for line in client.images.push(tag, auth_config=auth, stream=True, decode=True):
+        if "error" in line:
+            raise SystemExit(f"push of {tag}: {line['error']}")
+        digest = (line.get("aux") or {}).get("Digest") or digest
+    return digest
+
+
+def remove_images(client, run, digests, conf, hosts_too):
+    """The run's images off engine 1, their manifests off the registry, and (``hosts_too``) off
+    each host's engine (an image a container still uses is left, and said)."""
+    # pylint: disable=import-outside-toplevel
+    from saltext.chain.utils import chain_registry
+
+    for image in client.images.list(
+        filters={"label": f"org.saltext-chain.bench=hosts_rollout-{run}"}
+    ):
+        with contextlib.suppress(docker.errors.APIError):
+            client.images.remove(image.id, force=True)
+    path = conf["repository"].split("/", 1)[1]
+    for digest in digests:
+        try:
+            chain_registry.request(
+                conf["address"], f"/v2/{path}/manifests/{digest}", method="DELETE", **conf["auth"]
+            )
+        except Exception as err:  # noqa: BLE001 - clean-up goes on; say what is left
+            say(f"registry: {digest} not deleted: {err}")
+    for target in conf["targets"] if hosts_too else ():
+        with contextlib.closing(host_client(target)) as inner:
+            for image in inner.images.list():
+                if any(
+                    d.rsplit("@", 1)[-1] in digests for d in image.attrs.get("RepoDigests") or []
+                ):
+                    try:
+                        inner.images.remove(image.id)
+                    except docker.errors.APIError as err:
+                        say(f"{target}: {image.id[:19]} left: {err.explanation}")
+
+
+# ---------------------------------------------------------------------------------------------
+# A phase: one rollout under load
+# ---------------------------------------------------------------------------------------------
+
+
+class Events:
+    """The runner's ``chain/rollout/<app>/`` events on the master's bus, with their time."""
+
+    def __init__(self):
+        self.seen, self._stop = [], threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+
+    def _read(self):
+        # pylint: disable=import-outside-toplevel
+        import salt.config
+        import salt.utils.event
+
+        opts = salt.config.master_config(str(STATE / "etc" / "master"))
+        with salt.utils.event.get_master_event(opts, opts["sock_dir"], listen=True) as bus:
+            self._ready.set()
+            while not self._stop.is_set():
+                event = bus.get_event(wait=0.5, tag=f"chain/rollout/{APP}/", full=True)
+                if event:
+                    self.seen.append((time.time(), event["tag"], event["data"]))
+
+    def __enter__(self):
+        self._thread.start()
+        self._ready.wait(30)
+        return self
+
+    def __exit__(self, *exc):
+        time.sleep(1)  # the last events
+        self._stop.set()
+        self._thread.join(10)
+
+
+def frontend_checks(conf, since):
+    """Each host's frontend's HAProxy check lines since ``since`` (epoch seconds)."""
+    out = {}
+    for target in conf["targets"]:
+        name = conf["frontend"].replace("{minion}", target)
+        with contextlib.closing(host_client(target)) as inner:
+            try:
+                logs = inner.containers.get(name).logs(since=int(since)).decode(errors="replace")
+            except docker.errors.APIError as err:
+                logs = f"(no log: {err})"
+        out[target] = check_lines(logs)
+    return out
+
+
+def phase(name, image, conf, ips, clients):
+    """``chain.rollout app image`` under load through every frontend: its figures."""
+    say(f"{name}: salt-run chain.rollout {APP} {image}, under load on {len(ips)} frontends")
+    with contextlib.ExitStack() as stack:
+        loads = {
+            t: stack.enter_context(Load(PORT, limit=10**7, clients=clients, host=ip))
+            for t, ip in ips.items()
+        }
+        events = stack.enter_context(Events())
+        started, t0 = time.time(), time.monotonic()
+        ret, code = salt_run("chain.rollout", APP, image)
+        wall = time.monotonic() - t0
+    result = {
+        "image": image,
+        "pinned": ret.get("image") if isinstance(ret, dict) else None,
+        "wall_s": round(wall, 2),
+        "exit_code": code,
+        "result": ret.get("result") if isinstance(ret, dict) else None,
+        "duration_s": ret.get("duration") if isinstance(ret, dict) else None,
+        "servers": ret.get("servers") if isinstance(ret, dict) else ret,
+        "host_timings": host_timings(events.seen, started),
+        "requests": requests_summary(loads),
+        "frontend_checks": frontend_checks(conf, started - 2),
+    }
+    if isinstance(ret, dict) and not ret.get("result"):
+        result["rolled_back"] = ret.get("rolled_back")
+        result["now"] = ret.get("now")
+        result["comment"] = ret.get("comment")
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------------------------
+
+
+def report(results):
+    first = results.get("first")
+    if first:
+        up = f"scripts/chain.py up --hosts {results['hosts']}: {first['up_s']:.0f} s"
+        print(f"\nfirst deploy ({up})")
+        print(f"  rollout {first.get('duration')} s, result {first.get('result')}")
+        for target, srv in (first.get("servers") or {}).items():
+            print(f"    {target:6} {srv.get('seconds')} s  {srv.get('result')}")
+    for name in ("good", "bad"):
+        ph = results.get(name)
+        if not ph:
+            continue
+        req = ph["requests"]
+        print(
+            f"\n{name}: result {ph['result']}, duration {ph['duration_s']} s (salt-run wall "
+            f"{ph['wall_s']} s); requests {req['ok']} ok, {req['failed']} failed, versions "
+            f"{req['versions']}"
+        )
+        for target, waves in ph["host_timings"].items():
+            per = req["per_host"].get(target, {})
+            text = ", ".join(
+                f"{w['wave']} {w['start_s']}->{w['done_s']} s ({w['result']})" for w in waves
+            )
+            print(f"    {target:6} {text}; {per.get('ok')} ok / {per.get('failed')} failed")
+        for target, lines in ph["frontend_checks"].items():
+            for line in lines:
+                print(f"    {target} haproxy: {line}")
+        if "rolled_back" in ph:
+            print(f"  rolled back: {json.dumps(ph['rolled_back'])}")
+            print(f"  now: {json.dumps(ph['now'])}")
+
+
+def run_phases(args, run, tmp, client, results, conf):
+    results["targets"] = conf["targets"]
+    ips = host_ips(client, conf["targets"])
+    results["frontends"] = {t: f"{ip}:{PORT}" for t, ip in ips.items()}
+    say(f"building the good and the bad image (bench-{run}-*) on engine 1")
+    tags = build_images(client, run, conf["repository"], tmp)
+    for kind, tag in tags.items():
+        results.setdefault("digests", {})[kind] = push(client, tag, conf["auth"])
+    results["good"] = phase("good", tags["good"], conf, ips, args.clients)
+    results["bad"] = phase("bad", tags["bad"], conf, ips, args.clients)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--hosts", type=int, default=4)
+    parser.add_argument("--clients", type=int, default=2, help="request clients per frontend")
+    args = parser.parse_args()
+    run = secrets.token_hex(3)
+    results = {"run": run, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "hosts": args.hosts}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    log = RESULTS / "hosts_rollout-chain.log"
+    client = docker.from_env(timeout=600)
+    ours, conf, before = False, None, None
+    try:
+        if chain_running():
+            record = STATE / "hosts.json"
+            count = json.loads(record.read_text())["count"] if record.exists() else 0
+            if count != args.hosts:
+                raise SystemExit(f"the chain runs with {count} hosts, not {args.hosts}")
+            before = (last_rollout() or {}).get("image")
+            say(f"the chain runs already with {count} hosts: using it (it runs {before})")
+        else:
+            ours = True
+            up_s = chain_up(args.hosts, log)
+            results["first"] = {"up_s": round(up_s, 1), **(last_rollout() or {})}
+        conf = chain_conf()
+        with tempfile.TemporaryDirectory(prefix="hosts-rollout-") as tmp:
+            run_phases(args, run, pathlib.Path(tmp), client, results, conf)
+    finally:
+        if not ours and before and conf:
+            say(f"rolling the app back to {before}")
+            results["restored"] = salt_run("chain.rollout", APP, before)[0].get("result")
+        if conf:
+            remove_images(
+                client, run, list((results.get("digests") or {}).values()), conf, not ours
+            )
+        if ours:
+            chain_down(log)
+        client.close()
+        out = RESULTS / "hosts_rollout.json"
+        out.write_text(json.dumps({"command": sys.argv, **results}, indent=1, default=str))
+        say(f"written {out}")
+    report(results)
+
+
+if __name__ == "__main__":
+    main()
