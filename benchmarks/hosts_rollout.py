@@ -1,40 +1,44 @@
-"""A rollout of the app across 4 hosts x 2 replicas, per-host mode (issue 18): the first
+"""A rollout of the app across 4 hosts x 2 replicas, per-host mode (issue 18): a first
 deploy, a good second build and a bad image (rolled back), each through the chain's own runner
-(``salt-run chain.rollout``, server by server as it goes), the two rollouts under a request
-load through every host's frontend.
+(``salt-run chain.rollout app <image>``, server by server as it goes: the canary host, then the
+rest together), the two rollouts under a request load through every host's frontend.
 
-It runs on the chain across hosts (``scripts/chain.py up --hosts N``, ``make chain HOSTS=N``):
-when no chain runs it starts one with ``--hosts`` (4) hosts, whose orchestrate is the first
-deploy (its figures: the rollout's entry in ``chain.history``), and stops it at the end
-(``scripts/chain.py down``), also after an error; a chain already running with that many hosts
-is used as it is (no first deploy measured) and its app is rolled back to the image it ran at
-the end. Then:
+It starts the chain across hosts itself, as ``scripts/chain.py up --hosts N`` does (its
+``_hosts`` and ``_start``: the master on the hosts network's gateway, the local minions,
+``--hosts`` (4) Docker-in-Docker hosts with their own engine and minion, keys pre-seeded), then
+applies what the app needs of the orchestrate's infrastructure stage, the same states
+(``chain.ca`` and ``chain.registry_trust,chain.registry`` on build1, ``chain.registry_trust,
+chain.frontend`` on each app host): the registry by name with TLS, each host's frontend on
+``<host ip>:8080``. No pipeline: it builds its own three images of examples/app on engine 1
+(``APP_VERSION bench-<run>-first`` and ``-good``, and ``-bad`` whose ``/health`` answers 503, as
+``benchmarks/chain.py``'s) and pushes them by name (``<name:port>/chain/app:bench-<run>-<kind>``);
+the runner pins each tag to its digest and every host pulls by digest. Phases:
 
-1. ``good``: a second build of examples/app (``APP_VERSION bench-<run>-good``) built on engine 1,
-   pushed to the chain's TLS registry by name (``<name:port>/chain/app:bench-<run>-good``), and
-   ``salt-run chain.rollout app <tag>`` (pinned to its digest; every host pulls it by digest);
-2. ``bad``: the same app whose ``/health`` answers 503 (as ``benchmarks/chain.py``'s), rolled out
-   the same way: its canary fails its health check and the runner rolls it back.
+1. ``first``: the first deploy onto the empty hosts (no request load: nothing serves yet);
+2. ``good``: the good build, under load;
+3. ``bad``: the bad image, under load: its canary fails its health check, the runner rolls it
+   back.
 
-During both, every host's frontend (``<host ip>:8080``) is under a request load
-(``tests/support/load.py``: ``--clients`` (2) clients each, one ``GET /version`` every 20 ms; a
-wrong status, a bad body or an exception is a failed request). Per phase: the runner's
-duration and result, each host's timings (its waves from the ``chain/rollout/app/server`` and
-``server/done`` events on the master's bus, seconds after the rollout's start), the requests
+The load: ``tests/support/load.py``, ``--clients`` (2) clients per frontend, one ``GET
+/version`` every 20 ms each; a wrong status, a bad body or an exception is a failed request.
+Per phase: the runner's duration and result, each host's waves (the ``chain/rollout/app/server``
+and ``server/done`` events on the master's bus, seconds after the rollout's start), requests
 good and failed per host with the versions seen, the frontends' HAProxy ``is DOWN``/``is UP``
-lines of the phase, and for ``bad`` the rollback (which host failed and why, what was rolled
-back, where every host runs what after it).
+lines of the phase, and for ``bad`` the rollback (the failure, what was rolled back, which
+image each host runs after it).
 
-    flock -o /tmp/chain-heavy.lock .venv/bin/python benchmarks/hosts_rollout.py   # ~8 minutes
+    flock -o /tmp/chain-heavy.lock .venv/bin/python benchmarks/hosts_rollout.py   # ~5 minutes
 
-Prints the figures and writes ``benchmarks/results/hosts_rollout.json``. Never asserts. The
-images it builds carry the label ``org.saltext-chain.bench=hosts_rollout-<run>`` and run-unique
-tags; at the end they are removed from engine 1, their manifests deleted from the registry, and
-(on a chain it did not start) from the hosts' engines.
+It refuses to run while the chain runs (``make down`` first). Prints the figures and writes
+``benchmarks/results/hosts_rollout.json``; never asserts. At the end, also after an error: its
+images (label ``org.saltext-chain.bench=hosts_rollout-<run>``) are removed from engine 1, their
+manifests deleted from the registry (their blobs stay in its volume until a garbage collect),
+and the chain is stopped (``scripts/chain.py down``: the hosts with their engines go).
 """
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import os
 import pathlib
@@ -140,40 +144,53 @@ def salt_run(*args, timeout=1800):
         return {"_raw": (done.stdout + done.stderr)[-3000:]}, done.returncode
 
 
-def chain_running():
-    try:
-        os.kill(int((pathlib.Path("/run/saltext-chain/chain") / "master.pid").read_text()), 0)
-        return True
-    except (OSError, ValueError):
-        return False
+def chain_script():
+    """scripts/chain.py as a module (what ``make chain`` runs)."""
+    spec = importlib.util.spec_from_file_location("chain_script", REPO / "scripts" / "chain.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def chain_up(count, log):
-    """``scripts/chain.py up --hosts count`` (its output into ``log``): its wall seconds."""
-    say(f"starting the chain with {count} hosts (scripts/chain.py up; output in {log})")
+def applied(ret, what):
+    """Every minion of ``ret`` (``salt --out=json`` of a state.sls) ran every state."""
+    bad = [
+        f"{minion}: {st.get('__id__')}: {str(st.get('comment'))[:300]}"
+        for minion, states in ret.items()
+        for st in (states.values() if isinstance(states, dict) else [{"comment": states}])
+        if not isinstance(st, dict) or st.get("result") is not True
+    ]
+    if bad or not ret:
+        raise SystemExit(f"{what} failed: " + ("; ".join(bad) or "no return"))
+
+
+def chain_start(script, count):
+    """The chain's master, minions and ``count`` hosts as ``scripts/chain.py up --hosts count``
+    starts them (its ``_start``), then what the app needs of the orchestrate's infrastructure
+    stage (formulas/chain/init.sls), the same states: the CA on build1, the registry's trust
+    and the registry there, each app host's trust and frontend. No pipeline: the benchmark
+    builds its own images. Returns the seconds it took."""
+    if script._alive(script.SOCKS / "master.pid"):  # pylint: disable=protected-access
+        raise SystemExit("the chain runs: `make down` first (this benchmark starts its own)")
     started = time.monotonic()
-    with open(log, "w", encoding="utf-8") as out:
-        code = subprocess.run(
-            [sys.executable, str(REPO / "scripts" / "chain.py"), "up", "--hosts", str(count)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            check=False,
-        ).returncode
-    took = time.monotonic() - started
-    if code != 0:
-        raise SystemExit(f"scripts/chain.py up --hosts {count} failed ({code}): see {log}")
-    return took
+    hosts = script._hosts(count)  # pylint: disable=protected-access
+    (STATE / "hosts.json").write_text(json.dumps({"count": count}))  # what `down` removes
+    script._start(hosts)  # pylint: disable=protected-access
+    targets = ",".join(chain_hosts.app_hosts(hosts.pillar))
+    for tgt, sls in (
+        ("build1", "chain.ca"),
+        ("build1", "chain.registry_trust,chain.registry"),
+        (targets, "chain.registry_trust,chain.frontend"),
+    ):
+        say(f"{tgt}: state.sls {sls}")
+        ret, _ = script._salt("-L", tgt, "state.sls", sls)  # pylint: disable=protected-access
+        applied(ret, f"{tgt}: state.sls {sls}")
+    return time.monotonic() - started
 
 
-def chain_down(log):
+def chain_down(script):
     say("stopping the chain (scripts/chain.py down)")
-    with open(log, "a", encoding="utf-8") as out:
-        subprocess.run(
-            [sys.executable, str(REPO / "scripts" / "chain.py"), "down"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            check=False,
-        )
+    script.down(None)
 
 
 def chain_conf():
@@ -208,19 +225,14 @@ def host_client(target, timeout=60):
     return docker.DockerClient(base_url=f"unix://{sock}", version="auto", timeout=timeout)
 
 
-def last_rollout():
-    """The newest entry of the app's history (``chain.history app limit=1``)."""
-    data, _ = salt_run("chain.history", APP, "limit=1")
-    return data[0] if isinstance(data, list) and data else None
-
-
 # ---------------------------------------------------------------------------------------------
 # The images
 # ---------------------------------------------------------------------------------------------
 
 
 def build_images(client, run, repository, tmp):
-    """The good and the bad build (engine 1, run-unique tags, the run's label): ``{kind: tag}``."""
+    """The first, the good and the bad build (engine 1, run-unique tags, the run's label):
+    ``{kind: tag}``."""
     bad = tmp / "bad-app"
     shutil.copytree(REPO / "examples" / "app", bad)
     source = (bad / "app.py").read_text()
@@ -228,7 +240,11 @@ def build_images(client, run, repository, tmp):
         raise SystemExit("examples/app/app.py changed: cannot make the bad image")
     (bad / "app.py").write_text(source.replace(HEALTHY, "    return False"))
     tags = {}
-    for kind, path in (("good", REPO / "examples" / "app"), ("bad", bad)):
+    for kind, path in (
+        ("first", REPO / "examples" / "app"),
+        ("good", REPO / "examples" / "app"),
+        ("bad", bad),
+    ):
         tags[kind] = f"{repository}:bench-{run}-{kind}"
         client.images.build(
             path=str(path),
@@ -251,9 +267,9 @@ def push(client, tag, auth):
     return digest
 
 
-def remove_images(client, run, digests, conf, hosts_too):
-    """The run's images off engine 1, their manifests off the registry, and (``hosts_too``) off
-    each host's engine (an image a container still uses is left, and said)."""
+def remove_images(client, run, digests, conf):
+    """The run's images off engine 1, their manifests off the registry (the hosts go with the
+    chain)."""
     # pylint: disable=import-outside-toplevel
     from saltext.chain.utils import chain_registry
 
@@ -270,16 +286,6 @@ def remove_images(client, run, digests, conf, hosts_too):
             )
         except Exception as err:  # noqa: BLE001 - clean-up goes on; say what is left
             say(f"registry: {digest} not deleted: {err}")
-    for target in conf["targets"] if hosts_too else ():
-        with contextlib.closing(host_client(target)) as inner:
-            for image in inner.images.list():
-                if any(
-                    d.rsplit("@", 1)[-1] in digests for d in image.attrs.get("RepoDigests") or []
-                ):
-                    try:
-                        inner.images.remove(image.id)
-                    except docker.errors.APIError as err:
-                        say(f"{target}: {image.id[:19]} left: {err.explanation}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -334,12 +340,14 @@ def frontend_checks(conf, since):
 
 
 def phase(name, image, conf, ips, clients):
-    """``chain.rollout app image`` under load through every frontend: its figures."""
-    say(f"{name}: salt-run chain.rollout {APP} {image}, under load on {len(ips)} frontends")
+    """``chain.rollout app image`` (``clients``: under load through every frontend): its
+    figures."""
+    load = f", under load on {len(ips)} frontends" if clients else ""
+    say(f"{name}: salt-run chain.rollout {APP} {image}{load}")
     with contextlib.ExitStack() as stack:
         loads = {
             t: stack.enter_context(Load(PORT, limit=10**7, clients=clients, host=ip))
-            for t, ip in ips.items()
+            for t, ip in (ips.items() if clients else ())
         }
         events = stack.enter_context(Events())
         started, t0 = time.time(), time.monotonic()
@@ -354,7 +362,7 @@ def phase(name, image, conf, ips, clients):
         "duration_s": ret.get("duration") if isinstance(ret, dict) else None,
         "servers": ret.get("servers") if isinstance(ret, dict) else ret,
         "host_timings": host_timings(events.seen, started),
-        "requests": requests_summary(loads),
+        "requests": requests_summary(loads) if loads else None,
         "frontend_checks": frontend_checks(conf, started - 2),
     }
     if isinstance(ret, dict) and not ret.get("result"):
@@ -370,29 +378,28 @@ def phase(name, image, conf, ips, clients):
 
 
 def report(results):
-    first = results.get("first")
-    if first:
-        up = f"scripts/chain.py up --hosts {results['hosts']}: {first['up_s']:.0f} s"
-        print(f"\nfirst deploy ({up})")
-        print(f"  rollout {first.get('duration')} s, result {first.get('result')}")
-        for target, srv in (first.get("servers") or {}).items():
-            print(f"    {target:6} {srv.get('seconds')} s  {srv.get('result')}")
-    for name in ("good", "bad"):
+    print(f"\nchain with {results['hosts']} hosts started in {results.get('start_s')} s")
+    for name in ("first", "good", "bad"):
         ph = results.get(name)
         if not ph:
             continue
         req = ph["requests"]
+        load = (
+            f"requests {req['ok']} ok, {req['failed']} failed, versions {req['versions']}"
+            if req
+            else "no request load"
+        )
         print(
             f"\n{name}: result {ph['result']}, duration {ph['duration_s']} s (salt-run wall "
-            f"{ph['wall_s']} s); requests {req['ok']} ok, {req['failed']} failed, versions "
-            f"{req['versions']}"
+            f"{ph['wall_s']} s); {load}"
         )
         for target, waves in ph["host_timings"].items():
-            per = req["per_host"].get(target, {})
+            per = (req or {}).get("per_host", {}).get(target)
             text = ", ".join(
                 f"{w['wave']} {w['start_s']}->{w['done_s']} s ({w['result']})" for w in waves
             )
-            print(f"    {target:6} {text}; {per.get('ok')} ok / {per.get('failed')} failed")
+            tail = f"; {per['ok']} ok / {per['failed']} failed" if per else ""
+            print(f"    {target:6} {text}{tail}")
         for target, lines in ph["frontend_checks"].items():
             for line in lines:
                 print(f"    {target} haproxy: {line}")
@@ -405,10 +412,11 @@ def run_phases(args, run, tmp, client, results, conf):
     results["targets"] = conf["targets"]
     ips = host_ips(client, conf["targets"])
     results["frontends"] = {t: f"{ip}:{PORT}" for t, ip in ips.items()}
-    say(f"building the good and the bad image (bench-{run}-*) on engine 1")
+    say(f"building the first, the good and the bad image (bench-{run}-*) on engine 1")
     tags = build_images(client, run, conf["repository"], tmp)
     for kind, tag in tags.items():
         results.setdefault("digests", {})[kind] = push(client, tag, conf["auth"])
+    results["first"] = phase("first", tags["first"], conf, ips, 0)
     results["good"] = phase("good", tags["good"], conf, ips, args.clients)
     results["bad"] = phase("bad", tags["bad"], conf, ips, args.clients)
 
@@ -421,34 +429,17 @@ def main():
     run = secrets.token_hex(3)
     results = {"run": run, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "hosts": args.hosts}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    log = RESULTS / "hosts_rollout-chain.log"
     client = docker.from_env(timeout=600)
-    ours, conf, before = False, None, None
+    script, conf = chain_script(), None
     try:
-        if chain_running():
-            record = STATE / "hosts.json"
-            count = json.loads(record.read_text())["count"] if record.exists() else 0
-            if count != args.hosts:
-                raise SystemExit(f"the chain runs with {count} hosts, not {args.hosts}")
-            before = (last_rollout() or {}).get("image")
-            say(f"the chain runs already with {count} hosts: using it (it runs {before})")
-        else:
-            ours = True
-            up_s = chain_up(args.hosts, log)
-            results["first"] = {"up_s": round(up_s, 1), **(last_rollout() or {})}
+        results["start_s"] = round(chain_start(script, args.hosts), 1)
         conf = chain_conf()
         with tempfile.TemporaryDirectory(prefix="hosts-rollout-") as tmp:
             run_phases(args, run, pathlib.Path(tmp), client, results, conf)
     finally:
-        if not ours and before and conf:
-            say(f"rolling the app back to {before}")
-            results["restored"] = salt_run("chain.rollout", APP, before)[0].get("result")
         if conf:
-            remove_images(
-                client, run, list((results.get("digests") or {}).values()), conf, not ours
-            )
-        if ours:
-            chain_down(log)
+            remove_images(client, run, list((results.get("digests") or {}).values()), conf)
+        chain_down(script)
         client.close()
         out = RESULTS / "hosts_rollout.json"
         out.write_text(json.dumps({"command": sys.argv, **results}, indent=1, default=str))
