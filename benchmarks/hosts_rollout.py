@@ -42,6 +42,7 @@ import importlib.util
 import json
 import os
 import pathlib
+import re
 import secrets
 import shutil
 import subprocess
@@ -105,9 +106,15 @@ def host_timings(events, started):
 
 def check_lines(logs):
     """HAProxy's own server checks in a frontend's log: its ``is DOWN``/``is UP`` lines and
-    ``no server available`` (why a request may have failed), each cut to 200 characters."""
+    ``no server available`` (why a request may have failed), each once (HAProxy writes each to
+    both of its outputs, one with a ``[WARNING]  (pid) : `` prefix), cut to 200 characters."""
     keep = (" is DOWN", " is UP", "no server available")
-    return [line[-200:] for line in logs.splitlines() if any(k in line for k in keep)]
+    out = []
+    for line in logs.splitlines():
+        line = re.sub(r"^\[[A-Z]+\]\s+\(\d+\) : ", "", line.strip())[-200:]
+        if any(k in line for k in keep) and line not in out:
+            out.append(line)
+    return out
 
 
 def requests_summary(loads):
@@ -401,10 +408,16 @@ def report(results):
             tail = f"; {per['ok']} ok / {per['failed']} failed" if per else ""
             print(f"    {target:6} {text}{tail}")
         for target, lines in ph["frontend_checks"].items():
+            ups = [line for line in lines if " is UP" in line]
             for line in lines:
-                print(f"    {target} haproxy: {line}")
+                if line not in ups:
+                    print(f"    {target} haproxy: {line}")
+            print(f"    {target} haproxy: {len(ups)} 'is UP' line(s)")
+        for target, srv in (ph["servers"] or {}).items():
+            if isinstance(srv, dict) and not srv.get("result"):
+                print(f"  {target} failed: {srv.get('comment', '')[:400]}")
         if "rolled_back" in ph:
-            print(f"  rolled back: {json.dumps(ph['rolled_back'])}")
+            print(f"  rolled back by the runner: {json.dumps(ph['rolled_back'])}")
             print(f"  now: {json.dumps(ph['now'])}")
 
 

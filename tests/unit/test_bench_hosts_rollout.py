@@ -59,19 +59,25 @@ def test_host_timings_leaves_a_wave_without_its_end_open(bench):
     assert got["host4"] == []
 
 
-def test_check_lines_keeps_haproxy_down_up_and_no_server(bench):
+def test_check_lines_keeps_haproxy_down_up_and_no_server_once_each(bench):
     logs = "\n".join(
         [
-            "[NOTICE] haproxy started",
-            "[WARNING] Server app/s1 is DOWN, reason: Layer7 timeout, check duration: 510ms.",
+            "[NOTICE]   (1) : haproxy started",
+            "[WARNING]  (11) : Server app/s1 is DOWN, reason: Layer7 timeout, check 510ms.",
+            "Server app/s1 is DOWN, reason: Layer7 timeout, check 510ms.",
             "10.215.0.1:4242 GET /version 200",
-            "[WARNING] Server app/s1 is UP, reason: Layer7 check passed.",
-            "[ALERT] backend 'app' has no server available!",
+            "Server app/s1 is UP/READY (leaving forced maintenance).",
+            "[WARNING]  (11) : Server app/s1 is UP/READY (leaving forced maintenance).",
+            "[ALERT]    (11) : backend 'app' has no server available!",
         ]
     )
-    got = bench.check_lines(logs)
-    assert [line.split("]")[0] for line in got] == ["[WARNING", "[WARNING", "[ALERT"]
-    assert bench.check_lines("x" * 300 + " is DOWN")[0] == ("x" * 300 + " is DOWN")[-200:]
+    assert bench.check_lines(logs) == [
+        "Server app/s1 is DOWN, reason: Layer7 timeout, check 510ms.",
+        "Server app/s1 is UP/READY (leaving forced maintenance).",
+        "backend 'app' has no server available!",
+    ]
+    assert bench.check_lines("x" * 300 + " is DOWN") == [("x" * 300 + " is DOWN")[-200:]]
+    assert bench.check_lines("GET /version 200\n[NOTICE]   (1) : started") == []
 
 
 def test_requests_summary_adds_the_hosts_and_keeps_their_failures(bench):
