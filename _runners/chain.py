@@ -363,6 +363,15 @@ def _predict(app, image, conf):
     }
 
 
+def _no_op_check(conf, image, app, what):
+    """:func:`_unchanged` for a rollout of either mode, its waits recorded in
+    ``what["waited"]``: the no-op's entries, or None when something would change."""
+    waited = {}
+    unchanged = _unchanged(conf, image, app, waited)
+    what["waited"] = waited
+    return unchanged
+
+
 def _rollout(app, image, ref, conf, kind="rollout"):
     if conf["mode"] == swarm_rollout.SWARM:
         return _rollout_swarm(app, image, ref, conf, kind)
@@ -371,9 +380,7 @@ def _rollout(app, image, ref, conf, kind="rollout"):
     what = {"kind": kind, "ref": ref, "image": image, "no_op": True}
     before = _statuses(conf, conf["targets"], pull=image if policy.pre_pull(image) else None)
     if not policy.certain_change(image, before):
-        waited = {}
-        unchanged = _unchanged(conf, image, app, waited)
-        what["waited"] = waited
+        unchanged = _no_op_check(conf, image, app, what)
         if unchanged is not None:
             return _done(app, started, what, True, unchanged, {})
     servers, done, failed, previous, changed = _update_servers(app, image, conf, before)
@@ -401,9 +408,7 @@ def _rollout_swarm(app, image, ref, conf, kind):
     what = {"kind": kind, "ref": ref, "image": image, "no_op": True, "mode": "swarm"}
     before = _statuses(conf, [manager])[manager]
     if not swarm_rollout.certain_change(image, before):
-        waited = {}
-        unchanged = _unchanged(conf, image, app, waited)
-        what["waited"] = waited
+        unchanged = _no_op_check(conf, image, app, what)
         if unchanged is not None:
             return _done(app, started, what, True, unchanged, {})
     previous = {manager: (before or {}).get("current")}
