@@ -30,11 +30,13 @@ was missed. Events: ``chain/push/accepted|refused|duplicate``, ``chain/run/<id>/
             reconnect_grace: 90                # a push made while it was down waits for minions
 """
 
+import contextlib
 import contextvars
 import copy
 import hashlib
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -463,15 +465,20 @@ def _run(conf, claim):
     ):
         state, failure, tail = "nothing to do", None, None
     else:
-        _await_minions(conf, rid, (claim.get("push") or {}).get("pushed_at"))
-        recorder = _StageRecorder(__opts__, db, rid)
-        recorder.start()
-        recorder.ready.wait(10)
-        try:
-            state, failure, tail = _orchestrate(conf, claim)
-        finally:
-            recorder.done.set()
-            recorder.join(5)
+        outcome = None
+        with _unless_stopped():
+            _await_minions(conf, rid, (claim.get("push") or {}).get("pushed_at"))
+            recorder = _StageRecorder(__opts__, db, rid)
+            recorder.start()
+            recorder.ready.wait(10)
+            try:
+                outcome = _orchestrate(conf, claim)
+            finally:
+                recorder.done.set()
+                recorder.join(5)
+        if _STOP.is_set():
+            return _interrupted(db, claim)
+        state, failure, tail = outcome
     queue_db.finish(db, rid, state, failure=failure, console_tail=tail)
     done = {"result": state, "duration": round(time.time() - started, 3)}
     if failure:
@@ -482,9 +489,78 @@ def _run(conf, claim):
     return dict(done, run_id=rid, branch=claim["branch"], commit=claim["commit"])
 
 
+# Set by SIGTERM or SIGINT while a worker runs in its process's main thread (_stop_on_signals).
+_STOP = threading.Event()
+STOPPED = "interrupted: its worker was stopped (SIGTERM or SIGINT: the master going down); re-run"
+
+
+@contextlib.contextmanager
+def _stop_on_signals():
+    """While a worker runs in a process's main thread (``salt-run chain_push.drain``, what the
+    reactor and the schedule start): SIGTERM or SIGINT sets :data:`_STOP`, then salt-run's own
+    handler ends the process as before. A master going down stops its workers with it (its
+    service manager signals every process of the master; so do pytest-salt-factories). Salt's
+    handler raises ``SystemExit``, which a runner called inside the orchestrate catches and
+    returns as a failed state (``salt.client.mixins``: ``except (Exception, SystemExit)``):
+    without the flag the cut run was recorded failed for good, and its push never ran again."""
+    _STOP.clear()
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def stop(signum, frame):
+        _STOP.set()
+        before = previous[signum]
+        if callable(before):
+            before(signum, frame)
+        elif before != signal.SIG_IGN:
+            raise SystemExit(128 + signum)
+
+    for sig in previous:
+        signal.signal(sig, stop)
+    try:
+        yield
+    finally:
+        for sig, before in previous.items():
+            signal.signal(sig, signal.SIG_DFL if before is None else before)
+
+
+@contextlib.contextmanager
+def _unless_stopped():
+    """A ``SystemExit`` raised by the stop signal in the block ends the block, not the run (the
+    run is queued again: :func:`_interrupted`); any other goes on up."""
+    try:
+        yield
+    except SystemExit:
+        if not _STOP.is_set():
+            raise
+
+
+def _interrupted(db, claim):
+    """The run was cut by a stop signal: recorded failed ("interrupted") and its push queued
+    again, for the next worker (the master's start-up drain) to run from the start."""
+    rid = claim["run_id"]
+    queue_db.interrupt(db, rid, STOPPED)
+    log.warning(
+        "chain_push: run %s of %s@%s cut by a stop signal; its push is queued again",
+        rid,
+        claim["branch"],
+        claim["commit"][:12],
+    )
+    return {
+        "result": "interrupted",
+        "run_id": rid,
+        "branch": claim["branch"],
+        "commit": claim["commit"],
+    }
+
+
 def _drain_app(conf, app):
     db, holder, runs = _db(), queue_db.holder_id(), []
     while True:
+        if _STOP.is_set():
+            return {"runs": runs, "comment": "stopped by a signal: a cut run is queued again"}
         if not queue_db.acquire(db, app, holder):
             return {"runs": runs, "comment": "another worker runs this app's queue"}
         beat = _Heartbeat(db, app, holder)
@@ -495,6 +571,8 @@ def _drain_app(conf, app):
                 if claim is None:
                     break
                 runs.append(_run(conf, claim))
+                if _STOP.is_set():
+                    break
         finally:
             beat.done.set()
             queue_db.release(db, app, holder)
@@ -528,7 +606,8 @@ def drain(app=None, spawn=False):
             _in_background(name)
         return {name: {"comment": "worker started"} for name in apps}
     conf = _settings()
-    return {name: _drain_app(conf, name) for name in apps}
+    with _stop_on_signals():
+        return {name: _drain_app(conf, name) for name in apps}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -344,18 +344,39 @@ def acquire(path, app, holder, stale=STALE, now=None):
         return True
 
 
+INTERRUPTED = "interrupted: its worker stopped (the master restarted); re-run"
+
+
 def _requeue_interrupted(conn, app, now):
     for run in conn.execute(
         "SELECT run_id FROM runs WHERE app = ? AND state = 'running'", (app,)
     ).fetchall():
-        conn.execute(
-            "UPDATE runs SET state = 'failed', ended = ?, failure = ? WHERE run_id = ?",
-            (now, "interrupted: its worker stopped (the master restarted); re-run", run[0]),
-        )
-    conn.execute(
+        _requeue_run(conn, run[0], now, INTERRUPTED)
+    conn.execute(  # and any push left running without its run (written by an older version)
         "UPDATE pushes SET state = 'queued', run_id = NULL WHERE app = ? AND state = 'running'",
         (app,),
     )
+
+
+def _requeue_run(conn, rid, now, why):
+    conn.execute(
+        "UPDATE runs SET state = 'failed', ended = ?, failure = ? WHERE run_id = ?"
+        " AND state = 'running'",
+        (now, why, rid),
+    )
+    conn.execute(
+        "UPDATE pushes SET state = 'queued', run_id = NULL WHERE run_id = ? AND state = 'running'",
+        (rid,),
+    )
+
+
+def interrupt(path, rid, why=INTERRUPTED, now=None):
+    """A run its worker gives up half-way (the worker was told to stop: the master is going
+    down): the run is recorded failed with ``why`` (it says "interrupted") and its pushes are
+    queued again, as a worker taking the lease after a dead one does. A run already ended is
+    left as it is."""
+    with transaction(path) as conn:
+        _requeue_run(conn, rid, now or time.time(), why)
 
 
 def heartbeat(path, app, holder, now=None):

@@ -8,6 +8,8 @@ import base64
 import json
 import logging
 import os
+import signal
+import sys
 import time
 
 import pytest
@@ -214,6 +216,54 @@ def test_a_push_queued_while_the_lease_is_held_is_left_to_its_holder(bus, orches
     assert ret["drain"]["app"]["runs"] == [] and orchestrate == []
     queue.release(db, "app", "someone-alive")
     assert chain_push.drain()["app"]["runs"][0]["result"] == "deployed"
+
+
+@pytest.mark.parametrize("where", ["caught by a runner in the orchestrate", "raised out of it"])
+def test_a_worker_stopped_by_a_signal_queues_its_run_again(bus, monkeypatch, request, where):
+    """SIGTERM to a worker in the middle of a run (the master going down): salt-run's handler
+    raises SystemExit, which a runner inside the orchestrate catches as a failed state
+    (salt.client.mixins) or which comes out of it. Either way the run is recorded interrupted
+    and its push queued again, nothing else runs, and the worker gives its lease and the
+    process's handlers back. The real signal, sent to this process."""
+    calls = []
+
+    def cut(sls, saltenv, pillar):
+        calls.append(pillar["chain"]["run_id"])
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)  # the handler runs before kill returns
+            time.sleep(5)  # not reached: the handler raised
+            raise AssertionError("the stop signal raised nothing")
+        except SystemExit:
+            if where == "raised out of it":
+                raise
+        failed = {"x": {"result": False, "comment": "Exception occurred in runner test.sleep"}}
+        return {"data": {"master": failed}, "retcode": 1}
+
+    def salt_run_handler(signum, frame):  # what salt-run installs (salt.scripts._handle_signals)
+        sys.exit(0)
+
+    monkeypatch.setitem(chain_push.__salt__, "state.orchestrate", cut)
+    before = signal.signal(signal.SIGTERM, salt_run_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGTERM, before))
+    for event in (minion_event(9), minion_event(10, branch="b")):
+        record = verify.check_record(event["data"]["data"], verify.settings(PUSH), "t")
+        queue.enqueue(chain_push._db(), record)
+    ret = chain_push.drain(app="app")["app"]
+    assert [r["result"] for r in ret["runs"]] == ["interrupted"] and len(calls) == 1
+    assert "stopped by a signal" in ret["comment"]
+    [run] = chain_push.history()
+    assert run["state"] == "failed" and run["failure"].startswith("interrupted")
+    states = {p["branch"]: p["state"] for p in chain_push.queue()}
+    assert states == {"main": "queued", "b": "queued"}
+    assert signal.getsignal(signal.SIGTERM) is salt_run_handler
+    assert queue.lease(chain_push._db(), "app") is None
+    assert not [t for t, _ in bus if t.endswith("/done")]
+    # the next worker (the master's start-up drain) runs both from the start
+    monkeypatch.setitem(
+        chain_push.__salt__, "state.orchestrate", lambda sls, saltenv, pillar: {"retcode": 0}
+    )
+    again = chain_push.drain(app="app")["app"]["runs"]
+    assert sorted(r["result"] for r in again) == ["built", "deployed"]
 
 
 def _render(name, tag, data):
