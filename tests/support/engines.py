@@ -122,7 +122,9 @@ class EventRecorder:
       engine's own. Any other exec counts.
     The engine names a removed image (untag, delete) and an anonymous volume only by their ids:
     those belong to whoever held them, the image's tags and the volume's container, as seen when
-    the window opened or in the window (a tag, a mount); held by nobody known, they count.
+    the window opened or in the window (a tag, a mount); a layer of an image built in the window
+    goes with that image (its links looked up as the build ran: ``_learn``); held by nobody
+    known, they count.
     """
 
     def __init__(self, engine):
@@ -138,6 +140,8 @@ class EventRecorder:
         self._snapshot()
         self._since = time.time()
         self._seen = []
+        self._lineage = {}  # child id -> parent id of images made in the window (_learn)
+        self._lookup = client(self.engine)  # the reader's own: docker-py clients are not shared
         self._closed = threading.Event()
         # The stream replays the engine's events from `since` (whole seconds, filtered below)
         # and goes on live: nothing of the window is missed however long the block runs.
@@ -198,6 +202,9 @@ class EventRecorder:
         children = {}
         for iid, info in self._images.items():
             children.setdefault(info["parent"], []).append(iid)
+        for iid, parent in self._lineage.items():
+            if iid not in self._images:
+                children.setdefault(parent, []).append(iid)
         holders, seen, todo = [], set(), [image_id]
         while todo:
             iid = todo.pop()
@@ -265,8 +272,35 @@ class EventRecorder:
                     self._closed.set()
                     return
                 self._seen.append(e)
+                self._learn(e)
         except Exception:  # noqa: BLE001 - the stream closed under us (timeout below)
             pass
+        finally:
+            self._lookup.close()
+
+    def _learn(self, e):
+        """The parent links of an image made in the window, looked up as the stream shows it:
+        a build's step containers run on the layers it makes (``create`` names the layer's id)
+        and the image built is tagged. Once removed, an image's layers are deleted by id alone;
+        with their links known they go with the tags of the image built on them, however long
+        the removal takes and whatever other removal comes between its steps. A lookup the
+        removal wins (the image is already gone) learns nothing: the timing rule
+        (:meth:`_in_foreign_cascade`) decides then. A lookup is a read: no event."""
+        if e.get("Type") == "image" and _action(e) == "tag":
+            iid = (e.get("Actor") or {}).get("ID", "")
+        elif e.get("Type") == "container" and _action(e) == "create":
+            iid = _attrs(e).get("image", "")
+        else:
+            return
+        if not iid.startswith("sha256:") or iid in self._images or iid in self._lineage:
+            return
+        try:
+            ids = [h.get("Id", "") for h in self._lookup.api.history(iid)]
+        except (docker.errors.DockerException, OSError):
+            return
+        for child, parent in zip(ids, ids[1:], strict=False):
+            if child.startswith("sha256:") and parent.startswith("sha256:"):
+                self._lineage.setdefault(child, parent)
 
     def _close_window(self):
         """Close the window with an event of our own and wait until the stream showed it: the
