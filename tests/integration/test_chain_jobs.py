@@ -37,7 +37,12 @@ import pytest
 
 from tests.conftest import REPO
 from tests.support import agents, controller, engines, local
-from tests.support.chain import PRODUCTION, push_failing_commit, push_sick_commit
+from tests.support.chain import (
+    PRODUCTION,
+    drop_forward_schedule,
+    push_failing_commit,
+    push_sick_commit,
+)
 from tests.support.load import HEALTH, HEALTH_503
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
@@ -83,6 +88,7 @@ def chain(salt_cli, synced, jenkins_emulator):
     finally:
         salt_cli.run("jenkins.job_delete", JOB, minion_tgt="build1")
         salt_cli.run("jenkins.node_delete", AGENT, minion_tgt="build1")
+        drop_forward_schedule(salt_cli, SOURCE)
         engines.cleanup(ENGINE)
         with contextlib.closing(engines.client(ENGINE)) as client:
             with contextlib.suppress(Exception):

@@ -37,6 +37,7 @@ from tests.support.chain import (
     PRODUCTION,
     build_haproxy,
     deploy_pillar,
+    drop_forward_schedule,
     push_failing_commit,
     push_sick_commit,
 )
@@ -98,6 +99,7 @@ def chain(salt_cli, synced, app2, jenkins_emulator, chain_registry):
     finally:
         salt_cli.run("jenkins.job_delete", JOB, minion_tgt="build1")
         salt_cli.run("jenkins.node_delete", AGENT, minion_tgt="build1")
+        drop_forward_schedule(salt_cli, pillar["chain"]["source"]["name"])
         engines.cleanup(ENGINE)
         for image in OWN_IMAGES:
             with contextlib.suppress(Exception):

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 
 from tests.conftest import REPO
 from tests.support import engines, fuzz, local
+from tests.support.chain import drop_forward_schedule
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
@@ -23,7 +24,7 @@ IMAGE = f"saltext-chain/{NAME}:1"
 
 
 @pytest.fixture(scope="module")
-def source(synced):
+def source(synced, salt_cli):
     port, http_port = local.free_port(), local.free_port()
     pillar = {
         "chain": {
@@ -41,6 +42,7 @@ def source(synced):
         }
     }
     yield {"port": port, "http_port": http_port, "pillar": json.dumps(pillar)}
+    drop_forward_schedule(salt_cli, NAME)
     engines.cleanup(ENGINE)
     with contextlib.closing(engines.client(ENGINE)) as client:
         with contextlib.suppress(Exception):

@@ -9,6 +9,14 @@ from tests.support.load import HEALTH
 HAPROXY_CONTEXT = pathlib.Path(__file__).resolve().parents[2] / "images" / "haproxy"
 
 
+def drop_forward_schedule(salt_cli, source_name, minion="build1"):
+    """Delete the push forwarder's schedule that formulas/chain/source.sls added on ``minion``
+    for a source server of this run. Left behind, it forks a job every second on that minion
+    for the rest of the session (ci50: 5,400 and more forwarder passes, 150 CPU-s, most of them
+    for a source server test_chain_orchestrate had removed 14 minutes before)."""
+    salt_cli.run("schedule.delete", f"chain-push-forward-{source_name}", minion_tgt=minion)
+
+
 def build_haproxy(client, tag):
     """images/haproxy on the local Debian base image, tagged ``tag`` (a name of this run)."""
     client.images.build(
