@@ -46,9 +46,23 @@ SLS = ("chain.ca", "chain.registry", "chain.registry_trust")
 
 
 def _gateway():
-    """An address of this machine outside loopback: engine 1's docker0 gateway."""
+    """An address of this machine outside loopback: engine 1's docker0 gateway. The engine's
+    IPAM names it only when it chose it: a bridge whose address was already set when dockerd
+    started shows its Subnet alone (ci50, docker.io 20.10.24), so the bridge's own address is
+    read then."""
     with contextlib.closing(engines.client(ENGINE)) as client:
-        return client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+        attrs = client.networks.get("bridge").attrs
+    gateway = ((attrs.get("IPAM") or {}).get("Config") or [{}])[0].get("Gateway")
+    if gateway:
+        return gateway
+    bridge = (attrs.get("Options") or {}).get("com.docker.network.bridge.name", "docker0")
+    out = subprocess.run(
+        ["ip", "-4", "-o", "addr", "show", "dev", bridge],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return out.split(" inet ", 1)[1].split("/", 1)[0]
 
 
 def _pillar(tls, cert_days_remaining=0.005):
