@@ -12,8 +12,8 @@ HAPROXY_CONTEXT = pathlib.Path(__file__).resolve().parents[2] / "images" / "hapr
 def drop_forward_schedule(salt_cli, source_name, minion="build1"):
     """Delete the push forwarder's schedule that formulas/chain/source.sls added on ``minion``
     for a source server of this run. Left behind, it forks a job every second on that minion
-    for the rest of the session (ci50: 5,400 and more forwarder passes, 150 CPU-s, most of them
-    for a source server test_chain_orchestrate had removed 14 minutes before)."""
+    for the rest of the session, for a source server long gone (ci50's process accounting: the
+    passes of test_chain_orchestrate's source server went on to the end of its worker's run)."""
     salt_cli.run("schedule.delete", f"chain-push-forward-{source_name}", minion_tgt=minion)
 
 
