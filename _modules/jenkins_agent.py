@@ -36,13 +36,14 @@ from salt.exceptions import CommandExecutionError, SaltInvocationError
 try:
     from saltext.chain.utils import chain_agents_plan as _plan
     from saltext.chain.utils import chain_agents_read as _read
-    from saltext.chain.utils import chain_errors, chain_profiles
+    from saltext.chain.utils import chain_errors, chain_jenkins_xml, chain_profiles
 except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
     if not str(_exc.name).startswith("saltext"):
         raise  # a real import error inside the util, not a missing package
     import chain_agents_plan as _plan
     import chain_agents_read as _read
     import chain_errors
+    import chain_jenkins_xml
     import chain_profiles
 
 log = logging.getLogger(__name__)
@@ -638,13 +639,8 @@ def canary(name, image, profile=None, engine=None, test=False, **kwargs):
 
 
 def _put_job(job, label, command):
-    xml = (
-        "<?xml version='1.1' encoding='UTF-8'?>\n<project><description>canary self-test of "
-        f"jenkins_agent pool (managed)</description><assignedNode>{_xml_escape(label)}"
-        "</assignedNode><canRoam>false</canRoam><disabled>false</disabled>"
-        "<concurrentBuild>false</concurrentBuild><builders><hudson.tasks.Shell><command>"
-        f"{_xml_escape(command)}</command></hudson.tasks.Shell></builders><publishers/>"
-        "<buildWrappers/></project>"
+    xml = chain_jenkins_xml.shell_job_xml(
+        "canary self-test of jenkins_agent pool (managed)", label, str(command)
     )
     profile = _PROFILE.get("jenkins")
     diff = __salt__["jenkins.job_compare"](job, config=xml, profile=profile)
@@ -652,10 +648,6 @@ def _put_job(job, label, command):
         __salt__["jenkins.job_create"](job, config_xml=xml, profile=profile)
     elif diff["changed"]:
         __salt__["jenkins.job_update"](job, config_xml=xml, profile=profile)
-
-
-def _xml_escape(text):
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _carry_out(pool, opts, conf, engine, decision, result, memory, image):

@@ -539,6 +539,21 @@ def apply_node_spec(root, spec):
     return root
 
 
+def shell_job_xml(description, label, command):
+    """A freestyle job's config.xml (a ``str`` to post) that runs ``command`` in a shell on an
+    agent of ``label``, one build at a time, never elsewhere."""
+    root = ET.Element("project")
+    ET.SubElement(root, "description").text = description
+    ET.SubElement(root, "assignedNode").text = label
+    for tag, text in (("canRoam", "false"), ("disabled", "false"), ("concurrentBuild", "false")):
+        ET.SubElement(root, tag).text = text
+    shell = ET.SubElement(ET.SubElement(root, "builders"), "hudson.tasks.Shell")
+    ET.SubElement(shell, "command").text = command
+    ET.SubElement(root, "publishers")
+    ET.SubElement(root, "buildWrappers")
+    return to_bytes(root).decode("utf-8")
+
+
 def node_xml(name, spec):
     """A complete ``<slave>`` config.xml for an inbound (JNLP) permanent agent."""
     root = ET.Element("slave")

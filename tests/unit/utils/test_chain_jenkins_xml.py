@@ -290,3 +290,25 @@ def test_description_mark_refuses_a_malformed_document():
 )
 def test_description_of_anything_unreadable_or_empty_is_empty(doc):
     assert X.description(doc) == ""
+
+
+def test_shell_job_xml_escapes_what_it_is_given_and_matches_the_hand_written_form():
+    """The canary's job: a label expression and a command with XML's special characters come
+    back as given; the job compares equal to the form written by hand before (an existing
+    canary job is not updated)."""
+    label, command = "pool-l && !x", "test \"$(id -u)\" -gt 0 && echo '<ok>' & wait"
+    xml = X.shell_job_xml("canary", label, command)
+    assert xml.startswith("<?xml version='1.1' encoding='UTF-8'?>\n<project>")
+    root = X.parse(xml)
+    assert root.findtext("assignedNode") == label
+    assert root.findtext("builders/hudson.tasks.Shell/command") == command
+    by_hand = (
+        "<?xml version='1.1' encoding='UTF-8'?>\n<project><description>canary</description>"
+        "<assignedNode>pool-l &amp;&amp; !x</assignedNode><canRoam>false</canRoam>"
+        "<disabled>false</disabled><concurrentBuild>false</concurrentBuild><builders>"
+        "<hudson.tasks.Shell><command>test \"$(id -u)\" -gt 0 &amp;&amp; echo '&lt;ok&gt;'"
+        " &amp; wait</command></hudson.tasks.Shell></builders><publishers/><buildWrappers/>"
+        "</project>"
+    )
+    assert X.compare(xml, by_hand)["contained"] is True
+    assert X.pretty(X.parse(xml)) == X.pretty(X.parse(by_hand))
