@@ -258,6 +258,7 @@ def chain_start(script, count, mode="containers"):
         raise SystemExit("the chain runs: `make down` first (this benchmark starts its own)")
     started = time.monotonic()
     hosts = script._hosts(count)  # pylint: disable=protected-access
+    STATE.mkdir(parents=True, exist_ok=True)  # a fresh checkout has no chain state yet
     (STATE / "hosts.json").write_text(json.dumps({"count": count}))  # what `down` removes
     script._start(hosts)  # pylint: disable=protected-access
     targets = ",".join(chain_hosts.app_hosts(hosts.pillar))
