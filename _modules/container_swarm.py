@@ -16,12 +16,13 @@ from salt.exceptions import SaltInvocationError
 
 try:
     from saltext.chain.utils import chain_docker_client as _docker
-    from saltext.chain.utils import chain_errors
+    from saltext.chain.utils import chain_errors, chain_registry
 except ImportError as _exc:  # synced into the minion's extmods/utils (file_roots deployment)
     if not str(_exc.name).startswith("saltext"):
         raise  # a real import error inside the util, not a missing package
     import chain_docker_client as _docker
     import chain_errors
+    import chain_registry
 
 __virtualname__ = "container"
 
@@ -259,6 +260,10 @@ def service_create(spec, profile=None):
     """
     Create a service from a Docker API ``ServiceSpec`` mapping; returns its id.
 
+    When ``container:registries:<registry>`` holds credentials for the image's registry, they
+    go with the request (``X-Registry-Auth``, as ``docker service create
+    --with-registry-auth``): Swarm keeps them with the service and every node pulls with them.
+
     CLI Example:
 
     .. code-block:: bash
@@ -268,24 +273,22 @@ def service_create(spec, profile=None):
     """
     spec = _spec(spec)
     client = _client(profile)
-    out = _docker.call(
-        f"create service {spec['Name']}",
-        client.create_service,
-        spec["TaskTemplate"],
-        name=spec["Name"],
-        labels=spec.get("Labels"),
-        mode=spec.get("Mode"),
-        update_config=spec.get("UpdateConfig"),
-        rollback_config=spec.get("RollbackConfig"),
-        endpoint_spec=spec.get("EndpointSpec"),
+    what = f"create service {spec['Name']}"
+    resp = _docker.call(
+        what,
+        client._post_json,  # noqa: SLF001 - the SDK's create_service takes no auth header
+        client._url("/services/create"),  # noqa: SLF001
+        data=_body(spec),
+        headers=_auth_headers(client, spec),
     )
-    return out["ID"]
+    return _docker.call(what, client._result, resp, True)["ID"]  # noqa: SLF001
 
 
 def service_update(name, spec, profile=None):
     """
     Replace service ``name``'s spec with ``spec`` (a whole ``ServiceSpec``); Swarm rolls the
-    tasks out under its ``UpdateConfig`` when the task template changed.
+    tasks out under its ``UpdateConfig`` when the task template changed. Registry credentials
+    go with it as with :func:`service_create` (without any, Swarm keeps the service's).
 
     CLI Example:
 
@@ -296,20 +299,16 @@ def service_update(name, spec, profile=None):
     spec = _spec(spec)
     client = _client(profile)
     cur = _docker.call(f"inspect service {name}", client.inspect_service, name)
-    _docker.call(
-        f"update service {name}",
-        client.update_service,
-        cur["ID"],
-        cur["Version"]["Index"],
-        task_template=spec["TaskTemplate"],
-        name=spec["Name"],
-        labels=spec.get("Labels"),
-        mode=spec.get("Mode"),
-        update_config=spec.get("UpdateConfig"),
-        rollback_config=spec.get("RollbackConfig"),
-        endpoint_spec=spec.get("EndpointSpec"),
-        fetch_current_spec=False,
+    what = f"update service {name}"
+    resp = _docker.call(
+        what,
+        client._post_json,  # noqa: SLF001 - the SDK's update_service takes no auth header
+        client._url("/services/{0}/update", cur["ID"]),  # noqa: SLF001
+        data=_body(spec),
+        params={"version": cur["Version"]["Index"]},
+        headers=_auth_headers(client, spec),
     )
+    _docker.call(what, client._raise_for_status, resp)  # noqa: SLF001
     return True
 
 
@@ -374,3 +373,33 @@ def _spec(spec):
     ):
         raise SaltInvocationError("spec: expected a ServiceSpec mapping with Name and TaskTemplate")
     return spec
+
+
+#: The ``ServiceSpec`` fields a create or an update sends (as the SDK's calls do).
+_SPEC_KEYS = (
+    "Name",
+    "Labels",
+    "TaskTemplate",
+    "Mode",
+    "UpdateConfig",
+    "RollbackConfig",
+    "EndpointSpec",
+)
+
+
+def _body(spec):
+    return {k: spec[k] for k in _SPEC_KEYS if spec.get(k) is not None}
+
+
+def _auth_headers(client, spec):
+    """``{"X-Registry-Auth": ...}`` for the spec's image: the credentials of its registry in
+    ``container:registries`` (never another registry's), else those of the minion user's
+    Docker config, as the SDK's own service calls send them; ``{}`` when neither has any."""
+    image = (spec["TaskTemplate"].get("ContainerSpec") or {}).get("Image")
+    if not image:
+        return {}
+    header = chain_registry.auth_header(image, __salt__["config.get"])
+    if header is None:
+        registry = chain_registry.registry_of(image)
+        header = _docker.docker.auth.get_config_header(client, registry)
+    return {"X-Registry-Auth": header} if header else {}

@@ -121,6 +121,18 @@ def auth_config(image, config_get):
     return {"username": username, "password": password}
 
 
+def auth_header(image, config_get):
+    """The ``X-Registry-Auth`` header value with which an engine pulls ``image``, or on a Swarm
+    manager every node does (``docker service create/update --with-registry-auth``): the
+    configured credentials of the image's registry alone, as base64url JSON ``{username,
+    password, serveraddress}`` (Docker's ``AuthConfig``); ``None`` when none are configured."""
+    auth = auth_config(image, config_get)
+    if not auth:
+        return None
+    payload = json.dumps(dict(auth, serveraddress=registry_of(image))).encode()
+    return base64.urlsafe_b64encode(payload).decode()
+
+
 # ---------------------------------------------------------------------------------------------
 # The Docker client config (~/.docker/config.json)
 # ---------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
-"""A rollout of the app across 4 hosts x 2 replicas, per-host mode (issue 18): a first
-deploy, a good second build and a bad image (rolled back), each through the chain's own runner
-(``salt-run chain.rollout app <image>``, server by server as it goes: the canary host, then the
-rest together), the two rollouts under a request load through every host's frontend.
+"""A rollout of the app across 4 hosts x 2 replicas, per-host mode or Swarm mode (issue 18): a
+first deploy, a good second build and a bad image (rolled back), each through the chain's own
+runner (``salt-run chain.rollout app <image>``, server by server as it goes: the canary host,
+then the rest together), the two rollouts under a request load through every host's frontend.
 
 It starts the chain across hosts itself, as ``scripts/chain.py up --hosts N`` does (its
 ``_hosts`` and ``_start``: the master on the hosts network's gateway, the local minions,
@@ -28,6 +28,21 @@ lines of the phase, and for ``bad`` the rollback (the failure, what was rolled b
 image each host runs after it).
 
     flock -o /tmp/chain-heavy.lock .venv/bin/python benchmarks/hosts_rollout.py   # ~5 minutes
+    flock -o /tmp/chain-heavy.lock .venv/bin/python benchmarks/hosts_rollout.py --mode swarm
+
+``--mode swarm``: the app hosts form one swarm through Salt (the master applies
+``container_swarm.manager`` on the first app host, the canary, which sends its join information
+to the mine; ``container_swarm.worker`` with ``manager_minion`` on the others;
+``container_swarm.node_labels`` ``role: app`` on every node from the manager), no frontend per
+host: the app is one Swarm service of ``--replicas`` (2) x hosts tasks placed on
+``node.labels.role==app``, ``--parallelism`` (1) tasks per batch, deployed by the same runner
+call with the Swarm pillar (``chain:service:mode: swarm``, ``manager``) and the manager as its
+target: formulas/chain's deploy state makes the attachable overlay network, the frontend on the
+manager and the service there, Swarm rolls the tasks across the nodes, the state's gate and
+``docker service rollback`` act. The load goes through that one frontend, with as many clients
+as through all the frontends of the per-host mode. Per phase also: the service's new tasks per
+node (created, state, when it got there; read on the manager's engine). Results in
+``benchmarks/results/hosts_rollout_swarm.json``.
 
 It refuses to run while the chain runs (``make down`` first). Prints the figures and writes
 ``benchmarks/results/hosts_rollout.json``; never asserts. At the end, also after an error: its
@@ -38,6 +53,7 @@ and the chain is stopped (``scripts/chain.py down``: the hosts with their engine
 
 import argparse
 import contextlib
+import datetime
 import importlib.util
 import json
 import os
@@ -67,6 +83,12 @@ RESULTS = REPO / "benchmarks" / "results"
 APP = "app"
 PORT = 8080  # each host's frontend (scripts/chain.py HOST_APP_PORT)
 BASE = "saltext-chain/debian:bookworm"
+#: digest -> first/good/bad, filled in as the images are pushed (task_timings' ``version``)
+VERSIONS = {}
+SWARM = "swarm"
+SWARM_NAME = "chain-swarm"
+MINE_FUNCTION = "container.swarm_join_info"
+SWARM_LABELS = {"role": "app"}
 HEALTHY = '    """True when the service can serve requests."""\n    return True'
 
 
@@ -134,6 +156,60 @@ def requests_summary(loads):
     }
 
 
+def _stamp(text):
+    """A Docker API timestamp (RFC 3339, nanoseconds) as epoch seconds."""
+    head, _, frac = text.rstrip("Z").partition(".")
+    frac = (frac + "000000")[:6]
+    return datetime.datetime.strptime(f"{head}.{frac}+0000", "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+
+
+def task_timings(tasks, nodes, started):
+    """Swarm mode: the tasks of the service created since ``started`` (the rollout's start,
+    epoch seconds), per node (``nodes``: ``{node id: host name}``), oldest first:
+    ``{node: [{"slot", "version", "created_s", "state", "state_s", "desired"}]}`` (``state_s``:
+    when the task reached the state it is in, seconds after ``started``; ``version``: its
+    ``APP_VERSION`` tail ``first``/``good``/``bad``, else its image's last 12 characters)."""
+    out = {}
+    for task in sorted(tasks, key=lambda t: t.get("CreatedAt") or ""):
+        created = _stamp(task["CreatedAt"])
+        if created < started:
+            continue
+        image = task["Spec"]["ContainerSpec"]["Image"]
+        status = task.get("Status") or {}
+        node = nodes.get(task.get("NodeID"), task.get("NodeID") or "(unassigned)")
+        out.setdefault(node, []).append(
+            {
+                "slot": task.get("Slot"),
+                "version": VERSIONS.get(image.rsplit("@", 1)[-1], image[-12:]),
+                "created_s": round(created - started, 2),
+                "state": status.get("State"),
+                "state_s": round(_stamp(status["Timestamp"]) - started, 2)
+                if status.get("Timestamp")
+                else None,
+                "desired": task.get("DesiredState"),
+            }
+        )
+    return out
+
+
+def swarm_pillar(manager, replicas, parallelism, placement):
+    """The deploy pillar of the app in Swarm mode (``chain.rollout``'s ``pillar``, on top of
+    the master's ``chain:apps:app:pillar``): one service of ``replicas`` tasks on the swarm of
+    ``manager``, on nodes labelled ``placement``, ``parallelism`` tasks per batch."""
+    return {
+        "chain": {
+            "per_minion": True,
+            "service": {
+                "mode": "swarm",
+                "manager": manager,
+                "replicas": replicas,
+                "placement": placement,
+                "update": {"parallelism": parallelism},
+            },
+        }
+    }
+
+
 # ---------------------------------------------------------------------------------------------
 # The chain
 # ---------------------------------------------------------------------------------------------
@@ -171,28 +247,99 @@ def applied(ret, what):
         raise SystemExit(f"{what} failed: " + ("; ".join(bad) or "no return"))
 
 
-def chain_start(script, count):
+def chain_start(script, count, mode="containers"):
     """The chain's master, minions and ``count`` hosts as ``scripts/chain.py up --hosts count``
     starts them (its ``_start``), then what the app needs of the orchestrate's infrastructure
     stage (formulas/chain/init.sls), the same states: the CA on build1, the registry's trust
-    and the registry there, each app host's trust and frontend. No pipeline: the benchmark
-    builds its own images. Returns the seconds it took."""
+    and the registry there, each app host's trust and frontend (``mode`` swarm: no frontend
+    there, the deploy state makes it on the manager, on the service's overlay network). No
+    pipeline: the benchmark builds its own images. Returns the seconds it took."""
     if script._alive(script.SOCKS / "master.pid"):  # pylint: disable=protected-access
         raise SystemExit("the chain runs: `make down` first (this benchmark starts its own)")
     started = time.monotonic()
     hosts = script._hosts(count)  # pylint: disable=protected-access
+    STATE.mkdir(parents=True, exist_ok=True)  # a fresh checkout has no chain state yet
     (STATE / "hosts.json").write_text(json.dumps({"count": count}))  # what `down` removes
     script._start(hosts)  # pylint: disable=protected-access
     targets = ",".join(chain_hosts.app_hosts(hosts.pillar))
     for tgt, sls in (
         ("build1", "chain.ca"),
         ("build1", "chain.registry_trust,chain.registry"),
-        (targets, "chain.registry_trust,chain.frontend"),
+        (targets, "chain.registry_trust" + (",chain.frontend" if mode != SWARM else "")),
     ):
         say(f"{tgt}: state.sls {sls}")
         ret, _ = script._salt("-L", tgt, "state.sls", sls)  # pylint: disable=protected-access
         applied(ret, f"{tgt}: state.sls {sls}")
     return time.monotonic() - started
+
+
+def form_swarm(script, targets, ips):
+    """Swarm mode: the app hosts form one swarm through Salt, the master applying the
+    ``container_swarm`` states to their minions: ``manager`` on the first (the canary host; it
+    advertises its address on the hosts network), its join information sent to the mine
+    (``mine.send container.swarm_join_info``, readable by the hosts only), ``worker`` on the
+    others (``manager_minion``: the token comes from the mine), then ``node_labels``
+    (``role: app``) on each node from the manager. Returns the manager, the seconds each step
+    took and the nodes the manager lists."""
+    # pylint: disable=protected-access
+    manager, workers = targets[0], targets[1:]
+    steps, started = {}, time.monotonic()
+    say(f"{manager}: state.single container_swarm.manager advertise_addr={ips[manager]}")
+    ret, _ = script._salt(
+        manager,
+        "state.single",
+        "container_swarm.manager",
+        f"name={SWARM_NAME}",
+        f"advertise_addr={ips[manager]}",
+    )
+    applied(ret, f"{manager}: container_swarm.manager")
+    steps["manager_s"] = round(time.monotonic() - started, 2)
+    ret, _ = script._salt(
+        manager, "mine.send", MINE_FUNCTION, "allow_tgt=host*", "allow_tgt_type=glob"
+    )
+    if ret.get(manager) is not True:
+        raise SystemExit(f"{manager}: mine.send {MINE_FUNCTION}: {ret}")
+    if workers:
+        say(f"{','.join(workers)}: state.single container_swarm.worker manager_minion={manager}")
+        t0 = time.monotonic()
+        ret, _ = script._salt(
+            "-L",
+            ",".join(workers),
+            "state.single",
+            "container_swarm.worker",
+            f"name={SWARM_NAME}",
+            f"manager_minion={manager}",
+            "advertise_addr=eth0",
+        )
+        applied(ret, "container_swarm.worker")
+        steps["workers_s"] = round(time.monotonic() - t0, 2)
+    high = {
+        f"{SWARM_NAME}-labels-{t}": {
+            "container_swarm": [{"node": t}, {"labels": SWARM_LABELS}, "node_labels"]
+        }
+        for t in targets
+    }
+    say(f"{manager}: container_swarm.node_labels {SWARM_LABELS} on {len(targets)} nodes")
+    t0 = time.monotonic()
+    ret, _ = script._salt(manager, "state.high", json.dumps(high))
+    applied(ret, "container_swarm.node_labels")
+    steps["labels_s"] = round(time.monotonic() - t0, 2)
+    ret, _ = script._salt(manager, "container.node_list")
+    nodes = ret.get(manager)
+    steps["total_s"] = round(time.monotonic() - started, 2)
+    return {"manager": manager, "steps": steps, "nodes": nodes}
+
+
+def swarm_tasks(manager, service, started):
+    """The service's tasks created since ``started``, per node (:func:`task_timings`), read on
+    the manager's engine."""
+    with contextlib.closing(host_client(manager)) as inner:
+        api = inner.api
+        try:
+            nodes = {n["ID"]: n["Description"]["Hostname"] for n in api.nodes()}
+            return task_timings(api.tasks(filters={"service": service}), nodes, started)
+        except docker.errors.APIError as err:
+            return {"error": str(err)}
 
 
 def chain_down(script):
@@ -212,6 +359,7 @@ def chain_conf():
     return {
         "targets": app["targets"],
         "frontend": app["frontend"],
+        "service": app["service"],
         "address": address,
         "repository": f"{address}/{chain['registry']['repository']}",
         "auth": {"username": creds["username"], "password": creds["password"]},
@@ -346,11 +494,16 @@ def frontend_checks(conf, since):
     return out
 
 
-def phase(name, image, conf, ips, clients):
+def phase(name, image, conf, ips, clients, swarm=None):
     """``chain.rollout app image`` (``clients``: under load through every frontend): its
-    figures."""
-    load = f", under load on {len(ips)} frontends" if clients else ""
+    figures. ``swarm`` (Swarm mode): ``{"manager", "pillar", "service"}``: the runner gets the
+    manager as its target and the Swarm pillar; the service's new tasks per node are read
+    afterwards."""
+    load = f", under load on {len(ips)} frontend(s), {clients} client(s) each" if clients else ""
     say(f"{name}: salt-run chain.rollout {APP} {image}{load}")
+    extra = []
+    if swarm:
+        extra = [f"targets={swarm['manager']}", f"pillar={json.dumps(swarm['pillar'])}"]
     with contextlib.ExitStack() as stack:
         loads = {
             t: stack.enter_context(Load(PORT, limit=10**7, clients=clients, host=ip))
@@ -358,7 +511,7 @@ def phase(name, image, conf, ips, clients):
         }
         events = stack.enter_context(Events())
         started, t0 = time.time(), time.monotonic()
-        ret, code = salt_run("chain.rollout", APP, image)
+        ret, code = salt_run("chain.rollout", APP, image, *extra)
         wall = time.monotonic() - t0
     result = {
         "image": image,
@@ -372,6 +525,8 @@ def phase(name, image, conf, ips, clients):
         "requests": requests_summary(loads) if loads else None,
         "frontend_checks": frontend_checks(conf, started - 2),
     }
+    if swarm:
+        result["tasks"] = swarm_tasks(swarm["manager"], swarm["service"], started)
     if isinstance(ret, dict) and not ret.get("result"):
         result["rolled_back"] = ret.get("rolled_back")
         result["now"] = ret.get("now")
@@ -386,6 +541,16 @@ def phase(name, image, conf, ips, clients):
 
 def report(results):
     print(f"\nchain with {results['hosts']} hosts started in {results.get('start_s')} s")
+    if results.get("swarm"):
+        formed = results["swarm"]
+        nodes = ", ".join(
+            f"{n.get('hostname')} ({n.get('role')}, {n.get('state')}, {n.get('addr')}, "
+            f"labels {n.get('labels')})"
+            for n in (formed.get("nodes") or {}).values()
+            if isinstance(n, dict)
+        )
+        print(f"swarm formed through Salt in {formed['steps']}: {nodes}")
+        print(f"deploy pillar: {json.dumps(results.get('swarm_pillar'))}")
     for name in ("first", "good", "bad"):
         ph = results.get(name)
         if not ph:
@@ -416,45 +581,94 @@ def report(results):
         for target, srv in (ph["servers"] or {}).items():
             if isinstance(srv, dict) and not srv.get("result"):
                 print(f"  {target} failed: {srv.get('comment', '')[:400]}")
+        for node, tasks in sorted((ph.get("tasks") or {}).items()):
+            text = "; ".join(
+                f"s{t['slot']} {t['version']} +{t['created_s']} s -> {t['state']} "
+                f"+{t['state_s']} s" + ("" if t["desired"] == "running" else f" ({t['desired']})")
+                for t in tasks
+            )
+            print(f"    {node:6} new tasks: {text}")
         if "rolled_back" in ph:
             print(f"  rolled back by the runner: {json.dumps(ph['rolled_back'])}")
             print(f"  now: {json.dumps(ph['now'])}")
 
 
-def run_phases(args, run, tmp, client, results, conf):
+def run_phases(args, run, tmp, client, results, conf, script):
     results["targets"] = conf["targets"]
     ips = host_ips(client, conf["targets"])
+    swarm, clients = None, args.clients
+    if args.mode == SWARM:
+        formed = form_swarm(script, conf["targets"], ips)
+        results["swarm"] = formed
+        manager = formed["manager"]
+        placement = dict(SWARM_LABELS)
+        swarm = {
+            "manager": manager,
+            "pillar": swarm_pillar(
+                manager, args.replicas * len(conf["targets"]), args.parallelism, placement
+            ),
+            "service": conf["service"].replace("{minion}", manager),
+        }
+        results["swarm_pillar"] = swarm["pillar"]
+        # one frontend (the manager's): as many clients through it as through every host's
+        # frontend in the per-host mode
+        clients = args.clients * len(ips)
+        ips = {manager: ips[manager]}
+        conf = dict(conf, targets=[manager])
     results["frontends"] = {t: f"{ip}:{PORT}" for t, ip in ips.items()}
     say(f"building the first, the good and the bad image (bench-{run}-*) on engine 1")
     tags = build_images(client, run, conf["repository"], tmp)
     for kind, tag in tags.items():
         results.setdefault("digests", {})[kind] = push(client, tag, conf["auth"])
-    results["first"] = phase("first", tags["first"], conf, ips, 0)
-    results["good"] = phase("good", tags["good"], conf, ips, args.clients)
-    results["bad"] = phase("bad", tags["bad"], conf, ips, args.clients)
+        VERSIONS[results["digests"][kind]] = kind
+    results["first"] = phase("first", tags["first"], conf, ips, 0, swarm)
+    results["good"] = phase("good", tags["good"], conf, ips, clients, swarm)
+    results["bad"] = phase("bad", tags["bad"], conf, ips, clients, swarm)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--hosts", type=int, default=4)
-    parser.add_argument("--clients", type=int, default=2, help="request clients per frontend")
+    parser.add_argument("--clients", type=int, default=2, help="request clients per host")
+    parser.add_argument(
+        "--mode",
+        choices=("containers", SWARM),
+        default="containers",
+        help="containers: each host its replicas behind its own frontend (default); swarm: "
+        "the hosts form a swarm, the app one service across them behind the manager's frontend",
+    )
+    parser.add_argument(
+        "--replicas", type=int, default=2, help="swarm: tasks per host (the service's replicas)"
+    )
+    parser.add_argument(
+        "--parallelism",
+        type=int,
+        default=1,
+        help="swarm: tasks per update batch (update:parallelism)",
+    )
     args = parser.parse_args()
     run = secrets.token_hex(3)
-    results = {"run": run, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "hosts": args.hosts}
+    results = {
+        "run": run,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "hosts": args.hosts,
+        "mode": args.mode,
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     client = docker.from_env(timeout=600)
     script, conf = chain_script(), None
     try:
-        results["start_s"] = round(chain_start(script, args.hosts), 1)
+        results["start_s"] = round(chain_start(script, args.hosts, args.mode), 1)
         conf = chain_conf()
         with tempfile.TemporaryDirectory(prefix="hosts-rollout-") as tmp:
-            run_phases(args, run, pathlib.Path(tmp), client, results, conf)
+            run_phases(args, run, pathlib.Path(tmp), client, results, conf, script)
     finally:
         if conf:
             remove_images(client, run, list((results.get("digests") or {}).values()), conf)
         chain_down(script)
         client.close()
-        out = RESULTS / "hosts_rollout.json"
+        suffix = "" if args.mode == "containers" else f"_{args.mode}"
+        out = RESULTS / f"hosts_rollout{suffix}.json"
         out.write_text(json.dumps({"command": sys.argv, **results}, indent=1, default=str))
         say(f"written {out}")
     report(results)

@@ -89,3 +89,80 @@ def test_requests_summary_adds_the_hosts_and_keeps_their_failures(bench):
     assert (got["ok"], got["failed"], got["versions"]) == (17, 12, ["a", "b"])
     assert got["per_host"]["host2"] == {"ok": 7, "failed": 12, "versions": ["b"]}
     assert got["failures"] == {"host2": ["HTTP 503"] * 10}
+
+
+def _task(created, node, slot, image, state, at, desired="running"):
+    return {
+        "CreatedAt": created,
+        "NodeID": node,
+        "Slot": slot,
+        "Spec": {"ContainerSpec": {"Image": image}},
+        "Status": {"State": state, "Timestamp": at},
+        "DesiredState": desired,
+    }
+
+
+def test_task_timings_keeps_the_rollouts_tasks_per_node_oldest_first(bench, monkeypatch):
+    good, bad = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+    monkeypatch.setattr(bench, "VERSIONS", {good: "good", bad: "bad"})
+    started = bench._stamp("2026-12-07T07:00:00Z")
+    tasks = [
+        # an older task (before the rollout) and an unknown image: left out / its tail shown
+        _task("2026-12-07T06:59:59.9Z", "n1", 1, f"r/app@{good}", "running", "2026-12-07T07:00:1Z"),
+        _task(
+            "2026-12-07T07:00:12.5Z", "n2", 2, f"r/app@{bad}", "failed",
+            "2026-12-07T07:00:20.123456789Z", desired="shutdown",
+        ),
+        _task(
+            "2026-12-07T07:00:02.250000000Z", "n2", 1, f"r/app@{good}", "running",
+            "2026-12-07T07:00:05Z",
+        ),
+        _task("2026-12-07T07:00:30Z", "gone", 3, "other:1", "pending", ""),
+    ]  # fmt: skip
+    got = bench.task_timings(tasks, {"n1": "host1", "n2": "host2"}, started)
+    assert got == {
+        "host2": [
+            {
+                "slot": 1,
+                "version": "good",
+                "created_s": 2.25,
+                "state": "running",
+                "state_s": 5.0,
+                "desired": "running",
+            },
+            {
+                "slot": 2,
+                "version": "bad",
+                "created_s": 12.5,
+                "state": "failed",
+                "state_s": 20.12,
+                "desired": "shutdown",
+            },
+        ],
+        "gone": [
+            {
+                "slot": 3,
+                "version": "other:1",
+                "created_s": 30.0,
+                "state": "pending",
+                "state_s": None,
+                "desired": "running",
+            }
+        ],
+    }
+
+
+def test_swarm_pillar_is_one_service_across_the_labelled_nodes(bench):
+    got = bench.swarm_pillar("host2", 8, 2, {"role": "app"})
+    assert got == {
+        "chain": {
+            "per_minion": True,
+            "service": {
+                "mode": "swarm",
+                "manager": "host2",
+                "replicas": 8,
+                "placement": {"role": "app"},
+                "update": {"parallelism": 2},
+            },
+        }
+    }

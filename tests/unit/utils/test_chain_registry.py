@@ -89,6 +89,18 @@ def test_credentials_for_one_registry_only():
     assert chain_registry.auth_config("busybox", get) is None
 
 
+def test_auth_header_is_the_image_registrys_credentials_for_swarm_nodes():
+    get = _config_get({"a.example:5000": {"username": "u", "password": "p"}})
+    header = chain_registry.auth_header("a.example:5000/app@sha256:" + "0" * 64, get)
+    assert json.loads(base64.urlsafe_b64decode(header)) == {
+        "username": "u",
+        "password": "p",
+        "serveraddress": "a.example:5000",
+    }
+    assert chain_registry.auth_header("b.example:5000/app:1", get) is None
+    assert chain_registry.auth_header("busybox", get) is None
+
+
 def test_missing_credentials_name_where_to_put_them():
     with pytest.raises(SaltInvocationError, match="container:registries:r.example"):
         chain_registry.credentials("r.example", _config_get({}), required=True)
