@@ -276,7 +276,7 @@ def service_create(spec, profile=None):
     what = f"create service {spec['Name']}"
     resp = _docker.call(
         what,
-        client._post_json,  # noqa: SLF001 - the SDK's create_service takes no auth header
+        client._post_json,  # noqa: SLF001 - the SDK sends only the Docker config's credentials
         client._url("/services/create"),  # noqa: SLF001
         data=_body(spec),
         headers=_auth_headers(client, spec),
@@ -302,7 +302,7 @@ def service_update(name, spec, profile=None):
     what = f"update service {name}"
     resp = _docker.call(
         what,
-        client._post_json,  # noqa: SLF001 - the SDK's update_service takes no auth header
+        client._post_json,  # noqa: SLF001 - the SDK sends only the Docker config's credentials
         client._url("/services/{0}/update", cur["ID"]),  # noqa: SLF001
         data=_body(spec),
         params={"version": cur["Version"]["Index"]},
