@@ -213,7 +213,7 @@ def _stretch(rec, removal, step, gap=0):
             e["timeNano"] += removal[-1]["timeNano"] - end
 
 
-@pytest.mark.parametrize("timing", ["as it came", "10 s between steps"])
+@pytest.mark.parametrize("timing", ["as it came", "10 s between steps", "beside a pull"])
 @pytest.mark.parametrize("whose", ["theirs", "ours"])
 def test_the_layers_removed_with_an_image_built_in_the_window_go_with_it(
     docker_engines, tmp_path, whose, timing
@@ -237,8 +237,18 @@ def test_the_layers_removed_with_an_image_built_in_the_window_go_with_it(
         deletes = [e for e in removal if e["Action"] == "delete"]
         assert len(deletes) >= 3, deletes  # the image and its two RUN layers
         assert {e["Actor"]["ID"] for e in deletes[1:]} <= set(rec._lineage), rec._lineage
-        if timing != "as it came":
+        if timing == "10 s between steps":
             _stretch(rec, removal, step=10)
+        elif timing == "beside a pull":  # another worker pulled a reference nobody owns, gone
+            pulled = f"127.0.0.1:5000/nobody-{engines.RUN}/app:1"  # when the window closed
+            rec.events.append(
+                {
+                    "Type": "image",
+                    "Action": "pull",
+                    "Actor": {"ID": pulled, "Attributes": {"name": pulled}},
+                    "timeNano": removal[0]["timeNano"],
+                }
+            )
         removals = [m for m in rec.mutations() if m[0] == "image" and m[1] in ("untag", "delete")]
         if whose == "theirs":
             assert removals == [], removals

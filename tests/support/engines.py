@@ -222,11 +222,18 @@ class EventRecorder:
                 # closed. A reference pulled in the window has no tag event (a pull names only
                 # the reference, not the image id): the pulled ones that are gone when the
                 # window closed, from every image, are candidates too.
+                # Only an image untagged in the window can be one pulled in it: a layer deleted
+                # with an image built on it has no untag (ci53: another worker's pull in the
+                # window took the layers of this window's build).
                 present_after = {r for refs in self._images_after.values() for r in refs}
+                untagged = any(
+                    x.get("Type") == "image" and _action(x) == "untag" and x["Actor"]["ID"] == iid
+                    for x in self.events
+                )
                 pulled_gone = {
                     _attrs(x).get("name") or x["Actor"]["ID"]
                     for x in self.events
-                    if x.get("Type") == "image" and _action(x) == "pull"
+                    if untagged and x.get("Type") == "image" and _action(x) == "pull"
                 } - present_after
                 tags = ((tags - set(self._images_after.get(iid, ()))) | pulled_gone) or tags
             holders += [
