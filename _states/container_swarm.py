@@ -273,11 +273,14 @@ def left(name, force=False, profile=None):
         if info["state"] == "inactive":
             ret["comment"] = "This engine is in no swarm"
             return ret
-        ret["changes"] = {"swarm": {"old": info["cluster_id"] or info["state"], "new": None}}
+        # a worker's engine knows no cluster id, only its managers (what ``worker`` joined)
+        managers = ", ".join(info["remote_managers"])
+        swarm = info["cluster_id"] or f"worker of {managers}"
+        ret["changes"] = {"swarm": {"old": swarm, "new": None}}
         chain_states.act(
             ret,
             __opts__["test"],
-            f"Swarm {info['cluster_id']}",
+            f"Swarm {info['cluster_id']}" if info["cluster_id"] else f"Swarm of {managers}",
             "left",
             lambda: __salt__["container.swarm_leave"](force=force, profile=profile),
         )
