@@ -5,6 +5,7 @@ event of its own instead of a fixed wait."""
 import contextlib
 import io
 import re
+import time
 
 import docker.errors
 import pytest
@@ -15,6 +16,13 @@ from tests.support.engines import BUSYBOX, TEST_LABEL, EventRecorder
 pytestmark = pytest.mark.docker
 
 ENGINE = "engine2"
+
+
+def _wait(done, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, f"not in {timeout} s: {what}"
+        time.sleep(0.05)
 
 
 def _names(client, prefix):
@@ -232,6 +240,11 @@ def test_the_layers_removed_with_an_image_built_in_the_window_go_with_it(
         with engines.EventRecorder("engine1") as rec:
             image, _ = cli.images.build(path=str(tmp_path), tag=tag, rm=True, forcerm=True)
             history = cli.api.history(image.id)  # a read: no event
+            # the recorder's lookups of the build's links, before the removal: under load they
+            # come after it (ci55) and learn nothing; that lost race is the slow-removal
+            # test's (the timing rule), here the links decide
+            layers = {h["Id"] for h in history[:3]}
+            _wait(lambda: layers <= set(rec._lineage), 30, rec._lineage)
             cli.images.remove(tag, force=True)
         removal = _removal(rec, image.id, history)
         deletes = [e for e in removal if e["Action"] == "delete"]

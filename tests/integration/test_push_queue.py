@@ -55,14 +55,21 @@ def pushes(pushq, **match):
 
 
 def wait_final(pushq, timeout=90, count=1, **match):
-    """Wait until ``count`` pushes match ``match`` and all have a final state."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Wait until ``count`` pushes match ``match`` and all have a final state; fail when the
+    queue made no progress (no push arrived or changed state) for ``timeout`` seconds. A
+    loaded master ingests a burst slowly (ci55: 50 pushes over 74 s, a reaction each), and
+    that is not the stall this waits for."""
+    last, seen = time.monotonic(), None
+    while True:
         found = pushes(pushq, **match)
         if len(found) >= count and all(p["state"] in FINAL for p in found):
             return found
+        now = sorted((p["id"], p["state"]) for p in found)
+        if now != seen:
+            last, seen = time.monotonic(), now
+        if time.monotonic() - last > timeout:
+            raise AssertionError(f"no progress in {timeout} s, not final: {found}")
         time.sleep(0.2)
-    raise AssertionError(f"not final after {timeout} s: {pushes(pushq, **match)}")
 
 
 def refusals_logged(pushq, offset):
