@@ -59,6 +59,37 @@ def salt_factories_config():
     shutil.rmtree(root, ignore_errors=True)
 
 
+#: The lowest level a daemon sends to the test process's log server. salt-factories sends
+#: ``debug``, and pytest (``log_level = "WARNING"``, pyproject.toml) drops everything below
+#: WARNING when it arrives: those records cost each daemon a msgpack frame and the test process
+#: an unpack and a trip through the logging handlers, for nothing. The daemons' own log files
+#: keep ``debug`` (test_secrets.py scans them).
+FORWARDED_LOG_LEVEL = "warning"
+
+
+@pytest.fixture(scope="session")
+def salt_factories(salt_factories):  # pylint: disable=redefined-outer-name
+    """salt-factories' manager, every daemon it configures sending only what pytest keeps to
+    the log server (:data:`FORWARDED_LOG_LEVEL`), and every master reading its own grains from
+    Salt's grains cache (``grains_cache``): a ``salt-run`` (and a master's ``MasterMinion``)
+    otherwise runs every grains module again, a third of a trivial ``salt-run``'s 1.5 CPU-s.
+    (The manager is a slotted attrs class: its method is wrapped on the class, for the
+    session.)"""
+    cls = type(salt_factories)
+    tweak = cls.final_common_config_tweaks
+
+    def final_common_config_tweaks(self, config, role):
+        forwarded = config.setdefault(f"pytest-{role}", {}).setdefault("log", {})
+        forwarded.setdefault("level", FORWARDED_LOG_LEVEL)
+        if role == "master":
+            config.setdefault("grains_cache", True)
+        tweak(self, config, role)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cls, "final_common_config_tweaks", final_common_config_tweaks)
+        yield salt_factories
+
+
 @pytest.fixture(scope="session")
 def registry_credentials():
     password_file = REPO / ".state" / "registry" / "password"
