@@ -137,7 +137,7 @@ def _agents(host):
         }
 
 
-def _ok(ret, minions=("host1", "host2")):
+def all_ok(ret, minions=("host1", "host2")):
     """Every state of every minion succeeded; ``{minion: states}`` (one minion's return is its
     bare value: salt-factories unwraps it)."""
     data = ret.data if len(minions) > 1 else {minions[0]: ret.data}
@@ -171,7 +171,7 @@ def agents_deployed(tls_registry, host_group, hosts_network, hosts_pillar):
         assert pulled.returncode == 0, pulled.stdout[-3000:]
         times["pull"] = time.monotonic() - started
         started = time.monotonic()
-        first = _ok(run.apply("jenkins.pools"))
+        first = all_ok(run.apply("jenkins.pools"))
         times["pools"] = time.monotonic() - started
         print(
             f"\nmultihost agents: controller + agent image pushed {times['setup']:.1f} s, pull "
@@ -259,7 +259,7 @@ def test_agents_on_two_hosts_build_and_heal_on_their_own_host(agents_deployed, h
     # kill host1's agent: the next apply on both hosts replaces it on host1 only
     host2_agent = _agents(host_group["host2"])[nodes["host2"]]
     _agents(host_group["host1"])[nodes["host1"]].kill()
-    data = _ok(run.apply("jenkins.pools"))
+    data = all_ok(run.apply("jenkins.pools"))
     (healed,) = [n for n, c in _agents(host_group["host1"]).items() if c.status == "running"]
     assert healed != nodes["host1"], data["host1"]
     host2_now = _agents(host_group["host2"])

@@ -33,6 +33,7 @@ import pytest
 import yaml
 
 from tests.integration.multihost import test_hosts_tls_registry as tls
+from tests.integration.multihost.test_hosts_agents import all_ok
 from tests.support import engines
 from tests.support.chain import build_haproxy
 from tests.support.load import Load, get
@@ -59,21 +60,10 @@ HEALTH = {
 }
 
 
-def _ok(ret, minions):
-    """Every state of every minion in ``minions`` succeeded; ``{minion: states}``."""
-    data = ret.data if len(minions) > 1 else {minions[0]: ret.data}
-    assert isinstance(data, dict) and set(data) == set(minions), ret.stdout[-3000:]
-    for minion, states in data.items():
-        assert isinstance(states, dict), (minion, ret.stdout[-3000:])
-        failed = {k: s for k, s in states.items() if s["result"] is not True}
-        assert not failed, f"{minion}: " + json.dumps(failed, indent=1, default=str)[:6000]
-    return data
-
-
 def _form(run, group):
     """host1 the manager, host2 a worker by the mine's join information, both labelled."""
     ip1 = group["host1"].ip
-    _ok(
+    all_ok(
         run.salt(
             "state.single", "container_swarm.manager", f"name={SWARM}", f"advertise_addr={ip1}",
             minion="host1",
@@ -85,7 +75,7 @@ def _form(run, group):
         minion="host1",
     )  # fmt: skip
     assert sent.data is True, sent.stdout[-2000:]
-    _ok(
+    all_ok(
         run.salt(
             "state.single", "container_swarm.worker", f"name={SWARM}", "manager_minion=host1",
             "advertise_addr=eth0", minion="host2",
@@ -98,25 +88,9 @@ def _form(run, group):
         }
         for node in ("host1", "host2")
     }
-    _ok(run.salt("state.high", json.dumps(high), minion="host1"), ["host1"])
+    all_ok(run.salt("state.high", json.dumps(high), minion="host1"), ["host1"])
     nodes = run.salt("container.node_list", minion="host1").data
     assert isinstance(nodes, dict) and len(nodes) == 2, nodes
-
-
-def _push_app(host, password):
-    """busybox pushed from host1's engine under this module's repository; its digest."""
-    ref = f"{APP_REPO}:1"
-    host.load(engines.BUSYBOX)
-    with contextlib.closing(host.client()) as inner:
-        inner.images.get(engines.BUSYBOX).tag(ref)
-        digest = None
-        for line in inner.images.push(
-            ref, auth_config={"username": "ci", "password": password}, stream=True, decode=True
-        ):
-            assert "error" not in line, line
-            digest = (line.get("aux") or {}).get("Digest") or digest
-    assert digest and digest.startswith("sha256:"), digest
-    return f"{APP_REPO}@{digest}"
 
 
 def _push_frontend(client, loopback, password):
@@ -162,7 +136,8 @@ def swarm_app(tls_registry, host_group, hosts_states):
         _form(run, host_group)
         times["swarm"] = time.monotonic() - started
         started = time.monotonic()
-        image = _push_app(host1, run.password)
+        ref = f"{APP_REPO}:1"  # busybox under this module's repository
+        image = f"{APP_REPO}@{tls.push_busybox(host1, run.password, ref)}"
         frontend = _push_frontend(host_group.client, tls_registry["loopback"], run.password)
         pulled = run.salt("container.image_pull", frontend, minion="host1", timeout=600)
         assert pulled.returncode == 0, pulled.stdout[-3000:]
@@ -323,7 +298,7 @@ def test_the_worker_leaves_naming_its_managers_then_the_manager(swarm_app, host_
                 "state.single", "container_swarm.left", f"name={SWARM}", f"force={force}",
                 minion=minion,
             )  # fmt: skip
-            (state,) = _ok(ret, [minion])[minion].values()
+            (state,) = all_ok(ret, [minion])[minion].values()
             if attempt == "again":
                 assert state["changes"] == {}, state
                 assert state["comment"] == "This engine is in no swarm", state

@@ -253,14 +253,14 @@ def _wait_healthy(container, timeout=30):
     raise AssertionError(container.logs()[-2000:].decode(errors="replace"))
 
 
-def _push(host, password):
-    """The small HTTP image pushed from host1's engine by name; its digest."""
+def push_busybox(host, password, ref=REF):
+    """The small HTTP image (busybox) pushed from ``host``'s engine as ``ref``; its digest."""
     host.load(engines.BUSYBOX)
     with contextlib.closing(host.client()) as inner:
-        inner.images.get(engines.BUSYBOX).tag(REF)
+        inner.images.get(engines.BUSYBOX).tag(ref)
         digest = None
         for line in inner.images.push(
-            REF, auth_config={"username": "ci", "password": password}, stream=True, decode=True
+            ref, auth_config={"username": "ci", "password": password}, stream=True, decode=True
         ):
             assert "error" not in line, line
             digest = (line.get("aux") or {}).get("Digest") or digest
@@ -345,7 +345,7 @@ def deployed(tls_registry, host_group, hosts_states):
     run = tls_registry["run"]
     try:
         started = time.monotonic()
-        digest = _push(host_group["host1"], run.password)
+        digest = push_busybox(host_group["host1"], run.password)
         by_digest = _deploy_sls(hosts_states, digest)
         for attempt in ("first", "second"):
             _applied(run.apply("regtls_app"), attempt)
