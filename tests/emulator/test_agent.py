@@ -563,3 +563,41 @@ def test_no_reconnect_after_bails_out(target, name):
         timeout=30,
     )
     assert both.returncode != 0 and "cannot be used with" in both.stderr
+
+
+@pytest.mark.jenkins(
+    "2.568.2",
+    "core/src/main/java/hudson/tasks/CommandInterpreter.java perform (script.delete() in finally)"
+    ', createScriptFile (createTextTempFile("jenkins", ...) in java.io.tmpdir)',
+)
+def test_an_agent_stopped_mid_step_deletes_the_steps_script_and_stops_its_process(
+    target, server, name, cleanup, tmp_path
+):
+    cleanup[0].append(name)
+    cleanup[1].append(name)
+    create_inbound_node(server, name, labels="stop-" + name)
+    tmp = tmp_path / "tmp"  # the agent's temporary directory (TMPDIR, Python's and Java's)
+    tmp.mkdir()
+    marker = tmp_path / "still-running"
+    ctx = testing.running_agent(
+        target.url, node_secret(target, name), name, tmp_path / "wd",
+        extra_env={"TMPDIR": str(tmp)},
+    )  # fmt: skip
+    proc = ctx.__enter__()
+    try:
+        wait_online(server, name)
+        step = f"echo started; sleep 3; touch {marker}"
+        server.create_job(name, freestyle(step, label="stop-" + name))
+        server.build_job(name)
+        wait_for(lambda: list(tmp.glob("jenkins*.sh")), 60, what="the step's script")
+        wait_for(
+            lambda: "started" in (server.get_build_console_output(name, 1) or "").splitlines(),
+            60,
+            what="the step running",
+        )
+    finally:
+        ctx.__exit__(None, None, None)
+    assert proc.returncode == 0
+    assert list(tmp.glob("jenkins*.sh")) == []
+    time.sleep(3.5)  # past the step's own end: stopped with the agent, it wrote nothing
+    assert not marker.exists()

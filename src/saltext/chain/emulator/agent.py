@@ -19,6 +19,7 @@ Run it as ``python3 agent.py`` or ``jenkins-emulator agent``.
 import argparse
 import asyncio
 import base64
+import contextlib
 import os
 import re
 import shlex
@@ -218,11 +219,25 @@ class BuildRun:
                     break
 
     async def shell(self, command, workspace, env):
+        """Run a shell step as Jenkins 2.568.2 does (core/src/main/java/hudson/tasks/
+        CommandInterpreter.java ``perform``): the script in the agent's temporary directory
+        (``createScriptFile``: ``createTextTempFile("jenkins", ".sh", ..., false)``, i.e.
+        java.io.tmpdir), deleted in a ``finally`` however the step ends (an abort included)."""
         command = command.replace("\r\n", "\n")
         fd, script = tempfile.mkstemp(prefix="jenkins", suffix=".sh")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(command)
-        os.chmod(script, 0o700)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(command)
+            os.chmod(script, 0o700)
+            return await self._run_script(command, script, workspace, env)
+        except asyncio.CancelledError:
+            self.abort()  # the agent is stopping: the step's processes go with it
+            raise
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(script)
+
+    async def _run_script(self, command, script, workspace, env):
         if command.startswith("#!"):
             first = command.splitlines()[0][2:].strip()
             args = shlex.split(first) + [script]
@@ -241,7 +256,6 @@ class BuildRun:
             )
         except OSError as exc:
             await self.log(f'java.io.IOException: Cannot run program "{args[0]}": {exc}\n')
-            os.unlink(script)
             return 1
         pending = b""
         while True:
@@ -254,12 +268,7 @@ class BuildRun:
                 await self.log(line.decode("utf-8", "replace") + "\n")
         if pending:
             await self.log(pending.decode("utf-8", "replace") + "\n")
-        code = await self.proc.wait()
-        try:
-            os.unlink(script)
-        except OSError:
-            pass
-        return code
+        return await self.proc.wait()
 
 
 # ------------------------------------------------------------------ connection
@@ -533,6 +542,12 @@ def main(argv=None):
         log("Stopped")
         return 0
     finally:
+        # the steps still running end as cancelled, their finally blocks run (a step's script
+        # is deleted, as Jenkins' CommandInterpreter does in its finally)
+        pending = asyncio.all_tasks(loop)
+        for left in pending:
+            left.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.close()
 
 
