@@ -91,11 +91,13 @@ def test_failed_build_reports_the_builder_output(states, engine, context, image_
     assert "building" in ret.comment and "failed" in ret.comment
 
 
-def test_tag_push_and_absent(states, modules, engine, docker_engines, registry_credentials):
+def test_tag_push_and_absent(
+    states, modules, engine, docker_engines, registry_credentials, tmp_path
+):
     target = f"{REGISTRY}/saltext-chain/sc-{RUN}-push-{engine}:1"
     try:
         login = states.container_registry.logged_in(
-            REGISTRY, config_path=f"/tmp/sc-{RUN}-docker-config.json", profile=engine
+            REGISTRY, config_path=str(tmp_path / "docker-config.json"), profile=engine
         )
         assert login.result is True, login.comment
         assert registry_credentials["password"] not in str(login.raw)

@@ -203,7 +203,7 @@ def test_monitor_shorter_than_the_health_window_is_refused(states):
 
 
 def test_the_registry_digest_is_recorded_for_a_registry_with_a_port_and_no_tag(
-    states, modules, docker_engines, registry_credentials
+    states, modules, docker_engines, registry_credentials, tmp_path
 ):
     """The image reference a replica records is ``repo@sha256:...`` for an image of a
     registry with a port (``127.0.0.1:5000/...``), with or without a tag; it was the image
@@ -213,7 +213,7 @@ def test_the_registry_digest_is_recorded_for_a_registry_with_a_port_and_no_tag(
     try:
         login = states.container_registry.logged_in(
             engines.REGISTRY,
-            config_path=f"/tmp/sc-{engines.RUN}-svc-docker-config.json",
+            config_path=str(tmp_path / "docker-config.json"),  # the test's: gone with it
             profile=ENGINE,
         )
         assert login.result is True, login.comment
