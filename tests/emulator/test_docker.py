@@ -114,7 +114,7 @@ def test_agent_image_runs_shell_steps_in_the_container(
         )
         assert rc == 0 and out == b"marker\n"
     finally:
-        container.remove(force=True)
+        container.remove(force=True, v=True)
     wait_online(server, name, online=False)
 
 
@@ -183,4 +183,4 @@ def test_emulator_runs_on_base_image_python(docker_client, tmp_path):
         create_inbound_node(server, "n1")
         wait_for(lambda: server.get_node_info("n1")["offline"], what="node listed")
     finally:
-        container.remove(force=True)
+        container.remove(force=True, v=True)

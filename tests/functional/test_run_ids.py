@@ -153,7 +153,7 @@ def test_a_read_exec_is_a_read_only_when_the_caller_says_so(docker_engines):
         assert mine == [("container", "exec_create", name)]
         assert len([m for m in rec.mutations() if m[2] == name]) == 2
     finally:
-        box.remove(force=True)
+        box.remove(force=True, v=True)
         cli.close()
 
 
@@ -469,7 +469,7 @@ def test_owned_only_sees_an_anonymous_volume_no_container_holds(docker_engines):
             cid = client.api.create_container(BUSYBOX, ["true"], name=box, labels=engines.LABELS)
             vol = client.api.create_volume()["Name"]  # no name: the engine's 64 hex digits
             client.api.remove_volume(vol)
-            client.api.remove_container(cid["Id"], force=True)
+            client.api.remove_container(cid["Id"], force=True, v=True)
     assert re.fullmatch(r"[0-9a-f]{64}", vol), vol
     made = [("volume", "create", vol), ("volume", "destroy", vol)]
     assert all(m in rec.mutations(everything=True) for m in made), rec.events  # the control

@@ -85,7 +85,7 @@ def _in_network(script, name):
             code = ctr.wait(timeout=120)["StatusCode"]
             return code, ctr.logs().decode().strip()
         finally:
-            ctr.remove(force=True)
+            ctr.remove(force=True, v=True)
 
 
 CLONE = (

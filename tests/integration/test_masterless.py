@@ -106,6 +106,6 @@ def test_the_masterless_example_runs_as_printed(tmp_path, docker_engines):
     finally:
         with contextlib.closing(engines.client("engine1")) as client:
             with contextlib.suppress(docker.errors.NotFound):
-                client.api.remove_container(f"{demo}-web", force=True)
+                client.api.remove_container(f"{demo}-web", force=True, v=True)
             with contextlib.suppress(docker.errors.NotFound):
                 client.api.remove_network(f"{demo}-net")

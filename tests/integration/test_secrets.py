@@ -158,7 +158,7 @@ def _plant(salt_cli, master, canaries):
         image = ctr.commit(changes=[f"LABEL planted={urllib.parse.quote(canaries['image'])}"])
         image.tag(*tag.rsplit(":", 1))
         time.sleep(1)  # the recorder inspects on the engine's event
-        ctr.remove(force=True)
+        ctr.remove(force=True, v=True)
         client.images.remove(tag, force=True)
     data = json.dumps({"k": canaries["event"]})
     salt_cli.run("event.send", "saltext-chain/planted", f"data={data}", minion_tgt="build1")

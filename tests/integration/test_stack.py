@@ -38,7 +38,7 @@ def clean_stack():
     for engine in ("engine1", "engine2"):
         c = engines.client(engine)
         with contextlib.suppress(Exception):
-            c.containers.get(APP).remove(force=True)
+            c.containers.get(APP).remove(force=True, v=True)
         with contextlib.suppress(Exception):
             c.networks.get(NET).remove()
         with contextlib.suppress(Exception):

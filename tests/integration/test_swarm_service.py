@@ -107,7 +107,7 @@ def swarm_chain(swarm_engine, swarm_images):
     api = client.api
     for cleanup in (
         lambda: api.remove_service(C_SVC),
-        lambda: api.remove_container(C_FE, force=True),
+        lambda: api.remove_container(C_FE, force=True, v=True),
         lambda: api.remove_network(C_NET),
     ):
         try:

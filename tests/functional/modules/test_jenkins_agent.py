@@ -149,7 +149,7 @@ def test_orphans_go_after_the_grace_both_ways_and_foreign_ones_stay(modules, age
         assert modules.jenkins_agent.wait_pool(pool, 1, timeout=60) == [second]
 
         # a container removed: its node is deleted after the grace
-        client.containers.get(second).remove(force=True)
+        client.containers.get(second).remove(force=True, v=True)
         started = time.monotonic()
         out = reconcile()
         assert out["deleted"] == [] and modules.jenkins.node_info(second) is not None

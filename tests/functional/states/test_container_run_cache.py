@@ -103,7 +103,7 @@ def test_a_tag_moved_by_another_state_mid_run_is_read_again(modules, engine, oth
     finally:
         for name in ("cache-a", "cache-b"):
             try:
-                client.containers.get(engines.name(name)).remove(force=True)
+                client.containers.get(engines.name(name)).remove(force=True, v=True)
             except Exception:  # noqa: BLE001 - already gone
                 pass
         client.images.remove(tag, force=True)

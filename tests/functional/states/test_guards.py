@@ -128,5 +128,5 @@ def test_other_owners_objects_do_not_count(client):
         # The run's own name wins over make chain's label: a test object is never ignored.
         assert ("container", "create", f"sc-{engines.RUN}-chainlike") in rec.mutations()
     finally:
-        foreign.remove(force=True)
-        chain.remove(force=True)
+        foreign.remove(force=True, v=True)
+        chain.remove(force=True, v=True)

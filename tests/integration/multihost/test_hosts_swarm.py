@@ -158,7 +158,7 @@ def _cleanup(run, group):
         with contextlib.closing(host1.client()) as inner:
             for cleanup in (
                 lambda: inner.api.remove_service(SERVICE),
-                lambda: inner.api.remove_container(FE, force=True),
+                lambda: inner.api.remove_container(FE, force=True, v=True),
                 lambda: inner.api.remove_network(NET),
             ):
                 with contextlib.suppress(docker.errors.APIError):

@@ -363,7 +363,7 @@ def _remove_app(group):
                     all=True, filters={"label": f"{engines.TEST_LABEL}={engines.RUN}"}
                 ):
                     if box.name.startswith(APP):
-                        box.remove(force=True)
+                        box.remove(force=True, v=True)
         _remove_images(host, REF.rsplit(":", 1)[0])
 
 
