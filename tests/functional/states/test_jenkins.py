@@ -382,7 +382,10 @@ def test_job_secrets_stay_out_of_changes(states, uid, unchanged_home):
 def test_build_second_apply_waits_for_the_running_build(states, modules, agent, uid):
     name = f"sw-{uid}"
     modules.jenkins.job_create(
-        name, config_xml=job_xml(label="stateemu", command="sleep 4; echo slow done")
+        # long enough that the build still runs at the test-mode apply under CI load (ci58:
+        # 4 s were over before it, which then rightly answered "already SUCCESS")
+        name,
+        config_xml=job_xml(label="stateemu", command="sleep 12; echo slow done"),
     )
     for _ in range(100):  # an earlier test's slow build may still hold the agent's executor
         if modules.jenkins.node_info(agent).get("idle"):
