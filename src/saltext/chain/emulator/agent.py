@@ -543,11 +543,13 @@ def main(argv=None):
         return 0
     finally:
         # the steps still running end as cancelled, their finally blocks run (a step's script
-        # is deleted, as Jenkins' CommandInterpreter does in its finally)
+        # is deleted, as Jenkins' CommandInterpreter does in its finally); bounded, so a step
+        # whose clean-up hangs cannot keep a stopped agent alive
         pending = asyncio.all_tasks(loop)
         for left in pending:
             left.cancel()
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        if pending:
+            loop.run_until_complete(asyncio.wait(pending, timeout=3))
         loop.close()
 
 
