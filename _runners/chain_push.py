@@ -235,8 +235,20 @@ def _in_background(app):
     lives in a master process whose Salt clients the master refuses (the chain's rollout and
     status publish jobs with ``LocalClient``: "Authentication failure of type user"), and a
     run takes minutes of the reactor's thread pool. A worker process is what ``salt-run``
-    gives an operator; the app's lease keeps it alone, so starting one too many costs one
-    ``salt-run`` start-up (about a second) and nothing else."""
+    gives an operator; the app's lease keeps it alone.
+
+    None is started while a live worker holds the app's lease: the push was queued before
+    this looks, and that worker looks for work again after it gives the lease back, so the
+    push is never left behind. (A burst of 50 pushes started 50 ``salt-run`` processes, about
+    1.7 CPU-s each, to find the lease held: the master's machine stalled under them.)"""
+    holder = queue_db.held(_db(), app)
+    if holder is not None:
+        log.info(
+            "chain_push: the worker of %s (pid %s) is running: it takes the push",
+            app,
+            holder["pid"],
+        )
+        return
     conf_file = __opts__.get("conf_file")
     salt_run = os.path.join(os.path.dirname(sys.executable), "salt-run")
     if not conf_file or not os.path.exists(salt_run):

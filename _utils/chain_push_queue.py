@@ -395,6 +395,14 @@ def release(path, app, holder):
         conn.execute("DELETE FROM leases WHERE app = ? AND holder = ?", (app, holder))
 
 
+def held(path, app, stale=STALE, now=None):
+    """The lease row of ``app`` when a live worker holds it (its pid alive on this host, or
+    its heartbeat fresh), else ``None``: a push queued now is that worker's to run, since it
+    looks for work again after giving the lease back (see the worker's loop)."""
+    row = lease(path, app)
+    return None if _lease_free(row, now or time.time(), stale) else row
+
+
 def lease(path, app):
     """The lease row of ``app`` (``None`` when free)."""
     with connect(path) as conn:

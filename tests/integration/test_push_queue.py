@@ -54,6 +54,20 @@ def pushes(pushq, **match):
     return [p for p in got if all(p[k] == v for k, v in match.items())]
 
 
+def stalled(pushq, found):
+    """What a stalled wait shows, short enough to survive CI's cut: the pushes by state, the
+    leases, the last runs, and the master log's last chain_push lines."""
+    by_state = {}
+    for p in found:
+        by_state.setdefault(p["state"], []).append(p["id"])
+    snap = queue.snapshot(pushq["db"], limit=5)
+    runs = [(r["run_id"], r["state"], r["commit"][:8], r.get("failure")) for r in snap["runs"]]
+    leases = {app: queue.lease(pushq["db"], app) for app in {p["app"] for p in found}}
+    with open(pushq["log"], encoding="utf-8", errors="replace") as fh:
+        lines = [line.strip()[:200] for line in fh if "chain_push" in line][-12:]
+    return {"pushes": by_state, "leases": leases, "runs": runs, "log": lines}
+
+
 def wait_final(pushq, timeout=90, count=1, **match):
     """Wait until ``count`` pushes match ``match`` and all have a final state; fail when the
     queue made no progress (no push arrived or changed state) for ``timeout`` seconds. A
@@ -68,7 +82,7 @@ def wait_final(pushq, timeout=90, count=1, **match):
         if now != seen:
             last, seen = time.monotonic(), now
         if time.monotonic() - last > timeout:
-            raise AssertionError(f"no progress in {timeout} s, not final: {found}")
+            raise AssertionError(f"no progress in {timeout} s: {stalled(pushq, found)}")
         time.sleep(0.2)
 
 
@@ -229,6 +243,7 @@ def fire_as_source(master, records):
 
 def test_a_burst_of_50_pushes_ends_with_the_last_commit(master, pushq, push_keys):
     branch = f"feature/burst-{secrets.token_hex(3)}"
+    offset = log_offset(pushq)
     commits = [sha() for _ in range(50)]
     started = time.monotonic()
     records = []
@@ -240,6 +255,9 @@ def test_a_burst_of_50_pushes_ends_with_the_last_commit(master, pushq, push_keys
     assert sent < 10
     found = wait_final(pushq, timeout=120, count=50, branch=branch)
     assert len(found) == 50, "a push was lost or stored twice"
+    with open(pushq["log"], encoding="utf-8", errors="replace") as fh:
+        fh.seek(offset)
+        workers = sum("chain_push: worker of " in line and " started" in line for line in fh)
     states = {p["commit"]: p["state"] for p in found}
     runs = [r for r in ran(pushq) if r[1] in states]
     assert len({r[1] for r in runs}) == len(runs), "a commit ran twice"
@@ -249,7 +267,53 @@ def test_a_burst_of_50_pushes_ends_with_the_last_commit(master, pushq, push_keys
     assert sum(s == "built" for s in states.values()) == len(runs)
     superseded = [p for p in found if p["state"] == "superseded"]
     assert all(p["superseded_by"] for p in superseded)
-    print(f"\nburst: 50 pushes sent in {sent:.2f} s -> {len(runs)} runs, last commit ran last")
+    # a worker is started only when no live one holds the lease (one per push before)
+    assert 1 <= workers < 50, workers
+    print(
+        f"\nburst: 50 pushes sent in {sent:.2f} s -> {len(runs)} runs, {workers} workers "
+        "started, last commit ran last"
+    )
+
+
+def wait_logged(pushq, offset, text, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(pushq["log"], encoding="utf-8", errors="replace") as fh:
+            fh.seek(offset)
+            found = [line for line in fh if text in line]
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"not in the master log in {timeout} s: {text}")
+
+
+def test_a_push_while_a_worker_holds_the_lease_starts_no_other_worker(master, pushq, push_keys):
+    """The reactor starts no ``salt-run`` worker while a live one holds the app's lease (this
+    test process holds it here, as a running worker would): that worker takes the push when
+    it looks for work again. The next push after the lease is free starts one."""
+    key, branch = push_keys["source_key"], f"feature/held-{secrets.token_hex(3)}"
+    first = record(sha(), branch=branch, key=key)
+    app = verify.check_record(dict(first), pushq["conf"], "t")["app"]
+    holder = queue.holder_id()
+    assert queue.acquire(pushq["db"], app, holder)
+    offset = log_offset(pushq)
+    try:
+        fire_as_source(master, [first])
+        [line] = wait_logged(pushq, offset, f"chain_push: the worker of {app} (pid ")
+        assert f"(pid {os.getpid()}) is running: it takes the push" in line
+        assert [p["state"] for p in pushes(pushq, commit=first["after"])] == ["queued"]
+        assert not refusals_logged(pushq, offset)
+        with open(pushq["log"], encoding="utf-8", errors="replace") as fh:
+            fh.seek(offset)
+            assert not [ln for ln in fh if f"chain_push: worker of {app} started" in ln]
+    finally:
+        queue.release(pushq["db"], app, holder)
+    second = record(sha(), branch=branch, key=key)
+    fire_as_source(master, [second])
+    wait_logged(pushq, offset, f"chain_push: worker of {app} started")
+    done = wait_final(pushq, count=2, branch=branch)
+    states = {p["commit"]: p["state"] for p in done}
+    assert states == {first["after"]: "superseded", second["after"]: "built"}
 
 
 def test_a_run_cut_by_a_restart_and_a_push_queued_while_down_run_after_it(

@@ -177,6 +177,22 @@ def test_one_lease_per_app(db):
     assert queue.acquire(db, "app", "h2")
 
 
+def test_held_names_a_live_holder_only(db):
+    """What the reactor asks before it starts a worker: held while a live worker has it."""
+    assert queue.held(db, "app") is None
+    assert queue.acquire(db, "app", "h1", now=1000.0)
+    assert queue.held(db, "app", now=1000.0 + queue.STALE - 1)["holder"] == "h1"
+    assert queue.held(db, "app", now=1000.0 + queue.STALE + 1) is None  # stale
+    queue.release(db, "app", "h1")
+    assert queue.held(db, "app") is None
+
+
+def test_a_dead_holder_is_not_held(db):
+    _hold_and_die(db)  # its process is gone, its heartbeat fresh
+    assert queue.lease(db, "app")["holder"] == "dead"
+    assert queue.held(db, "app") is None
+
+
 def test_a_stale_heartbeat_is_taken_over(db):
     assert queue.acquire(db, "app", "h1", now=1000.0)
     assert not queue.acquire(db, "app", "h2", now=1000.0 + queue.STALE - 1)
