@@ -336,7 +336,8 @@ def _create_from_spec(spec, name, profile=None, pull="missing"):
             )
         _check_kept(spec, cid, created.get("Warnings"), profile)
     except CommandExecutionError:
-        _docker.call(f"remove container {name}", client.remove_container, cid, force=True)
+        # never started: its anonymous volumes are as new as it is, and nobody else's
+        _docker.call(f"remove container {name}", client.remove_container, cid, force=True, v=True)
         raise
     return cid
 

@@ -115,7 +115,8 @@ def _drop_staging(name, profile, steps):
     """Remove the staging container an interrupted recreate left (the engine killed between
     its steps: the old container may even be gone already); returns the staging name."""
     staging = f"{name}.saltext-next"
-    if __salt__["container.remove"](staging, force=True, profile=profile):
+    # never renamed, so never started as ``name``: its anonymous volumes are its own, and new
+    if __salt__["container.remove"](staging, force=True, volumes=True, profile=profile):
         steps.append(f"removed {staging} left by an earlier run")
     return staging
 

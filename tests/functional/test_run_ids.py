@@ -26,8 +26,10 @@ def _wait(done, timeout, what):
 
 
 def _names(client, prefix):
+    tags = [t for i in client.images.list() for t in i.tags]
     return sorted(
-        [v.name for v in client.volumes.list() if v.name.startswith(prefix)]
+        [t.split("/", 1)[1].split(":")[0] for t in tags if t.startswith(f"saltext-chain/{prefix}")]
+        + [v.name for v in client.volumes.list() if v.name.startswith(prefix)]
         + [n.name for n in client.networks.list() if n.name.startswith(prefix)]
         + [c.name for c in client.containers.list(all=True) if c.name.startswith(prefix)]
     )
@@ -43,14 +45,21 @@ def test_cleanup_session_removes_every_worker_run_of_the_session_and_nothing_els
                 client.volumes.create(f"sc-{run}-vol", labels=labels)
                 client.networks.create(f"sc-{run}-net", labels=labels)
                 client.containers.create(BUSYBOX, ["true"], name=f"sc-{run}-ctr", labels=labels)
+                dockerfile = f'FROM {BUSYBOX}\nLABEL {TEST_LABEL}="{run}"\n'
+                client.images.build(
+                    fileobj=io.BytesIO(dockerfile.encode()), tag=f"saltext-chain/sc-{run}-img:1"
+                )
             engines.cleanup_session(ENGINE, session)
             assert _names(client, f"sc-{session}") == [
                 f"sc-{other}-ctr",
+                f"sc-{other}-img",
                 f"sc-{other}-net",
                 f"sc-{other}-vol",
             ]
         finally:
             engines.cleanup(ENGINE, f"{TEST_LABEL}={other}")
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                client.images.remove(f"saltext-chain/sc-{other}-img:1")
         assert _names(client, f"sc-{session}") == []
 
 

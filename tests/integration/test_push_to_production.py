@@ -69,6 +69,8 @@ def chain(master, salt_api, synced, salt_cli, salt_run_cli, e2e_chain, push_user
         salt_cli.run("schedule.delete", f"chain-push-forward-{engines.name('e2e-source')}",
                      minion_tgt="build1")  # fmt: skip
         engines.cleanup(ENGINE)
+        registry = settings["pillar"]["chain"]["registry"]
+        engines.remove_references(ENGINE, f"{registry['address']}/{registry['repository']}")
         for image in settings["images"]:
             with contextlib.suppress(Exception):
                 client.images.remove(image, force=True)

@@ -627,10 +627,18 @@ def cleanup_session(engine, session=SESSION):
     """Remove what the pytest-xdist workers of ``session`` left (their runs ``<session>w<N>``):
     the controller's last word, also after a worker crashed before its own cleanup."""
     runs = re.compile(rf"{re.escape(session)}w[0-9]+")
-    _remove(engine, {"label": TEST_LABEL}, lambda labels: bool(runs.fullmatch(labels[TEST_LABEL])))
+    _remove(
+        engine,
+        {"label": TEST_LABEL},
+        lambda labels: bool(runs.fullmatch(labels[TEST_LABEL])),
+        images=True,
+    )
 
 
-def _remove(engine, filters, wanted):
+def _remove(engine, filters, wanted, images=False):
+    """Remove the containers, networks and volumes (and with ``images``, the images: only at
+    the session's end, since a module may build one for the next) matching ``filters`` whose
+    labels are ``wanted``."""
     with contextlib.closing(client(engine)) as c:
         for ctr in c.containers.list(all=True, filters=filters):
             if wanted(ctr.labels):
@@ -643,6 +651,12 @@ def _remove(engine, filters, wanted):
             if wanted(vol.attrs.get("Labels") or {}):
                 with contextlib.suppress(docker.errors.APIError):
                     vol.remove(force=True)
+        if not images:
+            return
+        for img in c.images.list(all=True, filters=filters):
+            if wanted(img.labels or {}):
+                with contextlib.suppress(docker.errors.APIError):  # a child image goes first
+                    c.images.remove(img.id, force=True, noprune=False)
 
 
 def require_engines():

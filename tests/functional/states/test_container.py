@@ -1,5 +1,8 @@
 """container.running / stopped / absent against both real engines."""
 
+import contextlib
+
+import docker.errors
 import pytest
 
 from tests.support import engines
@@ -175,6 +178,25 @@ def test_secret_environment_never_in_output(states, engine):
         "new": {"JENKINS_SECRET": "<hidden>"},
     }
     assert "f00dfeed" not in str(rotated.raw) and "beefcafe" not in str(rotated.raw)
+
+
+def test_a_staging_container_left_behind_goes_with_its_anonymous_volumes(states, engine):
+    """A recreate cut between its steps leaves ``<name>.saltext-next``, created and never
+    started: the next run removes it, and the anonymous volume it got at create time with it
+    (an orphan volume otherwise, one per interrupted recreate)."""
+    (name,) = _names()
+    with contextlib.closing(engines.client(engine)) as client:
+        staging = client.containers.create(
+            BUSYBOX, ["true"], name=f"{name}.saltext-next", labels={TEST_LABEL: RUN},
+            volumes=["/scratch"],
+        )  # fmt: skip
+        [volume] = [m["Name"] for m in staging.attrs["Mounts"] if m["Type"] == "volume"]
+        ret = states.container.running(name, profile=engine, **_spec())
+        assert ret.result is True, ret.comment
+        with pytest.raises(docker.errors.NotFound):
+            client.containers.get(staging.id)
+        with pytest.raises(docker.errors.NotFound):
+            client.volumes.get(volume)
 
 
 def test_failed_recreate_leaves_the_old_container_serving(states, modules, engine):
