@@ -15,6 +15,7 @@ from saltext.chain.emulator import testing
 from tests.browser import queue_data
 from tests.conftest import REPO
 from tests.support import browser as support_browser
+from tests.support import cli_forkserver
 
 HERE = pathlib.Path(__file__).resolve().parent
 
@@ -57,7 +58,7 @@ def page_api(salt_factories, tmp_path_factory):
         with api.started():
             yield {
                 "master": master,
-                "run": master.salt_run_cli(timeout=120),
+                "run": cli_forkserver.salt_run(master, 120),
                 "base": f"http://127.0.0.1:{port}",
                 "url": f"http://127.0.0.1:{port}/page/index.html",
                 "data_url": f"http://127.0.0.1:{port}/page/chain.json",

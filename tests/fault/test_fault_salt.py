@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from tests.support import engines
+from tests.support import cli_forkserver, engines
 from tests.support import fault_salt as fs
 
 pytestmark = [pytest.mark.fault, pytest.mark.integration, pytest.mark.docker]
@@ -55,12 +55,12 @@ def minions(master):
 
 @pytest.fixture(scope="module")
 def salt_cli(master):
-    return master.salt_cli(timeout=120)
+    return cli_forkserver.salt(master, 120)
 
 
 @pytest.fixture(scope="module")
 def salt_run_cli(master):
-    return master.salt_run_cli(timeout=300)
+    return cli_forkserver.salt_run(master, 300)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import yaml
 
 from saltext.chain.emulator import testing
 from tests.conftest import REPO
-from tests.support import engines, push, schedule, secret_scan
+from tests.support import cli_forkserver, engines, push, schedule, secret_scan
 
 MINION_ENGINES = {"build1": "engine1", "web1": "engine2"}
 
@@ -296,12 +296,14 @@ def web1(master):
 
 @pytest.fixture(scope="package")
 def salt_cli(master):
-    return master.salt_cli(timeout=300)
+    """``salt`` on this master, forked from a server with Salt imported (cli_forkserver.py)."""
+    return cli_forkserver.salt(master, 300)
 
 
 @pytest.fixture(scope="package")
 def salt_run_cli(master):
-    return master.salt_run_cli(timeout=300)
+    """``salt-run`` on this master, forked from a server with Salt imported."""
+    return cli_forkserver.salt_run(master, 300)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ import pytest
 from saltext.chain.utils import chain_push_queue as queue
 
 from tests.conftest import REPO
-from tests.support import engines, local
+from tests.support import cli_forkserver, engines, local
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
@@ -97,7 +97,7 @@ def _remove_own():
 
 @pytest.fixture(scope="module")
 def source(push_master, push_minion):
-    cli = push_master.salt_cli(timeout=300)
+    cli = cli_forkserver.salt(push_master, 300)
     ret = cli.run("saltutil.sync_all", minion_tgt=MINION)
     assert ret.returncode == 0, ret
     password = secrets.token_urlsafe(12)
@@ -252,7 +252,7 @@ def _block_the_reactor(master):
     """Fire :data:`BLOCK`: its reaction (a 120 s ``test.sleep``) takes the reactor's only
     worker thread; returns once it runs."""
     since = time.time()
-    ret = master.salt_run_cli(timeout=60).run("event.send", BLOCK)
+    ret = cli_forkserver.salt_run(master, 60).run("event.send", BLOCK)
     assert ret.returncode == 0, ret
     deadline = time.monotonic() + 30
     while True:

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 
 from tests.conftest import REPO
-from tests.support import engines, fuzz, local
+from tests.support import cli_forkserver, engines, fuzz, local
 from tests.support.chain import build_haproxy, deploy_pillar
 from tests.support.load import Load, versions
 
@@ -197,7 +197,7 @@ def test_rollout_server_by_server_rollback_and_the_lock(
     assert "Traceback" not in ret.stdout + ret.stderr
 
     # One rollout per app at a time: a second one started meanwhile is refused.
-    first, other_cli = {}, master.salt_run_cli(timeout=600)  # one CLI object per process
+    first, other_cli = {}, cli_forkserver.salt_run(master, 600)  # one CLI object per process
     thread = threading.Thread(
         target=lambda: first.update(
             ret=_run(other_cli, "chain.rollout", APP, images["1"], *_args(deploy))

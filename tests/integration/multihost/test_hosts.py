@@ -8,7 +8,7 @@ import socket
 import pytest
 import yaml
 
-from tests.support import engines
+from tests.support import cli_forkserver, engines
 
 pytestmark = [pytest.mark.integration, pytest.mark.multihost, pytest.mark.docker]
 
@@ -39,7 +39,7 @@ def test_hosts_answer_and_run_a_container_on_their_own_engine(
     """Each host's minion answers, and a state applied on both runs a container on each host's
     own engine (not on engine 1, where the hosts themselves run); a second apply changes
     nothing."""
-    ping = hosts_master.salt_cli(timeout=60).run("test.ping", minion_tgt="*")
+    ping = cli_forkserver.salt(hosts_master, 60).run("test.ping", minion_tgt="*")
     assert ping.data == {"host1": True, "host2": True}, ping
 
     for host in host_group.hosts:
@@ -57,7 +57,7 @@ def test_hosts_answer_and_run_a_container_on_their_own_engine(
             }
         )
     )
-    cli = hosts_master.salt_cli(timeout=180)
+    cli = cli_forkserver.salt(hosts_master, 180)
     for attempt in ("first", "second"):
         ret = cli.run("state.apply", "hostbox", minion_tgt="host*")
         assert ret.returncode == 0, ret
@@ -91,7 +91,7 @@ def _stranger_is_held_back(host_group, hosts_master, stranger):
     assert "stranger1" in keys.data["minions_pre"], keys
     assert "stranger1" not in keys.data["minions"], keys
 
-    cli = hosts_master.salt_cli(timeout=20)
+    cli = cli_forkserver.salt(hosts_master, 20)
     alone = cli.run("test.ping", minion_tgt="stranger1")
     # one minion's return is its bare value (salt-factories unwraps it): True is an answer too
     assert alone.data is not True and not (
@@ -110,5 +110,5 @@ def _stranger_is_held_back(host_group, hosts_master, stranger):
         accepted = hosts_master.salt_key_cli().run("-a", "stranger1", "-y")
         assert accepted.returncode == 0, accepted
         bus.wait_started(["stranger1"], timeout=60)
-    ping = hosts_master.salt_cli(timeout=60).run("test.ping", minion_tgt="stranger1")
+    ping = cli_forkserver.salt(hosts_master, 60).run("test.ping", minion_tgt="stranger1")
     assert ping.data is True or ping.data == {"stranger1": True}, (ping, stranger.log_tail())

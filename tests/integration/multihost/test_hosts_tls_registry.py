@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from saltext.chain.emulator import testing
-from tests.support import engines
+from tests.support import cli_forkserver, engines
 
 pytestmark = [pytest.mark.integration, pytest.mark.multihost, pytest.mark.docker]
 
@@ -87,7 +87,7 @@ class Run:
         self.outputs = []
 
     def salt(self, *args, minion="host*", timeout=300):
-        ret = self.master.salt_cli(timeout=timeout).run(*args, minion_tgt=minion)
+        ret = cli_forkserver.salt(self.master, timeout).run(*args, minion_tgt=minion)
         self.outputs.append(ret.stdout + ret.stderr + json.dumps(ret.data, default=str))
         return ret
 
