@@ -31,6 +31,7 @@ container option table (``chain_docker_spec``), builds (``chain_docker_build``),
             127.0.0.1:5000: {username: chain, password: secret}
 """
 
+import contextlib
 import functools
 import io
 import os
@@ -289,7 +290,7 @@ def _create_args(client, spec, name):  # pylint: disable=unused-argument
     return body
 
 
-def create(image, name, profile=None, pull="missing", **kwargs):
+def create(image, name, profile=None, pull="missing", keep_volumes=None, **kwargs):
     """
     Create (not start) a container from declared options; returns its id.
 
@@ -298,6 +299,12 @@ def create(image, name, profile=None, pull="missing", **kwargs):
 
     pull
         ``missing`` (default) pulls the image when the engine lacks it; ``never`` fails instead.
+
+    keep_volumes
+        ``{container path: volume name}``: existing volumes mounted where the container would
+        get a new anonymous volume (a ``/path`` of ``binds``, or an image ``VOLUME`` no bind
+        covers). ``container.running`` passes the anonymous volumes of the container a
+        recreate replaces, so that their data survives it (as docker compose does).
 
     CLI Example:
 
@@ -309,7 +316,15 @@ def create(image, name, profile=None, pull="missing", **kwargs):
     _objects.name(name)
     if pull not in ("missing", "never"):
         raise SaltInvocationError(f"pull: expected missing or never, got {pull!r}")
-    return _create_from_spec(spec, name, profile=profile, pull=pull)
+    keep = keep_volumes or {}
+    if not isinstance(keep, dict) or not all(
+        isinstance(k, str) and k.startswith("/") and isinstance(v, str) and v
+        for k, v in keep.items()
+    ):
+        raise SaltInvocationError(
+            f"keep_volumes: expected {{/container/path: volume name}}, got {keep_volumes!r}"
+        )
+    return _create_from_spec(spec, name, profile=profile, pull=pull, keep=keep)
 
 
 create.__doc__ = create.__doc__.replace("{options}", chain_docker_spec.option_names())
@@ -321,10 +336,13 @@ def _ensure_image(image, profile, pull):
         _docker.pull_missing(image, pull, pull_image)
 
 
-def _create_from_spec(spec, name, profile=None, pull="missing"):
+def _create_from_spec(spec, name, profile=None, pull="missing", keep=None):
     client = _client(profile)
     _ensure_image(spec["image"], profile, pull)
     body = _create_args(client, spec, name)
+    if keep:
+        image = __salt__["container.image_inspect"](spec["image"], profile=profile) or {}
+        chain_docker_spec.keep_volumes(body, spec, image.get("Config") or {}, keep)
     created = _docker.call(
         f"create container {name}", client.create_container_from_config, body, name
     )
@@ -421,7 +439,9 @@ def remove(
 ):
     """
     Remove a container; returns False when there was none. ``force`` removes it even when
-    running (``stop_timeout`` seconds of grace first, when given).
+    running (``stop_timeout`` seconds of grace first, when given). ``volumes`` removes its
+    anonymous volumes with it, also those a recreate kept (which the engine counts as named),
+    unless another container uses them.
 
     CLI Example:
 
@@ -442,9 +462,16 @@ def remove(
             _docker.call(f"stop container {name}", client.stop, name, timeout=grace)
         except chain_errors.NotFound:
             return False
-    return _docker.removed(
+    kept = {}
+    if volumes:  # mounted by name since a recreate: the engine's v=True leaves them
+        kept = chain_docker_spec.anonymous_volumes(inspect(name, profile=profile) or {})
+    removed = _docker.removed(
         f"remove container {name}", client.remove_container, name, v=volumes, force=force
     )
+    for volume in sorted(set(kept.values())):
+        with contextlib.suppress(CommandExecutionError):  # gone with it, or used elsewhere
+            _docker.removed(f"remove volume {volume}", client.remove_volume, volume)
+    return removed
 
 
 def run(image, name, profile=None, pull="missing", **kwargs):

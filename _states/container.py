@@ -29,10 +29,11 @@ image converges its containers without ``watch`` and ``force``.
         - health_timeout: 60
 """
 
+import contextlib
 import functools
 import inspect
 
-from salt.exceptions import SaltInvocationError
+from salt.exceptions import CommandExecutionError, SaltInvocationError
 
 try:
     from saltext.chain.utils import (
@@ -100,15 +101,37 @@ def _replace(name, spec_args, profile, pull, stop_timeout, steps):
     failed pull leaves the old container serving; only then the old one goes and the new one
     takes its name and starts. Each step done is appended to ``steps``."""
     staging = _drop_staging(name, profile, steps)
-    cid = __salt__["container.create"](profile=profile, pull=pull, name=staging, **spec_args)
+    anonymous = chain_docker_spec.anonymous_volumes(
+        __salt__["container.inspect"](name, profile=profile) or {}
+    )
+    cid = __salt__["container.create"](
+        profile=profile, pull=pull, name=staging, keep_volumes=anonymous, **spec_args
+    )
     steps.append(f"created {staging} ({_short(cid)})")
     __salt__["container.remove"](name, force=True, stop_timeout=stop_timeout, profile=profile)
     steps.append(f"removed the old {name}")
+    _settle_anonymous(anonymous, cid, profile, steps)
     __salt__["container.rename"](cid, name, profile=profile)
     steps.append(f"renamed {staging} to {name}")
     __salt__["container.start"](cid, profile=profile)
     steps.append(f"started {name}")
     return cid
+
+
+def _settle_anonymous(anonymous, cid, profile, steps):
+    """The old container's anonymous volumes (``{path: name}``) after a recreate: the new one
+    mounts those at a path where it declares an anonymous volume too (their data survives, as
+    with docker compose); the others are removed, never left as orphans."""
+    new = __salt__["container.inspect"](cid, profile=profile) or {}
+    kept = set(chain_docker_spec.anonymous_volumes(new).values())
+    if kept:
+        paths = sorted(p for p, v in anonymous.items() if v in kept)
+        steps.append(f"kept its anonymous volume(s) at {', '.join(paths)}")
+    for path, volume in sorted(anonymous.items()):
+        if volume not in kept:
+            with contextlib.suppress(CommandExecutionError):  # in use elsewhere: not an orphan
+                __salt__["container.volume_remove"](volume, profile=profile)
+                steps.append(f"removed its anonymous volume at {path} (no longer declared)")
 
 
 def _drop_staging(name, profile, steps):

@@ -17,6 +17,7 @@ Comparison kinds (``value``, ``set``, ``dict``, ``networks``) and modes (``stric
 Pure code: no Salt dunders, no docker SDK; the execution module does the I/O.
 """
 
+import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -503,13 +504,52 @@ def _at(doc, where):
     return (doc.get(section) or {}).get(key)
 
 
+_ANONYMOUS = re.compile(r"[0-9a-f]{64}")
+
+
+def anonymous_volumes(inspected):
+    """``{container path: volume name}`` of a container's anonymous volumes: those the engine
+    named itself (64 hex digits) at a path its image or its ``binds`` declare anonymous
+    (``Config.Volumes``), including ones a recreate kept (:func:`keep_volumes`)."""
+    paths = _at(inspected, "Config.Volumes") or {}
+    return {
+        m["Destination"]: m["Name"]
+        for m in inspected.get("Mounts") or []
+        if m.get("Type") == "volume"
+        and _ANONYMOUS.fullmatch(m.get("Name") or "")
+        and m.get("Destination") in paths
+    }
+
+
+def keep_volumes(body, spec, image_config, keep):
+    """Mount the volumes of ``keep`` (``{path: name}``, the anonymous volumes of the container
+    a recreate replaces) where the new container gets an anonymous volume at the same path
+    (declared ``/path``, or an image ``VOLUME`` no bind covers), as docker compose does: its
+    data survives the recreate. Returns the names kept."""
+    declared = dict(spec)
+    declared.setdefault("binds", [])
+    wanted = expected("binds", declared, image_config)
+    anonymous = {dst: mode for src, dst, mode in wanted if not src}
+    kept = {dst: keep[dst] for dst in anonymous if dst in keep}
+    for dst, volume in kept.items():
+        body["HostConfig"].setdefault("Binds", []).append(f"{volume}:{dst}:{anonymous[dst]}")
+        body.setdefault("Volumes", {})[dst] = {}
+    return set(kept.values())
+
+
 def actual(name, inspected):
     """The canonical value of option ``name`` in a container's inspect data."""
     opt = BY_NAME[name]
     if name == "binds":
         have = t.binds(((inspected.get("HostConfig") or {}).get("Binds")) or [])
+        paths = _at(inspected, "Config.Volumes") or {}
+        # an anonymous volume a recreate kept is bound by its engine-made name: still anonymous
+        have = [
+            ("", dst, mode) if _ANONYMOUS.fullmatch(src) and dst in paths else (src, dst, mode)
+            for src, dst, mode in have
+        ]
         bound = {dst for _, dst, _ in have}
-        anon = [("", p, "rw") for p in (_at(inspected, "Config.Volumes") or {}) if p not in bound]
+        anon = [("", p, "rw") for p in paths if p not in bound]
         return sorted(set(have + anon))
     raw = _at(inspected, opt.where)
     if opt.from_api:

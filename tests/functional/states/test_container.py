@@ -180,6 +180,53 @@ def test_secret_environment_never_in_output(states, engine):
     assert "f00dfeed" not in str(rotated.raw) and "beefcafe" not in str(rotated.raw)
 
 
+def _anonymous(client, name):
+    mounts = client.api.inspect_container(name)["Mounts"]
+    return {m["Destination"]: m["Name"] for m in mounts if m["Type"] == "volume"}
+
+
+def test_a_recreate_keeps_anonymous_volumes_still_declared_and_leaves_no_orphan(
+    states, modules, engine
+):
+    """As docker compose does: the replacement mounts the old container's anonymous volume at
+    a path it still declares anonymous (its data survives); one no longer declared goes with
+    the old container; the result is idempotent and ``absent`` with ``volumes`` removes the
+    kept one too (the engine counts it as named once mounted by name)."""
+    (name,) = _names()
+    spec = {
+        "image": BUSYBOX,
+        "command": engines.stoppable("sleep 600"),
+        "labels": {TEST_LABEL: RUN},
+    }
+    with contextlib.closing(engines.client(engine)) as client:
+        first = states.container.running(name, profile=engine, binds=["/keep", "/drop"], **spec)
+        assert first.result is True, first.comment
+        old = _anonymous(client, name)
+        client.containers.get(name).exec_run(["sh", "-c", "echo kept > /keep/f"])
+        ret = states.container.running(name, profile=engine, binds=["/keep"], **spec)
+        assert ret.result is True, ret.comment
+        assert set(ret.changes) == {"binds", "container"}, ret.changes
+        assert _anonymous(client, name) == {"/keep": old["/keep"]}
+        assert client.containers.get(name).exec_run(["cat", "/keep/f"]).output == b"kept\n"
+        with pytest.raises(docker.errors.NotFound):
+            client.volumes.get(old["/drop"])
+        again = states.container.running(name, profile=engine, binds=["/keep"], **spec)
+        assert again.result is True and again.changes == {}, again.changes
+        # a recreate for another reason keeps it again, still idempotent
+        labelled = dict(spec, labels={TEST_LABEL: RUN, "v": "2"})
+        ret = states.container.running(name, profile=engine, binds=["/keep"], **labelled)
+        assert ret.result is True and "container" in ret.changes, ret.changes
+        assert _anonymous(client, name) == {"/keep": old["/keep"]}
+        assert (
+            states.container.running(name, profile=engine, binds=["/keep"], **labelled).changes
+            == {}
+        )
+        gone = states.container.absent(name, profile=engine, force=True, volumes=True)
+        assert gone.result is True, gone.comment
+        with pytest.raises(docker.errors.NotFound):
+            client.volumes.get(old["/keep"])
+
+
 def test_a_staging_container_left_behind_goes_with_its_anonymous_volumes(states, engine):
     """A recreate cut between its steps leaves ``<name>.saltext-next``, created and never
     started: the next run removes it, and the anonymous volume it got at create time with it
