@@ -627,3 +627,49 @@ def test_docstrings_list_the_table():
     names = spec.option_names()
     assert all(opt.name in names for opt in spec.OPTIONS)
     assert "working_dir" in names and "mem_limit" in names
+
+
+ANON = "a" * 64
+
+
+def _inspected(binds, volumes, mounts):
+    return {
+        "HostConfig": {"Binds": binds},
+        "Config": {"Volumes": {p: {} for p in volumes}},
+        "Mounts": mounts,
+    }
+
+
+def test_an_anonymous_volume_kept_by_a_recreate_is_still_anonymous():
+    kept = _inspected([f"{ANON}:/keep:rw"], ["/keep"], [])
+    assert spec.actual("binds", kept) == [("", "/keep", "rw")]
+    # a volume named like that at a path nothing declares anonymous is a named bind
+    named = _inspected([f"{ANON}:/data:rw"], [], [])
+    assert spec.actual("binds", named) == [(ANON, "/data", "rw")]
+
+
+def test_anonymous_volumes_are_engine_named_at_declared_paths():
+    mounts = [
+        {"Type": "volume", "Name": ANON, "Destination": "/keep"},
+        {"Type": "volume", "Name": "b" * 64, "Destination": "/image-vol"},
+        {"Type": "volume", "Name": "data", "Destination": "/data"},
+        {"Type": "bind", "Source": "/srv", "Destination": "/srv"},
+    ]
+    got = spec.anonymous_volumes(_inspected(["data:/data:rw"], ["/keep", "/image-vol"], mounts))
+    assert got == {"/keep": ANON, "/image-vol": "b" * 64}
+
+
+def test_keep_volumes_mounts_only_where_the_new_container_is_anonymous():
+    new = {"image": "x", "binds": [("", "/keep", "rw"), ("/srv", "/data", "ro")]}
+    body = spec.create_body(new)
+    kept = spec.keep_volumes(
+        body,
+        new,
+        {"Volumes": {"/image-vol": {}}},
+        {"/keep": ANON, "/image-vol": "b" * 64, "/data": "c" * 64, "/gone": "d" * 64},
+    )
+    assert kept == {ANON, "b" * 64}
+    assert sorted(body["HostConfig"]["Binds"]) == sorted(
+        ["/srv:/data:ro", f"{ANON}:/keep:rw", f"{'b' * 64}:/image-vol:rw"]
+    )
+    assert set(body["Volumes"]) == {"/keep", "/image-vol"}
