@@ -130,7 +130,19 @@ def _handle(conn):
         os._exit(code)
 
 
+def _die_with_parent():
+    """The server ends when the test process does, even killed outright (Linux's
+    ``PR_SET_PDEATHSIG``; a fork does not inherit it, so running commands finish)."""
+    import ctypes  # noqa: PLC0415
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() == 1:  # the parent was gone before the call
+        sys.exit(0)
+
+
 def serve(path):
+    _die_with_parent()
     for name in PRELOAD:
         __import__(name)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # handlers are reaped by the kernel

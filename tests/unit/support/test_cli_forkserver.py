@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 import pytest
 
@@ -58,3 +59,29 @@ def test_a_timeout_leaves_the_command_running_until_it_is_killed(tmp_path):
     proc.kill()
     assert proc.wait(30) == -signal.SIGKILL
     proc.kill()  # already ended: nothing to signal
+
+
+def test_the_server_ends_with_its_test_process_even_killed(tmp_path):
+    code = (
+        "import sys, tempfile; sys.path.insert(0, '.');"
+        "from tests.support import cli_forkserver as f;"
+        "out = tempfile.TemporaryFile();"
+        f"f.ForkedProcess([sys.executable, {str(tmp_path / 'cli_x.py')!r}], out, out, {{}}, '/')"
+        ".wait(30);"
+        "print(f._Server.proc.pid, flush=True);"
+        "import time; time.sleep(60)"
+    )
+    (tmp_path / "cli_x.py").write_text("import os\nos._exit(0)\n")
+    owner = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    server = int(owner.stdout.readline())
+    os.kill(server, 0)
+    owner.kill()
+    owner.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(server, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the fork server {server} outlived its test process")
