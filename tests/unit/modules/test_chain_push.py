@@ -6,6 +6,7 @@ import importlib.util
 import json
 import os
 import pathlib
+import sys
 import time
 
 import pytest
@@ -18,9 +19,15 @@ A, B = "a" * 40, "b" * 40
 
 
 def _load(name):
+    """The hook module, loaded without writing ``__pycache__`` into the formula's build context
+    (a file there is an input of the source image: ci60 rebuilt it between two applies)."""
     spec = importlib.util.spec_from_file_location(name, SOURCE / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    writes, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.dont_write_bytecode = writes
     return module
 
 

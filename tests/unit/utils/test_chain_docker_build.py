@@ -206,3 +206,22 @@ def test_pending_context_is_a_local_path_that_is_not_there(tmp_path):
         raise AssertionError(f"a salt:// context is not a local path: {path}")
 
     assert build.pending_context("salt://app/image", exists=never) is False
+
+
+@pytest.mark.parametrize("context", ["source", "registry"])
+def test_bytecode_caches_are_not_inputs_of_the_formulas_images(context, tmp_path):
+    """A test or a tool that imports a hook of formulas/chain/files/<context> writes
+    ``__pycache__`` there; the image's inputs stay the same (ci60: the source image was rebuilt
+    between two applies, and the second apply of chain.source reported changes)."""
+    import shutil  # noqa: PLC0415
+
+    from tests.conftest import REPO  # noqa: PLC0415
+
+    pristine = tmp_path / "pristine"
+    shutil.copytree(REPO / "formulas" / "chain" / "files" / context, pristine)
+    touched = tmp_path / "touched"
+    shutil.copytree(pristine, touched)
+    (touched / "__pycache__").mkdir()
+    (touched / "__pycache__" / "hook.cpython-311.pyc").write_bytes(b"\x00bytecode")
+    (touched / "stray.pyc").write_bytes(b"\x00")
+    assert build.context_files(str(touched)) == build.context_files(str(pristine))
