@@ -102,6 +102,7 @@ chain-ref-missing:
 chain-ca:
   salt.state:
     - tgt: {{ (chain.registry.tls.ca_server or chain.build_target) | json }}
+    - timeout: {{ chain.stage_timeout }}
     - sls: [{{ tplroot }}.ca]
     - pillar: {{ passed | json }}
 {%-   if run_id %}
@@ -113,6 +114,7 @@ chain-ca:
 chain-infrastructure:
   salt.state:
     - tgt: {{ chain.targets | json }}
+    - timeout: {{ chain.stage_timeout }}
     - tgt_type: list
     - sls: {{ (trust + [tplroot ~ '.frontend']) | json }}
     - pillar: {{ passed | json }}
@@ -132,6 +134,7 @@ chain-infrastructure:
 chain-build-infrastructure:
   salt.state:
     - tgt: {{ chain.build_target }}
+    - timeout: {{ chain.stage_timeout }}
     - sls: {{ (trust + [tplroot ~ '.registry', tplroot ~ '.source', tplroot ~ '.jobs']) | json }}
     - pillar: {{ passed | json }}
 {%- if run_id or tls %}
@@ -147,6 +150,7 @@ chain-build-infrastructure:
 chain-pipeline:
   salt.state:
     - tgt: {{ chain.build_target }}
+    - timeout: {{ chain.stage_timeout }}
     - sls: [{{ tplroot }}.pipeline]
     - pillar: {{ passed | json }}
     - require:
@@ -160,6 +164,7 @@ chain-pipeline:
 chain-image:
   salt.state:
     - tgt: {{ chain.build_target }}
+    - timeout: {{ chain.stage_timeout }}
     - sls: [{{ tplroot }}.image]
     - pillar: {{ passed | json }}
     - require:
@@ -191,6 +196,7 @@ chain-rollout:
 chain-smoke-{{ target }}:
   salt.state:
     - tgt: {{ target }}
+    - timeout: {{ chain.stage_timeout }}
     - sls: [{{ tplroot }}.smoke]
     - pillar: {{ passed | json }}
     - parallel: true

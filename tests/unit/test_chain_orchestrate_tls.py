@@ -79,3 +79,13 @@ def test_without_tls_no_ca_and_no_trust_in_the_orchestrate():
     assert args(states, "chain-infrastructure")["sls"] == ["chain.frontend"]
     assert "require" not in args(states, "chain-build-infrastructure")
     assert "chain.registry_trust" not in str(states)
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_every_salt_state_stage_waits_the_stage_timeout(tls):
+    """Each stage that applies states on minions passes ``chain:stage_timeout`` as Salt's
+    ``timeout``: the master asks a busy minion whether it still runs the stage only after it."""
+    states = render(tls, run_id="run1")
+    stages = {sid: args(states, sid) for sid, body in states.items() if "salt.state" in body}
+    assert {"chain-pipeline", "chain-image", "chain-build-infrastructure"} <= set(stages)
+    assert {sid: a.get("timeout") for sid, a in stages.items()} == dict.fromkeys(stages, 300)
