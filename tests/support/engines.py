@@ -12,7 +12,6 @@ import threading
 import time
 
 import docker
-from saltext.chain.utils import chain_docker_spec
 
 ENGINES = {
     "engine1": "unix:///var/run/docker.sock",
@@ -643,13 +642,7 @@ def _remove(engine, filters, wanted, images=False):
     with contextlib.closing(client(engine)) as c:
         for ctr in c.containers.list(all=True, filters=filters):
             if wanted(ctr.labels):
-                # v=True leaves the anonymous volumes a recreate kept (mounted by name since):
-                # the product's own rule finds them, as container.remove volumes=True does
-                kept = chain_docker_spec.anonymous_volumes(ctr.attrs)
                 ctr.remove(force=True, v=True)
-                for volume in set(kept.values()):
-                    with contextlib.suppress(docker.errors.APIError):
-                        c.volumes.get(volume).remove()
         for net in c.networks.list(filters=filters):
             if wanted(net.attrs.get("Labels") or {}):
                 with contextlib.suppress(docker.errors.APIError):
