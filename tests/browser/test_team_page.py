@@ -11,6 +11,7 @@ import requests
 from saltext.chain.utils import chain_run_store, chain_team_page
 
 from tests.browser import queue_data
+from tests.support import browser as browsers
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -202,16 +203,19 @@ def test_the_page_renders_and_follows_new_runs(page_api, seeded, browser, queue,
 
     browser.get(page_api["url"])
     for key, title in chain_team_page.SECTIONS:
-        section = browser.find_element(By.ID, key)
-        assert title in section.text
-        assert section.find_element(By.ID, f"s-{key}").text.strip(), key
-    body = browser.find_element(By.TAG_NAME, "body").text
+        assert title in browsers.text(browser, f"#{key}")
+        assert browsers.text(browser, f"#s-{key}").strip(), key
+    body = browsers.text(browser, "body")
     assert EVIL in body  # the commit message shown as text ...
     assert browser.execute_script("return window.pwned === undefined")  # ... never run
     assert "1 replica death(s) outside a rollout" in body
-    _wait(lambda: browser.find_element(By.ID, "live").text == "live", what="the first refresh")
+    _wait(lambda: browsers.text(browser, "#live") == "live", what="the first refresh")
     browser.execute_script("window.notReloaded = true")
-    before = {e.get_attribute("data-run") for e in browser.find_elements(By.CSS_SELECTOR, ".run")}
+    before = set(
+        browser.execute_script(
+            "return [...document.querySelectorAll('.run')].map(e => e.dataset.run)"
+        )
+    )
     new = queue.run(
         [(4, "dave", "f", "speed up /health")],
         time.time() - 15,
@@ -230,7 +234,7 @@ def test_the_page_renders_and_follows_new_runs(page_api, seeded, browser, queue,
         print(f"the new run on the page {took:.2f} s after chain_page.write returned")
     assert browser.execute_script("return window.notReloaded === true")  # no reload
     assert took <= 2 + 3, took  # the page fetches every 2 s
-    assert "dave" in browser.find_element(By.ID, "s-runs").text
+    assert "dave" in browsers.text(browser, "#s-runs")
     errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
     assert not errors, errors
     shot = os.environ.get("CHAIN_PAGE_SCREENSHOT") or str(tmp_path / "team-page.png")

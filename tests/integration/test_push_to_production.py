@@ -146,13 +146,12 @@ def _wait_page(driver, predicate, what, timeout=60):
 def _page_shows_the_run(driver, chain, salt_run_cli, run):
     """The page shows ``run`` as deployed, with its commit and stages; it got there by itself
     (no reload), no console error."""
-    from selenium.webdriver.common.by import By  # noqa: PLC0415
 
-    def run_el():
-        els = driver.find_elements(By.CSS_SELECTOR, f'[data-run="{run["run_id"]}"]')
-        return els[0] if els and "deployed" in els[0].text else None
+    def run_text():
+        shown = browser.text(driver, f'[data-run="{run["run_id"]}"]')
+        return shown if shown and "deployed" in shown else None
 
-    shown = _wait_page(driver, run_el, f"run {run['run_id']} deployed").text
+    shown = _wait_page(driver, run_text, f"run {run['run_id']} deployed")
     assert run["commit"][:10] in shown and "/main" in shown, shown
     for stage in ("infrastructure", "pipeline", "image", "rollout", "smoke"):
         assert stage in shown, (stage, shown)
@@ -161,8 +160,8 @@ def _page_shows_the_run(driver, chain, salt_run_cli, run):
     # every queue run's page write publishes a container_service.status job, which
     # test_push_queue.py's "no minion job" check refuses
     print(f"the page: run {run['run_id']} deployed with its commit and stages")
-    where = driver.find_element(By.ID, "s-where").text
-    assert run["commit"][:10] in driver.find_element(By.ID, "s-pushes").text, where
+    where = browser.text(driver, "#s-where")
+    assert run["commit"][:10] in browser.text(driver, "#s-pushes"), where
     assert driver.execute_script("return window.notReloaded === true")  # refreshed itself
     assert browser.console_errors(driver) == []
 

@@ -65,6 +65,18 @@ def chromium(width=1280, height=1800):
         driver.quit()
 
 
+def text(driver, css):
+    """The rendered text of the first element matching ``css``, or None when there is none.
+
+    Found and read in one script: the pages re-render themselves every few seconds, and an
+    element found by one WebDriver call can be replaced before the next call reads it
+    (``StaleElementReferenceException``, seen in CI).
+    """
+    return driver.execute_script(
+        "const e = document.querySelector(arguments[0]); return e ? e.innerText : null;", css
+    )
+
+
 def console_errors(driver):
     """The console's SEVERE/ERROR entries since the last call."""
     return [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
