@@ -39,19 +39,39 @@ from saltfactories.bases import SaltCliImpl
 from saltfactories.cli.run import SaltRun
 from saltfactories.cli.salt import Salt
 
-#: What the server imports before it forks anything: what ``salt`` and ``salt-run`` import.
+#: What the server imports before it forks anything: what ``salt`` and ``salt-run`` import,
+#: read from ``sys.modules`` after each kind of call (a job, a runner, an orchestration). Each
+#: one a command imported itself cost it about 0.3 CPU-s: ``salt.transport.tcp`` (imported
+#: when the CLI connects to the event bus) brings ``salt.master``, whose gitfs support imports
+#: GitPython, which runs ``git version`` twice.
 PRELOAD = (
     "salt.scripts",
     "salt.cli.salt",
     "salt.cli.run",
     "salt.client",
-    "salt.runner",
+    "salt.client.ssh.client",
+    "salt.cloud",
+    "salt.daemons.masterapi",
+    "salt.fileserver.gitfs",
+    "salt.key",
     "salt.loader",
+    "salt.master",
     "salt.minion",
     "salt.output",
+    "salt.pillar.git_pillar",
+    "salt.runner",
+    "salt.runners.state",
     "salt.state",
-    "salt.utils.event",
+    "salt.transport.tcp",
     "salt.transport.zeromq",
+    "salt.utils.batch_state",
+    "salt.utils.event",
+    "salt.utils.gitfs",
+    "salt.utils.mine",
+    "salt.utils.reactor",
+    "salt.wheel",
+    "jenkins",
+    "saltext.chain.utils",  # and each of its modules (the runners import them)
 )
 
 
@@ -145,6 +165,12 @@ def serve(path):
     _die_with_parent()
     for name in PRELOAD:
         __import__(name)
+    import pkgutil  # noqa: PLC0415
+
+    import saltext.chain.utils  # noqa: PLC0415
+
+    for info in pkgutil.iter_modules(saltext.chain.utils.__path__, "saltext.chain.utils."):
+        __import__(info.name)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # handlers are reaped by the kernel
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path)
