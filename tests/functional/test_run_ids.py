@@ -49,17 +49,34 @@ def test_cleanup_session_removes_every_worker_run_of_the_session_and_nothing_els
                 client.images.build(
                     fileobj=io.BytesIO(dockerfile.encode()), tag=f"saltext-chain/sc-{run}-img:1"
                 )
+                # a child of the labelled image (a parent cannot be removed before it), and an
+                # unlabelled image the chain built under the run's name (only the name tells)
+                child = f"FROM saltext-chain/sc-{run}-img:1\nENV CHILD=1\n"
+                client.images.build(
+                    fileobj=io.BytesIO(child.encode()), tag=f"saltext-chain/sc-{run}-kid:1"
+                )
+                unlabelled = f"FROM {BUSYBOX}\nENV RUN={run}\n"
+                client.images.build(
+                    fileobj=io.BytesIO(unlabelled.encode()),
+                    tag=f"saltext-chain/sc-{run}/app:1",
+                )
             engines.cleanup_session(ENGINE, session)
+            assert not [t for i in client.images.list() for t in i.tags if f"sc-{session}w" in t]
             assert _names(client, f"sc-{session}") == [
                 f"sc-{other}-ctr",
                 f"sc-{other}-img",
+                f"sc-{other}-kid",
                 f"sc-{other}-net",
                 f"sc-{other}-vol",
+                f"sc-{other}/app",
             ]
         finally:
             engines.cleanup(ENGINE, f"{TEST_LABEL}={other}")
+            for tag in ("kid", "img"):
+                with contextlib.suppress(docker.errors.ImageNotFound):
+                    client.images.remove(f"saltext-chain/sc-{other}-{tag}:1")
             with contextlib.suppress(docker.errors.ImageNotFound):
-                client.images.remove(f"saltext-chain/sc-{other}-img:1")
+                client.images.remove(f"saltext-chain/sc-{other}/app:1")
         assert _names(client, f"sc-{session}") == []
 
 

@@ -633,6 +633,16 @@ def cleanup_session(engine, session=SESSION):
         lambda labels: bool(runs.fullmatch(labels[TEST_LABEL])),
         images=True,
     )
+    # What the chain built under a run's name carries the chain's labels, not the test label
+    # (e.g. ``<registry>/sc-<run>/e2e-app:<commit>``, pushes that reached the e2e chain after
+    # its module had ended): untagged by name; the last reference removes the image.
+    named = re.compile(rf"(?:^|/)sc-{re.escape(session)}w[0-9]+[-/:@]")
+    with contextlib.closing(client(engine)) as c:
+        for img in c.images.list():
+            for ref in _references(img.attrs):
+                if named.search(ref):
+                    with contextlib.suppress(docker.errors.APIError):
+                        c.images.remove(ref)
 
 
 def _remove(engine, filters, wanted, images=False):
@@ -653,10 +663,20 @@ def _remove(engine, filters, wanted, images=False):
                     vol.remove(force=True)
         if not images:
             return
-        for img in c.images.list(all=True, filters=filters):
-            if wanted(img.labels or {}):
-                with contextlib.suppress(docker.errors.APIError):  # a child image goes first
-                    c.images.remove(img.id, force=True, noprune=False)
+        # A parent image cannot go before its children (409): passes until one removes nothing.
+        left = [i.id for i in c.images.list(all=True, filters=filters) if wanted(i.labels or {})]
+        while left:
+            failed = []
+            for image_id in left:
+                try:
+                    c.images.remove(image_id, force=True, noprune=False)
+                except docker.errors.NotFound:
+                    pass  # pruned with a child removed before it
+                except docker.errors.APIError:
+                    failed.append(image_id)
+            if len(failed) == len(left):
+                return
+            left = failed
 
 
 def require_engines():
