@@ -5,7 +5,8 @@
   tests/fault (faults injected into private engines, controllers and masters of the tier's own)
   in one process (CHAIN_TEST_INTEGRATION_WORKERS xdist workers): their tests wait on daemons,
   containers and health windows more than they compute;
-- tests/unit, tests/emulator, tests/functional and tests/browser in the other, spread over
+- tests/unit, tests/emulator, tests/functional and tests/browser in the other (but for the
+  functional files of ``BESIDE_INTEGRATION``, which run in the first), spread over
   pytest-xdist workers
   (whole files per worker: module fixtures such as a built image are made once). Each worker is
   a test run of its own (tests/support/engines.py RUN), so their objects never mix.
