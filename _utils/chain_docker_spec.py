@@ -507,6 +507,12 @@ def _at(doc, where):
 _ANONYMOUS = re.compile(r"[0-9a-f]{64}")
 
 
+def engine_named(volume):
+    """True for a volume name the engine made up (64 hex digits): an anonymous volume's, or
+    one a recreate kept."""
+    return bool(_ANONYMOUS.fullmatch(volume or ""))
+
+
 def anonymous_volumes(inspected):
     """``{container path: volume name}`` of a container's anonymous volumes: those the engine
     named itself (64 hex digits) at a path its image or its ``binds`` declare anonymous
@@ -516,7 +522,7 @@ def anonymous_volumes(inspected):
         m["Destination"]: m["Name"]
         for m in inspected.get("Mounts") or []
         if m.get("Type") == "volume"
-        and _ANONYMOUS.fullmatch(m.get("Name") or "")
+        and engine_named(m.get("Name"))
         and m.get("Destination") in paths
     }
 
@@ -545,7 +551,7 @@ def actual(name, inspected):
         paths = _at(inspected, "Config.Volumes") or {}
         # an anonymous volume a recreate kept is bound by its engine-made name: still anonymous
         have = [
-            ("", dst, mode) if _ANONYMOUS.fullmatch(src) and dst in paths else (src, dst, mode)
+            ("", dst, mode) if engine_named(src) and dst in paths else (src, dst, mode)
             for src, dst, mode in have
         ]
         bound = {dst for _, dst, _ in have}

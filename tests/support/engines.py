@@ -12,6 +12,7 @@ import threading
 import time
 
 import docker
+from saltext.chain.utils.chain_docker_spec import engine_named
 
 ENGINES = {
     "engine1": "unix:///var/run/docker.sock",
@@ -44,8 +45,6 @@ LABELS = {TEST_LABEL: RUN}
 # Seconds of the engine's events read before a window opens, to attribute what straddles it.
 CONTEXT = 15
 _MARKER = re.compile(r"^sc-[a-z0-9]+-evmark-[0-9a-f]{8}$")
-# A volume the engine named (a container's anonymous volume): 64 hex digits.
-_ANONYMOUS = re.compile(r"[0-9a-f]{64}")
 BUSYBOX = "saltext-chain/busybox:latest"
 DEBIAN = "saltext-chain/debian:bookworm"
 REGISTRY = "127.0.0.1:5000"
@@ -181,7 +180,7 @@ class EventRecorder:
             and TEST_LABEL not in _attrs(e)
         ):
             return self._image_holders(actor, _action(e))
-        if e.get("Type") == "volume" and _ANONYMOUS.fullmatch(actor):
+        if e.get("Type") == "volume" and engine_named(actor):
             cids = {
                 _attrs(x)["container"]
                 for x in self.events
@@ -356,8 +355,7 @@ class EventRecorder:
         for vid in {
             (e.get("Actor") or {}).get("ID", "")
             for e in self.events
-            if e.get("Type") == "volume"
-            and _ANONYMOUS.fullmatch((e.get("Actor") or {}).get("ID", ""))
+            if e.get("Type") == "volume" and engine_named((e.get("Actor") or {}).get("ID"))
         }:
             with contextlib.suppress(docker.errors.APIError):
                 self._volume_holders_after[vid] = [
@@ -534,9 +532,7 @@ class EventRecorder:
         actor = (e.get("Actor") or {}).get("ID", "")
         if e.get("Type") == "image":
             return True
-        return (
-            e.get("Type") == "volume" and bool(_ANONYMOUS.fullmatch(actor)) and not self._holders(e)
-        )
+        return e.get("Type") == "volume" and engine_named(actor) and not self._holders(e)
 
     def mutations(self, everything=False, owned_only=False, read_exec=None):
         """(type, action, name) of each mutating event.

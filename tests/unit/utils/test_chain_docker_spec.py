@@ -673,3 +673,10 @@ def test_keep_volumes_mounts_only_where_the_new_container_is_anonymous():
         ["/srv:/data:ro", f"{ANON}:/keep:rw", f"{'b' * 64}:/image-vol:rw"]
     )
     assert set(body["Volumes"]) == {"/keep", "/image-vol"}
+
+
+def test_engine_named_is_64_hex_digits_and_nothing_else():
+    assert spec.engine_named("a" * 64)
+    assert spec.engine_named("0123456789abcdef" * 4)
+    for name in ("a" * 63, "a" * 65, "A" * 64, "g" * 64, "sc-x-data", "", None):
+        assert not spec.engine_named(name), name
