@@ -331,17 +331,20 @@ create.__doc__ = create.__doc__.replace("{options}", chain_docker_spec.option_na
 
 
 def _ensure_image(image, profile, pull):
-    if __salt__["container.image_inspect"](image, profile=profile) is None:
+    """The image's inspect data, pulled first when the engine lacks it (``pull``)."""
+    data = __salt__["container.image_inspect"](image, profile=profile)
+    if data is None:
         pull_image = functools.partial(__salt__["container.image_pull"], image, profile=profile)
         _docker.pull_missing(image, pull, pull_image)
+        data = __salt__["container.image_inspect"](image, profile=profile) or {}
+    return data
 
 
 def _create_from_spec(spec, name, profile=None, pull="missing", keep=None):
     client = _client(profile)
-    _ensure_image(spec["image"], profile, pull)
+    image = _ensure_image(spec["image"], profile, pull)
     body = _create_args(client, spec, name)
     if keep:
-        image = __salt__["container.image_inspect"](spec["image"], profile=profile) or {}
         chain_docker_spec.keep_volumes(body, spec, image.get("Config") or {}, keep)
     created = _docker.call(
         f"create container {name}", client.create_container_from_config, body, name
@@ -352,7 +355,7 @@ def _create_from_spec(spec, name, profile=None, pull="missing", keep=None):
             __salt__["container.network_connect"](
                 net, cid, profile=profile, **_endpoint_kwargs(opts)
             )
-        _check_kept(spec, cid, created.get("Warnings"), profile)
+        _check_kept(spec, cid, created.get("Warnings"), image, profile)
     except CommandExecutionError:
         # never started: its anonymous volumes are as new as it is, and nobody else's
         _docker.call(f"remove container {name}", client.remove_container, cid, force=True, v=True)
@@ -360,12 +363,12 @@ def _create_from_spec(spec, name, profile=None, pull="missing", keep=None):
     return cid
 
 
-def _check_kept(spec, cid, warnings, profile):
+def _check_kept(spec, cid, warnings, image, profile):
     """The engine silently discards options its kernel or configuration lacks (e.g. blkio
     weights without a weight-capable I/O scheduler); such a container would differ from its
-    declaration on every run. Refuse it, naming the options and the engine's warnings."""
+    declaration on every run. Refuse it, naming the options and the engine's warnings.
+    ``image``: the image's inspect data, read once for the whole create."""
     declared = {k: v for k, v in spec.items() if k != "networks"}
-    image = __salt__["container.image_inspect"](spec["image"], profile=profile) or {}
     changes = chain_docker_spec.diff(
         declared, inspect(cid, profile=profile), image.get("Config") or {}, {}
     )[0]

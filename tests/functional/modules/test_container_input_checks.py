@@ -38,6 +38,11 @@ UNREACHABLE = {"base_url": "unix:///nonexistent.sock", "timeout": 2}
         ("login_status", ["127.0.0.1:5000"], {"config_path": 5}, "config_path"),
         ("network_connect", ["n", "c"], {"ipv4_address": 5}, "ipv4_address"),
         ("network_connect", ["n", "c"], {"aliases": 5}, "aliases"),
+        ("create", ["busybox", "web"], {"keep_volumes": ["/data"]}, "keep_volumes"),
+        ("create", ["busybox", "web"], {"keep_volumes": {"data": "v1"}}, "keep_volumes"),
+        ("create", ["busybox", "web"], {"keep_volumes": {"/data": ""}}, "keep_volumes"),
+        ("create", ["busybox", "web"], {"keep_volumes": {"/data": 5}}, "keep_volumes"),
+        ("create", ["busybox", "web"], {"pull": "always"}, "pull"),
     ],
 )
 def test_bad_argument_named_before_any_request(modules, func, args, kwargs, argument):
@@ -52,6 +57,10 @@ def test_bad_argument_named_before_any_request(modules, func, args, kwargs, argu
 def test_good_arguments_reach_for_the_engine(modules):
     with pytest.raises(CommandExecutionError, match="cannot reach the Docker engine"):
         modules.container.logs("web", tail=5, profile=UNREACHABLE)
+    with pytest.raises(CommandExecutionError, match="cannot reach the Docker engine"):
+        modules.container.create(
+            "busybox", "web", keep_volumes={"/data": "a" * 64}, profile=UNREACHABLE
+        )
 
 
 def test_exec_alias_and_no_dangling_alias(modules):
