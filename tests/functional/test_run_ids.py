@@ -5,6 +5,7 @@ event of its own instead of a fixed wait."""
 import contextlib
 import io
 import re
+import secrets
 import time
 
 import docker.errors
@@ -288,11 +289,21 @@ def test_the_layers_removed_with_an_image_built_in_the_window_go_with_it(
                     "timeNano": removal[0]["timeNano"],
                 }
             )
-        removals = [m for m in rec.mutations() if m[0] == "image" and m[1] in ("untag", "delete")]
+        # this removal's events only: another session's removal in the window (its session's
+        # cleanup, ci64) is not this test's, and the pull added above may claim it
+        mine = {e["Actor"]["ID"] for e in removal} | {
+            (e["Actor"].get("Attributes") or {}).get("name") for e in removal
+        }
+        removals = [
+            m
+            for m in rec.mutations()
+            if m[0] == "image" and m[1] in ("untag", "delete") and m[2] in mine
+        ]
         if whose == "theirs":
             assert removals == [], removals
         else:
             assert len([m for m in removals if m[1] == "delete"]) == len(deletes), removals
+            assert len(removals) == len(removal), (removals, removal)
     finally:
         with contextlib.suppress(Exception):
             cli.images.remove(tag, force=True)
@@ -575,3 +586,42 @@ def test_an_untag_that_meets_the_windows_opening_snapshot_is_not_the_windows(doc
             with contextlib.suppress(docker.errors.ImageNotFound):
                 cli.images.remove(tag)
         cli.close()
+
+
+@pytest.mark.parametrize("whose", ["ours", "another run's"])
+def test_a_kept_volume_removed_after_its_container_went_before_the_window_is_its_owners(
+    docker_engines, whose
+):
+    """A volume a recreate kept is mounted by name, so ``rm -v`` leaves it: the cleanup
+    (``_remove``) removes it right after its container, and a window of another run may open
+    between the two. Its owner is the container's, which the window never saw alive: the
+    engine's unmount of the volume (just before the window) names it. (A container never
+    started never mounted it: such a volume is not told apart, and counts.)"""
+    run = engines.RUN if whose == "ours" else "zk" + engines.RUN[:7]
+    volume = secrets.token_hex(32)  # named as the engine names one: 64 hex digits
+    with contextlib.closing(engines.client(ENGINE)) as client:
+        client.volumes.create(volume)
+        try:
+            ctr = client.containers.create(
+                BUSYBOX,
+                engines.stoppable("sleep 300"),
+                name=f"sc-{run}-kept",
+                labels={TEST_LABEL: run},
+                volumes={volume: {"bind": "/data", "mode": "rw"}},
+            )
+            ctr.start()
+            ctr.remove(force=True, v=True)
+            assert volume in [v.name for v in client.volumes.list()]  # rm -v left it
+            with EventRecorder(ENGINE) as rec:
+                client.api.remove_volume(volume)
+        finally:
+            with contextlib.suppress(docker.errors.NotFound):
+                client.api.remove_volume(volume)
+    destroy = [m for m in rec.mutations(everything=True) if m[:2] == ("volume", "destroy")]
+    assert destroy == [("volume", "destroy", volume)], rec.events  # the control
+    if whose == "ours":
+        assert destroy[0] in rec.mutations() and destroy[0] in rec.mutations(owned_only=True)
+    else:
+        assert destroy[0] not in rec.mutations() and destroy[0] not in rec.mutations(
+            owned_only=True
+        )

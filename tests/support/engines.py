@@ -183,7 +183,7 @@ class EventRecorder:
         if e.get("Type") == "volume" and engine_named(actor):
             cids = {
                 _attrs(x)["container"]
-                for x in self.events
+                for x in [*getattr(self, "removed_before", ()), *self.events]
                 if x.get("Type") == "volume" and x["Actor"]["ID"] == actor
                 and _attrs(x).get("container")
             }  # fmt: skip
@@ -342,6 +342,15 @@ class EventRecorder:
             and e.get("Type") == "image"
             and _action(e) in ("untag", "delete")
         ]
+        # Containers removed just before the window, and the volumes they let go: a volume a
+        # recreate kept (mounted by name, so ``rm -v`` leaves it) goes in a request of its own
+        # right after its container (``_remove``), which the window may fall between.
+        self.removed_before = [
+            e
+            for e in self._seen
+            if self._since - CONTEXT <= e.get("timeNano", 0) / 1e9 < self._since
+            and (e.get("Type"), _action(e)) in (("container", "destroy"), ("volume", "unmount"))
+        ]
         # What mutations() needs from the engine is read now, while the window's objects exist.
         self._images_after = {}
         if any(
@@ -382,7 +391,7 @@ class EventRecorder:
         return self._inspected[cid]
 
     def _foreign_container(self, cid):
-        for e in self.events:
+        for e in [*self.events, *getattr(self, "removed_before", ())]:
             if e.get("Type") == "container" and (e.get("Actor") or {}).get("ID") == cid:
                 return foreign_labels(_attrs(e))
         data = self._inspected.get(cid)
@@ -517,7 +526,7 @@ class EventRecorder:
         )
 
     def _owned_container(self, cid):
-        for e in self.events:
+        for e in [*self.events, *getattr(self, "removed_before", ())]:
             if e.get("Type") == "container" and (e.get("Actor") or {}).get("ID") == cid:
                 return self.owned(e)
         data = self._inspected.get(cid) or {}
@@ -648,7 +657,17 @@ def _remove(engine, filters, wanted, images=False):
     with contextlib.closing(client(engine)) as c:
         for ctr in c.containers.list(all=True, filters=filters):
             if wanted(ctr.labels):
+                # ``v=True`` removes its anonymous volumes, but not those a recreate kept
+                # (mounted by name): each goes right after it, before anything else happens
+                kept = [
+                    m["Name"]
+                    for m in ctr.attrs.get("Mounts") or []
+                    if m.get("Type") == "volume" and engine_named(m.get("Name"))
+                ]
                 ctr.remove(force=True, v=True)
+                for volume in kept:
+                    with contextlib.suppress(docker.errors.APIError):  # gone with v=True
+                        c.api.remove_volume(volume)
         for net in c.networks.list(filters=filters):
             if wanted(net.attrs.get("Labels") or {}):
                 with contextlib.suppress(docker.errors.APIError):
