@@ -5,8 +5,7 @@
   tests/fault (faults injected into private engines, controllers and masters of the tier's own)
   in one process (CHAIN_TEST_INTEGRATION_WORKERS xdist workers): their tests wait on daemons,
   containers and health windows more than they compute;
-- tests/unit, tests/emulator, tests/functional and tests/browser in the other (but for the
-  functional files of ``BESIDE_INTEGRATION``, which run in the first), spread over
+- tests/unit, tests/emulator, tests/functional and tests/browser in the other, spread over
   pytest-xdist workers
   (whole files per worker: module fixtures such as a built image are made once). Each worker is
   a test run of its own (tests/support/engines.py RUN), so their objects never mix.
@@ -53,28 +52,16 @@ def pytest_cmd(*args):
 NICE = ["nice", "-n", "5"]
 
 
-#: Functional files that run in the integration process, whose two workers end earlier than
-#: the functional one (ci60: 1,443 s against 1,708 s). None of them watches the shared
-#: engines' events for objects it does not name (the test-mode guards do, and stay beside each
-#: other): a Swarm engine of its own, the source server's hooks, the beacon's own containers.
-BESIDE_INTEGRATION = (
-    "tests/functional/states/test_container_swarm.py",
-    "tests/functional/modules/test_chain_push_source.py",
-    "tests/functional/beacons/test_container_events_beacon.py",
-)
-
-
 def parts(workers, junit_dir=None, integration_workers=1):
     integration = ["-n", str(integration_workers), "--dist", "loadfile"]
     cmds = {
         "unit+emulator+functional": NICE + pytest_cmd(
             "tests/unit", "tests/emulator", "tests/functional", "tests/browser",
-            *(f"--ignore={path}" for path in BESIDE_INTEGRATION),
             "-n", str(workers),
             "--dist", "loadfile",
         ),
         "integration+fault": pytest_cmd(
-            "tests/integration", "tests/fault", *BESIDE_INTEGRATION,
+            "tests/integration", "tests/fault",
             *(integration if integration_workers > 1 else []),
         ),
     }  # fmt: skip

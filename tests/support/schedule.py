@@ -24,7 +24,7 @@ from xdist.scheduler import LoadFileScheduling
 #: Directories that run on one worker as one unit: their costly fixtures are session-scoped.
 DIRECTORIES = ("tests/integration/multihost", "tests/fault/docker_side")
 #: Tiers, in the order they run; a test outside both keeps its slot.
-TIERS = ("tests/fault/", "tests/integration/", "tests/functional/")
+TIERS = ("tests/fault/", "tests/integration/")
 #: Seconds each unit took in CI (junit of ci46, a fresh-clone run on 2 workers beside the other
 #: process, setup included); only their order matters, roughly.
 SECONDS = {
@@ -58,10 +58,6 @@ SECONDS = {
     "tests/integration/test_beacon_events.py": 7,
     "tests/integration/test_jenkins.py": 5,
     "tests/integration/test_masterless.py": 5,
-    # functional files run beside the integration tests (scripts/run_tests.py): ci58's times
-    "tests/functional/states/test_container_swarm.py": 60,
-    "tests/functional/modules/test_chain_push_source.py": 48,
-    "tests/functional/beacons/test_container_events_beacon.py": 40,
 }
 DEFAULT = 30
 

@@ -105,12 +105,3 @@ def test_the_integration_part_runs_on_its_own_xdist_workers_when_asked():
     two = run_tests.parts(1, integration_workers=2)["integration+fault"]
     assert two[two.index("-n") + 1] == "2" and "loadfile" in two
     assert "-n" not in run_tests.parts(1, integration_workers=1)["integration+fault"]
-
-
-def test_a_functional_file_moved_beside_the_integration_tests_runs_once():
-    cmds = run_tests.parts(1, integration_workers=2)
-    functional, integration = cmds["unit+emulator+functional"], cmds["integration+fault"]
-    for path in run_tests.BESIDE_INTEGRATION:
-        assert (REPO / path).is_file(), path
-        assert f"--ignore={path}" in functional and path not in functional
-        assert integration.count(path) == 1
