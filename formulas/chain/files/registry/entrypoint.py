@@ -6,8 +6,8 @@ environment variable, no argument, no label). Debian's docker-registry, like dis
 accepts bcrypt entries and reads the file when it starts.
 
 TLS: with REGISTRY_HTTP_TLS_CERTIFICATE and REGISTRY_HTTP_TLS_KEY (files mounted read-only by
-the formula) the registry serves HTTPS. ``chain-registry health`` is the image's health check:
-GET /v2/ answers 401 (auth required), over HTTPS when TLS is on.
+the formula) the registry serves HTTPS. ``chain-registry health`` is the image's health check
+over HTTPS (``health.sh`` asks it when TLS is on): GET /v2/ answers 401 (auth required).
 """
 
 import os
