@@ -620,10 +620,16 @@ def remove_references(engine, repository):
     """Untag every reference (``repository:tag``, ``repository@sha256:...``) of a repository
     of this run's on ``engine``: an image someone else tagged too (make chain, the same commit
     built from the same artifact is the same image id) keeps its own tags."""
+    _untag(engine, lambda ref: ref.startswith((repository + ":", repository + "@")), repository)
+
+
+def _untag(engine, wanted, repository=None):
+    """Untag each reference ``wanted(ref)`` of the engine's images (those of ``repository``
+    only, when given); an image goes with its last reference."""
     with contextlib.closing(client(engine)) as c:
         for img in c.images.list(name=repository):
             for ref in _references(img.attrs):
-                if ref.startswith((repository + ":", repository + "@")):
+                if wanted(ref):
                     with contextlib.suppress(docker.errors.APIError):
                         c.images.remove(ref)
 
@@ -642,12 +648,7 @@ def cleanup_session(engine, session=SESSION):
     # (e.g. ``<registry>/sc-<run>/e2e-app:<commit>``, pushes that reached the e2e chain after
     # its module had ended): untagged by name; the last reference removes the image.
     named = re.compile(rf"(?:^|/)sc-{re.escape(session)}w[0-9]+[-/:@]")
-    with contextlib.closing(client(engine)) as c:
-        for img in c.images.list():
-            for ref in _references(img.attrs):
-                if named.search(ref):
-                    with contextlib.suppress(docker.errors.APIError):
-                        c.images.remove(ref)
+    _untag(engine, lambda ref: bool(named.search(ref)))
 
 
 def _remove(engine, filters, wanted, images=False):
